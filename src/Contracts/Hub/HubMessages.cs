@@ -1,0 +1,67 @@
+namespace SignalStream.Contracts;
+
+/// <summary>Argument of the hub's <c>Subscribe</c> method.</summary>
+/// <param name="Symbol">Symbol, for example <c>BTCUSDT</c> (case-insensitive on input).</param>
+/// <param name="Timeframes">Binance interval names to receive; null or empty for all configured.</param>
+/// <param name="MinConfidence">Only signals with at least this confidence (0–100).</param>
+/// <param name="AfterSeq">Resume point: the last seq the client has seen for this symbol.</param>
+public sealed record SubscribeRequest(
+    string Symbol,
+    IReadOnlyList<string>? Timeframes = null,
+    double? MinConfidence = null,
+    long? AfterSeq = null);
+
+/// <summary>Result of <c>Subscribe</c>.</summary>
+/// <param name="Symbol">The normalized symbol.</param>
+/// <param name="Timeframes">The timeframes the subscription covers.</param>
+/// <param name="LatestSeq">The newest seq for the symbol at the moment the subscription joined the live stream.</param>
+/// <param name="Recovered">True when <paramref name="Signals"/> holds every signal after <c>afterSeq</c>.</param>
+/// <param name="Signals">Signals after <c>afterSeq</c> (or the latest per timeframe when absent), oldest first.</param>
+/// <param name="Reason">Why recovery was incomplete, when <paramref name="Recovered"/> is false.</param>
+public sealed record SubscribeResult(
+    string Symbol,
+    IReadOnlyList<string> Timeframes,
+    long LatestSeq,
+    bool Recovered,
+    IReadOnlyList<Signal> Signals,
+    string? Reason = null);
+
+/// <summary>The <c>candle</c> hub event: a candle update of a subscribed stream.</summary>
+public sealed record CandleMessage(
+    string Symbol,
+    Timeframe Timeframe,
+    long OpenTime,
+    long CloseTime,
+    decimal Open,
+    decimal High,
+    decimal Low,
+    decimal Close,
+    decimal Volume,
+    bool IsClosed)
+{
+    /// <summary>Projects a candle update onto the hub message.</summary>
+    public static CandleMessage From(in CandleUpdate update) => new(
+        update.Candle.Symbol,
+        update.Candle.Timeframe,
+        update.Candle.OpenTime,
+        update.Candle.CloseTime,
+        update.Candle.Open,
+        update.Candle.High,
+        update.Candle.Low,
+        update.Candle.Close,
+        update.Candle.Volume,
+        update.IsClosed);
+}
+
+/// <summary>Hub method and event names: the wire contract shared with the TypeScript SDK.</summary>
+public static class HubNames
+{
+    public const string Path = "/hubs/signals";
+    public const string Subscribe = "Subscribe";
+    public const string Unsubscribe = "Unsubscribe";
+    public const string SubscribeCandles = "SubscribeCandles";
+    public const string UnsubscribeCandles = "UnsubscribeCandles";
+    public const string SignalEvent = "signal";
+    public const string SignalResolvedEvent = "signalResolved";
+    public const string CandleEvent = "candle";
+}

@@ -1,0 +1,148 @@
+using System.Text.Json.Serialization;
+
+namespace SignalStream.Contracts;
+
+/// <summary>Which way a signal trades.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<SignalDirection>))]
+public enum SignalDirection : byte
+{
+    [JsonStringEnumMemberName("long")]
+    Long,
+
+    [JsonStringEnumMemberName("short")]
+    Short,
+}
+
+/// <summary>How an issued signal ended.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<OutcomeKind>))]
+public enum OutcomeKind : byte
+{
+    /// <summary>The target was reached first.</summary>
+    [JsonStringEnumMemberName("win")]
+    Win,
+
+    /// <summary>The stop was reached first (or both inside one candle: resolved conservatively).</summary>
+    [JsonStringEnumMemberName("loss")]
+    Loss,
+
+    /// <summary>Neither level was reached before the signal expired.</summary>
+    [JsonStringEnumMemberName("expired")]
+    Expired,
+}
+
+/// <summary>Class probabilities of a direction model: P(down), P(flat), P(up); they sum to 1.</summary>
+public sealed record ClassProbabilities(double Down, double Flat, double Up);
+
+/// <summary>One model's contribution to a signal.</summary>
+/// <param name="Name">Model name from its manifest, for example <c>lstm-direction</c>.</param>
+/// <param name="Version">Model version from its manifest.</param>
+/// <param name="Family">Model family (<c>lstm</c> or <c>patchtst</c>); the families must agree for a signal.</param>
+/// <param name="Vote">The model's own direction: <c>long</c>, <c>short</c> or <c>flat</c>.</param>
+/// <param name="Weight">The model's weight in the ensemble.</param>
+/// <param name="Probabilities">The model's class probabilities.</param>
+public sealed record ModelVote(
+    string Name,
+    string Version,
+    string Family,
+    string Vote,
+    double Weight,
+    ClassProbabilities Probabilities);
+
+/// <summary>An actionable trading signal: the server's main product, pushed to subscribers as the <c>signal</c> event.</summary>
+/// <remarks>
+/// <see cref="Seq"/> is per symbol, contiguous from 1 and survives restarts: a client that has seen seq N resumes with
+/// <c>afterSeq = N</c> and gets exactly what it missed. All times are Unix milliseconds, UTC.
+/// </remarks>
+public sealed record Signal
+{
+    /// <summary>Globally unique, stable id (deterministic from symbol, timeframe and candle).</summary>
+    public required string Id { get; init; }
+
+    /// <summary>Per-symbol sequence number, contiguous from 1.</summary>
+    public required long Seq { get; init; }
+
+    public required string Symbol { get; init; }
+
+    public required Timeframe Timeframe { get; init; }
+
+    public required SignalDirection Direction { get; init; }
+
+    /// <summary>0–100: 100 × the winning side of the ensemble vote.</summary>
+    public required double Confidence { get; init; }
+
+    /// <summary>Ensemble (weighted) class probabilities.</summary>
+    public required ClassProbabilities Probabilities { get; init; }
+
+    public required decimal Entry { get; init; }
+
+    public required decimal Target { get; init; }
+
+    public required decimal Stop { get; init; }
+
+    /// <summary>|target − entry| / |entry − stop|.</summary>
+    public required double RiskReward { get; init; }
+
+    /// <summary>0–100 fusion score across timeframes and model families.</summary>
+    public required double FusionScore { get; init; }
+
+    public required IReadOnlyList<ModelVote> Models { get; init; }
+
+    /// <summary>Sentences a person can read, for example "LSTM and PatchTST agree long on 1h".</summary>
+    public required IReadOnlyList<string> Rationale { get; init; }
+
+    public required long CandleOpenTime { get; init; }
+
+    public required long CandleCloseTime { get; init; }
+
+    public required long CreatedAt { get; init; }
+
+    public required long ExpiresAt { get; init; }
+
+    /// <summary>Exchange event time of the candle close that produced this signal (latency start).</summary>
+    public required long ExchangeTime { get; init; }
+
+    /// <summary>When the ingestor received that candle close.</summary>
+    public required long ReceivedAt { get; init; }
+
+    /// <summary>When the engine published the signal (set just before fan-out).</summary>
+    public long PublishedAt { get; init; }
+}
+
+/// <summary>How a signal resolved: pushed to subscribers as the <c>signalResolved</c> event.</summary>
+public sealed record SignalOutcome
+{
+    public required string SignalId { get; init; }
+
+    /// <summary>The resolved signal's <see cref="Signal.Seq"/>.</summary>
+    public required long SignalSeq { get; init; }
+
+    public required string Symbol { get; init; }
+
+    public required Timeframe Timeframe { get; init; }
+
+    public required SignalDirection Direction { get; init; }
+
+    public required OutcomeKind Outcome { get; init; }
+
+    public required decimal Entry { get; init; }
+
+    /// <summary>The price the outcome is scored at: target, stop, or the last close for an expiry.</summary>
+    public required decimal ExitPrice { get; init; }
+
+    /// <summary>Result in units of initial risk (R): +reward/risk for a win, −1 for a loss.</summary>
+    public required double RMultiple { get; init; }
+
+    /// <summary>Open time of the candle that resolved the signal.</summary>
+    public required long ResolvedCandleOpenTime { get; init; }
+
+    public required long ResolvedAt { get; init; }
+
+    /// <summary>Why, in words (for example "target and stop both inside the 14:05 candle; resolved as loss").</summary>
+    public required string Reason { get; init; }
+
+    /// <summary>The models behind the signal, for per-model statistics.</summary>
+    public required IReadOnlyList<ModelVote> Models { get; init; }
+
+    /// <summary>True for a shadow model's would-be signal: journaled and scored, never published.</summary>
+    public bool IsShadow { get; init; }
+}

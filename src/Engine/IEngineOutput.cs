@@ -1,0 +1,26 @@
+using SignalStream.Contracts;
+
+namespace SignalStream.Engine;
+
+/// <summary>
+/// Where the engine's results go. The event writer (persistence) and the fan-out (publishing) both implement it;
+/// <see cref="EngineOutputs"/> calls every registered output in registration order (persistence first).
+/// </summary>
+/// <remarks>
+/// Calls for one stream arrive in order and never concurrently. A returned ValueTask that does not complete at once
+/// is back-pressure: the engine waits, it never drops.
+/// </remarks>
+public interface IEngineOutput
+{
+    /// <summary>Every candle update: in-progress (best effort) and closed (exactly once, in order per stream).</summary>
+    ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken);
+
+    /// <summary>A published signal with its final seq.</summary>
+    ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken);
+
+    /// <summary>A shadow model's would-be signal: journaled and scored, never published to clients.</summary>
+    ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken);
+
+    /// <summary>A resolved signal (live or shadow: see <see cref="SignalOutcome.IsShadow"/>).</summary>
+    ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken);
+}

@@ -1,0 +1,17 @@
+namespace SignalStream.Hub.Cli;
+
+/// <summary>Offline verbs of the server executable (<c>dotnet run --project src/Hub -- VERB …</c>).</summary>
+internal static class CommandLineVerbs
+{
+    private static readonly Dictionary<string, Func<string[], Task<int>>> s_verbs = new(StringComparer.Ordinal)
+    {
+        ["export-dataset"] = ExportDatasetCommand.RunAsync,
+        ["replay"] = ReplayCommand.RunAsync,
+    };
+
+    public static bool TryGet(string[] args, out Func<string[], Task<int>> verb)
+    {
+        verb = null!;
+        return args.Length > 0 && s_verbs.TryGetValue(args[0], out verb!);
+    }
+}

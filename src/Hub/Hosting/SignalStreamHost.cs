@@ -1,0 +1,49 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using SignalStream.Engine;
+using SignalStream.Engine.Events;
+using SignalStream.Ingest;
+using SignalStream.Hub.Hubs;
+using SignalStream.Hub.Observability;
+
+namespace SignalStream.Hub.Hosting;
+
+/// <summary>The composition root: builds the web application for the configured roles. Tests start it on Kestrel too.</summary>
+public static class SignalStreamHost
+{
+    public const string DefaultUrl = "http://localhost:5080";
+
+    /// <summary>Builds the application from command-line arguments (plain .NET configuration switches).</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        configure?.Invoke(builder);
+        var configuration = builder.Configuration;
+        var roles = NodeRoles.Parse(configuration["Node:Roles"]);
+        builder.Services.AddSingleton(roles);
+        builder.Services.AddHealthChecks()
+            .AddCheck("process", () => HealthCheckResult.Healthy(), tags: ["live"]);
+
+        builder.Services.AddSignalStreamObservability(configuration);
+        builder.Services.AddSignalStreamEvents(configuration);
+        if (roles.RunsEngine)
+        {
+            builder.Services.AddSignalStreamIngest(configuration);
+            builder.Services.AddSignalStreamEngine(configuration);
+        }
+
+        builder.Services.AddSignalStreamHub(configuration, roles);
+
+        var app = builder.Build();
+        app.MapHealthChecks("/health/live", new() { Predicate = c => c.Tags.Contains("live") });
+        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") || c.Tags.Contains("live") });
+        app.MapSignalStreamObservability();
+        app.MapSignalStreamHub(roles);
+        app.Logger.LogInformation("SignalStream node starting with roles {Roles}", roles);
+        return app;
+    }
+}

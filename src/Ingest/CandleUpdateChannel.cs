@@ -1,0 +1,145 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using SignalStream.Contracts;
+
+namespace SignalStream.Ingest;
+
+/// <summary>
+/// The hand-off from sources to the engine. Closed candles are never dropped: when the bound is reached their
+/// writers wait (back-pressure). In-progress updates never wait: each stream keeps only its newest one, and one that
+/// is older than the stream's last delivered closed candle is discarded, so they can neither block nor reorder closed
+/// candles.
+/// </summary>
+public sealed class CandleUpdateChannel
+{
+    private readonly Channel<Entry> _queue;
+    private readonly SemaphoreSlim _closedCapacity;
+    private readonly ConcurrentDictionary<StreamKey, ProgressSlot> _slots = new();
+    private readonly Func<StreamKey, ProgressSlot> _newSlot = static _ => new ProgressSlot();
+    private int _closedQueued;
+
+    /// <param name="closedCapacity">How many closed candles may wait before writers are held back.</param>
+    public CandleUpdateChannel(int closedCapacity = 65_536)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(closedCapacity, 1);
+        ClosedCapacity = closedCapacity;
+        _closedCapacity = new SemaphoreSlim(closedCapacity, closedCapacity);
+
+        // Unbounded in type only: it holds at most closedCapacity closed entries plus one progress marker per stream.
+        _queue = Channel.CreateUnbounded<Entry>(new UnboundedChannelOptions { SingleReader = true });
+    }
+
+    /// <summary>The bound on queued closed candles.</summary>
+    public int ClosedCapacity { get; }
+
+    /// <summary>Closed candles queued now (a metric: the channel depth).</summary>
+    public int ClosedQueued => Volatile.Read(ref _closedQueued);
+
+    /// <summary>Queues a closed candle, waiting while the channel is full.</summary>
+    public async ValueTask WriteClosedAsync(CandleUpdate update, CancellationToken cancellationToken = default)
+    {
+        if (!update.IsClosed)
+        {
+            throw new ArgumentException("WriteClosedAsync takes closed candles only; use WriteProgress.", nameof(update));
+        }
+
+        await _closedCapacity.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Interlocked.Increment(ref _closedQueued);
+        if (!_queue.Writer.TryWrite(new Entry(update, null)))
+        {
+            Interlocked.Decrement(ref _closedQueued);
+            _closedCapacity.Release();
+            throw new ChannelClosedException("The candle channel is completed.");
+        }
+    }
+
+    /// <summary>Offers an in-progress update; it replaces any undelivered one of the same stream. Never waits.</summary>
+    public void WriteProgress(in CandleUpdate update)
+    {
+        if (update.IsClosed)
+        {
+            throw new ArgumentException("WriteProgress takes in-progress candles only; use WriteClosedAsync.", nameof(update));
+        }
+
+        var slot = _slots.GetOrAdd(update.Candle.Stream, _newSlot);
+        lock (slot)
+        {
+            slot.Latest = update;
+            if (slot.Pending)
+            {
+                return;
+            }
+
+            slot.Pending = true;
+        }
+
+        // A completed channel refuses the marker; progress is best-effort by design, so there is nothing to undo.
+        _queue.Writer.TryWrite(new Entry(default, slot));
+    }
+
+    /// <summary>Waits until an update may be available; false once the channel is completed and drained.</summary>
+    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) =>
+        _queue.Reader.WaitToReadAsync(cancellationToken);
+
+    /// <summary>Takes the next update, if any. Single reader.</summary>
+    public bool TryRead(out CandleUpdate update)
+    {
+        while (_queue.Reader.TryRead(out var entry))
+        {
+            if (entry.Slot is null)
+            {
+                Interlocked.Decrement(ref _closedQueued);
+                _closedCapacity.Release();
+                update = entry.Closed;
+                var slot = _slots.GetOrAdd(update.Candle.Stream, _newSlot);
+                lock (slot)
+                {
+                    if (update.Candle.OpenTime > slot.LastClosedOpenTime)
+                    {
+                        slot.LastClosedOpenTime = update.Candle.OpenTime;
+                    }
+                }
+
+                return true;
+            }
+
+            lock (entry.Slot)
+            {
+                entry.Slot.Pending = false;
+                update = entry.Slot.Latest;
+                if (update.Candle.OpenTime > entry.Slot.LastClosedOpenTime)
+                {
+                    return true;
+                }
+            }
+        }
+
+        update = default;
+        return false;
+    }
+
+    /// <summary>Reads updates until the channel completes or <paramref name="cancellationToken"/> fires.</summary>
+    public async IAsyncEnumerable<CandleUpdate> ReadAllAsync(
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        while (await WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (TryRead(out var update))
+            {
+                yield return update;
+            }
+        }
+    }
+
+    /// <summary>No more writes; the reader drains what is queued, then sees the end.</summary>
+    public void Complete() => _queue.Writer.TryComplete();
+
+    private readonly record struct Entry(CandleUpdate Closed, ProgressSlot? Slot);
+
+    private sealed class ProgressSlot
+    {
+        public CandleUpdate Latest;
+        public bool Pending;
+        public long LastClosedOpenTime = long.MinValue;
+    }
+}

@@ -1,0 +1,83 @@
+using SignalStream.Contracts;
+
+namespace SignalStream.Ingest;
+
+/// <summary>The <c>Ingest</c> configuration section, resolved once and validated at start.</summary>
+public sealed class IngestOptions
+{
+    public const string SectionName = "Ingest";
+
+    /// <summary><c>binance</c>, <c>simulated</c> or <c>replay</c>.</summary>
+    public string Source { get; set; } = "binance";
+
+    public List<string> Symbols { get; set; } = [];
+
+    public List<string> Timeframes { get; set; } = [];
+
+    /// <summary>Closed candles that may queue between sources and the engine before sources are held back.</summary>
+    public int ChannelCapacity { get; set; } = 65_536;
+
+    /// <summary>Closed candles of history per stream loaded at start so features are warm.</summary>
+    public int WarmupCandles { get; set; } = 300;
+
+    internal static readonly string[] DefaultSymbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT"];
+    internal static readonly string[] DefaultTimeframes = ["1m", "5m", "15m", "1h"];
+
+    /// <summary>Upper-case symbols, defaulted and de-duplicated.</summary>
+    public IReadOnlyList<string> ResolvedSymbols() =>
+        (Symbols.Count == 0 ? DefaultSymbols : Symbols.Select(s => s.Trim().ToUpperInvariant()))
+        .Distinct(StringComparer.Ordinal).ToArray();
+
+    /// <summary>Parsed timeframes; throws a <see cref="FormatException"/> naming every bad entry.</summary>
+    public IReadOnlyList<Timeframe> ResolvedTimeframes() =>
+        Contracts.Timeframes.ParseList(Timeframes.Count == 0 ? DefaultTimeframes : Timeframes, "Ingest:Timeframes");
+
+    /// <summary>Every (symbol, timeframe) stream.</summary>
+    public IReadOnlyList<StreamKey> ResolvedStreams()
+    {
+        var timeframes = ResolvedTimeframes();
+        return ResolvedSymbols().SelectMany(s => timeframes.Select(tf => new StreamKey(s, tf))).ToArray();
+    }
+
+    /// <summary>Problems a person can fix, one message each; empty when valid.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (Source is not ("binance" or "simulated" or "replay"))
+        {
+            yield return $"Ingest:Source is '{Source}'; use 'binance', 'simulated' or 'replay'.";
+        }
+
+        foreach (var symbol in ResolvedSymbols())
+        {
+            if (symbol.Length is < 2 or > 20 || !symbol.All(char.IsAsciiLetterOrDigit))
+            {
+                yield return $"Ingest:Symbols: '{symbol}' is not a symbol (2-20 ASCII letters or digits, for example BTCUSDT).";
+            }
+        }
+
+        string? timeframeError = null;
+        try
+        {
+            ResolvedTimeframes();
+        }
+        catch (FormatException ex)
+        {
+            timeframeError = ex.Message;
+        }
+
+        if (timeframeError is not null)
+        {
+            yield return timeframeError;
+        }
+
+        if (ChannelCapacity < 16)
+        {
+            yield return $"Ingest:ChannelCapacity is {ChannelCapacity}; it must be at least 16.";
+        }
+
+        if (WarmupCandles < 0)
+        {
+            yield return $"Ingest:WarmupCandles is {WarmupCandles}; it must be 0 or more.";
+        }
+    }
+}

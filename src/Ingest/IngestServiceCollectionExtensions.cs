@@ -1,0 +1,48 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using SignalStream.Ingest.Binance;
+using SignalStream.Ingest.Replay;
+using SignalStream.Ingest.Simulated;
+
+namespace SignalStream.Ingest;
+
+/// <summary>Registers the configured candle source, the candle channel and the service that runs the source.</summary>
+public static class IngestServiceCollectionExtensions
+{
+    public static IServiceCollection AddSignalStreamIngest(this IServiceCollection services, IConfiguration configuration)
+    {
+        var section = configuration.GetSection(IngestOptions.SectionName);
+        services.AddOptions<IngestOptions>()
+            .Bind(section)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<IngestOptions>, IngestOptionsValidator>();
+        services.AddSingleton(sp => new CandleUpdateChannel(sp.GetRequiredService<IOptions<IngestOptions>>().Value.ChannelCapacity));
+
+        var source = section[nameof(IngestOptions.Source)] ?? "binance";
+        switch (source)
+        {
+            case "simulated":
+                services.AddSimulatedSource(configuration);
+                break;
+            case "replay":
+                services.AddReplaySource(configuration);
+                break;
+            default:
+                services.AddBinanceSource(configuration);
+                break;
+        }
+
+        services.AddHostedService<IngestHostedService>();
+        return services;
+    }
+
+    private sealed class IngestOptionsValidator : IValidateOptions<IngestOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, IngestOptions options)
+        {
+            var problems = options.Validate().ToList();
+            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+        }
+    }
+}
