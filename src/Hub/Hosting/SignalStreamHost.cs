@@ -39,6 +39,8 @@ public static class SignalStreamHost
         builder.Services.AddSignalStreamHub(configuration, roles);
 
         var app = builder.Build();
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
         app.MapHealthChecks("/health/live", new() { Predicate = c => c.Tags.Contains("live") });
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") || c.Tags.Contains("live") });
         app.MapSignalStreamObservability();
