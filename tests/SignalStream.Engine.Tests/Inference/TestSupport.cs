@@ -180,3 +180,24 @@ internal static class Samples
 {
     public static float[] Flatten(float[][] sample) => sample.SelectMany(r => r).ToArray();
 }
+
+/// <summary>A meter factory for tests (each test gets its own meters).</summary>
+internal sealed class TestMeterFactory : System.Diagnostics.Metrics.IMeterFactory
+{
+    private readonly List<System.Diagnostics.Metrics.Meter> _meters = [];
+
+    public System.Diagnostics.Metrics.Meter Create(System.Diagnostics.Metrics.MeterOptions options)
+    {
+        var meter = new System.Diagnostics.Metrics.Meter(options.Name, options.Version, options.Tags, scope: this);
+        _meters.Add(meter);
+        return meter;
+    }
+
+    public void Dispose()
+    {
+        foreach (var meter in _meters)
+        {
+            meter.Dispose();
+        }
+    }
+}
