@@ -163,13 +163,16 @@ public class SignalStageTests
         var signal = OutcomeRulesTests.LongSignal();
         var restore = host.Services.GetRequiredService<ISignalStateRestore>();
         restore.RestoreSignal(signal, isShadow: false);
-        restore.RestoreSignal(signal with { Id = signal.Id + "-gone", Seq = 8 }, isShadow: false);
+
+        // The outcome of the second signal is replayed before the signal itself: it must stay closed.
         restore.RestoreOutcome(new SignalOutcome
         {
             SignalId = signal.Id + "-gone", SignalSeq = 8, Symbol = signal.Symbol, Timeframe = signal.Timeframe, Direction = signal.Direction,
             Outcome = OutcomeKind.Loss, Entry = 100m, ExitPrice = 98.12m, RMultiple = -1, ResolvedCandleOpenTime = 0, ResolvedAt = 0,
             Reason = "stored", Models = signal.Models,
         });
+        restore.RestoreSignal(signal with { Id = signal.Id + "-gone", Seq = 8 }, isShadow: false);
+        restore.RestoreCompleted();
 
         await host.Closed(Result(Nth(Timeframe.OneHour, 1, 105m, high: 106m, low: 100m), 2.0, []));
         var outcome = Assert.Single(host.Sink.Outcomes);
