@@ -231,6 +231,30 @@ public class SignalStageTests
     }
 
     [Fact]
+    public async Task ACandleThatGivesNoSignalAllocatesNothing()
+    {
+        using var host = new StageHost();
+        var stage = host.Services.GetRequiredService<ISignalStage>();
+        ModelPrediction[] divergent = [Lstm(0.05, 0.05, 0.9), PatchTst(0.2, 0.5, 0.3)];
+        var results = Enumerable.Range(0, 200).Select(n => Result(Nth(Timeframe.OneMinute, n, 100m), 2.0, divergent)).ToArray();
+        for (var n = 0; n < 100; n++)
+        {
+            await stage.OnClosedCandleAsync(results[n], CancellationToken.None);
+        }
+
+        // Every call completes synchronously, so the whole loop runs on this thread.
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var n = 100; n < 200; n++)
+        {
+            var pending = stage.OnClosedCandleAsync(results[n], CancellationToken.None);
+            Assert.True(pending.IsCompletedSuccessfully);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Empty(host.Sink.Signals);
+    }
+
+    [Fact]
     public void InvalidOptionsFailAtStartWithAMessageThatSaysHowToFixThem()
     {
         using var host = new StageHost(new Dictionary<string, string?>
