@@ -14,7 +14,8 @@ namespace SignalStream.Engine.Tests.Features;
 public sealed class FeatureParityTests
 {
     // Double rows: both sides compute in double; the only differences are summation order (running shifted sums
-XX
+    // vs numpy's pairwise sums) and one-ulp decimal-to-double conversions: at most 6.4e-13 (relative, or absolute
+    // below 1) measured on these fixtures. 1e-9 leaves
     // room for conditioning (bb_position divides by a small sigma) while catching any real defect (an off-by-one
     // window moves values by 1e-3 or more).
     private const double RowTolerance = 1e-9;
