@@ -125,7 +125,11 @@ internal sealed class JwtValidator(AuthOptions.JwtSettings settings, TimeProvide
     private static byte[]? TryDecode(ReadOnlySpan<char> part)
     {
         var buffer = new byte[Base64Url.GetMaxDecodedLength(part.Length)];
-        return Base64Url.TryDecodeFromChars(part, buffer, out var written) ? buffer[..written] : null;
+        // The OperationStatus overload reports invalid characters instead of throwing.
+        return Base64Url.DecodeFromChars(part, buffer, out var consumed, out var written) == System.Buffers.OperationStatus.Done
+            && consumed == part.Length
+            ? buffer[..written]
+            : null;
     }
 
     private static bool TryReadHeader(byte[] json, out string? algorithm, out bool critical)
