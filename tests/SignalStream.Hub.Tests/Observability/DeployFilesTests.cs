@@ -21,7 +21,7 @@ public sealed partial class DeployFilesTests
     [Fact]
     public async Task EveryMetricInTheDashboardAndAlertRulesIsExported()
     {
-        await using var server = await TestServer.StartAsync(TestServer.HubOnly);
+        await using var server = await TestServer.StartAsync(TestServer.SimulatedRun);
         using var meter = ContractMetrics.Emit(server.Services.GetRequiredService<IMeterFactory>());
         (await server.Http.GetAsync(new Uri("/health/live", UriKind.Relative)).WaitAsync(TimeSpan.FromSeconds(30))).EnsureSuccessStatusCode();
         var exported = ExportedSampleNames(await server.ScrapeAsync());

@@ -10,7 +10,7 @@ public sealed class LoggingTests
     [Fact]
     public async Task AccessTokensNeverReachTheLogsEvenAtDebugLevel()
     {
-        await using var server = await TestServer.StartAsync([.. TestServer.HubOnly, "--Logging:LogLevel:Default=Debug", "--Logging:LogLevel:Microsoft.AspNetCore=Debug"]);
+        await using var server = await TestServer.StartAsync([.. TestServer.SimulatedRun, "--Logging:LogLevel:Default=Debug", "--Logging:LogLevel:Microsoft.AspNetCore=Debug"]);
         var logged = server.Logs.WaitForEventAsync(6010);
 
         using var response = await server.Http.GetAsync(new Uri("/health/live?symbol=BTCUSDT&access_token=s3cr3t-jwt-value", UriKind.Relative))
@@ -25,7 +25,7 @@ public sealed class LoggingTests
     [Fact]
     public async Task JsonFormatSwitchesTheConsoleToJsonWithScopes()
     {
-        await using var server = await TestServer.StartAsync([.. TestServer.HubOnly, "--Logging:Format=json"]);
+        await using var server = await TestServer.StartAsync([.. TestServer.SimulatedRun, "--Logging:Format=json"]);
 
         var console = server.Services.GetRequiredService<IOptionsMonitor<ConsoleLoggerOptions>>().CurrentValue;
         var json = server.Services.GetRequiredService<IOptionsMonitor<JsonConsoleFormatterOptions>>().CurrentValue;

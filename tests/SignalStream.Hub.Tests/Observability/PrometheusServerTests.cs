@@ -13,7 +13,7 @@ public sealed class PrometheusServerTests
     public async Task PrometheusScrapesTheServerAndPromQlReturnsTheExpectedSeries()
     {
         var prometheusBinary = ExternalTool.Require("prometheus");
-        await using var server = await TestServer.StartAsync(TestServer.HubOnly);
+        await using var server = await TestServer.StartAsync(TestServer.SimulatedRun);
         using var meter = ContractMetrics.Emit(server.Services.GetRequiredService<IMeterFactory>());
 
         var work = Directory.CreateTempSubdirectory("signalstream-prometheus-").FullName;

@@ -13,11 +13,8 @@ namespace SignalStream.Hub.Tests.Observability;
 /// <summary>The real composition root on real Kestrel (loopback, a free port), for scraping <c>/metrics</c>.</summary>
 internal sealed class TestServer : IAsyncDisposable
 {
-    /// <summary>
-    /// What runs until the stages are merged: a hub node (no candle source is registered on this branch yet).
-    /// The contract check after the merge runs a simulated market instead (ContractMetricsAfterMergeTests).
-    /// </summary>
-    public static readonly string[] HubOnly = ["--Node:Roles=hub"];
+    /// <summary>A whole node (ingest, engine, hub) on the built-in market simulator, 600x real time (a 1m candle every 0.1 s).</summary>
+    public static readonly string[] SimulatedRun = ["--Node:Roles=all", "--Ingest:Source=simulated", "--Ingest:Simulated:Speed=600"];
 
     private readonly string _dataDirectory;
 
