@@ -7,6 +7,7 @@ const TEXT = "#7b8794";
 
 /** The most candles kept and drawn; older ones scroll off the left edge. */
 export const MAX_CANDLES = 90;
+const MIN_SLOTS = 40;
 
 /** A candle chart on a canvas with signal markers and the latest signal's levels. No chart library: ~100 lines. */
 export class CandleChart {
@@ -72,7 +73,8 @@ export class CandleChart {
 
     const axis = 64;
     const plotWidth = width - axis;
-    const step = plotWidth / MAX_CANDLES;
+    // Few candles at the start spread over at least MIN_SLOTS slots rather than the full width.
+    const step = plotWidth / Math.max(MIN_SLOTS, this.candles.length);
     const body = Math.max(1, step * 0.65);
     const y = (price: number) => ((high - price) / (high - low)) * (height - 16) + 8;
     const xOf = (index: number) => plotWidth - (this.candles.length - index - 0.5) * step;
