@@ -44,8 +44,13 @@ async function main(): Promise<void> {
   setInterval(() => void refreshPerformance(), PERFORMANCE_REFRESH_MS);
   void showModels();
 
-  symbols = await retry("loading symbols", () => api.symbols());
+  const served = await retry("loading symbols", () => api.symbols());
+  symbols = served.map((s) => s.symbol);
+  timeframes = [...new Set(served.flatMap((s) => s.timeframes))]
+    .filter((tf): tf is Timeframe => TIMEFRAMES.includes(tf as Timeframe))
+    .sort((a, b) => TIMEFRAMES.indexOf(a) - TIMEFRAMES.indexOf(b));
   selectedSymbol = symbols[0] ?? "";
+  selectedTimeframe = timeframes[0] ?? selectedTimeframe;
   renderSymbols();
 
   client = await retry("connecting", () => connect(location.origin));
