@@ -7,8 +7,8 @@ namespace SignalStream.Ingest;
 /// <summary>
 /// The hand-off from sources to the engine. Closed candles are never dropped: when the bound is reached their
 /// writers wait (back-pressure). In-progress updates never wait: each stream keeps only its newest one, and one that
-/// is older than the stream's last delivered closed candle is discarded, so they can neither block nor reorder closed
-/// candles.
+/// is not newer than the stream's last delivered closed candle is discarded, and one is never delivered ahead of a
+/// closed candle of its stream that was written before it, so they can neither block nor reorder closed candles.
 /// </summary>
 public sealed class CandleUpdateChannel
 {
@@ -44,6 +44,15 @@ public sealed class CandleUpdateChannel
         }
 
         await _closedCapacity.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var slot = _slots.GetOrAdd(update.Candle.Stream, _newSlot);
+        lock (slot)
+        {
+            if (update.Candle.OpenTime > slot.LastClosedWritten)
+            {
+                slot.LastClosedWritten = update.Candle.OpenTime;
+            }
+        }
+
         Interlocked.Increment(ref _closedQueued);
         if (!_queue.Writer.TryWrite(new Entry(update, null)))
         {
@@ -103,13 +112,37 @@ public sealed class CandleUpdateChannel
                 return true;
             }
 
+            var requeue = false;
             lock (entry.Slot)
             {
-                entry.Slot.Pending = false;
                 update = entry.Slot.Latest;
-                if (update.Candle.OpenTime > entry.Slot.LastClosedOpenTime)
+                if (update.Candle.OpenTime <= entry.Slot.LastClosedOpenTime)
                 {
+                    // Older than (or the same candle as) a closed one already delivered: stale, drop it.
+                    entry.Slot.Pending = false;
+                    continue;
+                }
+
+                if (entry.Slot.LastClosedWritten > entry.Slot.LastClosedOpenTime)
+                {
+                    // Closed candles of this stream are still queued behind this marker; delivering the newer
+                    // in-progress state now would show the engine candle t+1 before closed candle t. Move the
+                    // marker behind them instead (it stays Pending, so writers keep coalescing into it).
+                    requeue = true;
+                }
+                else
+                {
+                    entry.Slot.Pending = false;
                     return true;
+                }
+            }
+
+            if (requeue && !_queue.Writer.TryWrite(entry))
+            {
+                // Completed: the queued closed candles still drain; the in-progress state is best-effort.
+                lock (entry.Slot)
+                {
+                    entry.Slot.Pending = false;
                 }
             }
         }
@@ -141,5 +174,6 @@ public sealed class CandleUpdateChannel
         public CandleUpdate Latest;
         public bool Pending;
         public long LastClosedOpenTime = long.MinValue;
+        public long LastClosedWritten = long.MinValue;
     }
 }

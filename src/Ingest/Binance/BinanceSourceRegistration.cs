@@ -1,15 +1,34 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace SignalStream.Ingest.Binance;
 
 /// <summary>Registers the <c>binance</c> candle source (Ingest:Source=binance).</summary>
 public static class BinanceSourceRegistration
 {
+    /// <summary>Adds the Binance source with <see cref="BinanceOptions"/> bound from <c>Ingest:Binance</c> and validated at start.</summary>
     public static IServiceCollection AddBinanceSource(this IServiceCollection services, IConfiguration configuration)
     {
-        // Filled in by the binance source's own work; registering nothing makes start-up fail with a DI error naming ICandleSource.
-        _ = configuration;
+        services.AddOptions<BinanceOptions>()
+            .Bind(configuration.GetSection(BinanceOptions.SectionName))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<BinanceOptions>, BinanceOptionsValidator>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddHttpClient(BinanceCandleSource.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(30));
+        services.AddSingleton<BinanceCandleSource>();
+        services.AddSingleton<ICandleSource>(sp => sp.GetRequiredService<BinanceCandleSource>());
         return services;
+    }
+
+    private sealed class BinanceOptionsValidator : IValidateOptions<BinanceOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, BinanceOptions options)
+        {
+            var problems = options.Validate().ToList();
+            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+        }
     }
 }
