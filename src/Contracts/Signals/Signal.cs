@@ -46,7 +46,12 @@ public sealed record ModelVote(
     string Family,
     string Vote,
     double Weight,
-    ClassProbabilities Probabilities);
+    ClassProbabilities Probabilities)
+{
+    /// <summary>True for a shadow model (only in shadow signals); omitted from JSON when false.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool IsShadow { get; init; }
+}
 
 /// <summary>An actionable trading signal: the server's main product, pushed to subscribers as the <c>signal</c> event.</summary>
 /// <remarks>

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace SignalStream.Ingest.Replay;
 
@@ -8,8 +10,21 @@ public static class ReplaySourceRegistration
 {
     public static IServiceCollection AddReplaySource(this IServiceCollection services, IConfiguration configuration)
     {
-        // Filled in by the replay source's own work; registering nothing makes start-up fail with a DI error naming ICandleSource.
-        _ = configuration;
+        services.AddOptions<ReplaySourceOptions>()
+            .Bind(configuration.GetSection(ReplaySourceOptions.SectionName))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ReplaySourceOptions>, Validator>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<ICandleSource, ReplayCandleSource>();
         return services;
+    }
+
+    private sealed class Validator : IValidateOptions<ReplaySourceOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, ReplaySourceOptions options)
+        {
+            var problems = options.Validate().ToList();
+            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+        }
     }
 }

@@ -1,0 +1,574 @@
+import { type ILogger, LogLevel } from "@microsoft/signalr";
+import {
+  type ConnectOptions,
+  createSignalRConnection,
+  foreverRetryPolicy,
+  type HubConnectionLike,
+  hubUrlOf,
+  reconnectDelays,
+} from "./connection.js";
+import { type SeqGap, type SequencerStep, SignalSequencer, type SignalSource } from "./sequencer.js";
+import {
+  type CandleMessage,
+  HubNames,
+  type Signal,
+  type SignalOutcome,
+  type SubscribeRequest,
+  type SubscribeResult,
+  type Timeframe,
+  TIMEFRAMES,
+} from "./types.js";
+
+/** The client's connection, as the application sees it. */
+export type ConnectionState = "connecting" | "connected" | "reconnecting" | "disconnected";
+
+/** Which signals of a symbol a subscription wants. */
+export interface SignalFilter {
+  /** Only these timeframes; omitted or empty for all the server publishes. */
+  timeframes?: readonly Timeframe[];
+  /** Only signals with at least this confidence (0–100). */
+  minConfidence?: number;
+}
+
+/** What the client tells the application about a delivered signal. */
+export interface SignalInfo {
+  source: SignalSource;
+}
+
+/** Callbacks of a signal subscription. */
+export interface SignalHandlers {
+  /** Every matching signal once, in seq order, with no gap. */
+  onSignal(signal: Signal, info: SignalInfo): void;
+  /** Outcomes of the symbol's published signals (matching the timeframe filter). Outcomes are not replayed after a reconnect. */
+  onResolved?(outcome: SignalOutcome): void;
+  /** A {@link SignalGapError} when the server could not recover missed signals, a {@link SubscriptionError} when it
+   * refused a re-subscribe, or a handler's own exception. The subscription stays active unless it was refused. */
+  onError?(error: Error): void;
+}
+
+/** A live signal subscription. */
+export interface Subscription {
+  /** The symbol, upper-case. */
+  readonly symbol: string;
+  /** The last seq of the symbol the client has processed (delivered, or filtered out); undefined before the first. */
+  readonly lastSeq: number | undefined;
+  /** False once unsubscribed or refused by the server. */
+  readonly active: boolean;
+  unsubscribe(): Promise<void>;
+}
+
+/** A live candle subscription. */
+export interface CandleSubscription {
+  readonly symbol: string;
+  readonly timeframe: Timeframe;
+  unsubscribe(): Promise<void>;
+}
+
+/** Missed signals the server could not return (beyond its recovery bound, or its store was reset). */
+export class SignalGapError extends Error {
+  constructor(readonly gap: SeqGap) {
+    super(`${gap.symbol}: signals ${gap.from}..${gap.to} were missed and could not be recovered: ${gap.reason}`);
+    this.name = "SignalGapError";
+  }
+}
+
+/** The server refused a subscription (unknown symbol, not entitled, a limit). */
+export class SubscriptionError extends Error {
+  constructor(readonly symbol: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "SubscriptionError";
+  }
+}
+
+/** Connects to a SignalStream server and resolves once connected; rejects when the first attempt fails. */
+export async function connect(url: string, options: ConnectOptions = {}): Promise<SignalStreamClient> {
+  const client = new SignalStreamClient(url, options);
+  await client.start();
+  return client;
+}
+
+/**
+ * One connection to the hub, shared by every subscription made through it.
+ *
+ * The server side of each symbol is a single unfiltered subscription: the symbol's `seq` is then contiguous on the
+ * wire, so a duplicate or a hole is exact to detect, and each application subscription filters its own copy. After a
+ * reconnect (SignalR's automatic one, or the client's own retry when the server closed the connection) every symbol
+ * is re-subscribed with `afterSeq = lastSeq`, and the missed signals arrive before the live ones.
+ */
+export class SignalStreamClient {
+  readonly hubUrl: string;
+  private readonly connection: HubConnectionLike;
+  private readonly delays: readonly number[] | undefined;
+  private readonly log: ILogger;
+  private readonly channels = new Map<string, SymbolChannel>();
+  private readonly candleChannels = new Map<string, CandleChannel>();
+  private readonly stateListeners = new Set<(state: ConnectionState, error?: Error) => void>();
+  private currentState: ConnectionState = "disconnected";
+  private closing = false;
+  private restartTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(url: string, options: ConnectOptions = {}) {
+    this.hubUrl = hubUrlOf(url);
+    this.delays = reconnectDelays(options);
+    this.log = toLogger(options.logger);
+    const retryPolicy = this.delays ? foreverRetryPolicy(this.delays) : undefined;
+    this.connection = (options.connectionFactory ?? createSignalRConnection)(this.hubUrl, options, retryPolicy);
+
+    this.connection.on(HubNames.SignalEvent, (signal: Signal) => this.channels.get(normalize(signal.symbol))?.onLive(signal));
+    this.connection.on(HubNames.SignalResolvedEvent, (outcome: SignalOutcome) =>
+      this.channels.get(normalize(outcome.symbol))?.onResolved(outcome));
+    this.connection.on(HubNames.CandleEvent, (candle: CandleMessage) =>
+      this.candleChannels.get(candleKey(normalize(candle.symbol), candle.timeframe))?.onCandle(candle));
+    this.connection.onreconnecting((error) => this.setState("reconnecting", error));
+    this.connection.onreconnected(() => this.onConnected());
+    this.connection.onclose((error) => this.onClosed(error));
+  }
+
+  /** The connection's state right now. */
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  /** Calls `listener` on every state change; returns a function that removes it. */
+  onStateChange(listener: (state: ConnectionState, error?: Error) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  /** Starts the connection (done by {@link connect}); rejects when the server cannot be reached. */
+  async start(): Promise<void> {
+    this.closing = false;
+    this.setState("connecting");
+    try {
+      await this.connection.start();
+    } catch (error) {
+      this.setState("disconnected", asError(error));
+      throw error;
+    }
+    this.onConnected();
+  }
+
+  /**
+   * Subscribes to a symbol's signals. Resolves once the server accepted; the latest signal per timeframe arrives
+   * first (`source: "snapshot"`), then every later one in seq order. Rejects with a {@link SubscriptionError} when
+   * the server refuses.
+   */
+  async subscribe(symbol: string, filter: SignalFilter, handlers: SignalHandlers): Promise<Subscription> {
+    const key = validateSymbol(symbol);
+    const accepts = compileFilter(filter);
+    if (typeof handlers?.onSignal !== "function") throw new TypeError("handlers.onSignal must be a function");
+    if (this.closing) throw new Error("the client is closed");
+
+    let channel = this.channels.get(key);
+    const joiningEstablished = channel?.established === true;
+    if (channel === undefined) {
+      channel = new SymbolChannel(this, key);
+      this.channels.set(key, channel);
+    }
+
+    const sub = new AppSubscription(this, channel, accepts, filter.timeframes, handlers);
+    channel.subs.add(sub);
+    if (joiningEstablished) {
+      channel.replaySnapshotTo(sub);
+      return sub;
+    }
+
+    const ready = channel.whenEstablished();
+    channel.requestSubscribe();
+    try {
+      await ready;
+    } catch (error) {
+      sub.deactivate();
+      throw error;
+    }
+    return sub;
+  }
+
+  /** Subscribes to a candle stream's updates (in progress and closed); a stale or repeated closed candle is dropped. */
+  async subscribeCandles(symbol: string, timeframe: Timeframe, onCandle: (candle: CandleMessage) => void): Promise<CandleSubscription> {
+    const sym = validateSymbol(symbol);
+    if (!TIMEFRAMES.includes(timeframe)) {
+      throw new RangeError(`'${String(timeframe)}' is not a Binance interval name; valid: ${TIMEFRAMES.join(", ")}`);
+    }
+    if (typeof onCandle !== "function") throw new TypeError("onCandle must be a function");
+    const key = candleKey(sym, timeframe);
+    let channel = this.candleChannels.get(key);
+    const isNew = channel === undefined;
+    if (channel === undefined) {
+      channel = new CandleChannel(sym, timeframe, this.log);
+      this.candleChannels.set(key, channel);
+    }
+    channel.handlers.add(onCandle);
+    if (isNew) {
+      try {
+        await this.invoke(HubNames.SubscribeCandles, sym, timeframe);
+      } catch (error) {
+        if (this.isConnected) {
+          this.candleChannels.delete(key);
+          throw new SubscriptionError(sym, `SubscribeCandles(${sym}, ${timeframe}) was refused: ${asError(error).message}`, { cause: error });
+        }
+        // Disconnected: the reconnect re-subscribes every candle stream.
+      }
+    }
+
+    const owner = channel;
+    let active = true;
+    return {
+      symbol: sym,
+      timeframe,
+      unsubscribe: async () => {
+        if (!active) return;
+        active = false;
+        owner.handlers.delete(onCandle);
+        if (owner.handlers.size > 0 || this.candleChannels.get(key) !== owner) return;
+        this.candleChannels.delete(key);
+        await this.invokeIfConnected(HubNames.UnsubscribeCandles, sym, timeframe);
+      },
+    };
+  }
+
+  /** Stops the connection and every subscription; no reconnect follows. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.restartTimer !== undefined) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    for (const channel of this.channels.values()) channel.close(new Error("the client was closed"));
+    this.channels.clear();
+    this.candleChannels.clear();
+    await this.connection.stop();
+    this.setState("disconnected");
+  }
+
+  /** @internal */
+  get isConnected(): boolean {
+    return this.connection.state === "Connected";
+  }
+
+  /** @internal */
+  get logger(): ILogger {
+    return this.log;
+  }
+
+  /** @internal */
+  invoke<T>(method: string, ...args: unknown[]): Promise<T> {
+    return this.connection.invoke<T>(method, ...args);
+  }
+
+  /** @internal Drops a channel the server refused (nothing to unsubscribe). */
+  forget(channel: SymbolChannel): void {
+    if (this.channels.get(channel.symbol) === channel) this.channels.delete(channel.symbol);
+  }
+
+  /** @internal Called when the last subscription of a symbol leaves. */
+  async release(channel: SymbolChannel): Promise<void> {
+    if (this.channels.get(channel.symbol) !== channel) return;
+    this.channels.delete(channel.symbol);
+    channel.close(new Error("unsubscribed"));
+    await this.invokeIfConnected(HubNames.Unsubscribe, channel.symbol);
+  }
+
+  private async invokeIfConnected(method: string, ...args: unknown[]): Promise<void> {
+    if (!this.isConnected) return; // the server drops a connection's subscriptions with the connection itself
+    try {
+      await this.connection.invoke(method, ...args);
+    } catch (error) {
+      this.log.log(LogLevel.Warning, `${method}(${args.join(", ")}) failed: ${asError(error).message}`);
+    }
+  }
+
+  private onConnected(): void {
+    this.setState("connected");
+    for (const channel of this.channels.values()) channel.requestSubscribe();
+    for (const channel of this.candleChannels.values()) {
+      this.invoke(HubNames.SubscribeCandles, channel.symbol, channel.timeframe).catch((error: unknown) =>
+        this.log.log(LogLevel.Warning, `re-subscribing candles ${channel.symbol}@${channel.timeframe} failed: ${asError(error).message}`));
+    }
+  }
+
+  private onClosed(error: Error | undefined): void {
+    if (this.closing || this.delays === undefined) {
+      this.setState("disconnected", error);
+      return;
+    }
+    // SignalR reconnects by itself after a transport failure, but not when the server closes the connection without
+    // allowing it (a restart, an expired token): retry here too, forever, with the same waits.
+    this.setState("reconnecting", error);
+    this.scheduleRestart(0);
+  }
+
+  private scheduleRestart(attempt: number): void {
+    const delays = this.delays;
+    if (this.closing || delays === undefined) return;
+    const wait = delays[Math.min(attempt, delays.length - 1)] ?? 0;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.closing) return;
+      this.connection.start().then(
+        () => (this.closing ? undefined : this.onConnected()),
+        (error: unknown) => {
+          this.log.log(LogLevel.Information, `reconnect attempt ${attempt + 1} failed: ${asError(error).message}`);
+          this.scheduleRestart(attempt + 1);
+        },
+      );
+    }, wait);
+  }
+
+  private setState(state: ConnectionState, error?: Error): void {
+    if (state === this.currentState) return;
+    this.currentState = state;
+    for (const listener of this.stateListeners) {
+      try {
+        listener(state, error);
+      } catch (listenerError) {
+        this.log.log(LogLevel.Error, `a state listener threw: ${asError(listenerError).message}`);
+      }
+    }
+  }
+}
+
+/** The server-side subscription of one symbol and the application subscriptions that share it. */
+class SymbolChannel {
+  readonly sequencer: SignalSequencer;
+  readonly subs = new Set<AppSubscription>();
+  established = false;
+  private readonly latestByTimeframe = new Map<string, Signal>();
+  private readonly seenOutcomes = new Set<string>();
+  private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  private inFlight = false;
+  private again = false;
+  private closed = false;
+
+  constructor(private readonly client: SignalStreamClient, readonly symbol: string) {
+    this.sequencer = new SignalSequencer(symbol);
+  }
+
+  whenEstablished(): Promise<void> {
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** Subscribes (or re-subscribes with `afterSeq`) once the current invocation, if any, completes. */
+  requestSubscribe(): void {
+    if (this.inFlight) {
+      this.again = true;
+      return;
+    }
+    void this.runSubscribe();
+  }
+
+  onLive(signal: Signal): void {
+    if (!this.closed) this.apply(this.sequencer.acceptLive(signal));
+  }
+
+  onResolved(outcome: SignalOutcome): void {
+    if (this.closed || outcome.isShadow || this.seenOutcomes.has(outcome.signalId)) return;
+    if (this.seenOutcomes.size >= 4096) this.seenOutcomes.clear(); // bounded; outcomes are not redelivered anyway
+    this.seenOutcomes.add(outcome.signalId);
+    for (const sub of this.subs) sub.deliverOutcome(outcome);
+  }
+
+  replaySnapshotTo(sub: AppSubscription): void {
+    const snapshot = [...this.latestByTimeframe.values()].sort((a, b) => a.seq - b.seq);
+    for (const signal of snapshot) sub.deliver(signal, "snapshot");
+  }
+
+  close(error: Error): void {
+    this.closed = true;
+    for (const sub of this.subs) sub.deactivate();
+    this.subs.clear();
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter.reject(error);
+  }
+
+  private async runSubscribe(): Promise<void> {
+    this.inFlight = true;
+    try {
+      do {
+        this.again = false;
+        if (this.closed || !this.client.isConnected) return; // the next (re)connect calls requestSubscribe again
+        const afterSeq = this.sequencer.beginSubscribe();
+        const request: SubscribeRequest = afterSeq === undefined ? { symbol: this.symbol } : { symbol: this.symbol, afterSeq };
+        let result: SubscribeResult;
+        try {
+          result = await this.client.invoke<SubscribeResult>(HubNames.Subscribe, request);
+        } catch (error) {
+          this.apply(this.sequencer.abortSubscribe());
+          if (this.client.isConnected && !this.closed) this.refuse(error);
+          return;
+        }
+        if (this.closed) return;
+        this.established = true;
+        this.apply(this.sequencer.acceptResult(result, afterSeq));
+        const waiters = this.waiters;
+        this.waiters = [];
+        for (const waiter of waiters) waiter.resolve();
+      } while (this.again);
+    } finally {
+      this.inFlight = false;
+    }
+  }
+
+  private refuse(error: unknown): void {
+    const refusal = new SubscriptionError(this.symbol, `Subscribe(${this.symbol}) was refused: ${asError(error).message}`, { cause: error });
+    const waiters = this.waiters;
+    const subs = [...this.subs];
+    this.waiters = [];
+    this.closed = true;
+    this.subs.clear();
+    this.client.forget(this);
+    for (const sub of subs) sub.deactivate();
+    // Waiting subscribe() calls reject; subscriptions that were already live (a refused re-subscribe) hear it here.
+    for (const waiter of waiters) waiter.reject(refusal);
+    if (waiters.length === 0) for (const sub of subs) sub.fail(refusal);
+  }
+
+  private apply(step: SequencerStep): void {
+    for (const { signal, source } of step.deliveries) {
+      const previous = this.latestByTimeframe.get(signal.timeframe);
+      if (previous === undefined || previous.seq < signal.seq) this.latestByTimeframe.set(signal.timeframe, signal);
+      for (const sub of this.subs) sub.deliver(signal, source);
+    }
+    for (const gap of step.gaps) {
+      this.client.logger.log(LogLevel.Warning, new SignalGapError(gap).message);
+      for (const sub of this.subs) sub.fail(new SignalGapError(gap));
+    }
+    if (step.needsFill) this.requestSubscribe();
+  }
+}
+
+class AppSubscription implements Subscription {
+  private isActive = true;
+
+  constructor(
+    private readonly client: SignalStreamClient,
+    private readonly channel: SymbolChannel,
+    private readonly accepts: (signal: Signal) => boolean,
+    private readonly timeframes: readonly Timeframe[] | undefined,
+    private readonly handlers: SignalHandlers,
+  ) {}
+
+  get symbol(): string {
+    return this.channel.symbol;
+  }
+
+  get lastSeq(): number | undefined {
+    return this.channel.sequencer.lastSeq;
+  }
+
+  get active(): boolean {
+    return this.isActive;
+  }
+
+  deliver(signal: Signal, source: SignalSource): void {
+    if (!this.isActive || !this.accepts(signal)) return;
+    try {
+      this.handlers.onSignal(signal, { source });
+    } catch (error) {
+      this.fail(new Error(`onSignal threw for ${signal.symbol} seq ${signal.seq}: ${asError(error).message}`, { cause: error }));
+    }
+  }
+
+  deliverOutcome(outcome: SignalOutcome): void {
+    if (!this.isActive || this.handlers.onResolved === undefined) return;
+    if (this.timeframes !== undefined && this.timeframes.length > 0 && !this.timeframes.includes(outcome.timeframe)) return;
+    try {
+      this.handlers.onResolved(outcome);
+    } catch (error) {
+      this.fail(new Error(`onResolved threw for ${outcome.signalId}: ${asError(error).message}`, { cause: error }));
+    }
+  }
+
+  fail(error: Error): void {
+    if (this.handlers.onError === undefined) {
+      this.client.logger.log(LogLevel.Error, error.message);
+      return;
+    }
+    try {
+      this.handlers.onError(error);
+    } catch (handlerError) {
+      this.client.logger.log(LogLevel.Error, `onError threw: ${asError(handlerError).message}`);
+    }
+  }
+
+  deactivate(): void {
+    this.isActive = false;
+  }
+
+  async unsubscribe(): Promise<void> {
+    if (!this.isActive) return;
+    this.isActive = false;
+    this.channel.subs.delete(this);
+    if (this.channel.subs.size === 0) await this.client.release(this.channel);
+  }
+}
+
+class CandleChannel {
+  readonly handlers = new Set<(candle: CandleMessage) => void>();
+  private lastClosedOpenTime = Number.NEGATIVE_INFINITY;
+
+  constructor(readonly symbol: string, readonly timeframe: Timeframe, private readonly log: ILogger) {}
+
+  onCandle(candle: CandleMessage): void {
+    // A candle at or before the last closed one is stale (an in-progress update that lost the race) or repeated.
+    if (candle.openTime <= this.lastClosedOpenTime) return;
+    if (candle.isClosed) this.lastClosedOpenTime = candle.openTime;
+    for (const handler of this.handlers) {
+      try {
+        handler(candle);
+      } catch (error) {
+        this.log.log(LogLevel.Error, `onCandle threw for ${this.symbol}@${this.timeframe}: ${asError(error).message}`);
+      }
+    }
+  }
+}
+
+function compileFilter(filter: SignalFilter | undefined): (signal: Signal) => boolean {
+  const timeframes = filter?.timeframes;
+  const minConfidence = filter?.minConfidence;
+  if (timeframes !== undefined) {
+    if (!Array.isArray(timeframes)) throw new TypeError("filter.timeframes must be an array of Binance interval names");
+    const bad = timeframes.filter((tf) => !TIMEFRAMES.includes(tf));
+    if (bad.length > 0) {
+      throw new RangeError(`filter.timeframes: ${bad.map((b) => `'${String(b)}'`).join(", ")} not Binance interval names; valid: ${TIMEFRAMES.join(", ")}`);
+    }
+  }
+  if (minConfidence !== undefined && !(minConfidence >= 0 && minConfidence <= 100)) {
+    throw new RangeError(`filter.minConfidence must be between 0 and 100, not ${String(minConfidence)}`);
+  }
+  const wanted = timeframes !== undefined && timeframes.length > 0 ? new Set<string>(timeframes) : undefined;
+  const floor = minConfidence ?? 0;
+  return (signal) => (wanted === undefined || wanted.has(signal.timeframe)) && signal.confidence >= floor;
+}
+
+function validateSymbol(symbol: string): string {
+  if (typeof symbol !== "string" || !/^[A-Za-z0-9]{1,32}$/.test(symbol)) {
+    throw new TypeError(`'${String(symbol)}' is not a symbol: expected letters and digits, for example BTCUSDT`);
+  }
+  return normalize(symbol);
+}
+
+function normalize(symbol: string): string {
+  return symbol.toUpperCase();
+}
+
+function candleKey(symbol: string, timeframe: string): string {
+  return `${symbol}@${timeframe}`;
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function toLogger(logger: ILogger | LogLevel | undefined): ILogger {
+  if (logger !== undefined && typeof logger === "object") return logger;
+  const minimum = logger ?? LogLevel.Warning;
+  return {
+    log(level: LogLevel, message: string) {
+      if (level < minimum || minimum === LogLevel.None) return;
+      const line = `[signalstream] ${message}`;
+      if (level >= LogLevel.Error) console.error(line);
+      else if (level >= LogLevel.Warning) console.warn(line);
+      else console.info(line);
+    },
+  };
+}

@@ -1,0 +1,22 @@
+export {
+  connect,
+  SignalStreamClient,
+  SignalGapError,
+  SubscriptionError,
+  type CandleSubscription,
+  type ConnectionState,
+  type SignalFilter,
+  type SignalHandlers,
+  type SignalInfo,
+  type Subscription,
+} from "./client.js";
+export {
+  type ConnectOptions,
+  type HubConnectionLike,
+  type ReconnectOptions,
+  DEFAULT_RECONNECT_DELAYS_MS,
+  LogLevel,
+} from "./connection.js";
+export { type Delivery, type SeqGap, type SignalSource, SignalSequencer } from "./sequencer.js";
+export { ApiError, type ApiOptions, SignalStreamApi, type SymbolInfo } from "./api.js";
+export * from "./types.js";

@@ -1,0 +1,316 @@
+import { describe, expect, it } from "vitest";
+import { SignalStreamClient, SignalGapError, SubscriptionError, type ConnectionState } from "../../src/index.js";
+import type { CandleMessage, Signal } from "../../src/types.js";
+import { FakeConnection, FakeServer, until } from "./fakeHub.js";
+
+interface Harness {
+  server: FakeServer;
+  connection: FakeConnection;
+  client: SignalStreamClient;
+  states: ConnectionState[];
+}
+
+async function harness(server = new FakeServer()): Promise<Harness> {
+  let connection!: FakeConnection;
+  const client = new SignalStreamClient("http://test", {
+    reconnect: { delaysMs: [0, 5] },
+    logger: 6, // LogLevel.None: the tests assert on callbacks, not console output
+    connectionFactory: () => (connection = new FakeConnection(server)),
+  });
+  const states: ConnectionState[] = [];
+  client.onStateChange((s) => states.push(s));
+  await client.start();
+  return { server, connection, client, states };
+}
+
+function collector() {
+  const signals: Signal[] = [];
+  const sources: string[] = [];
+  const errors: Error[] = [];
+  return {
+    signals,
+    sources,
+    errors,
+    seqs: () => signals.map((s) => s.seq),
+    handlers: {
+      onSignal: (s: Signal, info: { source: string }) => {
+        signals.push(s);
+        sources.push(info.source);
+      },
+      onError: (e: Error) => errors.push(e),
+    },
+  };
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe("SignalStreamClient", () => {
+  it("delivers the latest signal per timeframe first, then live signals in seq order", async () => {
+    const { server, client } = await harness();
+    for (let i = 0; i < 6; i++) server.publish("BTCUSDT");
+    const app = collector();
+    const sub = await client.subscribe("btcusdt", {}, app.handlers);
+    expect(sub.symbol).toBe("BTCUSDT");
+    expect(app.sources.every((s) => s === "snapshot")).toBe(true);
+    expect(app.seqs()).toEqual([3, 4, 5, 6]); // one per timeframe, oldest first
+    server.publish("BTCUSDT");
+    server.publish("BTCUSDT");
+    expect(app.seqs().slice(4)).toEqual([7, 8]);
+    expect(sub.lastSeq).toBe(8);
+    await client.close();
+  });
+
+  it("drops a duplicated live signal", async () => {
+    const { server, connection, client } = await harness();
+    const app = collector();
+    await client.subscribe("BTCUSDT", {}, app.handlers);
+    connection.duplicate.add(2);
+    for (let i = 0; i < 3; i++) server.publish("BTCUSDT");
+    expect(app.seqs()).toEqual([1, 2, 3]);
+    await client.close();
+  });
+
+  it("fills a hole from the server before delivering past it", async () => {
+    const { server, connection, client } = await harness();
+    const app = collector();
+    await client.subscribe("BTCUSDT", {}, app.handlers);
+    connection.lose.add(2);
+    connection.lose.add(3);
+    for (let i = 0; i < 5; i++) server.publish("BTCUSDT");
+    await until(() => app.signals.length === 5, "the hole to be filled");
+    expect(app.seqs()).toEqual([1, 2, 3, 4, 5]);
+    const subscribes = connection.invocations.filter((i) => i.method === "Subscribe").map((i) => i.args[0]);
+    expect(subscribes).toContainEqual({ symbol: "BTCUSDT", afterSeq: 1 });
+    expect(app.errors).toEqual([]);
+    await client.close();
+  });
+
+  it("neither loses nor doubles live signals that race the subscribe result", async () => {
+    const { server, connection, client } = await harness();
+    server.publish("BTCUSDT");
+    connection.beforeSubscribeReturns = () => {
+      server.publish("BTCUSDT"); // seq 2 goes out live before the result that says latestSeq = 1
+      server.publish("BTCUSDT");
+    };
+    const app = collector();
+    await client.subscribe("BTCUSDT", {}, app.handlers);
+    connection.beforeSubscribeReturns = undefined;
+    server.publish("BTCUSDT");
+    expect(app.seqs()).toEqual([1, 2, 3, 4]);
+    await client.close();
+  });
+
+  it("resumes with afterSeq after an automatic reconnect and shows no gap or duplicate", async () => {
+    const { server, connection, client, states } = await harness();
+    const app = collector();
+    const sub = await client.subscribe("BTCUSDT", {}, app.handlers);
+    for (let i = 0; i < 3; i++) server.publish("BTCUSDT");
+    connection.drop();
+    for (let i = 0; i < 4; i++) server.publish("BTCUSDT"); // missed while away
+    connection.reconnected();
+    await until(() => app.signals.length === 7, "the missed signals");
+    server.publish("BTCUSDT");
+    expect(app.seqs()).toEqual(range(1, 8));
+    expect(app.sources).toEqual(["live", "live", "live", "recovered", "recovered", "recovered", "recovered", "live"]);
+    expect(connection.invocations.at(-1)).toEqual({ method: "Subscribe", args: [{ symbol: "BTCUSDT", afterSeq: 3 }] });
+    expect(sub.lastSeq).toBe(8);
+    expect(states).toEqual(["connecting", "connected", "reconnecting", "connected"]);
+    await client.close();
+  });
+
+  it("restarts the connection itself when the server closes it, then resumes", async () => {
+    const { server, connection, client, states } = await harness();
+    const app = collector();
+    await client.subscribe("BTCUSDT", {}, app.handlers);
+    server.publish("BTCUSDT");
+    server.accepting = false;
+    connection.serverClose();
+    server.publish("BTCUSDT");
+    await until(() => connection.invocations.length === 1 && states.at(-1) === "reconnecting", "the close");
+    server.accepting = true;
+    await until(() => app.signals.length === 2, "the restart and resume");
+    server.publish("BTCUSDT");
+    expect(app.seqs()).toEqual([1, 2, 3]);
+    expect(states.at(-1)).toBe("connected");
+    await client.close();
+    expect(client.state).toBe("disconnected");
+  });
+
+  it("reports a gap the server cannot recover, then continues in order", async () => {
+    const { server, connection, client } = await harness();
+    server.recoveryLimit = 2;
+    const app = collector();
+    await client.subscribe("BTCUSDT", {}, app.handlers);
+    server.publish("BTCUSDT");
+    connection.drop();
+    for (let i = 0; i < 5; i++) server.publish("BTCUSDT"); // 2..6 missed, only 5 and 6 recoverable
+    connection.reconnected();
+    await until(() => app.seqs().includes(6), "the recovery");
+    server.publish("BTCUSDT");
+    expect(app.seqs()).toEqual([1, 5, 6, 7]);
+    expect(app.errors).toHaveLength(1);
+    const gap = app.errors[0] as SignalGapError;
+    expect(gap).toBeInstanceOf(SignalGapError);
+    expect(gap.gap).toMatchObject({ symbol: "BTCUSDT", from: 2, to: 4 });
+    expect(gap.message).toContain("more than 2 signals were missed");
+    await client.close();
+  });
+
+  it("applies each subscription's filter while sharing one server subscription", async () => {
+    const { server, connection, client } = await harness();
+    const hourly = collector();
+    const confident = collector();
+    const subA = await client.subscribe("BTCUSDT", { timeframes: ["1h"] }, hourly.handlers);
+    await client.subscribe("BTCUSDT", { minConfidence: 90 }, confident.handlers);
+    for (let i = 0; i < 12; i++) server.publish("BTCUSDT");
+    expect(hourly.signals.every((s) => s.timeframe === "1h")).toBe(true);
+    expect(hourly.seqs()).toEqual([3, 7, 11]);
+    expect(confident.signals.every((s) => s.confidence >= 90)).toBe(true);
+    expect(subA.lastSeq).toBe(12); // filtered-out seqs still advance the resume point
+    const subscribes = connection.invocations.filter((i) => i.method === "Subscribe");
+    expect(subscribes).toHaveLength(1);
+    expect(subscribes[0]!.args[0]).toEqual({ symbol: "BTCUSDT" });
+    await client.close();
+  });
+
+  it("gives a late subscriber of a symbol the latest signal per timeframe", async () => {
+    const { server, client } = await harness();
+    await client.subscribe("BTCUSDT", {}, collector().handlers);
+    for (let i = 0; i < 5; i++) server.publish("BTCUSDT");
+    const late = collector();
+    await client.subscribe("BTCUSDT", { timeframes: ["5m", "15m"] }, late.handlers);
+    expect(late.seqs()).toEqual([2, 5]);
+    expect(late.sources).toEqual(["snapshot", "snapshot"]);
+    await client.close();
+  });
+
+  it("unsubscribes from the server when the last subscription of a symbol leaves", async () => {
+    const { server, connection, client } = await harness();
+    const a = collector();
+    const subA = await client.subscribe("BTCUSDT", {}, a.handlers);
+    const subB = await client.subscribe("BTCUSDT", {}, collector().handlers);
+    await subA.unsubscribe();
+    expect(connection.invocations.some((i) => i.method === "Unsubscribe")).toBe(false);
+    server.publish("BTCUSDT");
+    expect(a.signals).toEqual([]);
+    await subB.unsubscribe();
+    expect(connection.invocations.at(-1)).toEqual({ method: "Unsubscribe", args: ["BTCUSDT"] });
+    expect(subB.active).toBe(false);
+    await client.close();
+  });
+
+  it("rejects a subscription the server refuses with the server's reason", async () => {
+    const server = new FakeServer();
+    server.refused.add("DOGEUSDT");
+    const { client } = await harness(server);
+    await expect(client.subscribe("DOGEUSDT", {}, collector().handlers)).rejects.toThrow(SubscriptionError);
+    await expect(client.subscribe("DOGEUSDT", {}, collector().handlers)).rejects.toThrow(/not a configured symbol/);
+    await client.close();
+  });
+
+  it("rejects a bad symbol, timeframe or confidence before calling the server", async () => {
+    const { connection, client } = await harness();
+    await expect(client.subscribe("BTC/USDT", {}, collector().handlers)).rejects.toThrow(/not a symbol/);
+    await expect(client.subscribe("BTCUSDT", { timeframes: ["1H" as never] }, collector().handlers)).rejects.toThrow(/'1H' not Binance interval names/);
+    await expect(client.subscribe("BTCUSDT", { minConfidence: 120 }, collector().handlers)).rejects.toThrow(/between 0 and 100/);
+    await expect(client.subscribeCandles("BTCUSDT", "2m" as never, () => {})).rejects.toThrow(/not a Binance interval name/);
+    expect(connection.invocations).toEqual([]);
+    await client.close();
+  });
+
+  it("keeps delivering when an application handler throws, and says so", async () => {
+    const { server, client } = await harness();
+    const seen: number[] = [];
+    const errors: Error[] = [];
+    await client.subscribe("BTCUSDT", {}, {
+      onSignal: (s) => {
+        seen.push(s.seq);
+        if (s.seq === 1) throw new Error("boom");
+      },
+      onError: (e) => errors.push(e),
+    });
+    server.publish("BTCUSDT");
+    server.publish("BTCUSDT");
+    expect(seen).toEqual([1, 2]);
+    expect(errors.map((e) => e.message)).toEqual(["onSignal threw for BTCUSDT seq 1: boom"]);
+    await client.close();
+  });
+
+  it("delivers outcomes once, filtered by timeframe, and never a shadow model's", async () => {
+    const { connection, client } = await harness();
+    const outcomes: string[] = [];
+    await client.subscribe("BTCUSDT", { timeframes: ["1h"] }, { onSignal: () => {}, onResolved: (o) => outcomes.push(o.signalId) });
+    const outcome = {
+      signalId: "a", signalSeq: 1, symbol: "BTCUSDT", timeframe: "1h" as const, direction: "long" as const, outcome: "win" as const,
+      entry: 1, exitPrice: 2, rMultiple: 1.5, resolvedCandleOpenTime: 0, resolvedAt: 0, reason: "target", models: [], isShadow: false,
+    };
+    connection.emit("signalResolved", outcome);
+    connection.emit("signalResolved", outcome);
+    connection.emit("signalResolved", { ...outcome, signalId: "b", timeframe: "5m" });
+    connection.emit("signalResolved", { ...outcome, signalId: "c", isShadow: true });
+    expect(outcomes).toEqual(["a"]);
+    await client.close();
+  });
+
+  it("streams candles, drops stale updates and re-subscribes them after a reconnect", async () => {
+    const { connection, client } = await harness();
+    const candles: CandleMessage[] = [];
+    const sub = await client.subscribeCandles("btcusdt", "1m", (c) => candles.push(c));
+    expect(connection.candleStreams.has("BTCUSDT@1m")).toBe(true);
+    const candle = (openTime: number, isClosed: boolean): CandleMessage => ({
+      symbol: "BTCUSDT", timeframe: "1m", openTime, closeTime: openTime + 59_999, open: 1, high: 2, low: 0.5, close: 1.5, volume: 10, isClosed,
+    });
+    connection.emit("candle", candle(0, false));
+    connection.emit("candle", candle(0, true));
+    connection.emit("candle", candle(0, false)); // stale in-progress update after the close
+    connection.emit("candle", candle(0, true)); // repeated close
+    connection.emit("candle", candle(60_000, false));
+    expect(candles.map((c) => [c.openTime, c.isClosed])).toEqual([[0, false], [0, true], [60_000, false]]);
+    connection.drop();
+    expect(connection.candleStreams.size).toBe(0);
+    connection.reconnected();
+    await until(() => connection.candleStreams.has("BTCUSDT@1m"), "candles to be re-subscribed");
+    await sub.unsubscribe();
+    expect(connection.invocations.at(-1)).toEqual({ method: "UnsubscribeCandles", args: ["BTCUSDT", "1m"] });
+    await client.close();
+  });
+});
+
+describe("SignalStreamClient under random faults", () => {
+  // A seeded generator keeps every run identical (and a failure reproducible) while covering many interleavings.
+  function prng(seed: number) {
+    let x = seed >>> 0;
+    return () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) / 4294967296;
+    };
+  }
+
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    it(`delivers every seq exactly once and in order through losses, duplicates and reconnects (seed ${seed})`, async () => {
+      const random = prng(seed);
+      const { server, connection, client } = await harness();
+      const app = collector();
+      await client.subscribe("ETHUSDT", {}, app.handlers);
+      const total = 300;
+      for (let i = 0; i < total; i++) {
+        const next = server.latestSeq("ETHUSDT") + 1;
+        const roll = random();
+        if (roll < 0.08) connection.lose.add(next);
+        else if (roll < 0.14) connection.duplicate.add(next);
+        server.publish("ETHUSDT");
+        const fault = random();
+        if (fault < 0.03 && connection.state === "Connected") connection.drop();
+        else if (fault < 0.05 && connection.state === "Reconnecting") connection.reconnected();
+        if (random() < 0.3) await new Promise((resolve) => setTimeout(resolve, 0)); // let fills and resumes interleave
+      }
+      if (connection.state === "Reconnecting") connection.reconnected();
+      await until(() => app.signals.length >= total && (client as unknown as { channels: Map<string, unknown> }).channels.size > 0, `all ${total} signals`, 10_000);
+      expect(app.seqs()).toEqual(range(1, total));
+      expect(app.errors).toEqual([]);
+      await client.close();
+    });
+  }
+});

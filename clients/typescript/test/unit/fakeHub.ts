@@ -1,0 +1,219 @@
+import type { HubConnectionLike } from "../../src/connection.js";
+import type { CandleMessage, Signal, SignalOutcome, SubscribeRequest, SubscribeResult, Timeframe } from "../../src/types.js";
+
+type State = "Disconnected" | "Connecting" | "Connected" | "Reconnecting";
+
+/** A hub in memory that follows the contract: contiguous seq per symbol, afterSeq recovery, a latest-per-timeframe snapshot. */
+export class FakeServer {
+  readonly stored = new Map<string, Signal[]>();
+  accepting = true;
+  /** At most this many signals come back from an afterSeq recovery; beyond it `recovered` is false. */
+  recoveryLimit = 1_000;
+  /** Symbols the server refuses. */
+  refused = new Set<string>();
+  readonly connections: FakeConnection[] = [];
+
+  publish(symbol: string, overrides: Partial<Signal> = {}): Signal {
+    const list = this.stored.get(symbol) ?? [];
+    this.stored.set(symbol, list);
+    const signal = makeSignal(symbol, list.length + 1, overrides);
+    list.push(signal);
+    for (const connection of this.connections) connection.push(signal);
+    return signal;
+  }
+
+  latestSeq(symbol: string): number {
+    return this.stored.get(symbol)?.length ?? 0;
+  }
+
+  subscribe(request: SubscribeRequest): SubscribeResult {
+    const symbol = request.symbol.toUpperCase();
+    if (this.refused.has(symbol)) throw new Error(`'${symbol}' is not a configured symbol`);
+    const list = this.stored.get(symbol) ?? [];
+    let signals: Signal[];
+    let recovered = true;
+    let reason: string | undefined;
+    if (request.afterSeq === undefined || request.afterSeq === null) {
+      const latest = new Map<string, Signal>();
+      for (const s of list) latest.set(s.timeframe, s);
+      signals = [...latest.values()].sort((a, b) => a.seq - b.seq);
+    } else {
+      const after = request.afterSeq;
+      signals = list.filter((s) => s.seq > after);
+      if (signals.length > this.recoveryLimit) {
+        signals = signals.slice(signals.length - this.recoveryLimit);
+        recovered = false;
+        reason = `more than ${this.recoveryLimit} signals were missed`;
+      }
+    }
+    return { symbol, timeframes: ["1m", "5m", "15m", "1h"], latestSeq: list.length, recovered, signals, reason };
+  }
+}
+
+/** A `HubConnectionLike` wired to a {@link FakeServer}, with knobs to drop, duplicate, reorder and disconnect. */
+export class FakeConnection implements HubConnectionLike {
+  state: State = "Disconnected";
+  readonly invocations: Array<{ method: string; args: unknown[] }> = [];
+  readonly subscribed = new Set<string>();
+  readonly candleStreams = new Set<string>();
+  /** Live signals of these seqs are lost on the way (a network or fan-out hole). */
+  readonly lose = new Set<number>();
+  /** Live signals of these seqs are sent twice. */
+  readonly duplicate = new Set<number>();
+  /** Runs between computing a Subscribe result and returning it: live signals sent here race the result. */
+  beforeSubscribeReturns: ((request: SubscribeRequest) => void) | undefined;
+  private readonly handlers = new Map<string, Array<(...args: any[]) => void>>();
+  private readonly closeCallbacks: Array<(error?: Error) => void> = [];
+  private readonly reconnectingCallbacks: Array<(error?: Error) => void> = [];
+  private readonly reconnectedCallbacks: Array<(id?: string) => void> = [];
+  private pending: Array<(error: Error) => void> = [];
+
+  constructor(private readonly server: FakeServer) {
+    server.connections.push(this);
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== "Disconnected") throw new Error(`cannot start a connection in state ${this.state}`);
+    if (!this.server.accepting) throw new Error("connection refused");
+    this.state = "Connected";
+  }
+
+  async stop(): Promise<void> {
+    this.goDown("Disconnected");
+    for (const cb of this.closeCallbacks) cb();
+  }
+
+  async invoke<T>(method: string, ...args: unknown[]): Promise<T> {
+    this.invocations.push({ method, args });
+    if (this.state !== "Connected") throw new Error("Cannot send data if the connection is not in the 'Connected' State.");
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push(reject);
+      // Answer on a later task, as a real server round trip would.
+      setTimeout(() => {
+        if (this.state !== "Connected") return; // rejected by goDown
+        try {
+          resolve(this.handle(method, args) as T);
+        } catch (error) {
+          reject(error);
+        }
+      }, 0);
+    });
+  }
+
+  on(method: string, handler: (...args: any[]) => void): void {
+    this.handlers.set(method, [...(this.handlers.get(method) ?? []), handler]);
+  }
+
+  onclose(callback: (error?: Error) => void): void {
+    this.closeCallbacks.push(callback);
+  }
+
+  onreconnecting(callback: (error?: Error) => void): void {
+    this.reconnectingCallbacks.push(callback);
+  }
+
+  onreconnected(callback: (id?: string) => void): void {
+    this.reconnectedCallbacks.push(callback);
+  }
+
+  /** Delivers a live signal if this connection is subscribed to its symbol, applying the loss/duplicate knobs. */
+  push(signal: Signal): void {
+    if (this.state !== "Connected" || !this.subscribed.has(signal.symbol)) return;
+    if (this.lose.has(signal.seq)) return;
+    this.emit("signal", signal);
+    if (this.duplicate.has(signal.seq)) this.emit("signal", signal);
+  }
+
+  emit(event: string, arg: Signal | SignalOutcome | CandleMessage): void {
+    for (const handler of this.handlers.get(event) ?? []) handler(arg);
+  }
+
+  /** A transport failure that SignalR's automatic reconnect handles. */
+  drop(): void {
+    this.goDown("Reconnecting");
+    for (const cb of this.reconnectingCallbacks) cb(new Error("WebSocket closed with status code 1006"));
+  }
+
+  /** SignalR's automatic reconnect succeeded. */
+  reconnected(): void {
+    this.state = "Connected";
+    for (const cb of this.reconnectedCallbacks) cb("new-id");
+  }
+
+  /** The server closed the connection without allowing a reconnect (for example a restart). */
+  serverClose(): void {
+    this.goDown("Disconnected");
+    for (const cb of this.closeCallbacks) cb(new Error("Server returned an error on close: restarting"));
+  }
+
+  private goDown(state: State): void {
+    this.state = state;
+    this.subscribed.clear();
+    this.candleStreams.clear();
+    const pending = this.pending;
+    this.pending = [];
+    for (const reject of pending) reject(new Error("Invocation canceled due to the underlying connection being closed."));
+  }
+
+  private handle(method: string, args: unknown[]): unknown {
+    switch (method) {
+      case "Subscribe": {
+        const request = args[0] as SubscribeRequest;
+        const result = this.server.subscribe(request);
+        this.subscribed.add(result.symbol);
+        this.beforeSubscribeReturns?.(request);
+        return result;
+      }
+      case "Unsubscribe":
+        this.subscribed.delete(String(args[0]).toUpperCase());
+        return undefined;
+      case "SubscribeCandles":
+        this.candleStreams.add(`${String(args[0])}@${String(args[1])}`);
+        return undefined;
+      case "UnsubscribeCandles":
+        this.candleStreams.delete(`${String(args[0])}@${String(args[1])}`);
+        return undefined;
+      default:
+        throw new Error(`unknown hub method ${method}`);
+    }
+  }
+}
+
+const timeframes: Timeframe[] = ["1m", "5m", "15m", "1h"];
+
+export function makeSignal(symbol: string, seq: number, overrides: Partial<Signal> = {}): Signal {
+  const t = 1_700_000_000_000 + seq * 60_000;
+  return {
+    id: `${symbol}-${seq}`,
+    seq,
+    symbol,
+    timeframe: timeframes[seq % timeframes.length]!,
+    direction: seq % 2 === 0 ? "long" : "short",
+    confidence: 60 + (seq % 40),
+    probabilities: { down: 0.1, flat: 0.2, up: 0.7 },
+    entry: 100,
+    target: 103,
+    stop: 98,
+    riskReward: 1.5,
+    fusionScore: 70,
+    models: [],
+    rationale: [],
+    candleOpenTime: t - 60_000,
+    candleCloseTime: t - 1,
+    createdAt: t,
+    expiresAt: t + 3_600_000,
+    exchangeTime: t,
+    receivedAt: t + 1,
+    publishedAt: t + 2,
+    ...overrides,
+  };
+}
+
+/** Resolves when `condition` holds, checking after every macrotask; fails after `timeoutMs` with `what`. */
+export async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}

@@ -1,0 +1,68 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace SignalStream.Engine.Events.Postgres;
+
+/// <summary>
+/// The PostgreSQL event store in Marten's shape: an <c>events</c> table (global <c>seq</c>, <c>stream_id</c>,
+/// <c>version</c>, <c>type</c>, <c>data</c> jsonb, <c>timestamp</c>, unique event <c>id</c>) and a <c>streams</c> table
+/// (<c>id</c>, <c>version</c>, <c>type</c>, <c>created</c>, <c>timestamp</c>), unique (stream_id, version).
+/// </summary>
+/// <remarks>
+/// A group commit is one transaction: binary COPY into a session temp table, then one INSERT … SELECT that skips
+/// event ids already stored (idempotent re-append), bumps the streams rows (their row locks serialize writers of one
+/// stream), numbers the versions, and reports any expected-version conflict, on which the transaction rolls back.
+/// </remarks>
+internal sealed partial class PostgresEventStore : IEventStore, IAsyncDisposable
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly string _schema;
+    private readonly ILogger _logger;
+    private readonly Sql _sql;
+    private readonly bool _ownsDataSource;
+    private volatile bool _initialized;
+
+    /// <param name="ownsDataSource">True when this store disposes <paramref name="dataSource"/> (the DI registration); tests share one.</param>
+    public PostgresEventStore(NpgsqlDataSource dataSource, PostgresStoreOptions options, ILogger<PostgresEventStore> logger, bool ownsDataSource = false)
+    {
+        if (!IsValidSchemaName(options.Schema))
+        {
+            throw new ArgumentException(
+                $"Storage:Postgres:Schema '{options.Schema}' is not a plain PostgreSQL identifier: use lower-case letters, digits and '_' (at most 63, not starting with a digit).",
+                nameof(options));
+        }
+
+        _dataSource = dataSource;
+        _schema = options.Schema;
+        _logger = logger;
+        _sql = new Sql(_schema);
+        _ownsDataSource = ownsDataSource;
+    }
+
+    public ValueTask DisposeAsync() => _ownsDataSource ? _dataSource.DisposeAsync() : ValueTask.CompletedTask;
+
+    /// <summary>The schema holding this store's tables.</summary>
+    public string Schema => _schema;
+
+    public static bool IsValidSchemaName(string? name) => name is not null && SchemaName().IsMatch(name);
+
+    public void ReleaseUpTo(long position)
+    {
+        // PostgreSQL keeps every event: retention there is a DBA's partitioning decision, not the writer's.
+        _ = position;
+    }
+
+    public IGlobalEventReader OpenGlobalReader(long afterPosition) => new GlobalReader(this, afterPosition);
+
+    private void EnsureInitialized()
+    {
+        if (!_initialized)
+        {
+            throw new InvalidOperationException("The PostgreSQL event store is not initialized: call InitializeAsync first.");
+        }
+    }
+
+    [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
+    private static partial Regex SchemaName();
+}

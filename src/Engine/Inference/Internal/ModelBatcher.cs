@@ -1,0 +1,405 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using SignalStream.Engine.Inference.Onnx;
+
+namespace SignalStream.Engine.Inference.Internal;
+
+/// <summary>
+/// Triton-style dynamic batching for one model session: requests from every stream fill the open batch; it runs
+/// when it reaches <see cref="MaxBatchSize"/> or when its oldest request has waited the maximum queue delay.
+/// One ONNX Run per batch, batches in arrival order, results handed back row by row.
+/// </summary>
+/// <remarks>
+/// The queue is a fixed set of batch buffers (native memory the OrtValues point into, so ORT reads and writes in
+/// place); when all are queued or running, <see cref="TryEnqueue"/> returns false and the producer waits in
+/// <see cref="WaitForSpaceAsync"/>: back-pressure, never a drop. The batcher owns the session and disposes it
+/// (after the last batch) when <see cref="Stop"/> is called.
+/// </remarks>
+internal sealed partial class ModelBatcher
+{
+    private readonly OnnxSession _session;
+    private readonly string _model;
+    private readonly int _window;
+    private readonly int _features;
+    private readonly int _rowLength;
+    private readonly long _maxDelayTicks;
+    private readonly long _timerThresholdTicks;
+    private readonly TimeProvider _time;
+    private readonly InferenceMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly Action<int> _delivered;
+    private readonly Lock _lock = new();
+    private readonly Batch[] _batches;
+    private readonly Stack<Batch> _free;
+    private readonly Queue<Batch> _ready;
+    private readonly AsyncSignal _workerSignal = new();
+    private readonly AsyncSignal _spaceSignal = new();
+    private readonly ITimer _timer;
+    private readonly Task _worker;
+    private Batch? _filling;
+    private int _readyCount;
+    private int _spaceWaiters;
+    private volatile bool _stopping;
+
+    /// <param name="delivered">Called after each batch with its row count (results delivered or failed), for in-flight accounting.</param>
+    public ModelBatcher(
+        OnnxSession session,
+        string model,
+        int window,
+        int features,
+        int maxBatchSize,
+        TimeSpan maxQueueDelay,
+        int queueCapacity,
+        TimeProvider time,
+        InferenceMetrics metrics,
+        ILogger logger,
+        Action<int> delivered)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBatchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(window, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(features, 1);
+        _session = session;
+        _model = model;
+        _window = window;
+        _features = features;
+        _rowLength = window * features;
+        MaxBatchSize = maxBatchSize;
+        _time = time;
+        _maxDelayTicks = (long)(maxQueueDelay.TotalSeconds * time.TimestampFrequency);
+
+        // .NET timers tick at about 1 ms on Linux: shorter waits spin-yield instead, or a 100 µs delay would become 1-2 ms.
+        _timerThresholdTicks = (long)(0.002 * time.TimestampFrequency);
+        _metrics = metrics;
+        _logger = logger;
+        _delivered = delivered;
+
+        // Enough buffers for the queue capacity (two at least, so one fills while one runs), capped for memory.
+        var count = Math.Clamp((queueCapacity + maxBatchSize - 1) / maxBatchSize, 2, 64);
+        _batches = new Batch[count];
+        _free = new Stack<Batch>(count);
+        _ready = new Queue<Batch>(count);
+        for (var i = 0; i < count; i++)
+        {
+            _batches[i] = new Batch(maxBatchSize, _rowLength);
+            _free.Push(_batches[i]);
+        }
+
+        _timer = time.CreateTimer(static s => ((AsyncSignal)s!).Set(), _workerSignal, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _worker = Task.Run(RunAsync);
+    }
+
+    public int MaxBatchSize { get; }
+
+    /// <summary>Requests the queue can hold before producers wait.</summary>
+    public int Capacity => _batches.Length * MaxBatchSize;
+
+    /// <summary>Completes when the worker has run every queued batch after <see cref="Stop"/> and released the session.</summary>
+    public Task Completion => _worker;
+
+    /// <summary>Queues one request: writes its input row into the open batch. False when the queue is full (wait, then retry).</summary>
+    /// <exception cref="ObjectDisposedException">After <see cref="Stop"/>: a caller that did not hold a reference to the model.</exception>
+    public bool TryEnqueue<TWriter>(ref TWriter writer, IPredictionSink sink, int slot)
+        where TWriter : IBatchRowWriter, allows ref struct
+    {
+        var wake = false;
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_stopping, this);
+            var batch = _filling;
+            if (batch is null)
+            {
+                if (!_free.TryPop(out batch))
+                {
+                    return false;
+                }
+
+                batch.Count = 0;
+                _filling = batch;
+            }
+
+            var row = batch.Count;
+            writer.Write(batch.InputRow(row, _rowLength));
+            var now = _time.GetTimestamp();
+            batch.Sinks[row] = sink;
+            batch.Slots[row] = slot;
+            batch.EnqueuedAt[row] = now;
+            batch.Count = row + 1;
+            if (row == 0)
+            {
+                batch.Oldest = now;
+                wake = true;
+            }
+
+            if (batch.Count == MaxBatchSize)
+            {
+                _filling = null;
+                _ready.Enqueue(batch);
+                Volatile.Write(ref _readyCount, _ready.Count);
+                wake = true;
+            }
+        }
+
+        if (wake)
+        {
+            _workerSignal.Set();
+        }
+
+        return true;
+    }
+
+    /// <summary>Waits until a batch buffer is free. One waiting producer at a time (the engine pipeline).</summary>
+    public async ValueTask WaitForSpaceAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Increment(ref _spaceWaiters) != 1)
+        {
+            Interlocked.Decrement(ref _spaceWaiters);
+            throw new InvalidOperationException("Only one producer may wait for batch space at a time.");
+        }
+
+        try
+        {
+            lock (_lock)
+            {
+                if (_filling is not null || _free.Count > 0)
+                {
+                    return;
+                }
+            }
+
+            // The worker signals after every batch it recycles; cancellation is checked between batches only, which
+            // are bounded by one model run.
+            await _spaceSignal.WaitAsync().ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _spaceWaiters);
+        }
+    }
+
+    /// <summary>Runs what is queued without waiting for the delay, then disposes the session. Idempotent.</summary>
+    public void Stop()
+    {
+        _stopping = true;
+        _workerSignal.Set();
+    }
+
+    private async Task RunAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var batch = TakeReady(out var deadline);
+                if (batch is not null)
+                {
+                    Execute(batch);
+                    Recycle(batch);
+                    continue;
+                }
+
+                if (deadline == long.MinValue)
+                {
+                    break; // stopping and empty
+                }
+
+                if (deadline == long.MaxValue)
+                {
+                    await _workerSignal.WaitAsync().ConfigureAwait(false);
+                    continue;
+                }
+
+                var remaining = deadline - _time.GetTimestamp();
+                if (remaining >= _timerThresholdTicks)
+                {
+                    _timer.Change(TimeSpan.FromSeconds((double)remaining / _time.TimestampFrequency), Timeout.InfiniteTimeSpan);
+                    await _workerSignal.WaitAsync().ConfigureAwait(false);
+                    _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                }
+                else
+                {
+                    SpinUntil(deadline);
+                }
+            }
+        }
+        finally
+        {
+            _timer.Dispose();
+            foreach (var batch in _batches)
+            {
+                batch.Dispose();
+            }
+
+            _session.Dispose();
+            Log.SessionReleased(_logger, _model);
+        }
+    }
+
+    private void SpinUntil(long deadline)
+    {
+        var spinner = default(SpinWait);
+        while (Volatile.Read(ref _readyCount) == 0 && !_stopping && _time.GetTimestamp() < deadline)
+        {
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    /// <summary>The next batch to run, or null with the time the open batch becomes due
+    /// (<see cref="long.MaxValue"/>: nothing open; <see cref="long.MinValue"/>: stopping and empty).</summary>
+    private Batch? TakeReady(out long deadline)
+    {
+        lock (_lock)
+        {
+            deadline = 0;
+            if (_ready.Count > 0)
+            {
+                var ready = _ready.Dequeue();
+                Volatile.Write(ref _readyCount, _ready.Count);
+                return ready;
+            }
+
+            if (_filling is { Count: > 0 } open)
+            {
+                var due = open.Oldest + _maxDelayTicks;
+                if (_stopping || _time.GetTimestamp() >= due)
+                {
+                    _filling = null;
+                    return open;
+                }
+
+                deadline = due;
+                return null;
+            }
+
+            deadline = _stopping ? long.MinValue : long.MaxValue;
+            return null;
+        }
+    }
+
+    private unsafe void Execute(Batch batch)
+    {
+        var rows = batch.Count;
+        var start = _time.GetTimestamp();
+        try
+        {
+            var (input, output) = batch.TensorsFor(rows, _window, _features);
+            _session.Run(input.Value, output.Value);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            Log.BatchFailed(_logger, _model, rows, ex);
+            _metrics.BatchFailed(_model);
+            for (var i = 0; i < rows; i++)
+            {
+                var sink = batch.Sinks[i]!;
+                batch.Sinks[i] = null;
+                sink.OnFailed(batch.Slots[i]);
+            }
+
+            _delivered(rows);
+            return;
+        }
+
+        var end = _time.GetTimestamp();
+        _metrics.BatchCompleted(_model, rows, (double)(end - start) / _time.TimestampFrequency);
+        var frequency = (double)_time.TimestampFrequency;
+        var probabilities = batch.Output;
+        for (var i = 0; i < rows; i++)
+        {
+            var p = probabilities + (i * 3);
+            var sink = batch.Sinks[i]!;
+            batch.Sinks[i] = null; // no reference kept to a finished request
+            _metrics.QueueDelay((start - batch.EnqueuedAt[i]) / frequency);
+            sink.OnPrediction(batch.Slots[i], p[0], p[1], p[2]);
+        }
+
+        _delivered(rows);
+    }
+
+    private void Recycle(Batch batch)
+    {
+        batch.Count = 0;
+        lock (_lock)
+        {
+            _free.Push(batch);
+        }
+
+        _spaceSignal.Set();
+    }
+
+    /// <summary>One reusable batch: input rows and output probabilities in native memory, and a tensor pair per row count.</summary>
+    private sealed unsafe class Batch : IDisposable
+    {
+        private readonly OrtTensor?[] _inputs;
+        private readonly OrtTensor?[] _outputs;
+
+        public Batch(int maxRows, int rowLength)
+        {
+            Input = (float*)NativeMemory.AlignedAlloc((nuint)maxRows * (nuint)rowLength * sizeof(float), 64);
+            Output = (float*)NativeMemory.AlignedAlloc((nuint)maxRows * 3 * sizeof(float), 64);
+            new Span<float>(Output, maxRows * 3).Clear();
+            Sinks = new IPredictionSink?[maxRows];
+            Slots = new int[maxRows];
+            EnqueuedAt = new long[maxRows];
+            _inputs = new OrtTensor?[maxRows + 1];
+            _outputs = new OrtTensor?[maxRows + 1];
+        }
+
+        public float* Input { get; }
+
+        public float* Output { get; }
+
+        public IPredictionSink?[] Sinks { get; }
+
+        public int[] Slots { get; }
+
+        public long[] EnqueuedAt { get; }
+
+        public int Count { get; set; }
+
+        public long Oldest { get; set; }
+
+        public Span<float> InputRow(int row, int rowLength) => new(Input + ((nint)row * rowLength), rowLength);
+
+        /// <summary>OrtValues over the first <paramref name="rows"/> rows; made once per row count, then reused.</summary>
+        public (OrtTensor Input, OrtTensor Output) TensorsFor(int rows, int window, int features)
+        {
+            var input = _inputs[rows];
+            var output = _outputs[rows];
+            if (input is null || output is null)
+            {
+                input = new OrtTensor(Input, [rows, window, features]);
+                output = new OrtTensor(Output, [rows, 3]);
+                _inputs[rows] = input;
+                _outputs[rows] = output;
+            }
+
+            return (input, output);
+        }
+
+        public void Dispose()
+        {
+            foreach (var t in _inputs)
+            {
+                t?.Dispose();
+            }
+
+            foreach (var t in _outputs)
+            {
+                t?.Dispose();
+            }
+
+            NativeMemory.AlignedFree(Input);
+            NativeMemory.AlignedFree(Output);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2110, Level = LogLevel.Error, Message = "Inference batch of {Rows} rows failed in model {Model}; those candles get no prediction from it")]
+        public static partial void BatchFailed(ILogger logger, string model, int rows, Exception exception);
+
+        [LoggerMessage(EventId = 2111, Level = LogLevel.Debug, Message = "Model {Model}: session released after its last batch")]
+        public static partial void SessionReleased(ILogger logger, string model);
+    }
+}

@@ -1,0 +1,350 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using SignalStream.Contracts;
+using SignalStream.Engine.Events;
+using SignalStream.Engine.Inference;
+using SignalStream.Engine.Journal;
+
+namespace SignalStream.Engine.Signals.Internal;
+
+/// <summary>
+/// The signal stage: for every closed candle it first resolves the stream's open signals, then decides a published
+/// signal from the live models and a would-be signal per shadow model.
+/// </summary>
+/// <remarks>
+/// Calls for one stream are sequential (the pipeline's contract), so per-stream state needs no lock against itself;
+/// streams of one symbol may run concurrently, so per-symbol state (fusion views, seq) sits behind an async gate that
+/// is held until the signal has been handed to the outputs: seq is assigned and delivered in order, without holes.
+/// </remarks>
+internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
+{
+    private readonly SignalDecider _decider;
+    private readonly SignalRules _rules;
+    private readonly EngineOutputs _outputs;
+    private readonly ISignalSequence _sequence;
+    private readonly SignalJournal _journal;
+    private readonly SignalsMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<StreamKey, StreamState> _streams = new();
+    private readonly ConcurrentDictionary<string, SymbolState> _symbols = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _warnedModels = new(StringComparer.Ordinal);
+
+    // Ids of outcomes seen during restore (bounded by the stored history; emptied by RestoreCompleted).
+    private readonly ConcurrentDictionary<string, byte> _restoredOutcomes = new(StringComparer.Ordinal);
+
+    public SignalStage(
+        SignalRules rules,
+        EngineOutputs outputs,
+        ISignalSequence sequence,
+        SignalJournal journal,
+        SignalsMetrics metrics,
+        TimeProvider time,
+        ILogger<SignalStage> logger)
+    {
+        _rules = rules;
+        _decider = new SignalDecider(rules);
+        _outputs = outputs;
+        _sequence = sequence;
+        _journal = journal;
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+    }
+
+    public async ValueTask OnClosedCandleAsync(ClosedCandleResult result, CancellationToken cancellationToken)
+    {
+        var update = result.Update;
+
+        // History candles are warm-up: too old to trade on, and older than any open signal.
+        if (!update.IsClosed || update.Origin == CandleOrigin.History)
+        {
+            return;
+        }
+
+        var stream = _streams.GetOrAdd(update.Candle.Stream, static _ => new StreamState());
+        if (stream.OpenCount > 0)
+        {
+            await ResolveAsync(stream, update.Candle, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (result.Predictions.Count > 0)
+        {
+            await DecideAsync(stream, result, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The deterministic id of the published signal of a candle.</summary>
+    internal static string SignalId(in Candle candle) => $"{candle.Symbol}-{candle.Timeframe.ToName()}-{candle.OpenTime}";
+
+    /// <summary>The id of a shadow model's would-be signal of a candle.</summary>
+    internal static string ShadowSignalId(in Candle candle, string model) => $"{SignalId(candle)}-shadow-{model}";
+
+    public void RestoreSignal(Signal signal, bool isShadow)
+    {
+        ArgumentNullException.ThrowIfNull(signal);
+
+        // The store keeps signals and outcomes in separate streams, so an outcome may be replayed before its signal.
+        if (_restoredOutcomes.ContainsKey(signal.Id))
+        {
+            return;
+        }
+
+        var stream = _streams.GetOrAdd(new StreamKey(signal.Symbol, signal.Timeframe), static _ => new StreamState());
+        lock (stream.Gate)
+        {
+            if (stream.IndexOf(signal.Id) < 0)
+            {
+                stream.Add(new OpenSignal(signal, isShadow));
+            }
+        }
+
+        _journal.Track(signal, isShadow);
+    }
+
+    public void RestoreOutcome(SignalOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        _restoredOutcomes.TryAdd(outcome.SignalId, 0);
+        if (_streams.TryGetValue(new StreamKey(outcome.Symbol, outcome.Timeframe), out var stream))
+        {
+            lock (stream.Gate)
+            {
+                var i = stream.IndexOf(outcome.SignalId);
+                if (i >= 0)
+                {
+                    stream.RemoveAt(i);
+                }
+            }
+        }
+
+        _journal.Apply(outcome);
+    }
+
+    public void RestoreCompleted()
+    {
+        _restoredOutcomes.Clear();
+        var open = 0;
+        foreach (var (_, stream) in _streams)
+        {
+            open += stream.OpenCount;
+        }
+
+        Log.Restored(_logger, open, _journal.OpenLiveSignals);
+    }
+
+    private async ValueTask ResolveAsync(StreamState stream, Candle candle, CancellationToken cancellationToken)
+    {
+        List<(OpenSignal Open, SignalOutcome Outcome)>? resolved = null;
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        lock (stream.Gate)
+        {
+            foreach (var open in stream.Open)
+            {
+                if (OutcomeRules.TryResolve(open.Signal, open.IsShadow, candle, now, out var outcome))
+                {
+                    (resolved ??= []).Add((open, outcome!));
+                }
+            }
+        }
+
+        if (resolved is null)
+        {
+            return;
+        }
+
+        foreach (var (open, outcome) in resolved)
+        {
+            // Emitted before it leaves the open set: if the output fails (shutdown), the signal is still open and
+            // resolves again on the next candle instead of being lost.
+            await _outputs.OnOutcomeAsync(outcome, cancellationToken).ConfigureAwait(false);
+            lock (stream.Gate)
+            {
+                var i = stream.IndexOf(open.Signal.Id);
+                if (i >= 0)
+                {
+                    stream.RemoveAt(i);
+                }
+            }
+
+            _journal.Apply(outcome);
+            _metrics.OutcomeResolved(outcome);
+            Log.OutcomeResolved(_logger, outcome.SignalId, outcome.IsShadow, outcome.Outcome, outcome.RMultiple, outcome.Reason);
+        }
+    }
+
+    private async ValueTask DecideAsync(StreamState stream, ClosedCandleResult result, CancellationToken cancellationToken)
+    {
+        var candle = result.Update.Candle;
+        var (live, shadows) = Partition(stream, result);
+        if (live == 0 && shadows == 0)
+        {
+            return;
+        }
+
+        var symbol = _symbols.GetOrAdd(candle.Symbol, static (_, families) => new SymbolState(families), _rules.FusionFamilies.Length);
+        await symbol.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (live > 0)
+            {
+                var candidate = DecideLive(stream, symbol, result, live);
+                if (candidate is not null)
+                {
+                    await PublishAsync(stream, symbol, candidate, SignalId(candle), cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            for (var i = 0; i < shadows; i++)
+            {
+                var shadow = stream.Shadows[i];
+                var candidate = DecideShadow(stream, symbol, result, live, shadow);
+                if (candidate is not null)
+                {
+                    await PublishShadowAsync(stream, candidate, shadow.Model, ShadowSignalId(candle, shadow.Model), cancellationToken)
+                        .ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            symbol.Gate.Release();
+        }
+    }
+
+    /// <summary>Valid live predictions into <see cref="StreamState.Live"/>, valid shadow ones into <see cref="StreamState.Shadows"/>.</summary>
+    private (int Live, int Shadows) Partition(StreamState stream, ClosedCandleResult result)
+    {
+        var predictions = result.Predictions;
+        stream.EnsureCapacity(predictions.Count);
+        int live = 0, shadows = 0;
+        for (var i = 0; i < predictions.Count; i++)
+        {
+            var p = predictions[i];
+            var problem = PredictionProblem(p);
+            if (problem is not null)
+            {
+                if (_warnedModels.TryAdd(p.Model ?? string.Empty, 0))
+                {
+                    Log.InvalidPrediction(_logger, p.Model ?? "(unnamed)", result.Update.Candle.Stream.ToString(), problem);
+                }
+
+                continue;
+            }
+
+            if (p.IsShadow)
+            {
+                stream.Shadows[shadows++] = p;
+            }
+            else
+            {
+                stream.Live[live++] = p;
+            }
+        }
+
+        return (live, shadows);
+    }
+
+    private Signal? DecideLive(StreamState stream, SymbolState symbol, ClosedCandleResult result, int live)
+    {
+        var candle = result.Update.Candle;
+        var models = stream.Live.AsSpan(0, live);
+        var view = symbol.ViewOf(candle.Timeframe);
+        view.Set(models, candle.CloseTime, _rules);
+        var decision = _decider.Decide(models, result, symbol.Views, view, _time.GetUtcNow().ToUnixTimeMilliseconds(), out var signal);
+        if (decision != DecisionResult.Signal)
+        {
+            Log.NoSignal(_logger, candle.Symbol, candle.Timeframe.ToName(), candle.OpenTime, decision);
+        }
+
+        return signal;
+    }
+
+    /// <summary>
+    /// The decision with the shadow model in place of the live model(s) of its family (added when its family has no
+    /// live model). The other timeframes' fusion views stay the live ones.
+    /// </summary>
+    private Signal? DecideShadow(StreamState stream, SymbolState symbol, ClosedCandleResult result, int live, ModelPrediction shadow)
+    {
+        var candle = result.Update.Candle;
+        var count = 0;
+        for (var i = 0; i < live; i++)
+        {
+            if (!string.Equals(stream.Live[i].Family, shadow.Family, StringComparison.OrdinalIgnoreCase))
+            {
+                stream.Substituted[count++] = stream.Live[i];
+            }
+        }
+
+        stream.Substituted[count++] = shadow;
+        var models = stream.Substituted.AsSpan(0, count);
+        symbol.ShadowView.Set(models, candle.CloseTime, _rules);
+        _ = _decider.Decide(models, result, symbol.Views, symbol.ShadowView, _time.GetUtcNow().ToUnixTimeMilliseconds(), out var signal);
+        return signal;
+    }
+
+    private async ValueTask PublishAsync(StreamState stream, SymbolState symbol, Signal candidate, string id, CancellationToken cancellationToken)
+    {
+        if (symbol.LastSeq < 0)
+        {
+            var last = await _sequence.GetLastSeqAsync(candidate.Symbol, cancellationToken).ConfigureAwait(false);
+            symbol.LastSeq = Math.Max(0, last);
+            Log.SequenceLoaded(_logger, candidate.Symbol, symbol.LastSeq);
+        }
+
+        var signal = candidate with { Id = id, Seq = symbol.LastSeq + 1 };
+
+        // The seq is taken only once the outputs have the signal: a failed hand-off leaves no hole.
+        await _outputs.OnSignalAsync(signal, cancellationToken).ConfigureAwait(false);
+        symbol.LastSeq = signal.Seq;
+        lock (stream.Gate)
+        {
+            stream.Add(new OpenSignal(signal, IsShadow: false));
+        }
+
+        _journal.Track(signal, isShadow: false);
+        _metrics.SignalPublished(signal);
+        Log.SignalPublished(_logger, signal.Id, signal.Seq, signal.Direction, signal.Confidence, signal.FusionScore, signal.Entry, signal.Target, signal.Stop);
+    }
+
+    /// <summary>Shadow signals carry seq 0: they are never published, so they must not consume the public sequence.</summary>
+    private async ValueTask PublishShadowAsync(StreamState stream, Signal candidate, string model, string id, CancellationToken cancellationToken)
+    {
+        var signal = candidate with { Id = id, Seq = 0 };
+        await _outputs.OnShadowSignalAsync(signal, cancellationToken).ConfigureAwait(false);
+        lock (stream.Gate)
+        {
+            stream.Add(new OpenSignal(signal, IsShadow: true));
+        }
+
+        _journal.Track(signal, isShadow: true);
+        _metrics.ShadowSignal(model);
+        Log.ShadowSignal(_logger, signal.Id, model, signal.Direction, signal.Confidence);
+    }
+
+    /// <summary>What is wrong with a prediction, or null when it is usable.</summary>
+    internal static string? PredictionProblem(ModelPrediction p)
+    {
+        if (string.IsNullOrEmpty(p.Model) || string.IsNullOrEmpty(p.Family))
+        {
+            return "model name or family is empty";
+        }
+
+        if (!float.IsFinite(p.Down) || !float.IsFinite(p.Flat) || !float.IsFinite(p.Up))
+        {
+            return $"probabilities are not finite (down {p.Down}, flat {p.Flat}, up {p.Up})";
+        }
+
+        if (p.Down < 0 || p.Flat < 0 || p.Up < 0 || Math.Abs((double)p.Down + p.Flat + p.Up - 1) > 0.01)
+        {
+            return $"probabilities must be 0 or more and sum to 1 (down {p.Down}, flat {p.Flat}, up {p.Up})";
+        }
+
+        if (!double.IsFinite(p.Weight) || p.Weight < 0)
+        {
+            return $"weight {p.Weight} is not a finite number of 0 or more";
+        }
+
+        return null;
+    }
+}

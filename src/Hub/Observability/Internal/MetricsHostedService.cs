@@ -1,0 +1,17 @@
+namespace SignalStream.Hub.Observability.Internal;
+
+/// <summary>
+/// Starts the listener with the host. It is registered before the stages, so it starts before their hosted services
+/// and sees their measurements from the first one.
+/// </summary>
+internal sealed class MetricsHostedService(PrometheusCollector collector, ProcessMetrics processMetrics) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = processMetrics; // constructed here so its instruments exist from the start
+        collector.Start();
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

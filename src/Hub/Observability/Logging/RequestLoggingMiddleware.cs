@@ -1,0 +1,48 @@
+namespace SignalStream.Hub.Observability.Logging;
+
+/// <summary>
+/// One structured line per finished request (Debug, category <c>SignalStream.Hub.Observability.Logging</c>) with
+/// credentials removed from the query. It replaces ASP.NET Core's own "Request starting/finished" lines, which
+/// print the raw URL (and so a SignalR <c>access_token</c>) and are therefore held at Warning.
+/// </summary>
+internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, ILogger<RequestLoggingMiddleware> logger, TimeProvider timeProvider)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (!logger.IsEnabled(LogLevel.Debug))
+        {
+            await next(context);
+            return;
+        }
+
+        var started = timeProvider.GetTimestamp();
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            var request = context.Request;
+            LogRequestFinished(
+                request.Method,
+                request.Path.Value ?? "/",
+                QueryStringRedactor.Redact(request.QueryString.Value),
+                context.Response.StatusCode,
+                timeProvider.GetElapsedTime(started).TotalMilliseconds);
+        }
+    }
+
+    [LoggerMessage(EventId = 6010, Level = LogLevel.Debug,
+        Message = "HTTP {Method} {Path}{Query} responded {StatusCode} in {ElapsedMilliseconds:0.000} ms")]
+    private partial void LogRequestFinished(string method, string path, string query, int statusCode, double elapsedMilliseconds);
+}
+
+/// <summary>Puts <see cref="RequestLoggingMiddleware"/> first in the pipeline, ahead of static files and routing.</summary>
+internal sealed class RequestLoggingStartupFilter : IStartupFilter
+{
+    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+    {
+        app.UseMiddleware<RequestLoggingMiddleware>();
+        next(app);
+    };
+}

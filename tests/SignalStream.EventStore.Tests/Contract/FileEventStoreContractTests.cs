@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using SignalStream.Engine.Events;
+using SignalStream.Engine.Events.File;
+
+namespace SignalStream.EventStore.Tests.Contract;
+
+public sealed class FileEventStoreContractTests : EventStoreContractTests
+{
+    private readonly string _folder = TestServices.NewTempFolder();
+
+    protected override async Task<IEventStore> CreateStoreAsync() => await OpenAsync();
+
+    protected override async Task<IEventStore> ReopenAsync(IEventStore store)
+    {
+        await ((FileEventStore)store).DisposeAsync();
+        return await OpenAsync();
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    private async Task<IEventStore> OpenAsync()
+    {
+        var store = Own(new FileEventStore(new FileJournalOptions { Path = _folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance));
+        await store.InitializeAsync();
+        return store;
+    }
+}
