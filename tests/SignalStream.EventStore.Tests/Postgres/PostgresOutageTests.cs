@@ -129,11 +129,14 @@ internal static class PostgresControl
 
     public static Task StopImmediateAsync() => RunAsync("-D", DataDir, "-m", "immediate", "-w", "stop");
 
-    public static Task StartAsync()
+    public static async Task StartAsync()
     {
         var socketDir = Path.GetDirectoryName(DataDir)!;
-        return RunAsync("-D", DataDir, "-l", Path.Combine(socketDir, "server.log"), "-w", "-o",
+        await RunAsync("-D", DataDir, "-l", Path.Combine(socketDir, "server.log"), "-w", "-o",
             $"-p {Port} -c listen_addresses=127.0.0.1 -k {socketDir} -c fsync=on -c max_connections=200", "start");
+
+        // The shared test pool still holds connections to the old server process.
+        TestServices.DataSource.Clear();
     }
 
     private static async Task RunAsync(params string[] args)
