@@ -55,13 +55,19 @@ public sealed class PostgresOutageTests(ITestOutputHelper output) : IAsyncLifeti
                 var candle = host.Output.OnCandleAsync(Closed(s_symbols[k], i / s_symbols.Length), default);
                 if (!candle.IsCompleted)
                 {
-                    pushedBack++;
+                    Interlocked.Increment(ref pushedBack);
                 }
 
                 await candle;
                 if (i % 4 == 0)
                 {
-                    await host.Output.OnSignalAsync(Signal(s_symbols[k], ++seq[k]), default);
+                    var signal = host.Output.OnSignalAsync(Signal(s_symbols[k], ++seq[k]), default);
+                    if (!signal.IsCompleted)
+                    {
+                        Interlocked.Increment(ref pushedBack);
+                    }
+
+                    await signal;
                 }
 
                 produced = i + 1;
@@ -80,7 +86,7 @@ public sealed class PostgresOutageTests(ITestOutputHelper output) : IAsyncLifeti
         await PostgresControl.StopImmediateAsync();
         output.WriteLine($"PostgreSQL stopped after {produced} candles");
         await Task.Delay(outage);
-        var pushedBackDuringOutage = pushedBack;
+        var pushedBackDuringOutage = Volatile.Read(ref pushedBack);
         await PostgresControl.StartAsync();
         output.WriteLine($"PostgreSQL restarted after {stopwatch.Elapsed}; {pushedBackDuringOutage} enqueues were pushed back");
         await Task.Delay(TimeSpan.FromSeconds(1));
