@@ -2,6 +2,7 @@ import { type ILogger, LogLevel } from "@microsoft/signalr";
 import {
   type ConnectOptions,
   createSignalRConnection,
+  DEFAULT_RECOVERY_RETRY_DELAYS_MS,
   foreverRetryPolicy,
   type HubConnectionLike,
   hubUrlOf,
@@ -99,6 +100,7 @@ export class SignalStreamClient {
   readonly hubUrl: string;
   private readonly connection: HubConnectionLike;
   private readonly delays: readonly number[] | undefined;
+  private readonly recoveryDelays: readonly number[];
   private readonly log: ILogger;
   private readonly channels = new Map<string, SymbolChannel>();
   private readonly candleChannels = new Map<string, CandleChannel>();
@@ -110,6 +112,7 @@ export class SignalStreamClient {
   constructor(url: string, options: ConnectOptions = {}) {
     this.hubUrl = hubUrlOf(url);
     this.delays = reconnectDelays(options);
+    this.recoveryDelays = options.recoveryRetryDelaysMs ?? DEFAULT_RECOVERY_RETRY_DELAYS_MS;
     this.log = toLogger(options.logger);
     const retryPolicy = this.delays ? foreverRetryPolicy(this.delays) : undefined;
     this.connection = (options.connectionFactory ?? createSignalRConnection)(this.hubUrl, options, retryPolicy);
@@ -245,6 +248,11 @@ export class SignalStreamClient {
   }
 
   /** @internal */
+  get recoveryRetryDelays(): readonly number[] {
+    return this.recoveryDelays;
+  }
+
+  /** @internal */
   get logger(): ILogger {
     return this.log;
   }
@@ -337,6 +345,8 @@ class SymbolChannel {
   private inFlight = false;
   private again = false;
   private closed = false;
+  private recoveryAttempts = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly client: SignalStreamClient, readonly symbol: string) {
     this.sequencer = new SignalSequencer(symbol);
@@ -373,6 +383,7 @@ class SymbolChannel {
 
   close(error: Error): void {
     this.closed = true;
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     for (const sub of this.subs) sub.deactivate();
     this.subs.clear();
     const waiters = this.waiters;
@@ -398,7 +409,20 @@ class SymbolChannel {
         }
         if (this.closed) return;
         this.established = true;
-        this.apply(this.sequencer.acceptResult(result, afterSeq));
+        const retries = this.client.recoveryRetryDelays;
+        const step = this.sequencer.acceptResult(result, afterSeq, this.recoveryAttempts >= retries.length);
+        this.apply(step);
+        if (step.needsRetry) {
+          const wait = retries[this.recoveryAttempts++] ?? 0;
+          this.client.logger.log(LogLevel.Information, `${this.symbol}: not everything after seq ${afterSeq} was recoverable yet (${result.reason ?? "no reason given"}); asking again in ${wait} ms`);
+          if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined;
+            this.requestSubscribe();
+          }, wait);
+        } else {
+          this.recoveryAttempts = 0;
+        }
         const waiters = this.waiters;
         this.waiters = [];
         for (const waiter of waiters) waiter.resolve();
