@@ -181,6 +181,18 @@ public sealed class PrometheusExporterTests
     }
 
     [Fact]
+    public void ScrapingTwiceWithoutNewMeasurementsGivesTheSameText()
+    {
+        using var harness = new CollectorHarness();
+        using var meter = ContractMetrics.Emit(harness.MeterFactory);
+
+        static string Ours(string text) =>
+            string.Join('\n', text.Split('\n').Where(l => l.Contains("signalstream_", StringComparison.Ordinal)));
+
+        Assert.Equal(Ours(harness.ScrapeText()), Ours(harness.ScrapeText()));
+    }
+
+    [Fact]
     public void TagSetsBeyondTheCapAreFoldedIntoAnOverflowSeriesAndCounted()
     {
         using var harness = new CollectorHarness(o => o.MaxSeriesPerMetric = 3);

@@ -30,6 +30,9 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
     private readonly ConcurrentDictionary<string, SymbolState> _symbols = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _warnedModels = new(StringComparer.Ordinal);
 
+    // Ids of outcomes seen during restore (bounded by the stored history; emptied by RestoreCompleted).
+    private readonly ConcurrentDictionary<string, byte> _restoredOutcomes = new(StringComparer.Ordinal);
+
     public SignalStage(
         SignalRules rules,
         EngineOutputs outputs,
@@ -80,6 +83,13 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
     public void RestoreSignal(Signal signal, bool isShadow)
     {
         ArgumentNullException.ThrowIfNull(signal);
+
+        // The store keeps signals and outcomes in separate streams, so an outcome may be replayed before its signal.
+        if (_restoredOutcomes.ContainsKey(signal.Id))
+        {
+            return;
+        }
+
         var stream = _streams.GetOrAdd(new StreamKey(signal.Symbol, signal.Timeframe), static _ => new StreamState());
         lock (stream.Gate)
         {
@@ -95,6 +105,7 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
     public void RestoreOutcome(SignalOutcome outcome)
     {
         ArgumentNullException.ThrowIfNull(outcome);
+        _restoredOutcomes.TryAdd(outcome.SignalId, 0);
         if (_streams.TryGetValue(new StreamKey(outcome.Symbol, outcome.Timeframe), out var stream))
         {
             lock (stream.Gate)
@@ -108,6 +119,18 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
         }
 
         _journal.Apply(outcome);
+    }
+
+    public void RestoreCompleted()
+    {
+        _restoredOutcomes.Clear();
+        var open = 0;
+        foreach (var (_, stream) in _streams)
+        {
+            open += stream.OpenCount;
+        }
+
+        Log.Restored(_logger, open, _journal.OpenLiveSignals);
     }
 
     private async ValueTask ResolveAsync(StreamState stream, Candle candle, CancellationToken cancellationToken)

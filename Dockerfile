@@ -1,0 +1,32 @@
+# syntax=docker/dockerfile:1
+# SignalStream server image: one executable, its role chosen at run time with Node__Roles (all, engine, hub).
+#   docker build -t signalstream:local .
+ARG DOTNET_VERSION=10.0
+
+FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION} AS build
+# The build fetches the ONNX Runtime native library from npm (onnxruntime-node), so this stage needs node and npm.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nodejs npm \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Directory.Build.props Directory.Packages.props SignalStream.sln ./
+COPY src/ src/
+RUN dotnet restore src/Hub/SignalStream.Hub.csproj
+COPY . .
+RUN dotnet publish src/Hub/SignalStream.Hub.csproj -c Release -o /app --no-restore -p:UseAppHost=false \
+ && mkdir -p models \
+ && cp -r models /app/models
+
+FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION} AS runtime
+WORKDIR /app
+# The aspnet image listens on ASPNETCORE_HTTP_PORTS=8080; our host binds to localhost:5080 unless urls are set.
+ENV ASPNETCORE_URLS=http://+:8080 \
+    Logging__Format=json \
+    Models__Path=/app/models \
+    Storage__File__Path=/var/lib/signalstream
+RUN mkdir -p /var/lib/signalstream && chown "$APP_UID" /var/lib/signalstream
+COPY --from=build /app ./
+USER $APP_UID
+EXPOSE 8080
+VOLUME ["/var/lib/signalstream"]
+ENTRYPOINT ["dotnet", "SignalStream.Hub.dll"]
