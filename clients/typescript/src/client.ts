@@ -106,6 +106,7 @@ export class SignalStreamClient {
   private readonly candleChannels = new Map<string, CandleChannel>();
   private readonly stateListeners = new Set<(state: ConnectionState, error?: Error) => void>();
   private currentState: ConnectionState = "disconnected";
+  private epoch = 0; // +1 whenever the connection drops: a failure from an older epoch is the drop, not a refusal
   private closing = false;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -122,9 +123,15 @@ export class SignalStreamClient {
       this.channels.get(normalize(outcome.symbol))?.onResolved(outcome));
     this.connection.on(HubNames.CandleEvent, (candle: CandleMessage) =>
       this.candleChannels.get(candleKey(normalize(candle.symbol), candle.timeframe))?.onCandle(candle));
-    this.connection.onreconnecting((error) => this.setState("reconnecting", error));
+    this.connection.onreconnecting((error) => {
+      this.epoch++;
+      this.setState("reconnecting", error);
+    });
     this.connection.onreconnected(() => this.onConnected());
-    this.connection.onclose((error) => this.onClosed(error));
+    this.connection.onclose((error) => {
+      this.epoch++;
+      this.onClosed(error);
+    });
   }
 
   /** The connection's state right now. */
@@ -203,10 +210,11 @@ export class SignalStreamClient {
     }
     channel.handlers.add(onCandle);
     if (isNew) {
+      const epoch = this.connectionEpoch;
       try {
         await this.invoke(HubNames.SubscribeCandles, sym, timeframe);
       } catch (error) {
-        if (this.isConnected) {
+        if (this.refusedOn(epoch)) {
           this.candleChannels.delete(key);
           throw new SubscriptionError(sym, `SubscribeCandles(${sym}, ${timeframe}) was refused: ${asError(error).message}`, { cause: error });
         }
@@ -245,6 +253,16 @@ export class SignalStreamClient {
   /** @internal */
   get isConnected(): boolean {
     return this.connection.state === "Connected";
+  }
+
+  /** @internal Changes whenever the connection drops. */
+  get connectionEpoch(): number {
+    return this.epoch;
+  }
+
+  /** @internal True when a failed invocation started on `epoch` was the server's answer, not the connection dropping. */
+  refusedOn(epoch: number): boolean {
+    return this.epoch === epoch && this.isConnected;
   }
 
   /** @internal */
@@ -400,11 +418,12 @@ class SymbolChannel {
         const afterSeq = this.sequencer.beginSubscribe();
         const request: SubscribeRequest = afterSeq === undefined ? { symbol: this.symbol } : { symbol: this.symbol, afterSeq };
         let result: SubscribeResult;
+        const epoch = this.client.connectionEpoch;
         try {
           result = await this.client.invoke<SubscribeResult>(HubNames.Subscribe, request);
         } catch (error) {
           this.apply(this.sequencer.abortSubscribe());
-          if (this.client.isConnected && !this.closed) this.refuse(error);
+          if (this.client.refusedOn(epoch) && !this.closed) this.refuse(error);
           return;
         }
         if (this.closed) return;
