@@ -35,10 +35,10 @@ public class KlineFrameBenchmarks
     }
 
     [Benchmark(Baseline = true)]
-    public StreamTracker? InProgressFrame() => Parse(_inProgress);
+    public bool InProgressFrame() => Parse(_inProgress) is not null;
 
     [Benchmark]
-    public StreamTracker? ClosedFrame() => Parse(_closed);
+    public bool ClosedFrame() => Parse(_closed) is not null;
 
     private StreamTracker? Parse(byte[] bytes) =>
         KlineFrameParser.Parse(bytes, _table, out var frame) == FrameKind.Kline
