@@ -54,7 +54,8 @@ internal abstract class FanOutClient
     {
         var socket = new ClientWebSocket();
         socket.Options.KeepAliveInterval = TimeSpan.Zero; // the protocols' own pings keep the connection alive
-        await socket.ConnectAsync(EndpointOf(server), invoker, cancellationToken);
+        var endpoint = new UriBuilder(EndpointOf(server)) { Scheme = server.Scheme == "https" ? "wss" : "ws" }.Uri;
+        await socket.ConnectAsync(endpoint, invoker, cancellationToken);
         _socket = socket;
         ClosedReason = null;
         await HandshakeAsync(cancellationToken);
