@@ -208,7 +208,9 @@ internal sealed class ConnectionState
         var aborted = Context.ConnectionAborted;
         try
         {
-            while (await reader.WaitToReadAsync(aborted).ConfigureAwait(false))
+            // No token here: with a cancellable token the channel allocates a waiter per wait, that is per delivered
+            // message on an idle connection. Abort() and Close() complete the queue, which ends this wait just as well.
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
                 while (reader.TryRead(out var message))
                 {
