@@ -45,6 +45,8 @@ public sealed class EngineEndToEndTests
             await using (var first = await TestServer.StartOnAsync(data, EngineRun))
             {
                 await using var client = await first.ConnectAsync();
+                await using var filtered = await first.ConnectAsync();
+                await filtered.InvokeAsync("Subscribe", new { symbol = "ETHUSDT", timeframes = new[] { "5m" } });
                 var subscribed = await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
                 var latest = subscribed.GetProperty("latestSeq").GetInt64();
 
@@ -58,11 +60,24 @@ public sealed class EngineEndToEndTests
                     "an outcome resolves a signal that was published"));
                 lastSeen = seqs[^1];
 
+                // The other symbol and a timeframe filter, on the same engine: only ETHUSDT 5m, in seq order, once.
+                var (eth, _) = await ReadUntilAsync(filtered, (s, _) => s.Count >= 2);
+                Assert.All(eth, s => Assert.Equal(("ETHUSDT", "5m"), (s.GetProperty("symbol").GetString(), s.GetProperty("timeframe").GetString())));
+                var ethSeqs = Seqs(eth);
+                Assert.Equal(ethSeqs.Order().Distinct(), ethSeqs);
+
                 var groups = await WaitForPerformanceAsync(first);
                 Assert.Contains(groups, g => !g.IsShadow && g.Signals > 0);
                 Assert.Contains(groups, g => g.IsShadow && g.Signals > 0);
 
                 await first.StopAsync(); // graceful: the event store flushes before the host returns
+                foreach (var connected in new[] { client, filtered })
+                {
+                    var (error, allowReconnect) = await connected.Closed.WaitAsync(Wait);
+                    Assert.Contains("shutting down", error);
+                    Assert.True(allowReconnect);
+                }
+
                 storedBeforeRestart = await first.Services.GetRequiredService<ISignalSequence>()
                     .GetLastSeqAsync("BTCUSDT", CancellationToken.None).AsTask().WaitAsync(Wait);
                 Assert.True(storedBeforeRestart >= lastSeen, $"the store has every delivered signal ({storedBeforeRestart} < {lastSeen})");
@@ -111,9 +126,8 @@ public sealed class EngineEndToEndTests
         using var deadline = new CancellationTokenSource(Wait);
         while (!done(signals, outcomes))
         {
-            var remaining = Wait; // NextEventAsync has its own timeout; the deadline bounds the loop as a whole
-            deadline.Token.ThrowIfCancellationRequested();
-            var (target, argument) = await client.NextEventAsync(remaining);
+            deadline.Token.ThrowIfCancellationRequested(); // each read has its own timeout; the deadline bounds the loop
+            var (target, argument) = await client.NextEventAsync(Wait);
             if (target == HubNames.SignalEvent)
             {
                 signals.Add(argument);
