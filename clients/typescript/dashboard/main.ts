@@ -58,10 +58,14 @@ async function main(): Promise<void> {
   client.onStateChange((state) => setStatus(state));
 
   for (const symbol of symbols) {
-    await client.subscribe(symbol, {}, {
-      onSignal: (signal, info) => onSignal(signal, info.source),
-      onError: (error) => console.warn(error.message),
-    });
+    try {
+      await client.subscribe(symbol, {}, {
+        onSignal: (signal, info) => onSignal(signal, info.source),
+        onError: (error) => console.warn(error.message),
+      });
+    } catch (error) {
+      text("footer", `${symbol}: ${(error as Error).message}`);
+    }
   }
   await selectChart(selectedSymbol, selectedTimeframe);
 }
@@ -257,9 +261,12 @@ function setStatus(state: ConnectionState): void {
 }
 
 async function retry<T>(what: string, action: () => Promise<T>): Promise<T> {
+  const footer = byId("footer").textContent ?? "";
   for (let attempt = 0; ; attempt++) {
     try {
-      return await action();
+      const result = await action();
+      text("footer", footer);
+      return result;
     } catch (error) {
       setStatus("disconnected");
       text("footer", `${what} failed (${(error as Error).message}); retrying…`);

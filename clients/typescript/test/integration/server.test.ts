@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type ConnectionState, type Signal, type SignalSource, SignalStreamApi, type SignalStreamClient, TIMEFRAMES } from "../../src/index.js";
 import { CuttableProxy } from "../support/proxy.js";
-import { type RunningServer, startServer, waitFor } from "../support/server.js";
+import { type RunningServer, startServer, waitFor, waitForFirstSignal } from "../support/server.js";
 
 /** What the application saw on one subscription. */
 function recorder() {
@@ -33,6 +33,7 @@ let api: SignalStreamApi;
 beforeAll(async () => {
   server = await startServer({ speed: 600 });
   api = new SignalStreamApi(server.url);
+  await waitForFirstSignal(server);
 });
 
 afterAll(async () => {
