@@ -80,32 +80,6 @@ describe("the SDK against a real server (simulated market)", () => {
     }
   });
 
-  it("streams candles of a subscribed stream", async () => {
-    const client = await connect(server.url, { reconnect: false });
-    try {
-      const closed: number[] = [];
-      await client.subscribeCandles(SYMBOL, "1m", (c) => {
-        expect(c.symbol).toBe(SYMBOL);
-        expect(c.timeframe).toBe("1m");
-        expect(c.high).toBeGreaterThanOrEqual(c.low);
-        if (c.isClosed) closed.push(c.openTime);
-      });
-      await waitFor(() => closed.length >= 3, "3 closed 1m candles", 60_000);
-      for (let i = 1; i < closed.length; i++) expect(closed[i]! - closed[i - 1]!).toBe(60_000);
-    } finally {
-      await client.close();
-    }
-  });
-
-  it("rejects an unknown symbol with the server's reason", async () => {
-    const client = await connect(server.url, { reconnect: false });
-    try {
-      await expect(client.subscribe("NOPEUSDT", {}, recorder().handlers)).rejects.toThrow(/NOPEUSDT/);
-    } finally {
-      await client.close();
-    }
-  });
-
   it("recovers the signals missed while the network was cut, with no gap and no duplicate", async () => {
     const proxy = await CuttableProxy.start(server.port);
     const states: ConnectionState[] = [];
