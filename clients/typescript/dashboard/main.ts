@@ -248,7 +248,9 @@ async function refreshPerformance(): Promise<void> {
 async function showModels(): Promise<void> {
   try {
     const models = await api.models();
-    text("models", "Models: " + models.map((m) => `${m.name} ${m.version} (${m.status})`).join(" · "));
+    text("models", models.length === 0
+      ? "Models: none loaded (put model manifests in Models:Path)"
+      : "Models: " + models.map((m) => `${m.name} ${m.version} (${m.status}${m.error ? `: ${m.error}` : ""})`).join(" · "));
   } catch (error) {
     text("models", `Models unavailable: ${(error as Error).message}`);
   }
