@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ConnectionState, connect } from "../../src/index.js";
+import { type ConnectionState, connect, LogLevel } from "../../src/index.js";
 import { CuttableProxy } from "../support/proxy.js";
 import { type RunningServer, startServer, waitFor } from "../support/server.js";
 
@@ -43,7 +43,7 @@ describe("the SDK against a real server: candles and refusals", () => {
   });
   it("re-subscribes candle streams after the network is cut, with no repeated closed candle", async () => {
     const proxy = await CuttableProxy.start(server.port);
-    const client = await connect(proxy.url, { reconnect: { delaysMs: [0, 250, 500] } });
+    const client = await connect(proxy.url, { reconnect: { delaysMs: [0, 250, 500] }, logger: LogLevel.None });
     try {
       const states: ConnectionState[] = [];
       client.onStateChange((s) => states.push(s));

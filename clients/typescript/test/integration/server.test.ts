@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type ConnectionState, type Signal, type SignalSource, SignalStreamApi, type SignalStreamClient, TIMEFRAMES } from "../../src/index.js";
+import { connect, type ConnectionState, LogLevel, type Signal, type SignalSource, SignalStreamApi, type SignalStreamClient, TIMEFRAMES } from "../../src/index.js";
 import { CuttableProxy } from "../support/proxy.js";
 import { type RunningServer, startServer, waitFor, waitForFirstSignal } from "../support/server.js";
 
@@ -83,7 +83,7 @@ describe("the SDK against a real server (simulated market)", () => {
   it("recovers the signals missed while the network was cut, with no gap and no duplicate", async () => {
     const proxy = await CuttableProxy.start(server.port);
     const states: ConnectionState[] = [];
-    const client: SignalStreamClient = await connect(proxy.url, { reconnect: { delaysMs: [0, 250, 500] } });
+    const client: SignalStreamClient = await connect(proxy.url, { reconnect: { delaysMs: [0, 250, 500] }, logger: LogLevel.None });
     try {
       client.onStateChange((s) => states.push(s));
       const app = recorder();
@@ -112,7 +112,7 @@ describe("the SDK against a real server (simulated market)", () => {
   });
 
   it("resumes across a server restart with the file store kept, with no gap and no duplicate", async () => {
-    const client = await connect(server.url, { reconnect: { delaysMs: [0, 250, 500, 1000] } });
+    const client = await connect(server.url, { reconnect: { delaysMs: [0, 250, 500, 1000] }, logger: LogLevel.None });
     try {
       const app = recorder();
       const sub = await client.subscribe(SYMBOL, {}, app.handlers);
