@@ -1,4 +1,4 @@
 using BenchmarkDotNet.Running;
 
 // Runs the benchmark suites; pass BenchmarkDotNet switches, for example --filter '*KlineFrame*'.
-BenchmarkSwitcher.FromAssembly(System.Reflection.Assembly.GetExecutingAssembly()).Run(args); // not typeof(Program): the Hub has one too
+BenchmarkSwitcher.FromAssembly(System.Reflection.Assembly.GetExecutingAssembly()).Run(args);
