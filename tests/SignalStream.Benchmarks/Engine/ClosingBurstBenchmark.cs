@@ -12,7 +12,7 @@ namespace SignalStream.Benchmarks.Engine;
 
 /// <summary>
 /// A candle-close burst: 2,000 streams (500 symbols x 4 timeframes) close at once. Each op updates every stream's
-/// features with its new candle, queues its 64x16 feature window, and waits for all 2,000 predictions: through the
+/// features with its new candle, queues its feature window (the model's window x features), and waits for all 2,000 predictions: through the
 /// dynamic batcher at batch 512 (<see cref="Batched"/>) against one ONNX Run per stream (<see cref="OneRunPerStream"/>).
 /// One intra-op thread. Divide time and allocation by 2,000 for the per-stream figures.
 /// </summary>
@@ -20,8 +20,6 @@ namespace SignalStream.Benchmarks.Engine;
 public class ClosingBurstBenchmark
 {
     private const int Symbols = 500;
-    private const int Window = 64;
-    private const int Features = 16;
     private const int Rounds = 32;
     private static readonly Timeframe[] s_timeframes = [Timeframe.OneMinute, Timeframe.FiveMinutes, Timeframe.FifteenMinutes, Timeframe.OneHour];
 
@@ -35,12 +33,16 @@ public class ClosingBurstBenchmark
     private InferenceMetrics _batchedMetrics = null!;
     private float[] _scratch = [];
     private int _round;
+    private int _window;
+    private int _features;
 
-    /// <summary>bench-mlp: the 16-64-3 MLP DESIGN.md measured (reads the last row); bench-lstm: LSTM(32) over all 64 rows.</summary>
-    [Params("bench-mlp", "bench-lstm")]
+    /// <summary>bench-mlp: the 16-64-3 MLP DESIGN.md measured (reads the last of 64 x 16 rows); bench-lstm: LSTM(32) over
+    /// 64 x 16; lstm-direction and patchtst-direction: the bundled models (32 x 22) from models/.</summary>
+    [Params("bench-mlp", "bench-lstm", "lstm-direction", "patchtst-direction")]
     public string Model { get; set; } = "bench-mlp";
 
-    [Params(100, 500)]
+    /// <summary>100 and 500 were compared in BENCHMARKS.md; 500 is the default.</summary>
+    [Params(500)]
     public int QueueDelayMicroseconds { get; set; }
 
     public static int Streams => Symbols * 4;
@@ -48,15 +50,22 @@ public class ClosingBurstBenchmark
     [GlobalSetup]
     public void Setup()
     {
+        var bytes = File.ReadAllBytes(ModelPath(Model));
+        using (var probe = OnnxSession.Create(bytes, new OnnxSessionSettings(1)))
+        {
+            _window = (int)probe.Inputs[0].Shape[1];
+            _features = (int)probe.Inputs[0].Shape[2];
+        }
+
         var symbols = Enumerable.Range(0, Symbols).Select(i => $"S{i:D3}USDT").ToArray();
-        var warm = FeatureCatalog.WarmupCandles + Window + 8;
+        var warm = FeatureCatalog.WarmupCandles + _window + 8;
         var candles = MarketSimulator.GenerateClosed(symbols, s_timeframes, warm + Rounds).GroupBy(c => c.Stream).ToArray();
         _states = new StreamFeatureState[candles.Length];
         _rounds = Enumerable.Range(0, Rounds).Select(_ => new Candle[candles.Length]).ToArray();
         for (var s = 0; s < candles.Length; s++)
         {
             var series = candles[s].ToArray();
-            _states[s] = new StreamFeatureState(Window);
+            _states[s] = new StreamFeatureState(_window);
             for (var i = 0; i < warm; i++)
             {
                 _states[s].Update(series[i]);
@@ -68,16 +77,15 @@ public class ClosingBurstBenchmark
             }
         }
 
-        _featureIndices = Enumerable.Range(0, Features).ToArray();
+        _featureIndices = Enumerable.Range(0, _features).ToArray();
         var factory = new BenchMeterFactory(_meters);
         _batchedMetrics = new InferenceMetrics(factory);
         var metrics = new InferenceMetrics(factory);
-        _scratch = new float[Window * Features];
-        var bytes = File.ReadAllBytes(FixturePath(Model + ".onnx"));
+        _scratch = new float[_window * _features];
         var delay = TimeSpan.FromTicks(QueueDelayMicroseconds * TimeSpan.TicksPerMicrosecond);
-        _batched = new ModelBatcher(OnnxSession.Create(bytes, new OnnxSessionSettings(1)), Model, Window, Features, 512, delay,
+        _batched = new ModelBatcher(OnnxSession.Create(bytes, new OnnxSessionSettings(1)), Model, _window, _features, 512, delay,
             2 * Streams, TimeProvider.System, _batchedMetrics, NullLogger.Instance, static _ => { });
-        _unbatched = new ModelBatcher(OnnxSession.Create(bytes, new OnnxSessionSettings(1)), Model, Window, Features, 1, delay,
+        _unbatched = new ModelBatcher(OnnxSession.Create(bytes, new OnnxSessionSettings(1)), Model, _window, _features, 1, delay,
             2 * Streams, TimeProvider.System, metrics, NullLogger.Instance, static _ => { });
         _sink = new CountingSink();
     }
@@ -111,7 +119,7 @@ public class ClosingBurstBenchmark
         for (var s = 0; s < _states.Length; s++)
         {
             _states[s].Update(candles[s]);
-            _states[s].CopyWindow(_featureIndices, Window, _scratch);
+            _states[s].CopyWindow(_featureIndices, _window, _scratch);
             sum += _scratch[0];
         }
 
@@ -133,7 +141,7 @@ public class ClosingBurstBenchmark
         {
             var state = _states[s];
             state.Update(candles[s]);
-            var writer = new WindowWriter(state, _featureIndices);
+            var writer = new WindowWriter(state, _featureIndices, _window);
 
             // The queue holds two bursts; a full one only happens while the previous burst's last buffers are being
             // recycled, and spinning (not an async wait) keeps the op free of allocations of its own.
@@ -148,12 +156,23 @@ public class ClosingBurstBenchmark
         return _sink.Checksum;
     }
 
-    private static string FixturePath(string file, [CallerFilePath] string source = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "../../SignalStream.Engine.Tests/Inference/Fixtures", file));
-
-    private readonly struct WindowWriter(StreamFeatureState state, int[] indices) : IBatchRowWriter
+    /// <summary>A test fixture, or a bundled model (its manifest names the file).</summary>
+    private static string ModelPath(string model, [CallerFilePath] string source = "")
     {
-        public void Write(Span<float> row) => state.CopyWindow(indices, Window, row);
+        var root = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "../../.."));
+        var fixture = Path.Combine(root, "tests/SignalStream.Engine.Tests/Inference/Fixtures", model + ".onnx");
+        if (File.Exists(fixture))
+        {
+            return fixture;
+        }
+
+        using var manifest = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(root, "models", model + ".manifest.json")));
+        return Path.Combine(root, "models", manifest.RootElement.GetProperty("file").GetString()!);
+    }
+
+    private readonly struct WindowWriter(StreamFeatureState state, int[] indices, int window) : IBatchRowWriter
+    {
+        public void Write(Span<float> row) => state.CopyWindow(indices, window, row);
     }
 
     private sealed class CountingSink : IPredictionSink
