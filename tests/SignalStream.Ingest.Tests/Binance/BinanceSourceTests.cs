@@ -69,6 +69,10 @@ public sealed class BinanceSourceTests
             {
                 o.MaxStreamsPerConnection = 100;
 
+                // One below the cap: the fake times arrivals when it reads them, and a reader stalled on a loaded
+                // machine could see correctly paced messages bunched together.
+                o.MaxOutgoingMessagesPerSecond = 4;
+
                 // A short URL forces most streams through SUBSCRIBE messages, which the limiter must pace.
                 o.MaxUrlLength = 256;
                 o.StreamsPerSubscribeMessage = 5;
