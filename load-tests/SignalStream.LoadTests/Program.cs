@@ -1,3 +1,101 @@
-// Placeholder until the load-testing issue: the harness drives the fake exchange and the hub.
-Console.WriteLine("SignalStream load tests: not built yet");
-return 0;
+using System.Globalization;
+using SignalStream.LoadTests;
+using SignalStream.LoadTests.Reporting;
+using SignalStream.LoadTests.Scenarios;
+
+// SignalStream load harness (docs: load-tests/README.md). Every run is bounded (--max-minutes) and kills every process
+// it started. Example:
+//   dotnet run -c Release --project load-tests/SignalStream.LoadTests -- --clients 2000 --rate 200 --duration 20
+var root = FindRepositoryRoot();
+var (options, errors) = LoadTestOptions.Parse(args, root);
+if (options is null)
+{
+    foreach (var error in errors)
+    {
+        Console.Error.WriteLine(error);
+    }
+
+    return 2;
+}
+
+var folder = Directory.CreateDirectory(Path.GetFullPath(options.Output)).FullName;
+using var bounded = new CancellationTokenSource(TimeSpan.FromMinutes(options.MaxMinutes));
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    bounded.Cancel();
+};
+
+var machine = string.Create(CultureInfo.InvariantCulture,
+    $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, load average at start {LoadAverage()}");
+Console.WriteLine($"SignalStream load test -> {folder}");
+Console.WriteLine($"{machine}; {ReportWriter.Describe(options)}");
+var results = new List<ScenarioResult>();
+var failed = false;
+try
+{
+    foreach (var scenario in options.Scenarios)
+    {
+        foreach (var target in options.Targets)
+        {
+            if (scenario is "bell" or "outage" && target != "signalstream")
+            {
+                continue; // the closing bell needs the engine; the outage needs hub-node repair: SignalStream only
+            }
+
+            Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {scenario} / {target} ...");
+            ScenarioResult result = scenario == "bell"
+                ? await new ClosingBellScenario(options, folder).RunAsync(bounded.Token)
+                : await new PublishScenario(options, folder).RunAsync(scenario, target, bounded.Token);
+            results.Add(result);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  delivered/s {result.DeliveredPerSecond:0}, p50 {result.P50Ms:0.0} ms, p99 {result.P99Ms:0.0} ms, gaps {result.Gaps}, dups {result.Duplicates}, missing {result.Missing}, lost {result.ClientsLost}, errors {result.Errors}"));
+        }
+    }
+}
+catch (OperationCanceledException) when (bounded.IsCancellationRequested)
+{
+    Console.Error.WriteLine($"Stopped: the run reached --max-minutes {options.MaxMinutes} (or Ctrl+C); reporting what finished.");
+    failed = true;
+}
+
+machine += $", load average at end {LoadAverage()}";
+ReportWriter.Write(results, options, folder, machine);
+if (options.Smoke)
+{
+    var wrong = results.Where(r => !r.Correct || r.Delivered == 0).ToList();
+    foreach (var r in results)
+    {
+        var verdict = r.Correct && r.Delivered > 0 ? "PASS" : "FAIL";
+        Console.WriteLine($"{verdict} {r.Scenario}/{r.Target}: delivered {r.Delivered} of {r.Expected}, gaps {r.Gaps}, duplicates {r.Duplicates}, missing {r.Missing}, lost clients {r.ClientsLost}, errors {r.Errors}");
+    }
+
+    failed |= wrong.Count > 0 || results.Count == 0;
+}
+
+return failed ? 1 : 0;
+
+static string FindRepositoryRoot()
+{
+    for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
+    {
+        if (File.Exists(Path.Combine(dir.FullName, "SignalStream.sln")))
+        {
+            return dir.FullName;
+        }
+    }
+
+    return Environment.CurrentDirectory;
+}
+
+static string LoadAverage()
+{
+    try
+    {
+        return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+    }
+    catch (IOException)
+    {
+        return "?";
+    }
+}

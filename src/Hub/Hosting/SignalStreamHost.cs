@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using SignalStream.Engine;
 using SignalStream.Engine.Events;
+using SignalStream.Engine.Pipeline;
+using SignalStream.Engine.Signals;
 using SignalStream.Ingest;
 using SignalStream.Hub.Hubs;
 using SignalStream.Hub.Observability;
@@ -23,6 +25,7 @@ public static class SignalStreamHost
 
         configure?.Invoke(builder);
         var configuration = builder.Configuration;
+        ResolveBundledModels(configuration, builder.Environment.ContentRootPath);
         var roles = NodeRoles.Parse(configuration["Node:Roles"]);
         builder.Services.AddSingleton(roles);
         builder.Services.AddHealthChecks()
@@ -32,7 +35,15 @@ public static class SignalStreamHost
         builder.Services.AddSignalStreamEvents(configuration);
         if (roles.RunsEngine)
         {
+            // Before ingest and the engine: hosted services start in registration order, and the signal stage must be
+            // restored from the store before the first candle reaches it.
+            builder.Services.AddHostedService(sp => new SignalStateLoader(
+                sp.GetRequiredService<IEventStore>(),
+                sp.GetService<ISignalStateRestore>(),
+                IngestOptions.Bind(configuration).ResolvedSymbols(),
+                sp.GetRequiredService<ILogger<SignalStateLoader>>()));
             builder.Services.AddSignalStreamIngest(configuration);
+            builder.Services.AddSingleton<ICandleUpdateReader, CandleChannelReader>();
             builder.Services.AddSignalStreamEngine(configuration);
         }
 
@@ -47,5 +58,28 @@ public static class SignalStreamHost
         app.MapSignalStreamHub(roles);
         app.Logger.LogInformation("SignalStream node starting with roles {Roles}", roles);
         return app;
+    }
+
+    /// <summary>
+    /// A relative <c>Models:Path</c> means the working directory's folder when it exists (a checkout: the repository's
+    /// <c>models/</c>), and otherwise the copy built next to the executable (a published or packaged node).
+    /// </summary>
+    private static void ResolveBundledModels(ConfigurationManager configuration, string contentRoot)
+    {
+        var configured = configuration["Models:Path"] ?? "models";
+        if (Path.IsPathRooted(configured))
+        {
+            return;
+        }
+
+        foreach (var root in new[] { Directory.GetCurrentDirectory(), contentRoot, AppContext.BaseDirectory })
+        {
+            var candidate = Path.GetFullPath(Path.Combine(root, configured));
+            if (Directory.Exists(candidate) && Directory.EnumerateFiles(candidate, "*.manifest.json").Any())
+            {
+                configuration["Models:Path"] = candidate;
+                return;
+            }
+        }
     }
 }

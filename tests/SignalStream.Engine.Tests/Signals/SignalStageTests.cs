@@ -1,4 +1,6 @@
 using System.Diagnostics.Metrics;
+using FsCheck;
+using FsCheck.Fluent;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -231,6 +233,99 @@ public class SignalStageTests
     }
 
     [Fact]
+    public void OnAnyPricePathEverySignalResolvesExactlyOnceByItsExpiryAndSeqHasNoHoles()
+    {
+        // One step: price move and candle range in basis points, which predictions arrive, ATR in basis points.
+        var steps =
+            from move in Gen.Choose(-300, 300)
+            from range in Gen.Choose(0, 400)
+            from kind in Gen.Choose(0, 4)
+            from atr in Gen.Choose(10, 300)
+            select (Move: move, Range: range, Kind: kind, Atr: atr);
+        ModelPrediction[][] kinds =
+        [
+            [],
+            LongWithShadow,
+            [Lstm(0.9, 0.05, 0.05), PatchTst(0.7, 0.2, 0.1), Lstm(0.6, 0.3, 0.1, name: "lstm-next", shadow: true)],
+            [Lstm(0.05, 0.05, 0.9), PatchTst(0.6, 0.2, 0.2)],
+            [Lstm(0.05, 0.05, 0.9), PatchTst(0.1, 0.2, 0.7), Lstm(0.2, 0.6, 0.2, name: "lstm-next", shadow: true)],
+        ];
+
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(60), Prop.ForAll(steps.ArrayOf(40).ToArbitrary(), path =>
+        {
+            using var host = new StageHost();
+            var close = 100m;
+            var n = 0;
+            foreach (var step in path.Concat(Enumerable.Repeat((Move: 0, Range: 0, Kind: 0, Atr: 100), 13)))
+            {
+                close = Math.Max(1m, close * (1 + (step.Move / 10_000m)));
+                var half = close * step.Range / 20_000m;
+                var candle = Nth(Timeframe.OneHour, n++, close, high: close + half, low: close - half);
+                host.ClosedSynchronously(Result(candle, (double)close * step.Atr / 10_000, kinds[step.Kind]));
+            }
+
+            var signals = host.Sink.Signals;
+            var all = signals.Select(s => (Signal: s, Shadow: false)).Concat(host.Sink.ShadowSignals.Select(s => (Signal: s, Shadow: true))).ToList();
+            var outcomes = host.Sink.Outcomes;
+            Assert.Equal(Enumerable.Range(1, signals.Count).Select(i => (long)i), signals.Select(s => s.Seq));
+            Assert.Equal(all.Count, outcomes.Count);
+            foreach (var (signal, shadow) in all)
+            {
+                var outcome = Assert.Single(outcomes, o => o.SignalId == signal.Id);
+                Assert.Equal(shadow, outcome.IsShadow);
+                Assert.InRange(outcome.ResolvedCandleOpenTime, signal.CandleOpenTime + 1, signal.ExpiresAt);
+                switch (outcome.Outcome)
+                {
+                    case OutcomeKind.Win:
+                        Assert.Equal((signal.Target, signal.RiskReward), (outcome.ExitPrice, outcome.RMultiple));
+                        break;
+                    case OutcomeKind.Loss:
+                        Assert.Equal((signal.Stop, -1.0), (outcome.ExitPrice, outcome.RMultiple));
+                        break;
+                    default:
+                        Assert.Equal(signal.ExpiresAt, Timeframe.OneHour.CloseTimeOf(outcome.ResolvedCandleOpenTime));
+                        Assert.InRange(outcome.RMultiple, -1.0, signal.RiskReward);
+                        break;
+                }
+            }
+
+            var report = host.Services.GetRequiredService<IPerformanceReport>().GetReport();
+            if (signals.Count > 0)
+            {
+                var ensemble = Assert.Single(report.Groups, g => g is { Model: "ensemble", Symbol: "*", Timeframe: "*" });
+                Assert.Equal((signals.Count, 0), (ensemble.Signals, ensemble.Open));
+                Assert.Equal(signals.Count, ensemble.Wins + ensemble.Losses + ensemble.Expired);
+            }
+
+            Assert.Equal(0, host.Services.GetRequiredService<SignalJournal>().OpenLiveSignals);
+        }));
+    }
+
+    [Fact]
+    public async Task ACandleThatGivesNoSignalAllocatesNothing()
+    {
+        using var host = new StageHost();
+        var stage = host.Services.GetRequiredService<ISignalStage>();
+        ModelPrediction[] divergent = [Lstm(0.05, 0.05, 0.9), PatchTst(0.2, 0.5, 0.3)];
+        var results = Enumerable.Range(0, 200).Select(n => Result(Nth(Timeframe.OneMinute, n, 100m), 2.0, divergent)).ToArray();
+        for (var n = 0; n < 100; n++)
+        {
+            await stage.OnClosedCandleAsync(results[n], CancellationToken.None);
+        }
+
+        // Every call completes synchronously, so the whole loop runs on this thread.
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var n = 100; n < 200; n++)
+        {
+            var pending = stage.OnClosedCandleAsync(results[n], CancellationToken.None);
+            Assert.True(pending.IsCompletedSuccessfully);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Empty(host.Sink.Signals);
+    }
+
+    [Fact]
     public void InvalidOptionsFailAtStartWithAMessageThatSaysHowToFixThem()
     {
         using var host = new StageHost(new Dictionary<string, string?>
@@ -288,6 +383,10 @@ public class SignalStageTests
 
         public Task Closed(ClosedCandleResult result) =>
             _provider.GetRequiredService<ISignalStage>().OnClosedCandleAsync(result, CancellationToken.None).AsTask().WaitAsync(Timeout);
+
+        /// <summary>With a sink that completes at once, the stage never has to wait: no sync-over-async needed.</summary>
+        public void ClosedSynchronously(ClosedCandleResult result) =>
+            Assert.True(_provider.GetRequiredService<ISignalStage>().OnClosedCandleAsync(result, CancellationToken.None).IsCompletedSuccessfully);
 
         public void Dispose() => _provider.Dispose();
     }

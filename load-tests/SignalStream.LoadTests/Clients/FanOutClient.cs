@@ -1,0 +1,262 @@
+using System.Net.WebSockets;
+using System.Text;
+using SignalStream.LoadTests.Measurement;
+
+namespace SignalStream.LoadTests.Clients;
+
+/// <summary>
+/// One load-test connection: a raw <see cref="ClientWebSocket"/>, one receive loop, one <see cref="SeqLedger"/> per
+/// subscribed symbol. Subclasses speak the server's protocol (SignalR JSON or Socket.IO) and parse each record with
+/// <c>Utf8JsonReader</c>, pulling only what is measured, so a client costs a few KB and no allocation per message.
+/// </summary>
+internal abstract class FanOutClient
+{
+    private static readonly long EpochTicks = DateTime.UnixEpoch.Ticks;
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private byte[] _buffer = new byte[8 * 1024];
+    private TaskCompletionSource? _paused;
+    private ClientWebSocket? _socket;
+    private Task _loop = Task.CompletedTask;
+
+    protected FanOutClient(int id, IReadOnlyList<string> symbols, ClientStats stats, bool slow)
+    {
+        Id = id;
+        Stats = stats;
+        Slow = slow;
+        Ledgers = symbols.Select(s => new SeqLedger(s)).ToArray();
+        SymbolBytes = symbols.Select(Encoding.UTF8.GetBytes).ToArray();
+    }
+
+    public int Id { get; }
+
+    public bool Slow { get; }
+
+    public SeqLedger[] Ledgers { get; }
+
+    public bool Connected { get; private set; }
+
+    /// <summary>Why the connection ended while the run still wanted it (null while connected or after a planned drop).</summary>
+    public string? ClosedReason { get; protected set; }
+
+    /// <summary>Closed candles received: (symbol@timeframe, closeTime, receive time in Unix µs).</summary>
+    public List<(string Stream, long CloseTime, long ReceivedMicros)> ClosedCandles { get; } = [];
+
+    protected ClientStats Stats { get; }
+
+    protected byte[][] SymbolBytes { get; }
+
+    /// <summary>Subscribe answers still awaited.</summary>
+    protected int PendingSubscribes;
+
+    public static long NowMicros => (DateTime.UtcNow.Ticks - EpochTicks) / 10;
+
+    public async Task ConnectAsync(Uri server, HttpMessageInvoker invoker, bool resume, CancellationToken cancellationToken)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.KeepAliveInterval = TimeSpan.Zero; // the protocols' own pings keep the connection alive
+        var endpoint = new UriBuilder(EndpointOf(server)) { Scheme = server.Scheme == "https" ? "wss" : "ws" }.Uri;
+        await socket.ConnectAsync(endpoint, invoker, cancellationToken);
+        _socket = socket;
+        ClosedReason = null;
+        await HandshakeAsync(cancellationToken);
+        Connected = true;
+        PendingSubscribes = Ledgers.Length;
+        _loop = Task.Run(() => ReceiveLoopAsync(cancellationToken), CancellationToken.None);
+        for (var i = 0; i < Ledgers.Length; i++)
+        {
+            await SubscribeAsync(i, resume && Ledgers[i].Started ? Ledgers[i].Last : null, cancellationToken);
+        }
+    }
+
+    /// <summary>Subscribes to candles of streams (closing bell); answers are not awaited.</summary>
+    public virtual Task SubscribeCandlesAsync(IEnumerable<(string Symbol, string Timeframe)> streams, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
+
+    public bool AllSubscribed => Volatile.Read(ref PendingSubscribes) == 0;
+
+    /// <summary>Stops reading (a slow consumer): the server's outbound queue for this connection fills up.</summary>
+    public void Pause() => _paused ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Resume() => Interlocked.Exchange(ref _paused, null)?.TrySetResult();
+
+    /// <summary>Drops the connection abruptly (reconnect storm); the ledgers stay for the resume.</summary>
+    public async Task DropAsync()
+    {
+        var socket = _socket;
+        Connected = false;
+        socket?.Abort();
+        await _loop.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(static _ => { }, TaskScheduler.Default);
+        socket?.Dispose();
+    }
+
+    public async Task CloseAsync()
+    {
+        Resume();
+        var socket = _socket;
+        if (socket is null)
+        {
+            return;
+        }
+
+        Connected = false;
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "done", timeout.Token);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Already gone (for example disconnected as a slow consumer): nothing left to close.
+        }
+
+        socket.Abort();
+        await _loop.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(static _ => { }, TaskScheduler.Default);
+        socket.Dispose();
+    }
+
+    /// <summary>Sends the protocol's keep-alive (SignalR drops a client silent for 30 s).</summary>
+    public virtual ValueTask PingAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public Task LoopTask => _loop;
+
+    protected abstract Uri EndpointOf(Uri server);
+
+    protected abstract Task HandshakeAsync(CancellationToken cancellationToken);
+
+    protected abstract Task SubscribeAsync(int index, long? afterSeq, CancellationToken cancellationToken);
+
+    /// <summary>Handles one complete record (SignalR: without the 0x1e; Socket.IO: one WebSocket message).</summary>
+    protected abstract void OnRecord(ReadOnlySpan<byte> record);
+
+    /// <summary>Splits received bytes into records; SignalR overrides to split on 0x1e.</summary>
+    protected abstract int ConsumeRecords(ReadOnlySpan<byte> data, bool endOfMessage);
+
+    protected async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        var socket = _socket;
+        if (socket is null || socket.State != WebSocketState.Open)
+        {
+            return;
+        }
+
+        await _sendLock.WaitAsync(cancellationToken);
+        try
+        {
+            await socket.SendAsync(data, WebSocketMessageType.Text, true, cancellationToken);
+        }
+        catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or IOException)
+        {
+            // The receive loop sees the same broken connection and records it once.
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    /// <summary>Reads one whole message during the handshake (before the receive loop runs).</summary>
+    protected async Task<string> ReceiveTextAsync(CancellationToken cancellationToken)
+    {
+        var socket = _socket!;
+        var length = 0;
+        while (true)
+        {
+            var result = await socket.ReceiveAsync(_buffer.AsMemory(length), cancellationToken);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                throw new WebSocketException($"closed during handshake: {socket.CloseStatusDescription}");
+            }
+
+            length += result.Count;
+            if (result.EndOfMessage)
+            {
+                return Encoding.UTF8.GetString(_buffer, 0, length);
+            }
+
+            GrowIfFull(length);
+        }
+    }
+
+    protected void ObserveSignal(int ledger, long seq, long exchangeTimeMs)
+    {
+        var now = NowMicros;
+        if (Ledgers[ledger].Observe(seq))
+        {
+            Stats.Delivered1();
+            Stats.Latency.Record(now - (exchangeTimeMs * 1000), Id);
+        }
+    }
+
+    /// <summary>Which ledger a symbol value belongs to, or -1.</summary>
+    protected int LedgerOf(ref System.Text.Json.Utf8JsonReader reader)
+    {
+        for (var i = 0; i < SymbolBytes.Length; i++)
+        {
+            if (reader.ValueTextEquals(SymbolBytes[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
+    {
+        var socket = _socket!;
+        var length = 0;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                if (_paused is { } paused)
+                {
+                    await paused.Task.WaitAsync(cancellationToken);
+                }
+
+                var result = await socket.ReceiveAsync(_buffer.AsMemory(length), cancellationToken);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    ClosedReason ??= $"server closed: {socket.CloseStatus} {socket.CloseStatusDescription}";
+                    Stats.ServerClosed();
+                    break;
+                }
+
+                length += result.Count;
+                var consumed = ConsumeRecords(_buffer.AsSpan(0, length), result.EndOfMessage);
+                if (consumed > 0)
+                {
+                    _buffer.AsSpan(consumed, length - consumed).CopyTo(_buffer);
+                    length -= consumed;
+                }
+
+                GrowIfFull(length);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The run ended.
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            if (Connected)
+            {
+                // Not a planned drop: the server (or the network) ended it.
+                ClosedReason ??= "connection lost: " + ex.Message;
+                Stats.ServerClosed();
+            }
+        }
+        finally
+        {
+            Connected = false;
+        }
+    }
+
+    private void GrowIfFull(int length)
+    {
+        if (length == _buffer.Length)
+        {
+            Array.Resize(ref _buffer, _buffer.Length * 2);
+        }
+    }
+}

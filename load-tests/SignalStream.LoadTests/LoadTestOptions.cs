@@ -1,0 +1,159 @@
+using System.Globalization;
+
+namespace SignalStream.LoadTests;
+
+/// <summary>The harness's settings from <c>--name value</c> switches, validated with messages that say how to fix them.</summary>
+internal sealed class LoadTestOptions
+{
+    public static readonly string[] AllScenarios = ["steady", "reconnect", "slow", "bell", "outage"];
+    public static readonly string[] AllTargets = ["signalstream", "socketio"];
+
+    public string[] Scenarios { get; set; } = ["steady", "reconnect", "slow"];
+
+    public string[] Targets { get; set; } = ["signalstream", "socketio"];
+
+    /// <summary>Concurrent subscriber connections.</summary>
+    public int Clients { get; set; } = 1000;
+
+    public int Symbols { get; set; } = 20;
+
+    public int SymbolsPerClient { get; set; } = 1;
+
+    /// <summary>Signals published per second over all symbols (each is delivered to every subscriber of its symbol).</summary>
+    public double Rate { get; set; } = 100;
+
+    /// <summary>Seconds of publishing per scenario.</summary>
+    public double Duration { get; set; } = 15;
+
+    /// <summary>Share of clients that stop reading in the slow-consumer scenario.</summary>
+    public double SlowFraction { get; set; } = 0.05;
+
+    /// <summary>Loopback source addresses 127.0.0.2 … (each gives ~28k ephemeral ports).</summary>
+    public int SourceAddresses { get; set; } = 4;
+
+    public int ConnectsInFlight { get; set; } = 200;
+
+    /// <summary>Closing bell: symbols × the four timeframes 1m, 5m, 15m, 1h = streams closing at one instant.</summary>
+    public int BellSymbols { get; set; } = 500;
+
+    /// <summary>Clients subscribed to every stream's candles in the closing bell.</summary>
+    public int BellFanOut { get; set; } = 2;
+
+    public string Output { get; set; } = Path.Combine("load-tests", "results", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+
+    public string HubDll { get; set; } = "";
+
+    public string PeerFolder { get; set; } = "";
+
+    public string ChannelPrefix { get; set; } = "signalstream";
+
+    /// <summary>Hard limit on the whole run; it stops by itself past it.</summary>
+    public double MaxMinutes { get; set; } = 30;
+
+    /// <summary>CI smoke: exit code 1 when anything was not delivered, or delivered with a gap or twice.</summary>
+    public bool Smoke { get; set; }
+
+    public static (LoadTestOptions? Options, List<string> Errors) Parse(string[] args, string repositoryRoot)
+    {
+        var options = new LoadTestOptions
+        {
+            HubDll = Path.Combine(repositoryRoot, "src", "Hub", "bin", "Release", "net10.0", "SignalStream.Hub.dll"),
+            PeerFolder = Path.Combine(repositoryRoot, "load-tests", "peer-socketio"),
+        };
+        var errors = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var name = args[i];
+            if (name == "--smoke")
+            {
+                options.Smoke = true;
+                continue;
+            }
+
+            if (i + 1 >= args.Length)
+            {
+                errors.Add($"{name} needs a value (for example {name} 10).");
+                break;
+            }
+
+            var value = args[++i];
+            switch (name)
+            {
+                case "--scenarios": options.Scenarios = List(value, AllScenarios, name, errors); break;
+                case "--targets": options.Targets = List(value, AllTargets, name, errors); break;
+                case "--clients": options.Clients = Int(value, name, 1, 100_000, errors); break;
+                case "--symbols": options.Symbols = Int(value, name, 1, 5000, errors); break;
+                case "--symbols-per-client": options.SymbolsPerClient = Int(value, name, 1, 50, errors); break;
+                case "--rate": options.Rate = Double(value, name, 0.1, 1_000_000, errors); break;
+                case "--duration": options.Duration = Double(value, name, 1, 3600, errors); break;
+                case "--slow-fraction": options.SlowFraction = Double(value, name, 0, 0.5, errors); break;
+                case "--sources": options.SourceAddresses = Int(value, name, 1, 250, errors); break;
+                case "--connects-in-flight": options.ConnectsInFlight = Int(value, name, 1, 4096, errors); break;
+                case "--bell-symbols": options.BellSymbols = Int(value, name, 1, 5000, errors); break;
+                case "--bell-fanout": options.BellFanOut = Int(value, name, 1, 100, errors); break;
+                case "--out": options.Output = value; break;
+                case "--hub-dll": options.HubDll = value; break;
+                case "--peer": options.PeerFolder = value; break;
+                case "--max-minutes": options.MaxMinutes = Double(value, name, 0.5, 240, errors); break;
+                default:
+                    errors.Add($"Unknown option {name}. Options: --scenarios, --targets, --clients, --symbols, --symbols-per-client, --rate, " +
+                        "--duration, --slow-fraction, --sources, --connects-in-flight, --bell-symbols, --bell-fanout, --out, --hub-dll, --peer, " +
+                        "--max-minutes, --smoke.");
+                    break;
+            }
+        }
+
+        if (options.SymbolsPerClient > options.Symbols)
+        {
+            errors.Add($"--symbols-per-client ({options.SymbolsPerClient}) cannot exceed --symbols ({options.Symbols}).");
+        }
+
+        if (!File.Exists(options.HubDll))
+        {
+            errors.Add($"The SignalStream server was not found at {options.HubDll}: build it with 'dotnet build src/Hub -c Release' or pass --hub-dll.");
+        }
+
+        if (options.Targets.Contains("socketio") && !Directory.Exists(Path.Combine(options.PeerFolder, "node_modules", "socket.io")))
+        {
+            errors.Add($"The Socket.IO peer's packages are missing: run 'npm ci' in {options.PeerFolder}, or pass --targets signalstream.");
+        }
+
+        return (errors.Count == 0 ? options : null, errors);
+    }
+
+    /// <summary>The symbols of the publish scenarios: LT0001USDT, LT0002USDT, …</summary>
+    public IReadOnlyList<string> SymbolNames() => Enumerable.Range(1, Symbols).Select(i => $"LT{i:D4}USDT").ToArray();
+
+    private static string[] List(string value, string[] allowed, string name, List<string> errors)
+    {
+        var items = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var item in items.Where(i => !allowed.Contains(i)))
+        {
+            errors.Add($"{name}: '{item}' is not one of {string.Join(", ", allowed)}.");
+        }
+
+        return items;
+    }
+
+    private static int Int(string value, string name, int min, int max, List<string> errors)
+    {
+        if (int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var result) && result >= min && result <= max)
+        {
+            return result;
+        }
+
+        errors.Add($"{name} must be a whole number from {min} to {max}, not '{value}'.");
+        return min;
+    }
+
+    private static double Double(string value, string name, double min, double max, List<string> errors)
+    {
+        if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var result) && result >= min && result <= max)
+        {
+            return result;
+        }
+
+        errors.Add($"{name} must be a number from {min} to {max}, not '{value}'.");
+        return min;
+    }
+}

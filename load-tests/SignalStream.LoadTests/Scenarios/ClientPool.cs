@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using SignalStream.LoadTests.Clients;
+
+namespace SignalStream.LoadTests.Scenarios;
+
+/// <summary>The run's clients: creates, connects (throttled, from several source addresses), pings and closes them.</summary>
+internal sealed class ClientPool : IAsyncDisposable
+{
+    private readonly LoopbackConnector _connector;
+    private readonly Uri _server;
+    private readonly CancellationTokenSource _pinging = new();
+    private Task _pinger = Task.CompletedTask;
+
+    public ClientPool(LoadTestOptions options, Uri server, string target, IReadOnlyList<string> symbols, int clients, double slowFraction)
+    {
+        _server = server;
+        _connector = new LoopbackConnector(options.SourceAddresses, options.ConnectsInFlight, slowReceiveBufferBytes: 4096);
+        var slowEvery = slowFraction > 0 ? (int)Math.Round(1 / slowFraction) : 0;
+        Clients = new FanOutClient[clients];
+        for (var i = 0; i < clients; i++)
+        {
+            var mine = new string[options.SymbolsPerClient];
+            for (var j = 0; j < mine.Length; j++)
+            {
+                mine[j] = symbols[((i * options.SymbolsPerClient) + j) % symbols.Count];
+            }
+
+            var slow = slowEvery > 0 && i % slowEvery == slowEvery - 1;
+            Clients[i] = target == "socketio"
+                ? new SocketIoClient(i, mine, Stats, slow)
+                : new SignalRClient(i, mine, Stats, slow);
+        }
+    }
+
+    public ClientStats Stats { get; } = new();
+
+    public FanOutClient[] Clients { get; }
+
+    /// <summary>Connects the clients; returns the seconds it took; failures are counted as errors.</summary>
+    public async Task<double> ConnectAsync(IEnumerable<FanOutClient> clients, bool resume, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        var tasks = clients.Select(c => _connector.ThrottleAsync(async () =>
+        {
+            try
+            {
+                await c.ConnectAsync(_server, _connector.For(c.Id, c.Slow), resume, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                Stats.Error($"connect: {ex.GetType().Name}: {ex.Message}");
+            }
+
+            return 0;
+        }, cancellationToken)).ToArray();
+        await Task.WhenAll(tasks);
+        return watch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Waits until every connected client's subscriptions are answered (bounded).</summary>
+    public async Task<bool> WaitSubscribedAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < until)
+        {
+            if (Clients.All(c => !c.Connected || c.AllSubscribed))
+            {
+                return true;
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+
+        return false;
+    }
+
+    /// <summary>Sends every client's keep-alive every 10 s (SignalR drops a client silent for 30 s).</summary>
+    public void StartPinging()
+    {
+        var token = _pinging.Token;
+        _pinger = Task.Run(async () =>
+        {
+            using var timer = new PeriodicTimer(TimeSpan.FromSeconds(10));
+            try
+            {
+                while (await timer.WaitForNextTickAsync(token))
+                {
+                    foreach (var client in Clients)
+                    {
+                        if (client.Connected)
+                        {
+                            await client.PingAsync(token);
+                        }
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Run over.
+            }
+        }, CancellationToken.None);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _pinging.CancelAsync();
+        await _pinger;
+        await Task.WhenAll(Clients.Select(c => c.CloseAsync()));
+        _connector.Dispose();
+        _pinging.Dispose();
+    }
+}

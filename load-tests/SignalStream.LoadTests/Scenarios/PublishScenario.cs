@@ -1,0 +1,278 @@
+using System.Diagnostics;
+using SignalStream.LoadTests.Clients;
+using SignalStream.LoadTests.Measurement;
+using SignalStream.LoadTests.Servers;
+using SignalStream.LoadTests.Workload;
+
+namespace SignalStream.LoadTests.Scenarios;
+
+/// <summary>
+/// Steady stream, reconnect storm, slow consumers and Redis outage: the harness plays the engine and publishes signal
+/// envelopes to Redis at a fixed rate; the server under test (SignalStream hub nodes, or the Socket.IO peer) fans them
+/// out to the clients. Both servers receive the same bytes on the same channels, which is what makes the comparison fair.
+/// </summary>
+internal sealed class PublishScenario
+{
+    private readonly LoadTestOptions _options;
+    private readonly string _folder;
+
+    public PublishScenario(LoadTestOptions options, string folder)
+    {
+        _options = options;
+        _folder = folder;
+    }
+
+    public async Task<ScenarioResult> RunAsync(string scenario, string target, CancellationToken cancellationToken)
+    {
+        var result = new ScenarioResult { Scenario = scenario, Target = target, Clients = _options.Clients, Symbols = _options.Symbols };
+        var symbols = _options.SymbolNames();
+        await using var farm = new ServerFarm(_options, Path.Combine(_folder, $"{scenario}-{target}"));
+        Directory.CreateDirectory(Path.Combine(_folder, $"{scenario}-{target}"));
+        var redisPort = ManagedProcess.FreePort();
+        var (redis, redisEndpoint) = await farm.StartRedisAsync("redis", redisPort, cancellationToken);
+        var hubs = new List<(ManagedProcess Process, Uri Url)>();
+        if (target == "socketio")
+        {
+            hubs.Add(await farm.StartPeerAsync(redisEndpoint, cancellationToken));
+        }
+        else
+        {
+            var settings = new Dictionary<string, string> { ["ConnectionStrings:Redis"] = redisEndpoint, ["Hub:RedisChannelPrefix"] = _options.ChannelPrefix };
+            var nodes = scenario == "outage" ? 2 : 1;
+            for (var n = 0; n < nodes; n++)
+            {
+                hubs.Add(await farm.StartSignalStreamAsync($"hub{n + 1}", "hub", symbols, settings, cancellationToken));
+            }
+        }
+
+        await Task.Delay(1000, cancellationToken);
+        var samplers = hubs.Select(h => new ProcessSampler(h.Process.Pid, h.Process.Name)).ToList();
+        var harness = new ProcessSampler(Environment.ProcessId, "harness");
+        var baselineRss = hubs.Sum(h => ProcessSampler.ReadRssMb(h.Process.Pid));
+
+        // Clients spread over the nodes the way a load balancer would.
+        var pools = hubs.Select((h, n) => new ClientPool(_options, h.Url, target, symbols,
+            (_options.Clients / hubs.Count) + (n < _options.Clients % hubs.Count ? 1 : 0), scenario == "slow" ? _options.SlowFraction : 0)).ToList();
+        try
+        {
+            var connectSeconds = 0.0;
+            foreach (var pool in pools)
+            {
+                connectSeconds += await pool.ConnectAsync(pool.Clients, resume: false, cancellationToken);
+            }
+
+            result.ConnectSeconds = connectSeconds;
+            result.ConnectsPerSecond = _options.Clients / Math.Max(connectSeconds, 0.001);
+            foreach (var pool in pools)
+            {
+                if (!await pool.WaitSubscribedAsync(TimeSpan.FromSeconds(60), cancellationToken))
+                {
+                    result.Notes.Add("not every subscription was answered within 60 s");
+                }
+
+                pool.StartPinging();
+            }
+
+            // Idle memory: every client connected and subscribed, nothing published yet.
+            await Task.Delay(3000, cancellationToken);
+            var idleRss = hubs.Sum(h => ProcessSampler.ReadRssMb(h.Process.Pid));
+            result.IdleKbPerConnection = Math.Round((idleRss - baselineRss) * 1024 / _options.Clients, 1);
+
+            var allClients = pools.SelectMany(p => p.Clients).ToArray();
+            foreach (var slow in allClients.Where(c => c.Slow))
+            {
+                slow.Pause();
+            }
+
+            var finalSeq = new long[symbols.Count];
+            await using var publisher = new RedisPublisher(redisEndpoint, _options.ChannelPrefix);
+            var delivered = () => pools.Sum(p => p.Stats.Delivered);
+            var startDelivered = delivered();
+            using var stopPublishing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var watch = Stopwatch.StartNew();
+            var publishing = Task.Run(() => PublishAsync(publisher, symbols, finalSeq, stopPublishing.Token), CancellationToken.None);
+            var disruption = scenario switch
+            {
+                "reconnect" => Task.Run(() => ReconnectStormAsync(pools, result, cancellationToken), CancellationToken.None),
+                "outage" => Task.Run(() => RedisOutageAsync(farm, redis, redisPort, result, cancellationToken), CancellationToken.None),
+                _ => Task.CompletedTask,
+            };
+
+            var last = startDelivered;
+            while (watch.Elapsed.TotalSeconds < _options.Duration)
+            {
+                await Task.Delay(1000, cancellationToken);
+                var now = delivered();
+                result.DeliveredSeries.Add(now - last);
+                last = now;
+                samplers.ForEach(s => s.Sample());
+                harness.Sample();
+            }
+
+            await stopPublishing.CancelAsync();
+            await publishing;
+            var publishSeconds = watch.Elapsed.TotalSeconds;
+            await disruption;
+            result.Published = publisher.Published + publisher.Lost;
+            result.DurationSeconds = Math.Round(publishSeconds, 1);
+
+            // Drain: wait until every connected, reading client has the last seq of its symbols (bounded).
+            var drainUntil = DateTime.UtcNow + TimeSpan.FromSeconds(Math.Max(10, _options.Duration));
+            while (DateTime.UtcNow < drainUntil && !allClients.Where(c => !c.Slow && c.Connected)
+                       .All(c => c.Ledgers.All(l => l.Last >= finalSeq[IndexOf(symbols, l.Symbol)])))
+            {
+                await Task.Delay(200, cancellationToken);
+            }
+
+            var drainedDelivered = delivered() - startDelivered;
+            result.Delivered = drainedDelivered;
+            result.DeliveredPerSecond = Math.Round((last - startDelivered) / publishSeconds);
+            var subscribersPerSymbol = new long[symbols.Count];
+            foreach (var client in allClients.Where(c => !c.Slow))
+            {
+                foreach (var ledger in client.Ledgers)
+                {
+                    subscribersPerSymbol[IndexOf(symbols, ledger.Symbol)]++;
+                }
+            }
+
+            result.Expected = Enumerable.Range(0, symbols.Count).Sum(i => finalSeq[i] * subscribersPerSymbol[i]);
+            result.OfferedPerSecond = Math.Round(result.Expected / publishSeconds);
+            Account(result, allClients, symbols, finalSeq);
+            var latency = Merge(pools);
+            result.LatencyCount = latency.Count;
+            result.P50Ms = latency.P50;
+            result.P90Ms = latency.P90;
+            result.P99Ms = latency.P99;
+            result.P999Ms = latency.P999;
+            result.MaxMs = latency.Max;
+            result.Recovered = pools.Sum(p => p.Stats.Recovered);
+            result.Errors = pools.Sum(p => p.Stats.Errors);
+            result.ErrorSamples = pools.SelectMany(p => p.Stats.ErrorSamples).Take(10).ToList();
+            result.ServerCpuAveragePercent = Math.Round(samplers.Sum(s => s.AverageCpuPercent), 1);
+            result.ServerCpuPeakPercent = samplers.Count == 0 ? 0 : samplers.Max(s => s.CpuPercentSamples.DefaultIfEmpty(0).Max());
+            result.ServerRssPeakMb = Math.Round(samplers.Sum(s => s.PeakRssMb), 1);
+            result.HarnessCpuAveragePercent = Math.Round(harness.AverageCpuPercent, 1);
+            if (publisher.Lost > 0)
+            {
+                result.Notes.Add($"{publisher.Lost} publishes failed while Redis was unreachable (the engine's fire-and-forget publish loses them too)");
+            }
+        }
+        finally
+        {
+            foreach (var pool in pools)
+            {
+                await pool.DisposeAsync();
+            }
+        }
+
+        return result;
+    }
+
+    private async Task PublishAsync(RedisPublisher publisher, IReadOnlyList<string> symbols, long[] finalSeq, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        long sent = 0;
+        var next = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var due = (long)(watch.Elapsed.TotalSeconds * _options.Rate);
+            while (sent < due)
+            {
+                var symbol = next;
+                next = (next + 1) % symbols.Count;
+                var seq = ++finalSeq[symbol];
+                var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                await publisher.PublishAsync(symbols[symbol], SignalPayloads.Envelope(symbols[symbol], seq, now), CancellationToken.None);
+                sent++;
+            }
+
+            await publisher.FlushAsync(CancellationToken.None);
+            try
+            {
+                await Task.Delay(2, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        await publisher.FlushAsync(CancellationToken.None);
+    }
+
+    /// <summary>A third of the clients drop abruptly at a third of the run and resume with afterSeq (SignalStream) or a
+    /// plain re-join (the peer cannot resume).</summary>
+    private async Task ReconnectStormAsync(List<ClientPool> pools, ScenarioResult result, CancellationToken cancellationToken)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(_options.Duration / 3), cancellationToken);
+        var watch = Stopwatch.StartNew();
+        var dropped = 0;
+        foreach (var pool in pools)
+        {
+            var victims = pool.Clients.Where((c, i) => i % 3 == 0 && c.Connected).ToArray();
+            dropped += victims.Length;
+            await Task.WhenAll(victims.Select(v => v.DropAsync()));
+            await pool.ConnectAsync(victims, resume: true, cancellationToken);
+        }
+
+        result.Notes.Add($"reconnect storm: {dropped} clients dropped and resumed in {watch.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    /// <summary>Restarts Redis mid-run (kill, 2 s down, start on the same port).</summary>
+    private async Task RedisOutageAsync(ServerFarm farm, ManagedProcess redis, int port, ScenarioResult result, CancellationToken cancellationToken)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(_options.Duration / 3), cancellationToken);
+        await redis.StopAsync();
+        await Task.Delay(2000, cancellationToken);
+        await farm.StartRedisAsync("redis-restarted", port, cancellationToken);
+        result.Notes.Add("Redis killed at a third of the run and restarted 2 s later on the same port");
+    }
+
+    private static void Account(ScenarioResult result, FanOutClient[] clients, IReadOnlyList<string> symbols, long[] finalSeq)
+    {
+        foreach (var client in clients)
+        {
+            if (client.Slow)
+            {
+                result.SlowClients++;
+                client.Resume();
+                if (!client.Connected || client.ClosedReason is not null)
+                {
+                    result.SlowDisconnected++;
+                }
+
+                continue;
+            }
+
+            if (!client.Connected)
+            {
+                result.ClientsLost++;
+                if (result.ClientsLost <= 3)
+                {
+                    result.Notes.Add($"client {client.Id} lost: {client.ClosedReason ?? "never connected"}");
+                }
+            }
+
+            foreach (var ledger in client.Ledgers)
+            {
+                result.Gaps += ledger.Gaps;
+                result.Duplicates += ledger.Duplicates;
+                result.Missing += ledger.MissingUpTo(finalSeq[IndexOf(symbols, ledger.Symbol)]);
+            }
+        }
+    }
+
+    private static int IndexOf(IReadOnlyList<string> symbols, string symbol) => int.Parse(symbol.AsSpan(2, 4)) - 1;
+
+    private static LatencySummary Merge(List<ClientPool> pools)
+    {
+        if (pools.Count == 1)
+        {
+            return pools[0].Stats.Latency.Summarize();
+        }
+
+        var summaries = pools.Select(p => p.Stats.Latency).ToArray();
+        return LatencyHistogramMerge.Of(summaries);
+    }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# CI smoke of the load harness (load-tests/README.md): a small steady run and a reconnect storm against a real
+# SignalStream hub node fed through Redis. Asserts correctness only — every signal delivered, no seq gap, no
+# duplicate, no client lost — never timings. Bounded (the harness stops itself after --max-minutes); kills what it
+# starts. Ends with 'N passed, N failed'; exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+if ! command -v redis-server >/dev/null; then
+  echo "installing redis-server"
+  if [ "$(id -u)" = 0 ]; then SUDO=(); else SUDO=(sudo); fi
+  "${SUDO[@]}" apt-get update -qq >/dev/null 2>&1
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends redis-server >/tmp/signalstream-load-apt.log 2>&1 \
+    || { tail -20 /tmp/signalstream-load-apt.log; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+echo "--- building src/Hub (Release) and the harness"
+if ! dotnet build src/Hub -c Release -nologo -v q >/tmp/signalstream-load-build.log 2>&1 \
+   || ! dotnet build load-tests/SignalStream.LoadTests -c Release -nologo -v q >>/tmp/signalstream-load-build.log 2>&1; then
+  grep -E ' error ' /tmp/signalstream-load-build.log | sort -u | head -20
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+OUT=$(mktemp -d /tmp/signalstream-load-smoke.XXXXXX)
+echo "--- load smoke (steady + reconnect storm, correctness only) -> $OUT"
+timeout 150 dotnet "$ROOT/load-tests/SignalStream.LoadTests/bin/Release/net10.0/SignalStream.LoadTests.dll" \
+  --smoke --scenarios steady,reconnect --targets signalstream --clients 150 --symbols 10 --symbols-per-client 2 \
+  --rate 100 --duration 6 --sources 2 --max-minutes 2 --out "$OUT" \
+  --hub-dll "$ROOT/src/Hub/bin/Release/net10.0/SignalStream.Hub.dll" 2>&1 | tee "$OUT/console.txt"
+code=${PIPESTATUS[0]}
+
+passed=$(grep -c '^PASS ' "$OUT/console.txt")
+failed=$(grep -c '^FAIL ' "$OUT/console.txt")
+if [ "$code" != 0 ] && [ "$failed" = 0 ]; then
+  failed=1
+  echo "the harness exited with code $code (see $OUT)"
+fi
+if [ "$passed" = 0 ] && [ "$failed" = 0 ]; then
+  failed=1
+  echo "the harness ran no scenario"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
