@@ -1,5 +1,14 @@
 import type { ModelInfo, PerformanceReport, Signal } from "./types.js";
 
+/** One row of `/api/symbols`. */
+export interface SymbolInfo {
+  symbol: string;
+  /** The timeframes the server publishes for it (Binance interval names). */
+  timeframes: string[];
+  /** The symbol's newest signal seq (0 before the first). */
+  latestSeq: number;
+}
+
 /** Options of {@link SignalStreamApi}. */
 export interface ApiOptions {
   /** Returns the JWT sent as `Authorization: Bearer …`. */
@@ -27,9 +36,9 @@ export class SignalStreamApi {
     this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
-  /** The configured symbols. */
-  symbols(): Promise<string[]> {
-    return this.get<string[]>("/api/symbols");
+  /** The symbols this caller may subscribe to, with their timeframes and newest seq. */
+  symbols(): Promise<SymbolInfo[]> {
+    return this.get<SymbolInfo[]>("/api/symbols");
   }
 
   /** Loaded models. */

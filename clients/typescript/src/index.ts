@@ -18,5 +18,5 @@ export {
   LogLevel,
 } from "./connection.js";
 export { type Delivery, type SeqGap, type SignalSource, SignalSequencer } from "./sequencer.js";
-export { ApiError, type ApiOptions, SignalStreamApi } from "./api.js";
+export { ApiError, type ApiOptions, SignalStreamApi, type SymbolInfo } from "./api.js";
 export * from "./types.js";

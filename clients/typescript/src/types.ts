@@ -40,6 +40,8 @@ export interface ModelVote {
   vote: string;
   weight: number;
   probabilities: ClassProbabilities;
+  /** True for a shadow model (only in shadow signals); absent when false. */
+  isShadow?: boolean;
 }
 
 /** An actionable trading signal, pushed as the hub's `signal` event. */

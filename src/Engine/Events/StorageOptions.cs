@@ -40,6 +40,9 @@ public sealed class PostgresStoreOptions
 {
     /// <summary>The schema that holds the <c>events</c> and <c>streams</c> tables; created when missing.</summary>
     public string Schema { get; set; } = "signalstream";
+
+    /// <summary>Filled from <c>ConnectionStrings:Postgres</c> when not set here.</summary>
+    public string? ConnectionString { get; set; }
 }
 
 /// <summary>The event writer's group commit and outage buffer (<c>Storage:Writer</c>).</summary>

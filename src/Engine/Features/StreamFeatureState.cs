@@ -202,7 +202,9 @@ public sealed class StreamFeatureState
         _bollinger.Push(close);
         var mid = _bollinger.Mean;
         var sigma = Math.Sqrt(_bollinger.Variance);
-        row[F.BollingerPosition] = sigma > 0 ? (close - mid) / (2 * sigma) : 0;
+        // A sigma below 1e-9 of the price is rounding noise of a flat window (no real market moves by less than a
+        // tick, which is 1e-8 of the price or more), and dividing by it would turn noise into a full-band signal.
+        row[F.BollingerPosition] = sigma > 1e-9 * Math.Abs(mid) ? (close - mid) / (2 * sigma) : 0;
         row[F.BollingerWidth] = mid > 0 ? 4 * sigma / mid : 0;
 
         // ATR-14 (Wilder): true range of the first candle is high - low; first ATR is the mean of 14 true ranges.

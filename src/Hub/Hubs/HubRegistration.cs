@@ -1,20 +1,187 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using SignalStream.Contracts;
+using SignalStream.Contracts.Serialization;
+using SignalStream.Engine;
+using SignalStream.Engine.Events;
+using SignalStream.Hub.Api;
+using SignalStream.Hub.Auth;
+using SignalStream.Hub.FanOut;
+using SignalStream.Hub.FanOut.Internal;
+using SignalStream.Hub.FanOut.Redis;
 using SignalStream.Hub.Hosting;
+using SignalStream.Hub.Hubs.Internal;
 
 namespace SignalStream.Hub.Hubs;
 
 /// <summary>Registers and maps the SignalR hub, fan-out, auth, limits and the REST API.</summary>
 public static class HubRegistration
 {
+    private const string CorsPolicy = "SignalStreamClients";
+
     public static IServiceCollection AddSignalStreamHub(this IServiceCollection services, IConfiguration configuration, NodeRoles roles)
     {
-        _ = configuration;
-        _ = roles;
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddOptions<SignalHubOptions>().Bind(configuration.GetSection(SignalHubOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SignalHubOptions>>(new Validator<SignalHubOptions>(o => o.Validate()));
+        services.AddOptions<AuthOptions>().Bind(configuration.GetSection(AuthOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AuthOptions>>(new Validator<AuthOptions>(o => o.Validate()));
+        services.TryAddSingleton<HubMetrics>();
+
+        var redis = configuration.GetConnectionString("Redis");
+        if (!string.IsNullOrWhiteSpace(redis))
+        {
+            services.AddSingleton(sp => new RedisSignalBus(
+                redis,
+                sp.GetRequiredService<IOptions<SignalHubOptions>>().Value.RedisChannelPrefix,
+                sp.GetRequiredService<HubMetrics>(),
+                sp.GetRequiredService<ILogger<RedisSignalBus>>()));
+            services.AddSingleton<ISignalBus>(sp => sp.GetRequiredService<RedisSignalBus>());
+            services.AddHostedService(sp => sp.GetRequiredService<RedisSignalBus>());
+            services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+        }
+        else if (!roles.RunsEngine)
+        {
+            services.AddSingleton<IValidateOptions<SignalHubOptions>>(new Validator<SignalHubOptions>(_ =>
+                ["Node:Roles is 'hub' but ConnectionStrings:Redis is empty: a hub node receives signals from the engine over Redis. Set ConnectionStrings:Redis, or use Node:Roles=all."]));
+        }
+
+        if (roles.ServesClients)
+        {
+            AddClientServing(services, configuration, roles);
+        }
+
+        if (roles.RunsEngine)
+        {
+            services.AddSingleton<IEngineOutput>(sp => new FanOutEngineOutput(
+                roles.ServesClients ? sp.GetRequiredService<SymbolFeeds>() : null,
+                sp.GetService<ISignalBus>(),
+                sp.GetRequiredService<HubMetrics>(),
+                sp.GetRequiredService<TimeProvider>()));
+        }
+
         return services;
+    }
+
+    private static void AddClientServing(IServiceCollection services, IConfiguration configuration, NodeRoles roles)
+    {
+        services.AddSingleton(new ServedMarkets(configuration));
+        services.AddSingleton(sp => new FeedContext(
+            sp.GetRequiredService<IOptions<SignalHubOptions>>().Value,
+            sp.GetService<ISignalHistory>(),
+            sp.GetRequiredService<HubMetrics>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("SignalStream.Hub.FanOut"),
+            connection => sp.GetRequiredService<ConnectionRegistry>().DisconnectSlowConsumer(connection)));
+        services.AddSingleton(sp => new SymbolFeeds(
+            sp.GetRequiredService<FeedContext>(),
+            roles.RunsEngine ? null : sp.GetRequiredService<ISignalBus>()));
+        services.AddSingleton<ConnectionRegistry>();
+        // Stopped in reverse order: connections close (and drain) before the feeds stop.
+        services.AddHostedService(sp => sp.GetRequiredService<SymbolFeeds>());
+        services.AddHostedService(sp => sp.GetRequiredService<ConnectionRegistry>());
+        services.AddHealthChecks().AddCheck<AcceptingHealthCheck>("hub", tags: ["ready"]);
+
+        var hubOptions = configuration.GetSection(SignalHubOptions.SectionName).Get<SignalHubOptions>() ?? new SignalHubOptions();
+        services.AddSignalR(o =>
+            {
+                o.MaximumReceiveMessageSize = hubOptions.MaxMessageBytes;
+                o.MaximumParallelInvocationsPerClient = 1;
+                // Unexpected exceptions never reach clients as such (HubGuardFilter replaces them); what detailed errors
+                // add is the reason for protocol faults, such as "The maximum message size of 32768B was exceeded".
+                o.EnableDetailedErrors = true;
+                o.AddFilter<HubGuardFilter>();
+            })
+            .AddJsonProtocol(o => o.PayloadSerializerOptions.TypeInfoResolverChain.Insert(0, ContractsJsonContext.Default));
+        services.AddSingleton<HubLifetimeManager<SignalHub>, TrackingHubLifetimeManager>();
+
+        var auth = configuration.GetSection(AuthOptions.SectionName).Get<AuthOptions>() ?? new AuthOptions();
+        services.AddAuthorization();
+        var authentication = services.AddAuthentication(JwtAuthenticationHandler.SchemeName);
+        if (auth.IsJwt)
+        {
+            services.AddSingleton(sp => new JwtValidator(
+                sp.GetRequiredService<IOptions<AuthOptions>>().Value.Jwt, sp.GetRequiredService<TimeProvider>()));
+            authentication.AddScheme<AuthenticationSchemeOptions, JwtAuthenticationHandler>(JwtAuthenticationHandler.SchemeName, null);
+        }
+
+        if (hubOptions.Cors.Origins.Count > 0)
+        {
+            services.AddCors(o => o.AddPolicy(CorsPolicy, p => p
+                .WithOrigins([.. hubOptions.Cors.Origins])
+                .AllowAnyHeader()
+                .WithMethods("GET", "POST")
+                .AllowCredentials()));
+        }
     }
 
     public static WebApplication MapSignalStreamHub(this WebApplication app, NodeRoles roles)
     {
-        _ = roles;
+        if (!roles.ServesClients)
+        {
+            return app;
+        }
+
+        var options = app.Services.GetRequiredService<IOptions<SignalHubOptions>>().Value;
+        var jwt = app.Services.GetRequiredService<IOptions<AuthOptions>>().Value.IsJwt;
+        if (options.Cors.Origins.Count > 0)
+        {
+            app.UseCors(CorsPolicy);
+        }
+
+        if (jwt)
+        {
+            app.UseAuthentication();
+            app.UseAuthorization();
+        }
+
+        var registry = app.Services.GetRequiredService<ConnectionRegistry>();
+        app.Use((http, next) =>
+        {
+            if (http.Request.Path.StartsWithSegments(HubNames.Path) && (registry.IsStopping || registry.Count >= options.MaxConnections))
+            {
+                http.Response.Headers.RetryAfter = "5";
+                return Results.Problem(
+                    detail: registry.IsStopping
+                        ? "The server is shutting down; connect to another node."
+                        : $"This node serves at most {options.MaxConnections} connections and is full; retry later or connect to another node.",
+                    statusCode: StatusCodes.Status503ServiceUnavailable,
+                    title: "No capacity").ExecuteAsync(http);
+            }
+
+            return next(http);
+        });
+
+        var hub = app.MapHub<SignalHub>(HubNames.Path);
+        if (jwt)
+        {
+            hub.RequireAuthorization();
+        }
+
+        app.MapSignalStreamApi(jwt);
         return app;
+    }
+
+    private sealed class Validator<T>(Func<T, IEnumerable<string>> validate) : IValidateOptions<T>
+        where T : class
+    {
+        public ValidateOptionsResult Validate(string? name, T options)
+        {
+            var problems = validate(options).ToList();
+            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+        }
+    }
+
+    /// <summary>Unhealthy once shutdown began, so load balancers stop sending new clients here first.</summary>
+    private sealed class AcceptingHealthCheck(ConnectionRegistry registry) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+            Task.FromResult(registry.IsStopping
+                ? HealthCheckResult.Unhealthy("Shutting down: not accepting connections.")
+                : HealthCheckResult.Healthy($"{registry.Count} connections."));
     }
 }

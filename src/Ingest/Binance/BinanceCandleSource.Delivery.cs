@@ -71,9 +71,14 @@ internal sealed partial class BinanceCandleSource
     }
 
     /// <summary>
-    /// For each stream whose current candle should have closed more than the grace period ago on the exchange's own
-    /// clock (the newest <c>E</c> on the connection), fetch that candle from REST instead of waiting for its frame.
+    /// For each stream whose next candle should have closed more than the grace period ago on the exchange's own clock
+    /// (the newest <c>E</c> on the connection), fetch the overdue candles from REST instead of waiting for their frames.
     /// </summary>
+    /// <remarks>
+    /// The exchange's clock, not ours, decides: a skewed local clock or a time-scaled test exchange cannot make a
+    /// candle look due early, and frames of one connection arrive in order, so a close sent before the frames that
+    /// moved the clock has always been seen already.
+    /// </remarks>
     internal async ValueTask RecoverLateClosesAsync(StreamTracker[] trackers, long exchangeClock, CancellationToken cancellationToken)
     {
         if (exchangeClock == long.MinValue)
@@ -81,18 +86,21 @@ internal sealed partial class BinanceCandleSource
             return;
         }
 
-        var grace = (long)Options.ClosedCandleGracePeriod.TotalMilliseconds;
+        var limit = exchangeClock - (long)Options.ClosedCandleGracePeriod.TotalMilliseconds;
         foreach (var tracker in trackers)
         {
-            var current = tracker.CurrentOpenTime;
-            if (current == StreamTracker.None || tracker.LastClosedOpenTime == StreamTracker.None
-                || current != tracker.NextExpectedOpenTime
-                || exchangeClock <= tracker.Key.Timeframe.CloseTimeOf(current) + grace)
+            var due = tracker.NextExpectedOpenTime;
+            if (due == StreamTracker.None)
             {
                 continue;
             }
 
-            await BackfillAsync(tracker, current, current, "late close", cancellationToken).ConfigureAwait(false);
+            // The newest candle whose close time plus the grace period has passed.
+            var lastOverdue = tracker.PreviousOpenTime(tracker.Key.Timeframe.OpenTimeOf(limit));
+            if (lastOverdue >= due)
+            {
+                await BackfillAsync(tracker, due, lastOverdue, "late close", cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 

@@ -27,7 +27,6 @@ public sealed class MarketSimulator
     private readonly CandleAccumulator[] _candles;   // [symbol * timeframes + timeframe]
     private readonly StepTick[] _pending;
     private readonly long[] _firstEmittedOpen;
-    private readonly decimal[] _tickSize;
     private bool _hasPending;
 
     /// <param name="symbols">Upper-case symbols.</param>
@@ -46,11 +45,9 @@ public sealed class MarketSimulator
         StepMs = ChooseStep(_timeframes);
         Symbols = [.. symbols];
         _paths = new SymbolPath[symbols.Count];
-        _tickSize = new decimal[symbols.Count];
         for (var i = 0; i < symbols.Count; i++)
         {
             _paths[i] = new SymbolPath(SymbolProfile.For(symbols[i]), unchecked((ulong)seed), StepMs);
-            _tickSize[i] = CandleAccumulator.Scaled(1, (byte)_paths[i].Profile.PriceScale);
         }
 
         _candles = new CandleAccumulator[symbols.Count * _timeframes.Length];
@@ -133,7 +130,6 @@ public sealed class MarketSimulator
         for (var s = 0; s < _paths.Length; s++)
         {
             ref readonly var tick = ref _pending[s];
-            var (quote, takerQuote) = QuoteOf(s, tick);
             for (var t = 0; t < _timeframes.Length; t++)
             {
                 ref var candle = ref _candles[(s * _timeframes.Length) + t];
@@ -142,7 +138,7 @@ public sealed class MarketSimulator
                     StartCandle(ref candle, t);
                 }
 
-                candle.Add(tick, quote, takerQuote);
+                candle.Add(tick);
                 if (stepEnd == candle.NextOpenTime)
                 {
                     candle.Active = false;
@@ -182,8 +178,7 @@ public sealed class MarketSimulator
             StartCandle(ref candle, timeframeIndex);
         }
 
-        var (quote, takerQuote) = QuoteOf(symbolIndex, partial);
-        candle.Add(partial, quote, takerQuote);
+        candle.Add(partial);
         return ToCandle(symbolIndex, timeframeIndex, candle);
     }
 
@@ -207,16 +202,6 @@ public sealed class MarketSimulator
         var timeframe = _timeframes[timeframeIndex];
         var open = timeframe.OpenTimeOf(MarketTime);
         candle.Start(open, timeframe.NextOpenTime(open), emit: open >= _firstEmittedOpen[timeframeIndex]);
-    }
-
-    private (decimal Quote, decimal TakerQuote) QuoteOf(int symbolIndex, in StepTick tick)
-    {
-        // Quote volume at the step's close price, rounded to Binance's 8 decimals; sums of these stay exact.
-        var price = tick.Close * _tickSize[symbolIndex];
-        var profile = _paths[symbolIndex].Profile;
-        var quote = decimal.Round(price * CandleAccumulator.Scaled(tick.Volume, (byte)profile.VolumeScale), 8);
-        var takerQuote = decimal.Round(price * CandleAccumulator.Scaled(tick.TakerBuy, (byte)profile.VolumeScale), 8);
-        return (quote, takerQuote);
     }
 
     private Candle ToCandle(int symbolIndex, int timeframeIndex, in CandleAccumulator candle)

@@ -28,16 +28,18 @@ describe("the TypeScript types match src/Contracts", () => {
     it(`${record}: same fields, types and optionality`, () => {
       const fields = tsc.interfaces.get(record);
       expect(fields, `no TypeScript interface ${record}`).toBeDefined();
-      const expected = new Map(members.map((m) => [camelCase(m.name), m.type]));
+      const expected = new Map(members.map((m) => [camelCase(m.name), m]));
       const actual = new Map(fields!.map((f) => [f.name, f]));
       const missing = [...expected.keys()].filter((n) => !actual.has(n));
       const extra = [...actual.keys()].filter((n) => !expected.has(n));
       expect({ missing, extra }, `${record}: fields missing in TypeScript / extra in TypeScript`).toEqual({ missing: [], extra: [] });
 
       const mismatches: string[] = [];
-      for (const [name, csType] of expected) {
+      for (const [name, member] of expected) {
         const field = actual.get(name)!;
-        const want = expectedTsType(csType);
+        const csType = member.type + (member.omittedWhenDefault ? " (omitted when default)" : "");
+        const want = expectedTsType(member.type);
+        want.nullable ||= member.omittedWhenDefault === true;
         const parts = field.type.split("|").map((p) => p.trim());
         const nullableInTs = field.optional || parts.includes("null");
         const core = parts.filter((p) => p !== "null" && p !== "undefined").join(" | ");

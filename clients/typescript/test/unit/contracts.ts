@@ -10,6 +10,8 @@ export interface CsMember {
   name: string;
   /** The C# type as written, for example `IReadOnlyList<ModelVote>` or `string?`. */
   type: string;
+  /** `[JsonIgnore(Condition = WhenWritingDefault/Null)]`: absent from the JSON when default. */
+  omittedWhenDefault?: boolean;
 }
 
 export interface CsContract {
@@ -140,8 +142,11 @@ function parseParameters(list: string): CsMember[] {
 function parseProperties(body: string): CsMember[] {
   const members: CsMember[] = [];
   // Depth-0 members only: nested method bodies are skipped by matching on the class body text as written.
-  const pattern = /public\s+(?!static|const|override|sealed|class|record|enum)(?:required\s+)?([\w<>,\s?\[\]]+?)\s+(\w+)\s*(\{\s*get;|=>)/g;
-  for (const m of body.matchAll(pattern)) members.push({ type: m[1]!.replace(/\s+/g, " ").trim(), name: m[2]! });
+  const pattern =
+    /(\[JsonIgnore\(Condition\s*=\s*JsonIgnoreCondition\.WhenWriting(?:Default|Null)\)\]\s*)?public\s+(?!static|const|override|sealed|class|record|enum)(?:required\s+)?([\w<>,\s?\[\]]+?)\s+(\w+)\s*(\{\s*get;|=>)/g;
+  for (const m of body.matchAll(pattern)) {
+    members.push({ type: m[2]!.replace(/\s+/g, " ").trim(), name: m[3]!, omittedWhenDefault: m[1] !== undefined });
+  }
   return members;
 }
 

@@ -14,15 +14,17 @@ namespace SignalStream.Engine.Events.Postgres;
 /// event ids already stored (idempotent re-append), bumps the streams rows (their row locks serialize writers of one
 /// stream), numbers the versions, and reports any expected-version conflict, on which the transaction rolls back.
 /// </remarks>
-internal sealed partial class PostgresEventStore : IEventStore
+internal sealed partial class PostgresEventStore : IEventStore, IAsyncDisposable
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _schema;
     private readonly ILogger _logger;
     private readonly Sql _sql;
+    private readonly bool _ownsDataSource;
     private volatile bool _initialized;
 
-    public PostgresEventStore(NpgsqlDataSource dataSource, PostgresStoreOptions options, ILogger<PostgresEventStore> logger)
+    /// <param name="ownsDataSource">True when this store disposes <paramref name="dataSource"/> (the DI registration); tests share one.</param>
+    public PostgresEventStore(NpgsqlDataSource dataSource, PostgresStoreOptions options, ILogger<PostgresEventStore> logger, bool ownsDataSource = false)
     {
         if (!IsValidSchemaName(options.Schema))
         {
@@ -35,7 +37,10 @@ internal sealed partial class PostgresEventStore : IEventStore
         _schema = options.Schema;
         _logger = logger;
         _sql = new Sql(_schema);
+        _ownsDataSource = ownsDataSource;
     }
+
+    public ValueTask DisposeAsync() => _ownsDataSource ? _dataSource.DisposeAsync() : ValueTask.CompletedTask;
 
     /// <summary>The schema holding this store's tables.</summary>
     public string Schema => _schema;

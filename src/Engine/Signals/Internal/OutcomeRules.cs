@@ -73,7 +73,8 @@ internal static class OutcomeRules
             Outcome = kind,
             Entry = signal.Entry,
             ExitPrice = exit,
-            RMultiple = Math.Round(r, 4, MidpointRounding.AwayFromZero),
+            // Cut like Signal.RiskReward, so a win scores exactly the published reward / risk.
+            RMultiple = Math.Round(r, 4, MidpointRounding.ToZero),
             ResolvedCandleOpenTime = candle.OpenTime,
             ResolvedAt = resolvedAt,
             Reason = reason,

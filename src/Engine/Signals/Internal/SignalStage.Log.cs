@@ -25,6 +25,9 @@ internal sealed partial class SignalStage
         [LoggerMessage(3004, LogLevel.Debug, "Signal {SignalId} (shadow: {IsShadow}) resolved {Outcome} at {RMultiple}R: {Reason}")]
         public static partial void OutcomeResolved(ILogger logger, string signalId, bool isShadow, OutcomeKind outcome, double rMultiple, string reason);
 
+        [LoggerMessage(3006, LogLevel.Information, "Signal state restored from the event store: {OpenSignals} signals open ({OpenLiveSignals} published, the rest shadow)")]
+        public static partial void Restored(ILogger logger, int openSignals, int openLiveSignals);
+
         [LoggerMessage(3005, LogLevel.Warning,
             "Model {Model} gave an unusable prediction on {Stream}: {Problem}. It is left out of decisions until it predicts sensibly; check its export (P(down), P(flat), P(up) finite, 0 or more, summing to 1) and its manifest weight. Logged once per model.")]
         public static partial void InvalidPrediction(ILogger logger, string model, string stream, string problem);

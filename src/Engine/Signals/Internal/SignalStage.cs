@@ -30,6 +30,9 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
     private readonly ConcurrentDictionary<string, SymbolState> _symbols = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _warnedModels = new(StringComparer.Ordinal);
 
+    // Ids of outcomes seen during restore (bounded by the stored history; emptied by RestoreCompleted).
+    private readonly ConcurrentDictionary<string, byte> _restoredOutcomes = new(StringComparer.Ordinal);
+
     public SignalStage(
         SignalRules rules,
         EngineOutputs outputs,
@@ -49,26 +52,28 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
         _logger = logger;
     }
 
-    public async ValueTask OnClosedCandleAsync(ClosedCandleResult result, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Sync fast path: a candle that resolves nothing and gives no signal completes without awaiting or allocating
+    /// (most candles); only emitting goes async.
+    /// </remarks>
+    public ValueTask OnClosedCandleAsync(ClosedCandleResult result, CancellationToken cancellationToken)
     {
         var update = result.Update;
 
         // History candles are warm-up: too old to trade on, and older than any open signal.
         if (!update.IsClosed || update.Origin == CandleOrigin.History)
         {
-            return;
+            return default;
         }
 
         var stream = _streams.GetOrAdd(update.Candle.Stream, static _ => new StreamState());
-        if (stream.OpenCount > 0)
+        var resolved = stream.OpenCount > 0 ? CollectResolved(stream, update.Candle) : null;
+        if (resolved is not null)
         {
-            await ResolveAsync(stream, update.Candle, cancellationToken).ConfigureAwait(false);
+            return ResolveThenDecideAsync(stream, resolved, result, cancellationToken);
         }
 
-        if (result.Predictions.Count > 0)
-        {
-            await DecideAsync(stream, result, cancellationToken).ConfigureAwait(false);
-        }
+        return result.Predictions.Count > 0 ? DecideAsync(stream, result, cancellationToken) : default;
     }
 
     /// <summary>The deterministic id of the published signal of a candle.</summary>
@@ -80,6 +85,13 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
     public void RestoreSignal(Signal signal, bool isShadow)
     {
         ArgumentNullException.ThrowIfNull(signal);
+
+        // The store keeps signals and outcomes in separate streams, so an outcome may be replayed before its signal.
+        if (_restoredOutcomes.ContainsKey(signal.Id))
+        {
+            return;
+        }
+
         var stream = _streams.GetOrAdd(new StreamKey(signal.Symbol, signal.Timeframe), static _ => new StreamState());
         lock (stream.Gate)
         {
@@ -95,6 +107,7 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
     public void RestoreOutcome(SignalOutcome outcome)
     {
         ArgumentNullException.ThrowIfNull(outcome);
+        _restoredOutcomes.TryAdd(outcome.SignalId, 0);
         if (_streams.TryGetValue(new StreamKey(outcome.Symbol, outcome.Timeframe), out var stream))
         {
             lock (stream.Gate)
@@ -110,7 +123,19 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
         _journal.Apply(outcome);
     }
 
-    private async ValueTask ResolveAsync(StreamState stream, Candle candle, CancellationToken cancellationToken)
+    public void RestoreCompleted()
+    {
+        _restoredOutcomes.Clear();
+        var open = 0;
+        foreach (var (_, stream) in _streams)
+        {
+            open += stream.OpenCount;
+        }
+
+        Log.Restored(_logger, open, _journal.OpenLiveSignals);
+    }
+
+    private List<(OpenSignal Open, SignalOutcome Outcome)>? CollectResolved(StreamState stream, in Candle candle)
     {
         List<(OpenSignal Open, SignalOutcome Outcome)>? resolved = null;
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -125,11 +150,12 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
             }
         }
 
-        if (resolved is null)
-        {
-            return;
-        }
+        return resolved;
+    }
 
+    private async ValueTask ResolveThenDecideAsync(
+        StreamState stream, List<(OpenSignal Open, SignalOutcome Outcome)> resolved, ClosedCandleResult result, CancellationToken cancellationToken)
+    {
         foreach (var (open, outcome) in resolved)
         {
             // Emitted before it leaves the open set: if the output fails (shutdown), the signal is still open and
@@ -148,37 +174,85 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
             _metrics.OutcomeResolved(outcome);
             Log.OutcomeResolved(_logger, outcome.SignalId, outcome.IsShadow, outcome.Outcome, outcome.RMultiple, outcome.Reason);
         }
+
+        if (result.Predictions.Count > 0)
+        {
+            await DecideAsync(stream, result, cancellationToken).ConfigureAwait(false);
+        }
     }
 
-    private async ValueTask DecideAsync(StreamState stream, ClosedCandleResult result, CancellationToken cancellationToken)
+    private ValueTask DecideAsync(StreamState stream, ClosedCandleResult result, CancellationToken cancellationToken)
     {
-        var candle = result.Update.Candle;
         var (live, shadows) = Partition(stream, result);
         if (live == 0 && shadows == 0)
         {
+            return default;
+        }
+
+        var symbol = _symbols.GetOrAdd(result.Update.Candle.Symbol, static (_, families) => new SymbolState(families), _rules.FusionFamilies.Length);
+        if (!symbol.Gate.Wait(0))
+        {
+            return DecideAfterWaitAsync(stream, symbol, result, live, shadows, cancellationToken);
+        }
+
+        var candidate = DecideLiveHoldingGate(stream, symbol, result, live);
+        if (candidate is null && shadows == 0)
+        {
+            symbol.Gate.Release();
+            return default;
+        }
+
+        return EmitHoldingGateAsync(stream, symbol, result, candidate, live, shadows, cancellationToken);
+    }
+
+    private async ValueTask DecideAfterWaitAsync(
+        StreamState stream, SymbolState symbol, ClosedCandleResult result, int live, int shadows, CancellationToken cancellationToken)
+    {
+        await symbol.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var candidate = DecideLiveHoldingGate(stream, symbol, result, live);
+        if (candidate is null && shadows == 0)
+        {
+            symbol.Gate.Release();
             return;
         }
 
-        var symbol = _symbols.GetOrAdd(candle.Symbol, static (_, families) => new SymbolState(families), _rules.FusionFamilies.Length);
-        await symbol.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await EmitHoldingGateAsync(stream, symbol, result, candidate, live, shadows, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The live decision; the caller holds the symbol's gate, which is released here if the decision throws.</summary>
+    private Signal? DecideLiveHoldingGate(StreamState stream, SymbolState symbol, ClosedCandleResult result, int live)
+    {
         try
         {
-            if (live > 0)
+            return live > 0 ? DecideLive(stream, symbol, result, live) : null;
+        }
+        catch
+        {
+            // Not swallowed: rethrown after freeing the gate, or every later candle of the symbol would wait forever.
+            symbol.Gate.Release();
+            throw;
+        }
+    }
+
+    /// <summary>Publishes the live candidate and decides and journals the shadows; releases the symbol's gate at the end.</summary>
+    private async ValueTask EmitHoldingGateAsync(
+        StreamState stream, SymbolState symbol, ClosedCandleResult result, Signal? candidate, int live, int shadows, CancellationToken cancellationToken)
+    {
+        var candle = result.Update.Candle;
+        try
+        {
+            if (candidate is not null)
             {
-                var candidate = DecideLive(stream, symbol, result, live);
-                if (candidate is not null)
-                {
-                    await PublishAsync(stream, symbol, candidate, SignalId(candle), cancellationToken).ConfigureAwait(false);
-                }
+                await PublishAsync(stream, symbol, candidate, SignalId(candle), cancellationToken).ConfigureAwait(false);
             }
 
             for (var i = 0; i < shadows; i++)
             {
                 var shadow = stream.Shadows[i];
-                var candidate = DecideShadow(stream, symbol, result, live, shadow);
-                if (candidate is not null)
+                var shadowCandidate = DecideShadow(stream, symbol, result, live, shadow);
+                if (shadowCandidate is not null)
                 {
-                    await PublishShadowAsync(stream, candidate, shadow.Model, ShadowSignalId(candle, shadow.Model), cancellationToken)
+                    await PublishShadowAsync(stream, shadowCandidate, shadow.Model, ShadowSignalId(candle, shadow.Model), cancellationToken)
                         .ConfigureAwait(false);
                 }
             }

@@ -79,9 +79,13 @@ internal sealed partial class BinanceConnection
         {
             _wanted.Add(tracker);
             _snapshot = [.. _wanted];
-        }
 
-        _wake.Release(_wake.CurrentCount == 0 ? 1 : 0);
+            // Wakes a connection that was waiting for its first stream; releases happen only here, under the lock.
+            if (_wake.CurrentCount == 0)
+            {
+                _wake.Release();
+            }
+        }
     }
 
     public void Remove(StreamTracker tracker)

@@ -17,8 +17,8 @@ internal struct CandleAccumulator
     public long Volume;
     public long TakerBuy;
     public long Trades;
-    public decimal QuoteVolume;
-    public decimal TakerBuyQuoteVolume;
+    public Int128 QuoteVolume;        // price ticks × volume units: exact at scale priceScale + volumeScale (≤ 8)
+    public Int128 TakerBuyQuoteVolume;
 
     public void Start(long openTime, long nextOpenTime, bool emit)
     {
@@ -32,7 +32,7 @@ internal struct CandleAccumulator
         QuoteVolume = TakerBuyQuoteVolume = 0;
     }
 
-    public void Add(in StepTick tick, decimal quote, decimal takerQuote)
+    public void Add(in StepTick tick)
     {
         if (!HasData)
         {
@@ -51,8 +51,8 @@ internal struct CandleAccumulator
         Volume += tick.Volume;
         TakerBuy += tick.TakerBuy;
         Trades += tick.Trades;
-        QuoteVolume += quote;
-        TakerBuyQuoteVolume += takerQuote;
+        QuoteVolume += (Int128)tick.Close * tick.Volume;
+        TakerBuyQuoteVolume += (Int128)tick.Close * tick.TakerBuy;
     }
 
     public readonly Candle ToCandle(string symbol, Timeframe timeframe, byte priceScale, byte volumeScale) => new(
@@ -65,15 +65,22 @@ internal struct CandleAccumulator
         Scaled(Low, priceScale),
         Scaled(Close, priceScale),
         Scaled(Volume, volumeScale),
-        QuoteVolume,
+        Scaled(QuoteVolume, (byte)(priceScale + volumeScale)),
         Trades,
         Scaled(TakerBuy, volumeScale),
-        TakerBuyQuoteVolume);
+        Scaled(TakerBuyQuoteVolume, (byte)(priceScale + volumeScale)));
 
     /// <summary>units × 10^-scale as a decimal, built from its parts (no division, exact).</summary>
     public static decimal Scaled(long units, byte scale)
     {
         var magnitude = (ulong)Math.Abs(units);
         return new decimal((int)(uint)magnitude, (int)(uint)(magnitude >> 32), 0, units < 0, scale);
+    }
+
+    /// <summary>units × 10^-scale for non-negative sums below 2^96 (decimal's mantissa).</summary>
+    public static decimal Scaled(Int128 units, byte scale)
+    {
+        var magnitude = (UInt128)units;
+        return new decimal((int)(uint)magnitude, (int)(uint)(magnitude >> 32), (int)(uint)(magnitude >> 64), false, scale);
     }
 }

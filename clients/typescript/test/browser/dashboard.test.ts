@@ -1,0 +1,77 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BrowserContext, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { repoRoot, type RunningServer, startServer } from "../support/server.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const SCREENSHOT = process.env.DASHBOARD_SCREENSHOT ?? join(repoRoot, "docs", "dashboard.png");
+
+let server: RunningServer;
+let browser: BrowserContext;
+let profile: string;
+const consoleErrors: string[] = [];
+
+beforeAll(async () => {
+  server = await startServer({ speed: 600 });
+  profile = mkdtempSync(join(tmpdir(), "signalstream-chromium-"));
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 1000 },
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync",
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+describe("the dashboard in Chromium on a simulated run", () => {
+  it("shows live signals, the latest per timeframe, candles, latency, status and the journal", async () => {
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    page.on("console", (message) => {
+      if (message.type() === "error") consoleErrors.push(message.text());
+    });
+    page.on("pageerror", (error) => consoleErrors.push(error.message));
+
+    await page.goto(server.url + "/");
+    await expect(page.title()).resolves.toContain("SignalStream");
+
+    await page.waitForSelector("#status[data-state=connected]", { timeout: 60_000 });
+    await page.waitForSelector("#symbols li[data-symbol]", { timeout: 30_000 });
+    // Live signals arriving over SignalR, rendered into the feed by the SDK's handlers.
+    await page.waitForFunction(() => document.querySelectorAll("#feed tr[data-source=live]").length >= 5, null, { timeout: 120_000 });
+    await page.waitForSelector("#latest .card[data-timeframe]", { timeout: 30_000 });
+    await page.waitForFunction(() => Number(document.querySelector("#chart")?.getAttribute("data-candles")) >= 10, null, { timeout: 60_000 });
+    await page.waitForFunction(() => /\d+ ms|\d+(\.\d)? s/.test(document.querySelector("#latency-e2e")?.textContent ?? ""), null, { timeout: 30_000 });
+    await page.waitForFunction(() => (document.querySelector("#performance-time")?.textContent ?? "").startsWith("updated"), null, { timeout: 30_000 });
+
+    const symbols = await page.$$eval("#symbols li[data-symbol]", (items) => items.map((li) => li.getAttribute("data-symbol")));
+    expect(symbols.length).toBeGreaterThan(0);
+
+    // Each card carries direction, confidence, entry, target and stop.
+    const card = await page.$eval("#latest .card", (c) => ({ classes: c.className, text: c.textContent ?? "" }));
+    expect(card.classes).toMatch(/long|short/);
+    for (const label of ["confidence", "entry", "target", "stop"]) expect(card.text).toContain(label);
+
+    // The feed is in seq order per symbol: newest first, no repeated seq.
+    const rows = await page.$$eval("#feed tr[data-seq]", (trs) => trs.map((tr) => [tr.getAttribute("data-symbol"), Number(tr.getAttribute("data-seq"))] as const));
+    const bySymbol = new Map<string, number[]>();
+    for (const [symbol, seq] of rows) bySymbol.set(symbol!, [...(bySymbol.get(symbol!) ?? []), seq]);
+    for (const seqs of bySymbol.values()) {
+      const ascending = [...seqs].reverse();
+      expect(new Set(ascending).size).toBe(ascending.length);
+      expect([...ascending].sort((a, b) => a - b)).toEqual(ascending);
+    }
+
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect(consoleErrors).toEqual([]);
+  });
+});

@@ -1,0 +1,132 @@
+using Microsoft.Extensions.Logging;
+
+namespace SignalStream.Engine.Events;
+
+internal sealed partial class EventWriter
+{
+    private async Task RunAsync()
+    {
+        var reader = _channel.Reader;
+        var batch = new List<PendingEvent>(_options.MaxBatchSize);
+        var abort = _abort.Token;
+        try
+        {
+            while (await reader.WaitToReadAsync(abort).ConfigureAwait(false))
+            {
+                Drain(batch);
+                if (batch.Count < _options.MaxBatchSize && _options.MaxDelay > TimeSpan.Zero && !reader.Completion.IsCompleted)
+                {
+                    // Group commit by time: a short wait lets a closing burst share one commit (one fsync, one round trip).
+                    await Task.Delay(_options.MaxDelay, _time, abort).ConfigureAwait(false);
+                    Drain(batch);
+                }
+
+                await CommitAsync(batch, abort).ConfigureAwait(false);
+                batch.Clear();
+            }
+        }
+        catch (OperationCanceledException) when (abort.IsCancellationRequested)
+        {
+            Log.Aborted(_logger, batch.Count + reader.Count);
+        }
+    }
+
+    private void Drain(List<PendingEvent> batch)
+    {
+        while (batch.Count < _options.MaxBatchSize && _channel.Reader.TryRead(out var e))
+        {
+            batch.Add(e);
+        }
+    }
+
+    /// <summary>Commits one batch, retrying until the store takes it (the same event ids every time).</summary>
+    private async Task CommitAsync(List<PendingEvent> batch, CancellationToken abort)
+    {
+        var group = BuildGroup(batch, checkVersions: true);
+        var delay = _options.RetryInitialDelay;
+        while (true)
+        {
+            AppendResult result;
+            try
+            {
+                result = await _store.AppendAsync(group, abort).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!abort.IsCancellationRequested)
+            {
+                // Connection lost, server down, disk error: the outcome is unknown, so retry the identical group;
+                // ids already stored are skipped, so a lost acknowledgement does not write twice.
+                _failures.Add(1);
+                _failingSince ??= _time.GetUtcNow();
+                _lastError = ex.Message;
+                _healthy = false;
+                Log.AppendFailed(_logger, batch.Count, _channel.Reader.Count, delay, ex);
+                await Task.Delay(delay, _time, abort).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.RetryMaxDelay.Ticks));
+                continue;
+            }
+
+            if (result.Status == AppendStatus.WrongExpectedVersion)
+            {
+                // A signal seq that does not continue its stream is an engine bug or a second engine on the same
+                // symbols. Keep the events (never drop) and say so loudly; reads by seq may then be off for that symbol.
+                Log.SeqConflict(_logger, result.ConflictStreamId ?? "?", result.ConflictActualVersion);
+                group = BuildGroup(batch, checkVersions: false);
+                continue;
+            }
+
+            if (!_healthy)
+            {
+                Log.Recovered(_logger, _failingSince ?? _time.GetUtcNow(), batch.Count);
+            }
+
+            _healthy = true;
+            _failingSince = null;
+            _lastError = null;
+            OnCommitted(batch, result.Appended);
+            return;
+        }
+    }
+
+    private void OnCommitted(List<PendingEvent> batch, int appended)
+    {
+        _persisted.Add(appended);
+        var now = _time.GetUtcNow();
+        foreach (var e in batch)
+        {
+            _lag.Record((now - e.Data.CreatedAt).TotalSeconds);
+            if (e.Signal is { } signal)
+            {
+                _pending.Remove(signal);
+            }
+        }
+
+        _commits.Notify();
+    }
+
+    /// <summary>Groups the batch by stream (first-appearance order, events in order within a stream).</summary>
+    private static List<StreamAppend> BuildGroup(List<PendingEvent> batch, bool checkVersions)
+    {
+        var byStream = new Dictionary<string, (string Type, long Expected, List<EventData> Events)>(StringComparer.Ordinal);
+        var order = new List<string>();
+        foreach (var e in batch)
+        {
+            if (!byStream.TryGetValue(e.StreamId, out var entry))
+            {
+                entry = (e.StreamType, checkVersions ? e.ExpectedVersion : ExpectedVersions.Any, []);
+                byStream.Add(e.StreamId, entry);
+                order.Add(e.StreamId);
+            }
+
+            entry.Events.Add(e.Data);
+        }
+
+        var group = new List<StreamAppend>(order.Count);
+        foreach (var id in order)
+        {
+            var (type, expected, events) = byStream[id];
+            group.Add(new StreamAppend(id, type, expected, events));
+        }
+
+        return group;
+    }
+}

@@ -1,0 +1,175 @@
+using System.Diagnostics.Metrics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using SignalStream.Contracts;
+using SignalStream.Engine.Events.Internal;
+
+namespace SignalStream.Engine.Events;
+
+/// <summary>
+/// Persists the engine's results: the first <see cref="IEngineOutput"/>, so a signal is in the writer (and readable
+/// through <see cref="ISignalHistory"/>) before it is published. Events go through a bounded channel into group
+/// commits (by size, or after a short delay). While the store is down, the channel is the outage buffer: appends are
+/// retried with exponential backoff, and once the buffer is full the engine's ValueTask waits — nothing is dropped.
+/// A retried group keeps its event ids, so a commit whose acknowledgement was lost is not written twice.
+/// </summary>
+internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisposable
+{
+    private readonly IEventStore _store;
+    private readonly EventWriterOptions _options;
+    private readonly PendingSignals _pending;
+    private readonly CommitSignal _commits;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Channel<PendingEvent> _channel;
+    private readonly CancellationTokenSource _abort = new();
+    private readonly Counter<long> _persisted;
+    private readonly Counter<long> _failures;
+    private readonly Histogram<double> _lag;
+    private Task _run = Task.CompletedTask;
+    private int _disposed;
+    private volatile bool _healthy = true;
+    private volatile bool _started;
+    private DateTimeOffset? _failingSince;
+    private string? _lastError;
+
+    public EventWriter(
+        IEventStore store,
+        EventWriterOptions options,
+        PendingSignals pending,
+        CommitSignal commits,
+        TimeProvider time,
+        IMeterFactory meterFactory,
+        ILogger<EventWriter> logger)
+    {
+        _store = store;
+        _options = options;
+        _pending = pending;
+        _commits = commits;
+        _time = time;
+        _logger = logger;
+        _channel = Channel.CreateBounded<PendingEvent>(new BoundedChannelOptions(options.BufferCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+
+        var meter = meterFactory.Create(EventsMetrics.MeterName);
+        _persisted = meter.CreateCounter<long>("signalstream_events_persisted_total", description: "Events committed to the event store.");
+        _failures = meter.CreateCounter<long>("signalstream_store_append_failures_total", description: "Group commits that failed and were retried.");
+        _lag = meter.CreateHistogram<double>(
+            "signalstream_persistence_lag_seconds",
+            unit: "s",
+            description: "From an event's creation to its commit.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
+        meter.CreateObservableGauge("signalstream_event_buffer_depth", () => _channel.Reader.Count, description: "Events waiting for a group commit.");
+        meter.CreateObservableGauge("signalstream_store_healthy", () => _healthy ? 1 : 0, description: "1 while the last append succeeded.");
+    }
+
+    /// <summary>Events waiting to be committed.</summary>
+    public int BufferDepth => _channel.Reader.Count;
+
+    /// <summary>Whether the store accepted the last group commit; with the reason when it did not.</summary>
+    public (bool Healthy, DateTimeOffset? FailingSince, string? LastError) Health => (_healthy, _failingSince, _lastError);
+
+    public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken)
+    {
+        if (!update.IsClosed)
+        {
+            // In-progress updates are a live view only; the closed candle carries the final values.
+            return ValueTask.CompletedTask;
+        }
+
+        var e = new CandleClosed(update.Exchange, update.Candle, update.Origin, update.EventTime, update.ReceivedAt);
+        return EnqueueAsync(EventStreams.Candles(update.Candle.Stream), EventStreams.CandlesType, ExpectedVersions.Any, e, null, cancellationToken);
+    }
+
+    public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
+    {
+        _pending.Add(signal);
+
+        // The signals stream's version is the seq: the store checks it, so a hole or a duplicate seq is caught here.
+        return EnqueueAsync(EventStreams.Signals(signal.Symbol), EventStreams.SignalsType, signal.Seq - 1, new SignalIssued(signal), signal, cancellationToken);
+    }
+
+    public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) =>
+        EnqueueAsync(EventStreams.ShadowSignals(signal.Symbol), EventStreams.ShadowSignalsType, ExpectedVersions.Any, new ShadowSignalIssued(signal), null, cancellationToken);
+
+    public ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken) =>
+        EnqueueAsync(EventStreams.Outcomes(outcome.Symbol), EventStreams.OutcomesType, ExpectedVersions.Any, new SignalResolved(outcome), null, cancellationToken);
+
+    /// <summary>Records that a model version went live (or shadow).</summary>
+    public ValueTask OnModelActivatedAsync(ModelActivated activated, CancellationToken cancellationToken) =>
+        EnqueueAsync(EventStreams.Models(), EventStreams.ModelsType, ExpectedVersions.Any, activated, null, cancellationToken);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await _store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        _started = true;
+        _run = Task.Run(RunAsync, CancellationToken.None);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _channel.Writer.TryComplete();
+        var buffered = _channel.Reader.Count;
+        try
+        {
+            await _run.WaitAsync(_options.ShutdownTimeout, cancellationToken).ConfigureAwait(false);
+            Log.Drained(_logger, buffered);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            Log.ShutdownAbandoned(_logger, _channel.Reader.Count, _options.ShutdownTimeout);
+            await _abort.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    public void Dispose()
+    {
+        // The container disposes this instance once per registration that resolves to it.
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _abort.Cancel();
+            _abort.Dispose();
+        }
+    }
+
+    private ValueTask EnqueueAsync(string streamId, string streamType, long expectedVersion, ISignalStreamEvent e, Signal? signal, CancellationToken cancellationToken)
+    {
+        var data = EventSerializer.Serialize(e, Guid.CreateVersion7(_time.GetUtcNow()), _time.GetUtcNow());
+        var pending = new PendingEvent(streamId, streamType, expectedVersion, data, signal);
+        return _channel.Writer.TryWrite(pending) ? ValueTask.CompletedTask : WaitForRoomAsync(pending, cancellationToken);
+    }
+
+    private async ValueTask WaitForRoomAsync(PendingEvent pending, CancellationToken cancellationToken)
+    {
+        if (!_started)
+        {
+            throw new InvalidOperationException("The event writer is not running: it starts with the host, before the engine.");
+        }
+
+        // Back-pressure: the buffer is full (the store is slow or down); the engine waits here instead of dropping.
+        try
+        {
+            await _channel.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            if (pending.Signal is { } signal)
+            {
+                _pending.Remove(signal);
+            }
+
+            throw;
+        }
+        catch (ChannelClosedException ex)
+        {
+            throw new InvalidOperationException("The event writer has stopped (the host is shutting down); the event was not accepted.", ex);
+        }
+    }
+
+    /// <summary>One event on its way to the store.</summary>
+    private readonly record struct PendingEvent(string StreamId, string StreamType, long ExpectedVersion, EventData Data, Signal? Signal);
+}

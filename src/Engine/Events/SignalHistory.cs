@@ -1,0 +1,98 @@
+using Microsoft.Extensions.Logging;
+using SignalStream.Contracts;
+using SignalStream.Engine.Events.Internal;
+
+namespace SignalStream.Engine.Events;
+
+/// <summary>
+/// Stored signals read from each symbol's signals stream (version == seq), merged with signals the writer holds but
+/// has not committed yet, so a signal is readable from the moment it is published.
+/// </summary>
+internal sealed partial class SignalHistory(IEventStore store, PendingSignals pending, ILogger<SignalHistory> logger) : ISignalHistory
+{
+    // Latest-per-timeframe looks back this far; a timeframe silent for longer has no "latest" to resume from.
+    private const int LatestLookBack = 1000;
+
+    public async ValueTask<long> GetLastSeqAsync(string symbol, CancellationToken cancellationToken)
+    {
+        var stored = await store.GetStreamVersionAsync(EventStreams.Signals(symbol), cancellationToken).ConfigureAwait(false);
+        return Math.Max(stored, pending.LastSeq(symbol));
+    }
+
+    public async ValueTask<IReadOnlyList<Signal>> ReadSignalsAsync(string symbol, long afterSeq, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0)
+        {
+            return [];
+        }
+
+        var afterOrZero = Math.Max(0, afterSeq);
+        var stored = await store.ReadStreamAsync(EventStreams.Signals(symbol), afterOrZero + 1, limit, cancellationToken).ConfigureAwait(false);
+        var result = new List<Signal>(stored.Count);
+        var last = afterOrZero;
+        foreach (var e in stored)
+        {
+            if (TryRead(e, out var signal))
+            {
+                result.Add(signal);
+                last = Math.Max(last, signal.Seq);
+            }
+        }
+
+        if (result.Count < limit)
+        {
+            foreach (var signal in pending.After(symbol, last))
+            {
+                if (result.Count == limit)
+                {
+                    break;
+                }
+
+                result.Add(signal);
+            }
+        }
+
+        return result;
+    }
+
+    public async ValueTask<IReadOnlyList<Signal>> ReadLatestSignalsAsync(string symbol, CancellationToken cancellationToken)
+    {
+        var latest = new Dictionary<Timeframe, Signal>();
+        foreach (var signal in pending.After(symbol, 0))
+        {
+            latest[signal.Timeframe] = signal;
+        }
+
+        var stored = await store.ReadStreamBackwardAsync(EventStreams.Signals(symbol), LatestLookBack, cancellationToken).ConfigureAwait(false);
+        foreach (var e in stored)
+        {
+            if (TryRead(e, out var signal))
+            {
+                latest.TryAdd(signal.Timeframe, signal);
+            }
+        }
+
+        var result = latest.Values.ToList();
+        result.Sort((a, b) => a.Timeframe.CompareTo(b.Timeframe));
+        return result;
+    }
+
+    private bool TryRead(StoredEvent e, out Signal signal)
+    {
+        if (EventSerializer.TryDeserialize(e, out var @event, out var error) && @event is SignalIssued issued)
+        {
+            signal = issued.Signal;
+            return true;
+        }
+
+        Log.UnreadableSignal(logger, e.StreamId, e.Version, error ?? $"type '{e.Type}' in a signals stream");
+        signal = null!;
+        return false;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(4300, LogLevel.Error, "Stored event {StreamId}@{Version} is not a readable signal and was left out: {Reason}")]
+        public static partial void UnreadableSignal(ILogger logger, string streamId, long version, string reason);
+    }
+}

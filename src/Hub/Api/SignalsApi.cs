@@ -1,0 +1,153 @@
+using System.Globalization;
+using System.Text.Json.Serialization;
+using SignalStream.Contracts.Serialization;
+using SignalStream.Engine.Events;
+using SignalStream.Engine.Inference;
+using SignalStream.Engine.Journal;
+using SignalStream.Hub.Auth;
+using SignalStream.Hub.FanOut;
+using SignalStream.Hub.Hubs;
+
+namespace SignalStream.Hub.Api;
+
+/// <summary>
+/// The REST surface (docs/hub.md): <c>/api/signals</c>, <c>/api/signals/latest</c>, <c>/api/symbols</c>,
+/// <c>/api/models</c>, <c>/api/performance</c>. Bad parameters get 400 problem+json naming the parameter.
+/// </summary>
+internal static class SignalsApi
+{
+    public const int DefaultLimit = 100;
+    public const int MaxLimit = 1000;
+
+    public static void MapSignalStreamApi(this WebApplication app, bool requireAuth)
+    {
+        var api = app.MapGroup("/api");
+        if (requireAuth)
+        {
+            api.RequireAuthorization();
+        }
+
+        api.MapGet("/signals", ReadSignalsAsync);
+        api.MapGet("/signals/latest", ReadLatestAsync);
+        api.MapGet("/symbols", ListSymbolsAsync);
+        api.MapGet("/models", (HttpContext http) => http.RequestServices.GetService<IModelCatalog>() is { } catalog
+            ? Results.Json(catalog.GetModels(), ContractsJsonContext.Default.IReadOnlyListModelInfo)
+            : Unavailable("This node has no model catalog (it does not run the engine); ask a node with Node:Roles all or engine."));
+        api.MapGet("/performance", (HttpContext http) => http.RequestServices.GetService<IPerformanceReport>() is { } report
+            ? Results.Json(report.GetReport(), ContractsJsonContext.Default.PerformanceReport)
+            : Unavailable("This node has no signal journal (it does not run the engine); ask a node with Node:Roles all or engine."));
+    }
+
+    private static async Task<IResult> ReadSignalsAsync(HttpContext http, ServedMarkets markets, CancellationToken cancellationToken)
+    {
+        var query = http.Request.Query;
+        if (!TrySymbol(http, markets, out var symbol, out var problem))
+        {
+            return problem;
+        }
+
+        long afterSeq = 0;
+        if (query.TryGetValue("afterSeq", out var afterText)
+            && (!long.TryParse(afterText, NumberStyles.None, CultureInfo.InvariantCulture, out afterSeq)))
+        {
+            return BadParameter("afterSeq", $"afterSeq '{Truncate(afterText.ToString())}' must be a whole number, 0 or more (the last seq you have).");
+        }
+
+        var limit = DefaultLimit;
+        if (query.TryGetValue("limit", out var limitText)
+            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxLimit))
+        {
+            return BadParameter("limit", $"limit '{Truncate(limitText.ToString())}' must be a whole number from 1 to {MaxLimit}.");
+        }
+
+        if (http.RequestServices.GetService<ISignalHistory>() is not { } history)
+        {
+            return NoStore();
+        }
+
+        var signals = await history.ReadSignalsAsync(symbol, afterSeq, limit, cancellationToken);
+        return Results.Json(signals, ContractsJsonContext.Default.IReadOnlyListSignal);
+    }
+
+    private static async Task<IResult> ReadLatestAsync(HttpContext http, ServedMarkets markets, CancellationToken cancellationToken)
+    {
+        if (!TrySymbol(http, markets, out var symbol, out var problem))
+        {
+            return problem;
+        }
+
+        if (http.RequestServices.GetService<ISignalHistory>() is not { } history)
+        {
+            return NoStore();
+        }
+
+        var signals = await history.ReadLatestSignalsAsync(symbol, cancellationToken);
+        return Results.Json(signals, ContractsJsonContext.Default.IReadOnlyListSignal);
+    }
+
+    private static async Task<IResult> ListSymbolsAsync(HttpContext http, ServedMarkets markets, SymbolFeeds feeds, CancellationToken cancellationToken)
+    {
+        var history = http.RequestServices.GetService<ISignalHistory>();
+        var entitlements = Entitlements.From(http.User);
+        var result = new List<SymbolInfo>(markets.Symbols.Count);
+        foreach (var symbol in markets.Symbols)
+        {
+            if (!entitlements.AllowsSymbol(symbol))
+            {
+                continue;
+            }
+
+            var latest = history is null
+                ? Math.Max(feeds.Find(symbol)?.DeliveredSeq ?? 0, 0)
+                : await history.GetLastSeqAsync(symbol, cancellationToken);
+            result.Add(new SymbolInfo(symbol, markets.TimeframeNames, latest));
+        }
+
+        return Results.Json(result, ApiJsonContext.Default.ListSymbolInfo);
+    }
+
+    private static bool TrySymbol(HttpContext http, ServedMarkets markets, out string symbol, out IResult problem)
+    {
+        var normalized = HubArguments.TryNormalizeSymbol(http.Request.Query["symbol"].ToString(), markets, out var error);
+        if (normalized is null)
+        {
+            symbol = "";
+            problem = BadParameter("symbol", error!);
+            return false;
+        }
+
+        var entitlements = Entitlements.From(http.User);
+        if (!entitlements.AllowsSymbol(normalized))
+        {
+            symbol = "";
+            problem = Results.Problem(
+                detail: $"Your access token does not entitle you to {normalized}; it allows: {entitlements.Describe()}.",
+                statusCode: StatusCodes.Status403Forbidden, title: "Forbidden");
+            return false;
+        }
+
+        symbol = normalized;
+        problem = Results.Empty;
+        return true;
+    }
+
+    private static IResult BadParameter(string parameter, string detail) => Results.Problem(
+        detail: detail,
+        statusCode: StatusCodes.Status400BadRequest,
+        title: $"Invalid parameter '{parameter}'",
+        extensions: new Dictionary<string, object?> { ["parameter"] = parameter });
+
+    private static IResult NoStore() => Unavailable("This node has no signal store configured (Storage:Provider); signals cannot be read here.");
+
+    private static IResult Unavailable(string detail) =>
+        Results.Problem(detail: detail, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not available on this node");
+
+    private static string Truncate(string text) => text.Length <= 32 ? text : text[..32] + "…";
+}
+
+/// <summary>One row of <c>/api/symbols</c>.</summary>
+internal sealed record SymbolInfo(string Symbol, IReadOnlyList<string> Timeframes, long LatestSeq);
+
+[JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(List<SymbolInfo>))]
+internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -1,0 +1,59 @@
+using SignalStream.Contracts;
+using SignalStream.Engine;
+using SignalStream.Hub.Hubs;
+
+namespace SignalStream.Hub.FanOut;
+
+/// <summary>
+/// The engine's publishing output: stamps <see cref="Signal.PublishedAt"/>, then delivers to this node's clients
+/// (role <c>all</c>) and/or publishes once to the bus (when Redis is configured) for hub nodes.
+/// </summary>
+/// <remarks>
+/// Registered after the event writer, so a signal is persisted (or at least queued for persistence) before any node can
+/// see it; hub nodes repair from the store whatever the bus loses. Shadow signals are journaled only, never published.
+/// Only closed candles go on the bus: in-progress updates are frequent, best effort and served by role <c>all</c> nodes.
+/// </remarks>
+internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bus, HubMetrics metrics, TimeProvider time) : IEngineOutput
+{
+    public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken)
+    {
+        CandleMessage? message = null;
+        if (localFeeds?.Find(update.Candle.Symbol) is { } feed && feed.HasCandleSubscribers(update.Candle.Timeframe))
+        {
+            message = CandleMessage.From(update);
+            feed.DeliverCandle(message);
+        }
+
+        if (bus is not null && update.IsClosed)
+        {
+            bus.TryPublish(BusMessage.For(message ?? CandleMessage.From(update)));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
+    {
+        var published = signal with { PublishedAt = time.GetUtcNow().ToUnixTimeMilliseconds() };
+        metrics.SignalPublished(published.ExchangeTime, published.PublishedAt);
+        bus?.TryPublish(BusMessage.For(published));
+        return localFeeds is null
+            ? ValueTask.CompletedTask
+            : localFeeds.GetOrCreate(published.Symbol).PostAsync(new(published, null), cancellationToken);
+    }
+
+    public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken)
+    {
+        if (outcome.IsShadow)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        bus?.TryPublish(BusMessage.For(outcome));
+        return localFeeds is null
+            ? ValueTask.CompletedTask
+            : localFeeds.GetOrCreate(outcome.Symbol).PostAsync(new(null, outcome), cancellationToken);
+    }
+}

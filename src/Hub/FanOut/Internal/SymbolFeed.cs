@@ -1,0 +1,292 @@
+using System.Threading.Channels;
+using Microsoft.AspNetCore.SignalR;
+using SignalStream.Contracts;
+using SignalStream.Contracts.Serialization;
+using SignalStream.Hub.Hubs.Internal;
+
+namespace SignalStream.Hub.FanOut.Internal;
+
+/// <summary>
+/// One symbol's delivery on this node: a single loop takes signals and outcomes in arrival order, guarantees contiguous
+/// seq (drops duplicates, fills holes from the store before going past them), keeps the recent-signal ring, and hands
+/// each message, serialized once, to the matching subscribers' outbound queues.
+/// </summary>
+/// <remarks>
+/// The delivery lock is held while a message is processed and while <see cref="SubscribeAsync"/> computes its snapshot
+/// and joins, so the snapshot ends exactly where live delivery to the new subscriber begins.
+/// </remarks>
+internal sealed partial class SymbolFeed
+{
+    private readonly FeedContext _context;
+    private readonly SemaphoreSlim _deliveryLock = new(1, 1);
+    private readonly Lock _candleGate = new();
+    private readonly Channel<FeedItem> _inbound;
+    private readonly SignalRing _ring;
+    private readonly ConnectionState[][] _candleSubscribers;
+    private SignalSubscription[] _subscribers = [];
+    private long _delivered = -1;
+
+    public SymbolFeed(string symbol, FeedContext context, CancellationToken stopping)
+    {
+        Symbol = symbol;
+        _context = context;
+        _ring = new SignalRing(context.Options.RecentSignalsPerSymbol);
+        _candleSubscribers = new ConnectionState[Timeframes.All.Count][];
+        Array.Fill(_candleSubscribers, []);
+        _inbound = Channel.CreateBounded<FeedItem>(new BoundedChannelOptions(context.Options.InboundQueueLimit)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        Loop = Task.Run(() => RunAsync(stopping), CancellationToken.None);
+    }
+
+    public string Symbol { get; }
+
+    /// <summary>The newest seq delivered on this node, or -1 before the first signal or subscribe.</summary>
+    public long DeliveredSeq => Volatile.Read(ref _delivered);
+
+    public Task Loop { get; }
+
+    /// <summary>Posts without waiting (bus receive path): false when the queue is full — the message is then lost here
+    /// and repaired from the store like any other hole.</summary>
+    public bool TryPost(FeedItem item) => _inbound.Writer.TryWrite(item);
+
+    /// <summary>Posts with back-pressure (local engine path): nothing is lost.</summary>
+    public ValueTask PostAsync(FeedItem item, CancellationToken cancellationToken) => _inbound.Writer.WriteAsync(item, cancellationToken);
+
+    public void Complete() => _inbound.Writer.TryComplete();
+
+    private async Task RunAsync(CancellationToken stopping)
+    {
+        try
+        {
+            await foreach (var item in _inbound.Reader.ReadAllAsync(stopping).ConfigureAwait(false))
+            {
+                await _deliveryLock.WaitAsync(stopping).ConfigureAwait(false);
+                try
+                {
+                    await ProcessAsync(item, stopping).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // A store failure while initializing: this item is lost here, the next signal (or the periodic
+                    // catch-up) finds the hole and repairs it, so the loop must stay alive.
+                    Log.ProcessFailed(_context.Logger, ex, Symbol);
+                }
+                finally
+                {
+                    _deliveryLock.Release();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Node shutting down.
+        }
+    }
+
+    private async ValueTask ProcessAsync(FeedItem item, CancellationToken cancellationToken)
+    {
+        if (item.Signal is { } signal)
+        {
+            await EnsureInitializedAsync(signal.Seq, cancellationToken).ConfigureAwait(false);
+            if (signal.Seq <= _delivered)
+            {
+                return; // already delivered: a duplicate from the bus, or filled from the store first
+            }
+
+            if (signal.Seq > _delivered + 1)
+            {
+                await FillAsync(signal.Seq - 1, cancellationToken).ConfigureAwait(false);
+            }
+
+            Emit(signal);
+        }
+        else if (item.Outcome is { } outcome)
+        {
+            await EnsureInitializedAsync(null, cancellationToken).ConfigureAwait(false);
+            if (_delivered >= 0 && outcome.SignalSeq > _delivered)
+            {
+                // The resolved signal itself was lost on the way: deliver it (and what precedes it) first.
+                await FillAsync(outcome.SignalSeq, cancellationToken).ConfigureAwait(false);
+            }
+
+            EmitOutcome(outcome);
+        }
+        else if (_delivered >= 0 && _context.History is { } history)
+        {
+            var last = await history.GetLastSeqAsync(Symbol, cancellationToken).ConfigureAwait(false);
+            if (last > _delivered)
+            {
+                await FillAsync(last, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Sets the delivered seq on first use: the store's last seq (or, for a first live signal, the seq before it
+    /// when that is lower, since the store may still be writing it).</summary>
+    private async ValueTask EnsureInitializedAsync(long? firstSeq, CancellationToken cancellationToken)
+    {
+        if (_delivered >= 0)
+        {
+            return;
+        }
+
+        if (_context.History is not { } history)
+        {
+            if (firstSeq is long first)
+            {
+                Volatile.Write(ref _delivered, first - 1);
+            }
+
+            return;
+        }
+
+        var last = await history.GetLastSeqAsync(Symbol, cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _delivered, firstSeq is long seq ? Math.Min(last, seq - 1) : last);
+    }
+
+    /// <summary>Delivers the stored signals after the delivered seq up to <paramref name="upToSeq"/>, retrying while the
+    /// store does not have them yet (the engine persists while it publishes).</summary>
+    private async ValueTask FillAsync(long upToSeq, CancellationToken cancellationToken)
+    {
+        var holeStart = _delivered + 1;
+        if (_context.History is not { } history)
+        {
+            Log.HoleWithoutStore(_context.Logger, Symbol, holeStart, upToSeq);
+            SkipTo(upToSeq);
+            return;
+        }
+
+        var time = _context.Time;
+        var started = time.GetTimestamp();
+        var delay = _context.Options.HoleRetryDelay;
+        var repaired = 0;
+        while (_delivered < upToSeq)
+        {
+            var progressed = false;
+            try
+            {
+                var limit = (int)Math.Min(upToSeq - _delivered, 1000);
+                var stored = await history.ReadSignalsAsync(Symbol, _delivered, limit, cancellationToken).ConfigureAwait(false);
+                foreach (var signal in stored)
+                {
+                    if (signal.Seq != _delivered + 1 || signal.Seq > upToSeq)
+                    {
+                        break; // the store itself is not contiguous yet: wait for it
+                    }
+
+                    Emit(signal);
+                    repaired++;
+                    progressed = true;
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.StoreReadFailed(_context.Logger, ex, Symbol);
+            }
+
+            if (progressed || _delivered >= upToSeq)
+            {
+                continue;
+            }
+
+            if (time.GetElapsedTime(started) >= _context.Options.HoleRepairTimeout)
+            {
+                Log.HoleNotRepaired(_context.Logger, Symbol, _delivered + 1, upToSeq, _context.Options.HoleRepairTimeout);
+                SkipTo(upToSeq);
+                break;
+            }
+
+            await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.TicksPerSecond));
+        }
+
+        if (repaired > 0)
+        {
+            _context.Metrics.HolesRepaired(repaired);
+            Log.HoleRepaired(_context.Logger, Symbol, holeStart, holeStart + repaired - 1);
+        }
+    }
+
+    private void SkipTo(long seq)
+    {
+        Volatile.Write(ref _delivered, seq);
+        _ring.Clear();
+    }
+
+    private void Emit(Signal signal)
+    {
+        Volatile.Write(ref _delivered, signal.Seq);
+        _ring.Add(signal);
+        var subscribers = Volatile.Read(ref _subscribers);
+        SerializedHubMessage? frame = null;
+        var sent = 0;
+        foreach (var subscriber in subscribers)
+        {
+            if (!subscriber.Wants(signal))
+            {
+                continue;
+            }
+
+            frame ??= HubFrames.Invocation(HubNames.SignalEvent, signal, ContractsJsonContext.Default.Signal);
+            sent += Offer(subscriber.Connection, frame);
+        }
+
+        _context.Metrics.MessagesSent(sent);
+    }
+
+    private void EmitOutcome(SignalOutcome outcome)
+    {
+        var subscribers = Volatile.Read(ref _subscribers);
+        _ring.TryGet(outcome.SignalSeq, out var signal);
+        SerializedHubMessage? frame = null;
+        var sent = 0;
+        foreach (var subscriber in subscribers)
+        {
+            if (!subscriber.Covers(outcome.Timeframe) || (signal is not null && signal.Confidence < subscriber.MinConfidence))
+            {
+                continue;
+            }
+
+            frame ??= HubFrames.Invocation(HubNames.SignalResolvedEvent, outcome, ContractsJsonContext.Default.SignalOutcome);
+            sent += Offer(subscriber.Connection, frame);
+        }
+
+        _context.Metrics.MessagesSent(sent);
+    }
+
+    private int Offer(ConnectionState connection, SerializedHubMessage frame)
+    {
+        if (connection.TryEnqueue(frame))
+        {
+            return 1;
+        }
+
+        if (!connection.IsClosing)
+        {
+            _context.SlowConsumer(connection);
+        }
+
+        return 0;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(5200, LogLevel.Information, "Repaired a hole in {Symbol}: seq {From}..{To} read from the store")]
+        public static partial void HoleRepaired(ILogger logger, string symbol, long from, long to);
+
+        [LoggerMessage(5201, LogLevel.Error, "{Symbol}: seq {From}..{To} did not appear in the store within {Timeout}; delivering past the hole (clients can page /api/signals when it appears)")]
+        public static partial void HoleNotRepaired(ILogger logger, string symbol, long from, long to, TimeSpan timeout);
+
+        [LoggerMessage(5202, LogLevel.Warning, "{Symbol}: seq {From}..{To} missing and this node has no signal store to repair from")]
+        public static partial void HoleWithoutStore(ILogger logger, string symbol, long from, long to);
+
+        [LoggerMessage(5203, LogLevel.Warning, "Reading {Symbol} from the signal store failed; retrying")]
+        public static partial void StoreReadFailed(ILogger logger, Exception exception, string symbol);
+
+        [LoggerMessage(5204, LogLevel.Error, "Delivering a {Symbol} message failed; the next signal or catch-up repairs what it missed")]
+        public static partial void ProcessFailed(ILogger logger, Exception exception, string symbol);
+    }
+}

@@ -1,0 +1,132 @@
+using System.Collections.Concurrent;
+using SignalStream.Contracts;
+using SignalStream.Hub.FanOut.Internal;
+
+namespace SignalStream.Hub.FanOut;
+
+/// <summary>
+/// This node's per-symbol feeds. Fed by the local engine (role <c>all</c>) or by the bus (role <c>hub</c>); on a bus node
+/// a feed, and the node's bus subscription for its symbol, starts when the first client subscribes to the symbol.
+/// </summary>
+internal sealed partial class SymbolFeeds : IBusListener, IHostedService, IDisposable
+{
+    private readonly ConcurrentDictionary<string, SymbolFeed> _feeds = new(StringComparer.Ordinal);
+    private readonly Lock _createGate = new();
+    private readonly FeedContext _context;
+    private readonly ISignalBus? _source;
+    private readonly CancellationTokenSource _stopping = new();
+    private ITimer? _catchUpTimer;
+
+    /// <param name="source">The bus this node receives from, or null when its engine runs in-process.</param>
+    public SymbolFeeds(FeedContext context, ISignalBus? source)
+    {
+        _context = context;
+        _source = source;
+        source?.SetListener(this);
+    }
+
+    public IEnumerable<SymbolFeed> All => _feeds.Values;
+
+    public SymbolFeed? Find(string symbol) => _feeds.GetValueOrDefault(symbol);
+
+    /// <summary>The symbol's feed, created (and, on a bus node, subscribed on the bus) when missing.</summary>
+    public async ValueTask<SymbolFeed> GetOrCreateAsync(string symbol, CancellationToken cancellationToken)
+    {
+        var feed = GetOrCreate(symbol);
+        if (_source is not null)
+        {
+            // Subscribe before the caller takes its snapshot, so nothing published after the snapshot is missed.
+            await _source.SubscribeAsync(symbol, cancellationToken).ConfigureAwait(false);
+        }
+
+        return feed;
+    }
+
+    public SymbolFeed GetOrCreate(string symbol)
+    {
+        if (_feeds.TryGetValue(symbol, out var feed))
+        {
+            return feed;
+        }
+
+        lock (_createGate)
+        {
+            return _feeds.GetOrAdd(symbol, s => new SymbolFeed(s, _context, _stopping.Token));
+        }
+    }
+
+    void IBusListener.OnMessage(BusMessage message)
+    {
+        if (!_feeds.TryGetValue(message.Symbol, out var feed))
+        {
+            return;
+        }
+
+        switch (message.Kind)
+        {
+            case BusMessageKind.Candle:
+                feed.DeliverCandle(message.Candle!);
+                break;
+            case BusMessageKind.Signal:
+            case BusMessageKind.Outcome:
+                if (!feed.TryPost(new FeedItem(message.Signal, message.Outcome)))
+                {
+                    Log.InboundFull(_context.Logger, message.Symbol);
+                }
+
+                break;
+        }
+    }
+
+    void IBusListener.OnBusRestored() => RequestCatchUp();
+
+    private void RequestCatchUp()
+    {
+        foreach (var feed in _feeds.Values)
+        {
+            feed.TryPost(FeedItem.CatchUp);
+        }
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_source is not null)
+        {
+            // A message lost at the tail of a quiet symbol would otherwise wait for the next signal to reveal the hole.
+            var interval = _context.Options.CatchUpInterval;
+            _catchUpTimer = _context.Time.CreateTimer(_ => RequestCatchUp(), null, interval, interval);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _catchUpTimer?.Dispose();
+        foreach (var feed in _feeds.Values)
+        {
+            feed.Complete();
+        }
+
+        // Let the loops deliver what is already queued, then stop them.
+        var loops = Task.WhenAll(_feeds.Values.Select(f => f.Loop));
+        await Task.WhenAny(loops, Task.Delay(_context.Options.ShutdownDrainTimeout, _context.Time, cancellationToken)).ConfigureAwait(false);
+        await _stopping.CancelAsync().ConfigureAwait(false);
+    }
+
+    public void Dispose()
+    {
+        // Disposed twice (as itself and as a hosted service); the token source is left to the GC for that reason.
+        _catchUpTimer?.Dispose();
+        if (!_stopping.IsCancellationRequested)
+        {
+            _stopping.Cancel();
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(5210, LogLevel.Warning, "{Symbol}: inbound queue full, dropped a bus message (repaired from the store)")]
+        public static partial void InboundFull(ILogger logger, string symbol);
+    }
+}

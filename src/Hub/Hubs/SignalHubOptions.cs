@@ -1,0 +1,115 @@
+namespace SignalStream.Hub.Hubs;
+
+/// <summary>The <c>Hub</c> configuration section: limits and fan-out tuning, resolved once and validated at start.</summary>
+public sealed class SignalHubOptions
+{
+    public const string SectionName = "Hub";
+
+    /// <summary>Connections this node serves at once; more are refused with 503 and a reason.</summary>
+    public int MaxConnections { get; set; } = 10_000;
+
+    /// <summary>Signal plus candle subscriptions one connection may hold (a token's <c>max_subscriptions</c> may lower it).</summary>
+    public int MaxSubscriptionsPerConnection { get; set; } = 50;
+
+    /// <summary>Largest client-to-server message in bytes (SignalR's <c>MaximumReceiveMessageSize</c>).</summary>
+    public int MaxMessageBytes { get; set; } = 32 * 1024;
+
+    /// <summary>Sustained hub invocations per second per connection (token bucket refill rate).</summary>
+    public double InvocationsPerSecond { get; set; } = 20;
+
+    /// <summary>Hub invocations a connection may make in a burst (token bucket capacity).</summary>
+    public int InvocationBurst { get; set; } = 40;
+
+    /// <summary>Messages one connection may have queued outbound; a connection past it is a slow consumer and is disconnected.</summary>
+    public int OutboundQueueLimit { get; set; } = 1024;
+
+    /// <summary>Recent signals kept per symbol in memory for resume without a store read.</summary>
+    public int RecentSignalsPerSymbol { get; set; } = 1024;
+
+    /// <summary>Most signals a resume (<c>afterSeq</c>) returns; beyond it <c>recovered</c> is false.</summary>
+    public int MaxRecoverySignals { get; set; } = 1000;
+
+    /// <summary>How often a node compares its delivered seq with the store to find signals lost at the tail.</summary>
+    public TimeSpan CatchUpInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>First delay before re-reading the store for a hole's signals (doubles up to one second).</summary>
+    public TimeSpan HoleRetryDelay { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>How long a hole may wait for the store before the node delivers past it (and logs an error).</summary>
+    public TimeSpan HoleRepairTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Messages a symbol's inbound queue holds; a full queue drops bus messages, which hole repair recovers.</summary>
+    public int InboundQueueLimit { get; set; } = 4096;
+
+    /// <summary>How long shutdown waits for clients to receive their queued messages and the close.</summary>
+    public TimeSpan ShutdownDrainTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Redis channel prefix: signals of a symbol go to <c>{prefix}:{SYMBOL}</c>.</summary>
+    public string RedisChannelPrefix { get; set; } = "signalstream";
+
+    public CorsSettings Cors { get; set; } = new();
+
+    /// <summary>The <c>Hub:Cors</c> section.</summary>
+    public sealed class CorsSettings
+    {
+        /// <summary>Origins browsers may connect from (for example <c>https://app.example.com</c>); empty: no CORS.</summary>
+        public List<string> Origins { get; set; } = [];
+    }
+
+    /// <summary>Problems a person can fix, one message each; empty when valid.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (MaxConnections < 1)
+        {
+            yield return $"Hub:MaxConnections is {MaxConnections}; it must be at least 1.";
+        }
+
+        if (MaxSubscriptionsPerConnection < 1)
+        {
+            yield return $"Hub:MaxSubscriptionsPerConnection is {MaxSubscriptionsPerConnection}; it must be at least 1.";
+        }
+
+        if (MaxMessageBytes < 1024)
+        {
+            yield return $"Hub:MaxMessageBytes is {MaxMessageBytes}; it must be at least 1024 (a Subscribe call needs a few hundred bytes).";
+        }
+
+        if (!(InvocationsPerSecond > 0) || InvocationBurst < 1)
+        {
+            yield return $"Hub:InvocationsPerSecond ({InvocationsPerSecond}) must be above 0 and Hub:InvocationBurst ({InvocationBurst}) at least 1.";
+        }
+
+        if (OutboundQueueLimit < 8)
+        {
+            yield return $"Hub:OutboundQueueLimit is {OutboundQueueLimit}; it must be at least 8 messages.";
+        }
+
+        if (RecentSignalsPerSymbol < 1 || MaxRecoverySignals < 1)
+        {
+            yield return $"Hub:RecentSignalsPerSymbol ({RecentSignalsPerSymbol}) and Hub:MaxRecoverySignals ({MaxRecoverySignals}) must be at least 1.";
+        }
+
+        if (InboundQueueLimit < 16)
+        {
+            yield return $"Hub:InboundQueueLimit is {InboundQueueLimit}; it must be at least 16.";
+        }
+
+        if (CatchUpInterval <= TimeSpan.Zero || HoleRetryDelay <= TimeSpan.Zero || HoleRepairTimeout <= TimeSpan.Zero || ShutdownDrainTimeout < TimeSpan.Zero)
+        {
+            yield return "Hub:CatchUpInterval, Hub:HoleRetryDelay and Hub:HoleRepairTimeout must be positive durations (for example 00:00:05), Hub:ShutdownDrainTimeout zero or more.";
+        }
+
+        if (string.IsNullOrWhiteSpace(RedisChannelPrefix) || RedisChannelPrefix.Contains('*'))
+        {
+            yield return $"Hub:RedisChannelPrefix is '{RedisChannelPrefix}'; use a plain name such as 'signalstream'.";
+        }
+
+        foreach (var origin in Cors.Origins)
+        {
+            if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.AbsolutePath != "/" || origin.EndsWith('/'))
+            {
+                yield return $"Hub:Cors:Origins: '{origin}' is not an origin; write scheme, host and port only, for example https://app.example.com.";
+            }
+        }
+    }
+}

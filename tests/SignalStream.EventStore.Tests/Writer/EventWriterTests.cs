@@ -1,0 +1,259 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using SignalStream.Contracts;
+using SignalStream.Engine;
+using SignalStream.Engine.Events;
+using SignalStream.Engine.Events.File;
+using static SignalStream.EventStore.Tests.TestSignals;
+
+namespace SignalStream.EventStore.Tests.Writer;
+
+public sealed class EventWriterTests : IDisposable
+{
+    private readonly string _folder = TestServices.NewTempFolder();
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public async Task ClosedCandlesSignalsAndOutcomesLandInTheirStreamsAndInProgressCandlesDoNot()
+    {
+        await using var host = await EventsHost.StartAsync(EventsHost.FileSettings(_folder));
+        var signal = Signal("BTCUSDT", 1);
+
+        await host.Output.OnCandleAsync(Closed("BTCUSDT", 0, closed: false), default);
+        await host.Output.OnCandleAsync(Closed("BTCUSDT", 0), default);
+        await host.Output.OnCandleAsync(Closed("BTCUSDT", 1), default);
+        await host.Output.OnSignalAsync(signal, default);
+        await host.Output.OnShadowSignalAsync(Signal("BTCUSDT", 1) with { Id = "shadow-1" }, default);
+        await host.Output.OnOutcomeAsync(Outcome(signal, OutcomeKind.Win), default);
+        await host.StopAsync();
+
+        var candles = await host.Store.ReadStreamAsync(EventStreams.Candles(new StreamKey("BTCUSDT", Timeframe.OneMinute)), 1, 10);
+        Assert.Equal(2, candles.Count);
+        Assert.True(EventSerializer.TryDeserialize(candles[1], out var e, out _));
+        var closed = Assert.IsType<CandleClosed>(e);
+        Assert.Equal(Closed("BTCUSDT", 1).Candle, closed.Candle);
+        Assert.Equal(CandleOrigin.Simulated, closed.Origin);
+
+        var signals = await host.Store.ReadStreamAsync(EventStreams.Signals("BTCUSDT"), 1, 10);
+        Assert.True(EventSerializer.TryDeserialize(Assert.Single(signals), out var s, out _));
+        Assert.Equal(signal.Id, Assert.IsType<SignalIssued>(s).Signal.Id);
+        Assert.Equal(1, await host.Store.GetStreamVersionAsync(EventStreams.ShadowSignals("BTCUSDT")));
+        Assert.Equal(1, await host.Store.GetStreamVersionAsync(EventStreams.Outcomes("BTCUSDT")));
+    }
+
+    [Fact]
+    public async Task SignalsAreReadBySeqRangeAndLatestPerTimeframe()
+    {
+        await using var host = await EventsHost.StartAsync(EventsHost.FileSettings(_folder));
+        for (var seq = 1; seq <= 6; seq++)
+        {
+            await host.Output.OnSignalAsync(Signal("ETHUSDT", seq, seq % 2 == 0 ? Timeframe.OneHour : Timeframe.FiveMinutes), default);
+        }
+
+        await host.StopAsync();
+
+        var after2 = await host.History.ReadSignalsAsync("ETHUSDT", 2, 3, default);
+        Assert.Equal([3L, 4, 5], after2.Select(s => s.Seq));
+        var latest = await host.History.ReadLatestSignalsAsync("ETHUSDT", default);
+        Assert.Equal([(Timeframe.FiveMinutes, 5L), (Timeframe.OneHour, 6L)], latest.Select(s => (s.Timeframe, s.Seq)));
+        Assert.Equal(6, await host.History.GetLastSeqAsync("ETHUSDT", default));
+        Assert.Equal(0, await host.History.GetLastSeqAsync("NOSUCH", default));
+        Assert.Same(host.Services.GetRequiredService<ISignalHistory>(), host.Services.GetRequiredService<ISignalSequence>());
+    }
+
+    [Fact]
+    public async Task ASignalIsReadableTheMomentTheWriterAcceptsItEvenBeforeItsCommit()
+    {
+        ControllableStore? store = null;
+        await using var host = await EventsHost.StartAsync(
+            EventsHost.FileSettings(_folder),
+            services => services.AddSingleton<IEventStore>(_ => store = new ControllableStore(FileStore(_folder))));
+        store!.Pause();
+
+        await host.Output.OnSignalAsync(Signal("BTCUSDT", 1), default).AsTask().WaitAsync(TestEvents.Wait);
+
+        Assert.Equal([1L], (await host.History.ReadSignalsAsync("BTCUSDT", 0, 10, default)).Select(s => s.Seq));
+        Assert.Equal(1, await host.History.GetLastSeqAsync("BTCUSDT", default));
+        Assert.Equal(0, await host.Store.GetStreamVersionAsync(EventStreams.Signals("BTCUSDT")));
+        store.Resume();
+        await host.StopAsync();
+        Assert.Equal(1, await host.Store.GetStreamVersionAsync(EventStreams.Signals("BTCUSDT")));
+    }
+
+    [Fact]
+    public async Task AFailedOrUnacknowledgedCommitIsRetriedWithoutWritingTwice()
+    {
+        ControllableStore? store = null;
+        var settings = EventsHost.FileSettings(_folder);
+        settings["Storage:Writer:RetryInitialDelay"] = "00:00:00.010";
+        await using var host = await EventsHost.StartAsync(
+            settings,
+            services => services.AddSingleton<IEventStore>(_ => store = new ControllableStore(FileStore(_folder))));
+        store!.FailNext(2);
+        store.LoseAcknowledgements(1);
+
+        for (var seq = 1; seq <= 20; seq++)
+        {
+            await host.Output.OnSignalAsync(Signal("BTCUSDT", seq), default);
+        }
+
+        await host.StopAsync();
+        var stored = await host.Store.ReadStreamAsync(EventStreams.Signals("BTCUSDT"), 1, 100);
+        Assert.Equal(Enumerable.Range(1, 20).Select(i => (long)i), stored.Select(e => e.Version));
+        Assert.Equal(20, stored.Select(e => e.EventId).Distinct().Count());
+        Assert.True(store.Attempts > 3);
+    }
+
+    [Fact]
+    public async Task AFullBufferMakesTheEngineWaitInsteadOfDropping()
+    {
+        ControllableStore? store = null;
+        var settings = EventsHost.FileSettings(_folder);
+        settings["Storage:Writer:BufferCapacity"] = "4";
+        settings["Storage:Writer:MaxBatchSize"] = "4";
+        await using var host = await EventsHost.StartAsync(
+            settings,
+            services => services.AddSingleton<IEventStore>(_ => store = new ControllableStore(FileStore(_folder))));
+        store!.Pause();
+
+        // The writer holds one batch in its paused commit and the channel holds four more: the next call must wait.
+        ValueTask blocked = default;
+        var accepted = 0;
+        while (accepted < 100)
+        {
+            blocked = host.Output.OnCandleAsync(Closed("BTCUSDT", accepted), default);
+            accepted++;
+            if (!blocked.IsCompleted)
+            {
+                break;
+            }
+        }
+
+        Assert.False(blocked.IsCompleted);
+        store.Resume();
+        await blocked.AsTask().WaitAsync(TestEvents.Wait);
+        await host.StopAsync();
+
+        var stored = await host.Store.ReadStreamAsync(EventStreams.Candles(new StreamKey("BTCUSDT", Timeframe.OneMinute)), 1, 1000);
+        Assert.Equal(accepted, stored.Count);
+    }
+
+    [Fact]
+    public async Task ShutdownCommitsEverythingBuffered()
+    {
+        await using (var host = await EventsHost.StartAsync(EventsHost.FileSettings(_folder, delay: "00:00:00.200")))
+        {
+            for (var i = 0; i < 500; i++)
+            {
+                await host.Output.OnCandleAsync(Closed("SOLUSDT", i), default);
+            }
+
+            await host.StopAsync();
+        }
+
+        await using var reopened = FileStore(_folder);
+        await reopened.InitializeAsync();
+        Assert.Equal(500, await reopened.GetStreamVersionAsync(EventStreams.Candles(new StreamKey("SOLUSDT", Timeframe.OneMinute))));
+    }
+
+    [Fact]
+    public async Task ProjectionsFollowTheStore()
+    {
+        await using var host = await EventsHost.StartAsync(EventsHost.FileSettings(_folder));
+        var s1 = Signal("BTCUSDT", 1);
+        var s2 = Signal("BTCUSDT", 2);
+        await host.Output.OnCandleAsync(Closed("BTCUSDT", 0), default);
+        await host.Output.OnSignalAsync(s1, default);
+        await host.Output.OnSignalAsync(s2, default);
+        await host.Output.OnOutcomeAsync(Outcome(s1, OutcomeKind.Win), default);
+        await host.Output.OnOutcomeAsync(Outcome(s2, OutcomeKind.Loss, shadow: true), default);
+
+        var projections = host.Services.GetRequiredService<EventProjections>();
+        while (projections.Position < 5)
+        {
+            await Task.Delay(10).WaitAsync(TestEvents.Wait);
+        }
+
+        Assert.Equal(2, projections.LatestSignals()[new StreamKey("BTCUSDT", Timeframe.OneMinute)].Seq);
+        Assert.Equal(new OutcomeStatistics(1, 0, 0, 2), projections.OutcomesByModel()["lstm-direction"]);
+        Assert.Equal(new OutcomeStatistics(0, 1, 0, -1), projections.OutcomesByModel()["lstm-direction (shadow)"]);
+        var counts = projections.CountsByType();
+        Assert.Equal(1, counts[EventSerializer.CandleClosedType]);
+        Assert.Equal(2, counts[EventSerializer.SignalIssuedType]);
+        Assert.Equal(2, counts[EventSerializer.SignalResolvedType]);
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task TheSignalSequenceContinuesAfterARestart()
+    {
+        await using (var host = await EventsHost.StartAsync(EventsHost.FileSettings(_folder)))
+        {
+            await host.Output.OnSignalAsync(Signal("XRPUSDT", 1), default);
+            await host.Output.OnSignalAsync(Signal("XRPUSDT", 2), default);
+            await host.StopAsync();
+        }
+
+        await using var restarted = await EventsHost.StartAsync(EventsHost.FileSettings(_folder));
+        Assert.Equal(2, await restarted.Services.GetRequiredService<ISignalSequence>().GetLastSeqAsync("XRPUSDT", default));
+        await restarted.StopAsync();
+    }
+
+    [Fact]
+    public async Task TheWriterIsTheFirstEngineOutput()
+    {
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(EventsHost.FileSettings(_folder)).Build();
+        var services = new ServiceCollection().AddLogging();
+        services.AddSignalStreamEvents(configuration);
+        services.AddSingleton<IEngineOutput, NoOutput>();
+        await using var provider = services.BuildServiceProvider();
+
+        Assert.Equal("EventWriter", provider.GetServices<IEngineOutput>().First().GetType().Name);
+    }
+
+    [Theory]
+    [InlineData("postgres", null, "ConnectionStrings:Postgres is empty")]
+    [InlineData("sqlite", null, "Storage:Provider 'sqlite' is unknown")]
+    [InlineData("file", "Storage:Writer:MaxBatchSize=0", "Storage:Writer:MaxBatchSize 0 must be between")]
+    [InlineData("postgres", "Storage:Postgres:Schema=Bad-Name", "must be a plain identifier")]
+    public async Task InvalidStorageSettingsFailAtStartWithAMessageThatSaysHowToFixThem(string provider, string? extra, string expected)
+    {
+        var settings = EventsHost.FileSettings(_folder);
+        settings["Storage:Provider"] = provider;
+        if (provider == "postgres" && extra is not null)
+        {
+            settings["ConnectionStrings:Postgres"] = "Host=localhost";
+        }
+
+        if (extra?.Split('=') is [var key, var value])
+        {
+            settings[key] = value;
+        }
+
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection().AddLogging();
+        services.AddSignalStreamEvents(configuration);
+        await using var sp = services.BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => sp.GetRequiredService<IOptions<StorageOptions>>().Value);
+        Assert.Contains(expected, error.Message);
+    }
+
+    private static FileEventStore FileStore(string folder) =>
+        new(new FileJournalOptions { Path = folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
+
+    private sealed class NoOutput : IEngineOutput
+    {
+        public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken) => default;
+
+        public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken) => default;
+
+        public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) => default;
+
+        public ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken) => default;
+    }
+}

@@ -1,0 +1,61 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using SignalStream.Engine;
+using SignalStream.Engine.Events;
+
+namespace SignalStream.EventStore.Tests.Writer;
+
+/// <summary>The events area as the host wires it (AddSignalStreamEvents), with hosted services started and stopped.</summary>
+internal sealed class EventsHost : IAsyncDisposable
+{
+    private readonly ServiceProvider _provider;
+    private readonly IHostedService[] _hosted;
+
+    private EventsHost(ServiceProvider provider)
+    {
+        _provider = provider;
+        _hosted = provider.GetServices<IHostedService>().ToArray();
+    }
+
+    public IServiceProvider Services => _provider;
+
+    public IEngineOutput Output => _provider.GetServices<IEngineOutput>().First();
+
+    public ISignalHistory History => _provider.GetRequiredService<ISignalHistory>();
+
+    public IEventStore Store => _provider.GetRequiredService<IEventStore>();
+
+    public static async Task<EventsHost> StartAsync(Dictionary<string, string?> settings, Action<IServiceCollection>? configure = null)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSignalStreamEvents(configuration);
+        configure?.Invoke(services);
+        var host = new EventsHost(services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true }));
+        foreach (var hosted in host._hosted)
+        {
+            await hosted.StartAsync(CancellationToken.None).WaitAsync(TestEvents.Wait);
+        }
+
+        return host;
+    }
+
+    public async Task StopAsync()
+    {
+        foreach (var hosted in _hosted.Reverse())
+        {
+            await hosted.StopAsync(CancellationToken.None).WaitAsync(TestEvents.Wait);
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await _provider.DisposeAsync();
+
+    public static Dictionary<string, string?> FileSettings(string folder, string delay = "00:00:00.002") => new()
+    {
+        ["Storage:Provider"] = "file",
+        ["Storage:File:Path"] = folder,
+        ["Storage:Writer:MaxDelay"] = delay,
+    };
+}

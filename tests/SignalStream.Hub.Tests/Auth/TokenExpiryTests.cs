@@ -1,0 +1,19 @@
+using SignalStream.Hub.Tests.Infrastructure;
+
+namespace SignalStream.Hub.Tests.Auth;
+
+public sealed class TokenExpiryTests
+{
+    [Fact]
+    public async Task ConnectionIsClosedWithReconnectAllowedWhenItsTokenExpires()
+    {
+        // Zero skew and a token with two seconds left: the node's expiry sweep (every second) closes the connection.
+        await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: [.. TestJwt.Settings, "Auth:Jwt:ClockSkew=00:00:00"]);
+        await using var client = await HubTestClient.ConnectAsync(node.BaseAddress, TestJwt.Valid("\"*\"", exp: TestJwt.Now + 2));
+        await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
+
+        var (error, allowReconnect) = await client.Closed.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Contains("access token expired", error);
+        Assert.True(allowReconnect);
+    }
+}

@@ -1,0 +1,194 @@
+using System.Text.Json;
+using SignalStream.Contracts;
+using SignalStream.Hub.Tests.Infrastructure;
+
+namespace SignalStream.Hub.Tests.FanOut;
+
+/// <summary>
+/// One engine node, two hub nodes and real Redis, all on loopback Kestrel in this process. The store is an in-memory
+/// <see cref="ISignalHistory"/> shared by the nodes (the PostgreSQL provider replaces it once the events work lands).
+/// </summary>
+[Collection(RedisCollection.Name)]
+public sealed class ScaleOutTests
+{
+    private static async Task<(TestNode Engine, TestNode A, TestNode B)> StartClusterAsync(InMemorySignalHistory store, params string[] settings)
+    {
+        var redis = TestRedis.ConnectionString;
+        var channelPrefix = "Hub:RedisChannelPrefix=t" + Guid.NewGuid().ToString("N")[..8]; // isolates tests sharing the Redis
+        var engine = await TestNode.StartAsync(store, "engine", redis, [channelPrefix, .. settings]);
+        var a = await TestNode.StartAsync(store, "hub", redis, [channelPrefix, .. settings]);
+        var b = await TestNode.StartAsync(store, "hub", redis, [channelPrefix, .. settings]);
+        return (engine, a, b);
+    }
+
+    private static long[] Seqs(IEnumerable<JsonElement> signals) => signals.Select(s => s.GetProperty("seq").GetInt64()).ToArray();
+
+    private static long[] Range(long from, long to) => Enumerable.Range((int)from, (int)(to - from + 1)).Select(i => (long)i).ToArray();
+
+    [Fact]
+    public async Task EveryClientOnEitherHubNodeReceivesEverySignalAcrossARedisRestart()
+    {
+        var store = new InMemorySignalHistory();
+        var (engine, a, b) = await StartClusterAsync(store);
+        await using var _ = engine;
+        await using var __ = a;
+        await using var ___ = b;
+        var clients = new List<HubTestClient>();
+        try
+        {
+            foreach (var node in new[] { a, a, b, b })
+            {
+                var client = await node.ConnectAsync();
+                clients.Add(client);
+                await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
+            }
+
+            var eth = await b.ConnectAsync();
+            clients.Add(eth);
+            await eth.InvokeAsync("Subscribe", new { symbol = "ETHUSDT" });
+
+            for (var seq = 1; seq <= 40; seq++)
+            {
+                await engine.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+                await engine.PublishAsync(TestSignals.Make("ETHUSDT", seq));
+            }
+
+            await TestRedis.StopAsync();
+            for (var seq = 41; seq <= 60; seq++)
+            {
+                await engine.PublishAsync(TestSignals.Make("BTCUSDT", seq)); // lost on the bus: only the store has them
+            }
+
+            await TestRedis.StartAsync();
+            for (var seq = 61; seq <= 100; seq++)
+            {
+                await engine.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+            }
+
+            foreach (var client in clients.Take(4))
+            {
+                Assert.Equal(Range(1, 100), Seqs(await client.NextEventsAsync(HubNames.SignalEvent, 100, TimeSpan.FromSeconds(30))));
+            }
+
+            Assert.Equal(Range(1, 40), Seqs(await eth.NextEventsAsync(HubNames.SignalEvent, 40)));
+            await engine.PublishAsync(TestSignals.Make("BTCUSDT", 101));
+            foreach (var client in clients.Take(4))
+            {
+                Assert.Equal(new long[] { 101L }, Seqs(await client.NextEventsAsync(HubNames.SignalEvent, 1)));
+                Assert.False(client.TryNextEvent(out var extra), "no duplicate after the stream");
+            }
+        }
+        finally
+        {
+            await TestRedis.StartAsync(); // in case an assertion fired while it was down
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task ResumeOnTheOtherNodeReturnsExactlyTheMissedSignalsThenLiveOnes()
+    {
+        var store = new InMemorySignalHistory();
+        var (engine, a, b) = await StartClusterAsync(store);
+        await using var _ = engine;
+        await using var __ = a;
+        await using var ___ = b;
+
+        var first = await a.ConnectAsync();
+        await first.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
+        for (var seq = 1; seq <= 10; seq++)
+        {
+            await engine.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+        }
+
+        Assert.Equal(Range(1, 10), Seqs(await first.NextEventsAsync(HubNames.SignalEvent, 10)));
+        await first.DisposeAsync();
+
+        for (var seq = 11; seq <= 20; seq++)
+        {
+            await engine.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+        }
+
+        await using var resumed = await b.ConnectAsync();
+        var live = Task.Run(async () =>
+        {
+            for (var seq = 21; seq <= 30; seq++)
+            {
+                await engine.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+            }
+        });
+        var result = await resumed.InvokeAsync("Subscribe", new { symbol = "BTCUSDT", afterSeq = 10 });
+        await live;
+
+        Assert.True(result.GetProperty("recovered").GetBoolean());
+        var returned = Seqs(result.GetProperty("signals").EnumerateArray());
+        var latest = result.GetProperty("latestSeq").GetInt64();
+        Assert.Equal(Range(11, latest), returned);
+        var streamed = Seqs(await resumed.NextEventsAsync(HubNames.SignalEvent, (int)(30 - latest)));
+        Assert.Equal(Range(11, 30), returned.Concat(streamed)); // joined on seq: no gap, no duplicate
+    }
+
+    [Fact]
+    public async Task ResumeBeyondTheBoundSaysSoAndReturnsTheNewest()
+    {
+        var store = new InMemorySignalHistory();
+        var (engine, a, b) = await StartClusterAsync(store, "Hub:MaxRecoverySignals=5");
+        await using var _ = engine;
+        await using var __ = a;
+        await using var ___ = b;
+        for (var seq = 1; seq <= 12; seq++)
+        {
+            await engine.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+        }
+
+        await using var client = await a.ConnectAsync();
+        var result = await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT", afterSeq = 2 });
+        Assert.False(result.GetProperty("recovered").GetBoolean());
+        Assert.Contains("more than the resume limit of 5", result.GetProperty("reason").GetString());
+        Assert.Equal(Range(8, 12), Seqs(result.GetProperty("signals").EnumerateArray()));
+    }
+
+    [Fact]
+    public async Task HubNodeFillsAHoleFromTheStoreBeforeDeliveringPastItAndDropsDuplicates()
+    {
+        var store = new InMemorySignalHistory();
+        var redis = TestRedis.ConnectionString;
+        var prefix = "t" + Guid.NewGuid().ToString("N")[..8];
+        await using var hub = await TestNode.StartAsync(store, "hub", redis, $"Hub:RedisChannelPrefix={prefix}", "Hub:CatchUpInterval=01:00:00");
+        await using var client = await hub.ConnectAsync();
+        await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
+
+        using var publisher = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis);
+        var channel = new StackExchange.Redis.RedisChannel($"{prefix}:BTCUSDT", StackExchange.Redis.RedisChannel.PatternMode.Literal);
+        async Task PublishAsync(Signal signal) => await publisher.GetSubscriber().PublishAsync(
+            channel, "{\"kind\":\"signal\",\"signal\":" + JsonSerializer.Serialize(signal, Contracts.Serialization.ContractsJsonContext.Default.Signal) + "}");
+
+        var signals = Enumerable.Range(1, 6).Select(i => TestSignals.Make("BTCUSDT", i)).ToArray();
+        store.Append(signals[0]);
+        await PublishAsync(signals[0]);
+        Assert.Equal(new long[] { 1L }, Seqs(await client.NextEventsAsync(HubNames.SignalEvent, 1)));
+
+        // seq 5 arrives while the store has only 1..3: the node waits for 4, then delivers 2..5 in order.
+        store.Append(signals[1]);
+        store.Append(signals[2]);
+        await PublishAsync(signals[4]);
+        Assert.Equal(new long[] { 2L, 3 }, Seqs(await client.NextEventsAsync(HubNames.SignalEvent, 2)));
+        store.Append(signals[3]);
+        store.Append(signals[4]);
+        Assert.Equal(new long[] { 4L, 5 }, Seqs(await client.NextEventsAsync(HubNames.SignalEvent, 2)));
+
+        await PublishAsync(signals[2]); // duplicate
+        store.Append(signals[5]);
+        await PublishAsync(signals[5]);
+        Assert.Equal(new long[] { 6L }, Seqs(await client.NextEventsAsync(HubNames.SignalEvent, 1)));
+    }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class RedisCollection
+{
+    public const string Name = "redis";
+}

@@ -1,0 +1,294 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+
+namespace SignalStream.Hub.Tests.Infrastructure;
+
+/// <summary>
+/// A lean SignalR client for tests (the official .NET client is not available here): a WebSocket straight to the hub
+/// (skipping negotiate), the JSON hub protocol (records end with 0x1E), and a ping every few seconds so the server's
+/// 30 s client timeout never fires.
+/// </summary>
+internal sealed class HubTestClient : IAsyncDisposable
+{
+    private const byte RecordSeparator = 0x1e;
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    private readonly ClientWebSocket _socket;
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<JsonElement>> _pending = new();
+    private readonly Channel<(string Target, JsonElement Argument)> _events = Channel.CreateUnbounded<(string, JsonElement)>();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly TaskCompletionSource<(string? Error, bool AllowReconnect)> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task _receive = Task.CompletedTask;
+    private Task _ping = Task.CompletedTask;
+    private int _nextId;
+
+    private HubTestClient(ClientWebSocket socket) => _socket = socket;
+
+    /// <summary>Completes when the server closes the connection: its close message's error and allowReconnect, if any.</summary>
+    public Task<(string? Error, bool AllowReconnect)> Closed => _closed.Task;
+
+    public static async Task<HubTestClient> ConnectAsync(Uri baseAddress, string? accessToken = null, int? receiveBufferBytes = null, bool read = true)
+    {
+        var socket = new ClientWebSocket();
+        var uri = new UriBuilder(baseAddress) { Scheme = "ws", Path = "/hubs/signals" };
+        if (accessToken is not null)
+        {
+            uri.Query = "access_token=" + Uri.EscapeDataString(accessToken);
+        }
+
+        using var cts = new CancellationTokenSource(Timeout);
+        if (receiveBufferBytes is int bytes)
+        {
+            // A tiny kernel receive buffer makes a non-reading client back up quickly (loopback buffers are megabytes).
+            using var handler = new SocketsHttpHandler
+            {
+                ConnectCallback = async (context, ct) =>
+                {
+                    var s = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = bytes, NoDelay = true };
+                    await s.ConnectAsync(context.DnsEndPoint, ct);
+                    return new NetworkStream(s, ownsSocket: true);
+                },
+            };
+            await socket.ConnectAsync(uri.Uri, new HttpMessageInvoker(handler, disposeHandler: false), cts.Token);
+        }
+        else
+        {
+            await socket.ConnectAsync(uri.Uri, cts.Token);
+        }
+
+        var client = new HubTestClient(socket);
+        await client.SendRawAsync("{\"protocol\":\"json\",\"version\":1}"u8.ToArray(), cts.Token);
+        var handshake = await client.ReceiveRecordAsync(new ArrayBufferWriter<byte>(), new byte[4096], cts.Token);
+        using (var doc = JsonDocument.Parse(handshake ?? throw new InvalidOperationException("connection closed during handshake")))
+        {
+            if (doc.RootElement.TryGetProperty("error", out var error))
+            {
+                throw new InvalidOperationException("handshake failed: " + error.GetString());
+            }
+        }
+
+        if (read)
+        {
+            client._receive = Task.Run(client.ReceiveLoopAsync);
+        }
+
+        client._ping = Task.Run(client.PingLoopAsync);
+        return client;
+    }
+
+    /// <summary>Invokes a hub method and returns its result; a server error becomes <see cref="HubErrorException"/>.</summary>
+    public async Task<JsonElement> InvokeAsync(string method, params object?[] arguments)
+    {
+        var id = Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var tcs = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[id] = tcs;
+        await SendRawAsync(JsonSerializer.SerializeToUtf8Bytes(new { type = 1, invocationId = id, target = method, arguments }), _stop.Token);
+        return await tcs.Task.WaitAsync(Timeout);
+    }
+
+    /// <summary>Sends an invocation without waiting for (or expecting) a completion.</summary>
+    public Task SendAsync(string method, params object?[] arguments) =>
+        SendRawAsync(JsonSerializer.SerializeToUtf8Bytes(new { type = 1, target = method, arguments }), _stop.Token);
+
+    public Task SendRawAsync(byte[] json, CancellationToken cancellationToken) => SendRecordAsync(json, cancellationToken);
+
+    /// <summary>The next server event (for example <c>signal</c>), in arrival order.</summary>
+    public async Task<(string Target, JsonElement Argument)> NextEventAsync(TimeSpan? timeout = null) =>
+        await _events.Reader.ReadAsync().AsTask().WaitAsync(timeout ?? Timeout);
+
+    /// <summary>Reads events until <paramref name="count"/> with <paramref name="target"/> arrived; returns those.</summary>
+    public async Task<List<JsonElement>> NextEventsAsync(string target, int count, TimeSpan? timeout = null)
+    {
+        var result = new List<JsonElement>(count);
+        while (result.Count < count)
+        {
+            var (t, argument) = await NextEventAsync(timeout);
+            if (t == target)
+            {
+                result.Add(argument);
+            }
+        }
+
+        return result;
+    }
+
+    public bool TryNextEvent(out (string Target, JsonElement Argument) item) => _events.Reader.TryRead(out item);
+
+    private async Task SendRecordAsync(byte[] json, CancellationToken cancellationToken)
+    {
+        var record = new byte[json.Length + 1];
+        json.CopyTo(record, 0);
+        record[^1] = RecordSeparator;
+        await _sendLock.WaitAsync(cancellationToken);
+        try
+        {
+            await _socket.SendAsync(record, WebSocketMessageType.Text, true, cancellationToken);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private readonly Queue<byte[]> _records = new();
+
+    private async Task<byte[]?> ReceiveRecordAsync(ArrayBufferWriter<byte> pending, byte[] buffer, CancellationToken cancellationToken)
+    {
+        while (_records.Count == 0)
+        {
+            var result = await _socket.ReceiveAsync(buffer, cancellationToken);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                return null;
+            }
+
+            pending.Write(buffer.AsSpan(0, result.Count));
+            var span = pending.WrittenSpan;
+            int index;
+            var consumed = 0;
+            while ((index = span[consumed..].IndexOf(RecordSeparator)) >= 0)
+            {
+                _records.Enqueue(span.Slice(consumed, index).ToArray());
+                consumed += index + 1;
+            }
+
+            var rest = span[consumed..].ToArray();
+            pending.ResetWrittenCount();
+            pending.Write(rest);
+        }
+
+        return _records.Dequeue();
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var pending = new ArrayBufferWriter<byte>();
+        var buffer = new byte[16 * 1024];
+        try
+        {
+            while (true)
+            {
+                var record = await ReceiveRecordAsync(pending, buffer, _stop.Token);
+                if (record is null)
+                {
+                    break;
+                }
+
+                using var doc = JsonDocument.Parse(record);
+                var root = doc.RootElement;
+                switch (root.GetProperty("type").GetInt32())
+                {
+                    case 1:
+                        _events.Writer.TryWrite((root.GetProperty("target").GetString()!, root.GetProperty("arguments")[0].Clone()));
+                        break;
+                    case 3:
+                        if (_pending.TryRemove(root.GetProperty("invocationId").GetString()!, out var tcs))
+                        {
+                            if (root.TryGetProperty("error", out var error))
+                            {
+                                tcs.TrySetException(new HubErrorException(error.GetString()!));
+                            }
+                            else
+                            {
+                                tcs.TrySetResult(root.TryGetProperty("result", out var r) ? r.Clone() : default);
+                            }
+                        }
+
+                        break;
+                    case 7:
+                        _closed.TrySetResult((
+                            root.TryGetProperty("error", out var e) ? e.GetString() : null,
+                            root.TryGetProperty("allowReconnect", out var a) && a.GetBoolean()));
+                        break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
+        {
+            // The connection ended; Closed reports it below.
+        }
+        finally
+        {
+            _closed.TrySetResult((null, false));
+            _events.Writer.TryComplete();
+            foreach (var tcs in _pending.Values)
+            {
+                tcs.TrySetException(new HubErrorException("connection closed"));
+            }
+        }
+    }
+
+    private async Task PingLoopAsync()
+    {
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(5), _stop.Token);
+                await SendRecordAsync("{\"type\":6}"u8.ToArray(), _stop.Token);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Stopped or disconnected.
+        }
+    }
+
+    /// <summary>True once the socket is no longer open (the server closed or aborted it).</summary>
+    public bool IsClosed => _socket.State is not WebSocketState.Open;
+
+    /// <summary>For a non-reading client: waits until the server has dropped the TCP connection, probing with sends.</summary>
+    public async Task WaitUntilDroppedAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        while (true)
+        {
+            try
+            {
+                await SendRecordAsync("{\"type\":6}"u8.ToArray(), cts.Token);
+            }
+            catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException)
+            {
+                return;
+            }
+
+            if (_socket.State is not WebSocketState.Open)
+            {
+                return;
+            }
+
+            await Task.Delay(50, cts.Token);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try
+        {
+            if (_socket.State == WebSocketState.Open)
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, cts.Token);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
+        {
+            // Already gone.
+        }
+
+        _socket.Abort();
+        await Task.WhenAll(_receive, _ping).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
+        _socket.Dispose();
+        _stop.Dispose();
+    }
+}
+
+/// <summary>A hub invocation's error, as the server sent it.</summary>
+internal sealed class HubErrorException(string message) : Exception(message);

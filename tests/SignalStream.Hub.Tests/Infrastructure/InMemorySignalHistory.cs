@@ -1,0 +1,82 @@
+using SignalStream.Contracts;
+using SignalStream.Engine;
+using SignalStream.Engine.Events;
+
+namespace SignalStream.Hub.Tests.Infrastructure;
+
+/// <summary>
+/// A signal store for tests, shared in-process by the nodes a test starts (the PostgreSQL provider from the events
+/// work replaces it once merged). Appending can be held back to simulate a store that lags the bus.
+/// </summary>
+internal sealed class InMemorySignalHistory : ISignalHistory
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, List<Signal>> _signals = new(StringComparer.Ordinal);
+
+    public int Reads { get; private set; }
+
+    public void Append(Signal signal)
+    {
+        lock (_gate)
+        {
+            if (!_signals.TryGetValue(signal.Symbol, out var list))
+            {
+                _signals[signal.Symbol] = list = [];
+            }
+
+            if (list.Count > 0 && list[^1].Seq + 1 != signal.Seq)
+            {
+                throw new InvalidOperationException($"test store: {signal.Symbol} seq {signal.Seq} after {list[^1].Seq}");
+            }
+
+            list.Add(signal);
+        }
+    }
+
+    public ValueTask<long> GetLastSeqAsync(string symbol, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult(_signals.TryGetValue(symbol, out var list) && list.Count > 0 ? list[^1].Seq : 0L);
+        }
+    }
+
+    public ValueTask<IReadOnlyList<Signal>> ReadSignalsAsync(string symbol, long afterSeq, int limit, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            Reads++;
+            IReadOnlyList<Signal> result = _signals.TryGetValue(symbol, out var list)
+                ? list.Where(s => s.Seq > afterSeq).Take(limit).ToArray()
+                : [];
+            return ValueTask.FromResult(result);
+        }
+    }
+
+    public ValueTask<IReadOnlyList<Signal>> ReadLatestSignalsAsync(string symbol, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            IReadOnlyList<Signal> result = _signals.TryGetValue(symbol, out var list)
+                ? list.GroupBy(s => s.Timeframe).Select(g => g.Last()).OrderBy(s => s.Seq).ToArray()
+                : [];
+            return ValueTask.FromResult(result);
+        }
+    }
+}
+
+/// <summary>Stands in for the event writer: persists each signal before the fan-out output sees it.</summary>
+internal sealed class StoreWriterOutput(InMemorySignalHistory store) : IEngineOutput
+{
+    public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
+    {
+        store.Append(signal);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+}
