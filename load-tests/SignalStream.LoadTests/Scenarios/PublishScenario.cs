@@ -124,6 +124,24 @@ internal sealed class PublishScenario
                 await Task.Delay(200, cancellationToken);
             }
 
+            // Slow consumers read again: those the server cut off now see the close (or the reset) behind their backlog.
+            var slowClients = allClients.Where(c => c.Slow).ToArray();
+            if (slowClients.Length > 0)
+            {
+                result.Notes.Add($"slow consumers stopped reading for {publishSeconds:0} s while about {finalSeq.Max()} signals a symbol were published");
+                foreach (var slow in slowClients)
+                {
+                    slow.Resume();
+                }
+
+                var slowUntil = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+                while (DateTime.UtcNow < slowUntil && slowClients.Any(c => c.Connected &&
+                           c.Ledgers.Any(l => l.Last < finalSeq[IndexOf(symbols, l.Symbol)])))
+                {
+                    await Task.Delay(200, cancellationToken);
+                }
+            }
+
             var drainedDelivered = delivered() - startDelivered;
             result.Delivered = drainedDelivered;
             result.DeliveredPerSecond = Math.Round((last - startDelivered) / publishSeconds);
@@ -236,7 +254,6 @@ internal sealed class PublishScenario
             if (client.Slow)
             {
                 result.SlowClients++;
-                client.Resume();
                 if (!client.Connected || client.ClosedReason is not null)
                 {
                     result.SlowDisconnected++;
