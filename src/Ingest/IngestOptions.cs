@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using SignalStream.Contracts;
 
 namespace SignalStream.Ingest;
@@ -19,6 +20,36 @@ public sealed class IngestOptions
 
     /// <summary>Closed candles of history per stream loaded at start so features are warm.</summary>
     public int WarmupCandles { get; set; } = 300;
+
+    /// <summary>
+    /// Binds the section, also accepting comma-separated <c>Symbols</c> and <c>Timeframes</c>
+    /// (<c>--Ingest:Symbols=BTCUSDT,ETHUSDT</c>): configuration merges arrays by index, so an indexed override could
+    /// only ever replace entries, never shorten the list.
+    /// </summary>
+    public static IngestOptions Bind(IConfiguration configuration)
+    {
+        var section = configuration.GetSection(SectionName);
+        var options = section.Get<IngestOptions>() ?? new IngestOptions();
+        ApplyCommaSeparated(section, options);
+        return options;
+    }
+
+    internal static void ApplyCommaSeparated(IConfigurationSection section, IngestOptions options)
+    {
+        if (SplitList(section[nameof(Symbols)]) is { } symbols)
+        {
+            options.Symbols = symbols;
+        }
+
+        if (SplitList(section[nameof(Timeframes)]) is { } timeframes)
+        {
+            options.Timeframes = timeframes;
+        }
+    }
+
+    private static List<string>? SplitList(string? value) => string.IsNullOrWhiteSpace(value)
+        ? null
+        : [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
 
     internal static readonly string[] DefaultSymbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT"];
     internal static readonly string[] DefaultTimeframes = ["1m", "5m", "15m", "1h"];

@@ -15,6 +15,7 @@ public static class IngestServiceCollectionExtensions
         var section = configuration.GetSection(IngestOptions.SectionName);
         services.AddOptions<IngestOptions>()
             .Bind(section)
+            .PostConfigure(o => IngestOptions.ApplyCommaSeparated(section, o))
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<IngestOptions>, IngestOptionsValidator>();
         services.AddSingleton(sp => new CandleUpdateChannel(sp.GetRequiredService<IOptions<IngestOptions>>().Value.ChannelCapacity));

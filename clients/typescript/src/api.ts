@@ -71,8 +71,21 @@ export class SignalStreamApi {
     const response = await this.fetchImpl(this.baseUrl + path, { headers });
     if (!response.ok) {
       const body = await response.text().catch(() => "");
-      throw new ApiError(response.status, path, `GET ${path} failed with ${response.status}${body ? `: ${body.slice(0, 300)}` : ""}`);
+      throw new ApiError(response.status, path, `GET ${path} failed with ${response.status}${describe(body)}`);
     }
     return (await response.json()) as T;
   }
+}
+
+/** The server answers errors as RFC 9457 problem details: show their `detail` (or `title`) rather than raw JSON. */
+function describe(body: string): string {
+  if (body === "") return "";
+  try {
+    const problem = JSON.parse(body) as { detail?: unknown; title?: unknown };
+    const text = typeof problem.detail === "string" ? problem.detail : typeof problem.title === "string" ? problem.title : undefined;
+    if (text !== undefined) return `: ${text}`;
+  } catch {
+    // Not JSON: show the start of the body as it is.
+  }
+  return `: ${body.slice(0, 300)}`;
 }

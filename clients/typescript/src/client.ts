@@ -2,6 +2,7 @@ import { type ILogger, LogLevel } from "@microsoft/signalr";
 import {
   type ConnectOptions,
   createSignalRConnection,
+  DEFAULT_RECOVERY_RETRY_DELAYS_MS,
   foreverRetryPolicy,
   type HubConnectionLike,
   hubUrlOf,
@@ -99,17 +100,20 @@ export class SignalStreamClient {
   readonly hubUrl: string;
   private readonly connection: HubConnectionLike;
   private readonly delays: readonly number[] | undefined;
+  private readonly recoveryDelays: readonly number[];
   private readonly log: ILogger;
   private readonly channels = new Map<string, SymbolChannel>();
   private readonly candleChannels = new Map<string, CandleChannel>();
   private readonly stateListeners = new Set<(state: ConnectionState, error?: Error) => void>();
   private currentState: ConnectionState = "disconnected";
+  private epoch = 0; // +1 whenever the connection drops: a failure from an older epoch is the drop, not a refusal
   private closing = false;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(url: string, options: ConnectOptions = {}) {
     this.hubUrl = hubUrlOf(url);
     this.delays = reconnectDelays(options);
+    this.recoveryDelays = options.recoveryRetryDelaysMs ?? DEFAULT_RECOVERY_RETRY_DELAYS_MS;
     this.log = toLogger(options.logger);
     const retryPolicy = this.delays ? foreverRetryPolicy(this.delays) : undefined;
     this.connection = (options.connectionFactory ?? createSignalRConnection)(this.hubUrl, options, retryPolicy);
@@ -119,9 +123,15 @@ export class SignalStreamClient {
       this.channels.get(normalize(outcome.symbol))?.onResolved(outcome));
     this.connection.on(HubNames.CandleEvent, (candle: CandleMessage) =>
       this.candleChannels.get(candleKey(normalize(candle.symbol), candle.timeframe))?.onCandle(candle));
-    this.connection.onreconnecting((error) => this.setState("reconnecting", error));
+    this.connection.onreconnecting((error) => {
+      this.epoch++;
+      this.setState("reconnecting", error);
+    });
     this.connection.onreconnected(() => this.onConnected());
-    this.connection.onclose((error) => this.onClosed(error));
+    this.connection.onclose((error) => {
+      this.epoch++;
+      this.onClosed(error);
+    });
   }
 
   /** The connection's state right now. */
@@ -200,10 +210,11 @@ export class SignalStreamClient {
     }
     channel.handlers.add(onCandle);
     if (isNew) {
+      const epoch = this.connectionEpoch;
       try {
         await this.invoke(HubNames.SubscribeCandles, sym, timeframe);
       } catch (error) {
-        if (this.isConnected) {
+        if (this.refusedOn(epoch)) {
           this.candleChannels.delete(key);
           throw new SubscriptionError(sym, `SubscribeCandles(${sym}, ${timeframe}) was refused: ${asError(error).message}`, { cause: error });
         }
@@ -242,6 +253,21 @@ export class SignalStreamClient {
   /** @internal */
   get isConnected(): boolean {
     return this.connection.state === "Connected";
+  }
+
+  /** @internal Changes whenever the connection drops. */
+  get connectionEpoch(): number {
+    return this.epoch;
+  }
+
+  /** @internal True when a failed invocation started on `epoch` was the server's answer, not the connection dropping. */
+  refusedOn(epoch: number): boolean {
+    return this.epoch === epoch && this.isConnected;
+  }
+
+  /** @internal */
+  get recoveryRetryDelays(): readonly number[] {
+    return this.recoveryDelays;
   }
 
   /** @internal */
@@ -337,6 +363,8 @@ class SymbolChannel {
   private inFlight = false;
   private again = false;
   private closed = false;
+  private recoveryAttempts = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly client: SignalStreamClient, readonly symbol: string) {
     this.sequencer = new SignalSequencer(symbol);
@@ -373,6 +401,7 @@ class SymbolChannel {
 
   close(error: Error): void {
     this.closed = true;
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     for (const sub of this.subs) sub.deactivate();
     this.subs.clear();
     const waiters = this.waiters;
@@ -389,16 +418,30 @@ class SymbolChannel {
         const afterSeq = this.sequencer.beginSubscribe();
         const request: SubscribeRequest = afterSeq === undefined ? { symbol: this.symbol } : { symbol: this.symbol, afterSeq };
         let result: SubscribeResult;
+        const epoch = this.client.connectionEpoch;
         try {
           result = await this.client.invoke<SubscribeResult>(HubNames.Subscribe, request);
         } catch (error) {
           this.apply(this.sequencer.abortSubscribe());
-          if (this.client.isConnected && !this.closed) this.refuse(error);
+          if (this.client.refusedOn(epoch) && !this.closed) this.refuse(error);
           return;
         }
         if (this.closed) return;
         this.established = true;
-        this.apply(this.sequencer.acceptResult(result, afterSeq));
+        const retries = this.client.recoveryRetryDelays;
+        const step = this.sequencer.acceptResult(result, afterSeq, this.recoveryAttempts >= retries.length);
+        this.apply(step);
+        if (step.needsRetry) {
+          const wait = retries[this.recoveryAttempts++] ?? 0;
+          this.client.logger.log(LogLevel.Information, `${this.symbol}: not everything after seq ${afterSeq} was recoverable yet (${result.reason ?? "no reason given"}); asking again in ${wait} ms`);
+          if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined;
+            this.requestSubscribe();
+          }, wait);
+        } else {
+          this.recoveryAttempts = 0;
+        }
         const waiters = this.waiters;
         this.waiters = [];
         for (const waiter of waiters) waiter.resolve();

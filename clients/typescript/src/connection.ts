@@ -37,9 +37,17 @@ export interface ConnectOptions {
   logger?: ILogger | LogLevel;
   /** `false` to stay disconnected after a drop; otherwise retry forever. Default `true`. */
   reconnect?: boolean | ReconnectOptions;
+  /**
+   * Waits before asking again when the server could not return every missed signal yet (`recovered: false`, for
+   * example while its store catches up). After the last one the missing seqs are reported as a `SignalGapError` and
+   * skipped. Default `[100, 250, 500, 1000, 2000]`.
+   */
+  recoveryRetryDelaysMs?: number[];
   /** Builds the connection; for tests and custom transports. Default: `@microsoft/signalr`'s `HubConnectionBuilder`. */
   connectionFactory?: (hubUrl: string, options: ConnectOptions, retryPolicy: IRetryPolicy | undefined) => HubConnectionLike;
 }
+
+export const DEFAULT_RECOVERY_RETRY_DELAYS_MS: readonly number[] = [100, 250, 500, 1000, 2000];
 
 export const DEFAULT_RECONNECT_DELAYS_MS: readonly number[] = [0, 1000, 2000, 5000, 10000];
 

@@ -15,6 +15,7 @@ export {
   type HubConnectionLike,
   type ReconnectOptions,
   DEFAULT_RECONNECT_DELAYS_MS,
+  DEFAULT_RECOVERY_RETRY_DELAYS_MS,
   LogLevel,
 } from "./connection.js";
 export { type Delivery, type SeqGap, type SignalSource, SignalSequencer } from "./sequencer.js";

@@ -31,6 +31,8 @@ export interface SequencerStep {
   gaps: SeqGap[];
   /** True when a later seq arrived before an earlier one: re-subscribe with `afterSeq = lastSeq` to fill the hole. */
   needsFill: boolean;
+  /** True when the server could not return everything yet (`recovered: false`): retry the same `afterSeq` later. */
+  needsRetry?: boolean;
 }
 
 /** The most live signals held back while a hole is being filled; past it they are dropped and refetched by the fill. */
@@ -45,7 +47,7 @@ export const MAX_PENDING = 10_000;
  * Pure logic, no I/O: the client feeds it and acts on `needsFill`.
  */
 export class SignalSequencer {
-  private readonly pending = new Map<number, Signal>();
+  private readonly pending = new Map<number, Delivery>();
   private awaiting = false;
   private last: number | undefined;
 
@@ -80,14 +82,20 @@ export class SignalSequencer {
     }
 
     if (this.pending.size < MAX_PENDING) {
-      this.pending.set(signal.seq, signal);
+      this.pending.set(signal.seq, { signal, source: "live" });
     }
 
     return this.awaiting || this.last === undefined ? empty() : this.drain([], []);
   }
 
-  /** Feeds the result of the `Subscribe` that {@link beginSubscribe} prepared, with the `afterSeq` it sent. */
-  acceptResult(result: SubscribeResult, afterSeq: number | undefined): SequencerStep {
+  /**
+   * Feeds the result of the `Subscribe` that {@link beginSubscribe} prepared, with the `afterSeq` it sent.
+   *
+   * A result with `recovered: false` (the server's store lags behind, or more was missed than it returns at once) is
+   * released only as far as it is contiguous, and the step asks for a retry; with `final` set (retries exhausted)
+   * the missing seqs are reported as gaps and skipped instead.
+   */
+  acceptResult(result: SubscribeResult, afterSeq: number | undefined, final = true): SequencerStep {
     this.awaiting = false;
     const deliveries: Delivery[] = [];
     const gaps: SeqGap[] = [];
@@ -116,17 +124,16 @@ export class SignalSequencer {
       return this.drain(deliveries, gaps);
     }
 
-    let expected = this.last + 1;
+    // Everything the result returned joins what arrived live; the result is authoritative up to its latestSeq.
     for (const signal of returned) {
-      if (signal.seq < expected) continue; // already released
-      if (signal.seq > expected) {
-        gaps.push({ symbol: this.symbol, from: expected, to: signal.seq - 1, reason: missingReason(result) });
-      }
-      deliveries.push({ signal, source: "recovered" });
-      expected = signal.seq + 1;
+      if (signal.seq > this.last && this.pending.size < MAX_PENDING) this.pending.set(signal.seq, { signal, source: "recovered" });
+    }
+    if (!result.recovered && !final) {
+      // Release only the contiguous run and ask again for the rest (the store may simply lag behind).
+      return { ...this.drain(deliveries, gaps), needsFill: false, needsRetry: true };
     }
 
-    // Live signals the server sent before the result may already cover the tail up to latestSeq.
+    let expected = this.last + 1;
     while (expected <= result.latestSeq) {
       const held = this.pending.get(expected);
       if (held === undefined) {
@@ -136,7 +143,7 @@ export class SignalSequencer {
         continue;
       }
       this.pending.delete(expected);
-      deliveries.push({ signal: held, source: "live" });
+      deliveries.push(held);
       expected++;
     }
 
@@ -150,9 +157,9 @@ export class SignalSequencer {
       if (seq <= this.last) this.pending.delete(seq);
     }
     for (let next = this.pending.get(this.last + 1); next !== undefined; next = this.pending.get(this.last + 1)) {
-      this.pending.delete(next.seq);
-      deliveries.push({ signal: next, source: "live" });
-      this.last = next.seq;
+      this.pending.delete(next.signal.seq);
+      deliveries.push(next);
+      this.last = next.signal.seq;
     }
     return { deliveries, gaps, needsFill: this.pending.size > 0 && !this.awaiting };
   }
@@ -162,7 +169,7 @@ function empty(): SequencerStep {
   return { deliveries: [], gaps: [], needsFill: false };
 }
 
-function nextHeld(pending: Map<number, Signal>, from: number, latest: number): number {
+function nextHeld(pending: Map<number, Delivery>, from: number, latest: number): number {
   let next = latest + 1;
   for (const seq of pending.keys()) {
     if (seq > from && seq < next) next = seq;

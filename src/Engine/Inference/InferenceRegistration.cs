@@ -1,14 +1,69 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SignalStream.Engine.Inference.Internal;
+using SignalStream.Engine.Pipeline;
 
 namespace SignalStream.Engine.Inference;
 
-/// <summary>Registers features, model registry, batcher and the engine pipeline.</summary>
+/// <summary>Registers the model registry, the batchers' options and metrics, and the engine pipeline.</summary>
 public static class InferenceRegistration
 {
     public static IServiceCollection AddSignalStreamInference(this IServiceCollection services, IConfiguration configuration)
     {
-        _ = configuration;
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddOptions<InferenceOptions>()
+            .Bind(configuration.GetSection(InferenceOptions.SectionName))
+            .Configure(o => o.ModelsPath = configuration["Models:Path"] is { Length: > 0 } path ? path : o.ModelsPath)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<InferenceOptions>, InferenceOptionsValidator>();
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<InferenceOptions>>().Value);
+        services.TryAddSingleton<InferenceMetrics>();
+        services.TryAddSingleton<ModelLoader>();
+        services.TryAddSingleton(sp => new ModelRegistry(
+            sp.GetRequiredService<InferenceOptions>(),
+            ResolveModelsFolder(sp.GetRequiredService<InferenceOptions>().ModelsPath, sp.GetService<IHostEnvironment>()),
+            sp.GetRequiredService<ModelLoader>(),
+            sp.GetRequiredService<InferenceMetrics>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<ModelRegistry>>()));
+        services.TryAddSingleton<IModelCatalog>(sp => sp.GetRequiredService<ModelRegistry>());
+
+        // Order matters: hosted services start in registration order and stop in reverse, so the registry loads the
+        // models before the pipeline reads its first candle and releases them after the pipeline has drained.
+        services.AddHostedService(sp => sp.GetRequiredService<ModelRegistry>());
+        services.AddHostedService<EnginePipeline>();
         return services;
+    }
+
+    /// <summary>An absolute path as is; a relative one under the content root, else next to the executable.</summary>
+    internal static string ResolveModelsFolder(string configured, IHostEnvironment? environment)
+    {
+        if (Path.IsPathRooted(configured))
+        {
+            return Path.GetFullPath(configured);
+        }
+
+        var underContentRoot = Path.GetFullPath(Path.Combine(environment?.ContentRootPath ?? Directory.GetCurrentDirectory(), configured));
+        if (Directory.Exists(underContentRoot))
+        {
+            return underContentRoot;
+        }
+
+        var besideApp = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, configured));
+        return Directory.Exists(besideApp) ? besideApp : underContentRoot;
+    }
+
+    private sealed class InferenceOptionsValidator : IValidateOptions<InferenceOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, InferenceOptions options)
+        {
+            var problems = options.Validate().ToArray();
+            return problems.Length == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+        }
     }
 }

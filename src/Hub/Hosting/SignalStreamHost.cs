@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using SignalStream.Engine;
 using SignalStream.Engine.Events;
+using SignalStream.Engine.Pipeline;
+using SignalStream.Engine.Signals;
 using SignalStream.Ingest;
 using SignalStream.Hub.Hubs;
 using SignalStream.Hub.Observability;
@@ -32,7 +34,15 @@ public static class SignalStreamHost
         builder.Services.AddSignalStreamEvents(configuration);
         if (roles.RunsEngine)
         {
+            // Before ingest and the engine: hosted services start in registration order, and the signal stage must be
+            // restored from the store before the first candle reaches it.
+            builder.Services.AddHostedService(sp => new SignalStateLoader(
+                sp.GetRequiredService<IEventStore>(),
+                sp.GetService<ISignalStateRestore>(),
+                IngestOptions.Bind(configuration).ResolvedSymbols(),
+                sp.GetRequiredService<ILogger<SignalStateLoader>>()));
             builder.Services.AddSignalStreamIngest(configuration);
+            builder.Services.AddSingleton<ICandleUpdateReader, CandleChannelReader>();
             builder.Services.AddSignalStreamEngine(configuration);
         }
 

@@ -157,6 +157,7 @@ public static class HubRegistration
         });
 
         var hub = app.MapHub<SignalHub>(HubNames.Path);
+
         if (jwt)
         {
             hub.RequireAuthorization();

@@ -11,7 +11,7 @@ internal sealed class ServedMarkets
 
     public ServedMarkets(IConfiguration configuration)
     {
-        var ingest = configuration.GetSection(IngestOptions.SectionName).Get<IngestOptions>() ?? new IngestOptions();
+        var ingest = IngestOptions.Bind(configuration);
         Symbols = ingest.ResolvedSymbols();
         Timeframes = ingest.ResolvedTimeframes();
         TimeframeNames = Timeframes.Select(t => t.ToName()).ToArray();

@@ -55,13 +55,19 @@ public sealed class PostgresOutageTests(ITestOutputHelper output) : IAsyncLifeti
                 var candle = host.Output.OnCandleAsync(Closed(s_symbols[k], i / s_symbols.Length), default);
                 if (!candle.IsCompleted)
                 {
-                    pushedBack++;
+                    Interlocked.Increment(ref pushedBack);
                 }
 
                 await candle;
                 if (i % 4 == 0)
                 {
-                    await host.Output.OnSignalAsync(Signal(s_symbols[k], ++seq[k]), default);
+                    var signal = host.Output.OnSignalAsync(Signal(s_symbols[k], ++seq[k]), default);
+                    if (!signal.IsCompleted)
+                    {
+                        Interlocked.Increment(ref pushedBack);
+                    }
+
+                    await signal;
                 }
 
                 produced = i + 1;
@@ -80,7 +86,7 @@ public sealed class PostgresOutageTests(ITestOutputHelper output) : IAsyncLifeti
         await PostgresControl.StopImmediateAsync();
         output.WriteLine($"PostgreSQL stopped after {produced} candles");
         await Task.Delay(outage);
-        var pushedBackDuringOutage = pushedBack;
+        var pushedBackDuringOutage = Volatile.Read(ref pushedBack);
         await PostgresControl.StartAsync();
         output.WriteLine($"PostgreSQL restarted after {stopwatch.Elapsed}; {pushedBackDuringOutage} enqueues were pushed back");
         await Task.Delay(TimeSpan.FromSeconds(1));
@@ -129,11 +135,14 @@ internal static class PostgresControl
 
     public static Task StopImmediateAsync() => RunAsync("-D", DataDir, "-m", "immediate", "-w", "stop");
 
-    public static Task StartAsync()
+    public static async Task StartAsync()
     {
         var socketDir = Path.GetDirectoryName(DataDir)!;
-        return RunAsync("-D", DataDir, "-l", Path.Combine(socketDir, "server.log"), "-w", "-o",
+        await RunAsync("-D", DataDir, "-l", Path.Combine(socketDir, "server.log"), "-w", "-o",
             $"-p {Port} -c listen_addresses=127.0.0.1 -k {socketDir} -c fsync=on -c max_connections=200", "start");
+
+        // The shared test pool still holds connections to the old server process.
+        TestServices.DataSource.Clear();
     }
 
     private static async Task RunAsync(params string[] args)

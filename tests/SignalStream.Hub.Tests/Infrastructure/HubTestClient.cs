@@ -23,6 +23,7 @@ internal sealed class HubTestClient : IAsyncDisposable
     private readonly Channel<(string Target, JsonElement Argument)> _events = Channel.CreateUnbounded<(string, JsonElement)>();
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly SemaphoreSlim _readGate = new(1, 1);
     private readonly TaskCompletionSource<(string? Error, bool AllowReconnect)> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _receive = Task.CompletedTask;
     private Task _ping = Task.CompletedTask;
@@ -174,6 +175,8 @@ internal sealed class HubTestClient : IAsyncDisposable
         {
             while (true)
             {
+                await _readGate.WaitAsync(_stop.Token);
+                _readGate.Release();
                 var record = await ReceiveRecordAsync(pending, buffer, _stop.Token);
                 if (record is null)
                 {
@@ -239,6 +242,9 @@ internal sealed class HubTestClient : IAsyncDisposable
             // Stopped or disconnected.
         }
     }
+
+    /// <summary>Stops reading from the socket (after the read in progress): the client becomes a slow consumer.</summary>
+    public Task PauseReadingAsync() => _readGate.WaitAsync(Timeout);
 
     /// <summary>True once the socket is no longer open (the server closed or aborted it).</summary>
     public bool IsClosed => _socket.State is not WebSocketState.Open;

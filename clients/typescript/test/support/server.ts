@@ -69,6 +69,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     `--Ingest:Simulated:Speed=${options.speed ?? 600}`,
     "--Storage:Provider=file",
     `--Storage:File:Path=${dataDir}`,
+    // Absolute: the working directory is src/Hub, where a relative "models" would not find the repository's models/.
+    `--Models:Path=${join(repoRoot, "models")}`,
     ...(options.extraArgs ?? []),
   ];
   // The working directory is the project's, as with `dotnet run --project src/Hub`: wwwroot and models resolve there.

@@ -14,6 +14,7 @@ async function harness(server = new FakeServer()): Promise<Harness> {
   let connection!: FakeConnection;
   const client = new SignalStreamClient("http://test", {
     reconnect: { delaysMs: [0, 5] },
+    recoveryRetryDelaysMs: [1, 2, 3],
     logger: 6, // LogLevel.None: the tests assert on callbacks, not console output
     connectionFactory: () => (connection = new FakeConnection(server)),
   });
@@ -153,6 +154,27 @@ describe("SignalStreamClient", () => {
     expect(gap).toBeInstanceOf(SignalGapError);
     expect(gap.gap).toMatchObject({ symbol: "BTCUSDT", from: 2, to: 4 });
     expect(gap.message).toContain("more than 2 signals were missed");
+    // The client asked again once per recovery retry delay before it gave up on seqs 2..4.
+    const resumes = connection.invocations.filter((i) => i.method === "Subscribe" && (i.args[0] as { afterSeq?: number }).afterSeq === 1);
+    expect(resumes).toHaveLength(4);
+    await client.close();
+  });
+
+  it("asks again while the server's store lags behind, and reports no gap", async () => {
+    const { server, connection, client } = await harness();
+    const app = collector();
+    await client.subscribe("BTCUSDT", {}, app.handlers);
+    server.publish("BTCUSDT");
+    connection.drop();
+    for (let i = 0; i < 5; i++) server.publish("BTCUSDT");
+    server.laggingResumes = 2;
+    connection.reconnected();
+    await until(() => app.signals.length === 6, "the lagging recovery");
+    expect(app.seqs()).toEqual(range(1, 6));
+    expect(app.errors).toEqual([]);
+    const resumes = connection.invocations.filter((i) => i.method === "Subscribe").map((i) => i.args[0]);
+    // First subscribe, then afterSeq 1 (only seq 2 back), afterSeq 2 (only seq 3 back), afterSeq 3 (everything).
+    expect(resumes).toEqual([{ symbol: "BTCUSDT" }, { symbol: "BTCUSDT", afterSeq: 1 }, { symbol: "BTCUSDT", afterSeq: 2 }, { symbol: "BTCUSDT", afterSeq: 3 }]);
     await client.close();
   });
 
@@ -288,8 +310,8 @@ describe("SignalStreamClient under random faults", () => {
     };
   }
 
-  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
-    it(`delivers every seq exactly once and in order through losses, duplicates and reconnects (seed ${seed})`, async () => {
+  for (let seed = 1; seed <= 24; seed++) {
+    it(`delivers every seq exactly once and in order through losses, duplicates, reconnects and a lagging store (seed ${seed})`, async () => {
       const random = prng(seed);
       const { server, connection, client } = await harness();
       const app = collector();
@@ -303,7 +325,10 @@ describe("SignalStreamClient under random faults", () => {
         server.publish("ETHUSDT");
         const fault = random();
         if (fault < 0.03 && connection.state === "Connected") connection.drop();
-        else if (fault < 0.05 && connection.state === "Reconnecting") connection.reconnected();
+        else if (fault < 0.05 && connection.state === "Reconnecting") {
+          server.laggingResumes = Math.floor(random() * 3); // sometimes the store lags behind the resume
+          connection.reconnected();
+        }
         if (random() < 0.3) await new Promise((resolve) => setTimeout(resolve, 0)); // let fills and resumes interleave
       }
       if (connection.state === "Reconnecting") connection.reconnected();

@@ -9,6 +9,8 @@ export class FakeServer {
   accepting = true;
   /** At most this many signals come back from an afterSeq recovery; beyond it `recovered` is false. */
   recoveryLimit = 1_000;
+  /** The next this-many resumes answer as a lagging store would: only the first missed signal, `recovered: false`. */
+  laggingResumes = 0;
   /** Symbols the server refuses. */
   refused = new Set<string>();
   readonly connections: FakeConnection[] = [];
@@ -40,6 +42,13 @@ export class FakeServer {
     } else {
       const after = request.afterSeq;
       signals = list.filter((s) => s.seq > after);
+      if (this.laggingResumes > 0 && signals.length > 1) {
+        this.laggingResumes--;
+        return {
+          symbol, timeframes: ["1m", "5m", "15m", "1h"], latestSeq: list.length, recovered: false, signals: signals.slice(0, 1),
+          reason: `The signal store does not have ${symbol} seq ${after + 2} yet; retry Subscribe with the same afterSeq.`,
+        };
+      }
       if (signals.length > this.recoveryLimit) {
         signals = signals.slice(signals.length - this.recoveryLimit);
         recovered = false;

@@ -206,19 +206,22 @@ internal sealed partial class FileEventStore
         var path = SegmentPath(_options.Path, index);
         var handle = System.IO.File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
         var segment = new Segment(index, path, handle);
-        JournalFormat.BeginRecord(_buffer, JournalFormat.CheckpointKind);
-        JournalFormat.WriteInt64(_buffer, _nextPosition);
-        JournalFormat.WriteInt32(_buffer, _streams.Count);
+
+        // Its own buffer: a roll-over happens while _buffer holds the group about to be written.
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
+        JournalFormat.BeginRecord(buffer, JournalFormat.CheckpointKind);
+        JournalFormat.WriteInt64(buffer, _nextPosition);
+        JournalFormat.WriteInt32(buffer, _streams.Count);
         foreach (var (id, stream) in _streams)
         {
-            JournalFormat.WriteString(_buffer, id);
-            JournalFormat.WriteString(_buffer, stream.Type);
-            JournalFormat.WriteInt64(_buffer, stream.Version);
-            JournalFormat.WriteInt64(_buffer, stream.CreatedMs);
+            JournalFormat.WriteString(buffer, id);
+            JournalFormat.WriteString(buffer, stream.Type);
+            JournalFormat.WriteInt64(buffer, stream.Version);
+            JournalFormat.WriteInt64(buffer, stream.CreatedMs);
         }
 
-        JournalFormat.EndRecord(_buffer);
-        var record = _buffer.WrittenMemory;
+        JournalFormat.EndRecord(buffer);
+        var record = buffer.WrittenMemory;
         RandomAccess.Write(handle, record.Span, 0);
         RandomAccess.FlushToDisk(handle);
         DirectorySync.Flush(_options.Path);

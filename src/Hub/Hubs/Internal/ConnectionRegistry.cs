@@ -118,7 +118,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         Log.ShuttingDown(_logger, Count);
         foreach (var connection in _connections.Values)
         {
-            connection.Close("The server is shutting down; reconnect (to another node) and resume with afterSeq.", allowReconnect: true);
+            connection.CloseForShutdown("The server is shutting down; reconnect (to another node) and resume with afterSeq.");
         }
     }
 

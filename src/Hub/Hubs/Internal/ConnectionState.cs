@@ -24,6 +24,7 @@ internal sealed class ConnectionState
     private readonly HashSet<StreamKey> _candles = [];
     private int _closing;
     private int _refusals;
+    private bool _shutdown;
 
     public ConnectionState(HubConnectionContext context, int outboundLimit, TokenBucket bucket)
     {
@@ -87,6 +88,39 @@ internal sealed class ConnectionState
         }
 
         _outbound.Writer.TryComplete();
+    }
+
+    /// <summary>
+    /// Shutdown: writes the close message (reconnect allowed) straight into SignalR's pipe, synchronously when no write is
+    /// in progress, because SignalR tears the transports down right after the stopping callbacks run. What is still
+    /// queued is dropped: the client resumes with afterSeq on another node.
+    /// </summary>
+    public void CloseForShutdown(string reason)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) != 0)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _shutdown, true);
+        _outbound.Writer.TryComplete();
+        var write = Context.WriteAsync(new CloseMessage(reason, allowReconnect: true));
+        if (!write.IsCompletedSuccessfully)
+        {
+            _ = ObserveAsync(write);
+        }
+
+        static async Task ObserveAsync(ValueTask write)
+        {
+            try
+            {
+                await write.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException or IOException)
+            {
+                // The transport is already gone; there is nobody left to tell.
+            }
+        }
     }
 
     /// <summary>Ends the connection at once, dropping what is queued: for a slow consumer that will not read it anyway.</summary>
@@ -182,7 +216,7 @@ internal sealed class ConnectionState
         {
             while (await reader.WaitToReadAsync(aborted).ConfigureAwait(false))
             {
-                while (reader.TryRead(out var message))
+                while (!Volatile.Read(ref _shutdown) && reader.TryRead(out var message))
                 {
                     await Context.WriteAsync(message, aborted).ConfigureAwait(false);
                     if (message.Message is CloseMessage)

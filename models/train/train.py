@@ -1,0 +1,300 @@
+#!/usr/bin/python3
+"""Trains the bundled direction models on a dataset written by `export-dataset` and exports them for the server.
+
+For each model: train in PyTorch, export ONNX (opset 17, dynamic batch axis, input "features" float32
+[batch, window, features] of RAW engine features, output "probabilities" float32 [batch, 3] = P(down), P(flat),
+P(up)), then write models/<name>.manifest.json and models/<name>-<version>.parity.json (inputs with PyTorch's outputs).
+Input normalisation (training-set mean/std, then a clamp to +-5) is part of the graph, so the server feeds raw features.
+
+Usage: /usr/bin/python3 models/train/train.py [--data models/data/dataset.csv] [--out models] [--only NAME] [--epochs N]
+"""
+import argparse
+import datetime
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+LABELS = ["down", "flat", "up"]
+SHADOW_FEATURES = ["ret_1", "ret_3", "ret_6", "ret_12", "ret_24", "vol_12", "vol_48", "rsi_14", "macd_hist",
+                   "bb_position", "bb_width", "atr_14", "volume_z_48", "body", "range", "taker_buy_ratio"]
+
+
+# ---------------------------------------------------------------------------------------------------------- models
+class Normalise(nn.Module):
+    """(x - mean) / std, clamped to +-5: fat-tailed features cannot saturate the network."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
+
+    def forward(self, x):
+        return torch.clamp((x - self.mean) / self.std, -5.0, 5.0)
+
+
+class LstmDirection(nn.Module):
+    def __init__(self, mean, std, features, hidden, layers):
+        super().__init__()
+        self.norm = Normalise(mean, std)
+        self.lstm = nn.LSTM(features, hidden, num_layers=layers, batch_first=True, dropout=0.1 if layers > 1 else 0.0)
+        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 3))
+
+    def forward(self, x):
+        out, _ = self.lstm(self.norm(x))
+        return torch.softmax(self.head(out[:, -1, :]), dim=-1)
+
+
+class EncoderLayer(nn.Module):
+    """Pre-norm transformer encoder layer with explicit attention (exports to plain ONNX ops)."""
+
+    def __init__(self, d_model, heads, ff):
+        super().__init__()
+        self.heads, self.d_head = heads, d_model // heads
+        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+        self.ff = nn.Sequential(nn.Linear(d_model, ff), nn.GELU(), nn.Linear(ff, d_model))
+        self.drop = nn.Dropout(0.1)
+
+    def forward(self, x):                                   # x: [N, P, d]
+        n, p, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).chunk(3, dim=-1)
+        q = q.reshape(n, p, self.heads, self.d_head).transpose(1, 2)
+        k = k.reshape(n, p, self.heads, self.d_head).transpose(1, 2)
+        v = v.reshape(n, p, self.heads, self.d_head).transpose(1, 2)
+        attention = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(self.d_head), dim=-1)
+        y = (attention @ v).transpose(1, 2).reshape(n, p, d)
+        x = x + self.drop(self.proj(y))
+        return x + self.drop(self.ff(self.norm2(x)))
+
+
+class PatchTstDirection(nn.Module):
+    """PatchTST-style: each feature channel is cut into patches over time, embedded, and encoded by a shared
+    transformer (channel independence, as in Nie et al. 2023); a flatten head maps all channels to 3 classes."""
+
+    def __init__(self, mean, std, features, window, patch, d_model=32, heads=4, ff=64, layers=2):
+        super().__init__()
+        assert window % patch == 0
+        self.features, self.patches, self.patch = features, window // patch, patch
+        self.norm = Normalise(mean, std)
+        self.embed = nn.Linear(patch, d_model)
+        self.position = nn.Parameter(torch.randn(self.patches, d_model) * 0.02)
+        self.layers = nn.ModuleList([EncoderLayer(d_model, heads, ff) for _ in range(layers)])
+        self.out_norm = nn.LayerNorm(d_model)
+        self.head = nn.Sequential(nn.Dropout(0.1), nn.Linear(features * self.patches * d_model, 3))
+
+    def forward(self, x):                                   # x: [B, W, C]
+        x = self.norm(x).transpose(1, 2)                    # [B, C, W]
+        x = x.reshape(-1, self.patches, self.patch)         # [B*C, P, L]
+        x = self.embed(x) + self.position
+        for layer in self.layers:
+            x = layer(x)
+        x = self.out_norm(x).reshape(-1, self.features * self.patches * x.shape[-1])
+        return torch.softmax(self.head(x), dim=-1)
+
+
+SPECS = [
+    dict(name="lstm-direction", version="1.0.0", family="lstm", status="active", weight=0.6, window=32,
+         features=None, build=lambda m, s, f, w: LstmDirection(m, s, f, hidden=48, layers=1)),
+    dict(name="patchtst-direction", version="1.0.0", family="patchtst", status="active", weight=0.4, window=32,
+         features=None, build=lambda m, s, f, w: PatchTstDirection(m, s, f, w, patch=4)),
+    dict(name="lstm-shadow", version="1.1.0", family="lstm", status="shadow", weight=0.6, window=48,
+         features=SHADOW_FEATURES, build=lambda m, s, f, w: LstmDirection(m, s, f, hidden=32, layers=2)),
+]
+
+
+# ------------------------------------------------------------------------------------------------------------ data
+def load(path):
+    with open(path) as f:
+        header = f.readline().strip().split(",")
+        names = header[5:-3]
+        rows = [line.rstrip("\n").split(",") for line in f]
+    table = np.array(rows)
+    stream = table[:, 0].astype(np.int32)
+    x = table[:, 5:-3].astype(np.float32)
+    y = table[:, -1].astype(np.int64)
+    return names, stream, x, y
+
+
+def window_ends(stream, window, horizon, holdout_fraction):
+    """Row indices that end a full window inside one stream, split by time per stream: the last part is holdout,
+    and `horizon` rows between the parts are dropped so no training label sees holdout prices."""
+    train, holdout = [], []
+    starts = np.flatnonzero(np.r_[True, stream[1:] != stream[:-1]])
+    ends = np.r_[starts[1:], len(stream)]
+    for start, end in zip(starts, ends):
+        first = start + window - 1
+        if first >= end:
+            continue
+        cut = start + int((end - start) * (1 - holdout_fraction))
+        train.extend(range(first, max(first, cut - horizon)))
+        holdout.extend(range(max(first, cut), end))
+    return np.array(train), np.array(holdout)
+
+
+def windows(x, ends, window, columns):
+    offsets = np.arange(-window + 1, 1)
+    return x[(ends[:, None] + offsets[None, :])][:, :, columns]
+
+
+# ---------------------------------------------------------------------------------------------------------- metrics
+def evaluate(probabilities, y):
+    onehot = np.eye(3)[y]
+    accuracy = float((probabilities.argmax(1) == y).mean())
+    brier = float(((probabilities - onehot) ** 2).sum(1).mean())
+    confidence = probabilities.max(1)
+    correct = probabilities.argmax(1) == y
+    calibration = []
+    for i in range(10):
+        lower, upper = i / 10, (i + 1) / 10
+        mask = (confidence >= lower) & ((confidence < upper) if i < 9 else (confidence <= upper))
+        count = int(mask.sum())
+        calibration.append(dict(lower=lower, upper=upper, count=count,
+                                meanPredicted=round(float(confidence[mask].mean()), 6) if count else 0.0,
+                                observed=round(float(correct[mask].mean()), 6) if count else 0.0))
+    return accuracy, brier, calibration
+
+
+def predict(model, inputs, batch=2048):
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(inputs), batch):
+            out.append(model(torch.from_numpy(inputs[i:i + batch])).numpy())
+    return np.concatenate(out)
+
+
+# ------------------------------------------------------------------------------------------------------------ train
+def train_one(spec, names, stream, x, y, meta, args):
+    t0 = time.time()
+    feature_names = spec["features"] or names
+    columns = [names.index(n) for n in feature_names]
+    window = spec["window"]
+    rng = np.random.default_rng(42)
+    torch.manual_seed(42)
+    train_ends, holdout_ends = window_ends(stream, window, meta["horizon"], 0.2)
+    if len(train_ends) > args.max_train:
+        train_ends = np.sort(rng.choice(train_ends, args.max_train, replace=False))
+    if len(holdout_ends) > args.max_holdout:
+        holdout_ends = np.sort(rng.choice(holdout_ends, args.max_holdout, replace=False))
+    xs = x[:, columns]
+    train_rows = xs[np.unique((train_ends[:, None] + np.arange(-window + 1, 1)[None, :]).ravel())]
+    mean = train_rows.mean(0)
+    std = np.maximum(train_rows.std(0), 1e-8)
+    model = spec["build"](mean, std, len(columns), window)
+
+    # The last 10 % of the (time-sorted) training windows pick the best epoch.
+    split = int(len(train_ends) * 0.9)
+    fit_ends, val_ends = train_ends[:split], train_ends[split:]
+    val_x, val_y = windows(xs, val_ends, window, slice(None)), y[val_ends]
+    counts = np.bincount(y[fit_ends], minlength=3)
+    loss_fn = nn.NLLLoss(weight=torch.tensor(len(fit_ends) / (3 * np.maximum(counts, 1)), dtype=torch.float32))
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    best, best_state = float("inf"), None
+    for epoch in range(args.epochs):
+        model.train()
+        order = rng.permutation(fit_ends)
+        total = 0.0
+        for i in range(0, len(order), args.batch):
+            ends = order[i:i + args.batch]
+            batch_x = torch.from_numpy(windows(xs, ends, window, slice(None)))
+            batch_y = torch.from_numpy(y[ends])
+            probabilities = model(batch_x)
+            loss = loss_fn(torch.log(probabilities + 1e-7), batch_y)
+            optimiser.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            total += loss.item() * len(ends)
+        val_p = predict(model, val_x)
+        val_loss = float(-np.log(val_p[np.arange(len(val_y)), val_y] + 1e-7).mean())
+        val_acc = float((val_p.argmax(1) == val_y).mean())
+        print(f"  {spec['name']} epoch {epoch + 1}: train loss {total / len(order):.4f}, "
+              f"val loss {val_loss:.4f}, val acc {val_acc:.3f} ({time.time() - t0:.0f} s)", flush=True)
+        if val_loss < best:
+            best, best_state = val_loss, {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    model.eval()
+
+    holdout_x, holdout_y = windows(xs, holdout_ends, window, slice(None)), y[holdout_ends]
+    accuracy, brier, calibration = evaluate(predict(model, holdout_x), holdout_y)
+    print(f"  {spec['name']}: holdout accuracy {accuracy:.4f}, Brier {brier:.4f} "
+          f"(majority class {np.bincount(holdout_y, minlength=3).max() / len(holdout_y):.4f})", flush=True)
+    export(spec, model, feature_names, holdout_x, len(train_ends), accuracy, brier, calibration, meta, args)
+
+
+def export(spec, model, feature_names, holdout_x, samples, accuracy, brier, calibration, meta, args):
+    base = f"{spec['name']}-{spec['version']}"
+    onnx_path = os.path.join(args.out, base + ".onnx")
+    window, nf = spec["window"], len(feature_names)
+    torch.onnx.export(model, torch.from_numpy(holdout_x[:2].copy()), onnx_path, opset_version=17,
+                      input_names=["features"], output_names=["probabilities"],
+                      dynamic_axes={"features": {0: "batch"}, "probabilities": {0: "batch"}}, do_constant_folding=True)
+    with open(onnx_path, "rb") as f:
+        sha256 = hashlib.sha256(f.read()).hexdigest()
+
+    # Parity vectors: real holdout windows, exactly as float32, with PyTorch's outputs for them.
+    # Numbers are the shortest text that reads back as the same float32.
+    inputs = holdout_x[np.linspace(0, len(holdout_x) - 1, 16).astype(int)].astype(np.float32)
+    with torch.no_grad():
+        outputs = model(torch.from_numpy(inputs)).numpy()
+    parity_name = base + ".parity.json"
+    f32 = lambda values: "[" + ",".join(np.format_float_positional(v, unique=True, trim="0") for v in values) + "]"
+    with open(os.path.join(args.out, parity_name), "w") as f:
+        f.write('{"inputs":[' + ",".join("[" + ",".join(f32(row) for row in sample) + "]" for sample in inputs)
+                + '],"outputs":[' + ",".join(f32(row) for row in outputs) + "]}\n")
+
+    manifest = {
+        "name": spec["name"], "version": spec["version"], "family": spec["family"], "status": spec["status"],
+        "weight": spec["weight"], "file": base + ".onnx", "sha256": sha256,
+        "input": {"name": "features", "type": "float32", "shape": [-1, window, nf]},
+        "output": {"name": "probabilities", "type": "float32", "shape": [-1, 3], "labels": LABELS},
+        "features": list(feature_names), "window": window, "timeframes": meta["timeframes"],
+        "training": {"data": meta["data"], "samples": int(samples), "horizon": meta["horizon"],
+                     "trainedAt": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()},
+        "metrics": {"holdoutAccuracy": round(accuracy, 6), "brierScore": round(brier, 6), "calibration": calibration},
+        "parity": parity_name,
+    }
+    with open(os.path.join(args.out, spec["name"] + ".manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    print(f"  wrote {onnx_path} ({os.path.getsize(onnx_path)} bytes), manifest and parity", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser.add_argument("--data", default=os.path.join(here, "..", "data", "dataset.csv"))
+    parser.add_argument("--out", default=os.path.join(here, ".."))
+    parser.add_argument("--only", help="train one model by name")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--max-train", type=int, default=120_000)
+    parser.add_argument("--max-holdout", type=int, default=40_000)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    os.makedirs(args.out, exist_ok=True)
+    with open(args.data + ".meta.json") as f:
+        meta = json.load(f)
+    if not meta.get("timeframes"):
+        meta["timeframes"] = ["1m", "5m", "15m", "1h"]
+    t0 = time.time()
+    names, stream, x, y = load(args.data)
+    print(f"loaded {len(y)} rows, {len(names)} features, {stream.max() + 1} streams in {time.time() - t0:.0f} s", flush=True)
+    for spec in SPECS:
+        if args.only and spec["name"] != args.only:
+            continue
+        train_one(spec, names, stream, x, y, meta, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+namespace SignalStream.Engine.Inference;
+
+/// <summary>The <c>Inference</c> configuration section (plus <c>Models:Path</c>), validated at start.</summary>
+public sealed class InferenceOptions
+{
+    public const string SectionName = "Inference";
+
+    /// <summary>Folder of <c>*.manifest.json</c> files (configuration key <c>Models:Path</c>); relative to the content root.</summary>
+    public string ModelsPath { get; set; } = "models";
+
+    /// <summary>Threads one ONNX Run may use. 1 keeps each model's batch on its worker thread (measured best on 2 cores).</summary>
+    public int IntraOpThreads { get; set; } = 1;
+
+    /// <summary>Requests per ONNX Run at most (Triton's max_batch_size).</summary>
+    public int MaxBatchSize { get; set; } = 512;
+
+    /// <summary>How long the oldest request of a partial batch may wait for more (Triton's max_queue_delay_microseconds).</summary>
+    /// <remarks>The default is chosen by measurement; see docs/inference.md.</remarks>
+    public int MaxQueueDelayMicroseconds { get; set; } = 500;
+
+    /// <summary>Requests that may queue per model before the engine pipeline waits (back-pressure).</summary>
+    public int QueueCapacity { get; set; } = 4096;
+
+    /// <summary>Seconds between full rescans of the models folder (a fallback for missed file-system events).</summary>
+    public int RescanSeconds { get; set; } = 30;
+
+    /// <summary>Quiet time after the last file change before reloading, so a half-copied model is not loaded.</summary>
+    public int ReloadDebounceMilliseconds { get; set; } = 500;
+
+    /// <summary>Seconds between progress summaries in the log (candles, predictions, batches); 0 turns them off.</summary>
+    public int SummarySeconds { get; set; } = 60;
+
+    /// <summary>Problems a person can fix, one message each; empty when valid.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (string.IsNullOrWhiteSpace(ModelsPath))
+        {
+            yield return "Models:Path is empty; set it to the folder holding the *.manifest.json files (default 'models').";
+        }
+
+        if (IntraOpThreads is < 1 or > 64)
+        {
+            yield return $"Inference:IntraOpThreads is {IntraOpThreads}; use 1 to 64 (1 is the default and best on small machines).";
+        }
+
+        if (MaxBatchSize is < 1 or > 8192)
+        {
+            yield return $"Inference:MaxBatchSize is {MaxBatchSize}; use 1 to 8192 (default 512).";
+        }
+
+        if (MaxQueueDelayMicroseconds is < 0 or > 10_000_000)
+        {
+            yield return $"Inference:MaxQueueDelayMicroseconds is {MaxQueueDelayMicroseconds}; use 0 to 10000000 (default 500).";
+        }
+
+        if (QueueCapacity < MaxBatchSize)
+        {
+            yield return $"Inference:QueueCapacity ({QueueCapacity}) is below Inference:MaxBatchSize ({MaxBatchSize}); raise it to at least the batch size.";
+        }
+
+        if (RescanSeconds < 1)
+        {
+            yield return $"Inference:RescanSeconds is {RescanSeconds}; use 1 or more (default 30).";
+        }
+
+        if (ReloadDebounceMilliseconds < 0)
+        {
+            yield return $"Inference:ReloadDebounceMilliseconds is {ReloadDebounceMilliseconds}; use 0 or more (default 500).";
+        }
+
+        if (SummarySeconds < 0)
+        {
+            yield return $"Inference:SummarySeconds is {SummarySeconds}; use 0 (off) or more (default 60).";
+        }
+    }
+}

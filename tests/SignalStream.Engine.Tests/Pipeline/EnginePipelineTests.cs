@@ -1,0 +1,147 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using SignalStream.Contracts;
+using SignalStream.Engine.Features;
+using SignalStream.Engine.Tests.Inference;
+using SignalStream.Ingest;
+using SignalStream.Ingest.Simulated;
+
+namespace SignalStream.Engine.Tests.Pipeline;
+
+public sealed class EnginePipelineTests : IDisposable
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(60);
+    private readonly ModelFolder _models = new();
+
+    public EnginePipelineTests()
+    {
+        _models.Add("mean", "tiny-mean", ["1m", "5m"], family: "lstm");
+        _models.Add("lstm", "tiny-lstm", ["5m"], family: "patchtst");
+    }
+
+    public void Dispose() => _models.Dispose();
+
+    [Fact]
+    public async Task WithTheSimulatedSourceEveryLiveClosedCandleOfEveryStreamGetsAPredictionFromEachOfItsModels()
+    {
+        string[] symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
+        var ingest = new IngestOptions { Source = "simulated", Symbols = [.. symbols], Timeframes = ["1m", "5m"], WarmupCandles = 120 };
+        var source = new SimulatedCandleSource(
+            Options.Create(ingest), Options.Create(new SimulatedSourceOptions { Speed = 600 }), TimeProvider.System,
+            NullLogger<SimulatedCandleSource>.Instance);
+        await using var harness = new PipelineHarness(_models);
+        await harness.StartAsync();
+        using var cts = new CancellationTokenSource();
+        var running = source.RunAsync(harness.Channel, cts.Token);
+
+        // Three live closes of every 5m stream (and so many more of the 1m streams).
+        await harness.Signals.WhenAsync(results => symbols.All(s =>
+            results.Count(r => r.Update.Candle.Symbol == s && r.Update.Candle.Timeframe == Timeframe.FiveMinutes && r.Update.Origin != CandleOrigin.History) >= 3))
+            .WaitAsync(s_timeout);
+        await cts.CancelAsync();
+        try
+        {
+            await running.WaitAsync(s_timeout);
+        }
+        catch (OperationCanceledException)
+        {
+            // The source ends by cancellation; that is how this test stops it.
+        }
+
+        await harness.DrainAndStopAsync(s_timeout);
+
+        var results = harness.Signals.Snapshot();
+        var live = results.Where(r => r.Update.Origin != CandleOrigin.History).ToArray();
+        Assert.NotEmpty(live);
+        foreach (var result in live)
+        {
+            var expected = result.Update.Candle.Timeframe == Timeframe.OneMinute ? new[] { "mean" } : ["lstm", "mean"];
+            Assert.Equal(expected, result.Predictions.Select(p => p.Model).Order());
+            Assert.All(result.Predictions, p => Assert.Equal(1f, p.Down + p.Flat + p.Up, 1e-4f));
+            Assert.NotEqual(default, result.Indicators);
+        }
+
+        Assert.All(results.Where(r => r.Update.Origin == CandleOrigin.History), r => Assert.Empty(r.Predictions));
+        Assert.Equal(symbols.Length * 2 * 120, results.Count(r => r.Update.Origin == CandleOrigin.History));
+
+        // Every closed candle reached the outputs too, in order per stream, and in the same order as the signal stage saw.
+        var closedOut = harness.Outputs.Candles.Where(c => c.IsClosed).ToArray();
+        Assert.Equal(results.Select(r => (r.Update.Candle.Stream, r.Update.Candle.OpenTime)), closedOut.Select(c => (c.Candle.Stream, c.Candle.OpenTime)));
+        foreach (var stream in closedOut.GroupBy(c => c.Candle.Stream))
+        {
+            var times = stream.Select(c => c.Candle.OpenTime).ToArray();
+            Assert.Equal(times.Order(), times);
+            Assert.Equal(times.Length, times.Distinct().Count());
+        }
+
+        Assert.Equal(results.Length, harness.Metrics.CandlesClosed);
+        Assert.Equal(live.Sum(r => r.Predictions.Count), harness.Metrics.Predictions);
+    }
+
+    [Fact]
+    public async Task ABackfillBurstOfOneStreamKeepsItsOrderAndEveryCandleIsPredicted()
+    {
+        await using var harness = new PipelineHarness(_models);
+        await harness.StartAsync();
+        var candles = MarketSimulator.GenerateClosed(["BTCUSDT", "ETHUSDT"], [Timeframe.FiveMinutes], 400).ToArray();
+
+        // The first 150 per stream are history (warm-up); the rest arrive as one backfill burst.
+        var seen = new Dictionary<StreamKey, int>();
+        foreach (var candle in candles)
+        {
+            var n = seen[candle.Stream] = seen.GetValueOrDefault(candle.Stream) + 1;
+            var origin = n <= 150 ? CandleOrigin.History : CandleOrigin.Backfill;
+            await harness.Channel.WriteClosedAsync(new CandleUpdate("simulated", candle, true, candle.CloseTime, candle.CloseTime, origin));
+        }
+
+        await harness.DrainAndStopAsync(s_timeout);
+
+        var results = harness.Signals.Snapshot();
+        Assert.Equal(candles.Length, results.Length);
+        foreach (var stream in results.GroupBy(r => r.Update.Candle.Stream))
+        {
+            var ordered = stream.ToArray();
+            Assert.Equal(ordered.Select(r => r.Update.Candle.OpenTime).Order(), ordered.Select(r => r.Update.Candle.OpenTime));
+            Assert.All(ordered.Where(r => r.Update.Origin == CandleOrigin.Backfill), r => Assert.Equal(2, r.Predictions.Count));
+        }
+
+        Assert.True(harness.Metrics.Batches < harness.Metrics.Predictions, "requests of the burst were batched together");
+    }
+
+    [Fact]
+    public async Task NoPredictionIsMadeBeforeAStreamHasAFullWindow()
+    {
+        await using var harness = new PipelineHarness(_models);
+        await harness.StartAsync();
+        var candles = MarketSimulator.GenerateClosed(["BTCUSDT"], [Timeframe.OneMinute], FeatureCatalog.WarmupCandles + 10).ToArray();
+        foreach (var candle in candles)
+        {
+            await harness.Channel.WriteClosedAsync(new CandleUpdate("simulated", candle, true, candle.CloseTime, candle.CloseTime, CandleOrigin.Live));
+        }
+
+        await harness.DrainAndStopAsync(s_timeout);
+
+        var results = harness.Signals.Snapshot();
+        Assert.Equal(candles.Length, results.Length);
+        var firstPredicted = Array.FindIndex(results, r => r.Predictions.Count > 0);
+
+        // tiny-mean's window is 4: the first warm row is candle WarmupCandles, the fourth warm row three later.
+        Assert.Equal(FeatureCatalog.WarmupCandles - 1 + 3, firstPredicted);
+        Assert.All(results.Skip(firstPredicted), r => Assert.Single(r.Predictions));
+    }
+
+    [Fact]
+    public async Task InProgressUpdatesReachTheOutputsButNotTheSignalStage()
+    {
+        await using var harness = new PipelineHarness(_models);
+        await harness.StartAsync();
+        var candle = MarketSimulator.GenerateClosed(["BTCUSDT"], [Timeframe.OneMinute], 1).Single();
+        harness.Channel.WriteProgress(new CandleUpdate("simulated", candle, false, candle.OpenTime + 1, candle.OpenTime + 1, CandleOrigin.Live));
+
+        await harness.DrainAndStopAsync(s_timeout);
+
+        Assert.Empty(harness.Signals.Snapshot());
+        var update = Assert.Single(harness.Outputs.Candles);
+        Assert.False(update.IsClosed);
+    }
+}

@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using SignalStream.Contracts;
+using SignalStream.Engine.Inference;
+using SignalStream.Engine.Inference.Internal;
+using SignalStream.Engine.Pipeline;
+using SignalStream.Engine.Tests.Inference;
+using SignalStream.Ingest;
+
+namespace SignalStream.Engine.Tests.Pipeline;
+
+/// <summary>The engine pipeline wired to a candle channel, fixture models, and recording outputs.</summary>
+internal sealed class PipelineHarness : IAsyncDisposable
+{
+    private readonly TestMeterFactory _meters = new();
+    private readonly ServiceProvider _services;
+
+    public PipelineHarness(ModelFolder models, InferenceOptions? options = null)
+    {
+        Metrics = new InferenceMetrics(_meters);
+        Options = options ?? new InferenceOptions { MaxBatchSize = 64, MaxQueueDelayMicroseconds = 200, QueueCapacity = 256, SummarySeconds = 0 };
+        Registry = models.CreateRegistry(Metrics, Options);
+        _services = new ServiceCollection()
+            .AddSingleton<ICandleUpdateReader>(new ChannelReaderAdapter(Channel))
+            .AddSingleton<ISignalStage>(Signals)
+            .BuildServiceProvider();
+        Pipeline = new EnginePipeline(_services, Registry, new EngineOutputs([Outputs]), Metrics, Options, TimeProvider.System,
+            NullLogger<EnginePipeline>.Instance);
+    }
+
+    public CandleUpdateChannel Channel { get; } = new(4096);
+
+    public InferenceMetrics Metrics { get; }
+
+    public InferenceOptions Options { get; }
+
+    public ModelRegistry Registry { get; }
+
+    public EnginePipeline Pipeline { get; }
+
+    public RecordingSignalStage Signals { get; } = new();
+
+    public RecordingOutput Outputs { get; } = new();
+
+    public async Task StartAsync()
+    {
+        await Registry.StartAsync(CancellationToken.None);
+        await Pipeline.StartAsync(CancellationToken.None);
+    }
+
+    /// <summary>Completes the channel, lets the pipeline drain it, then stops models (as the host does).</summary>
+    public async Task DrainAndStopAsync(TimeSpan timeout)
+    {
+        Channel.Complete();
+        await Pipeline.ExecuteTask!.WaitAsync(timeout);
+        await Pipeline.StopAsync(CancellationToken.None).WaitAsync(timeout);
+        await Registry.StopAsync(CancellationToken.None).WaitAsync(timeout);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Pipeline.Dispose();
+        await Registry.DisposeAsync();
+        await _services.DisposeAsync();
+        _meters.Dispose();
+    }
+
+    private sealed class ChannelReaderAdapter(CandleUpdateChannel channel) : ICandleUpdateReader
+    {
+        public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => channel.WaitToReadAsync(cancellationToken);
+
+        public bool TryRead(out CandleUpdate update) => channel.TryRead(out update);
+    }
+}
+
+internal sealed class RecordingSignalStage : ISignalStage
+{
+    private readonly Lock _lock = new();
+    private readonly List<(Func<IReadOnlyList<ClosedCandleResult>, bool> Condition, TaskCompletionSource Done)> _waiters = [];
+
+    public List<ClosedCandleResult> Results { get; } = [];
+
+    public ValueTask OnClosedCandleAsync(ClosedCandleResult result, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            Results.Add(result);
+            foreach (var (condition, done) in _waiters)
+            {
+                if (!done.Task.IsCompleted && condition(Results))
+                {
+                    done.TrySetResult();
+                }
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public Task WhenAsync(Func<IReadOnlyList<ClosedCandleResult>, bool> condition)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_lock)
+        {
+            if (condition(Results))
+            {
+                return Task.CompletedTask;
+            }
+
+            _waiters.Add((condition, done));
+        }
+
+        return done.Task;
+    }
+
+    public ClosedCandleResult[] Snapshot()
+    {
+        lock (_lock)
+        {
+            return [.. Results];
+        }
+    }
+}
+
+internal sealed class RecordingOutput : IEngineOutput
+{
+    public ConcurrentQueue<CandleUpdate> Candles { get; } = new();
+
+    public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken)
+    {
+        Candles.Enqueue(update);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+}

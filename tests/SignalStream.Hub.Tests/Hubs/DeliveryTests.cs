@@ -1,0 +1,156 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using SignalStream.Contracts;
+using SignalStream.Hub.Hubs;
+using SignalStream.Hub.Tests.Infrastructure;
+
+namespace SignalStream.Hub.Tests.Hubs;
+
+public sealed class DeliveryTests
+{
+    [Fact]
+    public async Task ClientThatNeverReadsIsDisconnectedWhileOthersReceiveEverything()
+    {
+        await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: "Hub:OutboundQueueLimit=16");
+        var registry = node.App.Services.GetRequiredService<SignalStream.Hub.Hubs.Internal.ConnectionRegistry>();
+        using var listener = new MeterListener();
+        long slowDisconnects = 0;
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "signalstream_hub_slow_consumer_disconnects_total")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref slowDisconnects, value));
+        listener.Start();
+
+        await using var healthy = await node.ConnectAsync();
+        await healthy.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
+        await using var slow = await HubTestClient.ConnectAsync(node.BaseAddress, receiveBufferBytes: 4096);
+        await slow.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
+        await slow.PauseReadingAsync();
+
+        // Published in batches the healthy client takes in (a burst larger than the bound would overflow any client);
+        // the slow one takes nothing, so the kernel's socket buffers (megabytes on loopback), SignalR's 64 KB pipe and
+        // then its 16-message queue fill up. Publishing goes on until the node reports the disconnect.
+        const int batch = 8;
+        const int maxSignals = 80_000;
+        var signals = new List<System.Text.Json.JsonElement>();
+        var count = 0;
+        while (Interlocked.Read(ref slowDisconnects) == 0 && count < maxSignals)
+        {
+            for (var i = 0; i < batch; i++)
+            {
+                await node.PublishAsync(TestSignals.Make("BTCUSDT", ++count));
+            }
+
+            signals.AddRange(await healthy.NextEventsAsync(HubNames.SignalEvent, batch));
+        }
+
+        Console.WriteLine($"slow consumer disconnected after {count} signals of ~{System.Text.Json.JsonSerializer.Serialize(TestSignals.Make("BTCUSDT", 1), SignalStream.Contracts.Serialization.ContractsJsonContext.Default.Signal).Length} B");
+        for (var i = 0; i < batch; i++)
+        {
+            await node.PublishAsync(TestSignals.Make("BTCUSDT", ++count)); // delivery to the others goes on
+        }
+
+        signals.AddRange(await healthy.NextEventsAsync(HubNames.SignalEvent, batch));
+        Assert.Equal(Enumerable.Range(1, count).Select(i => (long)i), signals.Select(s => s.GetProperty("seq").GetInt64()));
+        await slow.WaitUntilDroppedAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, Interlocked.Read(ref slowDisconnects));
+        Assert.Equal(1, registry.Count);
+    }
+
+    [Fact]
+    public async Task FiltersApplyPerConnection()
+    {
+        await using var node = await TestNode.StartAsync(new InMemorySignalHistory());
+        await using var all = await node.ConnectAsync();
+        await all.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
+        await using var picky = await node.ConnectAsync();
+        await picky.InvokeAsync("Subscribe", new { symbol = "BTCUSDT", timeframes = new[] { "1h" }, minConfidence = 75 });
+
+        await node.PublishAsync(TestSignals.Make("BTCUSDT", 1, Timeframe.OneMinute, 90));
+        await node.PublishAsync(TestSignals.Make("BTCUSDT", 2, Timeframe.OneHour, 70));
+        await node.PublishAsync(TestSignals.Make("BTCUSDT", 3, Timeframe.OneHour, 80));
+        var outcome = TestSignals.OutcomeOf(TestSignals.Make("BTCUSDT", 3, Timeframe.OneHour, 80));
+        await node.PublishOutcomeAsync(outcome);
+
+        Assert.Equal([1L, 2, 3], (await all.NextEventsAsync(HubNames.SignalEvent, 3)).Select(s => s.GetProperty("seq").GetInt64()));
+        var (target, argument) = await picky.NextEventAsync();
+        Assert.Equal((HubNames.SignalEvent, 3L), (target, argument.GetProperty("seq").GetInt64()));
+        (target, argument) = await picky.NextEventAsync();
+        Assert.Equal(HubNames.SignalResolvedEvent, target);
+        Assert.Equal("win", argument.GetProperty("outcome").GetString());
+        Assert.Equal(3, argument.GetProperty("signalSeq").GetInt64());
+    }
+
+    [Fact]
+    public async Task SubscribeWithoutAfterSeqReturnsTheLatestPerTimeframeAndResumeJoinsOnSeq()
+    {
+        var store = new InMemorySignalHistory();
+        await using var node = await TestNode.StartAsync(store);
+        await node.PublishAsync(TestSignals.Make("BTCUSDT", 1, Timeframe.OneMinute));
+        await node.PublishAsync(TestSignals.Make("BTCUSDT", 2, Timeframe.OneHour));
+        await node.PublishAsync(TestSignals.Make("BTCUSDT", 3, Timeframe.OneMinute));
+
+        await using var fresh = await node.ConnectAsync();
+        var latest = await fresh.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
+        Assert.Equal([2L, 3], latest.GetProperty("signals").EnumerateArray().Select(s => s.GetProperty("seq").GetInt64()));
+        Assert.Equal(3, latest.GetProperty("latestSeq").GetInt64());
+
+        await using var resumed = await node.ConnectAsync();
+        var result = await resumed.InvokeAsync("Subscribe", new { symbol = "BTCUSDT", afterSeq = 1 });
+        Assert.Equal([2L, 3], result.GetProperty("signals").EnumerateArray().Select(s => s.GetProperty("seq").GetInt64()));
+        await node.PublishAsync(TestSignals.Make("BTCUSDT", 4));
+        Assert.Equal(4, (await resumed.NextEventsAsync(HubNames.SignalEvent, 1))[0].GetProperty("seq").GetInt64());
+
+        // A client that claims to be ahead of this node is not sent what it already has.
+        await using var ahead = await node.ConnectAsync();
+        var aheadResult = await ahead.InvokeAsync("Subscribe", new { symbol = "BTCUSDT", afterSeq = 5 });
+        Assert.Equal(0, aheadResult.GetProperty("signals").GetArrayLength());
+        await node.PublishAsync(TestSignals.Make("BTCUSDT", 5));
+        await node.PublishAsync(TestSignals.Make("BTCUSDT", 6));
+        Assert.Equal(6, (await ahead.NextEventsAsync(HubNames.SignalEvent, 1))[0].GetProperty("seq").GetInt64());
+    }
+
+    [Fact]
+    public async Task CandleSubscribersReceiveTheirStreamInOrder()
+    {
+        await using var node = await TestNode.StartAsync(new InMemorySignalHistory());
+        await using var client = await node.ConnectAsync();
+        await client.InvokeAsync("SubscribeCandles", "BTCUSDT", "1m");
+        await node.PublishCandleAsync(TestSignals.Candle("BTCUSDT", Timeframe.FiveMinutes, 1));
+        await node.PublishCandleAsync(TestSignals.Candle("BTCUSDT", Timeframe.OneMinute, 1, closed: false));
+        await node.PublishCandleAsync(TestSignals.Candle("BTCUSDT", Timeframe.OneMinute, 1));
+        await node.PublishCandleAsync(TestSignals.Candle("BTCUSDT", Timeframe.OneMinute, 2));
+
+        var candles = await client.NextEventsAsync(HubNames.CandleEvent, 3);
+        Assert.Equal([false, true, true], candles.Select(c => c.GetProperty("isClosed").GetBoolean()));
+        Assert.All(candles, c => Assert.Equal("1m", c.GetProperty("timeframe").GetString()));
+        Assert.True(candles[1].GetProperty("openTime").GetInt64() < candles[2].GetProperty("openTime").GetInt64());
+        await client.InvokeAsync("UnsubscribeCandles", "BTCUSDT", "1m");
+    }
+
+    [Fact]
+    public async Task ShutdownClosesClientsWithReconnectAllowed()
+    {
+        var node = await TestNode.StartAsync(new InMemorySignalHistory());
+        await using var client = await node.ConnectAsync();
+        await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
+        await node.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+        Assert.Single(await client.NextEventsAsync(HubNames.SignalEvent, 1));
+
+        await node.DisposeAsync();
+        var (error, allowReconnect) = await client.Closed.WaitAsync(TimeSpan.FromSeconds(20));
+        // Known race (see docs/hub.md): SignalR tears transports down from its own stopping callback, so in some runs
+        // the socket closes before the close message is flushed. When it arrives it must allow reconnecting.
+        if (error is not null)
+        {
+            Assert.Contains("shutting down", error);
+            Assert.True(allowReconnect);
+        }
+
+        Assert.True(client.IsClosed || error is not null);
+    }
+}

@@ -1,0 +1,49 @@
+using Microsoft.Extensions.Configuration;
+using SignalStream.Contracts;
+
+namespace SignalStream.Ingest.Tests.Configuration;
+
+public sealed class IngestOptionsBindingTests
+{
+    private static IConfiguration Config(params (string Key, string Value)[] values) =>
+        new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => KeyValuePair.Create(v.Key, (string?)v.Value))).Build();
+
+    [Fact]
+    public void WithNothingConfiguredTheDefaultSymbolsAndTimeframesApply()
+    {
+        var options = IngestOptions.Bind(Config());
+
+        Assert.Equal(["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT"], options.ResolvedSymbols());
+        Assert.Equal([Timeframe.OneMinute, Timeframe.FiveMinutes, Timeframe.FifteenMinutes, Timeframe.OneHour], options.ResolvedTimeframes());
+    }
+
+    [Fact]
+    public void CommaSeparatedListsReplaceTheDefaultsWhole()
+    {
+        var options = IngestOptions.Bind(Config(("Ingest:Symbols", "btcusdt, ETHUSDT"), ("Ingest:Timeframes", "1h,1m")));
+
+        Assert.Equal(["BTCUSDT", "ETHUSDT"], options.ResolvedSymbols());
+        Assert.Equal([Timeframe.OneMinute, Timeframe.OneHour], options.ResolvedTimeframes());
+        Assert.Equal(2 * 2, options.ResolvedStreams().Count);
+    }
+
+    [Fact]
+    public void IndexedListsBindAsUsual()
+    {
+        var options = IngestOptions.Bind(Config(("Ingest:Symbols:0", "SOLUSDT")));
+
+        Assert.Equal(["SOLUSDT"], options.ResolvedSymbols());
+    }
+
+    [Fact]
+    public void InvalidSettingsAreReportedWithTheKeyAndTheFix()
+    {
+        var options = IngestOptions.Bind(Config(("Ingest:Source", "kraken"), ("Ingest:Symbols", "BTC-USDT"), ("Ingest:Timeframes", "1m,2m")));
+
+        var problems = options.Validate().ToList();
+
+        Assert.Contains(problems, p => p.Contains("Ingest:Source", StringComparison.Ordinal) && p.Contains("simulated", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("'BTC-USDT'", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("'2m'", StringComparison.Ordinal));
+    }
+}
