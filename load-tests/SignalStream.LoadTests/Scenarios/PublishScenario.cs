@@ -38,6 +38,12 @@ internal sealed class PublishScenario
         else
         {
             var settings = new Dictionary<string, string> { ["ConnectionStrings:Redis"] = redisEndpoint, ["Hub:RedisChannelPrefix"] = _options.ChannelPrefix };
+            if (scenario == "outage")
+            {
+                // The harness's signals are in no store the nodes can read: a hole cannot be repaired, so let a node
+                // deliver past it after 2 s (default 30 s) and count it as a gap, instead of stalling the symbol.
+                settings["Hub:HoleRepairTimeout"] = "00:00:02";
+            }
             var nodes = scenario == "outage" ? 2 : 1;
             for (var n = 0; n < nodes; n++)
             {
@@ -113,7 +119,8 @@ internal sealed class PublishScenario
             await publishing;
             var publishSeconds = watch.Elapsed.TotalSeconds;
             await disruption;
-            result.Published = publisher.Published + publisher.Lost;
+            await publisher.FlushAsync(cancellationToken);
+            result.Published = publisher.Published;
             result.DurationSeconds = Math.Round(publishSeconds, 1);
 
             // Drain: wait until every connected, reading client has the last seq of its symbols (bounded).
@@ -171,9 +178,9 @@ internal sealed class PublishScenario
             result.ServerCpuPeakPercent = samplers.Count == 0 ? 0 : samplers.Max(s => s.CpuPercentSamples.DefaultIfEmpty(0).Max());
             result.ServerRssPeakMb = Math.Round(samplers.Sum(s => s.PeakRssMb), 1);
             result.HarnessCpuAveragePercent = Math.Round(harness.AverageCpuPercent, 1);
-            if (publisher.Lost > 0)
+            if (publisher.Resent > 0 || publisher.Lost > 0)
             {
-                result.Notes.Add($"{publisher.Lost} publishes failed while Redis was unreachable (the engine's fire-and-forget publish loses them too)");
+                result.Notes.Add($"{publisher.Resent} publishes failed while Redis was down and were sent again after it returned; {publisher.Lost} dropped (outbox full)");
             }
         }
         finally
