@@ -55,7 +55,16 @@ internal abstract class FanOutClient
         var socket = new ClientWebSocket();
         socket.Options.KeepAliveInterval = TimeSpan.Zero; // the protocols' own pings keep the connection alive
         var endpoint = new UriBuilder(EndpointOf(server)) { Scheme = server.Scheme == "https" ? "wss" : "ws" }.Uri;
-        await socket.ConnectAsync(endpoint, invoker, cancellationToken);
+        try
+        {
+            await socket.ConnectAsync(endpoint, invoker, cancellationToken);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
         _socket = socket;
         ClosedReason = null;
         await HandshakeAsync(cancellationToken);

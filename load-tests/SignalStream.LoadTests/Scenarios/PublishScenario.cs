@@ -274,7 +274,7 @@ internal sealed class PublishScenario
                 result.ClientsLost++;
                 if (result.ClientsLost <= 3)
                 {
-                    result.Notes.Add($"client {client.Id} lost: {client.ClosedReason ?? "never connected"}");
+                    result.Notes.Add($"client {client.Id} lost: {client.ClosedReason ?? "could not (re)connect"}");
                 }
             }
 
