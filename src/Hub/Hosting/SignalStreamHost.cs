@@ -25,6 +25,7 @@ public static class SignalStreamHost
 
         configure?.Invoke(builder);
         var configuration = builder.Configuration;
+        ResolveBundledModels(configuration, builder.Environment.ContentRootPath);
         var roles = NodeRoles.Parse(configuration["Node:Roles"]);
         builder.Services.AddSingleton(roles);
         builder.Services.AddHealthChecks()
@@ -57,5 +58,28 @@ public static class SignalStreamHost
         app.MapSignalStreamHub(roles);
         app.Logger.LogInformation("SignalStream node starting with roles {Roles}", roles);
         return app;
+    }
+
+    /// <summary>
+    /// A relative <c>Models:Path</c> means the working directory's folder when it exists (a checkout: the repository's
+    /// <c>models/</c>), and otherwise the copy built next to the executable (a published or packaged node).
+    /// </summary>
+    private static void ResolveBundledModels(ConfigurationManager configuration, string contentRoot)
+    {
+        var configured = configuration["Models:Path"] ?? "models";
+        if (Path.IsPathRooted(configured))
+        {
+            return;
+        }
+
+        foreach (var root in new[] { Directory.GetCurrentDirectory(), contentRoot, AppContext.BaseDirectory })
+        {
+            var candidate = Path.GetFullPath(Path.Combine(root, configured));
+            if (Directory.Exists(candidate) && Directory.EnumerateFiles(candidate, "*.manifest.json").Any())
+            {
+                configuration["Models:Path"] = candidate;
+                return;
+            }
+        }
     }
 }

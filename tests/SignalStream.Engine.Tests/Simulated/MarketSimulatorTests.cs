@@ -158,6 +158,33 @@ public sealed class MarketSimulatorTests
         Assert.Equal(6, monthly.Count);
     }
 
+    [Fact]
+    public void InProgressCandlesGrowTowardsTheirCloseWithinItsRange()
+    {
+        var simulator = new MarketSimulator(["BTCUSDT"], [Timeframe.OneMinute, Timeframe.FiveMinutes], 42);
+        var end = simulator.Begin(MarketSimulator.DefaultEndTimeMs, 5);
+        while (simulator.MarketTime < end)
+        {
+            simulator.Step(new List<Candle>());
+        }
+
+        var partials = new[] { 0.25, 0.5, 0.75 }.Select(f => simulator.GetProgress(0, 1, f)).ToList();
+        var closed = new List<Candle>();
+        while (closed.Count == 0 || closed.All(c => c.Timeframe != Timeframe.FiveMinutes))
+        {
+            simulator.Step(closed);
+        }
+
+        var final = closed.Single(c => c.Timeframe == Timeframe.FiveMinutes);
+        Assert.All(partials, p =>
+        {
+            Assert.Equal(final.OpenTime, p.OpenTime);
+            Assert.Equal(final.Open, p.Open);
+            Assert.True(p.High <= final.High && p.Low >= final.Low && p.Volume <= final.Volume, $"{p} vs {final}");
+        });
+        Assert.True(partials[0].Volume <= partials[1].Volume && partials[1].Volume <= partials[2].Volume);
+    }
+
     private static double Correlation(ReadOnlySpan<double> x, ReadOnlySpan<double> y)
     {
         double mx = 0, my = 0;
