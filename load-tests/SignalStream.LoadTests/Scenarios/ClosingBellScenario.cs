@@ -135,8 +135,21 @@ internal sealed class ClosingBellScenario
             // The measured bell: advance minute by minute, stamping each advance; the one that closes every stream is it.
             long bellMicros = 0;
             IReadOnlyList<Candle> closed = [];
+            // Each minute's 1m closes are awaited at the clients before the next advance, so the bell does not queue
+            // behind an hour of market time compressed into a second.
+            var perMinute = symbols.Count * (long)_options.BellFanOut;
             while (closed.Count < streams.Length)
             {
+                if (closed.Count > 0)
+                {
+                    var minuteClose = closed[0].CloseTime;
+                    var minuteUntil = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+                    while (DateTime.UtcNow < minuteUntil && pool.Clients.Sum(c => c.CountClosed(minuteClose)) < perMinute)
+                    {
+                        await Task.Delay(10, cancellationToken);
+                    }
+                }
+
                 await Task.Delay(20, cancellationToken);
                 bellMicros = FanOutClient.NowMicros;
                 closed = await exchange.AdvanceAsync(cancellationToken);
