@@ -271,8 +271,12 @@ public abstract class EventStoreContractTests : IAsyncLifetime
 
         foreach (var (stream, ids) in model)
         {
-            Assert.Equal(ids, (await store.ReadStreamAsync(stream, 1, 1000).AsTask().WaitAsync(Wait)).Select(e => e.EventId));
+            var read = await store.ReadStreamAsync(stream, 1, 1000).AsTask().WaitAsync(Wait);
+            Assert.Equal(ids, read.Select(e => e.EventId));
             Assert.Equal(ids.Count, await store.GetStreamVersionAsync(stream).AsTask().WaitAsync(Wait));
+
+            // Global order agrees with stream order: a projection sees a stream's events by ascending version.
+            Assert.Equal(read.Select(e => e.Position).Order(), read.Select(e => e.Position));
         }
     }
 }
