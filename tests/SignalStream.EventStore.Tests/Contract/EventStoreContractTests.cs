@@ -238,6 +238,18 @@ public abstract class EventStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheLastPositionIsTheNewestCommittedEvent()
+    {
+        var store = await CreateStoreAsync();
+        Assert.Equal(0, await store.GetLastPositionAsync().AsTask().WaitAsync(Wait));
+        await store.AppendAsync(Group(Append("a", ExpectedVersions.Any, Events(3)), Append("b", ExpectedVersions.Any, Events(2)))).AsTask().WaitAsync(Wait);
+
+        var read = await store.ReadStreamAsync("b", 1, 10).AsTask().WaitAsync(Wait);
+
+        Assert.Equal(read[^1].Position, await store.GetLastPositionAsync().AsTask().WaitAsync(Wait));
+    }
+
+    [Fact]
     public async Task InitializingTwiceIsHarmless()
     {
         var store = await CreateStoreAsync();

@@ -86,6 +86,8 @@ internal sealed partial class PostgresEventStore
             $"SELECT seq, stream_id, version, id, type, schema_version, data::text, timestamp FROM {schema}.events " +
             "WHERE stream_id = $1 ORDER BY version DESC LIMIT $2";
 
+        public string LastPosition { get; } = $"SELECT coalesce(max(seq), 0) FROM {schema}.events";
+
         public string StreamVersion { get; } = $"SELECT version FROM {schema}.streams WHERE id = $1";
 
         // Both read in one REPEATABLE READ transaction, so the in-flight list and the rows share one snapshot.
