@@ -22,6 +22,8 @@ internal static class ReplayCommand
                                   ConnectionStrings:Postgres from the server's configuration)
           --symbols A,B,...       only these symbols (default all stored)
           --models DIR            the models folder (default the server's Models:Path, ./models)
+          --set KEY=VALUE         a configuration override, repeatable (e.g. --set Signals:MinVoteScore=0.6);
+                                  otherwise the server's configuration (appsettings.json, environment) applies
 
         Exit codes: 0 done, 1 failed (store or models unusable, namespace taken), 2 usage error.
         """;
@@ -92,6 +94,7 @@ internal static class ReplayCommand
         string storage = "file", into = string.Empty;
         string? path = null, postgres = null, models = null;
         var symbols = new HashSet<string>(StringComparer.Ordinal);
+        var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < args.Length; i++)
         {
             var name = args[i];
@@ -125,6 +128,16 @@ internal static class ReplayCommand
                         symbols.Add(symbol.ToUpperInvariant());
                     }
 
+                    break;
+                case "--set":
+                    var equals = value.IndexOf('=', StringComparison.Ordinal);
+                    if (equals <= 0)
+                    {
+                        error = $"--set '{value}' must be KEY=VALUE (for example Signals:MinVoteScore=0.6).";
+                        return false;
+                    }
+
+                    settings[value[..equals]] = value[(equals + 1)..];
                     break;
                 default:
                     error = $"unknown option '{name}'.";
@@ -162,7 +175,7 @@ internal static class ReplayCommand
             return false;
         }
 
-        options = new ReplayOptions(storage, path, postgres, into, symbols, models);
+        options = new ReplayOptions(storage, path, postgres, into, symbols, models, settings);
         return true;
     }
 }

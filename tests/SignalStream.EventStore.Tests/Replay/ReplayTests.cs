@@ -69,6 +69,7 @@ public sealed class ReplayTests : IDisposable
     [InlineData(new[] { "--into", "r1", "--postgres", "Host=x" }, "--storage postgres")]
     [InlineData(new[] { "--into" }, "needs a value")]
     [InlineData(new[] { "--into", "r1", "--speed", "2" }, "unknown option")]
+    [InlineData(new[] { "--into", "r1", "--set", "NoEquals" }, "KEY=VALUE")]
     public void UsageErrorsSayWhatIsWrong(string[] args, string expected)
     {
         Assert.False(ReplayCommand.TryParse(args, out _, out var error));
@@ -102,7 +103,13 @@ public sealed class ReplayTests : IDisposable
         return result;
     }
 
-    private ReplayOptions Options(string ns) => new("file", _folder, null, ns, new HashSet<string>(), RepositoryModels());
+    // Looser rules than the defaults so that a few hundred simulated candles certainly produce signals to compare.
+    private ReplayOptions Options(string ns) => new("file", _folder, null, ns, new HashSet<string>(), RepositoryModels(), new Dictionary<string, string?>
+    {
+        ["Signals:MinVoteScore"] = "0.34",
+        ["Signals:MinVoteMargin"] = "0",
+        ["Signals:RequireFamilyAgreement"] = "false",
+    });
 
     private async Task<FileEventStore> OpenAsync()
     {

@@ -107,6 +107,11 @@ internal static class ReplayRunner
             settings["Models:Path"] = options.Models;
         }
 
+        foreach (var (key, value) in options.Settings)
+        {
+            settings[key] = value;
+        }
+
         return settings;
     }
 
