@@ -62,6 +62,11 @@ internal static class ReplayCommand
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"replay: done in {result.Elapsed.TotalSeconds:F1} s: {result.Candles} candles, {result.Signals} signals, {result.ShadowSignals} shadow signals, {result.Outcomes} outcomes → namespace '{options.Into}'"));
+            if (result.Candles == 0)
+            {
+                await Console.Error.WriteLineAsync("replay: the store holds no closed candles (for these symbols); nothing to replay.");
+            }
+
             if (result.Models == 0)
             {
                 await Console.Error.WriteLineAsync("replay: no model was loaded, so no signals could be produced; check --models.");

@@ -30,7 +30,6 @@ internal static class ReplayRunner
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = Directory.GetCurrentDirectory() });
         builder.Configuration.AddInMemoryCollection(Settings(options));
         SignalStreamHost.ResolveBundledModels(builder.Configuration, builder.Environment.ContentRootPath);
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
 
         var clock = new ReplayClock();
         var candles = Channel.CreateBounded<CandleUpdate>(new BoundedChannelOptions(ReadBatch) { SingleReader = true, SingleWriter = true });
@@ -91,6 +90,10 @@ internal static class ReplayRunner
             // Lock step sends one row per batch: waiting for a fuller batch would only slow the replay down.
             ["Inference:MaxQueueDelayMicroseconds"] = "0",
             ["Inference:SummarySeconds"] = "0",
+
+            // The verb prints its own progress; the components' information logs would drown it (--set can raise them).
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
         };
         if (options.Path is not null)
         {
