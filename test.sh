@@ -54,13 +54,17 @@ if [ ${#suites_failed[@]} = 0 ]; then
     step "$name"
     log=$(mktemp)
     dotnet test "$proj" -c Release --no-build --nologo --logger "console;verbosity=normal" \
-      --blame-hang-timeout 5m 2>&1 | tee "$log" | grep -E '^\s*(Failed |Total tests|Passed: |Failed: |  Error Message|error)' | head -200
+      --blame-hang-timeout 5m 2>&1 | tee "$log" | grep -E '^\s+(Failed [A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z0-9_]+ \[|Passed: |Failed: )|^Total tests' | head -100
     code=${PIPESTATUS[0]}
     # VSTest's closing block: 'Total tests: N', '     Passed: N', '     Failed: N'.
     p=$(grep -E '^\s+Passed: [0-9]+$' "$log" | tail -1 | grep -oE '[0-9]+')
     f=$(grep -E '^\s+Failed: [0-9]+$' "$log" | tail -1 | grep -oE '[0-9]+')
     [[ "$p" =~ ^[0-9]+$ ]] || p=0; [[ "$f" =~ ^[0-9]+$ ]] || f=0
     if [ "$code" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+    if [ "$f" != 0 ]; then
+      # The first lines of each failure (server logs captured by a test can follow; they are cut here).
+      grep -A8 -E '^\s+Error Message:' "$log" | grep -v -E 'Failed to invoke hub method|^\s+(info|warn|dbug|fail):' | head -60
+    fi
     echo "$name: $p passed, $f failed"
     record "$name" "$p" "$f" "$code"
     rm -f "$log"

@@ -67,7 +67,7 @@ if (options.Smoke)
     foreach (var r in results)
     {
         var verdict = r.Correct && r.Delivered > 0 ? "PASS" : "FAIL";
-        Console.WriteLine($"{verdict} {r.Scenario}/{r.Target}: delivered {r.Delivered} of {r.Expected}, gaps {r.Gaps}, duplicates {r.Duplicates}, missing {r.Missing}, lost clients {r.ClientsLost}, errors {r.Errors}");
+        Console.WriteLine($"{verdict} {r.Scenario}/{r.Target}: delivered {r.Delivered} live + {r.Recovered} recovered of {r.Expected}, gaps {r.Gaps}, duplicates {r.Duplicates}, missing {r.Missing}, lost clients {r.ClientsLost}, errors {r.Errors}");
     }
 
     failed |= wrong.Count > 0 || results.Count == 0;

@@ -126,7 +126,9 @@ internal static class FakeFrames
     public static byte[] Error(int code, string message, string? id, bool includeId)
     {
         var buffer = new ArrayBufferWriter<byte>(128);
-        using (var w = new Utf8JsonWriter(buffer))
+
+        // Binance's messages quote method names in backticks, sent as is (the default encoder would write \u0060).
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteNumber("code", code);

@@ -51,12 +51,17 @@ await exchange.StartAsync();
 Console.WriteLine($"Fake Binance: {options.Symbols.Count} symbols x {options.Timeframes.Count} timeframes at {options.Speed}x");
 Console.WriteLine($"  Ingest:Binance:StreamUrl={exchange.StreamUrl}");
 Console.WriteLine($"  Ingest:Binance:RestUrl={exchange.RestUrl}");
-Console.WriteLine("Ctrl+C stops it.");
+Console.WriteLine("Ctrl+C (or SIGTERM) stops it.");
 var stop = new TaskCompletionSource();
 Console.CancelKeyPress += (_, e) =>
 {
     e.Cancel = true;
     stop.TrySetResult();
 };
+using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    stop.TrySetResult();
+});
 await stop.Task;
 return 0;

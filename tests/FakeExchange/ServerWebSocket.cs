@@ -43,11 +43,20 @@ internal sealed class ServerWebSocket
         return new ServerWebSocket(stream);
     }
 
-    /// <summary>Reads one client frame (unmasked for the caller); null at end of stream.</summary>
-    public async Task<(byte Opcode, bool Fin, byte[] Payload, bool WasMasked)?> ReadFrameAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads one client frame (unmasked for the caller); null at end of stream. <c>ArrivedAt</c> is the
+    /// <see cref="System.Diagnostics.Stopwatch"/> time its first bytes were read; <c>WasBuffered</c> says they were
+    /// already waiting (the reader was behind), so they arrived at some unknown earlier time.
+    /// </summary>
+    public async Task<(byte Opcode, bool Fin, byte[] Payload, bool WasMasked, long ArrivedAt, bool WasBuffered)?> ReadFrameAsync(
+        CancellationToken cancellationToken)
     {
         var header = new byte[2];
-        if (!await ReadExactlyOrEndAsync(header, cancellationToken))
+        var first = _stream.ReadAsync(header, cancellationToken);
+        var wasBuffered = first.IsCompleted;
+        var read = await first;
+        var arrivedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (read == 0 || (read == 1 && !await ReadExactlyOrEndAsync(header.AsMemory(1), cancellationToken)))
         {
             return null;
         }
@@ -90,7 +99,7 @@ internal sealed class ServerWebSocket
             }
         }
 
-        return (opcode, fin, payload, masked);
+        return (opcode, fin, payload, masked, arrivedAt, wasBuffered);
     }
 
     /// <summary>Writes several frames in one write (unmasked, as a server must).</summary>
@@ -142,12 +151,12 @@ internal sealed class ServerWebSocket
         buffer.Write(payload);
     }
 
-    private async Task<bool> ReadExactlyOrEndAsync(byte[] buffer, CancellationToken cancellationToken)
+    private async Task<bool> ReadExactlyOrEndAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         var read = 0;
         while (read < buffer.Length)
         {
-            var n = await _stream.ReadAsync(buffer.AsMemory(read), cancellationToken);
+            var n = await _stream.ReadAsync(buffer[read..], cancellationToken);
             if (n == 0)
             {
                 return false;

@@ -58,10 +58,14 @@ async function main(): Promise<void> {
   client.onStateChange((state) => setStatus(state));
 
   for (const symbol of symbols) {
-    await client.subscribe(symbol, {}, {
-      onSignal: (signal, info) => onSignal(signal, info.source),
-      onError: (error) => console.warn(error.message),
-    });
+    try {
+      await client.subscribe(symbol, {}, {
+        onSignal: (signal, info) => onSignal(signal, info.source),
+        onError: (error) => console.warn(error.message),
+      });
+    } catch (error) {
+      text("footer", `${symbol}: ${(error as Error).message}`);
+    }
   }
   await selectChart(selectedSymbol, selectedTimeframe);
 }
@@ -244,7 +248,9 @@ async function refreshPerformance(): Promise<void> {
 async function showModels(): Promise<void> {
   try {
     const models = await api.models();
-    text("models", "Models: " + models.map((m) => `${m.name} ${m.version} (${m.status})`).join(" · "));
+    text("models", models.length === 0
+      ? "Models: none loaded (put model manifests in Models:Path)"
+      : "Models: " + models.map((m) => `${m.name} ${m.version} (${m.status}${m.error ? `: ${m.error}` : ""})`).join(" · "));
   } catch (error) {
     text("models", `Models unavailable: ${(error as Error).message}`);
   }
@@ -257,9 +263,12 @@ function setStatus(state: ConnectionState): void {
 }
 
 async function retry<T>(what: string, action: () => Promise<T>): Promise<T> {
+  const footer = byId("footer").textContent ?? "";
   for (let attempt = 0; ; attempt++) {
     try {
-      return await action();
+      const result = await action();
+      text("footer", footer);
+      return result;
     } catch (error) {
       setStatus("disconnected");
       text("footer", `${what} failed (${(error as Error).message}); retrying…`);

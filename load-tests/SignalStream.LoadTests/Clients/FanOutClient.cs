@@ -41,6 +41,29 @@ internal abstract class FanOutClient
     /// <summary>Closed candles received: (symbol@timeframe, closeTime, receive time in Unix µs).</summary>
     public List<(string Stream, long CloseTime, long ReceivedMicros)> ClosedCandles { get; } = [];
 
+    /// <summary>Closed candles received with this close time (safe while the receive loop adds more).</summary>
+    public int CountClosed(long closeTime)
+    {
+        lock (ClosedCandles)
+        {
+            var count = 0;
+            foreach (var candle in ClosedCandles)
+            {
+                count += candle.CloseTime == closeTime ? 1 : 0;
+            }
+
+            return count;
+        }
+    }
+
+    protected void AddClosed(string stream, long closeTime)
+    {
+        lock (ClosedCandles)
+        {
+            ClosedCandles.Add((stream, closeTime, NowMicros));
+        }
+    }
+
     protected ClientStats Stats { get; }
 
     protected byte[][] SymbolBytes { get; }
@@ -55,7 +78,16 @@ internal abstract class FanOutClient
         var socket = new ClientWebSocket();
         socket.Options.KeepAliveInterval = TimeSpan.Zero; // the protocols' own pings keep the connection alive
         var endpoint = new UriBuilder(EndpointOf(server)) { Scheme = server.Scheme == "https" ? "wss" : "ws" }.Uri;
-        await socket.ConnectAsync(endpoint, invoker, cancellationToken);
+        try
+        {
+            await socket.ConnectAsync(endpoint, invoker, cancellationToken);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
         _socket = socket;
         ClosedReason = null;
         await HandshakeAsync(cancellationToken);

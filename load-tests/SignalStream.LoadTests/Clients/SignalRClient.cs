@@ -149,7 +149,7 @@ internal sealed class SignalRClient : FanOutClient
                 break;
             case 1 when isCandle && isClosed:
                 Stats.Candle1();
-                ClosedCandles.Add((timeframe ?? "?", closeTime, NowMicros));
+                AddClosed(timeframe ?? "?", closeTime);
                 break;
             case 3 when invocation >= 0 && invocation < Ledgers.Length:
                 if (hasError)

@@ -6,6 +6,7 @@ namespace SignalStream.LoadTests.Scenarios;
 /// <summary>The run's clients: creates, connects (throttled, from several source addresses), pings and closes them.</summary>
 internal sealed class ClientPool : IAsyncDisposable
 {
+    private const int ConnectAttempts = 3;
     private readonly LoopbackConnector _connector;
     private readonly Uri _server;
     private readonly CancellationTokenSource _pinging = new();
@@ -42,13 +43,24 @@ internal sealed class ClientPool : IAsyncDisposable
         var watch = Stopwatch.StartNew();
         var tasks = clients.Select(c => _connector.ThrottleAsync(async () =>
         {
-            try
+            // Like a real client, retry a failed connect (an overloaded server times handshakes out) with backoff;
+            // every failed attempt is counted as an error.
+            for (var attempt = 1; attempt <= ConnectAttempts; attempt++)
             {
-                await c.ConnectAsync(_server, _connector.For(c.Id, c.Slow), resume, cancellationToken);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                Stats.Error($"connect: {ex.GetType().Name}: {ex.Message}");
+                try
+                {
+                    await c.ConnectAsync(_server, _connector.For(c.Id, c.Slow), resume, cancellationToken);
+                    return attempt;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    Stats.Error($"connect attempt {attempt}: {ex.GetType().Name}: {ex.Message}");
+                    await c.DropAsync();
+                    if (attempt < ConnectAttempts)
+                    {
+                        await Task.Delay(TimeSpan.FromMilliseconds(500 * attempt), cancellationToken);
+                    }
+                }
             }
 
             return 0;

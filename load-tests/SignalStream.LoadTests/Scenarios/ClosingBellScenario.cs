@@ -56,6 +56,39 @@ internal sealed class ClosingBellScenario
             settings[$"Ingest:Timeframes:{i}"] = BellTimeframes[i].ToName();
         }
 
+        // Binance sends every stream's in-progress kline every ~2 s and the ingest replaces a connection silent for
+        // 15 s; the manual clock sends nothing by itself, so tick it like the real exchange for the whole scenario.
+        using var ticking = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var ticker = Task.Run(async () =>
+        {
+            try
+            {
+                while (!ticking.IsCancellationRequested)
+                {
+                    await Task.Delay(2000, ticking.Token);
+                    await exchange.TickAsync(ticking.Token);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Scenario over.
+            }
+        }, CancellationToken.None);
+        try
+        {
+            return await RunWithExchangeAsync(exchange, farm, symbols, streams, settings, result, cancellationToken);
+        }
+        finally
+        {
+            await ticking.CancelAsync();
+            await ticker;
+        }
+    }
+
+    private async Task<ScenarioResult> RunWithExchangeAsync(FakeBinanceExchange exchange, ServerFarm farm, IReadOnlyList<string> symbols,
+        (string Symbol, string Timeframe)[] streams, Dictionary<string, string> settings, ScenarioResult result, CancellationToken cancellationToken)
+    {
+        var clientCount = result.Clients;
         var (node, url) = await farm.StartSignalStreamAsync("node", "all", symbols, settings, cancellationToken);
         await exchange.WaitUntilAsync(e => e.SubscribedStreams >= streams.Length, TimeSpan.FromSeconds(60), "the node to subscribe every stream");
         var sampler = new ProcessSampler(node.Pid, node.Name);
@@ -78,18 +111,45 @@ internal sealed class ClosingBellScenario
             await Task.Delay(2000, cancellationToken);
 
             // Warm-up bell (the clock starts at an aligned instant: the first full bell is an hour of market time away).
-            await exchange.ClosingBellAsync(cancellationToken);
-            await Task.Delay(3000, cancellationToken);
+            // Wait until the node has caught up with it (the engine runs the models on every closed candle first).
+            var warmClosed = await exchange.ClosingBellAsync(cancellationToken);
+            var warmClose = warmClosed[0].CloseTime;
+            var expectedDeliveries = streams.Length * (long)_options.BellFanOut;
+            var warmUntil = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+            while (DateTime.UtcNow < warmUntil && pool.Clients.Sum(c => c.CountClosed(warmClose)) < expectedDeliveries)
+            {
+                await Task.Delay(200, cancellationToken);
+            }
+
+            var warmDelivered = pool.Clients.Sum(c => c.CountClosed(warmClose));
+            result.Notes.Add($"warm-up bell: {warmDelivered} of {expectedDeliveries} closed candles arrived within 90 s");
+            await Task.Delay(1000, cancellationToken);
             foreach (var client in pool.Clients)
             {
-                client.ClosedCandles.Clear();
+                lock (client.ClosedCandles)
+                {
+                    client.ClosedCandles.Clear();
+                }
             }
 
             // The measured bell: advance minute by minute, stamping each advance; the one that closes every stream is it.
             long bellMicros = 0;
             IReadOnlyList<Candle> closed = [];
+            // Each minute's 1m closes are awaited at the clients before the next advance, so the bell does not queue
+            // behind an hour of market time compressed into a second.
+            var perMinute = symbols.Count * (long)_options.BellFanOut;
             while (closed.Count < streams.Length)
             {
+                if (closed.Count > 0)
+                {
+                    var minuteClose = closed[0].CloseTime;
+                    var minuteUntil = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+                    while (DateTime.UtcNow < minuteUntil && pool.Clients.Sum(c => c.CountClosed(minuteClose)) < perMinute)
+                    {
+                        await Task.Delay(10, cancellationToken);
+                    }
+                }
+
                 await Task.Delay(20, cancellationToken);
                 bellMicros = FanOutClient.NowMicros;
                 closed = await exchange.AdvanceAsync(cancellationToken);
@@ -98,8 +158,8 @@ internal sealed class ClosingBellScenario
 
             var bellClose = closed[0].CloseTime;
             var expected = streams.Length * (long)_options.BellFanOut;
-            var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-            while (DateTime.UtcNow < until && pool.Clients.Sum(c => c.ClosedCandles.Count(x => x.CloseTime == bellClose)) < expected)
+            var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (DateTime.UtcNow < until && pool.Clients.Sum(c => c.CountClosed(bellClose)) < expected)
             {
                 await Task.Delay(50, cancellationToken);
                 sampler.Sample();
@@ -112,7 +172,13 @@ internal sealed class ClosingBellScenario
             foreach (var client in pool.Clients)
             {
                 var seen = new HashSet<string>();
-                foreach (var (stream, closeTime, received) in client.ClosedCandles)
+                (string Stream, long CloseTime, long ReceivedMicros)[] arrivals;
+                lock (client.ClosedCandles)
+                {
+                    arrivals = client.ClosedCandles.ToArray();
+                }
+
+                foreach (var (stream, closeTime, received) in arrivals)
                 {
                     if (closeTime != bellClose)
                     {

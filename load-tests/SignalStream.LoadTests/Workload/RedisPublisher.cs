@@ -8,8 +8,10 @@ namespace SignalStream.LoadTests.Workload;
 /// background), playing the engine node: one channel per symbol, <c>{prefix}:{SYMBOL}</c>, seq contiguous per symbol.
 /// </summary>
 /// <remarks>
-/// When Redis is unreachable (the outage scenario) publishes fail and are counted as lost, exactly like the engine's
-/// fire-and-forget publish; the seq still advances, so subscribers see the hole unless their node repairs it.
+/// When Redis is unreachable (the outage scenario) a publish that fails is kept in a bounded outbox and sent first
+/// after the reconnect, in order — standing in for the engine's store, from which hub nodes repair holes (the harness
+/// has no store the nodes can read). What Redis swallows without an error (in flight at the kill, or published before
+/// a node re-subscribed) is still lost and shows up as gaps.
 /// </remarks>
 internal sealed class RedisPublisher : IAsyncDisposable
 {
@@ -32,8 +34,64 @@ internal sealed class RedisPublisher : IAsyncDisposable
 
     public long Lost { get; private set; }
 
+    /// <summary>Publishes that failed and were sent again after the reconnect.</summary>
+    public long Resent { get; private set; }
+
+    private readonly Queue<(string Symbol, byte[] Payload)> _outbox = new();
+    private const int OutboxLimit = 100_000;
+
     /// <summary>Publishes one envelope; false (and counted lost) when Redis is unreachable right now.</summary>
     public async ValueTask<bool> PublishAsync(string symbol, byte[] payload, CancellationToken cancellationToken)
+    {
+        if (_outbox.Count > 0 || _stream is null)
+        {
+            if (!await TrySendOutboxAsync(cancellationToken))
+            {
+                Enqueue(symbol, payload);
+                return false;
+            }
+        }
+
+        if (await TryWriteAsync(symbol, payload, cancellationToken))
+        {
+            Published++;
+            return true;
+        }
+
+        Enqueue(symbol, payload);
+        return false;
+    }
+
+    private void Enqueue(string symbol, byte[] payload)
+    {
+        if (_outbox.Count < OutboxLimit)
+        {
+            _outbox.Enqueue((symbol, payload));
+        }
+        else
+        {
+            Lost++;
+        }
+    }
+
+    private async ValueTask<bool> TrySendOutboxAsync(CancellationToken cancellationToken)
+    {
+        while (_outbox.TryPeek(out var item))
+        {
+            if (!await TryWriteAsync(item.Symbol, item.Payload, cancellationToken))
+            {
+                return false;
+            }
+
+            _outbox.Dequeue();
+            Published++;
+            Resent++;
+        }
+
+        return true;
+    }
+
+    private async ValueTask<bool> TryWriteAsync(string symbol, byte[] payload, CancellationToken cancellationToken)
     {
         try
         {
@@ -45,19 +103,22 @@ internal sealed class RedisPublisher : IAsyncDisposable
             await stream.WriteAsync(Encoding.ASCII.GetBytes($"\r\n${payload.Length}\r\n"), cancellationToken);
             await stream.WriteAsync(payload, cancellationToken);
             await stream.WriteAsync("\r\n"u8.ToArray(), cancellationToken);
-            Published++;
             return true;
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
         {
             Reset();
-            Lost++;
             return false;
         }
     }
 
     public async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
+        if (_outbox.Count > 0)
+        {
+            await TrySendOutboxAsync(cancellationToken);
+        }
+
         try
         {
             if (_stream is { } stream)

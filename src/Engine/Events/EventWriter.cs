@@ -22,6 +22,7 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
     private readonly CommitSignal _commits;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly string? _namespace;
     private readonly Channel<PendingEvent> _channel;
     private readonly CancellationTokenSource _abort = new();
     private readonly Counter<long> _persisted;
@@ -41,8 +42,10 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
         CommitSignal commits,
         TimeProvider time,
         IMeterFactory meterFactory,
-        ILogger<EventWriter> logger)
+        ILogger<EventWriter> logger,
+        string? streamNamespace = null)
     {
+        _namespace = streamNamespace;
         _store = store;
         _options = options;
         _pending = pending;
@@ -82,7 +85,7 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
         }
 
         var e = new CandleClosed(update.Exchange, update.Candle, update.Origin, update.EventTime, update.ReceivedAt);
-        return EnqueueAsync(EventStreams.Candles(update.Candle.Stream), EventStreams.CandlesType, ExpectedVersions.Any, e, null, cancellationToken);
+        return EnqueueAsync(EventStreams.Candles(update.Candle.Stream, _namespace), EventStreams.CandlesType, ExpectedVersions.Any, e, null, cancellationToken);
     }
 
     public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
@@ -90,18 +93,18 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
         _pending.Add(signal);
 
         // The signals stream's version is the seq: the store checks it, so a hole or a duplicate seq is caught here.
-        return EnqueueAsync(EventStreams.Signals(signal.Symbol), EventStreams.SignalsType, signal.Seq - 1, new SignalIssued(signal), signal, cancellationToken);
+        return EnqueueAsync(EventStreams.Signals(signal.Symbol, _namespace), EventStreams.SignalsType, signal.Seq - 1, new SignalIssued(signal), signal, cancellationToken);
     }
 
     public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) =>
-        EnqueueAsync(EventStreams.ShadowSignals(signal.Symbol), EventStreams.ShadowSignalsType, ExpectedVersions.Any, new ShadowSignalIssued(signal), null, cancellationToken);
+        EnqueueAsync(EventStreams.ShadowSignals(signal.Symbol, _namespace), EventStreams.ShadowSignalsType, ExpectedVersions.Any, new ShadowSignalIssued(signal), null, cancellationToken);
 
     public ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken) =>
-        EnqueueAsync(EventStreams.Outcomes(outcome.Symbol), EventStreams.OutcomesType, ExpectedVersions.Any, new SignalResolved(outcome), null, cancellationToken);
+        EnqueueAsync(EventStreams.Outcomes(outcome.Symbol, _namespace), EventStreams.OutcomesType, ExpectedVersions.Any, new SignalResolved(outcome), null, cancellationToken);
 
     /// <summary>Records that a model version went live (or shadow).</summary>
     public ValueTask OnModelActivatedAsync(ModelActivated activated, CancellationToken cancellationToken) =>
-        EnqueueAsync(EventStreams.Models(), EventStreams.ModelsType, ExpectedVersions.Any, activated, null, cancellationToken);
+        EnqueueAsync(EventStreams.Models(_namespace), EventStreams.ModelsType, ExpectedVersions.Any, activated, null, cancellationToken);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {

@@ -17,8 +17,22 @@ public static class EventsRegistration
     /// first <see cref="IEngineOutput"/>, <see cref="ISignalHistory"/> / <see cref="ISignalSequence"/>, the projector,
     /// and the <c>event-store</c> readiness check. Call it before the engine registers its outputs.
     /// </summary>
-    public static IServiceCollection AddSignalStreamEvents(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddSignalStreamEvents(this IServiceCollection services, IConfiguration configuration) =>
+        services.AddSignalStreamEvents(configuration, streamNamespace: null);
+
+    /// <summary>
+    /// As <see cref="AddSignalStreamEvents(IServiceCollection, IConfiguration)"/>, with every stream the writer appends
+    /// to and <see cref="ISignalHistory"/> reads from under <paramref name="streamNamespace"/> (<c>{ns}/signals-BTCUSDT</c>):
+    /// a replay's target. With a namespace the live projector is not registered (a replay does not serve reads).
+    /// </summary>
+    public static IServiceCollection AddSignalStreamEvents(this IServiceCollection services, IConfiguration configuration, string? streamNamespace)
     {
+        if (streamNamespace is not null && !EventNamespace.IsValid(streamNamespace))
+        {
+            throw new ArgumentException(EventNamespace.Rule(streamNamespace), nameof(streamNamespace));
+        }
+
+        services.AddSingleton(new EventNamespace(streamNamespace));
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.AddOptions<StorageOptions>()
@@ -48,7 +62,8 @@ public static class EventsRegistration
             sp.GetRequiredService<CommitSignal>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
-            sp.GetRequiredService<ILogger<EventWriter>>()));
+            sp.GetRequiredService<ILogger<EventWriter>>(),
+            streamNamespace));
 
         // Persistence first: EngineOutputs calls outputs in registration order, and this runs before the engine's.
         services.AddSingleton<IEngineOutput>(sp => sp.GetRequiredService<EventWriter>());
@@ -59,7 +74,10 @@ public static class EventsRegistration
         services.AddSingleton<ISignalSequence>(sp => sp.GetRequiredService<SignalHistory>());
 
         services.AddSingleton<EventProjections>();
-        services.AddHostedService<EventProjector>();
+        if (streamNamespace is null)
+        {
+            services.AddHostedService<EventProjector>();
+        }
 
         services.AddHealthChecks().AddCheck<EventStoreHealthCheck>("event-store", tags: ["ready"]);
         return services;

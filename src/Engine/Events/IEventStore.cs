@@ -28,6 +28,12 @@ public interface IEventStore
     ValueTask<long> GetStreamVersionAsync(string streamId, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// The position of the newest committed event (0 when the store is empty). Events of transactions still in flight
+    /// may later appear below it (PostgreSQL); a global reader that reaches it has seen everything committed before.
+    /// </summary>
+    ValueTask<long> GetLastPositionAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// A reader of all events in global position order that only moves past a position once no open transaction can
     /// still commit an event before it (the high-water mark). Each projection owns one reader.
     /// </summary>

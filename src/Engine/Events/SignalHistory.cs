@@ -8,14 +8,14 @@ namespace SignalStream.Engine.Events;
 /// Stored signals read from each symbol's signals stream (version == seq), merged with signals the writer holds but
 /// has not committed yet, so a signal is readable from the moment it is published.
 /// </summary>
-internal sealed partial class SignalHistory(IEventStore store, PendingSignals pending, ILogger<SignalHistory> logger) : ISignalHistory
+internal sealed partial class SignalHistory(IEventStore store, PendingSignals pending, EventNamespace ns, ILogger<SignalHistory> logger) : ISignalHistory
 {
     // Latest-per-timeframe looks back this far; a timeframe silent for longer has no "latest" to resume from.
     private const int LatestLookBack = 1000;
 
     public async ValueTask<long> GetLastSeqAsync(string symbol, CancellationToken cancellationToken)
     {
-        var stored = await store.GetStreamVersionAsync(EventStreams.Signals(symbol), cancellationToken).ConfigureAwait(false);
+        var stored = await store.GetStreamVersionAsync(EventStreams.Signals(symbol, ns.Prefix), cancellationToken).ConfigureAwait(false);
         return Math.Max(stored, pending.LastSeq(symbol));
     }
 
@@ -27,7 +27,7 @@ internal sealed partial class SignalHistory(IEventStore store, PendingSignals pe
         }
 
         var afterOrZero = Math.Max(0, afterSeq);
-        var stored = await store.ReadStreamAsync(EventStreams.Signals(symbol), afterOrZero + 1, limit, cancellationToken).ConfigureAwait(false);
+        var stored = await store.ReadStreamAsync(EventStreams.Signals(symbol, ns.Prefix), afterOrZero + 1, limit, cancellationToken).ConfigureAwait(false);
         var result = new List<Signal>(stored.Count);
         var last = afterOrZero;
         foreach (var e in stored)
@@ -63,7 +63,7 @@ internal sealed partial class SignalHistory(IEventStore store, PendingSignals pe
             latest[signal.Timeframe] = signal;
         }
 
-        var stored = await store.ReadStreamBackwardAsync(EventStreams.Signals(symbol), LatestLookBack, cancellationToken).ConfigureAwait(false);
+        var stored = await store.ReadStreamBackwardAsync(EventStreams.Signals(symbol, ns.Prefix), LatestLookBack, cancellationToken).ConfigureAwait(false);
         foreach (var e in stored)
         {
             if (TryRead(e, out var signal))

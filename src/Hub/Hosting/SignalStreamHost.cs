@@ -64,7 +64,7 @@ public static class SignalStreamHost
     /// A relative <c>Models:Path</c> means the working directory's folder when it exists (a checkout: the repository's
     /// <c>models/</c>), and otherwise the copy built next to the executable (a published or packaged node).
     /// </summary>
-    private static void ResolveBundledModels(ConfigurationManager configuration, string contentRoot)
+    internal static void ResolveBundledModels(ConfigurationManager configuration, string contentRoot)
     {
         var configured = configuration["Models:Path"] ?? "models";
         if (Path.IsPathRooted(configured))

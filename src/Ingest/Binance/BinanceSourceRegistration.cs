@@ -17,7 +17,10 @@ public static class BinanceSourceRegistration
         services.AddSingleton<IValidateOptions<BinanceOptions>, BinanceOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
-        services.AddHttpClient(BinanceCandleSource.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(30));
+        // The source logs its own REST outcomes (rate limits, retries, refusals); four lines per request from the
+        // default HttpClient loggers would drown them during warm-up and backfill.
+        services.AddHttpClient(BinanceCandleSource.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(30))
+            .RemoveAllLoggers();
         services.AddSingleton<BinanceCandleSource>();
         services.AddSingleton<ICandleSource>(sp => sp.GetRequiredService<BinanceCandleSource>());
         return services;

@@ -30,7 +30,12 @@ public class EventStoreBenchmarks
     private long _candleIndex;
     private string _folder = string.Empty;
 
-    [Params("file", "postgres")]
+    /// <summary>Both providers, or only those listed in SIGNALSTREAM_BENCH_PROVIDERS (comma-separated, e.g. "postgres").</summary>
+    public static IEnumerable<string> Providers =>
+        Environment.GetEnvironmentVariable("SIGNALSTREAM_BENCH_PROVIDERS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        ?? ["file", "postgres"];
+
+    [ParamsSource(nameof(Providers))]
     public string Provider { get; set; } = "file";
 
     [Params(1000, 5000)]

@@ -28,6 +28,7 @@ public sealed class OnnxSessionTests
     [InlineData("tiny-lstm")]
     [InlineData("tiny-mean")]
     [InlineData("bench-mlp")]
+    [InlineData("bench-lstm")]
     public void FixtureModelsMatchTheirReferenceOutputsWithinTolerance(string name)
     {
         using var session = OnnxSession.Create(Fixtures.Bytes(name + ".onnx"), s_oneThread);

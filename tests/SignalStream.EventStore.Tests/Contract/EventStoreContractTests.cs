@@ -238,6 +238,18 @@ public abstract class EventStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheLastPositionIsTheNewestCommittedEvent()
+    {
+        var store = await CreateStoreAsync();
+        Assert.Equal(0, await store.GetLastPositionAsync().AsTask().WaitAsync(Wait));
+        await store.AppendAsync(Group(Append("a", ExpectedVersions.Any, Events(3)), Append("b", ExpectedVersions.Any, Events(2)))).AsTask().WaitAsync(Wait);
+
+        var read = await store.ReadStreamAsync("b", 1, 10).AsTask().WaitAsync(Wait);
+
+        Assert.Equal(read[^1].Position, await store.GetLastPositionAsync().AsTask().WaitAsync(Wait));
+    }
+
+    [Fact]
     public async Task InitializingTwiceIsHarmless()
     {
         var store = await CreateStoreAsync();
@@ -271,8 +283,12 @@ public abstract class EventStoreContractTests : IAsyncLifetime
 
         foreach (var (stream, ids) in model)
         {
-            Assert.Equal(ids, (await store.ReadStreamAsync(stream, 1, 1000).AsTask().WaitAsync(Wait)).Select(e => e.EventId));
+            var read = await store.ReadStreamAsync(stream, 1, 1000).AsTask().WaitAsync(Wait);
+            Assert.Equal(ids, read.Select(e => e.EventId));
             Assert.Equal(ids.Count, await store.GetStreamVersionAsync(stream).AsTask().WaitAsync(Wait));
+
+            // Global order agrees with stream order: a projection sees a stream's events by ascending version.
+            Assert.Equal(read.Select(e => e.Position).Order(), read.Select(e => e.Position));
         }
     }
 }

@@ -48,6 +48,9 @@ internal sealed class ControllableStore(IEventStore inner) : IEventStore
     public ValueTask<IReadOnlyList<StoredEvent>> ReadStreamBackwardAsync(string streamId, int maxCount, CancellationToken cancellationToken = default) =>
         inner.ReadStreamBackwardAsync(streamId, maxCount, cancellationToken);
 
+    public ValueTask<long> GetLastPositionAsync(CancellationToken cancellationToken = default) =>
+        inner.GetLastPositionAsync(cancellationToken);
+
     public ValueTask<long> GetStreamVersionAsync(string streamId, CancellationToken cancellationToken = default) =>
         inner.GetStreamVersionAsync(streamId, cancellationToken);
 

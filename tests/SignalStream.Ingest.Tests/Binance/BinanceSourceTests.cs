@@ -69,6 +69,10 @@ public sealed class BinanceSourceTests
             {
                 o.MaxStreamsPerConnection = 100;
 
+                // One below the cap: the fake times arrivals when it reads them, and a reader stalled on a loaded
+                // machine could see correctly paced messages bunched together.
+                o.MaxOutgoingMessagesPerSecond = 4;
+
                 // A short URL forces most streams through SUBSCRIBE messages, which the limiter must pace.
                 o.MaxUrlLength = 256;
                 o.StreamsPerSubscribeMessage = 5;
@@ -125,6 +129,32 @@ public sealed class BinanceSourceTests
         var btc = new StreamKey("BTCUSDT", Timeframe.OneMinute);
         await h.WaitForAsync(x => x.ClosedOf(btc).Count == 5, Timeout, "both closes");
         AssertConsecutiveAndExact(h.Fake, h.ClosedOf(btc));
+        Assert.Empty(h.Fake.Violations);
+    }
+
+    [Fact]
+    public async Task AResetConnectionIsReplacedAndNothingIsLostOrRepeated()
+    {
+        await using var h = await SourceHarness.StartAsync(new FakeExchangeOptions());
+        var btc = new StreamKey("BTCUSDT", Timeframe.OneMinute);
+        for (var round = 0; round < 6; round++)
+        {
+            await h.Fake.WaitUntilAsync(f => f.SubscribedStreams == 2, Timeout, "subscription");
+            await h.Fake.TickAsync().WaitAsync(Timeout);
+            await h.Fake.AdvanceAsync().WaitAsync(Timeout);
+            if (round % 2 == 0)
+            {
+                // A TCP reset: frames in flight may be lost; the client must notice and repair the gap.
+                Assert.True(await h.Fake.DropConnectionAsync(abrupt: true).WaitAsync(Timeout));
+                await h.Fake.AdvanceAsync().WaitAsync(Timeout);
+                round++;
+            }
+        }
+
+        await h.Fake.WaitUntilAsync(f => f.SubscribedStreams == 2, Timeout, "subscription");
+        await h.WaitForAsync(x => x.ClosedOf(btc).Count == 3 + 6, Timeout, "every close", () => h.Fake.TickAsync());
+        AssertConsecutiveAndExact(h.Fake, h.ClosedOf(btc));
+        Assert.Contains(h.ClosedOf(btc), u => u.Origin == CandleOrigin.Backfill);
         Assert.Empty(h.Fake.Violations);
     }
 

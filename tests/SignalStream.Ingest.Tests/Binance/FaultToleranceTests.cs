@@ -29,7 +29,7 @@ public sealed class FaultToleranceTests(ITestOutputHelper output)
         await using var h = await SourceHarness.StartAsync(fakeOptions, o =>
         {
             o.MaxStreamsPerConnection = 200;
-            o.NoDataTimeout = TimeSpan.FromMilliseconds(600);
+            o.NoDataTimeout = TimeSpan.FromMilliseconds(1500);
         }, warmup: Warmup);
         var fake = h.Fake;
         Func<Task> keepAlive = () => fake.TickAsync();
@@ -71,11 +71,11 @@ public sealed class FaultToleranceTests(ITestOutputHelper output)
             await fake.TickAsync().WaitAsync(Timeout);
             await fake.AdvanceAsync().WaitAsync(Timeout);
             round++;
-            await fake.WaitUntilAsync(f => f.SubscribedStreams == Symbols, Timeout, "recovery after " + fault);
+            await WaitFedAsync(fake, () => fake.SubscribedStreams == Symbols, "recovery after " + fault);
         }
 
         // A final in-progress frame on every stream reveals any trailing gap.
-        await fake.WaitUntilAsync(f => f.SubscribedStreams == Symbols, Timeout, "every stream subscribed at the end");
+        await WaitFedAsync(fake, () => fake.SubscribedStreams == Symbols, "every stream subscribed at the end");
         await fake.TickAsync().WaitAsync(Timeout);
         var lastOpen = Timeframe.OneMinute.OpenTimeOf(fake.Now) - 60_000;
         await h.WaitForAsync(x => streams.All(s => x.ClosedOf(s) is { Count: > 0 } l && l[^1].Candle.OpenTime == lastOpen),
@@ -104,10 +104,25 @@ public sealed class FaultToleranceTests(ITestOutputHelper output)
         Assert.Subset(expectedBackfill, gapFaults.ToHashSet());
         Assert.Equal(expectedBackfill.Order().ToArray(), actualBackfill.Order().ToArray());
         Assert.Equal(6, fake.InjectedFaults.Count(f => f.Kind is "drop" or "stall" or "serverShutdown"));
-        output.WriteLine($"{Symbols * Rounds} live closes, {actualBackfill.Count} backfilled, faults: " +
+        output.WriteLine($"{Symbols * Rounds} closes, {actualBackfill.Count} backfilled, faults: " +
                          string.Join(", ", fake.InjectedFaults.GroupBy(f => f.Kind).Select(g => $"{g.Key} {g.Count()}")) +
                          $", connections {fake.ConnectionsAccepted}, REST requests {fake.RestRequests} ({fake.RestRateLimited} rate limited)");
         Assert.True(fake.RestRateLimited >= 1);
+    }
+
+    /// <summary>
+    /// Waits while sending in-progress frames, so healthy connections never look silent to the client's watchdog: a
+    /// client closing a healthy connection could lose frames in flight, which the oracle cannot know about.
+    /// </summary>
+    private static async Task WaitFedAsync(FakeBinanceExchange fake, Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"Timed out after {Timeout} waiting for {what}.");
+            await fake.TickAsync().WaitAsync(Timeout);
+            await Task.Delay(100);
+        }
     }
 
     /// <summary>

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot, type RunningServer, startServer } from "../support/server.js";
+import { repoRoot, type RunningServer, startServer, waitForFirstSignal } from "../support/server.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SCREENSHOT = process.env.DASHBOARD_SCREENSHOT ?? join(repoRoot, "docs", "dashboard.png");
@@ -15,6 +15,7 @@ const consoleErrors: string[] = [];
 
 beforeAll(async () => {
   server = await startServer({ speed: 600 });
+  await waitForFirstSignal(server);
   profile = mkdtempSync(join(tmpdir(), "signalstream-chromium-"));
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

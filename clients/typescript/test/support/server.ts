@@ -129,3 +129,25 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, what:
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * Waits until the server has published its first signal (any symbol). Suites call it once up front so that a server
+ * that publishes nothing fails them at once with one clear reason, rather than each test timing out on its own.
+ */
+export async function waitForFirstSignal(server: RunningServer, timeoutMs = 120_000): Promise<void> {
+  let last = "";
+  await waitFor(async () => {
+    try {
+      const response = await fetch(`${server.url}/api/symbols`);
+      last = `${response.status} ${await response.text()}`;
+      const rows = response.ok ? ((JSON.parse(last.slice(4)) as Array<{ latestSeq: number }>) ?? []) : [];
+      return rows.some((row) => row.latestSeq > 0);
+    } catch (error) {
+      last = String(error);
+      return false;
+    }
+  }, "the server's first signal (the engine must run and models/ must hold model manifests)", timeoutMs)
+    .catch((error: Error) => {
+      throw new Error(`${error.message}\nlast /api/symbols answer: ${last.slice(0, 500)}\nserver output:\n${server.output().slice(-3000)}`);
+    });
+}

@@ -56,6 +56,20 @@ internal sealed partial class FileEventStore
         }
     }
 
+    public ValueTask<long> GetLastPositionAsync(CancellationToken cancellationToken = default)
+    {
+        EnsureOpen();
+        _indexLock.EnterReadLock();
+        try
+        {
+            return new(_nextPosition - 1);
+        }
+        finally
+        {
+            _indexLock.ExitReadLock();
+        }
+    }
+
     public ValueTask<long> GetStreamVersionAsync(string streamId, CancellationToken cancellationToken = default)
     {
         EnsureOpen();

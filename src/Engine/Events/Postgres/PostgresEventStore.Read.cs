@@ -34,6 +34,13 @@ internal sealed partial class PostgresEventStore
         return await ReadEventsAsync(command, cancellationToken).ConfigureAwait(false);
     }
 
+    public async ValueTask<long> GetLastPositionAsync(CancellationToken cancellationToken = default)
+    {
+        EnsureInitialized();
+        await using var command = _dataSource.CreateCommand(_sql.LastPosition);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
     public async ValueTask<long> GetStreamVersionAsync(string streamId, CancellationToken cancellationToken = default)
     {
         EnsureInitialized();

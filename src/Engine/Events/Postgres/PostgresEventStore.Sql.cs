@@ -65,6 +65,19 @@ internal sealed partial class PostgresEventStore
             SELECT (SELECT count(*) FROM inserted), (SELECT stream_id FROM any_conflict), (SELECT version FROM any_conflict)
             """;
 
+        // Fast path, step 1: reserve versions. Sorted ids lock rows in one order, so two writers cannot deadlock here.
+        public string UpsertStreams { get; } =
+            $"""
+            INSERT INTO {schema}.streams AS st (id, type, version, created, timestamp)
+            SELECT id, type, n, now(), now() FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, type, n) ORDER BY id
+            ON CONFLICT (id) DO UPDATE SET version = st.version + excluded.version, timestamp = excluded.timestamp
+            RETURNING st.id, st.version
+            """;
+
+        // Fast path, step 2: the events themselves, with the versions step 1 reserved.
+        public string CopyEvents { get; } =
+            $"COPY {schema}.events (id, stream_id, version, type, schema_version, data, timestamp) FROM STDIN (FORMAT BINARY)";
+
         public string ReadStream { get; } =
             $"SELECT seq, stream_id, version, id, type, schema_version, data::text, timestamp FROM {schema}.events " +
             "WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3";
@@ -72,6 +85,8 @@ internal sealed partial class PostgresEventStore
         public string ReadStreamBackward { get; } =
             $"SELECT seq, stream_id, version, id, type, schema_version, data::text, timestamp FROM {schema}.events " +
             "WHERE stream_id = $1 ORDER BY version DESC LIMIT $2";
+
+        public string LastPosition { get; } = $"SELECT coalesce(max(seq), 0) FROM {schema}.events";
 
         public string StreamVersion { get; } = $"SELECT version FROM {schema}.streams WHERE id = $1";
 

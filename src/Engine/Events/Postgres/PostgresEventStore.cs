@@ -10,9 +10,11 @@ namespace SignalStream.Engine.Events.Postgres;
 /// (<c>id</c>, <c>version</c>, <c>type</c>, <c>created</c>, <c>timestamp</c>), unique (stream_id, version).
 /// </summary>
 /// <remarks>
-/// A group commit is one transaction: binary COPY into a session temp table, then one INSERT … SELECT that skips
-/// event ids already stored (idempotent re-append), bumps the streams rows (their row locks serialize writers of one
-/// stream), numbers the versions, and reports any expected-version conflict, on which the transaction rolls back.
+/// A group commit is one transaction. Fast path: one multi-row upsert of the streams rows (row locks serialize writers
+/// of one stream; RETURNING gives the versions to assign), then binary COPY straight into <c>events</c>. When an
+/// expected version does not match or the COPY hits a unique violation (an id already stored: a re-append after a
+/// lost acknowledgement), it rolls back and the checked path runs: COPY into a session temp table, then one
+/// INSERT … SELECT that skips stored ids, numbers versions and reports a real conflict, on which it rolls back.
 /// </remarks>
 internal sealed partial class PostgresEventStore : IEventStore, IAsyncDisposable
 {

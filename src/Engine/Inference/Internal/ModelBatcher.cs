@@ -73,8 +73,8 @@ internal sealed partial class ModelBatcher
         _logger = logger;
         _delivered = delivered;
 
-        // Enough buffers for the queue capacity (two at least, so one fills while one runs), capped for memory.
-        var count = Math.Clamp((queueCapacity + maxBatchSize - 1) / maxBatchSize, 2, 64);
+        // Enough buffers for the queue capacity; two at least, so one fills while one runs.
+        var count = Math.Max((queueCapacity + maxBatchSize - 1) / maxBatchSize, 2);
         _batches = new Batch[count];
         _free = new Stack<Batch>(count);
         _ready = new Queue<Batch>(count);

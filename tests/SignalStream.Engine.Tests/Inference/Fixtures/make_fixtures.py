@@ -8,6 +8,7 @@ The outputs are committed; the tests never run Python. Models have a dynamic bat
   tiny-mean.onnx   [-1, 4, 2] -> mean over the window -> linear -> softmax [-1, 3]
   tiny-mean-5.onnx same graph with window 5, for the wrong-shape case
   bench-mlp.onnx   [-1, 64, 16] -> last row -> 16x64 relu -> 64x3 -> softmax (the MLP DESIGN.md measured)
+  bench-lstm.onnx  [-1, 64, 16] -> LSTM(hidden 32) -> linear -> softmax (a realistic recurrent direction model)
 """
 import json
 import os
@@ -122,3 +123,4 @@ parity("tiny-lstm", lstm_model("tiny-lstm", 6, 3, 8), 6, 3)
 parity("tiny-mean", mean_model("tiny-mean", 4, 2), 4, 2)
 mean_model("tiny-mean-5", 5, 2)
 parity("bench-mlp", mlp_model("bench-mlp", 64, 16, 64), 64, 16, rows=3)
+parity("bench-lstm", lstm_model("bench-lstm", 64, 16, 32), 64, 16, rows=3)

@@ -1,0 +1,15 @@
+namespace SignalStream.Hub.Cli.Replay;
+
+/// <summary>What to replay, from where, into which namespace.</summary>
+/// <param name="Storage"><c>file</c> or <c>postgres</c>.</param>
+/// <param name="Path">The journal folder (file).</param>
+/// <param name="Postgres">The connection string (postgres).</param>
+/// <param name="Into">The target stream namespace.</param>
+/// <param name="Symbols">Only these symbols (upper-case), or all when empty.</param>
+/// <param name="Models">The models folder (default: the server's <c>Models:Path</c>).</param>
+/// <param name="Settings">Configuration overrides (<c>--set Signals:MinVoteScore=0.6</c>): a backtest of other rules.</param>
+internal sealed record ReplayOptions(
+    string Storage, string? Path, string? Postgres, string Into, IReadOnlySet<string> Symbols, string? Models, IReadOnlyDictionary<string, string?> Settings);
+
+/// <summary>What a replay did.</summary>
+internal sealed record ReplayResult(long Candles, long Signals, long ShadowSignals, long Outcomes, int Models, TimeSpan Elapsed);

@@ -1,0 +1,54 @@
+using System.Text.Json;
+using SignalStream.Engine.Inference;
+using SignalStream.Engine.Inference.Internal;
+
+namespace SignalStream.Engine.Tests.Inference;
+
+/// <summary>The models shipped in the repository's models/ folder, through the same registry and bindings as serving.</summary>
+public sealed class BundledModelParityTests : IDisposable
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
+    private readonly TestMeterFactory _meters = new();
+
+    public void Dispose() => _meters.Dispose();
+
+    [Fact]
+    public async Task EveryBundledModelLoadsAndMatchesItsPyTorchParityVectorsWithin1e5()
+    {
+        var folder = Fixtures.RepositoryModels;
+        var manifests = Directory.Exists(folder) ? Directory.GetFiles(folder, "*.manifest.json") : [];
+        var metrics = new InferenceMetrics(_meters);
+        var options = new InferenceOptions { ModelsPath = folder, MaxBatchSize = 64, QueueCapacity = 256 };
+        await using var registry = new ModelRegistry(options, folder,
+            new ModelLoader(options, TimeProvider.System, metrics, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance),
+            metrics, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<ModelRegistry>.Instance);
+        await registry.StartAsync(CancellationToken.None);
+
+        Assert.All(registry.GetModels(), m => Assert.True(m.Error is null, $"bundled model {m.Name} failed to load: {m.Error}"));
+        Assert.Equal(manifests.Length, registry.Current.Models.Length);
+        foreach (var manifestPath in manifests)
+        {
+            using var manifest = JsonDocument.Parse(File.ReadAllBytes(manifestPath));
+            var name = manifest.RootElement.GetProperty("name").GetString();
+            Assert.True(manifest.RootElement.TryGetProperty("parity", out var parityFile), $"{name}: the manifest names no parity file");
+            var (inputs, expected) = Fixtures.Parity(Path.Combine(folder, parityFile.GetString()!));
+            var model = Assert.Single(registry.Current.Models, m => m.Name == name);
+
+            // Through the batcher, as serving does: one batch of every parity sample.
+            var sink = new RecordingSink(inputs.Length);
+            for (var i = 0; i < inputs.Length; i++)
+            {
+                Assert.True(model.TryAcquire());
+                var writer = new ArrayRowWriter(Samples.Flatten(inputs[i]));
+                while (!model.Batcher.TryEnqueue(ref writer, sink, i))
+                {
+                    await model.Batcher.WaitForSpaceAsync(CancellationToken.None).AsTask().WaitAsync(s_timeout);
+                }
+            }
+
+            await sink.Done.WaitAsync(s_timeout);
+            var actual = sink.Results.OrderBy(r => r.Slot).Select(r => new[] { r.Down, r.Flat, r.Up }).ToArray();
+            OnnxSessionTests.AssertClose(expected, actual, 1e-5f);
+        }
+    }
+}

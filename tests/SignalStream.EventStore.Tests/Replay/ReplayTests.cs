@@ -1,0 +1,138 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using SignalStream.Contracts;
+using SignalStream.Engine.Events;
+using SignalStream.Engine.Events.File;
+using SignalStream.Hub.Cli;
+using SignalStream.Hub.Cli.Replay;
+using SignalStream.Ingest.Simulated;
+
+namespace SignalStream.EventStore.Tests.Replay;
+
+/// <summary>The <c>replay</c> verb: stored candles through the current engine into a namespace, deterministically.</summary>
+public sealed class ReplayTests : IDisposable
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromMinutes(3);
+    private static readonly string[] Symbols = ["BTCUSDT", "ETHUSDT"];
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "signalstream-replay-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_folder))
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task ReplayingTwiceIntoTwoNamespacesGivesIdenticalSignals()
+    {
+        var stored = await StoreLiveCandlesAsync();
+
+        var first = await ReplayAsync("replay-a");
+        var second = await ReplayAsync("replay-b");
+
+        Assert.Equal(stored, first.Candles);
+        Assert.Equal(stored, second.Candles);
+        Assert.True(first.Signals > 0, $"the bundled models produced no signal on the stored candles ({first}), so the comparison would prove nothing");
+        var store = await OpenAsync();
+        foreach (var symbol in Symbols)
+        {
+            var a = await ReadAllJsonAsync(store, EventStreams.Signals(symbol, "replay-a"));
+            var b = await ReadAllJsonAsync(store, EventStreams.Signals(symbol, "replay-b"));
+            Assert.Equal(a, b);
+            Assert.Equal(await ReadAllJsonAsync(store, EventStreams.Outcomes(symbol, "replay-a")), await ReadAllJsonAsync(store, EventStreams.Outcomes(symbol, "replay-b")));
+
+            // Nothing was written into the live streams.
+            Assert.Equal(0, await store.GetStreamVersionAsync(EventStreams.Signals(symbol)).AsTask().WaitAsync(Wait));
+        }
+
+        await store.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ANamespaceThatAlreadyHoldsAReplayIsRefused()
+    {
+        await StoreLiveCandlesAsync(candlesPerStream: 50);
+        await ReplayAsync("taken");
+
+        var (result, error) = await ReplayRunner.RunAsync(Options("taken"), TextWriter.Null, CancellationToken.None).WaitAsync(Wait);
+
+        Assert.Null(result);
+        Assert.Contains("already holds a replay", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new string[0], "--into")]
+    [InlineData(new[] { "--into", "a/b" }, "not valid")]
+    [InlineData(new[] { "--into", "r1", "--storage", "mysql" }, "unknown")]
+    [InlineData(new[] { "--into", "r1", "--postgres", "Host=x" }, "--storage postgres")]
+    [InlineData(new[] { "--into" }, "needs a value")]
+    [InlineData(new[] { "--into", "r1", "--speed", "2" }, "unknown option")]
+    [InlineData(new[] { "--into", "r1", "--set", "NoEquals" }, "KEY=VALUE")]
+    public void UsageErrorsSayWhatIsWrong(string[] args, string expected)
+    {
+        Assert.False(ReplayCommand.TryParse(args, out _, out var error));
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
+    private async Task<long> StoreLiveCandlesAsync(int candlesPerStream = 400)
+    {
+        var store = await OpenAsync();
+        var candles = MarketSimulator.GenerateClosed(Symbols, [Timeframe.OneMinute, Timeframe.FiveMinutes], candlesPerStream, seed: 7).ToList();
+        var now = DateTimeOffset.UtcNow;
+        foreach (var chunk in candles.Chunk(100))
+        {
+            var group = chunk.Select(c => new StreamAppend(
+                EventStreams.Candles(c.Stream),
+                EventStreams.CandlesType,
+                ExpectedVersions.Any,
+                [EventSerializer.Serialize(new CandleClosed("simulated", c, CandleOrigin.Simulated, c.CloseTime + 1, c.CloseTime + 2), Guid.CreateVersion7(now), now)]))
+                .ToList();
+            Assert.True((await store.AppendAsync(group).AsTask().WaitAsync(Wait)).IsCommitted);
+        }
+
+        await store.DisposeAsync();
+        return candles.Count;
+    }
+
+    private async Task<ReplayResult> ReplayAsync(string ns)
+    {
+        var (result, error) = await ReplayRunner.RunAsync(Options(ns), TextWriter.Null, CancellationToken.None).WaitAsync(Wait);
+        Assert.True(result is not null, error);
+        return result;
+    }
+
+    // Looser rules than the defaults so that a few hundred simulated candles certainly produce signals to compare.
+    private ReplayOptions Options(string ns) => new("file", _folder, null, ns, new HashSet<string>(), RepositoryModels(), new Dictionary<string, string?>
+    {
+        ["Signals:MinVoteScore"] = "0.34",
+        ["Signals:MinVoteMargin"] = "0",
+        ["Signals:RequireFamilyAgreement"] = "false",
+    });
+
+    private async Task<FileEventStore> OpenAsync()
+    {
+        var store = new FileEventStore(new FileJournalOptions { Path = _folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
+        await store.InitializeAsync().AsTask().WaitAsync(Wait);
+        return store;
+    }
+
+    /// <summary>The events' JSON, compared as text: every field of every signal, in stream order.</summary>
+    private static async Task<List<string>> ReadAllJsonAsync(IEventStore store, string stream)
+    {
+        var events = await store.ReadStreamAsync(stream, 1, 100_000).AsTask().WaitAsync(Wait);
+        return events.Select(e => e.Version + " " + e.Type + " " + JsonDocument.Parse(e.Data).RootElement.GetRawText()).ToList();
+    }
+
+    private static string RepositoryModels()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !Directory.Exists(Path.Combine(dir.FullName, "models")))
+        {
+            dir = dir.Parent;
+        }
+
+        return Path.Combine(dir?.FullName ?? ".", "models");
+    }
+}
