@@ -180,6 +180,9 @@ internal sealed class HubTestClient : IAsyncDisposable
                 var record = await ReceiveRecordAsync(pending, buffer, _stop.Token);
                 if (record is null)
                 {
+                    // Answer the server's close frame, as browsers and the official clients do, so its transport ends
+                    // now rather than after its close timeout.
+                    await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, _stop.Token);
                     break;
                 }
 

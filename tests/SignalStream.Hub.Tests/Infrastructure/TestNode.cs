@@ -12,15 +12,20 @@ namespace SignalStream.Hub.Tests.Infrastructure;
 
 /// <summary>
 /// One SignalStream node built by the real composition root and served by real Kestrel on a loopback port.
-/// Until the engine and events work is merged, signals are injected through the node's own <see cref="EngineOutputs"/>
-/// (the engine-side seam), and the store is an <see cref="InMemorySignalHistory"/> shared by every node of a test.
+/// The ingest and engine loops do not run: tests inject signals through the node's own <see cref="EngineOutputs"/> (the
+/// engine-side seam), so they choose exactly what is published. The store is either an <see cref="InMemorySignalHistory"/>
+/// shared by every node of a test, or (store null) the configured real one, such as PostgreSQL in a schema per test.
+/// The whole node with the real engine is <see cref="TestServer"/>.
 /// </summary>
 internal sealed class TestNode : IAsyncDisposable
 {
-    private TestNode(WebApplication app, Uri baseAddress)
+    private readonly string _dataDirectory;
+
+    private TestNode(WebApplication app, Uri baseAddress, string dataDirectory)
     {
         App = app;
         BaseAddress = baseAddress;
+        _dataDirectory = dataDirectory;
     }
 
     public WebApplication App { get; }
@@ -29,8 +34,11 @@ internal sealed class TestNode : IAsyncDisposable
 
     public static async Task<TestNode> StartAsync(InMemorySignalHistory? store, string roles = "all", string? redis = null, params string[] settings)
     {
+        // The file store (the default provider) gets a folder per node, so runs never see each other's journal.
+        var data = Directory.CreateTempSubdirectory("signalstream-node-").FullName;
         var args = new List<string>
         {
+            $"--Storage:File:Path={data}",
             "--urls=http://127.0.0.1:0",
             $"--Node:Roles={roles}",
             "--Ingest:Source=simulated",
@@ -47,7 +55,7 @@ internal sealed class TestNode : IAsyncDisposable
             builder.Host.UseServiceProviderFactory(new TestServiceProviderFactory(store, writesStore: roles != "hub")));
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new TestNode(app, new Uri(address));
+        return new TestNode(app, new Uri(address), data);
     }
 
     /// <summary>What the engine does with a new signal: every engine output in order (store first, then fan-out).</summary>
@@ -60,6 +68,20 @@ internal sealed class TestNode : IAsyncDisposable
     public async Task PublishCandleAsync(CandleUpdate update) =>
         await App.Services.GetRequiredService<EngineOutputs>().OnCandleAsync(update, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
 
+    /// <summary>
+    /// Waits until this node's store reads <paramref name="seq"/> as the symbol's last: the real event writer appends
+    /// in the background, so an engine's publish returns before the store has the signal.
+    /// </summary>
+    public async Task WaitUntilStoredAsync(string symbol, long seq)
+    {
+        var sequence = App.Services.GetRequiredService<ISignalSequence>();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (await sequence.GetLastSeqAsync(symbol, deadline.Token) < seq)
+        {
+            await Task.Delay(20, deadline.Token);
+        }
+    }
+
     public Task<HubTestClient> ConnectAsync(string? token = null) => HubTestClient.ConnectAsync(BaseAddress, token);
 
     public HttpClient Http() => new() { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
@@ -69,6 +91,14 @@ internal sealed class TestNode : IAsyncDisposable
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         await App.StopAsync(cts.Token);
         await App.DisposeAsync();
+        try
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A temp folder left behind is harmless; the test result is what matters.
+        }
     }
 
     /// <summary>

@@ -19,6 +19,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
     private readonly Lazy<SymbolFeeds> _feeds;
     private CancellationTokenRegistration _stoppingRegistration;
     private ITimer? _expiryTimer;
+    private const string ShutdownReason = "The server is shutting down; reconnect (to another node) and resume with afterSeq.";
     private int _count;
     private volatile bool _stopping;
 
@@ -52,6 +53,12 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         _connections[context.ConnectionId] = state;
         Interlocked.Increment(ref _count);
         _metrics.ConnectionOpened();
+        if (_stopping)
+        {
+            // Connected in the window between the 503 check and the shutdown sweep: it would miss its close message.
+            state.Close(ShutdownReason, allowReconnect: true);
+        }
+
         return state;
     }
 
@@ -65,6 +72,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         Interlocked.Decrement(ref _count);
         _metrics.ConnectionClosed();
         state.Abort();
+        state.OnRemoved();
         var (signals, candles) = state.TakeAll();
         _metrics.SubscriptionsChanged(-(signals.Length + candles.Length));
         foreach (var subscription in signals)
@@ -92,9 +100,8 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        // Registered after SignalR's HttpConnectionManager (created when the hub was mapped) and cancellation callbacks
-        // run last-registered first: clients get their close message, with reconnect allowed, before SignalR tears the
-        // transports down.
+        // Registered after SignalR's HttpConnectionManager (created when the hub was mapped), and cancellation callbacks
+        // run last-registered first: this one runs before SignalR's, which cancels every transport's pending send.
         _stoppingRegistration = _lifetime.ApplicationStopping.Register(BeginShutdown);
         _expiryTimer = _time.CreateTimer(_ => CloseExpired(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         return Task.CompletedTask;
@@ -102,11 +109,22 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        BeginShutdown();
+        BeginShutdown(); // already done by ApplicationStopping, unless the host was stopped without it
         var writers = Task.WhenAll(_connections.Values.Select(c => c.Writer));
         await Task.WhenAny(writers, Task.Delay(_options.ShutdownDrainTimeout, _time, cancellationToken)).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Closes every connection with reconnect allowed, after what is already queued for it (so no delivered-to-queue
+    /// signal is lost), then waits, at most <c>Hub:ShutdownDrainTimeout</c>, until the transports have sent it all.
+    /// </summary>
+    /// <remarks>
+    /// This runs inside the <c>ApplicationStopping</c> callbacks, and it blocks on purpose: it is the last moment before
+    /// SignalR's own callback tears the transports down (cancelling sends in flight, which is how close messages used to
+    /// be lost in about one run in three), whether the stop came from <c>StopAsync</c> or from SIGTERM (the console
+    /// lifetime fires ApplicationStopping before any hosted service is stopped, so a hosted service's StopAsync or
+    /// StoppingAsync is too late). The host documents that shutdown waits for these callbacks; the wait is bounded.
+    /// </remarks>
     private void BeginShutdown()
     {
         if (_stopping)
@@ -115,10 +133,23 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         }
 
         _stopping = true;
-        Log.ShuttingDown(_logger, Count);
-        foreach (var connection in _connections.Values)
+        var connections = _connections.Values.ToArray();
+        Log.ShuttingDown(_logger, connections.Length);
+        foreach (var connection in connections)
         {
-            connection.CloseForShutdown("The server is shutting down; reconnect (to another node) and resume with afterSeq.");
+            connection.Close(ShutdownReason, allowReconnect: true);
+        }
+
+        if (connections.Length == 0)
+        {
+            return;
+        }
+
+        var finished = Task.WhenAll(connections.Select(c => c.Finished));
+        var drained = finished.Wait(_options.ShutdownDrainTimeout); // deliberate bounded blocking wait: see remarks
+        if (!drained)
+        {
+            Log.DrainTimedOut(_logger, connections.Count(c => !c.Finished.IsCompleted), _options.ShutdownDrainTimeout);
         }
     }
 
@@ -152,5 +183,8 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 
         [LoggerMessage(5102, LogLevel.Information, "Shutting down: closing {Count} connections with reconnect allowed")]
         public static partial void ShuttingDown(ILogger logger, int count);
+
+        [LoggerMessage(5103, LogLevel.Warning, "Shutting down: {Count} connections had not finished sending within Hub:ShutdownDrainTimeout ({Timeout}); SignalR ends them now")]
+        public static partial void DrainTimedOut(ILogger logger, int count, TimeSpan timeout);
     }
 }

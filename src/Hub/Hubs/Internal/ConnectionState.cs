@@ -24,12 +24,24 @@ internal sealed class ConnectionState
     private readonly HashSet<StreamKey> _candles = [];
     private int _closing;
     private int _refusals;
-    private bool _shutdown;
+
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly bool _watchesRequest;
 
     public ConnectionState(HubConnectionContext context, int outboundLimit, TokenBucket bucket)
     {
         Context = context;
         Bucket = bucket;
+        if (context.GetHttpContext() is { } http)
+        {
+            _watchesRequest = true;
+            http.Response.OnCompleted(static state =>
+            {
+                ((TaskCompletionSource)state).TrySetResult();
+                return Task.CompletedTask;
+            }, _finished);
+        }
+
         _outbound = Channel.CreateBounded<SerializedHubMessage>(new BoundedChannelOptions(outboundLimit)
         {
             SingleReader = true,
@@ -52,6 +64,12 @@ internal sealed class ConnectionState
 
     /// <summary>Completes when everything queued has been handed to SignalR (or the connection died).</summary>
     public Task Writer { get; }
+
+    /// <summary>
+    /// Completes when the transport has finished (for WebSockets: the request ended, so every byte, the close message
+    /// included, left the server), or when the connection is removed if there is no HTTP request to watch.
+    /// </summary>
+    public Task Finished => _finished.Task;
 
     public bool IsClosing => Volatile.Read(ref _closing) != 0;
 
@@ -90,36 +108,12 @@ internal sealed class ConnectionState
         _outbound.Writer.TryComplete();
     }
 
-    /// <summary>
-    /// Shutdown: writes the close message (reconnect allowed) straight into SignalR's pipe, synchronously when no write is
-    /// in progress, because SignalR tears the transports down right after the stopping callbacks run. What is still
-    /// queued is dropped: the client resumes with afterSeq on another node.
-    /// </summary>
-    public void CloseForShutdown(string reason)
+    /// <summary>Called once SignalR has let go of the connection; ends <see cref="Finished"/> when no request is watched.</summary>
+    public void OnRemoved()
     {
-        if (Interlocked.Exchange(ref _closing, 1) != 0)
+        if (!_watchesRequest)
         {
-            return;
-        }
-
-        Volatile.Write(ref _shutdown, true);
-        _outbound.Writer.TryComplete();
-        var write = Context.WriteAsync(new CloseMessage(reason, allowReconnect: true));
-        if (!write.IsCompletedSuccessfully)
-        {
-            _ = ObserveAsync(write);
-        }
-
-        static async Task ObserveAsync(ValueTask write)
-        {
-            try
-            {
-                await write.ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException or IOException)
-            {
-                // The transport is already gone; there is nobody left to tell.
-            }
+            _finished.TrySetResult();
         }
     }
 
@@ -214,9 +208,11 @@ internal sealed class ConnectionState
         var aborted = Context.ConnectionAborted;
         try
         {
-            while (await reader.WaitToReadAsync(aborted).ConfigureAwait(false))
+            // No token here: with a cancellable token the channel allocates a waiter per wait, that is per delivered
+            // message on an idle connection. Abort() and Close() complete the queue, which ends this wait just as well.
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                while (!Volatile.Read(ref _shutdown) && reader.TryRead(out var message))
+                while (reader.TryRead(out var message))
                 {
                     await Context.WriteAsync(message, aborted).ConfigureAwait(false);
                     if (message.Message is CloseMessage)

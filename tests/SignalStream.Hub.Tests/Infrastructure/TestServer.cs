@@ -8,21 +8,27 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using SignalStream.Hub.Hosting;
 
-namespace SignalStream.Hub.Tests.Observability;
+namespace SignalStream.Hub.Tests.Infrastructure;
 
-/// <summary>The real composition root on real Kestrel (loopback, a free port), for scraping <c>/metrics</c>.</summary>
+/// <summary>
+/// The real composition root (<see cref="SignalStreamHost.Build"/>) on real Kestrel (loopback, a free port): the whole
+/// node, engine included, as production runs it. Used for <c>/metrics</c> scraping and the end-to-end tests.
+/// </summary>
 internal sealed class TestServer : IAsyncDisposable
 {
     /// <summary>A whole node (ingest, engine, hub) on the built-in market simulator, 600x real time (a 1m candle every 0.1 s).</summary>
     public static readonly string[] SimulatedRun = ["--Node:Roles=all", "--Ingest:Source=simulated", "--Ingest:Simulated:Speed=600"];
 
     private readonly string _dataDirectory;
+    private readonly bool _ownsDataDirectory;
+    private bool _stopped;
 
-    private TestServer(WebApplication app, Uri address, string dataDirectory, CapturingLoggerProvider logs)
+    private TestServer(WebApplication app, Uri address, string dataDirectory, bool ownsDataDirectory, CapturingLoggerProvider logs)
     {
         App = app;
         Address = address;
         _dataDirectory = dataDirectory;
+        _ownsDataDirectory = ownsDataDirectory;
         Logs = logs;
         Http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
     }
@@ -37,9 +43,16 @@ internal sealed class TestServer : IAsyncDisposable
 
     public IServiceProvider Services => App.Services;
 
-    public static async Task<TestServer> StartAsync(params string[] args)
+    /// <summary>Starts a node on a fresh temporary file store, deleted when the server is disposed.</summary>
+    public static Task<TestServer> StartAsync(params string[] args) =>
+        StartAsync(Directory.CreateTempSubdirectory("signalstream-test-").FullName, ownsDataDirectory: true, args);
+
+    /// <summary>Starts a node on <paramref name="dataDirectory"/> (kept on dispose), so a later node can restart on it.</summary>
+    public static Task<TestServer> StartOnAsync(string dataDirectory, params string[] args) =>
+        StartAsync(dataDirectory, ownsDataDirectory: false, args);
+
+    private static async Task<TestServer> StartAsync(string data, bool ownsDataDirectory, string[] args)
     {
-        var data = Directory.CreateTempSubdirectory("signalstream-obs-").FullName;
         var logs = new CapturingLoggerProvider();
         string[] all = ["--urls", "http://127.0.0.1:0", $"--Storage:File:Path={data}", .. args];
         var app = SignalStreamHost.Build(all, builder =>
@@ -49,7 +62,7 @@ internal sealed class TestServer : IAsyncDisposable
         });
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new TestServer(app, new Uri(address), data, logs);
+        return new TestServer(app, new Uri(address), data, ownsDataDirectory, logs);
     }
 
     public async Task<string> ScrapeAsync()
@@ -59,11 +72,28 @@ internal sealed class TestServer : IAsyncDisposable
         return await response.Content.ReadAsStringAsync().WaitAsync(TimeSpan.FromSeconds(30));
     }
 
+    public Task<HubTestClient> ConnectAsync(string? token = null) => HubTestClient.ConnectAsync(Address, token);
+
+    /// <summary>Graceful stop (what SIGTERM does): hosted services stop and the store flushes. Idempotent.</summary>
+    public async Task StopAsync()
+    {
+        if (!_stopped)
+        {
+            _stopped = true;
+            await App.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
-        await App.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        await StopAsync();
         await App.DisposeAsync();
+        if (!_ownsDataDirectory)
+        {
+            return;
+        }
+
         try
         {
             Directory.Delete(_dataDirectory, recursive: true);

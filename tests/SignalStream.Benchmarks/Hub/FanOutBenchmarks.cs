@@ -1,0 +1,250 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Threading.Tasks.Sources;
+using BenchmarkDotNet.Attributes;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
+using Microsoft.Extensions.Logging.Abstractions;
+using SignalStream.Contracts;
+using SignalStream.Hub.FanOut;
+using SignalStream.Hub.FanOut.Internal;
+using SignalStream.Hub.Hubs;
+using SignalStream.Hub.Hubs.Internal;
+
+namespace SignalStream.Benchmarks.Hub;
+
+/// <summary>
+/// One signal through a symbol's real fan-out to N in-memory connections: <see cref="SymbolFeed"/> (ordering, serialize
+/// once, offer to each subscriber's bounded queue), each <see cref="ConnectionState"/> writer loop, and SignalR's own
+/// <see cref="HubConnectionContext.WriteAsync(SerializedHubMessage, CancellationToken)"/> into a pipe that a reader
+/// drains, as a socket transport would. An operation ends when all N connections have the frame on their pipe.
+/// </summary>
+/// <remarks>
+/// Allocated bytes are process-wide (every thread), so they include the writer loops and pipes. The operation also
+/// builds its input, a fresh <see cref="Signal"/> with the next seq (the feed drops a seq it has delivered): that copy is
+/// measured alone by <see cref="CopySignalOnly"/>. Serialize-once and no per-delivered-message allocation show as
+/// allocated bytes per operation that do not grow with <see cref="Connections"/>.
+/// </remarks>
+[MemoryDiagnoser]
+public class FanOutBenchmarks
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _drains = [];
+    private readonly List<PipeWriter> _transports = [];
+    private readonly DeliveryWaiter _waiter = new();
+    private readonly NoopMeterFactory _meters = new();
+    private SymbolFeed _feed = null!;
+    private Signal _template = null!;
+    private long _seq;
+
+    [Params(1, 100, 1000)]
+    public int Connections { get; set; }
+
+    /// <summary>
+    /// The pipes' memory: <c>shared</c> is <see cref="MemoryPool{T}.Shared"/> (what a bare <see cref="Pipe"/> uses; it
+    /// allocates an owner object per block it hands out), <c>reusing</c> a pool that hands the same blocks back, as
+    /// Kestrel's pinned block pool does. The difference is the pipes' cost, not the hub's.
+    /// </summary>
+    [Params("shared", "reusing")]
+    public string Pool { get; set; } = "shared";
+
+    private static PipeOptions PipeOptionsFor(string pool) => pool == "reusing"
+        ? new PipeOptions(pool: ReusingPool.Instance, minimumSegmentSize: 4096, useSynchronizationContext: false)
+        : new PipeOptions(useSynchronizationContext: false);
+
+    [GlobalSetup]
+    public async Task SetupAsync()
+    {
+        var options = new SignalHubOptions { OutboundQueueLimit = 1024 };
+        var time = TimeProvider.System;
+        var context = new FeedContext(options, history: null, new HubMetrics(_meters), time, NullLogger.Instance, _ => throw new InvalidOperationException("no consumer is slow here"));
+        _feed = new SymbolFeed("BTCUSDT", context, _stop.Token);
+        _template = MakeSignal(0);
+        var protocol = new JsonHubProtocol();
+        var mask = SignalSubscription.MaskOf(Timeframes.All);
+        for (var i = 0; i < Connections; i++)
+        {
+            var transport = new Pipe(PipeOptionsFor(Pool));
+            var application = new Pipe(PipeOptionsFor(Pool));
+            var connection = new DefaultConnectionContext($"c{i}", new DuplexPipe(application.Reader, transport.Writer), new DuplexPipe(transport.Reader, application.Writer));
+            var hubContext = new HubConnectionContext(connection, new HubConnectionContextOptions { KeepAliveInterval = Timeout.InfiniteTimeSpan, ClientTimeoutInterval = Timeout.InfiniteTimeSpan }, NullLoggerFactory.Instance)
+            {
+                Protocol = protocol,
+            };
+            var state = new ConnectionState(hubContext, options.OutboundQueueLimit, new TokenBucket(time, 1000, 1000));
+            await _feed.SubscribeAsync(new SignalSubscription(state, "BTCUSDT", mask, 0), null, ["1m"], CancellationToken.None);
+            _transports.Add(transport.Writer);
+            _drains.Add(DrainAsync(transport.Reader));
+        }
+    }
+
+    [GlobalCleanup]
+    public async Task CleanupAsync()
+    {
+        _feed.Complete();
+        await _stop.CancelAsync();
+        foreach (var writer in _transports)
+        {
+            await writer.CompleteAsync();
+        }
+
+        await Task.WhenAll(_drains).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default);
+        _stop.Dispose();
+        _meters.Dispose();
+    }
+
+    [Benchmark]
+    public async Task OneSignalToEveryConnection()
+    {
+        var signal = _template with { Seq = ++_seq };
+        var delivered = _waiter.Expect(Connections);
+        await _feed.PostAsync(new FeedItem(signal, null), CancellationToken.None);
+        await delivered;
+    }
+
+    /// <summary>The input the fan-out benchmark builds per operation, alone: subtract it from that benchmark's bytes.</summary>
+    [Benchmark]
+    public Signal CopySignalOnly() => _template with { Seq = ++_seq };
+
+    private async Task DrainAsync(PipeReader reader)
+    {
+        try
+        {
+            while (true)
+            {
+                // No token: a cancellable read registers a callback per read, a cost of this harness, not of the hub.
+                var result = await reader.ReadAsync();
+                var frames = CountFrames(result.Buffer);
+                reader.AdvanceTo(result.Buffer.End);
+                if (frames > 0)
+                {
+                    _waiter.Delivered(frames);
+                }
+
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Benchmark finished.
+        }
+    }
+
+    private static int CountFrames(ReadOnlySequence<byte> buffer)
+    {
+        var count = 0;
+        foreach (var segment in buffer)
+        {
+            count += segment.Span.Count((byte)0x1e);
+        }
+
+        return count;
+    }
+
+    private static Signal MakeSignal(long seq) => new()
+    {
+        Id = $"BTCUSDT-1m-{seq}",
+        Seq = seq,
+        Symbol = "BTCUSDT",
+        Timeframe = Timeframe.OneMinute,
+        Direction = SignalDirection.Long,
+        Confidence = 80,
+        Probabilities = new ClassProbabilities(0.1, 0.1, 0.8),
+        Entry = 100m,
+        Target = 110m,
+        Stop = 95m,
+        RiskReward = 2,
+        FusionScore = 70,
+        Models = [new ModelVote("lstm-direction", "1.0.0", "lstm", "long", 0.6, new ClassProbabilities(0.1, 0.1, 0.8))],
+        Rationale = ["benchmark"],
+        CandleOpenTime = 1_700_000_000_000,
+        CandleCloseTime = 1_700_000_059_999,
+        CreatedAt = 1_700_000_060_000,
+        ExpiresAt = 1_700_003_600_000,
+        ExchangeTime = 1_700_000_060_000,
+        ReceivedAt = 1_700_000_060_001,
+    };
+
+    private sealed class ReusingPool : MemoryPool<byte>
+    {
+        public static readonly ReusingPool Instance = new();
+        private readonly System.Collections.Concurrent.ConcurrentBag<Block> _free = [];
+
+        public override int MaxBufferSize => 4096;
+
+        public override IMemoryOwner<byte> Rent(int minBufferSize = -1) => _free.TryTake(out var block) ? block : new Block(this);
+
+        protected override void Dispose(bool disposing)
+        {
+        }
+
+        private sealed class Block(ReusingPool owner) : IMemoryOwner<byte>
+        {
+            private readonly byte[] _array = new byte[4096];
+
+            public Memory<byte> Memory => _array;
+
+            public void Dispose() => owner._free.Add(this);
+        }
+    }
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+
+    /// <summary>Completes (without allocating) once the expected number of frames reached the pipes.</summary>
+    private sealed class DeliveryWaiter : IValueTaskSource
+    {
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+        private int _remaining;
+
+        public ValueTask Expect(int frames)
+        {
+            _core.Reset();
+            Volatile.Write(ref _remaining, frames);
+            return new ValueTask(this, _core.Version);
+        }
+
+        public void Delivered(int frames)
+        {
+            if (Interlocked.Add(ref _remaining, -frames) == 0)
+            {
+                _core.SetResult(true);
+            }
+        }
+
+        public void GetResult(short token) => _core.GetResult(token);
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
+    }
+
+    private sealed class NoopMeterFactory : System.Diagnostics.Metrics.IMeterFactory
+    {
+        private readonly List<System.Diagnostics.Metrics.Meter> _meters = [];
+
+        public System.Diagnostics.Metrics.Meter Create(System.Diagnostics.Metrics.MeterOptions options)
+        {
+            var meter = new System.Diagnostics.Metrics.Meter(options);
+            _meters.Add(meter);
+            return meter;
+        }
+
+        public void Dispose()
+        {
+            foreach (var meter in _meters)
+            {
+                meter.Dispose();
+            }
+        }
+    }
+}
