@@ -23,6 +23,7 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly string? _namespace;
+    private readonly CandleWatermarks _watermarks;
     private readonly Channel<PendingEvent> _channel;
     private readonly CancellationTokenSource _abort = new();
     private readonly Counter<long> _persisted;
@@ -43,9 +44,11 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
         TimeProvider time,
         IMeterFactory meterFactory,
         ILogger<EventWriter> logger,
+        CandleWatermarks watermarks,
         string? streamNamespace = null)
     {
         _namespace = streamNamespace;
+        _watermarks = watermarks;
         _store = store;
         _options = options;
         _pending = pending;
@@ -84,6 +87,14 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
             return ValueTask.CompletedTask;
         }
 
+        // Warm-up history after a restart overlaps what the store holds: it still feeds the features, but is not stored twice.
+        var stream = update.Candle.Stream;
+        if (_watermarks.Covers(stream, update.Candle.OpenTime))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        _watermarks.Advance(stream, update.Candle.OpenTime);
         var e = new CandleClosed(update.Exchange, update.Candle, update.Origin, update.EventTime, update.ReceivedAt);
         return EnqueueAsync(EventStreams.Candles(update.Candle.Stream, _namespace), EventStreams.CandlesType, ExpectedVersions.Any, e, null, cancellationToken);
     }

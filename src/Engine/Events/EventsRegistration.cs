@@ -55,6 +55,7 @@ public static class EventsRegistration
 
         services.AddSingleton<PendingSignals>();
         services.AddSingleton<CommitSignal>();
+        services.TryAddSingleton<CandleWatermarks>();
         services.AddSingleton(sp => new EventWriter(
             sp.GetRequiredService<IEventStore>(),
             sp.GetRequiredService<IOptions<StorageOptions>>().Value.Writer,
@@ -63,6 +64,7 @@ public static class EventsRegistration
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             sp.GetRequiredService<ILogger<EventWriter>>(),
+            sp.GetRequiredService<CandleWatermarks>(),
             streamNamespace));
 
         // Persistence first: EngineOutputs calls outputs in registration order, and this runs before the engine's.

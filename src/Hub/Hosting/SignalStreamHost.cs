@@ -37,11 +37,12 @@ public static class SignalStreamHost
         {
             // Before ingest and the engine: hosted services start in registration order, and the signal stage must be
             // restored from the store before the first candle reaches it.
-            builder.Services.AddHostedService(sp => new SignalStateLoader(
+            builder.Services.AddHostedService(sp => new EngineStateLoader(
                 sp.GetRequiredService<IEventStore>(),
                 sp.GetService<ISignalStateRestore>(),
-                IngestOptions.Bind(configuration).ResolvedSymbols(),
-                sp.GetRequiredService<ILogger<SignalStateLoader>>()));
+                sp.GetRequiredService<CandleWatermarks>(),
+                IngestOptions.Bind(configuration).ResolvedStreams(),
+                sp.GetRequiredService<ILogger<EngineStateLoader>>()));
             builder.Services.AddSignalStreamIngest(configuration);
             builder.Services.AddSingleton<ICandleUpdateReader, CandleChannelReader>();
             builder.Services.AddSignalStreamEngine(configuration);

@@ -243,6 +243,38 @@ public sealed class EventWriterTests : IDisposable
         Assert.Contains(expected, error.Message);
     }
 
+    [Fact]
+    public async Task CandlesOfferedAgainAfterARestartAreNotStoredTwice()
+    {
+        var stream = new StreamKey("BTCUSDT", Timeframe.OneMinute);
+        await using (var host = await EventsHost.StartAsync(EventsHost.FileSettings(_folder)))
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                await host.Output.OnCandleAsync(Closed("BTCUSDT", i), default);
+            }
+
+            await host.StopAsync();
+        }
+
+        // A restart loads warm-up history the store already holds, then goes on live.
+        await using var restarted = await EventsHost.StartAsync(EventsHost.FileSettings(_folder));
+        var watermarks = restarted.Services.GetRequiredService<CandleWatermarks>();
+        var loader = new EngineStateLoader(restarted.Store, restore: null, watermarks, [stream], NullLogger<EngineStateLoader>.Instance);
+        await loader.StartAsync(default).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(watermarks.TryGet(stream, out var newest));
+        Assert.Equal(Closed("BTCUSDT", 2).Candle.OpenTime, newest);
+
+        await restarted.Output.OnCandleAsync(Closed("BTCUSDT", 1) with { Origin = CandleOrigin.History }, default);
+        await restarted.Output.OnCandleAsync(Closed("BTCUSDT", 2) with { Origin = CandleOrigin.History }, default);
+        await restarted.Output.OnCandleAsync(Closed("BTCUSDT", 3), default);
+        await restarted.StopAsync();
+
+        var stored = await restarted.Store.ReadStreamAsync(EventStreams.Candles(stream), 1, 10);
+        var openTimes = stored.Select(e => Assert.IsType<CandleClosed>(EventSerializer.TryDeserialize(e, out var d, out _) ? d : null).Candle.OpenTime).ToList();
+        Assert.Equal(Enumerable.Range(0, 4).Select(i => Closed("BTCUSDT", i).Candle.OpenTime), openTimes);
+    }
+
     private static FileEventStore FileStore(string folder) =>
         new(new FileJournalOptions { Path = folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
 

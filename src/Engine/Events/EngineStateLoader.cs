@@ -1,35 +1,61 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using SignalStream.Contracts;
 using SignalStream.Engine.Signals;
 
 namespace SignalStream.Engine.Events;
 
 /// <summary>
-/// At start, before the engine reads its first candle, replays every stored signal, shadow signal and outcome of the
-/// served symbols into the signal stage: signals open at a restart resolve on later candles again, and the journal's
-/// statistics carry on where they stopped.
+/// At start, before the engine reads its first candle: loads each stream's newest stored candle into the
+/// <see cref="CandleWatermarks"/> (so nothing is stored or signalled twice after a restart), and replays every stored
+/// signal, shadow signal and outcome of the served symbols into the signal stage (so signals open at a restart resolve
+/// on later candles again, and the journal's statistics carry on where they stopped).
 /// </summary>
 /// <remarks>
 /// Reads the per-symbol streams rather than the global log, so start-up cost grows with signals, not with candles.
 /// Hosted services start one after another in registration order; the host registers this one before ingest and the
 /// engine pipeline, which is what makes "before the first candle" hold.
 /// </remarks>
-public sealed partial class SignalStateLoader(
+public sealed partial class EngineStateLoader(
     IEventStore store,
     ISignalStateRestore? restore,
-    IReadOnlyList<string> symbols,
-    ILogger<SignalStateLoader> logger) : IHostedService
+    CandleWatermarks watermarks,
+    IReadOnlyList<StreamKey> streams,
+    ILogger<EngineStateLoader> logger) : IHostedService
 {
     private const int PageSize = 1_000;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (restore is null)
+        await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        await LoadWatermarksAsync(cancellationToken).ConfigureAwait(false);
+        if (restore is not null)
         {
-            return;
+            await RestoreSignalStageAsync(restore, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private async Task LoadWatermarksAsync(CancellationToken cancellationToken)
+    {
+        var loaded = 0;
+        foreach (var stream in streams)
+        {
+            var newest = await store.ReadStreamBackwardAsync(EventStreams.Candles(stream), 1, cancellationToken).ConfigureAwait(false);
+            if (newest.Count > 0 && Decode(newest[0]) is CandleClosed closed)
+            {
+                watermarks.Advance(stream, closed.Candle.OpenTime);
+                loaded++;
+            }
         }
 
-        await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        LogWatermarks(loaded, streams.Count);
+    }
+
+    private async Task RestoreSignalStageAsync(ISignalStateRestore restore, CancellationToken cancellationToken)
+    {
+        var symbols = streams.Select(s => s.Symbol).Distinct(StringComparer.Ordinal).ToList();
         int signals = 0, shadows = 0, outcomes = 0, unreadable = 0;
         foreach (var symbol in symbols)
         {
@@ -82,8 +108,6 @@ public sealed partial class SignalStateLoader(
         }
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
     private async IAsyncEnumerable<StoredEvent> ReadAllAsync(
         string streamId,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
@@ -124,6 +148,10 @@ public sealed partial class SignalStateLoader(
     [LoggerMessage(EventId = 4901, Level = LogLevel.Warning,
         Message = "{Count} stored events could not be restored into the signal stage (see the preceding errors)")]
     private partial void LogUnreadable(int count);
+
+    [LoggerMessage(EventId = 4903, Level = LogLevel.Information,
+        Message = "Loaded the newest stored candle of {Loaded} of {Streams} streams; older candles offered again are not stored or signalled twice")]
+    private partial void LogWatermarks(int loaded, int streams);
 
     [LoggerMessage(EventId = 4902, Level = LogLevel.Error,
         Message = "Stored event {StreamId} v{Version} could not be decoded: {Error}")]
