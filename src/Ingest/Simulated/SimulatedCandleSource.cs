@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SignalStream.Contracts;
@@ -17,9 +18,13 @@ internal sealed partial class SimulatedCandleSource(
     IOptions<IngestOptions> ingestOptions,
     IOptions<SimulatedSourceOptions> options,
     TimeProvider timeProvider,
+    IMeterFactory meterFactory,
+    CandleUpdateChannel channel,
     ILogger<SimulatedCandleSource> logger) : ICandleSource
 {
     public const string ExchangeName = "simulated";
+
+    private readonly IngestMetrics _metrics = new(meterFactory, channel, ExchangeName);
 
     public string Exchange => ExchangeName;
 
@@ -76,6 +81,7 @@ internal sealed partial class SimulatedCandleSource(
         foreach (var candle in closed)
         {
             var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+            _metrics.MessageReceived();
             await output.WriteClosedAsync(new CandleUpdate(ExchangeName, candle, true, now, now, origin), cancellationToken).ConfigureAwait(false);
         }
     }
@@ -88,6 +94,7 @@ internal sealed partial class SimulatedCandleSource(
             for (var t = 0; t < simulator.Timeframes.Count; t++)
             {
                 var candle = simulator.GetProgress(s, t, fraction);
+                _metrics.MessageReceived();
                 output.WriteProgress(new CandleUpdate(ExchangeName, candle, false, now, now, CandleOrigin.Simulated));
             }
         }
