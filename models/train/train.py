@@ -322,8 +322,9 @@ def main():
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--max-train", type=int, default=120_000)
     parser.add_argument("--max-holdout", type=int, default=40_000)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (the build machine is shared)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     with open(args.data + ".meta.json") as f:
         meta = json.load(f)

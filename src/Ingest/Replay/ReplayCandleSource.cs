@@ -57,9 +57,9 @@ internal sealed partial class ReplayCandleSource(
                 }
             }
 
-            _metrics.MessageReceived();
             await output.WriteClosedAsync(new CandleUpdate(ExchangeName, candle, true, now, now, CandleOrigin.Replay), cancellationToken)
                 .ConfigureAwait(false);
+            _metrics.MessageReceived(); // after the write: a write cancelled at shutdown emitted nothing
         }
 
         LogFinished(logger, read.Candles.Count);

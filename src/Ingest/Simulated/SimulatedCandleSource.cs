@@ -81,8 +81,8 @@ internal sealed partial class SimulatedCandleSource(
         foreach (var candle in closed)
         {
             var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-            _metrics.MessageReceived();
             await output.WriteClosedAsync(new CandleUpdate(ExchangeName, candle, true, now, now, origin), cancellationToken).ConfigureAwait(false);
+            _metrics.MessageReceived(); // after the write: a write cancelled at shutdown emitted nothing
         }
     }
 
@@ -94,8 +94,8 @@ internal sealed partial class SimulatedCandleSource(
             for (var t = 0; t < simulator.Timeframes.Count; t++)
             {
                 var candle = simulator.GetProgress(s, t, fraction);
-                _metrics.MessageReceived();
                 output.WriteProgress(new CandleUpdate(ExchangeName, candle, false, now, now, CandleOrigin.Simulated));
+                _metrics.MessageReceived();
             }
         }
     }
