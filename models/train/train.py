@@ -126,6 +126,17 @@ SPECS = [
 
 # ------------------------------------------------------------------------------------------------------------ data
 def load(path):
+    # Parsing the CSV takes minutes on a busy machine; a binary copy next to it is reused while the CSV is unchanged.
+    cache = path + ".npz"
+    if os.path.exists(cache) and os.path.getmtime(cache) >= os.path.getmtime(path):
+        data = np.load(cache)
+        return list(data["names"]), data["stream"], data["x"], data["y"]
+    names, stream, x, y = parse(path)
+    np.savez(cache, names=np.array(names), stream=stream, x=x, y=y)
+    return names, stream, x, y
+
+
+def parse(path):
     with open(path) as f:
         header = f.readline().strip().split(",")
         names = header[5:-3]
@@ -137,10 +148,12 @@ def load(path):
     return names, stream, x, y
 
 
-def window_ends(stream, window, horizon, holdout_fraction):
-    """Row indices that end a full window inside one stream, split by time per stream: the last part is holdout,
-    and `horizon` rows between the parts are dropped so no training label sees holdout prices."""
-    train, holdout = [], []
+def window_ends(stream, window, horizon, holdout_fraction, validation_fraction=0.1):
+    """Row indices that end a full window inside one stream, split by time per stream into fit, validation and
+    holdout (the last part), with `horizon` rows dropped before each later part so no earlier label sees its prices.
+    Every stream contributes to every part: the streams differ (a 1h stream is far less predictable than a 1m one),
+    so a split by stream would pick epochs and fit the temperature on unrepresentative streams."""
+    fit, validation, holdout = [], [], []
     starts = np.flatnonzero(np.r_[True, stream[1:] != stream[:-1]])
     ends = np.r_[starts[1:], len(stream)]
     for start, end in zip(starts, ends):
@@ -148,9 +161,11 @@ def window_ends(stream, window, horizon, holdout_fraction):
         if first >= end:
             continue
         cut = start + int((end - start) * (1 - holdout_fraction))
-        train.extend(range(first, max(first, cut - horizon)))
+        val_cut = first + int((cut - horizon - first) * (1 - validation_fraction))
+        fit.extend(range(first, max(first, val_cut - horizon)))
+        validation.extend(range(max(first, val_cut), max(first, cut - horizon)))
         holdout.extend(range(max(first, cut), end))
-    return np.array(train), np.array(holdout)
+    return np.array(fit), np.array(validation), np.array(holdout)
 
 
 def windows(x, ends, window, columns):
@@ -193,9 +208,11 @@ def train_one(spec, names, stream, x, y, meta, args):
     window = spec["window"]
     rng = np.random.default_rng(42)
     torch.manual_seed(42)
-    train_ends, holdout_ends = window_ends(stream, window, meta["horizon"], 0.2)
+    train_ends, val_ends, holdout_ends = window_ends(stream, window, meta["horizon"], 0.2)
     if len(train_ends) > args.max_train:
         train_ends = np.sort(rng.choice(train_ends, args.max_train, replace=False))
+    if len(val_ends) > args.max_train // 5:
+        val_ends = np.sort(rng.choice(val_ends, args.max_train // 5, replace=False))
     if len(holdout_ends) > args.max_holdout:
         holdout_ends = np.sort(rng.choice(holdout_ends, args.max_holdout, replace=False))
     xs = x[:, columns]
@@ -204,9 +221,8 @@ def train_one(spec, names, stream, x, y, meta, args):
     std = np.maximum(train_rows.std(0), 1e-8)
     model = spec["build"](mean, std, len(columns), window)
 
-    # The last 10 % of the (time-sorted) training windows pick the best epoch.
-    split = int(len(train_ends) * 0.9)
-    fit_ends, val_ends = train_ends[:split], train_ends[split:]
+    # The last 10 % (in time) of every stream's training part picks the best epoch and fits the temperature.
+    fit_ends = train_ends
     val_x, val_y = windows(xs, val_ends, window, slice(None)), y[val_ends]
     counts = np.bincount(y[fit_ends], minlength=3)
     loss_fn = nn.NLLLoss(weight=torch.tensor(len(fit_ends) / (3 * np.maximum(counts, 1)), dtype=torch.float32))
@@ -234,6 +250,9 @@ def train_one(spec, names, stream, x, y, meta, args):
               f"val loss {val_loss:.4f}, val acc {val_acc:.3f} ({time.time() - t0:.0f} s)", flush=True)
         if val_loss < best:
             best, best_state = val_loss, {k: v.clone() for k, v in model.state_dict().items()}
+        if args.max_minutes and time.time() - t0 > args.max_minutes * 60:
+            print(f"  {spec['name']}: stopping after epoch {epoch + 1}, the --max-minutes budget is spent", flush=True)
+            break
     model.load_state_dict(best_state)
     model.eval()
     temperature = fit_temperature(predict(model, val_x), val_y)
@@ -322,6 +341,7 @@ def main():
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--max-train", type=int, default=120_000)
     parser.add_argument("--max-holdout", type=int, default=40_000)
+    parser.add_argument("--max-minutes", type=float, default=0, help="stop training a model after the epoch that exceeds this (0: no limit)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the build machine is shared)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
