@@ -39,16 +39,29 @@ class Normalise(nn.Module):
         return torch.clamp((x - self.mean) / self.std, -5.0, 5.0)
 
 
+class Calibrated(nn.Module):
+    """softmax(logits / T): temperature scaling fitted on the validation windows after training (T = 1 while
+    training), so the exported graph's probabilities are calibrated and the server's thresholds mean what they say."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("inverse_temperature", torch.tensor(1.0))
+
+    def forward(self, logits):
+        return torch.softmax(logits * self.inverse_temperature, dim=-1)
+
+
 class LstmDirection(nn.Module):
     def __init__(self, mean, std, features, hidden, layers):
         super().__init__()
         self.norm = Normalise(mean, std)
         self.lstm = nn.LSTM(features, hidden, num_layers=layers, batch_first=True, dropout=0.1 if layers > 1 else 0.0)
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 3))
+        self.calibrated = Calibrated()
 
     def forward(self, x):
         out, _ = self.lstm(self.norm(x))
-        return torch.softmax(self.head(out[:, -1, :]), dim=-1)
+        return self.calibrated(self.head(out[:, -1, :]))
 
 
 class EncoderLayer(nn.Module):
@@ -89,6 +102,7 @@ class PatchTstDirection(nn.Module):
         self.layers = nn.ModuleList([EncoderLayer(d_model, heads, ff) for _ in range(layers)])
         self.out_norm = nn.LayerNorm(d_model)
         self.head = nn.Sequential(nn.Dropout(0.1), nn.Linear(features * self.patches * d_model, 3))
+        self.calibrated = Calibrated()
 
     def forward(self, x):                                   # x: [B, W, C]
         x = self.norm(x).transpose(1, 2)                    # [B, C, W]
@@ -97,21 +111,32 @@ class PatchTstDirection(nn.Module):
         for layer in self.layers:
             x = layer(x)
         x = self.out_norm(x).reshape(-1, self.features * self.patches * x.shape[-1])
-        return torch.softmax(self.head(x), dim=-1)
+        return self.calibrated(self.head(x))
 
 
 SPECS = [
-    dict(name="lstm-direction", version="1.0.0", family="lstm", status="active", weight=0.6, window=32,
+    dict(name="lstm-direction", version="1.1.0", family="lstm", status="active", weight=0.6, window=32,
          features=None, build=lambda m, s, f, w: LstmDirection(m, s, f, hidden=48, layers=1)),
-    dict(name="patchtst-direction", version="1.0.0", family="patchtst", status="active", weight=0.4, window=32,
+    dict(name="patchtst-direction", version="1.1.0", family="patchtst", status="active", weight=0.4, window=32,
          features=None, build=lambda m, s, f, w: PatchTstDirection(m, s, f, w, patch=4)),
-    dict(name="lstm-shadow", version="1.1.0", family="lstm", status="shadow", weight=0.6, window=48,
+    dict(name="lstm-shadow", version="1.2.0", family="lstm", status="shadow", weight=0.6, window=48,
          features=SHADOW_FEATURES, build=lambda m, s, f, w: LstmDirection(m, s, f, hidden=32, layers=2)),
 ]
 
 
 # ------------------------------------------------------------------------------------------------------------ data
 def load(path):
+    # Parsing the CSV takes minutes on a busy machine; a binary copy next to it is reused while the CSV is unchanged.
+    cache = path + ".npz"
+    if os.path.exists(cache) and os.path.getmtime(cache) >= os.path.getmtime(path):
+        data = np.load(cache)
+        return list(data["names"]), data["stream"], data["x"], data["y"]
+    names, stream, x, y = parse(path)
+    np.savez(cache, names=np.array(names), stream=stream, x=x, y=y)
+    return names, stream, x, y
+
+
+def parse(path):
     with open(path) as f:
         header = f.readline().strip().split(",")
         names = header[5:-3]
@@ -123,10 +148,12 @@ def load(path):
     return names, stream, x, y
 
 
-def window_ends(stream, window, horizon, holdout_fraction):
-    """Row indices that end a full window inside one stream, split by time per stream: the last part is holdout,
-    and `horizon` rows between the parts are dropped so no training label sees holdout prices."""
-    train, holdout = [], []
+def window_ends(stream, window, horizon, holdout_fraction, validation_fraction=0.1):
+    """Row indices that end a full window inside one stream, split by time per stream into fit, validation and
+    holdout (the last part), with `horizon` rows dropped before each later part so no earlier label sees its prices.
+    Every stream contributes to every part: the streams differ (a 1h stream is far less predictable than a 1m one),
+    so a split by stream would pick epochs and fit the temperature on unrepresentative streams."""
+    fit, validation, holdout = [], [], []
     starts = np.flatnonzero(np.r_[True, stream[1:] != stream[:-1]])
     ends = np.r_[starts[1:], len(stream)]
     for start, end in zip(starts, ends):
@@ -134,9 +161,11 @@ def window_ends(stream, window, horizon, holdout_fraction):
         if first >= end:
             continue
         cut = start + int((end - start) * (1 - holdout_fraction))
-        train.extend(range(first, max(first, cut - horizon)))
+        val_cut = first + int((cut - horizon - first) * (1 - validation_fraction))
+        fit.extend(range(first, max(first, val_cut - horizon)))
+        validation.extend(range(max(first, val_cut), max(first, cut - horizon)))
         holdout.extend(range(max(first, cut), end))
-    return np.array(train), np.array(holdout)
+    return np.array(fit), np.array(validation), np.array(holdout)
 
 
 def windows(x, ends, window, columns):
@@ -179,9 +208,11 @@ def train_one(spec, names, stream, x, y, meta, args):
     window = spec["window"]
     rng = np.random.default_rng(42)
     torch.manual_seed(42)
-    train_ends, holdout_ends = window_ends(stream, window, meta["horizon"], 0.2)
+    train_ends, val_ends, holdout_ends = window_ends(stream, window, meta["horizon"], 0.2)
     if len(train_ends) > args.max_train:
         train_ends = np.sort(rng.choice(train_ends, args.max_train, replace=False))
+    if len(val_ends) > args.max_train // 5:
+        val_ends = np.sort(rng.choice(val_ends, args.max_train // 5, replace=False))
     if len(holdout_ends) > args.max_holdout:
         holdout_ends = np.sort(rng.choice(holdout_ends, args.max_holdout, replace=False))
     xs = x[:, columns]
@@ -190,9 +221,8 @@ def train_one(spec, names, stream, x, y, meta, args):
     std = np.maximum(train_rows.std(0), 1e-8)
     model = spec["build"](mean, std, len(columns), window)
 
-    # The last 10 % of the (time-sorted) training windows pick the best epoch.
-    split = int(len(train_ends) * 0.9)
-    fit_ends, val_ends = train_ends[:split], train_ends[split:]
+    # The last 10 % (in time) of every stream's training part picks the best epoch and fits the temperature.
+    fit_ends = train_ends
     val_x, val_y = windows(xs, val_ends, window, slice(None)), y[val_ends]
     counts = np.bincount(y[fit_ends], minlength=3)
     loss_fn = nn.NLLLoss(weight=torch.tensor(len(fit_ends) / (3 * np.maximum(counts, 1)), dtype=torch.float32))
@@ -220,17 +250,45 @@ def train_one(spec, names, stream, x, y, meta, args):
               f"val loss {val_loss:.4f}, val acc {val_acc:.3f} ({time.time() - t0:.0f} s)", flush=True)
         if val_loss < best:
             best, best_state = val_loss, {k: v.clone() for k, v in model.state_dict().items()}
+        if args.max_minutes and time.time() - t0 > args.max_minutes * 60:
+            print(f"  {spec['name']}: stopping after epoch {epoch + 1}, the --max-minutes budget is spent", flush=True)
+            break
     model.load_state_dict(best_state)
     model.eval()
+    temperature = fit_temperature(predict(model, val_x), val_y)
+    model.calibrated.inverse_temperature.fill_(1.0 / temperature)
+    print(f"  {spec['name']}: temperature {temperature:.3f} (fitted on the validation windows)", flush=True)
 
     holdout_x, holdout_y = windows(xs, holdout_ends, window, slice(None)), y[holdout_ends]
-    accuracy, brier, calibration = evaluate(predict(model, holdout_x), holdout_y)
-    print(f"  {spec['name']}: holdout accuracy {accuracy:.4f}, Brier {brier:.4f} "
-          f"(majority class {np.bincount(holdout_y, minlength=3).max() / len(holdout_y):.4f})", flush=True)
-    export(spec, model, feature_names, holdout_x, len(train_ends), accuracy, brier, calibration, meta, args)
+    holdout_p = predict(model, holdout_x)
+    accuracy, brier, calibration = evaluate(holdout_p, holdout_y)
+    majority = float(np.bincount(holdout_y, minlength=3).max() / len(holdout_y))
+    # The server's default vote threshold is 0.65 on P(up) or P(down): how often a model alone clears it, and how often
+    # the direction is then right, is what decides the live signal rate and quality.
+    directional = np.maximum(holdout_p[:, 0], holdout_p[:, 2])
+    confident = directional >= 0.65
+    direction = np.where(holdout_p[:, 2] > holdout_p[:, 0], 2, 0)
+    confident_accuracy = float((direction[confident] == holdout_y[confident]).mean()) if confident.any() else 0.0
+    meta = dict(meta, majority=majority, confident_share=float(confident.mean()), confident_accuracy=confident_accuracy)
+    print(f"  {spec['name']}: holdout accuracy {accuracy:.4f}, Brier {brier:.4f} (majority class {majority:.4f}); "
+          f"P(up|down) >= 0.65 on {confident.mean():.4f} of windows, right {confident_accuracy:.3f} of those", flush=True)
+    export(spec, model, feature_names, holdout_x, len(train_ends), accuracy, brier, calibration, temperature, meta, args)
 
 
-def export(spec, model, feature_names, holdout_x, samples, accuracy, brier, calibration, meta, args):
+def fit_temperature(probabilities, y):
+    """The T minimising the validation NLL of softmax(log p / T) (a grid is enough for one parameter)."""
+    log_p = np.log(np.maximum(probabilities, 1e-12))
+    best, best_t = float("inf"), 1.0
+    for t in np.arange(0.5, 3.001, 0.01):
+        z = log_p / t
+        z = z - z.max(1, keepdims=True)
+        nll = float(-(z[np.arange(len(y)), y] - np.log(np.exp(z).sum(1))).mean())
+        if nll < best:
+            best, best_t = nll, float(t)
+    return round(best_t, 2)
+
+
+def export(spec, model, feature_names, holdout_x, samples, accuracy, brier, calibration, temperature, meta, args):
     base = f"{spec['name']}-{spec['version']}"
     onnx_path = os.path.join(args.out, base + ".onnx")
     window, nf = spec["window"], len(feature_names)
@@ -259,7 +317,11 @@ def export(spec, model, feature_names, holdout_x, samples, accuracy, brier, cali
         "features": list(feature_names), "window": window, "timeframes": meta["timeframes"],
         "training": {"data": meta["data"], "samples": int(samples), "horizon": meta["horizon"],
                      "trainedAt": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()},
-        "metrics": {"holdoutAccuracy": round(accuracy, 6), "brierScore": round(brier, 6), "calibration": calibration},
+        "metrics": {"holdoutAccuracy": round(accuracy, 6), "brierScore": round(brier, 6),
+                    "majorityClassAccuracy": round(meta["majority"], 6), "temperature": temperature,
+                    "confidentShare": round(meta["confident_share"], 6),
+                    "confidentDirectionAccuracy": round(meta["confident_accuracy"], 6),
+                    "calibration": calibration},
         "parity": parity_name,
     }
     with open(os.path.join(args.out, spec["name"] + ".manifest.json"), "w") as f:
@@ -279,8 +341,10 @@ def main():
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--max-train", type=int, default=120_000)
     parser.add_argument("--max-holdout", type=int, default=40_000)
+    parser.add_argument("--max-minutes", type=float, default=0, help="stop training a model after the epoch that exceeds this (0: no limit)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (the build machine is shared)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     with open(args.data + ".meta.json") as f:
         meta = json.load(f)

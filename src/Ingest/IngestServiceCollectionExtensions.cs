@@ -19,6 +19,7 @@ public static class IngestServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<IngestOptions>, IngestOptionsValidator>();
         services.AddSingleton(sp => new CandleUpdateChannel(sp.GetRequiredService<IOptions<IngestOptions>>().Value.ChannelCapacity));
+        services.AddMetrics(); // every source records IngestMetrics
 
         var source = section[nameof(IngestOptions.Source)] ?? "binance";
         switch (source)

@@ -50,7 +50,7 @@ internal sealed partial class BinanceCandleSource : ICandleSource
         Options = options;
         Time = time;
         Logger = logger;
-        Metrics = new BinanceMetrics(meterFactory, channel);
+        Metrics = new IngestMetrics(meterFactory, channel, ExchangeName);
         Rest = new BinanceRestClient(http, options, time, logger);
         ConnectionLimiter = new SlidingWindowLimiter(options.MaxConnectionsPerFiveMinutes, TimeSpan.FromMinutes(5), time);
     }
@@ -65,7 +65,7 @@ internal sealed partial class BinanceCandleSource : ICandleSource
 
     internal ILogger Logger { get; }
 
-    internal BinanceMetrics Metrics { get; }
+    internal IngestMetrics Metrics { get; }
 
     internal BinanceRestClient Rest { get; }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SignalStream.Contracts;
@@ -13,9 +14,13 @@ namespace SignalStream.Ingest.Replay;
 internal sealed partial class ReplayCandleSource(
     IOptions<ReplaySourceOptions> options,
     TimeProvider timeProvider,
+    IMeterFactory meterFactory,
+    CandleUpdateChannel channel,
     ILogger<ReplayCandleSource> logger) : ICandleSource
 {
     public const string ExchangeName = "replay";
+
+    private readonly IngestMetrics _metrics = new(meterFactory, channel, ExchangeName);
     private const int MaxLoggedProblems = 20;
 
     public string Exchange => ExchangeName;
@@ -54,6 +59,7 @@ internal sealed partial class ReplayCandleSource(
 
             await output.WriteClosedAsync(new CandleUpdate(ExchangeName, candle, true, now, now, CandleOrigin.Replay), cancellationToken)
                 .ConfigureAwait(false);
+            _metrics.MessageReceived(); // after the write: a write cancelled at shutdown emitted nothing
         }
 
         LogFinished(logger, read.Candles.Count);

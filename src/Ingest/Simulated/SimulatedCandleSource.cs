@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SignalStream.Contracts;
@@ -17,9 +18,13 @@ internal sealed partial class SimulatedCandleSource(
     IOptions<IngestOptions> ingestOptions,
     IOptions<SimulatedSourceOptions> options,
     TimeProvider timeProvider,
+    IMeterFactory meterFactory,
+    CandleUpdateChannel channel,
     ILogger<SimulatedCandleSource> logger) : ICandleSource
 {
     public const string ExchangeName = "simulated";
+
+    private readonly IngestMetrics _metrics = new(meterFactory, channel, ExchangeName);
 
     public string Exchange => ExchangeName;
 
@@ -77,6 +82,7 @@ internal sealed partial class SimulatedCandleSource(
         {
             var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
             await output.WriteClosedAsync(new CandleUpdate(ExchangeName, candle, true, now, now, origin), cancellationToken).ConfigureAwait(false);
+            _metrics.MessageReceived(); // after the write: a write cancelled at shutdown emitted nothing
         }
     }
 
@@ -89,6 +95,7 @@ internal sealed partial class SimulatedCandleSource(
             {
                 var candle = simulator.GetProgress(s, t, fraction);
                 output.WriteProgress(new CandleUpdate(ExchangeName, candle, false, now, now, CandleOrigin.Simulated));
+                _metrics.MessageReceived();
             }
         }
     }

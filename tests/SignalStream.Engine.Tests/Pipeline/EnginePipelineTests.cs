@@ -26,10 +26,11 @@ public sealed class EnginePipelineTests : IDisposable
     {
         string[] symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
         var ingest = new IngestOptions { Source = "simulated", Symbols = [.. symbols], Timeframes = ["1m", "5m"], WarmupCandles = 120 };
+        await using var harness = new PipelineHarness(_models);
+        using var meters = new TestMeterFactory();
         var source = new SimulatedCandleSource(
             Options.Create(ingest), Options.Create(new SimulatedSourceOptions { Speed = 600 }), TimeProvider.System,
-            NullLogger<SimulatedCandleSource>.Instance);
-        await using var harness = new PipelineHarness(_models);
+            meters, harness.Channel, NullLogger<SimulatedCandleSource>.Instance);
         await harness.StartAsync();
         using var cts = new CancellationTokenSource();
         var running = source.RunAsync(harness.Channel, cts.Token);

@@ -109,6 +109,7 @@ public sealed class ReplayTests : IDisposable
         }
 
         await using var provider = Build(Path.Combine(_dir, "rec.jsonl"));
+        using var messages = new IngestMessageCounter(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
         var source = provider.GetRequiredService<ICandleSource>();
         Assert.Equal("replay", source.Exchange);
         var channel = new CandleUpdateChannel();
@@ -121,6 +122,7 @@ public sealed class ReplayTests : IDisposable
         }
 
         Assert.Equal(candles.Count, received.Count);
+        Assert.Equal(candles.Count, messages.Count("replay"));
         Assert.All(received, u => Assert.True(u.IsClosed && u.Origin == CandleOrigin.Replay && u.Exchange == "replay"));
         foreach (var stream in received.GroupBy(u => u.Candle.Stream))
         {

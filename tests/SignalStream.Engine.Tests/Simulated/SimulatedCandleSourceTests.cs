@@ -79,6 +79,42 @@ public sealed class SimulatedCandleSourceTests
         }
     }
 
+    [Fact]
+    public async Task EveryEmittedUpdateCountsAsOneIngestMessageOfTheSimulatedExchange()
+    {
+        await using var provider = Build(new()
+        {
+            ["Ingest:Source"] = "simulated",
+            ["Ingest:Symbols:0"] = "BTCUSDT",
+            ["Ingest:Timeframes:0"] = "1m",
+            ["Ingest:WarmupCandles"] = "30",
+            ["Ingest:Simulated:Speed"] = "10000",
+            ["Ingest:Simulated:ProgressUpdatesPerStep"] = "0", // only closes: none is coalesced, so all are counted here
+        });
+        using var messages = new IngestMessageCounter(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+        var channel = provider.GetRequiredService<CandleUpdateChannel>();
+        using var cts = new CancellationTokenSource();
+        var run = provider.GetRequiredService<ICandleSource>().RunAsync(channel, cts.Token);
+        var received = 0;
+        await foreach (var update in channel.ReadAllAsync().WithCancellation(CancellationToken.None))
+        {
+            if (++received == 35)
+            {
+                break;
+            }
+        }
+
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(10)));
+        while (channel.TryRead(out _))
+        {
+            received++;
+        }
+
+        Assert.Equal(received, messages.Count("simulated"));
+        Assert.Equal(0, messages.Count("binance"));
+    }
+
     [Theory]
     [InlineData("0", "Speed is 0")]
     [InlineData("-5", "Speed is -5")]
@@ -90,4 +126,37 @@ public sealed class SimulatedCandleSourceTests
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
         Assert.Contains("Ingest:Simulated:Speed", error.Message, StringComparison.Ordinal);
     }
+}
+
+/// <summary>Sums <c>signalstream_ingest_messages_total</c> per exchange label, from one service provider's meters only.</summary>
+internal sealed class IngestMessageCounter : IDisposable
+{
+    private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _counts = new();
+
+    public IngestMessageCounter(System.Diagnostics.Metrics.IMeterFactory scope)
+    {
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (ReferenceEquals(instrument.Meter.Scope, scope) && instrument.Name == "signalstream_ingest_messages_total")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "exchange")
+                {
+                    _counts.AddOrUpdate((string)tag.Value!, value, (_, sum) => sum + value);
+                }
+            }
+        });
+        _listener.Start();
+    }
+
+    public long Count(string exchange) => _counts.TryGetValue(exchange, out var count) ? count : 0;
+
+    public void Dispose() => _listener.Dispose();
 }
