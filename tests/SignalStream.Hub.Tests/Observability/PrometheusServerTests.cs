@@ -51,10 +51,12 @@ public sealed class PrometheusServerTests
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
         try
         {
-            var messages = await QueryUntilAsync(http, prometheus, log, "signalstream_ingest_messages_total{job=\"signalstream-test\"}");
+            // The stand-in measurements (exchange="binance") beside the simulated source's own series.
+            var messages = await QueryUntilAsync(http, prometheus, log, "signalstream_ingest_messages_total{job=\"signalstream-test\",exchange=\"binance\"}");
             var series = Assert.Single(messages);
-            Assert.Equal("binance", series.GetProperty("metric").GetProperty("exchange").GetString());
             Assert.Equal("120", series.GetProperty("value")[1].GetString());
+            var simulated = Assert.Single(await QueryUntilAsync(http, prometheus, log, "signalstream_ingest_messages_total{job=\"signalstream-test\",exchange=\"simulated\"}"));
+            Assert.True(double.Parse(simulated.GetProperty("value")[1].GetString()!, CultureInfo.InvariantCulture) > 0);
 
             var median = Assert.Single(await QueryUntilAsync(http, prometheus, log,
                 "histogram_quantile(0.5, sum by (le) (signalstream_pipeline_latency_seconds_bucket))"));
