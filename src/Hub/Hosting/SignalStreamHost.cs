@@ -45,6 +45,7 @@ public static class SignalStreamHost
                 sp.GetRequiredService<ILogger<EngineStateLoader>>()));
             builder.Services.AddSignalStreamIngest(configuration);
             builder.Services.AddSingleton<ICandleUpdateReader, CandleChannelReader>();
+            builder.Services.AddSingleton<IStreamResumePoints, StoredResumePoints>();
             builder.Services.AddSignalStreamEngine(configuration);
         }
 

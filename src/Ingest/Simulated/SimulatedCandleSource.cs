@@ -10,7 +10,9 @@ namespace SignalStream.Ingest.Simulated;
 /// that moves <see cref="SimulatedSourceOptions.Speed"/> times faster than the wall clock.
 /// </summary>
 /// <remarks>
-/// Candle times are on the market clock (which starts at the wall clock's now); <see cref="CandleUpdate.EventTime"/>
+/// Candle times are on the market clock, which starts at the wall clock's now, or just after the newest stored candle
+/// when an earlier run got further (<see cref="IStreamResumePoints"/>: at Speed &gt; 1 the market outruns the wall
+/// clock, and a restart must continue it, not close the same candle times again); <see cref="CandleUpdate.EventTime"/>
 /// and <see cref="CandleUpdate.ReceivedAt"/> are the wall clock at emission, so latency metrics measure this process.
 /// When the process falls behind (a high speed on a busy machine) it skips in-progress updates, never closes.
 /// </remarks>
@@ -20,13 +22,34 @@ internal sealed partial class SimulatedCandleSource(
     TimeProvider timeProvider,
     IMeterFactory meterFactory,
     CandleUpdateChannel channel,
-    ILogger<SimulatedCandleSource> logger) : ICandleSource
+    ILogger<SimulatedCandleSource> logger,
+    IStreamResumePoints? resumePoints = null) : ICandleSource
 {
     public const string ExchangeName = "simulated";
 
     private readonly IngestMetrics _metrics = new(meterFactory, channel, ExchangeName);
 
     public string Exchange => ExchangeName;
+
+    /// <summary>Now, or the close of the newest stored candle of any stream when that is later.</summary>
+    private long ResumeTime(IngestOptions ingest, long now)
+    {
+        var resume = now;
+        if (resumePoints is null)
+        {
+            return resume;
+        }
+
+        foreach (var stream in ingest.ResolvedStreams())
+        {
+            if (resumePoints.TryGetLastClosedOpenTime(stream, out var openTime))
+            {
+                resume = Math.Max(resume, stream.Timeframe.NextOpenTime(openTime));
+            }
+        }
+
+        return resume;
+    }
 
     public async Task RunAsync(CandleUpdateChannel output, CancellationToken cancellationToken)
     {
@@ -36,7 +59,7 @@ internal sealed partial class SimulatedCandleSource(
         var closed = new List<Candle>(simulator.Symbols.Count * simulator.Timeframes.Count);
 
         // History up to now, so features are warm before the first live close.
-        var marketStart = simulator.Begin(timeProvider.GetUtcNow().ToUnixTimeMilliseconds(), ingest.WarmupCandles);
+        var marketStart = simulator.Begin(ResumeTime(ingest, timeProvider.GetUtcNow().ToUnixTimeMilliseconds()), ingest.WarmupCandles);
         var history = 0;
         while (simulator.MarketTime < marketStart)
         {
