@@ -3,9 +3,14 @@ using SignalStream.Contracts;
 namespace SignalStream.Engine;
 
 /// <summary>Calls every registered <see cref="IEngineOutput"/> in registration order.</summary>
-public sealed class EngineOutputs(IEnumerable<IEngineOutput> outputs) : IEngineOutput
+/// <remarks>
+/// A signal is stamped with <see cref="Signal.PublishedAt"/> here, once, before any output sees it: the store persists
+/// before the fan-out sends, so a stamp added by the fan-out would be missing from every stored (resumed) signal.
+/// </remarks>
+public sealed class EngineOutputs(IEnumerable<IEngineOutput> outputs, TimeProvider? timeProvider = null) : IEngineOutput
 {
     private readonly IEngineOutput[] _outputs = outputs.ToArray();
+    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
 
     public async ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken)
     {
@@ -17,6 +22,11 @@ public sealed class EngineOutputs(IEnumerable<IEngineOutput> outputs) : IEngineO
 
     public async ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
     {
+        if (signal.PublishedAt == 0)
+        {
+            signal = signal with { PublishedAt = _time.GetUtcNow().ToUnixTimeMilliseconds() };
+        }
+
         foreach (var output in _outputs)
         {
             await output.OnSignalAsync(signal, cancellationToken).ConfigureAwait(false);

@@ -34,7 +34,8 @@ internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bu
 
     public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
     {
-        var published = signal with { PublishedAt = time.GetUtcNow().ToUnixTimeMilliseconds() };
+        // EngineOutputs stamps PublishedAt before the store sees the signal; stamp here only when called on its own.
+        var published = signal.PublishedAt != 0 ? signal : signal with { PublishedAt = time.GetUtcNow().ToUnixTimeMilliseconds() };
         metrics.SignalPublished(published.ExchangeTime, published.PublishedAt);
         bus?.TryPublish(BusMessage.For(published));
         return localFeeds is null
