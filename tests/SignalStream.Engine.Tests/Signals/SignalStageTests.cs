@@ -81,7 +81,7 @@ public class SignalStageTests
         Assert.Equal(candle.CloseTime + (12 * 3_600_000L), signal.ExpiresAt);
         Assert.Equal((candle.CloseTime + 5, candle.CloseTime + 7), (signal.ExchangeTime, signal.ReceivedAt));
         Assert.Equal(host.Time.GetUtcNow().ToUnixTimeMilliseconds(), signal.CreatedAt);
-        Assert.Equal(0, signal.PublishedAt);
+        Assert.Equal(signal.CreatedAt, signal.PublishedAt); // stamped once by EngineOutputs, before the store and the fan-out
         Assert.Equal(["long", "long"], signal.Models.Select(m => m.Vote));
         Assert.Equal([0.6, 0.4], signal.Models.Select(m => m.Weight));
         Assert.Equal(

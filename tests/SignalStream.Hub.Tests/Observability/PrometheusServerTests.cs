@@ -61,7 +61,9 @@ public sealed class PrometheusServerTests
             var median = Assert.Single(await QueryUntilAsync(http, prometheus, log,
                 "histogram_quantile(0.5, sum by (le) (signalstream_pipeline_latency_seconds_bucket))"));
             var value = double.Parse(median.GetProperty("value")[1].GetString()!, CultureInfo.InvariantCulture);
-            Assert.InRange(value, 0.01, 0.025); // the middle of 4 ms, 12 ms, 30 ms falls in the (0.01, 0.025] bucket
+            // The stand-ins (4 ms, 12 ms, 30 ms) put the median in the (0.01, 0.025] bucket; the simulated market's own
+            // signals (a few ms each, however many the run produced) can only pull it lower, never above 0.025.
+            Assert.InRange(value, 0.0001, 0.025);
 
             var winRate = Assert.Single(await QueryUntilAsync(http, prometheus, log,
                 "sum by (model) (signalstream_signal_outcomes_total{outcome=\"win\"}) / sum by (model) (signalstream_signal_outcomes_total)"));
