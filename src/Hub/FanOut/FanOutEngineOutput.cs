@@ -13,7 +13,7 @@ namespace SignalStream.Hub.FanOut;
 /// see it; hub nodes repair from the store whatever the bus loses. Shadow signals are journaled only, never published.
 /// Only closed candles go on the bus: in-progress updates are frequent, best effort and served by role <c>all</c> nodes.
 /// </remarks>
-internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bus, HubMetrics metrics, TimeProvider time) : IEngineOutput
+internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bus, HubMetrics metrics) : IEngineOutput
 {
     public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken)
     {
@@ -34,8 +34,8 @@ internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bu
 
     public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
     {
-        // EngineOutputs stamps PublishedAt before the store sees the signal; stamp here only when called on its own.
-        var published = signal.PublishedAt != 0 ? signal : signal with { PublishedAt = time.GetUtcNow().ToUnixTimeMilliseconds() };
+        // EngineOutputs stamped PublishedAt before the store saw the signal; this output only reads it.
+        var published = signal;
         metrics.SignalPublished(published.ExchangeTime, published.PublishedAt);
         bus?.TryPublish(BusMessage.For(published));
         return localFeeds is null

@@ -60,8 +60,7 @@ public static class HubRegistration
             services.AddSingleton<IEngineOutput>(sp => new FanOutEngineOutput(
                 roles.ServesClients ? sp.GetRequiredService<SymbolFeeds>() : null,
                 sp.GetService<ISignalBus>(),
-                sp.GetRequiredService<HubMetrics>(),
-                sp.GetRequiredService<TimeProvider>()));
+                sp.GetRequiredService<HubMetrics>()));
         }
 
         return services;

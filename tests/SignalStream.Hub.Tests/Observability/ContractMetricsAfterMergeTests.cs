@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net.WebSockets;
-using System.Text;
 
 namespace SignalStream.Hub.Tests.Observability;
 
@@ -17,7 +15,8 @@ public sealed class ContractMetricsAfterMergeTests
     {
         var models = Path.Combine(ExternalTool.RepositoryRoot(), "models");
         await using var server = await TestServer.StartAsync([.. TestServer.SimulatedRun, $"--Models:Path={models}"]);
-        using var client = await SubscribeAsync(server.Address, "BTCUSDT");
+        await using var client = await HubTestClient.ConnectAsync(server.Address);
+        await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
 
         var expected = ContractMetrics.Names.Concat(ContractMetrics.OperatorNames)
             .Concat(DeployFilesTests.DashboardQueries().Concat(DeployFilesTests.AlertQueries()).SelectMany(q => DeployFilesTests.MetricNames(q.Expression)))
@@ -41,19 +40,4 @@ public sealed class ContractMetricsAfterMergeTests
         var (exitCode, output) = await ExternalTool.RunAsync(ExternalTool.Require("promtool"), ["check", "metrics"], text);
         Assert.True(exitCode == 0, $"promtool check metrics exited {exitCode}:\n{output}");
     }
-
-    /// <summary>A raw SignalR JSON client (the .NET client package is not available here) subscribed to one symbol.</summary>
-    private static async Task<ClientWebSocket> SubscribeAsync(Uri address, string symbol)
-    {
-        var socket = new ClientWebSocket();
-        var url = new UriBuilder(address) { Scheme = "ws", Path = "/hubs/signals" }.Uri;
-        await socket.ConnectAsync(url, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
-        await SendAsync(socket, "{\"protocol\":\"json\",\"version\":1}\u001e");
-        await SendAsync(socket, "{\"type\":1,\"invocationId\":\"1\",\"target\":\"Subscribe\",\"arguments\":[{\"symbol\":\"" + symbol + "\"}]}\u001e");
-        return socket;
-    }
-
-    private static Task SendAsync(ClientWebSocket socket, string message) =>
-        socket.SendAsync(Encoding.UTF8.GetBytes(message), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None)
-            .WaitAsync(TimeSpan.FromSeconds(30));
 }
