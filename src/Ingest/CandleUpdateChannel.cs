@@ -16,13 +16,18 @@ public sealed class CandleUpdateChannel
     private readonly SemaphoreSlim _closedCapacity;
     private readonly ConcurrentDictionary<StreamKey, ProgressSlot> _slots = new();
     private readonly Func<StreamKey, ProgressSlot> _newSlot = static _ => new ProgressSlot();
+    private readonly TimeProvider _time;
     private int _closedQueued;
+    private long _lastWrite;
 
     /// <param name="closedCapacity">How many closed candles may wait before writers are held back.</param>
-    public CandleUpdateChannel(int closedCapacity = 65_536)
+    /// <param name="time">The clock of <see cref="SinceLastWrite"/>; the system clock when null.</param>
+    public CandleUpdateChannel(int closedCapacity = 65_536, TimeProvider? time = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(closedCapacity, 1);
         ClosedCapacity = closedCapacity;
+        _time = time ?? TimeProvider.System;
+        _lastWrite = _time.GetTimestamp();
         _closedCapacity = new SemaphoreSlim(closedCapacity, closedCapacity);
 
         // Unbounded in type only: it holds at most closedCapacity closed entries plus one progress marker per stream.
@@ -35,6 +40,9 @@ public sealed class CandleUpdateChannel
     /// <summary>Closed candles queued now (a metric: the channel depth).</summary>
     public int ClosedQueued => Volatile.Read(ref _closedQueued);
 
+    /// <summary>Time since a source last wrote an update (closed or in progress), or since the channel was made.</summary>
+    public TimeSpan SinceLastWrite => _time.GetElapsedTime(Volatile.Read(ref _lastWrite));
+
     /// <summary>Queues a closed candle, waiting while the channel is full.</summary>
     public async ValueTask WriteClosedAsync(CandleUpdate update, CancellationToken cancellationToken = default)
     {
@@ -44,6 +52,7 @@ public sealed class CandleUpdateChannel
         }
 
         await _closedCapacity.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _lastWrite, _time.GetTimestamp());
         var slot = _slots.GetOrAdd(update.Candle.Stream, _newSlot);
         lock (slot)
         {
@@ -70,6 +79,7 @@ public sealed class CandleUpdateChannel
             throw new ArgumentException("WriteProgress takes in-progress candles only; use WriteClosedAsync.", nameof(update));
         }
 
+        Volatile.Write(ref _lastWrite, _time.GetTimestamp());
         var slot = _slots.GetOrAdd(update.Candle.Stream, _newSlot);
         lock (slot)
         {

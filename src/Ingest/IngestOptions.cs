@@ -22,6 +22,12 @@ public sealed class IngestOptions
     public int WarmupCandles { get; set; } = 300;
 
     /// <summary>
+    /// <c>/health/ready</c> reports the node unhealthy when a live source (Binance, the simulator) has delivered no
+    /// candle update for this long; 0 turns the check off. Binance pushes every stream's kline at least every ~2 s.
+    /// </summary>
+    public int StaleAfterSeconds { get; set; } = 60;
+
+    /// <summary>
     /// Binds the section, also accepting comma-separated <c>Symbols</c> and <c>Timeframes</c>
     /// (<c>--Ingest:Symbols=BTCUSDT,ETHUSDT</c>): configuration merges arrays by index, so an indexed override could
     /// only ever replace entries, never shorten the list.
@@ -99,6 +105,11 @@ public sealed class IngestOptions
         if (timeframeError is not null)
         {
             yield return timeframeError;
+        }
+
+        if (StaleAfterSeconds < 0)
+        {
+            yield return $"Ingest:StaleAfterSeconds is {StaleAfterSeconds}; use 0 (no freshness check) or more seconds.";
         }
 
         if (ChannelCapacity < 16)

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using SignalStream.Ingest.Binance;
 using SignalStream.Ingest.Replay;
@@ -18,7 +19,9 @@ public static class IngestServiceCollectionExtensions
             .PostConfigure(o => IngestOptions.ApplyCommaSeparated(section, o))
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<IngestOptions>, IngestOptionsValidator>();
-        services.AddSingleton(sp => new CandleUpdateChannel(sp.GetRequiredService<IOptions<IngestOptions>>().Value.ChannelCapacity));
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new CandleUpdateChannel(
+            sp.GetRequiredService<IOptions<IngestOptions>>().Value.ChannelCapacity, sp.GetRequiredService<TimeProvider>()));
         services.AddMetrics(); // every source records IngestMetrics
 
         var source = section[nameof(IngestOptions.Source)] ?? "binance";
@@ -33,6 +36,12 @@ public static class IngestServiceCollectionExtensions
             default:
                 services.AddBinanceSource(configuration);
                 break;
+        }
+
+        if (source is "binance" or "simulated")
+        {
+            // A replay ends when its file does; only a live source going quiet means the node is not serving fresh data.
+            services.AddHealthChecks().AddCheck<IngestFreshnessHealthCheck>("ingest", tags: ["ready"]);
         }
 
         services.AddHostedService<IngestHostedService>();

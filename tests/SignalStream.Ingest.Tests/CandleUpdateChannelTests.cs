@@ -116,9 +116,9 @@ public sealed class CandleUpdateChannelTests
 
     private static long OpenTime(int i) => 1_704_067_200_000 + (i * 60_000L);
 
-    private static CandleUpdate Closed(StreamKey stream, int i) => Update(stream, i, true, 1);
+    internal static CandleUpdate Closed(StreamKey stream, int i) => Update(stream, i, true, 1);
 
-    private static CandleUpdate Progress(StreamKey stream, int i, decimal volume = 1) => Update(stream, i, false, volume);
+    internal static CandleUpdate Progress(StreamKey stream, int i, decimal volume = 1) => Update(stream, i, false, volume);
 
     private static CandleUpdate Update(StreamKey stream, int i, bool closed, decimal volume) =>
         new("test", new Candle(stream.Symbol, stream.Timeframe, OpenTime(i), OpenTime(i) + 59_999, 1, 1, 1, 1, volume, 1, 1, 0, 0),

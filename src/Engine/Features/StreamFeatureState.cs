@@ -21,11 +21,18 @@ public sealed class StreamFeatureState
     private const double Ema9Alpha = 2.0 / 10.0;
 
     private readonly int _capacity;
+
+    // Every row is stored twice, at its ring slot and at slot + capacity, so any window of up to capacity rows is one
+    // contiguous run of floats: a model whose features are the catalog in order gets its window in one block copy.
     private readonly float[] _rows;
     private readonly double[] _row = new double[F.Count];
 
-    // Closes of the last 25 candles: index (seen % 25) is the newest.
-    private readonly double[] _closes = new double[ReturnLookback + 1];
+    // Natural logs of the last 25 closes (index _closeNext - 1 is the newest): every return is a difference of two
+    // logs, so a candle costs one logarithm instead of five.
+    private readonly double[] _logCloses = new double[ReturnLookback + 1];
+    private int _closeNext;
+    private int _rowNext;
+    private double _previousClose;
     private readonly RollingMoments _squaredReturns12 = new(12);
     private readonly RollingMoments _squaredReturns48 = new(48);
     private readonly RollingMoments _bollinger = new(20);
@@ -45,7 +52,7 @@ public sealed class StreamFeatureState
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(windowCapacity, 1);
         _capacity = windowCapacity;
-        _rows = new float[windowCapacity * F.Count];
+        _rows = new float[2 * windowCapacity * F.Count];
     }
 
     /// <summary>Closed candles seen so far.</summary>
@@ -103,40 +110,75 @@ public sealed class StreamFeatureState
                 nameof(destination));
         }
 
-        var rows = _rows.AsSpan();
-        var slot = (int)((_seen - window) % _capacity);
+        // The newest row sits at slot _rowNext - 1; the window's oldest row, window - 1 before it, wraps into the
+        // mirrored half, which keeps the whole window contiguous.
+        var oldest = _rowNext - window;
+        if (oldest < 0)
+        {
+            oldest += _capacity;
+        }
+
+        var rows = _rows.AsSpan(oldest * F.Count, window * F.Count);
+        if (IsWholeCatalog(featureIndices))
+        {
+            rows.CopyTo(destination);
+            return;
+        }
+
         var offset = 0;
         for (var r = 0; r < window; r++)
         {
-            var row = rows.Slice(slot * F.Count, F.Count);
-            for (var j = 0; j < width; j++)
+            var row = rows.Slice(r * F.Count, F.Count);
+            var target = destination.Slice(offset, width);
+            for (var j = 0; j < target.Length; j++)
             {
-                destination[offset + j] = row[featureIndices[j]];
+                target[j] = row[featureIndices[j]];
             }
 
             offset += width;
-            if (++slot == _capacity)
+        }
+    }
+
+    private static bool IsWholeCatalog(ReadOnlySpan<int> featureIndices)
+    {
+        if (featureIndices.Length != F.Count)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < featureIndices.Length; i++)
+        {
+            if (featureIndices[i] != i)
             {
-                slot = 0;
+                return false;
             }
         }
+
+        return true;
     }
 
     private void Compute(double open, double high, double low, double close, double volume, double takerBuy)
     {
         var first = _seen == 0;
-        var previousClose = first ? close : _closes[(int)((_seen - 1) % _closes.Length)];
+        var previousClose = first ? close : _previousClose;
+        _previousClose = close;
         _seen++;
-        _closes[(int)((_seen - 1) % _closes.Length)] = close;
+        var logClose = Math.Log(close);
+        _logCloses[_closeNext] = logClose;
+        if (++_closeNext == _logCloses.Length)
+        {
+            _closeNext = 0;
+        }
+
         var row = _row.AsSpan();
 
-        // Returns over k candles; before k+1 candles exist they reach back to the first candle.
-        var ret1 = Math.Log(close / previousClose);
+        // Log returns over k candles; before k+1 candles exist they reach back to the first candle.
+        var ret1 = logClose - LogCloseAgo(1);
         row[F.Ret1] = ret1;
-        row[F.Ret3] = Math.Log(close / CloseAgo(3));
-        row[F.Ret6] = Math.Log(close / CloseAgo(6));
-        row[F.Ret12] = Math.Log(close / CloseAgo(12));
-        row[F.Ret24] = Math.Log(close / CloseAgo(24));
+        row[F.Ret3] = logClose - LogCloseAgo(3);
+        row[F.Ret6] = logClose - LogCloseAgo(6);
+        row[F.Ret12] = logClose - LogCloseAgo(12);
+        row[F.Ret24] = logClose - LogCloseAgo(24);
 
         // Realised volatility: root mean square of one-candle log returns (the mean return is ~0 and noisy).
         if (!first)
@@ -248,11 +290,18 @@ public sealed class StreamFeatureState
         row[F.Range] = low > 0 ? Math.Log(high / low) : 0;
         row[F.TakerBuyRatio] = volume > 0 ? (takerBuy / volume) - 0.5 : 0;
 
-        var slot = (int)((_seen - 1) % _capacity);
-        var target = _rows.AsSpan(slot * F.Count, F.Count);
+        var target = _rows.AsSpan(_rowNext * F.Count, F.Count);
+        var mirror = _rows.AsSpan((_rowNext + _capacity) * F.Count, F.Count);
         for (var i = 0; i < target.Length; i++)
         {
-            target[i] = (float)row[i];
+            var value = (float)row[i];
+            target[i] = value;
+            mirror[i] = value;
+        }
+
+        if (++_rowNext == _capacity)
+        {
+            _rowNext = 0;
         }
 
         _snapshot = new IndicatorSnapshot(
@@ -265,10 +314,11 @@ public sealed class StreamFeatureState
             VolumeZScore: row[F.VolumeZ48]);
     }
 
-    // The close k candles ago, or the first close while fewer than k+1 candles were seen.
-    private double CloseAgo(int k)
+    // The log close k candles ago, or the first one while fewer than k+1 candles were seen.
+    private double LogCloseAgo(int k)
     {
-        var back = _seen - 1 < k ? _seen - 1 : k;
-        return _closes[(int)((_seen - 1 - back) % _closes.Length)];
+        var back = _seen - 1 < k ? (int)(_seen - 1) : k;
+        var index = _closeNext - 1 - back;
+        return _logCloses[index < 0 ? index + _logCloses.Length : index];
     }
 }

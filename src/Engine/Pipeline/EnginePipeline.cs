@@ -102,6 +102,9 @@ internal sealed partial class EnginePipeline : BackgroundService
                 {
                     await ProcessAsync(update, _abort.Token).ConfigureAwait(false);
                 }
+
+                // Ingest has nothing more queued: a burst's last partial batch runs now instead of after the delay.
+                FlushModels();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -230,6 +233,14 @@ internal sealed partial class EnginePipeline : BackgroundService
         }
 
         await _outputs.OnCandleAsync(update, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void FlushModels()
+    {
+        foreach (var model in _registry.Current.Models)
+        {
+            model.Batcher.Flush();
+        }
     }
 
     private StreamFeatureState StateOf(StreamKey stream, int window)

@@ -69,6 +69,33 @@ public sealed class StreamFeatureStateTests
     }
 
     [Fact]
+    public void AWindowOfTheWholeCatalogIsTheLatestRowsAtEveryRingPosition()
+    {
+        // The block-copy path: every window length, after enough candles that the ring has wrapped at every offset.
+        const int capacity = 7;
+        var state = new StreamFeatureState(capacity);
+        var all = Enumerable.Range(0, FeatureCatalog.Count).ToArray();
+        var rows = new List<float[]>();
+        foreach (var candle in Candles(FeatureCatalog.WarmupCandles + (3 * capacity)))
+        {
+            state.Update(candle);
+            rows.Add([.. state.LatestRow.ToArray().Select(v => (float)v)]);
+            for (var window = 1; window <= capacity; window++)
+            {
+                if (!state.HasWindow(window))
+                {
+                    continue;
+                }
+
+                var copied = new float[window * FeatureCatalog.Count];
+                state.CopyWindow(all, window, copied);
+                var expected = rows.Skip(rows.Count - window).SelectMany(r => r).ToArray();
+                Assert.Equal(expected, copied);
+            }
+        }
+    }
+
+    [Fact]
     public void UpdateAndCopyWindowAllocateNothingInSteadyState()
     {
         var state = new StreamFeatureState(64);

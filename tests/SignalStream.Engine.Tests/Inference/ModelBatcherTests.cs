@@ -62,6 +62,44 @@ public sealed class ModelBatcherTests : IDisposable
     }
 
     [Fact]
+    public async Task FlushRunsAPartialBatchWithoutWaitingForTheQueueDelay()
+    {
+        var time = new ManualTimeProvider(); // never advanced: only the flush can trigger the run
+        var batcher = CreateTinyMean(time, maxBatch: 8, delay: TimeSpan.FromHours(1));
+        var sink = new RecordingSink(3);
+        for (var i = 0; i < 3; i++)
+        {
+            var writer = new ArrayRowWriter(Sample(i));
+            Assert.True(batcher.TryEnqueue(ref writer, sink, i));
+        }
+
+        batcher.Flush();
+
+        await sink.Done.WaitAsync(s_timeout);
+        Assert.Equal(1, _metrics.Batches);
+        Assert.Equal(3, _metrics.BatchedRows);
+        await StopAsync(batcher);
+    }
+
+    [Fact]
+    public async Task FlushWithNothingQueuedLeavesTheNextBatchToItsDelay()
+    {
+        var time = new ManualTimeProvider();
+        var batcher = CreateTinyMean(time, maxBatch: 8, delay: TimeSpan.FromHours(1));
+        batcher.Flush();
+
+        var sink = new RecordingSink(1);
+        var writer = new ArrayRowWriter(Sample(0));
+        Assert.True(batcher.TryEnqueue(ref writer, sink, 0));
+
+        // The earlier flush must not carry over to a batch opened after it; only Stop (which runs what is queued) ends it.
+        await Task.WhenAny(sink.Done, Task.Delay(200));
+        Assert.False(sink.Done.IsCompleted, "a flush requested before the batch opened ran it early");
+        await StopAsync(batcher);
+        Assert.True(sink.Done.IsCompleted);
+    }
+
+    [Fact]
     public async Task ResultsMatchRunningEachSampleAloneAndComeBackInQueueOrder()
     {
         var batcher = CreateTinyMean(TimeProvider.System, maxBatch: 5, delay: TimeSpan.FromMilliseconds(1));

@@ -28,6 +28,7 @@ public sealed class OnnxSessionTests
     [InlineData("tiny-lstm")]
     [InlineData("tiny-mean")]
     [InlineData("bench-mlp")]
+    [InlineData("bench-mlp-row")]
     [InlineData("bench-lstm")]
     public void FixtureModelsMatchTheirReferenceOutputsWithinTolerance(string name)
     {

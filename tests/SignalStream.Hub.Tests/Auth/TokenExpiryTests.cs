@@ -7,12 +7,13 @@ public sealed class TokenExpiryTests
     [Fact]
     public async Task ConnectionIsClosedWithReconnectAllowedWhenItsTokenExpires()
     {
-        // Zero skew and a token with two seconds left: the node's expiry sweep (every second) closes the connection.
+        // Zero skew and a token with five seconds left: enough for the handshake and the subscribe on a loaded machine
+        // (an expired token would fail the connect instead), then the node's expiry sweep (every second) closes it.
         await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: [.. TestJwt.Settings, "Auth:Jwt:ClockSkew=00:00:00"]);
-        await using var client = await HubTestClient.ConnectAsync(node.BaseAddress, TestJwt.Valid("\"*\"", exp: TestJwt.Now + 2));
+        await using var client = await HubTestClient.ConnectAsync(node.BaseAddress, TestJwt.Valid("\"*\"", exp: TestJwt.Now + 5));
         await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
 
-        var (error, allowReconnect) = await client.Closed.WaitAsync(TimeSpan.FromSeconds(20));
+        var (error, allowReconnect) = await client.Closed.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Contains("access token expired", error);
         Assert.True(allowReconnect);
     }

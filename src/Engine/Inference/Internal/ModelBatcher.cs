@@ -7,7 +7,9 @@ namespace SignalStream.Engine.Inference.Internal;
 /// <summary>
 /// Triton-style dynamic batching for one model session: requests from every stream fill the open batch; it runs
 /// when it reaches <see cref="MaxBatchSize"/> or when its oldest request has waited the maximum queue delay.
-/// One ONNX Run per batch, batches in arrival order, results handed back row by row.
+/// One ONNX Run per batch, batches in arrival order, results handed back row by row. The producer may also
+/// <see cref="Flush"/> when it has nothing more to queue, so the tail of a burst does not wait out the delay for
+/// requests that are not coming.
 /// </summary>
 /// <remarks>
 /// The queue is a fixed set of batch buffers (native memory the OrtValues point into, so ORT reads and writes in
@@ -37,6 +39,7 @@ internal sealed partial class ModelBatcher
     private readonly ITimer _timer;
     private readonly Task _worker;
     private Batch? _filling;
+    private bool _flushRequested;
     private int _readyCount;
     private int _spaceWaiters;
     private volatile bool _stopping;
@@ -133,6 +136,7 @@ internal sealed partial class ModelBatcher
             if (batch.Count == MaxBatchSize)
             {
                 _filling = null;
+                _flushRequested = false;
                 _ready.Enqueue(batch);
                 Volatile.Write(ref _readyCount, _ready.Count);
                 wake = true;
@@ -145,6 +149,25 @@ internal sealed partial class ModelBatcher
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Makes the open batch due now: the producer has drained its input, so waiting longer only adds latency. The
+    /// batch still takes requests queued before the worker picks it up (when the worker is busy with an earlier one).
+    /// </summary>
+    public void Flush()
+    {
+        lock (_lock)
+        {
+            if (_filling is not { Count: > 0 } || _stopping)
+            {
+                return;
+            }
+
+            _flushRequested = true;
+        }
+
+        _workerSignal.Set();
     }
 
     /// <summary>Waits until a batch buffer is free. One waiting producer at a time (the engine pipeline).</summary>
@@ -238,7 +261,7 @@ internal sealed partial class ModelBatcher
     private void SpinUntil(long deadline)
     {
         var spinner = default(SpinWait);
-        while (Volatile.Read(ref _readyCount) == 0 && !_stopping && _time.GetTimestamp() < deadline)
+        while (Volatile.Read(ref _readyCount) == 0 && !_stopping && !Volatile.Read(ref _flushRequested) && _time.GetTimestamp() < deadline)
         {
             spinner.SpinOnce(sleep1Threshold: -1);
         }
@@ -261,9 +284,10 @@ internal sealed partial class ModelBatcher
             if (_filling is { Count: > 0 } open)
             {
                 var due = open.Oldest + _maxDelayTicks;
-                if (_stopping || _time.GetTimestamp() >= due)
+                if (_stopping || _flushRequested || _time.GetTimestamp() >= due)
                 {
                     _filling = null;
+                    _flushRequested = false;
                     return open;
                 }
 

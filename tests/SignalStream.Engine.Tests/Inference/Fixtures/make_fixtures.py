@@ -9,6 +9,8 @@ The outputs are committed; the tests never run Python. Models have a dynamic bat
   tiny-mean-5.onnx same graph with window 5, for the wrong-shape case
   bench-mlp.onnx   [-1, 64, 16] -> last row -> 16x64 relu -> 64x3 -> softmax (the MLP DESIGN.md measured)
   bench-lstm.onnx  [-1, 64, 16] -> LSTM(hidden 32) -> linear -> softmax (a realistic recurrent direction model)
+  bench-mlp-row.onnx [-1, 1, 16] -> the same MLP shape over the newest feature row only (window 1: an MLP needs no
+                   history, so the engine copies 16 floats a stream instead of a 64-row window)
 """
 import json
 import os
@@ -124,3 +126,4 @@ parity("tiny-mean", mean_model("tiny-mean", 4, 2), 4, 2)
 mean_model("tiny-mean-5", 5, 2)
 parity("bench-mlp", mlp_model("bench-mlp", 64, 16, 64), 64, 16, rows=3)
 parity("bench-lstm", lstm_model("bench-lstm", 64, 16, 32), 64, 16, rows=3)
+parity("bench-mlp-row", mlp_model("bench-mlp-row", 1, 16, 64), 1, 16, rows=3)

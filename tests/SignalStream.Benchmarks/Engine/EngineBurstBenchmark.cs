@@ -1,0 +1,167 @@
+using System.Runtime.CompilerServices;
+using BenchmarkDotNet.Attributes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using SignalStream.Contracts;
+using SignalStream.Engine;
+using SignalStream.Engine.Features;
+using SignalStream.Engine.Inference;
+using SignalStream.Engine.Inference.Internal;
+using SignalStream.Engine.Pipeline;
+using SignalStream.Ingest;
+using SignalStream.Ingest.Simulated;
+
+namespace SignalStream.Benchmarks.Engine;
+
+/// <summary>
+/// The closing burst through the real <see cref="EnginePipeline"/> with every bundled model from <c>models/</c>
+/// (the two active models and the shadow one, as a default node serves them): 2,000 streams (500 symbols x 4
+/// timeframes) close at once in the candle channel; one op ends when the pipeline has emitted all 2,000 closed
+/// candles with their predictions, in order per stream. This is the engine's share of the load harness's closing
+/// bell; <see cref="ClosingBurstBenchmark"/> isolates features, batching and one model.
+/// </summary>
+[MemoryDiagnoser]
+public class EngineBurstBenchmark
+{
+    private const int Symbols = 500;
+    private const int Rounds = 64;
+    private static readonly Timeframe[] s_timeframes = [Timeframe.OneMinute, Timeframe.FiveMinutes, Timeframe.FifteenMinutes, Timeframe.OneHour];
+
+    private readonly BenchMeterFactory _meters = new();
+    private CandleUpdateChannel _channel = null!;
+    private ModelRegistry _registry = null!;
+    private EnginePipeline _pipeline = null!;
+    private ServiceProvider _services = null!;
+    private CountingOutput _output = null!;
+    private InferenceMetrics _metrics = null!;
+    private Candle[][] _rounds = [];
+    private int _round;
+    private long _shift;
+
+    public static int Streams => Symbols * s_timeframes.Length;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var options = new InferenceOptions { ModelsPath = ModelsFolder(), SummarySeconds = 0 };
+        var time = TimeProvider.System;
+        _metrics = new InferenceMetrics(_meters);
+        var loader = new ModelLoader(options, time, _metrics, NullLoggerFactory.Instance);
+        _registry = new ModelRegistry(options, options.ModelsPath, loader, _metrics, time, NullLogger<ModelRegistry>.Instance);
+        _registry.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
+        var window = _registry.Current.MaxWindow;
+
+        _channel = new CandleUpdateChannel(4 * Streams);
+        _output = new CountingOutput();
+        _services = new ServiceCollection().AddSingleton<ICandleUpdateReader>(new ChannelReader(_channel)).BuildServiceProvider();
+        _pipeline = new EnginePipeline(_services, _registry, new EngineOutputs([_output]), _metrics, options, time,
+            NullLogger<EnginePipeline>.Instance);
+        _pipeline.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
+
+        // Warm every stream with history (features only, no inference), then keep the next candles for the bursts.
+        var symbols = Enumerable.Range(0, Symbols).Select(i => $"E{i:D3}USDT").ToArray();
+        var warm = FeatureCatalog.WarmupCandles + window + 8;
+        var series = MarketSimulator.GenerateClosed(symbols, s_timeframes, warm + Rounds).GroupBy(c => c.Stream)
+            .Select(g => g.ToArray()).ToArray();
+        _output.Expect(series.Length * warm);
+        for (var i = 0; i < warm; i++)
+        {
+            foreach (var stream in series)
+            {
+                Write(stream[i], CandleOrigin.History);
+            }
+        }
+
+        _output.Wait();
+        _rounds = Enumerable.Range(0, Rounds).Select(r => series.Select(s => s[warm + r]).ToArray()).ToArray();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        Console.WriteLine($"// {_registry.Current.Models.Length} models; {_metrics.Batches} batches, mean " +
+                          $"{(double)_metrics.BatchedRows / Math.Max(1, _metrics.Batches):F1} rows; {_metrics.Predictions} predictions");
+        _channel.Complete();
+        _pipeline.ExecuteTask!.GetAwaiter().GetResult();
+        _pipeline.StopAsync(CancellationToken.None).GetAwaiter().GetResult();
+        _registry.StopAsync(CancellationToken.None).GetAwaiter().GetResult();
+        _pipeline.Dispose();
+        _registry.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _services.Dispose();
+        _meters.Dispose();
+    }
+
+    [Benchmark]
+    public long Burst()
+    {
+        var candles = _rounds[_round];
+        if (++_round == Rounds)
+        {
+            // Candles repeat after the last round, later in time (the features do not read the clock).
+            _round = 0;
+            _shift += Rounds;
+        }
+
+        _output.Expect(candles.Length);
+        foreach (var candle in candles)
+        {
+            var offset = _shift * (long)candle.Timeframe.NominalDuration().TotalMilliseconds;
+            Write(candle with { OpenTime = candle.OpenTime + offset, CloseTime = candle.CloseTime + offset }, CandleOrigin.Live);
+        }
+
+        _output.Wait();
+        return _output.Emitted;
+    }
+
+    private void Write(in Candle candle, CandleOrigin origin)
+    {
+        var write = _channel.WriteClosedAsync(new CandleUpdate("bench", candle, true, candle.CloseTime, candle.CloseTime, origin));
+        if (!write.IsCompletedSuccessfully)
+        {
+            write.AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private static string ModelsFolder([CallerFilePath] string source = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "../../../models"));
+
+    private sealed class ChannelReader(CandleUpdateChannel channel) : ICandleUpdateReader
+    {
+        public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => channel.WaitToReadAsync(cancellationToken);
+
+        public bool TryRead(out CandleUpdate update) => channel.TryRead(out update);
+    }
+
+    private sealed class CountingOutput : IEngineOutput
+    {
+        private readonly ManualResetEventSlim _done = new(false);
+        private int _remaining;
+
+        public long Emitted { get; private set; }
+
+        public void Expect(int count)
+        {
+            _done.Reset();
+            Volatile.Write(ref _remaining, count);
+        }
+
+        public void Wait() => _done.Wait();
+
+        public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken)
+        {
+            Emitted++;
+            if (Interlocked.Decrement(ref _remaining) == 0)
+            {
+                _done.Set();
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    }
+}
