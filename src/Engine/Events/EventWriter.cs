@@ -200,7 +200,7 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
     private ValueTask EnqueueAsync(string symbol, string streamId, string streamType, long expectedVersion, ISignalStreamEvent e, Signal? signal, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        var data = EventSerializer.Serialize(e, Guid.CreateVersion7(now), now);
+        var data = EventSerializer.Serialize(e, EventIds.NewVersion7(now), now);
         var pending = new PendingEvent(streamId, streamType, expectedVersion, data, signal);
         var lane = _lanes[LaneOf(symbol, _lanes.Length)].Writer;
         return lane.TryWrite(pending) ? ValueTask.CompletedTask : WaitForRoomAsync(lane, pending, cancellationToken);
