@@ -51,6 +51,12 @@ public class EventWriterPacedBenchmarks
             var due = (long)(clock.Elapsed.TotalSeconds * Rate);
             for (; offered < due; offered++)
             {
+                if ((offered & 1023) == 0 && clock.Elapsed >= duration)
+                {
+                    // Pushed back so far that the schedule cannot be met: stop offering at the end of the window.
+                    break;
+                }
+
                 await _host.Writer.OnCandleAsync(new CandleUpdate("bench", EventsBenchHost.Closed(_candleIndex++, Symbols).Candle, true, 0, 0, CandleOrigin.Simulated), default);
             }
 
