@@ -17,8 +17,8 @@ namespace SignalStream.Engine.Events;
 /// Commits run on <see cref="EventWriterOptions.CommitLanes"/> lanes, each with its own channel and its own commit loop,
 /// so one group is being built and sent while another waits for its fsync. Events are routed by symbol (a stable hash),
 /// so everything of one symbol — its candles, signals, outcomes — goes through one lane, in order, one commit at a
-/// time: per-stream order, the signal-before-outcome order within a symbol and the retry-with-the-same-ids guarantee
-/// are those of a single writer. Streams of different symbols may commit in either order.
+/// time: per-stream order and the retry-with-the-same-ids guarantee are those of a single writer, and an outcome is
+/// never committed in an earlier group than its signal. Streams of different symbols may commit in either order.
 /// </para>
 /// </summary>
 internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisposable
