@@ -19,16 +19,18 @@ internal sealed class EventsBenchHost : IAsyncDisposable
     private readonly MeterListener _listener;
     private readonly List<double> _lags = [];
     private readonly string _folder;
+    private readonly string? _schema;
     private long _persisted;
 
     private EventsBenchHost(string provider, int groupSize)
     {
         _folder = Path.Combine(Path.GetTempPath(), "signalstream-bench-" + Guid.NewGuid().ToString("N"));
+        _schema = provider == "postgres" ? "bench_" + Guid.NewGuid().ToString("N")[..12] : null;
         var settings = new Dictionary<string, string?>
         {
             ["Storage:Provider"] = provider,
             ["Storage:File:Path"] = _folder,
-            ["Storage:Postgres:Schema"] = "bench_" + Guid.NewGuid().ToString("N")[..12],
+            ["Storage:Postgres:Schema"] = _schema ?? "unused",
             ["ConnectionStrings:Postgres"] = provider == "postgres"
                 ? Environment.GetEnvironmentVariable("SIGNALSTREAM_TEST_POSTGRES")
                     ?? throw new InvalidOperationException("Set SIGNALSTREAM_TEST_POSTGRES: eval \"$(scripts/test-services.sh start)\"")
@@ -150,6 +152,15 @@ internal sealed class EventsBenchHost : IAsyncDisposable
         }
 
         _listener.Dispose();
+        if (_schema is not null)
+        {
+            // A benchmark's events would otherwise stay behind and keep autovacuum busy during the next run.
+            await using var connection = new Npgsql.NpgsqlConnection(Environment.GetEnvironmentVariable("SIGNALSTREAM_TEST_POSTGRES"));
+            await connection.OpenAsync();
+            await using var drop = new Npgsql.NpgsqlCommand($"DROP SCHEMA IF EXISTS {_schema} CASCADE", connection);
+            await drop.ExecuteNonQueryAsync();
+        }
+
         await _provider.DisposeAsync();
         if (Directory.Exists(_folder))
         {
