@@ -17,12 +17,15 @@ internal sealed partial class EventProjector(
     ILogger<EventProjector> logger) : BackgroundService
 {
     private const int PageSize = 2000;
+
+    // Candles (the bulk of the events) are only counted: their JSON is not needed, so the store does not render it.
+    private static readonly string[] s_dataOf = [EventSerializer.SignalIssuedType, EventSerializer.SignalResolvedType];
     private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(200);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await store.InitializeAsync(stoppingToken).ConfigureAwait(false);
-        await using var reader = store.OpenGlobalReader(projections.Position);
+        await using var reader = store.OpenGlobalReader(projections.Position, s_dataOf);
         var backoff = TimeSpan.FromMilliseconds(100);
         while (!stoppingToken.IsCancellationRequested)
         {

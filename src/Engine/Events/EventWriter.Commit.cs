@@ -1,27 +1,28 @@
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
 namespace SignalStream.Engine.Events;
 
 internal sealed partial class EventWriter
 {
-    private async Task RunAsync()
+    /// <summary>One lane's commit loop: one group at a time, in the order its events arrived.</summary>
+    private async Task RunAsync(ChannelReader<PendingEvent> reader)
     {
-        var reader = _channel.Reader;
         var batch = new List<PendingEvent>(_options.MaxBatchSize);
         var abort = _abort.Token;
         try
         {
             while (await reader.WaitToReadAsync(abort).ConfigureAwait(false))
             {
-                Drain(batch);
+                Drain(reader, batch);
                 if (batch.Count < _options.MaxBatchSize && _options.MaxDelay > TimeSpan.Zero && !reader.Completion.IsCompleted)
                 {
                     // Group commit by time: a short wait lets a closing burst share one commit (one fsync, one round trip).
                     await Task.Delay(_options.MaxDelay, _time, abort).ConfigureAwait(false);
-                    Drain(batch);
+                    Drain(reader, batch);
                 }
 
-                await CommitAsync(batch, abort).ConfigureAwait(false);
+                await CommitAsync(reader, batch, abort).ConfigureAwait(false);
                 batch.Clear();
             }
         }
@@ -31,16 +32,16 @@ internal sealed partial class EventWriter
         }
     }
 
-    private void Drain(List<PendingEvent> batch)
+    private void Drain(ChannelReader<PendingEvent> reader, List<PendingEvent> batch)
     {
-        while (batch.Count < _options.MaxBatchSize && _channel.Reader.TryRead(out var e))
+        while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var e))
         {
             batch.Add(e);
         }
     }
 
     /// <summary>Commits one batch, retrying until the store takes it (the same event ids every time).</summary>
-    private async Task CommitAsync(List<PendingEvent> batch, CancellationToken abort)
+    private async Task CommitAsync(ChannelReader<PendingEvent> reader, List<PendingEvent> batch, CancellationToken abort)
     {
         var group = BuildGroup(batch, checkVersions: true);
         var delay = _options.RetryInitialDelay;
@@ -56,10 +57,14 @@ internal sealed partial class EventWriter
                 // Connection lost, server down, disk error: the outcome is unknown, so retry the identical group;
                 // ids already stored are skipped, so a lost acknowledgement does not write twice.
                 _failures.Add(1);
-                _failingSince ??= _time.GetUtcNow();
-                _lastError = ex.Message;
-                _healthy = false;
-                Log.AppendFailed(_logger, batch.Count, _channel.Reader.Count, delay, ex);
+                lock (_healthLock)
+                {
+                    _failingSince ??= _time.GetUtcNow();
+                    _lastError = ex.Message;
+                    _healthy = false;
+                }
+
+                Log.AppendFailed(_logger, batch.Count, reader.Count, delay, ex);
                 await Task.Delay(delay, _time, abort).ConfigureAwait(false);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.RetryMaxDelay.Ticks));
                 continue;
@@ -76,12 +81,19 @@ internal sealed partial class EventWriter
 
             if (!_healthy)
             {
-                Log.Recovered(_logger, _failingSince ?? _time.GetUtcNow(), batch.Count);
+                lock (_healthLock)
+                {
+                    if (!_healthy)
+                    {
+                        Log.Recovered(_logger, _failingSince ?? _time.GetUtcNow(), batch.Count);
+                    }
+
+                    _healthy = true;
+                    _failingSince = null;
+                    _lastError = null;
+                }
             }
 
-            _healthy = true;
-            _failingSince = null;
-            _lastError = null;
             OnCommitted(batch, result.Appended);
             return;
         }

@@ -13,6 +13,13 @@ namespace SignalStream.Engine.Events;
 /// commits (by size, or after a short delay). While the store is down, the channel is the outage buffer: appends are
 /// retried with exponential backoff, and once the buffer is full the engine's ValueTask waits — nothing is dropped.
 /// A retried group keeps its event ids, so a commit whose acknowledgement was lost is not written twice.
+/// <para>
+/// Commits run on <see cref="EventWriterOptions.CommitLanes"/> lanes, each with its own channel and its own commit loop,
+/// so one group is being built and sent while another waits for its fsync. Events are routed by symbol (a stable hash),
+/// so everything of one symbol — its candles, signals, outcomes — goes through one lane, in order, one commit at a
+/// time: per-stream order and the retry-with-the-same-ids guarantee are those of a single writer, and an outcome is
+/// never committed in an earlier group than its signal. Streams of different symbols may commit in either order.
+/// </para>
 /// </summary>
 internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisposable
 {
@@ -24,7 +31,8 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
     private readonly ILogger _logger;
     private readonly string? _namespace;
     private readonly CandleWatermarks _watermarks;
-    private readonly Channel<PendingEvent> _channel;
+    private readonly Channel<PendingEvent>[] _lanes;
+    private readonly Lock _healthLock = new();
     private readonly CancellationTokenSource _abort = new();
     private readonly Counter<long> _persisted;
     private readonly Counter<long> _failures;
@@ -55,11 +63,18 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
         _commits = commits;
         _time = time;
         _logger = logger;
-        _channel = Channel.CreateBounded<PendingEvent>(new BoundedChannelOptions(options.BufferCapacity)
+
+        // The outage buffer is shared out evenly: together the lanes never hold more than BufferCapacity events.
+        var laneCapacity = Math.Max(1, options.BufferCapacity / options.CommitLanes);
+        _lanes = new Channel<PendingEvent>[options.CommitLanes];
+        for (var i = 0; i < _lanes.Length; i++)
         {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+            _lanes[i] = Channel.CreateBounded<PendingEvent>(new BoundedChannelOptions(laneCapacity)
+            {
+                SingleReader = true,
+                FullMode = BoundedChannelFullMode.Wait,
+            });
+        }
 
         var meter = meterFactory.Create(EventsMetrics.MeterName);
         _persisted = meter.CreateCounter<long>("signalstream_events_persisted_total", description: "Events committed to the event store.");
@@ -69,15 +84,36 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
             unit: "s",
             description: "From an event's creation to its commit.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
-        meter.CreateObservableGauge("signalstream_event_buffer_depth", () => _channel.Reader.Count, description: "Events waiting for a group commit.");
+        meter.CreateObservableGauge("signalstream_event_buffer_depth", () => BufferDepth, description: "Events waiting for a group commit.");
         meter.CreateObservableGauge("signalstream_store_healthy", () => _healthy ? 1 : 0, description: "1 while the last append succeeded.");
     }
 
     /// <summary>Events waiting to be committed.</summary>
-    public int BufferDepth => _channel.Reader.Count;
+    public int BufferDepth
+    {
+        get
+        {
+            var depth = 0;
+            foreach (var lane in _lanes)
+            {
+                depth += lane.Reader.Count;
+            }
+
+            return depth;
+        }
+    }
 
     /// <summary>Whether the store accepted the last group commit; with the reason when it did not.</summary>
-    public (bool Healthy, DateTimeOffset? FailingSince, string? LastError) Health => (_healthy, _failingSince, _lastError);
+    public (bool Healthy, DateTimeOffset? FailingSince, string? LastError) Health
+    {
+        get
+        {
+            lock (_healthLock)
+            {
+                return (_healthy, _failingSince, _lastError);
+            }
+        }
+    }
 
     public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken)
     {
@@ -96,7 +132,7 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
 
         _watermarks.Advance(stream, update.Candle.OpenTime);
         var e = new CandleClosed(update.Exchange, update.Candle, update.Origin, update.EventTime, update.ReceivedAt);
-        return EnqueueAsync(EventStreams.Candles(update.Candle.Stream, _namespace), EventStreams.CandlesType, ExpectedVersions.Any, e, null, cancellationToken);
+        return EnqueueAsync(stream.Symbol, EventStreams.Candles(stream, _namespace), EventStreams.CandlesType, ExpectedVersions.Any, e, null, cancellationToken);
     }
 
     public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
@@ -104,30 +140,41 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
         _pending.Add(signal);
 
         // The signals stream's version is the seq: the store checks it, so a hole or a duplicate seq is caught here.
-        return EnqueueAsync(EventStreams.Signals(signal.Symbol, _namespace), EventStreams.SignalsType, signal.Seq - 1, new SignalIssued(signal), signal, cancellationToken);
+        return EnqueueAsync(signal.Symbol, EventStreams.Signals(signal.Symbol, _namespace), EventStreams.SignalsType, signal.Seq - 1, new SignalIssued(signal), signal, cancellationToken);
     }
 
     public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) =>
-        EnqueueAsync(EventStreams.ShadowSignals(signal.Symbol, _namespace), EventStreams.ShadowSignalsType, ExpectedVersions.Any, new ShadowSignalIssued(signal), null, cancellationToken);
+        EnqueueAsync(signal.Symbol, EventStreams.ShadowSignals(signal.Symbol, _namespace), EventStreams.ShadowSignalsType, ExpectedVersions.Any, new ShadowSignalIssued(signal), null, cancellationToken);
 
     public ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken) =>
-        EnqueueAsync(EventStreams.Outcomes(outcome.Symbol, _namespace), EventStreams.OutcomesType, ExpectedVersions.Any, new SignalResolved(outcome), null, cancellationToken);
+        EnqueueAsync(outcome.Symbol, EventStreams.Outcomes(outcome.Symbol, _namespace), EventStreams.OutcomesType, ExpectedVersions.Any, new SignalResolved(outcome), null, cancellationToken);
 
     /// <summary>Records that a model version went live (or shadow).</summary>
     public ValueTask OnModelActivatedAsync(ModelActivated activated, CancellationToken cancellationToken) =>
-        EnqueueAsync(EventStreams.Models(_namespace), EventStreams.ModelsType, ExpectedVersions.Any, activated, null, cancellationToken);
+        EnqueueAsync(string.Empty, EventStreams.Models(_namespace), EventStreams.ModelsType, ExpectedVersions.Any, activated, null, cancellationToken);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await _store.InitializeAsync(cancellationToken).ConfigureAwait(false);
         _started = true;
-        _run = Task.Run(RunAsync, CancellationToken.None);
+        var runs = new Task[_lanes.Length];
+        for (var i = 0; i < runs.Length; i++)
+        {
+            var lane = _lanes[i].Reader;
+            runs[i] = Task.Run(() => RunAsync(lane), CancellationToken.None);
+        }
+
+        _run = Task.WhenAll(runs);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        _channel.Writer.TryComplete();
-        var buffered = _channel.Reader.Count;
+        foreach (var lane in _lanes)
+        {
+            lane.Writer.TryComplete();
+        }
+
+        var buffered = BufferDepth;
         try
         {
             await _run.WaitAsync(_options.ShutdownTimeout, cancellationToken).ConfigureAwait(false);
@@ -135,7 +182,7 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
-            Log.ShutdownAbandoned(_logger, _channel.Reader.Count, _options.ShutdownTimeout);
+            Log.ShutdownAbandoned(_logger, BufferDepth, _options.ShutdownTimeout);
             await _abort.CancelAsync().ConfigureAwait(false);
         }
     }
@@ -150,14 +197,30 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
         }
     }
 
-    private ValueTask EnqueueAsync(string streamId, string streamType, long expectedVersion, ISignalStreamEvent e, Signal? signal, CancellationToken cancellationToken)
+    private ValueTask EnqueueAsync(string symbol, string streamId, string streamType, long expectedVersion, ISignalStreamEvent e, Signal? signal, CancellationToken cancellationToken)
     {
-        var data = EventSerializer.Serialize(e, Guid.CreateVersion7(_time.GetUtcNow()), _time.GetUtcNow());
+        var now = _time.GetUtcNow();
+        var data = EventSerializer.Serialize(e, EventIds.NewVersion7(now), now);
         var pending = new PendingEvent(streamId, streamType, expectedVersion, data, signal);
-        return _channel.Writer.TryWrite(pending) ? ValueTask.CompletedTask : WaitForRoomAsync(pending, cancellationToken);
+        var lane = _lanes[LaneOf(symbol, _lanes.Length)].Writer;
+        return lane.TryWrite(pending) ? ValueTask.CompletedTask : WaitForRoomAsync(lane, pending, cancellationToken);
     }
 
-    private async ValueTask WaitForRoomAsync(PendingEvent pending, CancellationToken cancellationToken)
+    /// <summary>
+    /// The lane of a symbol: FNV-1a over its characters, so the routing does not depend on the process's string-hash seed.
+    /// </summary>
+    internal static int LaneOf(string symbol, int lanes)
+    {
+        var hash = 2166136261u;
+        foreach (var c in symbol)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return (int)(hash % (uint)lanes);
+    }
+
+    private async ValueTask WaitForRoomAsync(ChannelWriter<PendingEvent> lane, PendingEvent pending, CancellationToken cancellationToken)
     {
         if (!_started)
         {
@@ -167,7 +230,7 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
         // Back-pressure: the buffer is full (the store is slow or down); the engine waits here instead of dropping.
         try
         {
-            await _channel.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+            await lane.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {

@@ -157,6 +157,11 @@ internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
             errors.Add($"Storage:Writer:MaxDelay {w.MaxDelay} must be between 0 and 1 s (a few ms is typical).");
         }
 
+        if (w.CommitLanes is < 1 or > 64)
+        {
+            errors.Add($"Storage:Writer:CommitLanes {w.CommitLanes} must be between 1 and 64 (default 4; 1 commits one group at a time).");
+        }
+
         if (w.BufferCapacity < w.MaxBatchSize)
         {
             errors.Add($"Storage:Writer:BufferCapacity {w.BufferCapacity} must be at least Storage:Writer:MaxBatchSize ({w.MaxBatchSize}).");

@@ -37,7 +37,13 @@ public interface IEventStore
     /// A reader of all events in global position order that only moves past a position once no open transaction can
     /// still commit an event before it (the high-water mark). Each projection owns one reader.
     /// </summary>
-    IGlobalEventReader OpenGlobalReader(long afterPosition);
+    /// <param name="afterPosition">Start after this position (0: from the beginning).</param>
+    /// <param name="dataOf">
+    /// When set, only events of these types carry their <see cref="StoredEvent.Data"/>; every other event still comes
+    /// in order with its position, stream, version, id, type and timestamp, and empty data. A projector that only looks
+    /// at signals saves the store rendering (and the wire carrying) every candle's JSON. Null: data of every event.
+    /// </param>
+    IGlobalEventReader OpenGlobalReader(long afterPosition, IReadOnlyCollection<string>? dataOf = null);
 
     /// <summary>Tells the store that every consumer has processed events up to <paramref name="position"/>: retention may drop them.</summary>
     void ReleaseUpTo(long position);

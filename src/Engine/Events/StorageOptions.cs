@@ -54,6 +54,12 @@ public sealed class EventWriterOptions
     /// <summary>How long a group waits for more events before it commits (a few ms trades latency for throughput).</summary>
     public TimeSpan MaxDelay { get; set; } = TimeSpan.FromMilliseconds(2);
 
+    /// <summary>
+    /// Group commits in flight at once, each on its own lane (and PostgreSQL connection). A symbol always uses the same
+    /// lane, so its events keep their order; more lanes overlap one group's commit with the next group's COPY.
+    /// </summary>
+    public int CommitLanes { get; set; } = 4;
+
     /// <summary>Events buffered while the store is slow or down; when full, the engine waits (never drops).</summary>
     public int BufferCapacity { get; set; } = 200_000;
 

@@ -192,6 +192,27 @@ public abstract class EventStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AGlobalReaderAskingForSomeTypesDataStillSeesEveryEventButOnlyTheirsCarryData()
+    {
+        var store = await CreateStoreAsync();
+        var candle = Event("candle_like", """{"c":1}""");
+        var signal = Event("signal_like", """{"s":2}""");
+        var other = Event("candle_like", """{"c":3}""");
+        await store.AppendAsync(Group(Append("a", ExpectedVersions.Any, candle, signal), Append("b", ExpectedVersions.Any, other))).AsTask().WaitAsync(Wait);
+
+        await using var reader = store.OpenGlobalReader(0, ["signal_like"]);
+        var seen = await reader.ReadNextAsync(10).AsTask().WaitAsync(Wait);
+
+        Assert.Equal([candle.EventId, signal.EventId, other.EventId], seen.Select(e => e.EventId));
+        Assert.Equal(["candle_like", "signal_like", "candle_like"], seen.Select(e => e.Type));
+        Assert.Equal([1L, 2, 1], seen.Select(e => e.Version));
+        Assert.True(seen[0].Data.IsEmpty);
+        Assert.True(seen[2].Data.IsEmpty);
+        Assert.Equal(2, JsonDocument.Parse(seen[1].Data).RootElement.GetProperty("s").GetInt32());
+        Assert.Equal(seen[2].Position, reader.Position);
+    }
+
+    [Fact]
     public async Task ConcurrentWritersOfOneStreamNeverShareAVersion()
     {
         var store = await CreateStoreAsync();

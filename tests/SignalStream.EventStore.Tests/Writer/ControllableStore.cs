@@ -54,7 +54,7 @@ internal sealed class ControllableStore(IEventStore inner) : IEventStore
     public ValueTask<long> GetStreamVersionAsync(string streamId, CancellationToken cancellationToken = default) =>
         inner.GetStreamVersionAsync(streamId, cancellationToken);
 
-    public IGlobalEventReader OpenGlobalReader(long afterPosition) => inner.OpenGlobalReader(afterPosition);
+    public IGlobalEventReader OpenGlobalReader(long afterPosition, IReadOnlyCollection<string>? dataOf = null) => inner.OpenGlobalReader(afterPosition, dataOf);
 
     public void ReleaseUpTo(long position) => inner.ReleaseUpTo(position);
 

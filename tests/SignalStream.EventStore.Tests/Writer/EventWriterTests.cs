@@ -108,6 +108,61 @@ public sealed class EventWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task OnSeveralLanesWithFailingAndUnacknowledgedCommitsEverySymbolKeepsItsOrderAndNothingIsWrittenTwice()
+    {
+        ControllableStore? store = null;
+        var settings = EventsHost.FileSettings(_folder);
+        settings["Storage:Writer:CommitLanes"] = "3";
+        settings["Storage:Writer:MaxBatchSize"] = "7";
+        settings["Storage:Writer:RetryInitialDelay"] = "00:00:00.010";
+        await using var host = await EventsHost.StartAsync(
+            settings,
+            services => services.AddSingleton<IEventStore>(_ => store = new ControllableStore(FileStore(_folder))));
+        store!.FailNext(3);
+        store.LoseAcknowledgements(2);
+
+        string[] symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT"];
+        for (var i = 0; i < 40; i++)
+        {
+            foreach (var symbol in symbols)
+            {
+                await host.Output.OnCandleAsync(Closed(symbol, i), default);
+                var signal = Signal(symbol, i + 1);
+                await host.Output.OnSignalAsync(signal, default);
+                await host.Output.OnOutcomeAsync(Outcome(signal, OutcomeKind.Win), default);
+            }
+        }
+
+        await host.StopAsync();
+
+        foreach (var symbol in symbols)
+        {
+            var candles = await host.Store.ReadStreamAsync(EventStreams.Candles(new StreamKey(symbol, Timeframe.OneMinute)), 1, 1000);
+            var openTimes = candles.Select(e => Assert.IsType<CandleClosed>(EventSerializer.TryDeserialize(e, out var d, out _) ? d : null).Candle.OpenTime);
+            Assert.Equal(Enumerable.Range(0, 40).Select(i => Closed(symbol, i).Candle.OpenTime), openTimes);
+
+            var signals = await host.Store.ReadStreamAsync(EventStreams.Signals(symbol), 1, 1000);
+            Assert.Equal(Enumerable.Range(1, 40).Select(i => (long)i), signals.Select(e => e.Version));
+            var outcomes = await host.Store.ReadStreamAsync(EventStreams.Outcomes(symbol), 1, 1000);
+            var resolved = outcomes.Select(e => Assert.IsType<SignalResolved>(EventSerializer.TryDeserialize(e, out var d, out _) ? d : null).Outcome.SignalSeq);
+            Assert.Equal(Enumerable.Range(1, 40).Select(i => (long)i), resolved);
+            Assert.Equal(120, candles.Count + signals.Count + outcomes.Select(e => e.EventId).Distinct().Count());
+        }
+
+        Assert.True(store.Attempts > 5);
+    }
+
+    [Fact]
+    public void ASymbolAlwaysMapsToTheSameLaneAndSymbolsSpreadOverAllLanes()
+    {
+        var symbols = Enumerable.Range(0, 200).Select(i => "SYM" + i).ToList();
+
+        Assert.All(symbols, s => Assert.Equal(EventWriter.LaneOf(s, 4), EventWriter.LaneOf(new string(s.ToCharArray()), 4)));
+        Assert.Equal([0, 1, 2, 3], symbols.Select(s => EventWriter.LaneOf(s, 4)).Distinct().Order());
+        Assert.All(symbols, s => Assert.Equal(0, EventWriter.LaneOf(s, 1)));
+    }
+
+    [Fact]
     public async Task AFullBufferMakesTheEngineWaitInsteadOfDropping()
     {
         ControllableStore? store = null;

@@ -85,7 +85,7 @@ internal sealed partial class FileEventStore
     }
 
     /// <summary>Reads committed events after <paramref name="afterPosition"/> (positions are contiguous: no gaps to wait for).</summary>
-    private IReadOnlyList<StoredEvent> ReadAll(ref long afterPosition, int maxCount)
+    private IReadOnlyList<StoredEvent> ReadAll(ref long afterPosition, int maxCount, HashSet<string>? dataOf)
     {
         EnsureOpen();
         _indexLock.EnterReadLock();
@@ -102,7 +102,8 @@ internal sealed partial class FileEventStore
             var result = new List<StoredEvent>((int)(to - from + 1));
             for (var p = from; p <= to; p++)
             {
-                result.Add(ReadAt(p));
+                var stored = ReadAt(p);
+                result.Add(dataOf is null || dataOf.Contains(stored.Type) ? stored : stored with { Data = ReadOnlyMemory<byte>.Empty });
             }
 
             afterPosition = to;
@@ -144,14 +145,14 @@ internal sealed partial class FileEventStore
         }
     }
 
-    private sealed class GlobalReader(FileEventStore store, long afterPosition) : IGlobalEventReader
+    private sealed class GlobalReader(FileEventStore store, long afterPosition, HashSet<string>? dataOf) : IGlobalEventReader
     {
         private long _position = afterPosition;
 
         public long Position => _position;
 
         public ValueTask<IReadOnlyList<StoredEvent>> ReadNextAsync(int maxCount, CancellationToken cancellationToken = default) =>
-            new(store.ReadAll(ref _position, maxCount));
+            new(store.ReadAll(ref _position, maxCount, dataOf));
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

@@ -110,7 +110,8 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
         }
     }
 
-    public IGlobalEventReader OpenGlobalReader(long afterPosition) => new GlobalReader(this, afterPosition);
+    public IGlobalEventReader OpenGlobalReader(long afterPosition, IReadOnlyCollection<string>? dataOf = null) =>
+        new GlobalReader(this, afterPosition, dataOf is null ? null : new HashSet<string>(dataOf, StringComparer.Ordinal));
 
     public async ValueTask DisposeAsync()
     {

@@ -63,7 +63,7 @@ internal sealed partial class PostgresEventStore
                 reader.GetGuid(3),
                 reader.GetString(4),
                 reader.GetInt32(5),
-                Encoding.UTF8.GetBytes(reader.GetString(6)),
+                reader.IsDBNull(6) ? ReadOnlyMemory<byte>.Empty : Encoding.UTF8.GetBytes(reader.GetString(6)),
                 reader.GetFieldValue<DateTimeOffset>(7)));
         }
 
@@ -78,7 +78,7 @@ internal sealed partial class PostgresEventStore
     /// drawn). Only once all of them have ended does the reader move past a hole that is still empty. No timeout ever
     /// skips: a transaction held open stalls projections (visibly, in the lag metric) instead of losing its events.
     /// </summary>
-    private sealed class GlobalReader(PostgresEventStore store, long afterPosition) : IGlobalEventReader
+    private sealed class GlobalReader(PostgresEventStore store, long afterPosition, string[]? dataOf) : IGlobalEventReader
     {
         private long _position = afterPosition;
         private long _deadHolesUpTo;
@@ -114,6 +114,7 @@ internal sealed partial class PostgresEventStore
                 await using var read = new NpgsqlCommand(store._sql.ReadAll, connection, transaction);
                 read.Parameters.Add(new NpgsqlParameter<long> { TypedValue = _position });
                 read.Parameters.Add(new NpgsqlParameter<int> { TypedValue = maxCount });
+                read.Parameters.Add(new NpgsqlParameter<string[]?> { TypedValue = dataOf, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
                 rows = await ReadEventsAsync(read, cancellationToken).ConfigureAwait(false);
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             }

@@ -55,7 +55,8 @@ internal sealed partial class PostgresEventStore : IEventStore, IAsyncDisposable
         _ = position;
     }
 
-    public IGlobalEventReader OpenGlobalReader(long afterPosition) => new GlobalReader(this, afterPosition);
+    public IGlobalEventReader OpenGlobalReader(long afterPosition, IReadOnlyCollection<string>? dataOf = null) =>
+        new GlobalReader(this, afterPosition, dataOf?.ToArray());
 
     private void EnsureInitialized()
     {
