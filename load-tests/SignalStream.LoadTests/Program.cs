@@ -40,13 +40,16 @@ try
         {
             if (scenario is "bell" or "outage" && target != "signalstream")
             {
-                continue; // the closing bell needs the engine; the outage needs hub-node repair: SignalStream only
+                continue; // the closing bell and the outage run the engine and its store: SignalStream only
             }
 
             Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {scenario} / {target} ...");
-            ScenarioResult result = scenario == "bell"
-                ? await new ClosingBellScenario(options, folder).RunAsync(bounded.Token)
-                : await new PublishScenario(options, folder).RunAsync(scenario, target, bounded.Token);
+            var result = scenario switch
+            {
+                "bell" => await new ClosingBellScenario(options, folder).RunAsync(bounded.Token),
+                "outage" => await new EngineOutageScenario(options, folder).RunAsync(bounded.Token),
+                _ => await new PublishScenario(options, folder).RunAsync(scenario, target, bounded.Token),
+            };
             results.Add(result);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  delivered/s {result.DeliveredPerSecond:0}, p50 {result.P50Ms:0.0} ms, p99 {result.P99Ms:0.0} ms, gaps {result.Gaps}, dups {result.Duplicates}, missing {result.Missing}, lost {result.ClientsLost}, errors {result.Errors}"));

@@ -12,24 +12,26 @@ internal sealed class ClientPool : IAsyncDisposable
     private readonly CancellationTokenSource _pinging = new();
     private Task _pinger = Task.CompletedTask;
 
-    public ClientPool(LoadTestOptions options, Uri server, string target, IReadOnlyList<string> symbols, int clients, double slowFraction)
+    public ClientPool(LoadTestOptions options, Uri server, string target, IReadOnlyList<string> symbols, int clients, double slowFraction,
+        ClientMeasurement? measurement = null, int? symbolsPerClient = null)
     {
+        measurement ??= ClientMeasurement.FromExchangeTime;
         _server = server;
         _connector = new LoopbackConnector(options.SourceAddresses, options.ConnectsInFlight, slowReceiveBufferBytes: 4096);
         var slowEvery = slowFraction > 0 ? (int)Math.Round(1 / slowFraction) : 0;
         Clients = new FanOutClient[clients];
         for (var i = 0; i < clients; i++)
         {
-            var mine = new string[options.SymbolsPerClient];
+            var mine = new string[symbolsPerClient ?? options.SymbolsPerClient];
             for (var j = 0; j < mine.Length; j++)
             {
-                mine[j] = symbols[((i * options.SymbolsPerClient) + j) % symbols.Count];
+                mine[j] = symbols[((i * mine.Length) + j) % symbols.Count];
             }
 
             var slow = slowEvery > 0 && i % slowEvery == slowEvery - 1;
             Clients[i] = target == "socketio"
-                ? new SocketIoClient(i, mine, Stats, slow)
-                : new SignalRClient(i, mine, Stats, slow);
+                ? new SocketIoClient(i, mine, Stats, slow, measurement)
+                : new SignalRClient(i, mine, Stats, slow, measurement);
         }
     }
 
