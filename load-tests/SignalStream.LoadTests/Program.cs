@@ -44,15 +44,18 @@ try
             }
 
             Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {scenario} / {target} ...");
-            var result = scenario switch
+            IReadOnlyList<ScenarioResult> rows = scenario switch
             {
                 "bell" => await new ClosingBellScenario(options, folder).RunAsync(bounded.Token),
-                "outage" => await new EngineOutageScenario(options, folder).RunAsync(bounded.Token),
-                _ => await new PublishScenario(options, folder).RunAsync(scenario, target, bounded.Token),
+                "outage" => [await new EngineOutageScenario(options, folder).RunAsync(bounded.Token)],
+                _ => [await new PublishScenario(options, folder).RunAsync(scenario, target, bounded.Token)],
             };
-            results.Add(result);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  delivered/s {result.DeliveredPerSecond:0}, p50 {result.P50Ms:0.0} ms, p99 {result.P99Ms:0.0} ms, gaps {result.Gaps}, dups {result.Duplicates}, missing {result.Missing}, lost {result.ClientsLost}, errors {result.Errors}"));
+            foreach (var result in rows)
+            {
+                results.Add(result);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {result.Scenario}: delivered/s {result.DeliveredPerSecond:0}, p50 {result.P50Ms:0.0} ms, p99 {result.P99Ms:0.0} ms, gaps {result.Gaps}, dups {result.Duplicates}, missing {result.Missing}, lost {result.ClientsLost}, errors {result.Errors}"));
+            }
         }
     }
 }

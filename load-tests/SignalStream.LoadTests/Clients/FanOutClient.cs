@@ -41,9 +41,9 @@ internal abstract class FanOutClient
 
     protected ClientMeasurement Measurement { get; }
 
-    /// <summary>Every new signal's receive time and its <c>receivedAt</c>/<c>publishedAt</c> stamps (Unix ms), when
-    /// <see cref="ClientMeasurement.KeepSignalArrivals"/> is set (closing bell: a few thousand signals).</summary>
-    public List<(long ReceivedMicros, long NodeReceivedAtMs, long PublishedAtMs)>? SignalArrivals { get; }
+    /// <summary>Every new signal's receive time, its candle's close time and its <c>receivedAt</c>/<c>publishedAt</c> stamps
+    /// (Unix ms), when <see cref="ClientMeasurement.KeepSignalArrivals"/> is set (closing bell: a few thousand signals).</summary>
+    public List<SignalArrival>? SignalArrivals { get; }
 
     public int Id { get; }
 
@@ -240,6 +240,8 @@ internal abstract class FanOutClient
 
     private static ReadOnlySpan<byte> SymbolProperty => "\"symbol\":\""u8;
 
+    private static ReadOnlySpan<byte> CandleCloseTimeProperty => "\"candleCloseTime\":"u8;
+
     private static ReadOnlySpan<byte> ReceivedAtProperty => "\"receivedAt\":"u8;
 
     private static ReadOnlySpan<byte> PublishedAtProperty => "\"publishedAt\":"u8;
@@ -280,11 +282,12 @@ internal abstract class FanOutClient
             ObserveSignal(ledger, seq, origin);
             if (SignalArrivals is { } arrivals && Ledgers[ledger].Last != before)
             {
+                TryReadNumber(signal, CandleCloseTimeProperty, out var closeTime);
                 TryReadNumber(signal, ReceivedAtProperty, out var receivedAt);
                 TryReadNumber(signal, PublishedAtProperty, out var publishedAt);
                 lock (arrivals)
                 {
-                    arrivals.Add((_readMicros, receivedAt, publishedAt));
+                    arrivals.Add(new SignalArrival(_readMicros, closeTime, receivedAt, publishedAt));
                 }
             }
         }
@@ -393,3 +396,6 @@ internal abstract class FanOutClient
         }
     }
 }
+
+/// <summary>One signal as a closing-bell client received it: when (Unix µs), for which candle close, and the node's stamps.</summary>
+internal readonly record struct SignalArrival(long ReceivedMicros, long CandleCloseTimeMs, long NodeReceivedAtMs, long PublishedAtMs);

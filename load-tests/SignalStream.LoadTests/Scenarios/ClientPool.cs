@@ -71,6 +71,24 @@ internal sealed class ClientPool : IAsyncDisposable
         return watch.Elapsed.TotalSeconds;
     }
 
+    /// <summary>
+    /// A one-connection pool subscribed to every symbol on <paramref name="hub"/>: each ledger's <see cref="Measurement.SeqLedger.StartSeq"/>
+    /// is the store's last seq of its symbol (a fresh Subscribe answers the stored <c>latestSeq</c>). The caller disposes it.
+    /// </summary>
+    public static async Task<ClientPool> ReadStoredSeqAsync(LoadTestOptions options, Uri hub, IReadOnlyList<string> symbols, CancellationToken cancellationToken)
+    {
+        var probe = new ClientPool(options, hub, "signalstream", symbols, 1, 0, symbolsPerClient: symbols.Count);
+        await probe.ConnectAsync(probe.Clients, resume: false, cancellationToken);
+        if (!await probe.WaitSubscribedAsync(TimeSpan.FromSeconds(30), cancellationToken) || !probe.Clients[0].Connected
+            || probe.Clients[0].Ledgers.Any(l => l.StartSeq < 0))
+        {
+            await probe.DisposeAsync();
+            throw new InvalidOperationException($"a probe client could not read the stored seq from {hub}: {string.Join("; ", probe.Stats.ErrorSamples)}");
+        }
+
+        return probe;
+    }
+
     /// <summary>Waits until every connected client's subscriptions are answered (bounded).</summary>
     public async Task<bool> WaitSubscribedAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {

@@ -197,14 +197,8 @@ internal sealed class EngineOutageScenario
     /// <summary>The store's last seq of every symbol, as a hub node answers a fresh Subscribe (its <c>latestSeq</c>).</summary>
     private async Task<long[]> StoredSeqAsync(Uri hub, IReadOnlyList<string> symbols, List<ClientPool> probes, CancellationToken cancellationToken)
     {
-        var probe = new ClientPool(_options, hub, "signalstream", symbols, 1, 0, FromNodeReceipt, symbolsPerClient: symbols.Count);
+        var probe = await ClientPool.ReadStoredSeqAsync(_options, hub, symbols, cancellationToken);
         probes.Add(probe);
-        await probe.ConnectAsync(probe.Clients, resume: false, cancellationToken);
-        if (!await probe.WaitSubscribedAsync(TimeSpan.FromSeconds(30), cancellationToken) || !probe.Clients[0].Connected)
-        {
-            throw new InvalidOperationException($"the probe client could not read the stored seq from {hub}: {string.Join("; ", probe.Stats.ErrorSamples)}");
-        }
-
         var seq = new long[symbols.Count];
         foreach (var ledger in probe.Clients[0].Ledgers)
         {
