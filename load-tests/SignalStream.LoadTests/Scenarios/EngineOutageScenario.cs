@@ -103,6 +103,9 @@ internal sealed class EngineOutageScenario
             var startSeq = await StoredSeqAsync(hubs[0].Url, symbols, probes, cancellationToken);
             var allClients = pools.SelectMany(p => p.Clients).ToArray();
             var startDelivered = delivered();
+            samplers.ForEach(s => s.Restart());
+            engineSampler.Restart();
+            harness.Restart();
             var watch = Stopwatch.StartNew();
             var outage = Task.Run(() => RedisOutageAsync(farm, redis, redisPort, result, cancellationToken), CancellationToken.None);
             var last = startDelivered;

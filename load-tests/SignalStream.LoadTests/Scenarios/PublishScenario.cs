@@ -85,6 +85,8 @@ internal sealed class PublishScenario
             var delivered = () => pools.Sum(p => p.Stats.Delivered);
             var startDelivered = delivered();
             using var stopPublishing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            samplers.ForEach(s => s.Restart());
+            harness.Restart();
             var watch = Stopwatch.StartNew();
             var publishing = Task.Run(() => PublishAsync(publisher, symbols, finalSeq, stopPublishing.Token), CancellationToken.None);
             var disruption = scenario switch

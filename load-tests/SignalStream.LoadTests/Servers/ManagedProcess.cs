@@ -41,6 +41,8 @@ internal sealed class ManagedProcess : IAsyncDisposable
             info.ArgumentList.Add(argument);
         }
 
+        // The harness may run its own sockets' completions inline (see Program.cs); the servers under test run as shipped.
+        info.Environment.Remove("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS");
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             info.Environment[key] = value;
