@@ -8,9 +8,13 @@ using SignalStream.LoadTests.Scenarios;
 //   dotnet run -c Release --project load-tests/SignalStream.LoadTests -- --clients 2000 --rate 200 --duration 20
 // Thousands of client sockets each wake up for one small message: running their receive continuations on the socket
 // engine's thread instead of queueing each to the thread pool cut the harness's CPU per delivered message by ~15 %
-// (measured, BENCHMARKS.md). Read by the runtime when the first socket is created, so set before any; the servers the
-// harness starts do not inherit it (ManagedProcess removes it).
-Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+// (measured, BENCHMARKS.md). The price: every client's receive then runs on that one thread (on 2 cores), so run with
+// DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0 to compare. Read by the runtime when the first socket is created, so
+// set before any; the servers the harness starts do not inherit it (ManagedProcess removes it).
+if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+{
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+}
 var root = FindRepositoryRoot();
 var (options, errors) = LoadTestOptions.Parse(args, root);
 if (options is null)
