@@ -39,6 +39,13 @@ internal sealed class LoadTestOptions
     /// <summary>Clients subscribed to every stream's candles in the closing bell.</summary>
     public int BellFanOut { get; set; } = 2;
 
+    /// <summary>Closing bell: <c>bundled</c> (the repository's models) or <c>none</c> (the engine runs without models, to
+    /// separate inference from the rest of the path).</summary>
+    public string BellModels { get; set; } = "bundled";
+
+    /// <summary>Redis outage: the engine node's simulated market speed (600: a 1m candle per symbol every 0.1 s).</summary>
+    public double EngineSpeed { get; set; } = 600;
+
     public string Output { get; set; } = Path.Combine("load-tests", "results", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
 
     public string HubDll { get; set; } = "";
@@ -91,13 +98,17 @@ internal sealed class LoadTestOptions
                 case "--connects-in-flight": options.ConnectsInFlight = Int(value, name, 1, 4096, errors); break;
                 case "--bell-symbols": options.BellSymbols = Int(value, name, 1, 5000, errors); break;
                 case "--bell-fanout": options.BellFanOut = Int(value, name, 1, 100, errors); break;
+                case "--bell-models":
+                    options.BellModels = value is "bundled" or "none" ? value : Fail(errors, "--bell-models must be 'bundled' or 'none'.", "bundled");
+                    break;
+                case "--engine-speed": options.EngineSpeed = Double(value, name, 1, 10_000, errors); break;
                 case "--out": options.Output = value; break;
                 case "--hub-dll": options.HubDll = value; break;
                 case "--peer": options.PeerFolder = value; break;
                 case "--max-minutes": options.MaxMinutes = Double(value, name, 0.5, 240, errors); break;
                 default:
                     errors.Add($"Unknown option {name}. Options: --scenarios, --targets, --clients, --symbols, --symbols-per-client, --rate, " +
-                        "--duration, --slow-fraction, --sources, --connects-in-flight, --bell-symbols, --bell-fanout, --out, --hub-dll, --peer, " +
+                        "--duration, --slow-fraction, --sources, --connects-in-flight, --bell-symbols, --bell-fanout, --bell-models, --engine-speed, --out, --hub-dll, --peer, " +
                         "--max-minutes, --smoke.");
                     break;
             }
@@ -123,6 +134,12 @@ internal sealed class LoadTestOptions
 
     /// <summary>The symbols of the publish scenarios: LT0001USDT, LT0002USDT, …</summary>
     public IReadOnlyList<string> SymbolNames() => Enumerable.Range(1, Symbols).Select(i => $"LT{i:D4}USDT").ToArray();
+
+    private static string Fail(List<string> errors, string error, string fallback)
+    {
+        errors.Add(error);
+        return fallback;
+    }
 
     private static string[] List(string value, string[] allowed, string name, List<string> errors)
     {

@@ -2,6 +2,30 @@ using SignalStream.LoadTests.Measurement;
 
 namespace SignalStream.LoadTests.Clients;
 
+/// <summary>What a run's clients measure: which signal stamp latency starts from, and whether to keep each signal's
+/// arrival (closing bell).</summary>
+internal sealed class ClientMeasurement
+{
+    /// <summary>Latency from the signal's <c>exchangeTime</c> (the harness stamps it when it publishes).</summary>
+    public static readonly ClientMeasurement FromExchangeTime = new("exchangeTime", keepSignalArrivals: false);
+
+    public ClientMeasurement(string originProperty, bool keepSignalArrivals)
+    {
+        OriginName = originProperty;
+        OriginProperty = System.Text.Encoding.UTF8.GetBytes($"\"{originProperty}\":");
+        KeepSignalArrivals = keepSignalArrivals;
+    }
+
+    /// <summary>The signal property (Unix ms) latency is measured from: <c>exchangeTime</c> when the harness publishes;
+    /// <c>receivedAt</c> (the engine node's receipt of the candle) when a real engine decides the signals.</summary>
+    public string OriginName { get; }
+
+    /// <summary><c>"name":</c> as UTF-8.</summary>
+    public byte[] OriginProperty { get; }
+
+    public bool KeepSignalArrivals { get; }
+}
+
 /// <summary>Counters shared by every client of one run (updated with Interlocked from the receive loops).</summary>
 internal sealed class ClientStats
 {
@@ -26,7 +50,7 @@ internal sealed class ClientStats
     /// <summary>The first few error texts, for the report.</summary>
     public List<string> ErrorSamples { get; } = [];
 
-    public void Delivered1() => Interlocked.Increment(ref _delivered);
+    public void DeliveredN(int count) => Interlocked.Add(ref _delivered, count);
 
     public void RecoveredN(int count) => Interlocked.Add(ref _recovered, count);
 

@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Net.WebSockets;
 using System.Text;
 using SignalStream.LoadTests.Measurement;
@@ -6,9 +7,16 @@ namespace SignalStream.LoadTests.Clients;
 
 /// <summary>
 /// One load-test connection: a raw <see cref="ClientWebSocket"/>, one receive loop, one <see cref="SeqLedger"/> per
-/// subscribed symbol. Subclasses speak the server's protocol (SignalR JSON or Socket.IO) and parse each record with
-/// <c>Utf8JsonReader</c>, pulling only what is measured, so a client costs a few KB and no allocation per message.
+/// subscribed symbol. Subclasses speak the server's protocol (SignalR JSON or Socket.IO) and hand each signal object to
+/// <see cref="TryObserveSignal"/>, which pulls only what is measured, so a client costs a few KB and no allocation per
+/// message.
 /// </summary>
+/// <remarks>
+/// The harness shares the machine's cores with the server under test, so every microsecond a client spends per
+/// message is taken from the server: the receive time is read once per socket read (every record of one read arrived
+/// together), delivered counts are added to the shared counters once per read, and a signal is not tokenized (it is
+/// ~0.8 KB of which three values are needed) but searched for its three property names.
+/// </remarks>
 internal abstract class FanOutClient
 {
     private static readonly long EpochTicks = DateTime.UnixEpoch.Ticks;
@@ -17,15 +25,25 @@ internal abstract class FanOutClient
     private TaskCompletionSource? _paused;
     private ClientWebSocket? _socket;
     private Task _loop = Task.CompletedTask;
+    private long _readMicros;
+    private int _deliveredInRead;
 
-    protected FanOutClient(int id, IReadOnlyList<string> symbols, ClientStats stats, bool slow)
+    protected FanOutClient(int id, IReadOnlyList<string> symbols, ClientStats stats, bool slow, ClientMeasurement measurement)
     {
         Id = id;
         Stats = stats;
         Slow = slow;
+        Measurement = measurement;
         Ledgers = symbols.Select(s => new SeqLedger(s)).ToArray();
         SymbolBytes = symbols.Select(Encoding.UTF8.GetBytes).ToArray();
+        SignalArrivals = measurement.KeepSignalArrivals ? [] : null;
     }
+
+    protected ClientMeasurement Measurement { get; }
+
+    /// <summary>Every new signal's receive time, its candle's close time and its <c>receivedAt</c>/<c>publishedAt</c> stamps
+    /// (Unix ms), when <see cref="ClientMeasurement.KeepSignalArrivals"/> is set (closing bell: a few thousand signals).</summary>
+    public List<SignalArrival>? SignalArrivals { get; }
 
     public int Id { get; }
 
@@ -60,7 +78,7 @@ internal abstract class FanOutClient
     {
         lock (ClosedCandles)
         {
-            ClosedCandles.Add((stream, closeTime, NowMicros));
+            ClosedCandles.Add((stream, closeTime, _readMicros));
         }
     }
 
@@ -209,14 +227,93 @@ internal abstract class FanOutClient
         }
     }
 
-    protected void ObserveSignal(int ledger, long seq, long exchangeTimeMs)
+    protected void ObserveSignal(int ledger, long seq, long originMs)
     {
-        var now = NowMicros;
         if (Ledgers[ledger].Observe(seq))
         {
-            Stats.Delivered1();
-            Stats.Latency.Record(now - (exchangeTimeMs * 1000), Id);
+            _deliveredInRead++;
+            Stats.Latency.Record(_readMicros - (originMs * 1000), Id);
         }
+    }
+
+    private static ReadOnlySpan<byte> SeqProperty => "\"seq\":"u8;
+
+    private static ReadOnlySpan<byte> SymbolProperty => "\"symbol\":\""u8;
+
+    private static ReadOnlySpan<byte> CandleCloseTimeProperty => "\"candleCloseTime\":"u8;
+
+    private static ReadOnlySpan<byte> ReceivedAtProperty => "\"receivedAt\":"u8;
+
+    private static ReadOnlySpan<byte> PublishedAtProperty => "\"publishedAt\":"u8;
+
+    /// <summary>
+    /// Reads seq, symbol and the latency origin of one serialized signal object by finding their property names; false
+    /// when one is missing or malformed (the caller then tokenizes the record).
+    /// </summary>
+    /// <remarks>
+    /// Exact for the contract's <c>Signal</c>: no nested object of it (model votes, probabilities) has a property of
+    /// these names, and a string value cannot contain <c>"seq":</c> (System.Text.Json writes a quote inside a string
+    /// as <c>\u0022</c>, and any JSON writer escapes it), so each name found is the signal's own property.
+    /// </remarks>
+    protected bool TryObserveSignal(ReadOnlySpan<byte> signal)
+    {
+        if (!TryReadNumber(signal, SeqProperty, out var seq) || !TryReadNumber(signal, Measurement.OriginProperty, out var origin))
+        {
+            return false;
+        }
+
+        var at = signal.IndexOf(SymbolProperty);
+        if (at < 0)
+        {
+            return false;
+        }
+
+        var value = signal[(at + SymbolProperty.Length)..];
+        var end = value.IndexOf((byte)'"');
+        if (end < 0)
+        {
+            return false;
+        }
+
+        var ledger = LedgerOf(value[..end]);
+        if (ledger >= 0)
+        {
+            var before = Ledgers[ledger].Last;
+            ObserveSignal(ledger, seq, origin);
+            if (SignalArrivals is { } arrivals && Ledgers[ledger].Last != before)
+            {
+                TryReadNumber(signal, CandleCloseTimeProperty, out var closeTime);
+                TryReadNumber(signal, ReceivedAtProperty, out var receivedAt);
+                TryReadNumber(signal, PublishedAtProperty, out var publishedAt);
+                lock (arrivals)
+                {
+                    arrivals.Add(new SignalArrival(_readMicros, closeTime, receivedAt, publishedAt));
+                }
+            }
+        }
+
+        return true;
+    }
+
+    private static bool TryReadNumber(ReadOnlySpan<byte> json, ReadOnlySpan<byte> property, out long value)
+    {
+        value = 0;
+        var at = json.IndexOf(property);
+        return at >= 0 && Utf8Parser.TryParse(json[(at + property.Length)..], out value, out _);
+    }
+
+    /// <summary>Which ledger a symbol value belongs to, or -1.</summary>
+    protected int LedgerOf(ReadOnlySpan<byte> symbol)
+    {
+        for (var i = 0; i < SymbolBytes.Length; i++)
+        {
+            if (symbol.SequenceEqual(SymbolBytes[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     /// <summary>Which ledger a symbol value belongs to, or -1.</summary>
@@ -255,7 +352,14 @@ internal abstract class FanOutClient
                 }
 
                 length += result.Count;
+                _readMicros = NowMicros;
                 var consumed = ConsumeRecords(_buffer.AsSpan(0, length), result.EndOfMessage);
+                if (_deliveredInRead > 0)
+                {
+                    Stats.DeliveredN(_deliveredInRead);
+                    _deliveredInRead = 0;
+                }
+
                 if (consumed > 0)
                 {
                     _buffer.AsSpan(consumed, length - consumed).CopyTo(_buffer);
@@ -292,3 +396,6 @@ internal abstract class FanOutClient
         }
     }
 }
+
+/// <summary>One signal as a closing-bell client received it: when (Unix µs), for which candle close, and the node's stamps.</summary>
+internal readonly record struct SignalArrival(long ReceivedMicros, long CandleCloseTimeMs, long NodeReceivedAtMs, long PublishedAtMs);

@@ -9,7 +9,9 @@ namespace SignalStream.LoadTests.Clients;
 /// <summary>
 /// A lean SignalR JSON-protocol client (docs: aspnetcore <c>src/SignalR/docs/specs/HubProtocol.md</c>): handshake
 /// <c>{"protocol":"json","version":1}</c> + 0x1e, records separated by 0x1e, ping record <c>{"type":6}</c> every
-/// 10 s, <c>Subscribe</c> invocations; from each <c>signal</c> invocation only seq, symbol and exchangeTime are read.
+/// 10 s, <c>Subscribe</c> invocations; from each <c>signal</c> invocation only seq, symbol and the latency origin are
+/// read. SignalR writes an invocation as <c>{"type":1,"target":…,"arguments":[…]}</c>, so a signal is recognized by its
+/// prefix and its object searched (<see cref="FanOutClient.TryObserveSignal"/>); every other record is tokenized.
 /// </summary>
 internal sealed class SignalRClient : FanOutClient
 {
@@ -18,11 +20,12 @@ internal sealed class SignalRClient : FanOutClient
     private static readonly byte[] Ping = Encoding.UTF8.GetBytes("{\"type\":6}\u001e");
     private static readonly byte[] SignalTarget = "signal"u8.ToArray();
     private static readonly byte[] CandleTarget = "candle"u8.ToArray();
+    private static readonly byte[] SignalInvocation = "{\"type\":1,\"target\":\"signal\",\"arguments\":[{"u8.ToArray();
     private readonly long[] _recovered = new long[1024];
     private readonly long?[] _afterSeq;
 
-    public SignalRClient(int id, IReadOnlyList<string> symbols, ClientStats stats, bool slow)
-        : base(id, symbols, stats, slow) => _afterSeq = new long?[symbols.Count];
+    public SignalRClient(int id, IReadOnlyList<string> symbols, ClientStats stats, bool slow, ClientMeasurement measurement)
+        : base(id, symbols, stats, slow, measurement) => _afterSeq = new long?[symbols.Count];
 
     protected override Uri EndpointOf(Uri server) => new(server, "/hubs/signals");
 
@@ -74,6 +77,11 @@ internal sealed class SignalRClient : FanOutClient
 
     protected override void OnRecord(ReadOnlySpan<byte> record)
     {
+        if (record.StartsWith(SignalInvocation) && TryObserveSignal(record[(SignalInvocation.Length - 1)..]))
+        {
+            return;
+        }
+
         var reader = new Utf8JsonReader(record, isFinalBlock: true, state: default);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
@@ -196,7 +204,7 @@ internal sealed class SignalRClient : FanOutClient
                     symbol = reader.GetString();
                 }
             }
-            else if (reader.ValueTextEquals("exchangeTime"u8))
+            else if (reader.ValueTextEquals(Measurement.OriginName))
             {
                 reader.Read();
                 exchangeTime = reader.GetInt64();

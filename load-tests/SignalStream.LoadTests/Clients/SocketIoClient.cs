@@ -13,9 +13,10 @@ internal sealed class SocketIoClient : FanOutClient
 {
     private static readonly byte[] Pong = "3"u8.ToArray();
     private static readonly byte[] Connect = "40"u8.ToArray();
+    private static readonly byte[] SignalEvent = "42[\"signal\",{"u8.ToArray();
 
-    public SocketIoClient(int id, IReadOnlyList<string> symbols, ClientStats stats, bool slow)
-        : base(id, symbols, stats, slow)
+    public SocketIoClient(int id, IReadOnlyList<string> symbols, ClientStats stats, bool slow, ClientMeasurement measurement)
+        : base(id, symbols, stats, slow, measurement)
     {
     }
 
@@ -57,6 +58,12 @@ internal sealed class SocketIoClient : FanOutClient
 
     protected override void OnRecord(ReadOnlySpan<byte> record)
     {
+        // The same search as the SignalR client's (equal parsing effort on both sides of the comparison).
+        if (record.StartsWith(SignalEvent) && TryObserveSignal(record[(SignalEvent.Length - 1)..]))
+        {
+            return;
+        }
+
         if (record.Length == 1 && record[0] == (byte)'2')
         {
             _ = SendAsync(Pong, CancellationToken.None).AsTask();
@@ -118,7 +125,7 @@ internal sealed class SocketIoClient : FanOutClient
                 reader.Read();
                 ledger = LedgerOf(ref reader);
             }
-            else if (reader.ValueTextEquals("exchangeTime"u8))
+            else if (reader.ValueTextEquals(Measurement.OriginName))
             {
                 reader.Read();
                 exchangeTime = reader.GetInt64();

@@ -24,6 +24,14 @@ internal sealed class ProcessSampler
 
     public List<double> CpuPercentSamples { get; } = [];
 
+    /// <summary>Starts the next CPU interval now without recording one: what the process spent before (starting,
+    /// accepting thousands of connections) stays out of the averages of the measured window.</summary>
+    public void Restart()
+    {
+        _lastTicks = ReadCpuTicks();
+        _lastWall = Environment.TickCount64;
+    }
+
     /// <summary>Takes one sample: CPU percent of one core since the previous sample, and RSS.</summary>
     public void Sample()
     {

@@ -28,6 +28,9 @@ internal sealed class SeqLedger
 
     public bool Started => Last >= 0;
 
+    /// <summary>Where this subscription's first answer said live delivery starts (its <c>latestSeq</c>); -1 until then.</summary>
+    public long StartSeq { get; private set; } = -1;
+
     /// <summary>Records a live arrival; true when it is new (not a duplicate).</summary>
     public bool Observe(long seq)
     {
@@ -50,6 +53,11 @@ internal sealed class SeqLedger
     /// are the stored signals after the client's afterSeq, in order.</summary>
     public void Start(long afterSeq, long latestSeq, ReadOnlySpan<long> recovered)
     {
+        if (StartSeq < 0)
+        {
+            StartSeq = latestSeq;
+        }
+
         if (afterSeq < 0)
         {
             Last = latestSeq;

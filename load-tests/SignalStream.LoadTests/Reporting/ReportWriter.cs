@@ -30,7 +30,12 @@ internal static class ReportWriter
         text.Append(ci, $"--symbols-per-client {o.SymbolsPerClient} --rate {o.Rate} --duration {o.Duration} --slow-fraction {o.SlowFraction} --sources {o.SourceAddresses}");
         if (o.Scenarios.Contains("bell"))
         {
-            text.Append(ci, $" --bell-symbols {o.BellSymbols} --bell-fanout {o.BellFanOut}");
+            text.Append(ci, $" --bell-symbols {o.BellSymbols} --bell-fanout {o.BellFanOut} --bell-models {o.BellModels}");
+        }
+
+        if (o.Scenarios.Contains("outage"))
+        {
+            text.Append(ci, $" --engine-speed {o.EngineSpeed}");
         }
 
         return text.ToString();

@@ -12,24 +12,26 @@ internal sealed class ClientPool : IAsyncDisposable
     private readonly CancellationTokenSource _pinging = new();
     private Task _pinger = Task.CompletedTask;
 
-    public ClientPool(LoadTestOptions options, Uri server, string target, IReadOnlyList<string> symbols, int clients, double slowFraction)
+    public ClientPool(LoadTestOptions options, Uri server, string target, IReadOnlyList<string> symbols, int clients, double slowFraction,
+        ClientMeasurement? measurement = null, int? symbolsPerClient = null)
     {
+        measurement ??= ClientMeasurement.FromExchangeTime;
         _server = server;
         _connector = new LoopbackConnector(options.SourceAddresses, options.ConnectsInFlight, slowReceiveBufferBytes: 4096);
         var slowEvery = slowFraction > 0 ? (int)Math.Round(1 / slowFraction) : 0;
         Clients = new FanOutClient[clients];
         for (var i = 0; i < clients; i++)
         {
-            var mine = new string[options.SymbolsPerClient];
+            var mine = new string[symbolsPerClient ?? options.SymbolsPerClient];
             for (var j = 0; j < mine.Length; j++)
             {
-                mine[j] = symbols[((i * options.SymbolsPerClient) + j) % symbols.Count];
+                mine[j] = symbols[((i * mine.Length) + j) % symbols.Count];
             }
 
             var slow = slowEvery > 0 && i % slowEvery == slowEvery - 1;
             Clients[i] = target == "socketio"
-                ? new SocketIoClient(i, mine, Stats, slow)
-                : new SignalRClient(i, mine, Stats, slow);
+                ? new SocketIoClient(i, mine, Stats, slow, measurement)
+                : new SignalRClient(i, mine, Stats, slow, measurement);
         }
     }
 
@@ -67,6 +69,24 @@ internal sealed class ClientPool : IAsyncDisposable
         }, cancellationToken)).ToArray();
         await Task.WhenAll(tasks);
         return watch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>
+    /// A one-connection pool subscribed to every symbol on <paramref name="hub"/>: each ledger's <see cref="Measurement.SeqLedger.StartSeq"/>
+    /// is the store's last seq of its symbol (a fresh Subscribe answers the stored <c>latestSeq</c>). The caller disposes it.
+    /// </summary>
+    public static async Task<ClientPool> ReadStoredSeqAsync(LoadTestOptions options, Uri hub, IReadOnlyList<string> symbols, CancellationToken cancellationToken)
+    {
+        var probe = new ClientPool(options, hub, "signalstream", symbols, 1, 0, symbolsPerClient: symbols.Count);
+        await probe.ConnectAsync(probe.Clients, resume: false, cancellationToken);
+        if (!await probe.WaitSubscribedAsync(TimeSpan.FromSeconds(30), cancellationToken) || !probe.Clients[0].Connected
+            || probe.Clients[0].Ledgers.Any(l => l.StartSeq < 0))
+        {
+            await probe.DisposeAsync();
+            throw new InvalidOperationException($"a probe client could not read the stored seq from {hub}: {string.Join("; ", probe.Stats.ErrorSamples)}");
+        }
+
+        return probe;
     }
 
     /// <summary>Waits until every connected client's subscriptions are answered (bounded).</summary>

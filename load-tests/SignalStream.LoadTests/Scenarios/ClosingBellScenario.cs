@@ -1,3 +1,4 @@
+using System.Globalization;
 using SignalStream.Contracts;
 using SignalStream.FakeExchange;
 using SignalStream.LoadTests.Clients;
@@ -10,7 +11,11 @@ namespace SignalStream.LoadTests.Scenarios;
 /// The closing bell: a SignalStream node (role <c>all</c>) ingests every stream of the in-process fake Binance exchange;
 /// the exchange's clock moves to an instant where 1m, 5m, 15m and 1h all close, so every stream closes at once. Each
 /// stream's closed candle must reach each of its subscribers; latency is from the moment the harness told the exchange
-/// to close (the exchange event) to the client's receipt. Signals the engine decides on the way are checked for seq.
+/// to close (the exchange event) to the client's receipt. The engine decides signals on the bell's candles (permissive
+/// decision settings, so that it does): their delivery is measured the same way, in a second row, and split by the
+/// signals' own stamps into ingest (→ <c>receivedAt</c>), engine (→ <c>publishedAt</c>: features, inference, decision)
+/// and hub (→ receipt: persistence hand-off, fan-out, network). The node's inference time during the bell is read from
+/// its <c>signalstream_inference_duration_seconds</c>.
 /// </summary>
 internal sealed class ClosingBellScenario
 {
@@ -25,7 +30,7 @@ internal sealed class ClosingBellScenario
         _folder = folder;
     }
 
-    public async Task<ScenarioResult> RunAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ScenarioResult>> RunAsync(CancellationToken cancellationToken)
     {
         var folder = Directory.CreateDirectory(Path.Combine(_folder, "bell-signalstream")).FullName;
         var symbols = FakeExchangeOptions.GenerateSymbols(_options.BellSymbols);
@@ -49,7 +54,15 @@ internal sealed class ClosingBellScenario
             ["Ingest:Source"] = "binance",
             ["Ingest:Binance:StreamUrl"] = exchange.StreamUrl,
             ["Ingest:Binance:RestUrl"] = exchange.RestUrl,
-            ["Models:Path"] = Path.Combine(Path.GetDirectoryName(_options.PeerFolder)!, "..", "models"),
+            ["Models:Path"] = _options.BellModels == "none"
+                ? Directory.CreateDirectory(Path.Combine(folder, "no-models")).FullName
+                : Path.Combine(Path.GetDirectoryName(_options.PeerFolder)!, "..", "models"),
+            // The end-to-end tests' permissive decision settings: the weakly trained bundled models then decide a signal
+            // on most closed candles, so the bell carries signals as well as candles.
+            ["Signals:MinVoteScore"] = "0.34",
+            ["Signals:MinVoteMargin"] = "0",
+            ["Signals:RequireFamilyAgreement"] = "false",
+            ["Signals:MinRiskReward"] = "0.1",
         };
         for (var i = 0; i < BellTimeframes.Length; i++)
         {
@@ -85,7 +98,7 @@ internal sealed class ClosingBellScenario
         }
     }
 
-    private async Task<ScenarioResult> RunWithExchangeAsync(FakeBinanceExchange exchange, ServerFarm farm, IReadOnlyList<string> symbols,
+    private async Task<IReadOnlyList<ScenarioResult>> RunWithExchangeAsync(FakeBinanceExchange exchange, ServerFarm farm, IReadOnlyList<string> symbols,
         (string Symbol, string Timeframe)[] streams, Dictionary<string, string> settings, ScenarioResult result, CancellationToken cancellationToken)
     {
         var clientCount = result.Clients;
@@ -94,7 +107,11 @@ internal sealed class ClosingBellScenario
         var sampler = new ProcessSampler(node.Pid, node.Name);
 
         // Every stream gets BellFanOut subscribers, 50 streams per connection; each client also follows one symbol's signals.
-        var pool = new ClientPool(_options, url, "signalstream", symbols, clientCount, 0);
+        // Signals: every symbol followed by one client (a few symbols a client), so every signal of the bell is measured.
+        var pool = new ClientPool(_options, url, "signalstream", symbols, clientCount, 0, new ClientMeasurement("receivedAt", keepSignalArrivals: true),
+            symbolsPerClient: (int)Math.Ceiling(symbols.Count / (double)clientCount));
+        var signals = new ScenarioResult { Scenario = "bell signals", Target = "signalstream", Clients = clientCount, Symbols = symbols.Count };
+        ClientPool? probe = null;
         try
         {
             result.ConnectSeconds = await pool.ConnectAsync(pool.Clients, resume: false, cancellationToken);
@@ -133,8 +150,9 @@ internal sealed class ClosingBellScenario
             }
 
             // The measured bell: advance minute by minute, stamping each advance; the one that closes every stream is it.
-            long bellMicros = 0;
+            long bellMicros = 0, advanceMicros = 0;
             IReadOnlyList<Candle> closed = [];
+            var metricsBefore = await MetricsScrape.ReadAsync(url, cancellationToken);
             // Each minute's 1m closes are awaited at the clients before the next advance, so the bell does not queue
             // behind an hour of market time compressed into a second.
             var perMinute = symbols.Count * (long)_options.BellFanOut;
@@ -150,9 +168,12 @@ internal sealed class ClosingBellScenario
                     }
                 }
 
+                // The node's counters just before each advance: the last read is the one before the bell.
+                metricsBefore = await MetricsScrape.ReadAsync(url, cancellationToken);
                 await Task.Delay(20, cancellationToken);
                 bellMicros = FanOutClient.NowMicros;
                 closed = await exchange.AdvanceAsync(cancellationToken);
+                advanceMicros = FanOutClient.NowMicros - bellMicros;
                 sampler.Sample();
             }
 
@@ -166,6 +187,7 @@ internal sealed class ClosingBellScenario
             }
 
             await Task.Delay(500, cancellationToken);
+            var metricsAfter = await MetricsScrape.ReadAsync(url, cancellationToken);
             var histogram = new LatencyHistogram();
             long delivered = 0, distinct = 0;
             long last = 0;
@@ -220,26 +242,113 @@ internal sealed class ClosingBellScenario
                 {
                     result.ClientsLost++;
                 }
-
-                foreach (var ledger in client.Ledgers)
-                {
-                    result.Gaps += ledger.Gaps;
-                    result.Duplicates += ledger.Duplicates;
-                }
             }
 
-            result.Recovered = pool.Stats.Delivered; // signals the engine decided during the run (seq-checked above)
             result.Errors = pool.Stats.Errors;
             result.ErrorSamples = pool.Stats.ErrorSamples.ToList();
+            probe = await ClientPool.ReadStoredSeqAsync(_options, url, symbols, cancellationToken);
+            MeasureSignals(signals, pool, probe, symbols, bellClose, bellMicros);
+            DescribeEngine(result, metricsBefore, metricsAfter, bellMicros, last);
+            // The fake exchange runs in the harness: its advance (closing 2,000 streams and writing their frames) is part of
+            // "ingest" in the split; how long the call itself took says how much of that is the exchange's own sending.
+            result.Notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"the in-process fake exchange's advance call that closed every stream returned after {advanceMicros / 1000.0:0.0} ms"));
             result.Notes.Add($"{streams.Length} streams ({symbols.Count} symbols x 1m,5m,15m,1h) closed at one instant; " +
                 $"{expected} closed-candle deliveries expected ({_options.BellFanOut} subscribers a stream), {delivered} arrived; " +
-                $"latency = client receipt - the harness's call that closed them; {pool.Stats.Delivered} engine signals seq-checked");
+                $"latency = client receipt - the harness's call that closed them");
         }
         finally
         {
             await pool.DisposeAsync();
+            if (probe is not null)
+            {
+                await probe.DisposeAsync();
+            }
         }
 
-        return result;
+        return [result, signals];
+    }
+
+    /// <summary>
+    /// The bell's signals (those decided on a candle closing at the bell): latency from the harness's advance to the
+    /// client's receipt, split by their stamps; seq continuity against the store's last seq of each symbol.
+    /// </summary>
+    private static void MeasureSignals(ScenarioResult signals, ClientPool pool, ClientPool probe, IReadOnlyList<string> symbols,
+        long bellClose, long bellMicros)
+    {
+        var histogram = new LatencyHistogram();
+        var ingest = new LatencyHistogram();
+        var engine = new LatencyHistogram();
+        var hub = new LatencyHistogram();
+        var stored = probe.Clients[0].Ledgers.ToDictionary(l => l.Symbol, l => Math.Max(l.StartSeq, 0));
+        long last = bellMicros;
+        foreach (var client in pool.Clients)
+        {
+            SignalArrival[] arrivals;
+            lock (client.SignalArrivals!)
+            {
+                arrivals = client.SignalArrivals.ToArray();
+            }
+
+            foreach (var arrival in arrivals.Where(a => a.CandleCloseTimeMs == bellClose))
+            {
+                signals.Delivered++;
+                histogram.Record(arrival.ReceivedMicros - bellMicros, client.Id);
+                ingest.Record((arrival.NodeReceivedAtMs * 1000) - bellMicros, client.Id);
+                engine.Record((arrival.PublishedAtMs - arrival.NodeReceivedAtMs) * 1000, client.Id);
+                hub.Record(arrival.ReceivedMicros - (arrival.PublishedAtMs * 1000), client.Id);
+                last = Math.Max(last, arrival.ReceivedMicros);
+            }
+
+            foreach (var ledger in client.Ledgers)
+            {
+                var final = stored.GetValueOrDefault(ledger.Symbol);
+                signals.Expected += final - Math.Max(ledger.StartSeq, 0);
+                signals.Gaps += ledger.Gaps;
+                signals.Duplicates += ledger.Duplicates;
+                signals.Missing += ledger.MissingUpTo(final);
+            }
+
+            signals.ClientsLost += client.Connected ? 0 : 1;
+        }
+
+        var summary = histogram.Summarize();
+        signals.LatencyCount = summary.Count;
+        signals.P50Ms = summary.P50;
+        signals.P90Ms = summary.P90;
+        signals.P99Ms = summary.P99;
+        signals.P999Ms = summary.P999;
+        signals.MaxMs = summary.Max;
+        signals.Published = stored.Values.Sum();
+        signals.DurationSeconds = Math.Round((last - bellMicros) / 1e6, 3);
+        signals.DeliveredPerSecond = Math.Round(signals.Delivered / Math.Max(signals.DurationSeconds, 0.001));
+        signals.OfferedPerSecond = signals.DeliveredPerSecond;
+        signals.Errors = pool.Stats.Errors;
+        var ci = CultureInfo.InvariantCulture;
+        string Split(LatencyHistogram h)
+        {
+            var s = h.Summarize();
+            return string.Create(ci, $"p50 {s.P50:0.0} / p99 {s.P99:0.0} ms");
+        }
+
+        signals.Notes.Add(string.Create(ci,
+            $"{signals.Delivered} deliveries of signals decided on the bell's candles (each of the {symbols.Count} symbols followed by one client); " +
+            $"latency = client receipt - the harness's advance; split by the signals' stamps (ms resolution): " +
+            $"ingest (advance -> node receivedAt) {Split(ingest)}, engine (receivedAt -> publishedAt: features, inference, decision) {Split(engine)}, " +
+            $"hub (publishedAt -> client receipt) {Split(hub)}; every subscribed symbol checked for gaps/duplicates up to the store's last seq"));
+    }
+
+    /// <summary>What the node's engine spent on inference while the bell was delivered (its Prometheus histogram).</summary>
+    private static void DescribeEngine(ScenarioResult result, MetricsScrape before, MetricsScrape after, long bellMicros, long lastMicros)
+    {
+        const string Inference = "signalstream_inference_duration_seconds";
+        var seconds = after.Sum(Inference + "_sum") - before.Sum(Inference + "_sum");
+        var runs = after.Sum(Inference + "_count") - before.Sum(Inference + "_count");
+        const string Batch = "signalstream_inference_batch_size";
+        var batched = after.Sum(Batch + "_sum") - before.Sum(Batch + "_sum");
+        var batches = after.Sum(Batch + "_count") - before.Sum(Batch + "_count");
+        result.Notes.Add(string.Create(CultureInfo.InvariantCulture,
+            $"engine inference during the measured advance and delivery ({(lastMicros - bellMicros) / 1000.0:0} ms): {runs:0} model runs, " +
+            $"{seconds * 1000:0} ms of inference in total (signalstream_inference_duration_seconds), {batches:0} batches of {batched / Math.Max(batches, 1):0.0} windows on average"));
     }
 }

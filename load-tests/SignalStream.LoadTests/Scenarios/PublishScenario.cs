@@ -7,7 +7,7 @@ using SignalStream.LoadTests.Workload;
 namespace SignalStream.LoadTests.Scenarios;
 
 /// <summary>
-/// Steady stream, reconnect storm, slow consumers and Redis outage: the harness plays the engine and publishes signal
+/// Steady stream, reconnect storm and slow consumers: the harness plays the engine and publishes signal
 /// envelopes to Redis at a fixed rate; the server under test (SignalStream hub nodes, or the Socket.IO peer) fans them
 /// out to the clients. Both servers receive the same bytes on the same channels, which is what makes the comparison fair.
 /// </summary>
@@ -29,7 +29,7 @@ internal sealed class PublishScenario
         await using var farm = new ServerFarm(_options, Path.Combine(_folder, $"{scenario}-{target}"));
         Directory.CreateDirectory(Path.Combine(_folder, $"{scenario}-{target}"));
         var redisPort = ManagedProcess.FreePort();
-        var (redis, redisEndpoint) = await farm.StartRedisAsync("redis", redisPort, cancellationToken);
+        var (_, redisEndpoint) = await farm.StartRedisAsync("redis", redisPort, cancellationToken);
         var hubs = new List<(ManagedProcess Process, Uri Url)>();
         if (target == "socketio")
         {
@@ -38,17 +38,7 @@ internal sealed class PublishScenario
         else
         {
             var settings = new Dictionary<string, string> { ["ConnectionStrings:Redis"] = redisEndpoint, ["Hub:RedisChannelPrefix"] = _options.ChannelPrefix };
-            if (scenario == "outage")
-            {
-                // The harness's signals are in no store the nodes can read: a hole cannot be repaired, so let a node
-                // deliver past it after 2 s (default 30 s) and count it as a gap, instead of stalling the symbol.
-                settings["Hub:HoleRepairTimeout"] = "00:00:02";
-            }
-            var nodes = scenario == "outage" ? 2 : 1;
-            for (var n = 0; n < nodes; n++)
-            {
-                hubs.Add(await farm.StartSignalStreamAsync($"hub{n + 1}", "hub", symbols, settings, cancellationToken));
-            }
+            hubs.Add(await farm.StartSignalStreamAsync("hub1", "hub", symbols, settings, cancellationToken));
         }
 
         await Task.Delay(1000, cancellationToken);
@@ -95,12 +85,13 @@ internal sealed class PublishScenario
             var delivered = () => pools.Sum(p => p.Stats.Delivered);
             var startDelivered = delivered();
             using var stopPublishing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            samplers.ForEach(s => s.Restart());
+            harness.Restart();
             var watch = Stopwatch.StartNew();
             var publishing = Task.Run(() => PublishAsync(publisher, symbols, finalSeq, stopPublishing.Token), CancellationToken.None);
             var disruption = scenario switch
             {
                 "reconnect" => Task.Run(() => ReconnectStormAsync(pools, result, cancellationToken), CancellationToken.None),
-                "outage" => Task.Run(() => RedisOutageAsync(farm, redis, redisPort, result, cancellationToken), CancellationToken.None),
                 _ => Task.CompletedTask,
             };
 
@@ -242,16 +233,6 @@ internal sealed class PublishScenario
         }
 
         result.Notes.Add($"reconnect storm: {dropped} clients dropped and resumed in {watch.Elapsed.TotalSeconds:0.0} s");
-    }
-
-    /// <summary>Restarts Redis mid-run (kill, 2 s down, start on the same port).</summary>
-    private async Task RedisOutageAsync(ServerFarm farm, ManagedProcess redis, int port, ScenarioResult result, CancellationToken cancellationToken)
-    {
-        await Task.Delay(TimeSpan.FromSeconds(_options.Duration / 3), cancellationToken);
-        await redis.StopAsync();
-        await Task.Delay(2000, cancellationToken);
-        await farm.StartRedisAsync("redis-restarted", port, cancellationToken);
-        result.Notes.Add("Redis killed at a third of the run and restarted 2 s later on the same port");
     }
 
     private static void Account(ScenarioResult result, FanOutClient[] clients, IReadOnlyList<string> symbols, long[] finalSeq)

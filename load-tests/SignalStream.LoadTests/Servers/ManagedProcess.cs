@@ -41,6 +41,8 @@ internal sealed class ManagedProcess : IAsyncDisposable
             info.ArgumentList.Add(argument);
         }
 
+        // The harness may run its own sockets' completions inline (see Program.cs); the servers under test run as shipped.
+        info.Environment.Remove("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS");
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             info.Environment[key] = value;
@@ -83,6 +85,30 @@ internal sealed class ManagedProcess : IAsyncDisposable
         }
 
         await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(static _ => { }, TaskScheduler.Default);
+    }
+
+    /// <summary>Asks the process to stop (SIGTERM, so a node flushes its event store) and waits; kills it if it does not.</summary>
+    public async Task InterruptAsync(TimeSpan grace)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        using (var kill = Process.Start("kill", ["-TERM", Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        await _process.WaitForExitAsync().WaitAsync(grace).ContinueWith(static _ => { }, TaskScheduler.Default);
+        await StopAsync();
+    }
+
+    /// <summary>Waits for a short-lived process (initdb) to end; its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        await _process.WaitForExitAsync(cancellationToken).WaitAsync(timeout, cancellationToken);
+        return _process.ExitCode;
     }
 
     public async ValueTask DisposeAsync()

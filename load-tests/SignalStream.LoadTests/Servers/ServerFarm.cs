@@ -1,11 +1,14 @@
 namespace SignalStream.LoadTests.Servers;
 
-/// <summary>Starts the servers of one run (Redis, SignalStream nodes, the Socket.IO peer) and kills them all at the end.</summary>
+/// <summary>Starts the servers of one run (Redis, PostgreSQL, SignalStream nodes, the Socket.IO peer) and kills them all
+/// at the end.</summary>
 internal sealed class ServerFarm : IAsyncDisposable
 {
+    private const string PostgresBin = "/usr/lib/postgresql/15/bin";
     private readonly LoadTestOptions _options;
     private readonly string _folder;
     private readonly List<ManagedProcess> _processes = [];
+    private readonly List<string> _scratch = [];
 
     public ServerFarm(LoadTestOptions options, string folder)
     {
@@ -21,6 +24,54 @@ internal sealed class ServerFarm : IAsyncDisposable
                 "--client-output-buffer-limit", "pubsub", "0", "0", "0"], _folder));
         await redis.WaitForPortAsync(port, TimeSpan.FromSeconds(20), cancellationToken);
         return (redis, $"127.0.0.1:{port}");
+    }
+
+    /// <summary>
+    /// A private PostgreSQL (initdb into a temporary folder, a free loopback port, trust auth) for the nodes' event store,
+    /// like scripts/test-services.sh; killed and deleted at the end of the run. PostgreSQL refuses to run as root, so
+    /// under root it runs as the <c>postgres</c> user through <c>setpriv</c>, which execs (the pid is the postmaster's).
+    /// </summary>
+    public async Task<(ManagedProcess Process, string ConnectionString)> StartPostgresAsync(string name, CancellationToken cancellationToken)
+    {
+        var dir = Directory.CreateTempSubdirectory("signalstream-loadtest-pg-").FullName;
+        _scratch.Add(dir);
+        if (OperatingSystem.IsWindows())
+        {
+            throw new PlatformNotSupportedException("The load harness runs PostgreSQL, Redis and /proc sampling on Linux only.");
+        }
+
+        File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+            UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        var asPostgres = Environment.UserName == "root";
+        if (asPostgres)
+        {
+            await RunToEndAsync(name + "-chown", "chown", ["postgres:postgres", dir], cancellationToken);
+        }
+
+        var data = Path.Combine(dir, "data");
+        await RunToEndAsync(name + "-initdb", AsPostgres(asPostgres, Path.Combine(PostgresBin, "initdb")).File,
+            [.. AsPostgres(asPostgres, Path.Combine(PostgresBin, "initdb")).Arguments, "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                "--locale=C.UTF-8", "-N"], cancellationToken);
+        var port = ManagedProcess.FreePort();
+        var (file, prefix) = AsPostgres(asPostgres, Path.Combine(PostgresBin, "postgres"));
+        var postgres = Track(ManagedProcess.Start(name, file,
+            [.. prefix, "-D", data, "-p", port.ToString(), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"], _folder));
+        await postgres.WaitForPortAsync(port, TimeSpan.FromSeconds(30), cancellationToken);
+        return (postgres, $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Pooling=true");
+    }
+
+    private static (string File, string[] Arguments) AsPostgres(bool asPostgres, string program) => asPostgres
+        ? ("setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", "--", program])
+        : (program, []);
+
+    private async Task RunToEndAsync(string name, string file, string[] arguments, CancellationToken cancellationToken)
+    {
+        await using var process = ManagedProcess.Start(name, file, arguments, _folder);
+        var code = await process.WaitForExitAsync(TimeSpan.FromSeconds(60), cancellationToken);
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited with {code}; see {name}.log");
+        }
     }
 
     /// <summary>A SignalStream node (<c>src/Hub</c>): role hub (Redis-fed), or all (with the fake exchange as source).</summary>
@@ -82,5 +133,18 @@ internal sealed class ServerFarm : IAsyncDisposable
         }
 
         _processes.Clear();
+        foreach (var dir in _scratch)
+        {
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"could not delete {dir}: {ex.Message}");
+            }
+        }
+
+        _scratch.Clear();
     }
 }
