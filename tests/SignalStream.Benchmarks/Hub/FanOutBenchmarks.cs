@@ -72,7 +72,7 @@ public class FanOutBenchmarks
             {
                 Protocol = protocol,
             };
-            var state = new ConnectionState(hubContext, options.OutboundQueueLimit, new TokenBucket(time, 1000, 1000));
+            var state = new ConnectionState(hubContext, options.OutboundQueueLimit, new TokenBucket(time, 1000, 1000), time);
             await _feed.SubscribeAsync(new SignalSubscription(state, "BTCUSDT", mask, 0), null, ["1m"], CancellationToken.None);
             _transports.Add(transport.Writer);
             _drains.Add(DrainAsync(transport.Reader));
