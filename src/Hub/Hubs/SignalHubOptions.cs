@@ -30,7 +30,7 @@ public sealed class SignalHubOptions
     /// How long a connection's transport may take nothing while a message waits for it; a connection stalled longer is
     /// not reading and is cut off with a close message that says so (reconnect allowed, to resume by afterSeq).
     /// </summary>
-    public TimeSpan SlowConsumerMaxLag { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan SlowConsumerMaxLag { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Recent signals kept per symbol in memory for resume without a store read.</summary>
     public int RecentSignalsPerSymbol { get; set; } = 1024;
@@ -105,7 +105,7 @@ public sealed class SignalHubOptions
 
         if (SlowConsumerMaxLag < TimeSpan.FromMilliseconds(100))
         {
-            yield return $"Hub:SlowConsumerMaxLag is {SlowConsumerMaxLag}; it must be at least 00:00:00.1 (how long a client may take no message while one waits, for example 00:00:10).";
+            yield return $"Hub:SlowConsumerMaxLag is {SlowConsumerMaxLag}; it must be at least 00:00:00.1 (how long a client may take no message while one waits, for example 00:00:05).";
         }
 
         if (CatchUpInterval <= TimeSpan.Zero || HoleRetryDelay <= TimeSpan.Zero || HoleRepairTimeout <= TimeSpan.Zero || ShutdownDrainTimeout < TimeSpan.Zero)

@@ -119,7 +119,7 @@ public sealed class SlowConsumerTests
         var problems = new SignalHubOptions { SlowConsumerMaxLag = TimeSpan.FromMilliseconds(10) }.Validate().ToList();
         var problem = Assert.Single(problems);
         Assert.Contains("Hub:SlowConsumerMaxLag", problem, StringComparison.Ordinal);
-        Assert.Contains("00:00:10", problem, StringComparison.Ordinal);
+        Assert.Contains("00:00:05", problem, StringComparison.Ordinal);
     }
 
     /// <summary>This node's <c>signalstream_hub_slow_consumer_disconnects_total</c>.</summary>
