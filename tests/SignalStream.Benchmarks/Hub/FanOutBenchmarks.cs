@@ -16,7 +16,8 @@ namespace SignalStream.Benchmarks.Hub;
 
 /// <summary>
 /// One signal through a symbol's real fan-out to N in-memory connections: <see cref="SymbolFeed"/> (ordering, serialize
-/// once, offer to each subscriber's bounded queue), each <see cref="ConnectionState"/> writer loop, and SignalR's own
+/// once, offer to each subscriber), each <see cref="ConnectionState"/> (written at once while it keeps up, queued behind
+/// a pending write otherwise), and SignalR's own
 /// <see cref="HubConnectionContext.WriteAsync(SerializedHubMessage, CancellationToken)"/> into a pipe that a reader
 /// drains, as a socket transport would. An operation ends when all N connections have the frame on their pipe.
 /// </summary>

@@ -101,39 +101,57 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
     /// <remarks>
     /// "Slow" is "makes no progress while its peers do", not "is behind": a client that stopped reading completes no
     /// write at all. A node past its capacity, or starved of CPU, stalls many transports at once (its readers then wait on
-    /// it); cutting them would turn an overload into a reconnect storm, so above <see cref="NodeStallShare"/> of the
-    /// connections (and <see cref="NodeStallFloor"/>) nobody is cut for lag. A client that reads, but slower than it is
-    /// sent, fills its queue instead and is cut at <c>Hub:OutboundQueueLimit</c> either way.
+    /// it); cutting them would turn an overload into a reconnect storm, so when more than <see cref="NodeStallShare"/> of
+    /// the connections (and <see cref="NodeStallFloor"/>) have taken nothing for a fifth of the lag, nobody is cut for
+    /// lag. A client that reads, but slower than it is sent, fills its queue instead and is cut at
+    /// <c>Hub:OutboundQueueLimit</c> either way.
     /// </remarks>
     internal void CutSlowConsumers()
     {
-        List<ConnectionState>? stalled = null;
+        // A whole-node stall (the machine froze for a few seconds, or the node is past its capacity) shows as many
+        // connections stalled at the same moment, though each passes the lag at its own time; so the stalled ones are
+        // counted from a fifth of the lag on, not only those already past it.
+        var lag = _options.SlowConsumerMaxLag;
+        var early = lag / 5;
+        List<ConnectionState>? candidates = null;
+        var stalled = 0;
         var total = 0;
         foreach (var connection in _connections.Values)
         {
             total++;
             var since = connection.StalledSince;
-            if (since != 0 && !connection.IsClosing && _time.GetElapsedTime(since) > _options.SlowConsumerMaxLag)
+            if (since == 0 || connection.IsClosing)
             {
-                (stalled ??= []).Add(connection);
+                continue;
+            }
+
+            var elapsed = _time.GetElapsedTime(since);
+            if (elapsed > early)
+            {
+                stalled++;
+            }
+
+            if (elapsed > lag)
+            {
+                (candidates ??= []).Add(connection);
             }
         }
 
-        if (stalled is null)
+        if (candidates is null)
         {
             return;
         }
 
-        if (stalled.Count > Math.Max(NodeStallFloor, total * NodeStallShare))
+        if (stalled > Math.Max(NodeStallFloor, total * NodeStallShare))
         {
-            Log.NodeStalled(_logger, stalled.Count, total, _options.SlowConsumerMaxLag);
+            Log.NodeStalled(_logger, stalled, total, early);
             return;
         }
 
-        foreach (var connection in stalled)
+        foreach (var connection in candidates)
         {
             CutOff(connection,
-                $"Disconnected as a slow consumer: this client took no message for {_options.SlowConsumerMaxLag.TotalSeconds:0.###} s. " +
+                $"Disconnected as a slow consumer: this client took no message for {lag.TotalSeconds:0.###} s. " +
                 "Read faster or subscribe to less, then reconnect and resume with afterSeq.");
         }
     }
@@ -240,8 +258,8 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         [LoggerMessage(5100, LogLevel.Warning, "Connection {ConnectionId} cut off: {Reason}")]
         public static partial void SlowConsumer(ILogger logger, string connectionId, string reason);
 
-        [LoggerMessage(5104, LogLevel.Warning, "{Stalled} of {Total} connections took no message for Hub:SlowConsumerMaxLag ({Lag}): the node is behind, not its clients; none is cut for lag")]
-        public static partial void NodeStalled(ILogger logger, int stalled, int total, TimeSpan lag);
+        [LoggerMessage(5104, LogLevel.Warning, "{Stalled} of {Total} connections took no message for over {Stall}: the node is behind, not its clients; none is cut for lag")]
+        public static partial void NodeStalled(ILogger logger, int stalled, int total, TimeSpan stall);
 
         [LoggerMessage(5101, LogLevel.Information, "Connection {ConnectionId} closed: its access token expired")]
         public static partial void TokenExpired(ILogger logger, string connectionId);
