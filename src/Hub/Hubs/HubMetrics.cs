@@ -29,7 +29,7 @@ internal sealed class HubMetrics
         _messagesSent = meter.CreateCounter<long>("signalstream_hub_messages_sent_total",
             description: "Messages queued to clients (one per message per receiving connection).");
         _slowConsumerDisconnects = meter.CreateCounter<long>("signalstream_hub_slow_consumer_disconnects_total",
-            description: "Connections closed because their outbound queue passed Hub:OutboundQueueLimit.");
+            description: "Connections cut off as slow consumers (a message waited past Hub:SlowConsumerMaxLag, or Hub:OutboundQueueLimit messages waited).");
         _holesRepaired = meter.CreateCounter<long>("signalstream_hub_holes_repaired_total",
             description: "Signals read from the store to fill a hole in a symbol's seq before delivering past it.");
         _authFailures = meter.CreateCounter<long>("signalstream_hub_auth_failures_total",

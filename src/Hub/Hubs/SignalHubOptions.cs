@@ -20,8 +20,17 @@ public sealed class SignalHubOptions
     /// <summary>Hub invocations a connection may make in a burst (token bucket capacity).</summary>
     public int InvocationBurst { get; set; } = 40;
 
-    /// <summary>Messages one connection may have queued outbound; a connection past it is a slow consumer and is disconnected.</summary>
-    public int OutboundQueueLimit { get; set; } = 1024;
+    /// <summary>
+    /// Messages that may wait for one connection's transport (a memory bound: frames are shared, an entry is a reference
+    /// and a timestamp); a connection past it is a slow consumer and is cut off.
+    /// </summary>
+    public int OutboundQueueLimit { get; set; } = 8192;
+
+    /// <summary>
+    /// How long a connection's transport may take nothing while a message waits for it; a connection stalled longer is
+    /// not reading and is cut off with a close message that says so (reconnect allowed, to resume by afterSeq).
+    /// </summary>
+    public TimeSpan SlowConsumerMaxLag { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Recent signals kept per symbol in memory for resume without a store read.</summary>
     public int RecentSignalsPerSymbol { get; set; } = 1024;
@@ -92,6 +101,11 @@ public sealed class SignalHubOptions
         if (InboundQueueLimit < 16)
         {
             yield return $"Hub:InboundQueueLimit is {InboundQueueLimit}; it must be at least 16.";
+        }
+
+        if (SlowConsumerMaxLag < TimeSpan.FromMilliseconds(100))
+        {
+            yield return $"Hub:SlowConsumerMaxLag is {SlowConsumerMaxLag}; it must be at least 00:00:00.1 (how long a client may take no message while one waits, for example 00:00:05).";
         }
 
         if (CatchUpInterval <= TimeSpan.Zero || HoleRetryDelay <= TimeSpan.Zero || HoleRepairTimeout <= TimeSpan.Zero || ShutdownDrainTimeout < TimeSpan.Zero)

@@ -16,7 +16,8 @@ namespace SignalStream.Benchmarks.Hub;
 
 /// <summary>
 /// One signal through a symbol's real fan-out to N in-memory connections: <see cref="SymbolFeed"/> (ordering, serialize
-/// once, offer to each subscriber's bounded queue), each <see cref="ConnectionState"/> writer loop, and SignalR's own
+/// once, offer to each subscriber), each <see cref="ConnectionState"/> (written at once while it keeps up, queued behind
+/// a pending write otherwise), and SignalR's own
 /// <see cref="HubConnectionContext.WriteAsync(SerializedHubMessage, CancellationToken)"/> into a pipe that a reader
 /// drains, as a socket transport would. An operation ends when all N connections have the frame on their pipe.
 /// </summary>
@@ -72,7 +73,7 @@ public class FanOutBenchmarks
             {
                 Protocol = protocol,
             };
-            var state = new ConnectionState(hubContext, options.OutboundQueueLimit, new TokenBucket(time, 1000, 1000));
+            var state = new ConnectionState(hubContext, options.OutboundQueueLimit, new TokenBucket(time, 1000, 1000), time);
             await _feed.SubscribeAsync(new SignalSubscription(state, "BTCUSDT", mask, 0), null, ["1m"], CancellationToken.None);
             _transports.Add(transport.Writer);
             _drains.Add(DrainAsync(transport.Reader));

@@ -249,6 +249,9 @@ internal sealed class HubTestClient : IAsyncDisposable
     /// <summary>Stops reading from the socket (after the read in progress): the client becomes a slow consumer.</summary>
     public Task PauseReadingAsync() => _readGate.WaitAsync(Timeout);
 
+    /// <summary>Reads again after <see cref="PauseReadingAsync"/>: takes in what the server still sends, its close included.</summary>
+    public void ResumeReading() => _readGate.Release();
+
     /// <summary>True once the socket is no longer open (the server closed or aborted it).</summary>
     public bool IsClosed => _socket.State is not WebSocketState.Open;
 

@@ -49,7 +49,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
     public ConnectionState Add(HubConnectionContext context)
     {
         var state = new ConnectionState(context, _options.OutboundQueueLimit,
-            new TokenBucket(_time, _options.InvocationsPerSecond, _options.InvocationBurst));
+            new TokenBucket(_time, _options.InvocationsPerSecond, _options.InvocationBurst), _time);
         _connections[context.ConnectionId] = state;
         Interlocked.Increment(ref _count);
         _metrics.ConnectionOpened();
@@ -89,12 +89,84 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         }
     }
 
-    public void DisconnectSlowConsumer(ConnectionState connection)
+    /// <summary>Cuts off a connection whose queue is full (<c>Hub:OutboundQueueLimit</c> frames waiting).</summary>
+    public void DisconnectSlowConsumer(ConnectionState connection) => CutOff(connection,
+        $"Disconnected as a slow consumer: more than {_options.OutboundQueueLimit} messages were waiting to be sent to this client. " +
+        "Read faster or subscribe to less, then reconnect and resume with afterSeq.");
+
+    /// <summary>
+    /// Cuts off every connection whose transport has taken nothing for <c>Hub:SlowConsumerMaxLag</c> while a frame waits,
+    /// unless so many are stalled that the node, not its clients, is what cannot keep up.
+    /// </summary>
+    /// <remarks>
+    /// "Slow" is "makes no progress while its peers do", not "is behind": a client that stopped reading completes no
+    /// write at all. A node past its capacity, or starved of CPU, stalls many transports at once (its readers then wait on
+    /// it); cutting them would turn an overload into a reconnect storm, so when more than <see cref="NodeStallShare"/> of
+    /// the connections (and <see cref="NodeStallFloor"/>) have taken nothing for a fifth of the lag, nobody is cut for
+    /// lag. A client that reads, but slower than it is sent, fills its queue instead and is cut at
+    /// <c>Hub:OutboundQueueLimit</c> either way.
+    /// </remarks>
+    internal void CutSlowConsumers()
     {
-        if (connection.Abort())
+        // A whole-node stall (the machine froze for a few seconds, or the node is past its capacity) shows as many
+        // connections stalled at the same moment, though each passes the lag at its own time; so the stalled ones are
+        // counted from a fifth of the lag on, not only those already past it.
+        var lag = _options.SlowConsumerMaxLag;
+        var early = lag / 5;
+        List<ConnectionState>? candidates = null;
+        var stalled = 0;
+        var total = 0;
+        foreach (var connection in _connections.Values)
+        {
+            total++;
+            var since = connection.StalledSince;
+            if (since == 0 || connection.IsClosing)
+            {
+                continue;
+            }
+
+            var elapsed = _time.GetElapsedTime(since);
+            if (elapsed > early)
+            {
+                stalled++;
+            }
+
+            if (elapsed > lag)
+            {
+                (candidates ??= []).Add(connection);
+            }
+        }
+
+        if (candidates is null)
+        {
+            return;
+        }
+
+        if (stalled > Math.Max(NodeStallFloor, total * NodeStallShare))
+        {
+            Log.NodeStalled(_logger, stalled, total, early);
+            return;
+        }
+
+        foreach (var connection in candidates)
+        {
+            CutOff(connection,
+                $"Disconnected as a slow consumer: this client took no message for {lag.TotalSeconds:0.###} s. " +
+                "Read faster or subscribe to less, then reconnect and resume with afterSeq.");
+        }
+    }
+
+    /// <summary>Stalled connections beyond this share of all (and <see cref="NodeStallFloor"/>) mean the node is behind.</summary>
+    internal const double NodeStallShare = 0.1;
+
+    internal const int NodeStallFloor = 50;
+
+    private void CutOff(ConnectionState connection, string reason)
+    {
+        if (connection.CutOff(reason))
         {
             _metrics.SlowConsumerDisconnected();
-            Log.SlowConsumer(_logger, connection.Id, _options.OutboundQueueLimit);
+            Log.SlowConsumer(_logger, connection.Id, reason);
         }
     }
 
@@ -103,7 +175,9 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         // Registered after SignalR's HttpConnectionManager (created when the hub was mapped), and cancellation callbacks
         // run last-registered first: this one runs before SignalR's, which cancels every transport's pending send.
         _stoppingRegistration = _lifetime.ApplicationStopping.Register(BeginShutdown);
-        _expiryTimer = _time.CreateTimer(_ => CloseExpired(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        // Slow consumers are looked for at least twice per Hub:SlowConsumerMaxLag, so one is cut within 1.5 times it.
+        var tick = TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, _options.SlowConsumerMaxLag.Ticks / 2));
+        _expiryTimer = _time.CreateTimer(_ => OnTick(), null, tick, tick);
         return Task.CompletedTask;
     }
 
@@ -153,6 +227,12 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         }
     }
 
+    private void OnTick()
+    {
+        CloseExpired();
+        CutSlowConsumers();
+    }
+
     /// <summary>Closes connections whose access token has expired, allowing reconnect so the client fetches a new one.</summary>
     internal void CloseExpired()
     {
@@ -175,8 +255,11 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(5100, LogLevel.Warning, "Connection {ConnectionId} disconnected as a slow consumer: more than {Limit} messages queued outbound")]
-        public static partial void SlowConsumer(ILogger logger, string connectionId, int limit);
+        [LoggerMessage(5100, LogLevel.Warning, "Connection {ConnectionId} cut off: {Reason}")]
+        public static partial void SlowConsumer(ILogger logger, string connectionId, string reason);
+
+        [LoggerMessage(5104, LogLevel.Warning, "{Stalled} of {Total} connections took no message for over {Stall}: the node is behind, not its clients; none is cut for lag")]
+        public static partial void NodeStalled(ILogger logger, int stalled, int total, TimeSpan stall);
 
         [LoggerMessage(5101, LogLevel.Information, "Connection {ConnectionId} closed: its access token expired")]
         public static partial void TokenExpired(ILogger logger, string connectionId);

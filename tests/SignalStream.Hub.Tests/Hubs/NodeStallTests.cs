@@ -1,0 +1,146 @@
+using System.Diagnostics.Metrics;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting.Internal;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using SignalStream.Hub.Hubs;
+using SignalStream.Hub.Hubs.Internal;
+
+namespace SignalStream.Hub.Tests.Hubs;
+
+/// <summary>
+/// The slow-consumer sweep on connections whose transports take nothing (pipes nobody reads), on a clock the test
+/// moves: a few stalled connections among many are cut; most of them stalled at once means the node is behind, and
+/// nobody is cut for lag.
+/// </summary>
+public sealed class NodeStallTests
+{
+    private const int ConnectionCount = 60;
+
+    [Fact]
+    public async Task AFewStalledConnectionsAmongManyAreCutOff()
+    {
+        await using var node = new Node();
+        var stalled = node.Connections.Take(3).ToList();
+        foreach (var connection in stalled)
+        {
+            node.Stall(connection);
+        }
+
+        node.Time.Advance(TimeSpan.FromSeconds(6));
+        node.Registry.CutSlowConsumers();
+
+        Assert.All(stalled, c => Assert.True(c.IsClosing, "a stalled connection is cut off"));
+        Assert.All(node.Connections.Skip(3), c => Assert.False(c.IsClosing, "a connection with nothing waiting is left alone"));
+    }
+
+    [Fact]
+    public async Task WhenMostConnectionsStallAtOnceTheNodeIsBehindAndNoneIsCutForLag()
+    {
+        await using var node = new Node();
+        foreach (var connection in node.Connections)
+        {
+            node.Stall(connection);
+        }
+
+        node.Time.Advance(TimeSpan.FromSeconds(6));
+        node.Registry.CutSlowConsumers();
+
+        Assert.All(node.Connections, c => Assert.False(c.IsClosing, "an overloaded node does not cut its readers"));
+    }
+
+    [Fact]
+    public async Task ConnectionsStalledForLessThanTheLagAreNotCut()
+    {
+        await using var node = new Node();
+        node.Stall(node.Connections[0]);
+        node.Time.Advance(TimeSpan.FromSeconds(4));
+        node.Registry.CutSlowConsumers();
+
+        Assert.False(node.Connections[0].IsClosing);
+    }
+
+    /// <summary>A registry with <see cref="ConnectionCount"/> connections over in-memory pipes that nobody reads.</summary>
+    private sealed class Node : IAsyncDisposable
+    {
+        private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        private readonly List<PipeReader> _unread = [];
+
+        public Node()
+        {
+            var options = new SignalHubOptions { SlowConsumerMaxLag = TimeSpan.FromSeconds(5) };
+            Registry = new ConnectionRegistry(Options.Create(options), new HubMetrics(_services.GetRequiredService<IMeterFactory>()), Time,
+                NullLogger<ConnectionRegistry>.Instance, new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance), _services);
+            var protocol = new JsonHubProtocol();
+            for (var i = 0; i < ConnectionCount; i++)
+            {
+                // Any unread byte makes a flush wait, as a full socket does for a client that stopped reading.
+                var toClient = new Pipe(new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1, useSynchronizationContext: false));
+                var fromClient = new Pipe(new PipeOptions(useSynchronizationContext: false));
+                var connection = new DefaultConnectionContext($"c{i}", new DuplexPipe(fromClient.Reader, toClient.Writer), new DuplexPipe(toClient.Reader, fromClient.Writer));
+                var context = new HubConnectionContext(connection,
+                    new HubConnectionContextOptions { KeepAliveInterval = Timeout.InfiniteTimeSpan, ClientTimeoutInterval = Timeout.InfiniteTimeSpan },
+                    NullLoggerFactory.Instance)
+                {
+                    Protocol = protocol,
+                };
+                Connections.Add(Registry.Add(context));
+                _unread.Add(toClient.Reader);
+            }
+        }
+
+        public ManualTime Time { get; } = new();
+
+        public ConnectionRegistry Registry { get; }
+
+        public List<ConnectionState> Connections { get; } = [];
+
+        /// <summary>Offers a frame the connection's transport will not take: its write waits from now on.</summary>
+        public void Stall(ConnectionState connection)
+        {
+            Assert.True(connection.TryEnqueue(new SerializedHubMessage(new InvocationMessage("signal", [1]))));
+            Assert.NotEqual(0, connection.StalledSince);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var connection in Connections)
+            {
+                connection.Abort();
+            }
+
+            foreach (var reader in _unread)
+            {
+                await reader.CompleteAsync();
+            }
+
+            Registry.Dispose();
+            await _services.DisposeAsync();
+        }
+    }
+
+    /// <summary>A clock that moves only when the test says so.</summary>
+    private sealed class ManualTime : TimeProvider
+    {
+        private long _ticks = TimeSpan.TicksPerDay;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
+        public override DateTimeOffset GetUtcNow() => new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).AddTicks(GetTimestamp());
+
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
+    }
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+}

@@ -1,0 +1,150 @@
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using SignalStream.Contracts;
+using SignalStream.Hub.Hubs;
+using SignalStream.Hub.Hubs.Internal;
+using SignalStream.Hub.Tests.Infrastructure;
+
+namespace SignalStream.Hub.Tests.Hubs;
+
+/// <summary>
+/// "Slow" means "this client makes no progress", not "the node is momentarily behind": a client that stops reading is
+/// cut off with a reason on the wire, and clients that read are not cut by a burst however large.
+/// </summary>
+public sealed class SlowConsumerTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task ClientThatStopsReadingIsCutOffWithAReasonItReadsWhenItReadsAgain()
+    {
+        await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: "Hub:SlowConsumerMaxLag=00:00:00.300");
+        using var cuts = new SlowConsumerCounter(node);
+        await using var healthy = await node.ConnectAsync();
+        await healthy.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
+        await using var slow = await HubTestClient.ConnectAsync(node.BaseAddress, receiveBufferBytes: 4096);
+        await slow.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
+        await slow.PauseReadingAsync();
+
+        // Published in batches the healthy client takes in, until the node has cut the non-reader (its socket, the
+        // kernel's buffers and SignalR's 64 KB pipe fill first, then its transport takes nothing for 300 ms).
+        const int batch = 8;
+        const int maxSignals = 80_000;
+        var signals = new List<JsonElement>();
+        var count = 0;
+        while (cuts.Value == 0 && count < maxSignals)
+        {
+            for (var i = 0; i < batch; i++)
+            {
+                await node.PublishAsync(TestSignals.Make("BTCUSDT", ++count));
+            }
+
+            signals.AddRange(await healthy.NextEventsAsync(HubNames.SignalEvent, batch));
+        }
+
+        Assert.Equal(1, cuts.Value);
+        slow.ResumeReading();
+        var (error, allowReconnect) = await slow.Closed.WaitAsync(Wait);
+        Assert.NotNull(error);
+        Assert.Contains("slow consumer", error, StringComparison.Ordinal);
+        Assert.Contains("afterSeq", error, StringComparison.Ordinal);
+        Assert.True(allowReconnect, "a cut-off client may reconnect and resume");
+
+        // What the slow client did receive before its close is a gap-free prefix, so afterSeq resumes it exactly.
+        var received = new List<long>();
+        while (slow.TryNextEvent(out var item))
+        {
+            received.Add(item.Argument.GetProperty("seq").GetInt64());
+        }
+
+        Assert.Equal(Enumerable.Range(1, received.Count).Select(i => (long)i), received);
+
+        for (var i = 0; i < batch; i++)
+        {
+            await node.PublishAsync(TestSignals.Make("BTCUSDT", ++count)); // delivery to the others goes on
+        }
+
+        signals.AddRange(await healthy.NextEventsAsync(HubNames.SignalEvent, batch));
+        Assert.Equal(Enumerable.Range(1, count).Select(i => (long)i), signals.Select(s => s.GetProperty("seq").GetInt64()));
+        Assert.False(healthy.IsClosed, "the healthy client must stay connected");
+    }
+
+    [Fact]
+    public async Task ClientsThatReadAreNotCutOffByABurstLargerThanTheOldMessageBound()
+    {
+        // 3,000 signals at once, far above the 1,024 queued messages that used to count as "slow" (and cut most fast
+        // clients of a node that was merely behind): every reader receives all of them, in order, and stays.
+        const int burst = 3_000;
+        await using var node = await TestNode.StartAsync(new InMemorySignalHistory());
+        var registry = node.App.Services.GetRequiredService<ConnectionRegistry>();
+        using var cuts = new SlowConsumerCounter(node);
+        var clients = new List<HubTestClient>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                var client = await node.ConnectAsync();
+                clients.Add(client);
+                await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
+            }
+
+            for (var seq = 1; seq <= burst; seq++)
+            {
+                await node.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+            }
+
+            foreach (var client in clients)
+            {
+                var signals = await client.NextEventsAsync(HubNames.SignalEvent, burst, Wait);
+                Assert.Equal(Enumerable.Range(1, burst).Select(i => (long)i), signals.Select(s => s.GetProperty("seq").GetInt64()));
+                Assert.False(client.IsClosed);
+            }
+
+            Assert.Equal(0, cuts.Value);
+            Assert.Equal(3, registry.Count);
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public void SlowConsumerMaxLagBelowOneTenthOfASecondIsRefusedWithAFix()
+    {
+        var problems = new SignalHubOptions { SlowConsumerMaxLag = TimeSpan.FromMilliseconds(10) }.Validate().ToList();
+        var problem = Assert.Single(problems);
+        Assert.Contains("Hub:SlowConsumerMaxLag", problem, StringComparison.Ordinal);
+        Assert.Contains("00:00:05", problem, StringComparison.Ordinal);
+    }
+
+    /// <summary>This node's <c>signalstream_hub_slow_consumer_disconnects_total</c>.</summary>
+    private sealed class SlowConsumerCounter : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private long _value;
+
+        public SlowConsumerCounter(TestNode node)
+        {
+            var meters = node.App.Services.GetRequiredService<IMeterFactory>();
+            _listener.InstrumentPublished = (instrument, l) =>
+            {
+                // This node's meter only: nodes of tests running in parallel publish the same instrument names.
+                if (instrument.Name == "signalstream_hub_slow_consumer_disconnects_total" && ReferenceEquals(instrument.Meter.Scope, meters))
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _value, value));
+            _listener.Start();
+        }
+
+        public long Value => Interlocked.Read(ref _value);
+
+        public void Dispose() => _listener.Dispose();
+    }
+}
