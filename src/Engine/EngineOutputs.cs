@@ -12,6 +12,14 @@ public sealed class EngineOutputs(IEnumerable<IEngineOutput> outputs, TimeProvid
     private readonly IEngineOutput[] _outputs = outputs.ToArray();
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
 
+    public async ValueTask OnCandleArrivedAsync(CandleUpdate update, CancellationToken cancellationToken)
+    {
+        foreach (var output in _outputs)
+        {
+            await output.OnCandleArrivedAsync(update, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     public async ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken)
     {
         foreach (var output in _outputs)

@@ -12,7 +12,18 @@ namespace SignalStream.Engine;
 /// </remarks>
 public interface IEngineOutput
 {
-    /// <summary>Every candle update: in-progress (best effort) and closed (exactly once, in order per stream).</summary>
+    /// <summary>
+    /// Every candle update as the engine takes it from ingest, before features and inference, in order per stream:
+    /// for live display, which should not wait for the models (a closed candle is on screen while its predictions
+    /// run). The same update comes again through <see cref="OnCandleAsync"/> once its decisions are made.
+    /// </summary>
+    ValueTask OnCandleArrivedAsync(CandleUpdate update, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <summary>
+    /// Every candle update after the signal stage has decided on it: in-progress (best effort) and closed (exactly
+    /// once, in order per stream). Persisting a closed candle here, after its signal, is what lets a restart skip
+    /// stored candles without skipping a decision.
+    /// </summary>
     ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken);
 
     /// <summary>A published signal with its final seq.</summary>

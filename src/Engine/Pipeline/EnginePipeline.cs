@@ -16,8 +16,9 @@ namespace SignalStream.Engine.Pipeline;
 /// stream's timeframe → the signal stage and the outputs, in order per stream.
 /// </summary>
 /// <remarks>
-/// Two loops. The reader updates features and queues model requests (waiting when a model's queue is full); it
-/// hands every update, in arrival order, to the emitter through a bounded queue. The emitter waits for each update's
+/// Two loops. The reader passes every update to the live outputs (<see cref="IEngineOutput.OnCandleArrivedAsync"/>),
+/// updates features and queues model requests (waiting when a model's queue is full); it hands every update, in
+/// arrival order, to the emitter through a bounded queue. The emitter waits for each update's
 /// predictions and calls the signal stage and <see cref="EngineOutputs"/>, so every stream's results leave in order
 /// even when several of its candles are in flight (a backfill burst). In-progress updates take the same queue so they
 /// never overtake the closed candle before them.
@@ -131,6 +132,8 @@ internal sealed partial class EnginePipeline : BackgroundService
 
     private async ValueTask ProcessAsync(CandleUpdate update, CancellationToken cancellationToken)
     {
+        // Live display first: a closed candle should not wait for the models, only its signal does.
+        await _outputs.OnCandleArrivedAsync(update, cancellationToken).ConfigureAwait(false);
         var pending = Rent();
         if (!update.IsClosed)
         {

@@ -12,10 +12,14 @@ namespace SignalStream.Hub.FanOut;
 /// Registered after the event writer, so a signal is persisted (or at least queued for persistence) before any node can
 /// see it; hub nodes repair from the store whatever the bus loses. Shadow signals are journaled only, never published.
 /// Only closed candles go on the bus: in-progress updates are frequent, best effort and served by role <c>all</c> nodes.
+/// Candles are published on arrival, before inference and before the writer queues them: a crash in between re-ingests
+/// the candle after the restart, so a display may receive the same closed bar twice (same stream and open time, same
+/// values: an overwrite), never a wrong or missing one. Signals keep persist-then-publish with their seq.
 /// </remarks>
 internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bus, HubMetrics metrics) : IEngineOutput
 {
-    public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken)
+    /// <summary>Candles go out as they arrive, ahead of inference: subscribers see the bar close at once, the signal after.</summary>
+    public ValueTask OnCandleArrivedAsync(CandleUpdate update, CancellationToken cancellationToken)
     {
         CandleMessage? message = null;
         if (localFeeds?.Find(update.Candle.Symbol) is { } feed && feed.HasCandleSubscribers(update.Candle.Timeframe))
@@ -31,6 +35,8 @@ internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bu
 
         return ValueTask.CompletedTask;
     }
+
+    public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
     {

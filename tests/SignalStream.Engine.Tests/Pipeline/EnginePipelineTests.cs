@@ -132,6 +132,37 @@ public sealed class EnginePipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task ClosedCandlesReachTheLiveOutputsWithoutWaitingForTheirDecisions()
+    {
+        await using var harness = new PipelineHarness(_models);
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        harness.Signals.Hold = hold.Task;
+        await harness.StartAsync();
+        var candles = MarketSimulator.GenerateClosed(["BTCUSDT"], [Timeframe.OneMinute], 3).ToArray();
+        foreach (var candle in candles)
+        {
+            await harness.Channel.WriteClosedAsync(new CandleUpdate("simulated", candle, true, candle.CloseTime, candle.CloseTime, CandleOrigin.Live));
+        }
+
+        // The signal stage holds the first decision; every candle is still handed to the live outputs, in order.
+        using (var deadline = new CancellationTokenSource(s_timeout))
+        {
+            while (harness.Outputs.Arrived.Count < candles.Length)
+            {
+                await Task.Delay(10, deadline.Token);
+            }
+        }
+
+        Assert.Empty(harness.Outputs.Candles);
+        hold.SetResult();
+        await harness.DrainAndStopAsync(s_timeout);
+
+        var openTimes = candles.Select(c => c.OpenTime).ToArray();
+        Assert.Equal(openTimes, harness.Outputs.Arrived.Select(u => u.Candle.OpenTime));
+        Assert.Equal(openTimes, harness.Outputs.Candles.Select(u => u.Candle.OpenTime));
+    }
+
+    [Fact]
     public async Task InProgressUpdatesReachTheOutputsButNotTheSignalStage()
     {
         await using var harness = new PipelineHarness(_models);

@@ -81,6 +81,9 @@ internal sealed class RecordingSignalStage : ISignalStage
 
     public List<ClosedCandleResult> Results { get; } = [];
 
+    /// <summary>When set, every decision waits for it after being recorded (a slow signal stage).</summary>
+    public Task? Hold { get; set; }
+
     public ValueTask OnClosedCandleAsync(ClosedCandleResult result, CancellationToken cancellationToken)
     {
         lock (_lock)
@@ -95,7 +98,7 @@ internal sealed class RecordingSignalStage : ISignalStage
             }
         }
 
-        return ValueTask.CompletedTask;
+        return Hold is { } hold ? new ValueTask(hold) : ValueTask.CompletedTask;
     }
 
     public Task WhenAsync(Func<IReadOnlyList<ClosedCandleResult>, bool> condition)
@@ -126,6 +129,14 @@ internal sealed class RecordingSignalStage : ISignalStage
 internal sealed class RecordingOutput : IEngineOutput
 {
     public ConcurrentQueue<CandleUpdate> Candles { get; } = new();
+
+    public ConcurrentQueue<CandleUpdate> Arrived { get; } = new();
+
+    public ValueTask OnCandleArrivedAsync(CandleUpdate update, CancellationToken cancellationToken)
+    {
+        Arrived.Enqueue(update);
+        return ValueTask.CompletedTask;
+    }
 
     public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken)
     {

@@ -65,8 +65,13 @@ internal sealed class TestNode : IAsyncDisposable
     public async Task PublishOutcomeAsync(SignalOutcome outcome) =>
         await App.Services.GetRequiredService<EngineOutputs>().OnOutcomeAsync(outcome, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
 
-    public async Task PublishCandleAsync(CandleUpdate update) =>
-        await App.Services.GetRequiredService<EngineOutputs>().OnCandleAsync(update, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+    /// <summary>What the engine does with a candle: the live outputs on arrival, then (after its decisions) all of them.</summary>
+    public async Task PublishCandleAsync(CandleUpdate update)
+    {
+        var outputs = App.Services.GetRequiredService<EngineOutputs>();
+        await outputs.OnCandleArrivedAsync(update, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        await outputs.OnCandleAsync(update, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+    }
 
     /// <summary>
     /// Waits until this node's store reads <paramref name="seq"/> as the symbol's last: the real event writer appends
