@@ -89,38 +89,43 @@ class EncoderLayer(nn.Module):
 
 
 class PatchTstDirection(nn.Module):
-    """PatchTST-style: each feature channel is cut into patches over time, embedded, and encoded by a shared
-    transformer (channel independence, as in Nie et al. 2023); a flatten head maps all channels to 3 classes."""
+    """PatchTST-style (Nie et al. 2023): the window is cut into patches over time, each patch is one token, a
+    transformer encoder mixes the tokens and a flatten head maps them to 3 classes. Unlike the paper, a token embeds
+    all feature channels of its patch (channel mixing): 22 independent channels x 8 short patches cost ~3M MACs a
+    window (~225 us a row in ONNX Runtime), 4 mixed tokens cost ~60k, and the features are not independent series
+    (RSI, MACD and ATR are all views of one price), so mixing them early loses little."""
 
-    def __init__(self, mean, std, features, window, patch, d_model=32, heads=4, ff=64, layers=2):
+    def __init__(self, mean, std, features, window, patch, d_model=32, heads=4, ff=64, layers=1):
         super().__init__()
         assert window % patch == 0
-        self.features, self.patches, self.patch = features, window // patch, patch
+        self.patches, self.token = window // patch, patch * features
         self.norm = Normalise(mean, std)
-        self.embed = nn.Linear(patch, d_model)
+        self.embed = nn.Linear(self.token, d_model)
         self.position = nn.Parameter(torch.randn(self.patches, d_model) * 0.02)
         self.layers = nn.ModuleList([EncoderLayer(d_model, heads, ff) for _ in range(layers)])
         self.out_norm = nn.LayerNorm(d_model)
-        self.head = nn.Sequential(nn.Dropout(0.1), nn.Linear(features * self.patches * d_model, 3))
+        self.head = nn.Sequential(nn.Dropout(0.1), nn.Linear(self.patches * d_model, 3))
         self.calibrated = Calibrated()
 
-    def forward(self, x):                                   # x: [B, W, C]
-        x = self.norm(x).transpose(1, 2)                    # [B, C, W]
-        x = x.reshape(-1, self.patches, self.patch)         # [B*C, P, L]
+    def forward(self, x):                                   # x: [B, W, C], time-major, so a patch is contiguous
+        x = self.norm(x).reshape(-1, self.patches, self.token)   # [B, P, L*C]
         x = self.embed(x) + self.position
         for layer in self.layers:
             x = layer(x)
-        x = self.out_norm(x).reshape(-1, self.features * self.patches * x.shape[-1])
+        x = self.out_norm(x).reshape(-1, self.patches * x.shape[-1])
         return self.calibrated(self.head(x))
 
 
+# Every model runs on every closing burst, so its ONNX cost per row is part of the design (docs/models.md, "Cost").
+# `lr` is each model's starting learning rate and `epoch` its training windows per epoch (--lr and --epoch-windows
+# override them for all): an LSTM epoch costs ~5x a PatchTST one, so it is smaller to validate as often.
 SPECS = [
-    dict(name="lstm-direction", version="1.1.0", family="lstm", status="active", weight=0.6, window=32,
-         features=None, build=lambda m, s, f, w: LstmDirection(m, s, f, hidden=48, layers=1)),
-    dict(name="patchtst-direction", version="1.1.0", family="patchtst", status="active", weight=0.4, window=32,
-         features=None, build=lambda m, s, f, w: PatchTstDirection(m, s, f, w, patch=4)),
-    dict(name="lstm-shadow", version="1.2.0", family="lstm", status="shadow", weight=0.6, window=48,
-         features=SHADOW_FEATURES, build=lambda m, s, f, w: LstmDirection(m, s, f, hidden=32, layers=2)),
+    dict(name="lstm-direction", version="1.2.0", family="lstm", status="active", weight=0.6, window=32, lr=2e-3,
+         epoch=30_000, features=None, build=lambda m, s, f, w: LstmDirection(m, s, f, hidden=48, layers=1)),
+    dict(name="patchtst-direction", version="2.0.0", family="patchtst", status="active", weight=0.4, window=32, lr=1e-3,
+         epoch=60_000, features=None, build=lambda m, s, f, w: PatchTstDirection(m, s, f, w, patch=8)),
+    dict(name="lstm-shadow", version="2.0.0", family="lstm", status="shadow", weight=0.6, window=48, lr=2e-3,
+         epoch=30_000, features=SHADOW_FEATURES, build=lambda m, s, f, w: LstmDirection(m, s, f, hidden=32, layers=1)),
 ]
 
 
@@ -211,8 +216,8 @@ def train_one(spec, names, stream, x, y, meta, args):
     train_ends, val_ends, holdout_ends = window_ends(stream, window, meta["horizon"], 0.2)
     if len(train_ends) > args.max_train:
         train_ends = np.sort(rng.choice(train_ends, args.max_train, replace=False))
-    if len(val_ends) > args.max_train // 5:
-        val_ends = np.sort(rng.choice(val_ends, args.max_train // 5, replace=False))
+    if len(val_ends) > args.max_validation:
+        val_ends = np.sort(rng.choice(val_ends, args.max_validation, replace=False))
     if len(holdout_ends) > args.max_holdout:
         holdout_ends = np.sort(rng.choice(holdout_ends, args.max_holdout, replace=False))
     xs = x[:, columns]
@@ -226,13 +231,35 @@ def train_one(spec, names, stream, x, y, meta, args):
     val_x, val_y = windows(xs, val_ends, window, slice(None)), y[val_ends]
     counts = np.bincount(y[fit_ends], minlength=3)
     loss_fn = nn.NLLLoss(weight=torch.tensor(len(fit_ends) / (3 * np.maximum(counts, 1)), dtype=torch.float32))
-    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    best, best_state = float("inf"), None
-    for epoch in range(args.epochs):
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr or spec["lr"], weight_decay=1e-4)
+    # Early stopping on the time-ordered validation windows: the learning rate halves after an epoch without a better
+    # validation loss, training stops after --patience such epochs or when --max-minutes is spent (checked every
+    # batch, so one long epoch cannot overrun the budget), and the best epoch's weights are kept.
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=0)
+    best, best_state, best_epoch, stale, start = float("inf"), None, 0, 0, 0
+    budget = args.max_minutes * 60 if args.max_minutes else float("inf")
+    # The best weights so far are kept next to the dataset, so a budgeted run can be continued (--resume) with the
+    # same normalisation, learning rate and epoch sampling as one longer run.
+    checkpoint = os.path.join(os.path.dirname(os.path.abspath(args.data)), f"{spec['name']}-{spec['version']}.checkpoint.pt")
+    if args.resume and os.path.exists(checkpoint):
+        saved = torch.load(checkpoint)
+        model.load_state_dict(saved["state"])
+        best_state, best, best_epoch, start = saved["state"], saved["best"], saved["best_epoch"], saved["epochs"]
+        optimiser.load_state_dict(saved["optimiser"])
+        plateau.load_state_dict(saved["plateau"])
+        for _ in range(start):
+            rng.permutation(fit_ends)
+        print(f"  {spec['name']}: resuming after epoch {start} (best epoch {best_epoch}, validation loss {best:.4f})", flush=True)
+    epoch = start - 1
+    for epoch in range(start, args.epochs):
         model.train()
-        order = rng.permutation(fit_ends)
-        total = 0.0
+        # An epoch is a fresh sample of --epoch-windows from the training pool, so validation (and early stopping)
+        # comes every few minutes even on a busy machine while the whole pool is still seen over the epochs.
+        order = rng.permutation(fit_ends)[:args.epoch_windows or spec["epoch"]]
+        total, seen = 0.0, 0
         for i in range(0, len(order), args.batch):
+            if time.time() - t0 > budget and seen:
+                break
             ends = order[i:i + args.batch]
             batch_x = torch.from_numpy(windows(xs, ends, window, slice(None)))
             batch_y = torch.from_numpy(y[ends])
@@ -243,16 +270,30 @@ def train_one(spec, names, stream, x, y, meta, args):
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimiser.step()
             total += loss.item() * len(ends)
+            seen += len(ends)
         val_p = predict(model, val_x)
         val_loss = float(-np.log(val_p[np.arange(len(val_y)), val_y] + 1e-7).mean())
         val_acc = float((val_p.argmax(1) == val_y).mean())
-        print(f"  {spec['name']} epoch {epoch + 1}: train loss {total / len(order):.4f}, "
-              f"val loss {val_loss:.4f}, val acc {val_acc:.3f} ({time.time() - t0:.0f} s)", flush=True)
+        print(f"  {spec['name']} epoch {epoch + 1}: train loss {total / seen:.4f} ({seen} windows), "
+              f"val loss {val_loss:.4f}, val acc {val_acc:.3f}, lr {optimiser.param_groups[0]['lr']:.1e} "
+              f"({time.time() - t0:.0f} s)", flush=True)
         if val_loss < best:
-            best, best_state = val_loss, {k: v.clone() for k, v in model.state_dict().items()}
-        if args.max_minutes and time.time() - t0 > args.max_minutes * 60:
+            best, best_state, best_epoch, stale = val_loss, {k: v.clone() for k, v in model.state_dict().items()}, epoch + 1, 0
+        else:
+            stale += 1
+        plateau.step(val_loss)
+        if stale >= args.patience:
+            print(f"  {spec['name']}: early stop after epoch {epoch + 1}, no better validation loss in {stale} epochs", flush=True)
+            break
+        if time.time() - t0 > budget:
             print(f"  {spec['name']}: stopping after epoch {epoch + 1}, the --max-minutes budget is spent", flush=True)
             break
+    print(f"  {spec['name']}: keeping epoch {best_epoch} (validation loss {best:.4f})", flush=True)
+    meta = dict(meta, epochs=epoch + 1, best_epoch=best_epoch)
+    # The optimiser state is the last epoch's and the weights the best epoch's: a resumed run starts from the best
+    # weights at the learning rate the plateau schedule had reached.
+    torch.save(dict(state=best_state, best=best, best_epoch=best_epoch, epochs=epoch + 1,
+                    optimiser=optimiser.state_dict(), plateau=plateau.state_dict()), checkpoint)
     model.load_state_dict(best_state)
     model.eval()
     temperature = fit_temperature(predict(model, val_x), val_y)
@@ -316,6 +357,7 @@ def export(spec, model, feature_names, holdout_x, samples, accuracy, brier, cali
         "output": {"name": "probabilities", "type": "float32", "shape": [-1, 3], "labels": LABELS},
         "features": list(feature_names), "window": window, "timeframes": meta["timeframes"],
         "training": {"data": meta["data"], "samples": int(samples), "horizon": meta["horizon"],
+                     "epochs": meta["epochs"], "bestEpoch": meta["best_epoch"],
                      "trainedAt": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()},
         "metrics": {"holdoutAccuracy": round(accuracy, 6), "brierScore": round(brier, 6),
                     "majorityClassAccuracy": round(meta["majority"], 6), "temperature": temperature,
@@ -336,12 +378,16 @@ def main():
     parser.add_argument("--data", default=os.path.join(here, "..", "data", "dataset.csv"))
     parser.add_argument("--out", default=os.path.join(here, ".."))
     parser.add_argument("--only", help="train one model by name")
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=30, help="at most this many epochs (early stopping usually ends sooner)")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint a previous run left next to the dataset")
+    parser.add_argument("--patience", type=int, default=3, help="stop after this many epochs without a better validation loss")
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--max-train", type=int, default=120_000)
+    parser.add_argument("--lr", type=float, default=0, help="starting learning rate for every model (0: each model's own)")
+    parser.add_argument("--max-train", type=int, default=400_000, help="training pool: windows sampled per model")
     parser.add_argument("--max-holdout", type=int, default=40_000)
-    parser.add_argument("--max-minutes", type=float, default=0, help="stop training a model after the epoch that exceeds this (0: no limit)")
+    parser.add_argument("--max-validation", type=int, default=20_000, help="validation windows (early stopping, temperature)")
+    parser.add_argument("--epoch-windows", type=int, default=0, help="training windows per epoch, sampled afresh from the pool (0: each model's own)")
+    parser.add_argument("--max-minutes", type=float, default=0, help="training budget per model: stops within a batch of it (0: no limit)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the build machine is shared)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
