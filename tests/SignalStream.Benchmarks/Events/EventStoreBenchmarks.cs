@@ -17,6 +17,7 @@ public class EventStoreBenchmarks
     private EventsBenchHost _host = null!;
     private EventData[] _template = null!;
     private long _candleIndex;
+    private CpuPerEvent? _cpu;
 
     public static IEnumerable<string> Providers => EventsBenchHost.Providers;
 
@@ -39,6 +40,11 @@ public class EventStoreBenchmarks
     public void Cleanup()
     {
         Console.WriteLine($"// persistence lag ({Provider}, batch {GroupSize}, saturating bursts) {EventsBenchHost.Describe(_host.TakeLags())}");
+        if (_cpu is not null)
+        {
+            Console.WriteLine($"// cpu ({Provider}, batch {GroupSize}, WriterSustained after its first run) {_cpu.Describe(_host.Persisted)}");
+        }
+
         _host.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
@@ -76,5 +82,8 @@ public class EventStoreBenchmarks
         }
 
         await _host.WaitPersistedAsync(target);
+
+        // The first run (start-up, JIT) is left out of the CPU per event.
+        _cpu ??= new CpuPerEvent(_host.Persisted);
     }
 }
