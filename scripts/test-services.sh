@@ -11,7 +11,7 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 # synchronous_commit, full_page_writes); the WAL is sized so that no checkpoint, and the full-page-image storm after
 # it, lands inside a sustained run. docs/events.md, "PostgreSQL settings", says why each is there.
 PG_SETTINGS="-c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=512MB -c wal_buffers=64MB \
--c max_wal_size=4GB -c checkpoint_timeout=15min -c wal_compression=on"
+-c max_wal_size=4GB -c checkpoint_timeout=15min -c wal_compression=lz4"
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
