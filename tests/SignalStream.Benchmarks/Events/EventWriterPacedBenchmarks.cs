@@ -23,7 +23,7 @@ public class EventWriterPacedBenchmarks
     [ParamsSource(nameof(Providers))]
     public string Provider { get; set; } = "file";
 
-    [Params(20_000, 80_000)]
+    [Params(20_000, 100_000)]
     public int Rate { get; set; }
 
     private static TimeSpan Duration =>
