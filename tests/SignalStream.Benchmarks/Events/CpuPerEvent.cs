@@ -14,11 +14,13 @@ internal sealed class CpuPerEvent
     private readonly double? _serverStart;
     private readonly long _persistedStart;
 
-    public CpuPerEvent(long persisted)
+    /// <param name="persisted">Events committed so far.</param>
+    /// <param name="provider">The store's provider: PostgreSQL's CPU is counted only for "postgres".</param>
+    public CpuPerEvent(long persisted, string provider)
     {
         _persistedStart = persisted;
         _clientStart = Process.GetCurrentProcess().TotalProcessorTime;
-        _serverStart = PostgresSeconds();
+        _serverStart = provider == "postgres" ? PostgresSeconds() : null;
     }
 
     /// <summary>"client … µs + PostgreSQL … µs = … µs CPU per event over N events".</summary>
@@ -33,7 +35,7 @@ internal sealed class CpuPerEvent
         var client = (Process.GetCurrentProcess().TotalProcessorTime - _clientStart).TotalSeconds * 1e6 / events;
         if (_serverStart is not { } serverStart || PostgresSeconds() is not { } serverEnd)
         {
-            return $"client {client:F1} µs CPU per event over {events} events (PostgreSQL CPU not readable here)";
+            return $"client {client:F1} µs CPU per event over {events} events";
         }
 
         var server = (serverEnd - serverStart) * 1e6 / events;

@@ -88,7 +88,7 @@ public class EventStoreBenchmarks
         // and tiered compilation would otherwise land on whichever group size runs first.
         if (++_runs == 4)
         {
-            _cpu = new CpuPerEvent(_host.Persisted);
+            _cpu = new CpuPerEvent(_host.Persisted, Provider);
         }
     }
 }

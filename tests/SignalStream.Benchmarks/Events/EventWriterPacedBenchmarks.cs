@@ -43,7 +43,7 @@ public class EventWriterPacedBenchmarks
     {
         var duration = Duration;
         var start = _host.Persisted;
-        var cpu = new CpuPerEvent(start);
+        var cpu = new CpuPerEvent(start, Provider);
         var clock = Stopwatch.StartNew();
         long offered = 0;
         while (clock.Elapsed < duration)
