@@ -7,6 +7,12 @@ set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
+# The event store's production settings (compose.yaml's postgres uses the same): durability stays on (fsync,
+# synchronous_commit, full_page_writes); the WAL is sized so that no checkpoint, and the full-page-image storm after
+# it, lands inside a sustained run. docs/events.md, "PostgreSQL settings", says why each is there.
+PG_SETTINGS="-c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=512MB -c wal_buffers=64MB \
+-c max_wal_size=4GB -c checkpoint_timeout=15min -c wal_compression=lz4"
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
@@ -27,7 +33,7 @@ start() {
   "${as_pg[@]}" "$PG_BIN/initdb" -D "$dir/pg/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 -N >"$dir/pg/initdb.log" 2>&1 \
     || { cat "$dir/pg/initdb.log" >&2; echo "initdb failed (log above)" >&2; exit 1; }
   "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w \
-    -o "-p $pg_port -c listen_addresses=127.0.0.1 -k $dir/pg -c fsync=on -c max_connections=200" start >/dev/null \
+    -o "-p $pg_port -c listen_addresses=127.0.0.1 -k $dir/pg $PG_SETTINGS -c max_connections=200" start >/dev/null \
     || { cat "$dir/pg/server.log" >&2; echo "PostgreSQL did not start (log above)" >&2; exit 1; }
 
   redis-server --port "$redis_port" --bind 127.0.0.1 --daemonize yes --save '' --appendonly no \

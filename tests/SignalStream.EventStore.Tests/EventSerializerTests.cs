@@ -49,6 +49,35 @@ public sealed class EventSerializerTests
         Assert.Contains(expected, error);
     }
 
+    [Fact]
+    public void StoredBytesAreThoseOfTheSerializerAndEveryEventKeepsItsOwnAcrossSlabs()
+    {
+        // 2,000 candles span several shared slabs; a long model name takes the own-array path.
+        var events = new List<ISignalStreamEvent>();
+        for (var i = 0; i < 2000; i++)
+        {
+            events.Add(new CandleClosed("binance", Closed("SYM" + (i % 7), i).Candle, Contracts.CandleOrigin.Live, i, i + 1));
+        }
+
+        events.Add(new ModelActivated(new string('m', 40_000), "1.0.0", new string('a', 64), "active", 5));
+        events.Add(new SignalResolved(Outcome(Signal("ETHUSDT", 2), Contracts.OutcomeKind.Win)));
+
+        var stored = events.Select(e => EventSerializer.Serialize(e, Guid.NewGuid(), DateTimeOffset.UnixEpoch)).ToList();
+
+        for (var i = 0; i < events.Count; i++)
+        {
+            var expected = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(events[i], events[i].GetType(), StoredOptions);
+            Assert.Equal(expected, stored[i].Data.ToArray());
+        }
+    }
+
+    // The stored form's documented options (docs/events.md): web defaults (camelCase), nulls left out.
+    private static readonly System.Text.Json.JsonSerializerOptions StoredOptions = new(System.Text.Json.JsonSerializerDefaults.Web)
+    {
+        TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(),
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+
     private static readonly System.Text.Json.JsonSerializerOptions SerializerOptions = new(System.Text.Json.JsonSerializerDefaults.Web)
     {
         TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(),

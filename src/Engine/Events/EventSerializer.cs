@@ -112,7 +112,7 @@ public static class EventSerializer
     public static bool TryDeserialize(StoredEvent stored, [NotNullWhen(true)] out ISignalStreamEvent? @event, [NotNullWhen(false)] out string? error) =>
         TryDeserialize(stored.Type, stored.SchemaVersion, stored.Data.Span, out @event, out error);
 
-    private static ReadOnlyMemory<byte> Bytes<T>(T value, JsonTypeInfo<T> typeInfo) => JsonSerializer.SerializeToUtf8Bytes(value, typeInfo);
+    private static ReadOnlyMemory<byte> Bytes<T>(T value, JsonTypeInfo<T> typeInfo) => EventBytes.Serialize(value, typeInfo);
 
     private static T? Upcast<T>(ReadOnlySpan<byte> data, Action<JsonObject> upcast, JsonTypeInfo<T> typeInfo)
     {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
@@ -31,6 +32,9 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
     private readonly ILogger _logger;
     private readonly string? _namespace;
     private readonly CandleWatermarks _watermarks;
+
+    // One name per (symbol, timeframe), built once instead of concatenated for every closed candle.
+    private readonly ConcurrentDictionary<StreamKey, string> _candleStreams = new();
     private readonly Channel<PendingEvent>[] _lanes;
     private readonly Lock _healthLock = new();
     private readonly CancellationTokenSource _abort = new();
@@ -132,7 +136,8 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
 
         _watermarks.Advance(stream, update.Candle.OpenTime);
         var e = new CandleClosed(update.Exchange, update.Candle, update.Origin, update.EventTime, update.ReceivedAt);
-        return EnqueueAsync(stream.Symbol, EventStreams.Candles(stream, _namespace), EventStreams.CandlesType, ExpectedVersions.Any, e, null, cancellationToken);
+        var streamId = _candleStreams.GetOrAdd(stream, static (key, ns) => EventStreams.Candles(key, ns), _namespace);
+        return EnqueueAsync(stream.Symbol, streamId, EventStreams.CandlesType, ExpectedVersions.Any, e, null, cancellationToken);
     }
 
     public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)

@@ -17,6 +17,8 @@ public class EventStoreBenchmarks
     private EventsBenchHost _host = null!;
     private EventData[] _template = null!;
     private long _candleIndex;
+    private CpuPerEvent? _cpu;
+    private int _runs;
 
     public static IEnumerable<string> Providers => EventsBenchHost.Providers;
 
@@ -39,6 +41,11 @@ public class EventStoreBenchmarks
     public void Cleanup()
     {
         Console.WriteLine($"// persistence lag ({Provider}, batch {GroupSize}, saturating bursts) {EventsBenchHost.Describe(_host.TakeLags())}");
+        if (_cpu is not null)
+        {
+            Console.WriteLine($"// cpu ({Provider}, batch {GroupSize}, WriterSustained after warm-up) {_cpu.Describe(_host.Persisted)}");
+        }
+
         _host.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
@@ -76,5 +83,12 @@ public class EventStoreBenchmarks
         }
 
         await _host.WaitPersistedAsync(target);
+
+        // The CPU per event counts from the end of BenchmarkDotNet's warm-up (one JIT run, three warm-up runs): start-up
+        // and tiered compilation would otherwise land on whichever group size runs first.
+        if (++_runs == 4)
+        {
+            _cpu = new CpuPerEvent(_host.Persisted, Provider);
+        }
     }
 }

@@ -23,7 +23,7 @@ public class EventWriterPacedBenchmarks
     [ParamsSource(nameof(Providers))]
     public string Provider { get; set; } = "file";
 
-    [Params(20_000, 80_000)]
+    [Params(20_000, 100_000)]
     public int Rate { get; set; }
 
     private static TimeSpan Duration =>
@@ -43,6 +43,7 @@ public class EventWriterPacedBenchmarks
     {
         var duration = Duration;
         var start = _host.Persisted;
+        var cpu = new CpuPerEvent(start, Provider);
         var clock = Stopwatch.StartNew();
         long offered = 0;
         while (clock.Elapsed < duration)
@@ -68,6 +69,6 @@ public class EventWriterPacedBenchmarks
         var total = clock.Elapsed;
         Console.WriteLine(
             $"// paced ({Provider}, {Rate}/s target): offered {offered / offering.TotalSeconds:F0}/s for {offering.TotalSeconds:F1} s, " +
-            $"all committed after {total.TotalSeconds:F1} s; lag {EventsBenchHost.Describe(_host.TakeLags())}");
+            $"all committed after {total.TotalSeconds:F1} s; lag {EventsBenchHost.Describe(_host.TakeLags())}; {cpu.Describe(_host.Persisted)}");
     }
 }

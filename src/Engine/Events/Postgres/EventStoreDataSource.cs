@@ -23,6 +23,15 @@ internal static class EventStoreDataSource
             builder.ConnectionStringBuilder.WriteBufferSize = CopyWriteBufferSize;
         }
 
+        // The same few statements run for every group commit and every projector read (the streams upsert, the
+        // snapshot, the global read): prepared once per pooled connection, the server stops parsing and planning them
+        // each time — a large share of a small group's cost at a trickle. Only when the connection string does not choose.
+        if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0)
+        {
+            builder.ConnectionStringBuilder.MaxAutoPrepare = 32;
+            builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+        }
+
         return builder.Build();
     }
 }
