@@ -15,7 +15,7 @@ public sealed class PostgresOutageCollection
 
 /// <summary>
 /// PostgreSQL stopped (immediate shutdown) under load and started again on the same port. The outage lasts
-/// SIGNALSTREAM_OUTAGE_SECONDS (default 5 to keep the suite fast; run it once with 30).
+/// SIGNALSTREAM_OUTAGE_SECONDS (default 30, as issue 5 asks; set it lower for a quick local run).
 /// </summary>
 [Collection(PostgresOutageCollection.Name)]
 public sealed class PostgresOutageTests(ITestOutputHelper output) : IAsyncLifetime
@@ -30,7 +30,7 @@ public sealed class PostgresOutageTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task AnOutageUnderLoadLosesNothingAndWritesNothingTwice()
     {
-        var outage = TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("SIGNALSTREAM_OUTAGE_SECONDS"), out var s) ? s : 5);
+        var outage = TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("SIGNALSTREAM_OUTAGE_SECONDS"), out var s) ? s : 30);
         await using var host = await EventsHost.StartAsync(new()
         {
             ["Storage:Provider"] = "postgres",
