@@ -103,22 +103,10 @@ internal sealed class EngineOutageScenario
             var startSeq = await StoredSeqAsync(hubs[0].Url, symbols, probes, cancellationToken);
             var allClients = pools.SelectMany(p => p.Clients).ToArray();
             var startDelivered = delivered();
-            samplers.ForEach(s => s.Restart());
-            engineSampler.Restart();
-            harness.Restart();
-            var watch = Stopwatch.StartNew();
+            ProcessSampler[] sampled = [.. samplers, engineSampler, harness];
+            var watch = PublishWindow.Start(sampled);
             var outage = Task.Run(() => RedisOutageAsync(farm, redis, redisPort, result, cancellationToken), CancellationToken.None);
-            var last = startDelivered;
-            while (watch.Elapsed.TotalSeconds < _options.Duration)
-            {
-                await Task.Delay(1000, cancellationToken);
-                var now = delivered();
-                result.DeliveredSeries.Add(now - last);
-                last = now;
-                samplers.ForEach(s => s.Sample());
-                engineSampler.Sample();
-                harness.Sample();
-            }
+            var last = await PublishWindow.SampleUntilAsync(watch, _options.Duration, delivered, result.DeliveredSeries, sampled, cancellationToken);
 
             await outage;
 

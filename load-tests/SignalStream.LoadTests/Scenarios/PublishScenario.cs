@@ -85,9 +85,8 @@ internal sealed class PublishScenario
             var delivered = () => pools.Sum(p => p.Stats.Delivered);
             var startDelivered = delivered();
             using var stopPublishing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            samplers.ForEach(s => s.Restart());
-            harness.Restart();
-            var watch = Stopwatch.StartNew();
+            ProcessSampler[] sampled = [.. samplers, harness];
+            var watch = PublishWindow.Start(sampled);
             var publishing = Task.Run(() => PublishAsync(publisher, symbols, finalSeq, stopPublishing.Token), CancellationToken.None);
             var disruption = scenario switch
             {
@@ -95,16 +94,7 @@ internal sealed class PublishScenario
                 _ => Task.CompletedTask,
             };
 
-            var last = startDelivered;
-            while (watch.Elapsed.TotalSeconds < _options.Duration)
-            {
-                await Task.Delay(1000, cancellationToken);
-                var now = delivered();
-                result.DeliveredSeries.Add(now - last);
-                last = now;
-                samplers.ForEach(s => s.Sample());
-                harness.Sample();
-            }
+            var last = await PublishWindow.SampleUntilAsync(watch, _options.Duration, delivered, result.DeliveredSeries, sampled, cancellationToken);
 
             await stopPublishing.CancelAsync();
             await publishing;
