@@ -34,7 +34,7 @@ public class FanOutBenchmarks
     private readonly List<Task> _drains = [];
     private readonly List<PipeWriter> _transports = [];
     private readonly DeliveryWaiter _waiter = new();
-    private readonly NoopMeterFactory _meters = new();
+    private readonly BenchMeterFactory _meters = new();
     private SymbolFeed _feed = null!;
     private Signal _template = null!;
     private long _seq;
@@ -227,25 +227,5 @@ public class FanOutBenchmarks
 
         public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
             _core.OnCompleted(continuation, state, token, flags);
-    }
-
-    private sealed class NoopMeterFactory : System.Diagnostics.Metrics.IMeterFactory
-    {
-        private readonly List<System.Diagnostics.Metrics.Meter> _meters = [];
-
-        public System.Diagnostics.Metrics.Meter Create(System.Diagnostics.Metrics.MeterOptions options)
-        {
-            var meter = new System.Diagnostics.Metrics.Meter(options);
-            _meters.Add(meter);
-            return meter;
-        }
-
-        public void Dispose()
-        {
-            foreach (var meter in _meters)
-            {
-                meter.Dispose();
-            }
-        }
     }
 }

@@ -33,10 +33,6 @@ internal struct RollingMoments
         _capacity = capacity;
     }
 
-    public readonly int Count => _count;
-
-    public readonly bool IsFull => _count == _capacity;
-
     public readonly double Mean => _count == 0 ? 0 : _shift + (_sum / _count);
 
     /// <summary>Population variance (divides by the count), never negative.</summary>

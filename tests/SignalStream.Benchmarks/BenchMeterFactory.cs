@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 
-namespace SignalStream.Benchmarks.Engine;
+namespace SignalStream.Benchmarks;
 
 /// <summary>Meters without a listener (as in a node nobody scrapes), kept so the benchmark's cleanup disposes them.</summary>
 internal sealed class BenchMeterFactory : IMeterFactory
