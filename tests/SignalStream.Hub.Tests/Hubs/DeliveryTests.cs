@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using SignalStream.Contracts;
 using SignalStream.Hub.Hubs;
@@ -13,19 +12,7 @@ public sealed class DeliveryTests
     {
         await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: "Hub:OutboundQueueLimit=16");
         var registry = node.App.Services.GetRequiredService<SignalStream.Hub.Hubs.Internal.ConnectionRegistry>();
-        var meters = node.App.Services.GetRequiredService<IMeterFactory>();
-        using var listener = new MeterListener();
-        long slowDisconnects = 0;
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            // This node's meter only: nodes of tests running in parallel publish the same instrument names.
-            if (instrument.Name == "signalstream_hub_slow_consumer_disconnects_total" && ReferenceEquals(instrument.Meter.Scope, meters))
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref slowDisconnects, value));
-        listener.Start();
+        using var cuts = new SlowConsumerCounter(node);
 
         await using var healthy = await node.ConnectAsync();
         await healthy.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
@@ -33,22 +20,11 @@ public sealed class DeliveryTests
         await slow.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
         await slow.PauseReadingAsync();
 
-        // Published in batches the healthy client takes in (a burst larger than the bound would overflow any client);
-        // the slow one takes nothing, so the kernel's socket buffers (megabytes on loopback), SignalR's 64 KB pipe and
-        // then its 16-message queue fill up. Publishing goes on until the node reports the disconnect.
+        // In batches the healthy client takes in (a burst larger than the bound would overflow any client); the slow one
+        // takes nothing, so the kernel's socket buffers, SignalR's 64 KB pipe and then its 16-message queue fill up.
         const int batch = 8;
-        const int maxSignals = 80_000;
-        var signals = new List<System.Text.Json.JsonElement>();
-        var count = 0;
-        while (Interlocked.Read(ref slowDisconnects) == 0 && count < maxSignals)
-        {
-            for (var i = 0; i < batch; i++)
-            {
-                await node.PublishAsync(TestSignals.Make("BTCUSDT", ++count));
-            }
-
-            signals.AddRange(await healthy.NextEventsAsync(HubNames.SignalEvent, batch));
-        }
+        var signals = await cuts.PublishUntilCutAsync(node, healthy, "BTCUSDT");
+        var count = signals.Count;
 
         Console.WriteLine($"slow consumer disconnected after {count} signals of ~{System.Text.Json.JsonSerializer.Serialize(TestSignals.Make("BTCUSDT", 1), SignalStream.Contracts.Serialization.ContractsJsonContext.Default.Signal).Length} B");
         for (var i = 0; i < batch; i++)
@@ -74,7 +50,7 @@ public sealed class DeliveryTests
         }
 
         Assert.Equal(1, registry.Count);
-        Assert.True(Interlocked.Read(ref slowDisconnects) >= 1, "the slow consumer's disconnect is counted");
+        Assert.True(cuts.Value >= 1, "the slow consumer's disconnect is counted");
     }
 
     [Fact]

@@ -1,5 +1,3 @@
-using System.Diagnostics.Metrics;
-using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using SignalStream.Contracts;
 using SignalStream.Hub.Hubs;
@@ -27,21 +25,10 @@ public sealed class SlowConsumerTests
         await slow.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
         await slow.PauseReadingAsync();
 
-        // Published in batches the healthy client takes in, until the node has cut the non-reader (its socket, the
-        // kernel's buffers and SignalR's 64 KB pipe fill first, then its transport takes nothing for 300 ms).
+        // Until the node has cut the non-reader: its transport then takes nothing for 300 ms.
         const int batch = 8;
-        const int maxSignals = 80_000;
-        var signals = new List<JsonElement>();
-        var count = 0;
-        while (cuts.Value == 0 && count < maxSignals)
-        {
-            for (var i = 0; i < batch; i++)
-            {
-                await node.PublishAsync(TestSignals.Make("BTCUSDT", ++count));
-            }
-
-            signals.AddRange(await healthy.NextEventsAsync(HubNames.SignalEvent, batch));
-        }
+        var signals = await cuts.PublishUntilCutAsync(node, healthy, "BTCUSDT");
+        var count = signals.Count;
 
         Assert.Equal(1, cuts.Value);
         slow.ResumeReading();
@@ -123,28 +110,4 @@ public sealed class SlowConsumerTests
     }
 
     /// <summary>This node's <c>signalstream_hub_slow_consumer_disconnects_total</c>.</summary>
-    private sealed class SlowConsumerCounter : IDisposable
-    {
-        private readonly MeterListener _listener = new();
-        private long _value;
-
-        public SlowConsumerCounter(TestNode node)
-        {
-            var meters = node.App.Services.GetRequiredService<IMeterFactory>();
-            _listener.InstrumentPublished = (instrument, l) =>
-            {
-                // This node's meter only: nodes of tests running in parallel publish the same instrument names.
-                if (instrument.Name == "signalstream_hub_slow_consumer_disconnects_total" && ReferenceEquals(instrument.Meter.Scope, meters))
-                {
-                    l.EnableMeasurementEvents(instrument);
-                }
-            };
-            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _value, value));
-            _listener.Start();
-        }
-
-        public long Value => Interlocked.Read(ref _value);
-
-        public void Dispose() => _listener.Dispose();
-    }
 }
