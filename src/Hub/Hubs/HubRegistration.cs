@@ -14,6 +14,7 @@ using SignalStream.Hub.FanOut.Internal;
 using SignalStream.Hub.FanOut.Redis;
 using SignalStream.Hub.Hosting;
 using SignalStream.Hub.Hubs.Internal;
+using SignalStream.Hub.Transport;
 
 namespace SignalStream.Hub.Hubs;
 
@@ -154,6 +155,11 @@ public static class HubRegistration
 
             return next(http);
         });
+
+        if (options.DirectSocketSends)
+        {
+            app.UseDirectSocketSends(HubNames.Path, app.Services.GetRequiredService<TimeProvider>());
+        }
 
         var hub = app.MapHub<SignalHub>(HubNames.Path);
 

@@ -32,6 +32,12 @@ public sealed class SignalHubOptions
     /// </summary>
     public TimeSpan SlowConsumerMaxLag { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Whether the node writes WebSocket clients' sockets itself (one non-blocking send per message, on the fan-out
+    /// thread) instead of through SignalR's pipes; applies to plain-TCP WebSockets on Linux, others always use SignalR's.
+    /// </summary>
+    public bool DirectSocketSends { get; set; } = true;
+
     /// <summary>Recent signals kept per symbol in memory for resume without a store read.</summary>
     public int RecentSignalsPerSymbol { get; set; } = 1024;
 

@@ -18,7 +18,7 @@ namespace SignalStream.Benchmarks.Hub;
 /// One signal through a symbol's real fan-out to N in-memory connections: <see cref="SymbolFeed"/> (ordering, serialize
 /// once, offer to each subscriber), each <see cref="ConnectionState"/> (written at once while it keeps up, queued behind
 /// a pending write otherwise), and SignalR's own
-/// <see cref="HubConnectionContext.WriteAsync(SerializedHubMessage, CancellationToken)"/> into a pipe that a reader
+/// <see cref="HubConnectionContext.WriteAsync(SerializedHubMessage, CancellationToken)"/> (through <see cref="PipeClientOutput"/>) into a pipe that a reader
 /// drains, as a socket transport would. An operation ends when all N connections have the frame on their pipe.
 /// </summary>
 /// <remarks>

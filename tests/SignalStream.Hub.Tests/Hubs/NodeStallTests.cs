@@ -7,8 +7,12 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using SignalStream.Contracts;
+using SignalStream.Contracts.Serialization;
+using SignalStream.Hub.FanOut.Internal;
 using SignalStream.Hub.Hubs;
 using SignalStream.Hub.Hubs.Internal;
+using SignalStream.Hub.Tests.Infrastructure;
 
 namespace SignalStream.Hub.Tests.Hubs;
 
@@ -102,7 +106,7 @@ public sealed class NodeStallTests
         /// <summary>Offers a frame the connection's transport will not take: its write waits from now on.</summary>
         public void Stall(ConnectionState connection)
         {
-            Assert.True(connection.TryEnqueue(new SerializedHubMessage(new InvocationMessage("signal", [1]))));
+            Assert.True(connection.TryEnqueue(HubFrames.Invocation(HubNames.SignalEvent, TestSignals.Make("BTCUSDT", 1), ContractsJsonContext.Default.Signal)));
             Assert.NotEqual(0, connection.StalledSince);
         }
 

@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.SignalR;
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
 using SignalStream.Hub.Hubs.Internal;

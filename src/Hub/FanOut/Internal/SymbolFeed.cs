@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using Microsoft.AspNetCore.SignalR;
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
 using SignalStream.Hub.Hubs.Internal;
@@ -221,7 +220,7 @@ internal sealed partial class SymbolFeed
         Volatile.Write(ref _delivered, signal.Seq);
         _ring.Add(signal);
         var subscribers = Volatile.Read(ref _subscribers);
-        SerializedHubMessage? frame = null;
+        OutboundFrame? frame = null;
         var sent = 0;
         foreach (var subscriber in subscribers)
         {
@@ -241,7 +240,7 @@ internal sealed partial class SymbolFeed
     {
         var subscribers = Volatile.Read(ref _subscribers);
         _ring.TryGet(outcome.SignalSeq, out var signal);
-        SerializedHubMessage? frame = null;
+        OutboundFrame? frame = null;
         var sent = 0;
         foreach (var subscriber in subscribers)
         {
@@ -257,7 +256,7 @@ internal sealed partial class SymbolFeed
         _context.Metrics.MessagesSent(sent);
     }
 
-    private int Offer(ConnectionState connection, SerializedHubMessage frame)
+    private int Offer(ConnectionState connection, OutboundFrame frame)
     {
         if (connection.TryEnqueue(frame))
         {

@@ -1,0 +1,36 @@
+using SignalStream.Hub.FanOut.Internal;
+
+namespace SignalStream.Hub.Hubs.Internal;
+
+/// <summary>
+/// How the node's own messages reach one client: offered without waiting, kept in order, bounded. Fan-out never awaits a
+/// client; a client that cannot keep up shows as a refused offer or a stall, and is cut off.
+/// </summary>
+internal interface IClientOutput
+{
+    /// <summary>
+    /// Since when (a <see cref="TimeProvider.GetTimestamp"/> value) the transport has taken nothing while something waits
+    /// for it, or 0 when nothing waits: how long this client has made no progress at all.
+    /// </summary>
+    long StalledSince { get; }
+
+    /// <summary>True once closed, cut off or aborted: nothing more is accepted.</summary>
+    bool HasEnded { get; }
+
+    /// <summary>Completes once the output has ended and what was offered has been handed on (or the connection died).</summary>
+    Task Drained { get; }
+
+    /// <summary>Sends <paramref name="frame"/> now or queues it behind what waits; false when the queue is at its limit or
+    /// the output has ended.</summary>
+    bool TryOffer(OutboundFrame frame);
+
+    /// <summary>Sends <paramref name="close"/> after everything queued (nothing offered is lost), then ends the connection.</summary>
+    void Close(OutboundFrame close);
+
+    /// <summary>Drops what is queued, sends <paramref name="close"/> behind what the transport already holds, and ends the
+    /// connection.</summary>
+    void CutOff(OutboundFrame close);
+
+    /// <summary>The connection is gone: nothing more is offered.</summary>
+    void Abort();
+}

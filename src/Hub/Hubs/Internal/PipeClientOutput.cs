@@ -1,0 +1,224 @@
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.SignalR;
+using SignalStream.Hub.FanOut.Internal;
+
+namespace SignalStream.Hub.Hubs.Internal;
+
+/// <summary>
+/// A client reached through SignalR's own send path: its pipe, its transport and Kestrel. Used where the node does not
+/// write the socket itself (<see cref="SocketClientOutput"/>): TLS, the Server-Sent Events and long-polling transports,
+/// <c>Hub:DirectSocketSends=false</c>.
+/// </summary>
+/// <remarks>
+/// While the connection keeps up, an offer writes the frame straight into SignalR's pipe on the offering thread (no
+/// queue, no thread hop); only when a write cannot complete at once (the transport is back-pressuring, or SignalR is
+/// writing something of its own) do frames wait in the queue, in order, for the drain that resumes when the transport
+/// takes them.
+/// </remarks>
+internal sealed class PipeClientOutput(HubConnectionContext context, int limit, TimeProvider time) : IClientOutput
+{
+    private readonly Lock _gate = new();
+    private readonly Queue<Outbound> _queue = new();
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _draining;
+    private bool _completed;
+    private long _stalledSince;
+
+    public long StalledSince => Volatile.Read(ref _stalledSince);
+
+    public Task Drained => _drained.Task;
+
+    public bool HasEnded
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _completed;
+            }
+        }
+    }
+
+    public bool TryOffer(OutboundFrame frame)
+    {
+        lock (_gate)
+        {
+            if (_completed || _queue.Count >= limit)
+            {
+                return false;
+            }
+
+            _queue.Enqueue(new Outbound(frame, Closes: false, Cut: false));
+            if (_draining)
+            {
+                return true;
+            }
+
+            _draining = true;
+        }
+
+        Drain();
+        return true;
+    }
+
+    public void Close(OutboundFrame close)
+    {
+        lock (_gate)
+        {
+            _completed = true;
+            _queue.Enqueue(new Outbound(close, Closes: true, Cut: false));
+            if (_draining)
+            {
+                return;
+            }
+
+            _draining = true;
+        }
+
+        Drain();
+    }
+
+    public void CutOff(OutboundFrame close)
+    {
+        bool drainHere;
+        lock (_gate)
+        {
+            _completed = true;
+            _queue.Clear();
+            _queue.Enqueue(new Outbound(close, Closes: true, Cut: true));
+            drainHere = !_draining;
+            _draining = true;
+        }
+
+        // A write to a client that does not read waits on the transport while holding SignalR's write lock. Cancelling
+        // that flush (a result, not an exception: SignalR records no error) releases the lock with the bytes left in
+        // the pipe, so the close goes out right behind them.
+        CancelPendingFlush();
+        if (drainHere)
+        {
+            Drain();
+        }
+    }
+
+    public void Abort()
+    {
+        lock (_gate)
+        {
+            _completed = true;
+            _queue.Clear();
+            if (!_draining)
+            {
+                _drained.TrySetResult();
+            }
+        }
+
+        context.Abort();
+    }
+
+    /// <summary>
+    /// Writes what is queued, in order, on the calling thread while SignalR takes each frame at once; when a write has to
+    /// wait, the rest continues in <see cref="DrainAfterAsync"/> once it completes. Only one drain runs at a time.
+    /// </summary>
+    private void Drain()
+    {
+        var aborted = context.ConnectionAborted;
+        while (true)
+        {
+            Outbound next;
+            lock (_gate)
+            {
+                if (!_queue.TryDequeue(out next))
+                {
+                    _draining = false;
+                    if (_completed)
+                    {
+                        _drained.TrySetResult();
+                    }
+
+                    return;
+                }
+            }
+
+            ValueTask write;
+            try
+            {
+                write = context.WriteAsync(next.Frame.Message, aborted);
+            }
+            catch (OperationCanceledException)
+            {
+                Finish();
+                return;
+            }
+
+            if (next.Closes)
+            {
+                _ = CloseAfterAsync(write, next.Cut);
+                return;
+            }
+
+            if (!write.IsCompletedSuccessfully)
+            {
+                Volatile.Write(ref _stalledSince, time.GetTimestamp());
+                _ = DrainAfterAsync(write);
+                return;
+            }
+        }
+    }
+
+    private async Task DrainAfterAsync(ValueTask write)
+    {
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Finish(); // the connection went away; what is still queued has nobody to go to
+            return;
+        }
+
+        Volatile.Write(ref _stalledSince, 0);
+        Drain();
+    }
+
+    /// <summary>Ends the connection once the close message is in SignalR's pipe. A cut-off does not wait for a client
+    /// that does not read: its flush is cancelled (the bytes stay in the pipe) and the transport sends the close behind
+    /// what it already holds, if the client reads again before the transport gives up.</summary>
+    private async Task CloseAfterAsync(ValueTask write, bool cut)
+    {
+        if (cut)
+        {
+            CancelPendingFlush();
+        }
+
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Aborted while the close waited for SignalR's write lock: the connection is gone anyway.
+        }
+
+        context.Abort();
+        Finish();
+    }
+
+    private void CancelPendingFlush() => context.Features.Get<IConnectionTransportFeature>()?.Transport.Output.CancelPendingFlush();
+
+    private void Finish()
+    {
+        lock (_gate)
+        {
+            _completed = true;
+            _queue.Clear();
+            _draining = false;
+        }
+
+        Volatile.Write(ref _stalledSince, 0);
+        _drained.TrySetResult();
+    }
+
+    /// <summary>A frame waiting for the transport; <c>Closes</c> marks the close message, <c>Cut</c> a slow consumer's.</summary>
+    private readonly record struct Outbound(OutboundFrame Frame, bool Closes, bool Cut);
+}
