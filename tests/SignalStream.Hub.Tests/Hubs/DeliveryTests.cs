@@ -7,10 +7,13 @@ namespace SignalStream.Hub.Tests.Hubs;
 
 public sealed class DeliveryTests
 {
-    [Fact]
-    public async Task ClientThatNeverReadsIsDisconnectedWhileOthersReceiveEverything()
+    /// <summary>Both send paths: the node writing the socket itself, and SignalR's pipe (TLS and other transports).</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ClientThatNeverReadsIsDisconnectedWhileOthersReceiveEverything(bool directSocketSends)
     {
-        await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: "Hub:OutboundQueueLimit=16");
+        await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: ["Hub:OutboundQueueLimit=16", $"Hub:DirectSocketSends={directSocketSends}"]);
         var registry = node.App.Services.GetRequiredService<SignalStream.Hub.Hubs.Internal.ConnectionRegistry>();
         using var cuts = new SlowConsumerCounter(node);
 

@@ -14,10 +14,13 @@ public sealed class SlowConsumerTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
-    [Fact]
-    public async Task ClientThatStopsReadingIsCutOffWithAReasonItReadsWhenItReadsAgain()
+    /// <summary>Both send paths: the node writing the socket itself, and SignalR's pipe (TLS and other transports).</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ClientThatStopsReadingIsCutOffWithAReasonItReadsWhenItReadsAgain(bool directSocketSends)
     {
-        await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: "Hub:SlowConsumerMaxLag=00:00:00.300");
+        await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: ["Hub:SlowConsumerMaxLag=00:00:00.300", $"Hub:DirectSocketSends={directSocketSends}"]);
         using var cuts = new SlowConsumerCounter(node);
         await using var healthy = await node.ConnectAsync();
         await healthy.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });

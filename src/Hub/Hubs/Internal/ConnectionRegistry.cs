@@ -46,6 +46,9 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 
     public ConnectionState? Find(string connectionId) => _connections.GetValueOrDefault(connectionId);
 
+    /// <summary>The connections open now (a moment's view, for inspection).</summary>
+    public IReadOnlyCollection<ConnectionState> Open => [.. _connections.Values];
+
     public ConnectionState Add(HubConnectionContext context)
     {
         var state = new ConnectionState(context, _options.OutboundQueueLimit,

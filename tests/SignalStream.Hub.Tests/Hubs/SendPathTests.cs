@@ -1,0 +1,42 @@
+using Microsoft.Extensions.DependencyInjection;
+using SignalStream.Contracts;
+using SignalStream.Hub.Hubs.Internal;
+using SignalStream.Hub.Tests.Infrastructure;
+
+namespace SignalStream.Hub.Tests.Hubs;
+
+/// <summary>
+/// A WebSocket client on plain TCP is written by the node itself (one send per message on the fan-out thread) unless
+/// <c>Hub:DirectSocketSends</c> is off; either way it receives the same messages, in order, and its calls are answered.
+/// </summary>
+public sealed class SendPathTests
+{
+    [Theory]
+    [InlineData(true, typeof(SocketClientOutput))]
+    [InlineData(false, typeof(PipeClientOutput))]
+    public async Task AWebSocketClientGetsTheConfiguredSendPathAndTheSameMessagesEitherWay(bool directSocketSends, Type expected)
+    {
+        await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: $"Hub:DirectSocketSends={directSocketSends}");
+        var registry = node.App.Services.GetRequiredService<ConnectionRegistry>();
+        await using var client = await node.ConnectAsync();
+        var subscribed = await client.InvokeAsync("Subscribe", new { symbol = "ETHUSDT" });
+        Assert.Equal("ETHUSDT", subscribed.GetProperty("symbol").GetString());
+
+        Assert.IsType(expected, Assert.Single(registry.Open).Output);
+
+        const int count = 500;
+        for (var seq = 1; seq <= count; seq++)
+        {
+            await node.PublishAsync(TestSignals.Make("ETHUSDT", seq));
+        }
+
+        var received = await client.NextEventsAsync(HubNames.SignalEvent, count);
+        Assert.Equal(Enumerable.Range(1, count).Select(i => (long)i), received.Select(s => s.GetProperty("seq").GetInt64()));
+
+        // Calls made between deliveries are still answered: SignalR's own writes share the socket with the fan-out's.
+        await client.InvokeAsync("Unsubscribe", "ETHUSDT");
+        await node.PublishAsync(TestSignals.Make("ETHUSDT", count + 1));
+        var again = await client.InvokeAsync("Subscribe", new { symbol = "ETHUSDT", afterSeq = count });
+        Assert.Equal(count + 1, Assert.Single(again.GetProperty("signals").EnumerateArray()).GetProperty("seq").GetInt64());
+    }
+}

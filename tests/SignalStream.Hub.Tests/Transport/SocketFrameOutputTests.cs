@@ -1,0 +1,248 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using SignalStream.Hub.Transport;
+
+namespace SignalStream.Hub.Tests.Transport;
+
+/// <summary>
+/// The node's own writer of a client's socket, on a real loopback TCP connection: frames arrive whole and in order
+/// whether the kernel takes them at once or they wait for a client that reads late, a frame on the wire is never cut,
+/// and nothing comes inside one of the WebSocket's own messages or after its close.
+/// </summary>
+public sealed class SocketFrameOutputTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task FramesOfferedToAReadingClientArriveWholeAndInOrder()
+    {
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System);
+        var reading = pair.ReadFramesAsync(count: 2_000);
+
+        for (var i = 0; i < 2_000; i++)
+        {
+            Assert.NotEqual(FrameOffer.Full, output.Offer(Numbered(i, size: i % 3 == 0 ? 200 : 20), int.MaxValue));
+        }
+
+        await output.WhenIdleAsync().WaitAsync(Wait);
+        var frames = await reading.WaitAsync(Wait);
+        Assert.Equal(Enumerable.Range(0, 2_000), frames.Select(NumberOf));
+    }
+
+    [Fact]
+    public async Task AClientThatDoesNotReadQueuesFramesUpToTheLimitAndGetsThemAllInOrderWhenItReads()
+    {
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System);
+        const int limit = 16;
+        var accepted = 0;
+        var queued = 0;
+        while (true)
+        {
+            var offer = output.Offer(Numbered(accepted, size: 1_000), limit);
+            if (offer == FrameOffer.Full)
+            {
+                break;
+            }
+
+            Assert.NotEqual(FrameOffer.Closed, offer);
+            queued += offer == FrameOffer.Queued ? 1 : 0;
+            accepted++;
+        }
+
+        Assert.Equal(limit, queued);
+        Assert.NotEqual(0, output.StalledSince);
+
+        var frames = await pair.ReadFramesAsync(accepted).WaitAsync(Wait);
+        await output.WhenIdleAsync().WaitAsync(Wait);
+        Assert.Equal(Enumerable.Range(0, accepted), frames.Select(NumberOf));
+        Assert.Equal(0, output.StalledSince);
+    }
+
+    [Fact]
+    public async Task DroppingWhatWaitsKeepsTheFrameOnTheWireWholeAndTheCloseGoesBehindIt()
+    {
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System);
+        var offered = 0;
+        while (output.Offer(Numbered(offered, size: 3_000), limit: 8) != FrameOffer.Full)
+        {
+            offered++;
+        }
+
+        output.DropWaitingFrames();
+        Assert.Equal(FrameOffer.Queued, output.Offer(Encoding.UTF8.GetBytes("close").AsMemory().Framed(), int.MaxValue));
+
+        // Every frame parses (none was cut), the numbered ones are a gap-free prefix of what was offered, and the close
+        // comes right after them.
+        var frames = await pair.ReadFramesUntilAsync(f => Encoding.UTF8.GetString(f) == "close").WaitAsync(Wait);
+        var numbers = frames.SkipLast(1).Select(NumberOf).ToList();
+        Assert.Equal(Enumerable.Range(0, numbers.Count), numbers);
+        Assert.InRange(numbers.Count, 1, offered - 1);
+        await output.WhenIdleAsync().WaitAsync(Wait);
+    }
+
+    [Fact]
+    public async Task OfferedFramesWaitUntilTheWebSocketsFragmentedMessageHasEnded()
+    {
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System);
+
+        output.Write(WebSocketFrameScannerTests.Frame(0x01, fin: false, "he"u8.ToArray()));
+        Assert.Equal(FrameOffer.Queued, output.Offer(Numbered(7, size: 10), int.MaxValue));
+        output.Write(WebSocketFrameScannerTests.Frame(0x00, fin: true, "llo"u8.ToArray()));
+        await output.WhenIdleAsync().WaitAsync(Wait);
+
+        var frames = await pair.ReadFramesAsync(3).WaitAsync(Wait);
+        Assert.Equal("he", Encoding.UTF8.GetString(frames[0]));
+        Assert.Equal("llo", Encoding.UTF8.GetString(frames[1]));
+        Assert.Equal(7, NumberOf(frames[2]));
+    }
+
+    [Fact]
+    public async Task NothingIsOfferedAfterTheWebSocketsCloseFrame()
+    {
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System);
+
+        output.Write(WebSocketFrameScannerTests.Frame(0x08, fin: true, [0x03, 0xe8]));
+
+        Assert.Equal(FrameOffer.Closed, output.Offer(Numbered(1, size: 10), int.MaxValue));
+    }
+
+    [Fact]
+    public async Task AClientThatResetsTheConnectionEndsTheOutput()
+    {
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System);
+        pair.Client.LingerState = new LingerOption(true, 0);
+        pair.Client.Close(); // a reset, as a crashed client's kernel sends
+
+        var deadline = DateTime.UtcNow + Wait;
+        var offer = FrameOffer.Sent;
+        while (offer != FrameOffer.Closed && DateTime.UtcNow < deadline)
+        {
+            offer = output.Offer(Numbered(1, size: 10), int.MaxValue);
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(FrameOffer.Closed, offer);
+        await output.WhenIdleAsync().WaitAsync(Wait);
+    }
+
+    private static ReadOnlyMemory<byte> Numbered(int number, int size)
+    {
+        var payload = new byte[Math.Max(size, 4)];
+        BinaryPrimitives.WriteInt32BigEndian(payload, number);
+        payload.AsSpan(4).Fill((byte)number);
+        return payload.AsMemory().Framed();
+    }
+
+    private static int NumberOf(byte[] payload)
+    {
+        var number = BinaryPrimitives.ReadInt32BigEndian(payload);
+        Assert.All(payload.AsSpan(4).ToArray(), b => Assert.Equal((byte)number, b)); // arrived whole, not mixed with another
+        return number;
+    }
+
+    /// <summary>A connected loopback pair with small kernel buffers, so a client that does not read fills them fast.</summary>
+    private sealed class SocketPair : IDisposable
+    {
+        private readonly List<byte> _received = [];
+
+        private SocketPair(Socket server, Socket client)
+        {
+            Server = server;
+            Client = client;
+        }
+
+        public Socket Server { get; }
+
+        public Socket Client { get; }
+
+        public static async Task<SocketPair> ConnectAsync()
+        {
+            using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            listener.Listen();
+            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+            await client.ConnectAsync(listener.LocalEndPoint!).WaitAsync(Wait);
+            var server = await listener.AcceptAsync().WaitAsync(Wait);
+            server.SendBufferSize = 4096;
+            server.NoDelay = true;
+            return new SocketPair(server, client);
+        }
+
+        public Task<List<byte[]>> ReadFramesAsync(int count) => ReadFramesUntilAsync(null, count);
+
+        public async Task<List<byte[]>> ReadFramesUntilAsync(Func<byte[], bool>? last, int count = int.MaxValue)
+        {
+            var frames = new List<byte[]>();
+            var buffer = new byte[16 * 1024];
+            while (frames.Count < count)
+            {
+                if (TryTakeFrame(out var payload))
+                {
+                    frames.Add(payload);
+                    if (last?.Invoke(payload) == true)
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
+                var read = await Client.ReceiveAsync(buffer, SocketFlags.None);
+                Assert.NotEqual(0, read);
+                _received.AddRange(buffer.AsSpan(0, read));
+            }
+
+            return frames;
+        }
+
+        /// <summary>Parses one unmasked server frame off the front of what was received.</summary>
+        private bool TryTakeFrame(out byte[] payload)
+        {
+            payload = [];
+            if (_received.Count < 2)
+            {
+                return false;
+            }
+
+            var bytes = _received.ToArray();
+            var (headerLength, length) = (bytes[1] & 0x7f) switch
+            {
+                126 when bytes.Length >= 4 => (4, (int)BinaryPrimitives.ReadUInt16BigEndian(bytes.AsSpan(2))),
+                127 when bytes.Length >= 10 => (10, (int)BinaryPrimitives.ReadUInt64BigEndian(bytes.AsSpan(2))),
+                126 or 127 => (-1, 0),
+                var small => (2, small),
+            };
+            if (headerLength < 0 || bytes.Length < headerLength + length)
+            {
+                return false;
+            }
+
+            Assert.Equal(0, bytes[1] & 0x80); // a server never masks
+            payload = bytes.AsSpan(headerLength, length).ToArray();
+            _received.RemoveRange(0, headerLength + length);
+            return true;
+        }
+
+        public void Dispose()
+        {
+            Client.Dispose();
+            Server.Dispose();
+        }
+    }
+}
+
+internal static class FramingExtensions
+{
+    /// <summary>The payload as a whole, unmasked text frame.</summary>
+    public static ReadOnlyMemory<byte> Framed(this ReadOnlyMemory<byte> payload) => WebSocketFrameScannerTests.Text(payload.ToArray());
+
+    public static ReadOnlyMemory<byte> Framed(this Memory<byte> payload) => WebSocketFrameScannerTests.Text(payload.ToArray());
+}
