@@ -1,8 +1,13 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
 using BenchmarkDotNet.Attributes;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -11,15 +16,18 @@ using SignalStream.Hub.FanOut;
 using SignalStream.Hub.FanOut.Internal;
 using SignalStream.Hub.Hubs;
 using SignalStream.Hub.Hubs.Internal;
+using SignalStream.Hub.Transport;
 
 namespace SignalStream.Benchmarks.Hub;
 
 /// <summary>
-/// One signal through a symbol's real fan-out to N in-memory connections: <see cref="SymbolFeed"/> (ordering, serialize
-/// once, offer to each subscriber), each <see cref="ConnectionState"/> (written at once while it keeps up, queued behind
-/// a pending write otherwise), and SignalR's own
-/// <see cref="HubConnectionContext.WriteAsync(SerializedHubMessage, CancellationToken)"/> (through <see cref="PipeClientOutput"/>) into a pipe that a reader
-/// drains, as a socket transport would. An operation ends when all N connections have the frame on their pipe.
+/// One signal through a symbol's real fan-out to N connections: <see cref="SymbolFeed"/> (ordering, serialize once, offer
+/// to each subscriber), each <see cref="ConnectionState"/> (written at once while it keeps up, queued behind a pending
+/// write otherwise), and then either SignalR's own
+/// <see cref="HubConnectionContext.WriteAsync(SerializedHubMessage, CancellationToken)"/> into an in-memory pipe that a
+/// reader drains, as a socket transport would (<see cref="PipeClientOutput"/>), or the node's own non-blocking send on a
+/// real loopback TCP socket that a client reads (<see cref="SocketClientOutput"/>, <c>Hub:DirectSocketSends</c>). An
+/// operation ends when all N connections have the frame (on their pipe, or read by their client).
 /// </summary>
 /// <remarks>
 /// Allocated bytes are process-wide (every thread), so they include the writer loops and pipes. The operation also
@@ -33,6 +41,7 @@ public class FanOutBenchmarks
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _drains = [];
     private readonly List<PipeWriter> _transports = [];
+    private readonly List<Socket> _sockets = [];
     private readonly DeliveryWaiter _waiter = new();
     private readonly BenchMeterFactory _meters = new();
     private SymbolFeed _feed = null!;
@@ -43,14 +52,16 @@ public class FanOutBenchmarks
     public int Connections { get; set; }
 
     /// <summary>
-    /// The pipes' memory: <c>shared</c> is <see cref="MemoryPool{T}.Shared"/> (what a bare <see cref="Pipe"/> uses; it
-    /// allocates an owner object per block it hands out), <c>reusing</c> a pool that hands the same blocks back, as
-    /// Kestrel's pinned block pool does. The difference is the pipes' cost, not the hub's.
+    /// <c>socket</c>: the node's own send on loopback TCP (the client's receive is in the measured time and process).
+    /// <c>pipe-shared</c> and <c>pipe-reusing</c>: SignalR's path into in-memory pipes whose memory is
+    /// <see cref="MemoryPool{T}.Shared"/> (what a bare <see cref="Pipe"/> uses; it allocates an owner object per block it
+    /// hands out) or a pool that hands the same blocks back, as Kestrel's pinned block pool does; the difference between
+    /// those two is the pipes' cost, not the hub's.
     /// </summary>
-    [Params("shared", "reusing")]
-    public string Pool { get; set; } = "shared";
+    [Params("socket", "pipe-shared", "pipe-reusing")]
+    public string Output { get; set; } = "socket";
 
-    private static PipeOptions PipeOptionsFor(string pool) => pool == "reusing"
+    private static PipeOptions PipeOptionsFor(string output) => output == "pipe-reusing"
         ? new PipeOptions(pool: ReusingPool.Instance, minimumSegmentSize: 4096, useSynchronizationContext: false)
         : new PipeOptions(useSynchronizationContext: false);
 
@@ -64,19 +75,38 @@ public class FanOutBenchmarks
         _template = MakeSignal(0);
         var protocol = new JsonHubProtocol();
         var mask = SignalSubscription.MaskOf(Timeframes.All);
+        using var listener = Output == "socket" ? Listen() : null;
         for (var i = 0; i < Connections; i++)
         {
-            var transport = new Pipe(PipeOptionsFor(Pool));
-            var application = new Pipe(PipeOptionsFor(Pool));
+            var transport = new Pipe(PipeOptionsFor(Output));
+            var application = new Pipe(PipeOptionsFor(Output));
             var connection = new DefaultConnectionContext($"c{i}", new DuplexPipe(application.Reader, transport.Writer), new DuplexPipe(transport.Reader, application.Writer));
+            if (listener is not null)
+            {
+                // The node's side of a real loopback connection, published as the upgrade does; the client reads.
+                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                await client.ConnectAsync(listener.LocalEndPoint!);
+                var server = await listener.AcceptAsync();
+                server.NoDelay = true;
+                var http = new DefaultHttpContext();
+                http.Features.Set(new SocketFrameOutput(server, time));
+                connection.Features.Set<IHttpContextFeature>(new RequestFeature(http));
+                _sockets.Add(client);
+                _sockets.Add(server);
+                _drains.Add(DrainAsync(client));
+            }
+            else
+            {
+                _transports.Add(transport.Writer);
+                _drains.Add(DrainAsync(transport.Reader));
+            }
+
             var hubContext = new HubConnectionContext(connection, new HubConnectionContextOptions { KeepAliveInterval = Timeout.InfiniteTimeSpan, ClientTimeoutInterval = Timeout.InfiniteTimeSpan }, NullLoggerFactory.Instance)
             {
                 Protocol = protocol,
             };
             var state = new ConnectionState(hubContext, options.OutboundQueueLimit, new TokenBucket(time, 1000, 1000), time);
             await _feed.SubscribeAsync(new SignalSubscription(state, "BTCUSDT", mask, 0), null, ["1m"], CancellationToken.None);
-            _transports.Add(transport.Writer);
-            _drains.Add(DrainAsync(transport.Reader));
         }
     }
 
@@ -88,6 +118,11 @@ public class FanOutBenchmarks
         foreach (var writer in _transports)
         {
             await writer.CompleteAsync();
+        }
+
+        foreach (var socket in _sockets)
+        {
+            socket.Dispose();
         }
 
         await Task.WhenAll(_drains).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default);
@@ -133,6 +168,57 @@ public class FanOutBenchmarks
         {
             // Benchmark finished.
         }
+    }
+
+    private async Task DrainAsync(Socket client)
+    {
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            while (true)
+            {
+                var read = await client.ReceiveAsync(buffer, SocketFlags.None);
+                if (read == 0)
+                {
+                    return;
+                }
+
+                var frames = buffer.AsSpan(0, read).Count((byte)0x1e);
+                if (frames > 0)
+                {
+                    _waiter.Delivered(frames);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Benchmark finished.
+        }
+    }
+
+    private static Listener Listen() => new();
+
+    private sealed class RequestFeature(HttpContext http) : IHttpContextFeature
+    {
+        public HttpContext? HttpContext { get; set; } = http;
+    }
+
+    /// <summary>A loopback listener for the socket connections, closed once they are all accepted.</summary>
+    private sealed class Listener : IDisposable
+    {
+        private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+
+        public Listener()
+        {
+            _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            _socket.Listen(1024);
+        }
+
+        public EndPoint? LocalEndPoint => _socket.LocalEndPoint;
+
+        public Task<Socket> AcceptAsync() => _socket.AcceptAsync();
+
+        public void Dispose() => _socket.Dispose();
     }
 
     private static int CountFrames(ReadOnlySequence<byte> buffer)
