@@ -4,8 +4,10 @@ using SignalStream.LoadTests.Reporting;
 using SignalStream.LoadTests.Scenarios;
 
 // SignalStream load harness (docs: load-tests/README.md). Every run is bounded (--max-minutes) and kills every process
-// it started. Example:
+// it started. Examples:
 //   dotnet run -c Release --project load-tests/SignalStream.LoadTests -- --clients 2000 --rate 200 --duration 20
+//   dotnet run -c Release --project load-tests/SignalStream.LoadTests -- --scenarios sweep --clients 2000 --sweep-rates 100,200,400
+//   dotnet run -c Release --project load-tests/SignalStream.LoadTests -- --self-check   (the harness's own logic, no servers)
 // Thousands of client sockets each wake up for one small message: running their receive continuations on the socket
 // engine's thread instead of queueing each to the thread pool cut the harness's CPU per delivered message by ~15 %
 // (measured, BENCHMARKS.md). The price: every client's receive then runs on that one thread (on 2 cores), so run with
@@ -15,6 +17,11 @@ if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLET
 {
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 }
+if (args is ["--self-check"])
+{
+    return SelfChecks.Run();
+}
+
 var root = FindRepositoryRoot();
 var (options, errors) = LoadTestOptions.Parse(args, root);
 if (options is null)
@@ -40,6 +47,7 @@ var machine = string.Create(CultureInfo.InvariantCulture,
 Console.WriteLine($"SignalStream load test -> {folder}");
 Console.WriteLine($"{machine}; {ReportWriter.Describe(options)}");
 var results = new List<ScenarioResult>();
+var sweeps = new List<SweepResult>();
 var failed = false;
 try
 {
@@ -53,6 +61,15 @@ try
             }
 
             Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {scenario} / {target} ...");
+            if (scenario == "sweep")
+            {
+                var sweep = new SweepResult { Target = target, P99BoundMs = options.P99BoundMs };
+                sweeps.Add(sweep);
+                await new SweepScenario(options, folder).RunAsync(sweep, bounded.Token);
+                Console.WriteLine($"  {ReportWriter.CapacityLine([sweep], options.P99BoundMs)}{(sweep.StoppedBecause is { } why ? $"; stopped: {why}" : "")}");
+                continue;
+            }
+
             IReadOnlyList<ScenarioResult> rows = scenario switch
             {
                 "bell" => await new ClosingBellScenario(options, folder).RunAsync(bounded.Token),
@@ -75,17 +92,19 @@ catch (OperationCanceledException) when (bounded.IsCancellationRequested)
 }
 
 machine += $", load average at end {LoadAverage()}";
-ReportWriter.Write(results, options, folder, machine);
+ReportWriter.Write(results, sweeps, options, folder, machine);
 if (options.Smoke)
 {
-    var wrong = results.Where(r => !r.Correct || r.Delivered == 0).ToList();
-    foreach (var r in results)
+    // A sweep is judged on correctness only, like the rest: every step must deliver everything, once, in order.
+    var checkedRows = results.Concat(sweeps.SelectMany(s => s.Steps.Select(step => step.Result))).ToList();
+    var wrong = checkedRows.Where(r => !r.Correct || r.Delivered == 0).ToList();
+    foreach (var r in checkedRows)
     {
         var verdict = r.Correct && r.Delivered > 0 ? "PASS" : "FAIL";
         Console.WriteLine($"{verdict} {r.Scenario}/{r.Target}: delivered {r.Delivered} live + {r.Recovered} recovered of {r.Expected}, gaps {r.Gaps}, duplicates {r.Duplicates}, missing {r.Missing}, lost clients {r.ClientsLost}, errors {r.Errors}");
     }
 
-    failed |= wrong.Count > 0 || results.Count == 0;
+    failed |= wrong.Count > 0 || checkedRows.Count == 0;
 }
 
 return failed ? 1 : 0;

@@ -1,0 +1,72 @@
+namespace SignalStream.LoadTests.Scenarios;
+
+/// <summary>
+/// The rules of a capacity sweep, as pure functions of the steps measured so far: which steps count toward capacity,
+/// when to stop climbing, and which step is the capacity.
+/// </summary>
+/// <remarks>
+/// Issue 9 asks for throughput "at equal or lower p99". Comparing two servers at one offered rate cannot answer it
+/// (past saturation the peer's p99 is seconds, below it the peer's p99 can be lower than ours), so each server gets its
+/// own highest delivered rate whose p99 stays within one bound, and the ratio is taken between those.
+/// </remarks>
+internal static class SweepCapacity
+{
+    /// <summary>A step that delivered less than this share of what it offered fell behind during its window.</summary>
+    public const double SaturatedBelow = 0.9;
+
+    /// <summary>Steps in a row over the bound before the climb stops: on a shared machine one miss can be noise.</summary>
+    public const int MissesInARow = 2;
+
+    /// <summary>The server fell behind: it delivered under 90 % of the offered rate, or its backlog did not drain in time
+    /// (which would also pollute the next step's latency).</summary>
+    public static bool Saturated(SweepStep step) =>
+        !step.Drained || step.Result.DeliveredPerSecond < SaturatedBelow * step.Result.OfferedPerSecond;
+
+    /// <summary>The step counts toward capacity: everything delivered once and in order, not saturated, and p99 within
+    /// the bound.</summary>
+    public static bool WithinBound(SweepStep step, double boundMs) =>
+        step.Result.Correct && !Saturated(step) && step.Result.LatencyCount > 0 && step.Result.P99Ms <= boundMs;
+
+    /// <summary>Why the climb stops after the steps so far; null to go on to the next rate.</summary>
+    public static string? StopReason(IReadOnlyList<SweepStep> steps, double boundMs)
+    {
+        if (steps.Count == 0)
+        {
+            return null;
+        }
+
+        var last = steps[^1];
+        if (!last.Drained)
+        {
+            return $"the {last.Rate:0.##}/s step's backlog did not drain in time";
+        }
+
+        if (Saturated(last))
+        {
+            return $"the {last.Rate:0.##}/s step delivered under {SaturatedBelow:P0} of what it offered";
+        }
+
+        var misses = 0;
+        for (var i = steps.Count - 1; i >= 0 && !WithinBound(steps[i], boundMs); i--)
+        {
+            misses++;
+        }
+
+        return misses >= MissesInARow ? $"{misses} steps in a row missed p99 <= {boundMs:0.##} ms or lost signals" : null;
+    }
+
+    /// <summary>The step with the highest delivered rate among those within the bound; null when none is.</summary>
+    public static SweepStep? Capacity(IReadOnlyList<SweepStep> steps, double boundMs)
+    {
+        SweepStep? best = null;
+        foreach (var step in steps)
+        {
+            if (WithinBound(step, boundMs) && (best is null || step.Result.DeliveredPerSecond > best.Result.DeliveredPerSecond))
+            {
+                best = step;
+            }
+        }
+
+        return best;
+    }
+}
