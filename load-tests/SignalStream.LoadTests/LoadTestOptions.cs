@@ -52,6 +52,10 @@ internal sealed class LoadTestOptions
     /// <summary>Capacity sweep: a step counts toward capacity only when its p99 (ms) is at or below this bound.</summary>
     public double P99BoundMs { get; set; } = 50;
 
+    /// <summary>Capacity sweep: extra steps after the climb stops, each halving the bracket between the capacity step and
+    /// the first rate above it that missed.</summary>
+    public int SweepRefine { get; set; } = 2;
+
     public string Output { get; set; } = Path.Combine("load-tests", "results", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
 
     public string HubDll { get; set; } = "";
@@ -109,6 +113,7 @@ internal sealed class LoadTestOptions
                     break;
                 case "--engine-speed": options.EngineSpeed = Double(value, name, 1, 10_000, errors); break;
                 case "--sweep-rates": options.SweepRates = Ladder(value, name, errors); break;
+                case "--sweep-refine": options.SweepRefine = Int(value, name, 0, 8, errors); break;
                 case "--p99-bound-ms": options.P99BoundMs = Double(value, name, 0.1, 60_000, errors); break;
                 case "--out": options.Output = value; break;
                 case "--hub-dll": options.HubDll = value; break;
@@ -116,7 +121,7 @@ internal sealed class LoadTestOptions
                 case "--max-minutes": options.MaxMinutes = Double(value, name, 0.5, 240, errors); break;
                 default:
                     errors.Add($"Unknown option {name}. Options: --scenarios, --targets, --clients, --symbols, --symbols-per-client, --rate, " +
-                        "--duration, --slow-fraction, --sources, --connects-in-flight, --bell-symbols, --bell-fanout, --bell-models, --engine-speed, --sweep-rates, --p99-bound-ms, --out, --hub-dll, --peer, " +
+                        "--duration, --slow-fraction, --sources, --connects-in-flight, --bell-symbols, --bell-fanout, --bell-models, --engine-speed, --sweep-rates, --sweep-refine, --p99-bound-ms, --out, --hub-dll, --peer, " +
                         "--max-minutes, --smoke.");
                     break;
             }

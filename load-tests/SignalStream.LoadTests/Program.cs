@@ -96,7 +96,7 @@ ReportWriter.Write(results, sweeps, options, folder, machine);
 if (options.Smoke)
 {
     // A sweep is judged on correctness only, like the rest: every step must deliver everything, once, in order.
-    var checkedRows = results.Concat(sweeps.SelectMany(s => s.Steps.Select(step => step.Result))).ToList();
+    var checkedRows = results.Concat(sweeps.SelectMany(s => s.Steps.Select(step => step.Result).Prepend(s.WarmUp).OfType<ScenarioResult>())).ToList();
     var wrong = checkedRows.Where(r => !r.Correct || r.Delivered == 0).ToList();
     foreach (var r in checkedRows)
     {

@@ -72,13 +72,31 @@ internal static class SelfChecks
 
             return SweepCapacity.StopReason([Step(40, 4000, 3, drained: false)], Bound) is null ? "went on after a step that did not drain" : null;
         });
+        yield return ("refinement bisects between the capacity and the first miss above it, down to 5 %", () =>
+        {
+            List<SweepStep> steps = [Step(100, 10000, 8), Step(200, 20000, 30), Step(400, 40000, 300), Step(300, 30000, 20), Step(600, 60000, 900)];
+            var first = SweepCapacity.NextRefinement(steps, Bound);
+            steps.Add(Step(350, 35000, 60));
+            var second = SweepCapacity.NextRefinement(steps, Bound);
+            List<SweepStep> narrow = [Step(200, 20000, 30), Step(209, 20900, 70)];
+            List<SweepStep> top = [Step(200, 20000, 30), Step(300, 30000, 40)];
+            List<SweepStep> none = [Step(200, 20000, 60), Step(300, 30000, 70)];
+            return first == 350 && second == 325 && SweepCapacity.NextRefinement(narrow, Bound) is null && SweepCapacity.NextRefinement(top, Bound) is null
+                && SweepCapacity.NextRefinement(none, Bound) is null
+                ? null
+                : $"got {first}, {second}, {SweepCapacity.NextRefinement(narrow, Bound)}, {SweepCapacity.NextRefinement(top, Bound)}, {SweepCapacity.NextRefinement(none, Bound)}";
+        });
         yield return ("a capacity at the ladder's top is a floor", () =>
         {
             var sweep = new SweepResult { Target = "signalstream", P99BoundMs = Bound };
             sweep.Steps.AddRange([Step(40, 4000, 3), Step(80, 8000, 9)]);
             var top = sweep.CapacityIsLowerBound;
             sweep.Steps.Add(Step(120, 12000, 99));
-            return top && !sweep.CapacityIsLowerBound ? null : $"lower bound flags were {top} then {sweep.CapacityIsLowerBound}";
+            var missedAbove = sweep.CapacityIsLowerBound;
+            sweep.Steps.Add(Step(100, 10000, 30)); // a refinement that counts, measured last, below a miss
+            return top && !missedAbove && !sweep.CapacityIsLowerBound
+                ? null
+                : $"lower bound flags were {top}, {missedAbove}, {sweep.CapacityIsLowerBound}";
         });
         yield return ("the capacity line gives both capacities and their ratio", () =>
         {

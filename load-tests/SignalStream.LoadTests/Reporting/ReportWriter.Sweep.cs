@@ -68,22 +68,29 @@ internal static partial class ReportWriter
         var md = new StringBuilder();
         md.AppendLine(Invariant, $"Capacity sweep: the steady workload at each rate of the ladder for {options.Duration:0.#} s, clients connected once; a step ");
         md.AppendLine(Invariant, $"counts when its p99 <= {options.P99BoundMs:0.##} ms, it delivered >= {SweepCapacity.SaturatedBelow:P0} of what it offered, its backlog drained and no signal");
-        md.AppendLine(Invariant, $"was missing, duplicated or out of order. The climb stops after {SweepCapacity.MissesInARow} steps in a row that do not count, or at the first saturated step.");
+        md.AppendLine(Invariant, $"was missing, duplicated or out of order. The climb stops after {SweepCapacity.MissesInARow} steps in a row that do not count, or at the first saturated step;");
+        md.AppendLine(Invariant, $"then up to {options.SweepRefine} `refine` steps halve the bracket between the capacity step and the first rate above it that did not count.");
         foreach (var sweep in sweeps)
         {
             var end = sweep.StoppedBecause is { } why ? $"stopped: {why}." : "climbed the whole ladder (or the run was cut).";
             md.AppendLine().AppendLine(Invariant,
                 $"{Name(sweep.Target)}: {sweep.Clients} clients, {sweep.Symbols} symbols, {sweep.ConnectsPerSecond:0} connects/s, {sweep.IdleKbPerConnection:0.0} KB per idle connection; {end}");
             md.AppendLine();
-            md.AppendLine("| signals/s | offered/s | delivered/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | gaps | dups | missing | lost clients | errors | server CPU avg % | server RSS MB | counts |");
+            md.AppendLine("| step | offered/s | delivered/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | gaps | dups | missing | lost clients | errors | server CPU avg % | server RSS MB | counts |");
             md.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |");
             var capacity = sweep.CapacityStep;
-            foreach (var step in sweep.Steps)
+            foreach (var step in sweep.Steps.OrderBy(s => s.Rate))
             {
                 var r = step.Result;
                 var verdict = ReferenceEquals(step, capacity) ? "**capacity**" : SweepCapacity.WithinBound(step, sweep.P99BoundMs) ? "yes" : SweepCapacity.Saturated(step) ? "saturated" : "no";
                 md.AppendLine(Invariant,
-                    $"| {step.Rate:0.##} | {r.OfferedPerSecond:0} | {r.DeliveredPerSecond:0} | {r.P50Ms:0.0} | {r.P90Ms:0.0} | {r.P99Ms:0.0} | {r.P999Ms:0.0} | {r.MaxMs:0.0} | {r.Gaps} | {r.Duplicates} | {r.Missing} | {r.ClientsLost} | {r.Errors} | {r.ServerCpuAveragePercent:0} | {r.ServerRssPeakMb:0} | {verdict} |");
+                    $"| {r.Scenario} | {r.OfferedPerSecond:0} | {r.DeliveredPerSecond:0} | {r.P50Ms:0.0} | {r.P90Ms:0.0} | {r.P99Ms:0.0} | {r.P999Ms:0.0} | {r.MaxMs:0.0} | {r.Gaps} | {r.Duplicates} | {r.Missing} | {r.ClientsLost} | {r.Errors} | {r.ServerCpuAveragePercent:0} | {r.ServerRssPeakMb:0} | {verdict} |");
+            }
+
+            if (sweep.WarmUp is { } w)
+            {
+                md.AppendLine(Invariant,
+                    $"- warm-up (not counted): {w.DurationSeconds:0.#} s at {w.OfferedPerSecond:0}/s offered, p99 {w.P99Ms:0.0} ms, gaps {w.Gaps}, dups {w.Duplicates}, missing {w.Missing}, lost {w.ClientsLost}");
             }
 
             foreach (var note in sweep.Notes.Concat(sweep.Steps.SelectMany(s => s.Result.Notes.Concat(s.Result.ErrorSamples.Select(e => "error: " + e))
@@ -132,7 +139,7 @@ internal static partial class ReportWriter
         for (var i = 0; i < sweeps.Count; i++)
         {
             var colour = sweeps[i].Target == "socketio" ? 0xD62728u : 0x1F77B4u;
-            var steps = sweeps[i].Steps;
+            var steps = sweeps[i].Steps.OrderBy(s => s.Rate).ToList();
             for (var s = 0; s < steps.Count; s++)
             {
                 var (x, y) = (X(steps[s].Result.DeliveredPerSecond), Y(steps[s].Result.P99Ms));
@@ -145,7 +152,7 @@ internal static partial class ReportWriter
 
             image.Fill(left + 20, top + 10 + (i * 22), 10, 10, colour);
             image.Text(left + 36, top + 10 + (i * 22), string.Create(Invariant,
-                $"{Name(sweeps[i].Target)}: {(sweeps[i].CapacityStep is null ? "NONE" : Compact(sweeps[i].CapacityPerSecond) + "/S")}"), 0x000000);
+                $"{Name(sweeps[i].Target)}: {(sweeps[i].CapacityStep is null ? "NONE" : (sweeps[i].CapacityIsLowerBound ? ">= " : "") + Compact(sweeps[i].CapacityPerSecond) + "/S")}"), 0x000000);
         }
 
         return image;

@@ -55,6 +55,57 @@ internal static class SweepCapacity
         return misses >= MissesInARow ? $"{misses} steps in a row missed p99 <= {boundMs:0.##} ms or lost signals" : null;
     }
 
+    /// <summary>Refinement stops once the bracket around the capacity is narrower than this share of its rate.</summary>
+    public const double Resolution = 0.05;
+
+    /// <summary>
+    /// The next rate to measure once the climb has stopped: halfway between the capacity step's rate and the lowest
+    /// rate above it that did not count. Null when there is no capacity, nothing above it failed (the capacity is at the
+    /// ladder's top), or the bracket is already within <see cref="Resolution"/>.
+    /// </summary>
+    public static double? NextRefinement(IReadOnlyList<SweepStep> steps, double boundMs)
+    {
+        if (Capacity(steps, boundMs) is not { } capacity)
+        {
+            return null;
+        }
+
+        double? failedAbove = null;
+        foreach (var step in steps)
+        {
+            if (step.Rate > capacity.Rate && !WithinBound(step, boundMs) && (failedAbove is null || step.Rate < failedAbove))
+            {
+                failedAbove = step.Rate;
+            }
+        }
+
+        if (failedAbove is not { } above || above - capacity.Rate < Resolution * capacity.Rate)
+        {
+            return null;
+        }
+
+        return Math.Round((capacity.Rate + above) / 2, 2);
+    }
+
+    /// <summary>There is a capacity and no higher rate was measured to miss: the capacity is a floor, not a limit.</summary>
+    public static bool IsFloor(IReadOnlyList<SweepStep> steps, double boundMs)
+    {
+        if (Capacity(steps, boundMs) is not { } capacity)
+        {
+            return false;
+        }
+
+        foreach (var step in steps)
+        {
+            if (step.Rate > capacity.Rate && !WithinBound(step, boundMs))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>The step with the highest delivered rate among those within the bound; null when none is.</summary>
     public static SweepStep? Capacity(IReadOnlyList<SweepStep> steps, double boundMs)
     {

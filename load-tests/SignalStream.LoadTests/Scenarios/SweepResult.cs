@@ -29,6 +29,9 @@ internal sealed class SweepResult
 
     public double IdleKbPerConnection { get; set; }
 
+    /// <summary>The unmeasured warm-up at the ladder's first rate; its continuity is still checked.</summary>
+    public ScenarioResult? WarmUp { get; set; }
+
     public List<SweepStep> Steps { get; } = [];
 
     /// <summary>Why the climb stopped before the ladder's top; null when it ran every rate (or the run was cut).</summary>
@@ -41,7 +44,7 @@ internal sealed class SweepResult
     /// <summary>Delivered messages per second of the capacity step; 0 when no step was within the bound.</summary>
     public double CapacityPerSecond => CapacityStep?.Result.DeliveredPerSecond ?? 0;
 
-    /// <summary>The capacity step was the last one measured: the server was never pushed past the bound, so its
-    /// capacity is at least this (climb further with a longer --sweep-rates).</summary>
-    public bool CapacityIsLowerBound => Steps.Count > 0 && ReferenceEquals(CapacityStep, Steps[^1]);
+    /// <summary>No rate above the capacity step's was measured to miss: the server was never pushed past the bound, so
+    /// its capacity is at least this (climb further with a longer --sweep-rates).</summary>
+    public bool CapacityIsLowerBound => SweepCapacity.IsFloor(Steps, P99BoundMs);
 }
