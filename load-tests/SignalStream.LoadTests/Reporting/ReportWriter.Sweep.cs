@@ -66,7 +66,7 @@ internal static partial class ReportWriter
         }
 
         var md = new StringBuilder();
-        md.AppendLine(Invariant, $"Capacity sweep: the steady workload at each rate of the ladder for {options.Duration:0.#} s, clients connected once; a step ");
+        md.AppendLine(Invariant, $"Capacity sweep: the steady workload at each rate of the ladder for {options.Duration:0.#} s, clients connected once; a step");
         md.AppendLine(Invariant, $"counts when its p99 <= {options.P99BoundMs:0.##} ms, it delivered >= {SweepCapacity.SaturatedBelow:P0} of what it offered, its backlog drained and no signal");
         md.AppendLine(Invariant, $"was missing, duplicated or out of order. The climb stops after {SweepCapacity.MissesInARow} steps in a row that do not count, or at the first saturated step;");
         md.AppendLine(Invariant, $"then up to {options.SweepRefine} `refine` steps halve the bracket between the capacity step and the first rate above it that did not count.");
@@ -87,6 +87,7 @@ internal static partial class ReportWriter
                     $"| {r.Scenario} | {r.OfferedPerSecond:0} | {r.DeliveredPerSecond:0} | {r.P50Ms:0.0} | {r.P90Ms:0.0} | {r.P99Ms:0.0} | {r.P999Ms:0.0} | {r.MaxMs:0.0} | {r.Gaps} | {r.Duplicates} | {r.Missing} | {r.ClientsLost} | {r.Errors} | {r.ServerCpuAveragePercent:0} | {r.ServerRssPeakMb:0} | {verdict} |");
             }
 
+            md.AppendLine();
             if (sweep.WarmUp is { } w)
             {
                 md.AppendLine(Invariant,
