@@ -76,15 +76,15 @@ internal static partial class ReportWriter
             md.AppendLine().AppendLine(Invariant,
                 $"{Name(sweep.Target)}: {sweep.Clients} clients, {sweep.Symbols} symbols, {sweep.ConnectsPerSecond:0} connects/s, {sweep.IdleKbPerConnection:0.0} KB per idle connection; {end}");
             md.AppendLine();
-            md.AppendLine("| step | offered/s | delivered/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | gaps | dups | missing | lost clients | errors | server CPU avg % | server RSS MB | counts |");
-            md.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |");
+            md.AppendLine("| step | offered/s | delivered/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | gaps | dups | missing | lost clients | errors | server CPU avg % | harness CPU avg % | server RSS MB | counts |");
+            md.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |");
             var capacity = sweep.CapacityStep;
             foreach (var step in sweep.Steps.OrderBy(s => s.Rate))
             {
                 var r = step.Result;
                 var verdict = ReferenceEquals(step, capacity) ? "**capacity**" : SweepCapacity.WithinBound(step, sweep.P99BoundMs) ? "yes" : SweepCapacity.Saturated(step) ? "saturated" : "no";
                 md.AppendLine(Invariant,
-                    $"| {r.Scenario} | {r.OfferedPerSecond:0} | {r.DeliveredPerSecond:0} | {r.P50Ms:0.0} | {r.P90Ms:0.0} | {r.P99Ms:0.0} | {r.P999Ms:0.0} | {r.MaxMs:0.0} | {r.Gaps} | {r.Duplicates} | {r.Missing} | {r.ClientsLost} | {r.Errors} | {r.ServerCpuAveragePercent:0} | {r.ServerRssPeakMb:0} | {verdict} |");
+                    $"| {r.Scenario} | {r.OfferedPerSecond:0} | {r.DeliveredPerSecond:0} | {r.P50Ms:0.0} | {r.P90Ms:0.0} | {r.P99Ms:0.0} | {r.P999Ms:0.0} | {r.MaxMs:0.0} | {r.Gaps} | {r.Duplicates} | {r.Missing} | {r.ClientsLost} | {r.Errors} | {r.ServerCpuAveragePercent:0} | {r.HarnessCpuAveragePercent:0} | {r.ServerRssPeakMb:0} | {verdict} |");
             }
 
             md.AppendLine();
