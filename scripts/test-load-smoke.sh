@@ -42,7 +42,7 @@ codes+=("${PIPESTATUS[0]}")
 # Every step of a sweep (warm-up included) must deliver everything once and in order; its capacity is not asserted.
 echo "--- capacity sweep smoke (two steps, correctness only) -> $OUT/sweep"
 timeout 90 dotnet "$HARNESS" \
-  --smoke --scenarios sweep --targets signalstream --clients 150 --symbols 10 --sweep-rates 50,100 --sweep-refine 0 \
+  --smoke --scenarios sweep --targets signalstream --clients 150 --symbols 10 --sweep-rates 50,100 --sweep-refine 0 --sweep-confirm 0 \
   --duration 3 --sources 2 --max-minutes 1.5 --out "$OUT/sweep" \
   --hub-dll "$HUB_DLL" 2>&1 | tee "$OUT/sweep-console.txt"
 codes+=("${PIPESTATUS[0]}")

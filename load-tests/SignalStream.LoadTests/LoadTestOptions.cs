@@ -56,6 +56,10 @@ internal sealed class LoadTestOptions
     /// the first rate above it that missed.</summary>
     public int SweepRefine { get; set; } = 2;
 
+    /// <summary>Capacity sweep: at most this many repeats of the capacity step's rate, each confirming it or moving it
+    /// down to the next rate.</summary>
+    public int SweepConfirm { get; set; } = 2;
+
     public string Output { get; set; } = Path.Combine("load-tests", "results", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
 
     public string HubDll { get; set; } = "";
@@ -113,6 +117,7 @@ internal sealed class LoadTestOptions
                     break;
                 case "--engine-speed": options.EngineSpeed = Double(value, name, 1, 10_000, errors); break;
                 case "--sweep-rates": options.SweepRates = Ladder(value, name, errors); break;
+                case "--sweep-confirm": options.SweepConfirm = Int(value, name, 0, 8, errors); break;
                 case "--sweep-refine": options.SweepRefine = Int(value, name, 0, 8, errors); break;
                 case "--p99-bound-ms": options.P99BoundMs = Double(value, name, 0.1, 60_000, errors); break;
                 case "--out": options.Output = value; break;
@@ -121,7 +126,7 @@ internal sealed class LoadTestOptions
                 case "--max-minutes": options.MaxMinutes = Double(value, name, 0.5, 240, errors); break;
                 default:
                     errors.Add($"Unknown option {name}. Options: --scenarios, --targets, --clients, --symbols, --symbols-per-client, --rate, " +
-                        "--duration, --slow-fraction, --sources, --connects-in-flight, --bell-symbols, --bell-fanout, --bell-models, --engine-speed, --sweep-rates, --sweep-refine, --p99-bound-ms, --out, --hub-dll, --peer, " +
+                        "--duration, --slow-fraction, --sources, --connects-in-flight, --bell-symbols, --bell-fanout, --bell-models, --engine-speed, --sweep-rates, --sweep-refine, --sweep-confirm, --p99-bound-ms, --out, --hub-dll, --peer, " +
                         "--max-minutes, --smoke.");
                     break;
             }

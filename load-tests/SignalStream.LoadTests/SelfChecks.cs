@@ -86,6 +86,19 @@ internal static class SelfChecks
                 ? null
                 : $"got {first}, {second}, {SweepCapacity.NextRefinement(narrow, Bound)}, {SweepCapacity.NextRefinement(top, Bound)}, {SweepCapacity.NextRefinement(none, Bound)}";
         });
+        yield return ("a capacity measured once is confirmed, and a failed confirmation moves it down", () =>
+        {
+            List<SweepStep> steps = [Step(100, 10000, 8), Step(200, 20000, 30), Step(300, 30000, 90)];
+            var first = SweepCapacity.NextConfirmation(steps, Bound);
+            steps.Add(Step(200, 20000, 75));
+            var afterMiss = SweepCapacity.Capacity(steps, Bound)?.Rate;
+            var second = SweepCapacity.NextConfirmation(steps, Bound);
+            steps.Add(Step(100, 10000, 9));
+            var done = SweepCapacity.NextConfirmation(steps, Bound);
+            return first == 200 && afterMiss == 100 && second == 100 && done is null && SweepCapacity.Capacity(steps, Bound)?.Rate == 100
+                ? null
+                : $"got confirm {first}, capacity {afterMiss}, confirm {second}, then {done}";
+        });
         yield return ("a capacity at the ladder's top is a floor", () =>
         {
             var sweep = new SweepResult { Target = "signalstream", P99BoundMs = Bound };

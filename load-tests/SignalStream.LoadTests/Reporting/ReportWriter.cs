@@ -55,7 +55,7 @@ internal static partial class ReportWriter
 
         if (o.Scenarios.Contains("sweep"))
         {
-            text.Append(ci, $" --sweep-rates {string.Join(',', o.SweepRates.Select(r => r.ToString(ci)))} --sweep-refine {o.SweepRefine} --p99-bound-ms {o.P99BoundMs}");
+            text.Append(ci, $" --sweep-rates {string.Join(',', o.SweepRates.Select(r => r.ToString(ci)))} --sweep-refine {o.SweepRefine} --sweep-confirm {o.SweepConfirm} --p99-bound-ms {o.P99BoundMs}");
         }
 
         return text.ToString();

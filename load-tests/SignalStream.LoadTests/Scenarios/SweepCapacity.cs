@@ -106,18 +106,55 @@ internal static class SweepCapacity
         return true;
     }
 
-    /// <summary>The step with the highest delivered rate among those within the bound; null when none is.</summary>
+    /// <summary>
+    /// The step with the highest delivered rate among those within the bound, leaving out any rate that was measured
+    /// again and missed (a confirmation that failed); null when none is.
+    /// </summary>
     public static SweepStep? Capacity(IReadOnlyList<SweepStep> steps, double boundMs)
     {
         SweepStep? best = null;
         foreach (var step in steps)
         {
-            if (WithinBound(step, boundMs) && (best is null || step.Result.DeliveredPerSecond > best.Result.DeliveredPerSecond))
+            if (WithinBound(step, boundMs) && !MissedAt(steps, step.Rate, boundMs)
+                && (best is null || step.Result.DeliveredPerSecond > best.Result.DeliveredPerSecond))
             {
                 best = step;
             }
         }
 
         return best;
+    }
+
+    /// <summary>
+    /// The capacity step's rate when it was measured only once (one step's p99 on a shared machine can pass by luck):
+    /// measuring it again either confirms it or, when the repeat misses, moves the capacity down to the next rate.
+    /// </summary>
+    public static double? NextConfirmation(IReadOnlyList<SweepStep> steps, double boundMs)
+    {
+        if (Capacity(steps, boundMs) is not { } capacity)
+        {
+            return null;
+        }
+
+        var measured = 0;
+        foreach (var step in steps)
+        {
+            measured += step.Rate == capacity.Rate ? 1 : 0;
+        }
+
+        return measured < 2 ? capacity.Rate : null;
+    }
+
+    private static bool MissedAt(IReadOnlyList<SweepStep> steps, double rate, double boundMs)
+    {
+        foreach (var step in steps)
+        {
+            if (step.Rate == rate && !WithinBound(step, boundMs))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }
