@@ -38,7 +38,8 @@ internal static partial class ReportWriter
     }
 
     private static string Capacity(SweepResult sweep) => sweep.CapacityStep is { } step
-        ? string.Create(Invariant, $"{(sweep.CapacityIsLowerBound ? ">= " : "")}{step.Result.DeliveredPerSecond:N0}/s (at {step.Rate:0.##} signals/s, p99 {step.Result.P99Ms:0.0} ms)")
+        ? string.Create(Invariant,
+            $"{(sweep.CapacityIsLowerBound ? ">= " : "")}{step.Result.DeliveredPerSecond:N0}/s (at {step.Rate:0.##} signals/s, p99 {step.Result.P99Ms:0.0} ms, {(sweep.Steps.Count(s => s.Rate == step.Rate) > 1 ? "confirmed" : "measured once")})")
         : "none within the bound";
 
     private static object SweepCapacitySummary(IReadOnlyList<SweepResult> sweeps, LoadTestOptions options)

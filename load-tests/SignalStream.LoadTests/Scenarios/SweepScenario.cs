@@ -75,6 +75,7 @@ internal sealed class SweepScenario
             sweep.WarmUp = (await StepAsync(target, "warm-up", _options.SweepRates[0], Math.Min(WarmUpSeconds, _options.Duration), server.Process, pool,
                 publisher, symbols, subscribers, finalSeq, continuity, cancellationToken)).Result;
             await Task.Delay(Settle, cancellationToken);
+
             async Task MeasureAsync(double rate, string name)
             {
                 var step = await StepAsync(target, name, rate, _options.Duration, server.Process, pool, publisher, symbols, subscribers, finalSeq,
