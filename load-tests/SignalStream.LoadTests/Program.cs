@@ -1,5 +1,6 @@
 using System.Globalization;
 using SignalStream.LoadTests;
+using SignalStream.LoadTests.Measurement;
 using SignalStream.LoadTests.Reporting;
 using SignalStream.LoadTests.Scenarios;
 
@@ -43,7 +44,7 @@ Console.CancelKeyPress += (_, e) =>
 };
 
 var machine = string.Create(CultureInfo.InvariantCulture,
-    $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, load average at start {LoadAverage()}");
+    $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, load average at start {ProcessSampler.LoadAverage()}");
 Console.WriteLine($"SignalStream load test -> {folder}");
 Console.WriteLine($"{machine}; {ReportWriter.Describe(options)}");
 var results = new List<ScenarioResult>();
@@ -91,7 +92,7 @@ catch (OperationCanceledException) when (bounded.IsCancellationRequested)
     failed = true;
 }
 
-machine += $", load average at end {LoadAverage()}";
+machine += $", load average at end {ProcessSampler.LoadAverage()}";
 ReportWriter.Write(results, sweeps, options, folder, machine);
 if (options.Smoke)
 {
@@ -122,14 +123,3 @@ static string FindRepositoryRoot()
     return Environment.CurrentDirectory;
 }
 
-static string LoadAverage()
-{
-    try
-    {
-        return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-    }
-    catch (IOException)
-    {
-        return "?";
-    }
-}

@@ -76,7 +76,7 @@ internal static partial class ReportWriter
         {
             var end = sweep.StoppedBecause is { } why ? $"stopped: {why}." : "climbed the whole ladder (or the run was cut).";
             md.AppendLine().AppendLine(Invariant,
-                $"{Name(sweep.Target)}: {sweep.Clients} clients, {sweep.Symbols} symbols, {sweep.ConnectsPerSecond:0} connects/s, {sweep.IdleKbPerConnection:0.0} KB per idle connection; {end}");
+                $"{Name(sweep.Target)}: {sweep.Clients} clients, {sweep.Symbols} symbols, {sweep.ConnectsPerSecond:0} connects/s, {sweep.IdleKbPerConnection:0.0} KB per idle connection, load average {sweep.LoadAverage}; {end}");
             md.AppendLine();
             md.AppendLine("| step | offered/s | delivered/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | gaps | dups | missing | lost clients | errors | server CPU avg % | harness CPU avg % | server RSS MB | counts |");
             md.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |");

@@ -25,6 +25,10 @@ internal sealed class SweepResult
 
     public int Symbols { get; set; }
 
+    /// <summary>The machine's load averages when this server's sweep started and ended (the targets run one after the
+    /// other, so background load can differ between them).</summary>
+    public string LoadAverage { get; set; } = "";
+
     public double ConnectsPerSecond { get; set; }
 
     public double IdleKbPerConnection { get; set; }

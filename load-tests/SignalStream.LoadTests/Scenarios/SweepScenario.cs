@@ -38,6 +38,7 @@ internal sealed class SweepScenario
     {
         var target = sweep.Target;
         var symbols = _options.SymbolNames();
+        var loadAtStart = ProcessSampler.LoadAverage();
         sweep.Clients = _options.Clients;
         sweep.Symbols = symbols.Count;
         var folder = Directory.CreateDirectory(Path.Combine(_folder, $"sweep-{target}")).FullName;
@@ -122,6 +123,7 @@ internal sealed class SweepScenario
         }
         finally
         {
+            sweep.LoadAverage = $"{loadAtStart} at start, {ProcessSampler.LoadAverage()} at end";
             await pool.DisposeAsync();
         }
     }
