@@ -99,6 +99,16 @@ internal static class SelfChecks
                 ? null
                 : $"got confirm {first}, capacity {afterMiss}, confirm {second}, then {done}";
         });
+        yield return ("after the climb, refinement goes first and a failed confirmation opens a new bracket", () =>
+        {
+            // The ladder's top counted, so nothing to refine: confirm it; its repeat misses, so refine below it.
+            List<SweepStep> steps = [Step(600, 60000, 12), Step(800, 80000, 46)];
+            var first = SweepCapacity.NextAfterClimb(steps, Bound, refinesLeft: 2, confirmsLeft: 1);
+            steps.Add(Step(800, 80000, 141));
+            var second = SweepCapacity.NextAfterClimb(steps, Bound, refinesLeft: 2, confirmsLeft: 0);
+            var noBudget = SweepCapacity.NextAfterClimb(steps, Bound, refinesLeft: 0, confirmsLeft: 0);
+            return first == (800, false) && second == (700, true) && noBudget is null ? null : $"got {first}, {second}, {noBudget}";
+        });
         yield return ("a capacity at the ladder's top is a floor", () =>
         {
             var sweep = new SweepResult { Target = "signalstream", P99BoundMs = Bound };

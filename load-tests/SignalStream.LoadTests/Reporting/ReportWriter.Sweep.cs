@@ -71,7 +71,7 @@ internal static partial class ReportWriter
         md.AppendLine(Invariant, $"counts when its p99 <= {options.P99BoundMs:0.##} ms, it delivered >= {SweepCapacity.SaturatedBelow:P0} of what it offered, its backlog drained and no signal");
         md.AppendLine(Invariant, $"was missing, duplicated or out of order. The climb stops after {SweepCapacity.MissesInARow} steps in a row that do not count, or at the first saturated step;");
         md.AppendLine(Invariant, $"then up to {options.SweepRefine} `refine` steps halve the bracket between the capacity step and the first rate above it that did not count,");
-        md.AppendLine(Invariant, $"and up to {options.SweepConfirm} `confirm` steps measure the capacity's rate again (a rate that misses once does not count).");
+        md.AppendLine(Invariant, $"and up to {options.SweepConfirm} `confirm` steps measure the capacity's rate again (a rate that misses once does not count; refinement goes first).");
         foreach (var sweep in sweeps)
         {
             var end = sweep.StoppedBecause is { } why ? $"stopped: {why}." : "climbed the whole ladder (or the run was cut).";

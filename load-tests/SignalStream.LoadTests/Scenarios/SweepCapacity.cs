@@ -145,6 +145,20 @@ internal static class SweepCapacity
         return measured < 2 ? capacity.Rate : null;
     }
 
+    /// <summary>
+    /// The next step once the climb has stopped, within what is left of each budget: a refinement when one is due (a
+    /// failed confirmation opens a new bracket above the lower capacity), else a confirmation; null when neither is.
+    /// </summary>
+    public static (double Rate, bool Refine)? NextAfterClimb(IReadOnlyList<SweepStep> steps, double boundMs, int refinesLeft, int confirmsLeft)
+    {
+        if (refinesLeft > 0 && NextRefinement(steps, boundMs) is { } refine)
+        {
+            return (refine, true);
+        }
+
+        return confirmsLeft > 0 && NextConfirmation(steps, boundMs) is { } confirm ? (confirm, false) : null;
+    }
+
     private static bool MissedAt(IReadOnlyList<SweepStep> steps, double rate, double boundMs)
     {
         foreach (var step in steps)

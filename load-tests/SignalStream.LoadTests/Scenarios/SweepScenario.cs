@@ -100,17 +100,14 @@ internal sealed class SweepScenario
             }
 
             // The ladder is coarse (a capacity between 200 and 400 signals/s reads as 200): bisect the bracket above the
-            // capacity step; then measure the capacity's rate again, since one step's p99 on a shared machine can pass
-            // by luck. A step that ended saturated may have left a backlog: one more drain period first.
-            for (var i = 0; i < _options.SweepRefine + _options.SweepConfirm; i++)
+            // capacity step; and measure the capacity's rate again, since one step's p99 on a shared machine can pass by
+            // luck. Refinement first; a failed confirmation moves the capacity down and opens a new bracket to refine.
+            // A step that ended saturated may have left a backlog: one more drain period first.
+            var (refinesLeft, confirmsLeft) = (_options.SweepRefine, _options.SweepConfirm);
+            while (SweepCapacity.NextAfterClimb(sweep.Steps, sweep.P99BoundMs, refinesLeft, confirmsLeft) is { } next)
             {
-                var refine = i < _options.SweepRefine;
-                if ((refine ? SweepCapacity.NextRefinement(sweep.Steps, sweep.P99BoundMs) : SweepCapacity.NextConfirmation(sweep.Steps, sweep.P99BoundMs))
-                    is not { } rate)
-                {
-                    continue;
-                }
-
+                var (rate, refine) = next;
+                (refinesLeft, confirmsLeft) = refine ? (refinesLeft - 1, confirmsLeft) : (refinesLeft, confirmsLeft - 1);
                 if (!await PublishScenario.DrainAsync(pool.Clients, symbols, finalSeq, TimeSpan.FromSeconds(Math.Max(10, _options.Duration)), cancellationToken))
                 {
                     sweep.Notes.Add("not refined nor confirmed: the clients were still behind after the last step and one more drain period");
