@@ -2,7 +2,8 @@ namespace SignalStream.LoadTests.Scenarios;
 
 /// <summary>
 /// The rules of a capacity sweep, as pure functions of the steps measured so far: which steps count toward capacity,
-/// when to stop climbing, and which step is the capacity.
+/// when to stop climbing, what to measure after the climb (refine, confirm), and which step is the capacity. Checked by
+/// <see cref="SelfChecks"/>.
 /// </summary>
 /// <remarks>
 /// Issue 9 asks for throughput "at equal or lower p99". Comparing two servers at one offered rate cannot answer it
