@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# CI smoke of the load harness (load-tests/README.md): a small steady run and a reconnect storm against a real
-# SignalStream hub node fed through Redis. Asserts correctness only — every signal delivered, no seq gap, no
+# CI smoke of the load harness (load-tests/README.md): the harness's own logic (--self-check: the capacity sweep's
+# rules, no server), a small steady run, a reconnect storm and a two-step capacity sweep against a real SignalStream hub
+# node fed through Redis. Asserts correctness only — every signal delivered, no seq gap, no
 # duplicate, no client lost — never timings. Bounded (the harness stops itself after --max-minutes); kills what it
 # starts. Ends with 'N passed, N failed'; exits non-zero on any failure.
 set -uo pipefail
@@ -24,19 +25,36 @@ if ! dotnet build src/Hub -c Release -nologo -v q >/tmp/signalstream-load-build.
 fi
 
 OUT=$(mktemp -d /tmp/signalstream-load-smoke.XXXXXX)
+HARNESS="$ROOT/load-tests/SignalStream.LoadTests/bin/Release/net10.0/SignalStream.LoadTests.dll"
+HUB_DLL="$ROOT/src/Hub/bin/Release/net10.0/SignalStream.Hub.dll"
+codes=()
+echo "--- harness self-check (sweep rules, ladder validation, per-step latency window)"
+timeout 30 dotnet "$HARNESS" --self-check 2>&1 | tee "$OUT/self-check.txt"
+codes+=("${PIPESTATUS[0]}")
+
 echo "--- load smoke (steady + reconnect storm, correctness only) -> $OUT"
-timeout 150 dotnet "$ROOT/load-tests/SignalStream.LoadTests/bin/Release/net10.0/SignalStream.LoadTests.dll" \
+timeout 150 dotnet "$HARNESS" \
   --smoke --scenarios steady,reconnect --targets signalstream --clients 150 --symbols 10 --symbols-per-client 2 \
   --rate 100 --duration 6 --sources 2 --max-minutes 2 --out "$OUT" \
-  --hub-dll "$ROOT/src/Hub/bin/Release/net10.0/SignalStream.Hub.dll" 2>&1 | tee "$OUT/console.txt"
-code=${PIPESTATUS[0]}
+  --hub-dll "$HUB_DLL" 2>&1 | tee "$OUT/console.txt"
+codes+=("${PIPESTATUS[0]}")
 
-passed=$(grep -c '^PASS ' "$OUT/console.txt")
-failed=$(grep -c '^FAIL ' "$OUT/console.txt")
-if [ "$code" != 0 ] && [ "$failed" = 0 ]; then
-  failed=1
-  echo "the harness exited with code $code (see $OUT)"
-fi
+# Every step of a sweep (warm-up included) must deliver everything once and in order; its capacity is not asserted.
+echo "--- capacity sweep smoke (two steps, correctness only) -> $OUT/sweep"
+timeout 90 dotnet "$HARNESS" \
+  --smoke --scenarios sweep --targets signalstream --clients 150 --symbols 10 --sweep-rates 50,100 --sweep-refine 0 --sweep-confirm 0 \
+  --duration 3 --sources 2 --max-minutes 1.5 --out "$OUT/sweep" \
+  --hub-dll "$HUB_DLL" 2>&1 | tee "$OUT/sweep-console.txt"
+codes+=("${PIPESTATUS[0]}")
+
+passed=$(cat "$OUT/self-check.txt" "$OUT/console.txt" "$OUT/sweep-console.txt" | grep -c '^PASS ')
+failed=$(cat "$OUT/self-check.txt" "$OUT/console.txt" "$OUT/sweep-console.txt" | grep -c '^FAIL ')
+for code in "${codes[@]}"; do
+  if [ "$code" != 0 ] && [ "$failed" = 0 ]; then
+    failed=1
+    echo "the harness exited with code $code (see $OUT)"
+  fi
+done
 if [ "$passed" = 0 ] && [ "$failed" = 0 ]; then
   failed=1
   echo "the harness ran no scenario"

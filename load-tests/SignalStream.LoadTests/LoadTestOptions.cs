@@ -5,7 +5,7 @@ namespace SignalStream.LoadTests;
 /// <summary>The harness's settings from <c>--name value</c> switches, validated with messages that say how to fix them.</summary>
 internal sealed class LoadTestOptions
 {
-    public static readonly string[] AllScenarios = ["steady", "reconnect", "slow", "bell", "outage"];
+    public static readonly string[] AllScenarios = ["steady", "reconnect", "slow", "bell", "outage", "sweep"];
     public static readonly string[] AllTargets = ["signalstream", "socketio"];
 
     public string[] Scenarios { get; set; } = ["steady", "reconnect", "slow"];
@@ -45,6 +45,20 @@ internal sealed class LoadTestOptions
 
     /// <summary>Redis outage: the engine node's simulated market speed (600: a 1m candle per symbol every 0.1 s).</summary>
     public double EngineSpeed { get; set; } = 600;
+
+    /// <summary>Capacity sweep: the ladder of publish rates (signals per second over all symbols), climbed in order.</summary>
+    public double[] SweepRates { get; set; } = [10, 20, 40, 60, 80, 100, 120, 160, 200, 240, 320];
+
+    /// <summary>Capacity sweep: a step counts toward capacity only when its p99 (ms) is at or below this bound.</summary>
+    public double P99BoundMs { get; set; } = 50;
+
+    /// <summary>Capacity sweep: extra steps after the climb stops, each halving the bracket between the capacity step and
+    /// the first rate above it that missed.</summary>
+    public int SweepRefine { get; set; } = 2;
+
+    /// <summary>Capacity sweep: at most this many repeats of the capacity step's rate, each confirming it or moving it
+    /// down to the next rate.</summary>
+    public int SweepConfirm { get; set; } = 2;
 
     public string Output { get; set; } = Path.Combine("load-tests", "results", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
 
@@ -102,13 +116,17 @@ internal sealed class LoadTestOptions
                     options.BellModels = value is "bundled" or "none" ? value : Fail(errors, "--bell-models must be 'bundled' or 'none'.", "bundled");
                     break;
                 case "--engine-speed": options.EngineSpeed = Double(value, name, 1, 10_000, errors); break;
+                case "--sweep-rates": options.SweepRates = Ladder(value, name, errors); break;
+                case "--sweep-confirm": options.SweepConfirm = Int(value, name, 0, 8, errors); break;
+                case "--sweep-refine": options.SweepRefine = Int(value, name, 0, 8, errors); break;
+                case "--p99-bound-ms": options.P99BoundMs = Double(value, name, 0.1, 60_000, errors); break;
                 case "--out": options.Output = value; break;
                 case "--hub-dll": options.HubDll = value; break;
                 case "--peer": options.PeerFolder = value; break;
                 case "--max-minutes": options.MaxMinutes = Double(value, name, 0.5, 240, errors); break;
                 default:
                     errors.Add($"Unknown option {name}. Options: --scenarios, --targets, --clients, --symbols, --symbols-per-client, --rate, " +
-                        "--duration, --slow-fraction, --sources, --connects-in-flight, --bell-symbols, --bell-fanout, --bell-models, --engine-speed, --out, --hub-dll, --peer, " +
+                        "--duration, --slow-fraction, --sources, --connects-in-flight, --bell-symbols, --bell-fanout, --bell-models, --engine-speed, --sweep-rates, --sweep-refine, --sweep-confirm, --p99-bound-ms, --out, --hub-dll, --peer, " +
                         "--max-minutes, --smoke.");
                     break;
             }
@@ -150,6 +168,36 @@ internal sealed class LoadTestOptions
         }
 
         return items;
+    }
+
+    /// <summary>A sweep's ladder: positive rates, strictly increasing (the sweep climbs and stops at the first
+    /// saturated step, so an unordered ladder would skip rates silently).</summary>
+    internal static double[] Ladder(string value, string name, List<string> errors)
+    {
+        var items = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var rates = new double[items.Length];
+        for (var i = 0; i < items.Length; i++)
+        {
+            if (!double.TryParse(items[i], NumberStyles.Float, CultureInfo.InvariantCulture, out rates[i]) || rates[i] < 0.1 || rates[i] > 1_000_000)
+            {
+                errors.Add($"{name}: '{items[i]}' is not a rate from 0.1 to 1000000 signals per second (for example {name} 40,80,120,160).");
+                return [];
+            }
+
+            if (i > 0 && rates[i] <= rates[i - 1])
+            {
+                errors.Add($"{name} must climb: {rates[i]} comes after {rates[i - 1]}; list the rates in increasing order, each once (for example {name} 40,80,120,160).");
+                return [];
+            }
+        }
+
+        if (rates.Length is 0 or > 50)
+        {
+            errors.Add($"{name} needs from 1 to 50 rates, comma separated (for example {name} 40,80,120,160), not '{value}'.");
+            return [];
+        }
+
+        return rates;
     }
 
     private static int Int(string value, string name, int min, int max, List<string> errors)

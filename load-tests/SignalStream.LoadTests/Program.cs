@@ -1,11 +1,14 @@
 using System.Globalization;
 using SignalStream.LoadTests;
+using SignalStream.LoadTests.Measurement;
 using SignalStream.LoadTests.Reporting;
 using SignalStream.LoadTests.Scenarios;
 
 // SignalStream load harness (docs: load-tests/README.md). Every run is bounded (--max-minutes) and kills every process
-// it started. Example:
+// it started. Examples:
 //   dotnet run -c Release --project load-tests/SignalStream.LoadTests -- --clients 2000 --rate 200 --duration 20
+//   dotnet run -c Release --project load-tests/SignalStream.LoadTests -- --scenarios sweep --clients 2000 --sweep-rates 100,200,400
+//   dotnet run -c Release --project load-tests/SignalStream.LoadTests -- --self-check   (the harness's own logic, no servers)
 // Thousands of client sockets each wake up for one small message: running their receive continuations on the socket
 // engine's thread instead of queueing each to the thread pool cut the harness's CPU per delivered message by ~15 %
 // (measured, BENCHMARKS.md). The price: every client's receive then runs on that one thread (on 2 cores), so run with
@@ -15,6 +18,11 @@ if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLET
 {
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 }
+if (args is ["--self-check"])
+{
+    return SelfChecks.Run();
+}
+
 var root = FindRepositoryRoot();
 var (options, errors) = LoadTestOptions.Parse(args, root);
 if (options is null)
@@ -36,10 +44,11 @@ Console.CancelKeyPress += (_, e) =>
 };
 
 var machine = string.Create(CultureInfo.InvariantCulture,
-    $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, load average at start {LoadAverage()}");
+    $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, load average at start {ProcessSampler.LoadAverage()}");
 Console.WriteLine($"SignalStream load test -> {folder}");
 Console.WriteLine($"{machine}; {ReportWriter.Describe(options)}");
 var results = new List<ScenarioResult>();
+var sweeps = new List<SweepResult>();
 var failed = false;
 try
 {
@@ -53,6 +62,15 @@ try
             }
 
             Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {scenario} / {target} ...");
+            if (scenario == "sweep")
+            {
+                var sweep = new SweepResult { Target = target, P99BoundMs = options.P99BoundMs };
+                sweeps.Add(sweep);
+                await new SweepScenario(options, folder).RunAsync(sweep, bounded.Token);
+                Console.WriteLine($"  {ReportWriter.CapacityLine([sweep], options.P99BoundMs)}{(sweep.StoppedBecause is { } why ? $"; stopped: {why}" : "")}");
+                continue;
+            }
+
             IReadOnlyList<ScenarioResult> rows = scenario switch
             {
                 "bell" => await new ClosingBellScenario(options, folder).RunAsync(bounded.Token),
@@ -74,18 +92,20 @@ catch (OperationCanceledException) when (bounded.IsCancellationRequested)
     failed = true;
 }
 
-machine += $", load average at end {LoadAverage()}";
-ReportWriter.Write(results, options, folder, machine);
+machine += $", load average at end {ProcessSampler.LoadAverage()}";
+ReportWriter.Write(results, sweeps, options, folder, machine);
 if (options.Smoke)
 {
-    var wrong = results.Where(r => !r.Correct || r.Delivered == 0).ToList();
-    foreach (var r in results)
+    // A sweep is judged on correctness only, like the rest: every step must deliver everything, once, in order.
+    var checkedRows = results.Concat(sweeps.SelectMany(s => s.Steps.Select(step => step.Result).Prepend(s.WarmUp).OfType<ScenarioResult>())).ToList();
+    var wrong = checkedRows.Where(r => !r.Correct || r.Delivered == 0).ToList();
+    foreach (var r in checkedRows)
     {
         var verdict = r.Correct && r.Delivered > 0 ? "PASS" : "FAIL";
         Console.WriteLine($"{verdict} {r.Scenario}/{r.Target}: delivered {r.Delivered} live + {r.Recovered} recovered of {r.Expected}, gaps {r.Gaps}, duplicates {r.Duplicates}, missing {r.Missing}, lost clients {r.ClientsLost}, errors {r.Errors}");
     }
 
-    failed |= wrong.Count > 0 || results.Count == 0;
+    failed |= wrong.Count > 0 || checkedRows.Count == 0;
 }
 
 return failed ? 1 : 0;
@@ -103,14 +123,3 @@ static string FindRepositoryRoot()
     return Environment.CurrentDirectory;
 }
 
-static string LoadAverage()
-{
-    try
-    {
-        return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-    }
-    catch (IOException)
-    {
-        return "?";
-    }
-}

@@ -91,6 +91,19 @@ internal sealed class LatencySummary
 
     public long Count { get; }
 
+    /// <summary>What was recorded between <paramref name="earlier"/> and this summary, both taken from the same
+    /// histograms: one step of a sweep out of the whole run.</summary>
+    public LatencySummary Since(LatencySummary earlier)
+    {
+        var counts = new long[_counts.Length];
+        for (var i = 0; i < counts.Length; i++)
+        {
+            counts[i] = _counts[i] - earlier._counts[i];
+        }
+
+        return new LatencySummary(counts);
+    }
+
     public double P50 => Percentile(50);
 
     public double P90 => Percentile(90);

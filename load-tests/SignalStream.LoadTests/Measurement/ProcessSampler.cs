@@ -55,6 +55,19 @@ internal sealed class ProcessSampler
 
     public double AverageCpuPercent => CpuPercentSamples.Count == 0 ? 0 : CpuPercentSamples.Average();
 
+    /// <summary>The machine's 1, 5 and 15 minute load averages from <c>/proc/loadavg</c>, or "?".</summary>
+    public static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "?";
+        }
+    }
+
     public static double ReadRssMb(int pid)
     {
         try

@@ -5,21 +5,36 @@ using SignalStream.LoadTests.Scenarios;
 
 namespace SignalStream.LoadTests.Reporting;
 
-/// <summary>Writes a run's results as a console table, <c>results.json</c>, <c>results.md</c> and <c>chart.png</c>.</summary>
-internal static class ReportWriter
+/// <summary>Writes a run's results as a console table, <c>results.json</c>, <c>results.md</c> and <c>chart.png</c>
+/// (a capacity sweep adds its tables, its capacity line and <c>sweep.png</c>: <c>ReportWriter.Sweep.cs</c>).</summary>
+internal static partial class ReportWriter
 {
     private static readonly uint[] Palette = [0x1F77B4, 0xD62728, 0x2CA02C, 0xFF7F0E, 0x9467BD, 0x8C564B, 0xE377C2, 0x17BECF, 0x7F7F7F, 0xBCBD22];
 
-    public static void Write(IReadOnlyList<ScenarioResult> results, LoadTestOptions options, string folder, string machine)
+    public static void Write(IReadOnlyList<ScenarioResult> results, IReadOnlyList<SweepResult> sweeps, LoadTestOptions options, string folder, string machine)
     {
-        var markdown = Markdown(results, options, machine);
+        var markdown = Markdown(results, options, machine) + SweepMarkdown(sweeps, options);
         Console.WriteLine();
         Console.WriteLine(markdown);
         File.WriteAllText(Path.Combine(folder, "results.md"), markdown);
+        object? capacity = sweeps.Count == 0 ? null : SweepCapacitySummary(sweeps, options);
         File.WriteAllText(Path.Combine(folder, "results.json"), JsonSerializer.Serialize(
-            new { machine, options = Describe(options), results }, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
-        Chart(results).Save(Path.Combine(folder, "chart.png"));
-        Console.WriteLine($"Reports: {Path.Combine(folder, "results.md")}, results.json, chart.png");
+            new { machine, options = Describe(options), results, sweeps, capacity },
+            new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
+        var charts = "";
+        if (results.Count > 0)
+        {
+            Chart(results).Save(Path.Combine(folder, "chart.png"));
+            charts += ", chart.png";
+        }
+
+        if (sweeps.Count > 0)
+        {
+            SweepChart(sweeps, options.P99BoundMs).Save(Path.Combine(folder, "sweep.png"));
+            charts += ", sweep.png";
+        }
+
+        Console.WriteLine($"Reports: {Path.Combine(folder, "results.md")}, results.json{charts}");
     }
 
     public static string Describe(LoadTestOptions o)
@@ -38,6 +53,11 @@ internal static class ReportWriter
             text.Append(ci, $" --engine-speed {o.EngineSpeed}");
         }
 
+        if (o.Scenarios.Contains("sweep"))
+        {
+            text.Append(ci, $" --sweep-rates {string.Join(',', o.SweepRates.Select(r => r.ToString(ci)))} --sweep-refine {o.SweepRefine} --sweep-confirm {o.SweepConfirm} --p99-bound-ms {o.P99BoundMs}");
+        }
+
         return text.ToString();
     }
 
@@ -47,6 +67,11 @@ internal static class ReportWriter
         var ci = CultureInfo.InvariantCulture;
         md.AppendLine(ci, $"Machine: {machine}").AppendLine();
         md.AppendLine(ci, $"Options: `{Describe(options)}`").AppendLine();
+        if (results.Count == 0)
+        {
+            return md.ToString();
+        }
+
         md.AppendLine("| scenario | server | clients | connect/s | delivered/s | offered/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | gaps | dups | missing | lost clients | slow cut/slow | errors | server CPU avg % | server RSS MB | idle KB/conn |");
         md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var r in results)

@@ -28,20 +28,7 @@ internal sealed class PublishScenario
         var symbols = _options.SymbolNames();
         await using var farm = new ServerFarm(_options, Path.Combine(_folder, $"{scenario}-{target}"));
         Directory.CreateDirectory(Path.Combine(_folder, $"{scenario}-{target}"));
-        var redisPort = ManagedProcess.FreePort();
-        var (_, redisEndpoint) = await farm.StartRedisAsync("redis", redisPort, cancellationToken);
-        var hubs = new List<(ManagedProcess Process, Uri Url)>();
-        if (target == "socketio")
-        {
-            hubs.Add(await farm.StartPeerAsync(redisEndpoint, cancellationToken));
-        }
-        else
-        {
-            var settings = new Dictionary<string, string> { ["ConnectionStrings:Redis"] = redisEndpoint, ["Hub:RedisChannelPrefix"] = _options.ChannelPrefix };
-            hubs.Add(await farm.StartSignalStreamAsync("hub1", "hub", symbols, settings, cancellationToken));
-        }
-
-        await Task.Delay(1000, cancellationToken);
+        var (redisEndpoint, hubs) = await StartServersAsync(_options, farm, target, symbols, cancellationToken);
         var samplers = hubs.Select(h => new ProcessSampler(h.Process.Pid, h.Process.Name)).ToList();
         var harness = new ProcessSampler(Environment.ProcessId, "harness");
         var baselineRss = hubs.Sum(h => ProcessSampler.ReadRssMb(h.Process.Pid));
@@ -87,7 +74,7 @@ internal sealed class PublishScenario
             using var stopPublishing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             ProcessSampler[] sampled = [.. samplers, harness];
             var watch = PublishWindow.Start(sampled);
-            var publishing = Task.Run(() => PublishAsync(publisher, symbols, finalSeq, stopPublishing.Token), CancellationToken.None);
+            var publishing = Task.Run(() => PublishAsync(publisher, symbols, finalSeq, _options.Rate, stopPublishing.Token), CancellationToken.None);
             var disruption = scenario switch
             {
                 "reconnect" => Task.Run(() => ReconnectStormAsync(pools, result, cancellationToken), CancellationToken.None),
@@ -104,13 +91,7 @@ internal sealed class PublishScenario
             result.Published = publisher.Published;
             result.DurationSeconds = Math.Round(publishSeconds, 1);
 
-            // Drain: wait until every connected, reading client has the last seq of its symbols (bounded).
-            var drainUntil = DateTime.UtcNow + TimeSpan.FromSeconds(Math.Max(10, _options.Duration));
-            while (DateTime.UtcNow < drainUntil && !allClients.Where(c => !c.Slow && c.Connected)
-                       .All(c => c.Ledgers.All(l => l.Last >= finalSeq[IndexOf(symbols, l.Symbol)])))
-            {
-                await Task.Delay(200, cancellationToken);
-            }
+            await DrainAsync(allClients, symbols, finalSeq, TimeSpan.FromSeconds(Math.Max(10, _options.Duration)), cancellationToken);
 
             // Slow consumers read again: those the server cut off now see the close (or the reset) behind their backlog.
             var slowClients = allClients.Where(c => c.Slow).ToArray();
@@ -175,14 +156,57 @@ internal sealed class PublishScenario
         return result;
     }
 
-    private async Task PublishAsync(RedisPublisher publisher, IReadOnlyList<string> symbols, long[] finalSeq, CancellationToken cancellationToken)
+    /// <summary>Starts a fresh Redis and the server under test on it: one SignalStream hub-role node, or the peer.</summary>
+    internal static async Task<(string RedisEndpoint, List<(ManagedProcess Process, Uri Url)> Hubs)> StartServersAsync(
+        LoadTestOptions options, ServerFarm farm, string target, IReadOnlyList<string> symbols, CancellationToken cancellationToken)
+    {
+        var redisPort = ManagedProcess.FreePort();
+        var (_, redisEndpoint) = await farm.StartRedisAsync("redis", redisPort, cancellationToken);
+        var hubs = new List<(ManagedProcess Process, Uri Url)>();
+        if (target == "socketio")
+        {
+            hubs.Add(await farm.StartPeerAsync(redisEndpoint, cancellationToken));
+        }
+        else
+        {
+            var settings = new Dictionary<string, string> { ["ConnectionStrings:Redis"] = redisEndpoint, ["Hub:RedisChannelPrefix"] = options.ChannelPrefix };
+            hubs.Add(await farm.StartSignalStreamAsync("hub1", "hub", symbols, settings, cancellationToken));
+        }
+
+        await Task.Delay(1000, cancellationToken);
+        return (redisEndpoint, hubs);
+    }
+
+    /// <summary>Waits until every connected, reading client has the last seq of its symbols; false when
+    /// <paramref name="timeout"/> passed first.</summary>
+    internal static async Task<bool> DrainAsync(FanOutClient[] clients, IReadOnlyList<string> symbols, long[] finalSeq, TimeSpan timeout,
+        CancellationToken cancellationToken)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (!clients.Where(c => !c.Slow && c.Connected).All(c => c.Ledgers.All(l => l.Last >= finalSeq[IndexOf(symbols, l.Symbol)])))
+        {
+            if (DateTime.UtcNow >= until)
+            {
+                return false;
+            }
+
+            await Task.Delay(200, cancellationToken);
+        }
+
+        return true;
+    }
+
+    /// <summary>Publishes <paramref name="rate"/> signals a second, round robin over the symbols, continuing each symbol's
+    /// seq from <paramref name="finalSeq"/> (which ends holding the last seq published per symbol).</summary>
+    internal static async Task PublishAsync(RedisPublisher publisher, IReadOnlyList<string> symbols, long[] finalSeq, double rate,
+        CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
         long sent = 0;
         var next = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
-            var due = (long)(watch.Elapsed.TotalSeconds * _options.Rate);
+            var due = (long)(watch.Elapsed.TotalSeconds * rate);
             while (sent < due)
             {
                 var symbol = next;
@@ -225,7 +249,7 @@ internal sealed class PublishScenario
         result.Notes.Add($"reconnect storm: {dropped} clients dropped and resumed in {watch.Elapsed.TotalSeconds:0.0} s");
     }
 
-    private static void Account(ScenarioResult result, FanOutClient[] clients, IReadOnlyList<string> symbols, long[] finalSeq)
+    internal static void Account(ScenarioResult result, FanOutClient[] clients, IReadOnlyList<string> symbols, long[] finalSeq)
     {
         foreach (var client in clients)
         {
@@ -258,9 +282,9 @@ internal sealed class PublishScenario
         }
     }
 
-    private static int IndexOf(IReadOnlyList<string> symbols, string symbol) => int.Parse(symbol.AsSpan(2, 4)) - 1;
+    internal static int IndexOf(IReadOnlyList<string> symbols, string symbol) => int.Parse(symbol.AsSpan(2, 4)) - 1;
 
-    private static LatencySummary Merge(List<ClientPool> pools)
+    internal static LatencySummary Merge(List<ClientPool> pools)
     {
         if (pools.Count == 1)
         {

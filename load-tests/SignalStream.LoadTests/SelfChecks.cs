@@ -1,0 +1,206 @@
+using SignalStream.LoadTests.Measurement;
+using SignalStream.LoadTests.Reporting;
+using SignalStream.LoadTests.Scenarios;
+
+namespace SignalStream.LoadTests;
+
+/// <summary>
+/// The harness's own logic checked without any server (<c>--self-check</c>, run by <c>scripts/test-load-smoke.sh</c>):
+/// the capacity sweep's step rules, its ladder validation and the per-step latency window. One <c>PASS</c>/<c>FAIL</c>
+/// line per check, the smoke script's format; exit code 1 when any fails.
+/// </summary>
+internal static class SelfChecks
+{
+    private const double Bound = 50;
+
+    public static int Run()
+    {
+        var failures = 0;
+        foreach (var (name, check) in Checks())
+        {
+            var problem = check();
+            Console.WriteLine(problem is null ? $"PASS self-check/{name}" : $"FAIL self-check/{name}: {problem}");
+            failures += problem is null ? 0 : 1;
+        }
+
+        return failures == 0 ? 0 : 1;
+    }
+
+    private static IEnumerable<(string Name, Func<string?> Check)> Checks()
+    {
+        yield return ("capacity is the fastest step within the bound", () =>
+        {
+            List<SweepStep> steps = [Step(40, 4000, 3), Step(80, 8000, 12), Step(120, 12000, 70), Step(160, 16000, 45), Step(200, 20000, 400)];
+            return Expect(SweepCapacity.Capacity(steps, Bound)?.Rate, 160.0);
+        });
+        yield return ("a step with a gap, a duplicate, a lost client or a missing signal never counts", () =>
+        {
+            List<SweepStep> steps = [Step(40, 4000, 3), Step(80, 8000, 5, gaps: 1), Step(120, 12000, 5, duplicates: 2), Step(160, 16000, 5, missing: 7), Step(200, 20000, 5, lost: 1)];
+            return Expect(SweepCapacity.Capacity(steps, Bound)?.Rate, 40.0);
+        });
+        yield return ("a saturated or undrained step never counts, whatever its p99", () =>
+        {
+            List<SweepStep> steps = [Step(40, 4000, 3), Step(80, 8000, 5, delivered: 7000), Step(120, 12000, 5, drained: false)];
+            return Expect(SweepCapacity.Capacity(steps, Bound)?.Rate, 40.0);
+        });
+        yield return ("no step within the bound gives no capacity", () =>
+            SweepCapacity.Capacity([Step(40, 4000, 51), Step(80, 8000, 90)], Bound) is null ? null : "a capacity was reported");
+        yield return ("the climb goes on after one miss and stops after two in a row", () =>
+        {
+            List<SweepStep> steps = [Step(40, 4000, 3), Step(80, 8000, 60)];
+            if (SweepCapacity.StopReason(steps, Bound) is { } early)
+            {
+                return $"stopped after one miss: {early}";
+            }
+
+            steps.Add(Step(120, 12000, 20));
+            steps.Add(Step(160, 16000, 70));
+            if (SweepCapacity.StopReason(steps, Bound) is { } reset)
+            {
+                return $"a step within the bound did not reset the count: {reset}";
+            }
+
+            steps.Add(Step(200, 20000, 80));
+            return SweepCapacity.StopReason(steps, Bound) is null ? "did not stop after two misses in a row" : null;
+        });
+        yield return ("the climb stops at the first saturated or undrained step", () =>
+        {
+            if (SweepCapacity.StopReason([Step(40, 4000, 3), Step(80, 8000, 20, delivered: 7100)], Bound) is null)
+            {
+                return "went on after a step delivered 89 % of its offer";
+            }
+
+            return SweepCapacity.StopReason([Step(40, 4000, 3, drained: false)], Bound) is null ? "went on after a step that did not drain" : null;
+        });
+        yield return ("refinement bisects between the capacity and the first miss above it, down to 5 %", () =>
+        {
+            List<SweepStep> steps = [Step(100, 10000, 8), Step(200, 20000, 30), Step(400, 40000, 300), Step(300, 30000, 20), Step(600, 60000, 900)];
+            var first = SweepCapacity.NextRefinement(steps, Bound);
+            steps.Add(Step(350, 35000, 60));
+            var second = SweepCapacity.NextRefinement(steps, Bound);
+            List<SweepStep> narrow = [Step(200, 20000, 30), Step(209, 20900, 70)];
+            List<SweepStep> top = [Step(200, 20000, 30), Step(300, 30000, 40)];
+            List<SweepStep> none = [Step(200, 20000, 60), Step(300, 30000, 70)];
+            return first == 350 && second == 325 && SweepCapacity.NextRefinement(narrow, Bound) is null && SweepCapacity.NextRefinement(top, Bound) is null
+                && SweepCapacity.NextRefinement(none, Bound) is null
+                ? null
+                : $"got {first}, {second}, {SweepCapacity.NextRefinement(narrow, Bound)}, {SweepCapacity.NextRefinement(top, Bound)}, {SweepCapacity.NextRefinement(none, Bound)}";
+        });
+        yield return ("a capacity measured once is confirmed, and a failed confirmation moves it down", () =>
+        {
+            List<SweepStep> steps = [Step(100, 10000, 8), Step(200, 20000, 30), Step(300, 30000, 90)];
+            var first = SweepCapacity.NextConfirmation(steps, Bound);
+            steps.Add(Step(200, 20000, 75));
+            var afterMiss = SweepCapacity.Capacity(steps, Bound)?.Rate;
+            var second = SweepCapacity.NextConfirmation(steps, Bound);
+            steps.Add(Step(100, 10000, 9));
+            var done = SweepCapacity.NextConfirmation(steps, Bound);
+            return first == 200 && afterMiss == 100 && second == 100 && done is null && SweepCapacity.Capacity(steps, Bound)?.Rate == 100
+                ? null
+                : $"got confirm {first}, capacity {afterMiss}, confirm {second}, then {done}";
+        });
+        yield return ("after the climb, refinement goes first and a failed confirmation opens a new bracket", () =>
+        {
+            // The ladder's top counted, so nothing to refine: confirm it; its repeat misses, so refine below it.
+            List<SweepStep> steps = [Step(600, 60000, 12), Step(800, 80000, 46)];
+            var first = SweepCapacity.NextAfterClimb(steps, Bound, refinesLeft: 2, confirmsLeft: 1);
+            steps.Add(Step(800, 80000, 141));
+            var second = SweepCapacity.NextAfterClimb(steps, Bound, refinesLeft: 2, confirmsLeft: 0);
+            var noBudget = SweepCapacity.NextAfterClimb(steps, Bound, refinesLeft: 0, confirmsLeft: 0);
+            return first == (800, false) && second == (700, true) && noBudget is null ? null : $"got {first}, {second}, {noBudget}";
+        });
+        yield return ("a capacity at the ladder's top is a floor", () =>
+        {
+            var sweep = new SweepResult { Target = "signalstream", P99BoundMs = Bound };
+            sweep.Steps.AddRange([Step(40, 4000, 3), Step(80, 8000, 9)]);
+            var top = sweep.CapacityIsLowerBound;
+            sweep.Steps.Add(Step(120, 12000, 99));
+            var missedAbove = sweep.CapacityIsLowerBound;
+            sweep.Steps.Add(Step(100, 10000, 30)); // a refinement that counts, measured last, below a miss
+            return top && !missedAbove && !sweep.CapacityIsLowerBound
+                ? null
+                : $"lower bound flags were {top}, {missedAbove}, {sweep.CapacityIsLowerBound}";
+        });
+        yield return ("the capacity line gives both capacities and their ratio", () =>
+        {
+            var ours = new SweepResult { Target = "signalstream", P99BoundMs = Bound };
+            ours.Steps.AddRange([Step(40, 40000, 8), Step(80, 80000, 30), Step(120, 120000, 95), Step(160, 150000, 300)]);
+            var peer = new SweepResult { Target = "socketio", P99BoundMs = Bound };
+            peer.Steps.AddRange([Step(40, 40000, 5), Step(80, 80000, 2000), Step(120, 90000, 9000)]);
+            var line = ReportWriter.CapacityLine([ours, peer], Bound);
+            return line.Contains("SignalStream 80,000/s", StringComparison.Ordinal) && line.Contains("peer 40,000/s", StringComparison.Ordinal)
+                && line.Contains("ratio 2.00x", StringComparison.Ordinal) ? null : $"got '{line}'";
+        });
+        yield return ("a ladder must climb, hold positive rates and not be empty", () =>
+        {
+            foreach (var bad in new[] { "80,40", "40,40", "0,40", "-5", "40,abc", ",", "" })
+            {
+                var errors = new List<string>();
+                LoadTestOptions.Ladder(bad, "--sweep-rates", errors);
+                if (errors.Count != 1 || !errors[0].Contains("--sweep-rates", StringComparison.Ordinal))
+                {
+                    return $"'{bad}' gave {errors.Count} errors: {string.Join(" | ", errors)}";
+                }
+            }
+
+            var ok = new List<string>();
+            var rates = LoadTestOptions.Ladder("10, 20.5,400", "--sweep-rates", ok);
+            return ok.Count == 0 && rates.SequenceEqual([10, 20.5, 400]) ? null : $"'10, 20.5,400' gave [{string.Join(',', rates)}] and {string.Join(" | ", ok)}";
+        });
+        yield return ("a p99 bound of zero or less is refused with the switch's name", () =>
+        {
+            foreach (var bad in new[] { "0", "-1", "fast" })
+            {
+                var (_, errors) = LoadTestOptions.Parse(["--targets", "signalstream", "--p99-bound-ms", bad], Environment.CurrentDirectory);
+                if (!errors.Any(e => e.StartsWith("--p99-bound-ms", StringComparison.Ordinal)))
+                {
+                    return $"'{bad}' was accepted";
+                }
+            }
+
+            return null;
+        });
+        yield return ("a step's latency window holds only what was recorded during the step", () =>
+        {
+            var histogram = new LatencyHistogram();
+            for (var i = 0; i < 1000; i++)
+            {
+                histogram.Record(1_000, i);
+            }
+
+            var before = histogram.Summarize();
+            for (var i = 0; i < 100; i++)
+            {
+                histogram.Record(200_000, i);
+            }
+
+            var step = histogram.Summarize().Since(before);
+            return step.Count == 100 && step.P50 is > 190 and < 210 ? null : $"count {step.Count}, p50 {step.P50} ms";
+        });
+    }
+
+    /// <summary>A measured step as the sweep sees it; offered/s equals <paramref name="offered"/>, delivered/s the offer
+    /// unless given.</summary>
+    private static SweepStep Step(double rate, double offered, double p99Ms, double? delivered = null, bool drained = true,
+        long gaps = 0, long duplicates = 0, long missing = 0, int lost = 0) => new()
+        {
+            Rate = rate,
+            Drained = drained,
+            Result = new ScenarioResult
+            {
+                Scenario = $"sweep {rate}/s",
+                Target = "signalstream",
+                OfferedPerSecond = offered,
+                DeliveredPerSecond = delivered ?? offered,
+                Delivered = (long)(delivered ?? offered),
+                LatencyCount = (long)offered,
+                P99Ms = p99Ms,
+                Gaps = gaps,
+                Duplicates = duplicates,
+                Missing = missing,
+                ClientsLost = lost,
+            },
+        };
+
+    private static string? Expect(double? actual, double expected) => actual == expected ? null : $"expected the {expected}/s step, got {actual?.ToString() ?? "none"}";
+}
