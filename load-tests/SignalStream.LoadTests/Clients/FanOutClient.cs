@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using SignalStream.LoadTests.Measurement;
@@ -6,7 +7,7 @@ using SignalStream.LoadTests.Measurement;
 namespace SignalStream.LoadTests.Clients;
 
 /// <summary>
-/// One load-test connection: a raw <see cref="ClientWebSocket"/>, one receive loop, one <see cref="SeqLedger"/> per
+/// One load-test connection: a <see cref="RawWebSocket"/>, one receive loop, one <see cref="SeqLedger"/> per
 /// subscribed symbol. Subclasses speak the server's protocol (SignalR JSON or Socket.IO) and hand each signal object to
 /// <see cref="TryObserveSignal"/>, which pulls only what is measured, so a client costs a few KB and no allocation per
 /// message.
@@ -23,7 +24,7 @@ internal abstract class FanOutClient
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private byte[] _buffer = new byte[8 * 1024];
     private TaskCompletionSource? _paused;
-    private ClientWebSocket? _socket;
+    private RawWebSocket? _socket;
     private Task _loop = Task.CompletedTask;
     private long _readMicros;
     private int _deliveredInRead;
@@ -91,22 +92,20 @@ internal abstract class FanOutClient
 
     public static long NowMicros => (DateTime.UtcNow.Ticks - EpochTicks) / 10;
 
-    public async Task ConnectAsync(Uri server, HttpMessageInvoker invoker, bool resume, CancellationToken cancellationToken)
+    public async Task ConnectAsync(Uri server, LoopbackConnector connector, bool resume, CancellationToken cancellationToken)
     {
-        var socket = new ClientWebSocket();
-        socket.Options.KeepAliveInterval = TimeSpan.Zero; // the protocols' own pings keep the connection alive
-        var endpoint = new UriBuilder(EndpointOf(server)) { Scheme = server.Scheme == "https" ? "wss" : "ws" }.Uri;
+        var endpoint = EndpointOf(server);
+        var connection = await connector.ConnectAsync(Id, Slow, endpoint, cancellationToken);
         try
         {
-            await socket.ConnectAsync(endpoint, invoker, cancellationToken);
+            _socket = await RawWebSocket.UpgradeAsync(connection, endpoint, cancellationToken);
         }
         catch
         {
-            socket.Dispose();
+            connection.Dispose();
             throw;
         }
 
-        _socket = socket;
         ClosedReason = null;
         await HandshakeAsync(cancellationToken);
         Connected = true;
@@ -136,7 +135,6 @@ internal abstract class FanOutClient
         Connected = false;
         socket?.Abort();
         await _loop.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(static _ => { }, TaskScheduler.Default);
-        socket?.Dispose();
     }
 
     public async Task CloseAsync()
@@ -149,19 +147,23 @@ internal abstract class FanOutClient
         }
 
         Connected = false;
+        await _sendLock.WaitAsync();
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "done", timeout.Token);
+            await socket.CloseAsync(timeout.Token);
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
         {
             // Already gone (for example disconnected as a slow consumer): nothing left to close.
+        }
+        finally
+        {
+            _sendLock.Release();
         }
 
         socket.Abort();
         await _loop.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(static _ => { }, TaskScheduler.Default);
-        socket.Dispose();
     }
 
     /// <summary>Sends the protocol's keep-alive (SignalR drops a client silent for 30 s).</summary>
@@ -184,7 +186,7 @@ internal abstract class FanOutClient
     protected async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var socket = _socket;
-        if (socket is null || socket.State != WebSocketState.Open)
+        if (socket is null || !socket.IsOpen)
         {
             return;
         }
@@ -192,11 +194,34 @@ internal abstract class FanOutClient
         await _sendLock.WaitAsync(cancellationToken);
         try
         {
-            await socket.SendAsync(data, WebSocketMessageType.Text, true, cancellationToken);
+            await socket.SendTextAsync(data, cancellationToken);
         }
-        catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or IOException)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException)
         {
             // The receive loop sees the same broken connection and records it once.
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private async Task SendPongAsync(byte[] payload)
+    {
+        var socket = _socket;
+        if (socket is null || !socket.IsOpen)
+        {
+            return;
+        }
+
+        await _sendLock.WaitAsync();
+        try
+        {
+            await socket.SendPongAsync(payload, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException)
+        {
+            // As above: the receive loop records the broken connection.
         }
         finally
         {
@@ -211,21 +236,59 @@ internal abstract class FanOutClient
         var length = 0;
         while (true)
         {
-            var result = await socket.ReceiveAsync(_buffer.AsMemory(length), cancellationToken);
-            if (result.MessageType == WebSocketMessageType.Close)
+            if (TakeMessage(socket, ref length) is { } text)
             {
-                throw new WebSocketException($"closed during handshake: {socket.CloseStatusDescription}");
+                return text;
             }
 
-            length += result.Count;
-            if (result.EndOfMessage)
+            if (await socket.ReceiveAsync(cancellationToken) == 0)
             {
-                return Encoding.UTF8.GetString(_buffer, 0, length);
+                throw new WebSocketException("the server closed the connection during the handshake");
             }
-
-            GrowIfFull(length);
         }
     }
+
+    /// <summary>The first whole data message buffered, as text; null when none is buffered yet.</summary>
+    private string? TakeMessage(RawWebSocket socket, ref int length)
+    {
+        while (socket.TryTakeFrame(out var opcode, out var fin, out var payload))
+        {
+            if (opcode == WebSocketOpcode.Close)
+            {
+                throw new WebSocketException("closed during handshake: " + CloseText(payload));
+            }
+
+            if (opcode is WebSocketOpcode.Ping or WebSocketOpcode.Pong)
+            {
+                continue;
+            }
+
+            Append(payload, ref length);
+            if (fin)
+            {
+                var text = Encoding.UTF8.GetString(_buffer, 0, length);
+                length = 0;
+                return text;
+            }
+        }
+
+        return null;
+    }
+
+    private void Append(ReadOnlySpan<byte> payload, ref int length)
+    {
+        while (length + payload.Length > _buffer.Length)
+        {
+            Array.Resize(ref _buffer, _buffer.Length * 2);
+        }
+
+        payload.CopyTo(_buffer.AsSpan(length));
+        length += payload.Length;
+    }
+
+    private static string CloseText(ReadOnlySpan<byte> payload) => payload.Length >= 2
+        ? $"{(payload[0] << 8) | payload[1]} {Encoding.UTF8.GetString(payload[2..])}"
+        : "no status";
 
     protected void ObserveSignal(int ledger, long seq, long originMs)
     {
@@ -334,6 +397,8 @@ internal abstract class FanOutClient
     {
         var socket = _socket!;
         var length = 0;
+        // One registration for the loop's life instead of one per receive: ending the run closes the socket.
+        using var stop = cancellationToken.UnsafeRegister(static s => ((RawWebSocket)s!).Abort(), socket);
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -343,37 +408,36 @@ internal abstract class FanOutClient
                     await paused.Task.WaitAsync(cancellationToken);
                 }
 
-                var result = await socket.ReceiveAsync(_buffer.AsMemory(length), cancellationToken);
-                if (result.MessageType == WebSocketMessageType.Close)
+                if (await socket.ReceiveAsync() == 0)
                 {
-                    ClosedReason ??= $"server closed: {socket.CloseStatus} {socket.CloseStatusDescription}";
-                    Stats.ServerClosed();
+                    if (Connected)
+                    {
+                        ClosedReason ??= "connection lost: the server closed the connection";
+                        Stats.ServerClosed();
+                    }
+
                     break;
                 }
 
-                length += result.Count;
                 _readMicros = NowMicros;
-                var consumed = ConsumeRecords(_buffer.AsSpan(0, length), result.EndOfMessage);
+                var open = ConsumeFrames(socket, ref length);
                 if (_deliveredInRead > 0)
                 {
                     Stats.DeliveredN(_deliveredInRead);
                     _deliveredInRead = 0;
                 }
 
-                if (consumed > 0)
+                if (!open)
                 {
-                    _buffer.AsSpan(consumed, length - consumed).CopyTo(_buffer);
-                    length -= consumed;
+                    break;
                 }
-
-                GrowIfFull(length);
             }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
             // The run ended.
         }
-        catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception ex) when (ex is SocketException or WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
             if (Connected)
             {
@@ -388,12 +452,43 @@ internal abstract class FanOutClient
         }
     }
 
-    private void GrowIfFull(int length)
+    /// <summary>Hands every whole data frame buffered to <see cref="ConsumeRecords"/>, answers pings; false after the
+    /// server's close frame.</summary>
+    private bool ConsumeFrames(RawWebSocket socket, ref int length)
     {
-        if (length == _buffer.Length)
+        while (socket.TryTakeFrame(out var opcode, out var fin, out var payload))
         {
-            Array.Resize(ref _buffer, _buffer.Length * 2);
+            switch (opcode)
+            {
+                case WebSocketOpcode.Close:
+                    ClosedReason ??= "server closed: " + CloseText(payload);
+                    Stats.ServerClosed();
+                    return false;
+                case WebSocketOpcode.Ping:
+                    _ = SendPongAsync(payload.ToArray());
+                    continue;
+                case WebSocketOpcode.Pong:
+                    continue;
+            }
+
+            if (length == 0)
+            {
+                // The usual case, a whole message and nothing left over: read it where it lies.
+                var consumed = ConsumeRecords(payload, fin);
+                Append(payload[consumed..], ref length);
+                continue;
+            }
+
+            Append(payload, ref length);
+            var taken = ConsumeRecords(_buffer.AsSpan(0, length), fin);
+            if (taken > 0)
+            {
+                _buffer.AsSpan(taken, length - taken).CopyTo(_buffer);
+                length -= taken;
+            }
         }
+
+        return true;
     }
 }
 

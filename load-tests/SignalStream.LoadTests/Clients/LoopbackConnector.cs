@@ -10,27 +10,43 @@ namespace SignalStream.LoadTests.Clients;
 /// </summary>
 internal sealed class LoopbackConnector : IDisposable
 {
-    private readonly HttpMessageInvoker[] _invokers;
-    private readonly HttpMessageInvoker[] _slowInvokers;
+    private readonly IPAddress[] _sources;
+    private readonly int _slowReceiveBufferBytes;
     private readonly SemaphoreSlim _inFlight;
 
     public LoopbackConnector(int sourceAddresses, int connectsInFlight, int slowReceiveBufferBytes)
     {
-        _invokers = new HttpMessageInvoker[sourceAddresses];
-        _slowInvokers = new HttpMessageInvoker[sourceAddresses];
-        for (var i = 0; i < sourceAddresses; i++)
-        {
-            var source = new IPAddress(new byte[] { 127, 0, 0, (byte)(2 + i) });
-            _invokers[i] = new HttpMessageInvoker(Handler(source, 0));
-            _slowInvokers[i] = new HttpMessageInvoker(Handler(source, slowReceiveBufferBytes));
-        }
-
+        _sources = Enumerable.Range(0, sourceAddresses).Select(i => new IPAddress(new byte[] { 127, 0, 0, (byte)(2 + i) })).ToArray();
+        _slowReceiveBufferBytes = slowReceiveBufferBytes;
         _inFlight = new SemaphoreSlim(connectsInFlight, connectsInFlight);
     }
 
-    /// <summary>The invoker for a client: spread over the source addresses; slow clients get a small receive buffer so
-    /// that the server sees their backlog early instead of the kernel absorbing megabytes.</summary>
-    public HttpMessageInvoker For(int clientId, bool slow) => (slow ? _slowInvokers : _invokers)[clientId % _invokers.Length];
+    /// <summary>
+    /// A TCP connection to <paramref name="server"/> for a client: spread over the source addresses; slow clients get a
+    /// small receive buffer so that the server sees their backlog early instead of the kernel absorbing megabytes.
+    /// </summary>
+    public async Task<Socket> ConnectAsync(int clientId, bool slow, Uri server, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            if (slow)
+            {
+                socket.ReceiveBufferSize = _slowReceiveBufferBytes;
+            }
+
+            socket.Bind(new IPEndPoint(_sources[clientId % _sources.Length], 0));
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(15));
+            await socket.ConnectAsync(new IPEndPoint(IPAddress.Parse(server.Host), server.Port), timeout.Token);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
 
     public async Task<T> ThrottleAsync<T>(Func<Task<T>> connect, CancellationToken cancellationToken)
     {
@@ -45,39 +61,5 @@ internal sealed class LoopbackConnector : IDisposable
         }
     }
 
-    private static SocketsHttpHandler Handler(IPAddress source, int receiveBuffer) => new()
-    {
-        UseProxy = false,
-        ConnectTimeout = TimeSpan.FromSeconds(15),
-        ConnectCallback = async (context, cancellationToken) =>
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                if (receiveBuffer > 0)
-                {
-                    socket.ReceiveBufferSize = receiveBuffer;
-                }
-
-                socket.Bind(new IPEndPoint(source, 0));
-                await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
-    };
-
-    public void Dispose()
-    {
-        foreach (var invoker in _invokers.Concat(_slowInvokers))
-        {
-            invoker.Dispose();
-        }
-
-        _inFlight.Dispose();
-    }
+    public void Dispose() => _inFlight.Dispose();
 }

@@ -51,7 +51,7 @@ internal sealed class ClientPool : IAsyncDisposable
             {
                 try
                 {
-                    await c.ConnectAsync(_server, _connector.For(c.Id, c.Slow), resume, cancellationToken);
+                    await c.ConnectAsync(_server, _connector, resume, cancellationToken);
                     return attempt;
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -107,21 +107,29 @@ internal sealed class ClientPool : IAsyncDisposable
     }
 
     /// <summary>Sends every client's keep-alive every 10 s (SignalR drops a client silent for 30 s).</summary>
+    /// <summary>
+    /// Each client pings every <see cref="PingPeriod"/>, the clients spread evenly over it as real clients are (each
+    /// keeps its own timer from its own connect). Pinging all at once, as this did first, put 10,000 pings on the server
+    /// in one burst every period, a latency spike the steady workload would never see.
+    /// </summary>
     public void StartPinging()
     {
         var token = _pinging.Token;
         _pinger = Task.Run(async () =>
         {
-            using var timer = new PeriodicTimer(TimeSpan.FromSeconds(10));
+            const int ticksPerPeriod = 100;
+            using var timer = new PeriodicTimer(PingPeriod / ticksPerPeriod);
+            var perTick = (Clients.Length + ticksPerPeriod - 1) / ticksPerPeriod;
+            var next = 0;
             try
             {
                 while (await timer.WaitForNextTickAsync(token))
                 {
-                    foreach (var client in Clients)
+                    for (var i = 0; i < perTick && Clients.Length > 0; i++, next = (next + 1) % Clients.Length)
                     {
-                        if (client.Connected)
+                        if (Clients[next].Connected)
                         {
-                            await client.PingAsync(token);
+                            await Clients[next].PingAsync(token);
                         }
                     }
                 }
@@ -132,6 +140,8 @@ internal sealed class ClientPool : IAsyncDisposable
             }
         }, CancellationToken.None);
     }
+
+    private static readonly TimeSpan PingPeriod = TimeSpan.FromSeconds(10);
 
     public async ValueTask DisposeAsync()
     {
