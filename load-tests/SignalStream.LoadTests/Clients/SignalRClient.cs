@@ -44,6 +44,7 @@ internal sealed class SignalRClient : FanOutClient
     protected override Task SubscribeAsync(int index, long? afterSeq, CancellationToken cancellationToken)
     {
         _afterSeq[index] = afterSeq;
+        Ledgers[index].AwaitAnswer();
         var symbol = Ledgers[index].Symbol;
         var after = afterSeq is long a ? ",\"afterSeq\":" + a.ToString(CultureInfo.InvariantCulture) : "";
         var text = $"{{\"type\":1,\"invocationId\":\"{index}\",\"target\":\"Subscribe\",\"arguments\":[{{\"symbol\":\"{symbol}\"{after}}}]}}\u001e";

@@ -5,13 +5,14 @@ namespace SignalStream.LoadTests.Measurement;
 /// </summary>
 /// <remarks>
 /// Live signals can reach the client before the Subscribe completion that says where live delivery starts (the server
-/// joins the subscriber, then replies), so arrivals before the completion wait in <see cref="_early"/> and are
-/// replayed once the start is known.
+/// joins the subscriber, then replies), on a first subscribe and on a resume alike, so arrivals before the completion
+/// wait in <see cref="_early"/> and are replayed once the start is known, as the TypeScript SDK's sequencer does.
 /// </remarks>
 internal sealed class SeqLedger
 {
     private List<long>? _early;
     private bool _startAtFirst;
+    private bool _awaitingAnswer;
 
     public SeqLedger(string symbol) => Symbol = symbol;
 
@@ -40,7 +41,7 @@ internal sealed class SeqLedger
             Last = seq - 1;
         }
 
-        if (Last < 0)
+        if (Last < 0 || _awaitingAnswer)
         {
             (_early ??= []).Add(seq);
             return true;
@@ -49,10 +50,14 @@ internal sealed class SeqLedger
         return Apply(seq);
     }
 
+    /// <summary>A Subscribe is on its way (a resume, say): live arrivals wait for its answer.</summary>
+    public void AwaitAnswer() => _awaitingAnswer = true;
+
     /// <summary>The Subscribe answer: live delivery continues after <paramref name="latestSeq"/>; <paramref name="recovered"/>
     /// are the stored signals after the client's afterSeq, in order.</summary>
     public void Start(long afterSeq, long latestSeq, ReadOnlySpan<long> recovered)
     {
+        _awaitingAnswer = false;
         if (StartSeq < 0)
         {
             StartSeq = latestSeq;

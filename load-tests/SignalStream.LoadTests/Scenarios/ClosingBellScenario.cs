@@ -224,12 +224,7 @@ internal sealed class ClosingBellScenario
             result.Published = streams.Length;
             result.Missing = expected - distinct;
             result.Duplicates = delivered - distinct;
-            result.LatencyCount = summary.Count;
-            result.P50Ms = summary.P50;
-            result.P90Ms = summary.P90;
-            result.P99Ms = summary.P99;
-            result.P999Ms = summary.P999;
-            result.MaxMs = summary.Max;
+            result.SetLatency(summary);
             result.DurationSeconds = Math.Round((last - bellMicros) / 1e6, 3);
             result.DeliveredPerSecond = Math.Round(delivered / Math.Max((last - bellMicros) / 1e6, 0.001));
             result.OfferedPerSecond = result.DeliveredPerSecond;
@@ -313,12 +308,7 @@ internal sealed class ClosingBellScenario
         }
 
         var summary = histogram.Summarize();
-        signals.LatencyCount = summary.Count;
-        signals.P50Ms = summary.P50;
-        signals.P90Ms = summary.P90;
-        signals.P99Ms = summary.P99;
-        signals.P999Ms = summary.P999;
-        signals.MaxMs = summary.Max;
+        signals.SetLatency(summary);
         signals.Published = stored.Values.Sum();
         signals.DurationSeconds = Math.Round((last - bellMicros) / 1e6, 3);
         signals.DeliveredPerSecond = Math.Round(signals.Delivered / Math.Max(signals.DurationSeconds, 0.001));

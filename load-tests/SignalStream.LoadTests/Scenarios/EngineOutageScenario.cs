@@ -156,12 +156,7 @@ internal sealed class EngineOutageScenario
 
             result.OfferedPerSecond = Math.Round(result.Published / publishSeconds, 1);
             var latency = LatencyHistogramMerge.Of(pools.Select(p => p.Stats.Latency));
-            result.LatencyCount = latency.Count;
-            result.P50Ms = latency.P50;
-            result.P90Ms = latency.P90;
-            result.P99Ms = latency.P99;
-            result.P999Ms = latency.P999;
-            result.MaxMs = latency.Max;
+            result.SetLatency(latency);
             result.Errors = pools.Sum(p => p.Stats.Errors);
             result.ErrorSamples = pools.SelectMany(p => p.Stats.ErrorSamples).Take(10).ToList();
             result.ServerCpuAveragePercent = Math.Round(samplers.Sum(s => s.AverageCpuPercent), 1);

@@ -127,12 +127,7 @@ internal sealed class PublishScenario
             result.OfferedPerSecond = Math.Round(result.Expected / publishSeconds);
             Account(result, allClients, symbols, finalSeq);
             var latency = Merge(pools);
-            result.LatencyCount = latency.Count;
-            result.P50Ms = latency.P50;
-            result.P90Ms = latency.P90;
-            result.P99Ms = latency.P99;
-            result.P999Ms = latency.P999;
-            result.MaxMs = latency.Max;
+            result.SetLatency(latency);
             result.Recovered = pools.Sum(p => p.Stats.Recovered);
             result.Errors = pools.Sum(p => p.Stats.Errors);
             result.ErrorSamples = pools.SelectMany(p => p.Stats.ErrorSamples).Take(10).ToList();

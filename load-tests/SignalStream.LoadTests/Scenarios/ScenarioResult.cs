@@ -41,6 +41,17 @@ internal sealed class ScenarioResult
 
     public double MaxMs { get; set; }
 
+    /// <summary>Copies a latency summary's count and percentiles into this row.</summary>
+    public void SetLatency(Measurement.LatencySummary latency)
+    {
+        LatencyCount = latency.Count;
+        P50Ms = latency.P50;
+        P90Ms = latency.P90;
+        P99Ms = latency.P99;
+        P999Ms = latency.P999;
+        MaxMs = latency.Max;
+    }
+
     public long Gaps { get; set; }
 
     public long Duplicates { get; set; }

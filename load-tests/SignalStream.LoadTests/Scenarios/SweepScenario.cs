@@ -180,12 +180,7 @@ internal sealed class SweepScenario
         }
 
         var latency = pool.Stats.Latency.Summarize().Since(latencyBefore);
-        result.LatencyCount = latency.Count;
-        result.P50Ms = latency.P50;
-        result.P90Ms = latency.P90;
-        result.P99Ms = latency.P99;
-        result.P999Ms = latency.P999;
-        result.MaxMs = latency.Max;
+        result.SetLatency(latency);
         result.ServerCpuAveragePercent = Math.Round(serverSampler.AverageCpuPercent, 1);
         result.ServerCpuPeakPercent = serverSampler.CpuPercentSamples.DefaultIfEmpty(0).Max();
         result.ServerRssPeakMb = Math.Round(serverSampler.PeakRssMb, 1);

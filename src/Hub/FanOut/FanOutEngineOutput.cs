@@ -18,22 +18,23 @@ namespace SignalStream.Hub.FanOut;
 /// </remarks>
 internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bus, HubMetrics metrics) : IEngineOutput
 {
-    /// <summary>Candles go out as they arrive, ahead of inference: subscribers see the bar close at once, the signal after.</summary>
+    /// <summary>
+    /// Candles go out as they arrive, ahead of inference: subscribers see the bar close at once, the signal after. Each
+    /// goes through its symbol's queue, whose loop delivers it in order with the symbol's other messages, so a closing
+    /// burst of many symbols is sent from every core instead of from the engine's thread.
+    /// </summary>
     public ValueTask OnCandleArrivedAsync(CandleUpdate update, CancellationToken cancellationToken)
     {
         CandleMessage? message = null;
-        if (localFeeds?.Find(update.Candle.Symbol) is { } feed && feed.HasCandleSubscribers(update.Candle.Timeframe))
-        {
-            message = CandleMessage.From(update);
-            feed.DeliverCandle(message);
-        }
-
         if (bus is not null && update.IsClosed)
         {
-            bus.TryPublish(BusMessage.For(message ?? CandleMessage.From(update)));
+            message = CandleMessage.From(update);
+            bus.TryPublish(BusMessage.For(message));
         }
 
-        return ValueTask.CompletedTask;
+        return localFeeds?.Find(update.Candle.Symbol) is { } feed && feed.HasCandleSubscribers(update.Candle.Timeframe)
+            ? feed.PostAsync(new(null, null, message ?? CandleMessage.From(update)), cancellationToken)
+            : ValueTask.CompletedTask;
     }
 
     public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken) => ValueTask.CompletedTask;

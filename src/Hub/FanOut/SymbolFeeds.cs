@@ -64,12 +64,12 @@ internal sealed partial class SymbolFeeds : IBusListener, IHostedService, IDispo
 
         switch (message.Kind)
         {
-            case BusMessageKind.Candle:
-                feed.DeliverCandle(message.Candle!);
-                break;
+            case BusMessageKind.Candle when feed.HasCandleSubscribers(message.Candle!.Timeframe):
             case BusMessageKind.Signal:
             case BusMessageKind.Outcome:
-                if (!feed.TryPost(new FeedItem(message.Signal, message.Outcome)))
+                // A full queue loses the message here: signals and outcomes are repaired from the store like any hole;
+                // a closed candle is in the store for /api and the next bar replaces it on screen.
+                if (!feed.TryPost(new FeedItem(message.Signal, message.Outcome, message.Candle)))
                 {
                     Log.InboundFull(_context.Logger, message.Symbol);
                 }

@@ -173,6 +173,7 @@ public class FanOutBenchmarks
     private async Task DrainAsync(Socket client)
     {
         var buffer = new byte[64 * 1024];
+        var frames = new FrameCounter();
         try
         {
             while (true)
@@ -183,16 +184,52 @@ public class FanOutBenchmarks
                     return;
                 }
 
-                var frames = buffer.AsSpan(0, read).Count((byte)0x1e);
-                if (frames > 0)
+                var ended = frames.Count(buffer.AsSpan(0, read));
+                if (ended > 0)
                 {
-                    _waiter.Delivered(frames);
+                    _waiter.Delivered(ended);
                 }
             }
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             // Benchmark finished.
+        }
+    }
+
+    /// <summary>Counts the whole unmasked frames in a byte stream however it is cut (a length byte may be 0x1E, so
+    /// counting separators would not do).</summary>
+    private sealed class FrameCounter
+    {
+        private readonly byte[] _header = new byte[4];
+        private int _headerFilled;
+        private int _payloadLeft;
+
+        public int Count(ReadOnlySpan<byte> bytes)
+        {
+            var ended = 0;
+            while (!bytes.IsEmpty)
+            {
+                if (_payloadLeft > 0)
+                {
+                    var skipped = Math.Min(_payloadLeft, bytes.Length);
+                    _payloadLeft -= skipped;
+                    bytes = bytes[skipped..];
+                    ended += _payloadLeft == 0 ? 1 : 0;
+                    continue;
+                }
+
+                _header[_headerFilled++] = bytes[0];
+                bytes = bytes[1..];
+                var needed = (_header[1] & 0x7f) == 126 ? 4 : 2;
+                if (_headerFilled >= 2 && _headerFilled == needed)
+                {
+                    _payloadLeft = needed == 4 ? (_header[2] << 8) | _header[3] : _header[1] & 0x7f;
+                    _headerFilled = 0;
+                }
+            }
+
+            return ended;
         }
     }
 

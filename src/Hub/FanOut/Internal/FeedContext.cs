@@ -27,8 +27,8 @@ internal sealed class FeedContext(
     public void SlowConsumer(ConnectionState connection) => onSlowConsumer(connection);
 }
 
-/// <summary>An item of a symbol's ordered inbound queue.</summary>
-internal readonly record struct FeedItem(Contracts.Signal? Signal, Contracts.SignalOutcome? Outcome)
+/// <summary>An item of a symbol's ordered inbound queue: a signal, an outcome, a candle update, or a catch-up.</summary>
+internal readonly record struct FeedItem(Contracts.Signal? Signal, Contracts.SignalOutcome? Outcome, Contracts.CandleMessage? Candle = null)
 {
     /// <summary>Compare the delivered seq with the store and fill what is missing (after a bus outage, or periodically).</summary>
     public static FeedItem CatchUp => default;

@@ -168,8 +168,8 @@ internal sealed partial class SymbolFeed
         }
     }
 
-    /// <summary>Sends a candle update, serialized once, to the stream's subscribers; callers keep per-stream order.</summary>
-    public void DeliverCandle(CandleMessage candle)
+    /// <summary>Sends a candle update, serialized once, to the stream's subscribers; the feed's loop calls it, in order.</summary>
+    private void DeliverCandle(CandleMessage candle)
     {
         var subscribers = Volatile.Read(ref _candleSubscribers[(int)candle.Timeframe]);
         if (subscribers.Length == 0)

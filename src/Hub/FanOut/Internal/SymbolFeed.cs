@@ -87,7 +87,11 @@ internal sealed partial class SymbolFeed
 
     private async ValueTask ProcessAsync(FeedItem item, CancellationToken cancellationToken)
     {
-        if (item.Signal is { } signal)
+        if (item.Candle is { } candle)
+        {
+            DeliverCandle(candle);
+        }
+        else if (item.Signal is { } signal)
         {
             await EnsureInitializedAsync(signal.Seq, cancellationToken).ConfigureAwait(false);
             if (signal.Seq <= _delivered)
@@ -220,40 +224,77 @@ internal sealed partial class SymbolFeed
         Volatile.Write(ref _delivered, signal.Seq);
         _ring.Add(signal);
         var subscribers = Volatile.Read(ref _subscribers);
-        OutboundFrame? frame = null;
-        var sent = 0;
-        foreach (var subscriber in subscribers)
+        if (subscribers.Length > 0)
         {
-            if (!subscriber.Wants(signal))
-            {
-                continue;
-            }
-
-            frame ??= HubFrames.Invocation(HubNames.SignalEvent, signal, ContractsJsonContext.Default.Signal);
-            sent += Offer(subscriber.Connection, frame);
+            var frame = HubFrames.Invocation(HubNames.SignalEvent, signal, ContractsJsonContext.Default.Signal);
+            _context.Metrics.MessagesSent(OfferAll(subscribers, new Audience(signal, signal.Timeframe, 0), frame));
         }
-
-        _context.Metrics.MessagesSent(sent);
     }
 
     private void EmitOutcome(SignalOutcome outcome)
     {
         var subscribers = Volatile.Read(ref _subscribers);
-        _ring.TryGet(outcome.SignalSeq, out var signal);
-        OutboundFrame? frame = null;
-        var sent = 0;
-        foreach (var subscriber in subscribers)
+        if (subscribers.Length > 0)
         {
-            if (!subscriber.Covers(outcome.Timeframe) || (signal is not null && signal.Confidence < subscriber.MinConfidence))
-            {
-                continue;
-            }
+            // A subscriber that filtered the signal out by confidence does not want its outcome either.
+            _ring.TryGet(outcome.SignalSeq, out var signal);
+            var frame = HubFrames.Invocation(HubNames.SignalResolvedEvent, outcome, ContractsJsonContext.Default.SignalOutcome);
+            _context.Metrics.MessagesSent(OfferAll(subscribers, new Audience(null, outcome.Timeframe, signal?.Confidence ?? double.MaxValue), frame));
+        }
+    }
 
-            frame ??= HubFrames.Invocation(HubNames.SignalResolvedEvent, outcome, ContractsJsonContext.Default.SignalOutcome);
-            sent += Offer(subscriber.Connection, frame);
+    /// <summary>
+    /// Offers <paramref name="frame"/> to every subscriber in <paramref name="audience"/>; returns how many took it. A
+    /// long list is split across the cores, and all of it is offered before this returns, so the next message of the
+    /// symbol never overtakes this one on any connection.
+    /// </summary>
+    /// <remarks>
+    /// An offer to a connection whose socket the node writes is a system call on this thread (about 10 µs on loopback,
+    /// BENCHMARKS.md), so one thread would cap a popular symbol near 100k deliveries/s; SignalR's path used to spread
+    /// that work over Kestrel's socket threads.
+    /// </remarks>
+    private int OfferAll(SignalSubscription[] subscribers, Audience audience, OutboundFrame frame)
+    {
+        if (subscribers.Length <= SubscribersPerWorker || Environment.ProcessorCount == 1)
+        {
+            return OfferRange(subscribers, 0, subscribers.Length, audience, frame);
         }
 
-        _context.Metrics.MessagesSent(sent);
+        var sent = 0;
+        var chunks = (subscribers.Length + SubscribersPerWorker - 1) / SubscribersPerWorker;
+        Parallel.For(0, chunks, chunk =>
+        {
+            var from = chunk * SubscribersPerWorker;
+            var to = Math.Min(from + SubscribersPerWorker, subscribers.Length);
+            Interlocked.Add(ref sent, OfferRange(subscribers, from, to, audience, frame));
+        });
+        return sent;
+    }
+
+    private int OfferRange(SignalSubscription[] subscribers, int from, int to, Audience audience, OutboundFrame frame)
+    {
+        var sent = 0;
+        for (var i = from; i < to; i++)
+        {
+            if (audience.Includes(subscribers[i]))
+            {
+                sent += Offer(subscribers[i].Connection, frame);
+            }
+        }
+
+        return sent;
+    }
+
+    /// <summary>Subscribers one worker offers a message to; longer lists are split across the cores.</summary>
+    internal const int SubscribersPerWorker = 256;
+
+    /// <summary>Who receives a message: a signal's own filter, or, for an outcome, its timeframe and the resolved
+    /// signal's confidence.</summary>
+    private readonly record struct Audience(Signal? Signal, Timeframe Timeframe, double Confidence)
+    {
+        public bool Includes(SignalSubscription subscriber) => Signal is { } signal
+            ? subscriber.Wants(signal)
+            : subscriber.Covers(Timeframe) && Confidence >= subscriber.MinConfidence;
     }
 
     private int Offer(ConnectionState connection, OutboundFrame frame)

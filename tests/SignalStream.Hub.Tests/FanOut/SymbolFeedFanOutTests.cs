@@ -1,0 +1,89 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using SignalStream.Contracts;
+using SignalStream.Hub.FanOut;
+using SignalStream.Hub.FanOut.Internal;
+using SignalStream.Hub.Hubs;
+using SignalStream.Hub.Hubs.Internal;
+using SignalStream.Hub.Tests.Infrastructure;
+
+namespace SignalStream.Hub.Tests.FanOut;
+
+/// <summary>
+/// A symbol with more subscribers than one worker offers to is fanned out from several threads at once; every
+/// subscriber still receives every signal once and in order, and filters still apply.
+/// </summary>
+public sealed class SymbolFeedFanOutTests
+{
+    [Fact]
+    public async Task ASymbolWithMoreSubscribersThanOneWorkerTakesDeliversEverySignalInOrderToEach()
+    {
+        const int subscribers = (SymbolFeed.SubscribersPerWorker * 3) + 17;
+        const int signals = 60;
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var stop = new CancellationTokenSource();
+        var options = new SignalHubOptions();
+        var context = new FeedContext(options, history: null, new HubMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
+            TimeProvider.System, NullLogger.Instance, _ => Assert.Fail("no subscriber is slow here"));
+        var feed = new SymbolFeed("BTCUSDT", context, stop.Token);
+        var pipes = new List<Pipe>();
+        for (var i = 0; i < subscribers; i++)
+        {
+            var toClient = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+            var fromClient = new Pipe(new PipeOptions(useSynchronizationContext: false));
+            var connection = new DefaultConnectionContext($"c{i}", new DuplexPipe(fromClient.Reader, toClient.Writer), new DuplexPipe(toClient.Reader, fromClient.Writer));
+            var hub = new HubConnectionContext(connection,
+                new HubConnectionContextOptions { KeepAliveInterval = Timeout.InfiniteTimeSpan, ClientTimeoutInterval = Timeout.InfiniteTimeSpan },
+                NullLoggerFactory.Instance)
+            {
+                Protocol = new JsonHubProtocol(),
+            };
+            var state = new ConnectionState(hub, options.OutboundQueueLimit, new TokenBucket(TimeProvider.System, 100, 100), TimeProvider.System);
+            // Every third subscriber wants only 5m signals: the filter must hold in every worker's share.
+            var mask = SignalSubscription.MaskOf(i % 3 == 0 ? [Timeframe.FiveMinutes] : Timeframes.All);
+            await feed.SubscribeAsync(new SignalSubscription(state, "BTCUSDT", mask, 0), null, ["1m"], CancellationToken.None);
+            pipes.Add(toClient);
+        }
+
+        for (var seq = 1; seq <= signals; seq++)
+        {
+            var timeframe = seq % 2 == 0 ? Timeframe.FiveMinutes : Timeframe.OneMinute;
+            await feed.PostAsync(new FeedItem(TestSignals.Make("BTCUSDT", seq, timeframe), null), CancellationToken.None);
+        }
+
+        feed.Complete();
+        await feed.Loop.WaitAsync(TimeSpan.FromSeconds(30));
+        for (var i = 0; i < subscribers; i++)
+        {
+            var expected = Enumerable.Range(1, signals).Where(s => i % 3 != 0 || s % 2 == 0).Select(s => (long)s);
+            Assert.Equal(expected, await ReadSeqsAsync(pipes[i]));
+        }
+
+        await stop.CancelAsync();
+    }
+
+    /// <summary>The seq of every signal invocation written to a connection's pipe so far.</summary>
+    private static async Task<List<long>> ReadSeqsAsync(Pipe toClient)
+    {
+        await toClient.Writer.CompleteAsync();
+        var result = await toClient.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        var text = Encoding.UTF8.GetString(result.Buffer.ToArray());
+        toClient.Reader.AdvanceTo(result.Buffer.End);
+        return text.Split('\u001e', StringSplitOptions.RemoveEmptyEntries)
+            .Select(record => System.Text.Json.JsonDocument.Parse(record).RootElement.GetProperty("arguments")[0].GetProperty("seq").GetInt64())
+            .ToList();
+    }
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+}
