@@ -178,7 +178,7 @@ public class FanOutBenchmarks
         {
             while (true)
             {
-                var read = await client.ReceiveAsync(buffer, SocketFlags.None);
+                var read = await client.ReceiveAsync(buffer.AsMemory(), SocketFlags.None);
                 if (read == 0)
                 {
                     return;

@@ -35,20 +35,12 @@ public sealed class SymbolFeedFanOutTests
         var pipes = new List<Pipe>();
         for (var i = 0; i < subscribers; i++)
         {
-            var toClient = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
-            var fromClient = new Pipe(new PipeOptions(useSynchronizationContext: false));
-            var connection = new DefaultConnectionContext($"c{i}", new DuplexPipe(fromClient.Reader, toClient.Writer), new DuplexPipe(toClient.Reader, fromClient.Writer));
-            var hub = new HubConnectionContext(connection,
-                new HubConnectionContextOptions { KeepAliveInterval = Timeout.InfiniteTimeSpan, ClientTimeoutInterval = Timeout.InfiniteTimeSpan },
-                NullLoggerFactory.Instance)
-            {
-                Protocol = new JsonHubProtocol(),
-            };
-            var state = new ConnectionState(hub, options.OutboundQueueLimit, new TokenBucket(TimeProvider.System, 100, 100), TimeProvider.System);
+            var connection = new PipeHubConnection($"c{i}", new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+            var state = new ConnectionState(connection.Context, options.OutboundQueueLimit, new TokenBucket(TimeProvider.System, 100, 100), TimeProvider.System);
             // Every third subscriber wants only 5m signals: the filter must hold in every worker's share.
             var mask = SignalSubscription.MaskOf(i % 3 == 0 ? [Timeframe.FiveMinutes] : Timeframes.All);
             await feed.SubscribeAsync(new SignalSubscription(state, "BTCUSDT", mask, 0), null, ["1m"], CancellationToken.None);
-            pipes.Add(toClient);
+            pipes.Add(connection.ToClient);
         }
 
         for (var seq = 1; seq <= signals; seq++)
@@ -78,12 +70,5 @@ public sealed class SymbolFeedFanOutTests
         return text.Split('\u001e', StringSplitOptions.RemoveEmptyEntries)
             .Select(record => System.Text.Json.JsonDocument.Parse(record).RootElement.GetProperty("arguments")[0].GetProperty("seq").GetInt64())
             .ToList();
-    }
-
-    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
     }
 }

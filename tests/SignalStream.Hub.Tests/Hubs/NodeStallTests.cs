@@ -79,21 +79,12 @@ public sealed class NodeStallTests
             var options = new SignalHubOptions { SlowConsumerMaxLag = TimeSpan.FromSeconds(5) };
             Registry = new ConnectionRegistry(Options.Create(options), new HubMetrics(_services.GetRequiredService<IMeterFactory>()), Time,
                 NullLogger<ConnectionRegistry>.Instance, new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance), _services);
-            var protocol = new JsonHubProtocol();
             for (var i = 0; i < ConnectionCount; i++)
             {
                 // Any unread byte makes a flush wait, as a full socket does for a client that stopped reading.
-                var toClient = new Pipe(new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1, useSynchronizationContext: false));
-                var fromClient = new Pipe(new PipeOptions(useSynchronizationContext: false));
-                var connection = new DefaultConnectionContext($"c{i}", new DuplexPipe(fromClient.Reader, toClient.Writer), new DuplexPipe(toClient.Reader, fromClient.Writer));
-                var context = new HubConnectionContext(connection,
-                    new HubConnectionContextOptions { KeepAliveInterval = Timeout.InfiniteTimeSpan, ClientTimeoutInterval = Timeout.InfiniteTimeSpan },
-                    NullLoggerFactory.Instance)
-                {
-                    Protocol = protocol,
-                };
-                Connections.Add(Registry.Add(context));
-                _unread.Add(toClient.Reader);
+                var connection = new PipeHubConnection($"c{i}", new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1, useSynchronizationContext: false));
+                Connections.Add(Registry.Add(connection.Context));
+                _unread.Add(connection.ToClient.Reader);
             }
         }
 
@@ -139,12 +130,5 @@ public sealed class NodeStallTests
         public override DateTimeOffset GetUtcNow() => new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).AddTicks(GetTimestamp());
 
         public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
-    }
-
-    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
     }
 }
