@@ -22,7 +22,6 @@ internal sealed class ConnectionState
     private readonly Lock _gate = new();
     private readonly Dictionary<string, SignalSubscription> _signals = new(StringComparer.Ordinal);
     private readonly HashSet<StreamKey> _candles = [];
-    private int _closing;
     private int _refusals;
 
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -70,7 +69,7 @@ internal sealed class ConnectionState
     /// </summary>
     public Task Finished => _finished.Task;
 
-    public bool IsClosing => Volatile.Read(ref _closing) != 0 || Output.HasEnded;
+    public bool IsClosing => Output.HasEnded;
 
     public int SubscriptionCount
     {
@@ -102,29 +101,14 @@ internal sealed class ConnectionState
     public long StalledSince => Output.StalledSince;
 
     /// <summary>Sends a close message after what is already queued (so nothing queued is lost), then ends the connection.</summary>
-    public void Close(string reason, bool allowReconnect)
-    {
-        if (Interlocked.Exchange(ref _closing, 1) == 0)
-        {
-            Output.Close(HubFrames.Close(reason, allowReconnect));
-        }
-    }
+    public void Close(string reason, bool allowReconnect) => Output.Close(HubFrames.Close(reason, allowReconnect));
 
     /// <summary>
     /// Cuts off a client that cannot keep up: what waits for it is dropped (it will not read it in time anyway), a close
     /// message carrying <paramref name="reason"/> (reconnect allowed, so it can resume with afterSeq) goes out behind
     /// what the transport already holds, and the connection ends. False when it was already closing.
     /// </summary>
-    public bool CutOff(string reason)
-    {
-        if (Interlocked.Exchange(ref _closing, 1) != 0)
-        {
-            return false;
-        }
-
-        Output.CutOff(HubFrames.Close(reason, allowReconnect: true));
-        return true;
-    }
+    public bool CutOff(string reason) => Output.CutOff(HubFrames.Close(reason, allowReconnect: true));
 
     /// <summary>Called once SignalR has let go of the connection; ends <see cref="Finished"/> when no request is watched.</summary>
     public void OnRemoved()
@@ -135,13 +119,8 @@ internal sealed class ConnectionState
         }
     }
 
-    /// <summary>Ends the connection at once: nothing more is offered (the connection is gone). False when already closing.</summary>
-    public bool Abort()
-    {
-        var first = Interlocked.Exchange(ref _closing, 1) == 0;
-        Output.Abort();
-        return first;
-    }
+    /// <summary>Ends the connection at once: nothing more is offered (the connection is gone).</summary>
+    public void Abort() => Output.Abort();
 
     public SignalSubscription? GetSignalSubscription(string symbol)
     {

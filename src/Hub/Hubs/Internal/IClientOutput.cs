@@ -24,12 +24,13 @@ internal interface IClientOutput
     /// the output has ended.</summary>
     bool TryOffer(OutboundFrame frame);
 
-    /// <summary>Sends <paramref name="close"/> after everything queued (nothing offered is lost), then ends the connection.</summary>
-    void Close(OutboundFrame close);
+    /// <summary>Sends <paramref name="close"/> after everything queued (nothing offered is lost), then ends the connection;
+    /// false when the output had already ended.</summary>
+    bool Close(OutboundFrame close);
 
     /// <summary>Drops what is queued, sends <paramref name="close"/> behind what the transport already holds, and ends the
-    /// connection.</summary>
-    void CutOff(OutboundFrame close);
+    /// connection; false when the output had already ended.</summary>
+    bool CutOff(OutboundFrame close);
 
     /// <summary>The connection is gone: nothing more is offered.</summary>
     void Abort();

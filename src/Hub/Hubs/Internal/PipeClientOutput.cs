@@ -61,28 +61,39 @@ internal sealed class PipeClientOutput(HubConnectionContext context, int limit, 
         return true;
     }
 
-    public void Close(OutboundFrame close)
+    public bool Close(OutboundFrame close)
     {
         lock (_gate)
         {
+            if (_completed)
+            {
+                return false;
+            }
+
             _completed = true;
             _queue.Enqueue(new Outbound(close, Closes: true, Cut: false));
             if (_draining)
             {
-                return;
+                return true;
             }
 
             _draining = true;
         }
 
         Drain();
+        return true;
     }
 
-    public void CutOff(OutboundFrame close)
+    public bool CutOff(OutboundFrame close)
     {
         bool drainHere;
         lock (_gate)
         {
+            if (_completed)
+            {
+                return false;
+            }
+
             _completed = true;
             _queue.Clear();
             _queue.Enqueue(new Outbound(close, Closes: true, Cut: true));
@@ -98,6 +109,8 @@ internal sealed class PipeClientOutput(HubConnectionContext context, int limit, 
         {
             Drain();
         }
+
+        return true;
     }
 
     public void Abort()

@@ -43,23 +43,29 @@ internal sealed class SocketClientOutput(SocketFrameOutput socket, HubConnection
         }
     }
 
-    public void Close(OutboundFrame close)
+    public bool Close(OutboundFrame close)
     {
-        if (End())
+        if (!End())
         {
-            socket.Offer(close.WebSocketFrame, int.MaxValue);
-            Ended();
+            return false;
         }
+
+        socket.Offer(close.WebSocketFrame, int.MaxValue);
+        Ended();
+        return true;
     }
 
-    public void CutOff(OutboundFrame close)
+    public bool CutOff(OutboundFrame close)
     {
-        if (End())
+        if (!End())
         {
-            socket.DropWaitingFrames();
-            socket.Offer(close.WebSocketFrame, int.MaxValue);
-            Ended();
+            return false;
         }
+
+        socket.DropWaitingFrames();
+        socket.Offer(close.WebSocketFrame, int.MaxValue);
+        Ended();
+        return true;
     }
 
     public void Abort()
