@@ -36,9 +36,9 @@ internal static class DirectSocketSends
             }
             finally
             {
-                if (upgrade.Output is { } output)
+                if (upgrade.Output?.WhenIdleAsync() is { IsCompleted: false } idle)
                 {
-                    await output.WhenIdleAsync().WaitAsync(CloseDrainTimeout, time).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                    await Task.WhenAny(idle, Task.Delay(CloseDrainTimeout, time)).ConfigureAwait(false);
                 }
             }
         });
