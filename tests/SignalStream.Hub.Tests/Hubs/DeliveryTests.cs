@@ -17,11 +17,8 @@ public sealed class DeliveryTests
         var registry = node.App.Services.GetRequiredService<SignalStream.Hub.Hubs.Internal.ConnectionRegistry>();
         using var cuts = new SlowConsumerCounter(node);
 
-        await using var healthy = await node.ConnectAsync();
-        await healthy.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
-        await using var slow = await HubTestClient.ConnectAsync(node.BaseAddress, receiveBufferBytes: 4096);
-        await slow.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
-        await slow.PauseReadingAsync();
+        await using var clients = await ReaderAndNonReader.ConnectAsync(node, "BTCUSDT");
+        var (healthy, slow) = (clients.Reader, clients.NonReader);
 
         // In batches the healthy client takes in (a burst larger than the bound would overflow any client); the slow one
         // takes nothing, so the kernel's socket buffers, SignalR's 64 KB pipe and then its 16-message queue fill up.

@@ -22,11 +22,8 @@ public sealed class SlowConsumerTests
     {
         await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: ["Hub:SlowConsumerMaxLag=00:00:00.300", $"Hub:DirectSocketSends={directSocketSends}"]);
         using var cuts = new SlowConsumerCounter(node);
-        await using var healthy = await node.ConnectAsync();
-        await healthy.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
-        await using var slow = await HubTestClient.ConnectAsync(node.BaseAddress, receiveBufferBytes: 4096);
-        await slow.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
-        await slow.PauseReadingAsync();
+        await using var clients = await ReaderAndNonReader.ConnectAsync(node, "BTCUSDT");
+        var (healthy, slow) = (clients.Reader, clients.NonReader);
 
         // Until the node has cut the non-reader: its transport then takes nothing for 300 ms.
         const int batch = 8;
