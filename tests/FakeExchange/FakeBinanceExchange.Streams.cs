@@ -67,6 +67,10 @@ public sealed partial class FakeBinanceExchange
             {
                 // The ping loop ends with the connection.
             }
+
+            // After this the request ends and Kestrel disposes the HttpContext; an Abort from the teardown or the
+            // closing bell must not reach it then.
+            connection.MarkEnded();
         }
     }
 
@@ -309,6 +313,9 @@ public sealed partial class FakeBinanceExchange
 
         public ServerWebSocket Socket { get; } = socket;
 
+        private readonly Lock _endLock = new();
+        private bool _ended;
+
         public CancellationTokenSource Closing { get; } = CancellationTokenSource.CreateLinkedTokenSource(serverStopping);
 
         public volatile bool Dead;
@@ -420,6 +427,23 @@ public sealed partial class FakeBinanceExchange
             }
         }
 
-        public void Abort() => context.Abort();
+        public void Abort()
+        {
+            lock (_endLock)
+            {
+                if (!_ended)
+                {
+                    context.Abort();
+                }
+            }
+        }
+
+        public void MarkEnded()
+        {
+            lock (_endLock)
+            {
+                _ended = true;
+            }
+        }
     }
 }
