@@ -92,7 +92,9 @@ public static class HubRegistration
         services.AddSignalR(o =>
             {
                 o.MaximumReceiveMessageSize = hubOptions.MaxMessageBytes;
-                o.HandshakeTimeout = hubOptions.HandshakeTimeout;
+                // The node's own deadline (ConnectionAdmission) drops a late handshake with its request; SignalR's is the
+                // backstop for long polling, which has no lasting request to drop.
+                o.HandshakeTimeout = hubOptions.HandshakeTimeout * 2;
                 o.MaximumParallelInvocationsPerClient = 1;
                 // Unexpected exceptions never reach clients as such (HubGuardFilter replaces them); what detailed errors
                 // add is the reason for protocol faults, such as "The maximum message size of 32768B was exceeded".
@@ -148,7 +150,7 @@ public static class HubRegistration
             app.UseAuthorization();
         }
 
-        app.UseConnectionAdmission(HubNames.Path, app.Services.GetRequiredService<ConnectionRegistry>(), options, app.Services.GetRequiredService<TimeProvider>());
+        app.UseConnectionAdmission(HubNames.Path, app.Services.GetRequiredService<ConnectionRegistry>());
         if (options.DirectSocketSends)
         {
             app.UseDirectSocketSends(HubNames.Path, app.Services.GetRequiredService<TimeProvider>(), options.OutboundQueueBytes);

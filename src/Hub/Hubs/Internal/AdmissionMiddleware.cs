@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Claims;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace SignalStream.Hub.Hubs.Internal;
 
@@ -10,8 +11,7 @@ namespace SignalStream.Hub.Hubs.Internal;
 /// </summary>
 internal static class AdmissionMiddleware
 {
-    public static IApplicationBuilder UseConnectionAdmission(
-        this IApplicationBuilder app, PathString path, ConnectionRegistry registry, SignalHubOptions options, TimeProvider time) =>
+    public static IApplicationBuilder UseConnectionAdmission(this IApplicationBuilder app, PathString path, ConnectionRegistry registry) =>
         app.Use(async (http, next) =>
         {
             if (!http.Request.Path.StartsWithSegments(path, out var rest))
@@ -44,9 +44,9 @@ internal static class AdmissionMiddleware
             // A WebSocket or event stream holds its request for the connection's life: its slot is taken now, before the
             // upgrade, and its handshake must be done by the deadline. Long polling's requests come and go: its
             // connection is admitted at the handshake (ConnectionRegistry.Add), by this same guard.
-            var holdsRequest = http.WebSockets.IsWebSocketRequest || IsEventStream(http.Request);
-            var deadline = time.GetTimestamp() + (long)(options.HandshakeTimeout.TotalSeconds * time.TimestampFrequency);
-            var guard = new ConnectionGuard(registry.NewBudget(), holdsRequest ? http : null, deadline, ip, subject);
+            var holdsRequest = IsWebSocketUpgrade(http) || IsEventStream(http.Request);
+            var guard = new ConnectionGuard(registry.NewBudget(), holdsRequest ? http : null, ip, subject);
+            ITimer? handshake = null;
             if (holdsRequest)
             {
                 var refusal = admission.TryAdmit(ip, subject, out var slot);
@@ -57,7 +57,7 @@ internal static class AdmissionMiddleware
                 }
 
                 guard.Slot = slot;
-                admission.AwaitHandshake(guard);
+                handshake = admission.WatchHandshake(guard);
             }
 
             ConnectionGuard.Current = guard;
@@ -67,13 +67,20 @@ internal static class AdmissionMiddleware
             }
             finally
             {
+                handshake?.Dispose();
                 if (holdsRequest)
                 {
-                    admission.HandshakeDone(guard);
                     guard.Slot?.Release();
                 }
             }
         });
+
+    /// <summary>An HTTP/1.1 upgrade or HTTP/2 extended CONNECT to WebSocket. (<c>HttpContext.WebSockets</c> cannot tell
+    /// yet: SignalR adds the WebSockets middleware inside its own endpoint.)</summary>
+    private static bool IsWebSocketUpgrade(HttpContext http) =>
+        (http.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true
+            && http.Request.Headers.Upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase))
+        || http.Features.Get<IHttpExtendedConnectFeature>()?.IsExtendedConnect == true;
 
     private static bool IsEventStream(HttpRequest request) =>
         HttpMethods.IsGet(request.Method) && request.Headers.Accept.ToString().Contains("text/event-stream", StringComparison.OrdinalIgnoreCase);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.Extensions.Options;
 
@@ -22,7 +21,7 @@ internal enum AdmissionRefusal
 /// <summary>
 /// Counts the connections this node holds against its caps (<c>Hub:MaxConnections</c>, <c>Hub:MaxConnectionsPerIp</c>,
 /// <c>Hub:MaxConnectionsPerSubject</c>) from the connect request on, and drops those whose handshake runs past
-/// <c>Hub:HandshakeTimeout</c>.
+/// <c>Hub:HandshakeTimeout</c> (SignalR's own handshake timeout, set to twice it, is the backstop for long polling).
 /// </summary>
 /// <remarks>
 /// A WebSocket (or Server-Sent Events) connection takes its slot when its request arrives, before the upgrade, and gives
@@ -41,14 +40,10 @@ internal sealed partial class ConnectionAdmission(
     private readonly Lock _gate = new();
     private readonly Dictionary<IPAddress, int> _perIp = [];
     private readonly Dictionary<string, int> _perSubject = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<ConnectionGuard, byte> _awaitingHandshake = new();
     private int _open;
 
     /// <summary>Slots held now: connections, including those still upgrading or in their handshake.</summary>
     public int Open => Volatile.Read(ref _open);
-
-    /// <summary>Connections whose handshake has not finished yet.</summary>
-    public int AwaitingHandshake => _awaitingHandshake.Count;
 
     /// <summary>Which cap a new connection from <paramref name="ip"/> and <paramref name="subject"/> would pass, without
     /// taking a slot (for negotiate, which SignalR answers before the client connects).</summary>
@@ -98,36 +93,28 @@ internal sealed partial class ConnectionAdmission(
         _ => "Admitted.",
     };
 
-    /// <summary>Watches <paramref name="guard"/>'s handshake deadline until <see cref="HandshakeDone"/>.</summary>
-    public void AwaitHandshake(ConnectionGuard guard) => _awaitingHandshake.TryAdd(guard, 0);
-
-    public void HandshakeDone(ConnectionGuard guard) => _awaitingHandshake.TryRemove(guard, out _);
-
     /// <summary>
-    /// Aborts the connect requests whose SignalR handshake is not done by their deadline: an upgrade that never speaks,
-    /// or one that stalls in its handshake, holds a slot and a socket for nothing. Returns how many it aborted.
+    /// Aborts <paramref name="guard"/>'s connect request unless its SignalR handshake is done within
+    /// <c>Hub:HandshakeTimeout</c> of now: an upgrade that never speaks, or one that stalls in its handshake, holds a slot
+    /// and a socket for nothing. Dispose the timer when the request ends.
     /// </summary>
-    public int AbortOverdueHandshakes()
+    public ITimer WatchHandshake(ConnectionGuard guard) =>
+        time.CreateTimer(static state =>
+        {
+            var (admission, guard) = ((ConnectionAdmission, ConnectionGuard))state!;
+            admission.HandshakeOverdue(guard);
+        }, (this, guard), _options.HandshakeTimeout, Timeout.InfiniteTimeSpan);
+
+    private void HandshakeOverdue(ConnectionGuard guard)
     {
-        if (_awaitingHandshake.IsEmpty)
+        if (!guard.TryExpireHandshake())
         {
-            return 0;
+            return; // done in time
         }
 
-        var now = time.GetTimestamp();
-        var aborted = 0;
-        foreach (var guard in _awaitingHandshake.Keys)
-        {
-            if (now >= guard.HandshakeDeadline && _awaitingHandshake.TryRemove(guard, out _))
-            {
-                aborted++;
-                metrics.HandshakeTimedOut();
-                Log.HandshakeTimedOut(logger, guard.RemoteIp?.ToString() ?? "unknown", _options.HandshakeTimeout);
-                guard.Request?.Abort();
-            }
-        }
-
-        return aborted;
+        metrics.HandshakeTimedOut();
+        Log.HandshakeTimedOut(logger, guard.RemoteIp?.ToString() ?? "unknown", _options.HandshakeTimeout);
+        guard.Request?.Abort();
     }
 
     /// <summary>Under <see cref="_gate"/>.</summary>

@@ -13,11 +13,12 @@ namespace SignalStream.Hub.Hubs.Internal;
 /// which inherits the value: that is how <see cref="ConnectionRegistry.Add"/> and <see cref="GuardedHubProtocol"/>,
 /// which SignalR calls with no reference to the HTTP request, find the connection they work for.
 /// </remarks>
-internal sealed class ConnectionGuard(InvocationBudget budget, HttpContext? request, long handshakeDeadline, IPAddress? remoteIp, string? subject)
+internal sealed class ConnectionGuard(InvocationBudget budget, HttpContext? request, IPAddress? remoteIp, string? subject)
 {
     private static readonly AsyncLocal<ConnectionGuard?> s_current = new();
     private ConnectionAdmission.Slot? _slot;
     private ConnectionState? _state;
+    private int _handshake; // 0 pending, 1 done, 2 timed out
 
     /// <summary>The guard of the connection this code runs for, if any.</summary>
     public static ConnectionGuard? Current
@@ -30,9 +31,6 @@ internal sealed class ConnectionGuard(InvocationBudget budget, HttpContext? requ
 
     /// <summary>The connect request (WebSockets, Server-Sent Events), which is aborted when the handshake runs late.</summary>
     public HttpContext? Request { get; } = request;
-
-    /// <summary>A <see cref="TimeProvider.GetTimestamp"/> value by which the SignalR handshake must be done.</summary>
-    public long HandshakeDeadline { get; } = handshakeDeadline;
 
     /// <summary>The client's address, for <c>Hub:MaxConnectionsPerIp</c>; null when unknown.</summary>
     public IPAddress? RemoteIp { get; } = remoteIp;
@@ -54,5 +52,14 @@ internal sealed class ConnectionGuard(InvocationBudget budget, HttpContext? requ
         set => Volatile.Write(ref _slot, value);
     }
 
-    public void Registered(ConnectionState state) => Volatile.Write(ref _state, state);
+    /// <summary>The handshake is done: the connection is <paramref name="state"/> from now on.</summary>
+    public void Registered(ConnectionState state)
+    {
+        Volatile.Write(ref _state, state);
+        Interlocked.CompareExchange(ref _handshake, 1, 0);
+    }
+
+    /// <summary>True when the handshake was not done yet, and now never counts as done in time (the request is being
+    /// aborted); false when it was done first.</summary>
+    public bool TryExpireHandshake() => Interlocked.CompareExchange(ref _handshake, 2, 0) == 0;
 }

@@ -72,8 +72,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
     /// </summary>
     public ConnectionState Add(HubConnectionContext context)
     {
-        var guard = ConnectionGuard.Current ?? new ConnectionGuard(NewBudget(), null, 0, null, null);
-        _admission.HandshakeDone(guard);
+        var guard = ConnectionGuard.Current ?? new ConnectionGuard(NewBudget(), null, null, null);
         string? refused = null;
         if (guard.Slot is null)
         {
@@ -213,8 +212,8 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
     }
 
     /// <summary>
-    /// The periodic sweep: measures how late it runs (the node's own lag), then drops overdue handshakes, closes
-    /// expired tokens and cuts slow consumers.
+    /// The periodic sweep: measures how late it runs (the node's own lag), then closes expired tokens and cuts slow
+    /// consumers.
     /// </summary>
     internal void Sweep()
     {
@@ -227,7 +226,6 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
             Log.NodeBehind(_logger, delay);
         }
 
-        _admission.AbortOverdueHandshakes();
         CloseExpired();
         CutSlowConsumers();
     }
