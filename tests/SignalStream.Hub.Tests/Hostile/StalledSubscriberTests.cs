@@ -1,4 +1,6 @@
+using Microsoft.AspNetCore.SignalR;
 using SignalStream.Contracts;
+using SignalStream.Hub.Hubs.Internal;
 
 namespace SignalStream.Hub.Tests.Hostile;
 
@@ -38,6 +40,18 @@ public sealed class StalledSubscriberTests
                 client.KeepAlive();
             }
 
+            // The node's side of each non-reader. A few of them start reading again the moment the node has cut them:
+            // what the node still had for them (the kernel's send buffer, megabytes on loopback, then the close message)
+            // leaves within DirectSocketSends.CloseDrainTimeout (5 s). All of them at once could not take it in that
+            // long on this machine, so the wire is checked on a sample and the cut on every one.
+            var byPort = nonReaders.ToDictionary(c => c.LocalPort);
+            var states = node.Registry().Open
+                .Where(s => byPort.ContainsKey(s.Context.GetHttpContext()!.Connection.RemotePort))
+                .ToDictionary(s => byPort[s.Context.GetHttpContext()!.Connection.RemotePort]);
+            Assert.Equal(stalled, states.Count);
+            var sample = new[] { 0, stalled / 3, 2 * stalled / 3, stalled - 1 }.Distinct().Select(i => nonReaders[i]);
+            var watched = sample.Select(c => ReadOnceCutAsync(states[c], c)).ToList();
+
             // Signals go out in small batches the reader takes in, until the node has cut every non-reader (their
             // sockets fill, then nothing moves for a second).
             var seq = 0;
@@ -45,23 +59,22 @@ public sealed class StalledSubscriberTests
             {
                 while (metrics.Counter("signalstream_hub_slow_consumer_disconnects_total") < stalled && !deadline.IsCancellationRequested)
                 {
-                    for (var i = 0; i < 8; i++)
+                    for (var i = 0; i < 64; i++)
                     {
                         await node.PublishAsync(TestSignals.Make("BTCUSDT", ++seq));
                     }
 
-                    await reader.NextEventsAsync(HubNames.SignalEvent, 8, Wait);
-                    await Task.Delay(20, CancellationToken.None);
+                    await reader.NextEventsAsync(HubNames.SignalEvent, 64, Wait);
                 }
             }
 
             Assert.Equal(stalled, metrics.Counter("signalstream_hub_slow_consumer_disconnects_total"));
+            Assert.All(states.Values, s => Assert.True(s.IsClosing, "every non-reader is cut off"));
             Assert.False(reader.IsClosed, "the reader is served throughout");
 
-            // Each non-reader, reading again, finds a gap-free prefix of its signals and then the reason.
-            foreach (var client in nonReaders)
+            // Each one that read again found a gap-free prefix of its signals and then the reason.
+            foreach (var (client, records) in await Task.WhenAll(watched).WaitAsync(Wait))
             {
-                var records = await client.ReadUntilClosedAsync(Wait);
                 Assert.Contains("took no message for 1 s", client.CloseError ?? "(no close message)", StringComparison.Ordinal);
                 var seqs = records
                     .Select(r => System.Text.Json.JsonDocument.Parse(r).RootElement)
@@ -78,5 +91,17 @@ public sealed class StalledSubscriberTests
                 client.Dispose();
             }
         }
+    }
+
+    /// <summary>Waits, without reading, until the node has cut <paramref name="connection"/>; then reads all it sent.</summary>
+    private static async Task<(RawHubSocket Client, List<byte[]> Records)> ReadOnceCutAsync(ConnectionState connection, RawHubSocket client)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(150));
+        while (!connection.IsClosing)
+        {
+            await Task.Delay(50, deadline.Token);
+        }
+
+        return (client, await client.ReadUntilClosedAsync(Wait));
     }
 }

@@ -20,8 +20,8 @@ internal sealed class RawHubSocket : IDisposable
 
     private readonly Socket _socket;
     private readonly Uri _endpoint;
-    private readonly List<byte> _received = [];
-    private readonly List<byte> _message = [];
+    private readonly Bytes _received = new();
+    private readonly Bytes _message = new();
     private readonly Queue<byte[]> _records = new();
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
@@ -32,6 +32,9 @@ internal sealed class RawHubSocket : IDisposable
         _socket = socket;
         _endpoint = endpoint;
     }
+
+    /// <summary>The client's own port: how the node's side of this connection can be found.</summary>
+    public int LocalPort => ((IPEndPoint)_socket.LocalEndPoint!).Port;
 
     /// <summary>True once the server sent its WebSocket close frame or ended the TCP connection.</summary>
     public bool ServerClosed { get; private set; }
@@ -93,7 +96,7 @@ internal sealed class RawHubSocket : IDisposable
             $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n";
         await SendBytesAsync(Encoding.ASCII.GetBytes(request));
         int headerEnd;
-        while ((headerEnd = IndexOf(_received, "\r\n\r\n"u8)) < 0)
+        while ((headerEnd = _received.Span.IndexOf("\r\n\r\n"u8)) < 0)
         {
             if (!await ReceiveAsync(Timeout))
             {
@@ -101,8 +104,8 @@ internal sealed class RawHubSocket : IDisposable
             }
         }
 
-        var head = Encoding.ASCII.GetString(_received.GetRange(0, headerEnd).ToArray());
-        _received.RemoveRange(0, headerEnd + 4);
+        var head = Encoding.ASCII.GetString(_received.Span[..headerEnd]);
+        _received.Consume(headerEnd + 4);
         var status = int.Parse(head.Split(' ', 3)[1], System.Globalization.CultureInfo.InvariantCulture);
         if (status == 101)
         {
@@ -113,11 +116,11 @@ internal sealed class RawHubSocket : IDisposable
 
         if (head.Contains("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase))
         {
-            while (IndexOf(_received, "0\r\n\r\n"u8) < 0 && await ReceiveAsync(Timeout))
+            while (_received.Span.IndexOf("0\r\n\r\n"u8) < 0 && await ReceiveAsync(Timeout))
             {
             }
 
-            var chunked = Encoding.UTF8.GetString(_received.ToArray());
+            var chunked = Encoding.UTF8.GetString(_received.Span);
             _received.Clear();
             var decoded = new StringBuilder();
             var at = 0;
@@ -142,7 +145,7 @@ internal sealed class RawHubSocket : IDisposable
         {
         }
 
-        var body = Encoding.UTF8.GetString(_received.Take(length).ToArray());
+        var body = Encoding.UTF8.GetString(_received.Span[..Math.Min(length, _received.Count)]);
         _received.Clear();
         return (status, body);
     }
@@ -326,34 +329,31 @@ internal sealed class RawHubSocket : IDisposable
             return false;
         }
 
-        _received.AddRange(buffer.AsSpan(0, read));
+        _received.Append(buffer.AsSpan(0, read));
         return true;
     }
 
     /// <summary>Takes whole unmasked server frames off what was received; text payloads become SignalR records.</summary>
     private void ParseFrames()
     {
-        var at = 0;
-        while (_received.Count - at >= 2)
+        while (_received.Count >= 2)
         {
-            var b1 = _received[at + 1];
-            var (header, length) = (b1 & 0x7f) switch
+            var buffered = _received.Span;
+            var (header, length) = (buffered[1] & 0x7f) switch
             {
-                126 when _received.Count - at >= 4 => (4, (long)((_received[at + 2] << 8) | _received[at + 3])),
-                127 when _received.Count - at >= 10 => (10, (long)BinaryPrimitives.ReadUInt64BigEndian(_received.GetRange(at + 2, 8).ToArray())),
+                126 when buffered.Length >= 4 => (4, (long)BinaryPrimitives.ReadUInt16BigEndian(buffered[2..])),
+                127 when buffered.Length >= 10 => (10, (long)BinaryPrimitives.ReadUInt64BigEndian(buffered[2..])),
                 126 or 127 => (-1, 0L),
                 var small => (2, (long)small),
             };
-            if (header < 0 || _received.Count - at < header + length)
+            if (header < 0 || buffered.Length < header + length)
             {
-                break;
+                return;
             }
 
-            Assert.Equal(0, b1 & 0x80); // a server never masks
-            var opcode = _received[at] & 0x0f;
-            var fin = (_received[at] & 0x80) != 0;
-            var payload = _received.GetRange(at + header, (int)length);
-            at += header + (int)length;
+            Assert.Equal(0, buffered[1] & 0x80); // a server never masks
+            var opcode = buffered[0] & 0x0f;
+            var fin = (buffered[0] & 0x80) != 0;
             if (opcode == 0x8)
             {
                 ServerClosed = true;
@@ -363,68 +363,78 @@ internal sealed class RawHubSocket : IDisposable
 
             if (opcode is 0x1 or 0x2 or 0x0)
             {
-                _message.AddRange(payload);
+                _message.Append(buffered.Slice(header, (int)length));
                 if (fin)
                 {
                     SplitRecords();
                 }
             }
-        }
 
-        _received.RemoveRange(0, at);
+            _received.Consume(header + (int)length);
+        }
     }
 
     private void SplitRecords()
     {
-        var start = 0;
-        for (var i = 0; i < _message.Count; i++)
+        int end;
+        while ((end = _message.Span.IndexOf(RecordSeparator)) >= 0)
         {
-            if (_message[i] == RecordSeparator)
-            {
-                var record = _message.GetRange(start, i - start).ToArray();
-                _records.Enqueue(record);
-                NoteClose(record);
-                start = i + 1;
-            }
+            var record = _message.Span[..end].ToArray();
+            _records.Enqueue(record);
+            NoteClose(record);
+            _message.Consume(end + 1);
         }
-
-        _message.RemoveRange(0, start);
     }
 
     private void NoteClose(byte[] record)
     {
-        try
+        // The first close message is the one a client acts on (SignalR's own, with no error, may follow ours).
+        if (_closeSeen || !record.AsSpan().StartsWith("{\"type\":7"u8))
         {
-            using var doc = JsonDocument.Parse(record);
-            // The first close message is the one a client acts on (SignalR's own, with no error, may follow ours).
-            if (doc.RootElement.TryGetProperty("type", out var type) && type.GetInt32() == 7 && !_closeSeen)
-            {
-                _closeSeen = true;
-                CloseError = doc.RootElement.TryGetProperty("error", out var error) ? error.GetString() : null;
-            }
+            return;
         }
-        catch (JsonException)
-        {
-            // The handshake reply ({}) and anything else that is not a hub message.
-        }
+
+        _closeSeen = true;
+        using var doc = JsonDocument.Parse(record);
+        CloseError = doc.RootElement.TryGetProperty("error", out var error) ? error.GetString() : null;
     }
 
-    private static int IndexOf(List<byte> bytes, ReadOnlySpan<byte> value)
+    /// <summary>A growable byte buffer read from the front.</summary>
+    private sealed class Bytes
     {
-        for (var i = 0; i + value.Length <= bytes.Count; i++)
+        private byte[] _bytes = new byte[16 * 1024];
+        private int _start;
+        private int _end;
+
+        public int Count => _end - _start;
+
+        public ReadOnlySpan<byte> Span => _bytes.AsSpan(_start, _end - _start);
+
+        public void Append(ReadOnlySpan<byte> bytes)
         {
-            var match = true;
-            for (var j = 0; j < value.Length && match; j++)
+            if (_end + bytes.Length > _bytes.Length)
             {
-                match = bytes[i + j] == value[j];
+                var kept = Count;
+                var target = kept + bytes.Length > _bytes.Length ? new byte[Math.Max(_bytes.Length * 2, kept + bytes.Length)] : _bytes;
+                _bytes.AsSpan(_start, kept).CopyTo(target);
+                _bytes = target;
+                _start = 0;
+                _end = kept;
             }
 
-            if (match)
+            bytes.CopyTo(_bytes.AsSpan(_end));
+            _end += bytes.Length;
+        }
+
+        public void Consume(int count)
+        {
+            _start += count;
+            if (_start == _end)
             {
-                return i;
+                _start = _end = 0;
             }
         }
 
-        return -1;
+        public void Clear() => _start = _end = 0;
     }
 }
