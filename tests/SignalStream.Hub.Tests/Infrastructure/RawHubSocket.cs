@@ -166,11 +166,15 @@ internal sealed class RawHubSocket : IDisposable
             : new { type = 1, invocationId, target, arguments }));
 
     /// <summary>Sends a masked frame with any opcode and payload, as a client must (RFC 6455 section 5.3).</summary>
-    public Task SendFrameAsync(byte opcode, bool fin, ReadOnlySpan<byte> payload, bool masked = true)
+    public Task SendFrameAsync(byte opcode, bool fin, ReadOnlySpan<byte> payload, bool masked = true) =>
+        SendRawFrameAsync((byte)((fin ? 0x80 : 0) | (opcode & 0x0f)), payload, masked);
+
+    /// <summary>Sends a frame whose first byte (FIN, the reserved bits, the opcode) is whatever the test says.</summary>
+    public Task SendRawFrameAsync(byte head, ReadOnlySpan<byte> payload, bool masked = true)
     {
         var headerLength = payload.Length <= 125 ? 2 : payload.Length <= ushort.MaxValue ? 4 : 10;
         var frame = new byte[headerLength + (masked ? 4 : 0) + payload.Length];
-        frame[0] = (byte)((fin ? 0x80 : 0) | (opcode & 0x0f));
+        frame[0] = head;
         var maskBit = masked ? 0x80 : 0;
         switch (headerLength)
         {
@@ -291,7 +295,17 @@ internal sealed class RawHubSocket : IDisposable
     }
 
     /// <summary>Takes in at most <paramref name="bytes"/> from the socket (a client that reads slowly); false once closed.</summary>
-    public async Task<bool> ReadSomeAsync(int bytes, TimeSpan timeout) => await ReceiveAsync(timeout, bytes);
+    public async Task<bool> ReadSomeAsync(int bytes, TimeSpan timeout)
+    {
+        try
+        {
+            return await ReceiveAsync(timeout, bytes);
+        }
+        catch (TimeoutException)
+        {
+            return !ServerClosed;
+        }
+    }
 
     /// <summary>Ends the TCP connection at once.</summary>
     public void Dispose()
@@ -300,6 +314,8 @@ internal sealed class RawHubSocket : IDisposable
         _socket.Dispose();
     }
 
+    /// <summary>Takes in what the socket has; false once the server closed. Throws <see cref="TimeoutException"/> when
+    /// nothing came within <paramref name="timeout"/>.</summary>
     private async Task<bool> ReceiveAsync(TimeSpan timeout, int max = 64 * 1024)
     {
         var buffer = new byte[max];
@@ -311,7 +327,7 @@ internal sealed class RawHubSocket : IDisposable
         }
         catch (OperationCanceledException)
         {
-            return !ServerClosed;
+            throw new TimeoutException($"nothing from the server within {timeout}");
         }
         catch (SocketException)
         {

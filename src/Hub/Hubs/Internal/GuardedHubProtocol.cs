@@ -46,9 +46,20 @@ internal sealed class GuardedHubProtocol(IHubProtocol inner, ConnectionRegistry 
 
     public bool TryParseMessage(ref ReadOnlySequence<byte> input, IInvocationBinder binder, [NotNullWhen(true)] out HubMessage? message)
     {
+        var before = input.Length;
         if (!inner.TryParseMessage(ref input, binder, out message))
         {
-            return false;
+            if (input.Length == before)
+            {
+                return false; // no whole record yet
+            }
+
+            // A whole record of a type the protocol does not know, which the JSON protocol skips by returning false.
+            // SignalR's dispatch loop reads false as "need more bytes" and, when it bounds message size (we do), does
+            // not move past the record: every later message of the connection stalled behind it, for good, and so
+            // did the client timeout. The protocol says to ignore unknown types: it goes on as a ping, counted as a call.
+            message = Counted(PingMessage.Instance);
+            return true;
         }
 
         if (message is HubInvocationMessage { InvocationId.Length: > MaxInvocationIdLength } invocation)
