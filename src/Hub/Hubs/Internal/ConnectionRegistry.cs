@@ -82,7 +82,9 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
             refused = refusal == AdmissionRefusal.None ? null : _admission.Describe(refusal);
         }
 
-        var state = new ConnectionState(context, guard, _options, _time, DisconnectOverflowing) { Refused = refused };
+        // SignalR's own replies past Hub:OutboundQueueBytes (a client that sends requests faster than it reads the
+        // replies) cut the connection off like fan-out frames past it.
+        var state = new ConnectionState(context, guard, _options, _time, DisconnectSlowConsumer) { Refused = refused };
         guard.Registered(state);
         _connections[context.ConnectionId] = state;
         Interlocked.Increment(ref _count);
@@ -137,10 +139,6 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
             _metrics.QueueOverflowed();
         }
     }
-
-    /// <summary>Cuts off a connection whose client sends requests faster than it reads the replies: SignalR's own
-    /// writes took what waits for it past <c>Hub:OutboundQueueBytes</c>.</summary>
-    private void DisconnectOverflowing(ConnectionState connection) => DisconnectSlowConsumer(connection);
 
     private string QueueFullReason =>
         $"Disconnected as a slow consumer: more than {_options.OutboundQueueBytes} bytes (or {_options.OutboundQueueLimit} messages) were waiting to be sent to this client. " +
