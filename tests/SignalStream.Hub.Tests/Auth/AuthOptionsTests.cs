@@ -57,15 +57,15 @@ public sealed class AuthOptionsTests
     }
 
     [Fact]
-    public async Task ANodeWithTwoKeySourcesDoesNotStart()
+    public void ANodeWithTwoKeySourcesDoesNotStart()
     {
-        await using var app = SignalStreamHost.Build(
+        // The hub reads the validated Auth section while mapping its endpoints, so the host does not even build.
+        var error = Assert.ThrowsAny<Exception>(() => SignalStreamHost.Build(
         [
             "--urls", "http://127.0.0.1:0", "--Node:Roles=all", "--Ingest:Source=simulated",
             .. TestJwt.Settings.Select(s => "--" + s), "--Auth:Jwt:JwksUrl=https://issuer.test/jwks",
-        ]);
+        ]));
 
-        var error = await Assert.ThrowsAnyAsync<Exception>(() => app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30)));
-        Assert.Contains("exactly one key source", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("exactly one key source", error.Message, StringComparison.Ordinal);
     }
 }
