@@ -32,7 +32,7 @@ internal static class JwtAuthentication
         bearer.TimeProvider = time;
         if (settings.Source != AuthOptions.KeySource.SharedKey)
         {
-            bearer.ConfigurationManager = new SigningKeySource(settings, SigningKeySource.CreateHttpClient(settings));
+            bearer.ConfigurationManager = new SigningKeySource(settings, SigningKeySource.CreateHttpClient(settings), time);
             bearer.RefreshOnIssuerKeyNotFound = true;
         }
 

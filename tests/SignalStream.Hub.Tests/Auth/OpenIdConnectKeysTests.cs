@@ -122,8 +122,24 @@ public sealed class OpenIdConnectKeysTests(IssuerFixture fixture) : IClassFixtur
             Assert.Equal(HttpStatusCode.OK, (await management.GetAsync("/health/live")).StatusCode);
         }
 
+        // A failure is remembered for 5 s (the Retry-After), so the issuer is not asked again by every request: without
+        // that, each of these ten would fetch once; with it, all ten fetch only if every one took over 5 s.
+        var fetches = issuer.DiscoveryRequests;
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await AuthProbe.GetAsync(node, token)).Status);
+        }
+
+        Assert.True(issuer.DiscoveryRequests - fetches < 10, $"{issuer.DiscoveryRequests - fetches} fetches for ten requests");
+
         issuer.Available = true;
-        Assert.Equal(HttpStatusCode.OK, (await AuthProbe.GetAsync(node, token)).Status);
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        AuthAnswer answer2;
+        while ((answer2 = await AuthProbe.GetAsync(node, token)).Status != HttpStatusCode.OK)
+        {
+            Assert.Equal("keys_unavailable", answer2.Reason);
+            await Task.Delay(250, deadline.Token);
+        }
     }
 
     private string Token(string @case)

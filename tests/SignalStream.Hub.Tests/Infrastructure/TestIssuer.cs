@@ -23,6 +23,7 @@ internal sealed class TestIssuer : IAsyncDisposable
     private readonly List<(string Kid, AsymmetricAlgorithm Key)> _published = [];
     private readonly Lock _gate = new();
     private int _keySetRequests;
+    private int _discoveryRequests;
 
     private TestIssuer(WebApplication app, Uri address)
     {
@@ -46,6 +47,8 @@ internal sealed class TestIssuer : IAsyncDisposable
 
     public int KeySetRequests => Volatile.Read(ref _keySetRequests);
 
+    public int DiscoveryRequests => Volatile.Read(ref _discoveryRequests);
+
     public static async Task<TestIssuer> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -53,7 +56,7 @@ internal sealed class TestIssuer : IAsyncDisposable
         builder.Logging.ClearProviders();
         var app = builder.Build();
         TestIssuer? issuer = null;
-        app.MapGet("/.well-known/openid-configuration", (HttpContext http) => issuer!.Available
+        app.MapGet("/.well-known/openid-configuration", (HttpContext http) => Interlocked.Increment(ref issuer!._discoveryRequests) > 0 && issuer.Available
             ? Results.Text($"{{\"issuer\":\"{issuer.Issuer}\",\"jwks_uri\":\"{issuer.JwksUrl}\",\"id_token_signing_alg_values_supported\":[\"RS256\",\"ES256\"]}}", "application/json")
             : Results.StatusCode(503));
         app.MapGet("/jwks", () =>

@@ -20,10 +20,17 @@ internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConf
     /// <summary>Discovery documents and key sets are a few KB; a larger answer is not one.</summary>
     public const int MaxDocumentBytes = 1024 * 1024;
 
-    private readonly ConfigurationManager<OpenIdConnectConfiguration> _inner;
+    /// <summary>After a failed fetch with no keys yet, requests fail at once this long (the 503's Retry-After).</summary>
+    public static readonly TimeSpan FailedFetchBackoff = TimeSpan.FromSeconds(5);
 
-    public SigningKeySource(AuthOptions.JwtSettings settings, HttpClient http)
+    private readonly ConfigurationManager<OpenIdConnectConfiguration> _inner;
+    private readonly TimeProvider _time;
+    private volatile bool _hasKeys;
+    private long _retryAfterTicks;
+
+    public SigningKeySource(AuthOptions.JwtSettings settings, HttpClient http, TimeProvider time)
     {
+        _time = time;
         var documents = new HttpDocumentRetriever(http) { RequireHttps = settings.RequireHttpsMetadata };
         _inner = settings.Source == AuthOptions.KeySource.Authority
             ? new ConfigurationManager<OpenIdConnectConfiguration>(
@@ -37,7 +44,31 @@ internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConf
         MaxResponseContentBufferSize = MaxDocumentBytes,
     };
 
-    public Task<OpenIdConnectConfiguration> GetConfigurationAsync(CancellationToken cancel) => _inner.GetConfigurationAsync(cancel);
+    /// <summary>
+    /// The keys. Until a first fetch succeeds, IdentityModel fetches again on every call, one at a time behind a lock:
+    /// with the issuer down, every request would queue for its own fetch and timeout. So a failure is remembered for
+    /// <see cref="FailedFetchBackoff"/> and calls in that window fail at once. Once keys are in, IdentityModel keeps the
+    /// last good set through failed refreshes.
+    /// </summary>
+    public async Task<OpenIdConnectConfiguration> GetConfigurationAsync(CancellationToken cancel)
+    {
+        if (!_hasKeys && _time.GetUtcNow().UtcTicks < Interlocked.Read(ref _retryAfterTicks))
+        {
+            throw new InvalidOperationException("The signing keys could not be fetched a moment ago; not retrying yet.");
+        }
+
+        try
+        {
+            var configuration = await _inner.GetConfigurationAsync(cancel);
+            _hasKeys = true;
+            return configuration;
+        }
+        catch (Exception ex) when (!_hasKeys && ex is not OperationCanceledException)
+        {
+            Interlocked.Exchange(ref _retryAfterTicks, (_time.GetUtcNow() + FailedFetchBackoff).UtcTicks);
+            throw;
+        }
+    }
 
     public void RequestRefresh() => _inner.RequestRefresh();
 
