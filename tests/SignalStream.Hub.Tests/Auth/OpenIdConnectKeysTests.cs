@@ -142,6 +142,20 @@ public sealed class OpenIdConnectKeysTests(IssuerFixture fixture) : IClassFixtur
         }
     }
 
+    [Fact]
+    public async Task AKeySetOverOneMebibyteIsNotReadAndTheNodeAnswers503()
+    {
+        await using var issuer = await TestIssuer.StartAsync();
+        issuer.KeySetPadding = 2 * 1024 * 1024;
+        await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: issuer.JwksSettings());
+
+        var answer = await AuthProbe.GetAsync(node, issuer.Rs256(issuer.Payload()));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, answer.Status);
+        Assert.Equal("keys_unavailable", answer.Reason);
+        Assert.True(issuer.KeySetRequests > 0);
+    }
+
     private string Token(string @case)
     {
         switch (@case)

@@ -45,6 +45,9 @@ internal sealed class TestIssuer : IAsyncDisposable
     /// <summary>While false, the discovery document and key set answer 503 (an issuer that is down).</summary>
     public bool Available { get; set; } = true;
 
+    /// <summary>Bytes of padding added to the key set (a hostile or broken issuer); 0 for none.</summary>
+    public int KeySetPadding { get; set; }
+
     public int KeySetRequests => Volatile.Read(ref _keySetRequests);
 
     public int DiscoveryRequests => Volatile.Read(ref _discoveryRequests);
@@ -145,7 +148,8 @@ internal sealed class TestIssuer : IAsyncDisposable
             }
         }
 
-        return "{\"keys\":[" + string.Join(',', keys) + "]}";
+        var padding = KeySetPadding > 0 ? ",\"padding\":\"" + new string('x', KeySetPadding) + "\"" : "";
+        return "{\"keys\":[" + string.Join(',', keys) + "]" + padding + "}";
     }
 
     private static string RsaJwk(string kid, RSAParameters p) =>
