@@ -155,7 +155,7 @@ internal sealed class LoadTestOptions
 
         if (options.Targets.Contains(LoadTests.Targets.SocketIo) && !Directory.Exists(Path.Combine(options.PeerFolder, "node_modules", "socket.io")))
         {
-            errors.Add($"The Socket.IO peer's packages are missing: run 'npm ci' in {options.PeerFolder}, or pass --targets signalstream.");
+            errors.Add($"The Socket.IO peer's packages are missing: run 'npm ci' in {options.PeerFolder}, or leave socketio out of --targets.");
         }
 
         return (errors.Count == 0 ? options : null, errors);
