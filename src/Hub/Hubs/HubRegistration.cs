@@ -70,9 +70,17 @@ public static class HubRegistration
     private static void AddClientServing(IServiceCollection services, IConfiguration configuration, NodeRoles roles)
     {
         services.AddSingleton(new ServedMarkets(configuration));
+        services.AddOptions<SignalHistoryOptions>().Bind(configuration.GetSection(SignalHistoryOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SignalHistoryOptions>>(new Validator<SignalHistoryOptions>(o => o.Validate()));
+        services.AddSingleton(sp => new SignalHistoryReader(
+            sp.GetService<ISignalHistory>(),
+            sp.GetRequiredService<IOptions<SignalHistoryOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<SignalHistoryReader>>()));
+        services.AddSignalStreamApi(configuration);
         services.AddSingleton(sp => new FeedContext(
             sp.GetRequiredService<IOptions<SignalHubOptions>>().Value,
-            sp.GetService<ISignalHistory>(),
+            sp.GetRequiredService<SignalHistoryReader>() is { HasStore: true } history ? history : null,
             sp.GetRequiredService<HubMetrics>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("SignalStream.Hub.FanOut"),
@@ -136,6 +144,11 @@ public static class HubRegistration
         if (jwt)
         {
             app.UseAuthentication();
+        }
+
+        app.UseSignalStreamApiRateLimiting();
+        if (jwt)
+        {
             app.UseAuthorization();
         }
 
