@@ -68,7 +68,8 @@ public sealed class ResumeEdgeTests : IClassFixture<ResumeEdgeTests.StoredSignal
     /// <summary>
     /// Beyond the newest seq nothing can be recovered: the store was reset, or the position is from elsewhere. The
     /// client is told so (recovered false, a reason, latestSeq = the node's newest) and receives the live stream from
-    /// the next seq, which it would otherwise never see.
+    /// the next seq, which it would otherwise never see. (A client only ahead of a lagging node is the other case:
+    /// FanOut/ScaleOutTests, ResumeOnTheOtherNodeReturnsExactlyTheMissedSignalsThenLiveOnes.)
     /// </summary>
     [Theory]
     [InlineData(Newest + 1)]
@@ -76,7 +77,8 @@ public sealed class ResumeEdgeTests : IClassFixture<ResumeEdgeTests.StoredSignal
     [InlineData(long.MaxValue)]
     public async Task HubResumeBeyondTheNewestSeqIsNotRecoveredAndStreamsFromTheNewest(long afterSeq)
     {
-        await using var node = await StoredSignalsNode.StartAsync();
+        // The node waits up to the read timeout for its store to reach afterSeq before it answers: one second here.
+        await using var node = await StoredSignalsNode.StartAsync("Hub:History:ReadTimeout=00:00:01");
         await using var client = await node.ConnectAsync();
         var result = await client.InvokeAsync("Subscribe", new { symbol = Symbol, afterSeq });
 

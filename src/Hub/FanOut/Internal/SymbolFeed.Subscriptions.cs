@@ -27,20 +27,22 @@ internal sealed partial class SymbolFeed
         SignalSubscription subscription, long? afterSeq, IReadOnlyList<string> timeframeNames, CancellationToken cancellationToken)
     {
         StoreView? view = null;
+        var waitedForAfterSeq = false;
         for (var reads = 0; ; reads++)
         {
+            Join? join;
             await EnterAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                var join = afterSeq is long after
-                    ? TryJoinAfter(after, view, final: reads == MaxStoreReads)
-                    : TryJoinLatest(view, final: reads == MaxStoreReads);
-                if (join is { } result)
+                join = afterSeq is long after
+                    ? TryJoinAfter(after, view, final: reads >= MaxStoreReads)
+                    : TryJoinLatest(view, final: reads >= MaxStoreReads);
+                if (join is not null && (!join.Beyond || waitedForAfterSeq))
                 {
-                    subscription.SkipUpTo = result.SkipUpTo;
-                    result.Signals.RemoveAll(s => !subscription.Covers(s.Timeframe) || s.Confidence < subscription.MinConfidence);
+                    subscription.SkipUpTo = join.SkipUpTo;
+                    join.Signals.RemoveAll(s => !subscription.Covers(s.Timeframe) || s.Confidence < subscription.MinConfidence);
                     AddSubscriber(subscription);
-                    return new SubscribeResult(Symbol, timeframeNames, result.LatestSeq, result.Recovered, result.Signals, result.Reason);
+                    return new SubscribeResult(Symbol, timeframeNames, join.LatestSeq, join.Recovered, join.Signals, join.Reason);
                 }
             }
             finally
@@ -48,7 +50,15 @@ internal sealed partial class SymbolFeed
                 _deliveryLock.Release();
             }
 
-            view = await ReadStoreAsync(afterSeq, DeliveredSeq, cancellationToken).ConfigureAwait(false);
+            if (join is { Beyond: true })
+            {
+                waitedForAfterSeq = true;
+                view = await WaitForSeqAsync(afterSeq!.Value, view, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                view = await ReadStoreAsync(afterSeq, DeliveredSeq, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 
@@ -259,7 +269,40 @@ internal sealed partial class SymbolFeed
         return new Join(delivered, false, [],
             $"afterSeq {afterSeq} is beyond the newest {Symbol} signal (seq {newest}): the signal store was reset, or this position " +
             $"is not from this deployment. Your position is now seq {delivered}: live signals follow from seq {delivered + 1}, and " +
-            $"signals you hold after seq {delivered} are not this server's.", delivered);
+            $"signals you hold after seq {delivered} are not this server's.", delivered, Beyond: true);
+    }
+
+    /// <summary>
+    /// Before a client is told its afterSeq is beyond the end, gives this node and its store up to the read timeout to
+    /// reach it: a client that saw the seq elsewhere is only ahead of a node whose bus (or a store that commits behind
+    /// the fan-out) is late, and telling it to start over would hand it those signals twice.
+    /// </summary>
+    private async ValueTask<StoreView?> WaitForSeqAsync(long afterSeq, StoreView? view, CancellationToken cancellationToken)
+    {
+        var time = _context.Time;
+        var started = time.GetTimestamp();
+        var limit = _context.History?.Timeout ?? TimeSpan.FromSeconds(5);
+        var delay = TimeSpan.FromMilliseconds(50);
+        while (time.GetElapsedTime(started) < limit)
+        {
+            await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.TicksPerSecond / 2));
+            if (DeliveredSeq >= afterSeq)
+            {
+                return view;
+            }
+
+            if (_context.History is { } history)
+            {
+                var last = await history.GetLastSeqAsync(Symbol, cancellationToken).ConfigureAwait(false);
+                if (last >= afterSeq)
+                {
+                    return view is null ? null : view with { LastSeq = last };
+                }
+            }
+        }
+
+        return view;
     }
 
     /// <summary>
@@ -301,7 +344,7 @@ internal sealed partial class SymbolFeed
     private sealed record StoreView(long? LastSeq, long Base, long ReadAfter, IReadOnlyList<Signal> Signals);
 
     /// <summary>A subscription's answer: its join point, recovery, snapshot, and the last seq it is not sent live.</summary>
-    private sealed record Join(long LatestSeq, bool Recovered, List<Signal> Signals, string? Reason, long SkipUpTo);
+    private sealed record Join(long LatestSeq, bool Recovered, List<Signal> Signals, string? Reason, long SkipUpTo, bool Beyond = false);
 
     public bool HasCandleSubscribers(Timeframe timeframe) => Volatile.Read(ref _candleSubscribers[(int)timeframe]).Length > 0;
 
