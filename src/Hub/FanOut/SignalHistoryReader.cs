@@ -1,7 +1,9 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using SignalStream.Contracts;
 using SignalStream.Engine.Events;
+using SignalStream.Hub.Hubs;
 
 namespace SignalStream.Hub.FanOut;
 
@@ -20,16 +22,23 @@ internal sealed partial class SignalHistoryReader
     /// <summary>Every message of a <see cref="SignalHistoryUnavailableException"/> starts with this: a client may retry.</summary>
     public const string UnavailablePrefix = "signal history is unavailable: ";
 
+    private static readonly KeyValuePair<string, object?> TimedOut = new("reason", "timeout");
+    private static readonly KeyValuePair<string, object?> Failed = new("reason", "error");
+
     private readonly ISignalHistory? _history;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly Counter<long> _unavailable;
 
-    public SignalHistoryReader(ISignalHistory? history, IOptions<SignalHistoryOptions> options, TimeProvider time, ILogger<SignalHistoryReader> logger)
+    public SignalHistoryReader(
+        ISignalHistory? history, IOptions<SignalHistoryOptions> options, TimeProvider time, IMeterFactory meterFactory, ILogger<SignalHistoryReader> logger)
     {
         _history = history;
         _time = time;
         _logger = logger;
         Timeout = options.Value.ReadTimeout;
+        _unavailable = meterFactory.Create(HubMetrics.MeterName).CreateCounter<long>("signalstream_history_reads_failed_total",
+            description: "Signal-store reads for clients, catch-up or hole repair that failed or took longer than Hub:History:ReadTimeout, by reason.");
     }
 
     /// <summary>False on a node without a signal store; every read then throws.</summary>
@@ -80,12 +89,14 @@ internal sealed partial class SignalHistoryReader
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             Observe(pending);
+            _unavailable.Add(1, TimedOut);
             Log.ReadTimedOut(_logger, symbol, Timeout);
             throw new SignalHistoryUnavailableException(
                 $"{UnavailablePrefix}the signal store did not answer within {Seconds(Timeout)}; retry in a few seconds.");
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not SignalHistoryUnavailableException)
         {
+            _unavailable.Add(1, Failed);
             Log.ReadFailed(_logger, ex, symbol);
             throw new SignalHistoryUnavailableException(
                 $"{UnavailablePrefix}reading the signal store failed; retry in a few seconds.", ex);

@@ -76,6 +76,7 @@ public static class HubRegistration
             sp.GetService<ISignalHistory>(),
             sp.GetRequiredService<IOptions<SignalHistoryOptions>>(),
             sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             sp.GetRequiredService<ILogger<SignalHistoryReader>>()));
         services.AddSignalStreamApi(configuration);
         services.AddSingleton(sp => new FeedContext(

@@ -31,8 +31,9 @@ public sealed class SubscribeJoinTests : IAsyncDisposable
     public SubscribeJoinTests()
     {
         var options = new SignalHubOptions { RecentSignalsPerSymbol = 3 };
-        var reader = new SignalHistoryReader(_store, Options.Create(new SignalHistoryOptions()), TimeProvider.System, NullLogger<SignalHistoryReader>.Instance);
-        var context = new FeedContext(options, reader, new HubMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
+        var meters = _services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        var reader = new SignalHistoryReader(_store, Options.Create(new SignalHistoryOptions()), TimeProvider.System, meters, NullLogger<SignalHistoryReader>.Instance);
+        var context = new FeedContext(options, reader, new HubMetrics(meters),
             TimeProvider.System, NullLogger.Instance, _ => Assert.Fail("no subscriber is slow here"));
         _feed = new SymbolFeed(Symbol, context, _stop.Token);
     }

@@ -18,10 +18,12 @@ public sealed class RestRateLimitTests
     public async Task AClientPastItsLimitGets429WithRetryAfterWhileAnotherAddressIsServed()
     {
         await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: Limit);
+        using var refusals = new NodeCounter(node, "signalstream_api_rate_limited_total");
         using var hammer = ClientFrom(node, IPAddress.Loopback);
 
         var limited = await BurstAsync(hammer, null);
         Assert.NotNull(limited);
+        Assert.InRange(refusals.Value, 1, 17); // 20 sent, at least the burst of 3 served
         Assert.NotNull(limited.Retry);
         Assert.True(limited.Retry >= 1, $"Retry-After was {limited.Retry}");
         Assert.Equal("application/problem+json", limited.MediaType);

@@ -62,6 +62,7 @@ public sealed class StoreUnavailableTests
     {
         // A ring of two signals: resuming from 0 needs the store.
         await using var cluster = await Cluster.StartAsync("Hub:History:ReadTimeout=00:00:02", "Hub:RecentSignalsPerSymbol=2");
+        using var timeouts = new NodeCounter(cluster.Hub, "signalstream_history_reads_failed_total", new("reason", "timeout"));
         await using var first = await cluster.Hub.ConnectAsync();
         await first.InvokeAsync("Subscribe", new { symbol = Symbol });
         await cluster.PublishAsync(1, 3);
@@ -91,6 +92,7 @@ public sealed class StoreUnavailableTests
 
         await cluster.PublishAsync(4, 5);
         Assert.Equal(new long[] { 4L, 5 }, Seqs(await first.NextEventsAsync(HubNames.SignalEvent, 2)));
+        Assert.True(timeouts.Value >= 5, $"{timeouts.Value} timed-out store reads counted"); // two Subscribes, three REST reads
 
         cluster.Proxy.Release();
         await cluster.WaitUntilTheHubReadsAsync(5);
