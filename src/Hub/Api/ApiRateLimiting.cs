@@ -2,10 +2,10 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Claims;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
+using SignalStream.Hub.Auth;
 using SignalStream.Hub.Hubs;
 
 namespace SignalStream.Hub.Api;
@@ -93,7 +93,7 @@ internal sealed class ApiRateLimitPolicy : IRateLimiterPolicy<string>
 
     internal static string ClientKey(HttpContext http)
     {
-        if (http.User.Identity?.IsAuthenticated == true && http.User.FindFirst(ClaimTypes.NameIdentifier)?.Value is { Length: > 0 } subject)
+        if (Entitlements.SubjectOf(http.User) is { Length: > 0 } subject)
         {
             return "sub:" + subject;
         }
