@@ -51,4 +51,69 @@ public sealed class BundledModelParityTests : IDisposable
             OnnxSessionTests.AssertClose(expected, actual, 1e-5f);
         }
     }
+
+    public static TheoryData<string, int> ModelsAndRowCounts()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var model in new[] { "lstm-direction", "patchtst-direction", "lstm-shadow" })
+        {
+            // One row, two, an odd count that is no power of two, and the default MaxBatchSize.
+            foreach (var rows in new[] { 1, 2, 7, 512 })
+            {
+                data.Add(model, rows);
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(ModelsAndRowCounts))]
+    public async Task ABatchOfAnyRowCountMatchesThePyTorchParityVectorsRowByRow(string modelName, int rows)
+    {
+        // The queue delay never passes (the clock is manual): the batch runs when it is full or flushed, so it holds
+        // exactly `rows` requests. The parity samples repeat to fill it, each row compared with its own vector.
+        var folder = Fixtures.RepositoryModels;
+        var metrics = new InferenceMetrics(_meters);
+        var options = new InferenceOptions { ModelsPath = folder, MaxBatchSize = 512, QueueCapacity = 1024, MaxQueueDelayMicroseconds = 10_000_000 };
+        var time = new ManualTimeProvider();
+        await using var registry = new ModelRegistry(options, folder,
+            new ModelLoader(options, time, metrics, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance),
+            metrics, time, Microsoft.Extensions.Logging.Abstractions.NullLogger<ModelRegistry>.Instance);
+        await registry.StartAsync(CancellationToken.None);
+        var model = Assert.Single(registry.Current.Models, m => m.Name == modelName);
+        var (inputs, expected) = ParityOf(folder, modelName);
+        Assert.Equal(model.Window, inputs[0].Length);
+
+        var sink = new RecordingSink(rows);
+        for (var i = 0; i < rows; i++)
+        {
+            Assert.True(model.TryAcquire());
+            var writer = new ArrayRowWriter(Samples.Flatten(inputs[i % inputs.Length]));
+            Assert.True(model.Batcher.TryEnqueue(ref writer, sink, i), "the queue holds a full batch");
+        }
+
+        model.Batcher.Flush();
+        await sink.Done.WaitAsync(s_timeout);
+
+        Assert.Equal(1, metrics.Batches);
+        Assert.Equal(rows, metrics.BatchedRows);
+        Assert.Empty(sink.Failed);
+        var actual = sink.Results.OrderBy(r => r.Slot).Select(r => new[] { r.Down, r.Flat, r.Up }).ToArray();
+        OnnxSessionTests.AssertClose(Enumerable.Range(0, rows).Select(i => expected[i % expected.Length]).ToArray(), actual, 1e-5f);
+    }
+
+    private static (float[][][] Inputs, float[][] Outputs) ParityOf(string folder, string modelName)
+    {
+        foreach (var manifestPath in Directory.GetFiles(folder, "*.manifest.json"))
+        {
+            using var manifest = JsonDocument.Parse(File.ReadAllBytes(manifestPath));
+            if (manifest.RootElement.GetProperty("name").GetString() == modelName)
+            {
+                return Fixtures.Parity(Path.Combine(folder, manifest.RootElement.GetProperty("parity").GetString()!));
+            }
+        }
+
+        throw new InvalidOperationException($"no manifest in {folder} names model {modelName}");
+    }
 }
