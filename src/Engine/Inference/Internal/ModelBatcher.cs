@@ -46,6 +46,7 @@ internal sealed partial class ModelBatcher
     private volatile bool _stopping;
 
     /// <param name="delivered">Called after each batch with its row count (results delivered or failed), for in-flight accounting.</param>
+    /// <exception cref="OnnxRuntimeException">The session rejected a binding of a full batch (the caller still owns the session).</exception>
     public ModelBatcher(
         OnnxSession session,
         string model,
@@ -86,6 +87,25 @@ internal sealed partial class ModelBatcher
         {
             _batches[i] = new Batch(maxBatchSize, _rowLength);
             _free.Push(_batches[i]);
+        }
+
+        // Full batches are what a burst runs: their bindings are made with the buffers, so not even the first burst
+        // after a load creates one. Other row counts get theirs on first use.
+        try
+        {
+            foreach (var batch in _batches)
+            {
+                batch.BindingFor(session, maxBatchSize, window, features);
+            }
+        }
+        catch
+        {
+            foreach (var batch in _batches)
+            {
+                batch.Dispose();
+            }
+
+            throw;
         }
 
         _timer = time.CreateTimer(static s => ((AsyncSignal)s!).Set(), _workerSignal, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);

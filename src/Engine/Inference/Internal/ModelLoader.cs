@@ -110,10 +110,19 @@ internal sealed class ModelLoader(
         var info = Info(name, manifest, manifest.Status!, null);
         var model = new LoadedModel(name, manifest.Version!, manifest.Family!, manifest.Status == "shadow", manifest.Weight,
             manifest.Window, featureIndices, timeframes, info);
-        model.Batcher = new ModelBatcher(
-            session, name, manifest.Window, featureIndices.Length, options.MaxBatchSize,
-            TimeSpan.FromTicks(options.MaxQueueDelayMicroseconds * TimeSpan.TicksPerMicrosecond), options.QueueCapacity,
-            time, metrics, loggerFactory.CreateLogger<ModelBatcher>(), model.Release);
+        try
+        {
+            model.Batcher = new ModelBatcher(
+                session, name, manifest.Window, featureIndices.Length, options.MaxBatchSize,
+                TimeSpan.FromTicks(options.MaxQueueDelayMicroseconds * TimeSpan.TicksPerMicrosecond), options.QueueCapacity,
+                time, metrics, loggerFactory.CreateLogger<ModelBatcher>(), model.Release);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            session.Dispose();
+            return Failed(name, manifest, $"ONNX Runtime cannot bind a batch of {options.MaxBatchSize} rows: {ex.Message}");
+        }
+
         return new ModelLoadResult(model, info);
     }
 
