@@ -64,7 +64,7 @@ public static class InferenceRegistration
         public ValidateOptionsResult Validate(string? name, InferenceOptions options)
         {
             var problems = options.Validate().ToList();
-            if (problems.Count == 0 && OnnxProviders.Unavailable(options.SessionSettings.Provider) is { } unavailable)
+            if (problems.Count == 0 && OnnxProviders.Unavailable(options.SessionSettings.Provider, options.DeviceId) is { } unavailable)
             {
                 // The native library and the provider are checked at start too: a wrong package is a setup error to fix
                 // before the node serves, not a per-model load failure discovered later.

@@ -58,7 +58,7 @@ internal static class OnnxProviders
     /// Null when <paramref name="provider"/> can serve in this process; otherwise a message that says what to install
     /// or reference. Loads the native library on first use.
     /// </summary>
-    public static string? Unavailable(OnnxProvider provider)
+    public static string? Unavailable(OnnxProvider provider, int deviceId = 0)
     {
         var (available, loadError) = s_runtime.Value;
         if (loadError is not null)
@@ -68,7 +68,7 @@ internal static class OnnxProviders
 
         if (Array.IndexOf(available!, RuntimeName(provider)) >= 0)
         {
-            return null;
+            return provider == OnnxProvider.Cpu ? null : CannotStart(provider, deviceId);
         }
 
         var present = string.Join(", ", available!);
@@ -100,6 +100,25 @@ internal static class OnnxProviders
                 options.EnableMemoryPattern = false;
                 options.AppendExecutionProvider_DML(deviceId);
                 break;
+        }
+    }
+
+    /// <summary>A GPU provider compiled into the build still needs its libraries (for CUDA: the CUDA 13 runtime and
+    /// cuDNN 9); adding it to throwaway options loads them, so a machine without them fails at start, not per model.</summary>
+    private static string? CannotStart(OnnxProvider provider, int deviceId)
+    {
+        try
+        {
+            using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
+            Append(options, provider, deviceId);
+            return null;
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            return $"Inference:ExecutionProvider is '{provider.ToString().ToLowerInvariant()}' and this ONNX Runtime build has it, but it cannot start " +
+                   $"here: {ex.Message}. " + (provider == OnnxProvider.Cuda
+                       ? "It needs an NVIDIA driver, the CUDA 13 runtime libraries (libcudart, libcublas, libcublasLt) and cuDNN 9 on the library path; see docs/inference.md."
+                       : "See docs/inference.md.");
         }
     }
 
