@@ -34,7 +34,7 @@ internal static class SignalsApi
             ? Results.Json(catalog.GetModels(), ContractsJsonContext.Default.IReadOnlyListModelInfo)
             : Unavailable("This node has no model catalog (it does not run the engine); ask a node with Node:Roles all or engine."));
         api.MapGet("/performance", (HttpContext http) => http.RequestServices.GetService<IPerformanceReport>() is { } report
-            ? Results.Json(report.GetReport(), ContractsJsonContext.Default.PerformanceReport)
+            ? Results.Json(Entitlements.From(http.User).Visible(report.GetReport()), ContractsJsonContext.Default.PerformanceReport)
             : Unavailable("This node has no signal journal (it does not run the engine); ask a node with Node:Roles all or engine."));
     }
 

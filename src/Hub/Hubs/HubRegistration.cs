@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -101,12 +100,9 @@ public static class HubRegistration
 
         var auth = configuration.GetSection(AuthOptions.SectionName).Get<AuthOptions>() ?? new AuthOptions();
         services.AddAuthorization();
-        var authentication = services.AddAuthentication(JwtAuthenticationHandler.SchemeName);
         if (auth.IsJwt)
         {
-            services.AddSingleton(sp => new JwtValidator(
-                sp.GetRequiredService<IOptions<AuthOptions>>().Value.Jwt, sp.GetRequiredService<TimeProvider>()));
-            authentication.AddScheme<AuthenticationSchemeOptions, JwtAuthenticationHandler>(JwtAuthenticationHandler.SchemeName, null);
+            services.AddSignalStreamJwt();
         }
 
         if (hubOptions.Cors.Origins.Count > 0)
