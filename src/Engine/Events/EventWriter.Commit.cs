@@ -95,6 +95,7 @@ internal sealed partial class EventWriter
             }
 
             OnCommitted(batch, result.Appended);
+            await PublishAsync(batch, abort).ConfigureAwait(false);
             return;
         }
     }
@@ -106,13 +107,43 @@ internal sealed partial class EventWriter
         foreach (var e in batch)
         {
             _lag.Record((now - e.Data.CreatedAt).TotalSeconds);
-            if (e.Signal is { } signal)
-            {
-                _pending.Remove(signal);
-            }
         }
 
         _commits.Notify();
+    }
+
+    /// <summary>
+    /// Hands the batch's signals and outcomes, now durable, to the publishers, in the order the engine emitted them. The
+    /// lane waits for each (the fan-out's queue pushes back), so a symbol's next group cannot overtake its publication.
+    /// </summary>
+    private async Task PublishAsync(List<PendingEvent> batch, CancellationToken abort)
+    {
+        foreach (var e in batch)
+        {
+            if (e.Publish is not { } publish)
+            {
+                continue;
+            }
+
+            try
+            {
+                if (publish.Signal is { } signal)
+                {
+                    await publish.To.OnSignalAsync(signal, abort).ConfigureAwait(false);
+                    _commitWait.Record((_time.GetUtcNow() - e.Data.CreatedAt).TotalSeconds);
+                }
+                else if (publish.Outcome is { } outcome)
+                {
+                    await publish.To.OnOutcomeAsync(outcome, abort).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (!abort.IsCancellationRequested)
+            {
+                // Stored but not published live (a publisher failed, or has stopped during shutdown): clients still get
+                // it, from the store, when they resume or when their hub repairs the hole. The lane must go on.
+                Log.PublishFailed(_logger, e.StreamId, ex);
+            }
+        }
     }
 
     /// <summary>Groups the batch by stream (first-appearance order, events in order within a stream).</summary>
