@@ -83,6 +83,17 @@ public static class EventsRegistration
         return services;
     }
 
+    /// <summary>
+    /// Opens an existing file journal read-only, for a tool that reads it beside the node that owns it (the replay): no
+    /// lock, nothing written, appends refused; it holds what was committed when <see cref="IEventStore.InitializeAsync"/>
+    /// ran. The store is <see cref="IAsyncDisposable"/>: dispose it to close its files.
+    /// </summary>
+    public static IEventStore OpenFileJournalReadOnly(string path, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        return FileEventStore.OpenReadOnly(new FileJournalOptions { Path = path }, TimeProvider.System, loggerFactory.CreateLogger<FileEventStore>());
+    }
+
     internal static bool IsPostgres(StorageOptions options) => string.Equals(options.Provider, "postgres", StringComparison.OrdinalIgnoreCase);
 }
 
