@@ -14,10 +14,12 @@ internal sealed partial class EventWriter
         {
             while (await reader.WaitToReadAsync(abort).ConfigureAwait(false))
             {
-                Drain(reader, batch);
-                if (batch.Count < _options.MaxBatchSize && _options.MaxDelay > TimeSpan.Zero && !reader.Completion.IsCompleted)
+                var publishes = Drain(reader, batch);
+                if (!publishes && batch.Count < _options.MaxBatchSize && _options.MaxDelay > TimeSpan.Zero && !reader.Completion.IsCompleted)
                 {
                     // Group commit by time: a short wait lets a closing burst share one commit (one fsync, one round trip).
+                    // Not when a signal or outcome waits in the group: a client sees it only after this commit, and what
+                    // arrives meanwhile still shares the next one.
                     await Task.Delay(_options.MaxDelay, _time, abort).ConfigureAwait(false);
                     Drain(reader, batch);
                 }
@@ -32,12 +34,17 @@ internal sealed partial class EventWriter
         }
     }
 
-    private void Drain(ChannelReader<PendingEvent> reader, List<PendingEvent> batch)
+    /// <summary>Moves buffered events into the batch; true when one of them is to be published after the commit.</summary>
+    private bool Drain(ChannelReader<PendingEvent> reader, List<PendingEvent> batch)
     {
+        var publishes = false;
         while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var e))
         {
             batch.Add(e);
+            publishes |= e.Publish is not null;
         }
+
+        return publishes;
     }
 
     /// <summary>Commits one batch, retrying until the store takes it (the same event ids every time).</summary>
