@@ -56,6 +56,24 @@ public sealed class ReplayTests : IDisposable
     }
 
     [Fact]
+    public async Task AReplayRunsBesideTheNodeThatOwnsTheJournal()
+    {
+        var stored = await StoreLiveCandlesAsync(candlesPerStream: 100);
+
+        // The owner holds the folder's lock and keeps appending while the replay reads.
+        await using var owner = await OpenAsync(_folder);
+        var replay = ReplayRunner.RunAsync(Options("beside"), TextWriter.Null, CancellationToken.None);
+        await owner.AppendAsync([new StreamAppend("after-replay-start", "test", ExpectedVersions.Any, [TestEvents.Event()])]).AsTask().WaitAsync(Wait);
+        var (result, error) = await replay.WaitAsync(Wait);
+
+        Assert.True(result is not null, error);
+        Assert.Equal(stored, result.Candles);
+        Assert.Equal(stored + 1, await owner.GetLastPositionAsync().AsTask().WaitAsync(Wait));
+        await using var replays = await OpenAsync(Path.Combine(_folder, "replays"));
+        Assert.True(await replays.GetStreamVersionAsync(EventStreams.Models("beside")).AsTask().WaitAsync(Wait) > 0);
+    }
+
+    [Fact]
     public async Task ANamespaceThatAlreadyHoldsAReplayIsRefused()
     {
         await StoreLiveCandlesAsync(candlesPerStream: 50);
