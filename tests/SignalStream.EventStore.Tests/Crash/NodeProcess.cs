@@ -23,6 +23,8 @@ internal sealed class NodeProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
+    public bool IsRunning => !_process.HasExited;
+
     /// <summary>The node's console output (its warnings and errors), for a failing test's message.</summary>
     public string Log => string.Join('\n', _log.TakeLast(80));
 
@@ -61,9 +63,14 @@ internal sealed class NodeProcess : IAsyncDisposable
         node._process.ErrorDataReceived += (_, e) => node.OnLine(e.Data);
         node._process.BeginOutputReadLine();
         node._process.BeginErrorReadLine();
-        node._process.EnableRaisingEvents = true;
-        node._process.Exited += (_, _) => node._listening.TrySetException(new InvalidOperationException("the node exited during start:\n" + node.Log));
-        node.Address = await node._listening.Task.WaitAsync(StartTimeout);
+        var exited = node._process.WaitForExitAsync();
+        if (await Task.WhenAny(node._listening.Task, exited).WaitAsync(StartTimeout) == exited)
+        {
+            // WaitForExitAsync also waited for the end of its output: the log is complete.
+            throw new NodeExitedException(node._process.ExitCode, node.Log);
+        }
+
+        node.Address = await node._listening.Task;
         return node;
     }
 
@@ -108,4 +115,13 @@ internal sealed class NodeProcess : IAsyncDisposable
             _listening.TrySetResult(new Uri(line[(at + listening.Length)..].Trim()));
         }
     }
+}
+
+/// <summary>The node ended before it listened: its exit code and console output.</summary>
+internal sealed class NodeExitedException(int exitCode, string log)
+    : Exception($"the node exited during start with code {exitCode}:\n{log}")
+{
+    public int ExitCode { get; } = exitCode;
+
+    public string Log { get; } = log;
 }

@@ -76,6 +76,23 @@ public sealed class FileJournalOwnershipTests(ITestOutputHelper output) : IDispo
     }
 
     [Fact]
+    public async Task ASecondNodeOnTheFolderIsRefusedAtStartWithTheFolderAndTheOwnersPid()
+    {
+        string[] storage = ["--Storage:Provider=file", "--Storage:File:Path=" + _folder];
+        await using var owner = await Crash.NodeProcess.StartAsync(storage);
+
+        var refused = await Assert.ThrowsAsync<Crash.NodeExitedException>(() => Crash.NodeProcess.StartAsync(storage));
+        output.WriteLine(refused.Log);
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains($"The event journal folder '{Path.GetFullPath(_folder)}' is in use by process {owner.Pid}", refused.Log, StringComparison.Ordinal);
+
+        // The owner is untouched, and still holds the folder.
+        Assert.True(owner.IsRunning);
+        await using var third = Open();
+        await Assert.ThrowsAsync<JournalLockedException>(() => third.InitializeAsync().AsTask());
+    }
+
+    [Fact]
     public async Task AReadOnlyReaderOpensBesideTheOwnerSeesWhatWasCommittedAndChangesNothing()
     {
         await using var owner = Open();
