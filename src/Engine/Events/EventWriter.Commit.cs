@@ -127,21 +127,17 @@ internal sealed partial class EventWriter
     {
         foreach (var e in batch)
         {
-            if (e.Publish is not { } publish)
-            {
-                continue;
-            }
-
             try
             {
-                if (publish.Signal is { } signal)
+                switch (e.Publish)
                 {
-                    await publish.To.OnSignalAsync(signal, abort).ConfigureAwait(false);
-                    _commitWait.Record((_time.GetUtcNow() - e.Data.CreatedAt).TotalSeconds);
-                }
-                else if (publish.Outcome is { } outcome)
-                {
-                    await publish.To.OnOutcomeAsync(outcome, abort).ConfigureAwait(false);
+                    case SignalPublication(var signal, var to):
+                        await to.OnSignalAsync(signal, abort).ConfigureAwait(false);
+                        _commitWait.Record((_time.GetUtcNow() - e.Data.CreatedAt).TotalSeconds);
+                        break;
+                    case OutcomePublication(var outcome, var to):
+                        await to.OnOutcomeAsync(outcome, abort).ConfigureAwait(false);
+                        break;
                 }
             }
             catch (Exception ex) when (!abort.IsCancellationRequested)

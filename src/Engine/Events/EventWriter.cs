@@ -147,13 +147,13 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
 
     // The signals stream's version is the seq: the store checks it, so a hole or a duplicate seq is caught here.
     public ValueTask OnSignalAsync(Signal signal, IEngineOutput committed, CancellationToken cancellationToken) =>
-        EnqueueAsync(signal.Symbol, EventStreams.Signals(signal.Symbol, _namespace), EventStreams.SignalsType, signal.Seq - 1, new SignalIssued(signal), new Published(signal, null, committed), cancellationToken);
+        EnqueueAsync(signal.Symbol, EventStreams.Signals(signal.Symbol, _namespace), EventStreams.SignalsType, signal.Seq - 1, new SignalIssued(signal), new SignalPublication(signal, committed), cancellationToken);
 
     public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) =>
         EnqueueAsync(signal.Symbol, EventStreams.ShadowSignals(signal.Symbol, _namespace), EventStreams.ShadowSignalsType, ExpectedVersions.Any, new ShadowSignalIssued(signal), null, cancellationToken);
 
     public ValueTask OnOutcomeAsync(SignalOutcome outcome, IEngineOutput committed, CancellationToken cancellationToken) =>
-        EnqueueAsync(outcome.Symbol, EventStreams.Outcomes(outcome.Symbol, _namespace), EventStreams.OutcomesType, ExpectedVersions.Any, new SignalResolved(outcome), new Published(null, outcome, committed), cancellationToken);
+        EnqueueAsync(outcome.Symbol, EventStreams.Outcomes(outcome.Symbol, _namespace), EventStreams.OutcomesType, ExpectedVersions.Any, new SignalResolved(outcome), new OutcomePublication(outcome, committed), cancellationToken);
 
     /// <summary>Records that a model version went live (or shadow).</summary>
     public ValueTask OnModelActivatedAsync(ModelActivated activated, CancellationToken cancellationToken) =>
@@ -203,7 +203,7 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
         }
     }
 
-    private ValueTask EnqueueAsync(string symbol, string streamId, string streamType, long expectedVersion, ISignalStreamEvent e, Published? publish, CancellationToken cancellationToken)
+    private ValueTask EnqueueAsync(string symbol, string streamId, string streamType, long expectedVersion, ISignalStreamEvent e, Publication? publish, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
         var data = EventSerializer.Serialize(e, EventIds.NewVersion7(now), now);
@@ -245,8 +245,12 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
     }
 
     /// <summary>One event on its way to the store; <paramref name="Publish"/> is what to publish once it is committed.</summary>
-    private readonly record struct PendingEvent(string StreamId, string StreamType, long ExpectedVersion, EventData Data, Published? Publish);
+    private readonly record struct PendingEvent(string StreamId, string StreamType, long ExpectedVersion, EventData Data, Publication? Publish);
 
-    /// <summary>A signal or an outcome, and the publishers that get it after its commit.</summary>
-    private sealed record Published(Signal? Signal, SignalOutcome? Outcome, IEngineOutput To);
+    /// <summary>What a committed event is published as, and to whom.</summary>
+    private abstract record Publication(IEngineOutput To);
+
+    private sealed record SignalPublication(Signal Signal, IEngineOutput To) : Publication(To);
+
+    private sealed record OutcomePublication(SignalOutcome Outcome, IEngineOutput To) : Publication(To);
 }
