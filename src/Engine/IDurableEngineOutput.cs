@@ -16,7 +16,10 @@ namespace SignalStream.Engine;
 /// </remarks>
 public interface IDurableEngineOutput
 {
-    /// <summary>A candle update after the signal stage decided on it; only closed candles are stored.</summary>
+    /// <summary>
+    /// A candle update after the signal stage decided on it; only closed candles are stored. Queued after the signals
+    /// decided on it, so a restart that skips stored candles never skips a decision.
+    /// </summary>
     ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken);
 
     /// <summary>Queues a signal for its commit; <paramref name="committed"/> gets it once the store acknowledged it.</summary>

@@ -23,8 +23,8 @@ public interface IEngineOutput
 
     /// <summary>
     /// Every candle update after the signal stage has decided on it: in-progress (best effort) and closed (exactly
-    /// once, in order per stream). Persisting a closed candle here, after its signal, is what lets a restart skip
-    /// stored candles without skipping a decision.
+    /// once, in order per stream), after the durable output has queued it (persisting a closed candle after its signal
+    /// is what lets a restart skip stored candles without skipping a decision).
     /// </summary>
     ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken);
 

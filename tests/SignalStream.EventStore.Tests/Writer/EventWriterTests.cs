@@ -245,6 +245,34 @@ public sealed class EventWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task ShutdownCommitsEveryBufferedSignalThenPublishesIt()
+    {
+        ControllableStore? store = null;
+        await using var host = await EventsHost.StartAsync(
+            EventsHost.FileSettings(_folder),
+            services =>
+            {
+                services.AddSingleton<IEventStore>(_ => store = new ControllableStore(FileStore(_folder)));
+                services.AddSingleton<IEngineOutput>(sp => new RecordingPublisher(sp.GetRequiredService<IEventStore>()));
+            });
+        var publisher = host.Services.GetServices<IEngineOutput>().OfType<RecordingPublisher>().Single();
+        store!.Pause();
+        for (var seq = 1; seq <= 50; seq++)
+        {
+            await host.Output.OnSignalAsync(Signal("SOLUSDT", seq), default);
+        }
+
+        var stopping = host.StopAsync();
+        Assert.Empty(publisher.Signals);
+        store.Resume();
+        await stopping;
+
+        Assert.Equal(50, await host.Store.GetStreamVersionAsync(EventStreams.Signals("SOLUSDT")));
+        Assert.Equal(Enumerable.Range(1, 50).Select(i => (long)i), publisher.Signals.Select(p => p.Seq));
+        Assert.All(publisher.Signals, p => Assert.True(p.StoredWhenPublished >= p.Seq));
+    }
+
+    [Fact]
     public async Task ProjectionsFollowTheStore()
     {
         await using var host = await EventsHost.StartAsync(EventsHost.FileSettings(_folder));
