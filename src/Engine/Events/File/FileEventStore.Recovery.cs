@@ -39,8 +39,20 @@ internal sealed partial class FileEventStore
             }
 
             var segment = new Segment(index, path, handle);
-            var bytes = ReadWhole(handle, path);
-            var validLength = ScanSegment(segment, bytes, isFirst: _segments.Count == 0, out var hasCheckpoint);
+            byte[] bytes;
+            long validLength;
+            bool hasCheckpoint;
+            try
+            {
+                bytes = ReadWhole(handle, path);
+                validLength = ScanSegment(segment, bytes, isFirst: _segments.Count == 0, out hasCheckpoint);
+            }
+            catch
+            {
+                handle.Dispose(); // not in _segments yet: the open's clean-up would not close it
+                throw;
+            }
+
             if (validLength < bytes.Length)
             {
                 if (!isLast)

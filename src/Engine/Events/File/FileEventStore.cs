@@ -128,8 +128,13 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
             }
             catch
             {
-                // Not opened: give back the files and the folder, so the error can be fixed and the open retried.
+                // Not opened: give back the files and the folder, and forget what was indexed, so the error can be fixed
+                // and the open retried.
                 CloseSegments();
+                _streams.Clear();
+                _locations.Clear();
+                _eventIds.Clear();
+                _firstPosition = _nextPosition = 1;
                 _owner?.Dispose();
                 _owner = null;
                 throw;
