@@ -85,8 +85,8 @@ public sealed class NodeCrashTests(ITestOutputHelper output)
                 var armed = 0;
                 await using var client = await SubscribeAsync(node, onSignal: _ =>
                 {
-                    // SIGKILL the moment a signal arrives: whatever the node had not committed yet is lost with it.
-                    if (Volatile.Read(ref armed) == 1)
+                    // SIGKILL the moment a signal arrives (once): whatever the node had not committed yet is lost with it.
+                    if (Interlocked.CompareExchange(ref armed, 2, 1) == 1)
                     {
                         node.Kill();
                     }
