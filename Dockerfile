@@ -27,6 +27,7 @@ ENV ASPNETCORE_URLS=http://+:8080 \
 RUN mkdir -p /var/lib/signalstream && chown "$APP_UID" /var/lib/signalstream
 COPY --from=build /app ./
 USER $APP_UID
-EXPOSE 8080
+# 8080: clients; 9180: /metrics and /health when Management__Urls=http://+:9180 (compose.yaml sets it).
+EXPOSE 8080 9180
 VOLUME ["/var/lib/signalstream"]
 ENTRYPOINT ["dotnet", "SignalStream.Hub.dll"]
