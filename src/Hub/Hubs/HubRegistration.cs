@@ -60,7 +60,8 @@ public static class HubRegistration
             services.AddSingleton<IEngineOutput>(sp => new FanOutEngineOutput(
                 roles.ServesClients ? sp.GetRequiredService<SymbolFeeds>() : null,
                 sp.GetService<ISignalBus>(),
-                sp.GetRequiredService<HubMetrics>()));
+                sp.GetRequiredService<HubMetrics>(),
+                sp.GetRequiredService<TimeProvider>()));
         }
 
         return services;
@@ -69,9 +70,18 @@ public static class HubRegistration
     private static void AddClientServing(IServiceCollection services, IConfiguration configuration, NodeRoles roles)
     {
         services.AddSingleton(new ServedMarkets(configuration));
+        services.AddOptions<SignalHistoryOptions>().Bind(configuration.GetSection(SignalHistoryOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SignalHistoryOptions>>(new Validator<SignalHistoryOptions>(o => o.Validate()));
+        services.AddSingleton(sp => new SignalHistoryReader(
+            sp.GetService<ISignalHistory>(),
+            sp.GetRequiredService<IOptions<SignalHistoryOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            sp.GetRequiredService<ILogger<SignalHistoryReader>>()));
+        services.AddSignalStreamApi(configuration);
         services.AddSingleton(sp => new FeedContext(
             sp.GetRequiredService<IOptions<SignalHubOptions>>().Value,
-            sp.GetService<ISignalHistory>(),
+            sp.GetRequiredService<SignalHistoryReader>() is { HasStore: true } history ? history : null,
             sp.GetRequiredService<HubMetrics>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("SignalStream.Hub.FanOut"),
@@ -132,6 +142,11 @@ public static class HubRegistration
         if (jwt)
         {
             app.UseAuthentication();
+        }
+
+        app.UseSignalStreamApiRateLimiting();
+        if (jwt)
+        {
             app.UseAuthorization();
         }
 
