@@ -30,7 +30,7 @@ OUT=$(mktemp -d /tmp/signalstream-load-smoke.XXXXXX)
 HARNESS="$ROOT/load-tests/SignalStream.LoadTests/bin/Release/net10.0/SignalStream.LoadTests.dll"
 HUB_DLL="$ROOT/src/Hub/bin/Release/net10.0/SignalStream.Hub.dll"
 codes=()
-echo "--- harness self-check (sweep rules, ladder validation, per-step latency window)"
+echo "--- harness self-check (sweep rules, ladder validation, latency window, capacity line, peer ledgers)"
 timeout 30 dotnet "$HARNESS" --self-check 2>&1 | tee "$OUT/self-check.txt"
 codes+=("${PIPESTATUS[0]}")
 
