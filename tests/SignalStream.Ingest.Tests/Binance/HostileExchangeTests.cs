@@ -110,6 +110,11 @@ public sealed class HostileExchangeTests
             (FakeBinanceExchange.TextOpcode, h.Fake.KlineFrameBytes(btc, false, 9_000_000_000_000_000)),
             (FakeBinanceExchange.TextOpcode, h.Fake.KlineFrameBytes(eth, false, h.Fake.Now + (400L * 24 * 3600 * 1000))),
         ]).WaitAsync(Timeout);
+
+        // The damage was done by the late-close scan that follows a frame (every 250 ms): let two run first.
+        var scans = h.Source.LateScans;
+        await h.WaitForAsync(x => x.Source.LateScans >= scans + 2 || x.AnyConnectionEnded, Timeout, "two late-close scans",
+            () => h.Fake.TickAsync());
         await RoundsAsync(h, 3);
         await WaitClosedAsync(h, 5);
 
