@@ -20,7 +20,8 @@ public sealed class KlineFrameParserFuzzTests(ITestOutputHelper output)
     private static readonly SymbolTable Table = new(Symbols.SelectMany(s => Configured.Select(tf => new StreamTracker(new StreamKey(s, tf)))));
 
     // What a rejection costs at most: Utf8JsonReader reports malformed JSON by throwing, and the exception with its
-    // message and stack trace is the only allocation the parser makes. It must not depend on the input's size.
+    // message and stack trace is the only allocation the parser makes (9 KB at most seen). It must not depend on the
+    // input's size.
     private const long AllocationBound = 16 * 1024;
 
     private readonly ConcurrentDictionary<string, int> _outcomes = new(StringComparer.Ordinal);
@@ -86,6 +87,14 @@ public sealed class KlineFrameParserFuzzTests(ITestOutputHelper output)
         }
 
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        if (allocated > AllocationBound)
+        {
+            // The first exception of a kind also loads its message resource (once per process): measure again, warm.
+            before = GC.GetAllocatedBytesForCurrentThread();
+            KlineFrameParser.Parse(bytes, Table, out _);
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
         InterlockedMax(ref _largestAllocation, allocated);
         _outcomes.AddOrUpdate(kind == FrameKind.Rejected ? frame.Rejection.ToString() : kind.ToString(), 1, (_, n) => n + 1);
         if (allocated > AllocationBound)
