@@ -78,7 +78,7 @@ public sealed class RedisBusTests
         var prefix = "t" + Guid.NewGuid().ToString("N")[..8];
         await using var redis = await PrivateRedis.StartAsync(aclUsers:
         [
-            "user default on >admin-pw ~* &* +@all",
+            "user default off",
             $"user signalstream on >{Password} resetkeys resetchannels &{prefix}:* -@all +publish +subscribe +unsubscribe +ping +echo",
         ]);
         var connection = $"127.0.0.1:{redis.Port},user=signalstream,password={Password}";
