@@ -125,6 +125,27 @@ public sealed class HostileExchangeTests
         Assert.False(h.AnyConnectionEnded);
     }
 
+    [Fact]
+    public async Task ARetryAfterOfDecadesIsCappedAtBinancesLongestBanAndEndsNothing()
+    {
+        // Retry-After: 2000000000 (63 years) used to go straight to Task.Delay, whose limit is about 49 days: the
+        // exception ended the connection's task during a backfill.
+        await using var h = await SourceHarness.StartAsync(new FakeExchangeOptions(), warmup: 0);
+        await h.Fake.WaitUntilAsync(f => f.SubscribedStreams == 2, Timeout, "2 subscribed streams");
+        await RoundsAsync(h, 1);
+        await WaitClosedAsync(h, 1);
+
+        h.Fake.RateLimitNextRestRequests(1, 429, "2000000000");
+        Assert.True(await h.Fake.DropConnectionAsync().WaitAsync(Timeout));
+        await RoundsAsync(h, 2); // missed: the new connection's first frame makes the client backfill them
+        await h.WaitForAsync(x => x.Source.Rest.BlockedFor > TimeSpan.Zero || x.AnyConnectionEnded, Timeout, "the 429",
+            () => h.Fake.TickAsync());
+
+        Assert.InRange(h.Source.Rest.BlockedFor, TimeSpan.FromDays(2.9), TimeSpan.FromDays(3));
+        Assert.False(h.AnyConnectionEnded);
+        Assert.Equal(0, h.Reconnects("fault"));
+    }
+
     internal static async Task RoundsAsync(SourceHarness h, int rounds)
     {
         for (var i = 0; i < rounds; i++)
