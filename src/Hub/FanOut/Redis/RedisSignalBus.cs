@@ -23,8 +23,9 @@ namespace SignalStream.Hub.FanOut.Redis;
 /// </para>
 /// <para>
 /// Credentials come from the connection string (<c>password=</c>, <c>user=</c>, <c>ssl=true</c>). Redis refusing them
-/// at start stops the node with an error that names the endpoint and user, never the password; refusing them later
-/// (a rotated password) turns readiness Unhealthy until they work again.
+/// at start stops the node with an error that names the endpoint and user, never the password. Refusing them later
+/// (a password changed on the server only) looks like an outage: the multiplexer reports only the lost socket, not why
+/// its reconnects fail, so readiness is Degraded and the reconnects go on until the credentials work again.
 /// </para>
 /// </remarks>
 internal sealed partial class RedisSignalBus : ISignalBus, IHostedService, IDisposable
@@ -39,7 +40,6 @@ internal sealed partial class RedisSignalBus : ISignalBus, IHostedService, IDisp
     private readonly ConcurrentDictionary<string, Lazy<Task>> _symbols = new(StringComparer.Ordinal);
     private ConnectionMultiplexer? _multiplexer;
     private IBusListener? _listener;
-    private volatile string? _credentialsRefused;
 
     public RedisSignalBus(string configuration, string prefix, RedisBusOptions options, HubMetrics metrics, IMeterFactory meterFactory,
         ILogger<RedisSignalBus> logger)
@@ -55,9 +55,6 @@ internal sealed partial class RedisSignalBus : ISignalBus, IHostedService, IDisp
     }
 
     public bool IsConnected => _multiplexer?.IsConnected == true;
-
-    /// <summary>Why Redis refuses this node's credentials now (for readiness), or null.</summary>
-    public string? CredentialsRefused => _credentialsRefused;
 
     public void SetListener(IBusListener listener) => _listener = listener;
 
@@ -201,19 +198,11 @@ internal sealed partial class RedisSignalBus : ISignalBus, IHostedService, IDisp
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
     {
         _metrics.RedisConnected(false);
-        if (e.FailureType == ConnectionFailureType.AuthenticationFailure)
-        {
-            _credentialsRefused = $"Redis refuses the credentials in ConnectionStrings:Redis ({e.EndPoint}): fix password= (and user=).";
-            Log.CredentialsRefused(_logger, e.EndPoint?.ToString() ?? "?");
-            return;
-        }
-
         Log.ConnectionLost(_logger, e.ConnectionType.ToString(), e.FailureType.ToString());
     }
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
-        _credentialsRefused = null;
         _metrics.RedisConnected(_multiplexer?.IsConnected == true);
         Log.ConnectionRestored(_logger, e.ConnectionType.ToString());
 
@@ -261,8 +250,5 @@ internal sealed partial class RedisSignalBus : ISignalBus, IHostedService, IDisp
 
         [LoggerMessage(5306, LogLevel.Debug, "Subscribed to {Symbol} on Redis")]
         public static partial void Subscribed(ILogger logger, string symbol);
-
-        [LoggerMessage(5307, LogLevel.Error, "Redis at {Endpoint} refuses the credentials in ConnectionStrings:Redis; readiness is Unhealthy until they work")]
-        public static partial void CredentialsRefused(ILogger logger, string endpoint);
     }
 }
