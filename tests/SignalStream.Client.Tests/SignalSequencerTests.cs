@@ -81,15 +81,15 @@ public sealed class SignalSequencerTests
     }
 
     [Fact]
-    public void AServerBehindTheClientIsAGapAndTheClientFollowsTheServer()
+    public void AServerBehindTheClientIsAResetNotAGapAndTheClientFollowsTheServer()
     {
         var sequencer = Established(latest: 50);
         sequencer.BeginSubscribe();
 
         var step = sequencer.AcceptResult(Result(latest: 2, recovered: false) with { Reason = "the store was reset" }, afterSeq: 50);
 
-        var gap = Assert.Single(step.Gaps);
-        Assert.Equal((3L, 50L), (gap.From, gap.To));
+        Assert.Empty(step.Gaps);
+        Assert.Equal(new SignalHistoryReset(Symbol, 50, 2, "the store was reset"), step.Reset);
         Assert.Equal(2, sequencer.LastSeq);
         Assert.Equal([(3L, SignalSource.Live)], Seqs(sequencer.AcceptLive(Make(3))));
     }

@@ -21,9 +21,9 @@ internal sealed partial class SignalHistory(IEventStore store, PendingSignals pe
 
     public async ValueTask<IReadOnlyList<Signal>> ReadSignalsAsync(string symbol, long afterSeq, int limit, CancellationToken cancellationToken)
     {
-        if (limit <= 0)
+        if (limit <= 0 || afterSeq == long.MaxValue)
         {
-            return [];
+            return []; // nothing follows the largest seq, and afterSeq + 1 below would overflow to the first one
         }
 
         var afterOrZero = Math.Max(0, afterSeq);

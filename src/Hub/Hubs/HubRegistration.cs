@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -63,9 +62,18 @@ public static class HubRegistration
     private static void AddClientServing(IServiceCollection services, IConfiguration configuration, NodeRoles roles)
     {
         services.AddSingleton(new ServedMarkets(configuration));
+        services.AddOptions<SignalHistoryOptions>().Bind(configuration.GetSection(SignalHistoryOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SignalHistoryOptions>>(new Validator<SignalHistoryOptions>(o => o.Validate()));
+        services.AddSingleton(sp => new SignalHistoryReader(
+            sp.GetService<ISignalHistory>(),
+            sp.GetRequiredService<IOptions<SignalHistoryOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            sp.GetRequiredService<ILogger<SignalHistoryReader>>()));
+        services.AddSignalStreamApi(configuration);
         services.AddSingleton(sp => new FeedContext(
             sp.GetRequiredService<IOptions<SignalHubOptions>>().Value,
-            sp.GetService<ISignalHistory>(),
+            sp.GetRequiredService<SignalHistoryReader>() is { HasStore: true } history ? history : null,
             sp.GetRequiredService<HubMetrics>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("SignalStream.Hub.FanOut"),
@@ -94,12 +102,9 @@ public static class HubRegistration
 
         var auth = configuration.GetSection(AuthOptions.SectionName).Get<AuthOptions>() ?? new AuthOptions();
         services.AddAuthorization();
-        var authentication = services.AddAuthentication(JwtAuthenticationHandler.SchemeName);
         if (auth.IsJwt)
         {
-            services.AddSingleton(sp => new JwtValidator(
-                sp.GetRequiredService<IOptions<AuthOptions>>().Value.Jwt, sp.GetRequiredService<TimeProvider>()));
-            authentication.AddScheme<AuthenticationSchemeOptions, JwtAuthenticationHandler>(JwtAuthenticationHandler.SchemeName, null);
+            services.AddSignalStreamJwt();
         }
 
         if (hubOptions.Cors.Origins.Count > 0)
@@ -129,6 +134,11 @@ public static class HubRegistration
         if (jwt)
         {
             app.UseAuthentication();
+        }
+
+        app.UseSignalStreamApiRateLimiting();
+        if (jwt)
+        {
             app.UseAuthorization();
         }
 

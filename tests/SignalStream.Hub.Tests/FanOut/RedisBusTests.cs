@@ -36,7 +36,7 @@ public sealed class RedisBusTests
         ];
         await using var engine = await TestNode.StartAsync(store, "engine", redis, settings);
         await using var hub = await TestNode.StartAsync(store, "hub", redis, settings);
-        using var counters = new NodeCounters(hub);
+        using var repairs = new NodeCounter(hub, "signalstream_hub_holes_repaired_total");
         await using var client = await hub.ConnectAsync();
         await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
 
@@ -47,7 +47,7 @@ public sealed class RedisBusTests
 
         var received = await client.NextEventsAsync(HubNames.SignalEvent, count, TimeSpan.FromMinutes(3));
         Assert.Equal(Enumerable.Range(1, count).Select(i => (long)i), received.Select(s => s.GetProperty("seq").GetInt64()));
-        Assert.Equal(0, counters.Sum("signalstream_hub_holes_repaired_total"));
+        Assert.Equal(0, repairs.Value);
     }
 
     [Fact]
@@ -113,7 +113,10 @@ public sealed class RedisBusTests
         string[] settings = [$"Hub:RedisChannelPrefix={prefix}", $"Redis:BusKey={BusKey}", "Hub:CatchUpInterval=01:00:00"];
         await using var engine = await TestNode.StartAsync(store, "engine", TestRedis.ConnectionString, settings);
         await using var hub = await TestNode.StartAsync(store, "hub", TestRedis.ConnectionString, settings);
-        using var counters = new NodeCounters(hub);
+        const string refused = "signalstream_bus_messages_refused_total";
+        using var allRefused = new NodeCounter(hub, refused);
+        using var unsigned = new NodeCounter(hub, refused, new("reason", "unsigned"));
+        using var badSignature = new NodeCounter(hub, refused, new("reason", "bad_signature"));
         await using var client = await hub.ConnectAsync();
         await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
 
@@ -126,14 +129,14 @@ public sealed class RedisBusTests
         await intruder.GetSubscriber().PublishAsync(channel, "ss1." + new string('A', 43) + "." + json);
 
         var deadline = DateTime.UtcNow + Timeout;
-        while (counters.Sum("signalstream_bus_messages_refused_total") < 2 && !client.TryNextEvent(out _))
+        while (allRefused.Value < 2 && !client.TryNextEvent(out _))
         {
             Assert.True(DateTime.UtcNow < deadline, "neither refused nor delivered");
             await Task.Delay(20);
         }
 
-        Assert.Equal(1, counters.Sum("signalstream_bus_messages_refused_total", "reason=unsigned"));
-        Assert.Equal(1, counters.Sum("signalstream_bus_messages_refused_total", "reason=bad_signature"));
+        Assert.Equal(1, unsigned.Value);
+        Assert.Equal(1, badSignature.Value);
 
         // The engine, which has the key, is heard; the forgeries never were.
         await engine.PublishAsync(TestSignals.Make("BTCUSDT", 1));

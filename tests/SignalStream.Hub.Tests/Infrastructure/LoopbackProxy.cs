@@ -5,7 +5,8 @@ namespace SignalStream.Hub.Tests.Infrastructure;
 
 /// <summary>
 /// A TCP proxy on loopback between a client and a node, so a test can cut the network (every open connection reset,
-/// new ones refused while paused) and point the client's address at another node, as a load balancer would.
+/// new ones refused while paused) and point the client's address at another node, as a load balancer would. It can
+/// also hold traffic (<see cref="Hold"/>): a peer that has become unreachable, where bytes go out and nothing comes back.
 /// </summary>
 internal sealed class LoopbackProxy : IAsyncDisposable
 {
@@ -15,6 +16,9 @@ internal sealed class LoopbackProxy : IAsyncDisposable
     private readonly List<(Socket Client, Socket Upstream)> _open = [];
     private readonly Task _accepting;
     private volatile bool _paused;
+    private TaskCompletionSource _requestsFlow = Open();
+    private TaskCompletionSource _responsesFlow = Open();
+    private TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public LoopbackProxy(Uri target)
     {
@@ -59,6 +63,49 @@ internal sealed class LoopbackProxy : IAsyncDisposable
     }
 
     public void Resume() => _paused = false;
+
+    /// <summary>
+    /// From now on, bytes read in the held directions (client to target: requests; target to client: responses) wait here
+    /// until <see cref="Release"/>, on open and new connections alike; connections stay open, as with a black-holed route.
+    /// </summary>
+    public void Hold(bool requests = true, bool responses = true)
+    {
+        lock (_gate)
+        {
+            _held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (requests && _requestsFlow.Task.IsCompleted)
+            {
+                _requestsFlow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+
+            if (responses && _responsesFlow.Task.IsCompleted)
+            {
+                _responsesFlow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+    }
+
+    /// <summary>Completes once some bytes wait because of the last <see cref="Hold"/>.</summary>
+    public Task TrafficHeld
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _held.Task;
+            }
+        }
+    }
+
+    /// <summary>Lets held bytes through, in order, and stops holding.</summary>
+    public void Release()
+    {
+        lock (_gate)
+        {
+            _requestsFlow.TrySetResult();
+            _responsesFlow.TrySetResult();
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -112,7 +159,7 @@ internal sealed class LoopbackProxy : IAsyncDisposable
             _open.Add((client, upstream));
         }
 
-        await Task.WhenAny(PumpAsync(client, upstream), PumpAsync(upstream, client));
+        await Task.WhenAny(PumpAsync(client, upstream, requests: true), PumpAsync(upstream, client, requests: false));
         lock (_gate)
         {
             _open.Remove((client, upstream));
@@ -122,7 +169,7 @@ internal sealed class LoopbackProxy : IAsyncDisposable
         upstream.Close();
     }
 
-    private async Task PumpAsync(Socket from, Socket to)
+    private async Task PumpAsync(Socket from, Socket to, bool requests)
     {
         var buffer = new byte[16 * 1024];
         try
@@ -135,6 +182,18 @@ internal sealed class LoopbackProxy : IAsyncDisposable
                     return;
                 }
 
+                Task flow;
+                lock (_gate)
+                {
+                    flow = (requests ? _requestsFlow : _responsesFlow).Task;
+                    if (!flow.IsCompleted)
+                    {
+                        _held.TrySetResult();
+                    }
+                }
+
+                await flow.WaitAsync(_stop.Token);
+
                 await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, _stop.Token);
             }
         }
@@ -142,6 +201,13 @@ internal sealed class LoopbackProxy : IAsyncDisposable
         {
             // One side went away (or the test cut it): the other side is closed by the caller.
         }
+    }
+
+    private static TaskCompletionSource Open()
+    {
+        var open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        open.SetResult();
+        return open;
     }
 
     /// <summary>Closes with a reset, as a dropped network looks to both ends.</summary>

@@ -91,6 +91,13 @@ internal sealed class TestNode : IAsyncDisposable
 
     public HttpClient Http() => new() { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
 
+    /// <summary>Where <c>/metrics</c> and <c>/health/*</c> are served: the first of <c>Management:Urls</c>, else the public address.</summary>
+    public Uri ManagementAddress => App.Configuration["Management:Urls"] is { Length: > 0 } urls
+        ? new Uri(urls.Split(';')[0].Trim())
+        : BaseAddress;
+
+    public HttpClient ManagementHttp() => new() { BaseAddress = ManagementAddress, Timeout = TimeSpan.FromSeconds(20) };
+
     public async ValueTask DisposeAsync()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));

@@ -7,11 +7,13 @@ namespace SignalStream.Client.Internal;
 /// <param name="Gaps">Seqs the server could not return.</param>
 /// <param name="NeedsFill">A later seq arrived before an earlier one: re-subscribe with <c>afterSeq = LastSeq</c>.</param>
 /// <param name="NeedsRetry">The server could not return everything yet (<c>recovered: false</c>): ask again later.</param>
+/// <param name="Reset">Set when the server's history ends before the client's position.</param>
 internal readonly record struct SequencerStep(
     IReadOnlyList<SignalDelivery> Deliveries,
     IReadOnlyList<SignalGap> Gaps,
     bool NeedsFill,
-    bool NeedsRetry = false)
+    bool NeedsRetry = false,
+    SignalHistoryReset? Reset = null)
 {
     public static SequencerStep Empty { get; } = new([], [], false);
 }
@@ -97,11 +99,14 @@ internal sealed class SignalSequencer(string symbol)
         var last = LastSeq.Value;
         if (result.LatestSeq < last)
         {
-            gaps.Add(new SignalGap(Symbol, result.LatestSeq + 1, last,
-                result.Reason ?? $"the server's latest seq {result.LatestSeq} is behind the client's {last}: its store was reset; continuing from the server's seq"));
+            // Not a gap: the seqs after LatestSeq will be used again, for other signals. The server says so with
+            // recovered: false and a reason; an older server answered recovered: true, which means the same here. Live
+            // signals held while the subscribe was in flight are the server's from LatestSeq + 1 on: they stay.
+            var reset = new SignalHistoryReset(Symbol, last, result.LatestSeq,
+                result.Reason ?? $"the server's latest seq {result.LatestSeq} is behind the client's {last}: its store was reset");
             LastSeq = result.LatestSeq;
             RemovePendingUpTo(result.LatestSeq);
-            return Drain(deliveries, gaps);
+            return Drain(deliveries, gaps) with { Reset = reset };
         }
 
         foreach (var signal in returned)

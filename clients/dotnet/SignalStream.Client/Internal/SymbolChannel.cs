@@ -182,13 +182,25 @@ internal sealed class SymbolChannel(SignalStreamClient client, string symbol)
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
+                TimeSpan? again = null;
                 lock (_gate)
                 {
                     Apply(_sequencer.AbortSubscribe());
                     _inFlight = false;
+                    var delays = client.Options.RecoveryRetryDelays;
+                    if (ex is HubException && IsHistoryUnavailable(ex) && _recoveryAttempts < delays.Count)
+                    {
+                        again = delays[_recoveryAttempts++];
+                    }
                 }
 
-                if (ex is HubException)
+                if (again is { } delay)
+                {
+                    // The server could not read its signal store in time: not a refusal, ask again.
+                    SignalStreamClient.Log.RecoveryIncomplete(client.Logger, Symbol, afterSeq, ex.Message, delay);
+                    _ = RetryAfterAsync(delay);
+                }
+                else if (ex is HubException)
                 {
                     Refuse(ex); // the server answered: unknown symbol, not entitled, a limit
                 }
@@ -246,6 +258,10 @@ internal sealed class SymbolChannel(SignalStreamClient client, string symbol)
         RequestSubscribe();
     }
 
+    /// <summary>The hub's answer when it could not read its signal store in time (docs/hub.md): worth asking again.</summary>
+    private static bool IsHistoryUnavailable(Exception error) =>
+        error.Message.Contains("signal history is unavailable", StringComparison.Ordinal);
+
     private void Refuse(Exception error)
     {
         var refusal = new SubscriptionRefusedException(Symbol, $"Subscribe({Symbol}) was refused: {error.Message}", error);
@@ -283,6 +299,24 @@ internal sealed class SymbolChannel(SignalStreamClient client, string symbol)
             foreach (var subscription in _subscriptions)
             {
                 subscription.Deliver(delivery);
+            }
+        }
+
+        if (step.Reset is { } reset)
+        {
+            foreach (var (timeframe, signal) in _latestByTimeframe.ToArray())
+            {
+                if (signal.Seq > reset.LatestSeq)
+                {
+                    _latestByTimeframe.Remove(timeframe);
+                }
+            }
+
+            var error = new SignalHistoryResetException(reset);
+            SignalStreamClient.Log.SignalGap(client.Logger, error.Message);
+            foreach (var subscription in _subscriptions)
+            {
+                subscription.Fail(error);
             }
         }
 
