@@ -21,7 +21,8 @@ internal enum EnvelopeRead
 
 /// <summary>
 /// Reads SignalStream's bus envelope, <c>{"kind":"signal","signal":{…}}</c> (docs/hub.md), tolerantly: properties in
-/// any order, unknown properties skipped, so a field added to the envelope does not stop the peer.
+/// any order, unknown properties skipped, so a field added to the envelope does not stop the peer; the signed form is
+/// read without checking its signature (the peer has no key).
 /// </summary>
 internal static class SignalEnvelope
 {
@@ -34,6 +35,19 @@ internal static class SignalEnvelope
         if (payload.Length > MaxBytes)
         {
             return EnvelopeRead.TooLarge;
+        }
+
+        // SignalStream's signed form, ss1.{base64url signature}.{json} (docs/hub.md, Redis:BusKey), is read unverified, as
+        // a node without a key reads it; base64url has no '.', so the JSON starts after the second one.
+        if (payload.StartsWith("ss1."u8))
+        {
+            var dot = payload[4..].IndexOf((byte)'.');
+            if (dot < 0)
+            {
+                return EnvelopeRead.Malformed;
+            }
+
+            payload = payload[(4 + dot + 1)..];
         }
 
         var otherKind = false;
