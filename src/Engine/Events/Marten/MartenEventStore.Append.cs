@@ -54,6 +54,17 @@ internal sealed partial class MartenEventStore
         }
     }
 
+    /// <summary>Appends <paramref name="group"/> as the fast path does (xid first, then Marten) in a transaction the caller commits: for tests that hold one open.</summary>
+    internal async Task AppendWithinAsync(NpgsqlTransaction transaction, IReadOnlyList<StreamAppend> group)
+    {
+        await using (var xid = new NpgsqlCommand(Sql.TakeXid, transaction.Connection, transaction))
+        {
+            await xid.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }
+
+        await SaveAsync(transaction, MergeStreams(group, out _), stored: null, CancellationToken.None).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// One transaction: find which of the group's ids are stored, lock the streams that get new events, check expected
     /// versions against the locked rows, append only the new events. Throws (rolled back) when another writer raced it.
