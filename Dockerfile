@@ -4,10 +4,8 @@
 ARG DOTNET_VERSION=10.0
 
 FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION} AS build
-# The build fetches the ONNX Runtime native library from npm (onnxruntime-node), so this stage needs node and npm.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends nodejs npm \
- && rm -rf /var/lib/apt/lists/*
+# ONNX Runtime comes from NuGet (Microsoft.ML.OnnxRuntime); Directory.Build.props builds for this stage's own runtime
+# identifier (linux-x64 or linux-arm64), so only that platform's native library is published (docs/inference.md).
 WORKDIR /src
 COPY Directory.Build.props Directory.Packages.props SignalStream.sln ./
 COPY src/ src/

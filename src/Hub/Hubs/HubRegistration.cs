@@ -35,14 +35,7 @@ public static class HubRegistration
         var redis = configuration.GetConnectionString("Redis");
         if (!string.IsNullOrWhiteSpace(redis))
         {
-            services.AddSingleton(sp => new RedisSignalBus(
-                redis,
-                sp.GetRequiredService<IOptions<SignalHubOptions>>().Value.RedisChannelPrefix,
-                sp.GetRequiredService<HubMetrics>(),
-                sp.GetRequiredService<ILogger<RedisSignalBus>>()));
-            services.AddSingleton<ISignalBus>(sp => sp.GetRequiredService<RedisSignalBus>());
-            services.AddHostedService(sp => sp.GetRequiredService<RedisSignalBus>());
-            services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+            services.AddRedisSignalBus(configuration, redis);
         }
         else if (!roles.RunsEngine)
         {
@@ -60,7 +53,8 @@ public static class HubRegistration
             services.AddSingleton<IEngineOutput>(sp => new FanOutEngineOutput(
                 roles.ServesClients ? sp.GetRequiredService<SymbolFeeds>() : null,
                 sp.GetService<ISignalBus>(),
-                sp.GetRequiredService<HubMetrics>()));
+                sp.GetRequiredService<HubMetrics>(),
+                sp.GetRequiredService<TimeProvider>()));
         }
 
         return services;
