@@ -88,6 +88,10 @@ internal sealed class ServerFarm : IAsyncDisposable
             ["Storage__Provider"] = "file",
             ["Storage__File__Path"] = Directory.CreateDirectory(Path.Combine(_folder, name + "-data")).FullName,
             ["Hub__MaxConnections"] = "50000",
+            // Every load client connects from loopback: the per-address cap would refuse all but the first 200.
+            ["Hub__MaxConnectionsPerIp"] = "0",
+            // Thousands of connects in flight on a saturated machine may take longer than the default 5 s.
+            ["Hub__HandshakeTimeout"] = "00:00:30",
             ["Hub__InvocationBurst"] = "2000",
             ["Hub__InvocationsPerSecond"] = "1000",
             ["Hub__MaxSubscriptionsPerConnection"] = "2000",
