@@ -49,6 +49,14 @@ public sealed class EngineOutputs(IEnumerable<IEngineOutput> outputs, TimeProvid
         }
     }
 
+    public async ValueTask OnAlertAsync(Events.TradingViewAlertReceived alert, CancellationToken cancellationToken)
+    {
+        foreach (var output in _outputs)
+        {
+            await output.OnAlertAsync(alert, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     public async ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken)
     {
         foreach (var output in _outputs)

@@ -34,4 +34,10 @@ public interface IEngineOutput
 
     /// <summary>A resolved signal (live or shadow: see <see cref="SignalOutcome.IsShadow"/>).</summary>
     ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A TradingView alert the engine accepted, before the signal or vote it causes (the event writer stores it; other
+    /// outputs may ignore it). Called under its symbol's gate, so it reaches the outputs in order with the symbol's signals.
+    /// </summary>
+    ValueTask OnAlertAsync(Events.TradingViewAlertReceived alert, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }

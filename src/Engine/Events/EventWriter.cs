@@ -154,6 +154,13 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
     public ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken) =>
         EnqueueAsync(outcome.Symbol, EventStreams.Outcomes(outcome.Symbol, _namespace), EventStreams.OutcomesType, ExpectedVersions.Any, new SignalResolved(outcome), null, cancellationToken);
 
+    /// <summary>
+    /// A TradingView alert, in its symbol's lane ahead of the signal it causes; stored under its own id (the id the
+    /// webhook answers with), so the store skips it if it is ever appended twice.
+    /// </summary>
+    public ValueTask OnAlertAsync(TradingViewAlertReceived alert, CancellationToken cancellationToken) =>
+        EnqueueAsync(alert.Symbol, EventStreams.Alerts(alert.Symbol, _namespace), EventStreams.AlertsType, ExpectedVersions.Any, alert, null, cancellationToken, alert.Id);
+
     /// <summary>Records that a model version went live (or shadow).</summary>
     public ValueTask OnModelActivatedAsync(ModelActivated activated, CancellationToken cancellationToken) =>
         EnqueueAsync(string.Empty, EventStreams.Models(_namespace), EventStreams.ModelsType, ExpectedVersions.Any, activated, null, cancellationToken);
@@ -202,10 +209,11 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
         }
     }
 
-    private ValueTask EnqueueAsync(string symbol, string streamId, string streamType, long expectedVersion, ISignalStreamEvent e, Signal? signal, CancellationToken cancellationToken)
+    private ValueTask EnqueueAsync(
+        string symbol, string streamId, string streamType, long expectedVersion, ISignalStreamEvent e, Signal? signal, CancellationToken cancellationToken, Guid? eventId = null)
     {
         var now = _time.GetUtcNow();
-        var data = EventSerializer.Serialize(e, EventIds.NewVersion7(now), now);
+        var data = EventSerializer.Serialize(e, eventId ?? EventIds.NewVersion7(now), now);
         var pending = new PendingEvent(streamId, streamType, expectedVersion, data, signal);
         var lane = _lanes[LaneOf(symbol, _lanes.Length)].Writer;
         return lane.TryWrite(pending) ? ValueTask.CompletedTask : WaitForRoomAsync(lane, pending, cancellationToken);
