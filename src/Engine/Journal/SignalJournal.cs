@@ -124,6 +124,24 @@ public sealed class SignalJournal : IPerformanceReport
         return new PerformanceReport(_time.GetUtcNow().ToUnixTimeMilliseconds(), rows);
     }
 
+    /// <summary>The (*, *) record of <paramref name="model"/>: resolved signals and profit factor; false when it has none.</summary>
+    internal bool TryGetRecord(string model, bool isShadow, out int resolved, out double profitFactor)
+    {
+        lock (_gate)
+        {
+            if (_groups.TryGetValue(new GroupKey(model, isShadow, All, All), out var group) && group.Resolved > 0)
+            {
+                resolved = group.Resolved;
+                profitFactor = group.ProfitFactor;
+                return true;
+            }
+        }
+
+        resolved = 0;
+        profitFactor = 0;
+        return false;
+    }
+
     /// <summary>Win rate of every model over all symbols and timeframes (the (*, *) rows), for the metrics gauge.</summary>
     internal void CollectModelWinRates(List<(string Model, bool IsShadow, double WinRate)> into)
     {
