@@ -117,7 +117,15 @@ public sealed record Signal
     /// <c>tradingview:{source}</c> for an alert of a configured TradingView source. Signals stored before the field
     /// existed read as <see cref="SignalSources.Ensemble"/>.
     /// </summary>
-    public string Source { get; init; } = SignalSources.Ensemble;
+    public string Source
+    {
+        get => _source;
+
+        // The source-generated reader sets every init property, with null for one the JSON lacks (a stored v1 signal).
+        init => _source = value ?? SignalSources.Ensemble;
+    }
+
+    private readonly string _source = SignalSources.Ensemble;
 }
 
 /// <summary>Values of <see cref="Signal.Source"/> and <see cref="SignalOutcome.Source"/>.</summary>
@@ -178,5 +186,13 @@ public sealed record SignalOutcome
     public bool IsShadow { get; init; }
 
     /// <summary>The resolved signal's <see cref="Signal.Source"/>, so statistics per source need the outcomes only.</summary>
-    public string Source { get; init; } = SignalSources.Ensemble;
+    public string Source
+    {
+        get => _source;
+
+        // As Signal.Source: a stored outcome from before sources existed reads as the ensemble's.
+        init => _source = value ?? SignalSources.Ensemble;
+    }
+
+    private readonly string _source = SignalSources.Ensemble;
 }
