@@ -14,6 +14,22 @@ public sealed partial class WebhooksOptions
     /// <summary>The TradingView sources, by name (the <c>{source}</c> of the URL). None: the endpoint answers 401 to everything.</summary>
     public Dictionary<string, TradingViewSourceOptions> TradingView { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// A source's <c>Symbols</c> may also be one comma-separated value (<c>--Webhooks:TradingView:main:Symbols=BTCUSDT,ETHUSDT</c>),
+    /// which the binder would otherwise leave as an empty list, that is every symbol: the opposite of what was meant.
+    /// </summary>
+    internal void ApplyCommaSeparated(IConfigurationSection section)
+    {
+        foreach (var (name, source) in TradingView)
+        {
+            var value = section.GetSection(nameof(TradingView)).GetSection(name)[nameof(TradingViewSourceOptions.Symbols)];
+            if (!string.IsNullOrWhiteSpace(value))
+            {
+                source.Symbols = [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+            }
+        }
+    }
+
     /// <summary>Problems a person can fix, one message each; empty when valid.</summary>
     public IEnumerable<string> Validate()
     {

@@ -17,7 +17,10 @@ public static class WebhooksRegistration
     /// </summary>
     public static IServiceCollection AddSignalStreamWebhooks(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<WebhooksOptions>().Bind(configuration.GetSection(WebhooksOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<WebhooksOptions>()
+            .Bind(configuration.GetSection(WebhooksOptions.SectionName))
+            .PostConfigure(o => o.ApplyCommaSeparated(configuration.GetSection(WebhooksOptions.SectionName)))
+            .ValidateOnStart();
         services.AddSingleton<IValidateOptions<WebhooksOptions>, WebhooksOptionsValidator>();
         services.AddMetrics();
         services.AddSingleton<WebhookMetrics>();

@@ -38,6 +38,8 @@ public sealed class TradingViewWebhookTests
         $"--Webhooks:TradingView:voter:Secret={VoterSecret}",
         "--Webhooks:TradingView:voter:Mode=vote",
         "--Webhooks:TradingView:voter:Weight=0.5",
+        "--Webhooks:TradingView:btconly:Secret=btconly-source-secret-0123456789",
+        "--Webhooks:TradingView:btconly:Symbols=BTCUSDT,SOLUSDT",
     ];
 
     [Fact]
@@ -125,6 +127,7 @@ public sealed class TradingViewWebhookTests
         // Markets this node does not serve, and a price far from the stream's last close.
         AssertProblem(await PostAsync(server, "main", Body(Secret, "DOGEUSDT", "buy", 0.1m, interval: "1")), HttpStatusCode.BadRequest, "ticker");
         AssertProblem(await PostAsync(server, "main", Body(Secret, "ETHUSDT", "buy", price, interval: "240")), HttpStatusCode.BadRequest, "interval");
+        AssertProblem(await PostAsync(server, "btconly", Body("btconly-source-secret-0123456789", "ETHUSDT", "buy", price, interval: "1")), HttpStatusCode.BadRequest, "ticker");
         AssertProblem(await PostAsync(server, "main", Body(Secret, "ETHUSDT", "buy", price * 2, interval: "1")), HttpStatusCode.BadRequest, "price");
 
         // Oversized, with a Content-Length and chunked (no length: the bound is on the bytes read).

@@ -195,18 +195,13 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
             return default;
         }
 
-        // TradingView votes join the live models (a vote alone, without a model's prediction, decides nothing).
-        if (live > 0 && stream.VoteCount > 0)
-        {
-            live += CollectVotes(stream, result.Update.Candle.CloseTime, live);
-        }
-
         var symbol = _symbols.GetOrAdd(result.Update.Candle.Symbol, static (_, families) => new SymbolState(families), _rules.FusionFamilies.Length);
         if (!symbol.Gate.Wait(0))
         {
             return DecideAfterWaitAsync(stream, symbol, result, live, shadows, cancellationToken);
         }
 
+        live = WithVotes(stream, result, live);
         var candidate = DecideLiveHoldingGate(stream, symbol, result, live);
         if (candidate is null && shadows == 0)
         {
@@ -221,6 +216,7 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
         StreamState stream, SymbolState symbol, ClosedCandleResult result, int live, int shadows, CancellationToken cancellationToken)
     {
         await symbol.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        live = WithVotes(stream, result, live);
         var candidate = DecideLiveHoldingGate(stream, symbol, result, live);
         if (candidate is null && shadows == 0)
         {
@@ -230,6 +226,14 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
 
         await EmitHoldingGateAsync(stream, symbol, result, candidate, live, shadows, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The live models plus the TradingView votes that count for this candle (a vote alone, without a model's prediction,
+    /// decides nothing). Read under the symbol's gate, which an alert holds from reading the stream's market time to
+    /// adding its vote: so a vote counts for exactly the candles its stored market time says, live as in a replay.
+    /// </summary>
+    private static int WithVotes(StreamState stream, ClosedCandleResult result, int live) =>
+        live > 0 && stream.VoteCount > 0 ? live + CollectVotes(stream, result.Update.Candle.CloseTime, live) : live;
 
     /// <summary>The live decision; the caller holds the symbol's gate, which is released here if the decision throws.</summary>
     private Signal? DecideLiveHoldingGate(StreamState stream, SymbolState symbol, ClosedCandleResult result, int live)
