@@ -221,7 +221,8 @@ public class AlertIntakeTests
         Assert.Equal(2, live.Sink.Signals.Count(s => s.Source == SignalSources.Ensemble)); // candles 2 and 3, with the vote
         Assert.Single(live.Sink.Signals, s => s.Source == "tradingview:calls");
 
-        // A replay reads ahead of the engine: every alert is handed over before the first candle is decided.
+        // A replay reads ahead of the engine: every alert is handed over before the first candle is decided, and each is
+        // applied when its stream reaches the candle it arrived before live: same signals, same seqs, same outcomes, same order.
         using var replay = new StageHost();
         var intake = replay.Services.GetRequiredService<IAlertIntake>();
         foreach (var alert in live.Sink.Alerts)
@@ -242,10 +243,10 @@ public class AlertIntakeTests
         Assert.NotEmpty(live.Sink.Outcomes);
 
         static string[] Decisions(IEnumerable<Signal> signals) =>
-            signals.Select(s => $"{s.Id} {s.Source} {s.Direction} {s.Confidence} {s.Entry} {s.Target} {s.Stop}").Order(StringComparer.Ordinal).ToArray();
+            signals.Select(s => $"{s.Seq} {s.Id} {s.Source} {s.Direction} {s.Confidence} {s.Entry} {s.Target} {s.Stop}").ToArray();
 
         static string[] Results(IEnumerable<SignalOutcome> outcomes) =>
-            outcomes.Select(o => $"{o.SignalId} {o.Outcome} {o.ExitPrice} {o.RMultiple}").Order(StringComparer.Ordinal).ToArray();
+            outcomes.Select(o => $"{o.SignalId} {o.SignalSeq} {o.Outcome} {o.ExitPrice} {o.RMultiple}").ToArray();
     }
 
     [Fact]

@@ -99,10 +99,33 @@ internal sealed partial class SignalStage
         }
     }
 
-    public async ValueTask ReplayAsync(TradingViewAlertReceived alert, CancellationToken cancellationToken)
+    /// <remarks>
+    /// A replay reads ahead of the engine, so the alert waits in its stream until the first candle that closes after its
+    /// market time comes up, and is applied then, before that candle is decided: the point where it arrived live. Its
+    /// signal then takes the seq it took live (between the same candles' signals), and an exit finds the signals it
+    /// closed live. An alert after its stream's last replayed candle is not applied (nothing would score it).
+    /// </remarks>
+    public ValueTask ReplayAsync(TradingViewAlertReceived alert, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(alert);
         var stream = _streams.GetOrAdd(new StreamKey(alert.Symbol, alert.Timeframe), static _ => new StreamState());
+        stream.AddReplayed(alert);
+        return default;
+    }
+
+    /// <summary>Applies replayed alerts that are due at this candle (in stored order), then handles the candle.</summary>
+    private async ValueTask ApplyReplayedThenHandleAsync(StreamState stream, List<TradingViewAlertReceived> due, ClosedCandleResult result, CancellationToken cancellationToken)
+    {
+        foreach (var alert in due)
+        {
+            await ApplyReplayedAsync(stream, alert, cancellationToken).ConfigureAwait(false);
+        }
+
+        await OnClosedCandleAsync(result, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask ApplyReplayedAsync(StreamState stream, TradingViewAlertReceived alert, CancellationToken cancellationToken)
+    {
         var symbol = SymbolOf(alert.Symbol);
         await symbol.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try

@@ -1,4 +1,5 @@
 using SignalStream.Contracts;
+using SignalStream.Engine.Events;
 using SignalStream.Engine.Inference;
 
 namespace SignalStream.Engine.Signals.Internal;
@@ -26,6 +27,8 @@ internal sealed partial class SignalStage
     {
         private volatile int _openCount;
         private volatile int _voteCount;
+        private volatile int _replayedCount;
+        private Queue<TradingViewAlertReceived>? _replayed;
         private MarketSnapshot? _market;
 
         public Lock Gate { get; } = new();
@@ -60,6 +63,34 @@ internal sealed partial class SignalStage
                 {
                     _market = new MarketSnapshot(closeTime, close, atr);
                 }
+            }
+        }
+
+        /// <summary>Alerts a replay handed over, waiting for the candle they are due at (stored order).</summary>
+        public int ReplayedCount => _replayedCount;
+
+        public void AddReplayed(TradingViewAlertReceived alert)
+        {
+            lock (Gate)
+            {
+                (_replayed ??= new Queue<TradingViewAlertReceived>()).Enqueue(alert);
+                _replayedCount = _replayed.Count;
+            }
+        }
+
+        /// <summary>The replayed alerts due at a candle closing at <paramref name="closeTime"/> (market time before it), in order.</summary>
+        public List<TradingViewAlertReceived>? TakeDueReplayed(long closeTime)
+        {
+            lock (Gate)
+            {
+                List<TradingViewAlertReceived>? due = null;
+                while (_replayed is { Count: > 0 } queue && queue.Peek().MarketTime < closeTime)
+                {
+                    (due ??= []).Add(queue.Dequeue());
+                }
+
+                _replayedCount = _replayed?.Count ?? 0;
+                return due;
             }
         }
 

@@ -67,6 +67,10 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
         // Every closed candle, warm-up included, moves the market an alert is checked against (last close, ATR).
         var stream = _streams.GetOrAdd(update.Candle.Stream, static _ => new StreamState());
         stream.RecordMarket(update.Candle.CloseTime, update.Candle.Close, result.Indicators.Atr14);
+        if (stream.ReplayedCount > 0 && stream.TakeDueReplayed(update.Candle.CloseTime) is { } due)
+        {
+            return ApplyReplayedThenHandleAsync(stream, due, result, cancellationToken);
+        }
 
         // History candles are warm-up: too old to trade on, and older than any open signal.
         if (update.Origin == CandleOrigin.History)
