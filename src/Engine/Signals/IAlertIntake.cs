@@ -11,7 +11,8 @@ namespace SignalStream.Engine.Signals;
 public interface IAlertIntake
 {
     /// <summary>
-    /// Accepts a live alert: stores it (<see cref="IEngineOutput.OnAlertAsync"/>), then publishes its signal (signal
+    /// Accepts a live alert: queues it for the store (<see cref="EngineOutputs.OnAlertAsync(TradingViewAlertReceived, TaskCompletionSource?, CancellationToken)"/>;
+    /// <see cref="AlertResult.Committed"/> says when it is stored), then publishes its signal (signal
     /// mode), adds its vote and journals its would-be signal (vote mode), or marks its source's open signals to close
     /// (<c>exit</c>). A rejection stores nothing and changes nothing.
     /// </summary>
@@ -115,6 +116,12 @@ public abstract record AlertResult
     private AlertResult()
     {
     }
+
+    /// <summary>
+    /// Completes once the store has acknowledged the alert's commit (at once without a store). Its signal is queued
+    /// behind it in the same commit lane and published after its own commit. Never completes for a refusal (not stored).
+    /// </summary>
+    public Task Committed { get; init; } = Task.CompletedTask;
 
     /// <summary>Signal mode: published with <paramref name="Seq"/>.</summary>
     public sealed record Published(string SignalId, long Seq, decimal Target, decimal Stop) : AlertResult;

@@ -220,6 +220,9 @@ internal sealed partial class TradingViewWebhook
                 return (result, null);
             }
 
+            // 202 means stored: the answer waits for the store's acknowledgement (a retry meanwhile waits for the same).
+            await result.Committed.WaitAsync(_stopping).ConfigureAwait(false);
+
             var answer = Answer(source.Source, submission.Mode, submission.RawAction, submission.Symbol, submission.Timeframe, submission.Id, result);
             source.Dedupe.Complete(submission.DedupeKey, answer);
             return (result, answer);

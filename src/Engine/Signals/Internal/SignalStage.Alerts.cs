@@ -41,9 +41,10 @@ internal sealed partial class SignalStage
             }
 
             AlertResult result;
+            var committed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             if (alert.Action == AlertAction.Exit)
             {
-                await _outputs.OnAlertAsync(Event(alert, market, signal: null, vote: null), cancellationToken).ConfigureAwait(false);
+                await _outputs.OnAlertAsync(Event(alert, market, signal: null, vote: null), committed, cancellationToken).ConfigureAwait(false);
                 var closing = ApplyExit(stream, alert.Source, alert.Mode == AlertMode.Vote, alert.Price, market.CloseTime, alert.ReceivedAt);
                 result = new AlertResult.Exited(closing);
             }
@@ -58,7 +59,7 @@ internal sealed partial class SignalStage
 
                 if (!isVote)
                 {
-                    await _outputs.OnAlertAsync(Event(alert, market, candidate, vote: null), cancellationToken).ConfigureAwait(false);
+                    await _outputs.OnAlertAsync(Event(alert, market, candidate, vote: null), committed, cancellationToken).ConfigureAwait(false);
                     var seq = await PublishAsync(stream, symbol, candidate!, candidate!.Id, cancellationToken).ConfigureAwait(false);
                     result = new AlertResult.Published(candidate.Id, seq, candidate.Target, candidate.Stop);
                 }
@@ -69,7 +70,7 @@ internal sealed partial class SignalStage
                         candidate!.Probabilities,
                         market.CloseTime,
                         market.CloseTime + (long)alert.Policy.VoteExpiry.TotalMilliseconds);
-                    await _outputs.OnAlertAsync(Event(alert, market, candidate, vote), cancellationToken).ConfigureAwait(false);
+                    await _outputs.OnAlertAsync(Event(alert, market, candidate, vote), committed, cancellationToken).ConfigureAwait(false);
                     AddVote(stream, alert.Source, alert.Strategy, vote);
                     await PublishShadowAsync(stream, candidate, alert.Source, candidate.Id, cancellationToken).ConfigureAwait(false);
                     result = new AlertResult.Voted(candidate.Id, vote.Weight, vote.ExpiresAt);
@@ -77,7 +78,7 @@ internal sealed partial class SignalStage
             }
 
             Log.AlertAccepted(_logger, alert.Source, alert.Id, alert.RawAction, alert.Symbol, tf, alert.Price);
-            return result;
+            return result with { Committed = committed.Task };
         }
         finally
         {

@@ -8,8 +8,16 @@ namespace SignalStream.Hub.Cli.Replay;
 /// <param name="Symbols">Only these symbols (upper-case), or all when empty.</param>
 /// <param name="Models">The models folder (default: the server's <c>Models:Path</c>).</param>
 /// <param name="Settings">Configuration overrides (<c>--set Signals:MinVoteScore=0.6</c>): a backtest of other rules.</param>
+/// <param name="Out">
+/// The journal folder the replay writes (file): the source journal is only read, so the replay can run beside the node
+/// that owns it. Default: <c>replays</c> inside the source folder.
+/// </param>
 internal sealed record ReplayOptions(
-    string Storage, string? Path, string? Postgres, string Into, IReadOnlySet<string> Symbols, string? Models, IReadOnlyDictionary<string, string?> Settings);
+    string Storage, string? Path, string? Postgres, string Into, IReadOnlySet<string> Symbols, string? Models, IReadOnlyDictionary<string, string?> Settings, string? Out = null)
+{
+    /// <summary>Where a file replay writes, for a source journal at <paramref name="source"/>.</summary>
+    public string OutFolder(string source) => Out ?? System.IO.Path.Combine(source, "replays");
+}
 
 /// <summary>What a replay did.</summary>
 internal sealed record ReplayResult(long Candles, long Signals, long ShadowSignals, long Outcomes, int Models, TimeSpan Elapsed);
