@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using SignalStream.Contracts;
+using SignalStream.Engine;
 using SignalStream.Engine.Events;
 using SignalStream.Engine.Inference;
 using SignalStream.Engine.Journal;
@@ -271,6 +272,25 @@ public class AlertIntakeTests
         Assert.Single(restarted.Sink.Signals); // the vote still tips the ensemble
     }
 
+    [Fact]
+    public async Task AnAlertReachesThePublishersAfterItsCommitAheadOfItsSignalAndTheResultSaysWhenItIsStored()
+    {
+        var durable = new HeldCommits();
+        using var host = new StageHost(durable: durable);
+        await host.Closed(Result(Nth(Tf, 1, 100m), 2.0, []));
+
+        var result = await SubmitAsync(host, Alert(AlertAction.Long));
+        Assert.Equal(["alert", "signal"], durable.Queued);
+        Assert.False(result.Committed.IsCompleted, "stored only once the store acknowledged it");
+        Assert.Empty(host.Sink.Alerts);
+        Assert.Empty(host.Sink.Signals);
+
+        await durable.CommitAsync();
+        await result.Committed.WaitAsync(Timeout);
+        var alert = Assert.Single(host.Sink.Alerts);
+        Assert.Equal(["alert:" + alert.Id.ToString("N"), "signal:" + host.Sink.Signals.Single().Id], host.Sink.Order);
+    }
+
     private static string Rejected(AlertResult result) => Assert.IsType<AlertResult.Rejected>(result).Field;
 
     private static Task<AlertResult> SubmitAsync(StageHost host, AlertSubmission alert) =>
@@ -306,4 +326,41 @@ public class AlertIntakeTests
             ReceivedAt = T0 + 1_000_000_000,
             Policy = new AlertPolicy(confidence, weight, learn, LearnAfter: 2, MinWeightFactor: 0.25, MaxWeightFactor: 2, voteExpiry ?? TimeSpan.FromHours(1), MaxPriceDeviation: 0.1),
         };
+
+    /// <summary>A durable output that commits only when told to, in the order it was handed things.</summary>
+    private sealed class HeldCommits : IDurableEngineOutput
+    {
+        private readonly List<(string Kind, Func<ValueTask> Publish)> _queued = [];
+
+        public IReadOnlyList<string> Queued => _queued.Select(q => q.Kind).ToList();
+
+        public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask OnSignalAsync(Signal signal, IEngineOutput committed, CancellationToken cancellationToken) =>
+            Hold("signal", () => committed.OnSignalAsync(signal, CancellationToken.None));
+
+        public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask OnOutcomeAsync(SignalOutcome outcome, IEngineOutput committed, CancellationToken cancellationToken) =>
+            Hold("outcome", () => committed.OnOutcomeAsync(outcome, CancellationToken.None));
+
+        public ValueTask OnAlertAsync(TradingViewAlertReceived alert, IEngineOutput committed, CancellationToken cancellationToken) =>
+            Hold("alert", () => committed.OnAlertAsync(alert, CancellationToken.None));
+
+        public async Task CommitAsync()
+        {
+            foreach (var (_, publish) in _queued)
+            {
+                await publish();
+            }
+
+            _queued.Clear();
+        }
+
+        private ValueTask Hold(string kind, Func<ValueTask> publish)
+        {
+            _queued.Add((kind, publish));
+            return ValueTask.CompletedTask;
+        }
+    }
 }

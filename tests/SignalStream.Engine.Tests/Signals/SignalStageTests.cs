@@ -357,7 +357,8 @@ public class SignalStageTests
     {
         private readonly ServiceProvider _provider;
 
-        public StageHost(Dictionary<string, string?>? settings = null, RecordingSink? sink = null, ISignalSequence? sequence = null)
+        public StageHost(
+            Dictionary<string, string?>? settings = null, RecordingSink? sink = null, ISignalSequence? sequence = null, IDurableEngineOutput? durable = null)
         {
             Sink = sink ?? new RecordingSink();
             var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings ?? []).Build();
@@ -368,6 +369,11 @@ public class SignalStageTests
             if (sequence is not null)
             {
                 services.AddSingleton(sequence);
+            }
+
+            if (durable is not null)
+            {
+                services.AddSingleton(durable);
             }
 
             services.AddSingleton<EngineOutputs>();

@@ -63,6 +63,11 @@ public sealed class TradingViewWebhookTests
             (answer.GetProperty("source").GetString(), answer.GetProperty("mode").GetString(), answer.GetProperty("action").GetString(),
              answer.GetProperty("symbol").GetString(), answer.GetProperty("timeframe").GetString(), answer.GetProperty("duplicate").GetBoolean()));
 
+        // 202 means stored: the alert is in the store already, not only queued for it.
+        var store = server.Services.GetRequiredService<IEventStore>();
+        var atOnce = await store.ReadStreamAsync(EventStreams.Alerts("BTCUSDT"), 1, 10).AsTask().WaitAsync(Wait);
+        Assert.Equal(eventId, Assert.Single(atOnce).EventId);
+
         // Published to the subscriber with its seq, in seq order with the models' signals, then resolved.
         var (signals, outcomes) = await EngineEndToEndTests.ReadUntilAsync(client, (s, o) => o.Any(x => x.GetProperty("signalId").GetString() == signalId));
         var published = Assert.Single(signals, s => s.GetProperty("id").GetString() == signalId);
