@@ -6,6 +6,7 @@ using SignalStream.Engine.Signals;
 using SignalStream.Ingest;
 using SignalStream.Hub.Hubs;
 using SignalStream.Hub.Observability;
+using SignalStream.Hub.Webhooks;
 
 namespace SignalStream.Hub.Hosting;
 
@@ -49,6 +50,9 @@ public static class SignalStreamHost
                 sp.GetRequiredService<CandleWatermarks>(),
                 IngestOptions.Bind(configuration).ResolvedStreams(),
                 sp.GetRequiredService<ILogger<EngineStateLoader>>()));
+
+            // TradingView alerts enter the engine; their start-up loader runs here: after the signals are restored, before ingest.
+            builder.Services.AddSignalStreamWebhooks(configuration);
             builder.Services.AddSignalStreamIngest(configuration);
             builder.Services.AddSingleton<ICandleUpdateReader, CandleChannelReader>();
             builder.Services.AddSingleton<IStreamResumePoints, StoredResumePoints>();
@@ -65,6 +69,11 @@ public static class SignalStreamHost
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") || c.Tags.Contains("live") });
         app.MapSignalStreamObservability();
         app.MapSignalStreamHub(roles);
+        if (roles.RunsEngine)
+        {
+            app.MapSignalStreamWebhooks();
+        }
+
         app.Logger.LogInformation("SignalStream node starting with roles {Roles}", roles);
         if (management.IsSeparate)
         {

@@ -7,6 +7,7 @@ using SignalStream.Engine;
 using SignalStream.Engine.Events;
 using SignalStream.Engine.Inference;
 using SignalStream.Engine.Pipeline;
+using SignalStream.Engine.Signals;
 using SignalStream.Hub.Hosting;
 
 namespace SignalStream.Hub.Cli.Replay;
@@ -80,7 +81,8 @@ internal static class ReplayRunner
 
             using var ticker = new PeriodicTimer(TimeSpan.FromSeconds(2));
             var reporting = ReportAsync(ticker, done, progress, watch);
-            var total = await ProduceAsync(source ?? store, options, candles.Writer, progress, cancellationToken).ConfigureAwait(false);
+            var alerts = host.Services.GetRequiredService<IAlertIntake>();
+            var total = await ProduceAsync(source ?? store, alerts, options, candles.Writer, progress, cancellationToken).ConfigureAwait(false);
             done.ExpectTotal(total);
             await done.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             ticker.Dispose();
@@ -165,9 +167,12 @@ internal static class ReplayRunner
 
     /// <summary>
     /// Reads every live closed candle committed before the replay began, in global order (the order the engine saw
-    /// them), into the engine's input.
+    /// them), into the engine's input. Stored TradingView alerts are handed to the signal stage as they come in that
+    /// order (docs/signals.md, "Replay"): a vote counts from the same candle as live (it carries its market time), and
+    /// an alert's signal is published again under the replay's namespace and scored on the replayed candles.
     /// </summary>
-    private static async Task<long> ProduceAsync(IEventStore store, ReplayOptions options, ChannelWriter<CandleUpdate> output, TextWriter progress, CancellationToken cancellationToken)
+    private static async Task<long> ProduceAsync(
+        IEventStore store, IAlertIntake alerts, ReplayOptions options, ChannelWriter<CandleUpdate> output, TextWriter progress, CancellationToken cancellationToken)
     {
         long count = 0;
 
@@ -187,6 +192,23 @@ internal static class ReplayRunner
 
             foreach (var stored in batch)
             {
+                if (stored.Position <= end && IsLiveAlert(stored))
+                {
+                    if (EventSerializer.TryDeserialize(stored, out var a, out var alertError) && a is TradingViewAlertReceived alert)
+                    {
+                        if (options.Symbols.Count == 0 || options.Symbols.Contains(alert.Symbol))
+                        {
+                            await alerts.ReplayAsync(alert, cancellationToken).ConfigureAwait(false);
+                        }
+                    }
+                    else
+                    {
+                        await progress.WriteLineAsync($"replay: skipping event {stored.EventId} at position {stored.Position} in {stored.StreamId}: {alertError ?? "not an alert"}").ConfigureAwait(false);
+                    }
+
+                    continue;
+                }
+
                 if (stored.Position > end || !IsLiveCandle(stored))
                 {
                     continue;
@@ -214,6 +236,10 @@ internal static class ReplayRunner
         output.TryComplete();
         return count;
     }
+
+    /// <summary>A TradingView alert in a live stream.</summary>
+    private static bool IsLiveAlert(StoredEvent stored) =>
+        stored.Type == EventSerializer.TradingViewAlertType && !stored.StreamId.Contains('/', StringComparison.Ordinal);
 
     /// <summary>A closed candle in a live stream: not one another replay (or this one) wrote under a namespace.</summary>
     private static bool IsLiveCandle(StoredEvent stored) =>
