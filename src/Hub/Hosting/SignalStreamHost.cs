@@ -5,6 +5,7 @@ using SignalStream.Engine.Pipeline;
 using SignalStream.Engine.Signals;
 using SignalStream.Ingest;
 using SignalStream.Hub.Hubs;
+using SignalStream.Hub.Notifications;
 using SignalStream.Hub.Observability;
 
 namespace SignalStream.Hub.Hosting;
@@ -50,6 +51,7 @@ public static class SignalStreamHost
         }
 
         builder.Services.AddSignalStreamHub(configuration, roles);
+        builder.Services.AddSignalStreamNotifications(configuration, roles);
 
         var app = builder.Build();
         app.UseDefaultFiles();

@@ -61,7 +61,8 @@ public static class HubRegistration
             services.AddSingleton<IEngineOutput>(sp => new FanOutEngineOutput(
                 roles.ServesClients ? sp.GetRequiredService<SymbolFeeds>() : null,
                 sp.GetService<ISignalBus>(),
-                sp.GetRequiredService<HubMetrics>()));
+                sp.GetRequiredService<HubMetrics>(),
+                sp.GetService<Notifications.NotificationService>()));
         }
 
         return services;
