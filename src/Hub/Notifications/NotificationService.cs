@@ -15,6 +15,7 @@ internal sealed class NotificationService : IHostedService, IAsyncDisposable
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
 
     private readonly SinkRunner[] _runners;
+    private int _disposed;
 
     public NotificationService(
         IOptions<NotificationsOptions> options,
@@ -88,6 +89,12 @@ internal sealed class NotificationService : IHostedService, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The container disposes this instance once per registration that resolves to it (itself, the hosted service).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         foreach (var runner in _runners)
         {
             await runner.DisposeAsync().ConfigureAwait(false);

@@ -71,20 +71,26 @@ internal sealed partial class SinkRunner
             }
 
             ReleaseDueRetries();
-            var hot = false;
+            var nextCheck = long.MaxValue;
             try
             {
                 for (var i = 0; i < _symbols.Length; i++)
                 {
-                    if (Interlocked.Exchange(ref _dirty[i], 0) == 1 || _states[i].HotUntil > now)
+                    var state = _states[i];
+                    var hot = state.HotUntil > now;
+                    if (Interlocked.Exchange(ref _dirty[i], 0) == 1 || (hot && state.NextCheck <= now))
                     {
-                        var found = await ReadSymbolAsync(i, stopping).ConfigureAwait(false);
-                        if (found)
+                        await ReadSymbolAsync(i, stopping).ConfigureAwait(false);
+                        if (hot)
                         {
-                            _states[i].HotUntil = 0;
+                            state.NextCheck = now + state.RecheckInterval;
+                            state.RecheckInterval = Math.Min(state.RecheckInterval * 2, Ticks(LastRecheck));
                         }
+                    }
 
-                        hot |= _states[i].HotUntil > now;
+                    if (state.HotUntil > now)
+                    {
+                        nextCheck = Math.Min(nextCheck, state.NextCheck);
                     }
                 }
 
@@ -104,12 +110,7 @@ internal sealed partial class SinkRunner
             }
 
             // Sleep until a wake-up, the next due retry, a hot symbol's re-check or the poll, whichever comes first.
-            var wait = TimeSpan.FromTicks((long)((nextPoll - _time.GetTimestamp()) * (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency));
-            if (hot)
-            {
-                wait = Min(wait, HotRecheck);
-            }
-
+            var wait = Duration(Math.Min(nextPoll, nextCheck) - _time.GetTimestamp());
             lock (_gate)
             {
                 if (_retries.TryPeek(out _, out var due))
@@ -138,11 +139,11 @@ internal sealed partial class SinkRunner
         }
     }
 
-    /// <summary>Reads what is new for one symbol, as far as the memory bound and the window allow; true when it found anything.</summary>
-    private async Task<bool> ReadSymbolAsync(int index, CancellationToken stopping)
+    /// <summary>Reads what is new for one symbol, as far as the memory bound and the window allow.</summary>
+    private async Task ReadSymbolAsync(int index, CancellationToken stopping)
     {
-        var found = await ReadSourceAsync(index, isOutcome: false, stopping).ConfigureAwait(false);
-        found |= await ReadSourceAsync(index, isOutcome: true, stopping).ConfigureAwait(false);
+        await ReadSourceAsync(index, isOutcome: false, stopping).ConfigureAwait(false);
+        await ReadSourceAsync(index, isOutcome: true, stopping).ConfigureAwait(false);
         lock (_gate)
         {
             // Long stretches of signals this sink does not take are recorded now and then, so a restart need not re-read them.
@@ -152,16 +153,13 @@ internal sealed partial class SinkRunner
                 EnqueueRecord(index, NewRecord(index, NotificationRecords.Cursor), releases: null, deadLetter: false);
             }
         }
-
-        return found;
     }
 
-    private async Task<bool> ReadSourceAsync(int index, bool isOutcome, CancellationToken stopping)
+    private async Task ReadSourceAsync(int index, bool isOutcome, CancellationToken stopping)
     {
         var state = _states[index];
         var progress = state.Of(isOutcome);
         var stream = isOutcome ? EventStreams.Outcomes(state.Symbol) : EventStreams.Signals(state.Symbol);
-        var found = false;
         while (true)
         {
             long from, until;
@@ -169,7 +167,8 @@ internal sealed partial class SinkRunner
             {
                 if (!HasRoom(0))
                 {
-                    return found;
+                    _blockedOnRoom = true;
+                    return;
                 }
 
                 from = progress.ReadUpTo + 1;
@@ -179,23 +178,22 @@ internal sealed partial class SinkRunner
             if (from > until)
             {
                 // The window is full: a notification far behind is still being retried. Its settling wakes this symbol.
-                return found;
+                return;
             }
 
             var count = (int)Math.Min(ReadPage, until - from + 1);
             var page = await _store.ReadStreamAsync(stream, from, count, stopping).ConfigureAwait(false);
             foreach (var stored in page)
             {
-                found = true;
                 if (!await TakeAsync(index, isOutcome, stored, stopping).ConfigureAwait(false))
                 {
-                    return true;
+                    return;
                 }
             }
 
             if (page.Count < count)
             {
-                return found;
+                return;
             }
         }
     }
@@ -232,7 +230,8 @@ internal sealed partial class SinkRunner
         {
             if (!HasRoom(rendered.Body.Length))
             {
-                // Read again once something settles: the event stays in the store meanwhile.
+                // Read again once memory is released: the event stays in the store meanwhile.
+                _blockedOnRoom = true;
                 return false;
             }
 
@@ -323,6 +322,8 @@ internal sealed partial class SinkRunner
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
+
+    private TimeSpan Duration(long stopwatchTicks) => TimeSpan.FromSeconds(stopwatchTicks / (double)_time.TimestampFrequency);
 
     /// <summary>One notification on its way through this sink: the same id, body and source version on every attempt.</summary>
     private sealed class Delivery(Guid id, int symbolIndex, bool isOutcome, long version, Notification notification, RenderedNotification rendered)

@@ -76,8 +76,14 @@ internal sealed partial class SinkRunner
             }
 
             batch.Clear();
-            if (released)
+            if (released && _blockedOnRoom)
             {
+                _blockedOnRoom = false;
+                for (var i = 0; i < _dirty.Length; i++)
+                {
+                    Volatile.Write(ref _dirty[i], 1);
+                }
+
                 Signal();
             }
         }

@@ -18,9 +18,13 @@ namespace SignalStream.Hub.Notifications.Internal;
 /// </remarks>
 internal sealed partial class SinkRunner : IAsyncDisposable
 {
-    /// <summary>How long after a wake-up a symbol is re-read while the store does not show the new event yet.</summary>
+    /// <summary>
+    /// How long after a wake-up a symbol is read again, at growing intervals from <see cref="FirstRecheck"/>: a publish
+    /// point that runs before the commit (or a PostgreSQL high-water mark) can wake a sink before the store shows the event.
+    /// </summary>
     private static readonly TimeSpan HotFor = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan HotRecheck = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan FirstRecheck = TimeSpan.FromMilliseconds(25);
+    private static readonly TimeSpan LastRecheck = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan StoreRetryMax = TimeSpan.FromSeconds(30);
 
     private readonly SinkSettings _settings;
@@ -45,6 +49,9 @@ internal sealed partial class SinkRunner : IAsyncDisposable
     private Task _recorder = Task.CompletedTask;
     private int _pendingCount;
     private long _pendingBytes;
+
+    // Set when a read stopped for want of room; the next release of memory re-reads every symbol.
+    private volatile bool _blockedOnRoom;
     private volatile bool _loaded;
 
     public SinkRunner(
@@ -106,7 +113,10 @@ internal sealed partial class SinkRunner : IAsyncDisposable
 
         if (_states[i] is { } state)
         {
-            state.HotUntil = _time.GetTimestamp() + (long)(HotFor.TotalSeconds * _time.TimestampFrequency);
+            var now = _time.GetTimestamp();
+            state.RecheckInterval = Ticks(FirstRecheck);
+            state.NextCheck = now + state.RecheckInterval;
+            state.HotUntil = now + Ticks(HotFor);
         }
 
         Volatile.Write(ref _dirty[i], 1);
@@ -221,8 +231,13 @@ internal sealed partial class SinkRunner : IAsyncDisposable
 
         public long RecordedOutcomes { get; set; } = outcomes.Settled;
 
-        /// <summary>Stopwatch ticks until which the symbol is re-read while nothing new shows (a wake-up came).</summary>
+        /// <summary>Stopwatch ticks until which the symbol is read again after a wake-up (<see cref="HotFor"/>).</summary>
         public long HotUntil { get; set; }
+
+        /// <summary>When to read it again while hot (stopwatch ticks), and the interval after that.</summary>
+        public long NextCheck { get; set; }
+
+        public long RecheckInterval { get; set; }
 
         public bool HasUnrecordedProgress => Signals.Settled != RecordedSignals || Outcomes.Settled != RecordedOutcomes;
 
