@@ -343,7 +343,7 @@ internal sealed record SmtpSettings(
         {
             try
             {
-                trusted = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(o.TrustedCertificatePath);
+                trusted = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(o.TrustedCertificatePath));
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
             {
