@@ -34,6 +34,9 @@ public static class SignalStreamHost
 
         builder.Services.AddSignalStreamObservability(configuration);
         builder.Services.AddSignalStreamEvents(configuration);
+
+        // Before the engine: each sink's progress is loaded before the first signal can be published.
+        builder.Services.AddSignalStreamNotifications(configuration, roles);
         if (roles.RunsEngine)
         {
             // Before ingest and the engine: hosted services start in registration order, and the signal stage must be
@@ -51,7 +54,6 @@ public static class SignalStreamHost
         }
 
         builder.Services.AddSignalStreamHub(configuration, roles);
-        builder.Services.AddSignalStreamNotifications(configuration, roles);
 
         var app = builder.Build();
         app.UseDefaultFiles();

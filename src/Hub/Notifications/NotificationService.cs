@@ -73,16 +73,12 @@ internal sealed class NotificationService : IHostedService, IAsyncDisposable
         }
     }
 
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        // Each sink loads its progress in the background: a slow store delays notifications, never the node's start.
-        foreach (var runner in _runners)
-        {
-            runner.Start();
-        }
-
-        return Task.CompletedTask;
-    }
+    /// <summary>
+    /// Loads every sink's progress (a few reads per sink and symbol) before the engine starts publishing; registered
+    /// after the event store's writer, which has opened the store by then. A store that cannot be read is retried.
+    /// </summary>
+    public Task StartAsync(CancellationToken cancellationToken) =>
+        Task.WhenAll(_runners.Select(r => r.StartAsync(cancellationToken)));
 
     public Task StopAsync(CancellationToken cancellationToken) =>
         Task.WhenAll(_runners.Select(r => r.StopAsync(StopTimeout)));

@@ -153,7 +153,12 @@ public sealed class WebhookSinkTests
     }
 
     [Fact]
-    public async Task ANotificationPendingAtAStopIsDeliveredOnceWithItsDeliveryIdAfterTheRestart()
+    public Task ANotificationPendingAtAStopIsDeliveredOnceWithItsDeliveryIdAfterTheRestart() => PendingAcrossRestartAsync([]);
+
+    [Fact]
+    public Task ANotificationPendingAtAStopIsDeliveredOnceAfterTheRestartWithThePostgresStore() => PendingAcrossRestartAsync(TestPostgres.FreshStoreSettings());
+
+    private static async Task PendingAcrossRestartAsync(string[] store)
     {
         var data = NotificationNode.NewDataDirectory();
         var port = TestServer.FreeLoopbackPort();
@@ -162,7 +167,7 @@ public sealed class WebhookSinkTests
         try
         {
             // The receiver is down: the node tries, fails, and is stopped while the notification is still pending.
-            string[] sink = Sink("hook", url, "MaxAttempts=100", "RetryMaxDelay=00:00:00.300");
+            string[] sink = [.. store, .. Sink("hook", url, "MaxAttempts=100", "RetryMaxDelay=00:00:00.300")];
             await using (var first = await NotificationNode.StartAsync(data, sink))
             {
                 await first.PublishAsync(TestSignals.Make("BTCUSDT", 1));

@@ -13,7 +13,9 @@ namespace SignalStream.Hub.Notifications.Internal;
 /// <param name="Kind">The record's event type (see <see cref="NotificationRecords"/>).</param>
 /// <param name="SignalsSettled">Every version of the symbol's signals stream up to this one is done for the sink.</param>
 /// <param name="OutcomesSettled">The same for the symbol's outcomes stream.</param>
-/// <param name="Window">How far past the settled point the sink read when it wrote this (bounds the restart scan).</param>
+/// <param name="SignalsRead">The highest version of the signals stream read when this was written: no record up to this
+/// one concerns a later version (what bounds the restart scan).</param>
+/// <param name="OutcomesRead">The same for the outcomes stream.</param>
 /// <param name="At">Unix ms.</param>
 internal sealed record NotificationRecord(
     string Kind,
@@ -21,7 +23,8 @@ internal sealed record NotificationRecord(
     string Symbol,
     long SignalsSettled,
     long OutcomesSettled,
-    int Window,
+    long SignalsRead,
+    long OutcomesRead,
     long At)
 {
     /// <summary>The notification's id (the <c>X-SignalStream-Delivery</c> header).</summary>

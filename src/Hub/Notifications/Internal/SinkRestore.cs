@@ -5,8 +5,8 @@ namespace SignalStream.Hub.Notifications.Internal;
 /// <summary>
 /// Rebuilds a sink's progress on one symbol from its records at start. The newest record gives the settled points;
 /// versions past them that were settled out of order (or had attempts) are found by reading back only as far as
-/// records can concern them: a record written when the settled point was S concerns versions up to S + window, so
-/// once a record's points plus its window are at or below the newest settled points, nothing older matters.
+/// records can concern them: a record concerns no version past what had been read when it was written, so once a
+/// record's read mark is at or below the newest settled point (for each source stream), nothing older matters.
 /// </summary>
 internal static class SinkRestore
 {
@@ -17,7 +17,7 @@ internal static class SinkRestore
     /// <param name="Pending">Versions with attempts made and no delivery or dead letter yet.</param>
     internal sealed record Restored(SourceProgress Signals, SourceProgress Outcomes, bool IsNew, int Pending);
 
-    public static async Task<Restored> LoadAsync(IEventStore store, string sinkLabel, string symbol, int window, CancellationToken cancellationToken)
+    public static async Task<Restored> LoadAsync(IEventStore store, string sinkLabel, string symbol, CancellationToken cancellationToken)
     {
         var stream = NotificationRecords.Stream(sinkLabel, symbol);
         var version = await store.GetStreamVersionAsync(stream, cancellationToken).ConfigureAwait(false);
@@ -27,6 +27,7 @@ internal static class SinkRestore
         var pending = new HashSet<(bool IsOutcome, long Version)>();
         var to = version;
         var finished = version == 0;
+        bool signalsDone = false, outcomesDone = false;
         while (!finished && to >= 1)
         {
             var from = Math.Max(1, to - PageSize + 1);
@@ -47,23 +48,25 @@ internal static class SinkRestore
                 if (newest is null)
                 {
                     newest = record;
-                    signals = new SourceProgress(record.SignalsSettled);
-                    outcomes = new SourceProgress(record.OutcomesSettled);
+                    signals = new SourceProgress(record.SignalsSettled) { RestoredReach = record.SignalsRead };
+                    outcomes = new SourceProgress(record.OutcomesSettled) { RestoredReach = record.OutcomesRead };
                 }
 
-                var reach = Math.Max(record.Window, window);
-                if (record.SignalsSettled + reach <= newest.SignalsSettled && record.OutcomesSettled + reach <= newest.OutcomesSettled)
+                // Read marks only grow: every record older than this one read no further than it did.
+                signalsDone |= record.SignalsRead <= newest.SignalsSettled;
+                outcomesDone |= record.OutcomesRead <= newest.OutcomesSettled;
+                if (signalsDone && outcomesDone)
                 {
                     finished = true;
                     break;
                 }
 
-                if (record.DeliveryId is null)
+                var isOutcome = record.Event == "signalResolved";
+                if (record.DeliveryId is null || (isOutcome ? outcomesDone : signalsDone))
                 {
                     continue;
                 }
 
-                var isOutcome = record.Event == "signalResolved";
                 var progress = isOutcome ? outcomes! : signals!;
                 var key = (isOutcome, record.SourceVersion);
                 switch (record.Kind)

@@ -17,7 +17,7 @@ internal sealed partial class SinkRunner
             try
             {
                 await _store.InitializeAsync(stopping).ConfigureAwait(false);
-                var restored = await SinkRestore.LoadAsync(_store, _settings.Label, _symbols[i], Window, stopping).ConfigureAwait(false);
+                var restored = await SinkRestore.LoadAsync(_store, _settings.Label, _symbols[i], stopping).ConfigureAwait(false);
                 if (restored.IsNew)
                 {
                     // A new sink starts at what is stored now (it does not replay history), and says so in the store

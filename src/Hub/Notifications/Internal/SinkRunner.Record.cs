@@ -15,7 +15,8 @@ internal sealed partial class SinkRunner
         var state = _states[index];
         state.RecordedSignals = state.Signals.Settled;
         state.RecordedOutcomes = state.Outcomes.Settled;
-        return new NotificationRecord(kind, _settings.Name, state.Symbol, state.Signals.Settled, state.Outcomes.Settled, Window, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        return new NotificationRecord(
+            kind, _settings.Name, state.Symbol, state.Signals.Settled, state.Outcomes.Settled, state.Signals.Reach, state.Outcomes.Reach, _time.GetUtcNow().ToUnixTimeMilliseconds());
     }
 
     /// <summary>Queues a record (caller holds <see cref="_gate"/>): records reach the store in the order they are queued.</summary>

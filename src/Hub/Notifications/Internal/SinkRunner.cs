@@ -92,11 +92,25 @@ internal sealed partial class SinkRunner : IAsyncDisposable
 
     public long PendingBytes => Interlocked.Read(ref _pendingBytes);
 
-    /// <summary>How far past the settled point a sink reads: the most notifications one symbol can have in flight.</summary>
+    /// <summary>
+    /// How far past the settled point a sink reads: a notification retried for long holds a symbol's reading this far
+    /// ahead of it at most, which bounds what a restart re-reads and the set of versions settled out of order.
+    /// </summary>
     private int Window => _settings.MaxPending;
 
-    public void Start()
+    /// <summary>
+    /// Loads the sink's progress from the store (a new sink records that it starts at what is stored now), then starts
+    /// its loops. Awaited by the node's start, before the engine publishes: a new sink's first notification is the first
+    /// signal after the start, never one that raced with the loading.
+    /// </summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
+        using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token))
+        {
+            await LoadAsync(linked.Token).ConfigureAwait(false);
+        }
+
+        _loaded = true;
         _run = Task.Run(() => RunAsync(_stopping.Token));
     }
 
@@ -179,8 +193,6 @@ internal sealed partial class SinkRunner : IAsyncDisposable
 
     private async Task RunAsync(CancellationToken stopping)
     {
-        await LoadAsync(stopping).ConfigureAwait(false);
-        _loaded = true;
         _recorder = Task.Run(RecordAsync, CancellationToken.None);
         var workers = new Task[_settings.Concurrency];
         for (var i = 0; i < workers.Length; i++)

@@ -3,8 +3,8 @@ namespace SignalStream.Hub.Notifications.Internal;
 /// <summary>
 /// How far one sink has got through one source stream of one symbol (its signals, or its outcomes). Versions are
 /// settled — delivered, dead-lettered, or not for this sink — in any order; <see cref="Settled"/> is the contiguous
-/// prefix, the point a restart resumes from. The sink reads at most <c>window</c> versions past it, which is what
-/// bounds how far back a restart must look for deliveries settled out of order (<see cref="SinkRestore"/>).
+/// prefix, the point a restart resumes from. <see cref="Reach"/>, written into every record, is how far any record
+/// so far may concern: what bounds how far back a restart reads (<see cref="SinkRestore"/>).
 /// </summary>
 internal sealed class SourceProgress(long settled)
 {
@@ -16,8 +16,14 @@ internal sealed class SourceProgress(long settled)
     /// <summary>Every version up to this one is settled.</summary>
     public long Settled { get; private set; } = settled;
 
-    /// <summary>The highest version read from the store so far.</summary>
+    /// <summary>The highest version read from the store so far (a restart reads again from <see cref="Settled"/>).</summary>
     public long ReadUpTo { get; set; } = settled;
+
+    /// <summary>The highest version read in this run or any before it (the records' read mark; it never goes back).</summary>
+    public long Reach => Math.Max(ReadUpTo, RestoredReach);
+
+    /// <summary>The read mark of the newest record at start.</summary>
+    public long RestoredReach { get; set; }
 
     /// <summary>Versions taken into memory and not yet settled.</summary>
     public int InFlight { get; set; }
