@@ -228,23 +228,33 @@ public sealed class WebhookSinkTests
                 data,
                 [.. Sink("slow", slow.Url(), "MaxPending=2", "Timeout=00:02:00"), .. Sink("fast", fast.Url())]);
 
-            const int count = 12;
-            for (var seq = 1; seq <= count; seq++)
+            // Two symbols, so the bound at work is the sink's own (MaxPending), not one symbol's read-ahead window.
+            const int perSymbol = 6;
+            var expected = new List<string>();
+            for (var seq = 1; seq <= perSymbol; seq++)
             {
-                await node.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+                foreach (var symbol in new[] { "BTCUSDT", "ETHUSDT" })
+                {
+                    await node.PublishAsync(TestSignals.Make(symbol, seq));
+                    expected.Add($"{symbol}-1m-{seq}");
+                }
             }
 
             // The fast sink gets every signal while the slow one still waits on its first answer.
-            var delivered = await fast.WaitForAsync(count);
-            Assert.Equal(Enumerable.Range(1, count).Select(i => $"BTCUSDT-1m-{i}"), delivered.Select(r => (string?)JsonNode.Parse(r.Body)!["id"]));
+            var delivered = await fast.WaitForAsync(expected.Count);
+            Assert.Equal(expected.Order(), delivered.Select(r => (string)JsonNode.Parse(r.Body)!["id"]!).Order());
             Assert.Single(slow.Requests);
             var pending = (await node.ScrapeAsync())["signalstream_notifications_pending"].Samples.Single(s => s.Label("sink") == "slow").Value;
             Assert.InRange(pending, 1, 2);
 
-            // Nothing was dropped: once the receiver answers, the rest comes from the store, in order.
+            // Nothing was dropped: once the receiver answers, the rest comes from the store, in order per symbol.
             release.SetResult();
-            var all = await slow.WaitForAsync(count);
-            Assert.Equal(Enumerable.Range(1, count).Select(i => $"BTCUSDT-1m-{i}"), all.Select(r => (string?)JsonNode.Parse(r.Body)!["id"]));
+            var all = (await slow.WaitForAsync(expected.Count)).Select(r => (string)JsonNode.Parse(r.Body)!["id"]!).ToList();
+            Assert.Equal(expected.Order(), all.Order());
+            foreach (var symbol in new[] { "BTCUSDT", "ETHUSDT" })
+            {
+                Assert.Equal(Enumerable.Range(1, perSymbol).Select(i => $"{symbol}-1m-{i}"), all.Where(id => id.StartsWith(symbol, StringComparison.Ordinal)));
+            }
         }
         finally
         {
