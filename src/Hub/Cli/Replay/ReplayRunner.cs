@@ -6,6 +6,7 @@ using SignalStream.Contracts;
 using SignalStream.Engine;
 using SignalStream.Engine.Events;
 using SignalStream.Engine.Inference;
+using SignalStream.Engine.Journal;
 using SignalStream.Engine.Pipeline;
 using SignalStream.Hub.Hosting;
 
@@ -70,7 +71,15 @@ internal static class ReplayRunner
             await done.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             ticker.Dispose();
             await reporting.ConfigureAwait(false);
-            return (new ReplayResult(done.Candles, done.Signals, done.ShadowSignals, done.Outcomes, models.Length, watch.Elapsed), null);
+            // Every candle went through the signal stage: the journal holds the whole replay.
+            var performance = host.Services.GetRequiredService<IPerformanceReport>().GetReport();
+            return (new ReplayResult(done.Candles, done.Signals, done.ShadowSignals, done.Outcomes, models.Length, watch.Elapsed)
+            {
+                Performance = performance,
+                ModelInfos = models,
+                FirstCandleClose = done.FirstCandleClose,
+                LastCandleClose = done.LastCandleClose,
+            }, null);
         }
         finally
         {
@@ -135,8 +144,10 @@ internal static class ReplayRunner
     }
 
     /// <summary>
-    /// Reads every live closed candle committed before the replay began, in global order (the order the engine saw
-    /// them), into the engine's input.
+    /// Reads every live closed candle committed before the replay began into the engine's input, in the order a live
+    /// engine takes them from a recording: by close time, then symbol, then timeframe. Not in global store order: the
+    /// event writer commits symbols on separate lanes, so that order interleaves symbols by commit timing, and the
+    /// journal's roll-ups over several symbols (their maximum drawdown follows the order of outcomes) would depend on it.
     /// </summary>
     private static async Task<long> ProduceAsync(IEventStore store, ReplayOptions options, ChannelWriter<CandleUpdate> output, TextWriter progress, CancellationToken cancellationToken)
     {
@@ -144,41 +155,32 @@ internal static class ReplayRunner
 
         // The end: the namespace claim is the newest event now, and everything after it is this replay's own output.
         var end = await store.GetLastPositionAsync(cancellationToken).ConfigureAwait(false);
-        await using var global = store.OpenGlobalReader(0);
-        while (global.Position < end)
+        var streams = await LiveCandleStreamsAsync(store, end, cancellationToken).ConfigureAwait(false);
+        var page = Math.Clamp(MergeBudget / Math.Max(streams.Count, 1), 16, ReadBatch);
+        var queue = new PriorityQueue<StoredCandles, (long CloseTime, string Symbol, Timeframe Timeframe)>(CandleOrder.Instance);
+        foreach (var (stream, version) in streams)
         {
-            var batch = await global.ReadNextAsync(ReadBatch, cancellationToken).ConfigureAwait(false);
-            if (batch.Count == 0)
+            var cursor = new StoredCandles(store, stream, version, page, progress);
+            if (await cursor.MoveNextAsync(cancellationToken).ConfigureAwait(false))
             {
-                // A hole the high-water mark cannot pass yet (PostgreSQL: a transaction still in flight, possibly this
-                // replay's own writer); it resolves once that transaction ends.
-                await Task.Delay(HoleRetry, cancellationToken).ConfigureAwait(false);
-                continue;
+                queue.Enqueue(cursor, cursor.Order);
             }
+        }
 
-            foreach (var stored in batch)
+        while (queue.TryDequeue(out var cursor, out _))
+        {
+            var closed = cursor.Current;
+            if (options.Symbols.Count == 0 || options.Symbols.Contains(closed.Candle.Symbol))
             {
-                if (stored.Position > end || !IsLiveCandle(stored))
-                {
-                    continue;
-                }
-
-                if (!EventSerializer.TryDeserialize(stored, out var e, out var error) || e is not CandleClosed closed)
-                {
-                    // Not replayable by this build (a newer schema, damaged data): said once per event, then skipped.
-                    await progress.WriteLineAsync($"replay: skipping event {stored.EventId} at position {stored.Position} in {stored.StreamId}: {error ?? "not a candle"}").ConfigureAwait(false);
-                    continue;
-                }
-
-                if (options.Symbols.Count > 0 && !options.Symbols.Contains(closed.Candle.Symbol))
-                {
-                    continue;
-                }
-
                 // History stays history (features only, as live); everything else is marked as a replay.
                 var origin = closed.Origin == CandleOrigin.History ? CandleOrigin.History : CandleOrigin.Replay;
                 await output.WriteAsync(new CandleUpdate(closed.Exchange, closed.Candle, true, closed.EventTime, closed.ReceivedAt, origin), cancellationToken).ConfigureAwait(false);
                 count++;
+            }
+
+            if (await cursor.MoveNextAsync(cancellationToken).ConfigureAwait(false))
+            {
+                queue.Enqueue(cursor, cursor.Order);
             }
         }
 
@@ -186,9 +188,105 @@ internal static class ReplayRunner
         return count;
     }
 
-    /// <summary>A closed candle in a live stream: not one another replay (or this one) wrote under a namespace.</summary>
-    private static bool IsLiveCandle(StoredEvent stored) =>
-        stored.Type == EventSerializer.CandleClosedType && !stored.StreamId.Contains('/', StringComparison.Ordinal);
+    /// <summary>
+    /// The live candle streams (not another replay's, under a namespace) with an event at or before <paramref name="end"/>,
+    /// and each one's version now: one pass over the global order without the events' data.
+    /// </summary>
+    private static async Task<List<(string Stream, long Version)>> LiveCandleStreamsAsync(IEventStore store, long end, CancellationToken cancellationToken)
+    {
+        var names = new SortedSet<string>(StringComparer.Ordinal);
+        await using (var global = store.OpenGlobalReader(0, dataOf: []))
+        {
+            while (global.Position < end)
+            {
+                var batch = await global.ReadNextAsync(ReadBatch, cancellationToken).ConfigureAwait(false);
+                if (batch.Count == 0)
+                {
+                    // A hole the high-water mark cannot pass yet (PostgreSQL: a transaction still in flight, possibly
+                    // this replay's own writer); it resolves once that transaction ends.
+                    await Task.Delay(HoleRetry, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                foreach (var stored in batch)
+                {
+                    if (stored.Position <= end && stored.Type == EventSerializer.CandleClosedType && !stored.StreamId.Contains('/', StringComparison.Ordinal))
+                    {
+                        names.Add(stored.StreamId);
+                    }
+                }
+            }
+        }
+
+        var streams = new List<(string, long)>(names.Count);
+        foreach (var name in names)
+        {
+            streams.Add((name, await store.GetStreamVersionAsync(name, cancellationToken).ConfigureAwait(false)));
+        }
+
+        return streams;
+    }
+
+    /// <summary>Candles read ahead per stream while merging, shared out: memory stays bounded with many streams.</summary>
+    private const int MergeBudget = 100_000;
+
+    /// <summary>One stored candle stream read forward a page at a time, up to the version it had when the replay began.</summary>
+    private sealed class StoredCandles(IEventStore store, string stream, long lastVersion, int page, TextWriter progress)
+    {
+        private IReadOnlyList<StoredEvent> _page = [];
+        private int _index;
+        private long _next = 1;
+
+        public CandleClosed Current { get; private set; } = null!;
+
+        public (long CloseTime, string Symbol, Timeframe Timeframe) Order => (Current.Candle.CloseTime, Current.Candle.Symbol, Current.Candle.Timeframe);
+
+        public async ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                if (_index == _page.Count)
+                {
+                    if (_next > lastVersion)
+                    {
+                        return false;
+                    }
+
+                    _page = await store.ReadStreamAsync(stream, _next, (int)Math.Min(page, lastVersion - _next + 1), cancellationToken).ConfigureAwait(false);
+                    _index = 0;
+                    if (_page.Count == 0)
+                    {
+                        return false;
+                    }
+
+                    _next = _page[^1].Version + 1;
+                }
+
+                var stored = _page[_index++];
+                if (EventSerializer.TryDeserialize(stored, out var e, out var error) && e is CandleClosed closed)
+                {
+                    Current = closed;
+                    return true;
+                }
+
+                // Not replayable by this build (a newer schema, damaged data): said once per event, then skipped.
+                await progress.WriteLineAsync($"replay: skipping event {stored.EventId} at position {stored.Position} in {stored.StreamId}: {error ?? "not a candle"}").ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Close time, then symbol (ordinal), then timeframe: the order of a recording (<c>CandleFile.Read</c>).</summary>
+    private sealed class CandleOrder : IComparer<(long CloseTime, string Symbol, Timeframe Timeframe)>
+    {
+        public static readonly CandleOrder Instance = new();
+
+        public int Compare((long CloseTime, string Symbol, Timeframe Timeframe) x, (long CloseTime, string Symbol, Timeframe Timeframe) y)
+        {
+            var c = x.CloseTime.CompareTo(y.CloseTime);
+            c = c != 0 ? c : string.CompareOrdinal(x.Symbol, y.Symbol);
+            return c != 0 ? c : x.Timeframe.CompareTo(y.Timeframe);
+        }
+    }
 
     private static async Task ReportAsync(PeriodicTimer ticker, ReplayProgress done, TextWriter progress, Stopwatch watch)
     {
