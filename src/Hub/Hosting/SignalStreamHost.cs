@@ -62,6 +62,7 @@ public static class SignalStreamHost
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") || c.Tags.Contains("live") });
         app.MapSignalStreamObservability();
         app.MapSignalStreamHub(roles);
+        app.MapSignalStreamNotifications(roles);
         app.Logger.LogInformation("SignalStream node starting with roles {Roles}", roles);
         return app;
     }

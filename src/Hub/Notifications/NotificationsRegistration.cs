@@ -37,6 +37,17 @@ public static class NotificationsRegistration
         return services;
     }
 
+    /// <summary>Maps <c>/api/notifications</c> beside the rest of the REST API (on nodes that serve clients).</summary>
+    public static WebApplication MapSignalStreamNotifications(this WebApplication app, NodeRoles roles)
+    {
+        if (roles.ServesClients)
+        {
+            app.MapSignalStreamNotifications(app.Services.GetRequiredService<IOptions<Auth.AuthOptions>>().Value.IsJwt);
+        }
+
+        return app;
+    }
+
     /// <summary>
     /// <c>--Notifications:Sinks:desk:Symbols=BTCUSDT,ETHUSDT</c> is one string, which the binder does not make a list:
     /// such values are split on commas (an indexed list, <c>Symbols:0</c>, binds as usual).

@@ -117,6 +117,19 @@ public sealed class WebhookSinkTests
             Assert.Equal(3, (int)letter["attempts"]!);
             Assert.Contains("HTTP 503", (string?)letter["error"], StringComparison.Ordinal);
 
+            // Also served: the sink with what it holds, and its dead letters, newest first.
+            using var http = new HttpClient { BaseAddress = node.Address, Timeout = NotificationNode.Wait };
+            var sinks = JsonNode.Parse(await http.GetStringAsync(new Uri("/api/notifications", UriKind.Relative)))!.AsArray();
+            var hook = Assert.Single(sinks)!;
+            Assert.Equal("hook", (string?)hook["name"]);
+            Assert.Equal("webhook", (string?)hook["type"]);
+            Assert.True((bool)hook["running"]!);
+            Assert.DoesNotContain(Secret, sinks.ToJsonString(), StringComparison.Ordinal);
+            var served = JsonNode.Parse(await http.GetStringAsync(new Uri("/api/notifications/hook/dead-letters?limit=10", UriKind.Relative)))!.AsArray();
+            Assert.Equal((string?)letter["deliveryId"], (string?)Assert.Single(served)!["deliveryId"]);
+            using var unknown = await http.GetAsync(new Uri("/api/notifications/nope/dead-letters", UriKind.Relative));
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, unknown.StatusCode);
+
             // The sink is not stuck behind its dead letter: the next signal is delivered.
             receiver.DefaultReply = Reply.Ok;
             await node.PublishAsync(TestSignals.Make("BTCUSDT", 2));
