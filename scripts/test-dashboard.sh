@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The live dashboard in a real browser: Debian's Chromium driven by playwright-core loads '/' on a simulated run
 # (the test starts the server itself), waits for live signals, candles, latency and the journal, and saves
-# docs/dashboard.png. Ends with 'N passed, N failed'; exits non-zero on any failure.
+# artifacts/dashboard.png (DASHBOARD_SCREENSHOT=docs/dashboard.png refreshes the README picture). Ends with 'N passed, N failed'; exits non-zero on any failure.
 set -uo pipefail
 source "$(dirname "$0")/../clients/typescript/scripts/ci-common.sh"
 

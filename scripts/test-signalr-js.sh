@@ -30,8 +30,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "npm install (tests/js-client)"
-(cd tests/js-client && npm install --no-audit --no-fund --loglevel=error) || fail "npm install failed"
+echo "npm ci (tests/js-client)"
+(cd tests/js-client && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed"
 
 dll=src/Hub/bin/Release/net10.0/SignalStream.Hub.dll
 if [ ! -f "$dll" ]; then

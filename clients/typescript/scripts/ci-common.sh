@@ -26,8 +26,8 @@ ensure_node() {
 
 ensure_npm_packages() {
   say "npm packages (clients/typescript)"
-  # npm ci cannot be used: this workplace's npm config omits optional platform packages from the lock, which npm ci rejects.
-  (cd "$SDK" && npm install --no-audit --no-fund --loglevel=error) 2>&1 \
+  # npm ci: exactly the committed lock (it records every platform's optional esbuild/rollup package), never rewriting it.
+  (cd "$SDK" && npm ci --no-audit --no-fund --loglevel=error) 2>&1 \
     | grep -v 'Unknown user config' | tail -5
   [ -d "$SDK/node_modules/vitest" ]
 }

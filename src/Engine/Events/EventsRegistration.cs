@@ -14,8 +14,8 @@ public static class EventsRegistration
 {
     /// <summary>
     /// Adds the event store chosen by <c>Storage:Provider</c> (<c>file</c> or <c>postgres</c>), the event writer as the
-    /// first <see cref="IEngineOutput"/>, <see cref="ISignalHistory"/> / <see cref="ISignalSequence"/>, the projector,
-    /// and the <c>event-store</c> readiness check. Call it before the engine registers its outputs.
+    /// <see cref="IDurableEngineOutput"/>, <see cref="ISignalHistory"/> / <see cref="ISignalSequence"/>, the projector,
+    /// and the <c>event-store</c> readiness check.
     /// </summary>
     public static IServiceCollection AddSignalStreamEvents(this IServiceCollection services, IConfiguration configuration) =>
         services.AddSignalStreamEvents(configuration, streamNamespace: null);
@@ -53,13 +53,11 @@ public static class EventsRegistration
                 : new FileEventStore(options.File, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FileEventStore>>());
         });
 
-        services.AddSingleton<PendingSignals>();
         services.AddSingleton<CommitSignal>();
         services.TryAddSingleton<CandleWatermarks>();
         services.AddSingleton(sp => new EventWriter(
             sp.GetRequiredService<IEventStore>(),
             sp.GetRequiredService<IOptions<StorageOptions>>().Value.Writer,
-            sp.GetRequiredService<PendingSignals>(),
             sp.GetRequiredService<CommitSignal>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
@@ -67,8 +65,8 @@ public static class EventsRegistration
             sp.GetRequiredService<CandleWatermarks>(),
             streamNamespace));
 
-        // Persistence first: EngineOutputs calls outputs in registration order, and this runs before the engine's.
-        services.AddSingleton<IEngineOutput>(sp => sp.GetRequiredService<EventWriter>());
+        // EngineOutputs takes the durable output by its own type, not by its place among the publishers.
+        services.AddSingleton<IDurableEngineOutput>(sp => sp.GetRequiredService<EventWriter>());
         services.AddHostedService(sp => sp.GetRequiredService<EventWriter>());
 
         services.AddSingleton<SignalHistory>();
@@ -83,6 +81,17 @@ public static class EventsRegistration
 
         services.AddHealthChecks().AddCheck<EventStoreHealthCheck>("event-store", tags: ["ready"]);
         return services;
+    }
+
+    /// <summary>
+    /// Opens an existing file journal read-only, for a tool that reads it beside the node that owns it (the replay): no
+    /// lock, nothing written, appends refused; it holds what was committed when <see cref="IEventStore.InitializeAsync"/>
+    /// ran. The store is <see cref="IAsyncDisposable"/>: dispose it to close its files.
+    /// </summary>
+    public static IEventStore OpenFileJournalReadOnly(string path, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        return FileEventStore.OpenReadOnly(new FileJournalOptions { Path = path }, TimeProvider.System, loggerFactory.CreateLogger<FileEventStore>());
     }
 
     internal static bool IsPostgres(StorageOptions options) => string.Equals(options.Provider, "postgres", StringComparison.OrdinalIgnoreCase);

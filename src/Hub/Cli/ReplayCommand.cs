@@ -18,7 +18,9 @@ internal static class ReplayCommand
           --into NAMESPACE        target stream namespace (required; new, e.g. replay-2026-05-01): results go to
                                   NAMESPACE/signals-SYMBOL, NAMESPACE/outcomes-SYMBOL, ... never into live streams
           --storage file|postgres the event store to read and write (default file)
-          --path DIR              the file journal folder (default ./data); stop the server that owns it first
+          --path DIR              the file journal folder to read (default ./data); read-only, so its node may keep
+                                  running (the replay sees what was committed when it started)
+          --out DIR               the journal folder the replay writes (file; default DIR/replays)
           --postgres CONN         the PostgreSQL connection string (with --storage postgres; default
                                   ConnectionStrings:Postgres from the server's configuration)
           --symbols A,B,...       only these symbols (default all stored)
@@ -119,7 +121,7 @@ internal static class ReplayCommand
         options = null!;
         error = null;
         string storage = "file", into = string.Empty;
-        string? path = null, postgres = null, models = null, report = null;
+        string? path = null, postgres = null, models = null, output = null, report = null;
         var symbols = new HashSet<string>(StringComparer.Ordinal);
         var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < args.Length; i++)
@@ -142,6 +144,9 @@ internal static class ReplayCommand
                     break;
                 case "--postgres":
                     postgres = value;
+                    break;
+                case "--out":
+                    output = value;
                     break;
                 case "--into":
                     into = value;
@@ -199,9 +204,9 @@ internal static class ReplayCommand
             return false;
         }
 
-        if (storage == "postgres" && path is not null)
+        if (storage == "postgres" && (path is not null || output is not null))
         {
-            error = "--path is for --storage file.";
+            error = "--path and --out are for --storage file (PostgreSQL is read and written in place).";
             return false;
         }
 
@@ -211,7 +216,7 @@ internal static class ReplayCommand
             return false;
         }
 
-        options = new ReplayOptions(storage, path, postgres, into, symbols, models, settings, report);
+        options = new ReplayOptions(storage, path, postgres, into, symbols, models, settings, output, report);
         return true;
     }
 }

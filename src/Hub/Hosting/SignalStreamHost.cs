@@ -26,6 +26,12 @@ public static class SignalStreamHost
 
         configure?.Invoke(builder);
         var configuration = builder.Configuration;
+        var management = ManagementEndpoint.Resolve(configuration, configuration["urls"] ?? DefaultUrl);
+        if (management.IsSeparate)
+        {
+            builder.WebHost.UseUrls($"{configuration["urls"] ?? DefaultUrl};{management.Urls}");
+        }
+
         ResolveBundledModels(configuration, builder.Environment.ContentRootPath);
         var roles = NodeRoles.Parse(configuration["Node:Roles"]);
         builder.Services.AddSingleton(roles);
@@ -56,6 +62,7 @@ public static class SignalStreamHost
         builder.Services.AddSignalStreamHub(configuration, roles);
 
         var app = builder.Build();
+        management.UseGate(app);
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.MapHealthChecks("/health/live", new() { Predicate = c => c.Tags.Contains("live") });
@@ -64,6 +71,11 @@ public static class SignalStreamHost
         app.MapSignalStreamHub(roles);
         app.MapSignalStreamNotifications(roles);
         app.Logger.LogInformation("SignalStream node starting with roles {Roles}", roles);
+        if (management.IsSeparate)
+        {
+            app.Logger.LogInformation("Metrics and health are served on {ManagementUrls} only (Management:Urls)", management.Urls);
+        }
+
         return app;
     }
 

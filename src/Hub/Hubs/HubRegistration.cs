@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -36,14 +35,7 @@ public static class HubRegistration
         var redis = configuration.GetConnectionString("Redis");
         if (!string.IsNullOrWhiteSpace(redis))
         {
-            services.AddSingleton(sp => new RedisSignalBus(
-                redis,
-                sp.GetRequiredService<IOptions<SignalHubOptions>>().Value.RedisChannelPrefix,
-                sp.GetRequiredService<HubMetrics>(),
-                sp.GetRequiredService<ILogger<RedisSignalBus>>()));
-            services.AddSingleton<ISignalBus>(sp => sp.GetRequiredService<RedisSignalBus>());
-            services.AddHostedService(sp => sp.GetRequiredService<RedisSignalBus>());
-            services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+            services.AddRedisSignalBus(configuration, redis);
         }
         else if (!roles.RunsEngine)
         {
@@ -62,6 +54,7 @@ public static class HubRegistration
                 roles.ServesClients ? sp.GetRequiredService<SymbolFeeds>() : null,
                 sp.GetService<ISignalBus>(),
                 sp.GetRequiredService<HubMetrics>(),
+                sp.GetRequiredService<TimeProvider>(),
                 sp.GetService<Notifications.NotificationService>()));
         }
 
@@ -71,9 +64,18 @@ public static class HubRegistration
     private static void AddClientServing(IServiceCollection services, IConfiguration configuration, NodeRoles roles)
     {
         services.AddSingleton(new ServedMarkets(configuration));
+        services.AddOptions<SignalHistoryOptions>().Bind(configuration.GetSection(SignalHistoryOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SignalHistoryOptions>>(new Validator<SignalHistoryOptions>(o => o.Validate()));
+        services.AddSingleton(sp => new SignalHistoryReader(
+            sp.GetService<ISignalHistory>(),
+            sp.GetRequiredService<IOptions<SignalHistoryOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            sp.GetRequiredService<ILogger<SignalHistoryReader>>()));
+        services.AddSignalStreamApi(configuration);
         services.AddSingleton(sp => new FeedContext(
             sp.GetRequiredService<IOptions<SignalHubOptions>>().Value,
-            sp.GetService<ISignalHistory>(),
+            sp.GetRequiredService<SignalHistoryReader>() is { HasStore: true } history ? history : null,
             sp.GetRequiredService<HubMetrics>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("SignalStream.Hub.FanOut"),
@@ -102,12 +104,9 @@ public static class HubRegistration
 
         var auth = configuration.GetSection(AuthOptions.SectionName).Get<AuthOptions>() ?? new AuthOptions();
         services.AddAuthorization();
-        var authentication = services.AddAuthentication(JwtAuthenticationHandler.SchemeName);
         if (auth.IsJwt)
         {
-            services.AddSingleton(sp => new JwtValidator(
-                sp.GetRequiredService<IOptions<AuthOptions>>().Value.Jwt, sp.GetRequiredService<TimeProvider>()));
-            authentication.AddScheme<AuthenticationSchemeOptions, JwtAuthenticationHandler>(JwtAuthenticationHandler.SchemeName, null);
+            services.AddSignalStreamJwt();
         }
 
         if (hubOptions.Cors.Origins.Count > 0)
@@ -137,6 +136,11 @@ public static class HubRegistration
         if (jwt)
         {
             app.UseAuthentication();
+        }
+
+        app.UseSignalStreamApiRateLimiting();
+        if (jwt)
+        {
             app.UseAuthorization();
         }
 

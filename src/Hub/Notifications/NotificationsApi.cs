@@ -10,7 +10,8 @@ namespace SignalStream.Hub.Notifications;
 
 /// <summary>
 /// <c>GET /api/notifications</c> (the sinks and what each holds) and <c>GET /api/notifications/{sink}/dead-letters</c>
-/// (its newest dead letters, from the store). Read-only; behind the same authentication as the rest of <c>/api</c>.
+/// (its newest dead letters, from the store). Read-only; behind the same authentication and rate limit as the rest of
+/// <c>/api</c>.
 /// </summary>
 internal static class NotificationsApi
 {
@@ -23,6 +24,12 @@ internal static class NotificationsApi
         if (requireAuth)
         {
             api.RequireAuthorization();
+        }
+
+        if (app.Services.GetRequiredService<IOptions<Api.ApiOptions>>().Value.RateLimit.Enabled)
+        {
+            // The same per-client limit as the rest of the REST surface (docs/hub.md, "Rate limit").
+            api.RequireRateLimiting(Api.ApiRateLimiting.PolicyName);
         }
 
         api.MapGet("", ListSinks);

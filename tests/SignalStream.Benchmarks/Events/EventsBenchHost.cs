@@ -49,7 +49,7 @@ internal sealed class EventsBenchHost : IAsyncDisposable
         services.AddSignalStreamEvents(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
         _provider = services.BuildServiceProvider();
         Store = _provider.GetRequiredService<IEventStore>();
-        Writer = _provider.GetServices<IEngineOutput>().First();
+        Writer = _provider.GetRequiredService<IDurableEngineOutput>();
         _hosted = _provider.GetServices<IHostedService>().ToArray();
 
         _listener = new MeterListener
@@ -89,7 +89,7 @@ internal sealed class EventsBenchHost : IAsyncDisposable
 
     public IEventStore Store { get; }
 
-    public IEngineOutput Writer { get; }
+    public IDurableEngineOutput Writer { get; }
 
     public long Persisted => Interlocked.Read(ref _persisted);
 

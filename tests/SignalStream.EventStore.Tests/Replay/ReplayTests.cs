@@ -35,19 +35,42 @@ public sealed class ReplayTests : IDisposable
         Assert.Equal(stored, first.Candles);
         Assert.Equal(stored, second.Candles);
         Assert.True(first.Signals > 0, $"the bundled models produced no signal on the stored candles ({first}), so the comparison would prove nothing");
-        var store = await OpenAsync();
+        await using var replays = await OpenAsync(Path.Combine(_folder, "replays"));
+        await using var source = await OpenAsync(_folder);
+        var replayed = 0;
         foreach (var symbol in Symbols)
         {
-            var a = await ReadAllJsonAsync(store, EventStreams.Signals(symbol, "replay-a"));
-            var b = await ReadAllJsonAsync(store, EventStreams.Signals(symbol, "replay-b"));
+            var a = await ReadAllJsonAsync(replays, EventStreams.Signals(symbol, "replay-a"));
+            var b = await ReadAllJsonAsync(replays, EventStreams.Signals(symbol, "replay-b"));
             Assert.Equal(a, b);
-            Assert.Equal(await ReadAllJsonAsync(store, EventStreams.Outcomes(symbol, "replay-a")), await ReadAllJsonAsync(store, EventStreams.Outcomes(symbol, "replay-b")));
+            replayed += a.Count;
+            Assert.Equal(await ReadAllJsonAsync(replays, EventStreams.Outcomes(symbol, "replay-a")), await ReadAllJsonAsync(replays, EventStreams.Outcomes(symbol, "replay-b")));
 
-            // Nothing was written into the live streams.
-            Assert.Equal(0, await store.GetStreamVersionAsync(EventStreams.Signals(symbol)).AsTask().WaitAsync(Wait));
+            // Nothing was written into the live streams, nor into the source journal at all.
+            Assert.Equal(0, await replays.GetStreamVersionAsync(EventStreams.Signals(symbol)).AsTask().WaitAsync(Wait));
+            Assert.Equal(stored, await source.GetLastPositionAsync().AsTask().WaitAsync(Wait));
         }
 
-        await store.DisposeAsync();
+        // Counted after the writer drained: every signal the replay reports is stored.
+        Assert.Equal(first.Signals, replayed);
+    }
+
+    [Fact]
+    public async Task AReplayRunsBesideTheNodeThatOwnsTheJournal()
+    {
+        var stored = await StoreLiveCandlesAsync(candlesPerStream: 100);
+
+        // The owner holds the folder's lock and keeps appending while the replay reads.
+        await using var owner = await OpenAsync(_folder);
+        var replay = ReplayRunner.RunAsync(Options("beside"), TextWriter.Null, CancellationToken.None);
+        await owner.AppendAsync([new StreamAppend("after-replay-start", "test", ExpectedVersions.Any, [TestEvents.Event()])]).AsTask().WaitAsync(Wait);
+        var (result, error) = await replay.WaitAsync(Wait);
+
+        Assert.True(result is not null, error);
+        Assert.Equal(stored, result.Candles);
+        Assert.Equal(stored + 1, await owner.GetLastPositionAsync().AsTask().WaitAsync(Wait));
+        await using var replays = await OpenAsync(Path.Combine(_folder, "replays"));
+        Assert.True(await replays.GetStreamVersionAsync(EventStreams.Models("beside")).AsTask().WaitAsync(Wait) > 0);
     }
 
     [Fact]
@@ -78,7 +101,7 @@ public sealed class ReplayTests : IDisposable
 
     private async Task<long> StoreLiveCandlesAsync(int candlesPerStream = 400)
     {
-        var store = await OpenAsync();
+        var store = await OpenAsync(_folder);
         var candles = MarketSimulator.GenerateClosed(Symbols, [Timeframe.OneMinute, Timeframe.FiveMinutes], candlesPerStream, seed: 7).ToList();
         var now = DateTimeOffset.UtcNow;
         foreach (var chunk in candles.Chunk(100))
@@ -111,9 +134,9 @@ public sealed class ReplayTests : IDisposable
         ["Signals:RequireFamilyAgreement"] = "false",
     });
 
-    private async Task<FileEventStore> OpenAsync()
+    private static async Task<FileEventStore> OpenAsync(string folder)
     {
-        var store = new FileEventStore(new FileJournalOptions { Path = _folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
+        var store = new FileEventStore(new FileJournalOptions { Path = folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
         await store.InitializeAsync().AsTask().WaitAsync(Wait);
         return store;
     }

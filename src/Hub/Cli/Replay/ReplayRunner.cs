@@ -17,7 +17,9 @@ namespace SignalStream.Hub.Cli.Replay;
 /// namespace. Composition reuses the server's registrations: the event store and a namespaced event writer
 /// (<see cref="EventsRegistration.AddSignalStreamEvents(IServiceCollection, IConfiguration, string?)"/>), the engine
 /// (<see cref="EngineServiceCollectionExtensions.AddSignalStreamEngine"/>), with the stored candles as the engine's
-/// <see cref="ICandleUpdateReader"/> and no ingest, hub or signal-state restore.
+/// <see cref="ICandleUpdateReader"/> and no ingest, hub or signal-state restore. A file journal is read read-only (no
+/// lock: its node may be running) and the replay writes its own journal (<see cref="ReplayOptions.OutFolder"/>);
+/// PostgreSQL is read and written in place.
 /// </summary>
 internal static class ReplayRunner
 {
@@ -31,6 +33,11 @@ internal static class ReplayRunner
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = Directory.GetCurrentDirectory() });
         builder.Configuration.AddInMemoryCollection(Settings(options));
         SignalStreamHost.ResolveBundledModels(builder.Configuration, builder.Environment.ContentRootPath);
+        var journal = options.Storage == "file" ? builder.Configuration["Storage:File:Path"] ?? "./data" : null;
+        if (journal is not null)
+        {
+            builder.Configuration.AddInMemoryCollection([new("Storage:File:Path", options.OutFolder(journal))]);
+        }
 
         var clock = new ReplayClock();
         var candles = Channel.CreateBounded<CandleUpdate>(new BoundedChannelOptions(ReadBatch) { SingleReader = true, SingleWriter = true });
@@ -43,13 +50,21 @@ internal static class ReplayRunner
         builder.Services.AddSingleton<ICandleUpdateReader>(reader);
         builder.Services.AddSignalStreamEngine(builder.Configuration);
 
-        // After the namespaced writer: EngineOutputs calls outputs in order, so a candle counts as done once persisted-or-buffered.
+        // A publisher: EngineOutputs hands a candle to the writer first, so a candle counts as done once persisted-or-buffered
+        // (signals and outcomes are counted after their commit, hence the result is read after the writer's drain).
         builder.Services.AddSingleton<IEngineOutput>(done);
 
         using var host = builder.Build();
-        await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        var source = journal is null ? null : EventsRegistration.OpenFileJournalReadOnly(journal, host.Services.GetRequiredService<ILoggerFactory>());
+        var stopped = false;
         try
         {
+            if (source is not null)
+            {
+                await source.InitializeAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await host.StartAsync(cancellationToken).ConfigureAwait(false);
             var store = host.Services.GetRequiredService<IEventStore>();
             var models = host.Services.GetRequiredService<IModelCatalog>().GetModels()
                 .Where(m => m.Error is null && m.Status is "active" or "shadow")
@@ -66,13 +81,15 @@ internal static class ReplayRunner
 
             using var ticker = new PeriodicTimer(TimeSpan.FromSeconds(2));
             var reporting = ReportAsync(ticker, done, progress, watch);
-            var total = await ProduceAsync(store, options, candles.Writer, progress, cancellationToken).ConfigureAwait(false);
+            var total = await ProduceAsync(source ?? store, options, candles.Writer, progress, cancellationToken).ConfigureAwait(false);
             done.ExpectTotal(total);
             await done.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             ticker.Dispose();
             await reporting.ConfigureAwait(false);
             // Every candle went through the signal stage: the journal holds the whole replay.
             var performance = host.Services.GetRequiredService<IPerformanceReport>().GetReport();
+            await StopAsync(host, candles.Writer).ConfigureAwait(false);
+            stopped = true;
             return (new ReplayResult(done.Candles, done.Signals, done.ShadowSignals, done.Outcomes, models.Length, watch.Elapsed)
             {
                 Performance = performance,
@@ -83,11 +100,23 @@ internal static class ReplayRunner
         }
         finally
         {
-            candles.Writer.TryComplete();
+            if (!stopped)
+            {
+                await StopAsync(host, candles.Writer).ConfigureAwait(false);
+            }
 
-            // Stops the pipeline, then drains the writer: everything emitted is committed before this returns.
-            await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            if (source is IAsyncDisposable disposable)
+            {
+                await disposable.DisposeAsync().ConfigureAwait(false);
+            }
         }
+    }
+
+    /// <summary>Stops the pipeline, then drains the writer: everything emitted is committed (and counted) after this.</summary>
+    private static async Task StopAsync(IHost host, ChannelWriter<CandleUpdate> candles)
+    {
+        candles.TryComplete();
+        await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
     private static Dictionary<string, string?> Settings(ReplayOptions options)
@@ -106,7 +135,7 @@ internal static class ReplayRunner
         };
         if (options.Path is not null)
         {
-            settings["Storage:File:Path"] = options.Path;
+            settings["Storage:File:Path"] = options.Path; // the source: the replay writes to its OutFolder
         }
 
         if (options.Postgres is not null)
