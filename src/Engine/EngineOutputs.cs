@@ -82,9 +82,30 @@ public sealed class EngineOutputs : IEngineOutput
             ? _publish.OnOutcomeAsync(outcome, cancellationToken)
             : _store.OnOutcomeAsync(outcome, _publish, cancellationToken);
 
+    public ValueTask OnAlertAsync(Events.TradingViewAlertReceived alert, CancellationToken cancellationToken) =>
+        OnAlertAsync(alert, committed: null, cancellationToken);
+
+    /// <summary>
+    /// Queues a TradingView alert for its commit; like a signal, it reaches the publishers after the commit, and
+    /// <paramref name="committed"/> completes then (the webhook answers 202 once it has).
+    /// </summary>
+    public ValueTask OnAlertAsync(Events.TradingViewAlertReceived alert, TaskCompletionSource? committed, CancellationToken cancellationToken)
+    {
+        IEngineOutput to = committed is null ? _publish : new CommitNotice(_publish, committed);
+        return _store is null ? to.OnAlertAsync(alert, cancellationToken) : _store.OnAlertAsync(alert, to, cancellationToken);
+    }
+
     /// <summary>What the durable output calls after a commit: every publisher, in order.</summary>
     private sealed class Publishers(IEngineOutput[] outputs) : IEngineOutput
     {
+        public async ValueTask OnAlertAsync(Events.TradingViewAlertReceived alert, CancellationToken cancellationToken)
+        {
+            foreach (var output in outputs)
+            {
+                await output.OnAlertAsync(alert, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
         public async ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
@@ -102,6 +123,30 @@ public sealed class EngineOutputs : IEngineOutput
             foreach (var output in outputs)
             {
                 await output.OnOutcomeAsync(outcome, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Publishes a committed alert, then says it was committed (whatever a publisher did with it).</summary>
+    private sealed class CommitNotice(IEngineOutput publishers, TaskCompletionSource committed) : IEngineOutput
+    {
+        public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public async ValueTask OnAlertAsync(Events.TradingViewAlertReceived alert, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await publishers.OnAlertAsync(alert, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                committed.TrySetResult();
             }
         }
     }

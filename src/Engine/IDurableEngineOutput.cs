@@ -30,4 +30,11 @@ public interface IDurableEngineOutput
 
     /// <summary>Queues an outcome for its commit; <paramref name="committed"/> gets it once the store acknowledged it.</summary>
     ValueTask OnOutcomeAsync(SignalOutcome outcome, IEngineOutput committed, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Queues a TradingView alert for its commit, in its symbol's order ahead of the signal it causes;
+    /// <paramref name="committed"/> gets it once the store acknowledged it. An output that stores no alerts passes it on at once.
+    /// </summary>
+    ValueTask OnAlertAsync(Events.TradingViewAlertReceived alert, IEngineOutput committed, CancellationToken cancellationToken) =>
+        committed.OnAlertAsync(alert, cancellationToken);
 }

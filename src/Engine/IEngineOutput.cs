@@ -36,4 +36,10 @@ public interface IEngineOutput
 
     /// <summary>A resolved signal (live or shadow: see <see cref="SignalOutcome.IsShadow"/>), already committed to the store.</summary>
     ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A TradingView alert the engine accepted, already committed to the store, ahead of the signal it caused (the same
+    /// commit lane: in order with the symbol's signals). Publishers that have no use for it ignore it.
+    /// </summary>
+    ValueTask OnAlertAsync(Events.TradingViewAlertReceived alert, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }

@@ -73,6 +73,11 @@ export interface Signal {
   receivedAt: number;
   /** When the engine published the signal, just before fan-out. */
   publishedAt: number;
+  /**
+   * Who issued it: `"ensemble"` for the models' own signals, `"tradingview:{source}"` for an alert of a configured
+   * TradingView webhook source (whose `models` then holds that one source).
+   */
+  source: string;
 }
 
 /** How a signal resolved, pushed as the hub's `signalResolved` event. */
@@ -92,6 +97,8 @@ export interface SignalOutcome {
   reason: string;
   models: ModelVote[];
   isShadow: boolean;
+  /** The resolved signal's `source` (`"ensemble"` or `"tradingview:{source}"`). */
+  source: string;
 }
 
 /** Argument of the hub's `Subscribe` method. */

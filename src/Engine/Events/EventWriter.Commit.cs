@@ -138,6 +138,9 @@ internal sealed partial class EventWriter
                     case OutcomePublication(var outcome, var to):
                         await to.OnOutcomeAsync(outcome, abort).ConfigureAwait(false);
                         break;
+                    case AlertPublication(var alert, var to):
+                        await to.OnAlertAsync(alert, abort).ConfigureAwait(false);
+                        break;
                 }
             }
             catch (Exception ex) when (!abort.IsCancellationRequested)

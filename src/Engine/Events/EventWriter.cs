@@ -155,6 +155,13 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
     public ValueTask OnOutcomeAsync(SignalOutcome outcome, IEngineOutput committed, CancellationToken cancellationToken) =>
         EnqueueAsync(outcome.Symbol, EventStreams.Outcomes(outcome.Symbol, _namespace), EventStreams.OutcomesType, ExpectedVersions.Any, new SignalResolved(outcome), new OutcomePublication(outcome, committed), cancellationToken);
 
+    /// <summary>
+    /// A TradingView alert, in its symbol's lane ahead of the signal it causes; stored under its own id (the id the
+    /// webhook answers with), so the store skips it if it is ever appended twice.
+    /// </summary>
+    public ValueTask OnAlertAsync(TradingViewAlertReceived alert, IEngineOutput committed, CancellationToken cancellationToken) =>
+        EnqueueAsync(alert.Symbol, EventStreams.Alerts(alert.Symbol, _namespace), EventStreams.AlertsType, ExpectedVersions.Any, alert, new AlertPublication(alert, committed), cancellationToken, alert.Id);
+
     /// <summary>Records that a model version went live (or shadow).</summary>
     public ValueTask OnModelActivatedAsync(ModelActivated activated, CancellationToken cancellationToken) =>
         EnqueueAsync(string.Empty, EventStreams.Models(_namespace), EventStreams.ModelsType, ExpectedVersions.Any, activated, null, cancellationToken);
@@ -203,10 +210,11 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
         }
     }
 
-    private ValueTask EnqueueAsync(string symbol, string streamId, string streamType, long expectedVersion, ISignalStreamEvent e, Publication? publish, CancellationToken cancellationToken)
+    private ValueTask EnqueueAsync(
+        string symbol, string streamId, string streamType, long expectedVersion, ISignalStreamEvent e, Publication? publish, CancellationToken cancellationToken, Guid? eventId = null)
     {
         var now = _time.GetUtcNow();
-        var data = EventSerializer.Serialize(e, EventIds.NewVersion7(now), now);
+        var data = EventSerializer.Serialize(e, eventId ?? EventIds.NewVersion7(now), now);
         var pending = new PendingEvent(streamId, streamType, expectedVersion, data, publish);
         var lane = _lanes[LaneOf(symbol, _lanes.Length)].Writer;
         return lane.TryWrite(pending) ? ValueTask.CompletedTask : WaitForRoomAsync(lane, pending, cancellationToken);
@@ -253,4 +261,6 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
     private sealed record SignalPublication(Signal Signal, IEngineOutput To) : Publication(To);
 
     private sealed record OutcomePublication(SignalOutcome Outcome, IEngineOutput To) : Publication(To);
+
+    private sealed record AlertPublication(TradingViewAlertReceived Alert, IEngineOutput To) : Publication(To);
 }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SignalStream.Engine.Events.File;
 using SignalStream.Engine.Events.Internal;
+using SignalStream.Engine.Events.Marten;
 using SignalStream.Engine.Events.Postgres;
 
 namespace SignalStream.Engine.Events;
@@ -13,7 +14,7 @@ namespace SignalStream.Engine.Events;
 public static class EventsRegistration
 {
     /// <summary>
-    /// Adds the event store chosen by <c>Storage:Provider</c> (<c>file</c> or <c>postgres</c>), the event writer as the
+    /// Adds the event store chosen by <c>Storage:Provider</c> (<c>file</c>, <c>postgres</c> or <c>marten</c>), the event writer as the
     /// <see cref="IDurableEngineOutput"/>, <see cref="ISignalHistory"/> / <see cref="ISignalSequence"/>, the projector,
     /// and the <c>event-store</c> readiness check.
     /// </summary>
@@ -44,6 +45,15 @@ public static class EventsRegistration
         services.AddSingleton<IEventStore>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
+            if (IsMarten(options))
+            {
+                return new MartenEventStore(
+                    EventStoreDataSource.Create(options.Postgres.ConnectionString!),
+                    options.Marten,
+                    sp.GetRequiredService<ILogger<MartenEventStore>>(),
+                    ownsDataSource: true);
+            }
+
             return IsPostgres(options)
                 ? new PostgresEventStore(
                     EventStoreDataSource.Create(options.Postgres.ConnectionString!),
@@ -95,6 +105,8 @@ public static class EventsRegistration
     }
 
     internal static bool IsPostgres(StorageOptions options) => string.Equals(options.Provider, "postgres", StringComparison.OrdinalIgnoreCase);
+
+    internal static bool IsMarten(StorageOptions options) => string.Equals(options.Provider, "marten", StringComparison.OrdinalIgnoreCase);
 }
 
 /// <summary>Checks <see cref="StorageOptions"/> at start, with messages that say how to fix them.</summary>
@@ -103,17 +115,18 @@ internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
     public ValidateOptionsResult Validate(string? name, StorageOptions options)
     {
         var errors = new List<string>();
-        var isPostgres = EventsRegistration.IsPostgres(options);
+        var isMarten = EventsRegistration.IsMarten(options);
+        var isPostgres = EventsRegistration.IsPostgres(options) || isMarten;
         if (!isPostgres && !string.Equals(options.Provider, "file", StringComparison.OrdinalIgnoreCase))
         {
-            errors.Add($"Storage:Provider '{options.Provider}' is unknown: use 'file' (embedded journal) or 'postgres'.");
+            errors.Add($"Storage:Provider '{options.Provider}' is unknown: use 'file' (embedded journal), 'postgres' or 'marten'.");
         }
 
         if (isPostgres)
         {
             if (string.IsNullOrWhiteSpace(options.Postgres.ConnectionString))
             {
-                errors.Add("Storage:Provider is 'postgres' but ConnectionStrings:Postgres is empty: set it (for example ConnectionStrings__Postgres='Host=…;Username=…;Database=…') or use Storage:Provider=file.");
+                errors.Add($"Storage:Provider is '{options.Provider}' but ConnectionStrings:Postgres is empty: set it (for example ConnectionStrings__Postgres='Host=…;Username=…;Database=…') or use Storage:Provider=file.");
             }
             else
             {
@@ -127,7 +140,12 @@ internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
                 }
             }
 
-            if (!PostgresEventStore.IsValidSchemaName(options.Postgres.Schema))
+            if (isMarten && !MartenEventStore.IsValidSchemaName(options.Marten.Schema))
+            {
+                errors.Add($"Storage:Marten:Schema '{options.Marten.Schema}' must be a plain identifier: lower-case letters, digits and '_', at most 63 characters, not starting with a digit.");
+            }
+
+            if (!isMarten && !PostgresEventStore.IsValidSchemaName(options.Postgres.Schema))
             {
                 errors.Add($"Storage:Postgres:Schema '{options.Postgres.Schema}' must be a plain identifier: lower-case letters, digits and '_', at most 63 characters, not starting with a digit.");
             }

@@ -7,6 +7,7 @@ using SignalStream.Ingest;
 using SignalStream.Hub.Hubs;
 using SignalStream.Hub.Notifications;
 using SignalStream.Hub.Observability;
+using SignalStream.Hub.Webhooks;
 
 namespace SignalStream.Hub.Hosting;
 
@@ -53,6 +54,9 @@ public static class SignalStreamHost
                 sp.GetRequiredService<CandleWatermarks>(),
                 IngestOptions.Bind(configuration).ResolvedStreams(),
                 sp.GetRequiredService<ILogger<EngineStateLoader>>()));
+
+            // TradingView alerts enter the engine; their start-up loader runs here: after the signals are restored, before ingest.
+            builder.Services.AddSignalStreamWebhooks(configuration);
             builder.Services.AddSignalStreamIngest(configuration);
             builder.Services.AddSingleton<ICandleUpdateReader, CandleChannelReader>();
             builder.Services.AddSingleton<IStreamResumePoints, StoredResumePoints>();
@@ -70,6 +74,11 @@ public static class SignalStreamHost
         app.MapSignalStreamObservability();
         app.MapSignalStreamHub(roles);
         app.MapSignalStreamNotifications(roles);
+        if (roles.RunsEngine)
+        {
+            app.MapSignalStreamWebhooks();
+        }
+
         app.Logger.LogInformation("SignalStream node starting with roles {Roles}", roles);
         if (management.IsSeparate)
         {

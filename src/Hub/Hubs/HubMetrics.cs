@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using SignalStream.Hub.Hubs.Internal;
 
 namespace SignalStream.Hub.Hubs;
 
@@ -13,6 +14,12 @@ internal sealed class HubMetrics
     private readonly Counter<long> _authFailures;
     private readonly Counter<long> _rateLimited;
     private readonly Histogram<double> _pipelineLatency;
+    private readonly Counter<long> _connectionsRefused;
+    private readonly Counter<long> _handshakeTimeouts;
+    private readonly Counter<long> _floodDisconnects;
+    private readonly Counter<long> _queueOverflowDisconnects;
+    private Func<long>? _queuedBytes;
+    private long _sweepDelayTicks;
     private long _connections;
     private long _subscriptions;
     private int _redisConnected = -1;
@@ -36,6 +43,18 @@ internal sealed class HubMetrics
             description: "Rejected access tokens, by reason.");
         _rateLimited = meter.CreateCounter<long>("signalstream_hub_rate_limited_total",
             description: "Hub invocations refused by the per-connection rate limit.");
+        _connectionsRefused = meter.CreateCounter<long>("signalstream_hub_connections_refused_total",
+            description: "Connect requests refused by a connection cap, by reason (full, per_ip, per_subject).");
+        _handshakeTimeouts = meter.CreateCounter<long>("signalstream_hub_handshake_timeouts_total",
+            description: "Connections dropped because they had not finished the SignalR handshake within Hub:HandshakeTimeout.");
+        _floodDisconnects = meter.CreateCounter<long>("signalstream_hub_flood_disconnects_total",
+            description: "Connections closed for invocation flooding (refused calls outran the invocation rate limit).");
+        _queueOverflowDisconnects = meter.CreateCounter<long>("signalstream_hub_queue_overflow_disconnects_total",
+            description: "Connections cut off because more than Hub:OutboundQueueBytes (or Hub:OutboundQueueLimit messages) waited for them; also counted as slow-consumer disconnects.");
+        meter.CreateObservableGauge("signalstream_hub_queued_bytes", () => _queuedBytes?.Invoke() ?? 0, unit: "By",
+            description: "Bytes waiting to be sent to this node's connections (fan-out messages and SignalR's own replies).");
+        meter.CreateObservableGauge("signalstream_hub_sweep_delay_seconds", () => TimeSpan.FromTicks(Volatile.Read(ref _sweepDelayTicks)).TotalSeconds, unit: "s",
+            description: "How late the connection sweep last ran: the node's own measure of being behind (CPU or thread pool).");
         _pipelineLatency = meter.CreateHistogram<double>("signalstream_pipeline_latency_seconds", unit: "s",
             description: "Exchange event time of the candle close to the signal's publication.");
     }
@@ -62,6 +81,24 @@ internal sealed class HubMetrics
     public void AuthFailed(string reason) => _authFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void RateLimited() => _rateLimited.Add(1);
+
+    public void ConnectionRefused(AdmissionRefusal refusal) => _connectionsRefused.Add(1, new KeyValuePair<string, object?>("reason", refusal switch
+    {
+        AdmissionRefusal.Full => "full",
+        AdmissionRefusal.PerIp => "per_ip",
+        _ => "per_subject",
+    }));
+
+    public void HandshakeTimedOut() => _handshakeTimeouts.Add(1);
+
+    public void FloodDisconnected() => _floodDisconnects.Add(1);
+
+    public void QueueOverflowed() => _queueOverflowDisconnects.Add(1);
+
+    /// <summary>Where <c>signalstream_hub_queued_bytes</c> is read from (the connection registry).</summary>
+    public void ObserveQueuedBytes(Func<long> queuedBytes) => _queuedBytes = queuedBytes;
+
+    public void SweepDelayed(TimeSpan delay) => Volatile.Write(ref _sweepDelayTicks, delay.Ticks);
 
     public void SignalPublished(long exchangeTimeMs, long publishedAtMs)
     {

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -83,6 +84,7 @@ public static class HubRegistration
         services.AddSingleton(sp => new SymbolFeeds(
             sp.GetRequiredService<FeedContext>(),
             roles.RunsEngine ? null : sp.GetRequiredService<ISignalBus>()));
+        services.AddSingleton<ConnectionAdmission>();
         services.AddSingleton<ConnectionRegistry>();
         // Stopped in reverse order: connections close (and drain) before the feeds stop.
         services.AddHostedService(sp => sp.GetRequiredService<SymbolFeeds>());
@@ -93,6 +95,9 @@ public static class HubRegistration
         services.AddSignalR(o =>
             {
                 o.MaximumReceiveMessageSize = hubOptions.MaxMessageBytes;
+                // The node's own deadline (ConnectionAdmission) drops a late handshake with its request; SignalR's is the
+                // backstop for long polling, which has no lasting request to drop.
+                o.HandshakeTimeout = hubOptions.HandshakeTimeout * 2;
                 o.MaximumParallelInvocationsPerClient = 1;
                 // Unexpected exceptions never reach clients as such (HubGuardFilter replaces them); what detailed errors
                 // add is the reason for protocol faults, such as "The maximum message size of 32768B was exceeded".
@@ -100,6 +105,12 @@ public static class HubRegistration
                 o.AddFilter<HubGuardFilter>();
             })
             .AddJsonProtocol(o => o.PayloadSerializerOptions.TypeInfoResolverChain.Insert(0, ContractsJsonContext.Default));
+        // The JSON protocol, wrapped: calls SignalR refuses itself count against the rate limit, and replies quote no
+        // unbounded client input (GuardedHubProtocol).
+        services.RemoveAll<IHubProtocol>();
+        services.AddSingleton<IHubProtocol>(sp => new GuardedHubProtocol(
+            new JsonHubProtocol(sp.GetRequiredService<IOptions<JsonHubProtocolOptions>>()),
+            sp.GetRequiredService<ConnectionRegistry>()));
         services.AddSingleton<HubLifetimeManager<SignalHub>, TrackingHubLifetimeManager>();
 
         var auth = configuration.GetSection(AuthOptions.SectionName).Get<AuthOptions>() ?? new AuthOptions();
@@ -144,29 +155,18 @@ public static class HubRegistration
             app.UseAuthorization();
         }
 
-        var registry = app.Services.GetRequiredService<ConnectionRegistry>();
-        app.Use((http, next) =>
-        {
-            if (http.Request.Path.StartsWithSegments(HubNames.Path) && (registry.IsStopping || registry.Count >= options.MaxConnections))
-            {
-                http.Response.Headers.RetryAfter = "5";
-                return Results.Problem(
-                    detail: registry.IsStopping
-                        ? "The server is shutting down; connect to another node."
-                        : $"This node serves at most {options.MaxConnections} connections and is full; retry later or connect to another node.",
-                    statusCode: StatusCodes.Status503ServiceUnavailable,
-                    title: "No capacity").ExecuteAsync(http);
-            }
-
-            return next(http);
-        });
-
+        app.UseConnectionAdmission(HubNames.Path, app.Services.GetRequiredService<ConnectionRegistry>());
         if (options.DirectSocketSends)
         {
-            app.UseDirectSocketSends(HubNames.Path, app.Services.GetRequiredService<TimeProvider>());
+            app.UseDirectSocketSends(HubNames.Path, app.Services.GetRequiredService<TimeProvider>(), options.OutboundQueueBytes);
         }
 
-        var hub = app.MapHub<SignalHub>(HubNames.Path);
+        var hub = app.MapHub<SignalHub>(HubNames.Path, o =>
+        {
+            // Stated rather than left to SignalR's defaults: each is part of the per-connection bounds in docs/hub.md.
+            o.TransportMaxBufferSize = ConnectionState.PipeTransportBufferBytes;
+            o.ApplicationMaxBufferSize = Math.Max(64 * 1024, options.MaxMessageBytes);
+        });
 
         if (jwt)
         {

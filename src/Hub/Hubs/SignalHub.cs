@@ -26,13 +26,12 @@ internal sealed partial class SignalHub(
             throw new HubException("The server is shutting down; connect to another node.");
         }
 
-        var max = options.Value.MaxConnections;
-        if (registry.Count > max)
+        var state = Current();
+        if (state.Refused is { } refused)
         {
-            throw new HubException($"This node serves at most {max} connections and is full; retry later or connect to another node.");
+            throw new HubException(refused); // admitted at the handshake (long polling), past a connection cap
         }
 
-        var state = Current();
         state.Entitlements = Entitlements.From(Context.User);
         state.ExpiresAtMs = Entitlements.ExpiryOf(Context.User);
         return Task.CompletedTask;

@@ -5,8 +5,24 @@ public sealed class SignalHubOptions
 {
     public const string SectionName = "Hub";
 
-    /// <summary>Connections this node serves at once; more are refused with 503 and a reason.</summary>
+    /// <summary>
+    /// Connections this node serves at once, counted from the upgrade request (before the SignalR handshake); more are
+    /// refused with 503 and a reason.
+    /// </summary>
     public int MaxConnections { get; set; } = 10_000;
+
+    /// <summary>Connections one remote IP address may hold at once (0: no cap); more are refused with 429.</summary>
+    /// <remarks>Behind a proxy every client has the proxy's address: raise it, or set 0, unless forwarded headers are applied.</remarks>
+    public int MaxConnectionsPerIp { get; set; } = 200;
+
+    /// <summary>Connections one token subject (the JWT <c>sub</c>) may hold at once (0: no cap); more are refused with 429.</summary>
+    public int MaxConnectionsPerSubject { get; set; } = 50;
+
+    /// <summary>
+    /// How long a connection may take from its upgrade request to the end of the SignalR handshake (also SignalR's own
+    /// <c>HandshakeTimeout</c>); a connection that has not finished by then is dropped.
+    /// </summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Signal plus candle subscriptions one connection may hold (a token's <c>max_subscriptions</c> may lower it).</summary>
     public int MaxSubscriptionsPerConnection { get; set; } = 50;
@@ -25,6 +41,13 @@ public sealed class SignalHubOptions
     /// and a timestamp); a connection past it is a slow consumer and is cut off.
     /// </summary>
     public int OutboundQueueLimit { get; set; } = 8192;
+
+    /// <summary>
+    /// Bytes that may wait for one connection's transport, fan-out messages and SignalR's own replies (completions,
+    /// errors, pings) alike; a connection past it is cut off with a close message that says so.
+    /// </summary>
+    /// <remarks>Room for the largest legitimate reply: a resume of <see cref="MaxRecoverySignals"/> signals is about 1 MB.</remarks>
+    public int OutboundQueueBytes { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>
     /// How long a connection's transport may take nothing while a message waits for it; a connection stalled longer is
@@ -71,12 +94,25 @@ public sealed class SignalHubOptions
         public List<string> Origins { get; set; } = [];
     }
 
+    /// <summary>Twice SignalR's transport buffer: the pipe path keeps that much of the bound for SignalR's own pipe.</summary>
+    internal const int MinOutboundQueueBytes = 128 * 1024;
+
     /// <summary>Problems a person can fix, one message each; empty when valid.</summary>
     public IEnumerable<string> Validate()
     {
         if (MaxConnections < 1)
         {
             yield return $"Hub:MaxConnections is {MaxConnections}; it must be at least 1.";
+        }
+
+        if (MaxConnectionsPerIp < 0 || MaxConnectionsPerSubject < 0)
+        {
+            yield return $"Hub:MaxConnectionsPerIp ({MaxConnectionsPerIp}) and Hub:MaxConnectionsPerSubject ({MaxConnectionsPerSubject}) must be 0 (no cap) or more.";
+        }
+
+        if (HandshakeTimeout < TimeSpan.FromMilliseconds(100) || HandshakeTimeout > TimeSpan.FromMinutes(5))
+        {
+            yield return $"Hub:HandshakeTimeout is {HandshakeTimeout}; it must be from 00:00:00.1 to 00:05:00 (how long a client may take to finish connecting, for example 00:00:05).";
         }
 
         if (MaxSubscriptionsPerConnection < 1)
@@ -97,6 +133,11 @@ public sealed class SignalHubOptions
         if (OutboundQueueLimit < 8)
         {
             yield return $"Hub:OutboundQueueLimit is {OutboundQueueLimit}; it must be at least 8 messages.";
+        }
+
+        if (OutboundQueueBytes < MinOutboundQueueBytes)
+        {
+            yield return $"Hub:OutboundQueueBytes is {OutboundQueueBytes}; it must be at least {MinOutboundQueueBytes} (SignalR's own transport buffer is 64 KB; a resume of Hub:MaxRecoverySignals signals needs about 1 MB).";
         }
 
         if (RecentSignalsPerSymbol < 1 || MaxRecoverySignals < 1)

@@ -20,10 +20,11 @@ internal static class DirectSocketSends
     /// <summary>How long a finished connection's last bytes may take to leave: SignalR's own WebSocket close timeout.</summary>
     public static readonly TimeSpan CloseDrainTimeout = TimeSpan.FromSeconds(5);
 
-    public static IApplicationBuilder UseDirectSocketSends(this IApplicationBuilder app, PathString path, TimeProvider time) =>
+    /// <param name="byteLimit">Bytes that may wait for one connection's socket (<c>Hub:OutboundQueueBytes</c>).</param>
+    public static IApplicationBuilder UseDirectSocketSends(this IApplicationBuilder app, PathString path, TimeProvider time, long byteLimit) =>
         app.Use(async (http, next) =>
         {
-            if (!http.Request.Path.StartsWithSegments(path) || Upgrade(http, time) is not { } upgrade)
+            if (!http.Request.Path.StartsWithSegments(path) || Upgrade(http, time, byteLimit) is not { } upgrade)
             {
                 await next(http).ConfigureAwait(false);
                 return;
@@ -43,7 +44,7 @@ internal static class DirectSocketSends
             }
         });
 
-    private static DirectUpgradeFeature? Upgrade(HttpContext http, TimeProvider time)
+    private static DirectUpgradeFeature? Upgrade(HttpContext http, TimeProvider time, long byteLimit)
     {
         if (!NonBlockingSend.IsSupported
             || !HttpProtocol.IsHttp11(http.Request.Protocol)
@@ -55,6 +56,6 @@ internal static class DirectSocketSends
             return null;
         }
 
-        return new DirectUpgradeFeature(kestrel, socket, http.Features, time);
+        return new DirectUpgradeFeature(kestrel, socket, http.Features, time, byteLimit);
     }
 }

@@ -12,7 +12,7 @@ internal enum FrameOffer
     /// <summary>It waits, in order, behind bytes the socket has not taken yet.</summary>
     Queued,
 
-    /// <summary>Refused: as many offered frames as the limit allows already wait (the client is not keeping up).</summary>
+    /// <summary>Refused: as many offered frames, or bytes, as the limits allow already wait (the client is not keeping up).</summary>
     Full,
 
     /// <summary>Refused: the connection has sent its close frame or its socket failed.</summary>
@@ -39,11 +39,19 @@ internal enum FrameOffer
 /// and while one of its messages is half written, offered frames are held until it ends. After its close frame nothing
 /// more is sent.
 /// </para>
+/// <para>
+/// Every byte that waits counts against one bound (<c>Hub:OutboundQueueBytes</c>), offered frames and the WebSocket's
+/// own writes alike. An offer past it is refused (<see cref="FrameOffer.Full"/>); a WebSocket write past it raises
+/// <see cref="Overflowed"/> once, and is dropped when it holds whole messages only (the connection is being cut, and
+/// what a client that does not read would never see costs nothing). Only the rest of a message the WebSocket has begun
+/// is kept past the bound, since a message cut short would corrupt everything after it.
+/// </para>
 /// </remarks>
 internal sealed class SocketFrameOutput
 {
     private readonly Socket _socket;
     private readonly TimeProvider _time;
+    private readonly long _byteLimit;
     private readonly Lock _gate = new();
     private readonly WebSocketFrameScanner _scanner = new();
 
@@ -56,12 +64,30 @@ internal sealed class SocketFrameOutput
     private bool _failed;
     private TaskCompletionSource? _idle;
     private long _stalledSince;
+    private long _queuedBytes;
+    private long _peakQueuedBytes;
+    private bool _overflowed;
 
-    public SocketFrameOutput(Socket socket, TimeProvider time)
+    /// <param name="byteLimit">Bytes that may wait for the socket (<c>Hub:OutboundQueueBytes</c>).</param>
+    public SocketFrameOutput(Socket socket, TimeProvider time, long byteLimit = long.MaxValue)
     {
         _socket = socket;
         _time = time;
+        _byteLimit = byteLimit;
     }
+
+    /// <summary>
+    /// Raised once, outside the output's lock, when a write of the WebSocket's own would take the bytes that wait past
+    /// the bound: the connection sends faster than its client reads (a flood of invocations it does not read the
+    /// replies of). Whoever owns the connection cuts it off.
+    /// </summary>
+    public Action? Overflowed { get; set; }
+
+    /// <summary>Bytes waiting for the socket now: offered frames and copies of the WebSocket's own writes.</summary>
+    public long QueuedBytes => Volatile.Read(ref _queuedBytes);
+
+    /// <summary>The most bytes that ever waited for this socket at once.</summary>
+    public long PeakQueuedBytes => Volatile.Read(ref _peakQueuedBytes);
 
     /// <summary>
     /// Since when (a <see cref="TimeProvider.GetTimestamp"/> value) the socket has taken nothing of what waits for it, or
@@ -71,9 +97,15 @@ internal sealed class SocketFrameOutput
 
     /// <summary>
     /// Sends a whole frame now, or queues it behind what the socket has not taken yet, without waiting either way.
-    /// <paramref name="limit"/> bounds the offered frames that may wait.
+    /// <paramref name="limit"/> bounds the offered frames that may wait, the output's byte limit the bytes.
     /// </summary>
-    public FrameOffer Offer(ReadOnlyMemory<byte> frame, int limit)
+    public FrameOffer Offer(ReadOnlyMemory<byte> frame, int limit) => Offer(frame, limit, bounded: true);
+
+    /// <summary>Offers the last frame the connection gets (a close message), whatever waits: it is small, and the
+    /// connection ends behind it.</summary>
+    public FrameOffer OfferLast(ReadOnlyMemory<byte> frame) => Offer(frame, int.MaxValue, bounded: false);
+
+    private FrameOffer Offer(ReadOnlyMemory<byte> frame, int limit, bool bounded)
     {
         FrameOffer result;
         bool startDrain;
@@ -84,7 +116,7 @@ internal sealed class SocketFrameOutput
                 return FrameOffer.Closed;
             }
 
-            if (_offeredWaiting >= limit)
+            if (_offeredWaiting >= limit || (bounded && WouldPassBound(frame.Length)))
             {
                 return FrameOffer.Full;
             }
@@ -93,6 +125,7 @@ internal sealed class SocketFrameOutput
             {
                 _held.Enqueue(frame);
                 _offeredWaiting++;
+                Count(frame.Length);
                 return FrameOffer.Queued;
             }
 
@@ -110,11 +143,14 @@ internal sealed class SocketFrameOutput
     /// <summary>
     /// The WebSocket's own writes (SignalR's handshake reply, completions, pings, close), in order with the offered
     /// frames. They never wait: what the socket does not take at once is copied and queued, so SignalR's transport can
-    /// always finish, even on a client that does not read (which the stall sweep then cuts off). They are few and small.
+    /// always finish, even on a client that does not read (which the stall sweep then cuts off). They count against the
+    /// byte bound like offered frames: a client that sends requests faster than it reads the replies is cut off
+    /// (<see cref="Overflowed"/>).
     /// </summary>
     public void Write(ReadOnlySpan<byte> bytes)
     {
         var startDrain = false;
+        var overflowed = false;
         lock (_gate)
         {
             if (_failed || bytes.IsEmpty)
@@ -122,12 +158,23 @@ internal sealed class SocketFrameOutput
                 return; // the connection is gone; its receive side ends the WebSocket
             }
 
+            var atBoundary = !_scanner.InsideMessage;
+            var closedBefore = _scanner.SawClose;
             _scanner.Scan(bytes);
-            if (_draining)
+            var passesBound = WouldPassBound(bytes.Length);
+            if (passesBound && !_overflowed)
             {
-                _queue.Enqueue(new Chunk(bytes.ToArray(), Offered: false));
+                _overflowed = overflowed = true;
             }
-            else
+
+            // Whole messages past the bound are dropped: the connection is being cut off. The rest of a message already
+            // begun, and the WebSocket's close frame, still go, or the stream would be corrupt.
+            var drop = passesBound && atBoundary && !_scanner.InsideMessage && _scanner.SawClose == closedBefore;
+            if (!drop && _draining)
+            {
+                Enqueue(new Chunk(bytes.ToArray(), Offered: false));
+            }
+            else if (!drop)
             {
                 var sent = TrySend(bytes);
                 if (sent < 0)
@@ -138,26 +185,36 @@ internal sealed class SocketFrameOutput
 
                 if (sent < bytes.Length)
                 {
-                    _queue.Enqueue(new Chunk(bytes[sent..].ToArray(), Offered: false));
+                    Enqueue(new Chunk(bytes[sent..].ToArray(), Offered: false));
                     BeginDrain();
                     startDrain = true;
                 }
             }
 
-            // The WebSocket's message ended: what was offered meanwhile follows it.
-            while (!_scanner.InsideMessage && _held.TryDequeue(out var held))
-            {
-                _offeredWaiting--;
-                SendOrQueue(held, out var drain);
-                startDrain |= drain;
-            }
-
+            FlushHeld(ref startDrain);
             SignalIfIdle();
         }
 
         if (startDrain)
         {
             _ = DrainAsync();
+        }
+
+        if (overflowed)
+        {
+            Overflowed?.Invoke();
+        }
+    }
+
+    /// <summary>Under <see cref="_gate"/>: once the WebSocket's message has ended, what was offered meanwhile follows it.</summary>
+    private void FlushHeld(ref bool startDrain)
+    {
+        while (!_scanner.InsideMessage && _held.TryDequeue(out var held))
+        {
+            _offeredWaiting--;
+            Volatile.Write(ref _queuedBytes, _queuedBytes - held.Length);
+            SendOrQueue(held, out var drain);
+            startDrain |= drain;
         }
     }
 
@@ -181,9 +238,11 @@ internal sealed class SocketFrameOutput
             }
 
             _offeredWaiting = 0;
+            Volatile.Write(ref _queuedBytes, 0);
             foreach (var chunk in _queue)
             {
                 _offeredWaiting += chunk.Offered ? 1 : 0;
+                _queuedBytes += chunk.Bytes.Length;
             }
         }
     }
@@ -227,9 +286,29 @@ internal sealed class SocketFrameOutput
             startDrain = true;
         }
 
-        _queue.Enqueue(new Chunk(frame, Offered: true));
+        Enqueue(new Chunk(frame, Offered: true));
         _offeredWaiting++;
         return FrameOffer.Queued;
+    }
+
+    /// <summary>Under <see cref="_gate"/>: true when <paramref name="length"/> more bytes would take what waits past the
+    /// bound. An output with nothing waiting takes anything: a bound smaller than one message would cut every client.</summary>
+    private bool WouldPassBound(int length) => _queuedBytes > 0 && _queuedBytes + length > _byteLimit;
+
+    private void Enqueue(Chunk chunk)
+    {
+        _queue.Enqueue(chunk);
+        Count(chunk.Bytes.Length);
+    }
+
+    private void Count(int length)
+    {
+        var queued = _queuedBytes + length;
+        Volatile.Write(ref _queuedBytes, queued);
+        if (queued > _peakQueuedBytes)
+        {
+            Volatile.Write(ref _peakQueuedBytes, queued);
+        }
     }
 
     private void BeginDrain()
@@ -329,11 +408,13 @@ internal sealed class SocketFrameOutput
 
     private void Dequeue()
     {
-        if (_queue.Dequeue().Offered)
+        var chunk = _queue.Dequeue();
+        if (chunk.Offered)
         {
             _offeredWaiting--;
         }
 
+        Volatile.Write(ref _queuedBytes, _queuedBytes - chunk.Bytes.Length);
         _headSent = 0;
     }
 
@@ -344,6 +425,7 @@ internal sealed class SocketFrameOutput
         _queue.Clear();
         _held.Clear();
         _offeredWaiting = 0;
+        Volatile.Write(ref _queuedBytes, 0);
         _headSent = 0;
     }
 

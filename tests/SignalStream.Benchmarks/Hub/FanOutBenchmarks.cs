@@ -105,7 +105,7 @@ public class FanOutBenchmarks
             {
                 Protocol = protocol,
             };
-            var state = new ConnectionState(hubContext, options.OutboundQueueLimit, new TokenBucket(time, 1000, 1000), time);
+            var state = new ConnectionState(hubContext, new ConnectionGuard(new InvocationBudget(time, 1000, 1000), null, null, null), options, time, _ => { });
             await _feed.SubscribeAsync(new SignalSubscription(state, "BTCUSDT", mask, 0), null, ["1m"], CancellationToken.None);
         }
     }

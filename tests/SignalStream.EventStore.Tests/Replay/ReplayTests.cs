@@ -74,6 +74,78 @@ public sealed class ReplayTests : IDisposable
     }
 
     [Fact]
+    public async Task StoredTradingViewAlertsAreReplayedIntoTheNamespaceAndScoredOnTheReplayedCandles()
+    {
+        var store = await OpenAsync(_folder);
+        var candles = MarketSimulator.GenerateClosed(Symbols, [Timeframe.OneMinute, Timeframe.FiveMinutes], 200, seed: 7).ToList();
+        var anchor = candles.Where(c => c.Symbol == "BTCUSDT" && c.Timeframe == Timeframe.OneMinute).ElementAt(120);
+        var open = anchor.CloseTime + 1;
+        var signal = new Signal
+        {
+            Id = "BTCUSDT-1m-tradingview-main-test",
+            Seq = 0,
+            Symbol = "BTCUSDT",
+            Timeframe = Timeframe.OneMinute,
+            Direction = SignalDirection.Long,
+            Confidence = 70,
+            Probabilities = new ClassProbabilities(0.15, 0.15, 0.7),
+            Entry = anchor.Close,
+            Target = anchor.Close * 1.002m,
+            Stop = anchor.Close * 0.998m,
+            RiskReward = 1,
+            FusionScore = 55,
+            Models = [new ModelVote("tradingview:main", "alert", SignalSources.TradingViewFamily, "long", 1, new ClassProbabilities(0.15, 0.15, 0.7))],
+            Rationale = ["TradingView alert from main: buy BTCUSDT"],
+            CandleOpenTime = open,
+            CandleCloseTime = Timeframe.OneMinute.CloseTimeOf(open),
+            CreatedAt = anchor.CloseTime + 10,
+            ExpiresAt = Timeframe.OneMinute.CloseTimeOf(open) + (12 * 60_000),
+            ExchangeTime = anchor.CloseTime + 10,
+            ReceivedAt = anchor.CloseTime + 10,
+            Source = "tradingview:main",
+        };
+        var alert = new TradingViewAlertReceived
+        {
+            Id = Guid.NewGuid(),
+            Source = "tradingview:main",
+            Mode = "signal",
+            Action = "buy",
+            Symbol = "BTCUSDT",
+            Timeframe = Timeframe.OneMinute,
+            Price = anchor.Close,
+            Ticker = "BINANCE:BTCUSDT",
+            Interval = "1",
+            DedupeKey = "id:test",
+            ReceivedAt = anchor.CloseTime + 10,
+            MarketTime = anchor.CloseTime,
+            Signal = signal,
+        };
+
+        // Stored as live did: the candles up to the alert's market time, the alert, then the rest.
+        var now = DateTimeOffset.UtcNow;
+        await AppendCandlesAsync(store, candles.Where(c => c.CloseTime <= anchor.CloseTime), now);
+        var stored = EventSerializer.Serialize(alert, alert.Id, now);
+        Assert.True((await store.AppendAsync([new StreamAppend(EventStreams.Alerts("BTCUSDT"), EventStreams.AlertsType, ExpectedVersions.Any, [stored])]).AsTask().WaitAsync(Wait)).IsCommitted);
+        await AppendCandlesAsync(store, candles.Where(c => c.CloseTime > anchor.CloseTime), now);
+        await store.DisposeAsync();
+
+        await ReplayAsync("replay-a");
+        await ReplayAsync("replay-b");
+
+        store = await OpenAsync(Path.Combine(_folder, "replays"));
+        var replayed = (await store.ReadStreamAsync(EventStreams.Signals("BTCUSDT", "replay-a"), 1, 100_000).AsTask().WaitAsync(Wait))
+            .Select(e => EventSerializer.TryDeserialize(e, out var d, out _) ? ((SignalIssued)d).Signal : null)
+            .Single(s => s!.Source == "tradingview:main")!;
+        Assert.Equal((signal.Id, signal.Entry, signal.Target, signal.Stop), (replayed.Id, replayed.Entry, replayed.Target, replayed.Stop));
+        Assert.Equal(await ReadAllJsonAsync(store, EventStreams.Signals("BTCUSDT", "replay-a")), await ReadAllJsonAsync(store, EventStreams.Signals("BTCUSDT", "replay-b")));
+        var outcomes = await ReadAllJsonAsync(store, EventStreams.Outcomes("BTCUSDT", "replay-a"));
+        Assert.Single(outcomes, o => o.Contains(signal.Id, StringComparison.Ordinal));
+        Assert.Equal(outcomes, await ReadAllJsonAsync(store, EventStreams.Outcomes("BTCUSDT", "replay-b")));
+        Assert.Equal(0, await store.GetStreamVersionAsync(EventStreams.Alerts("BTCUSDT", "replay-a")).AsTask().WaitAsync(Wait)); // not stored again
+        await store.DisposeAsync();
+    }
+
+    [Fact]
     public async Task ANamespaceThatAlreadyHoldsAReplayIsRefused()
     {
         await StoreLiveCandlesAsync(candlesPerStream: 50);
@@ -117,6 +189,20 @@ public sealed class ReplayTests : IDisposable
 
         await store.DisposeAsync();
         return candles.Count;
+    }
+
+    private static async Task AppendCandlesAsync(IEventStore store, IEnumerable<Candle> candles, DateTimeOffset now)
+    {
+        foreach (var chunk in candles.Chunk(100))
+        {
+            var group = chunk.Select(c => new StreamAppend(
+                EventStreams.Candles(c.Stream),
+                EventStreams.CandlesType,
+                ExpectedVersions.Any,
+                [EventSerializer.Serialize(new CandleClosed("simulated", c, CandleOrigin.Simulated, c.CloseTime + 1, c.CloseTime + 2), Guid.CreateVersion7(now), now)]))
+                .ToList();
+            Assert.True((await store.AppendAsync(group).AsTask().WaitAsync(Wait)).IsCommitted);
+        }
     }
 
     private async Task<ReplayResult> ReplayAsync(string ns)

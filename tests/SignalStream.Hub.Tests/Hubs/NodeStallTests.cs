@@ -15,8 +15,8 @@ namespace SignalStream.Hub.Tests.Hubs;
 
 /// <summary>
 /// The slow-consumer sweep on connections whose transports take nothing (pipes nobody reads), on a clock the test
-/// moves: a few stalled connections among many are cut; most of them stalled at once means the node is behind, and
-/// nobody is cut for lag.
+/// moves: stalled connections are cut however many they are; a node whose own sweep ran late (it was behind) holds
+/// nothing against its clients until it has kept up for the lag again.
 /// </summary>
 public sealed class NodeStallTests
 {
@@ -40,8 +40,9 @@ public sealed class NodeStallTests
     }
 
     [Fact]
-    public async Task WhenMostConnectionsStallAtOnceTheNodeIsBehindAndNoneIsCutForLag()
+    public async Task EveryStalledConnectionIsCutOffEvenWhenAllOfThemStallAtOnce()
     {
+        // Before: more than 50 (and 10 %) stalled at once read as "the node is behind", and nobody was cut.
         await using var node = new Node();
         foreach (var connection in node.Connections)
         {
@@ -51,7 +52,34 @@ public sealed class NodeStallTests
         node.Time.Advance(TimeSpan.FromSeconds(6));
         node.Registry.CutSlowConsumers();
 
-        Assert.All(node.Connections, c => Assert.False(c.IsClosing, "an overloaded node does not cut its readers"));
+        Assert.All(node.Connections, c => Assert.True(c.IsClosing, "a stalled connection is cut off, whatever the count"));
+    }
+
+    [Fact]
+    public async Task ANodeWhoseSweepRanLateCutsNobodyUntilItHasKeptUpForTheLag()
+    {
+        await using var node = new Node();
+        foreach (var connection in node.Connections)
+        {
+            node.Stall(connection);
+        }
+
+        // The machine froze for 8 s: the sweep runs 8 s late. Stalls during that time are the node's, not the clients'.
+        node.Time.Advance(TimeSpan.FromSeconds(8));
+        node.Registry.Sweep();
+        Assert.All(node.Connections, c => Assert.False(c.IsClosing, "a node that was behind does not cut its readers"));
+
+        // Then it keeps up (a sweep every half second); a client still stalled a lag later is the client's doing.
+        for (var i = 0; i < 10; i++)
+        {
+            node.Time.Advance(TimeSpan.FromSeconds(0.5));
+            node.Registry.Sweep();
+        }
+
+        Assert.All(node.Connections, c => Assert.False(c.IsClosing, "not before the node has kept up for the whole lag"));
+        node.Time.Advance(TimeSpan.FromSeconds(0.5));
+        node.Registry.Sweep();
+        Assert.All(node.Connections, c => Assert.True(c.IsClosing, "stalled while the node kept up: cut off"));
     }
 
     [Fact]
@@ -74,7 +102,9 @@ public sealed class NodeStallTests
         public Node()
         {
             var options = new SignalHubOptions { SlowConsumerMaxLag = TimeSpan.FromSeconds(5) };
-            Registry = new ConnectionRegistry(Options.Create(options), new HubMetrics(_services.GetRequiredService<IMeterFactory>()), Time,
+            var metrics = new HubMetrics(_services.GetRequiredService<IMeterFactory>());
+            Registry = new ConnectionRegistry(Options.Create(options),
+                new ConnectionAdmission(Options.Create(options), metrics, Time, NullLogger<ConnectionAdmission>.Instance), metrics, Time,
                 NullLogger<ConnectionRegistry>.Instance, new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance), _services);
             for (var i = 0; i < ConnectionCount; i++)
             {

@@ -310,6 +310,7 @@ describe("SignalStreamClient", () => {
     const outcome = {
       signalId: "a", signalSeq: 1, symbol: "BTCUSDT", timeframe: "1h" as const, direction: "long" as const, outcome: "win" as const,
       entry: 1, exitPrice: 2, rMultiple: 1.5, resolvedCandleOpenTime: 0, resolvedAt: 0, reason: "target", models: [], isShadow: false,
+      source: "ensemble" as const,
     };
     connection.emit("signalResolved", outcome);
     connection.emit("signalResolved", outcome);

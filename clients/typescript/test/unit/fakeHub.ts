@@ -233,6 +233,7 @@ export function makeSignal(symbol: string, seq: number, overrides: Partial<Signa
     exchangeTime: t,
     receivedAt: t + 1,
     publishedAt: t + 2,
+    source: "ensemble",
     ...overrides,
   };
 }

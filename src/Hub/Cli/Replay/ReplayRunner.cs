@@ -8,6 +8,7 @@ using SignalStream.Engine.Events;
 using SignalStream.Engine.Inference;
 using SignalStream.Engine.Journal;
 using SignalStream.Engine.Pipeline;
+using SignalStream.Engine.Signals;
 using SignalStream.Hub.Hosting;
 
 namespace SignalStream.Hub.Cli.Replay;
@@ -81,7 +82,8 @@ internal static class ReplayRunner
 
             using var ticker = new PeriodicTimer(TimeSpan.FromSeconds(2));
             var reporting = ReportAsync(ticker, done, progress, watch);
-            var total = await ProduceAsync(source ?? store, options, candles.Writer, progress, cancellationToken).ConfigureAwait(false);
+            var alerts = host.Services.GetRequiredService<IAlertIntake>();
+            var total = await ProduceAsync(source ?? store, alerts, options, candles.Writer, progress, cancellationToken).ConfigureAwait(false);
             done.ExpectTotal(total);
             await done.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             ticker.Dispose();
@@ -173,43 +175,52 @@ internal static class ReplayRunner
     }
 
     /// <summary>
-    /// Reads every live closed candle committed before the replay began into the engine's input, in the order a live
-    /// engine takes them from a recording: by close time, then symbol, then timeframe. Not in global store order: the
-    /// event writer commits symbols on separate lanes, so that order interleaves symbols by commit timing, and the
-    /// journal's roll-ups over several symbols (their maximum drawdown follows the order of outcomes) would depend on it.
+    /// Reads every live closed candle committed before the replay began into the engine's input, in the order a node
+    /// takes them from a recording: by close time, then symbol, then timeframe. Not in global store order: the event
+    /// writer commits symbols on separate lanes, so that order interleaves symbols by commit timing, and the journal's
+    /// roll-ups over several symbols (their maximum drawdown follows the order of outcomes) would depend on it. Stored
+    /// TradingView alerts are handed to the signal stage in the same merge, each after the candles that close at or
+    /// before its market time (docs/signals.md, "Replay"): the stage keeps an alert until the first candle that closes
+    /// after its market time and applies it there, as live, so a vote counts from the same candle, and an alert's signal
+    /// is published again under the replay's namespace and scored on the replayed candles.
     /// </summary>
-    private static async Task<long> ProduceAsync(IEventStore store, ReplayOptions options, ChannelWriter<CandleUpdate> output, TextWriter progress, CancellationToken cancellationToken)
+    private static async Task<long> ProduceAsync(
+        IEventStore store, IAlertIntake alerts, ReplayOptions options, ChannelWriter<CandleUpdate> output, TextWriter progress, CancellationToken cancellationToken)
     {
         long count = 0;
 
         // The end: the namespace claim is the newest event now, and everything after it is this replay's own output.
         var end = await store.GetLastPositionAsync(cancellationToken).ConfigureAwait(false);
-        var streams = await LiveCandleStreamsAsync(store, end, cancellationToken).ConfigureAwait(false);
+        var streams = await LiveStreamsAsync(store, end, cancellationToken).ConfigureAwait(false);
         var page = Math.Clamp(MergeBudget / Math.Max(streams.Count, 1), 16, ReadBatch);
-        var queue = new PriorityQueue<StoredCandles, (long CloseTime, string Symbol, Timeframe Timeframe)>(CandleOrder.Instance);
+        var queue = new PriorityQueue<StoredStream, MergeKey>(MergeKey.Comparer);
         foreach (var (stream, version) in streams)
         {
-            var cursor = new StoredCandles(store, stream, version, page, progress);
+            var cursor = new StoredStream(store, stream, version, page, progress);
             if (await cursor.MoveNextAsync(cancellationToken).ConfigureAwait(false))
             {
-                queue.Enqueue(cursor, cursor.Order);
+                queue.Enqueue(cursor, cursor.Key);
             }
         }
 
         while (queue.TryDequeue(out var cursor, out _))
         {
-            var closed = cursor.Current;
-            if (options.Symbols.Count == 0 || options.Symbols.Contains(closed.Candle.Symbol))
+            switch (cursor.Current)
             {
-                // History stays history (features only, as live); everything else is marked as a replay.
-                var origin = closed.Origin == CandleOrigin.History ? CandleOrigin.History : CandleOrigin.Replay;
-                await output.WriteAsync(new CandleUpdate(closed.Exchange, closed.Candle, true, closed.EventTime, closed.ReceivedAt, origin), cancellationToken).ConfigureAwait(false);
-                count++;
+                case TradingViewAlertReceived alert when options.Symbols.Count == 0 || options.Symbols.Contains(alert.Symbol):
+                    await alerts.ReplayAsync(alert, cancellationToken).ConfigureAwait(false);
+                    break;
+                case CandleClosed closed when options.Symbols.Count == 0 || options.Symbols.Contains(closed.Candle.Symbol):
+                    // History stays history (features only, as live); everything else is marked as a replay.
+                    var origin = closed.Origin == CandleOrigin.History ? CandleOrigin.History : CandleOrigin.Replay;
+                    await output.WriteAsync(new CandleUpdate(closed.Exchange, closed.Candle, true, closed.EventTime, closed.ReceivedAt, origin), cancellationToken).ConfigureAwait(false);
+                    count++;
+                    break;
             }
 
             if (await cursor.MoveNextAsync(cancellationToken).ConfigureAwait(false))
             {
-                queue.Enqueue(cursor, cursor.Order);
+                queue.Enqueue(cursor, cursor.Key);
             }
         }
 
@@ -218,10 +229,10 @@ internal static class ReplayRunner
     }
 
     /// <summary>
-    /// The live candle streams (not another replay's, under a namespace) with an event at or before <paramref name="end"/>,
-    /// and each one's version now: one pass over the global order without the events' data.
+    /// The live candle and alert streams (not another replay's, under a namespace) with an event at or before
+    /// <paramref name="end"/>, and each one's version now: one pass over the global order without the events' data.
     /// </summary>
-    private static async Task<List<(string Stream, long Version)>> LiveCandleStreamsAsync(IEventStore store, long end, CancellationToken cancellationToken)
+    private static async Task<List<(string Stream, long Version)>> LiveStreamsAsync(IEventStore store, long end, CancellationToken cancellationToken)
     {
         var names = new SortedSet<string>(StringComparer.Ordinal);
         await using (var global = store.OpenGlobalReader(0, dataOf: []))
@@ -239,7 +250,7 @@ internal static class ReplayRunner
 
                 foreach (var stored in batch)
                 {
-                    if (stored.Position <= end && stored.Type == EventSerializer.CandleClosedType && !stored.StreamId.Contains('/', StringComparison.Ordinal))
+                    if (stored.Position <= end && (IsLiveCandle(stored) || IsLiveAlert(stored)))
                     {
                         names.Add(stored.StreamId);
                     }
@@ -256,19 +267,47 @@ internal static class ReplayRunner
         return streams;
     }
 
-    /// <summary>Candles read ahead per stream while merging, shared out: memory stays bounded with many streams.</summary>
+    /// <summary>A TradingView alert in a live stream.</summary>
+    private static bool IsLiveAlert(StoredEvent stored) =>
+        stored.Type == EventSerializer.TradingViewAlertType && !stored.StreamId.Contains('/', StringComparison.Ordinal);
+
+    /// <summary>A closed candle in a live stream: not one another replay (or this one) wrote under a namespace.</summary>
+    private static bool IsLiveCandle(StoredEvent stored) =>
+        stored.Type == EventSerializer.CandleClosedType && !stored.StreamId.Contains('/', StringComparison.Ordinal);
+
+    /// <summary>Events read ahead per stream while merging, shared out: memory stays bounded with many streams.</summary>
     private const int MergeBudget = 100_000;
 
-    /// <summary>One stored candle stream read forward a page at a time, up to the version it had when the replay began.</summary>
-    private sealed class StoredCandles(IEventStore store, string stream, long lastVersion, int page, TextWriter progress)
+    /// <summary>
+    /// Where an event goes in the merge: a candle at its close time, an alert at its market time after the candles that
+    /// close then (kind 0 before 1), then by symbol and timeframe.
+    /// </summary>
+    private readonly record struct MergeKey(long Time, int Kind, string Symbol, Timeframe Timeframe)
+    {
+        public static readonly IComparer<MergeKey> Comparer = Comparer<MergeKey>.Create(static (x, y) =>
+        {
+            var c = x.Time.CompareTo(y.Time);
+            c = c != 0 ? c : x.Kind.CompareTo(y.Kind);
+            c = c != 0 ? c : string.CompareOrdinal(x.Symbol, y.Symbol);
+            return c != 0 ? c : x.Timeframe.CompareTo(y.Timeframe);
+        });
+    }
+
+    /// <summary>One stored candle or alert stream read forward a page at a time, up to its version when the replay began.</summary>
+    /// <remarks>
+    /// An alert stream holds a symbol's alerts of every timeframe, so market times need not grow along it; it is still
+    /// read in stored order, and an alert that follows one with a later market time goes out right after it, which is
+    /// soon enough: its own timeframe's next close comes after it arrived, so after the earlier alert's market time.
+    /// </remarks>
+    private sealed class StoredStream(IEventStore store, string stream, long lastVersion, int page, TextWriter progress)
     {
         private IReadOnlyList<StoredEvent> _page = [];
         private int _index;
         private long _next = 1;
 
-        public CandleClosed Current { get; private set; } = null!;
+        public ISignalStreamEvent Current { get; private set; } = null!;
 
-        public (long CloseTime, string Symbol, Timeframe Timeframe) Order => (Current.Candle.CloseTime, Current.Candle.Symbol, Current.Candle.Timeframe);
+        public MergeKey Key { get; private set; }
 
         public async ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken)
         {
@@ -292,28 +331,22 @@ internal static class ReplayRunner
                 }
 
                 var stored = _page[_index++];
-                if (EventSerializer.TryDeserialize(stored, out var e, out var error) && e is CandleClosed closed)
+                EventSerializer.TryDeserialize(stored, out var e, out var error);
+                switch (e)
                 {
-                    Current = closed;
-                    return true;
+                    case CandleClosed closed:
+                        Current = closed;
+                        Key = new MergeKey(closed.Candle.CloseTime, 0, closed.Candle.Symbol, closed.Candle.Timeframe);
+                        return true;
+                    case TradingViewAlertReceived alert:
+                        Current = alert;
+                        Key = new MergeKey(alert.MarketTime, 1, alert.Symbol, alert.Timeframe);
+                        return true;
                 }
 
                 // Not replayable by this build (a newer schema, damaged data): said once per event, then skipped.
-                await progress.WriteLineAsync($"replay: skipping event {stored.EventId} at position {stored.Position} in {stored.StreamId}: {error ?? "not a candle"}").ConfigureAwait(false);
+                await progress.WriteLineAsync($"replay: skipping event {stored.EventId} at position {stored.Position} in {stored.StreamId}: {error ?? "not a candle or an alert"}").ConfigureAwait(false);
             }
-        }
-    }
-
-    /// <summary>Close time, then symbol (ordinal), then timeframe: the order of a recording (<c>CandleFile.Read</c>).</summary>
-    private sealed class CandleOrder : IComparer<(long CloseTime, string Symbol, Timeframe Timeframe)>
-    {
-        public static readonly CandleOrder Instance = new();
-
-        public int Compare((long CloseTime, string Symbol, Timeframe Timeframe) x, (long CloseTime, string Symbol, Timeframe Timeframe) y)
-        {
-            var c = x.CloseTime.CompareTo(y.CloseTime);
-            c = c != 0 ? c : string.CompareOrdinal(x.Symbol, y.Symbol);
-            return c != 0 ? c : x.Timeframe.CompareTo(y.Timeframe);
         }
     }
 

@@ -11,6 +11,7 @@ namespace SignalStream.Hub.Hubs.Internal;
 internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 {
     private readonly ConcurrentDictionary<string, ConnectionState> _connections = new(StringComparer.Ordinal);
+    private readonly ConnectionAdmission _admission;
     private readonly SignalHubOptions _options;
     private readonly HubMetrics _metrics;
     private readonly TimeProvider _time;
@@ -19,12 +20,16 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
     private readonly Lazy<SymbolFeeds> _feeds;
     private CancellationTokenRegistration _stoppingRegistration;
     private ITimer? _expiryTimer;
+    private readonly TimeSpan _tick;
+    private long _lastSweep;
+    private long _keepingUpSince;
     private const string ShutdownReason = "The server is shutting down; reconnect (to another node) and resume with afterSeq.";
     private int _count;
     private volatile bool _stopping;
 
     public ConnectionRegistry(
         Microsoft.Extensions.Options.IOptions<SignalHubOptions> options,
+        ConnectionAdmission admission,
         HubMetrics metrics,
         TimeProvider time,
         ILogger<ConnectionRegistry> logger,
@@ -32,12 +37,20 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         IServiceProvider services)
     {
         _options = options.Value;
+        _admission = admission;
         _metrics = metrics;
         _time = time;
         _logger = logger;
         _lifetime = lifetime;
         _feeds = new(services.GetRequiredService<SymbolFeeds>);
+        // Slow consumers are looked for at least twice per Hub:SlowConsumerMaxLag, so one is cut within 1.5 times it.
+        _tick = TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, _options.SlowConsumerMaxLag.Ticks / 2));
+        _lastSweep = _keepingUpSince = time.GetTimestamp();
+        metrics.ObserveQueuedBytes(QueuedBytes);
     }
+
+    /// <summary>The caps every connection is counted against, from its connect request on.</summary>
+    public ConnectionAdmission Admission => _admission;
 
     public int Count => Volatile.Read(ref _count);
 
@@ -49,10 +62,28 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
     /// <summary>The connections open now (a moment's view, for inspection).</summary>
     public IReadOnlyCollection<ConnectionState> Open => [.. _connections.Values];
 
+    /// <summary>A budget of <c>Hub:InvocationsPerSecond</c>, bursts of <c>Hub:InvocationBurst</c>.</summary>
+    public InvocationBudget NewBudget() => new(_time, _options.InvocationsPerSecond, _options.InvocationBurst);
+
+    /// <summary>
+    /// Registers a connection whose SignalR handshake is done. Its guard comes from its connect request
+    /// (<see cref="ConnectionGuard.Current"/>); a connection without one (long polling) is admitted here, and one the
+    /// caps refuse is registered with <see cref="ConnectionState.Refused"/> set, for the hub to close.
+    /// </summary>
     public ConnectionState Add(HubConnectionContext context)
     {
-        var state = new ConnectionState(context, _options.OutboundQueueLimit,
-            new TokenBucket(_time, _options.InvocationsPerSecond, _options.InvocationBurst), _time);
+        var guard = ConnectionGuard.Current ?? new ConnectionGuard(NewBudget(), null, null, null);
+        string? refused = null;
+        if (guard.Slot is null)
+        {
+            var refusal = _admission.TryAdmit(guard.RemoteIp, guard.Subject, out var slot);
+            guard.Slot = slot;
+            guard.ReleasesOnRemove = true;
+            refused = refusal == AdmissionRefusal.None ? null : _admission.Describe(refusal);
+        }
+
+        var state = new ConnectionState(context, guard, _options, _time, DisconnectOverflowing) { Refused = refused };
+        guard.Registered(state);
         _connections[context.ConnectionId] = state;
         Interlocked.Increment(ref _count);
         _metrics.ConnectionOpened();
@@ -74,6 +105,11 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 
         Interlocked.Decrement(ref _count);
         _metrics.ConnectionClosed();
+        if (state.Guard.ReleasesOnRemove)
+        {
+            state.Guard.Slot?.Release();
+        }
+
         state.Abort();
         state.OnRemoved();
         var (signals, candles) = state.TakeAll();
@@ -92,85 +128,129 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         }
     }
 
-    /// <summary>Cuts off a connection whose queue is full (<c>Hub:OutboundQueueLimit</c> frames waiting).</summary>
-    public void DisconnectSlowConsumer(ConnectionState connection) => CutOff(connection,
-        $"Disconnected as a slow consumer: more than {_options.OutboundQueueLimit} messages were waiting to be sent to this client. " +
-        "Read faster or subscribe to less, then reconnect and resume with afterSeq.");
+    /// <summary>Cuts off a connection whose queue is full (<c>Hub:OutboundQueueLimit</c> frames or
+    /// <c>Hub:OutboundQueueBytes</c> bytes waiting).</summary>
+    public void DisconnectSlowConsumer(ConnectionState connection)
+    {
+        if (CutOff(connection, QueueFullReason))
+        {
+            _metrics.QueueOverflowed();
+        }
+    }
+
+    /// <summary>Cuts off a connection whose client sends requests faster than it reads the replies: SignalR's own
+    /// writes took what waits for it past <c>Hub:OutboundQueueBytes</c>.</summary>
+    private void DisconnectOverflowing(ConnectionState connection) => DisconnectSlowConsumer(connection);
+
+    private string QueueFullReason =>
+        $"Disconnected as a slow consumer: more than {_options.OutboundQueueBytes} bytes (or {_options.OutboundQueueLimit} messages) were waiting to be sent to this client. " +
+        "Read faster, subscribe to less or send fewer requests, then reconnect and resume with afterSeq.";
 
     /// <summary>
-    /// Cuts off every connection whose transport has taken nothing for <c>Hub:SlowConsumerMaxLag</c> while a frame waits,
-    /// unless so many are stalled that the node, not its clients, is what cannot keep up.
+    /// Lets a hub call through, or refuses it: every call the node answers takes a token from the connection's
+    /// <see cref="InvocationBudget"/> (refused ones too: unknown methods, arguments that do not bind). Returns null when
+    /// the call may go on, else the refusal to send back; a client whose refusals outrun the rate is closed for flooding.
+    /// </summary>
+    public string? TryAdmitCall(ConnectionGuard guard)
+    {
+        if (guard.Budget.TryTake())
+        {
+            return null;
+        }
+
+        _metrics.RateLimited();
+        if (guard.Budget.CountRefusal() && guard.State is { IsClosing: false } state)
+        {
+            _metrics.FloodDisconnected();
+            Log.Flooding(_logger, state.Id);
+            state.Close(
+                $"Closed for invocation flooding: calls kept coming after they were refused. Keep under {_options.InvocationsPerSecond} invocations per second (bursts of {_options.InvocationBurst}) and wait before retrying a refused call.",
+                allowReconnect: false);
+        }
+
+        return RateLimitReason;
+    }
+
+    private string RateLimitReason =>
+        $"Rate limit exceeded: at most {_options.InvocationsPerSecond} invocations per second (bursts of {_options.InvocationBurst}) per connection; slow down and retry.";
+
+    /// <summary>
+    /// Cuts off every connection that has made no progress for <c>Hub:SlowConsumerMaxLag</c> through its client's own
+    /// doing: something waits for it, its transport has taken nothing, and its socket's kernel buffer is full.
     /// </summary>
     /// <remarks>
-    /// "Slow" is "makes no progress while its peers do", not "is behind": a client that stopped reading completes no
-    /// write at all. A node past its capacity, or starved of CPU, stalls many transports at once (its readers then wait on
-    /// it); cutting them would turn an overload into a reconnect storm, so when more than <see cref="NodeStallShare"/> of
-    /// the connections (and <see cref="NodeStallFloor"/>) have taken nothing for a fifth of the lag, nobody is cut for
-    /// lag. A client that reads, but slower than it is sent, fills its queue instead and is cut at
-    /// <c>Hub:OutboundQueueLimit</c> either way.
+    /// A node that is behind (starved of CPU, its thread pool backed up, or the machine frozen for a moment) stalls its
+    /// readers' transports too, but the clients are not to blame, so what counts is the node's own progress, measured by
+    /// the node: a sweep that runs more than half the lag late says the node was not keeping up, and stall time before
+    /// the node has kept up again for the lag is not held against anyone. How many connections stall says nothing: 500
+    /// clients that stop reading are 500 slow consumers. And a reader whose kernel buffer has room is waiting for the
+    /// node, not the other way round: it is never cut for lag. A client that reads, but slower than it is sent, fills
+    /// its queue instead and is cut at the queue bound either way.
     /// </remarks>
     internal void CutSlowConsumers()
     {
-        // A whole-node stall (the machine froze for a few seconds, or the node is past its capacity) shows as many
-        // connections stalled at the same moment, though each passes the lag at its own time; so the stalled ones are
-        // counted from a fifth of the lag on, not only those already past it.
         var lag = _options.SlowConsumerMaxLag;
-        var early = lag / 5;
-        List<ConnectionState>? candidates = null;
-        var stalled = 0;
-        var total = 0;
+        var now = _time.GetTimestamp();
+        var nodeKeptUpFor = _time.GetElapsedTime(Volatile.Read(ref _keepingUpSince), now);
+        if (nodeKeptUpFor <= lag)
+        {
+            return;
+        }
+
         foreach (var connection in _connections.Values)
         {
-            total++;
             var since = connection.StalledSince;
-            if (since == 0 || connection.IsClosing)
+            if (since == 0 || connection.IsClosing || _time.GetElapsedTime(since, now) <= lag || !connection.IsHeldUpByClient())
             {
                 continue;
             }
 
-            var elapsed = _time.GetElapsedTime(since);
-            if (elapsed > early)
-            {
-                stalled++;
-            }
-
-            if (elapsed > lag)
-            {
-                (candidates ??= []).Add(connection);
-            }
-        }
-
-        if (candidates is null)
-        {
-            return;
-        }
-
-        if (stalled > Math.Max(NodeStallFloor, total * NodeStallShare))
-        {
-            Log.NodeStalled(_logger, stalled, total, early);
-            return;
-        }
-
-        foreach (var connection in candidates)
-        {
             CutOff(connection,
                 $"Disconnected as a slow consumer: this client took no message for {lag.TotalSeconds:0.###} s. " +
                 "Read faster or subscribe to less, then reconnect and resume with afterSeq.");
         }
     }
 
-    /// <summary>Stalled connections beyond this share of all (and <see cref="NodeStallFloor"/>) mean the node is behind.</summary>
-    internal const double NodeStallShare = 0.1;
-
-    internal const int NodeStallFloor = 50;
-
-    private void CutOff(ConnectionState connection, string reason)
+    /// <summary>
+    /// The periodic sweep: measures how late it runs (the node's own lag), then closes expired tokens and cuts slow
+    /// consumers.
+    /// </summary>
+    internal void Sweep()
     {
-        if (connection.CutOff(reason))
+        var now = _time.GetTimestamp();
+        var delay = _time.GetElapsedTime(Interlocked.Exchange(ref _lastSweep, now), now) - _tick;
+        _metrics.SweepDelayed(delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
+        if (delay > _options.SlowConsumerMaxLag / 2)
         {
-            _metrics.SlowConsumerDisconnected();
-            Log.SlowConsumer(_logger, connection.Id, reason);
+            Volatile.Write(ref _keepingUpSince, now);
+            Log.NodeBehind(_logger, delay);
         }
+
+        CloseExpired();
+        CutSlowConsumers();
+    }
+
+    private long QueuedBytes()
+    {
+        long total = 0;
+        foreach (var connection in _connections.Values)
+        {
+            total += connection.Output.QueuedBytes;
+        }
+
+        return total;
+    }
+
+    private bool CutOff(ConnectionState connection, string reason)
+    {
+        if (!connection.CutOff(reason))
+        {
+            return false;
+        }
+
+        _metrics.SlowConsumerDisconnected();
+        Log.SlowConsumer(_logger, connection.Id, reason);
+        return true;
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -178,9 +258,8 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         // Registered after SignalR's HttpConnectionManager (created when the hub was mapped), and cancellation callbacks
         // run last-registered first: this one runs before SignalR's, which cancels every transport's pending send.
         _stoppingRegistration = _lifetime.ApplicationStopping.Register(BeginShutdown);
-        // Slow consumers are looked for at least twice per Hub:SlowConsumerMaxLag, so one is cut within 1.5 times it.
-        var tick = TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, _options.SlowConsumerMaxLag.Ticks / 2));
-        _expiryTimer = _time.CreateTimer(_ => OnTick(), null, tick, tick);
+        _lastSweep = _keepingUpSince = _time.GetTimestamp();
+        _expiryTimer = _time.CreateTimer(_ => Sweep(), null, _tick, _tick);
         return Task.CompletedTask;
     }
 
@@ -230,12 +309,6 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         }
     }
 
-    private void OnTick()
-    {
-        CloseExpired();
-        CutSlowConsumers();
-    }
-
     /// <summary>Closes connections whose access token has expired, allowing reconnect so the client fetches a new one.</summary>
     internal void CloseExpired()
     {
@@ -261,8 +334,11 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         [LoggerMessage(5100, LogLevel.Warning, "Connection {ConnectionId} cut off: {Reason}")]
         public static partial void SlowConsumer(ILogger logger, string connectionId, string reason);
 
-        [LoggerMessage(5104, LogLevel.Warning, "{Stalled} of {Total} connections took no message for over {Stall}: the node is behind, not its clients; none is cut for lag")]
-        public static partial void NodeStalled(ILogger logger, int stalled, int total, TimeSpan stall);
+        [LoggerMessage(5104, LogLevel.Warning, "The connection sweep ran {Delay} late: the node is behind (CPU or thread pool), so stalls until it has kept up for Hub:SlowConsumerMaxLag are not held against clients")]
+        public static partial void NodeBehind(ILogger logger, TimeSpan delay);
+
+        [LoggerMessage(5021, LogLevel.Warning, "Connection {ConnectionId} closed for invocation flooding")]
+        public static partial void Flooding(ILogger logger, string connectionId);
 
         [LoggerMessage(5101, LogLevel.Information, "Connection {ConnectionId} closed: its access token expired")]
         public static partial void TokenExpired(ILogger logger, string connectionId);

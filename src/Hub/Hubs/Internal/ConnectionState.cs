@@ -1,3 +1,5 @@
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.SignalR;
 using SignalStream.Contracts;
 using SignalStream.Hub.Auth;
@@ -15,26 +17,29 @@ namespace SignalStream.Hub.Hubs.Internal;
 /// A WebSocket client on a plain TCP socket gets it as one non-blocking send on the offering thread
 /// (<see cref="SocketClientOutput"/>); any other goes through SignalR's pipe (<see cref="PipeClientOutput"/>). A connection
 /// whose transport has taken nothing for <c>Hub:SlowConsumerMaxLag</c>, or that has <c>Hub:OutboundQueueLimit</c> frames
-/// waiting, cannot keep up and is cut off (<see cref="CutOff"/>) with a close message that says why.
+/// or <c>Hub:OutboundQueueBytes</c> bytes waiting, cannot keep up and is cut off (<see cref="CutOff"/>) with a close
+/// message that says why.
 /// </remarks>
 internal sealed class ConnectionState
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, SignalSubscription> _signals = new(StringComparer.Ordinal);
     private readonly HashSet<StreamKey> _candles = [];
-    private int _refusals;
 
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly bool _watchesRequest;
+    private readonly Socket? _socket;
 
-    public ConnectionState(HubConnectionContext context, int outboundLimit, TokenBucket bucket, TimeProvider time)
+    /// <param name="onOverflow">Cuts the connection off when SignalR's own replies take what waits past the byte bound.</param>
+    public ConnectionState(HubConnectionContext context, ConnectionGuard guard, SignalHubOptions options, TimeProvider time, Action<ConnectionState> onOverflow)
     {
         Context = context;
-        Bucket = bucket;
+        Guard = guard;
         var http = context.GetHttpContext();
+        _socket = http?.Features.Get<IConnectionSocketFeature>()?.Socket;
         Output = http?.Features.Get<SocketFrameOutput>() is { } socket
-            ? new SocketClientOutput(socket, context, outboundLimit)
-            : new PipeClientOutput(context, outboundLimit, time);
+            ? new SocketClientOutput(socket, context, options.OutboundQueueLimit, () => onOverflow(this))
+            : new PipeClientOutput(context, options.OutboundQueueLimit, options.OutboundQueueBytes - PipeTransportBufferBytes, time);
         if (http is not null)
         {
             _watchesRequest = true;
@@ -53,7 +58,18 @@ internal sealed class ConnectionState
     /// <summary>How this connection's frames reach its client.</summary>
     public IClientOutput Output { get; }
 
-    public TokenBucket Bucket { get; }
+    /// <summary>Its admission slot and invocation budget, from its connect request on.</summary>
+    public ConnectionGuard Guard { get; }
+
+    /// <summary>Why admission refused this connection at its handshake (long polling, which has no lasting connect
+    /// request to count), or null when it holds a slot.</summary>
+    public string? Refused { get; set; }
+
+    /// <summary>
+    /// SignalR's transport buffer (<c>TransportMaxBufferSize</c>, set to this): on the pipe path it is the part of
+    /// <c>Hub:OutboundQueueBytes</c> that waits in SignalR's pipe, the rest in the output's own queue.
+    /// </summary>
+    public const int PipeTransportBufferBytes = 64 * 1024;
 
     public Entitlements Entitlements { get; set; } = Entitlements.Unrestricted;
 
@@ -82,10 +98,28 @@ internal sealed class ConnectionState
         }
     }
 
-    /// <summary>Counts a rate-limit refusal in a row; returns how many so far.</summary>
-    public int CountRefusal() => Interlocked.Increment(ref _refusals);
+    /// <summary>
+    /// True when the client, not the node, holds up what waits for it: its socket's kernel send buffer is full (the
+    /// client does not read, or reads slower than it is sent). False when the kernel would take more now, so what waits
+    /// is waiting for the node itself (a send loop that has not run yet: the node is behind). Without a socket to look
+    /// at (a test's in-memory pipes), the client is assumed to hold it up.
+    /// </summary>
+    public bool IsHeldUpByClient()
+    {
+        if (_socket is null)
+        {
+            return true;
+        }
 
-    public void ResetRefusals() => Volatile.Write(ref _refusals, 0);
+        try
+        {
+            return !_socket.Poll(0, SelectMode.SelectWrite);
+        }
+        catch (Exception ex) when (ex is ObjectDisposedException or SocketException)
+        {
+            return false; // the connection is ending on its own
+        }
+    }
 
     /// <summary>
     /// Hands a frame to the connection without waiting: sent at once when nothing is waiting ahead of it, else queued

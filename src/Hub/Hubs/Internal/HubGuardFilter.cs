@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.SignalR;
-using Microsoft.Extensions.Options;
 
 namespace SignalStream.Hub.Hubs.Internal;
 
@@ -10,31 +9,18 @@ namespace SignalStream.Hub.Hubs.Internal;
 /// </summary>
 internal sealed partial class HubGuardFilter(
     ConnectionRegistry registry,
-    IOptions<SignalHubOptions> options,
-    HubMetrics metrics,
     ILogger<HubGuardFilter> logger) : IHubFilter
 {
-    // A client refused this many times in a row is not backing off at all: close it instead of answering forever.
-    private const int RefusalsBeforeClose = 200;
-
     public async ValueTask<object?> InvokeMethodAsync(
         HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
     {
-        var connection = registry.Find(invocationContext.Context.ConnectionId);
-        if (connection is not null && !connection.Bucket.TryTake())
+        // Calls SignalR refuses before they reach a method (unknown names, arguments that do not bind) are counted by
+        // GuardedHubProtocol against the same budget.
+        if (registry.Find(invocationContext.Context.ConnectionId) is { } connection && registry.TryAdmitCall(connection.Guard) is { } refusal)
         {
-            metrics.RateLimited();
-            if (connection.CountRefusal() >= RefusalsBeforeClose)
-            {
-                Log.Flooding(logger, connection.Id);
-                connection.Close($"Closed for invocation flooding: keep under {options.Value.InvocationsPerSecond} invocations per second.", allowReconnect: false);
-            }
-
-            throw new HubException(
-                $"Rate limit exceeded: at most {options.Value.InvocationsPerSecond} invocations per second (bursts of {options.Value.InvocationBurst}) per connection; slow down and retry.");
+            throw new HubException(refusal);
         }
 
-        connection?.ResetRefusals();
         try
         {
             return await next(invocationContext);
@@ -50,8 +36,5 @@ internal sealed partial class HubGuardFilter(
     {
         [LoggerMessage(5020, LogLevel.Error, "Hub method {Method} failed")]
         public static partial void InvocationFailed(ILogger logger, Exception exception, string method);
-
-        [LoggerMessage(5021, LogLevel.Warning, "Connection {ConnectionId} closed for invocation flooding")]
-        public static partial void Flooding(ILogger logger, string connectionId);
     }
 }

@@ -14,14 +14,20 @@ internal interface IClientOutput
     /// </summary>
     long StalledSince { get; }
 
+    /// <summary>Bytes the node holds for this client now (see <c>Hub:OutboundQueueBytes</c> for what each output counts).</summary>
+    long QueuedBytes { get; }
+
+    /// <summary>The most bytes the node ever held for this client at once.</summary>
+    long PeakQueuedBytes { get; }
+
     /// <summary>True once closed, cut off or aborted: nothing more is accepted.</summary>
     bool HasEnded { get; }
 
     /// <summary>Completes once the output has ended and what was offered has been handed on (or the connection died).</summary>
     Task Drained { get; }
 
-    /// <summary>Sends <paramref name="frame"/> now or queues it behind what waits; false when the queue is at its limit or
-    /// the output has ended.</summary>
+    /// <summary>Sends <paramref name="frame"/> now or queues it behind what waits; false when the queue is at its limit
+    /// (messages or bytes) or the output has ended.</summary>
     bool TryOffer(OutboundFrame frame);
 
     /// <summary>Sends <paramref name="close"/> after everything queued (nothing offered is lost), then ends the connection;

@@ -14,8 +14,14 @@ namespace SignalStream.Hub.Hubs.Internal;
 /// queue, no thread hop); only when a write cannot complete at once (the transport is back-pressuring, or SignalR is
 /// writing something of its own) do frames wait in the queue, in order, for the drain that resumes when the transport
 /// takes them.
+/// <para>
+/// What the node holds for such a client is in two places: this queue, bounded at <paramref name="byteLimit"/> bytes
+/// (and <paramref name="limit"/> frames), and SignalR's pipe, which takes writes (ours and SignalR's own replies) only
+/// while it holds less than its transport buffer (<c>TransportMaxBufferSize</c>, 64 KB): SignalR waits for each of its
+/// writes, so a client that does not read its replies stops SignalR from reading its next request.
+/// </para>
 /// </remarks>
-internal sealed class PipeClientOutput(HubConnectionContext context, int limit, TimeProvider time) : IClientOutput
+internal sealed class PipeClientOutput(HubConnectionContext context, int limit, long byteLimit, TimeProvider time) : IClientOutput
 {
     private readonly Lock _gate = new();
     private readonly Queue<Outbound> _queue = new();
@@ -23,8 +29,14 @@ internal sealed class PipeClientOutput(HubConnectionContext context, int limit, 
     private bool _draining;
     private bool _completed;
     private long _stalledSince;
+    private long _queuedBytes;
+    private long _peakQueuedBytes;
 
     public long StalledSince => Volatile.Read(ref _stalledSince);
+
+    public long QueuedBytes => Volatile.Read(ref _queuedBytes);
+
+    public long PeakQueuedBytes => Volatile.Read(ref _peakQueuedBytes);
 
     public Task Drained => _drained.Task;
 
@@ -43,12 +55,14 @@ internal sealed class PipeClientOutput(HubConnectionContext context, int limit, 
     {
         lock (_gate)
         {
-            if (_completed || _queue.Count >= limit)
+            var length = frame.WebSocketFrame.Length;
+            if (_completed || _queue.Count >= limit || (_queuedBytes > 0 && _queuedBytes + length > byteLimit))
             {
                 return false;
             }
 
             _queue.Enqueue(new Outbound(frame, Closes: false, Cut: false));
+            Count(length);
             if (_draining)
             {
                 return true;
@@ -72,6 +86,7 @@ internal sealed class PipeClientOutput(HubConnectionContext context, int limit, 
 
             _completed = true;
             _queue.Enqueue(new Outbound(close, Closes: true, Cut: false));
+            Count(close.WebSocketFrame.Length);
             if (_draining)
             {
                 return true;
@@ -96,7 +111,9 @@ internal sealed class PipeClientOutput(HubConnectionContext context, int limit, 
 
             _completed = true;
             _queue.Clear();
+            Volatile.Write(ref _queuedBytes, 0);
             _queue.Enqueue(new Outbound(close, Closes: true, Cut: true));
+            Count(close.WebSocketFrame.Length);
             drainHere = !_draining;
             _draining = true;
         }
@@ -119,6 +136,7 @@ internal sealed class PipeClientOutput(HubConnectionContext context, int limit, 
         {
             _completed = true;
             _queue.Clear();
+            Volatile.Write(ref _queuedBytes, 0);
             if (!_draining)
             {
                 _drained.TrySetResult();
@@ -140,7 +158,11 @@ internal sealed class PipeClientOutput(HubConnectionContext context, int limit, 
             Outbound next;
             lock (_gate)
             {
-                if (!_queue.TryDequeue(out next))
+                if (_queue.TryDequeue(out next))
+                {
+                    Volatile.Write(ref _queuedBytes, _queuedBytes - next.Frame.WebSocketFrame.Length);
+                }
+                else
                 {
                     _draining = false;
                     if (_completed)
@@ -225,11 +247,23 @@ internal sealed class PipeClientOutput(HubConnectionContext context, int limit, 
         {
             _completed = true;
             _queue.Clear();
+            Volatile.Write(ref _queuedBytes, 0);
             _draining = false;
         }
 
         Volatile.Write(ref _stalledSince, 0);
         _drained.TrySetResult();
+    }
+
+    /// <summary>Under <see cref="_gate"/>.</summary>
+    private void Count(int length)
+    {
+        var queued = _queuedBytes + length;
+        Volatile.Write(ref _queuedBytes, queued);
+        if (queued > _peakQueuedBytes)
+        {
+            Volatile.Write(ref _peakQueuedBytes, queued);
+        }
     }
 
     /// <summary>A frame waiting for the transport; <c>Closes</c> marks the close message, <c>Cut</c> a slow consumer's.</summary>

@@ -9,16 +9,34 @@ namespace SignalStream.Hub.Hubs.Internal;
 /// non-blocking send of the shared, already framed message on the fan-out thread.
 /// </summary>
 /// <remarks>
+/// Everything the socket has not taken counts against <c>Hub:OutboundQueueBytes</c>, SignalR's own replies included
+/// (they are written through the same <see cref="SocketFrameOutput"/>); when one of those takes it past the bound,
+/// <c>onOverflow</c> cuts the connection off.
 /// Closing offers the close message behind what waits and aborts the SignalR connection at once: the request then
 /// ends, and <see cref="DirectSocketSends"/> holds it open until the socket has taken what waits (bounded), so the close
 /// message still reaches a client that reads.
 /// </remarks>
-internal sealed class SocketClientOutput(SocketFrameOutput socket, HubConnectionContext context, int limit) : IClientOutput
+internal sealed class SocketClientOutput : IClientOutput
 {
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SocketFrameOutput _socket;
+    private readonly HubConnectionContext _context;
+    private readonly int _limit;
     private int _ended;
 
-    public long StalledSince => socket.StalledSince;
+    public SocketClientOutput(SocketFrameOutput socket, HubConnectionContext context, int limit, Action onOverflow)
+    {
+        _socket = socket;
+        _context = context;
+        _limit = limit;
+        socket.Overflowed = onOverflow;
+    }
+
+    public long StalledSince => _socket.StalledSince;
+
+    public long QueuedBytes => _socket.QueuedBytes;
+
+    public long PeakQueuedBytes => _socket.PeakQueuedBytes;
 
     public Task Drained => _drained.Task;
 
@@ -31,7 +49,7 @@ internal sealed class SocketClientOutput(SocketFrameOutput socket, HubConnection
             return false;
         }
 
-        switch (socket.Offer(frame.WebSocketFrame, limit))
+        switch (_socket.Offer(frame.WebSocketFrame, _limit))
         {
             case FrameOffer.Sent or FrameOffer.Queued:
                 return true;
@@ -50,7 +68,7 @@ internal sealed class SocketClientOutput(SocketFrameOutput socket, HubConnection
             return false;
         }
 
-        socket.Offer(close.WebSocketFrame, int.MaxValue);
+        _socket.OfferLast(close.WebSocketFrame);
         Ended();
         return true;
     }
@@ -62,8 +80,8 @@ internal sealed class SocketClientOutput(SocketFrameOutput socket, HubConnection
             return false;
         }
 
-        socket.DropWaitingFrames();
-        socket.Offer(close.WebSocketFrame, int.MaxValue);
+        _socket.DropWaitingFrames();
+        _socket.OfferLast(close.WebSocketFrame);
         Ended();
         return true;
     }
@@ -81,7 +99,7 @@ internal sealed class SocketClientOutput(SocketFrameOutput socket, HubConnection
     /// <summary>After the last offer: SignalR lets go of the connection, and <see cref="Drained"/> follows the socket.</summary>
     private void Ended()
     {
-        context.Abort();
-        socket.WhenIdleAsync().ContinueWith(static (_, drained) => ((TaskCompletionSource)drained!).TrySetResult(), _drained, TaskScheduler.Default);
+        _context.Abort();
+        _socket.WhenIdleAsync().ContinueWith(static (_, drained) => ((TaskCompletionSource)drained!).TrySetResult(), _drained, TaskScheduler.Default);
     }
 }

@@ -14,7 +14,7 @@ namespace SignalStream.Hub.Transport.Internal;
 /// has the 101 (RFC 6455 section 4.1), and the server's first frame (SignalR's handshake reply) answers the client's first
 /// message, so by then the 101 has left.
 /// </remarks>
-internal sealed class DirectUpgradeFeature(IHttpUpgradeFeature kestrel, Socket socket, IFeatureCollection features, TimeProvider time)
+internal sealed class DirectUpgradeFeature(IHttpUpgradeFeature kestrel, Socket socket, IFeatureCollection features, TimeProvider time, long byteLimit)
     : IHttpUpgradeFeature
 {
     public bool IsUpgradableRequest => kestrel.IsUpgradableRequest;
@@ -25,7 +25,7 @@ internal sealed class DirectUpgradeFeature(IHttpUpgradeFeature kestrel, Socket s
     public async Task<Stream> UpgradeAsync()
     {
         var received = await kestrel.UpgradeAsync().ConfigureAwait(false);
-        Output = new SocketFrameOutput(socket, time);
+        Output = new SocketFrameOutput(socket, time, byteLimit);
         features.Set(Output);
         return new DirectSocketStream(received, Output);
     }

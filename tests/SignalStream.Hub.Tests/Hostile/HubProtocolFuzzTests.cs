@@ -1,0 +1,294 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using FsCheck;
+using FsCheck.Fluent;
+using SignalStream.Contracts;
+using Xunit.Abstractions;
+
+namespace SignalStream.Hub.Tests.Hostile;
+
+/// <summary>
+/// Random and mutated WebSocket frames and SignalR JSON records (handshakes, invocations, record separators, huge and
+/// deeply nested JSON, bad UTF-8, wrong opcodes, fragments) into a real node: every connection is answered or cut, the
+/// node keeps serving, holds no more than its bounds while it happens, and keeps nothing afterwards.
+/// </summary>
+/// <remarks>
+/// Cases come from FsCheck generators with a seed printed in the output; set <c>SIGNALSTREAM_HUB_FUZZ_SEED</c> to
+/// replay a run and <c>SIGNALSTREAM_HUB_FUZZ_CASES</c> for a longer one.
+/// </remarks>
+public sealed class HubProtocolFuzzTests(ITestOutputHelper output)
+{
+    private const int Bound = 128 * 1024;
+    private const int Parallel = 8;
+    private static readonly TimeSpan CaseTimeout = TimeSpan.FromSeconds(20);
+    private static readonly byte[] Probe = "{\"type\":1,\"invocationId\":\"probe\",\"target\":\"NoSuchMethod\",\"arguments\":[]}\u001e"u8.ToArray();
+
+    [Fact]
+    public async Task RandomAndMutatedFramesAreAnsweredOrCutAndTheNodeKeepsServingAndKeepsNothing()
+    {
+        var count = int.TryParse(Environment.GetEnvironmentVariable("SIGNALSTREAM_HUB_FUZZ_CASES"), CultureInfo.InvariantCulture, out var n) ? n : 1500;
+        var seed = ulong.TryParse(Environment.GetEnvironmentVariable("SIGNALSTREAM_HUB_FUZZ_SEED"), CultureInfo.InvariantCulture, out var s)
+            ? s
+            : (ulong)Environment.TickCount64;
+        var cases = FuzzCases.Case.Sample(count, new Rnd(seed), 30);
+
+        await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings:
+            ["Hub:HandshakeTimeout=00:00:01", "Hub:MaxConnectionsPerIp=0", $"Hub:OutboundQueueBytes={Bound}"]);
+        using var metrics = new NodeMetrics(node);
+        var outcomes = new Dictionary<string, int>(StringComparer.Ordinal);
+        var failures = new List<string>();
+        double maxQueued = 0;
+        using var gate = new SemaphoreSlim(Parallel);
+        var running = cases.Select(async c =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                var outcome = await RunAsync(node, c);
+                lock (outcomes)
+                {
+                    outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
+                    maxQueued = Math.Max(maxQueued, metrics.Gauge("signalstream_hub_queued_bytes"));
+                    if (outcome.StartsWith("FAIL", StringComparison.Ordinal))
+                    {
+                        failures.Add($"{outcome}: {c}");
+                    }
+                }
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }).ToList();
+        await Task.WhenAll(running).WaitAsync(TimeSpan.FromMinutes(30));
+
+        output.WriteLine($"seed {seed}, {count} cases: " + string.Join(", ", outcomes.OrderBy(o => o.Key).Select(o => $"{o.Key} {o.Value}")));
+        output.WriteLine($"most bytes queued at once, all connections: {maxQueued}");
+        foreach (var failure in failures)
+        {
+            output.WriteLine(failure);
+        }
+
+        Assert.Empty(failures);
+        Assert.InRange(maxQueued, 0, Parallel * (Bound + (64 * 1024) + 1024));
+
+        // The node still serves, and what the fuzzed connections held is all given back.
+        await node.WaitUntilEmptyAsync();
+        Assert.Equal(0, metrics.Gauge("signalstream_hub_queued_bytes"));
+        await using var client = await node.ConnectAsync();
+        await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
+        await node.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+        Assert.Single(await client.NextEventsAsync(HubNames.SignalEvent, 1));
+    }
+
+    /// <summary>Found by this fuzzer: SignalR's dispatch loop stopped at a record of an unknown type and never read the
+    /// connection's later messages (nor timed the client out), so the connection sat there for good.</summary>
+    [Fact]
+    public async Task ARecordOfAnUnknownTypeIsSkippedAndTheMessagesBehindItAreAnswered()
+    {
+        await using var node = await TestNode.StartAsync(new InMemorySignalHistory());
+        using var client = await RawHubSocket.ConnectAsync(node.BaseAddress);
+
+        await client.SendFrameAsync(0x1, fin: true, [.. "{\"type\":99,\"target\":\"x\"}\u001e"u8, .. Probe]);
+
+        var completion = await client.ReadCompletionAsync("probe", TimeSpan.FromSeconds(20));
+        Assert.Contains("does not exist", completion.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>One case on its own connection: the frames, then a probe the node answers if the connection is still in
+    /// good order. Returns how it ended; "FAIL ..." when the node neither answered nor cut within the case timeout.</summary>
+    private static async Task<string> RunAsync(TestNode node, FuzzCase fuzz)
+    {
+        using var socket = await RawHubSocket.OpenAsync(node.BaseAddress);
+        var (status, _) = await socket.UpgradeAsync();
+        if (status != 101)
+        {
+            return $"FAIL upgrade {status}";
+        }
+
+        try
+        {
+            foreach (var frame in fuzz.Frames)
+            {
+                await socket.SendRawFrameAsync(frame.Head, frame.Payload, frame.Masked);
+            }
+
+            await socket.SendFrameAsync(0x1, fin: true, Probe);
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException)
+        {
+            // The node had already cut the connection: what it sent is read below.
+        }
+
+        // Answered or cut within the case's time, pings from the node notwithstanding.
+        var deadline = DateTime.UtcNow + CaseTimeout;
+        try
+        {
+            while (await socket.ReadRecordAsync(deadline - DateTime.UtcNow) is { } record)
+            {
+                if (record.AsSpan().IndexOf("\"invocationId\":\"probe\""u8) >= 0)
+                {
+                    return "answered";
+                }
+
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException();
+                }
+            }
+        }
+        catch (TimeoutException)
+        {
+            return "FAIL neither answered nor cut";
+        }
+
+        return socket.CloseError is not null ? "cut with a reason" : socket.Dropped ? "cut (connection dropped)" : "cut (WebSocket close)";
+    }
+
+    /// <summary>A frame: its first byte (FIN, reserved bits, opcode), payload, and whether it is masked.</summary>
+    internal sealed record FuzzFrame(byte Head, byte[] Payload, bool Masked)
+    {
+        public override string ToString() =>
+            $"[{Head:x2}{(Masked ? "" : " unmasked")} {Encoding.UTF8.GetString(Payload.AsSpan(0, Math.Min(Payload.Length, 120)))}{(Payload.Length > 120 ? $"... ({Payload.Length} bytes)" : "")}]";
+    }
+
+    internal sealed record FuzzCase(string Kind, FuzzFrame[] Frames)
+    {
+        public override string ToString() => Kind + " " + string.Join(" ", Frames.Select(f => f.ToString()));
+    }
+
+    /// <summary>The generators: valid pieces, then damage at every level (JSON, records, UTF-8, frames).</summary>
+    private static class FuzzCases
+    {
+        private const byte Text = 0x81;
+        private static readonly string[] Targets = ["Subscribe", "Unsubscribe", "SubscribeCandles", "UnsubscribeCandles", "NoSuchMethod", "", "subscribe", "OnConnectedAsync", "Dispose"];
+
+        private static readonly Gen<string> Handshake = Gen.Frequency(
+            (8, Gen.Constant("{\"protocol\":\"json\",\"version\":1}")),
+            (1, Gen.Elements("{\"protocol\":\"messagepack\",\"version\":1}", "{\"protocol\":\"json\",\"version\":2}", "{\"protocol\":\"json\"}",
+                "{\"version\":1}", "{}", "[]", "null", "{\"protocol\":\"json\",\"version\":1,\"protocol\":\"x\"}", "{\"protocol\":1,\"version\":\"1\"}")),
+            (1, JsonString(40_000).Select(p => $"{{\"protocol\":{p},\"version\":1}}")));
+
+        private static readonly Gen<string> Message =
+            from type in Gen.Elements("1", "2", "3", "4", "5", "6", "7", "8", "99", "-1", "\"1\"", "null", "1.5", "1e400")
+            from id in Gen.OneOf(Gen.Elements("\"1\"", "\"\"", "null", "7", "{}"), JsonString(200))
+            from target in Gen.OneOf(Gen.Elements(Targets).Select(t => JsonSerializer.Serialize(t)), JsonString(40_000), Gen.Elements("null", "5", "[]"))
+            from arguments in Gen.OneOf(ArgumentsFor(), Value(3), Deep())
+            from extra in Gen.Elements("", ",\"headers\":{\"a\":\"b\"}", ",\"streamIds\":[\"1\"]", ",\"item\":1", ",\"result\":{}", ",\"error\":\"x\"", ",\"allowReconnect\":true", ",\"headers\":[1]")
+            from shape in Gen.Choose(0, 3)
+            select shape switch
+            {
+                0 => $"{{\"type\":{type},\"invocationId\":{id},\"target\":{target},\"arguments\":{arguments}{extra}}}",
+                1 => $"{{\"arguments\":{arguments},\"target\":{target},\"type\":{type}{extra}}}", // arguments before the target
+                2 => $"{{\"type\":{type}{extra}}}",
+                _ => $"{{\"type\":{type},\"target\":{target}}}",
+            };
+
+        private static readonly Gen<(int Kind, int Position, int Value)> Edit =
+            Gen.Zip(Gen.Choose(0, 7), Gen.Zip(Gen.Choose(0, 100_000), Gen.Choose(0, 255))).Select(e => (e.Item1, e.Item2.Item1, e.Item2.Item2));
+
+        /// <summary>A record: a message with its separator, sometimes damaged byte by byte.</summary>
+        private static readonly Gen<byte[]> Record =
+            from message in Gen.OneOf(Message, Value(4))
+            from damage in Gen.Frequency((3, Gen.Constant(0)), (2, Gen.Choose(1, 8)))
+            from edits in Gen.ListOf(Edit, damage)
+            select Damaged(Encoding.UTF8.GetBytes(message + "\u001e"), edits);
+
+        /// <summary>Text frames carrying records (whole, several to a frame, or split across fragments), or frames that
+        /// break the WebSocket protocol itself.</summary>
+        private static readonly Gen<FuzzFrame[]> Frames = Gen.OneOf(
+            Record.Select(r => new[] { new FuzzFrame(Text, r, true) }),
+            Gen.ListOf(Record, 3).Select(rs => new[] { new FuzzFrame(Text, [.. rs.SelectMany(r => r)], true) }),
+            from r in Record
+            from cut in Gen.Choose(0, 100)
+            select Fragments(r, cut),
+            from r in Record
+            from head in Gen.Elements<byte>(0x82, 0x83, 0x8b, 0x89, 0x8a, 0x88, 0xc1, 0xa1, 0x91, 0x01, 0x09, 0x80, 0x0f)
+            from masked in Gen.Frequency((4, Gen.Constant(true)), (1, Gen.Constant(false)))
+            select new[] { new FuzzFrame(head, head is 0x89 or 0x8a or 0x88 or 0x09 ? r.Take(200).ToArray() : r, masked) },
+            Gen.ArrayOf(Gen.Choose(0, 255).Select(b => (byte)b)).Select(b => new[] { new FuzzFrame(Text, b, true) }));
+
+        public static readonly Gen<FuzzCase> Case =
+            from handshake in Handshake
+            from handshakeDamage in Gen.Frequency((9, Gen.Constant(0)), (1, Gen.Choose(1, 4)))
+            from edits in Gen.ListOf(Edit, handshakeDamage)
+            from frameCount in Gen.Choose(0, 3)
+            from frames in Gen.ListOf(Frames, frameCount)
+            select new FuzzCase(
+                handshakeDamage == 0 ? "handshake ok" : "handshake damaged",
+                [new FuzzFrame(Text, Damaged(Encoding.UTF8.GetBytes(handshake + "\u001e"), edits), true), .. frames.SelectMany(f => f)]);
+
+        private static Gen<string> ArgumentsFor() => Gen.OneOf(
+            Gen.Constant("[{\"symbol\":\"BTCUSDT\"}]"),
+            Gen.Constant("[{\"symbol\":\"BTCUSDT\",\"timeframes\":[\"1m\"],\"minConfidence\":50,\"afterSeq\":0}]"),
+            Gen.Constant("[\"BTCUSDT\",\"1m\"]"),
+            Gen.ListOf(Value(3)).Select(vs => "[" + string.Join(",", vs) + "]"));
+
+        /// <summary>Arrays nested far past System.Text.Json's 64 levels.</summary>
+        private static Gen<string> Deep() => Gen.Choose(1, 5_000).Select(d => "[" + new string('[', d) + new string(']', d) + "]");
+
+        private static Gen<string> Value(int depth) => depth == 0
+            ? Scalar()
+            : Gen.Frequency(
+                (4, Scalar()),
+                (1, Gen.ListOf(Value(depth - 1)).Select(vs => "[" + string.Join(",", vs) + "]")),
+                (1, Gen.ListOf(Gen.Zip(JsonString(20), Value(depth - 1))).Select(ps => "{" + string.Join(",", ps.Select(p => p.Item1 + ":" + p.Item2)) + "}")));
+
+        private static Gen<string> Scalar() => Gen.OneOf(
+            Gen.Elements("null", "true", "false", "0", "-0", "1e400", "-1e-400", "123456789012345678901234567890", "1.7976931348623157e309", "NaN", "\"\\ud800\"", "\"\\u0000\""),
+            Gen.Choose(int.MinValue, int.MaxValue).Select(i => i.ToString(CultureInfo.InvariantCulture)),
+            JsonString(5_000));
+
+        private static Gen<string> JsonString(int maxLength) =>
+            from length in Gen.Frequency((6, Gen.Choose(0, 30)), (1, Gen.Choose(0, maxLength)))
+            from c in Gen.Elements("a", "Z", "0", " ", "é", "€", "\"", "\\", "\u001e", "\u0000", "😀", "\ud800")
+            select JsonSerializer.Serialize(string.Concat(Enumerable.Repeat(c, length)));
+
+        private static FuzzFrame[] Fragments(byte[] record, int cutPercent)
+        {
+            var cut = record.Length * cutPercent / 100;
+            return [new FuzzFrame(0x01, record[..cut], true), new FuzzFrame(0x80, record[cut..], true)];
+        }
+
+        /// <summary>Flips, inserts, deletes, duplicates, truncates, adds a record separator or bad UTF-8.</summary>
+        private static byte[] Damaged(byte[] bytes, IEnumerable<(int Kind, int Position, int Value)> edits)
+        {
+            var list = bytes.ToList();
+            foreach (var (kind, position, value) in edits)
+            {
+                var at = list.Count == 0 ? 0 : position % list.Count;
+                switch (kind)
+                {
+                    case 0 when list.Count > 0:
+                        list[at] = (byte)value;
+                        break;
+                    case 1:
+                        list.Insert(at, (byte)value);
+                        break;
+                    case 2 when list.Count > 0:
+                        list.RemoveRange(at, Math.Min(list.Count - at, 1 + (value % 16)));
+                        break;
+                    case 3:
+                        list.InsertRange(at, list.Skip(at).Take(1 + value).ToList());
+                        break;
+                    case 4:
+                        list.RemoveRange(at, list.Count - at);
+                        break;
+                    case 5:
+                        list.Insert(at, 0x1e);
+                        break;
+                    case 6:
+                        list.InsertRange(at, (value % 3) switch { 0 => new byte[] { 0xff }, 1 => [0xc3], _ => [0xed, 0xa0, 0x80] });
+                        break;
+                    default:
+                        list.InsertRange(at, Encoding.UTF8.GetBytes(new string('{', 1 + value)));
+                        break;
+                }
+            }
+
+            return [.. list];
+        }
+    }
+}
