@@ -129,7 +129,8 @@ public sealed class SubscribeJoinTests : IAsyncDisposable
     private static (SignalSubscription Subscription, Pipe ToClient) Subscriber()
     {
         var connection = new PipeHubConnection("c1", new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
-        var state = new ConnectionState(connection.Context, 1024, new TokenBucket(TimeProvider.System, 100, 100), TimeProvider.System);
+        var state = new ConnectionState(connection.Context,
+            new ConnectionGuard(new InvocationBudget(TimeProvider.System, 100, 100), null, null, null), new SignalHubOptions(), TimeProvider.System, _ => { });
         return (new SignalSubscription(state, Symbol, SignalSubscription.MaskOf(Timeframes.All), 0), connection.ToClient);
     }
 
