@@ -204,6 +204,8 @@ export interface PerformanceGroup {
   maxDrawdown: number;
   brierScore?: number | null;
   calibration: CalibrationBucket[];
+  /** Cumulative R after each resolved signal (bounded); only on rows over every symbol and timeframe. */
+  equity?: EquityPoint[] | null;
 }
 
 /** Signals whose predicted win probability fell in [lower, upper). */
@@ -213,6 +215,19 @@ export interface CalibrationBucket {
   count: number;
   meanPredicted: number;
   observedWinRate: number;
+  /** Mean R of the bucket's resolved signals. */
+  averageR: number;
+}
+
+/** A point of an equity curve in R. */
+export interface EquityPoint {
+  /** How many signals of the row had resolved at this point. */
+  resolved: number;
+  /** Open time of the candle that resolved it (Unix ms, market time). */
+  resolvedCandleOpenTime: number;
+  cumulativeR: number;
+  /** Fall from the running peak of cumulative R, ≥ 0. */
+  drawdown: number;
 }
 
 /** Hub method and event names (the server's `HubNames`). */

@@ -95,7 +95,7 @@ public sealed class SignalJournal : IPerformanceReport
             foreach (var key in KeysOf(outcome.Models, outcome.IsShadow, outcome.Source, outcome.Symbol, outcome.Timeframe))
             {
                 var predicted = key.Model == EnsembleModel && !key.IsShadow ? ensemble : ModelPrediction(outcome, key.Model);
-                GroupOf(key).Add(outcome.Outcome, outcome.RMultiple, predicted);
+                GroupOf(key).Add(outcome.Outcome, outcome.RMultiple, predicted, outcome.ResolvedCandleOpenTime);
             }
         }
     }
@@ -161,7 +161,7 @@ public sealed class SignalJournal : IPerformanceReport
     {
         if (!_groups.TryGetValue(key, out var group))
         {
-            group = new JournalGroup();
+            group = new JournalGroup(keepsEquity: key.Symbol == All && key.Timeframe == All);
             _groups.Add(key, group);
         }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Options;
 using SignalStream.Engine.Events;
 using SignalStream.Hub.Cli.Replay;
+using SignalStream.Hub.Cli.Replay.Report;
 
 namespace SignalStream.Hub.Cli;
 
@@ -26,6 +27,9 @@ internal static class ReplayCommand
           --models DIR            the models folder (default the server's Models:Path, ./models)
           --set KEY=VALUE         a configuration override, repeatable (e.g. --set Signals:MinVoteScore=0.6);
                                   otherwise the server's configuration (appsettings.json, environment) applies
+          --report DIR            write a backtest report there: report.md (figures per model, TradingView
+                                  source, symbol and timeframe) and PNG charts (equity, drawdown, confidence,
+                                  calibration); the same input gives the same report.md
 
         Exit codes: 0 done, 1 failed (store or models unusable, namespace taken), 2 usage error.
         """;
@@ -75,6 +79,12 @@ internal static class ReplayCommand
                 return 1;
             }
 
+            if (options.Report is not null)
+            {
+                var files = BacktestReport.Write(options.Report, ReportInput(options, result));
+                Console.WriteLine($"replay: report written: {string.Join(", ", files)}");
+            }
+
             return 0;
         }
         catch (OptionsValidationException ex)
@@ -94,12 +104,24 @@ internal static class ReplayCommand
         }
     }
 
+    /// <summary>What the report is made of: the replay's journal and what it replayed.</summary>
+    internal static BacktestInput ReportInput(ReplayOptions options, ReplayResult result) => new(
+        result.Performance ?? new Contracts.PerformanceReport(0, []),
+        result.ModelInfos,
+        options.Settings,
+        result.Candles,
+        result.Signals,
+        result.ShadowSignals,
+        result.Outcomes,
+        result.FirstCandleClose,
+        result.LastCandleClose);
+
     internal static bool TryParse(string[] args, out ReplayOptions options, out string? error)
     {
         options = null!;
         error = null;
         string storage = "file", into = string.Empty;
-        string? path = null, postgres = null, models = null, output = null;
+        string? path = null, postgres = null, models = null, output = null, report = null;
         var symbols = new HashSet<string>(StringComparer.Ordinal);
         var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < args.Length; i++)
@@ -131,6 +153,9 @@ internal static class ReplayCommand
                     break;
                 case "--models":
                     models = value;
+                    break;
+                case "--report":
+                    report = value;
                     break;
                 case "--symbols":
                     foreach (var symbol in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -185,7 +210,13 @@ internal static class ReplayCommand
             return false;
         }
 
-        options = new ReplayOptions(storage, path, postgres, into, symbols, models, settings, output);
+        if (report is not null && File.Exists(report))
+        {
+            error = $"--report '{report}' is a file; give a directory (it is created when missing).";
+            return false;
+        }
+
+        options = new ReplayOptions(storage, path, postgres, into, symbols, models, settings, output, report);
         return true;
     }
 }

@@ -1,6 +1,7 @@
 using SignalStream.Contracts;
 using SignalStream.Engine;
 using SignalStream.Hub.Hubs;
+using SignalStream.Hub.Notifications;
 
 namespace SignalStream.Hub.FanOut;
 
@@ -15,9 +16,10 @@ namespace SignalStream.Hub.FanOut;
 /// Only closed candles go on the bus: in-progress updates are frequent, best effort and served by role <c>all</c> nodes.
 /// Candles are published on arrival, before inference and before the writer queues them: a crash in between re-ingests
 /// the candle after the restart, so a display may receive the same closed bar twice (same stream and open time, same
-/// values: an overwrite), never a wrong or missing one. Signals keep persist-then-publish with their seq.
+/// values: an overwrite), never a wrong or missing one. Signals keep persist-then-publish with their seq. Notification
+/// sinks are woken here, at the same point; they read the signal from the store themselves.
 /// </remarks>
-internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bus, HubMetrics metrics, TimeProvider time) : IEngineOutput
+internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bus, HubMetrics metrics, TimeProvider time, NotificationService? notifications = null) : IEngineOutput
 {
     /// <summary>
     /// Candles go out as they arrive, ahead of inference: subscribers see the bar close at once, the signal after. Each
@@ -47,6 +49,7 @@ internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bu
         var published = signal;
         metrics.SignalPublished(published.ExchangeTime, time.GetUtcNow().ToUnixTimeMilliseconds());
         bus?.TryPublish(BusMessage.For(published));
+        notifications?.Published(published.Symbol);
         return localFeeds is null
             ? ValueTask.CompletedTask
             : localFeeds.GetOrCreate(published.Symbol).PostAsync(new(published, null), cancellationToken);
@@ -62,6 +65,7 @@ internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bu
         }
 
         bus?.TryPublish(BusMessage.For(outcome));
+        notifications?.Published(outcome.Symbol);
         return localFeeds is null
             ? ValueTask.CompletedTask
             : localFeeds.GetOrCreate(outcome.Symbol).PostAsync(new(null, outcome), cancellationToken);

@@ -5,6 +5,7 @@ using SignalStream.Engine.Pipeline;
 using SignalStream.Engine.Signals;
 using SignalStream.Ingest;
 using SignalStream.Hub.Hubs;
+using SignalStream.Hub.Notifications;
 using SignalStream.Hub.Observability;
 using SignalStream.Hub.Webhooks;
 
@@ -40,6 +41,9 @@ public static class SignalStreamHost
 
         builder.Services.AddSignalStreamObservability(configuration);
         builder.Services.AddSignalStreamEvents(configuration);
+
+        // Before the engine: each sink's progress is loaded before the first signal can be published.
+        builder.Services.AddSignalStreamNotifications(configuration, roles);
         if (roles.RunsEngine)
         {
             // Before ingest and the engine: hosted services start in registration order, and the signal stage must be
@@ -69,6 +73,7 @@ public static class SignalStreamHost
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") || c.Tags.Contains("live") });
         app.MapSignalStreamObservability();
         app.MapSignalStreamHub(roles);
+        app.MapSignalStreamNotifications(roles);
         if (roles.RunsEngine)
         {
             app.MapSignalStreamWebhooks();

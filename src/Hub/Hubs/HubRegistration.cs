@@ -55,7 +55,8 @@ public static class HubRegistration
                 roles.ServesClients ? sp.GetRequiredService<SymbolFeeds>() : null,
                 sp.GetService<ISignalBus>(),
                 sp.GetRequiredService<HubMetrics>(),
-                sp.GetRequiredService<TimeProvider>()));
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetService<Notifications.NotificationService>()));
         }
 
         return services;
