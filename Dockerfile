@@ -4,10 +4,8 @@
 ARG DOTNET_VERSION=10.0
 
 FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION} AS build
-# The build fetches the ONNX Runtime native library from npm (onnxruntime-node), so this stage needs node and npm.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends nodejs npm \
- && rm -rf /var/lib/apt/lists/*
+# ONNX Runtime comes from NuGet (Microsoft.ML.OnnxRuntime); Directory.Build.props builds for this stage's own runtime
+# identifier (linux-x64 or linux-arm64), so only that platform's native library is published (docs/inference.md).
 WORKDIR /src
 COPY Directory.Build.props Directory.Packages.props SignalStream.sln ./
 COPY src/ src/
@@ -27,6 +25,7 @@ ENV ASPNETCORE_URLS=http://+:8080 \
 RUN mkdir -p /var/lib/signalstream && chown "$APP_UID" /var/lib/signalstream
 COPY --from=build /app ./
 USER $APP_UID
-EXPOSE 8080
+# 8080: clients; 9180: /metrics and /health when Management__Urls=http://+:9180 (compose.yaml sets it).
+EXPOSE 8080 9180
 VOLUME ["/var/lib/signalstream"]
 ENTRYPOINT ["dotnet", "SignalStream.Hub.dll"]

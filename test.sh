@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite on a fresh Debian machine (as root) or a developer box:
-#   1. installs what is missing (apt: PostgreSQL, Redis, Prometheus/promtool, Chromium, docker-compose; npm packages),
+#   1. installs what is missing (apt: PostgreSQL, Redis, Prometheus/promtool, Chromium, docker-compose, aiosmtpd; npm
+#      packages),
 #   2. starts a private PostgreSQL and Redis on free loopback ports,
 #   3. builds once and runs every .NET test project, the TypeScript SDK tests and the config checks,
 #   4. stops what it started, prints one summary line, and exits non-zero if anything failed.
@@ -20,6 +21,7 @@ command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v docker-compose >/dev/null || need_apt+=(docker-compose)
 command -v npm >/dev/null || need_apt+=(nodejs npm)
+[ -d /usr/lib/python3/dist-packages/aiosmtpd ] || need_apt+=(python3-aiosmtpd)   # the email sink's SMTP server
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "installing ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=(); else SUDO=(sudo); fi

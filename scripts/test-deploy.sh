@@ -68,6 +68,7 @@ for n in engines + hubs:
     if s[n].get("build", {}).get("dockerfile") != "Dockerfile": problems.append(f"{n}: must build from the Dockerfile")
 nginx = open("deploy/nginx/nginx.conf").read()
 upstream = re.findall(r"^\s*server\s+([\w.-]+):8080", nginx, re.M)
+upstream_ports = set(re.findall(r"^\s*server\s+[\w.-]+:(\d+)", nginx, re.M))
 if sorted(upstream) != sorted(hubs): problems.append(f"nginx upstream {upstream} != hub services {hubs}")
 if not re.search(r"^\s*ip_hash;", nginx, re.M): problems.append("nginx upstream is not sticky (ip_hash)")
 for header in ("Upgrade $http_upgrade", "Connection $connection_upgrade"):
@@ -78,6 +79,13 @@ for leak in ("$request ", "$request\"", "$request_uri", "$args", "$query_string"
 prom = yaml.safe_load(open("deploy/prometheus/prometheus.yml"))
 targets = {t.split(":")[0] for job in prom["scrape_configs"] if job["job_name"].startswith("signalstream") for sc in job["static_configs"] for t in sc["targets"]}
 if targets != set(engines + hubs): problems.append(f"prometheus targets {sorted(targets)} != engine+hub services {sorted(engines + hubs)}")
+# Prometheus scrapes the management port (Management__Urls), which the nodes serve metrics on and nginx never proxies.
+ports = {t.split(":")[1] for job in prom["scrape_configs"] if job["job_name"].startswith("signalstream") for sc in job["static_configs"] for t in sc["targets"]}
+for n in engines + hubs:
+    management = re.fullmatch(r"https?://[^:/]+:(\d+)", str(s[n]["environment"].get("Management__Urls", "")))
+    if not management: problems.append(f"{n}: Management__Urls must be one http://host:port (metrics and health off the public port)")
+    elif ports != {management.group(1)}: problems.append(f"prometheus scrapes ports {sorted(ports)}, but {n} serves metrics on {management.group(1)}")
+    elif management.group(1) in upstream_ports: problems.append(f"{n}: the management port {management.group(1)} is the one nginx proxies to")
 mounts = " ".join(v for v in s["grafana"]["volumes"] if isinstance(v, str))
 if "provisioning" not in mounts or "dashboards" not in mounts: problems.append("grafana provisioning/dashboards not mounted")
 print("\n".join(problems)); sys.exit(1 if problems else 0)
@@ -107,15 +115,13 @@ for f in dashboards:
 print("\n".join(problems)); sys.exit(1 if problems else 0)
 PY
 
-check "Dockerfile: sdk build stage with node/npm, aspnet runtime, sources exist" python3 - <<'PY'
+check "Dockerfile: sdk build stage, aspnet runtime, sources exist" python3 - <<'PY'
 import os, re, sys
 d = open("Dockerfile").read()
 problems = []
 stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\w+))?", d, re.M | re.I)
 images = [s[0] for s in stages]
 if len(stages) < 2 or "dotnet/sdk" not in images[0] or "dotnet/aspnet" not in images[-1]: problems.append(f"expected sdk build → aspnet runtime stages, got {images}")
-build = d.split("FROM", 2)[1]
-if "nodejs" not in build or "npm" not in build: problems.append("the build stage does not install nodejs and npm (the ONNX Runtime fetch needs them)")
 for line in re.findall(r"^COPY\s+(?!--from)(.+)$", d, re.M):
     for src in line.split()[:-1]:
         if not os.path.exists(src): problems.append(f"COPY source {src} does not exist")

@@ -6,11 +6,11 @@ namespace SignalStream.LoadTests;
 internal sealed class LoadTestOptions
 {
     public static readonly string[] AllScenarios = ["steady", "reconnect", "slow", "bell", "outage", "sweep"];
-    public static readonly string[] AllTargets = ["signalstream", "socketio"];
+    public static readonly string[] AllTargets = LoadTests.Targets.All;
 
     public string[] Scenarios { get; set; } = ["steady", "reconnect", "slow"];
 
-    public string[] Targets { get; set; } = ["signalstream", "socketio"];
+    public string[] Targets { get; set; } = [.. LoadTests.Targets.All];
 
     /// <summary>Concurrent subscriber connections.</summary>
     public int Clients { get; set; } = 1000;
@@ -64,7 +64,11 @@ internal sealed class LoadTestOptions
 
     public string HubDll { get; set; } = "";
 
+    /// <summary>The Socket.IO peer's folder (<c>server.js</c>, <c>node_modules</c>).</summary>
     public string PeerFolder { get; set; } = "";
+
+    /// <summary>The SignalR peer's built entry assembly.</summary>
+    public string PeerSignalRDll { get; set; } = "";
 
     public string ChannelPrefix { get; set; } = "signalstream";
 
@@ -80,6 +84,7 @@ internal sealed class LoadTestOptions
         {
             HubDll = Path.Combine(repositoryRoot, "src", "Hub", "bin", "Release", "net10.0", "SignalStream.Hub.dll"),
             PeerFolder = Path.Combine(repositoryRoot, "load-tests", "peer-socketio"),
+            PeerSignalRDll = Path.Combine(repositoryRoot, "load-tests", "peer-signalr", "bin", "Release", "net10.0", "SignalStream.PeerSignalR.dll"),
         };
         var errors = new List<string>();
         for (var i = 0; i < args.Length; i++)
@@ -123,6 +128,7 @@ internal sealed class LoadTestOptions
                 case "--out": options.Output = value; break;
                 case "--hub-dll": options.HubDll = value; break;
                 case "--peer": options.PeerFolder = value; break;
+                case "--peer-signalr-dll": options.PeerSignalRDll = value; break;
                 case "--max-minutes": options.MaxMinutes = Double(value, name, 0.5, 240, errors); break;
                 default:
                     errors.Add($"Unknown option {name}. Options: --scenarios, --targets, --clients, --symbols, --symbols-per-client, --rate, " +
@@ -137,14 +143,19 @@ internal sealed class LoadTestOptions
             errors.Add($"--symbols-per-client ({options.SymbolsPerClient}) cannot exceed --symbols ({options.Symbols}).");
         }
 
-        if (!File.Exists(options.HubDll))
+        if (options.Targets.Contains(LoadTests.Targets.SignalStream) && !File.Exists(options.HubDll))
         {
-            errors.Add($"The SignalStream server was not found at {options.HubDll}: build it with 'dotnet build src/Hub -c Release' or pass --hub-dll.");
+            errors.Add($"The SignalStream server was not found at {options.HubDll}: build it with 'dotnet build src/Hub -c Release', pass --hub-dll, or leave signalstream out of --targets.");
         }
 
-        if (options.Targets.Contains("socketio") && !Directory.Exists(Path.Combine(options.PeerFolder, "node_modules", "socket.io")))
+        if (options.Targets.Contains(LoadTests.Targets.SignalR) && !File.Exists(options.PeerSignalRDll))
         {
-            errors.Add($"The Socket.IO peer's packages are missing: run 'npm ci' in {options.PeerFolder}, or pass --targets signalstream.");
+            errors.Add($"The SignalR peer was not found at {options.PeerSignalRDll}: build it with 'dotnet build load-tests/peer-signalr -c Release', pass --peer-signalr-dll, or leave signalr out of --targets.");
+        }
+
+        if (options.Targets.Contains(LoadTests.Targets.SocketIo) && !Directory.Exists(Path.Combine(options.PeerFolder, "node_modules", "socket.io")))
+        {
+            errors.Add($"The Socket.IO peer's packages are missing: run 'npm ci' in {options.PeerFolder}, or leave socketio out of --targets.");
         }
 
         return (errors.Count == 0 ? options : null, errors);

@@ -1,3 +1,5 @@
+using System.Text;
+using SignalStream.LoadTests.Clients;
 using SignalStream.LoadTests.Measurement;
 using SignalStream.LoadTests.Reporting;
 using SignalStream.LoadTests.Scenarios;
@@ -6,7 +8,8 @@ namespace SignalStream.LoadTests;
 
 /// <summary>
 /// The harness's own logic checked without any server (<c>--self-check</c>, run by <c>scripts/test-load-smoke.sh</c>):
-/// the capacity sweep's step rules, its ladder validation and the per-step latency window. One <c>PASS</c>/<c>FAIL</c>
+/// the capacity sweep's step rules, its ladder validation, the per-step latency window, the capacity line over several
+/// targets, and how a client's ledger starts against a server without a start position (the peers). One <c>PASS</c>/<c>FAIL</c>
 /// line per check, the smoke script's format; exit code 1 when any fails.
 /// </summary>
 internal static class SelfChecks
@@ -111,7 +114,7 @@ internal static class SelfChecks
         });
         yield return ("a capacity at the ladder's top is a floor", () =>
         {
-            var sweep = new SweepResult { Target = "signalstream", P99BoundMs = Bound };
+            var sweep = new SweepResult { Target = Targets.SignalStream, P99BoundMs = Bound };
             sweep.Steps.AddRange([Step(40, 4000, 3), Step(80, 8000, 9)]);
             var top = sweep.CapacityIsLowerBound;
             sweep.Steps.Add(Step(120, 12000, 99));
@@ -121,15 +124,35 @@ internal static class SelfChecks
                 ? null
                 : $"lower bound flags were {top}, {missedAbove}, {sweep.CapacityIsLowerBound}";
         });
-        yield return ("the capacity line gives both capacities and their ratio", () =>
+        yield return ("the capacity line gives every server's capacity and SignalStream's ratio to each peer", () =>
         {
-            var ours = new SweepResult { Target = "signalstream", P99BoundMs = Bound };
+            var ours = new SweepResult { Target = Targets.SignalStream, P99BoundMs = Bound };
             ours.Steps.AddRange([Step(40, 40000, 8), Step(80, 80000, 30), Step(120, 120000, 95), Step(160, 150000, 300)]);
-            var peer = new SweepResult { Target = "socketio", P99BoundMs = Bound };
-            peer.Steps.AddRange([Step(40, 40000, 5), Step(80, 80000, 2000), Step(120, 90000, 9000)]);
-            var line = ReportWriter.CapacityLine([ours, peer], Bound);
-            return line.Contains("SignalStream 80,000/s", StringComparison.Ordinal) && line.Contains("peer 40,000/s", StringComparison.Ordinal)
-                && line.Contains("ratio 2.00x", StringComparison.Ordinal) ? null : $"got '{line}'";
+            var signalR = new SweepResult { Target = Targets.SignalR, P99BoundMs = Bound };
+            signalR.Steps.AddRange([Step(40, 40000, 9), Step(60, 50000, 20), Step(80, 60000, 400)]);
+            var socketIo = new SweepResult { Target = Targets.SocketIo, P99BoundMs = Bound };
+            socketIo.Steps.AddRange([Step(40, 40000, 5), Step(80, 80000, 2000), Step(120, 90000, 9000)]);
+            var line = ReportWriter.CapacityLine([ours, signalR, socketIo], Bound);
+            string[] expected = ["SignalStream 80,000/s", "SignalR peer 50,000/s", "Socket.IO peer 40,000/s",
+                "SignalStream / SignalR peer 1.60x", "SignalStream / Socket.IO peer 2.00x"];
+            return expected.All(e => line.Contains(e, StringComparison.Ordinal)) && !line.Contains("floor", StringComparison.Ordinal)
+                ? null
+                : $"got '{line}'";
+        });
+        yield return ("a peer with no step within the bound has no ratio, the others keep theirs", () =>
+        {
+            var ours = new SweepResult { Target = Targets.SignalStream, P99BoundMs = Bound };
+            ours.Steps.AddRange([Step(40, 40000, 8), Step(80, 80000, 90)]);
+            var signalR = new SweepResult { Target = Targets.SignalR, P99BoundMs = Bound };
+            signalR.Steps.AddRange([Step(40, 40000, 60), Step(80, 60000, 400)]);
+            var socketIo = new SweepResult { Target = Targets.SocketIo, P99BoundMs = Bound };
+            socketIo.Steps.AddRange([Step(40, 20000, 5), Step(80, 30000, 2000)]);
+            var line = ReportWriter.CapacityLine([ours, signalR, socketIo], Bound);
+            return line.Contains("SignalR peer none within the bound", StringComparison.Ordinal)
+                && line.Contains("SignalStream / SignalR peer n/a", StringComparison.Ordinal)
+                && line.Contains("SignalStream / Socket.IO peer 2.00x", StringComparison.Ordinal)
+                ? null
+                : $"got '{line}'";
         });
         yield return ("a ladder must climb, hold positive rates and not be empty", () =>
         {
@@ -160,6 +183,46 @@ internal static class SelfChecks
 
             return null;
         });
+        yield return ("a peer's subscription starts at its first arrival, also when it arrived before the answer", () =>
+        {
+            var late = new SeqLedger("LT0001USDT");
+            late.AwaitAnswer();
+            late.StartAtFirstArrival();
+            late.Observe(41);
+            late.Observe(42);
+            var early = new SeqLedger("LT0001USDT");
+            early.AwaitAnswer();
+            early.Observe(17);
+            early.Observe(18);
+            early.StartAtFirstArrival();
+            early.Observe(19);
+            return (late.Last, late.Gaps, late.Received, early.Last, early.Gaps, early.Received) == (42, 0, 2, 19, 0, 3)
+                ? null
+                : $"late: last {late.Last}, gaps {late.Gaps}, received {late.Received}; early: last {early.Last}, gaps {early.Gaps}, received {early.Received}";
+        });
+        yield return ("a peer's re-join keeps counting: what it missed is a gap, what arrived before the answer is kept", () =>
+        {
+            var ledger = new SeqLedger("LT0001USDT");
+            ledger.AwaitAnswer();
+            ledger.StartAtFirstArrival();
+            ledger.Observe(1);
+            ledger.Observe(2);
+            ledger.AwaitAnswer(); // the reconnect's Subscribe (the SignalR client sends afterSeq 2; the peer ignores it)
+            ledger.Observe(6);
+            ledger.StartAtFirstArrival();
+            ledger.Observe(7);
+            return (ledger.Last, ledger.Gaps, ledger.Duplicates, ledger.MissingUpTo(7)) == (7, 3, 0, 0)
+                ? null
+                : $"last {ledger.Last}, gaps {ledger.Gaps}, duplicates {ledger.Duplicates}, missing {ledger.MissingUpTo(7)}";
+        });
+        yield return ("a SignalR Subscribe answer without latestSeq is a peer's, with one SignalStream's", () =>
+        {
+            var peer = AnswerSubscribe("""{"type":3,"invocationId":"0","result":{"symbol":"LT0001USDT"}}""", seqAfterAnswer: 900);
+            var ours = AnswerSubscribe("""{"type":3,"invocationId":"0","result":{"symbol":"LT0001USDT","latestSeq":899,"recovered":false,"signals":[]}}""", seqAfterAnswer: 900);
+            return (peer.Last, peer.Gaps, ours.Last, ours.Gaps) == (900, 0, 900, 0)
+                ? null
+                : $"peer answer: last {peer.Last}, gaps {peer.Gaps}; SignalStream answer: last {ours.Last}, gaps {ours.Gaps}";
+        });
         yield return ("a step's latency window holds only what was recorded during the step", () =>
         {
             var histogram = new LatencyHistogram();
@@ -177,6 +240,18 @@ internal static class SelfChecks
             var step = histogram.Summarize().Since(before);
             return step.Count == 100 && step.P50 is > 190 and < 210 ? null : $"count {step.Count}, p50 {step.P50} ms";
         });
+    }
+
+    /// <summary>A SignalR client's ledger after its Subscribe got <paramref name="completion"/> and then one signal with
+    /// seq <paramref name="seqAfterAnswer"/> arrived.</summary>
+    private static SeqLedger AnswerSubscribe(string completion, long seqAfterAnswer)
+    {
+        var client = new SignalRClient(0, ["LT0001USDT"], new ClientStats(), slow: false, ClientMeasurement.FromExchangeTime);
+        client.SubscribeWithoutSocket(0);
+        client.ReceiveWithoutSocket(Encoding.UTF8.GetBytes(completion + "\u001e"));
+        client.ReceiveWithoutSocket(Encoding.UTF8.GetBytes(
+            $"{{\"type\":1,\"target\":\"signal\",\"arguments\":[{{\"seq\":{seqAfterAnswer},\"symbol\":\"LT0001USDT\",\"exchangeTime\":1}}]}}\u001e"));
+        return client.Ledgers[0];
     }
 
     /// <summary>A measured step as the sweep sees it; offered/s equals <paramref name="offered"/>, delivered/s the offer

@@ -2,15 +2,32 @@ using SignalStream.Contracts;
 
 namespace SignalStream.Engine;
 
-/// <summary>Calls every registered <see cref="IEngineOutput"/> in registration order.</summary>
+/// <summary>
+/// The engine's one way out, and the one place that orders storing before publishing: every result goes to the
+/// durable output (the event writer) first; signals and outcomes reach the publishing outputs
+/// (<see cref="IEngineOutput"/>: the fan-out to clients and Redis, and any other publisher) only once their group commit
+/// is acknowledged, so a seq a client has seen is durable. Candles are published as they come (they carry no seq, and a
+/// lost one comes back from the exchange after a restart).
+/// </summary>
 /// <remarks>
-/// A signal is stamped with <see cref="Signal.PublishedAt"/> here, once, before any output sees it: the store persists
-/// before the fan-out sends, so a stamp added by the fan-out would be missing from every stored (resumed) signal.
+/// A signal is stamped with <see cref="Signal.PublishedAt"/> here, once, before the store sees it: the stored copy and the
+/// published one are the same record. Publishers are called in registration order. Without a durable output (engine
+/// tests, tools) results are published at once.
 /// </remarks>
-public sealed class EngineOutputs(IEnumerable<IEngineOutput> outputs, TimeProvider? timeProvider = null) : IEngineOutput
+public sealed class EngineOutputs : IEngineOutput
 {
-    private readonly IEngineOutput[] _outputs = outputs.ToArray();
-    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+    private readonly IEngineOutput[] _outputs;
+    private readonly IDurableEngineOutput? _store;
+    private readonly Publishers _publish;
+    private readonly TimeProvider _time;
+
+    public EngineOutputs(IEnumerable<IEngineOutput> outputs, IDurableEngineOutput? store = null, TimeProvider? timeProvider = null)
+    {
+        _outputs = outputs.ToArray();
+        _store = store;
+        _publish = new Publishers(_outputs);
+        _time = timeProvider ?? TimeProvider.System;
+    }
 
     public async ValueTask OnCandleArrivedAsync(CandleUpdate update, CancellationToken cancellationToken)
     {
@@ -22,38 +39,115 @@ public sealed class EngineOutputs(IEnumerable<IEngineOutput> outputs, TimeProvid
 
     public async ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken)
     {
+        if (_store is not null)
+        {
+            await _store.OnCandleAsync(update, cancellationToken).ConfigureAwait(false);
+        }
+
         foreach (var output in _outputs)
         {
             await output.OnCandleAsync(update, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    public async ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
+    /// <summary>Stamps the signal and queues it for its commit; it is published after the commit, not before this returns.</summary>
+    public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
     {
         if (signal.PublishedAt == 0)
         {
             signal = signal with { PublishedAt = _time.GetUtcNow().ToUnixTimeMilliseconds() };
         }
 
-        foreach (var output in _outputs)
-        {
-            await output.OnSignalAsync(signal, cancellationToken).ConfigureAwait(false);
-        }
+        return _store is null
+            ? _publish.OnSignalAsync(signal, cancellationToken)
+            : _store.OnSignalAsync(signal, _publish, cancellationToken);
     }
 
     public async ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken)
     {
+        if (_store is not null)
+        {
+            await _store.OnShadowSignalAsync(signal, cancellationToken).ConfigureAwait(false);
+        }
+
         foreach (var output in _outputs)
         {
             await output.OnShadowSignalAsync(signal, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    public async ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken)
+    /// <summary>Queues the outcome for its commit; like a signal, it is published after the commit.</summary>
+    public ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken) =>
+        _store is null
+            ? _publish.OnOutcomeAsync(outcome, cancellationToken)
+            : _store.OnOutcomeAsync(outcome, _publish, cancellationToken);
+
+    public ValueTask OnAlertAsync(Events.TradingViewAlertReceived alert, CancellationToken cancellationToken) =>
+        OnAlertAsync(alert, committed: null, cancellationToken);
+
+    /// <summary>
+    /// Queues a TradingView alert for its commit; like a signal, it reaches the publishers after the commit, and
+    /// <paramref name="committed"/> completes then (the webhook answers 202 once it has).
+    /// </summary>
+    public ValueTask OnAlertAsync(Events.TradingViewAlertReceived alert, TaskCompletionSource? committed, CancellationToken cancellationToken)
     {
-        foreach (var output in _outputs)
+        IEngineOutput to = committed is null ? _publish : new CommitNotice(_publish, committed);
+        return _store is null ? to.OnAlertAsync(alert, cancellationToken) : _store.OnAlertAsync(alert, to, cancellationToken);
+    }
+
+    /// <summary>What the durable output calls after a commit: every publisher, in order.</summary>
+    private sealed class Publishers(IEngineOutput[] outputs) : IEngineOutput
+    {
+        public async ValueTask OnAlertAsync(Events.TradingViewAlertReceived alert, CancellationToken cancellationToken)
         {
-            await output.OnOutcomeAsync(outcome, cancellationToken).ConfigureAwait(false);
+            foreach (var output in outputs)
+            {
+                await output.OnAlertAsync(alert, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public async ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
+        {
+            foreach (var output in outputs)
+            {
+                await output.OnSignalAsync(signal, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public async ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken)
+        {
+            foreach (var output in outputs)
+            {
+                await output.OnOutcomeAsync(outcome, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Publishes a committed alert, then says it was committed (whatever a publisher did with it).</summary>
+    private sealed class CommitNotice(IEngineOutput publishers, TaskCompletionSource committed) : IEngineOutput
+    {
+        public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public async ValueTask OnAlertAsync(Events.TradingViewAlertReceived alert, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await publishers.OnAlertAsync(alert, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                committed.TrySetResult();
+            }
         }
     }
 }

@@ -3,12 +3,14 @@ using SignalStream.Contracts;
 namespace SignalStream.Engine;
 
 /// <summary>
-/// Where the engine's results go. The event writer (persistence) and the fan-out (publishing) both implement it;
-/// <see cref="EngineOutputs"/> calls every registered output in registration order (persistence first).
+/// A publisher of the engine's results (the fan-out to clients and Redis; any other sink). <see cref="EngineOutputs"/>
+/// calls every registered output in registration order; signals and outcomes arrive only after the durable output
+/// (<see cref="IDurableEngineOutput"/>, the event writer) has had their commit acknowledged.
 /// </summary>
 /// <remarks>
-/// Calls for one stream arrive in order and never concurrently. A returned ValueTask that does not complete at once
-/// is back-pressure: the engine waits, it never drops.
+/// Calls for one stream arrive in order and never concurrently; a symbol's signals arrive in seq order. A returned
+/// ValueTask that does not complete at once is back-pressure: the engine (or, for signals and outcomes, the writer's
+/// commit lane of that symbol) waits, it never drops.
 /// </remarks>
 public interface IEngineOutput
 {
@@ -21,17 +23,23 @@ public interface IEngineOutput
 
     /// <summary>
     /// Every candle update after the signal stage has decided on it: in-progress (best effort) and closed (exactly
-    /// once, in order per stream). Persisting a closed candle here, after its signal, is what lets a restart skip
-    /// stored candles without skipping a decision.
+    /// once, in order per stream), after the durable output has queued it (persisting a closed candle after its signal
+    /// is what lets a restart skip stored candles without skipping a decision).
     /// </summary>
     ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken);
 
-    /// <summary>A published signal with its final seq.</summary>
+    /// <summary>A signal with its final seq, already committed to the store.</summary>
     ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken);
 
     /// <summary>A shadow model's would-be signal: journaled and scored, never published to clients.</summary>
     ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken);
 
-    /// <summary>A resolved signal (live or shadow: see <see cref="SignalOutcome.IsShadow"/>).</summary>
+    /// <summary>A resolved signal (live or shadow: see <see cref="SignalOutcome.IsShadow"/>), already committed to the store.</summary>
     ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A TradingView alert the engine accepted, already committed to the store, ahead of the signal it caused (the same
+    /// commit lane: in order with the symbol's signals). Publishers that have no use for it ignore it.
+    /// </summary>
+    ValueTask OnAlertAsync(Events.TradingViewAlertReceived alert, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }

@@ -8,7 +8,8 @@ namespace SignalStream.Ingest;
 /// source: each source creates one for its exchange label, and a process runs one source.
 /// </summary>
 /// <remarks>
-/// Labels are bounded: exchange is the source's fixed name, reason is a <see cref="FrameRejection"/> name.
+/// Labels are bounded: exchange is the source's fixed name, reason is a <see cref="FrameRejection"/> name (rejected
+/// frames) or a <see cref="ConnectionEnd"/> (reconnects).
 /// <c>signalstream_candles_closed_total</c> is not here: the engine pipeline records it once per closed candle.
 /// </remarks>
 internal sealed class IngestMetrics
@@ -16,6 +17,7 @@ internal sealed class IngestMetrics
     public const string MeterName = "SignalStream.Ingest";
 
     private static readonly string[] s_reasons = Enum.GetNames<FrameRejection>();
+    private static readonly string[] s_endings = ["closed", "server_shutdown", "rotated", "silent", "network", "message_too_large", "fault"];
 
     private readonly KeyValuePair<string, object?> _exchange;
     private readonly Counter<long> _messages;
@@ -33,7 +35,7 @@ internal sealed class IngestMetrics
         var meter = meterFactory.Create(MeterName);
         _messages = meter.CreateCounter<long>("signalstream_ingest_messages_total", description: "Messages received from the exchange (WebSocket frames; one per update for the simulated and replay sources).");
         _backfilled = meter.CreateCounter<long>("signalstream_backfilled_candles_total", description: "Closed candles recovered from REST after a gap, a late close or a reconnect.");
-        _reconnects = meter.CreateCounter<long>("signalstream_ingest_reconnects_total", description: "WebSocket connections replaced (faults, rotation, serverShutdown).");
+        _reconnects = meter.CreateCounter<long>("signalstream_ingest_reconnects_total", description: "WebSocket connections replaced, by reason (closed, server_shutdown, rotated, silent, network, message_too_large, fault).");
         _rejected = meter.CreateCounter<long>("signalstream_ingest_frames_rejected_total", description: "Messages that were malformed, unexpected or for unknown streams.");
         _duplicates = meter.CreateCounter<long>("signalstream_ingest_duplicates_dropped_total", description: "Closed frames dropped because the candle was already delivered.");
         meter.CreateObservableGauge("signalstream_ingest_channel_depth", () => channel.ClosedQueued,
@@ -44,7 +46,8 @@ internal sealed class IngestMetrics
 
     public void Backfilled(int count) => _backfilled.Add(count, _exchange);
 
-    public void Reconnected() => _reconnects.Add(1, _exchange);
+    public void Reconnected(ConnectionEnd reason) =>
+        _reconnects.Add(1, _exchange, new KeyValuePair<string, object?>("reason", s_endings[(int)reason]));
 
     public void Rejected(FrameRejection reason) =>
         _rejected.Add(1, _exchange, new KeyValuePair<string, object?>("reason", s_reasons[(int)reason]));

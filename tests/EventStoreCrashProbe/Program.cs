@@ -6,6 +6,7 @@ using SignalStream.Engine.Events;
 // Usage: EventStoreCrashProbe <journal folder> [segment size bytes]
 // Appends groups forever: group g holds 1–40 events over a few streams, each event's JSON is {"g":g,"i":i}.
 // After each group's AppendAsync returns (fsync done) it prints "ACK g count". The test kills it with SIGKILL.
+// When the journal cannot be opened (another process owns the folder) it prints "REFUSED <message>" on stderr, exits 3.
 if (args.Length < 1)
 {
     Console.Error.WriteLine("usage: EventStoreCrashProbe <journal folder> [segment size bytes]");
@@ -22,7 +23,17 @@ var services = new ServiceCollection().AddLogging();
 services.AddSignalStreamEvents(configuration);
 await using var provider = services.BuildServiceProvider();
 var store = provider.GetRequiredService<IEventStore>();
-await store.InitializeAsync();
+try
+{
+    await store.InitializeAsync();
+}
+catch (IOException ex)
+{
+    Console.Error.WriteLine("REFUSED " + ex.Message);
+    return 3;
+}
+
+Console.WriteLine("OPEN " + Environment.ProcessId);
 
 var random = new Random();
 var stdout = Console.Out;

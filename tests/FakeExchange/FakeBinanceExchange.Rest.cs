@@ -10,14 +10,19 @@ public sealed partial class FakeBinanceExchange
     private readonly object _restLock = new();
     private int _forcedRateLimits;
     private int _forcedStatus = 429;
+    private string _retryAfter = "1";
 
-    /// <summary>The next <paramref name="count"/> REST requests get <paramref name="status"/> (429 or 418) with Retry-After: 1.</summary>
-    public void RateLimitNextRestRequests(int count, int status = 429)
+    /// <summary>
+    /// The next <paramref name="count"/> REST requests get <paramref name="status"/> (429 or 418) with
+    /// <c>Retry-After: <paramref name="retryAfter"/></c> (seconds, or any text a broken proxy might send).
+    /// </summary>
+    public void RateLimitNextRestRequests(int count, int status = 429, string retryAfter = "1")
     {
         lock (_restLock)
         {
             _forcedRateLimits = count;
             _forcedStatus = status;
+            _retryAfter = retryAfter;
         }
     }
 
@@ -26,6 +31,7 @@ public sealed partial class FakeBinanceExchange
         Interlocked.Increment(ref _restRequests);
         bool limited;
         int status;
+        string retryAfter;
         lock (_restLock)
         {
             limited = _forcedRateLimits > 0 || (_options.Faults.RestRateLimit > 0 && _faultRandom.NextDouble() < _options.Faults.RestRateLimit);
@@ -35,12 +41,13 @@ public sealed partial class FakeBinanceExchange
             }
 
             status = _forcedStatus;
+            retryAfter = _forcedRateLimits > 0 || limited ? _retryAfter : "1";
         }
 
         if (limited)
         {
             Interlocked.Increment(ref _restRateLimited);
-            context.Response.Headers.RetryAfter = "1";
+            context.Response.Headers.RetryAfter = retryAfter;
             return Results.Json(new { code = -1003, msg = "Too many requests; current limit is 6000 request weight per 1 MINUTE." },
                 statusCode: status);
         }

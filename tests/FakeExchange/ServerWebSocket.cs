@@ -123,6 +123,37 @@ internal sealed class ServerWebSocket
         }
     }
 
+    /// <summary>
+    /// Writes one frame of <paramref name="length"/> bytes, <paramref name="prefix"/> followed by <paramref name="filler"/>,
+    /// in 64 KB writes, so a test can send a message far larger than it wants to hold in memory.
+    /// </summary>
+    public async Task WriteStreamedFrameAsync(byte opcode, long length, ReadOnlyMemory<byte> prefix, byte filler,
+        CancellationToken cancellationToken)
+    {
+        var header = new byte[10];
+        header[0] = (byte)(0x80 | opcode);
+        header[1] = 127;
+        BinaryPrimitives.WriteUInt64BigEndian(header.AsSpan(2), (ulong)length);
+        var chunk = new byte[64 * 1024];
+        Array.Fill(chunk, filler);
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await _stream.WriteAsync(header, cancellationToken);
+            await _stream.WriteAsync(prefix, cancellationToken);
+            for (var left = length - prefix.Length; left > 0; left -= chunk.Length)
+            {
+                await _stream.WriteAsync(chunk.AsMemory(0, (int)Math.Min(left, chunk.Length)), cancellationToken);
+            }
+
+            await _stream.FlushAsync(cancellationToken);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
     public Task WriteFrameAsync(byte opcode, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
         WriteFramesAsync([(opcode, payload)], cancellationToken);
 

@@ -18,6 +18,25 @@ public sealed class EventSerializerTests
             new SignalResolved(Outcome(signal, Contracts.OutcomeKind.Expired)),
             new ModelActivated("lstm", "1.2.0", new string('a', 64), "shadow", 5),
             new ModelDeactivated("lstm", "1.1.0", "replaced", 6),
+            new TradingViewAlertReceived
+            {
+                Id = Guid.NewGuid(),
+                Source = "tradingview:main",
+                Mode = "vote",
+                Action = "buy",
+                Symbol = "BTCUSDT",
+                Timeframe = Contracts.Timeframe.FifteenMinutes,
+                Price = 65000.5m,
+                Target = 66000m,
+                Strategy = "RSI dip",
+                Ticker = "BINANCE:BTCUSDT",
+                Interval = "15",
+                DedupeKey = "sha256:ab",
+                ReceivedAt = 7,
+                MarketTime = 6,
+                Signal = signal with { Source = "tradingview:main", Seq = 0 },
+                Vote = new AlertVote(0.25, new Contracts.ClassProbabilities(0.15, 0.15, 0.7), 6, 3_600_006),
+            },
         ];
 
         foreach (var e in events)
@@ -27,6 +46,22 @@ public sealed class EventSerializerTests
             Assert.Equal(e.GetType(), back.GetType());
             Assert.Equal(System.Text.Json.JsonSerializer.Serialize(e, e.GetType(), SerializerOptions), System.Text.Json.JsonSerializer.Serialize(back, back.GetType(), SerializerOptions));
         }
+    }
+
+    [Fact]
+    public void ASignalAndAnOutcomeStoredBeforeSourcesExistedReadAsTheEnsembles()
+    {
+        var signal = EventSerializer.Serialize(new SignalIssued(Signal("BTCUSDT", 3)), Guid.NewGuid(), DateTimeOffset.UnixEpoch);
+        var outcome = EventSerializer.Serialize(new SignalResolved(Outcome(Signal("BTCUSDT", 3), Contracts.OutcomeKind.Win)), Guid.NewGuid(), DateTimeOffset.UnixEpoch);
+        var oldSignal = Encoding.UTF8.GetString(signal.Data.Span).Replace(",\"source\":\"ensemble\"", "", StringComparison.Ordinal);
+        var oldOutcome = Encoding.UTF8.GetString(outcome.Data.Span).Replace(",\"source\":\"ensemble\"", "", StringComparison.Ordinal);
+        Assert.DoesNotContain("source", oldSignal);
+        Assert.DoesNotContain("source", oldOutcome);
+
+        Assert.True(EventSerializer.TryDeserialize(signal.Type, signal.SchemaVersion, Encoding.UTF8.GetBytes(oldSignal), out var s, out _));
+        Assert.True(EventSerializer.TryDeserialize(outcome.Type, outcome.SchemaVersion, Encoding.UTF8.GetBytes(oldOutcome), out var o, out _));
+        Assert.Equal("ensemble", ((SignalIssued)s).Signal.Source);
+        Assert.Equal("ensemble", ((SignalResolved)o).Outcome.Source);
     }
 
     [Fact]

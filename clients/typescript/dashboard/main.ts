@@ -16,6 +16,7 @@ import {
   TIMEFRAMES,
 } from "../src/index.js";
 import { CandleChart, formatPrice } from "./chart.js";
+import { CalibrationChart, EquityChart } from "./performanceCharts.js";
 
 const FEED_ROWS = 60;
 const LATENCY_WINDOW = 100;
@@ -23,6 +24,8 @@ const PERFORMANCE_REFRESH_MS = 5_000;
 
 const api = new SignalStreamApi("");
 const chart = new CandleChart(byId<HTMLCanvasElement>("chart"));
+const equityChart = new EquityChart(byId<HTMLCanvasElement>("equity-chart"));
+const calibrationChart = new CalibrationChart(byId<HTMLCanvasElement>("calibration-chart"));
 
 const latest = new Map<string, Map<Timeframe, Signal>>(); // symbol → timeframe → newest signal
 const recentBySymbolTf = new Map<string, Signal[]>(); // "SYMBOL@tf" → signals, for the chart's markers
@@ -220,6 +223,8 @@ async function refreshPerformance(): Promise<void> {
     text("performance-time", `unavailable: ${(error as Error).message}`);
     return;
   }
+  equityChart.set(groups);
+  calibrationChart.set(groups);
   // Roll-ups over every symbol: the ensemble (what subscribers got) per timeframe, then each model overall.
   const rows = groups
     .filter((g) => g.symbol === "*" && (g.model === "ensemble" || g.timeframe === "*"))

@@ -8,7 +8,7 @@ import {
   hubUrlOf,
   reconnectDelays,
 } from "./connection.js";
-import { type SeqGap, type SequencerStep, SignalSequencer, type SignalSource } from "./sequencer.js";
+import { type PositionReset, type SeqGap, type SequencerStep, SignalSequencer, type SignalSource } from "./sequencer.js";
 import {
   type CandleMessage,
   HubNames,
@@ -42,8 +42,10 @@ export interface SignalHandlers {
   onSignal(signal: Signal, info: SignalInfo): void;
   /** Outcomes of the symbol's published signals (matching the timeframe filter). Outcomes are not replayed after a reconnect. */
   onResolved?(outcome: SignalOutcome): void;
-  /** A {@link SignalGapError} when the server could not recover missed signals, a {@link SubscriptionError} when it
-   * refused a re-subscribe, or a handler's own exception. The subscription stays active unless it was refused. */
+  /** A {@link SignalGapError} when the server could not recover missed signals, a {@link SignalHistoryResetError} when
+   * its history ends before the client's position (signals held after the new position are not the server's), a
+   * {@link SubscriptionError} when it refused a re-subscribe, or a handler's own exception. The subscription stays
+   * active unless it was refused. */
   onError?(error: Error): void;
 }
 
@@ -70,6 +72,19 @@ export class SignalGapError extends Error {
   constructor(readonly gap: SeqGap) {
     super(`${gap.symbol}: signals ${gap.from}..${gap.to} were missed and could not be recovered: ${gap.reason}`);
     this.name = "SignalGapError";
+  }
+}
+
+/**
+ * The server's history of a symbol ends before the client's position: its store was reset, or the position came from
+ * another deployment. The subscription continues from the server's newest seq; signals the application holds with a
+ * seq after {@link PositionReset.latestSeq} are not the server's and should be dropped.
+ */
+export class SignalHistoryResetError extends Error {
+  constructor(readonly reset: PositionReset) {
+    super(`${reset.symbol}: the server's signals end at seq ${reset.latestSeq}, before this client's seq ${reset.previousSeq}; ` +
+      `continuing from seq ${reset.latestSeq + 1}: ${reset.reason}`);
+    this.name = "SignalHistoryResetError";
   }
 }
 
@@ -423,7 +438,14 @@ class SymbolChannel {
           result = await this.client.invoke<SubscribeResult>(HubNames.Subscribe, request);
         } catch (error) {
           this.apply(this.sequencer.abortSubscribe());
-          if (this.client.refusedOn(epoch) && !this.closed) this.refuse(error);
+          if (!this.client.refusedOn(epoch) || this.closed) return;
+          const retries = this.client.recoveryRetryDelays;
+          if (isHistoryUnavailable(error) && this.recoveryAttempts < retries.length) {
+            // The server could not read its signal store in time: not a refusal, ask again.
+            this.retryLater(retries[this.recoveryAttempts++] ?? 0, asError(error).message);
+          } else {
+            this.refuse(error);
+          }
           return;
         }
         if (this.closed) return;
@@ -432,13 +454,7 @@ class SymbolChannel {
         const step = this.sequencer.acceptResult(result, afterSeq, this.recoveryAttempts >= retries.length);
         this.apply(step);
         if (step.needsRetry) {
-          const wait = retries[this.recoveryAttempts++] ?? 0;
-          this.client.logger.log(LogLevel.Information, `${this.symbol}: not everything after seq ${afterSeq} was recoverable yet (${result.reason ?? "no reason given"}); asking again in ${wait} ms`);
-          if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-          this.retryTimer = setTimeout(() => {
-            this.retryTimer = undefined;
-            this.requestSubscribe();
-          }, wait);
+          this.retryLater(retries[this.recoveryAttempts++] ?? 0, `not everything after seq ${afterSeq} was recoverable yet (${result.reason ?? "no reason given"})`);
         } else {
           this.recoveryAttempts = 0;
         }
@@ -449,6 +465,15 @@ class SymbolChannel {
     } finally {
       this.inFlight = false;
     }
+  }
+
+  private retryLater(wait: number, why: string): void {
+    this.client.logger.log(LogLevel.Information, `${this.symbol}: ${why}; asking again in ${wait} ms`);
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.requestSubscribe();
+    }, wait);
   }
 
   private refuse(error: unknown): void {
@@ -470,6 +495,14 @@ class SymbolChannel {
       const previous = this.latestByTimeframe.get(signal.timeframe);
       if (previous === undefined || previous.seq < signal.seq) this.latestByTimeframe.set(signal.timeframe, signal);
       for (const sub of this.subs) sub.deliver(signal, source);
+    }
+    if (step.reset !== undefined) {
+      const reset = new SignalHistoryResetError(step.reset);
+      for (const [timeframe, signal] of this.latestByTimeframe) {
+        if (signal.seq > step.reset.latestSeq) this.latestByTimeframe.delete(timeframe);
+      }
+      this.client.logger.log(LogLevel.Warning, reset.message);
+      for (const sub of this.subs) sub.fail(reset);
     }
     for (const gap of step.gaps) {
       this.client.logger.log(LogLevel.Warning, new SignalGapError(gap).message);
@@ -563,6 +596,11 @@ class CandleChannel {
       }
     }
   }
+}
+
+/** The hub's answer when it could not read its signal store in time (docs/hub.md): worth asking again. */
+function isHistoryUnavailable(error: unknown): boolean {
+  return asError(error).message.includes("signal history is unavailable");
 }
 
 function compileFilter(filter: SignalFilter | undefined): (signal: Signal) => boolean {

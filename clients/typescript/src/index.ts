@@ -2,6 +2,7 @@ export {
   connect,
   SignalStreamClient,
   SignalGapError,
+  SignalHistoryResetError,
   SubscriptionError,
   type CandleSubscription,
   type ConnectionState,
@@ -18,6 +19,6 @@ export {
   DEFAULT_RECOVERY_RETRY_DELAYS_MS,
   LogLevel,
 } from "./connection.js";
-export { type Delivery, type SeqGap, type SignalSource, SignalSequencer } from "./sequencer.js";
+export { type Delivery, type PositionReset, type SeqGap, type SignalSource, SignalSequencer } from "./sequencer.js";
 export { ApiError, type ApiOptions, SignalStreamApi, type SymbolInfo } from "./api.js";
 export * from "./types.js";

@@ -25,10 +25,25 @@ export interface SeqGap {
   reason: string;
 }
 
+/**
+ * The server's history ends before the client's position: its store was reset, or the position is from another
+ * deployment. The client's position becomes the server's `latestSeq`; signals after it follow, numbered anew.
+ */
+export interface PositionReset {
+  symbol: string;
+  /** The client's last seq before the reset. */
+  previousSeq: number;
+  /** The server's newest seq: the client's position from now on. */
+  latestSeq: number;
+  reason: string;
+}
+
 /** What one step of the sequencer produced. */
 export interface SequencerStep {
   deliveries: Delivery[];
   gaps: SeqGap[];
+  /** Set when the server's history ends before the client's position (see {@link PositionReset}). */
+  reset?: PositionReset;
   /** True when a later seq arrived before an earlier one: re-subscribe with `afterSeq = lastSeq` to fill the hole. */
   needsFill: boolean;
   /** True when the server could not return everything yet (`recovered: false`): retry the same `afterSeq` later. */
@@ -111,17 +126,20 @@ export class SignalSequencer {
     }
 
     if (result.latestSeq < this.last) {
-      gaps.push({
+      // Not a gap: the seqs after latestSeq will be used again, for other signals. The server says so with
+      // recovered: false and a reason; an older server answered recovered: true, which means the same here.
+      const reset: PositionReset = {
         symbol: this.symbol,
-        from: result.latestSeq + 1,
-        to: this.last,
-        reason: `the server's latest seq ${result.latestSeq} is behind the client's ${this.last}: its store was reset; continuing from the server's seq`,
-      });
+        previousSeq: this.last,
+        latestSeq: result.latestSeq,
+        reason: result.reason ?? `the server's latest seq ${result.latestSeq} is behind the client's ${this.last}: its store was reset`,
+      };
       this.last = result.latestSeq;
+      // Live signals held while the subscribe was in flight are the server's from latestSeq + 1 on: they stay.
       for (const seq of [...this.pending.keys()]) {
         if (seq <= this.last) this.pending.delete(seq);
       }
-      return this.drain(deliveries, gaps);
+      return { ...this.drain(deliveries, gaps), reset };
     }
 
     // Everything the result returned joins what arrived live; the result is authoritative up to its latestSeq.

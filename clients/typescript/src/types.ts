@@ -73,6 +73,11 @@ export interface Signal {
   receivedAt: number;
   /** When the engine published the signal, just before fan-out. */
   publishedAt: number;
+  /**
+   * Who issued it: `"ensemble"` for the models' own signals, `"tradingview:{source}"` for an alert of a configured
+   * TradingView webhook source (whose `models` then holds that one source).
+   */
+  source: string;
 }
 
 /** How a signal resolved, pushed as the hub's `signalResolved` event. */
@@ -92,6 +97,8 @@ export interface SignalOutcome {
   reason: string;
   models: ModelVote[];
   isShadow: boolean;
+  /** The resolved signal's `source` (`"ensemble"` or `"tradingview:{source}"`). */
+  source: string;
 }
 
 /** Argument of the hub's `Subscribe` method. */
@@ -197,6 +204,8 @@ export interface PerformanceGroup {
   maxDrawdown: number;
   brierScore?: number | null;
   calibration: CalibrationBucket[];
+  /** Cumulative R after each resolved signal (bounded); only on rows over every symbol and timeframe. */
+  equity?: EquityPoint[] | null;
 }
 
 /** Signals whose predicted win probability fell in [lower, upper). */
@@ -206,6 +215,19 @@ export interface CalibrationBucket {
   count: number;
   meanPredicted: number;
   observedWinRate: number;
+  /** Mean R of the bucket's resolved signals. */
+  averageR: number;
+}
+
+/** A point of an equity curve in R. */
+export interface EquityPoint {
+  /** How many signals of the row had resolved at this point. */
+  resolved: number;
+  /** Open time of the candle that resolved it (Unix ms, market time). */
+  resolvedCandleOpenTime: number;
+  cumulativeR: number;
+  /** Fall from the running peak of cumulative R, ≥ 0. */
+  drawdown: number;
 }
 
 /** Hub method and event names (the server's `HubNames`). */

@@ -166,6 +166,23 @@ internal abstract class FanOutClient
         await _loop.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(static _ => { }, TaskScheduler.Default);
     }
 
+    /// <summary>Self-checks (no socket): sends nothing, but records the Subscribe of ledger <paramref name="index"/> as sent.</summary>
+    internal void SubscribeWithoutSocket(int index)
+    {
+        if (_socket is not null || !SubscribeAsync(index, null, CancellationToken.None).IsCompletedSuccessfully)
+        {
+            throw new InvalidOperationException("only for a client that never connected: with no socket the Subscribe completes at once");
+        }
+    }
+
+    /// <summary>Self-checks (no socket): handles <paramref name="data"/> as one whole received message.</summary>
+    internal void ReceiveWithoutSocket(ReadOnlySpan<byte> data)
+    {
+        _readMicros = NowMicros;
+        ConsumeRecords(data, endOfMessage: true);
+        _deliveredInRead = 0;
+    }
+
     /// <summary>Sends the protocol's keep-alive (SignalR drops a client silent for 30 s).</summary>
     public virtual ValueTask PingAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 

@@ -10,7 +10,8 @@ namespace SignalStream.LoadTests.Clients;
 /// A lean SignalR JSON-protocol client (docs: aspnetcore <c>src/SignalR/docs/specs/HubProtocol.md</c>): handshake
 /// <c>{"protocol":"json","version":1}</c> + 0x1e, records separated by 0x1e, ping record <c>{"type":6}</c> every
 /// 10 s, <c>Subscribe</c> invocations; from each <c>signal</c> invocation only seq, symbol and the latency origin are
-/// read. SignalR writes an invocation as <c>{"type":1,"target":…,"arguments":[…]}</c>, so a signal is recognized by its
+/// read. It drives SignalStream and the SignalR peer alike; a Subscribe answer without <c>latestSeq</c> (the peer's) starts
+/// the ledger at the first arrival. SignalR writes an invocation as <c>{"type":1,"target":…,"arguments":[…]}</c>, so a signal is recognized by its
 /// prefix and its object searched (<see cref="FanOutClient.TryObserveSignal"/>); every other record is tokenized.
 /// </summary>
 internal sealed class SignalRClient : FanOutClient
@@ -164,6 +165,12 @@ internal sealed class SignalRClient : FanOutClient
                 if (hasError)
                 {
                     Stats.Error("Subscribe failed: " + error);
+                }
+                else if (latestSeq < 0)
+                {
+                    // No latestSeq (the SignalR peer keeps no history; SignalStream always answers one): like the Socket.IO
+                    // peer, the first arrival starts the ledger and what a re-join missed counts as a gap.
+                    Ledgers[invocation].StartAtFirstArrival();
                 }
                 else
                 {

@@ -96,18 +96,26 @@ internal sealed class SeqLedger
         }
     }
 
-    /// <summary>For servers without a start position (the Socket.IO peer): the first arrival (or the lowest early one)
-    /// sets where this subscription starts.</summary>
+    /// <summary>For servers without a start position (the peers): the first arrival (or the lowest early one) sets where
+    /// this subscription starts; after a re-join it keeps counting from where it was, so what the client missed while
+    /// disconnected is a gap. Answers a pending <see cref="AwaitAnswer"/>: arrivals held for it are applied in order.</summary>
     public void StartAtFirstArrival()
     {
+        _awaitingAnswer = false;
+        var early = _early;
+        _early = null;
         if (Last >= 0)
         {
-            return; // a re-join after a reconnect keeps counting from where it was
+            foreach (var seq in early ?? [])
+            {
+                Apply(seq); // a re-join after a reconnect keeps counting from where it was
+            }
+
+            return;
         }
 
-        if (_early is { Count: > 0 } early)
+        if (early is { Count: > 0 })
         {
-            _early = null;
             Last = early.Min() - 1;
             foreach (var seq in early)
             {

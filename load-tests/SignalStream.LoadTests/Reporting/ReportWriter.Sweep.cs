@@ -9,33 +9,34 @@ internal static partial class ReportWriter
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    /// <summary>"capacity at p99 &lt;= 50 ms: SignalStream X/s, peer Y/s, ratio X/Y", with what qualifies each figure.</summary>
+    /// <summary>"capacity at p99 &lt;= 50 ms: SignalStream X/s (...), SignalR peer Y/s (...), Socket.IO peer Z/s (...);
+    /// ratio SignalStream / SignalR peer X/Y, SignalStream / Socket.IO peer X/Z", with what qualifies each figure.</summary>
     public static string CapacityLine(IReadOnlyList<SweepResult> sweeps, double boundMs)
     {
-        var ours = sweeps.FirstOrDefault(s => s.Target == "signalstream");
-        var peer = sweeps.FirstOrDefault(s => s.Target == "socketio");
-        var parts = new List<string>();
-        if (ours is not null)
-        {
-            parts.Add($"SignalStream {Capacity(ours)}");
-        }
-
-        if (peer is not null)
-        {
-            parts.Add($"peer {Capacity(peer)}");
-        }
-
+        var parts = sweeps.Select(s => $"{Targets.Name(s.Target)} {Capacity(s)}");
         var line = string.Create(Invariant, $"capacity at p99 <= {boundMs:0.##} ms: {string.Join(", ", parts)}");
-        if (ours is not null && peer is not null)
+        var ours = sweeps.FirstOrDefault(s => s.Target == Targets.SignalStream);
+        var peers = sweeps.Where(s => Targets.IsPeer(s.Target)).ToList();
+        if (ours is null || peers.Count == 0)
         {
-            line += ours.CapacityStep is null || peer.CapacityStep is null
-                ? ", ratio n/a (a server had no step within the bound)"
-                : string.Create(Invariant, $", ratio {ours.CapacityPerSecond / peer.CapacityPerSecond:0.00}x")
-                  + (ours.CapacityIsLowerBound || peer.CapacityIsLowerBound ? " (a capacity at the ladder's top is a floor: extend --sweep-rates)" : "");
+            return line;
+        }
+
+        var ratios = peers.Select(peer => $"SignalStream / {Targets.Name(peer.Target)} " + (Ratio(ours, peer) is { } ratio
+            ? string.Create(Invariant, $"{ratio:0.00}x")
+            : "n/a (no step within the bound)"));
+        line += $"; ratio {string.Join(", ", ratios)}";
+        if (ours.CapacityIsLowerBound || peers.Any(p => p.CapacityIsLowerBound))
+        {
+            line += " (a capacity at the ladder's top is a floor: extend --sweep-rates)";
         }
 
         return line;
     }
+
+    /// <summary>SignalStream's capacity over a peer's; null when either had no step within the bound.</summary>
+    private static double? Ratio(SweepResult ours, SweepResult peer) =>
+        ours.CapacityStep is null || peer.CapacityStep is null ? null : ours.CapacityPerSecond / peer.CapacityPerSecond;
 
     private static string Capacity(SweepResult sweep) => sweep.CapacityStep is { } step
         ? string.Create(Invariant,
@@ -44,17 +45,19 @@ internal static partial class ReportWriter
 
     private static object SweepCapacitySummary(IReadOnlyList<SweepResult> sweeps, LoadTestOptions options)
     {
-        var ours = sweeps.FirstOrDefault(s => s.Target == "signalstream");
-        var peer = sweeps.FirstOrDefault(s => s.Target == "socketio");
-        double? ratio = ours?.CapacityStep is not null && peer?.CapacityStep is not null ? Math.Round(ours.CapacityPerSecond / peer.CapacityPerSecond, 2) : null;
+        var ours = sweeps.FirstOrDefault(s => s.Target == Targets.SignalStream);
         return new
         {
             p99BoundMs = options.P99BoundMs,
             signalStreamPerSecond = ours?.CapacityStep?.Result.DeliveredPerSecond,
             signalStreamIsLowerBound = ours?.CapacityIsLowerBound,
-            peerPerSecond = peer?.CapacityStep?.Result.DeliveredPerSecond,
-            peerIsLowerBound = peer?.CapacityIsLowerBound,
-            ratio,
+            peers = sweeps.Where(s => Targets.IsPeer(s.Target)).Select(peer => new
+            {
+                target = peer.Target,
+                perSecond = peer.CapacityStep?.Result.DeliveredPerSecond,
+                isLowerBound = peer.CapacityIsLowerBound,
+                ratio = ours is null ? null : Ratio(ours, peer) is { } r ? Math.Round(r, 2) : (double?)null,
+            }).ToList(),
             line = CapacityLine(sweeps, options.P99BoundMs),
         };
     }
@@ -107,7 +110,15 @@ internal static partial class ReportWriter
         return md.ToString();
     }
 
-    private static string Name(string target) => target == "socketio" ? "Socket.IO peer" : "SignalStream";
+    private static string Name(string target) => Targets.Name(target);
+
+    /// <summary>One colour per server in <c>sweep.png</c>, the same in every run.</summary>
+    private static uint Colour(string target) => target switch
+    {
+        Targets.SocketIo => 0xD62728,
+        Targets.SignalR => 0xFF7F0E,
+        _ => 0x1F77B4,
+    };
 
     /// <summary>Delivered messages per second (x) against p99 (y, log scale) for every step, one line per server, with
     /// the bound drawn across: capacity is the rightmost point of a line under the bound.</summary>
@@ -141,7 +152,7 @@ internal static partial class ReportWriter
         image.Line(left, Y(boundMs), left + plotWidth, Y(boundMs), 0x2CA02C, 2);
         for (var i = 0; i < sweeps.Count; i++)
         {
-            var colour = sweeps[i].Target == "socketio" ? 0xD62728u : 0x1F77B4u;
+            var colour = Colour(sweeps[i].Target);
             var steps = sweeps[i].Steps.OrderBy(s => s.Rate).ToList();
             for (var s = 0; s < steps.Count; s++)
             {

@@ -29,7 +29,8 @@ internal sealed class ClientPool : IAsyncDisposable
             }
 
             var slow = slowEvery > 0 && i % slowEvery == slowEvery - 1;
-            Clients[i] = target == "socketio"
+            // SignalStream and the SignalR peer speak the same hub protocol and take the same Subscribe.
+            Clients[i] = target == Targets.SocketIo
                 ? new SocketIoClient(i, mine, Stats, slow, measurement)
                 : new SignalRClient(i, mine, Stats, slow, measurement);
         }
@@ -77,7 +78,7 @@ internal sealed class ClientPool : IAsyncDisposable
     /// </summary>
     public static async Task<ClientPool> ReadStoredSeqAsync(LoadTestOptions options, Uri hub, IReadOnlyList<string> symbols, CancellationToken cancellationToken)
     {
-        var probe = new ClientPool(options, hub, "signalstream", symbols, 1, 0, symbolsPerClient: symbols.Count);
+        var probe = new ClientPool(options, hub, Targets.SignalStream, symbols, 1, 0, symbolsPerClient: symbols.Count);
         await probe.ConnectAsync(probe.Clients, resume: false, cancellationToken);
         if (!await probe.WaitSubscribedAsync(TimeSpan.FromSeconds(30), cancellationToken) || !probe.Clients[0].Connected
             || probe.Clients[0].Ledgers.Any(l => l.StartSeq < 0))

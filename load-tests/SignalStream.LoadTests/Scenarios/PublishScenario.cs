@@ -8,8 +8,9 @@ namespace SignalStream.LoadTests.Scenarios;
 
 /// <summary>
 /// Steady stream, reconnect storm and slow consumers: the harness plays the engine and publishes signal
-/// envelopes to Redis at a fixed rate; the server under test (SignalStream hub nodes, or the Socket.IO peer) fans them
-/// out to the clients. Both servers receive the same bytes on the same channels, which is what makes the comparison fair.
+/// envelopes to Redis at a fixed rate; the server under test (SignalStream hub nodes, the SignalR peer or the Socket.IO peer)
+/// fans them out to the clients. Every server receives the same bytes on the same channels, which is what makes the
+/// comparison fair.
 /// </summary>
 internal sealed class PublishScenario
 {
@@ -151,21 +152,25 @@ internal sealed class PublishScenario
         return result;
     }
 
-    /// <summary>Starts a fresh Redis and the server under test on it: one SignalStream hub-role node, or the peer.</summary>
+    /// <summary>Starts a fresh Redis and the server under test on it: one SignalStream hub-role node, or one peer.</summary>
     internal static async Task<(string RedisEndpoint, List<(ManagedProcess Process, Uri Url)> Hubs)> StartServersAsync(
         LoadTestOptions options, ServerFarm farm, string target, IReadOnlyList<string> symbols, CancellationToken cancellationToken)
     {
         var redisPort = ManagedProcess.FreePort();
         var (_, redisEndpoint) = await farm.StartRedisAsync("redis", redisPort, cancellationToken);
         var hubs = new List<(ManagedProcess Process, Uri Url)>();
-        if (target == "socketio")
+        switch (target)
         {
-            hubs.Add(await farm.StartPeerAsync(redisEndpoint, cancellationToken));
-        }
-        else
-        {
-            var settings = new Dictionary<string, string> { ["ConnectionStrings:Redis"] = redisEndpoint, ["Hub:RedisChannelPrefix"] = options.ChannelPrefix };
-            hubs.Add(await farm.StartSignalStreamAsync("hub1", "hub", symbols, settings, cancellationToken));
+            case Targets.SocketIo:
+                hubs.Add(await farm.StartSocketIoPeerAsync(redisEndpoint, cancellationToken));
+                break;
+            case Targets.SignalR:
+                hubs.Add(await farm.StartSignalRPeerAsync(redisEndpoint, symbols, cancellationToken));
+                break;
+            default:
+                var settings = new Dictionary<string, string> { ["ConnectionStrings:Redis"] = redisEndpoint, ["Hub:RedisChannelPrefix"] = options.ChannelPrefix };
+                hubs.Add(await farm.StartSignalStreamAsync("hub1", "hub", symbols, settings, cancellationToken));
+                break;
         }
 
         await Task.Delay(1000, cancellationToken);
@@ -227,7 +232,7 @@ internal sealed class PublishScenario
     }
 
     /// <summary>A third of the clients drop abruptly at a third of the run and resume with afterSeq (SignalStream) or a
-    /// plain re-join (the peer cannot resume).</summary>
+    /// plain re-join (the peers cannot resume: the SignalR peer ignores afterSeq, the Socket.IO client does not send it).</summary>
     private async Task ReconnectStormAsync(List<ClientPool> pools, ScenarioResult result, CancellationToken cancellationToken)
     {
         await Task.Delay(TimeSpan.FromSeconds(_options.Duration / 3), cancellationToken);

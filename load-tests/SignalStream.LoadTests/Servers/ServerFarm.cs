@@ -1,7 +1,7 @@
 namespace SignalStream.LoadTests.Servers;
 
-/// <summary>Starts the servers of one run (Redis, PostgreSQL, SignalStream nodes, the Socket.IO peer) and kills them all
-/// at the end.</summary>
+/// <summary>Starts the servers of one run (Redis, PostgreSQL, SignalStream nodes, the SignalR and Socket.IO peers) and kills
+/// them all at the end.</summary>
 internal sealed class ServerFarm : IAsyncDisposable
 {
     private const string PostgresBin = "/usr/lib/postgresql/15/bin";
@@ -112,7 +112,8 @@ internal sealed class ServerFarm : IAsyncDisposable
         return (process, url);
     }
 
-    public async Task<(ManagedProcess Process, Uri Url)> StartPeerAsync(string redis, CancellationToken cancellationToken)
+    /// <summary>The Socket.IO peer (<c>load-tests/peer-socketio</c>), fed from <paramref name="redis"/>.</summary>
+    public async Task<(ManagedProcess Process, Uri Url)> StartSocketIoPeerAsync(string redis, CancellationToken cancellationToken)
     {
         var port = ManagedProcess.FreePort();
         var process = Track(ManagedProcess.Start("peer-socketio", "node",
@@ -120,6 +121,33 @@ internal sealed class ServerFarm : IAsyncDisposable
             _folder, environment: null, workingDirectory: _options.PeerFolder));
         var url = new Uri($"http://127.0.0.1:{port}");
         await process.WaitForHttpAsync(new Uri(url, "/health"), TimeSpan.FromSeconds(60), cancellationToken);
+        return (process, url);
+    }
+
+    /// <summary>
+    /// The ASP.NET Core SignalR peer (<c>load-tests/peer-signalr</c>), fed from <paramref name="redis"/> and scaled out on it
+    /// with the Redis backplane; run like a SignalStream node (<c>dotnet</c> on the Release build, server GC, warnings only
+    /// in its log). Ready once its feed has subscribed every symbol's channel.
+    /// </summary>
+    public async Task<(ManagedProcess Process, Uri Url)> StartSignalRPeerAsync(string redis, IReadOnlyList<string> symbols, CancellationToken cancellationToken)
+    {
+        var port = ManagedProcess.FreePort();
+        var url = new Uri($"http://127.0.0.1:{port}");
+        var environment = new Dictionary<string, string>
+        {
+            ["DOTNET_gcServer"] = "1",
+            ["Logging__LogLevel__Default"] = "Warning",
+            ["Peer__Redis"] = redis,
+            ["Peer__ChannelPrefix"] = _options.ChannelPrefix,
+        };
+        for (var i = 0; i < symbols.Count; i++)
+        {
+            environment[$"Peer__Symbols__{i}"] = symbols[i];
+        }
+
+        var process = Track(ManagedProcess.Start("peer-signalr", "dotnet", [_options.PeerSignalRDll, "--urls", url.ToString().TrimEnd('/')], _folder,
+            environment, Path.GetDirectoryName(_options.PeerSignalRDll)));
+        await process.WaitForHttpAsync(new Uri(url, "/health"), TimeSpan.FromSeconds(90), cancellationToken);
         return (process, url);
     }
 

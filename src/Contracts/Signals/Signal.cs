@@ -111,6 +111,40 @@ public sealed record Signal
 
     /// <summary>When the engine published the signal (set just before fan-out).</summary>
     public long PublishedAt { get; init; }
+
+    /// <summary>
+    /// Who issued the signal: <see cref="SignalSources.Ensemble"/> for the models' own signals, or
+    /// <c>tradingview:{source}</c> for an alert of a configured TradingView source. Signals stored before the field
+    /// existed read as <see cref="SignalSources.Ensemble"/>.
+    /// </summary>
+    public string Source
+    {
+        get => _source;
+
+        // The source-generated reader sets every init property, with null for one the JSON lacks (a stored v1 signal).
+        init => _source = value ?? SignalSources.Ensemble;
+    }
+
+    private readonly string _source = SignalSources.Ensemble;
+}
+
+/// <summary>Values of <see cref="Signal.Source"/> and <see cref="SignalOutcome.Source"/>.</summary>
+public static class SignalSources
+{
+    /// <summary>The models' ensemble: every signal the engine decides from predictions.</summary>
+    public const string Ensemble = "ensemble";
+
+    /// <summary>Prefix of a TradingView webhook source: <c>tradingview:{name}</c>.</summary>
+    public const string TradingViewPrefix = "tradingview:";
+
+    /// <summary>The model family of a TradingView alert's entry in <see cref="Signal.Models"/>.</summary>
+    public const string TradingViewFamily = "tradingview";
+
+    /// <summary>The source name of the TradingView webhook source <paramref name="name"/>.</summary>
+    public static string TradingView(string name) => TradingViewPrefix + name;
+
+    /// <summary>True for the models' own signals (and for anything stored before sources existed).</summary>
+    public static bool IsEnsemble(string? source) => source is null || string.Equals(source, Ensemble, StringComparison.Ordinal);
 }
 
 /// <summary>How a signal resolved: pushed to subscribers as the <c>signalResolved</c> event.</summary>
@@ -150,4 +184,15 @@ public sealed record SignalOutcome
 
     /// <summary>True for a shadow model's would-be signal: journaled and scored, never published.</summary>
     public bool IsShadow { get; init; }
+
+    /// <summary>The resolved signal's <see cref="Signal.Source"/>, so statistics per source need the outcomes only.</summary>
+    public string Source
+    {
+        get => _source;
+
+        // As Signal.Source: a stored outcome from before sources existed reads as the ensemble's.
+        init => _source = value ?? SignalSources.Ensemble;
+    }
+
+    private readonly string _source = SignalSources.Ensemble;
 }

@@ -30,6 +30,9 @@ public static class EventSerializer
     /// <summary>Type name of <see cref="Events.ModelDeactivated"/>.</summary>
     public const string ModelDeactivatedType = "model_deactivated";
 
+    /// <summary>Type name of <see cref="Events.TradingViewAlertReceived"/>.</summary>
+    public const string TradingViewAlertType = "tradingview_alert_received";
+
     // Current schema versions. Bump one only together with an upcaster from the previous version (see docs/events.md).
     internal const int CandleClosedVersion = 1;
     internal const int SignalIssuedVersion = 1;
@@ -37,6 +40,7 @@ public static class EventSerializer
     internal const int SignalResolvedVersion = 1;
     internal const int ModelActivatedVersion = 2;
     internal const int ModelDeactivatedVersion = 1;
+    internal const int TradingViewAlertVersion = 1;
 
     /// <summary>Serializes an event once into its stored form.</summary>
     public static EventData Serialize(ISignalStreamEvent @event, Guid eventId, DateTimeOffset createdAt) => @event switch
@@ -47,6 +51,7 @@ public static class EventSerializer
         SignalResolved e => new(eventId, SignalResolvedType, SignalResolvedVersion, Bytes(e, EventsJsonContext.Default.SignalResolved), createdAt),
         ModelActivated e => new(eventId, ModelActivatedType, ModelActivatedVersion, Bytes(e, EventsJsonContext.Default.ModelActivated), createdAt),
         ModelDeactivated e => new(eventId, ModelDeactivatedType, ModelDeactivatedVersion, Bytes(e, EventsJsonContext.Default.ModelDeactivated), createdAt),
+        TradingViewAlertReceived e => new(eventId, TradingViewAlertType, TradingViewAlertVersion, Bytes(e, EventsJsonContext.Default.TradingViewAlertReceived), createdAt),
         _ => throw new ArgumentException($"{@event.GetType().Name} has no stored form; add it to EventSerializer and docs/events.md.", nameof(@event)),
     };
 
@@ -86,6 +91,9 @@ public static class EventSerializer
                     break;
                 case ModelDeactivatedType when schemaVersion == ModelDeactivatedVersion:
                     @event = JsonSerializer.Deserialize(data, EventsJsonContext.Default.ModelDeactivated);
+                    break;
+                case TradingViewAlertType when schemaVersion == TradingViewAlertVersion:
+                    @event = JsonSerializer.Deserialize(data, EventsJsonContext.Default.TradingViewAlertReceived);
                     break;
                 default:
                     error = $"unknown event type '{type}' at schema version {schemaVersion} (written by a newer build?)";

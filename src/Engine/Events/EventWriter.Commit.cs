@@ -14,10 +14,12 @@ internal sealed partial class EventWriter
         {
             while (await reader.WaitToReadAsync(abort).ConfigureAwait(false))
             {
-                Drain(reader, batch);
-                if (batch.Count < _options.MaxBatchSize && _options.MaxDelay > TimeSpan.Zero && !reader.Completion.IsCompleted)
+                var publishes = Drain(reader, batch);
+                if (!publishes && batch.Count < _options.MaxBatchSize && _options.MaxDelay > TimeSpan.Zero && !reader.Completion.IsCompleted)
                 {
                     // Group commit by time: a short wait lets a closing burst share one commit (one fsync, one round trip).
+                    // Not when a signal or outcome waits in the group: a client sees it only after this commit, and what
+                    // arrives meanwhile still shares the next one.
                     await Task.Delay(_options.MaxDelay, _time, abort).ConfigureAwait(false);
                     Drain(reader, batch);
                 }
@@ -32,12 +34,17 @@ internal sealed partial class EventWriter
         }
     }
 
-    private void Drain(ChannelReader<PendingEvent> reader, List<PendingEvent> batch)
+    /// <summary>Moves buffered events into the batch; true when one of them is to be published after the commit.</summary>
+    private bool Drain(ChannelReader<PendingEvent> reader, List<PendingEvent> batch)
     {
+        var publishes = false;
         while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var e))
         {
             batch.Add(e);
+            publishes |= e.Publish is not null;
         }
+
+        return publishes;
     }
 
     /// <summary>Commits one batch, retrying until the store takes it (the same event ids every time).</summary>
@@ -95,6 +102,7 @@ internal sealed partial class EventWriter
             }
 
             OnCommitted(batch, result.Appended);
+            await PublishAsync(batch, abort).ConfigureAwait(false);
             return;
         }
     }
@@ -106,13 +114,42 @@ internal sealed partial class EventWriter
         foreach (var e in batch)
         {
             _lag.Record((now - e.Data.CreatedAt).TotalSeconds);
-            if (e.Signal is { } signal)
-            {
-                _pending.Remove(signal);
-            }
         }
 
         _commits.Notify();
+    }
+
+    /// <summary>
+    /// Hands the batch's signals and outcomes, now durable, to the publishers, in the order the engine emitted them. The
+    /// lane waits for each (the fan-out's queue pushes back), so a symbol's next group cannot overtake its publication.
+    /// </summary>
+    private async Task PublishAsync(List<PendingEvent> batch, CancellationToken abort)
+    {
+        foreach (var e in batch)
+        {
+            try
+            {
+                switch (e.Publish)
+                {
+                    case SignalPublication(var signal, var to):
+                        await to.OnSignalAsync(signal, abort).ConfigureAwait(false);
+                        _commitWait.Record((_time.GetUtcNow() - e.Data.CreatedAt).TotalSeconds);
+                        break;
+                    case OutcomePublication(var outcome, var to):
+                        await to.OnOutcomeAsync(outcome, abort).ConfigureAwait(false);
+                        break;
+                    case AlertPublication(var alert, var to):
+                        await to.OnAlertAsync(alert, abort).ConfigureAwait(false);
+                        break;
+                }
+            }
+            catch (Exception ex) when (!abort.IsCancellationRequested)
+            {
+                // Stored but not published live (a publisher failed, or has stopped during shutdown): clients still get
+                // it, from the store, when they resume or when their hub repairs the hole. The lane must go on.
+                Log.PublishFailed(_logger, e.StreamId, ex);
+            }
+        }
     }
 
     /// <summary>Groups the batch by stream (first-appearance order, events in order within a stream).</summary>

@@ -23,5 +23,8 @@ internal sealed partial class EventWriter
 
         [LoggerMessage(4005, LogLevel.Warning, "Event writer aborted with {Count} events not persisted")]
         public static partial void Aborted(ILogger logger, int count);
+
+        [LoggerMessage(4006, LogLevel.Warning, "A committed event of '{StreamId}' was not published live (it is stored: clients get it when they resume or their hub repairs the hole)")]
+        public static partial void PublishFailed(ILogger logger, string streamId, Exception exception);
     }
 }

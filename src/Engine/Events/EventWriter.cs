@@ -9,24 +9,25 @@ using SignalStream.Engine.Events.Internal;
 namespace SignalStream.Engine.Events;
 
 /// <summary>
-/// Persists the engine's results: the first <see cref="IEngineOutput"/>, so a signal is in the writer (and readable
-/// through <see cref="ISignalHistory"/>) before it is published. Events go through a bounded channel into group
-/// commits (by size, or after a short delay). While the store is down, the channel is the outage buffer: appends are
-/// retried with exponential backoff, and once the buffer is full the engine's ValueTask waits — nothing is dropped.
-/// A retried group keeps its event ids, so a commit whose acknowledgement was lost is not written twice.
+/// Persists the engine's results: the <see cref="IDurableEngineOutput"/>. Events go through a bounded channel into group
+/// commits (by size, or after a short delay). A signal or an outcome is handed to the publishers only after its group
+/// commit is acknowledged, so nothing a client sees can be lost by a crash. While the store is down, the channel is the
+/// outage buffer: appends are retried with exponential backoff, and once the buffer is full the engine's ValueTask
+/// waits — nothing is dropped. A retried group keeps its event ids, so a commit whose acknowledgement was lost is not
+/// written twice.
 /// <para>
 /// Commits run on <see cref="EventWriterOptions.CommitLanes"/> lanes, each with its own channel and its own commit loop,
 /// so one group is being built and sent while another waits for its fsync. Events are routed by symbol (a stable hash),
 /// so everything of one symbol — its candles, signals, outcomes — goes through one lane, in order, one commit at a
-/// time: per-stream order and the retry-with-the-same-ids guarantee are those of a single writer, and an outcome is
-/// never committed in an earlier group than its signal. Streams of different symbols may commit in either order.
+/// time: per-stream order and the retry-with-the-same-ids guarantee are those of a single writer, an outcome is
+/// never committed in an earlier group than its signal, and a symbol's signals are published in seq order. Streams of
+/// different symbols may commit (and publish) in either order.
 /// </para>
 /// </summary>
-internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisposable
+internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService, IDisposable
 {
     private readonly IEventStore _store;
     private readonly EventWriterOptions _options;
-    private readonly PendingSignals _pending;
     private readonly CommitSignal _commits;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -41,6 +42,7 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
     private readonly Counter<long> _persisted;
     private readonly Counter<long> _failures;
     private readonly Histogram<double> _lag;
+    private readonly Histogram<double> _commitWait;
     private Task _run = Task.CompletedTask;
     private int _disposed;
     private volatile bool _healthy = true;
@@ -51,7 +53,6 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
     public EventWriter(
         IEventStore store,
         EventWriterOptions options,
-        PendingSignals pending,
         CommitSignal commits,
         TimeProvider time,
         IMeterFactory meterFactory,
@@ -63,7 +64,6 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
         _watermarks = watermarks;
         _store = store;
         _options = options;
-        _pending = pending;
         _commits = commits;
         _time = time;
         _logger = logger;
@@ -88,6 +88,11 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
             unit: "s",
             description: "From an event's creation to its commit.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
+        _commitWait = meter.CreateHistogram<double>(
+            "signalstream_signal_commit_wait_seconds",
+            unit: "s",
+            description: "What the group commit adds to a signal's latency: from its hand-off to the writer to its publication after the commit.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30] });
         meter.CreateObservableGauge("signalstream_event_buffer_depth", () => BufferDepth, description: "Events waiting for a group commit.");
         meter.CreateObservableGauge("signalstream_store_healthy", () => _healthy ? 1 : 0, description: "1 while the last append succeeded.");
     }
@@ -140,19 +145,22 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
         return EnqueueAsync(stream.Symbol, streamId, EventStreams.CandlesType, ExpectedVersions.Any, e, null, cancellationToken);
     }
 
-    public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
-    {
-        _pending.Add(signal);
-
-        // The signals stream's version is the seq: the store checks it, so a hole or a duplicate seq is caught here.
-        return EnqueueAsync(signal.Symbol, EventStreams.Signals(signal.Symbol, _namespace), EventStreams.SignalsType, signal.Seq - 1, new SignalIssued(signal), signal, cancellationToken);
-    }
+    // The signals stream's version is the seq: the store checks it, so a hole or a duplicate seq is caught here.
+    public ValueTask OnSignalAsync(Signal signal, IEngineOutput committed, CancellationToken cancellationToken) =>
+        EnqueueAsync(signal.Symbol, EventStreams.Signals(signal.Symbol, _namespace), EventStreams.SignalsType, signal.Seq - 1, new SignalIssued(signal), new SignalPublication(signal, committed), cancellationToken);
 
     public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) =>
         EnqueueAsync(signal.Symbol, EventStreams.ShadowSignals(signal.Symbol, _namespace), EventStreams.ShadowSignalsType, ExpectedVersions.Any, new ShadowSignalIssued(signal), null, cancellationToken);
 
-    public ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken) =>
-        EnqueueAsync(outcome.Symbol, EventStreams.Outcomes(outcome.Symbol, _namespace), EventStreams.OutcomesType, ExpectedVersions.Any, new SignalResolved(outcome), null, cancellationToken);
+    public ValueTask OnOutcomeAsync(SignalOutcome outcome, IEngineOutput committed, CancellationToken cancellationToken) =>
+        EnqueueAsync(outcome.Symbol, EventStreams.Outcomes(outcome.Symbol, _namespace), EventStreams.OutcomesType, ExpectedVersions.Any, new SignalResolved(outcome), new OutcomePublication(outcome, committed), cancellationToken);
+
+    /// <summary>
+    /// A TradingView alert, in its symbol's lane ahead of the signal it causes; stored under its own id (the id the
+    /// webhook answers with), so the store skips it if it is ever appended twice.
+    /// </summary>
+    public ValueTask OnAlertAsync(TradingViewAlertReceived alert, IEngineOutput committed, CancellationToken cancellationToken) =>
+        EnqueueAsync(alert.Symbol, EventStreams.Alerts(alert.Symbol, _namespace), EventStreams.AlertsType, ExpectedVersions.Any, alert, new AlertPublication(alert, committed), cancellationToken, alert.Id);
 
     /// <summary>Records that a model version went live (or shadow).</summary>
     public ValueTask OnModelActivatedAsync(ModelActivated activated, CancellationToken cancellationToken) =>
@@ -202,11 +210,12 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
         }
     }
 
-    private ValueTask EnqueueAsync(string symbol, string streamId, string streamType, long expectedVersion, ISignalStreamEvent e, Signal? signal, CancellationToken cancellationToken)
+    private ValueTask EnqueueAsync(
+        string symbol, string streamId, string streamType, long expectedVersion, ISignalStreamEvent e, Publication? publish, CancellationToken cancellationToken, Guid? eventId = null)
     {
         var now = _time.GetUtcNow();
-        var data = EventSerializer.Serialize(e, EventIds.NewVersion7(now), now);
-        var pending = new PendingEvent(streamId, streamType, expectedVersion, data, signal);
+        var data = EventSerializer.Serialize(e, eventId ?? EventIds.NewVersion7(now), now);
+        var pending = new PendingEvent(streamId, streamType, expectedVersion, data, publish);
         var lane = _lanes[LaneOf(symbol, _lanes.Length)].Writer;
         return lane.TryWrite(pending) ? ValueTask.CompletedTask : WaitForRoomAsync(lane, pending, cancellationToken);
     }
@@ -237,21 +246,21 @@ internal sealed partial class EventWriter : IEngineOutput, IHostedService, IDisp
         {
             await lane.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
-        {
-            if (pending.Signal is { } signal)
-            {
-                _pending.Remove(signal);
-            }
-
-            throw;
-        }
         catch (ChannelClosedException ex)
         {
             throw new InvalidOperationException("The event writer has stopped (the host is shutting down); the event was not accepted.", ex);
         }
     }
 
-    /// <summary>One event on its way to the store.</summary>
-    private readonly record struct PendingEvent(string StreamId, string StreamType, long ExpectedVersion, EventData Data, Signal? Signal);
+    /// <summary>One event on its way to the store; <paramref name="Publish"/> is what to publish once it is committed.</summary>
+    private readonly record struct PendingEvent(string StreamId, string StreamType, long ExpectedVersion, EventData Data, Publication? Publish);
+
+    /// <summary>What a committed event is published as, and to whom.</summary>
+    private abstract record Publication(IEngineOutput To);
+
+    private sealed record SignalPublication(Signal Signal, IEngineOutput To) : Publication(To);
+
+    private sealed record OutcomePublication(SignalOutcome Outcome, IEngineOutput To) : Publication(To);
+
+    private sealed record AlertPublication(TradingViewAlertReceived Alert, IEngineOutput To) : Publication(To);
 }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SignalStream.Engine.Events.File;
 using SignalStream.Engine.Events.Internal;
+using SignalStream.Engine.Events.Marten;
 using SignalStream.Engine.Events.Postgres;
 
 namespace SignalStream.Engine.Events;
@@ -13,9 +14,9 @@ namespace SignalStream.Engine.Events;
 public static class EventsRegistration
 {
     /// <summary>
-    /// Adds the event store chosen by <c>Storage:Provider</c> (<c>file</c> or <c>postgres</c>), the event writer as the
-    /// first <see cref="IEngineOutput"/>, <see cref="ISignalHistory"/> / <see cref="ISignalSequence"/>, the projector,
-    /// and the <c>event-store</c> readiness check. Call it before the engine registers its outputs.
+    /// Adds the event store chosen by <c>Storage:Provider</c> (<c>file</c>, <c>postgres</c> or <c>marten</c>), the event writer as the
+    /// <see cref="IDurableEngineOutput"/>, <see cref="ISignalHistory"/> / <see cref="ISignalSequence"/>, the projector,
+    /// and the <c>event-store</c> readiness check.
     /// </summary>
     public static IServiceCollection AddSignalStreamEvents(this IServiceCollection services, IConfiguration configuration) =>
         services.AddSignalStreamEvents(configuration, streamNamespace: null);
@@ -44,6 +45,15 @@ public static class EventsRegistration
         services.AddSingleton<IEventStore>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
+            if (IsMarten(options))
+            {
+                return new MartenEventStore(
+                    EventStoreDataSource.Create(options.Postgres.ConnectionString!),
+                    options.Marten,
+                    sp.GetRequiredService<ILogger<MartenEventStore>>(),
+                    ownsDataSource: true);
+            }
+
             return IsPostgres(options)
                 ? new PostgresEventStore(
                     EventStoreDataSource.Create(options.Postgres.ConnectionString!),
@@ -53,13 +63,11 @@ public static class EventsRegistration
                 : new FileEventStore(options.File, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FileEventStore>>());
         });
 
-        services.AddSingleton<PendingSignals>();
         services.AddSingleton<CommitSignal>();
         services.TryAddSingleton<CandleWatermarks>();
         services.AddSingleton(sp => new EventWriter(
             sp.GetRequiredService<IEventStore>(),
             sp.GetRequiredService<IOptions<StorageOptions>>().Value.Writer,
-            sp.GetRequiredService<PendingSignals>(),
             sp.GetRequiredService<CommitSignal>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
@@ -67,8 +75,8 @@ public static class EventsRegistration
             sp.GetRequiredService<CandleWatermarks>(),
             streamNamespace));
 
-        // Persistence first: EngineOutputs calls outputs in registration order, and this runs before the engine's.
-        services.AddSingleton<IEngineOutput>(sp => sp.GetRequiredService<EventWriter>());
+        // EngineOutputs takes the durable output by its own type, not by its place among the publishers.
+        services.AddSingleton<IDurableEngineOutput>(sp => sp.GetRequiredService<EventWriter>());
         services.AddHostedService(sp => sp.GetRequiredService<EventWriter>());
 
         services.AddSingleton<SignalHistory>();
@@ -85,7 +93,20 @@ public static class EventsRegistration
         return services;
     }
 
+    /// <summary>
+    /// Opens an existing file journal read-only, for a tool that reads it beside the node that owns it (the replay): no
+    /// lock, nothing written, appends refused; it holds what was committed when <see cref="IEventStore.InitializeAsync"/>
+    /// ran. The store is <see cref="IAsyncDisposable"/>: dispose it to close its files.
+    /// </summary>
+    public static IEventStore OpenFileJournalReadOnly(string path, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        return FileEventStore.OpenReadOnly(new FileJournalOptions { Path = path }, TimeProvider.System, loggerFactory.CreateLogger<FileEventStore>());
+    }
+
     internal static bool IsPostgres(StorageOptions options) => string.Equals(options.Provider, "postgres", StringComparison.OrdinalIgnoreCase);
+
+    internal static bool IsMarten(StorageOptions options) => string.Equals(options.Provider, "marten", StringComparison.OrdinalIgnoreCase);
 }
 
 /// <summary>Checks <see cref="StorageOptions"/> at start, with messages that say how to fix them.</summary>
@@ -94,17 +115,18 @@ internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
     public ValidateOptionsResult Validate(string? name, StorageOptions options)
     {
         var errors = new List<string>();
-        var isPostgres = EventsRegistration.IsPostgres(options);
+        var isMarten = EventsRegistration.IsMarten(options);
+        var isPostgres = EventsRegistration.IsPostgres(options) || isMarten;
         if (!isPostgres && !string.Equals(options.Provider, "file", StringComparison.OrdinalIgnoreCase))
         {
-            errors.Add($"Storage:Provider '{options.Provider}' is unknown: use 'file' (embedded journal) or 'postgres'.");
+            errors.Add($"Storage:Provider '{options.Provider}' is unknown: use 'file' (embedded journal), 'postgres' or 'marten'.");
         }
 
         if (isPostgres)
         {
             if (string.IsNullOrWhiteSpace(options.Postgres.ConnectionString))
             {
-                errors.Add("Storage:Provider is 'postgres' but ConnectionStrings:Postgres is empty: set it (for example ConnectionStrings__Postgres='Host=…;Username=…;Database=…') or use Storage:Provider=file.");
+                errors.Add($"Storage:Provider is '{options.Provider}' but ConnectionStrings:Postgres is empty: set it (for example ConnectionStrings__Postgres='Host=…;Username=…;Database=…') or use Storage:Provider=file.");
             }
             else
             {
@@ -118,7 +140,12 @@ internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
                 }
             }
 
-            if (!PostgresEventStore.IsValidSchemaName(options.Postgres.Schema))
+            if (isMarten && !MartenEventStore.IsValidSchemaName(options.Marten.Schema))
+            {
+                errors.Add($"Storage:Marten:Schema '{options.Marten.Schema}' must be a plain identifier: lower-case letters, digits and '_', at most 63 characters, not starting with a digit.");
+            }
+
+            if (!isMarten && !PostgresEventStore.IsValidSchemaName(options.Postgres.Schema))
             {
                 errors.Add($"Storage:Postgres:Schema '{options.Postgres.Schema}' must be a plain identifier: lower-case letters, digits and '_', at most 63 characters, not starting with a digit.");
             }

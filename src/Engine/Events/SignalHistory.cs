@@ -5,49 +5,32 @@ using SignalStream.Engine.Events.Internal;
 namespace SignalStream.Engine.Events;
 
 /// <summary>
-/// Stored signals read from each symbol's signals stream (version == seq), merged with signals the writer holds but
-/// has not committed yet, so a signal is readable from the moment it is published.
+/// Stored signals read from each symbol's signals stream (version == seq). Only committed signals: the writer publishes
+/// a signal after its commit, so everything a client or a hub can have seen is readable here, and nothing that a crash
+/// could still take back.
 /// </summary>
-internal sealed partial class SignalHistory(IEventStore store, PendingSignals pending, EventNamespace ns, ILogger<SignalHistory> logger) : ISignalHistory
+internal sealed partial class SignalHistory(IEventStore store, EventNamespace ns, ILogger<SignalHistory> logger) : ISignalHistory
 {
     // Latest-per-timeframe looks back this far; a timeframe silent for longer has no "latest" to resume from.
     private const int LatestLookBack = 1000;
 
-    public async ValueTask<long> GetLastSeqAsync(string symbol, CancellationToken cancellationToken)
-    {
-        var stored = await store.GetStreamVersionAsync(EventStreams.Signals(symbol, ns.Prefix), cancellationToken).ConfigureAwait(false);
-        return Math.Max(stored, pending.LastSeq(symbol));
-    }
+    public ValueTask<long> GetLastSeqAsync(string symbol, CancellationToken cancellationToken) =>
+        store.GetStreamVersionAsync(EventStreams.Signals(symbol, ns.Prefix), cancellationToken);
 
     public async ValueTask<IReadOnlyList<Signal>> ReadSignalsAsync(string symbol, long afterSeq, int limit, CancellationToken cancellationToken)
     {
-        if (limit <= 0)
+        if (limit <= 0 || afterSeq == long.MaxValue)
         {
-            return [];
+            return []; // nothing follows the largest seq, and afterSeq + 1 below would overflow to the first one
         }
 
         var afterOrZero = Math.Max(0, afterSeq);
         var stored = await store.ReadStreamAsync(EventStreams.Signals(symbol, ns.Prefix), afterOrZero + 1, limit, cancellationToken).ConfigureAwait(false);
         var result = new List<Signal>(stored.Count);
-        var last = afterOrZero;
         foreach (var e in stored)
         {
             if (TryRead(e, out var signal))
             {
-                result.Add(signal);
-                last = Math.Max(last, signal.Seq);
-            }
-        }
-
-        if (result.Count < limit)
-        {
-            foreach (var signal in pending.After(symbol, last))
-            {
-                if (result.Count == limit)
-                {
-                    break;
-                }
-
                 result.Add(signal);
             }
         }
@@ -58,11 +41,6 @@ internal sealed partial class SignalHistory(IEventStore store, PendingSignals pe
     public async ValueTask<IReadOnlyList<Signal>> ReadLatestSignalsAsync(string symbol, CancellationToken cancellationToken)
     {
         var latest = new Dictionary<Timeframe, Signal>();
-        foreach (var signal in pending.After(symbol, 0))
-        {
-            latest[signal.Timeframe] = signal;
-        }
-
         var stored = await store.ReadStreamBackwardAsync(EventStreams.Signals(symbol, ns.Prefix), LatestLookBack, cancellationToken).ConfigureAwait(false);
         foreach (var e in stored)
         {

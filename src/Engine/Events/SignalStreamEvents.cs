@@ -33,6 +33,74 @@ public sealed record ModelActivated(string Name, string Version, string Sha256, 
 /// <summary>A model version stopped being used (replaced, removed or failed to load).</summary>
 public sealed record ModelDeactivated(string Name, string Version, string Reason, long DeactivatedAt) : ISignalStreamEvent;
 
+/// <summary>
+/// An alert of a TradingView webhook source as the engine accepted it (docs/signals.md, "TradingView alerts"). Stored in
+/// its symbol's <c>alerts-{SYMBOL}</c> stream before anything it causes (its signal, its would-be signal), so a restart
+/// and a replay can rebuild standing votes, exits and the duplicate window from the store.
+/// </summary>
+public sealed record TradingViewAlertReceived : ISignalStreamEvent
+{
+    /// <summary>The stored event's id, which the webhook answers with its 202.</summary>
+    public required Guid Id { get; init; }
+
+    /// <summary><c>tradingview:{name}</c>.</summary>
+    public required string Source { get; init; }
+
+    /// <summary><c>signal</c> or <c>vote</c>: the source's mode when the alert arrived.</summary>
+    public required string Mode { get; init; }
+
+    /// <summary>The alert's action, lower-case as sent: <c>buy</c>, <c>sell</c>, <c>long</c>, <c>short</c> or <c>exit</c>.</summary>
+    public required string Action { get; init; }
+
+    public required string Symbol { get; init; }
+
+    public required Timeframe Timeframe { get; init; }
+
+    public required decimal Price { get; init; }
+
+    public decimal? Stop { get; init; }
+
+    public decimal? Target { get; init; }
+
+    public string? Strategy { get; init; }
+
+    public string? Comment { get; init; }
+
+    /// <summary>The ticker as sent (<c>BINANCE:BTCUSDT</c>).</summary>
+    public required string Ticker { get; init; }
+
+    /// <summary>The interval as sent (<c>15</c>), when it was.</summary>
+    public string? Interval { get; init; }
+
+    /// <summary>What a retry of this alert is recognised by: the body's <c>id</c>, or the SHA-256 of the body.</summary>
+    public required string DedupeKey { get; init; }
+
+    /// <summary>When the webhook received it (Unix ms).</summary>
+    public required long ReceivedAt { get; init; }
+
+    /// <summary>
+    /// The stream's market time when the alert arrived: the close time of its last closed candle. A vote counts, and an
+    /// exit closes, from the first candle that closes after it; replay uses it to do the same at the same candle.
+    /// </summary>
+    public required long MarketTime { get; init; }
+
+    /// <summary>
+    /// Signal mode: the signal as published, before its seq (seq 0; find it by id in the signals stream). Vote mode: the
+    /// alert's own would-be signal, journaled and scored like a shadow model's. Null for <c>exit</c>.
+    /// </summary>
+    public Signal? Signal { get; init; }
+
+    /// <summary>Vote mode (not <c>exit</c>): what the alert adds to the ensemble vote of its stream.</summary>
+    public AlertVote? Vote { get; init; }
+}
+
+/// <summary>A TradingView alert's vote in the ensemble of its symbol and timeframe.</summary>
+/// <param name="Weight">Its ensemble weight (the configured one, or as learned from the source's record when it arrived).</param>
+/// <param name="Probabilities">What it adds to the vote: P(direction) = the source's confidence, the rest split evenly.</param>
+/// <param name="ValidAfter">It counts for candles closing after this (the alert's market time)…</param>
+/// <param name="ExpiresAt">…up to and including this close time.</param>
+public sealed record AlertVote(double Weight, ClassProbabilities Probabilities, long ValidAfter, long ExpiresAt);
+
 /// <summary>Stream names: one stream per symbol for signals, one per symbol and timeframe for candles.</summary>
 /// <remarks>A replay writes the same shapes under a namespace prefix (<c>replay-1/signals-BTCUSDT</c>), never into live streams.</remarks>
 public static class EventStreams
@@ -49,6 +117,9 @@ public static class EventStreams
     /// <summary>Stream type of <see cref="Outcomes"/> streams.</summary>
     public const string OutcomesType = "outcomes";
 
+    /// <summary>Stream type of <see cref="Alerts"/> streams.</summary>
+    public const string AlertsType = "alerts";
+
     /// <summary>Stream type of the <see cref="Models"/> stream.</summary>
     public const string ModelsType = "models";
 
@@ -63,6 +134,9 @@ public static class EventStreams
 
     /// <summary>Outcomes (live and shadow) of a symbol's signals.</summary>
     public static string Outcomes(string symbol, string? ns = null) => Prefix(ns) + "outcomes-" + symbol;
+
+    /// <summary>TradingView alerts of a symbol, every mode and action.</summary>
+    public static string Alerts(string symbol, string? ns = null) => Prefix(ns) + "alerts-" + symbol;
 
     /// <summary>Model activations and deactivations.</summary>
     public static string Models(string? ns = null) => Prefix(ns) + "models";

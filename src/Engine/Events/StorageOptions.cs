@@ -6,7 +6,7 @@ public sealed class StorageOptions
     /// <summary>The configuration section.</summary>
     public const string Section = "Storage";
 
-    /// <summary><c>file</c> (embedded journal, default) or <c>postgres</c>.</summary>
+    /// <summary><c>file</c> (embedded journal, default), <c>postgres</c> (Npgsql COPY) or <c>marten</c> (Marten's event store).</summary>
     public string Provider { get; set; } = "file";
 
     /// <summary>The file journal.</summary>
@@ -14,6 +14,9 @@ public sealed class StorageOptions
 
     /// <summary>The PostgreSQL store (the connection string is <c>ConnectionStrings:Postgres</c>).</summary>
     public PostgresStoreOptions Postgres { get; set; } = new();
+
+    /// <summary>The Marten store (the connection string is <c>ConnectionStrings:Postgres</c>).</summary>
+    public MartenStoreOptions Marten { get; set; } = new();
 
     /// <summary>The event writer.</summary>
     public EventWriterOptions Writer { get; set; } = new();
@@ -43,6 +46,13 @@ public sealed class PostgresStoreOptions
 
     /// <summary>Filled from <c>ConnectionStrings:Postgres</c> when not set here.</summary>
     public string? ConnectionString { get; set; }
+}
+
+/// <summary>The Marten store (<c>Storage:Marten</c>).</summary>
+public sealed class MartenStoreOptions
+{
+    /// <summary>The schema of Marten's <c>mt_events</c> / <c>mt_streams</c> tables, apart from the Npgsql provider's; created when missing.</summary>
+    public string Schema { get; set; } = "signalstream_marten";
 }
 
 /// <summary>The event writer's group commit and outage buffer (<c>Storage:Writer</c>).</summary>

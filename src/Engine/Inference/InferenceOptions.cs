@@ -1,3 +1,5 @@
+using SignalStream.Engine.Inference.Onnx;
+
 namespace SignalStream.Engine.Inference;
 
 /// <summary>The <c>Inference</c> configuration section (plus <c>Models:Path</c>), validated at start.</summary>
@@ -8,8 +10,18 @@ public sealed class InferenceOptions
     /// <summary>Folder of <c>*.manifest.json</c> files (configuration key <c>Models:Path</c>); relative to the content root.</summary>
     public string ModelsPath { get; set; } = "models";
 
+    /// <summary>Where ONNX Runtime runs the models: <c>cpu</c> (default), <c>cuda</c> (needs the GPU package), <c>directml</c> (Windows).</summary>
+    public string ExecutionProvider { get; set; } = "cpu";
+
+    /// <summary>The GPU to use with <c>cuda</c> or <c>directml</c> (ignored on the CPU).</summary>
+    public int DeviceId { get; set; }
+
     /// <summary>Threads one ONNX Run may use. 1 keeps each model's batch on its worker thread (measured best on 2 cores).</summary>
     public int IntraOpThreads { get; set; } = 1;
+
+    /// <summary>Whether ORT's idle intra-op threads spin between runs (only with IntraOpThreads above 1): lower wake-up
+    /// latency for a core kept busy. Off by default: on a shared machine the spinning costs more than it saves.</summary>
+    public bool IntraOpSpinning { get; set; }
 
     /// <summary>Requests per ONNX Run at most (Triton's max_batch_size).</summary>
     public int MaxBatchSize { get; set; } = 512;
@@ -30,12 +42,32 @@ public sealed class InferenceOptions
     /// <summary>Seconds between progress summaries in the log (candles, predictions, batches); 0 turns them off.</summary>
     public int SummarySeconds { get; set; } = 60;
 
+    /// <summary>The session settings these options give (call after <see cref="Validate"/> found nothing).</summary>
+    internal OnnxSessionSettings SessionSettings
+    {
+        get
+        {
+            OnnxProviders.TryParse(ExecutionProvider, out var provider);
+            return new OnnxSessionSettings(IntraOpThreads, provider, DeviceId, IntraOpSpinning);
+        }
+    }
+
     /// <summary>Problems a person can fix, one message each; empty when valid.</summary>
     public IEnumerable<string> Validate()
     {
         if (string.IsNullOrWhiteSpace(ModelsPath))
         {
             yield return "Models:Path is empty; set it to the folder holding the *.manifest.json files (default 'models').";
+        }
+
+        if (!OnnxProviders.TryParse(ExecutionProvider, out _))
+        {
+            yield return $"Inference:ExecutionProvider is '{ExecutionProvider}'; use {string.Join(", ", OnnxProviders.Names)} (default cpu).";
+        }
+
+        if (DeviceId is < 0 or > 255)
+        {
+            yield return $"Inference:DeviceId is {DeviceId}; use the GPU's index, 0 to 255 (default 0).";
         }
 
         if (IntraOpThreads is < 1 or > 64)

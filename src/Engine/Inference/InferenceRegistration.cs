@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SignalStream.Engine.Inference.Internal;
+using SignalStream.Engine.Inference.Onnx;
 using SignalStream.Engine.Pipeline;
 
 namespace SignalStream.Engine.Inference;
@@ -58,12 +59,19 @@ public static class InferenceRegistration
         return Directory.Exists(besideApp) ? besideApp : underContentRoot;
     }
 
-    private sealed class InferenceOptionsValidator : IValidateOptions<InferenceOptions>
+    internal sealed class InferenceOptionsValidator : IValidateOptions<InferenceOptions>
     {
         public ValidateOptionsResult Validate(string? name, InferenceOptions options)
         {
-            var problems = options.Validate().ToArray();
-            return problems.Length == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+            var problems = options.Validate().ToList();
+            if (problems.Count == 0 && OnnxProviders.Unavailable(options.SessionSettings.Provider, options.DeviceId) is { } unavailable)
+            {
+                // The native library and the provider are checked at start too: a wrong package is a setup error to fix
+                // before the node serves, not a per-model load failure discovered later.
+                problems.Add(unavailable);
+            }
+
+            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
         }
     }
 }

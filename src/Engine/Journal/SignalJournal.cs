@@ -8,10 +8,13 @@ namespace SignalStream.Engine.Journal;
 /// </summary>
 /// <remarks>
 /// Built only from <see cref="Track"/> (a signal was issued) and <see cref="Apply"/> (it resolved), so the event store
-/// can rebuild it at start by replaying stored signals and outcomes in order. A published signal counts for the
-/// <see cref="EnsembleModel"/> row and for each of its models; a shadow would-be signal counts only for its shadow
-/// model(s) (<see cref="ModelVote.IsShadow"/>). Each outcome updates four rows per model: (symbol, timeframe),
-/// (symbol, *), (*, timeframe) and (*, *). Thread-safe.
+/// can rebuild it at start by replaying stored signals and outcomes in order. A published signal of the models
+/// (<see cref="Signal.Source"/> <c>ensemble</c>) counts for the <see cref="EnsembleModel"/> row and for each of its
+/// models; a TradingView alert's signal counts only for its source's row (<c>tradingview:{name}</c>, its one entry in
+/// <see cref="Signal.Models"/>), never for the ensemble's. A shadow would-be signal counts only for its shadow
+/// model(s) (<see cref="ModelVote.IsShadow"/>); a vote alert's own would-be signal is one. A vote that took part in an
+/// ensemble signal is not scored by it: its record is its own alerts. Each outcome updates four rows per model:
+/// (symbol, timeframe), (symbol, *), (*, timeframe) and (*, *). Thread-safe.
 /// </remarks>
 public sealed class SignalJournal : IPerformanceReport
 {
@@ -55,7 +58,7 @@ public sealed class SignalJournal : IPerformanceReport
                 return;
             }
 
-            var keys = KeysOf(signal.Models, isShadow, signal.Symbol, signal.Timeframe);
+            var keys = KeysOf(signal.Models, isShadow, signal.Source, signal.Symbol, signal.Timeframe);
             foreach (var key in keys)
             {
                 GroupOf(key).Open++;
@@ -89,10 +92,10 @@ public sealed class SignalJournal : IPerformanceReport
                 }
             }
 
-            foreach (var key in KeysOf(outcome.Models, outcome.IsShadow, outcome.Symbol, outcome.Timeframe))
+            foreach (var key in KeysOf(outcome.Models, outcome.IsShadow, outcome.Source, outcome.Symbol, outcome.Timeframe))
             {
                 var predicted = key.Model == EnsembleModel && !key.IsShadow ? ensemble : ModelPrediction(outcome, key.Model);
-                GroupOf(key).Add(outcome.Outcome, outcome.RMultiple, predicted);
+                GroupOf(key).Add(outcome.Outcome, outcome.RMultiple, predicted, outcome.ResolvedCandleOpenTime);
             }
         }
     }
@@ -121,6 +124,24 @@ public sealed class SignalJournal : IPerformanceReport
         return new PerformanceReport(_time.GetUtcNow().ToUnixTimeMilliseconds(), rows);
     }
 
+    /// <summary>The (*, *) record of <paramref name="model"/>: resolved signals and profit factor; false when it has none.</summary>
+    internal bool TryGetRecord(string model, bool isShadow, out int resolved, out double profitFactor)
+    {
+        lock (_gate)
+        {
+            if (_groups.TryGetValue(new GroupKey(model, isShadow, All, All), out var group) && group.Resolved > 0)
+            {
+                resolved = group.Resolved;
+                profitFactor = group.ProfitFactor;
+                return true;
+            }
+        }
+
+        resolved = 0;
+        profitFactor = 0;
+        return false;
+    }
+
     /// <summary>Win rate of every model over all symbols and timeframes (the (*, *) rows), for the metrics gauge.</summary>
     internal void CollectModelWinRates(List<(string Model, bool IsShadow, double WinRate)> into)
     {
@@ -140,17 +161,18 @@ public sealed class SignalJournal : IPerformanceReport
     {
         if (!_groups.TryGetValue(key, out var group))
         {
-            group = new JournalGroup();
+            group = new JournalGroup(keepsEquity: key.Symbol == All && key.Timeframe == All);
             _groups.Add(key, group);
         }
 
         return group;
     }
 
-    private static GroupKey[] KeysOf(IReadOnlyList<ModelVote> models, bool isShadow, string symbol, Timeframe timeframe)
+    private static GroupKey[] KeysOf(IReadOnlyList<ModelVote> models, bool isShadow, string? source, string symbol, Timeframe timeframe)
     {
         var names = new List<string>(models.Count + 1);
-        if (!isShadow)
+        var ensemble = SignalSources.IsEnsemble(source);
+        if (!isShadow && ensemble)
         {
             names.Add(EnsembleModel);
         }
@@ -158,7 +180,8 @@ public sealed class SignalJournal : IPerformanceReport
         foreach (var vote in models)
         {
             // A shadow signal also carries the live models of the other family; their record is their own live rows.
-            if (vote.IsShadow == isShadow && !names.Contains(vote.Name))
+            // A TradingView vote inside an ensemble signal (or its would-be signal) is scored by its own alerts only.
+            if (vote.IsShadow == isShadow && !names.Contains(vote.Name) && (!IsAlertVote(vote) || !ensemble))
             {
                 names.Add(vote.Name);
             }
@@ -176,6 +199,10 @@ public sealed class SignalJournal : IPerformanceReport
 
         return keys;
     }
+
+    /// <summary>True for a TradingView alert's entry in a signal's models.</summary>
+    internal static bool IsAlertVote(ModelVote vote) =>
+        string.Equals(vote.Family, SignalSources.TradingViewFamily, StringComparison.Ordinal);
 
     private static double DirectionProbability(ClassProbabilities p, SignalDirection direction) =>
         direction == SignalDirection.Long ? p.Up : p.Down;

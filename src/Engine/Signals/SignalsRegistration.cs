@@ -32,6 +32,7 @@ public static class SignalsRegistration
         services.AddSingleton<SignalStage>();
         services.AddSingleton<ISignalStage>(sp => sp.GetRequiredService<SignalStage>());
         services.AddSingleton<ISignalStateRestore>(sp => sp.GetRequiredService<SignalStage>());
+        services.AddSingleton<IAlertIntake>(sp => sp.GetRequiredService<SignalStage>());
         return services;
     }
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
+using Microsoft.Extensions.Options;
 using SignalStream.Contracts.Serialization;
-using SignalStream.Engine.Events;
 using SignalStream.Engine.Inference;
 using SignalStream.Engine.Journal;
 using SignalStream.Hub.Auth;
@@ -12,7 +12,9 @@ namespace SignalStream.Hub.Api;
 
 /// <summary>
 /// The REST surface (docs/hub.md): <c>/api/signals</c>, <c>/api/signals/latest</c>, <c>/api/symbols</c>,
-/// <c>/api/models</c>, <c>/api/performance</c>. Bad parameters get 400 problem+json naming the parameter.
+/// <c>/api/models</c>, <c>/api/performance</c>. Bad parameters get 400 problem+json naming the parameter; a store that
+/// fails or does not answer within <c>Hub:History:ReadTimeout</c> gets 503 problem+json; every endpoint here is under the
+/// per-client rate limit (<see cref="ApiRateLimiting"/>).
 /// </summary>
 internal static class SignalsApi
 {
@@ -27,6 +29,12 @@ internal static class SignalsApi
             api.RequireAuthorization();
         }
 
+        if (app.Services.GetRequiredService<IOptions<ApiOptions>>().Value.RateLimit.Enabled)
+        {
+            // On this group's endpoints only: endpoints mapped elsewhere under /api (webhooks) keep their own limits.
+            api.RequireRateLimiting(ApiRateLimiting.PolicyName);
+        }
+
         api.MapGet("/signals", ReadSignalsAsync);
         api.MapGet("/signals/latest", ReadLatestAsync);
         api.MapGet("/symbols", ListSymbolsAsync);
@@ -34,11 +42,11 @@ internal static class SignalsApi
             ? Results.Json(catalog.GetModels(), ContractsJsonContext.Default.IReadOnlyListModelInfo)
             : Unavailable("This node has no model catalog (it does not run the engine); ask a node with Node:Roles all or engine."));
         api.MapGet("/performance", (HttpContext http) => http.RequestServices.GetService<IPerformanceReport>() is { } report
-            ? Results.Json(report.GetReport(), ContractsJsonContext.Default.PerformanceReport)
+            ? Results.Json(Entitlements.From(http.User).Visible(report.GetReport()), ContractsJsonContext.Default.PerformanceReport)
             : Unavailable("This node has no signal journal (it does not run the engine); ask a node with Node:Roles all or engine."));
     }
 
-    private static async Task<IResult> ReadSignalsAsync(HttpContext http, ServedMarkets markets, CancellationToken cancellationToken)
+    private static async Task<IResult> ReadSignalsAsync(HttpContext http, ServedMarkets markets, SignalHistoryReader history, CancellationToken cancellationToken)
     {
         var query = http.Request.Query;
         if (!TrySymbol(http, markets, out var symbol, out var problem))
@@ -46,11 +54,12 @@ internal static class SignalsApi
             return problem;
         }
 
+        // NumberStyles.None: digits only (no sign, blanks or separators); TryParse fails past long.MaxValue.
         long afterSeq = 0;
         if (query.TryGetValue("afterSeq", out var afterText)
             && (!long.TryParse(afterText, NumberStyles.None, CultureInfo.InvariantCulture, out afterSeq)))
         {
-            return BadParameter("afterSeq", $"afterSeq '{Truncate(afterText.ToString())}' must be a whole number, 0 or more (the last seq you have).");
+            return BadParameter("afterSeq", $"afterSeq '{Truncate(afterText.ToString())}' must be a whole number from 0 to {long.MaxValue} (the last seq you have).");
         }
 
         var limit = DefaultLimit;
@@ -60,47 +69,76 @@ internal static class SignalsApi
             return BadParameter("limit", $"limit '{Truncate(limitText.ToString())}' must be a whole number from 1 to {MaxLimit}.");
         }
 
-        if (http.RequestServices.GetService<ISignalHistory>() is not { } history)
+        if (!history.HasStore)
         {
             return NoStore();
         }
 
-        var signals = await history.ReadSignalsAsync(symbol, afterSeq, limit, cancellationToken);
-        return Results.Json(signals, ContractsJsonContext.Default.IReadOnlyListSignal);
+        try
+        {
+            var signals = await history.ReadSignalsAsync(symbol, afterSeq, limit, cancellationToken);
+            return Results.Json(signals, ContractsJsonContext.Default.IReadOnlyListSignal);
+        }
+        catch (SignalHistoryUnavailableException ex)
+        {
+            return HistoryUnavailable(http, ex);
+        }
     }
 
-    private static async Task<IResult> ReadLatestAsync(HttpContext http, ServedMarkets markets, CancellationToken cancellationToken)
+    private static async Task<IResult> ReadLatestAsync(HttpContext http, ServedMarkets markets, SignalHistoryReader history, CancellationToken cancellationToken)
     {
         if (!TrySymbol(http, markets, out var symbol, out var problem))
         {
             return problem;
         }
 
-        if (http.RequestServices.GetService<ISignalHistory>() is not { } history)
+        if (!history.HasStore)
         {
             return NoStore();
         }
 
-        var signals = await history.ReadLatestSignalsAsync(symbol, cancellationToken);
-        return Results.Json(signals, ContractsJsonContext.Default.IReadOnlyListSignal);
+        try
+        {
+            var signals = await history.ReadLatestSignalsAsync(symbol, cancellationToken);
+            return Results.Json(signals, ContractsJsonContext.Default.IReadOnlyListSignal);
+        }
+        catch (SignalHistoryUnavailableException ex)
+        {
+            return HistoryUnavailable(http, ex);
+        }
     }
 
-    private static async Task<IResult> ListSymbolsAsync(HttpContext http, ServedMarkets markets, SymbolFeeds feeds, CancellationToken cancellationToken)
+    private static async Task<IResult> ListSymbolsAsync(
+        HttpContext http, ServedMarkets markets, SymbolFeeds feeds, SignalHistoryReader history, CancellationToken cancellationToken)
     {
-        var history = http.RequestServices.GetService<ISignalHistory>();
         var entitlements = Entitlements.From(http.User);
-        var result = new List<SymbolInfo>(markets.Symbols.Count);
-        foreach (var symbol in markets.Symbols)
+        var symbols = markets.Symbols.Where(entitlements.AllowsSymbol).ToList();
+        var latest = new long[symbols.Count];
+        try
         {
-            if (!entitlements.AllowsSymbol(symbol))
+            if (history.HasStore)
             {
-                continue;
+                // Read at once, so the request waits one read timeout at most, not one per symbol.
+                var reads = symbols.Select(s => history.GetLastSeqAsync(s, cancellationToken).AsTask()).ToArray();
+                latest = await Task.WhenAll(reads);
             }
+            else
+            {
+                for (var i = 0; i < symbols.Count; i++)
+                {
+                    latest[i] = Math.Max(feeds.Find(symbols[i])?.DeliveredSeq ?? 0, 0);
+                }
+            }
+        }
+        catch (SignalHistoryUnavailableException ex)
+        {
+            return HistoryUnavailable(http, ex);
+        }
 
-            var latest = history is null
-                ? Math.Max(feeds.Find(symbol)?.DeliveredSeq ?? 0, 0)
-                : await history.GetLastSeqAsync(symbol, cancellationToken);
-            result.Add(new SymbolInfo(symbol, markets.TimeframeNames, latest));
+        var result = new List<SymbolInfo>(symbols.Count);
+        for (var i = 0; i < symbols.Count; i++)
+        {
+            result.Add(new SymbolInfo(symbols[i], markets.TimeframeNames, latest[i]));
         }
 
         return Results.Json(result, ApiJsonContext.Default.ListSymbolInfo);
@@ -136,6 +174,12 @@ internal static class SignalsApi
         statusCode: StatusCodes.Status400BadRequest,
         title: $"Invalid parameter '{parameter}'",
         extensions: new Dictionary<string, object?> { ["parameter"] = parameter });
+
+    private static IResult HistoryUnavailable(HttpContext http, SignalHistoryUnavailableException ex)
+    {
+        http.Response.Headers.RetryAfter = "5";
+        return Results.Problem(detail: ex.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Signal history unavailable");
+    }
 
     private static IResult NoStore() => Unavailable("This node has no signal store configured (Storage:Provider); signals cannot be read here.");
 

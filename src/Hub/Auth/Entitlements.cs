@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using SignalStream.Contracts;
 
 namespace SignalStream.Hub.Auth;
 
@@ -7,7 +8,10 @@ internal sealed class Entitlements
 {
     public const string SymbolsClaim = "symbols";
     public const string MaxSubscriptionsClaim = "max_subscriptions";
-    public const string ExpiresClaim = "exp";
+    public const string SubjectClaim = "sub";
+
+    /// <summary>Added by the server (never taken from the token): when the token's connections are closed, Unix ms.</summary>
+    public const string SessionEndClaim = "signalstream.session_end_ms";
 
     private readonly HashSet<string>? _symbols;
 
@@ -31,7 +35,7 @@ internal sealed class Entitlements
     /// <c>symbols</c> claim is entitled to nothing.</summary>
     public static Entitlements From(ClaimsPrincipal? user)
     {
-        if (user?.Identity?.IsAuthenticated != true || user.Identity.AuthenticationType != JwtAuthenticationHandler.SchemeName)
+        if (user?.Identity?.IsAuthenticated != true || user.Identity.AuthenticationType != JwtAuthentication.SchemeName)
         {
             return Unrestricted;
         }
@@ -51,7 +55,7 @@ internal sealed class Entitlements
                     symbols?.Add(claim.Value.ToUpperInvariant());
                 }
             }
-            else if (claim.Type == MaxSubscriptionsClaim && int.TryParse(claim.Value, out var value))
+            else if (claim.Type == MaxSubscriptionsClaim && int.TryParse(claim.Value, out var value) && value >= 0)
             {
                 max = value;
             }
@@ -60,7 +64,34 @@ internal sealed class Entitlements
         return new Entitlements(symbols, max);
     }
 
-    /// <summary>Token expiry in Unix ms, or 0.</summary>
+    /// <summary>
+    /// The performance report as this caller may see it: everything when unrestricted; otherwise only the rows of its
+    /// symbols. Roll-ups over all symbols (<c>symbol: "*"</c>) are left out too, as they mix in symbols it may not see.
+    /// </summary>
+    public PerformanceReport Visible(PerformanceReport report)
+    {
+        if (_symbols is null)
+        {
+            return report;
+        }
+
+        var groups = new List<PerformanceGroup>();
+        foreach (var group in report.Groups)
+        {
+            if (_symbols.Contains(group.Symbol))
+            {
+                groups.Add(group);
+            }
+        }
+
+        return report with { Groups = groups };
+    }
+
+    /// <summary>When the hub closes a connection made with this token (Unix ms: <c>exp</c> + clock skew), or 0 without one.</summary>
     public static long ExpiryOf(ClaimsPrincipal? user) =>
-        long.TryParse(user?.FindFirst(ExpiresClaim)?.Value, out var seconds) ? seconds * 1000 : 0;
+        long.TryParse(user?.FindFirst(SessionEndClaim)?.Value, out var ms) ? ms : 0;
+
+    /// <summary>The token's <c>sub</c> (who the caller is, for per-subject limits), or null without a token.</summary>
+    public static string? SubjectOf(ClaimsPrincipal? user) =>
+        user?.Identity?.IsAuthenticated == true ? user.FindFirst(SubjectClaim)?.Value : null;
 }

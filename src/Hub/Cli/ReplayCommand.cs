@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Options;
 using SignalStream.Engine.Events;
 using SignalStream.Hub.Cli.Replay;
+using SignalStream.Hub.Cli.Replay.Report;
 
 namespace SignalStream.Hub.Cli;
 
@@ -17,13 +18,18 @@ internal static class ReplayCommand
           --into NAMESPACE        target stream namespace (required; new, e.g. replay-2026-05-01): results go to
                                   NAMESPACE/signals-SYMBOL, NAMESPACE/outcomes-SYMBOL, ... never into live streams
           --storage file|postgres the event store to read and write (default file)
-          --path DIR              the file journal folder (default ./data); stop the server that owns it first
+          --path DIR              the file journal folder to read (default ./data); read-only, so its node may keep
+                                  running (the replay sees what was committed when it started)
+          --out DIR               the journal folder the replay writes (file; default DIR/replays)
           --postgres CONN         the PostgreSQL connection string (with --storage postgres; default
                                   ConnectionStrings:Postgres from the server's configuration)
           --symbols A,B,...       only these symbols (default all stored)
           --models DIR            the models folder (default the server's Models:Path, ./models)
           --set KEY=VALUE         a configuration override, repeatable (e.g. --set Signals:MinVoteScore=0.6);
                                   otherwise the server's configuration (appsettings.json, environment) applies
+          --report DIR            write a backtest report there: report.md (figures per model, TradingView
+                                  source, symbol and timeframe) and PNG charts (equity, drawdown, confidence,
+                                  calibration); the same input gives the same report.md
 
         Exit codes: 0 done, 1 failed (store or models unusable, namespace taken), 2 usage error.
         """;
@@ -73,6 +79,12 @@ internal static class ReplayCommand
                 return 1;
             }
 
+            if (options.Report is not null)
+            {
+                var files = BacktestReport.Write(options.Report, ReportInput(options, result));
+                Console.WriteLine($"replay: report written: {string.Join(", ", files)}");
+            }
+
             return 0;
         }
         catch (OptionsValidationException ex)
@@ -92,12 +104,24 @@ internal static class ReplayCommand
         }
     }
 
+    /// <summary>What the report is made of: the replay's journal and what it replayed.</summary>
+    internal static BacktestInput ReportInput(ReplayOptions options, ReplayResult result) => new(
+        result.Performance ?? new Contracts.PerformanceReport(0, []),
+        result.ModelInfos,
+        options.Settings,
+        result.Candles,
+        result.Signals,
+        result.ShadowSignals,
+        result.Outcomes,
+        result.FirstCandleClose,
+        result.LastCandleClose);
+
     internal static bool TryParse(string[] args, out ReplayOptions options, out string? error)
     {
         options = null!;
         error = null;
         string storage = "file", into = string.Empty;
-        string? path = null, postgres = null, models = null;
+        string? path = null, postgres = null, models = null, output = null, report = null;
         var symbols = new HashSet<string>(StringComparer.Ordinal);
         var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < args.Length; i++)
@@ -121,11 +145,17 @@ internal static class ReplayCommand
                 case "--postgres":
                     postgres = value;
                     break;
+                case "--out":
+                    output = value;
+                    break;
                 case "--into":
                     into = value;
                     break;
                 case "--models":
                     models = value;
+                    break;
+                case "--report":
+                    report = value;
                     break;
                 case "--symbols":
                     foreach (var symbol in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -174,13 +204,19 @@ internal static class ReplayCommand
             return false;
         }
 
-        if (storage == "postgres" && path is not null)
+        if (storage == "postgres" && (path is not null || output is not null))
         {
-            error = "--path is for --storage file.";
+            error = "--path and --out are for --storage file (PostgreSQL is read and written in place).";
             return false;
         }
 
-        options = new ReplayOptions(storage, path, postgres, into, symbols, models, settings);
+        if (report is not null && File.Exists(report))
+        {
+            error = $"--report '{report}' is a file; give a directory (it is created when missing).";
+            return false;
+        }
+
+        options = new ReplayOptions(storage, path, postgres, into, symbols, models, settings, output, report);
         return true;
     }
 }

@@ -1,22 +1,25 @@
 using SignalStream.Contracts;
 using SignalStream.Engine;
 using SignalStream.Hub.Hubs;
+using SignalStream.Hub.Notifications;
 
 namespace SignalStream.Hub.FanOut;
 
 /// <summary>
-/// The engine's publishing output: stamps <see cref="Signal.PublishedAt"/>, then delivers to this node's clients
-/// (role <c>all</c>) and/or publishes once to the bus (when Redis is configured) for hub nodes.
+/// The engine's publishing output: delivers to this node's clients (role <c>all</c>) and/or publishes once to the bus
+/// (when Redis is configured) for hub nodes.
 /// </summary>
 /// <remarks>
-/// Registered after the event writer, so a signal is persisted (or at least queued for persistence) before any node can
-/// see it; hub nodes repair from the store whatever the bus loses. Shadow signals are journaled only, never published.
+/// Signals and outcomes reach it only after their group commit (<see cref="EngineOutputs"/> hands them to the event
+/// writer, which calls this after the store acknowledged them), so any seq a node or a client sees is durable and hub
+/// nodes can repair from the store whatever the bus loses. Shadow signals are journaled only, never published.
 /// Only closed candles go on the bus: in-progress updates are frequent, best effort and served by role <c>all</c> nodes.
 /// Candles are published on arrival, before inference and before the writer queues them: a crash in between re-ingests
 /// the candle after the restart, so a display may receive the same closed bar twice (same stream and open time, same
-/// values: an overwrite), never a wrong or missing one. Signals keep persist-then-publish with their seq.
+/// values: an overwrite), never a wrong or missing one. Signals keep persist-then-publish with their seq. Notification
+/// sinks are woken here, at the same point; they read the signal from the store themselves.
 /// </remarks>
-internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bus, HubMetrics metrics) : IEngineOutput
+internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bus, HubMetrics metrics, TimeProvider time, NotificationService? notifications = null) : IEngineOutput
 {
     /// <summary>
     /// Candles go out as they arrive, ahead of inference: subscribers see the bar close at once, the signal after. Each
@@ -41,10 +44,12 @@ internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bu
 
     public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
     {
-        // EngineOutputs stamped PublishedAt before the store saw the signal; this output only reads it.
+        // PublishedAt was stamped before the store saw the signal (the stored and the published copies are one record);
+        // the pipeline latency is measured here, at the real publication, so it includes the group commit.
         var published = signal;
-        metrics.SignalPublished(published.ExchangeTime, published.PublishedAt);
+        metrics.SignalPublished(published.ExchangeTime, time.GetUtcNow().ToUnixTimeMilliseconds());
         bus?.TryPublish(BusMessage.For(published));
+        notifications?.Published(published.Symbol);
         return localFeeds is null
             ? ValueTask.CompletedTask
             : localFeeds.GetOrCreate(published.Symbol).PostAsync(new(published, null), cancellationToken);
@@ -60,6 +65,7 @@ internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bu
         }
 
         bus?.TryPublish(BusMessage.For(outcome));
+        notifications?.Published(outcome.Symbol);
         return localFeeds is null
             ? ValueTask.CompletedTask
             : localFeeds.GetOrCreate(outcome.Symbol).PostAsync(new(null, outcome), cancellationToken);

@@ -84,7 +84,7 @@ internal sealed partial class SymbolFeeds : IBusListener, IHostedService, IDispo
     {
         foreach (var feed in _feeds.Values)
         {
-            feed.TryPost(FeedItem.CatchUp);
+            feed.RequestCatchUp();
         }
     }
 

@@ -5,7 +5,9 @@ using SignalStream.Engine.Pipeline;
 using SignalStream.Engine.Signals;
 using SignalStream.Ingest;
 using SignalStream.Hub.Hubs;
+using SignalStream.Hub.Notifications;
 using SignalStream.Hub.Observability;
+using SignalStream.Hub.Webhooks;
 
 namespace SignalStream.Hub.Hosting;
 
@@ -25,6 +27,12 @@ public static class SignalStreamHost
 
         configure?.Invoke(builder);
         var configuration = builder.Configuration;
+        var management = ManagementEndpoint.Resolve(configuration, configuration["urls"] ?? DefaultUrl);
+        if (management.IsSeparate)
+        {
+            builder.WebHost.UseUrls($"{configuration["urls"] ?? DefaultUrl};{management.Urls}");
+        }
+
         ResolveBundledModels(configuration, builder.Environment.ContentRootPath);
         var roles = NodeRoles.Parse(configuration["Node:Roles"]);
         builder.Services.AddSingleton(roles);
@@ -33,6 +41,9 @@ public static class SignalStreamHost
 
         builder.Services.AddSignalStreamObservability(configuration);
         builder.Services.AddSignalStreamEvents(configuration);
+
+        // Before the engine: each sink's progress is loaded before the first signal can be published.
+        builder.Services.AddSignalStreamNotifications(configuration, roles);
         if (roles.RunsEngine)
         {
             // Before ingest and the engine: hosted services start in registration order, and the signal stage must be
@@ -43,6 +54,9 @@ public static class SignalStreamHost
                 sp.GetRequiredService<CandleWatermarks>(),
                 IngestOptions.Bind(configuration).ResolvedStreams(),
                 sp.GetRequiredService<ILogger<EngineStateLoader>>()));
+
+            // TradingView alerts enter the engine; their start-up loader runs here: after the signals are restored, before ingest.
+            builder.Services.AddSignalStreamWebhooks(configuration);
             builder.Services.AddSignalStreamIngest(configuration);
             builder.Services.AddSingleton<ICandleUpdateReader, CandleChannelReader>();
             builder.Services.AddSingleton<IStreamResumePoints, StoredResumePoints>();
@@ -52,13 +66,25 @@ public static class SignalStreamHost
         builder.Services.AddSignalStreamHub(configuration, roles);
 
         var app = builder.Build();
+        management.UseGate(app);
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.MapHealthChecks("/health/live", new() { Predicate = c => c.Tags.Contains("live") });
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") || c.Tags.Contains("live") });
         app.MapSignalStreamObservability();
         app.MapSignalStreamHub(roles);
+        app.MapSignalStreamNotifications(roles);
+        if (roles.RunsEngine)
+        {
+            app.MapSignalStreamWebhooks();
+        }
+
         app.Logger.LogInformation("SignalStream node starting with roles {Roles}", roles);
+        if (management.IsSeparate)
+        {
+            app.Logger.LogInformation("Metrics and health are served on {ManagementUrls} only (Management:Urls)", management.Urls);
+        }
+
         return app;
     }
 

@@ -77,7 +77,7 @@ internal sealed class HubMetrics
 
     public void HolesRepaired(int signals) => _holesRepaired.Add(signals);
 
-    /// <param name="reason">One of the fixed <see cref="Auth.JwtFailure"/> names: bounded cardinality.</param>
+    /// <param name="reason">One of the fixed <see cref="Auth.TokenRejection"/> labels: bounded cardinality.</param>
     public void AuthFailed(string reason) => _authFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void RateLimited() => _rateLimited.Add(1);

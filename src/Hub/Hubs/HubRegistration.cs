@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -37,14 +36,7 @@ public static class HubRegistration
         var redis = configuration.GetConnectionString("Redis");
         if (!string.IsNullOrWhiteSpace(redis))
         {
-            services.AddSingleton(sp => new RedisSignalBus(
-                redis,
-                sp.GetRequiredService<IOptions<SignalHubOptions>>().Value.RedisChannelPrefix,
-                sp.GetRequiredService<HubMetrics>(),
-                sp.GetRequiredService<ILogger<RedisSignalBus>>()));
-            services.AddSingleton<ISignalBus>(sp => sp.GetRequiredService<RedisSignalBus>());
-            services.AddHostedService(sp => sp.GetRequiredService<RedisSignalBus>());
-            services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+            services.AddRedisSignalBus(configuration, redis);
         }
         else if (!roles.RunsEngine)
         {
@@ -62,7 +54,9 @@ public static class HubRegistration
             services.AddSingleton<IEngineOutput>(sp => new FanOutEngineOutput(
                 roles.ServesClients ? sp.GetRequiredService<SymbolFeeds>() : null,
                 sp.GetService<ISignalBus>(),
-                sp.GetRequiredService<HubMetrics>()));
+                sp.GetRequiredService<HubMetrics>(),
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetService<Notifications.NotificationService>()));
         }
 
         return services;
@@ -71,9 +65,18 @@ public static class HubRegistration
     private static void AddClientServing(IServiceCollection services, IConfiguration configuration, NodeRoles roles)
     {
         services.AddSingleton(new ServedMarkets(configuration));
+        services.AddOptions<SignalHistoryOptions>().Bind(configuration.GetSection(SignalHistoryOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SignalHistoryOptions>>(new Validator<SignalHistoryOptions>(o => o.Validate()));
+        services.AddSingleton(sp => new SignalHistoryReader(
+            sp.GetService<ISignalHistory>(),
+            sp.GetRequiredService<IOptions<SignalHistoryOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            sp.GetRequiredService<ILogger<SignalHistoryReader>>()));
+        services.AddSignalStreamApi(configuration);
         services.AddSingleton(sp => new FeedContext(
             sp.GetRequiredService<IOptions<SignalHubOptions>>().Value,
-            sp.GetService<ISignalHistory>(),
+            sp.GetRequiredService<SignalHistoryReader>() is { HasStore: true } history ? history : null,
             sp.GetRequiredService<HubMetrics>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("SignalStream.Hub.FanOut"),
@@ -112,12 +115,9 @@ public static class HubRegistration
 
         var auth = configuration.GetSection(AuthOptions.SectionName).Get<AuthOptions>() ?? new AuthOptions();
         services.AddAuthorization();
-        var authentication = services.AddAuthentication(JwtAuthenticationHandler.SchemeName);
         if (auth.IsJwt)
         {
-            services.AddSingleton(sp => new JwtValidator(
-                sp.GetRequiredService<IOptions<AuthOptions>>().Value.Jwt, sp.GetRequiredService<TimeProvider>()));
-            authentication.AddScheme<AuthenticationSchemeOptions, JwtAuthenticationHandler>(JwtAuthenticationHandler.SchemeName, null);
+            services.AddSignalStreamJwt();
         }
 
         if (hubOptions.Cors.Origins.Count > 0)
@@ -147,6 +147,11 @@ public static class HubRegistration
         if (jwt)
         {
             app.UseAuthentication();
+        }
+
+        app.UseSignalStreamApiRateLimiting();
+        if (jwt)
+        {
             app.UseAuthorization();
         }
 

@@ -68,15 +68,31 @@ internal sealed partial class SignalHub(
             var names = Array.ConvertAll(timeframes, t => t.ToName());
             return await feed.SubscribeAsync(subscription, afterSeq, names, Context.ConnectionAborted);
         }
+        catch (SignalHistoryUnavailableException ex)
+        {
+            Undo(state, subscription, replaced);
+            Log.HistoryUnavailable(logger, Context.ConnectionId, symbol);
+            throw new HubException(ex.Message);
+        }
         catch (Exception ex) when (ex is not OperationCanceledException and not HubException)
         {
-            if (state.RemoveSignalSubscription(symbol) is not null)
-            {
-                metrics.SubscriptionsChanged(-1);
-            }
-
+            Undo(state, subscription, replaced);
             Log.SubscribeFailed(logger, ex, symbol);
-            throw new HubException($"Subscribing to {symbol} failed because the signal store could not be read; retry in a few seconds.");
+            throw new HubException($"Subscribing to {symbol} failed on the server; retry in a few seconds.");
+        }
+    }
+
+    /// <summary>A Subscribe that failed changed nothing: the connection keeps the subscription it had (the feed still
+    /// delivers to it), or has none.</summary>
+    private void Undo(ConnectionState state, SignalSubscription failed, SignalSubscription? replaced)
+    {
+        if (replaced is not null)
+        {
+            state.TryAddSignalSubscription(replaced, int.MaxValue, out _);
+        }
+        else if (state.GetSignalSubscription(failed.Symbol) == failed && state.RemoveSignalSubscription(failed.Symbol) is not null)
+        {
+            metrics.SubscriptionsChanged(-1);
         }
     }
 
@@ -155,6 +171,9 @@ internal sealed partial class SignalHub(
     {
         [LoggerMessage(5010, LogLevel.Error, "Subscribe to {Symbol} failed")]
         public static partial void SubscribeFailed(ILogger logger, Exception exception, string symbol);
+
+        [LoggerMessage(5012, LogLevel.Information, "Subscribe of connection {ConnectionId} to {Symbol} answered that the signal history is unavailable")]
+        public static partial void HistoryUnavailable(ILogger logger, string connectionId, string symbol);
 
         [LoggerMessage(5011, LogLevel.Information, "Connection {ConnectionId} is not entitled to {Symbol}")]
         public static partial void NotEntitled(ILogger logger, string connectionId, string symbol);

@@ -81,6 +81,7 @@ internal sealed partial class BinanceCandleSource
     /// </remarks>
     internal async ValueTask RecoverLateClosesAsync(StreamTracker[] trackers, long exchangeClock, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _lateScans);
         if (exchangeClock == long.MinValue)
         {
             return;
@@ -103,6 +104,11 @@ internal sealed partial class BinanceCandleSource
             }
         }
     }
+
+    private long _lateScans;
+
+    /// <summary>Late-close scans run so far (tests wait for one to have seen a frame).</summary>
+    internal long LateScans => Interlocked.Read(ref _lateScans);
 
     /// <summary>Delivers the closed candles opening in [from, to] from REST, paging, in order.</summary>
     private async Task BackfillAsync(StreamTracker tracker, long from, long to, string cause, CancellationToken cancellationToken)

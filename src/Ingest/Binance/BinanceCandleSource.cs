@@ -86,6 +86,30 @@ internal sealed partial class BinanceCandleSource : ICandleSource
         }
     }
 
+    /// <summary>The running connections' tasks (for tests: none may end while the source runs).</summary>
+    internal Task[] ConnectionTasks
+    {
+        get
+        {
+            lock (_connections)
+            {
+                return _connections.Select(c => c.Running).OfType<Task>().ToArray();
+            }
+        }
+    }
+
+    /// <summary>The largest receive buffer any connection has grown (for tests of <see cref="BinanceOptions.MaxMessageBytes"/>).</summary>
+    internal int LargestReceiveBuffer
+    {
+        get
+        {
+            lock (_connections)
+            {
+                return _connections.Max(c => c.LargestBuffer);
+            }
+        }
+    }
+
     public async Task RunAsync(CandleUpdateChannel output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(output);

@@ -52,8 +52,18 @@ public sealed class BinanceOptions
     /// <summary>Concurrent REST requests during warm-up.</summary>
     public int RestParallelism { get; set; } = 4;
 
-    /// <summary>Initial size of each connection's pooled receive buffer (it grows for larger messages).</summary>
+    /// <summary>Initial size of each connection's pooled receive buffer (it grows for larger messages, up to <see cref="MaxMessageBytes"/>).</summary>
     public int ReceiveBufferBytes { get; set; } = 16 * 1024;
+
+    /// <summary>
+    /// Largest WebSocket message (all its frames together) a connection accepts. A longer one is a protocol error: the
+    /// connection is dropped, counted, and replaced after a backoff; the streams it carried are backfilled from REST.
+    /// </summary>
+    /// <remarks>
+    /// Binance's largest messages are a combined kline event (about 600 bytes) and a LIST_SUBSCRIPTIONS reply for 1024
+    /// streams (about 26 KB); 1 MiB leaves a margin of 40 times the largest.
+    /// </remarks>
+    public int MaxMessageBytes { get; set; } = 1024 * 1024;
 
     /// <summary>Problems a person can fix, one message each; empty when valid.</summary>
     public IEnumerable<string> Validate()
@@ -125,6 +135,15 @@ public sealed class BinanceOptions
         if (ReceiveBufferBytes is < 1024 or > 16 * 1024 * 1024)
         {
             yield return $"{SectionName}:ReceiveBufferBytes is {ReceiveBufferBytes}; use 1024 to 16777216.";
+        }
+
+        if (MaxMessageBytes is < 4096 or > 64 * 1024 * 1024)
+        {
+            yield return $"{SectionName}:MaxMessageBytes is {MaxMessageBytes}; use 4096 to 67108864 (Binance's largest message is about 26 KB).";
+        }
+        else if (ReceiveBufferBytes > MaxMessageBytes)
+        {
+            yield return $"{SectionName}:ReceiveBufferBytes ({ReceiveBufferBytes}) is above MaxMessageBytes ({MaxMessageBytes}); the first buffer cannot be larger than the largest message.";
         }
     }
 }

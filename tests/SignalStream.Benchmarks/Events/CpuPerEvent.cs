@@ -15,12 +15,12 @@ internal sealed class CpuPerEvent
     private readonly long _persistedStart;
 
     /// <param name="persisted">Events committed so far.</param>
-    /// <param name="provider">The store's provider: PostgreSQL's CPU is counted only for "postgres".</param>
+    /// <param name="provider">The store's provider: PostgreSQL's CPU is counted for "postgres" and "marten".</param>
     public CpuPerEvent(long persisted, string provider)
     {
         _persistedStart = persisted;
         _clientStart = Process.GetCurrentProcess().TotalProcessorTime;
-        _serverStart = provider == "postgres" ? PostgresSeconds() : null;
+        _serverStart = EventsBenchHost.IsPostgreSql(provider) ? PostgresSeconds() : null;
     }
 
     /// <summary>"client … µs + PostgreSQL … µs = … µs CPU per event over N events".</summary>

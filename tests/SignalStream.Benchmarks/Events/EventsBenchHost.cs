@@ -25,13 +25,14 @@ internal sealed class EventsBenchHost : IAsyncDisposable
     private EventsBenchHost(string provider, int groupSize)
     {
         _folder = Path.Combine(Path.GetTempPath(), "signalstream-bench-" + Guid.NewGuid().ToString("N"));
-        _schema = provider == "postgres" ? "bench_" + Guid.NewGuid().ToString("N")[..12] : null;
+        _schema = IsPostgreSql(provider) ? "bench_" + Guid.NewGuid().ToString("N")[..12] : null;
         var settings = new Dictionary<string, string?>
         {
             ["Storage:Provider"] = provider,
             ["Storage:File:Path"] = _folder,
             ["Storage:Postgres:Schema"] = _schema ?? "unused",
-            ["ConnectionStrings:Postgres"] = provider == "postgres"
+            ["Storage:Marten:Schema"] = _schema ?? "unused",
+            ["ConnectionStrings:Postgres"] = IsPostgreSql(provider)
                 ? Environment.GetEnvironmentVariable("SIGNALSTREAM_TEST_POSTGRES")
                     ?? throw new InvalidOperationException("Set SIGNALSTREAM_TEST_POSTGRES: eval \"$(scripts/test-services.sh start)\"")
                 : null,
@@ -49,7 +50,7 @@ internal sealed class EventsBenchHost : IAsyncDisposable
         services.AddSignalStreamEvents(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
         _provider = services.BuildServiceProvider();
         Store = _provider.GetRequiredService<IEventStore>();
-        Writer = _provider.GetServices<IEngineOutput>().First();
+        Writer = _provider.GetRequiredService<IDurableEngineOutput>();
         _hosted = _provider.GetServices<IHostedService>().ToArray();
 
         _listener = new MeterListener
@@ -82,14 +83,17 @@ internal sealed class EventsBenchHost : IAsyncDisposable
         _listener.Start();
     }
 
-    /// <summary>Both providers, or only those listed in SIGNALSTREAM_BENCH_PROVIDERS (comma-separated, e.g. "postgres").</summary>
+    /// <summary>"postgres" (Npgsql COPY) and "marten" both run on the test PostgreSQL, each in its own bench schema.</summary>
+    public static bool IsPostgreSql(string provider) => provider is "postgres" or "marten";
+
+    /// <summary>file and postgres, or only those listed in SIGNALSTREAM_BENCH_PROVIDERS (comma-separated, e.g. "postgres,marten").</summary>
     public static IEnumerable<string> Providers =>
         Environment.GetEnvironmentVariable("SIGNALSTREAM_BENCH_PROVIDERS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
         ?? ["file", "postgres"];
 
     public IEventStore Store { get; }
 
-    public IEngineOutput Writer { get; }
+    public IDurableEngineOutput Writer { get; }
 
     public long Persisted => Interlocked.Read(ref _persisted);
 

@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.Engine.Inference.Internal;
 using SignalStream.Engine.Inference.Onnx;
@@ -185,6 +187,51 @@ public sealed class ModelBatcherTests : IDisposable
         Assert.Throws<ObjectDisposedException>(() => batcher.TryEnqueue(ref late, sink, 3));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(7)]
+    [InlineData(512)]
+    public async Task ASteadyStateBatchAllocatesNothingOnTheWorkerThatRunsIt(int rows)
+    {
+        // The bundled lstm-direction model with four batch buffers of `rows` rows, metrics listened to as /metrics does.
+        using var listener = ListenTo(_meters);
+        var manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Fixtures.RepositoryModels, "lstm-direction.manifest.json"))).RootElement;
+        var bytes = File.ReadAllBytes(Path.Combine(Fixtures.RepositoryModels, manifest.GetProperty("file").GetString()!));
+        var (window, features) = (manifest.GetProperty("window").GetInt32(), manifest.GetProperty("features").GetArrayLength());
+        var probe = new AllocationProbe(8);
+        using var gate = new ManualResetEventSlim(false);
+        var sink = new HoldingSink(4 * rows, gate);
+        var batcher = new ModelBatcher(OnnxSession.Create(bytes, new OnnxSessionSettings(1)), "lstm-direction", window, features,
+            maxBatchSize: rows, TimeSpan.FromHours(1), queueCapacity: 4 * rows, new ManualTimeProvider(), _metrics, NullLogger.Instance,
+            probe.OnBatchDelivered);
+        var input = Samples.Flatten(Fixtures.Parity(Path.Combine(Fixtures.RepositoryModels, manifest.GetProperty("parity").GetString()!)).Inputs[0]);
+
+        // Round 1 warms up: the first batch is held while three more fill, so each of the four buffers runs once at this
+        // row count and has its binding. Round 2 repeats it; released, the worker runs the queued batches back to back.
+        for (var round = 0; round < 2; round++)
+        {
+            gate.Reset();
+            sink.HoldAtSlot = 0;
+            for (var i = 0; i < 4 * rows; i++)
+            {
+                var writer = new ArrayRowWriter(input);
+                Assert.True(batcher.TryEnqueue(ref writer, sink, i), "four batches fit in the queue");
+            }
+
+            gate.Set();
+            await WaitUntilAsync(() => probe.Count == 4 * (round + 1));
+        }
+
+        // Between one batch's end and the next's: recycle, dequeue, one ORT run, the metrics and every row's delivery.
+        // Round 2's second and third batches are measured (its first was held, its last signals the test).
+        Assert.True(probe.Threads[5] == probe.Threads[4] && probe.Threads[6] == probe.Threads[5], "the measured batches ran back to back on one thread");
+        Assert.Equal(0, probe.Bytes[5] - probe.Bytes[4]);
+        Assert.Equal(0, probe.Bytes[6] - probe.Bytes[5]);
+        Assert.Equal(1f, sink.Sum(4 * rows - 1), 1e-4f);
+        await StopAsync(batcher);
+    }
+
     private ModelBatcher CreateTinyMean(TimeProvider time, int maxBatch, TimeSpan delay, int queueCapacity = 64) =>
         new(
             OnnxSession.Create(Fixtures.Bytes("tiny-mean.onnx"), new OnnxSessionSettings(1)),
@@ -205,5 +252,83 @@ public sealed class ModelBatcherTests : IDisposable
     {
         batcher.Stop();
         await batcher.Completion.WaitAsync(s_timeout);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + s_timeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for the batches");
+            await Task.Delay(5);
+        }
+    }
+
+    /// <summary>Enables every instrument of <paramref name="meters"/> with callbacks that keep nothing.</summary>
+    private static MeterListener ListenTo(TestMeterFactory meters)
+    {
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Scope == meters)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<int>(static (_, _, _, _) => { });
+        listener.SetMeasurementEventCallback<long>(static (_, _, _, _) => { });
+        listener.SetMeasurementEventCallback<double>(static (_, _, _, _) => { });
+        listener.Start();
+        return listener;
+    }
+
+    /// <summary>The batcher's after-batch callback: which thread ran each batch and its allocation counter then.</summary>
+    private sealed class AllocationProbe(int capacity)
+    {
+        public int[] Threads { get; } = new int[capacity];
+
+        public long[] Bytes { get; } = new long[capacity];
+
+        public int Count => Volatile.Read(ref _count);
+
+        private int _count;
+
+        public void OnBatchDelivered(int rows)
+        {
+            var i = _count;
+            if (i < Threads.Length)
+            {
+                Threads[i] = Environment.CurrentManagedThreadId;
+                Bytes[i] = GC.GetAllocatedBytesForCurrentThread();
+            }
+
+            Volatile.Write(ref _count, i + 1);
+        }
+    }
+
+    /// <summary>Keeps each slot's probabilities in a preallocated array and can hold the worker at one slot.</summary>
+    private sealed class HoldingSink(int slots, ManualResetEventSlim gate) : IPredictionSink
+    {
+        private readonly float[] _probabilities = new float[slots * 3];
+
+        public int HoldAtSlot { get; set; } = -1;
+
+        public float Sum(int slot) => _probabilities[slot * 3] + _probabilities[(slot * 3) + 1] + _probabilities[(slot * 3) + 2];
+
+        public void OnPrediction(int slot, float down, float flat, float up)
+        {
+            if (slot == HoldAtSlot)
+            {
+                gate.Wait(s_timeout);
+            }
+
+            _probabilities[slot * 3] = down;
+            _probabilities[(slot * 3) + 1] = flat;
+            _probabilities[(slot * 3) + 2] = up;
+        }
+
+        public void OnFailed(int slot) => throw new InvalidOperationException($"slot {slot} failed");
     }
 }

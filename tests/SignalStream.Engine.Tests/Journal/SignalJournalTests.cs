@@ -166,9 +166,65 @@ public class SignalJournalTests
         Assert.Equal(a.Count, b.Count);
         for (var i = 0; i < a.Count; i++)
         {
-            Assert.Equal(a[i] with { Calibration = [] }, b[i] with { Calibration = [] });
+            Assert.Equal(a[i] with { Calibration = [], Equity = null }, b[i] with { Calibration = [], Equity = null });
             Assert.Equal(a[i].Calibration, b[i].Calibration);
+            Assert.Equal(a[i].Equity, b[i].Equity);
         }
+    }
+
+    [Fact]
+    public void EachCalibrationBucketKeepsItsAverageR()
+    {
+        var journal = new SignalJournal(TimeProvider.System);
+        Resolve(journal, "a", OutcomeKind.Win, 2.5);
+        Resolve(journal, "b", OutcomeKind.Loss, -1);
+        Resolve(journal, "c", OutcomeKind.Expired, 0.2);
+
+        // Every signal here has the ensemble's P(up) at 0.72: one bucket, [0.7, 0.8).
+        var bucket = Assert.Single(Row(journal, SignalJournal.EnsembleModel, "*", "*").Calibration);
+        Assert.Equal(0.7, bucket.Lower);
+        Assert.Equal(3, bucket.Count);
+        Assert.Equal(0.5667, bucket.AverageR);
+        Assert.Equal(0.3333, bucket.ObservedWinRate);
+    }
+
+    [Fact]
+    public void RollUpRowsKeepABoundedEquityCurveThatEndsWithTheNewestOutcome()
+    {
+        var journal = new SignalJournal(TimeProvider.System);
+        const int outcomes = 1000;
+        double cumulative = 0, peak = 0;
+        var expected = new Dictionary<int, (double Cumulative, double Drawdown)>();
+        for (var i = 1; i <= outcomes; i++)
+        {
+            // Two wins, then a loss of 3R: a sawtooth with a drawdown after every third outcome.
+            var (kind, r) = i % 3 == 0 ? (OutcomeKind.Loss, -3.0) : (OutcomeKind.Win, 1.25);
+            var signal = Signal($"s{i}", symbol: i % 2 == 0 ? "BTCUSDT" : "ETHUSDT");
+            journal.Track(signal, false);
+            journal.Apply(Outcome(signal, kind, r) with { ResolvedCandleOpenTime = i * 60_000L });
+            cumulative += r;
+            peak = Math.Max(peak, cumulative);
+            expected[i] = (Math.Round(cumulative, 4), Math.Round(peak - cumulative, 4));
+        }
+
+        var equity = Row(journal, SignalJournal.EnsembleModel, "*", "*").Equity!;
+        Assert.InRange(equity.Count, EquityPoint.MaxPoints / 2, EquityPoint.MaxPoints + 1);
+        Assert.Equal(outcomes, equity[^1].Resolved);
+        Assert.True(equity.Zip(equity.Skip(1)).All(p => p.First.Resolved < p.Second.Resolved), "points in order");
+        foreach (var point in equity)
+        {
+            Assert.Equal(expected[point.Resolved], (point.CumulativeR, point.Drawdown));
+            Assert.Equal(point.Resolved * 60_000L, point.ResolvedCandleOpenTime);
+        }
+
+        // Kept at one stride: the whole record's shape, not just its end.
+        var stride = Assert.Single(equity.Zip(equity.Skip(1)).Select(p => p.Second.Resolved - p.First.Resolved).SkipLast(1).Distinct());
+        Assert.True(equity[0].Resolved <= stride, "starts at the beginning");
+        Assert.True(outcomes - equity[^2].Resolved <= stride, "reaches the end");
+
+        Assert.Null(Row(journal, SignalJournal.EnsembleModel, "BTCUSDT", "1h").Equity);
+        Assert.Null(Row(journal, SignalJournal.EnsembleModel, "*", "1h").Equity);
+        Assert.NotNull(Row(journal, "lstm-direction", "*", "*").Equity);
     }
 
     private static PerformanceGroup Row(SignalJournal journal, string model, string symbol, string timeframe, bool shadow = false) =>

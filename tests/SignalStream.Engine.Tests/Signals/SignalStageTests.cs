@@ -353,11 +353,12 @@ public class SignalStageTests
     }
 
     /// <summary>The stage as the engine gets it from DI, with a recording sink as the only output.</summary>
-    private sealed class StageHost : IDisposable
+    internal sealed class StageHost : IDisposable
     {
         private readonly ServiceProvider _provider;
 
-        public StageHost(Dictionary<string, string?>? settings = null, RecordingSink? sink = null, ISignalSequence? sequence = null)
+        public StageHost(
+            Dictionary<string, string?>? settings = null, RecordingSink? sink = null, ISignalSequence? sequence = null, IDurableEngineOutput? durable = null)
         {
             Sink = sink ?? new RecordingSink();
             var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings ?? []).Build();
@@ -368,6 +369,11 @@ public class SignalStageTests
             if (sequence is not null)
             {
                 services.AddSingleton(sequence);
+            }
+
+            if (durable is not null)
+            {
+                services.AddSingleton(durable);
             }
 
             services.AddSingleton<EngineOutputs>();
@@ -416,12 +422,30 @@ public class SignalStageTests
         private readonly List<Signal> _signals = [];
         private readonly List<Signal> _shadowSignals = [];
         private readonly List<SignalOutcome> _outcomes = [];
+        private readonly List<TradingViewAlertReceived> _alerts = [];
+        private readonly List<string> _order = [];
 
         public IReadOnlyList<Signal> Signals => Snapshot(_signals);
 
         public IReadOnlyList<Signal> ShadowSignals => Snapshot(_shadowSignals);
 
         public IReadOnlyList<SignalOutcome> Outcomes => Snapshot(_outcomes);
+
+        public IReadOnlyList<TradingViewAlertReceived> Alerts => Snapshot(_alerts);
+
+        /// <summary>What reached this output, in order: <c>alert:{id}</c>, <c>signal:{id}</c>, <c>shadow:{id}</c>.</summary>
+        public IReadOnlyList<string> Order => Snapshot(_order);
+
+        public ValueTask OnAlertAsync(TradingViewAlertReceived alert, CancellationToken cancellationToken)
+        {
+            lock (_gate)
+            {
+                _alerts.Add(alert);
+                _order.Add("alert:" + alert.Id.ToString("N"));
+            }
+
+            return ValueTask.CompletedTask;
+        }
 
         public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
@@ -436,6 +460,7 @@ public class SignalStageTests
             lock (_gate)
             {
                 _signals.Add(signal);
+                _order.Add("signal:" + signal.Id);
             }
         }
 
@@ -444,6 +469,7 @@ public class SignalStageTests
             lock (_gate)
             {
                 _shadowSignals.Add(signal);
+                _order.Add("shadow:" + signal.Id);
             }
 
             return ValueTask.CompletedTask;

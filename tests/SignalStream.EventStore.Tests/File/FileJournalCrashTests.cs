@@ -112,7 +112,7 @@ public sealed class FileJournalCrashTests(ITestOutputHelper output) : IDisposabl
 
         await using var store = Open(64 * 1024);
         var error = await Assert.ThrowsAsync<InvalidDataException>(() => store.InitializeAsync().AsTask());
-        Assert.Contains("is not the last segment", error.Message);
+        Assert.Contains($"'{first}' is corrupt at byte ", error.Message);
     }
 
     [Fact]

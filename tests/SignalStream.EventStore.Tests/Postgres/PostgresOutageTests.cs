@@ -27,15 +27,18 @@ public sealed class PostgresOutageTests(ITestOutputHelper output) : IAsyncLifeti
 
     public Task DisposeAsync() => TestServices.DropSchemaAsync(_schema);
 
-    [Fact]
-    public async Task AnOutageUnderLoadLosesNothingAndWritesNothingTwice()
+    [Theory]
+    [InlineData("postgres")]
+    [InlineData("marten")]
+    public async Task AnOutageUnderLoadLosesNothingAndWritesNothingTwice(string provider)
     {
         var outage = TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("SIGNALSTREAM_OUTAGE_SECONDS"), out var s) ? s : 30);
         await using var host = await EventsHost.StartAsync(new()
         {
-            ["Storage:Provider"] = "postgres",
+            ["Storage:Provider"] = provider,
             ["ConnectionStrings:Postgres"] = TestServices.PostgresConnectionString,
             ["Storage:Postgres:Schema"] = _schema,
+            ["Storage:Marten:Schema"] = _schema,
             ["Storage:Writer:BufferCapacity"] = "2000",
             ["Storage:Writer:MaxBatchSize"] = "500",
             ["Storage:Writer:RetryInitialDelay"] = "00:00:00.050",

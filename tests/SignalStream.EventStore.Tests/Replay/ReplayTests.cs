@@ -35,18 +35,113 @@ public sealed class ReplayTests : IDisposable
         Assert.Equal(stored, first.Candles);
         Assert.Equal(stored, second.Candles);
         Assert.True(first.Signals > 0, $"the bundled models produced no signal on the stored candles ({first}), so the comparison would prove nothing");
-        var store = await OpenAsync();
+        await using var replays = await OpenAsync(Path.Combine(_folder, "replays"));
+        await using var source = await OpenAsync(_folder);
+        var replayed = 0;
         foreach (var symbol in Symbols)
         {
-            var a = await ReadAllJsonAsync(store, EventStreams.Signals(symbol, "replay-a"));
-            var b = await ReadAllJsonAsync(store, EventStreams.Signals(symbol, "replay-b"));
+            var a = await ReadAllJsonAsync(replays, EventStreams.Signals(symbol, "replay-a"));
+            var b = await ReadAllJsonAsync(replays, EventStreams.Signals(symbol, "replay-b"));
             Assert.Equal(a, b);
-            Assert.Equal(await ReadAllJsonAsync(store, EventStreams.Outcomes(symbol, "replay-a")), await ReadAllJsonAsync(store, EventStreams.Outcomes(symbol, "replay-b")));
+            replayed += a.Count;
+            Assert.Equal(await ReadAllJsonAsync(replays, EventStreams.Outcomes(symbol, "replay-a")), await ReadAllJsonAsync(replays, EventStreams.Outcomes(symbol, "replay-b")));
 
-            // Nothing was written into the live streams.
-            Assert.Equal(0, await store.GetStreamVersionAsync(EventStreams.Signals(symbol)).AsTask().WaitAsync(Wait));
+            // Nothing was written into the live streams, nor into the source journal at all.
+            Assert.Equal(0, await replays.GetStreamVersionAsync(EventStreams.Signals(symbol)).AsTask().WaitAsync(Wait));
+            Assert.Equal(stored, await source.GetLastPositionAsync().AsTask().WaitAsync(Wait));
         }
 
+        // Counted after the writer drained: every signal the replay reports is stored.
+        Assert.Equal(first.Signals, replayed);
+    }
+
+    [Fact]
+    public async Task AReplayRunsBesideTheNodeThatOwnsTheJournal()
+    {
+        var stored = await StoreLiveCandlesAsync(candlesPerStream: 100);
+
+        // The owner holds the folder's lock and keeps appending while the replay reads.
+        await using var owner = await OpenAsync(_folder);
+        var replay = ReplayRunner.RunAsync(Options("beside"), TextWriter.Null, CancellationToken.None);
+        await owner.AppendAsync([new StreamAppend("after-replay-start", "test", ExpectedVersions.Any, [TestEvents.Event()])]).AsTask().WaitAsync(Wait);
+        var (result, error) = await replay.WaitAsync(Wait);
+
+        Assert.True(result is not null, error);
+        Assert.Equal(stored, result.Candles);
+        Assert.Equal(stored + 1, await owner.GetLastPositionAsync().AsTask().WaitAsync(Wait));
+        await using var replays = await OpenAsync(Path.Combine(_folder, "replays"));
+        Assert.True(await replays.GetStreamVersionAsync(EventStreams.Models("beside")).AsTask().WaitAsync(Wait) > 0);
+    }
+
+    [Fact]
+    public async Task StoredTradingViewAlertsAreReplayedIntoTheNamespaceAndScoredOnTheReplayedCandles()
+    {
+        var store = await OpenAsync(_folder);
+        var candles = MarketSimulator.GenerateClosed(Symbols, [Timeframe.OneMinute, Timeframe.FiveMinutes], 200, seed: 7).ToList();
+        var anchor = candles.Where(c => c.Symbol == "BTCUSDT" && c.Timeframe == Timeframe.OneMinute).ElementAt(120);
+        var open = anchor.CloseTime + 1;
+        var signal = new Signal
+        {
+            Id = "BTCUSDT-1m-tradingview-main-test",
+            Seq = 0,
+            Symbol = "BTCUSDT",
+            Timeframe = Timeframe.OneMinute,
+            Direction = SignalDirection.Long,
+            Confidence = 70,
+            Probabilities = new ClassProbabilities(0.15, 0.15, 0.7),
+            Entry = anchor.Close,
+            Target = anchor.Close * 1.002m,
+            Stop = anchor.Close * 0.998m,
+            RiskReward = 1,
+            FusionScore = 55,
+            Models = [new ModelVote("tradingview:main", "alert", SignalSources.TradingViewFamily, "long", 1, new ClassProbabilities(0.15, 0.15, 0.7))],
+            Rationale = ["TradingView alert from main: buy BTCUSDT"],
+            CandleOpenTime = open,
+            CandleCloseTime = Timeframe.OneMinute.CloseTimeOf(open),
+            CreatedAt = anchor.CloseTime + 10,
+            ExpiresAt = Timeframe.OneMinute.CloseTimeOf(open) + (12 * 60_000),
+            ExchangeTime = anchor.CloseTime + 10,
+            ReceivedAt = anchor.CloseTime + 10,
+            Source = "tradingview:main",
+        };
+        var alert = new TradingViewAlertReceived
+        {
+            Id = Guid.NewGuid(),
+            Source = "tradingview:main",
+            Mode = "signal",
+            Action = "buy",
+            Symbol = "BTCUSDT",
+            Timeframe = Timeframe.OneMinute,
+            Price = anchor.Close,
+            Ticker = "BINANCE:BTCUSDT",
+            Interval = "1",
+            DedupeKey = "id:test",
+            ReceivedAt = anchor.CloseTime + 10,
+            MarketTime = anchor.CloseTime,
+            Signal = signal,
+        };
+
+        // Stored as live did: the candles up to the alert's market time, the alert, then the rest.
+        var now = DateTimeOffset.UtcNow;
+        await AppendCandlesAsync(store, candles.Where(c => c.CloseTime <= anchor.CloseTime), now);
+        var stored = EventSerializer.Serialize(alert, alert.Id, now);
+        Assert.True((await store.AppendAsync([new StreamAppend(EventStreams.Alerts("BTCUSDT"), EventStreams.AlertsType, ExpectedVersions.Any, [stored])]).AsTask().WaitAsync(Wait)).IsCommitted);
+        await AppendCandlesAsync(store, candles.Where(c => c.CloseTime > anchor.CloseTime), now);
+        await store.DisposeAsync();
+
+        await ReplayAsync("replay-a");
+        await ReplayAsync("replay-b");
+
+        store = await OpenAsync(Path.Combine(_folder, "replays"));
+        var replayed = (await store.ReadStreamAsync(EventStreams.Signals("BTCUSDT", "replay-a"), 1, 100_000).AsTask().WaitAsync(Wait))
+            .Select(e => EventSerializer.TryDeserialize(e, out var d, out _) ? ((SignalIssued)d).Signal : null)
+            .Single(s => s!.Source == "tradingview:main")!;
+        Assert.Equal((signal.Id, signal.Entry, signal.Target, signal.Stop), (replayed.Id, replayed.Entry, replayed.Target, replayed.Stop));
+        Assert.Equal(await ReadAllJsonAsync(store, EventStreams.Signals("BTCUSDT", "replay-a")), await ReadAllJsonAsync(store, EventStreams.Signals("BTCUSDT", "replay-b")));
+        var outcomes = await ReadAllJsonAsync(store, EventStreams.Outcomes("BTCUSDT", "replay-a"));
+        Assert.Single(outcomes, o => o.Contains(signal.Id, StringComparison.Ordinal));
+        Assert.Equal(outcomes, await ReadAllJsonAsync(store, EventStreams.Outcomes("BTCUSDT", "replay-b")));
+        Assert.Equal(0, await store.GetStreamVersionAsync(EventStreams.Alerts("BTCUSDT", "replay-a")).AsTask().WaitAsync(Wait)); // not stored again
         await store.DisposeAsync();
     }
 
@@ -78,7 +173,7 @@ public sealed class ReplayTests : IDisposable
 
     private async Task<long> StoreLiveCandlesAsync(int candlesPerStream = 400)
     {
-        var store = await OpenAsync();
+        var store = await OpenAsync(_folder);
         var candles = MarketSimulator.GenerateClosed(Symbols, [Timeframe.OneMinute, Timeframe.FiveMinutes], candlesPerStream, seed: 7).ToList();
         var now = DateTimeOffset.UtcNow;
         foreach (var chunk in candles.Chunk(100))
@@ -96,6 +191,20 @@ public sealed class ReplayTests : IDisposable
         return candles.Count;
     }
 
+    private static async Task AppendCandlesAsync(IEventStore store, IEnumerable<Candle> candles, DateTimeOffset now)
+    {
+        foreach (var chunk in candles.Chunk(100))
+        {
+            var group = chunk.Select(c => new StreamAppend(
+                EventStreams.Candles(c.Stream),
+                EventStreams.CandlesType,
+                ExpectedVersions.Any,
+                [EventSerializer.Serialize(new CandleClosed("simulated", c, CandleOrigin.Simulated, c.CloseTime + 1, c.CloseTime + 2), Guid.CreateVersion7(now), now)]))
+                .ToList();
+            Assert.True((await store.AppendAsync(group).AsTask().WaitAsync(Wait)).IsCommitted);
+        }
+    }
+
     private async Task<ReplayResult> ReplayAsync(string ns)
     {
         var (result, error) = await ReplayRunner.RunAsync(Options(ns), TextWriter.Null, CancellationToken.None).WaitAsync(Wait);
@@ -111,9 +220,9 @@ public sealed class ReplayTests : IDisposable
         ["Signals:RequireFamilyAgreement"] = "false",
     });
 
-    private async Task<FileEventStore> OpenAsync()
+    private static async Task<FileEventStore> OpenAsync(string folder)
     {
-        var store = new FileEventStore(new FileJournalOptions { Path = _folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
+        var store = new FileEventStore(new FileJournalOptions { Path = folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
         await store.InitializeAsync().AsTask().WaitAsync(Wait);
         return store;
     }

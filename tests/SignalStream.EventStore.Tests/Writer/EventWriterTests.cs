@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -65,22 +66,40 @@ public sealed class EventWriterTests : IDisposable
     }
 
     [Fact]
-    public async Task ASignalIsReadableTheMomentTheWriterAcceptsItEvenBeforeItsCommit()
+    public async Task ASignalAndItsOutcomeArePublishedAndReadableOnlyOnceTheirCommitIsAcknowledged()
     {
         ControllableStore? store = null;
         await using var host = await EventsHost.StartAsync(
             EventsHost.FileSettings(_folder),
-            services => services.AddSingleton<IEventStore>(_ => store = new ControllableStore(FileStore(_folder))));
+            services =>
+            {
+                services.AddSingleton<IEventStore>(_ => store = new ControllableStore(FileStore(_folder)));
+                services.AddSingleton<IEngineOutput>(sp => new RecordingPublisher(sp.GetRequiredService<IEventStore>()));
+            });
+        var publisher = host.Services.GetServices<IEngineOutput>().OfType<RecordingPublisher>().Single();
         store!.Pause();
+        var signal = Signal("BTCUSDT", 1);
 
-        await host.Output.OnSignalAsync(Signal("BTCUSDT", 1), default).AsTask().WaitAsync(TestEvents.Wait);
+        // The engine is not held up by the commit: both hand-offs complete while the store is stalled.
+        Assert.True(host.Output.OnSignalAsync(signal, default).IsCompletedSuccessfully);
+        Assert.True(host.Output.OnOutcomeAsync(Outcome(signal, OutcomeKind.Win), default).IsCompletedSuccessfully);
 
-        Assert.Equal([1L], (await host.History.ReadSignalsAsync("BTCUSDT", 0, 10, default)).Select(s => s.Seq));
-        Assert.Equal(1, await host.History.GetLastSeqAsync("BTCUSDT", default));
-        Assert.Equal(0, await host.Store.GetStreamVersionAsync(EventStreams.Signals("BTCUSDT")));
+        // Give the lane every chance to publish early (it must not), then check nobody could have seen the signal.
+        await Task.Delay(200);
+        Assert.Empty(publisher.Signals);
+        Assert.Empty(publisher.Outcomes);
+        Assert.Empty(await host.History.ReadSignalsAsync("BTCUSDT", 0, 10, default));
+        Assert.Empty(await host.History.ReadLatestSignalsAsync("BTCUSDT", default));
+        Assert.Equal(0, await host.History.GetLastSeqAsync("BTCUSDT", default));
+
         store.Resume();
+        await publisher.WaitForOutcomesAsync(1);
+        var (symbol, seq, storedWhenPublished) = Assert.Single(publisher.Signals);
+        Assert.Equal(("BTCUSDT", 1L), (symbol, seq));
+        Assert.Equal(1, storedWhenPublished);
+        Assert.Equal(1, Assert.Single(publisher.Outcomes).StoredWhenPublished);
+        Assert.Equal([1L], (await host.History.ReadSignalsAsync("BTCUSDT", 0, 10, default)).Select(s => s.Seq));
         await host.StopAsync();
-        Assert.Equal(1, await host.Store.GetStreamVersionAsync(EventStreams.Signals("BTCUSDT")));
     }
 
     [Fact]
@@ -108,7 +127,7 @@ public sealed class EventWriterTests : IDisposable
     }
 
     [Fact]
-    public async Task OnSeveralLanesWithFailingAndUnacknowledgedCommitsEverySymbolKeepsItsOrderAndNothingIsWrittenTwice()
+    public async Task OnSeveralLanesWithFailingAndUnacknowledgedCommitsEverySymbolKeepsItsOrderNothingIsWrittenTwiceAndPublicationFollowsTheCommit()
     {
         ControllableStore? store = null;
         var settings = EventsHost.FileSettings(_folder);
@@ -117,7 +136,12 @@ public sealed class EventWriterTests : IDisposable
         settings["Storage:Writer:RetryInitialDelay"] = "00:00:00.010";
         await using var host = await EventsHost.StartAsync(
             settings,
-            services => services.AddSingleton<IEventStore>(_ => store = new ControllableStore(FileStore(_folder))));
+            services =>
+            {
+                services.AddSingleton<IEventStore>(_ => store = new ControllableStore(FileStore(_folder)));
+                services.AddSingleton<IEngineOutput>(sp => new RecordingPublisher(sp.GetRequiredService<IEventStore>()));
+            });
+        var publisher = host.Services.GetServices<IEngineOutput>().OfType<RecordingPublisher>().Single();
         store!.FailNext(3);
         store.LoseAcknowledgements(2);
 
@@ -147,6 +171,12 @@ public sealed class EventWriterTests : IDisposable
             var resolved = outcomes.Select(e => Assert.IsType<SignalResolved>(EventSerializer.TryDeserialize(e, out var d, out _) ? d : null).Outcome.SignalSeq);
             Assert.Equal(Enumerable.Range(1, 40).Select(i => (long)i), resolved);
             Assert.Equal(120, candles.Count + signals.Count + outcomes.Select(e => e.EventId).Distinct().Count());
+
+            // Published once each, in seq order, and never before the store held it.
+            var published = publisher.Signals.Where(p => p.Symbol == symbol).ToList();
+            Assert.Equal(Enumerable.Range(1, 40).Select(i => (long)i), published.Select(p => p.Seq));
+            Assert.All(published, p => Assert.True(p.StoredWhenPublished >= p.Seq, $"{symbol} seq {p.Seq} was published when the store held {p.StoredWhenPublished}"));
+            Assert.Equal(Enumerable.Range(1, 40).Select(i => (long)i), publisher.Outcomes.Where(p => p.Symbol == symbol).Select(p => p.Seq));
         }
 
         Assert.True(store.Attempts > 5);
@@ -215,6 +245,34 @@ public sealed class EventWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task ShutdownCommitsEveryBufferedSignalThenPublishesIt()
+    {
+        ControllableStore? store = null;
+        await using var host = await EventsHost.StartAsync(
+            EventsHost.FileSettings(_folder),
+            services =>
+            {
+                services.AddSingleton<IEventStore>(_ => store = new ControllableStore(FileStore(_folder)));
+                services.AddSingleton<IEngineOutput>(sp => new RecordingPublisher(sp.GetRequiredService<IEventStore>()));
+            });
+        var publisher = host.Services.GetServices<IEngineOutput>().OfType<RecordingPublisher>().Single();
+        store!.Pause();
+        for (var seq = 1; seq <= 50; seq++)
+        {
+            await host.Output.OnSignalAsync(Signal("SOLUSDT", seq), default);
+        }
+
+        var stopping = host.StopAsync();
+        Assert.Empty(publisher.Signals);
+        store.Resume();
+        await stopping;
+
+        Assert.Equal(50, await host.Store.GetStreamVersionAsync(EventStreams.Signals("SOLUSDT")));
+        Assert.Equal(Enumerable.Range(1, 50).Select(i => (long)i), publisher.Signals.Select(p => p.Seq));
+        Assert.All(publisher.Signals, p => Assert.True(p.StoredWhenPublished >= p.Seq));
+    }
+
+    [Fact]
     public async Task ProjectionsFollowTheStore()
     {
         await using var host = await EventsHost.StartAsync(EventsHost.FileSettings(_folder));
@@ -258,16 +316,16 @@ public sealed class EventWriterTests : IDisposable
     }
 
     [Fact]
-    public async Task TheWriterIsTheFirstEngineOutput()
+    public async Task TheWriterIsTheDurableOutputAndNotAPublisher()
     {
         var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
             .AddInMemoryCollection(EventsHost.FileSettings(_folder)).Build();
         var services = new ServiceCollection().AddLogging();
         services.AddSignalStreamEvents(configuration);
-        services.AddSingleton<IEngineOutput, NoOutput>();
         await using var provider = services.BuildServiceProvider();
 
-        Assert.Equal("EventWriter", provider.GetServices<IEngineOutput>().First().GetType().Name);
+        Assert.Equal("EventWriter", provider.GetRequiredService<IDurableEngineOutput>().GetType().Name);
+        Assert.Empty(provider.GetServices<IEngineOutput>());
     }
 
     [Theory]
@@ -333,14 +391,30 @@ public sealed class EventWriterTests : IDisposable
     private static FileEventStore FileStore(string folder) =>
         new(new FileJournalOptions { Path = folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
 
-    private sealed class NoOutput : IEngineOutput
+    /// <summary>A publisher that records what it was given and how far the store's stream was at that moment.</summary>
+    private sealed class RecordingPublisher(IEventStore store) : IEngineOutput
     {
+        public ConcurrentQueue<(string Symbol, long Seq, long StoredWhenPublished)> Signals { get; } = new();
+
+        public ConcurrentQueue<(string Symbol, long Seq, long StoredWhenPublished)> Outcomes { get; } = new();
+
         public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken) => default;
 
-        public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken) => default;
+        public async ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken) =>
+            Signals.Enqueue((signal.Symbol, signal.Seq, await store.GetStreamVersionAsync(EventStreams.Signals(signal.Symbol), cancellationToken)));
 
         public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) => default;
 
-        public ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken) => default;
+        public async ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken) =>
+            Outcomes.Enqueue((outcome.Symbol, outcome.SignalSeq, await store.GetStreamVersionAsync(EventStreams.Outcomes(outcome.Symbol), cancellationToken)));
+
+        public async Task WaitForOutcomesAsync(int count)
+        {
+            using var deadline = new CancellationTokenSource(TestEvents.Wait);
+            while (Outcomes.Count < count)
+            {
+                await Task.Delay(10, deadline.Token);
+            }
+        }
     }
 }

@@ -6,7 +6,10 @@ using SignalStream.Engine.Events;
 
 namespace SignalStream.EventStore.Tests.Writer;
 
-/// <summary>The events area as the host wires it (AddSignalStreamEvents), with hosted services started and stopped.</summary>
+/// <summary>
+/// The events area as the host wires it (AddSignalStreamEvents, and the engine's <see cref="EngineOutputs"/> over the
+/// event writer), with hosted services started and stopped. A test adds publishers as <see cref="IEngineOutput"/>s.
+/// </summary>
 internal sealed class EventsHost : IAsyncDisposable
 {
     private readonly ServiceProvider _provider;
@@ -20,7 +23,8 @@ internal sealed class EventsHost : IAsyncDisposable
 
     public IServiceProvider Services => _provider;
 
-    public IEngineOutput Output => _provider.GetServices<IEngineOutput>().First();
+    /// <summary>What the engine calls: the event writer first, then (signals and outcomes after their commit) the publishers.</summary>
+    public IEngineOutput Output => _provider.GetRequiredService<EngineOutputs>();
 
     public ISignalHistory History => _provider.GetRequiredService<ISignalHistory>();
 
@@ -32,6 +36,7 @@ internal sealed class EventsHost : IAsyncDisposable
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddSignalStreamEvents(configuration);
+        services.AddSingleton<EngineOutputs>();
         configure?.Invoke(services);
         var host = new EventsHost(services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true }));
         foreach (var hosted in host._hosted)

@@ -7,9 +7,10 @@ public sealed class TokenExpiryTests
     [Fact]
     public async Task ConnectionIsClosedWithReconnectAllowedWhenItsTokenExpires()
     {
-        // Zero skew and a token with five seconds left: enough for the handshake and the subscribe on a loaded machine
-        // (an expired token would fail the connect instead), then the node's expiry sweep (every second) closes it.
-        await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: [.. TestJwt.Settings, "Auth:Jwt:ClockSkew=00:00:00"]);
+        // Zero skew and a token with five seconds left (MinRemainingLifetime 1 s lets it in): enough for the handshake
+        // and the subscribe on a loaded machine, then the node's expiry sweep (every second) closes it.
+        await using var node = await TestNode.StartAsync(new InMemorySignalHistory(),
+            settings: [.. TestJwt.Settings, "Auth:Jwt:ClockSkew=00:00:00", "Auth:Jwt:MinRemainingLifetime=00:00:01"]);
         await using var client = await HubTestClient.ConnectAsync(node.BaseAddress, TestJwt.Valid("\"*\"", exp: TestJwt.Now + 5));
         await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
 

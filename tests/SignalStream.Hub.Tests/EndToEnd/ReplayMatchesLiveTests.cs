@@ -52,14 +52,18 @@ public sealed class ReplayMatchesLiveTests
             var second = await ReplayAsync(data, models, "replay-b");
             Assert.Equal(first, second);
 
+            // The replays read the node's journal and wrote their own, in its replays folder.
             await using var provider = Inspect(data);
             var store = provider.GetRequiredService<IEventStore>();
             await store.InitializeAsync().AsTask().WaitAsync(Wait);
+            await using var replaysProvider = Inspect(Path.Combine(data, "replays"));
+            var replays = replaysProvider.GetRequiredService<IEventStore>();
+            await replays.InitializeAsync().AsTask().WaitAsync(Wait);
             foreach (var symbol in Symbols)
             {
                 var liveSignals = await SignalsAsync(store, EventStreams.Signals(symbol));
-                var a = await SignalsAsync(store, EventStreams.Signals(symbol, "replay-a"));
-                var b = await SignalsAsync(store, EventStreams.Signals(symbol, "replay-b"));
+                var a = await SignalsAsync(replays, EventStreams.Signals(symbol, "replay-a"));
+                var b = await SignalsAsync(replays, EventStreams.Signals(symbol, "replay-b"));
                 AssertSame(a.Select(Decision), b.Select(Decision), "replay-a", "replay-b");
                 // The newest 5 minutes are left out: a candle stored just before the stop may not have been decided live,
                 // while the replay decides every stored candle.

@@ -65,18 +65,19 @@ internal sealed class InMemorySignalHistory : ISignalHistory
     }
 }
 
-/// <summary>Stands in for the event writer: persists each signal before the fan-out output sees it.</summary>
-internal sealed class StoreWriterOutput(InMemorySignalHistory store) : IEngineOutput
+/// <summary>Stands in for the event writer: stores each signal, then (its "commit" done) hands it to the publishers.</summary>
+internal sealed class StoreWriterOutput(InMemorySignalHistory store) : IDurableEngineOutput
 {
     public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-    public ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
+    public ValueTask OnSignalAsync(Signal signal, IEngineOutput committed, CancellationToken cancellationToken)
     {
         store.Append(signal);
-        return ValueTask.CompletedTask;
+        return committed.OnSignalAsync(signal, cancellationToken);
     }
 
     public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-    public ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    public ValueTask OnOutcomeAsync(SignalOutcome outcome, IEngineOutput committed, CancellationToken cancellationToken) =>
+        committed.OnOutcomeAsync(outcome, cancellationToken);
 }

@@ -58,7 +58,10 @@ internal sealed class TestNode : IAsyncDisposable
         return new TestNode(app, new Uri(address), data);
     }
 
-    /// <summary>What the engine does with a new signal: every engine output in order (store first, then fan-out).</summary>
+    /// <summary>
+    /// What the engine does with a new signal: the store takes it, then the fan-out (at once with the in-memory store;
+    /// after the group commit with a real one, so this may return before the signal is delivered).
+    /// </summary>
     public async Task PublishAsync(Signal signal) =>
         await App.Services.GetRequiredService<EngineOutputs>().OnSignalAsync(signal, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
 
@@ -91,6 +94,13 @@ internal sealed class TestNode : IAsyncDisposable
 
     public HttpClient Http() => new() { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
 
+    /// <summary>Where <c>/metrics</c> and <c>/health/*</c> are served: the first of <c>Management:Urls</c>, else the public address.</summary>
+    public Uri ManagementAddress => App.Configuration["Management:Urls"] is { Length: > 0 } urls
+        ? new Uri(urls.Split(';')[0].Trim())
+        : BaseAddress;
+
+    public HttpClient ManagementHttp() => new() { BaseAddress = ManagementAddress, Timeout = TimeSpan.FromSeconds(20) };
+
     public async ValueTask DisposeAsync()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
@@ -108,7 +118,7 @@ internal sealed class TestNode : IAsyncDisposable
 
     /// <summary>
     /// Test surgery on the finished service collection: the ingest and engine background services do not run (tests
-    /// drive the engine seam themselves), and the store is the shared in-memory one, written first among engine outputs.
+    /// drive the engine seam themselves), and the store is the shared in-memory one, the engine's durable output.
     /// </summary>
     private sealed class TestServiceProviderFactory(InMemorySignalHistory? store, bool writesStore) : IServiceProviderFactory<IServiceCollection>
     {
@@ -131,8 +141,8 @@ internal sealed class TestNode : IAsyncDisposable
                 services.AddSingleton<ISignalSequence>(store);
                 if (writesStore)
                 {
-                    var first = services.TakeWhile(d => d.ServiceType != typeof(IEngineOutput)).Count();
-                    services.Insert(first, ServiceDescriptor.Singleton<IEngineOutput>(new StoreWriterOutput(store)));
+                    // Registered last, so EngineOutputs takes it in place of the event writer.
+                    services.AddSingleton<IDurableEngineOutput>(new StoreWriterOutput(store));
                 }
             }
 

@@ -153,7 +153,7 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
         }
     }
 
-    internal sealed record LogEntry(string Category, int EventId, LogLevel Level, string Message, string State);
+    internal sealed record LogEntry(string Category, int EventId, LogLevel Level, string Message, string State, string? Exception = null);
 
     private sealed class Logger(CapturingLoggerProvider owner, string category) : ILogger
     {
@@ -167,7 +167,7 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
             var fields = state is IEnumerable<KeyValuePair<string, object?>> pairs
                 ? string.Join(";", pairs.Select(p => p.Key + "=" + p.Value))
                 : state?.ToString() ?? "";
-            owner.Add(new LogEntry(category, eventId.Id, logLevel, formatter(state, exception), fields));
+            owner.Add(new LogEntry(category, eventId.Id, logLevel, formatter(state, exception), fields, exception?.ToString()));
         }
     }
 }

@@ -20,9 +20,10 @@ internal sealed class SourceHarness : IAsyncDisposable
     private long _progress;
 
     private SourceHarness(FakeBinanceExchange fake, BinanceCandleSource source, CandleUpdateChannel channel, ServiceProvider services,
-        HttpClient http)
+        HttpClient http, MetricRecorder metrics)
     {
         _http = http;
+        Metrics = metrics;
         Fake = fake;
         Source = source;
         Channel = channel;
@@ -35,7 +36,18 @@ internal sealed class SourceHarness : IAsyncDisposable
 
     public CandleUpdateChannel Channel { get; }
 
+    /// <summary>The source's counters (<c>signalstream_ingest_*</c>), summed by name and tags.</summary>
+    public MetricRecorder Metrics { get; }
+
+    /// <summary>Connections replaced for <paramref name="reason"/> (a <c>reason</c> label of <c>signalstream_ingest_reconnects_total</c>).</summary>
+    public long Reconnects(string reason) => Metrics.Sum("signalstream_ingest_reconnects_total", "reason=" + reason);
+
+    public long Rejected(string reason) => Metrics.Sum("signalstream_ingest_frames_rejected_total", "reason=" + reason);
+
     public Exception? RunFailure => _run?.Exception;
+
+    /// <summary>Whether any connection's task has ended while the source runs (it never should).</summary>
+    public bool AnyConnectionEnded => Source.ConnectionTasks.Any(t => t.IsCompleted);
 
     public long ProgressUpdates => Interlocked.Read(ref _progress);
 
@@ -64,9 +76,10 @@ internal sealed class SourceHarness : IAsyncDisposable
         var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var channel = new CandleUpdateChannel(4096);
         var http = new HttpClient();
-        var source = new BinanceCandleSource(ingest, options, http, TimeProvider.System,
-            services.GetRequiredService<IMeterFactory>(), channel, NullLogger.Instance);
-        var harness = new SourceHarness(fake, source, channel, services, http);
+        var meterFactory = services.GetRequiredService<IMeterFactory>();
+        var metrics = new MetricRecorder(meterFactory);
+        var source = new BinanceCandleSource(ingest, options, http, TimeProvider.System, meterFactory, channel, NullLogger.Instance);
+        var harness = new SourceHarness(fake, source, channel, services, http, metrics);
         harness._read = Task.Run(harness.ReadAsync);
         harness._run = Task.Run(() => source.RunAsync(channel, harness._stop.Token));
         return harness;
@@ -157,6 +170,7 @@ internal sealed class SourceHarness : IAsyncDisposable
         }
 
         await Fake.DisposeAsync();
+        Metrics.Dispose();
         await _services.DisposeAsync();
         _http.Dispose();
         _stop.Dispose();

@@ -37,7 +37,7 @@ afterAll(async () => {
 });
 
 describe("the dashboard in Chromium on a simulated run", () => {
-  it("shows live signals, the latest per timeframe, candles, latency, status and the journal", async () => {
+  it("shows live signals, the latest per timeframe, candles, latency, status, the journal and its charts", async () => {
     const page = browser.pages()[0] ?? (await browser.newPage());
     page.on("console", (message) => {
       if (message.type() === "error") consoleErrors.push(message.text());
@@ -55,6 +55,9 @@ describe("the dashboard in Chromium on a simulated run", () => {
     await page.waitForFunction(() => Number(document.querySelector("#chart")?.getAttribute("data-candles")) >= 10, null, { timeout: 60_000 });
     await page.waitForFunction(() => /\d+ ms|\d+(\.\d)? s/.test(document.querySelector("#latency-e2e")?.textContent ?? ""), null, { timeout: 30_000 });
     await page.waitForFunction(() => (document.querySelector("#performance-time")?.textContent ?? "").startsWith("updated"), null, { timeout: 30_000 });
+    // The journal's charts, drawn from /api/performance once signals have resolved: equity curves and calibration.
+    await page.waitForFunction(() => Number(document.querySelector("#equity-chart")?.getAttribute("data-points")) >= 2, null, { timeout: 90_000 });
+    await page.waitForFunction(() => Number(document.querySelector("#calibration-chart")?.getAttribute("data-points")) >= 1, null, { timeout: 30_000 });
 
     const symbols = await page.$$eval("#symbols li[data-symbol]", (items) => items.map((li) => li.getAttribute("data-symbol")));
     expect(symbols.length).toBeGreaterThan(0);
@@ -72,6 +75,22 @@ describe("the dashboard in Chromium on a simulated run", () => {
       const ascending = [...seqs].reverse();
       expect(new Set(ascending).size).toBe(ascending.length);
       expect([...ascending].sort((a, b) => a - b)).toEqual(ascending);
+    }
+
+    // The endpoint carries the curves the chart draws, and both canvases have been painted.
+    const performance = await (await fetch(server.url + "/api/performance")).json() as { groups: Array<{ symbol: string; timeframe: string; equity?: unknown[] | null }> };
+    const withEquity = performance.groups.filter((g) => g.symbol === "*" && g.timeframe === "*" && (g.equity?.length ?? 0) > 0).length;
+    expect(withEquity).toBeGreaterThanOrEqual(1);
+    expect(Number(await page.$eval("#equity-chart", (c) => c.getAttribute("data-series")))).toBeGreaterThanOrEqual(1);
+    for (const id of ["#equity-chart", "#calibration-chart"]) {
+      const painted = await page.$eval(id, (c) => {
+        const canvas = c as HTMLCanvasElement;
+        const pixels = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
+        let colored = 0;
+        for (let i = 3; i < pixels.length; i += 4) if (pixels[i]! > 0) colored++;
+        return colored;
+      });
+      expect(painted, `${id} has painted pixels`).toBeGreaterThan(500);
     }
 
     await page.screenshot({ path: SCREENSHOT, fullPage: true });

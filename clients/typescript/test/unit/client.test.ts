@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SignalStreamClient, SignalGapError, SubscriptionError, type ConnectionState } from "../../src/index.js";
+import { SignalStreamClient, SignalGapError, SignalHistoryResetError, SubscriptionError, type ConnectionState } from "../../src/index.js";
 import type { CandleMessage, Signal } from "../../src/types.js";
 import { FakeConnection, FakeServer, until } from "./fakeHub.js";
 
@@ -178,6 +178,51 @@ describe("SignalStreamClient", () => {
     await client.close();
   });
 
+  it("tells the application when the server's history ends before its position, then continues from the server's seq", async () => {
+    const { server, connection, client } = await harness();
+    const app = collector();
+    const sub = await client.subscribe("BTCUSDT", {}, app.handlers);
+    for (let i = 0; i < 3; i++) server.publish("BTCUSDT");
+    await until(() => app.signals.length === 3, "the first signals");
+    connection.drop();
+    server.resetStore("BTCUSDT"); // the server's store starts over while the client is away
+    server.publish("BTCUSDT");
+    connection.reconnected();
+    await until(() => app.errors.length === 1, "the reset");
+    server.publish("BTCUSDT");
+    await until(() => app.signals.length === 4, "the next live signal");
+
+    const reset = app.errors[0] as SignalHistoryResetError;
+    expect(reset).toBeInstanceOf(SignalHistoryResetError);
+    expect(reset.reset).toMatchObject({ symbol: "BTCUSDT", previousSeq: 3, latestSeq: 1 });
+    expect(reset.message).toContain("beyond the newest BTCUSDT signal (seq 1)");
+    expect(app.seqs()).toEqual([1, 2, 3, 2]); // seq 2 of the new history, live; seq 1 of it happened while away
+    expect(app.sources.at(-1)).toBe("live");
+    expect(sub.lastSeq).toBe(2);
+    // A late subscriber's snapshot holds nothing from the old history.
+    const late = collector();
+    await client.subscribe("BTCUSDT", {}, late.handlers);
+    expect(late.seqs().every((seq) => seq <= 2)).toBe(true);
+    await client.close();
+  });
+
+  it("asks again when the server cannot read its signal history yet, and only then gives up", async () => {
+    const server = new FakeServer();
+    server.publish("BTCUSDT");
+    server.unavailableSubscribes = 2;
+    const { client, connection } = await harness(server);
+    const app = collector();
+    await client.subscribe("BTCUSDT", {}, app.handlers);
+    expect(app.seqs()).toEqual([1]);
+    expect(app.errors).toEqual([]);
+    expect(connection.invocations.filter((i) => i.method === "Subscribe")).toHaveLength(3);
+
+    server.unavailableSubscribes = 100; // more than the three recovery retries
+    await expect(client.subscribe("ETHUSDT", {}, collector().handlers)).rejects.toThrow(/signal history is unavailable/);
+    expect(connection.invocations.filter((i) => i.method === "Subscribe" && (i.args[0] as { symbol: string }).symbol === "ETHUSDT")).toHaveLength(4);
+    await client.close();
+  });
+
   it("applies each subscription's filter while sharing one server subscription", async () => {
     const { server, connection, client } = await harness();
     const hourly = collector();
@@ -265,6 +310,7 @@ describe("SignalStreamClient", () => {
     const outcome = {
       signalId: "a", signalSeq: 1, symbol: "BTCUSDT", timeframe: "1h" as const, direction: "long" as const, outcome: "win" as const,
       entry: 1, exitPrice: 2, rMultiple: 1.5, resolvedCandleOpenTime: 0, resolvedAt: 0, reason: "target", models: [], isShadow: false,
+      source: "ensemble" as const,
     };
     connection.emit("signalResolved", outcome);
     connection.emit("signalResolved", outcome);

@@ -143,7 +143,7 @@ function parseProperties(body: string): CsMember[] {
   const members: CsMember[] = [];
   // Depth-0 members only: nested method bodies are skipped by matching on the class body text as written.
   const pattern =
-    /(\[JsonIgnore\(Condition\s*=\s*JsonIgnoreCondition\.WhenWriting(?:Default|Null)\)\]\s*)?public\s+(?!static|const|override|sealed|class|record|enum)(?:required\s+)?([\w<>,\s?\[\]]+?)\s+(\w+)\s*(\{\s*get;|=>)/g;
+    /(\[JsonIgnore\(Condition\s*=\s*JsonIgnoreCondition\.WhenWriting(?:Default|Null)\)\]\s*)?public\s+(?!static|const|override|sealed|class|record|enum)(?:required\s+)?([\w<>,\s?\[\]]+?)\s+(\w+)\s*(\{\s*get\b|=>)/g;
   for (const m of body.matchAll(pattern)) {
     members.push({ type: m[2]!.replace(/\s+/g, " ").trim(), name: m[3]!, omittedWhenDefault: m[1] !== undefined });
   }

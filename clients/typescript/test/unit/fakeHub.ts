@@ -13,6 +13,8 @@ export class FakeServer {
   laggingResumes = 0;
   /** Symbols the server refuses. */
   refused = new Set<string>();
+  /** The next this-many Subscribe calls fail as when the server cannot read its signal store in time. */
+  unavailableSubscribes = 0;
   readonly connections: FakeConnection[] = [];
 
   publish(symbol: string, overrides: Partial<Signal> = {}): Signal {
@@ -28,9 +30,19 @@ export class FakeServer {
     return this.stored.get(symbol)?.length ?? 0;
   }
 
+  /** The store was reset (or replaced): the symbol's seq starts again at 1. */
+  resetStore(symbol: string): void {
+    this.stored.delete(symbol);
+  }
+
   subscribe(request: SubscribeRequest): SubscribeResult {
     const symbol = request.symbol.toUpperCase();
     if (this.refused.has(symbol)) throw new Error(`'${symbol}' is not a configured symbol`);
+    if (this.unavailableSubscribes > 0) {
+      this.unavailableSubscribes--;
+      throw new Error("An unexpected error occurred invoking 'Subscribe' on the server. HubException: signal history is unavailable: " +
+        "the signal store did not answer within 5 s; retry in a few seconds.");
+    }
     const list = this.stored.get(symbol) ?? [];
     let signals: Signal[];
     let recovered = true;
@@ -41,6 +53,13 @@ export class FakeServer {
       signals = [...latest.values()].sort((a, b) => a.seq - b.seq);
     } else {
       const after = request.afterSeq;
+      if (after > list.length) {
+        // Beyond the newest seq, as the hub answers it: not recovered, the position is the newest, live from the next.
+        return {
+          symbol, timeframes: ["1m", "5m", "15m", "1h"], latestSeq: list.length, recovered: false, signals: [],
+          reason: `afterSeq ${after} is beyond the newest ${symbol} signal (seq ${list.length}): the signal store was reset`,
+        };
+      }
       signals = list.filter((s) => s.seq > after);
       if (this.laggingResumes > 0 && signals.length > 1) {
         this.laggingResumes--;
@@ -214,6 +233,7 @@ export function makeSignal(symbol: string, seq: number, overrides: Partial<Signa
     exchangeTime: t,
     receivedAt: t + 1,
     publishedAt: t + 2,
+    source: "ensemble",
     ...overrides,
   };
 }

@@ -10,6 +10,11 @@ internal sealed partial class FileEventStore
         try
         {
             EnsureOpen();
+            if (_readOnly)
+            {
+                throw new InvalidOperationException($"The event journal '{_options.Path}' was opened read-only: it cannot be appended to.");
+            }
+
             return AppendLocked(group);
         }
         finally
@@ -96,8 +101,8 @@ internal sealed partial class FileEventStore
 
         try
         {
-            RandomAccess.Write(segment.Handle, record.Span, segment.Length);
-            RandomAccess.FlushToDisk(segment.Handle);
+            _files.Write(segment.Handle, record.Span, segment.Length);
+            _files.Flush(segment.Handle);
         }
         catch (IOException)
         {
@@ -130,7 +135,7 @@ internal sealed partial class FileEventStore
     {
         try
         {
-            RandomAccess.SetLength(segment.Handle, segment.Length);
+            _files.Truncate(segment.Handle, segment.Length);
         }
         catch (IOException ex)
         {

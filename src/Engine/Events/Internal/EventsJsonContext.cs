@@ -13,4 +13,5 @@ namespace SignalStream.Engine.Events.Internal;
 [JsonSerializable(typeof(SignalResolved))]
 [JsonSerializable(typeof(ModelActivated))]
 [JsonSerializable(typeof(ModelDeactivated))]
+[JsonSerializable(typeof(TradingViewAlertReceived))]
 internal sealed partial class EventsJsonContext : JsonSerializerContext;

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
 using SignalStream.Engine.Inference.Onnx;
 
 namespace SignalStream.Engine.Inference.Internal;
@@ -12,7 +13,7 @@ namespace SignalStream.Engine.Inference.Internal;
 /// requests that are not coming.
 /// </summary>
 /// <remarks>
-/// The queue is a fixed set of batch buffers (native memory the OrtValues point into, so ORT reads and writes in
+/// The queue is a fixed set of batch buffers (native memory the bound OrtValues point into, so ORT reads and writes in
 /// place); when all are queued or running, <see cref="TryEnqueue"/> returns false and the producer waits in
 /// <see cref="WaitForSpaceAsync"/>: back-pressure, never a drop. The batcher owns the session and disposes it
 /// (after the last batch) when <see cref="Stop"/> is called.
@@ -45,6 +46,7 @@ internal sealed partial class ModelBatcher
     private volatile bool _stopping;
 
     /// <param name="delivered">Called after each batch with its row count (results delivered or failed), for in-flight accounting.</param>
+    /// <exception cref="OnnxRuntimeException">The session rejected a binding of a full batch (the caller still owns the session).</exception>
     public ModelBatcher(
         OnnxSession session,
         string model,
@@ -85,6 +87,25 @@ internal sealed partial class ModelBatcher
         {
             _batches[i] = new Batch(maxBatchSize, _rowLength);
             _free.Push(_batches[i]);
+        }
+
+        // Full batches are what a burst runs: their bindings are made with the buffers, so not even the first burst
+        // after a load creates one. Other row counts get theirs on first use.
+        try
+        {
+            foreach (var batch in _batches)
+            {
+                batch.BindingFor(session, maxBatchSize, window, features);
+            }
+        }
+        catch
+        {
+            foreach (var batch in _batches)
+            {
+                batch.Dispose();
+            }
+
+            throw;
         }
 
         _timer = time.CreateTimer(static s => ((AsyncSignal)s!).Set(), _workerSignal, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -306,8 +327,7 @@ internal sealed partial class ModelBatcher
         var start = _time.GetTimestamp();
         try
         {
-            var (input, output) = batch.TensorsFor(rows, _window, _features);
-            _session.Run(input.Value, output.Value);
+            _session.Run(batch.BindingFor(_session, rows, _window, _features));
         }
         catch (OnnxRuntimeException ex)
         {
@@ -351,11 +371,10 @@ internal sealed partial class ModelBatcher
         _spaceSignal.Set();
     }
 
-    /// <summary>One reusable batch: input rows and output probabilities in native memory, and a tensor pair per row count.</summary>
+    /// <summary>One reusable batch: input rows and output probabilities in native memory, and an ORT binding per row count.</summary>
     private sealed unsafe class Batch : IDisposable
     {
-        private readonly OrtTensor?[] _inputs;
-        private readonly OrtTensor?[] _outputs;
+        private readonly OnnxBinding?[] _bindings;
 
         public Batch(int maxRows, int rowLength)
         {
@@ -365,8 +384,7 @@ internal sealed partial class ModelBatcher
             Sinks = new IPredictionSink?[maxRows];
             Slots = new int[maxRows];
             EnqueuedAt = new long[maxRows];
-            _inputs = new OrtTensor?[maxRows + 1];
-            _outputs = new OrtTensor?[maxRows + 1];
+            _bindings = new OnnxBinding?[maxRows + 1];
         }
 
         public float* Input { get; }
@@ -385,32 +403,15 @@ internal sealed partial class ModelBatcher
 
         public Span<float> InputRow(int row, int rowLength) => new(Input + ((nint)row * rowLength), rowLength);
 
-        /// <summary>OrtValues over the first <paramref name="rows"/> rows; made once per row count, then reused.</summary>
-        public (OrtTensor Input, OrtTensor Output) TensorsFor(int rows, int window, int features)
-        {
-            var input = _inputs[rows];
-            var output = _outputs[rows];
-            if (input is null || output is null)
-            {
-                input = new OrtTensor(Input, [rows, window, features]);
-                output = new OrtTensor(Output, [rows, 3]);
-                _inputs[rows] = input;
-                _outputs[rows] = output;
-            }
-
-            return (input, output);
-        }
+        /// <summary>Tensors over the first <paramref name="rows"/> rows, bound to the session; made once per row count, then reused.</summary>
+        public OnnxBinding BindingFor(OnnxSession session, int rows, int window, int features) =>
+            _bindings[rows] ??= session.Bind(Input, Output, rows, window, features);
 
         public void Dispose()
         {
-            foreach (var t in _inputs)
+            foreach (var binding in _bindings)
             {
-                t?.Dispose();
-            }
-
-            foreach (var t in _outputs)
-            {
-                t?.Dispose();
+                binding?.Dispose();
             }
 
             NativeMemory.AlignedFree(Input);

@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using SignalStream.Contracts;
 using SignalStream.Engine.Features;
 using SignalStream.Engine.Inference.Onnx;
@@ -78,11 +80,11 @@ internal sealed class ModelLoader(
         OnnxSession session;
         try
         {
-            session = OnnxSession.Create(bytes, new OnnxSessionSettings(options.IntraOpThreads));
+            session = OnnxSession.Create(bytes, options.SessionSettings);
         }
         catch (OnnxRuntimeException ex)
         {
-            return Failed(name, manifest, $"ONNX Runtime cannot load '{manifest.File}': {ex.RuntimeMessage}");
+            return Failed(name, manifest, $"ONNX Runtime cannot load '{manifest.File}' on the {options.ExecutionProvider} execution provider: {ex.Message}");
         }
 
         try
@@ -108,10 +110,19 @@ internal sealed class ModelLoader(
         var info = Info(name, manifest, manifest.Status!, null);
         var model = new LoadedModel(name, manifest.Version!, manifest.Family!, manifest.Status == "shadow", manifest.Weight,
             manifest.Window, featureIndices, timeframes, info);
-        model.Batcher = new ModelBatcher(
-            session, name, manifest.Window, featureIndices.Length, options.MaxBatchSize,
-            TimeSpan.FromTicks(options.MaxQueueDelayMicroseconds * TimeSpan.TicksPerMicrosecond), options.QueueCapacity,
-            time, metrics, loggerFactory.CreateLogger<ModelBatcher>(), model.Release);
+        try
+        {
+            model.Batcher = new ModelBatcher(
+                session, name, manifest.Window, featureIndices.Length, options.MaxBatchSize,
+                TimeSpan.FromTicks(options.MaxQueueDelayMicroseconds * TimeSpan.TicksPerMicrosecond), options.QueueCapacity,
+                time, metrics, loggerFactory.CreateLogger<ModelBatcher>(), model.Release);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            session.Dispose();
+            return Failed(name, manifest, $"ONNX Runtime cannot bind a batch of {options.MaxBatchSize} rows: {ex.Message}");
+        }
+
         return new ModelLoadResult(model, info);
     }
 
@@ -219,7 +230,13 @@ internal sealed class ModelLoader(
             problems.Add($"the ONNX model's {what} is named '{tensor.Name}' but the manifest says '{declared.Name}'");
         }
 
-        if (tensor.ElementType != OnnxElementType.Float32)
+        if (!tensor.IsTensor)
+        {
+            problems.Add($"the ONNX model's {what} '{tensor.Name}' is a {tensor.ValueType.ToString().Replace("ONNX_TYPE_", string.Empty, StringComparison.Ordinal).ToLowerInvariant()}, not a tensor; the engine needs a float32 tensor");
+            return;
+        }
+
+        if (tensor.ElementType != TensorElementType.Float)
         {
             problems.Add($"the ONNX model's {what} '{tensor.Name}' is {tensor.ElementType}, the manifest says float32");
         }
@@ -249,7 +266,7 @@ internal sealed class ModelLoader(
         }
         catch (OnnxRuntimeException ex)
         {
-            problems.Add($"a test run on zeros failed in ONNX Runtime: {ex.RuntimeMessage}");
+            problems.Add($"a test run on zeros failed in ONNX Runtime: {ex.Message}");
             return;
         }
 

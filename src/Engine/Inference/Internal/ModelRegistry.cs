@@ -48,6 +48,7 @@ internal sealed partial class ModelRegistry : IModelCatalog, IHostedService, IAs
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        Log.RuntimeReady(_logger, Onnx.OnnxProviders.RuntimeVersion ?? "(not loadable)", _options.ExecutionProvider, _options.IntraOpThreads);
         Reload();
         if (Directory.Exists(Folder))
         {
@@ -254,6 +255,9 @@ internal sealed partial class ModelRegistry : IModelCatalog, IHostedService, IAs
 
         [LoggerMessage(EventId = 2105, Level = LogLevel.Error, Message = "Reloading models from {Folder} failed; keeping the current set")]
         public static partial void ReloadFailed(ILogger logger, string folder, Exception exception);
+
+        [LoggerMessage(EventId = 2107, Level = LogLevel.Information, Message = "ONNX Runtime {Version}, execution provider {Provider}, {Threads} intra-op thread(s) per run")]
+        public static partial void RuntimeReady(ILogger logger, string version, string provider, int threads);
 
         [LoggerMessage(EventId = 2106, Level = LogLevel.Warning, Message = "Model name {Model} is declared by several manifests ({Manifests}); each serves and votes separately")]
         public static partial void DuplicateModelName(ILogger logger, string model, string manifests);

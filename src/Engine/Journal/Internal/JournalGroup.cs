@@ -5,14 +5,24 @@ namespace SignalStream.Engine.Journal.Internal;
 /// <summary>Identifies one row of the performance report; <c>*</c> in symbol or timeframe marks a roll-up.</summary>
 internal readonly record struct GroupKey(string Model, bool IsShadow, string Symbol, string Timeframe);
 
-/// <summary>Running statistics of one group, updated per outcome in O(1): nothing per outcome is kept.</summary>
-internal sealed class JournalGroup
+/// <summary>
+/// Running statistics of one group, updated per outcome in O(1): nothing per outcome is kept but, on roll-up rows, an
+/// equity curve of at most <see cref="EquityPoint.MaxPoints"/> points.
+/// </summary>
+internal sealed class JournalGroup(bool keepsEquity)
 {
     internal const int BucketCount = 10;
 
     private readonly int[] _bucketCount = new int[BucketCount];
     private readonly double[] _bucketPredicted = new double[BucketCount];
     private readonly int[] _bucketWins = new int[BucketCount];
+    private readonly double[] _bucketR = new double[BucketCount];
+
+    // The equity curve of a roll-up row: at most MaxPoints points; when full, every other one is dropped and the
+    // stride doubles, so memory and the report stay bounded while the whole history keeps its shape.
+    private readonly List<EquityPoint>? _equity = keepsEquity ? new List<EquityPoint>(EquityPoint.MaxPoints) : null;
+    private int _equityStride = 1;
+    private long _lastCandleOpenTime;
     private double _grossWin;
     private double _grossLoss;
     private double _sumR;
@@ -39,7 +49,7 @@ internal sealed class JournalGroup
     /// </summary>
     public double ProfitFactor => _grossLoss > 0 ? _grossWin / _grossLoss : _grossWin;
 
-    public void Add(OutcomeKind outcome, double r, double predicted)
+    public void Add(OutcomeKind outcome, double r, double predicted, long resolvedCandleOpenTime)
     {
         switch (outcome)
         {
@@ -76,6 +86,41 @@ internal sealed class JournalGroup
         _bucketCount[bucket]++;
         _bucketPredicted[bucket] += p;
         _bucketWins[bucket] += (int)won;
+        _bucketR[bucket] += r;
+
+        if (_equity is not null && Resolved % _equityStride == 0)
+        {
+            if (_equity.Count == EquityPoint.MaxPoints)
+            {
+                Thin(_equity);
+                _equityStride *= 2;
+            }
+
+            if (Resolved % _equityStride == 0)
+            {
+                _equity.Add(new EquityPoint(Resolved, resolvedCandleOpenTime, Round(_cumulativeR), Round(_peakR - _cumulativeR)));
+            }
+        }
+
+        if (_equity is not null)
+        {
+            _lastCandleOpenTime = resolvedCandleOpenTime;
+        }
+    }
+
+    /// <summary>Keeps the points whose ordinal is a multiple of twice the stride (the 2nd, 4th, … of the current ones).</summary>
+    private void Thin(List<EquityPoint> points)
+    {
+        var kept = 0;
+        for (var i = 0; i < points.Count; i++)
+        {
+            if (points[i].Resolved % (_equityStride * 2) == 0)
+            {
+                points[kept++] = points[i];
+            }
+        }
+
+        points.RemoveRange(kept, points.Count - kept);
     }
 
     public PerformanceGroup ToReport(GroupKey key)
@@ -90,7 +135,10 @@ internal sealed class JournalGroup
                     (double)(i + 1) / BucketCount,
                     _bucketCount[i],
                     Round(_bucketPredicted[i] / _bucketCount[i]),
-                    Round((double)_bucketWins[i] / _bucketCount[i])));
+                    Round((double)_bucketWins[i] / _bucketCount[i]))
+                {
+                    AverageR = Round(_bucketR[i] / _bucketCount[i]),
+                });
             }
         }
 
@@ -109,7 +157,23 @@ internal sealed class JournalGroup
             Resolved == 0 ? 0 : Round(_sumR / Resolved),
             Round(_maxDrawdown),
             Resolved == 0 ? null : Round(_brierSum / Resolved),
-            buckets);
+            buckets)
+        {
+            Equity = _equity is null ? null : Curve(),
+        };
+    }
+
+    /// <summary>The kept points, ending with the newest outcome's (which the stride may have skipped).</summary>
+    private List<EquityPoint> Curve()
+    {
+        var curve = new List<EquityPoint>(_equity!.Count + 1);
+        curve.AddRange(_equity);
+        if (Resolved > 0 && (curve.Count == 0 || curve[^1].Resolved != Resolved))
+        {
+            curve.Add(new EquityPoint(Resolved, _lastCandleOpenTime, Round(_cumulativeR), Round(_peakR - _cumulativeR)));
+        }
+
+        return curve;
     }
 
     private static double Round(double value) => Math.Round(value, 4, MidpointRounding.AwayFromZero);

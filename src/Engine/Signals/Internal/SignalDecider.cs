@@ -166,6 +166,22 @@ internal sealed class SignalDecider(SignalRules rules)
         });
         lines.Add(string.Format(ic, "Ensemble vote long {0:0.00} vs short {1:0.00} (confidence {2:0})", vote.Up, vote.Down, confidence));
 
+        // TradingView votes (vote mode) took part in the ensemble vote: say whose and how heavy.
+        double totalWeight = 0;
+        foreach (var m in models)
+        {
+            totalWeight += m.Weight > 0 ? m.Weight : 0;
+        }
+
+        foreach (var m in models)
+        {
+            if (string.Equals(m.Family, SignalSources.TradingViewFamily, StringComparison.Ordinal))
+            {
+                lines.Add(string.Format(
+                    ic, "{0} votes {1} (weight {2:0.##} of {3:0.##})", m.Model, VoteName(Probabilities3.From(m).Argmax()), m.Weight, totalWeight));
+            }
+        }
+
         var rsi = indicators.Rsi14;
         if (double.IsFinite(rsi) && rsi > 0)
         {

@@ -28,6 +28,9 @@ internal sealed partial class SignalStage
         [LoggerMessage(3006, LogLevel.Information, "Signal state restored from the event store: {OpenSignals} signals open ({OpenLiveSignals} published, the rest shadow)")]
         public static partial void Restored(ILogger logger, int openSignals, int openLiveSignals);
 
+        [LoggerMessage(3007, LogLevel.Information, "Alert {AlertId} of {Source} accepted: {Action} {Symbol}@{Timeframe} at {Price}")]
+        public static partial void AlertAccepted(ILogger logger, string source, Guid alertId, string action, string symbol, string timeframe, decimal price);
+
         [LoggerMessage(3005, LogLevel.Warning,
             "Model {Model} gave an unusable prediction on {Stream}: {Problem}. It is left out of decisions until it predicts sensibly; check its export (P(down), P(flat), P(up) finite, 0 or more, summing to 1) and its manifest weight. Logged once per model.")]
         public static partial void InvalidPrediction(ILogger logger, string model, string stream, string problem);

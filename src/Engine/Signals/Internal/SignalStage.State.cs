@@ -1,12 +1,23 @@
 using SignalStream.Contracts;
+using SignalStream.Engine.Events;
 using SignalStream.Engine.Inference;
 
 namespace SignalStream.Engine.Signals.Internal;
 
 internal sealed partial class SignalStage
 {
-    /// <summary>An issued signal waiting for its outcome.</summary>
-    private readonly record struct OpenSignal(Signal Signal, bool IsShadow);
+    /// <summary>An issued signal waiting for its outcome; <paramref name="Exit"/> once its source sent an <c>exit</c> alert.</summary>
+    private readonly record struct OpenSignal(Signal Signal, bool IsShadow, ExitMark? Exit = null);
+
+    /// <summary>A stream's market as of its last closed candle: what an alert is checked and levelled against.</summary>
+    private readonly record struct MarketSnapshot(long CloseTime, decimal Close, double Atr);
+
+    /// <summary>
+    /// A TradingView vote of one source on one stream, counting for candles that close after <paramref name="ValidAfter"/>
+    /// up to <paramref name="ExpiresAt"/>, until a later entry of the same source takes over. A null
+    /// <paramref name="Prediction"/> is a withdrawal (an <c>exit</c> alert).
+    /// </summary>
+    private readonly record struct StandingVote(string Source, ModelPrediction? Prediction, long ValidAfter, long ExpiresAt);
 
     /// <summary>
     /// State of one (symbol, timeframe) stream. Open signals are bounded by the expiry: at most one published and one
@@ -15,12 +26,91 @@ internal sealed partial class SignalStage
     private sealed class StreamState
     {
         private volatile int _openCount;
+        private volatile int _voteCount;
+        private volatile int _replayedCount;
+        private Queue<TradingViewAlertReceived>? _replayed;
+        private MarketSnapshot? _market;
 
         public Lock Gate { get; } = new();
 
         public List<OpenSignal> Open { get; } = [];
 
         public int OpenCount => _openCount;
+
+        /// <summary>Standing votes in arrival order (which is market-time order); caller holds <see cref="Gate"/>.</summary>
+        public List<StandingVote> Votes { get; } = [];
+
+        public int VoteCount => _voteCount;
+
+        /// <summary>The last closed candle's close time, close and ATR, or null before the first.</summary>
+        public MarketSnapshot? Market
+        {
+            get
+            {
+                lock (Gate)
+                {
+                    return _market;
+                }
+            }
+        }
+
+        public void RecordMarket(long closeTime, decimal close, double atr)
+        {
+            lock (Gate)
+            {
+                // A candle older than the last one (warm-up history after live candles) does not move market time back.
+                if (_market is not { } last || closeTime >= last.CloseTime)
+                {
+                    _market = new MarketSnapshot(closeTime, close, atr);
+                }
+            }
+        }
+
+        /// <summary>Alerts a replay handed over, waiting for the candle they are due at (stored order).</summary>
+        public int ReplayedCount => _replayedCount;
+
+        public void AddReplayed(TradingViewAlertReceived alert)
+        {
+            lock (Gate)
+            {
+                (_replayed ??= new Queue<TradingViewAlertReceived>()).Enqueue(alert);
+                _replayedCount = _replayed.Count;
+            }
+        }
+
+        /// <summary>The replayed alerts due at a candle closing at <paramref name="closeTime"/> (market time before it), in order.</summary>
+        public List<TradingViewAlertReceived>? TakeDueReplayed(long closeTime)
+        {
+            lock (Gate)
+            {
+                List<TradingViewAlertReceived>? due = null;
+                while (_replayed is { Count: > 0 } queue && queue.Peek().MarketTime < closeTime)
+                {
+                    (due ??= []).Add(queue.Dequeue());
+                }
+
+                _replayedCount = _replayed?.Count ?? 0;
+                return due;
+            }
+        }
+
+        /// <summary>Caller holds <see cref="Gate"/>.</summary>
+        public void AddVote(StandingVote vote)
+        {
+            if (Votes.Count >= MaxVotesPerStream)
+            {
+                Votes.RemoveAt(0);
+            }
+
+            Votes.Add(vote);
+            _voteCount = Votes.Count;
+        }
+
+        /// <summary>Caller holds <see cref="Gate"/>.</summary>
+        public void VotesChanged() => _voteCount = Votes.Count;
+
+        /// <summary>Caller holds <see cref="Gate"/>.</summary>
+        public void SetExit(int index, ExitMark exit) => Open[index] = Open[index] with { Exit = exit };
 
         // Scratch buffers for partitioning predictions; only this stream's (sequential) calls touch them.
         public ModelPrediction[] Live { get; private set; } = new ModelPrediction[4];
@@ -33,9 +123,14 @@ internal sealed partial class SignalStage
         {
             if (Live.Length < predictions)
             {
+                // Grown in place: votes are added after the live predictions already partitioned into these buffers.
+                var live = Live;
+                var shadows = Shadows;
                 Live = new ModelPrediction[predictions];
                 Shadows = new ModelPrediction[predictions];
                 Substituted = new ModelPrediction[predictions + 1];
+                live.CopyTo(Live, 0);
+                shadows.CopyTo(Shadows, 0);
             }
         }
 

@@ -16,7 +16,7 @@ namespace SignalStream.Engine.Signals.Internal;
 /// streams of one symbol may run concurrently, so per-symbol state (fusion views, seq) sits behind an async gate that
 /// is held until the signal has been handed to the outputs: seq is assigned and delivered in order, without holes.
 /// </remarks>
-internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
+internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, IAlertIntake
 {
     private readonly SignalDecider _decider;
     private readonly SignalRules _rules;
@@ -59,14 +59,24 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
     public ValueTask OnClosedCandleAsync(ClosedCandleResult result, CancellationToken cancellationToken)
     {
         var update = result.Update;
-
-        // History candles are warm-up: too old to trade on, and older than any open signal.
-        if (!update.IsClosed || update.Origin == CandleOrigin.History)
+        if (!update.IsClosed)
         {
             return default;
         }
 
+        // Every closed candle, warm-up included, moves the market an alert is checked against (last close, ATR).
         var stream = _streams.GetOrAdd(update.Candle.Stream, static _ => new StreamState());
+        stream.RecordMarket(update.Candle.CloseTime, update.Candle.Close, result.Indicators.Atr14);
+        if (stream.ReplayedCount > 0 && stream.TakeDueReplayed(update.Candle.CloseTime) is { } due)
+        {
+            return ApplyReplayedThenHandleAsync(stream, due, result, cancellationToken);
+        }
+
+        // History candles are warm-up: too old to trade on, and older than any open signal.
+        if (update.Origin == CandleOrigin.History)
+        {
+            return default;
+        }
         var resolved = stream.OpenCount > 0 ? CollectResolved(stream, update.Candle) : null;
         if (resolved is not null)
         {
@@ -143,7 +153,7 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
         {
             foreach (var open in stream.Open)
             {
-                if (OutcomeRules.TryResolve(open.Signal, open.IsShadow, candle, now, out var outcome))
+                if (OutcomeRules.TryResolve(open.Signal, open.IsShadow, candle, now, open.Exit, out var outcome))
                 {
                     (resolved ??= []).Add((open, outcome!));
                 }
@@ -195,6 +205,7 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
             return DecideAfterWaitAsync(stream, symbol, result, live, shadows, cancellationToken);
         }
 
+        live = WithVotes(stream, result, live);
         var candidate = DecideLiveHoldingGate(stream, symbol, result, live);
         if (candidate is null && shadows == 0)
         {
@@ -209,6 +220,7 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
         StreamState stream, SymbolState symbol, ClosedCandleResult result, int live, int shadows, CancellationToken cancellationToken)
     {
         await symbol.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        live = WithVotes(stream, result, live);
         var candidate = DecideLiveHoldingGate(stream, symbol, result, live);
         if (candidate is null && shadows == 0)
         {
@@ -218,6 +230,14 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
 
         await EmitHoldingGateAsync(stream, symbol, result, candidate, live, shadows, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The live models plus the TradingView votes that count for this candle (a vote alone, without a model's prediction,
+    /// decides nothing). Read under the symbol's gate, which an alert holds from reading the stream's market time to
+    /// adding its vote: so a vote counts for exactly the candles its stored market time says, live as in a replay.
+    /// </summary>
+    private static int WithVotes(StreamState stream, ClosedCandleResult result, int live) =>
+        live > 0 && stream.VoteCount > 0 ? live + CollectVotes(stream, result.Update.Candle.CloseTime, live) : live;
 
     /// <summary>The live decision; the caller holds the symbol's gate, which is released here if the decision throws.</summary>
     private Signal? DecideLiveHoldingGate(StreamState stream, SymbolState symbol, ClosedCandleResult result, int live)
@@ -334,7 +354,11 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
         return signal;
     }
 
-    private async ValueTask PublishAsync(StreamState stream, SymbolState symbol, Signal candidate, string id, CancellationToken cancellationToken)
+    /// <summary>
+    /// The one place a published signal gets its seq (model signals and TradingView alerts alike); the caller holds the
+    /// symbol's gate. Returns the seq.
+    /// </summary>
+    private async ValueTask<long> PublishAsync(StreamState stream, SymbolState symbol, Signal candidate, string id, CancellationToken cancellationToken)
     {
         if (symbol.LastSeq < 0)
         {
@@ -356,6 +380,7 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore
         _journal.Track(signal, isShadow: false);
         _metrics.SignalPublished(signal);
         Log.SignalPublished(_logger, signal.Id, signal.Seq, signal.Direction, signal.Confidence, signal.FusionScore, signal.Entry, signal.Target, signal.Stop);
+        return signal.Seq;
     }
 
     /// <summary>Shadow signals carry seq 0: they are never published, so they must not consume the public sequence.</summary>

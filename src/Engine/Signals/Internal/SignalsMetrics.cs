@@ -41,14 +41,16 @@ internal sealed class SignalsMetrics
     public void OutcomeResolved(SignalOutcome outcome)
     {
         var kind = OutcomeName(outcome.Outcome);
-        if (!outcome.IsShadow)
+        var ensemble = SignalSources.IsEnsemble(outcome.Source);
+        if (!outcome.IsShadow && ensemble)
         {
             _outcomes.Add(1, new("model", SignalJournal.EnsembleModel), new("outcome", kind), new("shadow", "false"));
         }
 
         foreach (var vote in outcome.Models)
         {
-            if (vote.IsShadow == outcome.IsShadow)
+            // As the journal: an alert's vote is counted by its own alerts' outcomes, not by the ensemble's.
+            if (vote.IsShadow == outcome.IsShadow && (!ensemble || !SignalJournal.IsAlertVote(vote)))
             {
                 _outcomes.Add(1, new("model", vote.Name), new("outcome", kind), new("shadow", ShadowTag(outcome.IsShadow)));
             }

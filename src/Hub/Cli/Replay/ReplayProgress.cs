@@ -20,6 +20,14 @@ internal sealed class ReplayProgress(StoredCandleReader reader) : IEngineOutput
     public long Outcomes => Interlocked.Read(ref _outcomes);
 
     private long _expected = long.MaxValue;
+    private long _firstClose;
+    private long _lastClose;
+
+    /// <summary>Close time of the first candle emitted (Unix ms; 0 before any).</summary>
+    public long FirstCandleClose => Interlocked.Read(ref _firstClose);
+
+    /// <summary>Close time of the last candle emitted.</summary>
+    public long LastCandleClose => Interlocked.Read(ref _lastClose);
 
     /// <summary>Completes once the engine has emitted as many candles as <see cref="ExpectTotal"/> says.</summary>
     public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -36,6 +44,10 @@ internal sealed class ReplayProgress(StoredCandleReader reader) : IEngineOutput
 
     public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken)
     {
+        // Candles leave the emitter one at a time, in stored order.
+        Interlocked.CompareExchange(ref _firstClose, update.Candle.CloseTime, 0);
+        Interlocked.Exchange(ref _lastClose, Math.Max(Interlocked.Read(ref _lastClose), update.Candle.CloseTime));
+
         // The pipeline emits a closed candle last, after the signal stage and the writer: the candle is done.
         if (Interlocked.Increment(ref _candles) >= Interlocked.Read(ref _expected))
         {

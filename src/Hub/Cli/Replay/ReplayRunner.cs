@@ -6,7 +6,9 @@ using SignalStream.Contracts;
 using SignalStream.Engine;
 using SignalStream.Engine.Events;
 using SignalStream.Engine.Inference;
+using SignalStream.Engine.Journal;
 using SignalStream.Engine.Pipeline;
+using SignalStream.Engine.Signals;
 using SignalStream.Hub.Hosting;
 
 namespace SignalStream.Hub.Cli.Replay;
@@ -16,7 +18,9 @@ namespace SignalStream.Hub.Cli.Replay;
 /// namespace. Composition reuses the server's registrations: the event store and a namespaced event writer
 /// (<see cref="EventsRegistration.AddSignalStreamEvents(IServiceCollection, IConfiguration, string?)"/>), the engine
 /// (<see cref="EngineServiceCollectionExtensions.AddSignalStreamEngine"/>), with the stored candles as the engine's
-/// <see cref="ICandleUpdateReader"/> and no ingest, hub or signal-state restore.
+/// <see cref="ICandleUpdateReader"/> and no ingest, hub or signal-state restore. A file journal is read read-only (no
+/// lock: its node may be running) and the replay writes its own journal (<see cref="ReplayOptions.OutFolder"/>);
+/// PostgreSQL is read and written in place.
 /// </summary>
 internal static class ReplayRunner
 {
@@ -30,6 +34,11 @@ internal static class ReplayRunner
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = Directory.GetCurrentDirectory() });
         builder.Configuration.AddInMemoryCollection(Settings(options));
         SignalStreamHost.ResolveBundledModels(builder.Configuration, builder.Environment.ContentRootPath);
+        var journal = options.Storage == "file" ? builder.Configuration["Storage:File:Path"] ?? "./data" : null;
+        if (journal is not null)
+        {
+            builder.Configuration.AddInMemoryCollection([new("Storage:File:Path", options.OutFolder(journal))]);
+        }
 
         var clock = new ReplayClock();
         var candles = Channel.CreateBounded<CandleUpdate>(new BoundedChannelOptions(ReadBatch) { SingleReader = true, SingleWriter = true });
@@ -42,13 +51,21 @@ internal static class ReplayRunner
         builder.Services.AddSingleton<ICandleUpdateReader>(reader);
         builder.Services.AddSignalStreamEngine(builder.Configuration);
 
-        // After the namespaced writer: EngineOutputs calls outputs in order, so a candle counts as done once persisted-or-buffered.
+        // A publisher: EngineOutputs hands a candle to the writer first, so a candle counts as done once persisted-or-buffered
+        // (signals and outcomes are counted after their commit, hence the result is read after the writer's drain).
         builder.Services.AddSingleton<IEngineOutput>(done);
 
         using var host = builder.Build();
-        await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        var source = journal is null ? null : EventsRegistration.OpenFileJournalReadOnly(journal, host.Services.GetRequiredService<ILoggerFactory>());
+        var stopped = false;
         try
         {
+            if (source is not null)
+            {
+                await source.InitializeAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await host.StartAsync(cancellationToken).ConfigureAwait(false);
             var store = host.Services.GetRequiredService<IEventStore>();
             var models = host.Services.GetRequiredService<IModelCatalog>().GetModels()
                 .Where(m => m.Error is null && m.Status is "active" or "shadow")
@@ -65,20 +82,43 @@ internal static class ReplayRunner
 
             using var ticker = new PeriodicTimer(TimeSpan.FromSeconds(2));
             var reporting = ReportAsync(ticker, done, progress, watch);
-            var total = await ProduceAsync(store, options, candles.Writer, progress, cancellationToken).ConfigureAwait(false);
+            var alerts = host.Services.GetRequiredService<IAlertIntake>();
+            var total = await ProduceAsync(source ?? store, alerts, options, candles.Writer, progress, cancellationToken).ConfigureAwait(false);
             done.ExpectTotal(total);
             await done.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             ticker.Dispose();
             await reporting.ConfigureAwait(false);
-            return (new ReplayResult(done.Candles, done.Signals, done.ShadowSignals, done.Outcomes, models.Length, watch.Elapsed), null);
+            // Every candle went through the signal stage: the journal holds the whole replay.
+            var performance = host.Services.GetRequiredService<IPerformanceReport>().GetReport();
+            await StopAsync(host, candles.Writer).ConfigureAwait(false);
+            stopped = true;
+            return (new ReplayResult(done.Candles, done.Signals, done.ShadowSignals, done.Outcomes, models.Length, watch.Elapsed)
+            {
+                Performance = performance,
+                ModelInfos = models,
+                FirstCandleClose = done.FirstCandleClose,
+                LastCandleClose = done.LastCandleClose,
+            }, null);
         }
         finally
         {
-            candles.Writer.TryComplete();
+            if (!stopped)
+            {
+                await StopAsync(host, candles.Writer).ConfigureAwait(false);
+            }
 
-            // Stops the pipeline, then drains the writer: everything emitted is committed before this returns.
-            await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            if (source is IAsyncDisposable disposable)
+            {
+                await disposable.DisposeAsync().ConfigureAwait(false);
+            }
         }
+    }
+
+    /// <summary>Stops the pipeline, then drains the writer: everything emitted is committed (and counted) after this.</summary>
+    private static async Task StopAsync(IHost host, ChannelWriter<CandleUpdate> candles)
+    {
+        candles.TryComplete();
+        await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
     private static Dictionary<string, string?> Settings(ReplayOptions options)
@@ -97,7 +137,7 @@ internal static class ReplayRunner
         };
         if (options.Path is not null)
         {
-            settings["Storage:File:Path"] = options.Path;
+            settings["Storage:File:Path"] = options.Path; // the source: the replay writes to its OutFolder
         }
 
         if (options.Postgres is not null)
@@ -135,50 +175,52 @@ internal static class ReplayRunner
     }
 
     /// <summary>
-    /// Reads every live closed candle committed before the replay began, in global order (the order the engine saw
-    /// them), into the engine's input.
+    /// Reads every live closed candle committed before the replay began into the engine's input, in the order a node
+    /// takes them from a recording: by close time, then symbol, then timeframe. Not in global store order: the event
+    /// writer commits symbols on separate lanes, so that order interleaves symbols by commit timing, and the journal's
+    /// roll-ups over several symbols (their maximum drawdown follows the order of outcomes) would depend on it. Stored
+    /// TradingView alerts are handed to the signal stage in the same merge, each after the candles that close at or
+    /// before its market time (docs/signals.md, "Replay"): the stage keeps an alert until the first candle that closes
+    /// after its market time and applies it there, as live, so a vote counts from the same candle, and an alert's signal
+    /// is published again under the replay's namespace and scored on the replayed candles.
     /// </summary>
-    private static async Task<long> ProduceAsync(IEventStore store, ReplayOptions options, ChannelWriter<CandleUpdate> output, TextWriter progress, CancellationToken cancellationToken)
+    private static async Task<long> ProduceAsync(
+        IEventStore store, IAlertIntake alerts, ReplayOptions options, ChannelWriter<CandleUpdate> output, TextWriter progress, CancellationToken cancellationToken)
     {
         long count = 0;
 
         // The end: the namespace claim is the newest event now, and everything after it is this replay's own output.
         var end = await store.GetLastPositionAsync(cancellationToken).ConfigureAwait(false);
-        await using var global = store.OpenGlobalReader(0);
-        while (global.Position < end)
+        var streams = await LiveStreamsAsync(store, end, cancellationToken).ConfigureAwait(false);
+        var page = Math.Clamp(MergeBudget / Math.Max(streams.Count, 1), 16, ReadBatch);
+        var queue = new PriorityQueue<StoredStream, MergeKey>(MergeKey.Comparer);
+        foreach (var (stream, version) in streams)
         {
-            var batch = await global.ReadNextAsync(ReadBatch, cancellationToken).ConfigureAwait(false);
-            if (batch.Count == 0)
+            var cursor = new StoredStream(store, stream, version, page, progress);
+            if (await cursor.MoveNextAsync(cancellationToken).ConfigureAwait(false))
             {
-                // A hole the high-water mark cannot pass yet (PostgreSQL: a transaction still in flight, possibly this
-                // replay's own writer); it resolves once that transaction ends.
-                await Task.Delay(HoleRetry, cancellationToken).ConfigureAwait(false);
-                continue;
+                queue.Enqueue(cursor, cursor.Key);
+            }
+        }
+
+        while (queue.TryDequeue(out var cursor, out _))
+        {
+            switch (cursor.Current)
+            {
+                case TradingViewAlertReceived alert when options.Symbols.Count == 0 || options.Symbols.Contains(alert.Symbol):
+                    await alerts.ReplayAsync(alert, cancellationToken).ConfigureAwait(false);
+                    break;
+                case CandleClosed closed when options.Symbols.Count == 0 || options.Symbols.Contains(closed.Candle.Symbol):
+                    // History stays history (features only, as live); everything else is marked as a replay.
+                    var origin = closed.Origin == CandleOrigin.History ? CandleOrigin.History : CandleOrigin.Replay;
+                    await output.WriteAsync(new CandleUpdate(closed.Exchange, closed.Candle, true, closed.EventTime, closed.ReceivedAt, origin), cancellationToken).ConfigureAwait(false);
+                    count++;
+                    break;
             }
 
-            foreach (var stored in batch)
+            if (await cursor.MoveNextAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (stored.Position > end || !IsLiveCandle(stored))
-                {
-                    continue;
-                }
-
-                if (!EventSerializer.TryDeserialize(stored, out var e, out var error) || e is not CandleClosed closed)
-                {
-                    // Not replayable by this build (a newer schema, damaged data): said once per event, then skipped.
-                    await progress.WriteLineAsync($"replay: skipping event {stored.EventId} at position {stored.Position} in {stored.StreamId}: {error ?? "not a candle"}").ConfigureAwait(false);
-                    continue;
-                }
-
-                if (options.Symbols.Count > 0 && !options.Symbols.Contains(closed.Candle.Symbol))
-                {
-                    continue;
-                }
-
-                // History stays history (features only, as live); everything else is marked as a replay.
-                var origin = closed.Origin == CandleOrigin.History ? CandleOrigin.History : CandleOrigin.Replay;
-                await output.WriteAsync(new CandleUpdate(closed.Exchange, closed.Candle, true, closed.EventTime, closed.ReceivedAt, origin), cancellationToken).ConfigureAwait(false);
-                count++;
+                queue.Enqueue(cursor, cursor.Key);
             }
         }
 
@@ -186,9 +228,127 @@ internal static class ReplayRunner
         return count;
     }
 
+    /// <summary>
+    /// The live candle and alert streams (not another replay's, under a namespace) with an event at or before
+    /// <paramref name="end"/>, and each one's version now: one pass over the global order without the events' data.
+    /// </summary>
+    private static async Task<List<(string Stream, long Version)>> LiveStreamsAsync(IEventStore store, long end, CancellationToken cancellationToken)
+    {
+        var names = new SortedSet<string>(StringComparer.Ordinal);
+        await using (var global = store.OpenGlobalReader(0, dataOf: []))
+        {
+            while (global.Position < end)
+            {
+                var batch = await global.ReadNextAsync(ReadBatch, cancellationToken).ConfigureAwait(false);
+                if (batch.Count == 0)
+                {
+                    // A hole the high-water mark cannot pass yet (PostgreSQL: a transaction still in flight, possibly
+                    // this replay's own writer); it resolves once that transaction ends.
+                    await Task.Delay(HoleRetry, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                foreach (var stored in batch)
+                {
+                    if (stored.Position <= end && (IsLiveCandle(stored) || IsLiveAlert(stored)))
+                    {
+                        names.Add(stored.StreamId);
+                    }
+                }
+            }
+        }
+
+        var streams = new List<(string, long)>(names.Count);
+        foreach (var name in names)
+        {
+            streams.Add((name, await store.GetStreamVersionAsync(name, cancellationToken).ConfigureAwait(false)));
+        }
+
+        return streams;
+    }
+
+    /// <summary>A TradingView alert in a live stream.</summary>
+    private static bool IsLiveAlert(StoredEvent stored) =>
+        stored.Type == EventSerializer.TradingViewAlertType && !stored.StreamId.Contains('/', StringComparison.Ordinal);
+
     /// <summary>A closed candle in a live stream: not one another replay (or this one) wrote under a namespace.</summary>
     private static bool IsLiveCandle(StoredEvent stored) =>
         stored.Type == EventSerializer.CandleClosedType && !stored.StreamId.Contains('/', StringComparison.Ordinal);
+
+    /// <summary>Events read ahead per stream while merging, shared out: memory stays bounded with many streams.</summary>
+    private const int MergeBudget = 100_000;
+
+    /// <summary>
+    /// Where an event goes in the merge: a candle at its close time, an alert at its market time after the candles that
+    /// close then (kind 0 before 1), then by symbol and timeframe.
+    /// </summary>
+    private readonly record struct MergeKey(long Time, int Kind, string Symbol, Timeframe Timeframe)
+    {
+        public static readonly IComparer<MergeKey> Comparer = Comparer<MergeKey>.Create(static (x, y) =>
+        {
+            var c = x.Time.CompareTo(y.Time);
+            c = c != 0 ? c : x.Kind.CompareTo(y.Kind);
+            c = c != 0 ? c : string.CompareOrdinal(x.Symbol, y.Symbol);
+            return c != 0 ? c : x.Timeframe.CompareTo(y.Timeframe);
+        });
+    }
+
+    /// <summary>One stored candle or alert stream read forward a page at a time, up to its version when the replay began.</summary>
+    /// <remarks>
+    /// An alert stream holds a symbol's alerts of every timeframe, so market times need not grow along it; it is still
+    /// read in stored order, and an alert that follows one with a later market time goes out right after it, which is
+    /// soon enough: its own timeframe's next close comes after it arrived, so after the earlier alert's market time.
+    /// </remarks>
+    private sealed class StoredStream(IEventStore store, string stream, long lastVersion, int page, TextWriter progress)
+    {
+        private IReadOnlyList<StoredEvent> _page = [];
+        private int _index;
+        private long _next = 1;
+
+        public ISignalStreamEvent Current { get; private set; } = null!;
+
+        public MergeKey Key { get; private set; }
+
+        public async ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                if (_index == _page.Count)
+                {
+                    if (_next > lastVersion)
+                    {
+                        return false;
+                    }
+
+                    _page = await store.ReadStreamAsync(stream, _next, (int)Math.Min(page, lastVersion - _next + 1), cancellationToken).ConfigureAwait(false);
+                    _index = 0;
+                    if (_page.Count == 0)
+                    {
+                        return false;
+                    }
+
+                    _next = _page[^1].Version + 1;
+                }
+
+                var stored = _page[_index++];
+                EventSerializer.TryDeserialize(stored, out var e, out var error);
+                switch (e)
+                {
+                    case CandleClosed closed:
+                        Current = closed;
+                        Key = new MergeKey(closed.Candle.CloseTime, 0, closed.Candle.Symbol, closed.Candle.Timeframe);
+                        return true;
+                    case TradingViewAlertReceived alert:
+                        Current = alert;
+                        Key = new MergeKey(alert.MarketTime, 1, alert.Symbol, alert.Timeframe);
+                        return true;
+                }
+
+                // Not replayable by this build (a newer schema, damaged data): said once per event, then skipped.
+                await progress.WriteLineAsync($"replay: skipping event {stored.EventId} at position {stored.Position} in {stored.StreamId}: {error ?? "not a candle or an alert"}").ConfigureAwait(false);
+            }
+        }
+    }
 
     private static async Task ReportAsync(PeriodicTimer ticker, ReplayProgress done, TextWriter progress, Stopwatch watch)
     {

@@ -1,4 +1,3 @@
-using SignalStream.Engine.Events;
 using SignalStream.Hub.Hubs;
 using SignalStream.Hub.Hubs.Internal;
 
@@ -7,7 +6,7 @@ namespace SignalStream.Hub.FanOut.Internal;
 /// <summary>What every <see cref="SymbolFeed"/> of a node shares.</summary>
 internal sealed class FeedContext(
     SignalHubOptions options,
-    ISignalHistory? history,
+    SignalHistoryReader? history,
     HubMetrics metrics,
     TimeProvider time,
     ILogger logger,
@@ -15,8 +14,9 @@ internal sealed class FeedContext(
 {
     public SignalHubOptions Options { get; } = options;
 
-    /// <summary>The store; null on a node without one (then holes cannot be repaired and resume uses memory only).</summary>
-    public ISignalHistory? History { get; } = history;
+    /// <summary>The store, every read bounded in time; null on a node without one (then holes cannot be repaired and
+    /// resume uses memory only).</summary>
+    public SignalHistoryReader? History { get; } = history;
 
     public HubMetrics Metrics { get; } = metrics;
 
@@ -28,8 +28,10 @@ internal sealed class FeedContext(
 }
 
 /// <summary>An item of a symbol's ordered inbound queue: a signal, an outcome, a candle update, or a catch-up.</summary>
-internal readonly record struct FeedItem(Contracts.Signal? Signal, Contracts.SignalOutcome? Outcome, Contracts.CandleMessage? Candle = null)
+internal readonly record struct FeedItem(
+    Contracts.Signal? Signal, Contracts.SignalOutcome? Outcome, Contracts.CandleMessage? Candle = null, long CatchUpTo = 0)
 {
-    /// <summary>Compare the delivered seq with the store and fill what is missing (after a bus outage, or periodically).</summary>
-    public static FeedItem CatchUp => default;
+    /// <summary>Fill from the store what was not delivered up to <paramref name="seq"/>, the store's last seq as read
+    /// (outside the delivery lock) after a bus outage or periodically.</summary>
+    public static FeedItem CatchUp(long seq) => new(null, null, null, seq);
 }

@@ -35,6 +35,10 @@ internal sealed class SignalRing(int capacity)
         _next = 0;
     }
 
+    /// <summary>True when the ring holds every signal with afterSeq &lt; seq ≤ upToSeq.</summary>
+    public bool Covers(long afterSeq, long upToSeq) =>
+        upToSeq <= afterSeq || (_count > 0 && OldestSeq <= afterSeq + 1 && At(_count - 1).Seq >= upToSeq);
+
     /// <summary>Copies the signals with afterSeq &lt; seq ≤ upToSeq; false when the ring does not reach back far enough.</summary>
     public bool TryCopyRange(long afterSeq, long upToSeq, List<Signal> into)
     {
@@ -43,7 +47,7 @@ internal sealed class SignalRing(int capacity)
             return true;
         }
 
-        if (_count == 0 || OldestSeq > afterSeq + 1 || At(_count - 1).Seq < upToSeq)
+        if (!Covers(afterSeq, upToSeq))
         {
             return false;
         }

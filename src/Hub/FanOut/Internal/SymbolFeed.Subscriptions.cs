@@ -6,52 +6,59 @@ namespace SignalStream.Hub.FanOut.Internal;
 
 internal sealed partial class SymbolFeed
 {
+    // Store reads one Subscribe may make before it gives up: a read is repeated only when more signals were delivered
+    // while it ran than the ring holds (or the store lagged behind this node), so a third read means the store cannot
+    // keep up and the client is better told so.
+    private const int MaxStoreReads = 3;
+
     /// <summary>
     /// Computes the subscriber's snapshot and joins it to the live stream atomically: the snapshot holds every matching
     /// signal with afterSeq &lt; seq ≤ D (D = delivered when joining) and live delivery starts at D + 1.
     /// </summary>
+    /// <remarks>
+    /// The store is never read under the delivery lock, so a slow or unreachable store holds up this Subscribe only,
+    /// never the symbol's delivery. The join is tried first under the lock from memory (the ring); when that is not
+    /// enough the store is read outside the lock and the join is tried again, the ring supplying what was delivered
+    /// while the store was read. A store that fails or does not answer within <c>Hub:History:ReadTimeout</c> (and a
+    /// delivery lock held that long by a hole repair) throws <see cref="SignalHistoryUnavailableException"/>; nothing
+    /// changed for anyone.
+    /// </remarks>
     public async ValueTask<SubscribeResult> SubscribeAsync(
         SignalSubscription subscription, long? afterSeq, IReadOnlyList<string> timeframeNames, CancellationToken cancellationToken)
     {
-        await _deliveryLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        StoreView? view = null;
+        var waitedForAfterSeq = false;
+        for (var reads = 0; ; reads++)
         {
-            await EnsureInitializedAsync(null, cancellationToken).ConfigureAwait(false);
-            var delivered = Math.Max(_delivered, 0);
-            var signals = new List<Signal>();
-            var recovered = true;
-            string? reason = null;
-            if (afterSeq is not long after)
+            Join? join;
+            await EnterAsync(cancellationToken).ConfigureAwait(false);
+            try
             {
-                await ReadLatestAsync(delivered, signals, cancellationToken).ConfigureAwait(false);
-                subscription.SkipUpTo = delivered;
+                join = afterSeq is long after
+                    ? TryJoinAfter(after, view, final: reads >= MaxStoreReads)
+                    : TryJoinLatest(view, final: reads >= MaxStoreReads);
+                if (join is not null && (!join.Beyond || waitedForAfterSeq))
+                {
+                    subscription.SkipUpTo = join.SkipUpTo;
+                    join.Signals.RemoveAll(s => !subscription.Covers(s.Timeframe) || s.Confidence < subscription.MinConfidence);
+                    AddSubscriber(subscription);
+                    return new SubscribeResult(Symbol, timeframeNames, join.LatestSeq, join.Recovered, join.Signals, join.Reason);
+                }
+            }
+            finally
+            {
+                _deliveryLock.Release();
+            }
+
+            if (join is { Beyond: true })
+            {
+                waitedForAfterSeq = true;
+                view = await WaitForSeqAsync(afterSeq!.Value, view, cancellationToken).ConfigureAwait(false);
             }
             else
             {
-                (recovered, reason) = await ReadRangeAsync(after, delivered, signals, cancellationToken).ConfigureAwait(false);
-                subscription.SkipUpTo = Math.Max(after, delivered);
+                view = await ReadStoreAsync(afterSeq, DeliveredSeq, cancellationToken).ConfigureAwait(false);
             }
-
-            signals.RemoveAll(s => !subscription.Covers(s.Timeframe) || s.Confidence < subscription.MinConfidence);
-            var current = _subscribers;
-            var index = Array.FindIndex(current, s => ReferenceEquals(s.Connection, subscription.Connection));
-            var next = index >= 0 ? (SignalSubscription[])current.Clone() : new SignalSubscription[current.Length + 1];
-            if (index >= 0)
-            {
-                next[index] = subscription;
-            }
-            else
-            {
-                current.CopyTo(next, 0);
-                next[^1] = subscription;
-            }
-
-            Volatile.Write(ref _subscribers, next);
-            return new SubscribeResult(Symbol, timeframeNames, delivered, recovered, signals, reason);
-        }
-        finally
-        {
-            _deliveryLock.Release();
         }
     }
 
@@ -76,71 +83,268 @@ internal sealed partial class SymbolFeed
         }
     }
 
-    private async ValueTask ReadLatestAsync(long delivered, List<Signal> into, CancellationToken cancellationToken)
+    /// <summary>Takes the delivery lock, waiting at most the store read timeout: the loop holds it that long only while a
+    /// hole repair waits for the store, and then this Subscribe could not be answered sooner anyway.</summary>
+    private async ValueTask EnterAsync(CancellationToken cancellationToken)
     {
-        if (_context.History is { } history)
+        if (_context.History is not { } history)
         {
-            foreach (var signal in await history.ReadLatestSignalsAsync(Symbol, cancellationToken).ConfigureAwait(false))
-            {
-                // Newer ones are still on their way to this node: the subscriber receives them live.
-                if (signal.Seq <= delivered)
-                {
-                    into.Add(signal);
-                }
-            }
-
-            into.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
+            await _deliveryLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        else
+        else if (!await _deliveryLock.WaitAsync(history.Timeout, cancellationToken).ConfigureAwait(false))
         {
-            _ring.CopyLatestPerTimeframe(into);
+            throw history.DeliveryBusy(Symbol);
         }
     }
 
-    private async ValueTask<(bool Recovered, string? Reason)> ReadRangeAsync(
-        long afterSeq, long delivered, List<Signal> into, CancellationToken cancellationToken)
+    private void AddSubscriber(SignalSubscription subscription)
     {
-        var missed = delivered - afterSeq;
-        if (missed <= 0)
+        var current = _subscribers;
+        var index = Array.FindIndex(current, s => ReferenceEquals(s.Connection, subscription.Connection));
+        var next = index >= 0 ? (SignalSubscription[])current.Clone() : new SignalSubscription[current.Length + 1];
+        if (index >= 0)
         {
-            return (true, null);
+            next[index] = subscription;
+        }
+        else
+        {
+            current.CopyTo(next, 0);
+            next[^1] = subscription;
         }
 
-        var bound = _context.Options.MaxRecoverySignals;
-        var from = missed > bound ? delivered - bound : afterSeq;
-        if (!_ring.TryCopyRange(from, delivered, into))
+        Volatile.Write(ref _subscribers, next);
+    }
+
+    /// <summary>
+    /// The join point D under the lock: the delivered seq, which a first Subscribe on a new feed sets from the store's
+    /// last seq as read. False when the feed is new and the store has not been read yet.
+    /// </summary>
+    private bool TryJoinPoint(StoreView? view, out long delivered)
+    {
+        if (_delivered < 0 && _context.History is not null)
         {
-            if (_context.History is not { } history)
+            if (view?.LastSeq is not long last)
             {
-                return (false, $"This node keeps only its last {_ring.Count} signals of {Symbol} in memory and has no signal store; " +
-                    $"signals after seq {afterSeq} up to {_ring.OldestSeq - 1} cannot be recovered here.");
+                delivered = 0;
+                return false;
             }
 
-            var stored = await history.ReadSignalsAsync(Symbol, from, (int)(delivered - from), cancellationToken).ConfigureAwait(false);
-            var expected = from + 1;
-            foreach (var signal in stored)
+            Volatile.Write(ref _delivered, last);
+        }
+
+        delivered = Math.Max(_delivered, 0);
+        return true;
+    }
+
+    /// <summary>Without afterSeq: the latest signal per timeframe up to D. Null when the store must be read (again).</summary>
+    private Join? TryJoinLatest(StoreView? view, bool final)
+    {
+        var signals = new List<Signal>();
+        if (_context.History is null)
+        {
+            _ring.CopyLatestPerTimeframe(signals);
+            return new Join(Math.Max(_delivered, 0), true, signals, null, Math.Max(_delivered, 0));
+        }
+
+        if (view is null || !TryJoinPoint(view, out var delivered))
+        {
+            return null;
+        }
+
+        // What was delivered while the store was read is in the ring, unless more arrived than it holds.
+        if (delivered > view.Base && !_ring.Covers(view.Base, delivered) && !final)
+        {
+            return null;
+        }
+
+        var latest = new Signal?[Timeframes.All.Count];
+        var fromRing = new List<Signal>();
+        _ring.CopyLatestPerTimeframe(fromRing);
+        foreach (var signal in view.Signals.Concat(fromRing))
+        {
+            // Newer ones are still on their way to this node: the subscriber receives them live.
+            ref var slot = ref latest[(int)signal.Timeframe];
+            if (signal.Seq <= delivered && (slot is null || slot.Seq < signal.Seq))
             {
+                slot = signal;
+            }
+        }
+
+        foreach (var signal in latest)
+        {
+            if (signal is not null)
+            {
+                signals.Add(signal);
+            }
+        }
+
+        signals.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
+        return new Join(delivered, true, signals, null, delivered);
+    }
+
+    /// <summary>With afterSeq: what the client missed up to D. Null when the store must be read (again).</summary>
+    private Join? TryJoinAfter(long afterSeq, StoreView? view, bool final)
+    {
+        if (!TryJoinPoint(view, out var delivered))
+        {
+            return null;
+        }
+
+        if (afterSeq > delivered)
+        {
+            return JoinAhead(afterSeq, delivered, view);
+        }
+
+        var missed = delivered - afterSeq;
+        var bound = _context.Options.MaxRecoverySignals;
+        var from = missed > bound ? delivered - bound : afterSeq;
+        var signals = new List<Signal>();
+        var expected = from + 1;
+        if (view is not null && view.ReadAfter <= from)
+        {
+            foreach (var signal in view.Signals)
+            {
+                if (signal.Seq < expected)
+                {
+                    continue;
+                }
+
                 if (signal.Seq != expected || signal.Seq > delivered)
                 {
                     break;
                 }
 
-                into.Add(signal);
+                signals.Add(signal);
                 expected++;
-            }
-
-            if (expected <= delivered)
-            {
-                into.Clear();
-                return (false, $"The signal store does not have {Symbol} seq {expected} yet; retry Subscribe with the same afterSeq.");
             }
         }
 
+        if (expected <= delivered && !_ring.TryCopyRange(expected - 1, delivered, signals))
+        {
+            if (_context.History is null)
+            {
+                return new Join(delivered, false, [], $"This node keeps only its last {_ring.Count} signals of {Symbol} in memory and has no signal store; " +
+                    $"signals after seq {afterSeq} up to {_ring.OldestSeq - 1} cannot be recovered here.", delivered);
+            }
+
+            if (view is null || !final)
+            {
+                return null;
+            }
+
+            return new Join(delivered, false, [], $"The signal store does not have {Symbol} seq {expected} yet; retry Subscribe with the same afterSeq.", delivered);
+        }
+
         return missed > bound
-            ? (false, $"{missed} signals of {Symbol} were missed after seq {afterSeq}, more than the resume limit of {bound}; " +
-                $"these are the newest {bound}. Page the rest from /api/signals?symbol={Symbol}&afterSeq={afterSeq}&limit={bound}.")
-            : (true, null);
+            ? new Join(delivered, false, signals, $"{missed} signals of {Symbol} were missed after seq {afterSeq}, more than the resume limit of {bound}; " +
+                $"these are the newest {bound}. Page the rest from /api/signals?symbol={Symbol}&afterSeq={afterSeq}&limit={bound}.", delivered)
+            : new Join(delivered, true, signals, null, delivered);
     }
+
+    /// <summary>
+    /// afterSeq beyond what this node delivered. Within the store's last seq the client is only ahead of this node (it
+    /// came from a node further on): nothing is missing, and live delivery starts after its afterSeq. Beyond the store's
+    /// last seq too, no such signal exists: the store was reset or the position is from elsewhere. Like Centrifugo's
+    /// recovery (an offset past the stream's top is not recovered, and the reply carries the top), the client is told
+    /// recovered:false, its position is D, and live delivery starts at D + 1.
+    /// </summary>
+    private Join? JoinAhead(long afterSeq, long delivered, StoreView? view)
+    {
+        long newest = delivered;
+        if (_context.History is not null)
+        {
+            if (view?.LastSeq is not long stored)
+            {
+                return null;
+            }
+
+            newest = Math.Max(delivered, stored);
+        }
+
+        if (afterSeq <= newest)
+        {
+            return new Join(afterSeq, true, [], null, afterSeq);
+        }
+
+        return new Join(delivered, false, [],
+            $"afterSeq {afterSeq} is beyond the newest {Symbol} signal (seq {newest}): the signal store was reset, or this position " +
+            $"is not from this deployment. Your position is now seq {delivered}: live signals follow from seq {delivered + 1}, and " +
+            $"signals you hold after seq {delivered} are not this server's.", delivered, Beyond: true);
+    }
+
+    /// <summary>
+    /// Before a client is told its afterSeq is beyond the end, gives this node and its store up to the read timeout to
+    /// reach it: a client that saw the seq elsewhere is only ahead of a node whose bus (or a store that commits behind
+    /// the fan-out) is late, and telling it to start over would hand it those signals twice.
+    /// </summary>
+    private async ValueTask<StoreView?> WaitForSeqAsync(long afterSeq, StoreView? view, CancellationToken cancellationToken)
+    {
+        var time = _context.Time;
+        var started = time.GetTimestamp();
+        var limit = _context.History?.Timeout ?? TimeSpan.FromSeconds(5);
+        var delay = TimeSpan.FromMilliseconds(50);
+        while (time.GetElapsedTime(started) < limit)
+        {
+            await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.TicksPerSecond / 2));
+            if (DeliveredSeq >= afterSeq)
+            {
+                return view;
+            }
+
+            if (_context.History is { } history)
+            {
+                var last = await history.GetLastSeqAsync(Symbol, cancellationToken).ConfigureAwait(false);
+                if (last >= afterSeq)
+                {
+                    return view is null ? null : view with { LastSeq = last };
+                }
+            }
+        }
+
+        return view;
+    }
+
+    /// <summary>
+    /// Reads what a join needs from the store, outside the delivery lock: the store's last seq when this node has not
+    /// delivered anything yet or the client claims more than it delivered, and either the latest signal per timeframe
+    /// or the signals the client missed (at most the resume bound).
+    /// </summary>
+    private async ValueTask<StoreView> ReadStoreAsync(long? afterSeq, long deliveredBefore, CancellationToken cancellationToken)
+    {
+        var history = _context.History!;
+        long? last = null;
+        if (deliveredBefore < 0 || afterSeq > deliveredBefore)
+        {
+            last = await history.GetLastSeqAsync(Symbol, cancellationToken).ConfigureAwait(false);
+        }
+
+        var basis = deliveredBefore >= 0 ? deliveredBefore : last!.Value;
+        if (afterSeq is not long after)
+        {
+            var latest = await history.ReadLatestSignalsAsync(Symbol, cancellationToken).ConfigureAwait(false);
+            return new StoreView(last, basis, basis, latest);
+        }
+
+        if (after >= basis)
+        {
+            return new StoreView(last, basis, after, []);
+        }
+
+        var bound = _context.Options.MaxRecoverySignals;
+        var from = basis - after > bound ? basis - bound : after;
+        var stored = await history.ReadSignalsAsync(Symbol, from, bound, cancellationToken).ConfigureAwait(false);
+        return new StoreView(last, basis, from, stored);
+    }
+
+    /// <summary>
+    /// What a Subscribe read from the store: the store's last seq (when read), this node's delivered seq before the read
+    /// (or the store's last seq on a new feed), and the signals read with seq &gt; <see cref="ReadAfter"/>.
+    /// </summary>
+    private sealed record StoreView(long? LastSeq, long Base, long ReadAfter, IReadOnlyList<Signal> Signals);
+
+    /// <summary>A subscription's answer: its join point, recovery, snapshot, and the last seq it is not sent live.</summary>
+    private sealed record Join(long LatestSeq, bool Recovered, List<Signal> Signals, string? Reason, long SkipUpTo, bool Beyond = false);
 
     public bool HasCandleSubscribers(Timeframe timeframe) => Volatile.Read(ref _candleSubscribers[(int)timeframe]).Length > 0;
 

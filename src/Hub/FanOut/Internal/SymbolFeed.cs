@@ -11,8 +11,10 @@ namespace SignalStream.Hub.FanOut.Internal;
 /// each message, serialized once, to the matching subscribers' outbound queues.
 /// </summary>
 /// <remarks>
-/// The delivery lock is held while a message is processed and while <see cref="SubscribeAsync"/> computes its snapshot
-/// and joins, so the snapshot ends exactly where live delivery to the new subscriber begins.
+/// The delivery lock is held while a message is processed and while <see cref="SubscribeAsync"/> joins its snapshot
+/// to the live stream, so the snapshot ends exactly where live delivery to the new subscriber begins. Only the loop
+/// reads the store under the lock (a hole must be filled before delivery goes past it); Subscribe and the periodic
+/// catch-up read it outside.
 /// </remarks>
 internal sealed partial class SymbolFeed
 {
@@ -22,13 +24,16 @@ internal sealed partial class SymbolFeed
     private readonly Channel<FeedItem> _inbound;
     private readonly SignalRing _ring;
     private readonly ConnectionState[][] _candleSubscribers;
+    private readonly CancellationToken _stopping;
     private SignalSubscription[] _subscribers = [];
     private long _delivered = -1;
+    private int _catchingUp;
 
     public SymbolFeed(string symbol, FeedContext context, CancellationToken stopping)
     {
         Symbol = symbol;
         _context = context;
+        _stopping = stopping;
         _ring = new SignalRing(context.Options.RecentSignalsPerSymbol);
         _candleSubscribers = new ConnectionState[Timeframes.All.Count][];
         Array.Fill(_candleSubscribers, []);
@@ -56,6 +61,45 @@ internal sealed partial class SymbolFeed
 
     public void Complete() => _inbound.Writer.TryComplete();
 
+    /// <summary>
+    /// Compares the delivered seq with the store's last seq and, when the store is ahead, queues a fill up to it (signals
+    /// lost at the tail of a quiet symbol, or while the bus was away). The store is read here, outside the delivery
+    /// lock, so an unreachable store delays nothing but this check; one check runs at a time.
+    /// </summary>
+    public void RequestCatchUp()
+    {
+        if (_context.History is null || DeliveredSeq < 0 || Interlocked.Exchange(ref _catchingUp, 1) == 1)
+        {
+            return;
+        }
+
+        _ = CatchUpAsync(_context.History);
+    }
+
+    private async Task CatchUpAsync(SignalHistoryReader history)
+    {
+        try
+        {
+            var last = await history.GetLastSeqAsync(Symbol, _stopping).ConfigureAwait(false);
+            if (last > DeliveredSeq && !TryPost(FeedItem.CatchUp(last)))
+            {
+                Log.CatchUpQueueFull(_context.Logger, Symbol);
+            }
+        }
+        catch (SignalHistoryUnavailableException)
+        {
+            // Logged by the reader; the next check (Hub:CatchUpInterval) tries again.
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            // Node shutting down.
+        }
+        finally
+        {
+            Volatile.Write(ref _catchingUp, 0);
+        }
+    }
+
     private async Task RunAsync(CancellationToken stopping)
     {
         try
@@ -69,7 +113,7 @@ internal sealed partial class SymbolFeed
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    // A store failure while initializing: this item is lost here, the next signal (or the periodic
+                    // A bug or an unexpected store failure: this item is lost here, the next signal (or the periodic
                     // catch-up) finds the hole and repairs it, so the loop must stay alive.
                     Log.ProcessFailed(_context.Logger, ex, Symbol);
                 }
@@ -117,13 +161,9 @@ internal sealed partial class SymbolFeed
 
             EmitOutcome(outcome);
         }
-        else if (_delivered >= 0 && _context.History is { } history)
+        else if (_delivered >= 0 && item.CatchUpTo > _delivered)
         {
-            var last = await history.GetLastSeqAsync(Symbol, cancellationToken).ConfigureAwait(false);
-            if (last > _delivered)
-            {
-                await FillAsync(last, cancellationToken).ConfigureAwait(false);
-            }
+            await FillAsync(item.CatchUpTo, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -146,8 +186,22 @@ internal sealed partial class SymbolFeed
             return;
         }
 
-        var last = await history.GetLastSeqAsync(Symbol, cancellationToken).ConfigureAwait(false);
-        Volatile.Write(ref _delivered, firstSeq is long seq ? Math.Min(last, seq - 1) : last);
+        try
+        {
+            var last = await history.GetLastSeqAsync(Symbol, cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref _delivered, firstSeq is long seq ? Math.Min(last, seq - 1) : last);
+        }
+        catch (SignalHistoryUnavailableException)
+        {
+            // Waiting longer for the store would hold this symbol's delivery: start at this signal (an outcome leaves the
+            // feed unset). A subscriber that joined earlier is unaffected (its Subscribe set the delivered seq from the
+            // store); later ones resume from the store.
+            if (firstSeq is long seq)
+            {
+                Log.StartedWithoutStore(_context.Logger, Symbol, seq);
+                Volatile.Write(ref _delivered, seq - 1);
+            }
+        }
     }
 
     /// <summary>Delivers the stored signals after the delivered seq up to <paramref name="upToSeq"/>, retrying while the
@@ -184,6 +238,10 @@ internal sealed partial class SymbolFeed
                     repaired++;
                     progressed = true;
                 }
+            }
+            catch (SignalHistoryUnavailableException)
+            {
+                // Logged by the reader; retried below until Hub:HoleRepairTimeout.
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -328,5 +386,11 @@ internal sealed partial class SymbolFeed
 
         [LoggerMessage(5204, LogLevel.Error, "Delivering a {Symbol} message failed; the next signal or catch-up repairs what it missed")]
         public static partial void ProcessFailed(ILogger logger, Exception exception, string symbol);
+
+        [LoggerMessage(5222, LogLevel.Warning, "{Symbol}: the signal store could not be read for the delivered seq; delivery starts at seq {Seq}")]
+        public static partial void StartedWithoutStore(ILogger logger, string symbol, long seq);
+
+        [LoggerMessage(5223, LogLevel.Warning, "{Symbol}: inbound queue full, a catch-up was dropped (the next one retries)")]
+        public static partial void CatchUpQueueFull(ILogger logger, string symbol);
     }
 }

@@ -8,7 +8,8 @@ namespace SignalStream.Hub.FanOut.Redis;
 /// <remarks>
 /// A Redis outage hits every node at once; failing readiness would make the load balancer drop all of them together,
 /// although each node still serves connections, resume from the store and (role <c>all</c>) local delivery, and repairs
-/// cross-node delivery from the store when Redis is back. Degraded keeps /health/ready at 200 and says why.
+/// cross-node delivery from the store when Redis is back. Degraded keeps /health/ready at 200 and says why. (Refused
+/// credentials at start never get this far: the node does not start.)
 /// </remarks>
 internal sealed class RedisHealthCheck(ISignalBus bus) : IHealthCheck
 {

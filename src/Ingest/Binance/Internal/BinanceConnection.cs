@@ -37,6 +37,7 @@ internal sealed partial class BinanceConnection
     private SlidingWindowLimiter? _limiter;
     private long _nextRequestId;
     private long _lastLateScan;
+    private long _previousEventTime = long.MinValue;
 
     public BinanceConnection(BinanceCandleSource source, int id, CancellationToken runToken)
     {
@@ -52,7 +53,10 @@ internal sealed partial class BinanceConnection
 
     public int Id { get; }
 
-    /// <summary>The newest exchange event time (<c>E</c>) seen on this connection: the exchange's clock.</summary>
+    /// <summary>
+    /// The exchange's clock: the newest event time (<c>E</c>) seen on the current connection and confirmed by the frame
+    /// after it; <see cref="long.MinValue"/> until then. Each new connection starts it afresh.
+    /// </summary>
     public long ExchangeClock { get; private set; } = long.MinValue;
 
     public int StreamCount
@@ -67,6 +71,9 @@ internal sealed partial class BinanceConnection
     }
 
     public Task? Running { get; private set; }
+
+    /// <summary>The largest the receive buffer has been.</summary>
+    public int LargestBuffer { get; private set; }
 
     public void Start() => Running = Task.Run(() => RunAsync(_stop.Token));
 
@@ -97,10 +104,16 @@ internal sealed partial class BinanceConnection
         }
     }
 
+    /// <summary>
+    /// Connects, receives, and reconnects after whatever ended the connection, until stopped. Nothing but the stop ends
+    /// this loop: every failure, foreseen or not, is logged, counted in <c>signalstream_ingest_reconnects_total</c> with
+    /// its reason, and followed by a reconnect with backoff (the streams are then backfilled from REST).
+    /// </summary>
     private async Task RunAsync(CancellationToken stopToken)
     {
         var attempt = 0;
-        _buffer = ArrayPool<byte>.Shared.Rent(_options.ReceiveBufferBytes);
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Min(_options.ReceiveBufferBytes, _options.MaxMessageBytes));
+        LargestBuffer = Math.Max(LargestBuffer, _buffer.Length);
         try
         {
             while (!stopToken.IsCancellationRequested)
@@ -112,68 +125,33 @@ internal sealed partial class BinanceConnection
                 }
 
                 await _source.ConnectionLimiter.AcquireAsync(stopToken).ConfigureAwait(false);
-                var outcome = Outcome.Failed;
-                Exception? error = null;
-                var receivedData = false;
-                using (var socket = new ClientWebSocket())
-                {
-                    socket.Options.KeepAliveInterval = TimeSpan.Zero;
-                    try
-                    {
-                        var uri = BuildUri(out var included);
-                        using (var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(stopToken))
-                        {
-                            connectTimeout.CancelAfter(TimeSpan.FromSeconds(15));
-                            await socket.ConnectAsync(uri, connectTimeout.Token).ConfigureAwait(false);
-                        }
-
-                        lock (_lock)
-                        {
-                            _subscribed.Clear();
-                            _subscribed.UnionWith(included);
-                            _socket = socket;
-                            _limiter = new SlidingWindowLimiter(_options.MaxOutgoingMessagesPerSecond - 1,
-                                TimeSpan.FromSeconds(1), _time, TimeSpan.FromMilliseconds(100));
-                        }
-
-                        Log.Connected(_logger, Id, included.Count);
-                        await SyncSubscriptionsAsync(stopToken).ConfigureAwait(false);
-                        (outcome, receivedData) = await ReceiveLoopAsync(socket, stopToken).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException) when (stopToken.IsCancellationRequested)
-                    {
-                        break;
-                    }
-                    catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException
-                                                   or OperationCanceledException or ObjectDisposedException)
-                    {
-                        error = ex;
-                    }
-                    finally
-                    {
-                        lock (_lock)
-                        {
-                            _socket = null;
-                            _subscribed.Clear();
-                        }
-                    }
-                }
-
+                var (end, receivedData, error) = await RunOnceAsync(stopToken).ConfigureAwait(false);
                 if (stopToken.IsCancellationRequested)
                 {
                     break;
                 }
 
-                _source.Metrics.Reconnected();
-                if (receivedData)
+                _source.Metrics.Reconnected(end);
+
+                // A connection that delivered data was healthy, so the next attempt starts from the shortest delay;
+                // a protocol error or fault is not health, and repeated ones back off to the longest.
+                if (receivedData && end is not (ConnectionEnd.MessageTooLarge or ConnectionEnd.Fault))
                 {
                     attempt = 0;
                 }
 
-                var delay = outcome is Outcome.ServerShutdown or Outcome.Rotated
+                var delay = end is ConnectionEnd.ServerShutdown or ConnectionEnd.Rotated
                     ? TimeSpan.Zero
                     : Backoff.Delay(attempt++, _options.ReconnectDelayMin, _options.ReconnectDelayMax);
-                Log.Disconnected(_logger, Id, outcome.ToString(), delay, error);
+                if (end == ConnectionEnd.Fault)
+                {
+                    Log.Faulted(_logger, Id, delay, error);
+                }
+                else
+                {
+                    Log.Disconnected(_logger, Id, end.ToString(), delay, error);
+                }
+
                 if (delay > TimeSpan.Zero)
                 {
                     await Task.Delay(delay, _time, stopToken).ConfigureAwait(false);
@@ -191,22 +169,70 @@ internal sealed partial class BinanceConnection
         }
     }
 
-    private enum Outcome
+    /// <summary>One connection from connect to its end; never throws except when <paramref name="stopToken"/> stops it.</summary>
+    private async Task<(ConnectionEnd End, bool ReceivedData, Exception? Error)> RunOnceAsync(CancellationToken stopToken)
     {
-        Failed,
-        Closed,
-        ServerShutdown,
-        Rotated,
-        Silent,
+        using var socket = new ClientWebSocket();
+        socket.Options.KeepAliveInterval = TimeSpan.Zero;
+        var receivedData = false;
+        ExchangeClock = long.MinValue;
+        _previousEventTime = long.MinValue;
+        try
+        {
+            var uri = BuildUri(out var included);
+            using (var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(stopToken))
+            {
+                connectTimeout.CancelAfter(TimeSpan.FromSeconds(15));
+                await socket.ConnectAsync(uri, connectTimeout.Token).ConfigureAwait(false);
+            }
+
+            lock (_lock)
+            {
+                _subscribed.Clear();
+                _subscribed.UnionWith(included);
+                _socket = socket;
+                _limiter = new SlidingWindowLimiter(_options.MaxOutgoingMessagesPerSecond - 1,
+                    TimeSpan.FromSeconds(1), _time, TimeSpan.FromMilliseconds(100));
+            }
+
+            Log.Connected(_logger, Id, included.Count);
+            await SyncSubscriptionsAsync(stopToken).ConfigureAwait(false);
+            var end = await ReceiveLoopAsync(socket, stopToken, () => receivedData = true).ConfigureAwait(false);
+            return (end, receivedData, null);
+        }
+        catch (OperationCanceledException) when (stopToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException
+                                       or OperationCanceledException or ObjectDisposedException)
+        {
+            return (ConnectionEnd.Network, receivedData, ex);
+        }
+        catch (Exception ex)
+        {
+            // Not a network failure: a bug, or an input nobody foresaw. Ending here for good would silently stop every
+            // stream on this connection, so it is logged as an error and the connection is replaced like any other.
+            socket.Abort();
+            return (ConnectionEnd.Fault, receivedData, ex);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _socket = null;
+                _subscribed.Clear();
+            }
+        }
     }
 
-    private async Task<(Outcome Outcome, bool ReceivedData)> ReceiveLoopAsync(ClientWebSocket socket, CancellationToken stopToken)
+    private async Task<ConnectionEnd> ReceiveLoopAsync(ClientWebSocket socket, CancellationToken stopToken, Action receivedData)
     {
         using var watchdog = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
         using var lifetime = new CancellationTokenSource(_options.ConnectionLifetime, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopToken, watchdog.Token, lifetime.Token);
         var token = linked.Token;
-        var receivedData = false;
+        var limit = _options.MaxMessageBytes;
         try
         {
             while (true)
@@ -218,15 +244,26 @@ internal sealed partial class BinanceConnection
                 watchdog.CancelAfter(_options.NoDataTimeout);
                 do
                 {
-                    if (count == _buffer.Length)
+                    var capacity = Math.Min(_buffer.Length, limit);
+                    if (count == capacity)
                     {
-                        Grow();
+                        if (capacity == limit)
+                        {
+                            // The rest of the message is never read: the socket is dropped, whatever the exchange still sends.
+                            _rejections.Add(FrameRejection.TooLarge);
+                            Log.MessageTooLarge(_logger, Id, limit);
+                            socket.Abort();
+                            return ConnectionEnd.MessageTooLarge;
+                        }
+
+                        Grow(limit);
+                        capacity = Math.Min(_buffer.Length, limit);
                     }
 
-                    result = await socket.ReceiveAsync(_buffer.AsMemory(count), token).ConfigureAwait(false);
+                    result = await socket.ReceiveAsync(_buffer.AsMemory(count, capacity - count), token).ConfigureAwait(false);
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
-                        return (Outcome.Closed, receivedData);
+                        return ConnectionEnd.Closed;
                     }
 
                     count += result.Count;
@@ -234,11 +271,11 @@ internal sealed partial class BinanceConnection
                 while (!result.EndOfMessage);
 
                 watchdog.CancelAfter(Timeout.InfiniteTimeSpan);
-                receivedData = true;
+                receivedData();
                 if (await HandleMessageAsync(count, token).ConfigureAwait(false))
                 {
                     Log.ServerShutdown(_logger, Id);
-                    return (Outcome.ServerShutdown, receivedData);
+                    return ConnectionEnd.ServerShutdown;
                 }
 
                 var now = _time.GetTimestamp();
@@ -253,12 +290,12 @@ internal sealed partial class BinanceConnection
         {
             Log.Rotating(_logger, Id);
             await CloseQuietlyAsync(socket).ConfigureAwait(false);
-            return (Outcome.Rotated, receivedData);
+            return ConnectionEnd.Rotated;
         }
         catch (OperationCanceledException) when (!stopToken.IsCancellationRequested && watchdog.IsCancellationRequested)
         {
             Log.Silent(_logger, Id, _options.NoDataTimeout);
-            return (Outcome.Silent, receivedData);
+            return ConnectionEnd.Silent;
         }
     }
 
@@ -273,9 +310,14 @@ internal sealed partial class BinanceConnection
         switch (kind)
         {
             case FrameKind.Kline:
-                if (frame.EventTime > ExchangeClock)
+                // A single frame cannot move the clock: it advances to the older of this E and the previous frame's, so
+                // one corrupt E (which would make every stream's next candles look overdue, or overflow calendar
+                // arithmetic) is outvoted by its neighbours.
+                var corroborated = Math.Min(frame.EventTime, _previousEventTime);
+                _previousEventTime = frame.EventTime;
+                if (corroborated > ExchangeClock)
                 {
-                    ExchangeClock = frame.EventTime;
+                    ExchangeClock = corroborated;
                 }
 
                 var tracker = frame.Symbol!.Trackers[(int)frame.Candle.Timeframe];
@@ -438,12 +480,14 @@ internal sealed partial class BinanceConnection
         return new Uri(builder.ToString());
     }
 
-    private void Grow()
+    /// <summary>Doubles the receive buffer, never past <paramref name="limit"/> (so a length never overflows).</summary>
+    private void Grow(int limit)
     {
-        var bigger = ArrayPool<byte>.Shared.Rent(_buffer.Length * 2);
+        var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(_buffer.Length * 2L, limit));
         _buffer.CopyTo(bigger, 0);
         ArrayPool<byte>.Shared.Return(_buffer);
         _buffer = bigger;
+        LargestBuffer = Math.Max(LargestBuffer, bigger.Length);
     }
 
     private async Task CloseQuietlyAsync(ClientWebSocket socket)

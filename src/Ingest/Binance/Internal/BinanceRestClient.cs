@@ -16,6 +16,19 @@ internal sealed class BinanceRestClient(HttpClient http, BinanceOptions options,
 {
     public const int MaxLimit = 1000;
 
+    /// <summary>The longest <c>Retry-After</c> honoured: Binance's IP bans last 2 minutes to 3 days.</summary>
+    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromDays(3);
+
+    /// <summary>How long from now every REST call waits because of a <c>Retry-After</c> (zero when none applies).</summary>
+    public TimeSpan BlockedFor
+    {
+        get
+        {
+            var remaining = Interlocked.Read(ref _blockedUntilTimestamp) - time.GetTimestamp();
+            return remaining > 0 ? TimeSpan.FromSeconds((double)remaining / time.TimestampFrequency) : TimeSpan.Zero;
+        }
+    }
+
     private readonly Uri _baseUri = new(options.RestUrl.TrimEnd('/') + "/");
     private long _blockedUntilTimestamp;
 
@@ -50,10 +63,9 @@ internal sealed class BinanceRestClient(HttpClient http, BinanceOptions options,
                     var retryAfter = response.Headers.RetryAfter?.Delta
                                      ?? (response.Headers.RetryAfter?.Date is { } at ? at - time.GetUtcNow() : (TimeSpan?)null)
                                      ?? TimeSpan.FromSeconds(1);
-                    if (retryAfter < TimeSpan.Zero)
-                    {
-                        retryAfter = TimeSpan.Zero;
-                    }
+                    // Binance's longest ban is 3 days; a longer value is not Binance's (a proxy's, or corrupt), and left as
+                    // is it would overflow the timestamp arithmetic and Task.Delay's limit (about 49 days).
+                    retryAfter = TimeSpan.FromTicks(Math.Clamp(retryAfter.Ticks, 0, MaxRetryAfter.Ticks));
 
                     BlockFor(retryAfter);
                     Log.RestRateLimited(logger, stream.ToString(), (int)response.StatusCode, retryAfter);

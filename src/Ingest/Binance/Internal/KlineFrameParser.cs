@@ -37,6 +37,9 @@ internal enum FrameRejection : byte
     Inconsistent,
     UnexpectedEvent,
     UnknownStream,
+
+    /// <summary>A message longer than <c>Ingest:Binance:MaxMessageBytes</c>; the connection is replaced.</summary>
+    TooLarge,
 }
 
 /// <summary>The parsed content of one message; a value type so parsing allocates nothing.</summary>
@@ -281,7 +284,9 @@ internal static class KlineFrameParser
 
                     break;
                 case (byte)'E':
-                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out frame.EventTime))
+                    // Bounded like a candle's times, so no clock built from it can overflow calendar arithmetic.
+                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out frame.EventTime)
+                        && frame.EventTime is >= 0 and < LatestPlausibleTimeMs)
                     {
                         hasEventTime = true;
                     }

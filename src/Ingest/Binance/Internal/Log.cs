@@ -50,6 +50,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 1114, Level = LogLevel.Information, Message = "Streams changed: {Added} added, {Removed} removed, {Total} now")]
     public static partial void StreamsChanged(ILogger logger, int added, int removed, int total);
 
+    [LoggerMessage(EventId = 1116, Level = LogLevel.Warning, Message = "Connection {Connection} received a message longer than {Limit} bytes (Ingest:Binance:MaxMessageBytes); dropping the connection")]
+    public static partial void MessageTooLarge(ILogger logger, int connection, int limit);
+
+    [LoggerMessage(EventId = 1117, Level = LogLevel.Error, Message = "Connection {Connection} failed unexpectedly; reconnecting in {Delay}")]
+    public static partial void Faulted(ILogger logger, int connection, TimeSpan delay, Exception? exception);
+
     [LoggerMessage(EventId = 1115, Level = LogLevel.Debug, Message = "Connection {Connection} sent {Method} id {Id} for {Count} stream(s)")]
     public static partial void Sent(ILogger logger, int connection, string method, long id, int count);
 }

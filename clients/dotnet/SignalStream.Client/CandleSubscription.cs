@@ -1,0 +1,18 @@
+using SignalStream.Client.Internal;
+using SignalStream.Contracts;
+
+namespace SignalStream.Client;
+
+/// <summary>A live candle subscription; dispose it to unsubscribe.</summary>
+internal sealed class CandleSubscription(SignalStreamClient client, CandleChannel channel, Action<CandleMessage> handler) : IAsyncDisposable
+{
+    private int _disposed;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0 && channel.Remove(handler))
+        {
+            await client.ReleaseAsync(channel).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,137 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+using SignalStream.Hub.Auth;
+using SignalStream.Hub.Hubs;
+
+namespace SignalStream.Hub.Api;
+
+/// <summary>
+/// The REST rate limit (docs/hub.md, "REST"): ASP.NET Core's rate limiting middleware, one token bucket per client on
+/// the endpoints <see cref="SignalsApi"/> maps. Over the limit: 429 problem+json with <c>Retry-After</c>.
+/// </summary>
+internal static class ApiRateLimiting
+{
+    public const string PolicyName = "signalstream-api";
+
+    public static IServiceCollection AddSignalStreamApi(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ApiOptions>().Bind(configuration.GetSection(ApiOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>();
+        services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.AddPolicy<string, ApiRateLimitPolicy>(PolicyName);
+        });
+        return services;
+    }
+
+    /// <summary>
+    /// Runs after authentication, so an authenticated client is limited by its subject, and before authorization, so
+    /// requests with missing or bad tokens are limited (by address) too.
+    /// </summary>
+    public static WebApplication UseSignalStreamApiRateLimiting(this WebApplication app)
+    {
+        app.UseRateLimiter();
+        return app;
+    }
+
+    private sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, ApiOptions options)
+        {
+            var problems = options.Validate().ToList();
+            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+        }
+    }
+}
+
+/// <summary>
+/// One token bucket per client: the access token's subject when the request carries a valid one, else the client's IP
+/// address (an IPv6 client by its /64 prefix, since one host may hold all of it). Partitions that stay full are dropped
+/// by the middleware, so the number of buckets follows the number of active clients.
+/// </summary>
+/// <remarks>
+/// The address is the TCP peer's: behind a reverse proxy every request shares the proxy's bucket unless forwarded headers
+/// are applied before this (docs/hub.md says so).
+/// </remarks>
+internal sealed class ApiRateLimitPolicy : IRateLimiterPolicy<string>
+{
+    private readonly ApiOptions.RateLimitSettings _settings;
+    private readonly Counter<long> _rejected;
+
+    public ApiRateLimitPolicy(IOptions<ApiOptions> options, IMeterFactory meterFactory)
+    {
+        _settings = options.Value.RateLimit;
+        _rejected = meterFactory.Create(HubMetrics.MeterName).CreateCounter<long>("signalstream_api_rate_limited_total",
+            description: "REST requests refused with 429 by the per-client rate limit (Api:RateLimit).");
+        OnRejected = RejectAsync;
+    }
+
+    public Func<OnRejectedContext, CancellationToken, ValueTask> OnRejected { get; }
+
+    public RateLimitPartition<string> GetPartition(HttpContext httpContext)
+    {
+        if (!_settings.Enabled)
+        {
+            return RateLimitPartition.GetNoLimiter("");
+        }
+
+        return RateLimitPartition.GetTokenBucketLimiter(ClientKey(httpContext), _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = _settings.Burst,
+            TokensPerPeriod = _settings.PermitsPerSecond,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        });
+    }
+
+    internal static string ClientKey(HttpContext http)
+    {
+        if (Entitlements.SubjectOf(http.User) is { Length: > 0 } subject)
+        {
+            return "sub:" + subject;
+        }
+
+        var address = http.Connection.RemoteIpAddress;
+        if (address is null)
+        {
+            return "ip:unknown";
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            Span<byte> bytes = stackalloc byte[16];
+            address.TryWriteBytes(bytes, out _);
+            bytes[8..].Clear();
+            address = new IPAddress(bytes);
+        }
+
+        return "ip:" + address;
+    }
+
+    private async ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellationToken)
+    {
+        _rejected.Add(1);
+        var seconds = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter)
+            ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))
+            : 1;
+        var http = context.HttpContext;
+        http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        await Results.Problem(
+            detail: $"Too many requests: at most {_settings.PermitsPerSecond} per second (bursts of {_settings.Burst}) per client; retry after {seconds} s.",
+            statusCode: StatusCodes.Status429TooManyRequests,
+            title: "Too many requests",
+            extensions: new Dictionary<string, object?> { ["retryAfterSeconds"] = seconds }).ExecuteAsync(http);
+    }
+}
