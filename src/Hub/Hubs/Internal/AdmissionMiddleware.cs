@@ -1,6 +1,6 @@
 using System.Net;
-using System.Security.Claims;
 using Microsoft.AspNetCore.Http.Features;
+using SignalStream.Hub.Auth;
 
 namespace SignalStream.Hub.Hubs.Internal;
 
@@ -28,7 +28,7 @@ internal static class AdmissionMiddleware
 
             var admission = registry.Admission;
             var ip = RemoteIp(http);
-            var subject = Subject(http.User);
+            var subject = Entitlements.SubjectOf(http.User);
             if (rest.Equals("/negotiate", StringComparison.OrdinalIgnoreCase))
             {
                 if (admission.Check(ip, subject) is var early and not AdmissionRefusal.None)
@@ -87,9 +87,6 @@ internal static class AdmissionMiddleware
 
     private static IPAddress? RemoteIp(HttpContext http) =>
         http.Connection.RemoteIpAddress is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : http.Connection.RemoteIpAddress;
-
-    private static string? Subject(ClaimsPrincipal user) =>
-        user.Identity?.IsAuthenticated == true ? user.FindFirst(ClaimTypes.NameIdentifier)?.Value : null;
 
     private static Task RefuseAsync(HttpContext http, ConnectionAdmission admission, AdmissionRefusal refusal) =>
         RefuseAsync(http, refusal == AdmissionRefusal.Full ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status429TooManyRequests,
