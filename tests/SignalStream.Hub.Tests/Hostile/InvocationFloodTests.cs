@@ -183,6 +183,22 @@ public sealed class InvocationFloodTests
     }
 
     [Fact]
+    public async Task RefusedCallsDoNotWriteAnErrorLogEach()
+    {
+        // SignalR logs every HubException a hub method throws as an error, with its stack: one line per refused call
+        // would let any client fill the node's logs. Our own failures are logged by HubGuardFilter (5020).
+        await using var server = await TestServer.StartAsync("--Node:Roles=all", "--Ingest:Source=simulated", "--Hub:InvocationsPerSecond=1000", "--Hub:InvocationBurst=1000");
+        await using var client = await server.ConnectAsync();
+        for (var i = 0; i < 50; i++)
+        {
+            await Assert.ThrowsAsync<HubErrorException>(() => client.InvokeAsync("Subscribe", new { symbol = "NOPE" + i }));
+        }
+
+        await Assert.ThrowsAsync<HubErrorException>(() => client.InvokeAsync("NoSuchMethod"));
+        Assert.DoesNotContain(server.Logs.Entries, e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error);
+    }
+
+    [Fact]
     public async Task AnInvocationIdLongerThan64CharactersClosesTheConnectionWithTheReason()
     {
         await using var node = await TestNode.StartAsync(new InMemorySignalHistory());
