@@ -140,7 +140,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         }
     }
 
-    private string QueueFullReason =>
+    private string QueueFullReason => field ??=
         $"Disconnected as a slow consumer: more than {_options.OutboundQueueBytes} bytes (or {_options.OutboundQueueLimit} messages) were waiting to be sent to this client. " +
         "Read faster, subscribe to less or send fewer requests, then reconnect and resume with afterSeq.";
 
@@ -169,7 +169,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         return RateLimitReason;
     }
 
-    private string RateLimitReason =>
+    private string RateLimitReason => field ??=
         $"Rate limit exceeded: at most {_options.InvocationsPerSecond} invocations per second (bursts of {_options.InvocationBurst}) per connection; slow down and retry.";
 
     /// <summary>
