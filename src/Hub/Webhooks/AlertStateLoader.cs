@@ -1,3 +1,4 @@
+using SignalStream.Contracts;
 using SignalStream.Engine.Events;
 using SignalStream.Engine.Signals;
 using SignalStream.Hub.Webhooks.Internal;
@@ -47,7 +48,9 @@ internal sealed partial class AlertStateLoader(
 
                 intake.Restore(alert);
                 restored++;
-                var name = alert.Source.StartsWith("tradingview:", StringComparison.Ordinal) ? alert.Source["tradingview:".Length..] : alert.Source;
+                var name = alert.Source.StartsWith(SignalSources.TradingViewPrefix, StringComparison.Ordinal)
+                    ? alert.Source[SignalSources.TradingViewPrefix.Length..]
+                    : alert.Source;
                 if (webhook.Sources.TryGetValue(name, out var source))
                 {
                     var mode = string.Equals(alert.Mode, "vote", StringComparison.Ordinal) ? AlertMode.Vote : AlertMode.Signal;
@@ -60,8 +63,10 @@ internal sealed partial class AlertStateLoader(
 
                     // The seq is not in the alert (it is assigned after): an answer rebuilt here leaves it out.
                     answer = answer with { Seq = null };
-                    source.Dedupe.Remember(alert.DedupeKey, answer, TimeSpan.FromMilliseconds(Math.Max(0, now - alert.ReceivedAt)));
-                    remembered++;
+                    if (source.Dedupe.Remember(alert.DedupeKey, answer, TimeSpan.FromMilliseconds(Math.Max(0, now - alert.ReceivedAt))))
+                    {
+                        remembered++;
+                    }
                 }
             }
         }

@@ -52,9 +52,18 @@ public sealed class StalledSubscriberTests
             var sample = new[] { 0, stalled / 3, 2 * stalled / 3, stalled - 1 }.Distinct().Select(i => nonReaders[i]);
             var watched = sample.Select(c => ReadOnceCutAsync(states[c], c)).ToList();
 
-            // Signals go out in small batches the reader takes in, until the node has cut every non-reader (their
-            // sockets fill, then nothing moves for a second).
+            // First a burst larger than any socket's kernel buffer (loopback's grow to megabytes), so that every
+            // non-reader fills up and stalls at the same moment, as in the report (the old rule read many stalling at
+            // once as "the node is behind"); then small batches the reader takes in, until the node has cut every
+            // non-reader (nothing moved for a second).
+            const int burst = 10_000;
             var seq = 0;
+            while (seq < burst)
+            {
+                await node.PublishAsync(TestSignals.Make("BTCUSDT", ++seq));
+            }
+
+            await reader.NextEventsAsync(HubNames.SignalEvent, burst, Wait);
             using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(120)))
             {
                 while (metrics.Counter("signalstream_hub_slow_consumer_disconnects_total") < stalled && !deadline.IsCancellationRequested)

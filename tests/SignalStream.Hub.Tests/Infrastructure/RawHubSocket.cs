@@ -267,10 +267,12 @@ internal sealed class RawHubSocket : IDisposable
         return _records.Dequeue();
     }
 
-    /// <summary>The next record that is a completion (type 3) for <paramref name="invocationId"/>, skipping others.</summary>
+    /// <summary>The next record that is a completion (type 3) for <paramref name="invocationId"/>, skipping others, all
+    /// within <paramref name="timeout"/> (the node's pings do not extend it).</summary>
     public async Task<JsonElement> ReadCompletionAsync(string invocationId, TimeSpan? timeout = null)
     {
-        while (await ReadRecordAsync(timeout) is { } record)
+        var deadline = DateTime.UtcNow + (timeout ?? Timeout);
+        while (await ReadRecordAsync(deadline - DateTime.UtcNow) is { } record)
         {
             using var doc = JsonDocument.Parse(record);
             if (doc.RootElement.GetProperty("type").GetInt32() == 3 && doc.RootElement.GetProperty("invocationId").GetString() == invocationId)
@@ -282,11 +284,13 @@ internal sealed class RawHubSocket : IDisposable
         throw new IOException($"the server closed before completing {invocationId}");
     }
 
-    /// <summary>Reads everything until the server ends the connection; returns the records received on the way.</summary>
+    /// <summary>Reads everything until the server ends the connection, all within <paramref name="timeout"/>; returns the
+    /// records received on the way.</summary>
     public async Task<List<byte[]>> ReadUntilClosedAsync(TimeSpan? timeout = null)
     {
+        var deadline = DateTime.UtcNow + (timeout ?? Timeout);
         var records = new List<byte[]>();
-        while (await ReadRecordAsync(timeout) is { } record)
+        while (await ReadRecordAsync(deadline - DateTime.UtcNow) is { } record)
         {
             records.Add(record);
         }

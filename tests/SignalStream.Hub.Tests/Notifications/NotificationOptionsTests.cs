@@ -81,7 +81,7 @@ public sealed class NotificationOptionsTests
         var data = NotificationNode.NewDataDirectory();
         try
         {
-            // Validated at start: whichever comes first, building the node or starting it, refuses the sink.
+            // The engine's outputs are built with the host (explicit wiring), so a bad sink may stop Build or StartAsync.
             var failure = await Assert.ThrowsAsync<OptionsValidationException>(async () =>
             {
                 var app = SignalStreamHost.Build(

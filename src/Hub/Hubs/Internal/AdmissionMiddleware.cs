@@ -88,8 +88,8 @@ internal static class AdmissionMiddleware
     private static IPAddress? RemoteIp(HttpContext http) =>
         http.Connection.RemoteIpAddress is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : http.Connection.RemoteIpAddress;
 
-    private static string? Subject(ClaimsPrincipal user) =>
-        user.Identity?.IsAuthenticated == true ? user.FindFirst(ClaimTypes.NameIdentifier)?.Value : null;
+    // JwtBearer keeps the token's claim names, so the subject is `sub` (Entitlements.SubjectOf), not NameIdentifier.
+    private static string? Subject(ClaimsPrincipal user) => Auth.Entitlements.SubjectOf(user);
 
     private static Task RefuseAsync(HttpContext http, ConnectionAdmission admission, AdmissionRefusal refusal) =>
         RefuseAsync(http, refusal == AdmissionRefusal.Full ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status429TooManyRequests,

@@ -35,6 +35,7 @@ internal sealed class DedupeWindow(TimeProvider time, TimeSpan window, int capac
             entry = new Entry(time.GetTimestamp());
             _entries.Add(key, entry);
             _order.Enqueue((key, entry));
+            Evict();
             existing = entry.Answer.Task;
             return true;
         }
@@ -65,19 +66,19 @@ internal sealed class DedupeWindow(TimeProvider time, TimeSpan window, int capac
         }
     }
 
-    /// <summary>An alert accepted before a restart (read from the store), received <paramref name="age"/> ago.</summary>
-    public void Remember(string key, AlertAnswer answer, TimeSpan age)
+    /// <summary>An alert accepted before a restart (read from the store), received <paramref name="age"/> ago; false when too old.</summary>
+    public bool Remember(string key, AlertAnswer answer, TimeSpan age)
     {
         if (age >= window)
         {
-            return;
+            return false;
         }
 
         lock (_gate)
         {
             if (_entries.ContainsKey(key))
             {
-                return;
+                return false;
             }
 
             // Backdated so it leaves the window when it would have without the restart.
@@ -86,6 +87,7 @@ internal sealed class DedupeWindow(TimeProvider time, TimeSpan window, int capac
             _entries.Add(key, entry);
             _order.Enqueue((key, entry));
             Evict();
+            return true;
         }
     }
 
