@@ -81,18 +81,22 @@ public sealed class NotificationOptionsTests
         var data = NotificationNode.NewDataDirectory();
         try
         {
-            var app = SignalStreamHost.Build(
-            [
-                "--urls=http://127.0.0.1:0", $"--Storage:File:Path={data}", "--Ingest:Source=simulated",
-                "--Notifications:Sinks:hook:Type=webhook", "--Notifications:Sinks:hook:Url=http://127.0.0.1:1/hook",
-                "--Notifications:Sinks:hook:Secret=tooshort",
-            ]);
-            await using (app)
+            // The engine's outputs are built with the host (explicit wiring), so a bad sink may stop Build or StartAsync.
+            var failure = await Assert.ThrowsAsync<OptionsValidationException>(async () =>
             {
-                var failure = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync().WaitAsync(NotificationNode.Wait));
-                Assert.Contains("Notifications:Sinks:hook:Secret must be at least 16 characters", failure.Message, StringComparison.Ordinal);
-                Assert.DoesNotContain("tooshort", failure.Message, StringComparison.Ordinal);
-            }
+                var app = SignalStreamHost.Build(
+                [
+                    "--urls=http://127.0.0.1:0", $"--Storage:File:Path={data}", "--Ingest:Source=simulated",
+                    "--Notifications:Sinks:hook:Type=webhook", "--Notifications:Sinks:hook:Url=http://127.0.0.1:1/hook",
+                    "--Notifications:Sinks:hook:Secret=tooshort",
+                ]);
+                await using (app)
+                {
+                    await app.StartAsync().WaitAsync(NotificationNode.Wait);
+                }
+            });
+            Assert.Contains("Notifications:Sinks:hook:Secret must be at least 16 characters", failure.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("tooshort", failure.Message, StringComparison.Ordinal);
         }
         finally
         {

@@ -26,6 +26,11 @@ internal static class MessageText
             fields.Add(("Exit", Price(o.ExitPrice)));
             fields.Add(("Result", string.Create(CultureInfo.InvariantCulture, $"{o.RMultiple:+0.00;-0.00;0.00} R")));
             fields.Add(("Resolved", Time(o.ResolvedAt)));
+            if (!SignalSources.IsEnsemble(o.Source))
+            {
+                fields.Add(("Source", o.Source));
+            }
+
             fields.Add(("Why", o.Reason));
         }
         else if (n.Signal is { } s)
@@ -37,6 +42,10 @@ internal static class MessageText
             fields.Add(("Fusion", s.FusionScore.ToString("0", CultureInfo.InvariantCulture)));
             fields.Add(("Expires", Time(s.ExpiresAt)));
             fields.Add(("Seq", s.Seq.ToString(CultureInfo.InvariantCulture)));
+            if (!SignalSources.IsEnsemble(s.Source))
+            {
+                fields.Add(("Source", s.Source));
+            }
         }
 
         return fields;

@@ -121,7 +121,7 @@ internal sealed partial class SinkRunner
 
             if (wait > TimeSpan.Zero)
             {
-                await _wake.WaitAsync(wait, stopping).ConfigureAwait(false);
+                await SleepAsync(wait, stopping).ConfigureAwait(false);
             }
         }
     }

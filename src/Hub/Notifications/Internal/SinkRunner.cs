@@ -39,7 +39,11 @@ internal sealed partial class SinkRunner : IAsyncDisposable
     private readonly SymbolState[] _states;
     private readonly int[] _dirty;
     private readonly Lock _gate = new();
-    private readonly SemaphoreSlim _wake = new(0, 1);
+
+    // The reader's wake-up: one slot, further wake-ups dropped while it is full. A channel rather than a semaphore:
+    // completing a waiting channel reader queues its continuation without allocating, where SemaphoreSlim's timed
+    // wait cancels its timer on the releasing thread — the engine's publish path.
+    private readonly Channel<byte> _wakeups = Channel.CreateBounded<byte>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly Channel<Delivery> _ready = Channel.CreateUnbounded<Delivery>();
     private readonly PriorityQueue<Delivery, long> _retries = new();
     private readonly Channel<RecordWrite> _records = Channel.CreateUnbounded<RecordWrite>(new UnboundedChannelOptions { SingleReader = true });
@@ -188,7 +192,6 @@ internal sealed partial class SinkRunner : IAsyncDisposable
         await _stopping.CancelAsync().ConfigureAwait(false);
         _stopping.Dispose();
         _sender.Dispose();
-        _wake.Dispose();
     }
 
     private async Task RunAsync(CancellationToken stopping)
@@ -211,22 +214,23 @@ internal sealed partial class SinkRunner : IAsyncDisposable
         }
     }
 
-    private void Signal()
+    private void Signal() => _wakeups.Writer.TryWrite(0);
+
+    /// <summary>Sleeps until <see cref="Signal"/> or <paramref name="timeout"/>.</summary>
+    private async Task SleepAsync(TimeSpan timeout, CancellationToken stopping)
     {
-        if (_wake.CurrentCount == 0)
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        deadline.CancelAfter(timeout);
+        try
         {
-            try
+            if (await _wakeups.Reader.WaitToReadAsync(deadline.Token).ConfigureAwait(false))
             {
-                _wake.Release();
+                _wakeups.Reader.TryRead(out _);
             }
-            catch (SemaphoreFullException)
-            {
-                // Another caller woke the reader first: one wake-up is enough.
-            }
-            catch (ObjectDisposedException)
-            {
-                // The sink was disposed at shutdown while the engine still published: nothing to wake.
-            }
+        }
+        catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+        {
+            // The timeout: time for a due retry, a re-check or the poll.
         }
     }
 
