@@ -6,7 +6,7 @@ internal sealed partial class MartenEventStore
     private sealed class Sql(string schema)
     {
         private const string Columns =
-            "seq_id, stream_id, version, id, type, coalesce((headers->>'" + SchemaVersionHeader + "')::int, 1), data::text, timestamp";
+            "seq_id::bigint, stream_id, version::bigint, id, type, coalesce((headers->>'" + SchemaVersionHeader + "')::int, 1), data::text, timestamp";
 
         // Gives the transaction its xid before Marten's append function draws any seq_id: the function reads an
         // existing stream's version without writing, so its first nextval would otherwise come before the xid and a
@@ -28,14 +28,9 @@ internal sealed partial class MartenEventStore
 
         public string StreamVersion { get; } = $"SELECT version FROM {schema}.mt_streams WHERE id = $1";
 
-        public const string InFlight = "SELECT array(SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x)";
-
         public string ReadAll { get; } =
-            "SELECT seq_id, stream_id, version, id, type, coalesce((headers->>'" + SchemaVersionHeader + "')::int, 1), " +
+            "SELECT seq_id::bigint, stream_id, version::bigint, id, type, coalesce((headers->>'" + SchemaVersionHeader + "')::int, 1), " +
             "CASE WHEN $3::text[] IS NULL OR type = ANY($3::text[]) THEN data::text END, timestamp " +
             $"FROM {schema}.mt_events WHERE seq_id > $1 ORDER BY seq_id LIMIT $2";
-
-        public const string AllEnded =
-            "SELECT coalesce(bool_and(pg_visible_in_snapshot(x::xid8, pg_current_snapshot())), true) FROM unnest($1::text[]) AS x";
     }
 }

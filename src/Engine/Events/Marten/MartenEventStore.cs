@@ -6,6 +6,8 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using SignalStream.Engine.Events.Marten.Internal;
 
+using SignalStream.Engine.Events.Postgres;
+
 namespace SignalStream.Engine.Events.Marten;
 
 /// <summary>
@@ -119,7 +121,7 @@ internal sealed partial class MartenEventStore : IEventStore, IAsyncDisposable
     }
 
     public IGlobalEventReader OpenGlobalReader(long afterPosition, IReadOnlyCollection<string>? dataOf = null) =>
-        new GlobalReader(this, afterPosition, dataOf?.ToArray());
+        new HighWaterMarkReader(_dataSource, EnsureInitialized, _sql.ReadAll, afterPosition, dataOf?.ToArray());
 
     public async ValueTask DisposeAsync()
     {

@@ -90,17 +90,11 @@ internal sealed partial class PostgresEventStore
 
         public string StreamVersion { get; } = $"SELECT version FROM {schema}.streams WHERE id = $1";
 
-        // Both read in one REPEATABLE READ transaction, so the in-flight list and the rows share one snapshot.
-        public const string InFlight = "SELECT array(SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x)";
-
         // $3 (text[], null: all) names the types whose data is rendered; the others come with null data.
         public string ReadAll { get; } =
             "SELECT seq, stream_id, version, id, type, schema_version, " +
             "CASE WHEN $3::text[] IS NULL OR type = ANY($3::text[]) THEN data::text END, timestamp " +
             $"FROM {schema}.events WHERE seq > $1 ORDER BY seq LIMIT $2";
 
-        // True once every transaction that was in flight at an earlier snapshot has committed or rolled back.
-        public const string AllEnded =
-            "SELECT coalesce(bool_and(pg_visible_in_snapshot(x::xid8, pg_current_snapshot())), true) FROM unnest($1::text[]) AS x";
     }
 }

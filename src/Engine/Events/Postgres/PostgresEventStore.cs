@@ -56,7 +56,7 @@ internal sealed partial class PostgresEventStore : IEventStore, IAsyncDisposable
     }
 
     public IGlobalEventReader OpenGlobalReader(long afterPosition, IReadOnlyCollection<string>? dataOf = null) =>
-        new GlobalReader(this, afterPosition, dataOf?.ToArray());
+        new HighWaterMarkReader(_dataSource, EnsureInitialized, _sql.ReadAll, afterPosition, dataOf?.ToArray());
 
     private void EnsureInitialized()
     {
