@@ -58,28 +58,3 @@ public sealed record SignalStreamClientOptions
         }
     }
 }
-
-/// <summary>Which signals of a symbol a subscription wants.</summary>
-/// <param name="Timeframes">Only these timeframes (Binance interval names); null or empty for all.</param>
-/// <param name="MinConfidence">Only signals with at least this confidence (0–100).</param>
-public sealed record SignalFilter(IReadOnlyList<string>? Timeframes = null, double? MinConfidence = null)
-{
-    /// <summary>Every signal of the symbol.</summary>
-    public static SignalFilter All { get; } = new();
-}
-
-/// <summary>Callbacks of a signal subscription. They run on the connection's receive path: keep them short.</summary>
-public sealed record SignalHandlers
-{
-    /// <summary>Every matching signal once, in seq order, with no gap.</summary>
-    public required Action<SignalDelivery> OnSignal { get; init; }
-
-    /// <summary>Outcomes of the symbol's published signals (matching the timeframe filter); not replayed after a reconnect.</summary>
-    public Action<SignalStream.Contracts.SignalOutcome>? OnResolved { get; init; }
-
-    /// <summary>
-    /// A <see cref="SignalGapException"/> when missed signals could not be recovered, a
-    /// <see cref="SubscriptionRefusedException"/> when the server refused a re-subscribe, or a handler's own exception.
-    /// </summary>
-    public Action<Exception>? OnError { get; init; }
-}

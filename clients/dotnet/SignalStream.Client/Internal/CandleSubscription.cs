@@ -1,7 +1,6 @@
-using SignalStream.Client.Internal;
 using SignalStream.Contracts;
 
-namespace SignalStream.Client;
+namespace SignalStream.Client.Internal;
 
 /// <summary>A live candle subscription; dispose it to unsubscribe.</summary>
 internal sealed class CandleSubscription(SignalStreamClient client, CandleChannel channel, Action<CandleMessage> handler) : IAsyncDisposable
