@@ -13,7 +13,8 @@ namespace SignalStream.Hub.Transport;
 /// Applies to HTTP/1.1 upgrades on a plain TCP socket on Linux. TLS (the socket carries ciphertext), HTTP/2 WebSockets
 /// (one socket carries many streams), the other SignalR transports and other systems keep SignalR's own send path, and
 /// the fan-out serves both. When the request ends, what still waits for the socket (a close message behind a backlog)
-/// gets <see cref="CloseDrainTimeout"/> to leave before Kestrel closes the connection.
+/// gets <see cref="CloseDrainTimeout"/> to be sent and acknowledged by the client before Kestrel closes the connection:
+/// closed earlier, with the client's pings unread, the socket would be reset and the kernel's backlog lost.
 /// </remarks>
 internal static class DirectSocketSends
 {
@@ -37,9 +38,9 @@ internal static class DirectSocketSends
             }
             finally
             {
-                if (upgrade.Output?.WhenIdleAsync() is { IsCompleted: false } idle)
+                if (upgrade.Output is { } output)
                 {
-                    await Task.WhenAny(idle, Task.Delay(CloseDrainTimeout, time)).ConfigureAwait(false);
+                    await output.WhenDeliveredAsync(CloseDrainTimeout).ConfigureAwait(false);
                 }
             }
         });

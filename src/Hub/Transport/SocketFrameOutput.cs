@@ -49,6 +49,8 @@ internal enum FrameOffer
 /// </remarks>
 internal sealed class SocketFrameOutput
 {
+    private static readonly TimeSpan DeliveryPoll = TimeSpan.FromMilliseconds(10);
+
     private readonly Socket _socket;
     private readonly TimeProvider _time;
     private readonly long _byteLimit;
@@ -244,6 +246,27 @@ internal sealed class SocketFrameOutput
                 _offeredWaiting += chunk.Offered ? 1 : 0;
                 _queuedBytes += chunk.Bytes.Length;
             }
+        }
+    }
+
+    /// <summary>
+    /// Completes once the client's TCP stack has acknowledged every byte written, its close message among them (read or
+    /// not, they are then the client's), or after <paramref name="timeout"/>. The connection may be closed only then: the client's pings keep arriving after the
+    /// node stops reading, and a socket closed with unread input is reset, which throws away whatever the kernel still
+    /// held for the client (a cut-off slow consumer's backlog and the close that says why).
+    /// </summary>
+    public async Task WhenDeliveredAsync(TimeSpan timeout)
+    {
+        var start = _time.GetTimestamp();
+        var idle = WhenIdleAsync();
+        if (!idle.IsCompleted)
+        {
+            await Task.WhenAny(idle, Task.Delay(timeout, _time)).ConfigureAwait(false);
+        }
+
+        while (!_failed && NonBlockingSend.UnacknowledgedBytes(_socket.SafeHandle) > 0 && _time.GetElapsedTime(start) < timeout)
+        {
+            await Task.Delay(DeliveryPoll, _time).ConfigureAwait(false);
         }
     }
 

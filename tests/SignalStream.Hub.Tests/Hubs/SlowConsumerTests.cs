@@ -57,6 +57,34 @@ public sealed class SlowConsumerTests
         Assert.False(healthy.IsClosed, "the healthy client must stay connected");
     }
 
+    /// <summary>
+    /// The node lets go of a cut-off connection at once, but its socket stays until the client has taken what was sent:
+    /// closed while the client still writes (its pings), the socket would be reset, and the reset throws away the
+    /// backlog and the close that says why.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task CutOffClientThatKeepsPingingAndReadsLaterStillReadsWhy(bool directSocketSends)
+    {
+        await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: ["Hub:SlowConsumerMaxLag=00:00:00.300", $"Hub:DirectSocketSends={directSocketSends}"]);
+        using var cuts = new SlowConsumerCounter(node);
+        await using var clients = await ReaderAndNonReader.ConnectAsync(node, "BTCUSDT");
+        var slow = clients.NonReader;
+        await cuts.PublishUntilCutAsync(node, clients.Reader, "BTCUSDT");
+
+        for (var i = 0; i < 3; i++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(300));
+            await slow.SendRawAsync("{\"type\":6}"u8.ToArray(), CancellationToken.None); // a ping, as SignalR clients send
+        }
+
+        slow.ResumeReading();
+        var (error, _) = await slow.Closed.WaitAsync(Wait);
+        Assert.NotNull(error);
+        Assert.Contains("slow consumer", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ClientsThatReadAreNotCutOffByABurstLargerThanTheOldMessageBound()
     {

@@ -29,6 +29,8 @@ internal sealed class HubTestClient : IAsyncDisposable
     private Task _ping = Task.CompletedTask;
     private int _nextId;
 
+    private Socket? _tcp;
+
     private HubTestClient(ClientWebSocket socket) => _socket = socket;
 
     /// <summary>Completes when the server closes the connection: its close message's error and allowReconnect, if any.</summary>
@@ -44,6 +46,7 @@ internal sealed class HubTestClient : IAsyncDisposable
         }
 
         using var cts = new CancellationTokenSource(Timeout);
+        Socket? tcp = null;
         if (receiveBufferBytes is int bytes)
         {
             // A tiny kernel receive buffer makes a non-reading client back up quickly (loopback buffers are megabytes).
@@ -51,7 +54,7 @@ internal sealed class HubTestClient : IAsyncDisposable
             {
                 ConnectCallback = async (context, ct) =>
                 {
-                    var s = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = bytes, NoDelay = true };
+                    var s = tcp = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = bytes, NoDelay = true };
                     await s.ConnectAsync(context.DnsEndPoint, ct);
                     return new NetworkStream(s, ownsSocket: true);
                 },
@@ -63,7 +66,7 @@ internal sealed class HubTestClient : IAsyncDisposable
             await socket.ConnectAsync(uri.Uri, cts.Token);
         }
 
-        var client = new HubTestClient(socket);
+        var client = new HubTestClient(socket) { _tcp = tcp };
         await client.SendRawAsync("{\"protocol\":\"json\",\"version\":1}"u8.ToArray(), cts.Token);
         var handshake = await client.ReceiveRecordAsync(new ArrayBufferWriter<byte>(), new byte[4096], cts.Token);
         using (var doc = JsonDocument.Parse(handshake ?? throw new InvalidOperationException("connection closed during handshake")))
@@ -249,8 +252,20 @@ internal sealed class HubTestClient : IAsyncDisposable
     /// <summary>Stops reading from the socket (after the read in progress): the client becomes a slow consumer.</summary>
     public Task PauseReadingAsync() => _readGate.WaitAsync(Timeout);
 
-    /// <summary>Reads again after <see cref="PauseReadingAsync"/>: takes in what the server still sends, its close included.</summary>
-    public void ResumeReading() => _readGate.Release();
+    /// <summary>
+    /// Reads again after <see cref="PauseReadingAsync"/>, at full speed: takes in what the server still sends, its close
+    /// included. A tiny receive buffer is given back its default size first, or the kernel would trickle the backlog to
+    /// it (on loopback a window far below one segment moves a few KB a second).
+    /// </summary>
+    public void ResumeReading()
+    {
+        if (_tcp is { } tcp)
+        {
+            tcp.ReceiveBufferSize = 4 << 20;
+        }
+
+        _readGate.Release();
+    }
 
     /// <summary>True once the socket is no longer open (the server closed or aborted it).</summary>
     public bool IsClosed => _socket.State is not WebSocketState.Open;

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using SignalStream.Hub.Transport;
+using SignalStream.Hub.Transport.Internal;
 
 namespace SignalStream.Hub.Tests.Transport;
 
@@ -131,6 +132,43 @@ public sealed class SocketFrameOutputTests
 
         Assert.Equal(FrameOffer.Closed, offer);
         await output.WhenIdleAsync().WaitAsync(Wait);
+    }
+
+    [Fact]
+    public async Task DeliveredWaitsUntilTheClientHasTakenWhatTheKernelStillHeld()
+    {
+        // Idle only means the kernel took everything; closing then, while the client's own writes sit unread, resets the
+        // connection and throws away what the kernel still held for the client.
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System);
+        var offered = 0;
+        while (output.Offer(Numbered(offered, size: 1_000), int.MaxValue) == FrameOffer.Sent)
+        {
+            offered++;
+        }
+
+        offered++; // the one that now waits for the socket
+        var delivered = output.WhenDeliveredAsync(Wait);
+        await Task.Delay(TimeSpan.FromMilliseconds(200));
+        Assert.False(delivered.IsCompleted, "the client has not read, so what the kernel holds is not acknowledged");
+
+        var frames = await pair.ReadFramesAsync(offered).WaitAsync(Wait);
+        await delivered.WaitAsync(Wait);
+        Assert.Equal(Enumerable.Range(0, offered), frames.Select(NumberOf));
+        Assert.Equal(0, NonBlockingSend.UnacknowledgedBytes(pair.Server.SafeHandle));
+    }
+
+    [Fact]
+    public async Task DeliveredGivesUpOnAClientThatNeverReadsAfterItsTimeout()
+    {
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System);
+        while (output.Offer(Numbered(1, size: 10_000), limit: 64) != FrameOffer.Full)
+        {
+        }
+
+        await output.WhenDeliveredAsync(TimeSpan.FromMilliseconds(300)).WaitAsync(Wait);
+        Assert.True(NonBlockingSend.UnacknowledgedBytes(pair.Server.SafeHandle) > 0, "the client never took what was sent");
     }
 
     private static ReadOnlyMemory<byte> Numbered(int number, int size)

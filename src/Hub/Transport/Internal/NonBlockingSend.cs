@@ -40,6 +40,18 @@ internal static partial class NonBlockingSend
         }
     }
 
+    /// <summary>
+    /// Bytes the kernel holds for the socket that the peer has not acknowledged yet (<c>ioctl SIOCOUTQ</c>), or 0 when
+    /// that cannot be told (the socket is closed).
+    /// </summary>
+    public static int UnacknowledgedBytes(SafeSocketHandle socket) =>
+        IoctlNative(socket, SiocOutQ, out var bytes) == 0 ? bytes : 0;
+
+    private const nuint SiocOutQ = 0x5411; // TIOCOUTQ: for TCP, sent but not yet acknowledged plus not yet sent
+
+    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    private static partial int IoctlNative(SafeSocketHandle socket, nuint request, out int value);
+
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
     private static partial nint SendNative(SafeSocketHandle socket, in byte buffer, nint length, int flags);
 }
