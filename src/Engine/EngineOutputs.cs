@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using SignalStream.Contracts;
+using SignalStream.Engine.Tracing;
 
 namespace SignalStream.Engine;
 
@@ -58,9 +60,12 @@ public sealed class EngineOutputs : IEngineOutput
             signal = signal with { PublishedAt = _time.GetUtcNow().ToUnixTimeMilliseconds() };
         }
 
+        IEngineOutput publish = Activity.Current is { Source: var source } decision && source == SignalStreamTracing.Source
+            ? new TracedPublish(_publish, decision.Context, _store is not null)
+            : _publish;
         return _store is null
-            ? _publish.OnSignalAsync(signal, cancellationToken)
-            : _store.OnSignalAsync(signal, _publish, cancellationToken);
+            ? publish.OnSignalAsync(signal, cancellationToken)
+            : _store.OnSignalAsync(signal, publish, cancellationToken);
     }
 
     public async ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken)
@@ -123,6 +128,46 @@ public sealed class EngineOutputs : IEngineOutput
             foreach (var output in outputs)
             {
                 await output.OnOutcomeAsync(outcome, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A traced signal on its way out: a <c>store</c> span from its queueing to the acknowledgement of its commit, then a
+    /// <c>publish</c> span around the publishers.
+    /// </summary>
+    private sealed class TracedPublish : IEngineOutput
+    {
+        private readonly IEngineOutput _publishers;
+        private readonly ActivityContext _parent;
+        private readonly Activity? _store;
+
+        public TracedPublish(IEngineOutput publishers, ActivityContext parent, bool stored)
+        {
+            _publishers = publishers;
+            _parent = parent;
+            _store = stored ? SignalStreamTracing.StartDetached("store", parent) : null;
+        }
+
+        public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask OnOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public async ValueTask OnSignalAsync(Signal signal, CancellationToken cancellationToken)
+        {
+            SignalStreamTracing.StopDetached(_store?.SetTag("signalstream.seq", signal.Seq));
+            var publish = SignalStreamTracing.StartDetached("publish", _parent);
+            publish?.SetTag("signalstream.symbol", signal.Symbol);
+            publish?.SetTag("signalstream.seq", signal.Seq);
+            try
+            {
+                await _publishers.OnSignalAsync(signal, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                SignalStreamTracing.StopDetached(publish);
             }
         }
     }

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using SignalStream.Engine.Tracing;
 
 namespace SignalStream.Engine.Events;
 
@@ -50,6 +51,8 @@ internal sealed partial class EventWriter
     /// <summary>Commits one batch, retrying until the store takes it (the same event ids every time).</summary>
     private async Task CommitAsync(ChannelReader<PendingEvent> reader, List<PendingEvent> batch, CancellationToken abort)
     {
+        // Current for the commit, so the store client's own spans (Npgsql's instrumentation) fall under it.
+        using var span = SignalStreamTracing.IsOn ? SignalStreamTracing.Source.StartActivity("store commit")?.SetTag("signalstream.events", batch.Count) : null;
         var group = BuildGroup(batch, checkVersions: true);
         var delay = _options.RetryInitialDelay;
         while (true)

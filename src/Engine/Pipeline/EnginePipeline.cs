@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -8,6 +9,7 @@ using SignalStream.Engine.Features;
 using SignalStream.Engine.Inference;
 using SignalStream.Engine.Inference.Internal;
 using SignalStream.Engine.Pipeline.Internal;
+using SignalStream.Engine.Tracing;
 
 namespace SignalStream.Engine.Pipeline;
 
@@ -143,11 +145,20 @@ internal sealed partial class EnginePipeline : BackgroundService
             return;
         }
 
+        // Warm-up history is not traced: it is thousands of candles at start, none of which can signal.
+        var trace = SignalStreamTracing.IsOn && update.Origin != CandleOrigin.History ? SignalStreamTracing.StartCandle(update) : null;
+        var features = trace is null ? null : SignalStreamTracing.StartDetached("features", trace.Context);
         var set = _registry.Current;
         var state = StateOf(update.Candle.Stream, set.MaxWindow);
         state.Update(update.Candle);
         var models = update.Origin == CandleOrigin.History ? [] : set.For(update.Candle.Timeframe);
         pending.Reset(update, state.Snapshot, models);
+        if (trace is not null)
+        {
+            SignalStreamTracing.StopDetached(features);
+            pending.Trace = (trace, SignalStreamTracing.StartDetached("inference", trace.Context)?.SetTag("signalstream.models", models.Length));
+        }
+
         for (var slot = 0; slot < models.Length; slot++)
         {
             var model = models[slot];
@@ -230,12 +241,41 @@ internal sealed partial class EnginePipeline : BackgroundService
             predictions = array;
         }
 
+        var (trace, inference) = pending.Trace;
+        SignalStreamTracing.StopDetached(inference?.SetTag("signalstream.predictions", count));
         if (_signals is not null)
         {
-            await _signals.OnClosedCandleAsync(new ClosedCandleResult(update, pending.Indicators, predictions), cancellationToken).ConfigureAwait(false);
+            await DecideAsync(new ClosedCandleResult(update, pending.Indicators, predictions), trace, cancellationToken).ConfigureAwait(false);
         }
 
         await _outputs.OnCandleAsync(update, cancellationToken).ConfigureAwait(false);
+        SignalStreamTracing.StopDetached(trace);
+    }
+
+    /// <summary>
+    /// The signal stage; when the candle is traced, under a <c>decision</c> span that is current for the call, so the
+    /// outputs file each signal's <c>store</c> and <c>publish</c> spans under it.
+    /// </summary>
+    private async ValueTask DecideAsync(ClosedCandleResult result, Activity? trace, CancellationToken cancellationToken)
+    {
+        if (trace is null)
+        {
+            await _signals!.OnClosedCandleAsync(result, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var previous = Activity.Current;
+        var decision = SignalStreamTracing.StartDetached("decision", trace.Context);
+        Activity.Current = decision;
+        try
+        {
+            await _signals!.OnClosedCandleAsync(result, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            SignalStreamTracing.StopDetached(decision);
+            Activity.Current = previous;
+        }
     }
 
     private void FlushModels()

@@ -40,6 +40,7 @@ public static class SignalStreamHost
             .AddCheck("process", () => HealthCheckResult.Healthy(), tags: ["live"]);
 
         builder.Services.AddSignalStreamObservability(configuration);
+        builder.Services.AddSignalStreamTracing(configuration);
         builder.Services.AddSignalStreamEvents(configuration);
 
         // Before the engine: each sink's progress is loaded before the first signal can be published.

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.DependencyInjection;
@@ -8,6 +9,7 @@ using SignalStream.Engine.Features;
 using SignalStream.Engine.Inference;
 using SignalStream.Engine.Inference.Internal;
 using SignalStream.Engine.Pipeline;
+using SignalStream.Engine.Tracing;
 using SignalStream.Ingest;
 using SignalStream.Ingest.Simulated;
 
@@ -38,11 +40,30 @@ public class EngineBurstBenchmark
     private int _round;
     private long _shift;
 
+    private ActivityListener? _tracer;
+
     public static int Streams => Symbols * s_timeframes.Length;
+
+    /// <summary>
+    /// Whether a tracer records the candles' spans (what <c>Tracing:OtlpEndpoint</c> turns on), to show what tracing costs
+    /// on and that it costs nothing off.
+    /// </summary>
+    [Params(false, true)]
+    public bool Traced { get; set; }
 
     [GlobalSetup]
     public void Setup()
     {
+        if (Traced)
+        {
+            _tracer = new ActivityListener
+            {
+                ShouldListenTo = source => source.Name == SignalStreamTracing.SourceName,
+                Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            };
+            ActivitySource.AddActivityListener(_tracer);
+        }
+
         var options = new InferenceOptions { ModelsPath = ModelsFolder(), SummarySeconds = 0 };
         var time = TimeProvider.System;
         _metrics = new InferenceMetrics(_meters);
@@ -86,6 +107,7 @@ public class EngineBurstBenchmark
         _pipeline.StopAsync(CancellationToken.None).GetAwaiter().GetResult();
         _registry.StopAsync(CancellationToken.None).GetAwaiter().GetResult();
         _pipeline.Dispose();
+        _tracer?.Dispose();
         _registry.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _services.Dispose();
         _meters.Dispose();

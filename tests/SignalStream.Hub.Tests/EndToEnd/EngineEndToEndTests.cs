@@ -21,7 +21,7 @@ public sealed class EngineEndToEndTests
     /// about the delivery path, not about model quality: the thresholds are lowered so that most closed candles give a
     /// signal, and a short expiry resolves them within a few candles (600x speed: a 1m candle every 0.1 s).
     /// </summary>
-    private static readonly string[] EngineRun =
+    internal static readonly string[] EngineRun =
     [
         .. TestServer.SimulatedRun,
         "--Ingest:Symbols=BTCUSDT,ETHUSDT",

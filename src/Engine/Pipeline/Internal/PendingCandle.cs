@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Tasks.Sources;
 using SignalStream.Contracts;
 using SignalStream.Engine.Inference;
@@ -23,11 +24,15 @@ internal sealed class PendingCandle : IPredictionSink, IValueTaskSource
     /// <summary>The model per slot (the model set's array for this timeframe).</summary>
     public LoadedModel[] Models { get; private set; } = [];
 
+    /// <summary>The candle's trace and its open <c>inference</c> span, when tracing is on.</summary>
+    public (Activity? Candle, Activity? Inference) Trace { get; set; }
+
     public void Reset(in CandleUpdate update, IndicatorSnapshot indicators, LoadedModel[] models)
     {
         Update = update;
         Indicators = indicators;
         Models = models;
+        Trace = default;
         if (_delivered.Length < models.Length)
         {
             _delivered = new bool[models.Length];
