@@ -29,7 +29,9 @@ internal static class StartupFailure
 
                 break;
             case IOException or InvalidOperationException or UnauthorizedAccessException or FormatException:
-                error.WriteLine("SignalStream cannot start: " + exception.Message);
+                // The configuration binder's "failed to convert" carries the reason (and the fix) in its inner exception.
+                error.WriteLine("SignalStream cannot start: " + exception.Message
+                    + (exception.InnerException is FormatException reason ? " " + reason.Message : ""));
                 break;
             default:
                 error.WriteLine("SignalStream stopped on an unexpected error: " + exception);
