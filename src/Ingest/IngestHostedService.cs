@@ -7,7 +7,7 @@ namespace SignalStream.Ingest;
 /// Runs the configured <see cref="ICandleSource"/> for the life of the process, from the moment the host has started
 /// (every hosted service, the web server last): a source's first work is its warm-up history, thousands of candles
 /// through the engine that readiness never waited for, and on two cores it would otherwise take the CPU the rest of the
-/// start needs (a third of the time to <c>/health/ready</c> on a busy machine; BENCHMARKS.md, "Cold start").
+/// start needs (BENCHMARKS.md, "Cold start").
 /// </summary>
 internal sealed partial class IngestHostedService(
     ICandleSource source,

@@ -40,9 +40,12 @@ internal enum FrameOffer
 /// moved. Then everything else that waits goes in one gathered <c>sendmsg()</c> (up to
 /// <see cref="DefaultMaxGathered"/> frames), not a <c>send()</c> each: a client that reads slowly is written to in
 /// batches of what piled up while it did not read. Nothing waits to be gathered: a frame offered while nothing waits is
-/// sent alone, at once. Frames never cut into a message: the WebSocket's writes are followed by a <see cref="WebSocketFrameScanner"/>,
-/// and while one of its messages is half written, offered frames are held until it ends. After its close frame nothing
-/// more is sent.
+/// sent alone, at once.
+/// </para>
+/// <para>
+/// Frames never cut into a message: the WebSocket's writes are followed by a <see cref="WebSocketFrameScanner"/>, and
+/// while one of its messages is half written, offered frames are held until it ends. After its close frame nothing more
+/// is sent.
 /// </para>
 /// <para>
 /// Every byte that waits counts against one bound (<c>Hub:OutboundQueueBytes</c>), offered frames and the WebSocket's
@@ -55,10 +58,8 @@ internal enum FrameOffer
 internal sealed class SocketFrameOutput
 {
     /// <summary>
-    /// The most waiting chunks one <c>sendmsg()</c> carries. A slow reader's socket is woken when a third of its send
-    /// buffer is free, 5 KB to 1.3 MB with Linux's defaults (tcp_wmem 4 KB–4 MB), so 256 frames of a typical 0.5 KB
-    /// signal cover what it takes at once on most connections; each one costs a pin, and what the kernel does not take
-    /// was pinned for nothing.
+    /// The most waiting chunks one <c>sendmsg()</c> carries: each is pinned for the call whether the kernel takes it or
+    /// not, and more than 256 gained nothing measurable (BENCHMARKS.md, "Vectored send").
     /// </summary>
     public const int DefaultMaxGathered = 256;
 
