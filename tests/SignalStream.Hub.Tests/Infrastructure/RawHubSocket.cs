@@ -12,6 +12,10 @@ namespace SignalStream.Hub.Tests.Infrastructure;
 /// do what a well-behaved client library never would (upgrade and stay silent, never read, send any bytes as a frame,
 /// connect from another loopback address). Reads only when the test says so.
 /// </summary>
+/// <remarks>
+/// With <c>protocol: "messagepack"</c> the handshake asks for SignalR's MessagePack protocol; the server's binary frames
+/// then carry length-prefixed MessagePack records (<see cref="MessagePackRecords"/> reads them), its text frames JSON.
+/// </remarks>
 internal sealed class RawHubSocket : IDisposable
 {
     private const byte RecordSeparator = 0x1e;
@@ -23,6 +27,8 @@ internal sealed class RawHubSocket : IDisposable
     private readonly Bytes _received = new();
     private readonly Bytes _message = new();
     private readonly Queue<byte[]> _records = new();
+    private int _messageOpcode;
+    private bool _messagePack;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private bool _closeSeen;
@@ -68,7 +74,8 @@ internal sealed class RawHubSocket : IDisposable
     }
 
     /// <summary>Opens, upgrades and completes the SignalR handshake: a connected client that reads only when told.</summary>
-    public static async Task<RawHubSocket> ConnectAsync(Uri baseAddress, IPAddress? from = null, int? receiveBufferBytes = null, string? accessToken = null)
+    public static async Task<RawHubSocket> ConnectAsync(Uri baseAddress, IPAddress? from = null, int? receiveBufferBytes = null, string? accessToken = null,
+        string protocol = "json")
     {
         var client = await OpenAsync(baseAddress, from, receiveBufferBytes, accessToken);
         var (status, _) = await client.UpgradeAsync();
@@ -78,13 +85,14 @@ internal sealed class RawHubSocket : IDisposable
             throw new InvalidOperationException($"upgrade refused with {status}");
         }
 
-        await client.SendRecordAsync("{\"protocol\":\"json\",\"version\":1}"u8.ToArray());
+        await client.SendRecordAsync(Encoding.UTF8.GetBytes($"{{\"protocol\":\"{protocol}\",\"version\":1}}"));
         var handshake = await client.ReadRecordAsync() ?? throw new InvalidOperationException("closed during the handshake");
         if (handshake.Length > 2)
         {
             throw new InvalidOperationException("handshake refused: " + Encoding.UTF8.GetString(handshake));
         }
 
+        client._messagePack = protocol == "messagepack";
         return client;
     }
 
@@ -165,6 +173,14 @@ internal sealed class RawHubSocket : IDisposable
             ? (object)new { type = 1, target, arguments }
             : new { type = 1, invocationId, target, arguments }));
 
+    /// <summary>Sends one MessagePack message, length-prefixed, as a masked binary frame.</summary>
+    public Task SendMessagePackAsync(ReadOnlySpan<byte> message) => SendFrameAsync(0x2, fin: true, MessagePackRecords.Prefixed(message));
+
+    /// <summary>Sends an invocation over MessagePack (<c>[1, {}, id, target, arguments, []]</c>); with an id the server
+    /// answers with a completion.</summary>
+    public Task InvokeMessagePackAsync(string? invocationId, string target, params object?[] arguments) =>
+        SendMessagePackAsync(MessagePackRecords.Invocation(invocationId, target, arguments));
+
     /// <summary>Sends a masked frame with any opcode and payload, as a client must (RFC 6455 section 5.3).</summary>
     public Task SendFrameAsync(byte opcode, bool fin, ReadOnlySpan<byte> payload, bool masked = true) =>
         SendRawFrameAsync((byte)((fin ? 0x80 : 0) | (opcode & 0x0f)), payload, masked);
@@ -229,7 +245,7 @@ internal sealed class RawHubSocket : IDisposable
             while (true)
             {
                 await Task.Delay(TimeSpan.FromSeconds(5), _stop.Token);
-                await SendRecordAsync("{\"type\":6}"u8.ToArray());
+                await (_messagePack ? SendMessagePackAsync([0x91, 0x06]) : SendRecordAsync("{\"type\":6}"u8.ToArray()));
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
@@ -274,14 +290,26 @@ internal sealed class RawHubSocket : IDisposable
         var deadline = DateTime.UtcNow + (timeout ?? Timeout);
         while (await ReadRecordAsync(deadline - DateTime.UtcNow) is { } record)
         {
-            using var doc = JsonDocument.Parse(record);
-            if (doc.RootElement.GetProperty("type").GetInt32() == 3 && doc.RootElement.GetProperty("invocationId").GetString() == invocationId)
+            var root = AsJson(record);
+            if (root.GetProperty("type").GetInt32() == 3 && root.GetProperty("invocationId").GetString() == invocationId)
             {
-                return doc.RootElement.Clone();
+                return root;
             }
         }
 
         throw new IOException($"the server closed before completing {invocationId}");
+    }
+
+    /// <summary>A record as the JSON protocol's object, whichever protocol this connection speaks.</summary>
+    public JsonElement AsJson(byte[] record)
+    {
+        if (_messagePack)
+        {
+            return JsonSerializer.SerializeToElement(MessagePackRecords.ToJson(record));
+        }
+
+        using var doc = JsonDocument.Parse(record);
+        return doc.RootElement.Clone();
     }
 
     /// <summary>Reads everything until the server ends the connection, all within <paramref name="timeout"/>; returns the
@@ -383,6 +411,11 @@ internal sealed class RawHubSocket : IDisposable
 
             if (opcode is 0x1 or 0x2 or 0x0)
             {
+                if (opcode != 0)
+                {
+                    _messageOpcode = opcode; // a continuation frame carries on its message's kind
+                }
+
                 _message.Append(buffered.Slice(header, (int)length));
                 if (fin)
                 {
@@ -396,6 +429,18 @@ internal sealed class RawHubSocket : IDisposable
 
     private void SplitRecords()
     {
+        if (_messageOpcode == 0x2)
+        {
+            while (MessagePackRecords.TryTake(_message.Span, out var record, out var consumed))
+            {
+                _records.Enqueue(record);
+                NoteMessagePackClose(record);
+                _message.Consume(consumed);
+            }
+
+            return;
+        }
+
         int end;
         while ((end = _message.Span.IndexOf(RecordSeparator)) >= 0)
         {
@@ -417,6 +462,17 @@ internal sealed class RawHubSocket : IDisposable
         _closeSeen = true;
         using var doc = JsonDocument.Parse(record);
         CloseError = doc.RootElement.TryGetProperty("error", out var error) ? error.GetString() : null;
+    }
+
+    private void NoteMessagePackClose(byte[] record)
+    {
+        if (_closeSeen || MessagePackRecords.TypeOf(record) != 7)
+        {
+            return;
+        }
+
+        _closeSeen = true;
+        CloseError = MessagePackRecords.CloseError(record);
     }
 
     /// <summary>A growable byte buffer read from the front.</summary>
