@@ -29,6 +29,7 @@ internal sealed class RawHubSocket : IDisposable
     private readonly Queue<byte[]> _records = new();
     private int _messageOpcode;
     private bool _messagePack;
+    private bool _awaitingHandshake;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private bool _closeSeen;
@@ -85,6 +86,8 @@ internal sealed class RawHubSocket : IDisposable
             throw new InvalidOperationException($"upgrade refused with {status}");
         }
 
+        client._messagePack = protocol == "messagepack";
+        client._awaitingHandshake = true;
         await client.SendRecordAsync(Encoding.UTF8.GetBytes($"{{\"protocol\":\"{protocol}\",\"version\":1}}"));
         var handshake = await client.ReadRecordAsync() ?? throw new InvalidOperationException("closed during the handshake");
         if (handshake.Length > 2)
@@ -92,7 +95,6 @@ internal sealed class RawHubSocket : IDisposable
             throw new InvalidOperationException("handshake refused: " + Encoding.UTF8.GetString(handshake));
         }
 
-        client._messagePack = protocol == "messagepack";
         return client;
     }
 
@@ -429,7 +431,21 @@ internal sealed class RawHubSocket : IDisposable
 
     private void SplitRecords()
     {
-        if (_messageOpcode == 0x2)
+        if (_awaitingHandshake)
+        {
+            // The handshake answer is JSON ending in 0x1E whatever the protocol (in a binary frame for MessagePack).
+            var answerEnd = _message.Span.IndexOf(RecordSeparator);
+            if (answerEnd < 0)
+            {
+                return;
+            }
+
+            _records.Enqueue(_message.Span[..answerEnd].ToArray());
+            _message.Consume(answerEnd + 1);
+            _awaitingHandshake = false;
+        }
+
+        if (_messagePack && _messageOpcode == 0x2)
         {
             while (MessagePackRecords.TryTake(_message.Span, out var record, out var consumed))
             {
