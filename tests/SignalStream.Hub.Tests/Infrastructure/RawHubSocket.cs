@@ -98,6 +98,14 @@ internal sealed class RawHubSocket : IDisposable
         return client;
     }
 
+    /// <summary>From the next handshake answer on, reads the server's binary frames as MessagePack records (for a test
+    /// that sends its own MessagePack handshake).</summary>
+    public void ReadMessagePack()
+    {
+        _messagePack = true;
+        _awaitingHandshake = true;
+    }
+
     /// <summary>Sends the WebSocket upgrade request; returns the response status and body (the body only when refused).</summary>
     public async Task<(int Status, string Body)> UpgradeAsync()
     {
