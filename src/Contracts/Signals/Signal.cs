@@ -55,8 +55,8 @@ public sealed record ModelVote(
     [property: DataMember(Name = "probabilities")] ClassProbabilities Probabilities)
 {
     /// <summary>True for a shadow model (only in shadow signals); omitted from JSON when false (MessagePack writes it).</summary>
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     [DataMember(Name = "isShadow")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool IsShadow { get; init; }
 }
 

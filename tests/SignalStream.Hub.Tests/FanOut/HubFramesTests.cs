@@ -99,6 +99,42 @@ public sealed class HubFramesTests
         Assert.Equal(expected, prefix[..written].ToArray());
     }
 
+    /// <summary>
+    /// The TypeScript SDK's unit tests decode the server's own frames (clients/typescript/test/unit/fixtures): the JSON
+    /// record and the MessagePack record of the same signal, outcome and candle, which it must turn into equal objects.
+    /// This keeps that fixture what the server writes now; <c>SIGNALSTREAM_WRITE_FIXTURES=1</c> rewrites it.
+    /// </summary>
+    [Fact]
+    public void TheTypeScriptSdksFixtureHoldsTheFramesTheServerWritesNow()
+    {
+        var path = Path.Combine(Observability.ExternalTool.RepositoryRoot(), "clients", "typescript", "test", "unit", "fixtures", "hub-frames.json");
+        var fixture = new System.Text.Json.Nodes.JsonObject();
+        foreach (var kind in new[] { "shadow signal from a TradingView source", "outcome", "candle" })
+        {
+            var (target, _, message) = Make(kind);
+            fixture[kind] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["target"] = target,
+                ["json"] = System.Text.Encoding.UTF8.GetString(message.FrameFor(WireProtocol.Json).Record.Span),
+                ["messagepack"] = Convert.ToBase64String(message.FrameFor(WireProtocol.MessagePack).Record.Span),
+            };
+        }
+
+        var expected = fixture.ToJsonString(new System.Text.Json.JsonSerializerOptions
+        {
+            WriteIndented = true,
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        }) + "\n";
+        if (Environment.GetEnvironmentVariable("SIGNALSTREAM_WRITE_FIXTURES") == "1")
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, expected);
+        }
+
+        Assert.True(File.Exists(path) && File.ReadAllText(path) == expected,
+            $"{path} is not what the server writes now: run this test with SIGNALSTREAM_WRITE_FIXTURES=1 and commit the file.");
+    }
+
     private static (string Target, object Argument, OutboundMessage Message) Make(string kind)
     {
         var signal = TestSignals.Make("BTCUSDT", 42) with { Entry = 97_123.12345678m, PublishedAt = TestSignals.BaseTime + 5 };
@@ -114,7 +150,11 @@ public sealed class HubFramesTests
                 {
                     Source = SignalSources.TradingView("desk"),
                     Timeframe = Timeframe.OneMonth,
-                    Models = [new ModelVote("tv", "2", SignalSources.TradingViewFamily, "short", 1, new ClassProbabilities(0.7, 0.2, 0.1)) { IsShadow = true }],
+                    Models =
+                    [
+                        new ModelVote("tv", "2", SignalSources.TradingViewFamily, "short", 1, new ClassProbabilities(0.7, 0.2, 0.1)),
+                        new ModelVote("lstm-direction", "1.3.0", "lstm", "long", 0.6, new ClassProbabilities(0.1, 0.15, 0.75)) { IsShadow = true },
+                    ],
                 };
                 return (HubNames.SignalEvent, shadow, HubFrames.Invocation(HubNames.SignalEvent, shadow, ContractsJsonContext.Default.Signal));
             case "outcome":
