@@ -26,13 +26,18 @@ internal static class WireProtocols
 
     public static bool TryParse(string name, out WireProtocol protocol)
     {
-        protocol = name switch
+        switch (name)
         {
-            JsonName => WireProtocol.Json,
-            MessagePackName => WireProtocol.MessagePack,
-            _ => (WireProtocol)byte.MaxValue,
-        };
-        return protocol != (WireProtocol)byte.MaxValue;
+            case JsonName:
+                protocol = WireProtocol.Json;
+                return true;
+            case MessagePackName:
+                protocol = WireProtocol.MessagePack;
+                return true;
+            default:
+                protocol = default;
+                return false;
+        }
     }
 
     /// <summary>The protocol a connection's handshake chose; JSON before a handshake (a connection without one gets no
