@@ -1,6 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.Hub.Cli.Replay;
 using SignalStream.Hub.Cli.Replay.Report;
 

@@ -1,13 +1,13 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using SignalStream.Engine;
-using SignalStream.Engine.Events;
 using SignalStream.Engine.Pipeline;
 using SignalStream.Engine.Signals;
-using SignalStream.Ingest;
+using SignalStream.EventStore;
 using SignalStream.Hub.Hubs;
 using SignalStream.Hub.Notifications;
 using SignalStream.Hub.Observability;
 using SignalStream.Hub.Webhooks;
+using SignalStream.Ingest;
 
 namespace SignalStream.Hub.Hosting;
 

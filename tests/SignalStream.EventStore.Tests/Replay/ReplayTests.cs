@@ -2,7 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.Contracts;
 using SignalStream.Engine.Events;
-using SignalStream.Engine.Events.File;
+using SignalStream.EventStore.File;
 using SignalStream.Hub.Cli;
 using SignalStream.Hub.Cli.Replay;
 using SignalStream.Ingest.Simulated;

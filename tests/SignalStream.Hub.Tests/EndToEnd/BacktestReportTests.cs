@@ -3,7 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.Hub.Cli;
 using SignalStream.Hub.Cli.Replay.Report;
 using SignalStream.Ingest.Replay;

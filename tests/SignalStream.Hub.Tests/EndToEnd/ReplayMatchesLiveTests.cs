@@ -2,6 +2,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using SignalStream.Contracts;
 using SignalStream.Engine.Events;
+using SignalStream.Engine.Signals;
+using SignalStream.EventStore;
 using SignalStream.Hub.Cli.Replay;
 
 namespace SignalStream.Hub.Tests.EndToEnd;

@@ -9,6 +9,7 @@ using SignalStream.Engine.Inference;
 using SignalStream.Engine.Journal;
 using SignalStream.Engine.Pipeline;
 using SignalStream.Engine.Signals;
+using SignalStream.EventStore;
 using SignalStream.Hub.Hosting;
 
 namespace SignalStream.Hub.Cli.Replay;
