@@ -6,11 +6,10 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SignalStream.Engine.Inference.Internal;
 using SignalStream.Engine.Inference.Onnx;
-using SignalStream.Engine.Pipeline;
 
 namespace SignalStream.Engine.Inference;
 
-/// <summary>Registers the model registry, the batchers' options and metrics, and the engine pipeline.</summary>
+/// <summary>Registers the model registry and the batchers' options and metrics.</summary>
 public static class InferenceRegistration
 {
     public static IServiceCollection AddSignalStreamInference(this IServiceCollection services, IConfiguration configuration)
@@ -34,10 +33,7 @@ public static class InferenceRegistration
             sp.GetRequiredService<ILogger<ModelRegistry>>()));
         services.TryAddSingleton<IModelCatalog>(sp => sp.GetRequiredService<ModelRegistry>());
 
-        // Order matters: hosted services start in registration order and stop in reverse, so the registry loads the
-        // models before the pipeline reads its first candle and releases them after the pipeline has drained.
         services.AddHostedService(sp => sp.GetRequiredService<ModelRegistry>());
-        services.AddHostedService<EnginePipeline>();
         return services;
     }
 
