@@ -4,8 +4,8 @@ using Microsoft.Extensions.DependencyInjection;
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
 using SignalStream.EventStore;
-using SignalStream.Hub.Cli;
-using SignalStream.Hub.Cli.Replay.Report;
+using SignalStream.Tools;
+using SignalStream.Tools.Replay.Report;
 using SignalStream.Ingest.Replay;
 using SignalStream.Ingest.Simulated;
 

@@ -1,10 +1,10 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using SignalStream.EventStore;
-using SignalStream.Hub.Cli.Replay;
-using SignalStream.Hub.Cli.Replay.Report;
+using SignalStream.Tools.Replay;
+using SignalStream.Tools.Replay.Report;
 
-namespace SignalStream.Hub.Cli;
+namespace SignalStream.Tools;
 
 /// <summary>
 /// <c>replay</c>: runs the stored closed candles through the current engine (features → models → signal stage) into
@@ -13,7 +13,7 @@ namespace SignalStream.Hub.Cli;
 internal static class ReplayCommand
 {
     private const string Usage = """
-        Usage: dotnet run --project src/Hub -- replay --into NAMESPACE [options]
+        Usage: dotnet run --project src/Tools -- replay --into NAMESPACE [options]
 
           --into NAMESPACE        target stream namespace (required; new, e.g. replay-2026-05-01): results go to
                                   NAMESPACE/signals-SYMBOL, NAMESPACE/outcomes-SYMBOL, ... never into live streams

@@ -7,7 +7,7 @@ using SignalStream.Engine.Features;
 using SignalStream.Ingest.Replay;
 using SignalStream.Ingest.Simulated;
 
-namespace SignalStream.Hub.Cli;
+namespace SignalStream.Tools;
 
 /// <summary>
 /// <c>export-dataset</c>: runs candles (simulated, or recorded with <c>--input</c>) through the engine's own feature
@@ -16,7 +16,7 @@ namespace SignalStream.Hub.Cli;
 internal static class ExportDatasetCommand
 {
     private const string Usage = """
-        Usage: dotnet run --project src/Hub -- export-dataset [options]
+        Usage: dotnet run --project src/Tools -- export-dataset [options]
 
           --source simulated|replay   where candles come from (default simulated; --input implies replay)
           --input PATH                recorded candles: a .jsonl/.ndjson file, a Binance kline .csv

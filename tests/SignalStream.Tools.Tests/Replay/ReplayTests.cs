@@ -2,12 +2,13 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.Contracts;
 using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.EventStore.File;
-using SignalStream.Hub.Cli;
-using SignalStream.Hub.Cli.Replay;
 using SignalStream.Ingest.Simulated;
+using SignalStream.Tools;
+using SignalStream.Tools.Replay;
 
-namespace SignalStream.EventStore.Tests.Replay;
+namespace SignalStream.Tools.Tests.Replay;
 
 /// <summary>The <c>replay</c> verb: stored candles through the current engine into a namespace, deterministically.</summary>
 public sealed class ReplayTests : IDisposable
@@ -63,7 +64,7 @@ public sealed class ReplayTests : IDisposable
         // The owner holds the folder's lock and keeps appending while the replay reads.
         await using var owner = await OpenAsync(_folder);
         var replay = ReplayRunner.RunAsync(Options("beside"), TextWriter.Null, CancellationToken.None);
-        await owner.AppendAsync([new StreamAppend("after-replay-start", "test", ExpectedVersions.Any, [TestEvents.Event()])]).AsTask().WaitAsync(Wait);
+        await owner.AppendAsync([new StreamAppend("after-replay-start", "test", ExpectedVersions.Any, [new EventData(Guid.NewGuid(), "test_event", 1, "{}"u8.ToArray(), DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()))])]).AsTask().WaitAsync(Wait);
         var (result, error) = await replay.WaitAsync(Wait);
 
         Assert.True(result is not null, error);

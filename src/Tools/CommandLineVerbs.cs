@@ -1,6 +1,6 @@
-namespace SignalStream.Hub.Cli;
+namespace SignalStream.Tools;
 
-/// <summary>Offline verbs of the server executable (<c>dotnet run --project src/Hub -- VERB …</c>).</summary>
+/// <summary>The offline verbs of signalstream-tools (<c>dotnet run --project src/Tools -- VERB …</c>).</summary>
 internal static class CommandLineVerbs
 {
     private static readonly Dictionary<string, Func<string[], Task<int>>> s_verbs = new(StringComparer.Ordinal)
