@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -6,6 +7,7 @@ using SignalStream.Contracts;
 using SignalStream.Engine.Features;
 using SignalStream.Ingest.Replay;
 using SignalStream.Ingest.Simulated;
+using SignalStream.Tools.Internal;
 
 namespace SignalStream.Tools;
 
@@ -15,39 +17,105 @@ namespace SignalStream.Tools;
 /// </summary>
 internal static class ExportDatasetCommand
 {
-    private const string Usage = """
-        Usage: dotnet run --project src/Tools -- export-dataset [options]
+    private static readonly string[] DefaultSymbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT"];
+    private static readonly Timeframe[] DefaultTimeframes = [Timeframe.OneMinute, Timeframe.FiveMinutes, Timeframe.FifteenMinutes, Timeframe.OneHour];
 
-          --source simulated|replay   where candles come from (default simulated; --input implies replay)
-          --input PATH                recorded candles: a .jsonl/.ndjson file, a Binance kline .csv
-                                      (BTCUSDT-1m-2024-01.csv) or a directory of them
-          --symbol SYMBOL             symbol of --input CSV files whose name does not carry it
-          --timeframe TF              interval of --input CSV files whose name does not carry it
-          --symbols A,B,...           simulated symbols (default BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT)
-          --timeframes 1m,5m,...      simulated timeframes (default 1m,5m,15m,1h)
-          --candles N                 simulated closed candles per stream (default 20000)
-          --seed N                    simulator seed (default 42)
-          --horizon N                 label horizon in candles (default 12)
-          --flat-band X               flat band as a multiple of vol_48 * sqrt(horizon) (default 0.43)
-          --out PATH                  dataset CSV (default models/data/dataset.csv); PATH.meta.json describes it
-          --candles-out DIR           also write the raw candles, one Binance kline CSV per stream
-        """;
-
-    public static async Task<int> RunAsync(string[] args)
+    public static Command Create()
     {
-        ArgumentNullException.ThrowIfNull(args);
-        if (!TryParse(args, out var options, out var error))
+        var inv = CultureInfo.InvariantCulture;
+        var source = CheckedOption.OneOf(
+            "--source", "Where candles come from (default simulated; --input implies replay).", null, ["simulated", "replay"], "is not 'simulated' or 'replay'");
+        var input = new Option<string?>("--input")
         {
-            await Console.Error.WriteLineAsync($"export-dataset: {error}\n\n{Usage}");
-            return 2;
-        }
-
-        if (options is null)
+            HelpName = "PATH",
+            Description = "Recorded candles: a .jsonl/.ndjson file, a Binance kline .csv (BTCUSDT-1m-2024-01.csv) or a directory of them.",
+        };
+        var symbol = new Option<string?>("--symbol")
         {
-            Console.WriteLine(Usage);
-            return 0;
-        }
+            HelpName = "SYMBOL",
+            Description = "The symbol of --input CSV files whose name does not carry it.",
+        };
+        var timeframe = CheckedOption.Create<Timeframe?>(
+            "--timeframe", "TF", "The interval of --input CSV files whose name does not carry it.", () => null,
+            (string text, out Timeframe? value) => (value = Timeframes.TryParse(text.AsSpan(), out var tf) ? tf : null) is not null,
+            "is not a Binance interval name (1m, 5m, 15m, 1h, ...)");
+        var symbols = CheckedOption.Create<IReadOnlyList<string>>(
+            "--symbols", "A,B,...", "Simulated symbols.", () => DefaultSymbols, CheckedOption.TryParseSymbols,
+            "is not a list of symbols (2-20 ASCII letters or digits each, comma-separated)");
+        var timeframes = CheckedOption.Create<IReadOnlyList<Timeframe>>(
+            "--timeframes", "1m,5m,...", "Simulated timeframes.", () => DefaultTimeframes, TryParseTimeframes,
+            "is not a list of Binance interval names (1m, 5m, 15m, 1h, ..., comma-separated)");
+        var candles = CheckedOption.Create(
+            "--candles", "N", "Simulated closed candles per stream.", () => 20_000,
+            (string text, out int n) => int.TryParse(text, NumberStyles.None, inv, out n) && n is >= 1 and <= 10_000_000,
+            "must be a whole number from 1 to 10000000");
+        var seed = CheckedOption.Create(
+            "--seed", "N", "The simulator's seed.", () => 42L,
+            (string text, out long n) => long.TryParse(text, NumberStyles.AllowLeadingSign, inv, out n), "must be a whole number");
+        var horizon = CheckedOption.Create(
+            "--horizon", "N", "The label horizon in candles.", () => 12,
+            (string text, out int n) => int.TryParse(text, NumberStyles.None, inv, out n) && n is >= 1 and <= 1000,
+            "must be a whole number of candles from 1 to 1000");
+        var flatBand = CheckedOption.Create(
+            "--flat-band", "X", "The flat band as a multiple of vol_48 * sqrt(horizon).", () => FeatureDataset.DefaultFlatBand,
+            (string text, out double x) => double.TryParse(text, NumberStyles.Float, inv, out x) && x is > 0 and < 10,
+            "must be a number above 0 and below 10");
+        var output = new Option<string>("--out")
+        {
+            HelpName = "PATH",
+            Description = "The dataset CSV; PATH.meta.json describes it.",
+            DefaultValueFactory = _ => Path.Combine("models", "data", "dataset.csv"),
+        };
+        var candlesOut = new Option<string?>("--candles-out")
+        {
+            HelpName = "DIR",
+            Description = "Also write the raw candles there, one Binance kline CSV per stream.",
+        };
 
+        var command = new Command(
+            "export-dataset",
+            "Runs candles (simulated, or recorded with --input) through the engine's own feature code and writes the labelled training set, so the models learn exactly the features the server computes.")
+        {
+            source, input, symbol, timeframe, symbols, timeframes, candles, seed, horizon, flatBand, output, candlesOut,
+        };
+        command.Validators.Add(result =>
+        {
+            var path = result.GetValue(input);
+            switch (result.GetValue(source)?.ToLowerInvariant())
+            {
+                case "simulated" when path is not null:
+                    result.AddError("--input reads recorded candles; drop it or use --source replay.");
+                    break;
+                case "replay" when path is null:
+                    result.AddError("--source replay needs --input PATH (a .jsonl file, a Binance kline .csv or a directory of them).");
+                    break;
+                case not "simulated" when path is not null && !File.Exists(path) && !Directory.Exists(path):
+                    result.AddError($"--input '{path}' does not exist.");
+                    break;
+            }
+        });
+        command.SetAction((parsed, _) => RunAsync(
+            new ExportOptions
+            {
+                Input = parsed.GetValue(input),
+                Symbol = parsed.GetValue(symbol)?.ToUpperInvariant(),
+                Timeframe = parsed.GetValue(timeframe),
+                Symbols = parsed.GetValue(symbols)!,
+                Timeframes = parsed.GetValue(timeframes)!,
+                Candles = parsed.GetValue(candles),
+                Seed = parsed.GetValue(seed),
+                Horizon = parsed.GetValue(horizon),
+                FlatBand = parsed.GetValue(flatBand),
+                Out = parsed.GetValue(output)!,
+                CandlesOut = parsed.GetValue(candlesOut),
+            },
+            parsed.InvocationConfiguration.Output,
+            parsed.InvocationConfiguration.Error));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ExportOptions options, TextWriter output, TextWriter error)
+    {
         var watch = Stopwatch.StartNew();
         IReadOnlyList<Candle> candles;
         string description;
@@ -58,10 +126,10 @@ internal static class ExportDatasetCommand
             {
                 foreach (var problem in read.Errors.Take(20))
                 {
-                    await Console.Error.WriteLineAsync(problem);
+                    await error.WriteLineAsync(problem);
                 }
 
-                await Console.Error.WriteLineAsync($"export-dataset: {read.Errors.Count} problems in {options.Input}; fix them and run again.");
+                await error.WriteLineAsync($"export-dataset: {read.Errors.Count} problems in {options.Input}; fix them and run again.");
                 return 1;
             }
 
@@ -75,10 +143,10 @@ internal static class ExportDatasetCommand
                 $"simulated (seed {options.Seed}): {string.Join(",", options.Symbols)} x {string.Join(",", options.Timeframes.Select(t => t.ToName()))}, {options.Candles} candles per stream");
         }
 
-        Console.WriteLine($"export-dataset: {candles.Count} candles ({description}) in {watch.Elapsed.TotalSeconds:F1} s");
+        await output.WriteLineAsync($"export-dataset: {candles.Count} candles ({description}) in {watch.Elapsed.TotalSeconds:F1} s");
         if (candles.Count == 0)
         {
-            await Console.Error.WriteLineAsync("export-dataset: no candles to export.");
+            await error.WriteLineAsync("export-dataset: no candles to export.");
             return 1;
         }
 
@@ -92,7 +160,7 @@ internal static class ExportDatasetCommand
                 CandleFile.WriteBinanceCsv(candleWriter, stream);
             }
 
-            Console.WriteLine($"export-dataset: raw candles written to {options.CandlesOut}");
+            await output.WriteLineAsync($"export-dataset: raw candles written to {options.CandlesOut}");
         }
 
         var outDirectory = Path.GetDirectoryName(Path.GetFullPath(options.Out));
@@ -108,7 +176,7 @@ internal static class ExportDatasetCommand
         }
 
         await WriteMetaAsync(options, description, summary);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"export-dataset: {summary.Rows} rows from {summary.Streams} streams (down {summary.Down}, flat {summary.Flat}, up {summary.Up}) → {options.Out} in {watch.Elapsed.TotalSeconds:F1} s"));
         return summary.Rows > 0 ? 0 : 1;
     }
@@ -143,158 +211,42 @@ internal static class ExportDatasetCommand
         json.WriteEndObject();
     }
 
-    private sealed class ExportOptions
+    private static bool TryParseTimeframes(string text, out IReadOnlyList<Timeframe> timeframes)
     {
-        public string? Input;
-        public string? Symbol;
-        public Timeframe? Timeframe;
-        public IReadOnlyList<string> Symbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT"];
-        public IReadOnlyList<Timeframe> Timeframes = [Contracts.Timeframe.OneMinute, Contracts.Timeframe.FiveMinutes, Contracts.Timeframe.FifteenMinutes, Contracts.Timeframe.OneHour];
-        public int Candles = 20_000;
-        public long Seed = 42;
-        public int Horizon = 12;
-        public double FlatBand = FeatureDataset.DefaultFlatBand;
-        public string Out = Path.Combine("models", "data", "dataset.csv");
-        public string? CandlesOut;
+        try
+        {
+            timeframes = Timeframes.ParseList(text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), "--timeframes");
+            return timeframes.Count > 0;
+        }
+        catch (FormatException)
+        {
+            timeframes = [];
+            return false;
+        }
     }
 
-    // Returns false with an error for bad usage; true with null options for --help.
-    private static bool TryParse(string[] args, out ExportOptions? options, out string error)
+    private sealed class ExportOptions
     {
-        var parsed = new ExportOptions();
-        options = parsed;
-        error = "";
-        string? source = null;
-        var inv = CultureInfo.InvariantCulture;
-        for (var i = 0; i < args.Length; i++)
-        {
-            var name = args[i];
-            if (name is "--help" or "-h")
-            {
-                options = null;
-                return true;
-            }
+        public required string? Input { get; init; }
 
-            if (!name.StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-            {
-                error = name.StartsWith("--", StringComparison.Ordinal) ? $"{name} needs a value." : $"unexpected argument '{name}'.";
-                return false;
-            }
+        public required string? Symbol { get; init; }
 
-            var value = args[++i];
-            switch (name)
-            {
-                case "--source":
-                    source = value;
-                    break;
-                case "--input":
-                    parsed.Input = value;
-                    break;
-                case "--symbol":
-                    parsed.Symbol = value.ToUpperInvariant();
-                    break;
-                case "--timeframe":
-                    if (!Timeframes.TryParse(value.AsSpan(), out var tf))
-                    {
-                        error = $"--timeframe '{value}' is not a Binance interval name (1m, 5m, 15m, 1h, …).";
-                        return false;
-                    }
+        public required Timeframe? Timeframe { get; init; }
 
-                    parsed.Timeframe = tf;
-                    break;
-                case "--symbols":
-                    parsed.Symbols = [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => s.ToUpperInvariant()).Distinct()];
-                    var bad = parsed.Symbols.FirstOrDefault(s => s.Length is < 2 or > 20 || !s.All(char.IsAsciiLetterOrDigit));
-                    if (parsed.Symbols.Count == 0 || bad is not null)
-                    {
-                        error = $"--symbols: '{bad ?? value}' is not a list of symbols (2-20 ASCII letters or digits, comma-separated).";
-                        return false;
-                    }
+        public required IReadOnlyList<string> Symbols { get; init; }
 
-                    break;
-                case "--timeframes":
-                    try
-                    {
-                        parsed.Timeframes = Timeframes.ParseList(value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), "--timeframes");
-                    }
-                    catch (FormatException ex)
-                    {
-                        error = ex.Message;
-                        return false;
-                    }
+        public required IReadOnlyList<Timeframe> Timeframes { get; init; }
 
-                    if (parsed.Timeframes.Count == 0)
-                    {
-                        error = "--timeframes is empty.";
-                        return false;
-                    }
+        public required int Candles { get; init; }
 
-                    break;
-                case "--candles":
-                    if (!int.TryParse(value, NumberStyles.None, inv, out parsed.Candles) || parsed.Candles is < 1 or > 10_000_000)
-                    {
-                        error = $"--candles '{value}' must be a whole number from 1 to 10000000.";
-                        return false;
-                    }
+        public required long Seed { get; init; }
 
-                    break;
-                case "--seed":
-                    if (!long.TryParse(value, NumberStyles.AllowLeadingSign, inv, out parsed.Seed))
-                    {
-                        error = $"--seed '{value}' must be a whole number.";
-                        return false;
-                    }
+        public required int Horizon { get; init; }
 
-                    break;
-                case "--horizon":
-                    if (!int.TryParse(value, NumberStyles.None, inv, out parsed.Horizon) || parsed.Horizon is < 1 or > 1000)
-                    {
-                        error = $"--horizon '{value}' must be a whole number of candles from 1 to 1000.";
-                        return false;
-                    }
+        public required double FlatBand { get; init; }
 
-                    break;
-                case "--flat-band":
-                    if (!double.TryParse(value, NumberStyles.Float, inv, out parsed.FlatBand) || !(parsed.FlatBand > 0 && parsed.FlatBand < 10))
-                    {
-                        error = $"--flat-band '{value}' must be a number above 0 and below 10.";
-                        return false;
-                    }
+        public required string Out { get; init; }
 
-                    break;
-                case "--out":
-                    parsed.Out = value;
-                    break;
-                case "--candles-out":
-                    parsed.CandlesOut = value;
-                    break;
-                default:
-                    error = $"unknown option '{name}'.";
-                    return false;
-            }
-        }
-
-        switch (source)
-        {
-            case null or "simulated" when parsed.Input is null:
-                return true;
-            case "simulated":
-                error = "--input reads recorded candles; drop it or use --source replay.";
-                return false;
-            case null or "replay" when parsed.Input is not null:
-                if (!File.Exists(parsed.Input) && !Directory.Exists(parsed.Input))
-                {
-                    error = $"--input '{parsed.Input}' does not exist.";
-                    return false;
-                }
-
-                return true;
-            case "replay":
-                error = "--source replay needs --input PATH (a .jsonl file, a Binance kline .csv or a directory of them).";
-                return false;
-            default:
-                error = $"--source '{source}' is not 'simulated' or 'replay'.";
-                return false;
-        }
+        public required string? CandlesOut { get; init; }
     }
 }
