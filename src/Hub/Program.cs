@@ -7,6 +7,14 @@ if (args is [var first, ..] && !first.StartsWith('-') && !first.StartsWith('/') 
     return 2;
 }
 
-var app = SignalStreamHost.Build(args);
-await app.RunAsync();
-return 0;
+try
+{
+    var app = SignalStreamHost.Build(args);
+    await app.RunAsync();
+    return 0;
+}
+catch (Exception exception)
+{
+    // A node that cannot start says why in one message and exits 1, rather than dumping an unhandled exception (134).
+    return StartupFailure.Report(exception, Console.Error);
+}

@@ -11,7 +11,7 @@ internal sealed partial class IngestHostedService(
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        LogStarting(source.Exchange);
+        Log.Starting(logger, source.Exchange);
         try
         {
             await source.RunAsync(channel, stoppingToken).ConfigureAwait(false);
@@ -22,22 +22,25 @@ internal sealed partial class IngestHostedService(
         }
         catch (Exception ex)
         {
-            LogSourceFailed(source.Exchange, ex);
+            Log.SourceFailed(logger, source.Exchange, ex);
             throw;
         }
         finally
         {
             channel.Complete();
-            LogStopped(source.Exchange);
+            Log.Stopped(logger, source.Exchange);
         }
     }
 
-    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Ingest starting with source {Exchange}")]
-    private partial void LogStarting(string exchange);
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Ingest starting with source {Exchange}")]
+        public static partial void Starting(ILogger logger, string exchange);
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Critical, Message = "Ingest source {Exchange} failed and stopped")]
-    private partial void LogSourceFailed(string exchange, Exception exception);
+        [LoggerMessage(EventId = 1001, Level = LogLevel.Critical, Message = "Ingest source {Exchange} failed and stopped")]
+        public static partial void SourceFailed(ILogger logger, string exchange, Exception exception);
 
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Ingest source {Exchange} stopped; candle channel completed")]
-    private partial void LogStopped(string exchange);
+        [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Ingest source {Exchange} stopped; candle channel completed")]
+        public static partial void Stopped(ILogger logger, string exchange);
+    }
 }

@@ -13,7 +13,7 @@ using SignalStream.Ingest;
 namespace SignalStream.Hub.Hosting;
 
 /// <summary>The composition root: builds the web application for the configured roles. Tests start it on Kestrel too.</summary>
-public static class SignalStreamHost
+public static partial class SignalStreamHost
 {
     public const string DefaultUrl = "http://localhost:5080";
 
@@ -81,12 +81,21 @@ public static class SignalStreamHost
             app.MapSignalStreamWebhooks();
         }
 
-        app.Logger.LogInformation("SignalStream node starting with roles {Roles}", roles);
+        Log.Starting(app.Logger, roles.ToString());
         if (management.IsSeparate)
         {
-            app.Logger.LogInformation("Metrics and health are served on {ManagementUrls} only (Management:Urls)", management.Urls);
+            Log.ManagementSeparate(app.Logger, management.Urls);
         }
 
         return app;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 5900, Level = LogLevel.Information, Message = "SignalStream node starting with roles {Roles}")]
+        public static partial void Starting(ILogger logger, string roles);
+
+        [LoggerMessage(EventId = 5901, Level = LogLevel.Information, Message = "Metrics and health are served on {ManagementUrls} only (Management:Urls)")]
+        public static partial void ManagementSeparate(ILogger logger, string managementUrls);
     }
 }
