@@ -194,6 +194,45 @@ public sealed class SocketFrameOutputTests
     }
 
     [Fact]
+    public async Task FramesOfferedFromSeveralThreadsBesideTheWebSocketsOwnWritesArriveWholeAndInOrderPerThread()
+    {
+        // Fan-out loops of several symbols offer to one connection at once while SignalR writes its pings, and the client
+        // reads in odd pieces with pauses: gathered sends cut wherever the kernel stops, but every frame arrives whole and
+        // each thread's frames in the order it offered them.
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System);
+        const int threads = 3;
+        const int perThread = 1_500;
+        const int pings = 300;
+        var sizes = new[] { 20, 700, 90, 5_000, 300 };
+        var reading = pair.ReadFramesAsync(threads * perThread + pings, readSize: 1_000, pauseEvery: 7);
+        var offering = Enumerable.Range(0, threads).Select(t => Task.Run(() =>
+        {
+            for (var i = 0; i < perThread; i++)
+            {
+                Assert.NotEqual(FrameOffer.Closed, output.Offer(Numbered((t * 1_000_000) + i, size: sizes[(i + t) % sizes.Length]), int.MaxValue));
+            }
+        })).Append(Task.Run(() =>
+        {
+            for (var i = 0; i < pings; i++)
+            {
+                output.Write(WebSocketFrameScannerTests.Frame(0x09, fin: true, "png"u8.ToArray()));
+                Thread.Yield();
+            }
+        }));
+        await Task.WhenAll(offering).WaitAsync(Wait);
+
+        var frames = await reading.WaitAsync(Wait);
+        await output.WhenIdleAsync().WaitAsync(Wait);
+        Assert.Equal(pings, frames.Count(f => f.Length == 3));
+        var numbers = frames.Where(f => f.Length != 3).Select(NumberOf).ToList();
+        for (var t = 0; t < threads; t++)
+        {
+            Assert.Equal(Enumerable.Range(t * 1_000_000, perThread), numbers.Where(n => n / 1_000_000 == t));
+        }
+    }
+
+    [Fact]
     public async Task FramesHeldBehindTheWebSocketsFragmentedMessageFollowItInOneSend()
     {
         using var pair = await SocketPair.ConnectAsync();
@@ -330,10 +369,14 @@ public sealed class SocketFrameOutputTests
 
         public Task<List<byte[]>> ReadFramesAsync(int count) => ReadFramesUntilAsync(null, count);
 
-        public async Task<List<byte[]>> ReadFramesUntilAsync(Func<byte[], bool>? last, int count = int.MaxValue, int readSize = 16 * 1024)
+        public Task<List<byte[]>> ReadFramesAsync(int count, int readSize, int pauseEvery) => ReadFramesUntilAsync(null, count, readSize, pauseEvery);
+
+        /// <param name="pauseEvery">0, or every how many reads the client stops for a millisecond.</param>
+        public async Task<List<byte[]>> ReadFramesUntilAsync(Func<byte[], bool>? last, int count = int.MaxValue, int readSize = 16 * 1024, int pauseEvery = 0)
         {
             var frames = new List<byte[]>();
             var buffer = new byte[readSize];
+            var reads = 0;
             while (frames.Count < count)
             {
                 if (TryTakeFrame(out var payload))
@@ -345,6 +388,11 @@ public sealed class SocketFrameOutputTests
                     }
 
                     continue;
+                }
+
+                if (pauseEvery > 0 && ++reads % pauseEvery == 0)
+                {
+                    await Task.Delay(1);
                 }
 
                 var read = await Client.ReceiveAsync(buffer, SocketFlags.None);
