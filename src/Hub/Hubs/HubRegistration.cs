@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
 using SignalStream.Engine;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.Hub.Api;
 using SignalStream.Hub.Auth;
 using SignalStream.Hub.FanOut;
