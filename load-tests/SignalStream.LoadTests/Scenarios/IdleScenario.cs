@@ -50,6 +50,11 @@ internal sealed class IdleScenario(LoadTestOptions options, string folder)
         result.DurationSeconds = options.Duration;
         result.Notes.Add(string.Create(CultureInfo.InvariantCulture,
             $"RSS before the first connect {before.RssKb / 1024.0:0.0} MB (anonymous {before.AnonKb / 1024.0:0.0}); 3 s after the last subscription {early.RssKb / 1024.0:0.0} MB = {result.IdleKbPerConnection:0.0} KB a connection; after {options.Duration:0} s idle {settled.RssKb / 1024.0:0.0} MB (anonymous {settled.AnonKb / 1024.0:0.0}) = {result.IdleKbPerConnectionSettled:0.0} KB a connection, {result.IdleAnonKbPerConnectionSettled:0.0} of it anonymous memory (heaps and stacks; the rest is mapped files: code)"));
+        if (target == Targets.SignalStream)
+        {
+            result.Notes.Add(await GcReading.DescribeAsync(hubs[0].Url, options.Clients, cancellationToken));
+        }
+
         PublishScenario.Account(result, pool.Clients, symbols, new long[symbols.Count]);
         result.Errors = pool.Stats.Errors;
         result.ErrorSamples = pool.Stats.ErrorSamples.Take(10).ToList();
