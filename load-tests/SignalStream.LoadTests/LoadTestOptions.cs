@@ -78,7 +78,7 @@ internal sealed class LoadTestOptions
 
     /// <summary>
     /// Environment variables for the server under test (SignalStream nodes and the SignalR peer), after the harness's own:
-    /// runtime settings such as <c>DOTNET_GCgen0size</c> compared without a rebuild.
+    /// runtime settings such as <c>DOTNET_gcForceCompact</c> compared without a rebuild.
     /// </summary>
     public Dictionary<string, string> ServerEnvironment { get; } = new(StringComparer.Ordinal);
 
@@ -204,7 +204,7 @@ internal sealed class LoadTestOptions
             var key = equals > 0 ? item[..equals] : "";
             if (key.Length == 0 || !key.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
             {
-                errors.Add($"{name}: '{item}' is not KEY=VALUE with a name of letters, digits and underscores (for example {name} DOTNET_GCgen0size=0x400000).");
+                errors.Add($"{name}: '{item}' is not KEY=VALUE with a name of letters, digits and underscores (for example {name} DOTNET_gcForceCompact=1).");
                 continue;
             }
 
