@@ -5,7 +5,7 @@ namespace SignalStream.LoadTests;
 /// <summary>The harness's settings from <c>--name value</c> switches, validated with messages that say how to fix them.</summary>
 internal sealed class LoadTestOptions
 {
-    public static readonly string[] AllScenarios = ["steady", "reconnect", "slow", "bell", "outage", "sweep"];
+    public static readonly string[] AllScenarios = ["steady", "reconnect", "slow", "bell", "outage", "sweep", "idle"];
     public static readonly string[] AllTargets = LoadTests.Targets.All;
 
     public string[] Scenarios { get; set; } = ["steady", "reconnect", "slow"];
@@ -76,6 +76,12 @@ internal sealed class LoadTestOptions
 
     public string ChannelPrefix { get; set; } = "signalstream";
 
+    /// <summary>
+    /// Environment variables for the server under test (SignalStream nodes and the SignalR peer), after the harness's own:
+    /// runtime settings such as <c>DOTNET_gcForceCompact</c> compared without a rebuild.
+    /// </summary>
+    public Dictionary<string, string> ServerEnvironment { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Hard limit on the whole run; it stops by itself past it.</summary>
     public double MaxMinutes { get; set; } = 30;
 
@@ -137,10 +143,11 @@ internal sealed class LoadTestOptions
                 case "--peer": options.PeerFolder = value; break;
                 case "--peer-signalr-dll": options.PeerSignalRDll = value; break;
                 case "--max-minutes": options.MaxMinutes = Double(value, name, 0.5, 240, errors); break;
+                case "--server-env": EnvironmentPairs(value, name, options.ServerEnvironment, errors); break;
                 default:
                     errors.Add($"Unknown option {name}. Options: --scenarios, --targets, --clients, --symbols, --symbols-per-client, --rate, " +
                         "--duration, --slow-fraction, --sources, --connects-in-flight, --bell-symbols, --bell-fanout, --bell-models, --engine-speed, --protocol, --sweep-rates, --sweep-refine, --sweep-confirm, --p99-bound-ms, --out, --hub-dll, --peer, " +
-                        "--max-minutes, --smoke.");
+                        "--max-minutes, --server-env, --smoke.");
                     break;
             }
         }
@@ -186,6 +193,23 @@ internal sealed class LoadTestOptions
         }
 
         return items;
+    }
+
+    /// <summary><c>KEY=VALUE,KEY=VALUE</c>: names of letters, digits and underscores (the variables' form).</summary>
+    private static void EnvironmentPairs(string value, string name, Dictionary<string, string> into, List<string> errors)
+    {
+        foreach (var item in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var equals = item.IndexOf('=', StringComparison.Ordinal);
+            var key = equals > 0 ? item[..equals] : "";
+            if (key.Length == 0 || !key.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
+            {
+                errors.Add($"{name}: '{item}' is not KEY=VALUE with a name of letters, digits and underscores (for example {name} DOTNET_gcForceCompact=1).");
+                continue;
+            }
+
+            into[key] = item[(equals + 1)..];
+        }
     }
 
     /// <summary>A sweep's ladder: positive rates, strictly increasing (the sweep climbs and stops at the first

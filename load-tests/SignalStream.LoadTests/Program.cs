@@ -75,6 +75,7 @@ try
             {
                 "bell" => await new ClosingBellScenario(options, folder).RunAsync(bounded.Token),
                 "outage" => [await new EngineOutageScenario(options, folder).RunAsync(bounded.Token)],
+                "idle" => [await new IdleScenario(options, folder).RunAsync(target, bounded.Token)],
                 _ => [await new PublishScenario(options, folder).RunAsync(scenario, target, bounded.Token)],
             };
             foreach (var result in rows)

@@ -57,6 +57,11 @@ internal static partial class ReportWriter
             text.Append(ci, $" --engine-speed {o.EngineSpeed}");
         }
 
+        if (o.ServerEnvironment.Count > 0)
+        {
+            text.Append(ci, $" --server-env {string.Join(',', o.ServerEnvironment.Select(e => $"{e.Key}={e.Value}"))}");
+        }
+
         if (o.Scenarios.Contains("sweep"))
         {
             text.Append(ci, $" --sweep-rates {string.Join(',', o.SweepRates.Select(r => r.ToString(ci)))} --sweep-refine {o.SweepRefine} --sweep-confirm {o.SweepConfirm} --p99-bound-ms {o.P99BoundMs}");

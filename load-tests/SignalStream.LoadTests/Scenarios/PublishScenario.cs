@@ -136,6 +136,10 @@ internal sealed class PublishScenario
             result.ServerCpuPeakPercent = samplers.Count == 0 ? 0 : samplers.Max(s => s.CpuPercentSamples.DefaultIfEmpty(0).Max());
             result.ServerRssPeakMb = Math.Round(samplers.Sum(s => s.PeakRssMb), 1);
             result.HarnessCpuAveragePercent = Math.Round(harness.AverageCpuPercent, 1);
+            if (target == Targets.SignalStream && hubs.Count == 1)
+            {
+                result.Notes.Add(await GcReading.DescribeAsync(hubs[0].Url, _options.Clients, cancellationToken));
+            }
             if (publisher.Resent > 0 || publisher.Lost > 0)
             {
                 result.Notes.Add($"{publisher.Resent} publishes failed while Redis was down and were sent again after it returned; {publisher.Lost} dropped (outbox full)");

@@ -75,6 +75,12 @@ internal sealed class ScenarioResult
 
     public double IdleKbPerConnection { get; set; }
 
+    /// <summary>Idle scenario: the same after holding the clients idle for <c>--duration</c> seconds.</summary>
+    public double IdleKbPerConnectionSettled { get; set; }
+
+    /// <summary>Idle scenario: the anonymous part of it (heaps and stacks, not mapped code).</summary>
+    public double IdleAnonKbPerConnectionSettled { get; set; }
+
     public double HarnessCpuAveragePercent { get; set; }
 
     /// <summary>Delivered messages in each second of the run (for the chart).</summary>

@@ -106,6 +106,11 @@ internal sealed class ServerFarm : IAsyncDisposable
             environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
 
+        foreach (var (key, value) in _options.ServerEnvironment)
+        {
+            environment[key] = value;
+        }
+
         var process = Track(ManagedProcess.Start(name, "dotnet", [_options.HubDll, "--urls", url.ToString().TrimEnd('/')], _folder, environment,
             Path.GetDirectoryName(_options.HubDll)));
         await process.WaitForHttpAsync(new Uri(url, "/health/live"), TimeSpan.FromSeconds(90), cancellationToken);
@@ -143,6 +148,11 @@ internal sealed class ServerFarm : IAsyncDisposable
         for (var i = 0; i < symbols.Count; i++)
         {
             environment[$"Peer__Symbols__{i}"] = symbols[i];
+        }
+
+        foreach (var (key, value) in _options.ServerEnvironment)
+        {
+            environment[key] = value;
         }
 
         var process = Track(ManagedProcess.Start("peer-signalr", "dotnet", [_options.PeerSignalRDll, "--urls", url.ToString().TrimEnd('/')], _folder,

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using SignalStream.Hub.Hosting;
@@ -33,6 +34,30 @@ public sealed class LoggingTests
         Assert.Equal(ConsoleFormatterNames.Json, console.FormatterName);
         Assert.True(json.IncludeScopes);
         Assert.True(json.UseUtcTimestamp);
+    }
+
+    [Theory]
+    [InlineData(new string[0], false)]
+    [InlineData(new[] { "--Logging:Format=json" }, true)]
+    [InlineData(new[] { "--Logging:Console:FormatterOptions:IncludeScopes=true" }, true)]
+    public async Task LogScopesAreCapturedOnlyWhenTheLogFormatPrintsThem(string[] settings, bool captured)
+    {
+        await using var server = await TestServer.StartAsync([.. TestServer.SimulatedRun, .. settings]);
+
+        var filter = server.Services.GetRequiredService<IOptionsMonitor<LoggerFilterOptions>>().CurrentValue;
+
+        Assert.Equal(captured, filter.CaptureScopes);
+    }
+
+    [Fact]
+    public async Task AspNetCoreHostingDiagnosticsAreOffSoRequestsStartNoActivity()
+    {
+        // ASP.NET Core starts an Activity for every request while this category is enabled at any level.
+        await using var server = await TestServer.StartAsync([.. TestServer.SimulatedRun, "--Logging:LogLevel:Default=Debug"]);
+
+        var logger = server.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Microsoft.AspNetCore.Hosting.Diagnostics");
+
+        Assert.False(logger.IsEnabled(LogLevel.Critical));
     }
 
     [Fact]

@@ -46,7 +46,6 @@ internal static class AdmissionMiddleware
             // connection is admitted at the handshake (ConnectionRegistry.Add), by this same guard.
             var holdsRequest = IsWebSocketUpgrade(http) || IsEventStream(http.Request);
             var guard = new ConnectionGuard(registry.NewBudget(), holdsRequest ? http : null, ip, subject);
-            ITimer? handshake = null;
             if (holdsRequest)
             {
                 var refusal = admission.TryAdmit(ip, subject, out var slot);
@@ -57,7 +56,7 @@ internal static class AdmissionMiddleware
                 }
 
                 guard.Slot = slot;
-                handshake = admission.WatchHandshake(guard);
+                guard.WatchHandshake(admission.WatchHandshake(guard));
             }
 
             ConnectionGuard.Current = guard;
@@ -67,7 +66,7 @@ internal static class AdmissionMiddleware
             }
             finally
             {
-                handshake?.Dispose();
+                guard.StopWatchingHandshake();
                 if (holdsRequest)
                 {
                     guard.Slot?.Release();

@@ -18,6 +18,7 @@ internal sealed class ConnectionGuard(InvocationBudget budget, HttpContext? requ
     private static readonly AsyncLocal<ConnectionGuard?> s_current = new();
     private ConnectionAdmission.Slot? _slot;
     private ConnectionState? _state;
+    private ITimer? _handshakeDeadline;
     private int _handshake; // 0 pending, 1 done, 2 timed out
 
     /// <summary>The guard of the connection this code runs for, if any.</summary>
@@ -52,11 +53,19 @@ internal sealed class ConnectionGuard(InvocationBudget budget, HttpContext? requ
         set => Volatile.Write(ref _slot, value);
     }
 
+    /// <summary>Holds the timer that enforces the handshake deadline until the handshake is done or the request ends.</summary>
+    public void WatchHandshake(ITimer deadline) => Volatile.Write(ref _handshakeDeadline, deadline);
+
+    /// <summary>Disposes the deadline's timer, and lets it go: a timer kept by a connection's request for the
+    /// connection's whole life is about 0.2 KB a connection, for a deadline that has passed.</summary>
+    public void StopWatchingHandshake() => Interlocked.Exchange(ref _handshakeDeadline, null)?.Dispose();
+
     /// <summary>The handshake is done: the connection is <paramref name="state"/> from now on.</summary>
     public void Registered(ConnectionState state)
     {
         Volatile.Write(ref _state, state);
         Interlocked.CompareExchange(ref _handshake, 1, 0);
+        StopWatchingHandshake();
     }
 
     /// <summary>True when the handshake was not done yet, and now never counts as done in time (the request is being

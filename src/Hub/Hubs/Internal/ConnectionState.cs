@@ -24,7 +24,8 @@ internal sealed class ConnectionState
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, SignalSubscription> _signals = new(StringComparer.Ordinal);
-    private readonly HashSet<StreamKey> _candles = [];
+    // Made on the first candle subscription: most clients follow signals only (64 B a connection saved).
+    private HashSet<StreamKey>? _candles;
 
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly bool _watchesRequest;
@@ -97,10 +98,13 @@ internal sealed class ConnectionState
         {
             lock (_gate)
             {
-                return _signals.Count + _candles.Count;
+                return _signals.Count + CandleCount;
             }
         }
     }
+
+    /// <summary>Under <see cref="_gate"/>.</summary>
+    private int CandleCount => _candles?.Count ?? 0;
 
     /// <summary>
     /// True when the client, not the node, holds up what waits for it: its socket's kernel send buffer is full (the
@@ -174,7 +178,7 @@ internal sealed class ConnectionState
         lock (_gate)
         {
             replaced = _signals.GetValueOrDefault(subscription.Symbol);
-            if (replaced is null && _signals.Count + _candles.Count >= limit)
+            if (replaced is null && _signals.Count + CandleCount >= limit)
             {
                 return false;
             }
@@ -197,17 +201,17 @@ internal sealed class ConnectionState
     {
         lock (_gate)
         {
-            if (_candles.Contains(stream))
+            if (_candles?.Contains(stream) == true)
             {
                 return 1;
             }
 
-            if (_signals.Count + _candles.Count >= limit)
+            if (_signals.Count + CandleCount >= limit)
             {
                 return -1;
             }
 
-            _candles.Add(stream);
+            (_candles ??= []).Add(stream);
             return 0;
         }
     }
@@ -216,7 +220,7 @@ internal sealed class ConnectionState
     {
         lock (_gate)
         {
-            return _candles.Remove(stream);
+            return _candles?.Remove(stream) == true;
         }
     }
 
@@ -225,9 +229,9 @@ internal sealed class ConnectionState
     {
         lock (_gate)
         {
-            var result = (_signals.Values.ToArray(), _candles.ToArray());
+            var result = (_signals.Values.ToArray(), _candles?.ToArray() ?? []);
             _signals.Clear();
-            _candles.Clear();
+            _candles = null;
             return result;
         }
     }

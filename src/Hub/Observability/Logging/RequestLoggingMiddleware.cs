@@ -7,14 +7,11 @@ namespace SignalStream.Hub.Observability.Logging;
 /// </summary>
 internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, ILogger<RequestLoggingMiddleware> logger, TimeProvider timeProvider)
 {
-    public async Task InvokeAsync(HttpContext context)
-    {
-        if (!logger.IsEnabled(LogLevel.Debug))
-        {
-            await next(context);
-            return;
-        }
+    // Not async when the line is off: an awaiting frame would stay allocated for as long as a WebSocket request lasts.
+    public Task InvokeAsync(HttpContext context) => logger.IsEnabled(LogLevel.Debug) ? LogAsync(context) : next(context);
 
+    private async Task LogAsync(HttpContext context)
+    {
         var started = timeProvider.GetTimestamp();
         try
         {

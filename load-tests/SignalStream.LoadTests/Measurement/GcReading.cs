@@ -1,0 +1,20 @@
+using System.Globalization;
+
+namespace SignalStream.LoadTests.Measurement;
+
+/// <summary>
+/// A SignalStream node's managed heap as its own <c>/metrics</c> shows it (the runtime's <c>System.Runtime</c> meter):
+/// how much of its memory is objects, how much the collector keeps as free space between them, and what collecting
+/// cost so far.
+/// </summary>
+internal static class GcReading
+{
+    public static async Task<string> DescribeAsync(Uri node, int connections, CancellationToken cancellationToken)
+    {
+        var gc = await MetricsScrape.ReadAsync(node, cancellationToken);
+        var size = gc.Sum("dotnet_gc_last_collection_heap_size_bytes");
+        var free = gc.Sum("dotnet_gc_last_collection_heap_fragmentation_size_bytes");
+        return string.Create(CultureInfo.InvariantCulture,
+            $"managed heap after the last collection {size / 1048576:0.0} MB, of which {free / 1048576:0.0} MB free space between objects ({free / 1024 / Math.Max(connections, 1):0.0} KB a connection); committed {gc.Sum("dotnet_gc_last_collection_memory_committed_size_bytes") / 1048576:0.0} MB; collections gen0 {gc.Sum("dotnet_gc_collections_total", "\"gen0\""):0}, gen1 {gc.Sum("dotnet_gc_collections_total", "\"gen1\""):0}, gen2 {gc.Sum("dotnet_gc_collections_total", "\"gen2\""):0}, paused {gc.Sum("dotnet_gc_pause_time_seconds_total"):0.00} s in all since start");
+    }
+}
