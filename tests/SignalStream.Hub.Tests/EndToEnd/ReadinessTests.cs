@@ -4,7 +4,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.Hub.Hosting;
 using SignalStream.Hub.Tests.Infrastructure;
 
