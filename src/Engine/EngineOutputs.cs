@@ -13,8 +13,9 @@ namespace SignalStream.Engine;
 /// </summary>
 /// <remarks>
 /// A signal is stamped with <see cref="Signal.PublishedAt"/> here, once, before the store sees it: the stored copy and the
-/// published one are the same record. Publishers are called in registration order. Without a durable output (engine
-/// tests, tools) results are published at once.
+/// published one are the same record. The composition root builds this with its outputs in their order (the node: the
+/// event writer, then the fan-out; docs/architecture.md); publishers are called in the order given. Without a durable
+/// output (engine tests, tools that store nothing) results are published at once.
 /// </remarks>
 public sealed class EngineOutputs : IEngineOutput
 {
@@ -23,13 +24,23 @@ public sealed class EngineOutputs : IEngineOutput
     private readonly Publishers _publish;
     private readonly TimeProvider _time;
 
-    public EngineOutputs(IEnumerable<IEngineOutput> outputs, IDurableEngineOutput? store = null, TimeProvider? timeProvider = null)
+    /// <param name="store">Where every result is made durable first, or null to publish at once.</param>
+    /// <param name="publishers">The publishing outputs, called in this order (signals and outcomes after their commit).</param>
+    /// <param name="timeProvider">The clock that stamps <see cref="Signal.PublishedAt"/>.</param>
+    public EngineOutputs(IDurableEngineOutput? store, IReadOnlyList<IEngineOutput> publishers, TimeProvider? timeProvider = null)
     {
-        _outputs = outputs.ToArray();
+        ArgumentNullException.ThrowIfNull(publishers);
+        _outputs = [.. publishers];
         _store = store;
         _publish = new Publishers(_outputs);
         _time = timeProvider ?? TimeProvider.System;
     }
+
+    /// <summary>The durable output, if any (for the composition's tests).</summary>
+    internal IDurableEngineOutput? DurableOutput => _store;
+
+    /// <summary>The publishers, in call order (for the composition's tests).</summary>
+    internal IReadOnlyList<IEngineOutput> PublishOrder => _outputs;
 
     public async ValueTask OnCandleArrivedAsync(CandleUpdate update, CancellationToken cancellationToken)
     {

@@ -4,8 +4,8 @@ namespace SignalStream.Engine;
 
 /// <summary>
 /// A publisher of the engine's results (the fan-out to clients and Redis; any other sink). <see cref="EngineOutputs"/>
-/// calls every registered output in registration order; signals and outcomes arrive only after the durable output
-/// (<see cref="IDurableEngineOutput"/>, the event writer) has had their commit acknowledged.
+/// calls its publishers in the order the composition root gave them; signals and outcomes arrive only after the durable
+/// output (<see cref="IDurableEngineOutput"/>, the event writer) has had their commit acknowledged.
 /// </summary>
 /// <remarks>
 /// Calls for one stream arrive in order and never concurrently; a symbol's signals arrive in seq order. A returned

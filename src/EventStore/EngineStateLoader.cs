@@ -14,8 +14,8 @@ namespace SignalStream.EventStore;
 /// </summary>
 /// <remarks>
 /// Reads the per-symbol streams rather than the global log, so start-up cost grows with signals, not with candles.
-/// Hosted services start one after another in registration order; the host registers this one before ingest and the
-/// engine pipeline, which is what makes "before the first candle" hold.
+/// The server starts it in its own stage, before ingest and the engine (SignalStreamHost's stages, NodeStartup), which is
+/// what makes "before the first candle" hold.
 /// </remarks>
 public sealed partial class EngineStateLoader(
     IEventStore store,

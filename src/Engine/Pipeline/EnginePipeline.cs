@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using SignalStream.Contracts;
@@ -27,7 +26,7 @@ namespace SignalStream.Engine.Pipeline;
 /// </remarks>
 internal sealed partial class EnginePipeline : BackgroundService
 {
-    private readonly ICandleUpdateReader? _reader;
+    private readonly ICandleUpdateReader _reader;
     private readonly ModelRegistry _registry;
     private readonly EngineOutputs _outputs;
     private readonly ISignalStage? _signals;
@@ -40,8 +39,11 @@ internal sealed partial class EnginePipeline : BackgroundService
     private readonly ConcurrentQueue<PendingCandle> _pool = new();
     private readonly CancellationTokenSource _abort = new();
 
+    /// <param name="reader">The candle source.</param>
+    /// <param name="signals">The signal stage, or null to run features and inference only (benchmarks).</param>
     public EnginePipeline(
-        IServiceProvider services,
+        ICandleUpdateReader reader,
+        ISignalStage? signals,
         ModelRegistry registry,
         EngineOutputs outputs,
         InferenceMetrics metrics,
@@ -49,8 +51,8 @@ internal sealed partial class EnginePipeline : BackgroundService
         TimeProvider time,
         ILogger<EnginePipeline> logger)
     {
-        _reader = services.GetService<ICandleUpdateReader>();
-        _signals = services.GetService<ISignalStage>();
+        _reader = reader;
+        _signals = signals;
         _registry = registry;
         _outputs = outputs;
         _metrics = metrics;
@@ -87,12 +89,6 @@ internal sealed partial class EnginePipeline : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (_reader is null)
-        {
-            Log.NoReader(_logger);
-            return;
-        }
-
         await Task.Yield();
         Log.Starting(_logger, _registry.Folder, _registry.Current.Models.Length, _signals is not null);
         var emitter = EmitLoopAsync(_abort.Token);
@@ -348,8 +344,5 @@ internal sealed partial class EnginePipeline : BackgroundService
 
         [LoggerMessage(EventId = 2204, Level = LogLevel.Warning, Message = "Stream {Stream} keeps {Have} feature rows but a model now needs {Need}; it warms up again")]
         public static partial void StreamRewarming(ILogger logger, string stream, int have, int need);
-
-        [LoggerMessage(EventId = 2205, Level = LogLevel.Critical, Message = "No ICandleUpdateReader is registered, so the engine pipeline has no input; the host must register the ingest channel adapter (CandleChannelReader)")]
-        public static partial void NoReader(ILogger logger);
     }
 }

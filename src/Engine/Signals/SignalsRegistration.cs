@@ -8,7 +8,11 @@ using SignalStream.Engine.Signals.Internal;
 
 namespace SignalStream.Engine.Signals;
 
-/// <summary>Registers decision, risk levels, outcome tracking and the journal.</summary>
+/// <summary>
+/// Registers decision, risk levels, outcome tracking and the journal. The stage takes its seq from
+/// <see cref="ISignalSequence"/> and hands results to <see cref="EngineOutputs"/>: the composition root registers both
+/// (<see cref="EngineServiceCollectionExtensions.AddSignalStreamEngine"/>).
+/// </summary>
 public static class SignalsRegistration
 {
     public static IServiceCollection AddSignalStreamSignals(this IServiceCollection services, IConfiguration configuration)
@@ -19,10 +23,6 @@ public static class SignalsRegistration
         services.AddSingleton<IValidateOptions<SignalsOptions>, SignalsOptionsValidator>();
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
-
-        // Without an event store every symbol starts at seq 1; the store registers its sequence first and wins.
-        services.TryAddSingleton<ISignalSequence, NoStoreSignalSequence>();
-        services.TryAddSingleton<EngineOutputs>();
 
         services.AddSingleton(sp => new SignalRules(sp.GetRequiredService<IOptions<SignalsOptions>>().Value));
         services.AddSingleton<SignalJournal>();

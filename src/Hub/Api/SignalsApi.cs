@@ -21,7 +21,11 @@ internal static class SignalsApi
     public const int DefaultLimit = 100;
     public const int MaxLimit = 1000;
 
-    public static void MapSignalStreamApi(this WebApplication app, bool requireAuth)
+    /// <param name="runsEngine">
+    /// Whether this node runs the engine (Node:Roles): only then does it have the model catalog and the signal journal that
+    /// <c>/api/models</c> and <c>/api/performance</c> serve; a hub-only node answers them 503 with where to ask instead.
+    /// </param>
+    public static void MapSignalStreamApi(this WebApplication app, bool requireAuth, bool runsEngine)
     {
         var api = app.MapGroup("/api");
         if (requireAuth)
@@ -38,12 +42,19 @@ internal static class SignalsApi
         api.MapGet("/signals", ReadSignalsAsync);
         api.MapGet("/signals/latest", ReadLatestAsync);
         api.MapGet("/symbols", ListSymbolsAsync);
-        api.MapGet("/models", (HttpContext http) => http.RequestServices.GetService<IModelCatalog>() is { } catalog
-            ? Results.Json(catalog.GetModels(), ContractsJsonContext.Default.IReadOnlyListModelInfo)
-            : Unavailable("This node has no model catalog (it does not run the engine); ask a node with Node:Roles all or engine."));
-        api.MapGet("/performance", (HttpContext http) => http.RequestServices.GetService<IPerformanceReport>() is { } report
-            ? Results.Json(Entitlements.From(http.User).Visible(report.GetReport()), ContractsJsonContext.Default.PerformanceReport)
-            : Unavailable("This node has no signal journal (it does not run the engine); ask a node with Node:Roles all or engine."));
+        if (runsEngine)
+        {
+            var catalog = app.Services.GetRequiredService<IModelCatalog>();
+            var report = app.Services.GetRequiredService<IPerformanceReport>();
+            api.MapGet("/models", () => Results.Json(catalog.GetModels(), ContractsJsonContext.Default.IReadOnlyListModelInfo));
+            api.MapGet("/performance", (HttpContext http) =>
+                Results.Json(Entitlements.From(http.User).Visible(report.GetReport()), ContractsJsonContext.Default.PerformanceReport));
+        }
+        else
+        {
+            api.MapGet("/models", () => Unavailable("This node has no model catalog (it does not run the engine); ask a node with Node:Roles all or engine."));
+            api.MapGet("/performance", () => Unavailable("This node has no signal journal (it does not run the engine); ask a node with Node:Roles all or engine."));
+        }
     }
 
     private static async Task<IResult> ReadSignalsAsync(HttpContext http, ServedMarkets markets, SignalHistoryReader history, CancellationToken cancellationToken)

@@ -4,6 +4,7 @@ using SignalStream.Engine.Inference;
 using SignalStream.Engine.Pipeline;
 using SignalStream.Engine.Signals;
 using SignalStream.EventStore;
+using SignalStream.Hub.FanOut;
 using SignalStream.Hub.Hubs;
 using SignalStream.Hub.Notifications;
 using SignalStream.Hub.Observability;
@@ -37,35 +38,55 @@ public static partial class SignalStreamHost
         InferenceRegistration.ResolveBundledModels(configuration, builder.Environment.ContentRootPath);
         var roles = NodeRoles.Parse(configuration["Node:Roles"]);
         builder.Services.AddSingleton(roles);
-        builder.Services.AddHealthChecks()
-            .AddCheck("process", () => HealthCheckResult.Healthy(), tags: ["live"]);
+        // The node's parts in their start order, which is this list's (NodeStages, NodeStartup): each stage starts once
+        // the one before it has, and they stop in reverse.
+        var node = new NodeStages(builder.Services)
+            .Add("observability", s =>
+            {
+                s.AddHealthChecks().AddCheck("process", () => HealthCheckResult.Healthy(), tags: ["live"]);
+                s.AddSignalStreamObservability(configuration);
+                s.AddSignalStreamTracing(configuration);
+            })
 
-        builder.Services.AddSignalStreamObservability(configuration);
-        builder.Services.AddSignalStreamTracing(configuration);
-        builder.Services.AddSignalStreamEvents(configuration);
+            // The store opens first (the writer, then its projector): everything after reads or writes it.
+            .Add("event store", s => s.AddSignalStreamEvents(configuration))
 
-        // Before the engine: each sink's progress is loaded before the first signal can be published.
-        builder.Services.AddSignalStreamNotifications(configuration, roles);
+            // Each sink's progress is loaded before the first signal can be published.
+            .Add("notifications", s => s.AddSignalStreamNotifications(configuration, roles));
         if (roles.RunsEngine)
         {
-            // Before ingest and the engine: hosted services start in registration order, and the signal stage must be
-            // restored from the store before the first candle reaches it.
-            builder.Services.AddHostedService(sp => new EngineStateLoader(
-                sp.GetRequiredService<IEventStore>(),
-                sp.GetService<ISignalStateRestore>(),
-                sp.GetRequiredService<CandleWatermarks>(),
-                IngestOptions.Bind(configuration).ResolvedStreams(),
-                sp.GetRequiredService<ILogger<EngineStateLoader>>()));
+            node
+                // The signal stage restored and the candle watermarks loaded before any alert or candle reaches the engine.
+                .Add("engine state", s => s.AddHostedService(sp => new EngineStateLoader(
+                    sp.GetRequiredService<IEventStore>(),
+                    sp.GetRequiredService<ISignalStateRestore>(),
+                    sp.GetRequiredService<CandleWatermarks>(),
+                    IngestOptions.Bind(configuration).ResolvedStreams(),
+                    sp.GetRequiredService<ILogger<EngineStateLoader>>())))
 
-            // TradingView alerts enter the engine; their start-up loader runs here: after the signals are restored, before ingest.
-            builder.Services.AddSignalStreamWebhooks(configuration);
-            builder.Services.AddSignalStreamIngest(configuration);
-            builder.Services.AddSingleton<ICandleUpdateReader, CandleChannelReader>();
-            builder.Services.AddSingleton<IStreamResumePoints, StoredResumePoints>();
-            builder.Services.AddSignalStreamEngine(configuration);
+                // TradingView alerts enter the engine: their standing votes are restored after the signals, before ingest.
+                .Add("alerts", s => s.AddSignalStreamWebhooks(configuration))
+                .Add("ingest", s =>
+                {
+                    s.AddSignalStreamIngest(configuration);
+                    s.AddSingleton<IStreamResumePoints, StoredResumePoints>();
+                })
+
+                // The models load before the pipeline reads its first candle (AddSignalStreamEngine registers them in that
+                // order). The engine's way out, in its order: the event writer makes every result durable, then the
+                // fan-out publishes it (signals and outcomes after their commit: a seq a client has seen is durable).
+                .Add("engine", s =>
+                {
+                    s.AddSingleton<ICandleUpdateReader, CandleChannelReader>();
+                    s.AddSignalStreamEngine(configuration, sp => new EngineOutputs(
+                        store: sp.GetRequiredService<IDurableEngineOutput>(),
+                        publishers: [sp.GetRequiredService<FanOutEngineOutput>()],
+                        sp.GetRequiredService<TimeProvider>()));
+                });
         }
 
-        builder.Services.AddSignalStreamHub(configuration, roles);
+        node.Add("hub", s => s.AddSignalStreamHub(configuration, roles));
+        node.Register();
 
         var app = builder.Build();
         management.UseGate(app);

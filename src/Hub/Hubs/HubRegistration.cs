@@ -34,7 +34,8 @@ public static class HubRegistration
         services.TryAddSingleton<HubMetrics>();
 
         var redis = configuration.GetConnectionString("Redis");
-        if (!string.IsNullOrWhiteSpace(redis))
+        var hasBus = !string.IsNullOrWhiteSpace(redis);
+        if (redis is not null && hasBus)
         {
             services.AddRedisSignalBus(configuration, redis);
         }
@@ -51,12 +52,14 @@ public static class HubRegistration
 
         if (roles.RunsEngine)
         {
-            services.AddSingleton<IEngineOutput>(sp => new FanOutEngineOutput(
+            // The engine's publisher; the composition root puts it after the event writer (EngineOutputs). What it
+            // delivers to is decided here, from the roles and the configuration, never looked up at run time.
+            services.AddSingleton(sp => new FanOutEngineOutput(
                 roles.ServesClients ? sp.GetRequiredService<SymbolFeeds>() : null,
-                sp.GetService<ISignalBus>(),
+                hasBus ? sp.GetRequiredService<ISignalBus>() : null,
                 sp.GetRequiredService<HubMetrics>(),
                 sp.GetRequiredService<TimeProvider>(),
-                sp.GetService<Notifications.NotificationService>()));
+                sp.GetRequiredService<Notifications.NotificationService>()));
         }
 
         return services;
@@ -68,7 +71,7 @@ public static class HubRegistration
         services.AddOptions<SignalHistoryOptions>().Bind(configuration.GetSection(SignalHistoryOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<SignalHistoryOptions>>(new Validator<SignalHistoryOptions>(o => o.Validate()));
         services.AddSingleton(sp => new SignalHistoryReader(
-            sp.GetService<ISignalHistory>(),
+            sp.GetRequiredService<ISignalHistory>(),
             sp.GetRequiredService<IOptions<SignalHistoryOptions>>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
@@ -180,7 +183,7 @@ public static class HubRegistration
             hub.RequireAuthorization();
         }
 
-        app.MapSignalStreamApi(jwt);
+        app.MapSignalStreamApi(jwt, roles.RunsEngine);
         return app;
     }
 

@@ -18,7 +18,8 @@ internal static class NotificationsApi
     public const int DefaultLimit = 50;
     public const int MaxLimit = 500;
 
-    public static void MapSignalStreamNotifications(this WebApplication app, bool requireAuth)
+    /// <param name="running">The sinks' service on a node that runs the engine; null on a hub-only node (no sink runs there).</param>
+    public static void MapSignalStreamNotifications(this WebApplication app, bool requireAuth, NotificationService? running)
     {
         var api = app.MapGroup("/api/notifications");
         if (requireAuth)
@@ -32,13 +33,13 @@ internal static class NotificationsApi
             api.RequireRateLimiting(Api.ApiRateLimiting.PolicyName);
         }
 
-        api.MapGet("", ListSinks);
+        api.MapGet("", (IOptions<NotificationsOptions> options) => ListSinks(options, running));
         api.MapGet("/{sink}/dead-letters", ReadDeadLettersAsync);
     }
 
-    private static IResult ListSinks(HttpContext http, IOptions<NotificationsOptions> options)
+    private static IResult ListSinks(IOptions<NotificationsOptions> options, NotificationService? service)
     {
-        var running = http.RequestServices.GetService<NotificationService>()?.Sinks.ToDictionary(s => s.Settings.Name, StringComparer.OrdinalIgnoreCase);
+        var running = service?.Sinks.ToDictionary(s => s.Settings.Name, StringComparer.OrdinalIgnoreCase);
         var sinks = options.Value.Sinks
             .OrderBy(s => s.Key, StringComparer.Ordinal)
             .Select(s => running is not null && running.TryGetValue(s.Key, out var runner)

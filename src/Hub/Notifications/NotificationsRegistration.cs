@@ -42,7 +42,9 @@ public static class NotificationsRegistration
     {
         if (roles.ServesClients)
         {
-            app.MapSignalStreamNotifications(app.Services.GetRequiredService<IOptions<Auth.AuthOptions>>().Value.IsJwt);
+            app.MapSignalStreamNotifications(
+                app.Services.GetRequiredService<IOptions<Auth.AuthOptions>>().Value.IsJwt,
+                roles.RunsEngine ? app.Services.GetRequiredService<NotificationService>() : null);
         }
 
         return app;

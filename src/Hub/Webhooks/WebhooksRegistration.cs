@@ -11,9 +11,9 @@ namespace SignalStream.Hub.Webhooks;
 public static class WebhooksRegistration
 {
     /// <summary>
-    /// Adds the <c>Webhooks</c> options (validated at start), the webhook and its start-up loader. Call it after the
-    /// engine state loader and before ingest: hosted services start in registration order, and the loader must run
-    /// between the two (open signals restored, no candle yet).
+    /// Adds the <c>Webhooks</c> options (validated at start), the webhook and its start-up loader. The loader must start
+    /// after the engine state loader and before ingest (open signals restored, no candle yet): the server gives it its
+    /// own stage between the two (SignalStreamHost).
     /// </summary>
     public static IServiceCollection AddSignalStreamWebhooks(this IServiceCollection services, IConfiguration configuration)
     {

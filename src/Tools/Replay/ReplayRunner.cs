@@ -49,15 +49,19 @@ internal static class ReplayRunner
         var reader = new StoredCandleReader(candles.Reader, clock);
         var done = new ReplayProgress(reader);
 
-        // The replay clock first: every TryAdd registration of TimeProvider below then keeps it.
-        builder.Services.AddSingleton<TimeProvider>(clock);
         builder.Services.AddSignalStreamEvents(builder.Configuration, options.Into);
         builder.Services.AddSingleton<ICandleUpdateReader>(reader);
-        builder.Services.AddSignalStreamEngine(builder.Configuration);
 
-        // A publisher: EngineOutputs hands a candle to the writer first, so a candle counts as done once persisted-or-buffered
-        // (signals and outcomes are counted after their commit, hence the result is read after the writer's drain).
-        builder.Services.AddSingleton<IEngineOutput>(done);
+        // The engine's way out, as the server's: the namespaced writer persists, then the progress counter publishes. A
+        // candle counts as done once persisted-or-buffered; signals and outcomes are counted after their commit, hence the
+        // result is read after the writer's drain.
+        builder.Services.AddSignalStreamEngine(builder.Configuration, sp => new EngineOutputs(
+            store: sp.GetRequiredService<IDurableEngineOutput>(),
+            publishers: [done],
+            sp.GetRequiredService<TimeProvider>()));
+
+        // The replay clock for every part, whatever each registered as its default (candle receive times, not the wall).
+        builder.Services.Replace(ServiceDescriptor.Singleton<TimeProvider>(clock));
 
         using var host = builder.Build();
         var source = journal is null ? null : EventsRegistration.OpenFileJournalReadOnly(journal, host.Services.GetRequiredService<ILoggerFactory>());

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using BenchmarkDotNet.Attributes;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.Contracts;
 using SignalStream.Engine;
@@ -33,7 +32,6 @@ public class EngineBurstBenchmark
     private CandleUpdateChannel _channel = null!;
     private ModelRegistry _registry = null!;
     private EnginePipeline _pipeline = null!;
-    private ServiceProvider _services = null!;
     private CountingOutput _output = null!;
     private InferenceMetrics _metrics = null!;
     private Candle[][] _rounds = [];
@@ -74,8 +72,7 @@ public class EngineBurstBenchmark
 
         _channel = new CandleUpdateChannel(4 * Streams);
         _output = new CountingOutput();
-        _services = new ServiceCollection().AddSingleton<ICandleUpdateReader>(new ChannelReader(_channel)).BuildServiceProvider();
-        _pipeline = new EnginePipeline(_services, _registry, new EngineOutputs([_output]), _metrics, options, time,
+        _pipeline = new EnginePipeline(new ChannelReader(_channel), signals: null, _registry, new EngineOutputs(store: null, [_output]), _metrics, options, time,
             NullLogger<EnginePipeline>.Instance);
         _pipeline.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
 
@@ -109,7 +106,6 @@ public class EngineBurstBenchmark
         _pipeline.Dispose();
         _tracer?.Dispose();
         _registry.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        _services.Dispose();
         _meters.Dispose();
     }
 

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.Contracts;
 using SignalStream.Engine.Inference;
@@ -14,18 +13,13 @@ namespace SignalStream.Engine.Tests.Pipeline;
 internal sealed class PipelineHarness : IAsyncDisposable
 {
     private readonly TestMeterFactory _meters = new();
-    private readonly ServiceProvider _services;
 
     public PipelineHarness(ModelFolder models, InferenceOptions? options = null)
     {
         Metrics = new InferenceMetrics(_meters);
         Options = options ?? new InferenceOptions { MaxBatchSize = 64, MaxQueueDelayMicroseconds = 200, QueueCapacity = 256, SummarySeconds = 0 };
         Registry = models.CreateRegistry(Metrics, Options);
-        _services = new ServiceCollection()
-            .AddSingleton<ICandleUpdateReader>(new ChannelReaderAdapter(Channel))
-            .AddSingleton<ISignalStage>(Signals)
-            .BuildServiceProvider();
-        Pipeline = new EnginePipeline(_services, Registry, new EngineOutputs([Outputs]), Metrics, Options, TimeProvider.System,
+        Pipeline = new EnginePipeline(new ChannelReaderAdapter(Channel), Signals, Registry, new EngineOutputs(store: null, [Outputs]), Metrics, Options, TimeProvider.System,
             NullLogger<EnginePipeline>.Instance);
     }
 
@@ -62,7 +56,6 @@ internal sealed class PipelineHarness : IAsyncDisposable
     {
         Pipeline.Dispose();
         await Registry.DisposeAsync();
-        await _services.DisposeAsync();
         _meters.Dispose();
     }
 

@@ -365,18 +365,8 @@ public class SignalStageTests
             var services = new ServiceCollection();
             services.AddLogging();
             services.AddSingleton<TimeProvider>(Time);
-            services.AddSingleton<IEngineOutput>(Sink);
-            if (sequence is not null)
-            {
-                services.AddSingleton(sequence);
-            }
-
-            if (durable is not null)
-            {
-                services.AddSingleton(durable);
-            }
-
-            services.AddSingleton<EngineOutputs>();
+            services.AddSingleton(sequence ?? new NoStoreSequence());
+            services.AddSingleton(new EngineOutputs(durable, [Sink], Time));
             services.AddSignalStreamSignals(configuration);
             _provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
         }
@@ -492,5 +482,11 @@ public class SignalStageTests
                 return [.. list];
             }
         }
+    }
+
+    /// <summary>No store: every symbol starts at seq 1.</summary>
+    private sealed class NoStoreSequence : ISignalSequence
+    {
+        public ValueTask<long> GetLastSeqAsync(string symbol, CancellationToken cancellationToken) => ValueTask.FromResult(0L);
     }
 }

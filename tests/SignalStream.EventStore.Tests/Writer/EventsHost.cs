@@ -35,7 +35,8 @@ internal sealed class EventsHost : IAsyncDisposable
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddSignalStreamEvents(configuration);
-        services.AddSingleton<EngineOutputs>();
+        // The node's order: the writer persists, then the publishers a test registers (as IEngineOutput) get the results.
+        services.AddSingleton(sp => new EngineOutputs(sp.GetRequiredService<IDurableEngineOutput>(), [.. sp.GetServices<IEngineOutput>()]));
         configure?.Invoke(services);
         var host = new EventsHost(services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true }));
         foreach (var hosted in host._hosted)

@@ -1,0 +1,141 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using SignalStream.Engine;
+using SignalStream.Engine.Inference.Internal;
+using SignalStream.Engine.Pipeline;
+using SignalStream.EventStore;
+using SignalStream.Hub.FanOut;
+using SignalStream.Hub.Hosting;
+using SignalStream.Hub.Hubs.Internal;
+using SignalStream.Hub.Notifications;
+using SignalStream.Hub.Webhooks;
+using SignalStream.Ingest;
+
+namespace SignalStream.Hub.Tests.Hosting;
+
+/// <summary>
+/// The composition root, built for each role and inspected before it starts: the engine's outputs persist then publish,
+/// and the node's hosted services start in the order SignalStreamHost writes down (the store first, the signal stage and
+/// alerts restored before ingest and the engine, the models before the pipeline).
+/// </summary>
+public sealed class CompositionTests : IDisposable
+{
+    private readonly string _data = Directory.CreateTempSubdirectory("signalstream-composition-").FullName;
+
+    public void Dispose() => Directory.Delete(_data, recursive: true);
+
+    [Theory]
+    [InlineData("all")]
+    [InlineData("engine")]
+    public async Task AnEngineNodePersistsEveryResultThenPublishesItThroughTheFanOut(string roles)
+    {
+        await using var app = Build(roles);
+
+        var outputs = app.Services.GetRequiredService<EngineOutputs>();
+
+        Assert.IsType<EventWriter>(outputs.DurableOutput);
+        Assert.Same(app.Services.GetRequiredService<IDurableEngineOutput>(), outputs.DurableOutput);
+        Assert.Equal([app.Services.GetRequiredService<FanOutEngineOutput>()], outputs.PublishOrder);
+    }
+
+    [Fact]
+    public async Task AHubNodeHasNoEngineOutputs()
+    {
+        await using var app = Build("hub");
+
+        Assert.Null(app.Services.GetService<EngineOutputs>());
+        Assert.Null(app.Services.GetService<FanOutEngineOutput>());
+    }
+
+    [Theory]
+    [InlineData("all")]
+    [InlineData("engine")]
+    public async Task AnEngineNodeRestoresItsStateBeforeIngestAndLoadsModelsBeforeThePipeline(string roles)
+    {
+        await using var app = Build(roles);
+
+        var order = StartOrder(app);
+
+        AssertStartsInOrder(order,
+            typeof(EventWriter),
+            typeof(EventProjector),
+            typeof(NotificationService),
+            typeof(EngineStateLoader),
+            typeof(AlertStateLoader),
+            typeof(IngestHostedService),
+            typeof(ModelRegistry),
+            typeof(EnginePipeline));
+
+        // "hub": the Redis bus on both, the feeds and connections on "all".
+        Assert.Equal(
+            ["observability", "event store", "notifications", "engine state", "alerts", "ingest", "engine", "hub"],
+            order.Select(p => p.Stage).Distinct());
+    }
+
+    [Fact]
+    public async Task AHubNodeStartsTheStoreBeforeItsFeedsAndItsFeedsBeforeItsConnections()
+    {
+        await using var app = Build("hub");
+
+        var order = StartOrder(app);
+
+        AssertStartsInOrder(order, typeof(EventWriter), typeof(SymbolFeeds), typeof(ConnectionRegistry));
+        Assert.DoesNotContain(order, p => p.Service is EngineStateLoader or IngestHostedService or EnginePipeline);
+    }
+
+    [Theory]
+    [InlineData("all")]
+    [InlineData("engine")]
+    [InlineData("hub")]
+    public async Task NoneOfTheNodesOwnHostedServicesStartsOutsideTheWrittenOrder(string roles)
+    {
+        await using var app = Build(roles);
+
+        var own = app.Services.GetServices<IHostedService>().Where(s => s.GetType().Assembly.GetName().Name!.StartsWith("SignalStream", StringComparison.Ordinal));
+
+        Assert.IsType<NodeStartup>(Assert.Single(own));
+    }
+
+    [Fact]
+    public async Task AHubNodeSaysWhereToAskForModelsAndPerformance()
+    {
+        await using var node = await TestServer.StartAsync("--Node:Roles=hub", $"--ConnectionStrings:Redis={TestRedis.ConnectionString}");
+
+        foreach (var path in new[] { "/api/models", "/api/performance" })
+        {
+            using var response = await node.Http.GetAsync(new Uri(path, UriKind.Relative)).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Contains("ask a node with Node:Roles all or engine", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+    }
+
+    private WebApplication Build(string roles) => SignalStreamHost.Build(
+    [
+        "--urls", "http://127.0.0.1:0",
+        $"--Storage:File:Path={_data}",
+        $"--Node:Roles={roles}",
+        "--Ingest:Source=simulated",
+
+        // Never connected: nothing here starts. A hub node needs a bus to be built at all.
+        "--ConnectionStrings:Redis=127.0.0.1:1",
+    ]);
+
+    private static IReadOnlyList<(string Stage, IHostedService Service)> StartOrder(WebApplication app) =>
+        app.Services.GetServices<IHostedService>().OfType<NodeStartup>().Single().Order;
+
+    private static void AssertStartsInOrder(IReadOnlyList<(string Stage, IHostedService Service)> order, params Type[] expected)
+    {
+        var positions = expected.Select(t => order.ToList().FindIndex(p => p.Service.GetType() == t)).ToArray();
+        var listed = string.Join(", ", order.Select(p => $"{p.Stage}: {p.Service.GetType().Name}"));
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.True(positions[i] >= 0, $"{expected[i].Name} does not start at all; the order is {listed}");
+        }
+
+        for (var i = 1; i < expected.Length; i++)
+        {
+            Assert.True(positions[i] > positions[i - 1], $"{expected[i].Name} starts before {expected[i - 1].Name}; the order is {listed}");
+        }
+    }
+}
