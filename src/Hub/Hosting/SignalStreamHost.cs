@@ -12,7 +12,7 @@ using SignalStream.Ingest;
 namespace SignalStream.Hub.Hosting;
 
 /// <summary>The composition root: builds the web application for the configured roles. Tests start it on Kestrel too.</summary>
-public static class SignalStreamHost
+public static partial class SignalStreamHost
 {
     public const string DefaultUrl = "http://localhost:5080";
 
@@ -80,10 +80,10 @@ public static class SignalStreamHost
             app.MapSignalStreamWebhooks();
         }
 
-        app.Logger.LogInformation("SignalStream node starting with roles {Roles}", roles);
+        Log.NodeStarting(app.Logger, roles);
         if (management.IsSeparate)
         {
-            app.Logger.LogInformation("Metrics and health are served on {ManagementUrls} only (Management:Urls)", management.Urls);
+            Log.ManagementSeparate(app.Logger, management.Urls);
         }
 
         return app;

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace SignalStream.Hub.Observability.Logging;
 
 /// <summary>
@@ -7,6 +9,7 @@ namespace SignalStream.Hub.Observability.Logging;
 /// </summary>
 internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, ILogger<RequestLoggingMiddleware> logger, TimeProvider timeProvider)
 {
+    [SuppressMessage("Performance", "CA1873:Avoid potentially expensive logging", Justification = "Returns early unless Debug is on, so the line's arguments are only built when it is written.")]
     public async Task InvokeAsync(HttpContext context)
     {
         if (!logger.IsEnabled(LogLevel.Debug))
