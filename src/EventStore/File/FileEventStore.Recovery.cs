@@ -33,7 +33,7 @@ internal sealed partial class FileEventStore
         {
             var (path, index) = files[i];
             var isLast = i == files.Length - 1;
-#pragma warning disable CA2000 // closed by the finally below unless _segments took it; the analysis loses it in new Segment(...)
+#pragma warning disable CA2000 // closed by the finally below unless _segments took it (the analysis sees no owner in Segment, not disposable)
             var handle = OpenSegment(path);
 #pragma warning restore CA2000
             if (handle is null)
