@@ -1,11 +1,22 @@
-using SignalStream.Hub.Cli;
 using SignalStream.Hub.Hosting;
 
-if (CommandLineVerbs.TryGet(args, out var verb))
+// A bare word is no setting (settings are --Key=value, --Key value or Key=value): the offline verbs live in src/Tools now.
+if (args is [var first, ..] && !first.StartsWith('-') && !first.StartsWith('/') && !first.Contains('=', StringComparison.Ordinal))
 {
-    return await verb(args[1..]);
+    await Console.Error.WriteLineAsync($"'{first}' is not a setting of the server. The offline tools (replay, export-dataset) are signalstream-tools: dotnet run --project src/Tools -- --help");
+    return 2;
 }
 
-var app = SignalStreamHost.Build(args);
-await app.RunAsync();
-return 0;
+try
+{
+    var app = SignalStreamHost.Build(args);
+    await app.RunAsync();
+    return 0;
+}
+#pragma warning disable CA1031 // every start failure ends in one message and exit code 1, never an unhandled crash
+catch (Exception exception)
+#pragma warning restore CA1031
+{
+    // A node that cannot start says why in one message and exits 1, rather than dumping an unhandled exception (134).
+    return StartupFailure.Report(exception, Console.Error);
+}

@@ -17,7 +17,7 @@ internal sealed class IngestFreshnessHealthCheck(CandleUpdateChannel channel, IO
         var result = limit == 0 || quiet.TotalSeconds < limit
             ? HealthCheckResult.Healthy($"last candle update {quiet.TotalSeconds:F0} s ago", data)
             : HealthCheckResult.Unhealthy(
-                $"no candle update from {options.Value.Source} for {quiet.TotalSeconds:F0} s (Ingest:StaleAfterSeconds is {limit}); " +
+                $"no candle update from {options.Value.Source.ToName()} for {quiet.TotalSeconds:F0} s (Ingest:StaleAfterSeconds is {limit}); " +
                 "the exchange may be unreachable: see the ingest logs for connection errors", data: data);
         return Task.FromResult(result);
     }

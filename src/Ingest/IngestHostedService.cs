@@ -3,17 +3,24 @@ using Microsoft.Extensions.Logging;
 
 namespace SignalStream.Ingest;
 
-/// <summary>Runs the configured <see cref="ICandleSource"/> for the life of the process.</summary>
+/// <summary>
+/// Runs the configured <see cref="ICandleSource"/> for the life of the process, from the moment the host has started
+/// (every hosted service, the web server last): a source's first work is its warm-up history, thousands of candles
+/// through the engine that readiness never waited for, and on two cores it would otherwise take the CPU the rest of the
+/// start needs (BENCHMARKS.md, "Cold start").
+/// </summary>
 internal sealed partial class IngestHostedService(
     ICandleSource source,
     CandleUpdateChannel channel,
+    IHostApplicationLifetime lifetime,
     ILogger<IngestHostedService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        LogStarting(source.Exchange);
         try
         {
+            await WhenStartedAsync(stoppingToken).ConfigureAwait(false);
+            Log.Starting(logger, source.Exchange);
             await source.RunAsync(channel, stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -22,22 +29,32 @@ internal sealed partial class IngestHostedService(
         }
         catch (Exception ex)
         {
-            LogSourceFailed(source.Exchange, ex);
+            Log.SourceFailed(logger, source.Exchange, ex);
             throw;
         }
         finally
         {
             channel.Complete();
-            LogStopped(source.Exchange);
+            Log.Stopped(logger, source.Exchange);
         }
     }
 
-    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Ingest starting with source {Exchange}")]
-    private partial void LogStarting(string exchange);
+    private async Task WhenStartedAsync(CancellationToken stoppingToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var onStarted = lifetime.ApplicationStarted.Register(static s => ((TaskCompletionSource)s!).TrySetResult(), started);
+        await started.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
+    }
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Critical, Message = "Ingest source {Exchange} failed and stopped")]
-    private partial void LogSourceFailed(string exchange, Exception exception);
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Ingest starting with source {Exchange}")]
+        public static partial void Starting(ILogger logger, string exchange);
 
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Ingest source {Exchange} stopped; candle channel completed")]
-    private partial void LogStopped(string exchange);
+        [LoggerMessage(EventId = 1001, Level = LogLevel.Critical, Message = "Ingest source {Exchange} failed and stopped")]
+        public static partial void SourceFailed(ILogger logger, string exchange, Exception exception);
+
+        [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Ingest source {Exchange} stopped; candle channel completed")]
+        public static partial void Stopped(ILogger logger, string exchange);
+    }
 }

@@ -8,8 +8,8 @@ public sealed class IngestOptions
 {
     public const string SectionName = "Ingest";
 
-    /// <summary><c>binance</c>, <c>simulated</c> or <c>replay</c>.</summary>
-    public string Source { get; set; } = "binance";
+    /// <summary>Where candles come from: <c>binance</c> (default), <c>simulated</c> or <c>replay</c>.</summary>
+    public IngestSource Source { get; set; } = IngestSource.Binance;
 
     public List<string> Symbols { get; set; } = [];
 
@@ -79,11 +79,6 @@ public sealed class IngestOptions
     /// <summary>Problems a person can fix, one message each; empty when valid.</summary>
     public IEnumerable<string> Validate()
     {
-        if (Source is not ("binance" or "simulated" or "replay"))
-        {
-            yield return $"Ingest:Source is '{Source}'; use 'binance', 'simulated' or 'replay'.";
-        }
-
         foreach (var symbol in ResolvedSymbols())
         {
             if (symbol.Length is < 2 or > 20 || !symbol.All(char.IsAsciiLetterOrDigit))

@@ -24,13 +24,13 @@ public static class IngestServiceCollectionExtensions
             sp.GetRequiredService<IOptions<IngestOptions>>().Value.ChannelCapacity, sp.GetRequiredService<TimeProvider>()));
         services.AddMetrics(); // every source records IngestMetrics
 
-        var source = section[nameof(IngestOptions.Source)] ?? "binance";
+        var source = IngestOptions.Bind(configuration).Source;
         switch (source)
         {
-            case "simulated":
+            case IngestSource.Simulated:
                 services.AddSimulatedSource(configuration);
                 break;
-            case "replay":
+            case IngestSource.Replay:
                 services.AddReplaySource(configuration);
                 break;
             default:
@@ -38,7 +38,7 @@ public static class IngestServiceCollectionExtensions
                 break;
         }
 
-        if (source is "binance" or "simulated")
+        if (source is not IngestSource.Replay)
         {
             // A replay ends when its file does; only a live source going quiet means the node is not serving fresh data.
             services.AddHealthChecks().AddCheck<IngestFreshnessHealthCheck>("ingest", tags: ["ready"]);

@@ -48,7 +48,7 @@ public sealed class IngestFreshnessHealthCheckTests
     }
 
     private static IngestFreshnessHealthCheck Check(CandleUpdateChannel channel, int staleAfterSeconds) =>
-        new(channel, Options.Create(new IngestOptions { Source = "binance", StaleAfterSeconds = staleAfterSeconds }));
+        new(channel, Options.Create(new IngestOptions { Source = IngestSource.Binance, StaleAfterSeconds = staleAfterSeconds }));
 
     private static Task<HealthCheckResult> CheckAsync(IngestFreshnessHealthCheck check) =>
         check.CheckHealthAsync(new HealthCheckContext()).WaitAsync(TimeSpan.FromSeconds(10));

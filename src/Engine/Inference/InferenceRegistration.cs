@@ -37,6 +37,29 @@ public static class InferenceRegistration
         return services;
     }
 
+    /// <summary>
+    /// A relative <c>Models:Path</c> means the working directory's folder when it exists (a checkout: the repository's
+    /// <c>models/</c>), and otherwise the copy built next to the executable (a published or packaged node).
+    /// </summary>
+    public static void ResolveBundledModels(IConfiguration configuration, string contentRoot)
+    {
+        var configured = configuration["Models:Path"] ?? "models";
+        if (Path.IsPathRooted(configured))
+        {
+            return;
+        }
+
+        foreach (var root in new[] { Directory.GetCurrentDirectory(), contentRoot, AppContext.BaseDirectory })
+        {
+            var candidate = Path.GetFullPath(Path.Combine(root, configured));
+            if (Directory.Exists(candidate) && Directory.EnumerateFiles(candidate, "*.manifest.json").Any())
+            {
+                configuration["Models:Path"] = candidate;
+                return;
+            }
+        }
+    }
+
     /// <summary>An absolute path as is; a relative one under the content root, else next to the executable.</summary>
     internal static string ResolveModelsFolder(string configured, IHostEnvironment? environment)
     {

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using SignalStream.Engine;
+using SignalStream.Engine.Inference;
 using SignalStream.Engine.Pipeline;
 using SignalStream.Engine.Signals;
 using SignalStream.EventStore;
@@ -33,7 +34,7 @@ public static partial class SignalStreamHost
             builder.WebHost.UseUrls($"{configuration["urls"] ?? DefaultUrl};{management.Urls}");
         }
 
-        ResolveBundledModels(configuration, builder.Environment.ContentRootPath);
+        InferenceRegistration.ResolveBundledModels(configuration, builder.Environment.ContentRootPath);
         var roles = NodeRoles.Parse(configuration["Node:Roles"]);
         builder.Services.AddSingleton(roles);
         builder.Services.AddHealthChecks()
@@ -80,7 +81,7 @@ public static partial class SignalStreamHost
             app.MapSignalStreamWebhooks();
         }
 
-        Log.NodeStarting(app.Logger, roles);
+        Log.Starting(app.Logger, roles);
         if (management.IsSeparate)
         {
             Log.ManagementSeparate(app.Logger, management.Urls);
@@ -89,26 +90,12 @@ public static partial class SignalStreamHost
         return app;
     }
 
-    /// <summary>
-    /// A relative <c>Models:Path</c> means the working directory's folder when it exists (a checkout: the repository's
-    /// <c>models/</c>), and otherwise the copy built next to the executable (a published or packaged node).
-    /// </summary>
-    internal static void ResolveBundledModels(ConfigurationManager configuration, string contentRoot)
+    private static partial class Log
     {
-        var configured = configuration["Models:Path"] ?? "models";
-        if (Path.IsPathRooted(configured))
-        {
-            return;
-        }
+        [LoggerMessage(EventId = 5900, Level = LogLevel.Information, Message = "SignalStream node starting with roles {Roles}")]
+        public static partial void Starting(ILogger logger, NodeRoles roles);
 
-        foreach (var root in new[] { Directory.GetCurrentDirectory(), contentRoot, AppContext.BaseDirectory })
-        {
-            var candidate = Path.GetFullPath(Path.Combine(root, configured));
-            if (Directory.Exists(candidate) && Directory.EnumerateFiles(candidate, "*.manifest.json").Any())
-            {
-                configuration["Models:Path"] = candidate;
-                return;
-            }
-        }
+        [LoggerMessage(EventId = 5901, Level = LogLevel.Information, Message = "Metrics and health are served on {ManagementUrls} only (Management:Urls)")]
+        public static partial void ManagementSeparate(ILogger logger, string managementUrls);
     }
 }

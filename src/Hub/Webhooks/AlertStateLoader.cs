@@ -42,7 +42,7 @@ internal sealed partial class AlertStateLoader(
             {
                 if (!EventSerializer.TryDeserialize(e, out var decoded, out var error) || decoded is not TradingViewAlertReceived alert)
                 {
-                    LogUnreadable(e.StreamId, e.Version, error ?? "not an alert");
+                    Log.Unreadable(logger, e.StreamId, e.Version, error ?? "not an alert");
                     unreadable++;
                     continue;
                 }
@@ -72,21 +72,24 @@ internal sealed partial class AlertStateLoader(
             }
         }
 
-        LogRestored(restored, remembered, symbols.Count);
+        Log.Restored(logger, restored, remembered, symbols.Count);
         if (unreadable > 0)
         {
-            LogUnreadableTotal(unreadable);
+            Log.UnreadableTotal(logger, unreadable);
         }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(5810, LogLevel.Information, "Restored {Alerts} stored TradingView alerts (votes, exits) across {Symbols} symbols; {Remembered} kept for duplicate detection")]
-    private partial void LogRestored(int alerts, int remembered, int symbols);
+    private static partial class Log
+    {
+        [LoggerMessage(5810, LogLevel.Information, "Restored {Alerts} stored TradingView alerts (votes, exits) across {Symbols} symbols; {Remembered} kept for duplicate detection")]
+        public static partial void Restored(ILogger logger, int alerts, int remembered, int symbols);
 
-    [LoggerMessage(5811, LogLevel.Error, "Stored alert {StreamId} v{Version} could not be decoded: {Error}")]
-    private partial void LogUnreadable(string streamId, long version, string error);
+        [LoggerMessage(5811, LogLevel.Error, "Stored alert {StreamId} v{Version} could not be decoded: {Error}")]
+        public static partial void Unreadable(ILogger logger, string streamId, long version, string error);
 
-    [LoggerMessage(5812, LogLevel.Warning, "{Count} stored TradingView alerts could not be restored (see the preceding errors)")]
-    private partial void LogUnreadableTotal(int count);
+        [LoggerMessage(5812, LogLevel.Warning, "{Count} stored TradingView alerts could not be restored (see the preceding errors)")]
+        public static partial void UnreadableTotal(ILogger logger, int count);
+    }
 }

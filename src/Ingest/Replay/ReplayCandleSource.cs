@@ -32,16 +32,16 @@ internal sealed partial class ReplayCandleSource(
         var read = CandleFile.Read(settings.Path, symbol, settings.ResolvedTimeframe());
         for (var i = 0; i < read.Errors.Count && i < MaxLoggedProblems; i++)
         {
-            LogProblem(logger, read.Errors[i]);
+            Log.Problem(logger, read.Errors[i]);
         }
 
         if (read.Errors.Count > 0 && !settings.SkipInvalid)
         {
-            LogRefused(logger, settings.Path, read.Errors.Count);
+            Log.Refused(logger, settings.Path, read.Errors.Count);
             return;
         }
 
-        LogStarting(logger, read.Candles.Count, settings.Path, read.Errors.Count, settings.Speed);
+        Log.Starting(logger, read.Candles.Count, settings.Path, read.Errors.Count, settings.Speed);
         var wallStart = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         var marketStart = read.Candles.Count > 0 ? read.Candles[0].CloseTime : 0;
         foreach (var candle in read.Candles)
@@ -62,20 +62,23 @@ internal sealed partial class ReplayCandleSource(
             _metrics.MessageReceived(); // after the write: a write cancelled at shutdown emitted nothing
         }
 
-        LogFinished(logger, read.Candles.Count);
+        Log.Finished(logger, read.Candles.Count);
     }
 
-    [LoggerMessage(EventId = 1750, Level = LogLevel.Error, Message = "Replay file problem: {Problem}")]
-    private static partial void LogProblem(ILogger logger, string problem);
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1750, Level = LogLevel.Error, Message = "Replay file problem: {Problem}")]
+        public static partial void Problem(ILogger logger, string problem);
 
-    [LoggerMessage(EventId = 1751, Level = LogLevel.Critical,
-        Message = "Not replaying {Path}: {Count} problems (fix them, or set Ingest:Replay:SkipInvalid=true to replay the valid candles)")]
-    private static partial void LogRefused(ILogger logger, string path, int count);
+        [LoggerMessage(EventId = 1751, Level = LogLevel.Critical,
+            Message = "Not replaying {Path}: {Count} problems (fix them, or set Ingest:Replay:SkipInvalid=true to replay the valid candles)")]
+        public static partial void Refused(ILogger logger, string path, int count);
 
-    [LoggerMessage(EventId = 1752, Level = LogLevel.Information,
-        Message = "Replaying {Candles} candles from {Path} ({Skipped} invalid lines skipped) at speed {Speed} (0 = as fast as possible)")]
-    private static partial void LogStarting(ILogger logger, int candles, string path, int skipped, double speed);
+        [LoggerMessage(EventId = 1752, Level = LogLevel.Information,
+            Message = "Replaying {Candles} candles from {Path} ({Skipped} invalid lines skipped) at speed {Speed} (0 = as fast as possible)")]
+        public static partial void Starting(ILogger logger, int candles, string path, int skipped, double speed);
 
-    [LoggerMessage(EventId = 1753, Level = LogLevel.Information, Message = "Replay finished after {Candles} candles")]
-    private static partial void LogFinished(ILogger logger, int candles);
+        [LoggerMessage(EventId = 1753, Level = LogLevel.Information, Message = "Replay finished after {Candles} candles")]
+        public static partial void Finished(ILogger logger, int candles);
+    }
 }

@@ -69,7 +69,7 @@ internal sealed partial class SimulatedCandleSource(
             await WriteClosedAsync(output, closed, CandleOrigin.History, cancellationToken).ConfigureAwait(false);
         }
 
-        LogWarmedUp(logger, history, simulator.Symbols.Count * simulator.Timeframes.Count, simulator.StepMs, settings.Speed);
+        Log.WarmedUp(logger, history, simulator.Symbols.Count * simulator.Timeframes.Count, simulator.StepMs, settings.Speed);
 
         var wallStart = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         var phases = settings.ProgressUpdatesPerStep + 1;
@@ -127,7 +127,10 @@ internal sealed partial class SimulatedCandleSource(
         ? Task.Delay(TimeSpan.FromMilliseconds(dueMs - nowMs), timeProvider, cancellationToken)
         : Task.CompletedTask;
 
-    [LoggerMessage(EventId = 1700, Level = LogLevel.Information,
-        Message = "Simulated market warmed up: {HistoryCandles} history candles over {Streams} streams; step {StepMs} ms, speed {Speed}x")]
-    private static partial void LogWarmedUp(ILogger logger, int historyCandles, int streams, long stepMs, double speed);
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1700, Level = LogLevel.Information,
+            Message = "Simulated market warmed up: {HistoryCandles} history candles over {Streams} streams; step {StepMs} ms, speed {Speed}x")]
+        public static partial void WarmedUp(ILogger logger, int historyCandles, int streams, long stepMs, double speed);
+    }
 }

@@ -25,7 +25,7 @@ public sealed class EnginePipelineTests : IDisposable
     public async Task WithTheSimulatedSourceEveryLiveClosedCandleOfEveryStreamGetsAPredictionFromEachOfItsModels()
     {
         string[] symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
-        var ingest = new IngestOptions { Source = "simulated", Symbols = [.. symbols], Timeframes = ["1m", "5m"], WarmupCandles = 120 };
+        var ingest = new IngestOptions { Source = IngestSource.Simulated, Symbols = [.. symbols], Timeframes = ["1m", "5m"], WarmupCandles = 120 };
         await using var harness = new PipelineHarness(_models);
         using var meters = new TestMeterFactory();
         var source = new SimulatedCandleSource(

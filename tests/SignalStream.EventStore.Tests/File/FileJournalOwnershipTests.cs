@@ -82,8 +82,9 @@ public sealed class FileJournalOwnershipTests(ITestOutputHelper output) : IDispo
 
         var refused = await Assert.ThrowsAsync<Crash.NodeExitedException>(() => Crash.NodeProcess.StartAsync(storage));
         output.WriteLine(refused.Log);
-        Assert.NotEqual(0, refused.ExitCode);
-        Assert.Contains($"The event journal folder '{Path.GetFullPath(_folder)}' is in use by process {owner.Pid}", refused.Log, StringComparison.Ordinal);
+        Assert.Equal(1, refused.ExitCode); // refused with a message, not crashed (an unhandled exception exits 134)
+        Assert.Contains($"SignalStream cannot start: The event journal folder '{Path.GetFullPath(_folder)}' is in use by process {owner.Pid}", refused.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", refused.Log, StringComparison.Ordinal);
 
         // The owner is untouched, and still holds the folder.
         Assert.True(owner.IsRunning);

@@ -4,7 +4,7 @@ using SignalStream.Contracts;
 using SignalStream.Engine.Events;
 using SignalStream.Engine.Signals;
 using SignalStream.EventStore;
-using SignalStream.Hub.Cli.Replay;
+using SignalStream.Tools.Replay;
 
 namespace SignalStream.Hub.Tests.EndToEnd;
 

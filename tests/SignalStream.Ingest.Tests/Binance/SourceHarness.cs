@@ -68,7 +68,7 @@ internal sealed class SourceHarness : IAsyncDisposable
         Assert.Empty(options.Validate());
         var ingest = new IngestOptions
         {
-            Source = "binance",
+            Source = IngestSource.Binance,
             Symbols = [.. symbols ?? fakeOptions.Symbols],
             Timeframes = fakeOptions.Timeframes.Select(t => t.ToName()).ToList(),
             WarmupCandles = warmup,

@@ -27,6 +27,27 @@ public sealed class IngestOptionsBindingTests
         Assert.Equal(2 * 2, options.ResolvedStreams().Count);
     }
 
+    [Theory]
+    [InlineData("simulated", IngestSource.Simulated)]
+    [InlineData("Replay", IngestSource.Replay)]
+    [InlineData(" BINANCE ", IngestSource.Binance)]
+    public void TheSourceBindsOnceAsAnEnumWhateverItsCase(string value, IngestSource expected)
+    {
+        Assert.Equal(expected, IngestOptions.Bind(Config(("Ingest:Source", value))).Source);
+        Assert.Equal(IngestSource.Binance, IngestOptions.Bind(Config()).Source);
+    }
+
+    [Theory]
+    [InlineData("kraken")]
+    [InlineData("1")]
+    [InlineData("")]
+    public void AnUnknownSourceIsRefusedWithTheKeyAndTheValuesToUse(string value)
+    {
+        var error = Assert.ThrowsAny<InvalidOperationException>(() => IngestOptions.Bind(Config(("Ingest:Source", value))));
+        Assert.Contains("Ingest:Source", error.Message, StringComparison.Ordinal);
+        Assert.Contains("use 'binance', 'simulated' or 'replay'", error.InnerException?.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void IndexedListsBindAsUsual()
     {
@@ -38,11 +59,10 @@ public sealed class IngestOptionsBindingTests
     [Fact]
     public void InvalidSettingsAreReportedWithTheKeyAndTheFix()
     {
-        var options = IngestOptions.Bind(Config(("Ingest:Source", "kraken"), ("Ingest:Symbols", "BTC-USDT"), ("Ingest:Timeframes", "1m,2m")));
+        var options = IngestOptions.Bind(Config(("Ingest:Symbols", "BTC-USDT"), ("Ingest:Timeframes", "1m,2m")));
 
         var problems = options.Validate().ToList();
 
-        Assert.Contains(problems, p => p.Contains("Ingest:Source", StringComparison.Ordinal) && p.Contains("simulated", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("'BTC-USDT'", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("'2m'", StringComparison.Ordinal));
     }

@@ -66,7 +66,7 @@ internal sealed partial class PrometheusCollector : IDisposable
         _listener.SetMeasurementEventCallback<byte>(static (_, value, tags, state) => ((InstrumentBinding)state!).Record(value, tags));
         _listener.SetMeasurementEventCallback<decimal>(static (_, value, tags, state) => ((InstrumentBinding)state!).Record((double)value, tags));
         _listener.Start();
-        LogStarted(_options.Path);
+        Log.Started(_logger, _options.Path);
     }
 
     /// <summary>Runs the observable callbacks and writes every family, in name order, to <paramref name="writer"/>.</summary>
@@ -96,7 +96,7 @@ internal sealed partial class PrometheusCollector : IDisposable
                         writer.WriteSample(s_overflowName, ""u8, family.OverflowLabel, dropped);
                         if (_overflowReported.Add(family))
                         {
-                            LogSeriesCapReached(family.Name, _options.MaxSeriesPerMetric);
+                            Log.SeriesCapReached(_logger, family.Name, _options.MaxSeriesPerMetric);
                         }
                     }
                 }
@@ -128,7 +128,7 @@ internal sealed partial class PrometheusCollector : IDisposable
             {
                 if (existing.Kind != kind || existing.Observable != observable)
                 {
-                    LogNameConflict(instrument.Name, meter.Name, name);
+                    Log.NameConflict(_logger, instrument.Name, meter.Name, name);
                     return;
                 }
 

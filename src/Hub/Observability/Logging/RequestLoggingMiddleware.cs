@@ -26,7 +26,8 @@ internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, ILo
         finally
         {
             var request = context.Request;
-            LogRequestFinished(
+            Log.RequestFinished(
+                logger,
                 request.Method,
                 request.Path.Value ?? "/",
                 QueryStringRedactor.Redact(request.QueryString.Value),
@@ -35,9 +36,12 @@ internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, ILo
         }
     }
 
-    [LoggerMessage(EventId = 6010, Level = LogLevel.Debug,
-        Message = "HTTP {Method} {Path}{Query} responded {StatusCode} in {ElapsedMilliseconds:0.000} ms")]
-    private partial void LogRequestFinished(string method, string path, string query, int statusCode, double elapsedMilliseconds);
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 6010, Level = LogLevel.Debug,
+            Message = "HTTP {Method} {Path}{Query} responded {StatusCode} in {ElapsedMilliseconds:0.000} ms")]
+        public static partial void RequestFinished(ILogger logger, string method, string path, string query, int statusCode, double elapsedMilliseconds);
+    }
 }
 
 /// <summary>Puts <see cref="RequestLoggingMiddleware"/> first in the pipeline, ahead of static files and routing.</summary>

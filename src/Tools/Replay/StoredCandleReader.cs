@@ -3,7 +3,7 @@ using System.Threading.Channels;
 using SignalStream.Contracts;
 using SignalStream.Engine.Pipeline;
 
-namespace SignalStream.Hub.Cli.Replay;
+namespace SignalStream.Tools.Replay;
 
 /// <summary>
 /// Feeds stored closed candles to the engine one at a time: the next one is handed out only after the engine has

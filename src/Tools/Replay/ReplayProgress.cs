@@ -1,7 +1,7 @@
 using SignalStream.Contracts;
 using SignalStream.Engine;
 
-namespace SignalStream.Hub.Cli.Replay;
+namespace SignalStream.Tools.Replay;
 
 /// <summary>The replay's last engine output: counts what the engine produced and releases the next stored candle.</summary>
 internal sealed class ReplayProgress(StoredCandleReader reader) : IEngineOutput

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using SignalStream.Contracts;
 
-namespace SignalStream.Hub.Cli.Replay.Report;
+namespace SignalStream.Tools.Replay.Report;
 
 /// <summary>What a backtest report is made of: the replay's journal and what was replayed.</summary>
 /// <param name="Performance">The replay's journal (<see cref="Engine.Journal.IPerformanceReport"/>): every figure comes from it.</param>

@@ -2,7 +2,7 @@ using ScottPlot;
 using SignalStream.Contracts;
 using SignalStream.Engine.Journal;
 
-namespace SignalStream.Hub.Cli.Replay.Report;
+namespace SignalStream.Tools.Replay.Report;
 
 /// <summary>
 /// The report's PNG charts, drawn with ScottPlot from the journal's rows: the equity curve in R and its drawdown per

@@ -1,7 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Threading.Channels;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using SignalStream.Contracts;
 using SignalStream.Engine;
 using SignalStream.Engine.Events;
@@ -10,9 +14,8 @@ using SignalStream.Engine.Journal;
 using SignalStream.Engine.Pipeline;
 using SignalStream.Engine.Signals;
 using SignalStream.EventStore;
-using SignalStream.Hub.Hosting;
 
-namespace SignalStream.Hub.Cli.Replay;
+namespace SignalStream.Tools.Replay;
 
 /// <summary>
 /// Runs stored closed candles through the current engine (features → models → signal stage) into a separate stream
@@ -34,7 +37,7 @@ internal static class ReplayRunner
         var watch = Stopwatch.StartNew();
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = Directory.GetCurrentDirectory() });
         builder.Configuration.AddInMemoryCollection(Settings(options));
-        SignalStreamHost.ResolveBundledModels(builder.Configuration, builder.Environment.ContentRootPath);
+        InferenceRegistration.ResolveBundledModels(builder.Configuration, builder.Environment.ContentRootPath);
         var journal = options.Storage == "file" ? builder.Configuration["Storage:File:Path"] ?? "./data" : null;
         if (journal is not null)
         {

@@ -1,4 +1,4 @@
-namespace SignalStream.Hub.Cli.Replay;
+namespace SignalStream.Tools.Replay;
 
 /// <summary>What to replay, from where, into which namespace.</summary>
 /// <param name="Storage"><c>file</c> or <c>postgres</c>.</param>

@@ -1,4 +1,4 @@
-namespace SignalStream.Hub.Cli.Replay;
+namespace SignalStream.Tools.Replay;
 
 /// <summary>
 /// The replay's "now": the stored candle being processed (when it was received live), so decisions and outcome expiry

@@ -2,12 +2,13 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.Contracts;
 using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.EventStore.File;
-using SignalStream.Hub.Cli;
-using SignalStream.Hub.Cli.Replay;
 using SignalStream.Ingest.Simulated;
+using SignalStream.Tools;
+using SignalStream.Tools.Replay;
 
-namespace SignalStream.EventStore.Tests.Replay;
+namespace SignalStream.Tools.Tests.Replay;
 
 /// <summary>The <c>replay</c> verb: stored candles through the current engine into a namespace, deterministically.</summary>
 public sealed class ReplayTests : IDisposable
@@ -63,7 +64,7 @@ public sealed class ReplayTests : IDisposable
         // The owner holds the folder's lock and keeps appending while the replay reads.
         await using var owner = await OpenAsync(_folder);
         var replay = ReplayRunner.RunAsync(Options("beside"), TextWriter.Null, CancellationToken.None);
-        await owner.AppendAsync([new StreamAppend("after-replay-start", "test", ExpectedVersions.Any, [TestEvents.Event()])]).AsTask().WaitAsync(Wait);
+        await owner.AppendAsync([new StreamAppend("after-replay-start", "test", ExpectedVersions.Any, [new EventData(Guid.NewGuid(), "test_event", 1, "{}"u8.ToArray(), DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()))])]).AsTask().WaitAsync(Wait);
         var (result, error) = await replay.WaitAsync(Wait);
 
         Assert.True(result is not null, error);
@@ -158,17 +159,27 @@ public sealed class ReplayTests : IDisposable
     }
 
     [Theory]
-    [InlineData(new string[0], "--into")]
-    [InlineData(new[] { "--into", "a/b" }, "not valid")]
-    [InlineData(new[] { "--into", "r1", "--storage", "mysql" }, "unknown")]
-    [InlineData(new[] { "--into", "r1", "--postgres", "Host=x" }, "--storage postgres")]
-    [InlineData(new[] { "--into" }, "needs a value")]
-    [InlineData(new[] { "--into", "r1", "--speed", "2" }, "unknown option")]
-    [InlineData(new[] { "--into", "r1", "--set", "NoEquals" }, "KEY=VALUE")]
-    public void UsageErrorsSayWhatIsWrong(string[] args, string expected)
+    [InlineData(new string[0], "Option '--into' is required.")]
+    [InlineData(new[] { "--into", "a/b" }, "Stream namespace 'a/b' is not valid")]
+    [InlineData(new[] { "--into", "r1", "--storage", "mysql" }, "--storage 'mysql' is unknown: use file or postgres.")]
+    [InlineData(new[] { "--into", "r1", "--postgres", "Host=x" }, "--postgres needs --storage postgres.")]
+    [InlineData(new[] { "--into", "r1", "--storage", "postgres" }, "--path and --out are for --storage file")]
+    [InlineData(new[] { "--into" }, "Required argument missing for option: '--into'.")]
+    [InlineData(new[] { "--into", "r1", "--speed", "2" }, "Unrecognized command or argument '--speed'.")]
+    [InlineData(new[] { "--into", "r1", "--set", "NoEquals" }, "--set 'NoEquals' must be KEY=VALUE")]
+    [InlineData(new[] { "--into", "r1", "--symbols", "BTC-USDT" }, "--symbols 'BTC-USDT' is not a list of symbols")]
+    public async Task UsageErrorsSayWhatIsWrongAndRunNothing(string[] args, string expected)
     {
-        Assert.False(ReplayCommand.TryParse(args, out _, out var error));
-        Assert.Contains(expected, error, StringComparison.Ordinal);
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        var exit = await ToolsCommandLine.InvokeAsync(["replay", "--path", _folder, .. args], output, error).WaitAsync(Wait);
+
+        Assert.Equal(ToolsCommandLine.UsageError, exit);
+        Assert.Contains(expected, error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Run 'signalstream-tools replay --help' for the options.", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal("", output.ToString());
+        Assert.False(Directory.Exists(_folder), "a usage error must not touch the journal folder");
     }
 
     private async Task<long> StoreLiveCandlesAsync(int candlesPerStream = 400)
