@@ -2,9 +2,11 @@
 # Runs every test suite on a fresh Debian machine (as root) or a developer box:
 #   1. installs what is missing (apt: PostgreSQL, Redis, Prometheus/promtool, Chromium, docker-compose, aiosmtpd; npm
 #      packages),
-#   2. starts a private PostgreSQL and Redis on free loopback ports,
-#   3. builds once and runs every .NET test project, the TypeScript SDK tests and the config checks,
-#   4. stops what it started, prints one summary line, and exits non-zero if anything failed.
+#   2. checks that the C# files are formatted as .editorconfig says (dotnet format, offline),
+#   3. starts a private PostgreSQL and Redis on free loopback ports,
+#   4. builds once (analyzers and code style are errors) and runs every .NET test project, the TypeScript SDK tests
+#      and the config checks,
+#   5. stops what it started, prints one summary line, and exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -31,7 +33,24 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 command -v dotnet >/dev/null || { echo "the .NET 10 SDK is required (dotnet not on PATH)"; exit 1; }
 
-# --- 2. services ------------------------------------------------------------------------------------------------
+passed=0; failed=0; suites_failed=()
+record() { # name, passed, failed, exit code
+  passed=$((passed + $2)); failed=$((failed + $3))
+  if [ "$4" != 0 ] || [ "$3" != 0 ]; then suites_failed+=("$1"); fi
+}
+
+# --- 2. formatting ----------------------------------------------------------------------------------------------
+# Whitespace and layout of every .cs file, as .editorconfig sets them. --folder reads the files without loading the
+# projects: no restore, no network, seconds. (Code style and analyzers are checked by the build, as errors.)
+step "dotnet format --verify-no-changes"
+if dotnet format whitespace --folder --verify-no-changes -v q .; then
+  record format 1 0 0
+else
+  echo "the files above are not formatted as .editorconfig says: run 'dotnet format whitespace --folder .' (or 'dotnet format'), then commit"
+  record format 0 1 1
+fi
+
+# --- 3. services ------------------------------------------------------------------------------------------------
 step "starting private PostgreSQL and Redis"
 services=$(scripts/test-services.sh start) || { echo "could not start test services"; exit 1; }
 eval "$services"
@@ -39,18 +58,14 @@ cleanup() { scripts/test-services.sh stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT INT TERM
 echo "PostgreSQL on 127.0.0.1:$SIGNALSTREAM_TEST_POSTGRES_PORT, Redis on $SIGNALSTREAM_TEST_REDIS"
 
-passed=0; failed=0; suites_failed=()
-record() { # name, passed, failed, exit code
-  passed=$((passed + $2)); failed=$((failed + $3))
-  if [ "$4" != 0 ] || [ "$3" != 0 ]; then suites_failed+=("$1"); fi
-}
-
-# --- 3. .NET ----------------------------------------------------------------------------------------------------
+# --- 4. .NET ----------------------------------------------------------------------------------------------------
 step "dotnet build"
-if ! dotnet build SignalStream.sln -c Release -nologo -v q 2>&1 | tail -30; then :; fi
-if [ "${PIPESTATUS[0]}" != 0 ]; then echo "build failed"; record build 0 1 1; fi
+# PIPESTATUS right after the pipeline: the build's own status (inside an if, it would be the if's).
+dotnet build SignalStream.sln -c Release -nologo -v q 2>&1 | tail -30
+built=${PIPESTATUS[0]}
+if [ "$built" != 0 ]; then echo "build failed (a warning is an error: see above)"; record build 0 1 1; fi
 
-if [ ${#suites_failed[@]} = 0 ]; then
+if [ "$built" = 0 ]; then
   for proj in tests/*.Tests/*.csproj; do
     name=$(basename "$proj" .csproj)
     step "$name"
@@ -73,7 +88,7 @@ if [ ${#suites_failed[@]} = 0 ]; then
   done
 fi
 
-# --- 4. TypeScript SDK, dashboard, deployment checks --------------------------------------------------------------
+# --- 5. TypeScript SDK, dashboard, deployment checks --------------------------------------------------------------
 for script in scripts/test-*.sh; do
   case "$script" in scripts/test-services.sh) continue ;; esac
   [ -f "$script" ] || continue

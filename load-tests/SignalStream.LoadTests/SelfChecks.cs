@@ -29,26 +29,30 @@ internal static class SelfChecks
         return failures == 0 ? 0 : 1;
     }
 
+    // A call rather than a tuple literal: the formatter keeps a block lambda's closing brace on its parenthesis
+    // in an argument list, not in a tuple.
+    private static (string Name, Func<string?> Check) Check(string name, Func<string?> check) => (name, check);
+
     private static IEnumerable<(string Name, Func<string?> Check)> Checks()
     {
-        yield return ("capacity is the fastest step within the bound", () =>
+        yield return Check("capacity is the fastest step within the bound", () =>
         {
             List<SweepStep> steps = [Step(40, 4000, 3), Step(80, 8000, 12), Step(120, 12000, 70), Step(160, 16000, 45), Step(200, 20000, 400)];
             return Expect(SweepCapacity.Capacity(steps, Bound)?.Rate, 160.0);
         });
-        yield return ("a step with a gap, a duplicate, a lost client or a missing signal never counts", () =>
+        yield return Check("a step with a gap, a duplicate, a lost client or a missing signal never counts", () =>
         {
             List<SweepStep> steps = [Step(40, 4000, 3), Step(80, 8000, 5, gaps: 1), Step(120, 12000, 5, duplicates: 2), Step(160, 16000, 5, missing: 7), Step(200, 20000, 5, lost: 1)];
             return Expect(SweepCapacity.Capacity(steps, Bound)?.Rate, 40.0);
         });
-        yield return ("a saturated or undrained step never counts, whatever its p99", () =>
+        yield return Check("a saturated or undrained step never counts, whatever its p99", () =>
         {
             List<SweepStep> steps = [Step(40, 4000, 3), Step(80, 8000, 5, delivered: 7000), Step(120, 12000, 5, drained: false)];
             return Expect(SweepCapacity.Capacity(steps, Bound)?.Rate, 40.0);
         });
-        yield return ("no step within the bound gives no capacity", () =>
+        yield return Check("no step within the bound gives no capacity", () =>
             SweepCapacity.Capacity([Step(40, 4000, 51), Step(80, 8000, 90)], Bound) is null ? null : "a capacity was reported");
-        yield return ("the climb goes on after one miss and stops after two in a row", () =>
+        yield return Check("the climb goes on after one miss and stops after two in a row", () =>
         {
             List<SweepStep> steps = [Step(40, 4000, 3), Step(80, 8000, 60)];
             if (SweepCapacity.StopReason(steps, Bound) is { } early)
@@ -66,7 +70,7 @@ internal static class SelfChecks
             steps.Add(Step(200, 20000, 80));
             return SweepCapacity.StopReason(steps, Bound) is null ? "did not stop after two misses in a row" : null;
         });
-        yield return ("the climb stops at the first saturated or undrained step", () =>
+        yield return Check("the climb stops at the first saturated or undrained step", () =>
         {
             if (SweepCapacity.StopReason([Step(40, 4000, 3), Step(80, 8000, 20, delivered: 7100)], Bound) is null)
             {
@@ -75,7 +79,7 @@ internal static class SelfChecks
 
             return SweepCapacity.StopReason([Step(40, 4000, 3, drained: false)], Bound) is null ? "went on after a step that did not drain" : null;
         });
-        yield return ("refinement bisects between the capacity and the first miss above it, down to 5 %", () =>
+        yield return Check("refinement bisects between the capacity and the first miss above it, down to 5 %", () =>
         {
             List<SweepStep> steps = [Step(100, 10000, 8), Step(200, 20000, 30), Step(400, 40000, 300), Step(300, 30000, 20), Step(600, 60000, 900)];
             var first = SweepCapacity.NextRefinement(steps, Bound);
@@ -89,7 +93,7 @@ internal static class SelfChecks
                 ? null
                 : $"got {first}, {second}, {SweepCapacity.NextRefinement(narrow, Bound)}, {SweepCapacity.NextRefinement(top, Bound)}, {SweepCapacity.NextRefinement(none, Bound)}";
         });
-        yield return ("a capacity measured once is confirmed, and a failed confirmation moves it down", () =>
+        yield return Check("a capacity measured once is confirmed, and a failed confirmation moves it down", () =>
         {
             List<SweepStep> steps = [Step(100, 10000, 8), Step(200, 20000, 30), Step(300, 30000, 90)];
             var first = SweepCapacity.NextConfirmation(steps, Bound);
@@ -102,7 +106,7 @@ internal static class SelfChecks
                 ? null
                 : $"got confirm {first}, capacity {afterMiss}, confirm {second}, then {done}";
         });
-        yield return ("after the climb, refinement goes first and a failed confirmation opens a new bracket", () =>
+        yield return Check("after the climb, refinement goes first and a failed confirmation opens a new bracket", () =>
         {
             // The ladder's top counted, so nothing to refine: confirm it; its repeat misses, so refine below it.
             List<SweepStep> steps = [Step(600, 60000, 12), Step(800, 80000, 46)];
@@ -112,7 +116,7 @@ internal static class SelfChecks
             var noBudget = SweepCapacity.NextAfterClimb(steps, Bound, refinesLeft: 0, confirmsLeft: 0);
             return first == (800, false) && second == (700, true) && noBudget is null ? null : $"got {first}, {second}, {noBudget}";
         });
-        yield return ("a capacity at the ladder's top is a floor", () =>
+        yield return Check("a capacity at the ladder's top is a floor", () =>
         {
             var sweep = new SweepResult { Target = Targets.SignalStream, P99BoundMs = Bound };
             sweep.Steps.AddRange([Step(40, 4000, 3), Step(80, 8000, 9)]);
@@ -124,7 +128,7 @@ internal static class SelfChecks
                 ? null
                 : $"lower bound flags were {top}, {missedAbove}, {sweep.CapacityIsLowerBound}";
         });
-        yield return ("the capacity line gives every server's capacity and SignalStream's ratio to each peer", () =>
+        yield return Check("the capacity line gives every server's capacity and SignalStream's ratio to each peer", () =>
         {
             var ours = new SweepResult { Target = Targets.SignalStream, P99BoundMs = Bound };
             ours.Steps.AddRange([Step(40, 40000, 8), Step(80, 80000, 30), Step(120, 120000, 95), Step(160, 150000, 300)]);
@@ -139,7 +143,7 @@ internal static class SelfChecks
                 ? null
                 : $"got '{line}'";
         });
-        yield return ("a peer with no step within the bound has no ratio, the others keep theirs", () =>
+        yield return Check("a peer with no step within the bound has no ratio, the others keep theirs", () =>
         {
             var ours = new SweepResult { Target = Targets.SignalStream, P99BoundMs = Bound };
             ours.Steps.AddRange([Step(40, 40000, 8), Step(80, 80000, 90)]);
@@ -154,7 +158,7 @@ internal static class SelfChecks
                 ? null
                 : $"got '{line}'";
         });
-        yield return ("a ladder must climb, hold positive rates and not be empty", () =>
+        yield return Check("a ladder must climb, hold positive rates and not be empty", () =>
         {
             foreach (var bad in new[] { "80,40", "40,40", "0,40", "-5", "40,abc", ",", "" })
             {
@@ -170,7 +174,7 @@ internal static class SelfChecks
             var rates = LoadTestOptions.Ladder("10, 20.5,400", "--sweep-rates", ok);
             return ok.Count == 0 && rates.SequenceEqual([10, 20.5, 400]) ? null : $"'10, 20.5,400' gave [{string.Join(',', rates)}] and {string.Join(" | ", ok)}";
         });
-        yield return ("a p99 bound of zero or less is refused with the switch's name", () =>
+        yield return Check("a p99 bound of zero or less is refused with the switch's name", () =>
         {
             foreach (var bad in new[] { "0", "-1", "fast" })
             {
@@ -183,7 +187,7 @@ internal static class SelfChecks
 
             return null;
         });
-        yield return ("a peer's subscription starts at its first arrival, also when it arrived before the answer", () =>
+        yield return Check("a peer's subscription starts at its first arrival, also when it arrived before the answer", () =>
         {
             var late = new SeqLedger("LT0001USDT");
             late.AwaitAnswer();
@@ -200,7 +204,7 @@ internal static class SelfChecks
                 ? null
                 : $"late: last {late.Last}, gaps {late.Gaps}, received {late.Received}; early: last {early.Last}, gaps {early.Gaps}, received {early.Received}";
         });
-        yield return ("a peer's re-join keeps counting: what it missed is a gap, what arrived before the answer is kept", () =>
+        yield return Check("a peer's re-join keeps counting: what it missed is a gap, what arrived before the answer is kept", () =>
         {
             var ledger = new SeqLedger("LT0001USDT");
             ledger.AwaitAnswer();
@@ -215,7 +219,7 @@ internal static class SelfChecks
                 ? null
                 : $"last {ledger.Last}, gaps {ledger.Gaps}, duplicates {ledger.Duplicates}, missing {ledger.MissingUpTo(7)}";
         });
-        yield return ("a SignalR Subscribe answer without latestSeq is a peer's, with one SignalStream's", () =>
+        yield return Check("a SignalR Subscribe answer without latestSeq is a peer's, with one SignalStream's", () =>
         {
             var peer = AnswerSubscribe("""{"type":3,"invocationId":"0","result":{"symbol":"LT0001USDT"}}""", seqAfterAnswer: 900);
             var ours = AnswerSubscribe("""{"type":3,"invocationId":"0","result":{"symbol":"LT0001USDT","latestSeq":899,"recovered":false,"signals":[]}}""", seqAfterAnswer: 900);
@@ -223,7 +227,7 @@ internal static class SelfChecks
                 ? null
                 : $"peer answer: last {peer.Last}, gaps {peer.Gaps}; SignalStream answer: last {ours.Last}, gaps {ours.Gaps}";
         });
-        yield return ("a MessagePack client reads SignalStream's Subscribe answer and signals as the server writes them", () =>
+        yield return Check("a MessagePack client reads SignalStream's Subscribe answer and signals as the server writes them", () =>
         {
             var client = new SignalRMessagePackClient(0, ["LT0001USDT"], new ClientStats(), slow: false, ClientMeasurement.FromExchangeTime);
             client.SubscribeWithoutSocket(0);
@@ -242,7 +246,7 @@ internal static class SelfChecks
                 ? null
                 : $"started at {ledger.StartSeq}, last {ledger.Last}, gaps {ledger.Gaps}, duplicates {ledger.Duplicates}";
         });
-        yield return ("a step's latency window holds only what was recorded during the step", () =>
+        yield return Check("a step's latency window holds only what was recorded during the step", () =>
         {
             var histogram = new LatencyHistogram();
             for (var i = 0; i < 1000; i++)

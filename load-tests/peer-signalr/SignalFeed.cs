@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using Microsoft.AspNetCore.SignalR;
 using SignalStream.PeerSignalR.Internal;
@@ -15,6 +16,7 @@ namespace SignalStream.PeerSignalR;
 /// itself a Redis publish, read back by every node (this one included) and written to that node's members of the group.
 /// Run one feed per deployment: a feed on each of several nodes would send every signal once per node.
 /// </remarks>
+[SuppressMessage("Performance", "CA1812:Avoid uninstantiated internal classes", Justification = "Created by the container (AddSingleton in Program.cs).")]
 internal sealed class SignalFeed(PeerOptions options, IHubContext<SignalHub> hub, ILogger<SignalFeed> logger) : BackgroundService
 {
     private volatile bool _listening;

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.AspNetCore.SignalR;
 using SignalStream.Contracts;
 
@@ -8,6 +9,7 @@ namespace SignalStream.PeerSignalR;
 /// both servers; the peer keeps no history, so <c>afterSeq</c>, <c>timeframes</c> and <c>minConfidence</c> are ignored
 /// and the answer carries no <c>latestSeq</c>.
 /// </summary>
+[SuppressMessage("Performance", "CA1812:Avoid uninstantiated internal classes", Justification = "Created by SignalR for each call (MapHub in Program.cs).")]
 internal sealed class SignalHub(PeerOptions options) : Hub
 {
     public async Task<SubscribeAnswer> Subscribe(SubscribeRequest request)

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
@@ -52,6 +53,7 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
     private DateTimeOffset? _failingSince;
     private string? _lastError;
 
+    [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "The IMeterFactory owns the meters it creates: one cached meter per name, disposed with the container.")]
     public EventWriter(
         IEventStore store,
         EventWriterOptions options,

@@ -13,7 +13,9 @@ try
     await app.RunAsync();
     return 0;
 }
+#pragma warning disable CA1031 // every start failure ends in one message and exit code 1, never an unhandled crash
 catch (Exception exception)
+#pragma warning restore CA1031
 {
     // A node that cannot start says why in one message and exits 1, rather than dumping an unhandled exception (134).
     return StartupFailure.Report(exception, Console.Error);

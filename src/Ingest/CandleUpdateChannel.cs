@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using SignalStream.Contracts;
 
@@ -10,6 +11,7 @@ namespace SignalStream.Ingest;
 /// is not newer than the stream's last delivered closed candle is discarded, and one is never delivered ahead of a
 /// closed candle of its stream that was written before it, so they can neither block nor reorder closed candles.
 /// </summary>
+[SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "Its SemaphoreSlim is only awaited (no AvailableWaitHandle), so it holds nothing to release; a Dispose would only turn a late Release into ObjectDisposedException.")]
 public sealed class CandleUpdateChannel
 {
     private readonly Channel<Entry> _queue;

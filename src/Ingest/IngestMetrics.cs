@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using SignalStream.Ingest.Binance.Internal;
 
@@ -29,6 +30,7 @@ internal sealed class IngestMetrics
     /// <param name="meterFactory">The host's meter factory.</param>
     /// <param name="channel">The channel whose closed-candle depth is observed.</param>
     /// <param name="exchange">The source's exchange label (<c>binance</c>, <c>simulated</c>, <c>replay</c>).</param>
+    [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "The IMeterFactory owns the meters it creates: one cached meter per name, disposed with the container.")]
     public IngestMetrics(IMeterFactory meterFactory, CandleUpdateChannel channel, string exchange)
     {
         _exchange = new("exchange", exchange);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using SignalStream.Contracts;
 
 namespace SignalStream.FakeExchange;
@@ -5,6 +6,7 @@ namespace SignalStream.FakeExchange;
 /// <summary>The market clock, candle emission and injected faults.</summary>
 public sealed partial class FakeBinanceExchange
 {
+    [SuppressMessage("Usage", "CA2213:Disposable fields should be disposed", Justification = "Only awaited (no AvailableWaitHandle): nothing to release, and the timed loop or a test may still hold it while the exchange shuts down.")]
     private readonly SemaphoreSlim _emitLock = new(1, 1);
     private readonly Random _faultRandom;
     private readonly HashSet<string> _muted = new(StringComparer.Ordinal);

@@ -8,8 +8,8 @@ namespace SignalStream.FakeExchange;
 /// <summary>The WebSocket side: combined streams, live subscriptions, pings and the incoming-message limit.</summary>
 public sealed partial class FakeBinanceExchange
 {
-    private const string UnknownVariant =
-        "Invalid request: unknown variant {0}, expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY` at line 1 column 28";
+    private static readonly CompositeFormat UnknownVariant = CompositeFormat.Parse(
+        "Invalid request: unknown variant {0}, expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY` at line 1 column 28");
 
     private async Task HandleStreamAsync(HttpContext context)
     {

@@ -176,7 +176,8 @@ public sealed partial class FakeBinanceExchange : IAsyncDisposable
         StreamUrl = $"ws://{uri.Host}:{uri.Port}";
         if (_options.Speed > 0)
         {
-            _timedLoop = Task.Run(() => RunTimedAsync(_shutdown.Token));
+            // The loop runs until the exchange is disposed (_shutdown), not for as long as the start's token.
+            _timedLoop = Task.Run(() => RunTimedAsync(_shutdown.Token), CancellationToken.None);
         }
 
         return new Uri(RestUrl);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
@@ -11,6 +12,7 @@ namespace SignalStream.FakeExchange;
 /// WebSocket) because it must see what the built-in one hides: every pong and its payload, and every control frame a
 /// client sends (Binance counts pings, pongs and JSON messages against the 5-a-second limit).
 /// </summary>
+[SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "Its SemaphoreSlim is only awaited (no AvailableWaitHandle), so it holds nothing to release; the connection owns the stream.")]
 internal sealed class ServerWebSocket
 {
     public const byte Text = 0x1;
@@ -35,7 +37,9 @@ internal sealed class ServerWebSocket
             return null;
         }
 
+#pragma warning disable CA5350 // RFC 6455 4.2.2: Sec-WebSocket-Accept is SHA-1 by protocol, not a security choice
         var accept = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
+#pragma warning restore CA5350
         context.Response.Headers.Upgrade = "websocket";
         context.Response.Headers.Connection = "Upgrade";
         context.Response.Headers["Sec-WebSocket-Accept"] = accept;

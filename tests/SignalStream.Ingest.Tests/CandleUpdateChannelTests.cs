@@ -24,7 +24,8 @@ public sealed class CandleUpdateChannelTests
 
         var closed = new List<long>();
         long lastClosed = -1;
-        await foreach (var update in channel.ReadAllAsync().WithCancellation(new CancellationTokenSource(Timeout).Token))
+        using var deadline = new CancellationTokenSource(Timeout);
+        await foreach (var update in channel.ReadAllAsync().WithCancellation(deadline.Token))
         {
             if (update.IsClosed)
             {

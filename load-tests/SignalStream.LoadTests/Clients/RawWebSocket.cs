@@ -50,7 +50,9 @@ internal sealed class RawWebSocket : IDisposable
         }
 
         var response = Encoding.ASCII.GetString(client._received, 0, headerEnd);
+#pragma warning disable CA5350 // RFC 6455 4.2.2: Sec-WebSocket-Accept is SHA-1 by protocol, not a security choice
         var expected = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + AcceptGuid)));
+#pragma warning restore CA5350
         if (!response.StartsWith("HTTP/1.1 101", StringComparison.Ordinal) || !response.Contains(expected, StringComparison.Ordinal))
         {
             throw new WebSocketException("upgrade refused: " + response.Split("\r\n")[0]);

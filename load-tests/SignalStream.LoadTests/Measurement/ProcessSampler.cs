@@ -3,7 +3,7 @@ namespace SignalStream.LoadTests.Measurement;
 /// <summary>CPU and resident memory of a process from <c>/proc/&lt;pid&gt;</c> (Linux), sampled by the harness.</summary>
 internal sealed class ProcessSampler
 {
-    private static readonly double TicksPerSecond = 100; // USER_HZ is 100 on every Linux the harness targets
+    private const double TicksPerSecond = 100; // USER_HZ is 100 on every Linux the harness targets
     private readonly int _pid;
     private long _lastTicks;
     private long _lastWall;

@@ -9,6 +9,7 @@ namespace SignalStream.LoadTests.Reporting;
 /// (a capacity sweep adds its tables, its capacity line and <c>sweep.png</c>: <c>ReportWriter.Sweep.cs</c>).</summary>
 internal static partial class ReportWriter
 {
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
     private static readonly uint[] Palette = [0x1F77B4, 0xD62728, 0x2CA02C, 0xFF7F0E, 0x9467BD, 0x8C564B, 0xE377C2, 0x17BECF, 0x7F7F7F, 0xBCBD22];
 
     public static void Write(IReadOnlyList<ScenarioResult> results, IReadOnlyList<SweepResult> sweeps, LoadTestOptions options, string folder, string machine)
@@ -20,7 +21,7 @@ internal static partial class ReportWriter
         object? capacity = sweeps.Count == 0 ? null : SweepCapacitySummary(sweeps, options);
         File.WriteAllText(Path.Combine(folder, "results.json"), JsonSerializer.Serialize(
             new { machine, options = Describe(options), results, sweeps, capacity },
-            new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
+            JsonOptions));
         var charts = "";
         if (results.Count > 0)
         {

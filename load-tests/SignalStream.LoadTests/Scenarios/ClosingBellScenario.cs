@@ -111,7 +111,6 @@ internal sealed class ClosingBellScenario
         var pool = new ClientPool(_options, url, "signalstream", symbols, clientCount, 0, new ClientMeasurement("receivedAt", keepSignalArrivals: true),
             symbolsPerClient: (int)Math.Ceiling(symbols.Count / (double)clientCount));
         var signals = new ScenarioResult { Scenario = "bell signals", Target = "signalstream", Clients = clientCount, Symbols = symbols.Count };
-        ClientPool? probe = null;
         try
         {
             result.ConnectSeconds = await pool.ConnectAsync(pool.Clients, resume: false, cancellationToken);
@@ -241,8 +240,11 @@ internal sealed class ClosingBellScenario
 
             result.Errors = pool.Stats.Errors;
             result.ErrorSamples = pool.Stats.ErrorSamples.ToList();
-            probe = await ClientPool.ReadStoredSeqAsync(_options, url, symbols, cancellationToken);
-            MeasureSignals(signals, pool, probe, symbols, bellClose, bellMicros);
+            await using (var probe = await ClientPool.ReadStoredSeqAsync(_options, url, symbols, cancellationToken))
+            {
+                MeasureSignals(signals, pool, probe, symbols, bellClose, bellMicros);
+            }
+
             DescribeEngine(result, metricsBefore, metricsAfter, bellMicros, last);
             // The fake exchange runs in the harness: its advance (closing 2,000 streams and writing their frames) is part of
             // "ingest" in the split; how long the call itself took says how much of that is the exchange's own sending.
@@ -255,10 +257,6 @@ internal sealed class ClosingBellScenario
         finally
         {
             await pool.DisposeAsync();
-            if (probe is not null)
-            {
-                await probe.DisposeAsync();
-            }
         }
 
         return [result, signals];

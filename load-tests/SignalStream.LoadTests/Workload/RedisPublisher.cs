@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
 using System.Text;
 
@@ -19,6 +20,9 @@ internal sealed class RedisPublisher : IAsyncDisposable
     private readonly int _port;
     private readonly string _prefix;
     private TcpClient? _client;
+
+    // Over the client's NetworkStream: closing the client (Reset) closes it; its own Dispose would only flush into a dead socket.
+    [SuppressMessage("Usage", "CA2213:Disposable fields should be disposed", Justification = "Closed with _client (see the comment).")]
     private Stream? _stream;
     private Task _drain = Task.CompletedTask;
 
@@ -145,6 +149,11 @@ internal sealed class RedisPublisher : IAsyncDisposable
         {
             client.Dispose();
             throw new IOException("Redis connect timed out");
+        }
+        catch
+        {
+            client.Dispose(); // refused (Redis down): the next publish tries a new one
+            throw;
         }
 
         var network = client.GetStream();

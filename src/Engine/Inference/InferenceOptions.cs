@@ -47,7 +47,11 @@ public sealed class InferenceOptions
     {
         get
         {
-            OnnxProviders.TryParse(ExecutionProvider, out var provider);
+            if (!OnnxProviders.TryParse(ExecutionProvider, out var provider))
+            {
+                throw new InvalidOperationException($"Inference:ExecutionProvider '{ExecutionProvider}' was not validated: read SessionSettings after Validate.");
+            }
+
             return new OnnxSessionSettings(IntraOpThreads, provider, DeviceId, IntraOpSpinning);
         }
     }

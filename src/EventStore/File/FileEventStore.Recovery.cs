@@ -33,68 +33,67 @@ internal sealed partial class FileEventStore
         {
             var (path, index) = files[i];
             var isLast = i == files.Length - 1;
-            if (!TryOpenSegment(path, out var handle))
+#pragma warning disable CA2000 // closed by the finally below unless _segments took it (the analysis sees no owner in Segment, not disposable)
+            var handle = OpenSegment(path);
+#pragma warning restore CA2000
+            if (handle is null)
             {
                 continue;
             }
 
-            var segment = new Segment(index, path, handle);
-            byte[] bytes;
-            long validLength;
-            bool hasCheckpoint;
+            // Closed on every way out unless the segment joins _segments (whose handles the store closes).
             try
             {
-                bytes = ReadWhole(handle, path);
-                validLength = ScanSegment(segment, bytes, isFirst: _segments.Count == 0, out hasCheckpoint);
-            }
-            catch
-            {
-                handle.Dispose(); // not in _segments yet: the open's clean-up would not close it
-                throw;
-            }
-
-            if (validLength < bytes.Length)
-            {
-                if (!isLast)
+                var segment = new Segment(index, path, handle);
+                var bytes = ReadWhole(handle, path);
+                var validLength = ScanSegment(segment, bytes, isFirst: _segments.Count == 0, out var hasCheckpoint);
+                if (validLength < bytes.Length)
                 {
-                    handle.Dispose();
-                    throw new InvalidDataException(
-                        $"Journal segment '{path}' is corrupt at byte {validLength} of {bytes.Length} and is not the last segment, " +
-                        "so this is not a torn write. Restore the folder from a backup, or move this segment and the later ones aside to start from the older events.");
+                    if (!isLast)
+                    {
+                        throw new InvalidDataException(
+                            $"Journal segment '{path}' is corrupt at byte {validLength} of {bytes.Length} and is not the last segment, " +
+                            "so this is not a torn write. Restore the folder from a backup, or move this segment and the later ones aside to start from the older events.");
+                    }
+
+                    if (_readOnly)
+                    {
+                        Log.TailNotYetComplete(_logger, path, validLength, bytes.Length - validLength);
+                    }
+                    else
+                    {
+                        Log.TornTailTruncated(_logger, path, validLength, bytes.Length - validLength);
+                        RandomAccess.SetLength(handle, validLength);
+                        RandomAccess.FlushToDisk(handle);
+                    }
                 }
 
-                if (_readOnly)
+                segment.Length = validLength;
+                if (hasCheckpoint)
                 {
-                    Log.TailNotYetComplete(_logger, path, validLength, bytes.Length - validLength);
+                    _segments.Add(segment);
+                    handle = null;
                 }
                 else
                 {
-                    Log.TornTailTruncated(_logger, path, validLength, bytes.Length - validLength);
-                    RandomAccess.SetLength(handle, validLength);
-                    RandomAccess.FlushToDisk(handle);
+                    // A crash between creating a segment and writing its checkpoint (journals written before segments were
+                    // made under a temporary name) leaves an empty file: drop it.
+                    handle.Dispose();
+                    if (!isLast)
+                    {
+                        throw new InvalidDataException($"Journal segment '{path}' has no checkpoint record. Restore the folder from a backup.");
+                    }
+
+                    if (!_readOnly)
+                    {
+                        System.IO.File.Delete(path);
+                    }
                 }
             }
-
-            segment.Length = validLength;
-            if (!hasCheckpoint)
+            finally
             {
-                // A crash between creating a segment and writing its checkpoint (journals written before segments were
-                // made under a temporary name) leaves an empty file: drop it.
-                handle.Dispose();
-                if (!isLast)
-                {
-                    throw new InvalidDataException($"Journal segment '{path}' has no checkpoint record. Restore the folder from a backup.");
-                }
-
-                if (!_readOnly)
-                {
-                    System.IO.File.Delete(path);
-                }
-
-                continue;
+                handle?.Dispose();
             }
-
-            _segments.Add(segment);
         }
 
         if (_segments.Count == 0 && !_readOnly)
@@ -105,20 +104,19 @@ internal sealed partial class FileEventStore
         Log.JournalOpened(_logger, _options.Path, _segments.Count, _nextPosition - 1, _streams.Count, _readOnly);
     }
 
-    private bool TryOpenSegment(string path, out SafeFileHandle handle)
+    /// <summary>The segment's handle, or null when a read-only store finds it gone.</summary>
+    private SafeFileHandle? OpenSegment(string path)
     {
         try
         {
-            handle = _readOnly
+            return _readOnly
                 ? System.IO.File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete)
                 : System.IO.File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
-            return true;
         }
         catch (FileNotFoundException) when (_readOnly && _segments.Count == 0)
         {
             // The owner's retention deleted the oldest segment after it was listed: the next one starts the journal.
-            handle = null!;
-            return false;
+            return null;
         }
     }
 

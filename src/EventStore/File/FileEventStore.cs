@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 
@@ -26,7 +27,12 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly JournalFiles _files;
     private readonly bool _readOnly;
+    [SuppressMessage("Usage", "CA2213:Disposable fields should be disposed", Justification = "Only awaited (no AvailableWaitHandle): nothing to release, and DisposeAsync takes it again when called twice.")]
     private readonly SemaphoreSlim _appendGate = new(1, 1);
+
+    // Not disposed: a reader that passed EnsureOpen can still take it after DisposeAsync, and disposing a lock in use
+    // throws; its wait events are SafeHandles the finalizer closes.
+    [SuppressMessage("Usage", "CA2213:Disposable fields should be disposed", Justification = "Readers may still take it after DisposeAsync (see the comment).")]
     private readonly ReaderWriterLockSlim _indexLock = new(LockRecursionPolicy.NoRecursion);
     private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
 

@@ -1,6 +1,9 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace SignalStream.EventStore.Internal;
 
 /// <summary>Wakes the projector when a group commit lands, so projections do not wait a full poll interval.</summary>
+[SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "Its SemaphoreSlim is only awaited (no AvailableWaitHandle), so it holds nothing to release; the writer and the projector share it for the node's life.")]
 internal sealed class CommitSignal
 {
     private readonly SemaphoreSlim _signal = new(0, 1);

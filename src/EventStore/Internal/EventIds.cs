@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 
 namespace SignalStream.EventStore.Internal;
 
@@ -10,6 +11,7 @@ namespace SignalStream.EventStore.Internal;
 /// </summary>
 internal static class EventIds
 {
+    [SuppressMessage("Security", "CA5394:Do not use insecure randomness", Justification = "An event id must be unique, not unpredictable (see the summary).")]
     public static Guid NewVersion7(DateTimeOffset createdAt)
     {
         Span<byte> bytes = stackalloc byte[16];

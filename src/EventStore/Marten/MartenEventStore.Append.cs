@@ -179,7 +179,7 @@ internal sealed partial class MartenEventStore
         await session.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<NpgsqlTransaction> BeginWithXidAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    private static async Task<NpgsqlTransaction> BeginWithXidAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using var xid = new NpgsqlCommand(Sql.TakeXid, connection, transaction);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
@@ -64,6 +65,7 @@ internal sealed class ApiRateLimitPolicy : IRateLimiterPolicy<string>
     private readonly ApiOptions.RateLimitSettings _settings;
     private readonly Counter<long> _rejected;
 
+    [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "The IMeterFactory owns the meters it creates: one cached meter per name, disposed with the container.")]
     public ApiRateLimitPolicy(IOptions<ApiOptions> options, IMeterFactory meterFactory)
     {
         _settings = options.Value.RateLimit;

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using Microsoft.Extensions.Options;
@@ -30,6 +31,7 @@ internal sealed partial class SignalHistoryReader
     private readonly ILogger _logger;
     private readonly Counter<long> _unavailable;
 
+    [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "The IMeterFactory owns the meters it creates: one cached meter per name, disposed with the container.")]
     public SignalHistoryReader(
         ISignalHistory? history, IOptions<SignalHistoryOptions> options, TimeProvider time, IMeterFactory meterFactory, ILogger<SignalHistoryReader> logger)
     {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using SignalStream.Contracts;
 using SignalStream.Hub.FanOut.Internal;
 
@@ -14,6 +15,7 @@ internal sealed partial class SymbolFeeds : IBusListener, IHostedService, IDispo
     private readonly Lock _createGate = new();
     private readonly FeedContext _context;
     private readonly ISignalBus? _source;
+    [SuppressMessage("Usage", "CA2213:Disposable fields should be disposed", Justification = "No timer and no parent: nothing to release; its token is read by feeds created up to the end (see Dispose).")]
     private readonly CancellationTokenSource _stopping = new();
     private ITimer? _catchUpTimer;
 

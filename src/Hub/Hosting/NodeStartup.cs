@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace SignalStream.Hub.Hosting;
 
 /// <summary>
@@ -32,6 +34,7 @@ internal sealed partial class NodeStartup : IHostedService
     }
 
     /// <summary>Stops what started, last first; a part that fails to stop does not keep the others running.</summary>
+    [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "Every failure is collected and rethrown together after the other parts stopped (see the catch).")]
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         List<Exception>? failures = null;

@@ -102,7 +102,7 @@ public static partial class SignalStreamHost
             app.MapSignalStreamWebhooks();
         }
 
-        Log.Starting(app.Logger, roles.ToString());
+        Log.Starting(app.Logger, roles);
         if (management.IsSeparate)
         {
             Log.ManagementSeparate(app.Logger, management.Urls);
@@ -114,7 +114,7 @@ public static partial class SignalStreamHost
     private static partial class Log
     {
         [LoggerMessage(EventId = 5900, Level = LogLevel.Information, Message = "SignalStream node starting with roles {Roles}")]
-        public static partial void Starting(ILogger logger, string roles);
+        public static partial void Starting(ILogger logger, NodeRoles roles);
 
         [LoggerMessage(EventId = 5901, Level = LogLevel.Information, Message = "Metrics and health are served on {ManagementUrls} only (Management:Urls)")]
         public static partial void ManagementSeparate(ILogger logger, string managementUrls);

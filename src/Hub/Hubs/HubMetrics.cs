@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using SignalStream.Hub.Hubs.Internal;
 
@@ -24,6 +25,7 @@ internal sealed class HubMetrics
     private long _subscriptions;
     private int _redisConnected = -1;
 
+    [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "The IMeterFactory owns the meters it creates: one cached meter per name, disposed with the container.")]
     public HubMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);

@@ -87,7 +87,8 @@ public static class NotificationsRegistration
 
             foreach (var (sinkName, sink) in options.Sinks)
             {
-                SinkSettings.TryResolve(sinkName, sink, errors, out _);
+                SinkSettings.TryResolve(sinkName, sink, errors, out var resolved);
+                resolved?.Smtp?.TrustedCertificate?.Dispose(); // only checked here; the service resolves its own
             }
 
             return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Reflection;
@@ -19,6 +20,7 @@ internal sealed class ProcessMetrics
     private readonly Measurement<int>[] _roles;
     private readonly double _startTimeSeconds;
 
+    [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "The IMeterFactory owns the meters it creates: one cached meter per name, disposed with the container.")]
     public ProcessMetrics(IMeterFactory meterFactory, NodeRoles roles)
     {
         var assembly = typeof(ProcessMetrics).Assembly;

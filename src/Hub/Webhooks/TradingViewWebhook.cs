@@ -260,7 +260,7 @@ internal sealed partial class TradingViewWebhook
         return total;
     }
 
-    private IResult Accepted(AlertAnswer answer) =>
+    private static IResult Accepted(AlertAnswer answer) =>
         Results.Json(answer, WebhookJsonContext.Default.AlertAnswer, statusCode: StatusCodes.Status202Accepted);
 
     private IResult TooLarge(string label, long? length)

@@ -147,14 +147,14 @@ internal sealed partial class BinanceCandleSource
         {
             // Binance has no kline for the rest of the range (a trading halt, or the symbol is gone): move past it
             // rather than stall the stream, and say so.
-            Log.GapNotInHistory(Logger, tracker.Key.ToString(), Math.Max(from, tracker.NextExpectedOpenTime), to);
+            Log.GapNotInHistory(Logger, tracker.Key, Math.Max(from, tracker.NextExpectedOpenTime), to);
             tracker.LastClosedOpenTime = to;
         }
 
         if (delivered > 0)
         {
             Metrics.Backfilled(delivered);
-            Log.Backfilled(Logger, delivered, tracker.Key.ToString(), cause);
+            Log.Backfilled(Logger, delivered, tracker.Key, cause);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using SignalStream.Contracts;
 using SignalStream.Engine.Pipeline;
@@ -10,6 +11,7 @@ namespace SignalStream.Tools.Replay;
 /// step makes the replay deterministic: the clock is exactly the candle's, every inference batch holds one row, and
 /// the signal stage sees the candles in stored order, whatever the machine's timing.
 /// </summary>
+[SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "Its SemaphoreSlim is only awaited (no AvailableWaitHandle), so it holds nothing to release.")]
 internal sealed class StoredCandleReader(ChannelReader<CandleUpdate> source, ReplayClock clock) : ICandleUpdateReader
 {
     private readonly SemaphoreSlim _emitted = new(0, 1);

@@ -43,6 +43,7 @@ public class FanOutBenchmarks
     private readonly List<Task> _drains = [];
     private readonly List<PipeWriter> _transports = [];
     private readonly List<Socket> _sockets = [];
+    private readonly List<DefaultConnectionContext> _connections = [];
     private readonly DeliveryWaiter _waiter = new();
     private readonly BenchMeterFactory _meters = new();
     private SymbolFeed _feed = null!;
@@ -87,6 +88,7 @@ public class FanOutBenchmarks
             var transport = new Pipe(PipeOptionsFor(Output));
             var application = new Pipe(PipeOptionsFor(Output));
             var connection = new DefaultConnectionContext($"c{i}", new DuplexPipe(application.Reader, transport.Writer), new DuplexPipe(transport.Reader, application.Writer));
+            _connections.Add(connection);
             if (listener is not null)
             {
                 // The node's side of a real loopback connection, published as the upgrade does; the client reads.
@@ -132,6 +134,11 @@ public class FanOutBenchmarks
         }
 
         await Task.WhenAll(_drains).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default);
+        foreach (var connection in _connections)
+        {
+            await connection.DisposeAsync();
+        }
+
         _stop.Dispose();
         _meters.Dispose();
     }

@@ -31,7 +31,9 @@ public class MetricsExporterBenchmarks
         _services = services.BuildServiceProvider();
         _collector = _services.GetRequiredService<PrometheusCollector>();
         _collector.Start();
+#pragma warning disable CA2000 // the IMeterFactory owns its meters and disposes them with _services
         var meter = _services.GetRequiredService<IMeterFactory>().Create("SignalStream.Bench");
+#pragma warning restore CA2000
         _counter = meter.CreateCounter<long>("signalstream_candles_closed_total");
         _histogram = meter.CreateHistogram<double>("signalstream_pipeline_latency_seconds");
         // A realistic scrape: 5 symbols x 4 timeframes of counters, a latency histogram per timeframe.

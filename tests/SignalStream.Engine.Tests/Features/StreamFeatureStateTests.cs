@@ -129,8 +129,12 @@ public sealed class StreamFeatureStateTests
             original.Update(c);
             scaled.Update(c with
             {
-                Open = c.Open / 100_000m, High = c.High / 100_000m, Low = c.Low / 100_000m, Close = c.Close / 100_000m,
-                Volume = c.Volume * 1000m, TakerBuyBaseVolume = c.TakerBuyBaseVolume * 1000m,
+                Open = c.Open / 100_000m,
+                High = c.High / 100_000m,
+                Low = c.Low / 100_000m,
+                Close = c.Close / 100_000m,
+                Volume = c.Volume * 1000m,
+                TakerBuyBaseVolume = c.TakerBuyBaseVolume * 1000m,
             });
             for (var i = 0; i < FeatureCatalog.Count; i++)
             {

@@ -59,6 +59,16 @@ public sealed class ExecutionProviderTests
         Assert.Contains(ex.Failures, f => f.Contains("Inference:ExecutionProvider", StringComparison.Ordinal) && f.Contains("cpu, cuda, directml", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void SessionSettingsOfAnUnvalidatedUnknownProviderThrowInsteadOfFallingBackToCpu()
+    {
+        var options = new InferenceOptions { ExecutionProvider = "tpu" };
+
+        var ex = Assert.Throws<InvalidOperationException>(() => options.SessionSettings);
+
+        Assert.Contains("'tpu'", ex.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("CPU", "Cpu")]
     [InlineData("Cuda", "Cuda")]

@@ -14,7 +14,7 @@ namespace SignalStream.Engine.Tests.Signals;
 public class AlertIntakeTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
-    private static readonly Timeframe Tf = Timeframe.OneHour;
+    private const Timeframe Tf = Timeframe.OneHour;
 
     // long = 0.6·0.9 + 0.4·0.7 = 0.82: a signal (target 105.46, stop 98.148 at entry 100, ATR 2).
     private static readonly ModelPrediction[] Strong = [Lstm(0.05, 0.05, 0.9), PatchTst(0.1, 0.2, 0.7)];

@@ -23,7 +23,9 @@ public sealed class FileEventStoreContractTests : EventStoreContractTests
 
     private async Task<IEventStore> OpenAsync()
     {
+#pragma warning disable CA2000 // Own registers it for the suite's DisposeAsync
         var store = Own(new FileEventStore(new FileJournalOptions { Path = _folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance));
+#pragma warning restore CA2000
         await store.InitializeAsync();
         return store;
     }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Net.WebSockets;
 using System.Text.Json;
 
@@ -19,6 +20,7 @@ internal sealed class SignalSubscriber : IAsyncDisposable
     private readonly ConcurrentDictionary<string, TaskCompletionSource<JsonElement>> _pending = new();
     private readonly ConcurrentQueue<Seen> _signals = new();
     private readonly CancellationTokenSource _stop = new();
+    [SuppressMessage("Usage", "CA2213:Disposable fields should be disposed", Justification = "Only awaited (no AvailableWaitHandle): nothing to release, and a send may still race the dispose.")]
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private Task _receive = Task.CompletedTask;
     private Task _ping = Task.CompletedTask;
@@ -33,12 +35,26 @@ internal sealed class SignalSubscriber : IAsyncDisposable
     public static async Task<SignalSubscriber> ConnectAsync(Uri node, Action<Seen>? onSignal = null)
     {
         var client = new SignalSubscriber { OnSignal = onSignal };
-        using var cts = new CancellationTokenSource(Timeout);
-        await client._socket.ConnectAsync(new UriBuilder(node) { Scheme = "ws", Path = "/hubs/signals" }.Uri, cts.Token);
-        await client.SendAsync("{\"protocol\":\"json\",\"version\":1}"u8.ToArray(), cts.Token);
+        try
+        {
+            await client.HandshakeAsync(node);
+        }
+        catch
+        {
+            await client.DisposeAsync(); // a failed connect leaves no socket behind
+            throw;
+        }
+
         client._receive = Task.Run(client.ReceiveLoopAsync);
         client._ping = Task.Run(client.PingLoopAsync);
         return client;
+    }
+
+    private async Task HandshakeAsync(Uri node)
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        await _socket.ConnectAsync(new UriBuilder(node) { Scheme = "ws", Path = "/hubs/signals" }.Uri, cts.Token);
+        await SendAsync("{\"protocol\":\"json\",\"version\":1}"u8.ToArray(), cts.Token);
     }
 
     /// <summary>Subscribes to a symbol (from <paramref name="afterSeq"/> when set); the reply's signals are recorded too.</summary>

@@ -82,8 +82,12 @@ public sealed class EventWriterTests : IDisposable
         var signal = Signal("BTCUSDT", 1);
 
         // The engine is not held up by the commit: both hand-offs complete while the store is stalled.
-        Assert.True(host.Output.OnSignalAsync(signal, default).IsCompletedSuccessfully);
-        Assert.True(host.Output.OnOutcomeAsync(Outcome(signal, OutcomeKind.Win), default).IsCompletedSuccessfully);
+        var signalHandOff = host.Output.OnSignalAsync(signal, default);
+        Assert.True(signalHandOff.IsCompletedSuccessfully);
+        await signalHandOff;
+        var outcomeHandOff = host.Output.OnOutcomeAsync(Outcome(signal, OutcomeKind.Win), default);
+        Assert.True(outcomeHandOff.IsCompletedSuccessfully);
+        await outcomeHandOff;
 
         // Give the lane every chance to publish early (it must not), then check nobody could have seen the signal.
         await Task.Delay(200);

@@ -26,7 +26,7 @@ public sealed class ReadinessTests
     {
         var data = Directory.CreateTempSubdirectory("signalstream-ready-").FullName;
         var port = TestServer.FreeLoopbackPort();
-        var logs = new CapturingLoggerProvider();
+        using var logs = new CapturingLoggerProvider();
         var restoring = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var loadingModels = new GatedLogEvent(ModelLoadedEventId);

@@ -32,7 +32,8 @@ public sealed class RedisBusTests
             "Hub:CatchUpInterval=01:00:00", // only reordering on the bus could cause a repair
             // The whole burst may sit in the hub's queues at once on a busy machine: none of it may be dropped there
             // (a drop is repaired too) nor may the test's client be cut as slow.
-            "Hub:InboundQueueLimit=30000", "Hub:OutboundQueueLimit=30000", "Hub:SlowConsumerMaxLag=00:02:00",
+            // 20,000 signals of ~0.8 KB are about 15 MB, past the default 4 MB byte bound of a connection's queue.
+            "Hub:InboundQueueLimit=30000", "Hub:OutboundQueueLimit=30000", "Hub:OutboundQueueBytes=67108864", "Hub:SlowConsumerMaxLag=00:02:00",
         ];
         await using var engine = await TestNode.StartAsync(store, "engine", redis, settings);
         await using var hub = await TestNode.StartAsync(store, "hub", redis, settings);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using SignalStream.Hub.Hosting;
@@ -85,10 +86,13 @@ public sealed class NodeStagesTests
         Assert.Equal(["first", "second"], startup.Order.Select(p => p.Stage));
     }
 
+    [SuppressMessage("Performance", "CA1812:Avoid uninstantiated internal classes", Justification = "Only a type argument that names a part.")]
     private sealed class First;
 
+    [SuppressMessage("Performance", "CA1812:Avoid uninstantiated internal classes", Justification = "Only a type argument that names a part.")]
     private sealed class Second;
 
+    [SuppressMessage("Performance", "CA1812:Avoid uninstantiated internal classes", Justification = "Only a type argument that names a part.")]
     private sealed class Third;
 
     private sealed class Part<T>(ConcurrentQueue<string> journal) : IHostedService
@@ -108,6 +112,7 @@ public sealed class NodeStagesTests
         }
     }
 
+    [SuppressMessage("Performance", "CA1812:Avoid uninstantiated internal classes", Justification = "Created by the service provider under test.")]
     private sealed class SharedPart : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -11,7 +11,7 @@ public sealed class ConnectionGuardTests
     public void AHandshakeDoneInTimeDisposesItsDeadlineTimerAndLetsGoOfIt()
     {
         var guard = new ConnectionGuard(new InvocationBudget(TimeProvider.System, 100, 100), null, null, null);
-        var deadline = new RecordingTimer();
+        using var deadline = new RecordingTimer();
         guard.WatchHandshake(deadline);
 
         guard.Registered(NewState(guard));
@@ -26,7 +26,7 @@ public sealed class ConnectionGuardTests
     public void ARequestThatEndsBeforeItsHandshakeDisposesTheDeadlineTimer()
     {
         var guard = new ConnectionGuard(new InvocationBudget(TimeProvider.System, 100, 100), null, null, null);
-        var deadline = new RecordingTimer();
+        using var deadline = new RecordingTimer();
         guard.WatchHandshake(deadline);
 
         guard.StopWatchingHandshake();

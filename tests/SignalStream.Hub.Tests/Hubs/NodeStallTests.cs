@@ -29,7 +29,7 @@ public sealed class NodeStallTests
         var stalled = node.Connections.Take(3).ToList();
         foreach (var connection in stalled)
         {
-            node.Stall(connection);
+            Node.Stall(connection);
         }
 
         node.Time.Advance(TimeSpan.FromSeconds(6));
@@ -46,7 +46,7 @@ public sealed class NodeStallTests
         await using var node = new Node();
         foreach (var connection in node.Connections)
         {
-            node.Stall(connection);
+            Node.Stall(connection);
         }
 
         node.Time.Advance(TimeSpan.FromSeconds(6));
@@ -61,7 +61,7 @@ public sealed class NodeStallTests
         await using var node = new Node();
         foreach (var connection in node.Connections)
         {
-            node.Stall(connection);
+            Node.Stall(connection);
         }
 
         // The machine froze for 8 s: the sweep runs 8 s late. Stalls during that time are the node's, not the clients'.
@@ -86,7 +86,7 @@ public sealed class NodeStallTests
     public async Task ConnectionsStalledForLessThanTheLagAreNotCut()
     {
         await using var node = new Node();
-        node.Stall(node.Connections[0]);
+        Node.Stall(node.Connections[0]);
         node.Time.Advance(TimeSpan.FromSeconds(4));
         node.Registry.CutSlowConsumers();
 
@@ -122,7 +122,7 @@ public sealed class NodeStallTests
         public List<ConnectionState> Connections { get; } = [];
 
         /// <summary>Offers a frame the connection's transport will not take: its write waits from now on.</summary>
-        public void Stall(ConnectionState connection)
+        public static void Stall(ConnectionState connection)
         {
             Assert.True(connection.TryEnqueue(HubFrames.Invocation(HubNames.SignalEvent, TestSignals.Make("BTCUSDT", 1), ContractsJsonContext.Default.Signal)));
             Assert.NotEqual(0, connection.StalledSince);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
@@ -22,7 +23,10 @@ internal sealed class HubTestClient : IAsyncDisposable
     private readonly ConcurrentDictionary<string, TaskCompletionSource<JsonElement>> _pending = new();
     private readonly Channel<(string Target, JsonElement Argument)> _events = Channel.CreateUnbounded<(string, JsonElement)>();
     private readonly CancellationTokenSource _stop = new();
+    // Only awaited (no AvailableWaitHandle): nothing to release, and a test's send may still race the dispose.
+    [SuppressMessage("Usage", "CA2213:Disposable fields should be disposed", Justification = "See the comment.")]
     private readonly SemaphoreSlim _sendLock = new(1, 1);
+    [SuppressMessage("Usage", "CA2213:Disposable fields should be disposed", Justification = "See the comment.")]
     private readonly SemaphoreSlim _readGate = new(1, 1);
     private readonly TaskCompletionSource<(string? Error, bool AllowReconnect)> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _receive = Task.CompletedTask;
@@ -38,7 +42,6 @@ internal sealed class HubTestClient : IAsyncDisposable
 
     public static async Task<HubTestClient> ConnectAsync(Uri baseAddress, string? accessToken = null, int? receiveBufferBytes = null, bool read = true)
     {
-        var socket = new ClientWebSocket();
         var uri = new UriBuilder(baseAddress) { Scheme = "ws", Path = "/hubs/signals" };
         if (accessToken is not null)
         {
@@ -46,35 +49,47 @@ internal sealed class HubTestClient : IAsyncDisposable
         }
 
         using var cts = new CancellationTokenSource(Timeout);
+        var socket = new ClientWebSocket();
         Socket? tcp = null;
-        if (receiveBufferBytes is int bytes)
+        try
         {
-            // A tiny kernel receive buffer makes a non-reading client back up quickly (loopback buffers are megabytes).
-            using var handler = new SocketsHttpHandler
+            if (receiveBufferBytes is int bytes)
             {
-                ConnectCallback = async (context, ct) =>
+                // A tiny kernel receive buffer makes a non-reading client back up quickly (loopback buffers are megabytes).
+                using var handler = new SocketsHttpHandler
                 {
-                    var s = tcp = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = bytes, NoDelay = true };
-                    await s.ConnectAsync(context.DnsEndPoint, ct);
-                    return new NetworkStream(s, ownsSocket: true);
-                },
-            };
-            await socket.ConnectAsync(uri.Uri, new HttpMessageInvoker(handler, disposeHandler: false), cts.Token);
+                    ConnectCallback = async (context, ct) =>
+                    {
+                        var s = tcp = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = bytes, NoDelay = true };
+                        await s.ConnectAsync(context.DnsEndPoint, ct);
+                        return new NetworkStream(s, ownsSocket: true);
+                    },
+                };
+                using var invoker = new HttpMessageInvoker(handler, disposeHandler: false);
+                await socket.ConnectAsync(uri.Uri, invoker, cts.Token);
+            }
+            else
+            {
+                await socket.ConnectAsync(uri.Uri, cts.Token);
+            }
         }
-        else
+        catch
         {
-            await socket.ConnectAsync(uri.Uri, cts.Token);
+            socket.Dispose(); // a refused connect (a test's bad token) leaves no socket behind
+            throw;
         }
 
+#pragma warning disable CA2000 // disposed by the catch below when the handshake fails, returned otherwise (the analysis loses the catch)
         var client = new HubTestClient(socket) { _tcp = tcp };
-        await client.SendRawAsync("{\"protocol\":\"json\",\"version\":1}"u8.ToArray(), cts.Token);
-        var handshake = await client.ReceiveRecordAsync(new ArrayBufferWriter<byte>(), new byte[4096], cts.Token);
-        using (var doc = JsonDocument.Parse(handshake ?? throw new InvalidOperationException("connection closed during handshake")))
+#pragma warning restore CA2000
+        try
         {
-            if (doc.RootElement.TryGetProperty("error", out var error))
-            {
-                throw new InvalidOperationException("handshake failed: " + error.GetString());
-            }
+            await client.HandshakeAsync(cts.Token);
+        }
+        catch
+        {
+            await client.DisposeAsync();
+            throw;
         }
 
         if (read)
@@ -84,6 +99,17 @@ internal sealed class HubTestClient : IAsyncDisposable
 
         client._ping = Task.Run(client.PingLoopAsync);
         return client;
+    }
+
+    private async Task HandshakeAsync(CancellationToken cancellationToken)
+    {
+        await SendRawAsync("{\"protocol\":\"json\",\"version\":1}"u8.ToArray(), cancellationToken);
+        var handshake = await ReceiveRecordAsync(new ArrayBufferWriter<byte>(), new byte[4096], cancellationToken);
+        using var doc = JsonDocument.Parse(handshake ?? throw new InvalidOperationException("connection closed during handshake"));
+        if (doc.RootElement.TryGetProperty("error", out var error))
+        {
+            throw new InvalidOperationException("handshake failed: " + error.GetString());
+        }
     }
 
     /// <summary>Invokes a hub method and returns its result; a server error becomes <see cref="HubErrorException"/>.</summary>
@@ -311,7 +337,7 @@ internal sealed class HubTestClient : IAsyncDisposable
         }
 
         _socket.Abort();
-        await Task.WhenAll(_receive, _ping).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
+        await Task.WhenAll(_receive, _ping).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
         _socket.Dispose();
         _stop.Dispose();
     }

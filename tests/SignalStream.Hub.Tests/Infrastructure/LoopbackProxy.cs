@@ -110,7 +110,7 @@ internal sealed class LoopbackProxy : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        _listener.Stop();
+        _listener.Dispose(); // stops it
         Cut();
         try
         {

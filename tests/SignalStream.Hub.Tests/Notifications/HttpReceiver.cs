@@ -102,6 +102,7 @@ internal sealed class HttpReceiver : IAsyncDisposable
     {
         await _app.StopAsync().WaitAsync(NotificationNode.Wait);
         await _app.DisposeAsync();
+        _arrived.Dispose(); // the app is stopped: no request releases it any more
     }
 
     private async Task HandleAsync(HttpContext http)

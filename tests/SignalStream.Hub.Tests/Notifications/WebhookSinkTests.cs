@@ -197,7 +197,9 @@ public sealed class WebhookSinkTests
                 pendingId = (string?)JsonNode.Parse(failures[0].Data.Span)!["deliveryId"];
 
                 // The receiver comes up after the restart.
+#pragma warning disable CA2000 // disposed in the finally below
                 receiver = await HttpReceiver.StartAsync(port);
+#pragma warning restore CA2000
                 var delivered = (await receiver.WaitForAsync(1))[0];
                 Assert.Equal(pendingId, delivered.Header("X-SignalStream-Delivery"));
                 AssertSignedWith(Secret, delivered);

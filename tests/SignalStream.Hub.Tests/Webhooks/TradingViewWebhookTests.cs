@@ -260,12 +260,12 @@ public sealed class TradingViewWebhookTests
         return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
     }
 
-    private static Task<HttpResponseMessage> SendAsync(TestServer server, string source, string body, bool chunked = false)
+    private static async Task<HttpResponseMessage> SendAsync(TestServer server, string source, string body, bool chunked = false)
     {
-        HttpContent content = chunked
+        using HttpContent content = chunked
             ? new ChunkedContent(Encoding.UTF8.GetBytes(body))
             : new StringContent(body, Encoding.UTF8, "text/plain"); // what TradingView sends for a JSON message
-        return server.Http.PostAsync(new Uri($"/api/webhooks/tradingview/{source}", UriKind.Relative), content).WaitAsync(Wait);
+        return await server.Http.PostAsync(new Uri($"/api/webhooks/tradingview/{source}", UriKind.Relative), content).WaitAsync(Wait);
     }
 
     /// <summary>The close of the next closed candle the node sends: a price the engine accepts as the market's.</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 
 namespace SignalStream.Engine.Inference.Internal;
@@ -19,6 +20,7 @@ internal sealed class InferenceMetrics
     private long _predictionCount;
     private long _closedCount;
 
+    [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "The IMeterFactory owns the meters it creates: one cached meter per name, disposed with the container.")]
     public InferenceMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);

@@ -76,54 +76,53 @@ internal sealed class ModelLoader(
             return Failed(name, manifest, $"sha256 of '{manifest.File}' is {actualHash} but the manifest says {manifest.Sha256}; the file changed or the manifest is stale");
         }
 
-        // Opened from the bytes just hashed, so the file cannot change between the check and the load.
-        OnnxSession session;
+        // Every way out before the batcher owns the session disposes it (the finally).
+        OnnxSession? session = null;
         try
         {
-            session = OnnxSession.Create(bytes, options.SessionSettings);
-        }
-        catch (OnnxRuntimeException ex)
-        {
-            return Failed(name, manifest, $"ONNX Runtime cannot load '{manifest.File}' on the {options.ExecutionProvider} execution provider: {ex.Message}");
-        }
+            // Opened from the bytes just hashed, so the file cannot change between the check and the load.
+            try
+            {
+                session = OnnxSession.Create(bytes, options.SessionSettings);
+            }
+            catch (OnnxRuntimeException ex)
+            {
+                return Failed(name, manifest, $"ONNX Runtime cannot load '{manifest.File}' on the {options.ExecutionProvider} execution provider: {ex.Message}");
+            }
 
-        try
-        {
             CheckSession(manifest, session, problems);
             if (problems.Count == 0)
             {
                 SmokeRun(manifest, session, problems);
             }
-        }
-        catch
-        {
-            session.Dispose();
-            throw;
-        }
 
-        if (problems.Count > 0)
-        {
-            session.Dispose();
-            return Failed(name, manifest, string.Join("; ", problems));
-        }
+            if (problems.Count > 0)
+            {
+                return Failed(name, manifest, string.Join("; ", problems));
+            }
 
-        var info = Info(name, manifest, manifest.Status!, null);
-        var model = new LoadedModel(name, manifest.Version!, manifest.Family!, manifest.Status == "shadow", manifest.Weight,
-            manifest.Window, featureIndices, timeframes, info);
-        try
-        {
-            model.Batcher = new ModelBatcher(
-                session, name, manifest.Window, featureIndices.Length, options.MaxBatchSize,
-                TimeSpan.FromTicks(options.MaxQueueDelayMicroseconds * TimeSpan.TicksPerMicrosecond), options.QueueCapacity,
-                time, metrics, loggerFactory.CreateLogger<ModelBatcher>(), model.Release);
-        }
-        catch (OnnxRuntimeException ex)
-        {
-            session.Dispose();
-            return Failed(name, manifest, $"ONNX Runtime cannot bind a batch of {options.MaxBatchSize} rows: {ex.Message}");
-        }
+            var info = Info(name, manifest, manifest.Status!, null);
+            var model = new LoadedModel(name, manifest.Version!, manifest.Family!, manifest.Status == "shadow", manifest.Weight,
+                manifest.Window, featureIndices, timeframes, info);
+            try
+            {
+                model.Batcher = new ModelBatcher(
+                    session, name, manifest.Window, featureIndices.Length, options.MaxBatchSize,
+                    TimeSpan.FromTicks(options.MaxQueueDelayMicroseconds * TimeSpan.TicksPerMicrosecond), options.QueueCapacity,
+                    time, metrics, loggerFactory.CreateLogger<ModelBatcher>(), model.Release);
+            }
+            catch (OnnxRuntimeException ex)
+            {
+                return Failed(name, manifest, $"ONNX Runtime cannot bind a batch of {options.MaxBatchSize} rows: {ex.Message}");
+            }
 
-        return new ModelLoadResult(model, info);
+            session = null; // the batcher's now
+            return new ModelLoadResult(model, info);
+        }
+        finally
+        {
+            session?.Dispose();
+        }
     }
 
     private static void CheckManifest(ModelManifest m, List<string> problems, ref int[] featureIndices, List<Timeframe> timeframes)

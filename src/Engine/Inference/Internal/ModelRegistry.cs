@@ -136,8 +136,10 @@ internal sealed partial class ModelRegistry : IModelCatalog, IHostedService, IAs
                 var result = _loader.Load(path);
                 if (result.Model is { } model)
                 {
+#pragma warning disable CA1873 // once per model (re)load, not per candle: the join is not worth a guard
                     Log.ModelLoaded(_logger, model.Name, model.Version, model.Family, model.IsShadow ? "shadow" : "active", model.Window,
                         model.FeatureIndices.Length, string.Join(",", model.Timeframes.Select(t => t.ToName())));
+#pragma warning restore CA1873
                 }
                 else
                 {

@@ -199,7 +199,8 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
         }
 
         var symbol = _symbols.GetOrAdd(result.Update.Candle.Symbol, static (_, families) => new SymbolState(families), _rules.FusionFamilies.Length);
-        if (!symbol.Gate.Wait(0))
+        // A zero timeout never waits, so there is nothing to cancel: a cancelled token must not fail the fast path.
+        if (!symbol.Gate.Wait(0, CancellationToken.None))
         {
             return DecideAfterWaitAsync(stream, symbol, result, live, shadows, cancellationToken);
         }

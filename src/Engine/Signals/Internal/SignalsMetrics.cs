@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using SignalStream.Contracts;
 using SignalStream.Engine.Journal;
@@ -13,6 +14,7 @@ internal sealed class SignalsMetrics
     private readonly Counter<long> _shadowSignals;
     private readonly Counter<long> _outcomes;
 
+    [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "The IMeterFactory owns the meters it creates: one cached meter per name, disposed with the container.")]
     public SignalsMetrics(IMeterFactory meterFactory, SignalJournal journal)
     {
         var meter = meterFactory.Create(MeterName);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
@@ -16,6 +17,7 @@ namespace SignalStream.Hub.FanOut.Internal;
 /// reads the store under the lock (a hole must be filled before delivery goes past it); Subscribe and the periodic
 /// catch-up read it outside.
 /// </remarks>
+[SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "Its SemaphoreSlim is only awaited (no AvailableWaitHandle), so it holds nothing to release.")]
 internal sealed partial class SymbolFeed
 {
     private readonly FeedContext _context;

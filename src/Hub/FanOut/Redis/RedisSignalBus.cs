@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using SignalStream.Hub.FanOut.Internal;
 using SignalStream.Hub.Hubs;
@@ -41,6 +42,7 @@ internal sealed partial class RedisSignalBus : ISignalBus, IHostedService, IDisp
     private ConnectionMultiplexer? _multiplexer;
     private IBusListener? _listener;
 
+    [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "The IMeterFactory owns the meters it creates: one cached meter per name, disposed with the container.")]
     public RedisSignalBus(string configuration, string prefix, RedisBusOptions options, HubMetrics metrics, IMeterFactory meterFactory,
         ILogger<RedisSignalBus> logger)
     {

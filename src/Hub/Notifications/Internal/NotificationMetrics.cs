@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 
 namespace SignalStream.Hub.Notifications.Internal;
@@ -15,6 +16,7 @@ internal sealed class NotificationMetrics
     private readonly Lock _gate = new();
     private SinkRunner[] _runners = [];
 
+    [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "The IMeterFactory owns the meters it creates: one cached meter per name, disposed with the container.")]
     public NotificationMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using SignalStream.Contracts;
 
 namespace SignalStream.Hub.Notifications.Internal;
@@ -19,6 +20,8 @@ internal sealed partial class SinkRunner
         }
     }
 
+    [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "A sender's unforeseen exception is a failed attempt, logged as a bug: one notification must not stop the sink (see the catch).")]
+    [SuppressMessage("Security", "CA5394:Do not use insecure randomness", Justification = "Retry jitter; nothing depends on it being unpredictable.")]
     private async Task AttemptAsync(Delivery delivery, CancellationToken stopping)
     {
         var attempt = delivery.Attempts + 1;

@@ -115,7 +115,8 @@ internal sealed partial class SinkRunner : IAsyncDisposable
         }
 
         _loaded = true;
-        _run = Task.Run(() => RunAsync(_stopping.Token));
+        // The loops run until the runner is disposed (_stopping), not for as long as the start's token.
+        _run = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
     }
 
     /// <summary>

@@ -145,6 +145,7 @@ internal sealed partial record SinkSettings(
 
         if (errors.Count > before)
         {
+            smtp?.TrustedCertificate?.Dispose();
             return false;
         }
 
@@ -343,7 +344,9 @@ internal sealed record SmtpSettings(
         {
             try
             {
+#pragma warning disable CA2000 // disposed below when refused; otherwise the returned settings own it and their sender disposes it
                 trusted = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(o.TrustedCertificatePath));
+#pragma warning restore CA2000
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
             {
@@ -351,9 +354,13 @@ internal sealed record SmtpSettings(
             }
         }
 
-        return errors.Count > before
-            ? null
-            : new SmtpSettings(o.Host!.Trim(), o.Port, security == "tls", NullIfEmpty(o.Username), NullIfEmpty(o.Password), from!, to, o.SubjectPrefix ?? "", trusted);
+        if (errors.Count > before)
+        {
+            trusted?.Dispose();
+            return null;
+        }
+
+        return new SmtpSettings(o.Host!.Trim(), o.Port, security == "tls", NullIfEmpty(o.Username), NullIfEmpty(o.Password), from!, to, o.SubjectPrefix ?? "", trusted);
     }
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace SignalStream.Hub.Observability.Logging;
 
 /// <summary>
@@ -10,6 +12,7 @@ internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, ILo
     // Not async when the line is off: an awaiting frame would stay allocated for as long as a WebSocket request lasts.
     public Task InvokeAsync(HttpContext context) => logger.IsEnabled(LogLevel.Debug) ? LogAsync(context) : next(context);
 
+    [SuppressMessage("Performance", "CA1873:Avoid potentially expensive logging", Justification = "Only called when Debug is on, so the line's arguments are only built when it is written.")]
     private async Task LogAsync(HttpContext context)
     {
         var started = timeProvider.GetTimestamp();

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 
 namespace SignalStream.Hub.Webhooks.Internal;
@@ -12,6 +13,7 @@ internal sealed class WebhookMetrics
 
     private readonly Counter<long> _alerts;
 
+    [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "The IMeterFactory owns the meters it creates: one cached meter per name, disposed with the container.")]
     public WebhookMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
@@ -18,6 +19,7 @@ namespace SignalStream.Ingest.Binance.Internal;
 /// reserved one is for pongs (Binance pings every 20 s). Unsolicited keep-alive pongs are switched off
 /// (<c>KeepAliveInterval = 0</c>), so every frame we send is either a pong or a limited JSON message.
 /// </remarks>
+[SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "Its SemaphoreSlims are only awaited (no AvailableWaitHandle) and _stop has no timer and no parent: none holds anything to release, and Stop may come after the run ended.")]
 internal sealed partial class BinanceConnection
 {
     private readonly BinanceCandleSource _source;
@@ -29,7 +31,8 @@ internal sealed partial class BinanceConnection
     private readonly HashSet<string> _subscribed = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _syncLock = new(1, 1);
     private readonly SemaphoreSlim _wake = new(0, 1);
-    private readonly CancellationTokenSource _stop;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationToken _runToken;
     private readonly RejectionLog _rejections;
     private StreamTracker[] _snapshot = [];
     private byte[] _buffer;
@@ -46,7 +49,7 @@ internal sealed partial class BinanceConnection
         _time = source.Time;
         _logger = source.Logger;
         Id = id;
-        _stop = CancellationTokenSource.CreateLinkedTokenSource(runToken);
+        _runToken = runToken;
         _buffer = [];
         _rejections = new RejectionLog(source, id);
     }
@@ -75,7 +78,7 @@ internal sealed partial class BinanceConnection
     /// <summary>The largest the receive buffer has been.</summary>
     public int LargestBuffer { get; private set; }
 
-    public void Start() => Running = Task.Run(() => RunAsync(_stop.Token));
+    public void Start() => Running = Task.Run(RunUntilStoppedAsync);
 
     /// <summary>Stops the connection for good (its last stream was removed).</summary>
     public void Stop() => _stop.Cancel();
@@ -102,6 +105,13 @@ internal sealed partial class BinanceConnection
             _wanted.Remove(tracker);
             _snapshot = [.. _wanted];
         }
+    }
+
+    private async Task RunUntilStoppedAsync()
+    {
+        // Linked for the run only: a connection stopped at run time leaves no registration behind on the source's token.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(_runToken, _stop.Token);
+        await RunAsync(stop.Token).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -170,6 +180,7 @@ internal sealed partial class BinanceConnection
     }
 
     /// <summary>One connection from connect to its end; never throws except when <paramref name="stopToken"/> stops it.</summary>
+    [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "Any other exception ends the connection as a fault, logged and reconnected (see the catch): never the end of its streams.")]
     private async Task<(ConnectionEnd End, bool ReceivedData, Exception? Error)> RunOnceAsync(CancellationToken stopToken)
     {
         using var socket = new ClientWebSocket();
@@ -197,7 +208,7 @@ internal sealed partial class BinanceConnection
 
             Log.Connected(_logger, Id, included.Count);
             await SyncSubscriptionsAsync(stopToken).ConfigureAwait(false);
-            var end = await ReceiveLoopAsync(socket, stopToken, () => receivedData = true).ConfigureAwait(false);
+            var end = await ReceiveLoopAsync(socket, () => receivedData = true, stopToken).ConfigureAwait(false);
             return (end, receivedData, null);
         }
         catch (OperationCanceledException) when (stopToken.IsCancellationRequested)
@@ -226,7 +237,7 @@ internal sealed partial class BinanceConnection
         }
     }
 
-    private async Task<ConnectionEnd> ReceiveLoopAsync(ClientWebSocket socket, CancellationToken stopToken, Action receivedData)
+    private async Task<ConnectionEnd> ReceiveLoopAsync(ClientWebSocket socket, Action receivedData, CancellationToken stopToken)
     {
         using var watchdog = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
         using var lifetime = new CancellationTokenSource(_options.ConnectionLifetime, _time);

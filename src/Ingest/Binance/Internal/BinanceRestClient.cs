@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
@@ -203,6 +204,7 @@ internal sealed class BinanceRestClient(HttpClient http, BinanceOptions options,
 /// <summary>Exponential backoff with jitter: min·2^attempt capped at max, then scaled by a random 50-100 %.</summary>
 internal static class Backoff
 {
+    [SuppressMessage("Security", "CA5394:Do not use insecure randomness", Justification = "Jitter that spreads reconnects; nothing depends on it being unpredictable.")]
     public static TimeSpan Delay(int attempt, TimeSpan min, TimeSpan max)
     {
         var ceiling = Math.Min(max.TotalMilliseconds, min.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 30)));

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using SignalStream.Contracts;
 
 namespace SignalStream.Ingest.Binance.Internal;
 
@@ -33,10 +34,10 @@ internal static partial class Log
     public static partial void ErrorReply(ILogger logger, long id, int code, string message);
 
     [LoggerMessage(EventId = 1109, Level = LogLevel.Information, Message = "Backfilled {Count} candle(s) of {Stream} from REST ({Cause})")]
-    public static partial void Backfilled(ILogger logger, int count, string stream, string cause);
+    public static partial void Backfilled(ILogger logger, int count, StreamKey stream, string cause);
 
     [LoggerMessage(EventId = 1110, Level = LogLevel.Warning, Message = "REST has no candles for {Stream} between {From} and {To}; continuing after the gap")]
-    public static partial void GapNotInHistory(ILogger logger, string stream, long from, long to);
+    public static partial void GapNotInHistory(ILogger logger, StreamKey stream, long from, long to);
 
     [LoggerMessage(EventId = 1111, Level = LogLevel.Warning, Message = "REST klines request for {Stream} was rate limited ({Status}); waiting {Delay} as Retry-After asks")]
     public static partial void RestRateLimited(ILogger logger, string stream, int status, TimeSpan delay);

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace SignalStream.Ingest.Binance.Internal;
 
 /// <summary>
@@ -9,6 +11,7 @@ namespace SignalStream.Ingest.Binance.Internal;
 /// refill), which is exactly what gets a Binance connection cut; the sliding window makes "never more than N in any
 /// second" hold by construction. A small margin covers the server measuring arrival, not send, times.
 /// </remarks>
+[SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "Its SemaphoreSlim is only awaited (no AvailableWaitHandle), so it holds nothing to release; a replaced limiter may still be awaited by a subscription update.")]
 internal sealed class SlidingWindowLimiter
 {
     private readonly long[] _recent;

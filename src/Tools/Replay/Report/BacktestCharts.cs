@@ -36,7 +36,7 @@ internal static class BacktestCharts
 
     private static Chart Equity(string directory, List<PerformanceGroup> models)
     {
-        var plot = NewPlot("Equity curve (cumulative R)", "market time of the resolving candle (UTC)", "cumulative R");
+        using var plot = NewPlot("Equity curve (cumulative R)", "market time of the resolving candle (UTC)", "cumulative R");
         foreach (var (model, i) in models.Select((m, i) => (m, i)))
         {
             var line = plot.Add.Scatter(Times(model), [.. model.Equity!.Select(p => p.CumulativeR)]);
@@ -50,7 +50,7 @@ internal static class BacktestCharts
 
     private static Chart Drawdown(string directory, List<PerformanceGroup> models)
     {
-        var plot = NewPlot("Drawdown (R below the running peak)", "market time of the resolving candle (UTC)", "drawdown R");
+        using var plot = NewPlot("Drawdown (R below the running peak)", "market time of the resolving candle (UTC)", "drawdown R");
         foreach (var (model, i) in models.Select((m, i) => (m, i)))
         {
             var line = plot.Add.Scatter(Times(model), [.. model.Equity!.Select(p => -p.Drawdown)]);
@@ -64,7 +64,7 @@ internal static class BacktestCharts
 
     private static Chart Confidence(string directory, PerformanceGroup? ensemble)
     {
-        var plot = NewPlot("Published signals by confidence", "confidence bucket (%)", "win rate (%)");
+        using var plot = NewPlot("Published signals by confidence", "confidence bucket (%)", "win rate (%)");
         var buckets = ensemble?.Calibration ?? [];
         if (buckets.Count > 0)
         {
@@ -92,7 +92,7 @@ internal static class BacktestCharts
 
     private static Chart Calibration(string directory, List<PerformanceGroup> models)
     {
-        var plot = NewPlot("Calibration", "mean predicted probability of the direction", "observed win rate");
+        using var plot = NewPlot("Calibration", "mean predicted probability of the direction", "observed win rate");
         var diagonal = plot.Add.Line(0, 0, 1, 1);
         diagonal.LinePattern = LinePattern.Dashed;
         diagonal.LineColor = Colors.Gray;

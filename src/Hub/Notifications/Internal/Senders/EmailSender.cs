@@ -24,7 +24,7 @@ internal sealed class EmailSender(SinkSettings settings) : INotificationSender
 
     public async ValueTask<SendResult> SendAsync(RenderedNotification rendered, Guid deliveryId, CancellationToken cancellationToken)
     {
-        var message = new MimeMessage
+        using var message = new MimeMessage
         {
             Subject = string.IsNullOrEmpty(_smtp.SubjectPrefix) ? rendered.Subject : _smtp.SubjectPrefix + " " + rendered.Subject,
             MessageId = $"{deliveryId:D}@signalstream",
@@ -74,9 +74,8 @@ internal sealed class EmailSender(SinkSettings settings) : INotificationSender
         }
     }
 
-    public void Dispose()
-    {
-    }
+    // The sender owns its settings (resolved for it alone), so the trusted certificate's handle goes with it.
+    public void Dispose() => _smtp.TrustedCertificate?.Dispose();
 
     /// <summary>Trusts the configured certificate (a private CA, or the server's own) besides the system's roots.</summary>
     private bool ValidateWithTrustedCertificate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
