@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
+using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
 using SignalStream.Engine.Inference;
 using SignalStream.Engine.Journal;
@@ -41,9 +42,27 @@ internal static class SignalsApi
         api.MapGet("/models", (HttpContext http) => http.RequestServices.GetService<IModelCatalog>() is { } catalog
             ? Results.Json(catalog.GetModels(), ContractsJsonContext.Default.IReadOnlyListModelInfo)
             : Unavailable("This node has no model catalog (it does not run the engine); ask a node with Node:Roles all or engine."));
-        api.MapGet("/performance", (HttpContext http) => http.RequestServices.GetService<IPerformanceReport>() is { } report
-            ? Results.Json(Entitlements.From(http.User).Visible(report.GetReport()), ContractsJsonContext.Default.PerformanceReport)
-            : Unavailable("This node has no signal journal (it does not run the engine); ask a node with Node:Roles all or engine."));
+        api.MapGet("/performance", ReadPerformanceAsync);
+    }
+
+    /// <summary>The store's durable projection where it keeps one (Marten, any node), else the engine's in-memory journal.</summary>
+    private static async Task<IResult> ReadPerformanceAsync(HttpContext http, CancellationToken cancellationToken)
+    {
+        PerformanceReport report;
+        if (http.RequestServices.GetService<IStoredPerformanceReport>() is { } stored)
+        {
+            report = await stored.GetReportAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else if (http.RequestServices.GetService<IPerformanceReport>() is { } journal)
+        {
+            report = journal.GetReport();
+        }
+        else
+        {
+            return Unavailable("This node has no signal journal (it does not run the engine); ask a node with Node:Roles all or engine, or run the store on Storage:Provider=marten, whose performance projection every node serves.");
+        }
+
+        return Results.Json(Entitlements.From(http.User).Visible(report), ContractsJsonContext.Default.PerformanceReport);
     }
 
     private static async Task<IResult> ReadSignalsAsync(HttpContext http, ServedMarkets markets, SignalHistoryReader history, CancellationToken cancellationToken)

@@ -1,0 +1,132 @@
+using System.Text.Json;
+using global::JasperFx.Events;
+using global::JasperFx.Events.Daemon;
+using global::JasperFx.Events.Projections;
+using global::Marten;
+using global::Marten.Events.Projections;
+using Microsoft.Extensions.Logging;
+using SignalStream.Engine.Events.Marten.Internal;
+using SignalStream.Engine.Journal;
+
+namespace SignalStream.Engine.Events.Marten;
+
+/// <summary>
+/// The performance statistics as a Marten async projection: Marten's daemon hands it the committed signals, shadow
+/// signals and outcomes in global order, a page at a time; it applies them to a <see cref="SignalJournal"/> rebuilt from
+/// the <see cref="PerformanceDocument"/> and stores the document back, in the transaction that also records the daemon's
+/// progress. So a restart resumes where the last committed page ended (nothing counted twice, nothing missed), and
+/// the figures are the in-memory journal's for the same events in the same order, by construction.
+/// </summary>
+/// <remarks>
+/// Replay namespaces (<c>replay-1/outcomes-…</c>) are left out, as the live node's journal leaves them out. Events at or
+/// below the document's position are skipped, so a page the daemon hands over twice is applied once.
+/// </remarks>
+internal sealed partial class PerformanceProjection : ProjectionBase, IProjection
+{
+    /// <summary>The projection's name (its progress row in <c>mt_event_progression</c> is <c>performance:All</c>).</summary>
+    public const string ProjectionName = "performance";
+
+    private static readonly string[] s_eventTypes =
+        [EventSerializer.SignalIssuedType, EventSerializer.ShadowSignalIssuedType, EventSerializer.SignalResolvedType];
+
+    private readonly ILogger _logger;
+
+    private PerformanceProjection(ILogger logger)
+    {
+        _logger = logger;
+        Name = ProjectionName;
+        IncludeType<JournalEventBody>();
+    }
+
+    /// <summary>
+    /// Adds the projection to a Marten store as an async projection, with its document and the mapping of the journal's
+    /// event types to <see cref="JournalEventBody"/> (which is what limits the daemon's reads to those types).
+    /// </summary>
+    public static void Register(StoreOptions options, ILogger logger)
+    {
+        options.Events.AddEventType<JournalEventBody>();
+        foreach (var type in s_eventTypes)
+        {
+            options.Events.Upcast(typeof(JournalEventBody), type, jsonTransformation: null!);
+        }
+
+        options.Schema.For<PerformanceDocument>().DocumentAlias("performance");
+        options.Projections.Add(new PerformanceProjection(logger), ProjectionLifecycle.Async);
+
+        // One daemon across all the nodes on this store: each node offers to run it, one holds the leadership lock.
+        // A session lock, not a transaction one: no transaction stays open on the leader's connection.
+        options.Projections.AsyncMode = DaemonMode.HotCold;
+        options.Events.UseAdvisoryLockTransaction = false;
+    }
+
+    public async Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
+    {
+        var document = await operations.LoadAsync<PerformanceDocument>(PerformanceDocument.TheId, cancellation).ConfigureAwait(false)
+            ?? new PerformanceDocument();
+        var journal = SignalJournal.FromSnapshot(document.Journal, TimeProvider.System);
+        var position = document.Position;
+        var unreadable = document.Unreadable;
+        foreach (var e in events)
+        {
+            if (e.Sequence <= position)
+            {
+                continue;
+            }
+
+            position = e.Sequence;
+            if (e.Data is not JournalEventBody body || e.StreamKey is not { } stream || stream.Contains('/', StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var stored = new StoredEvent(e.Sequence, stream, e.Version, e.Id, e.EventTypeName, SchemaVersion(e), body.Json, e.Timestamp);
+            if (!EventSerializer.TryDeserialize(stored, out var @event, out var error))
+            {
+                unreadable++;
+                Log.Unreadable(_logger, e.Sequence, error);
+                continue;
+            }
+
+            switch (@event)
+            {
+                case SignalIssued { Signal: var signal }:
+                    journal.Track(signal, isShadow: false);
+                    break;
+                case ShadowSignalIssued { Signal: var signal }:
+                    journal.Track(signal, isShadow: true);
+                    break;
+                case SignalResolved { Outcome: var outcome }:
+                    journal.Apply(outcome);
+                    break;
+            }
+        }
+
+        if (position != document.Position)
+        {
+            operations.Store(new PerformanceDocument { Position = position, Unreadable = unreadable, Journal = journal.ToSnapshot() });
+        }
+    }
+
+    /// <summary>The <c>schema_version</c> header as the store wrote it (1 when absent, as the store's own reads assume).</summary>
+    private static int SchemaVersion(IEvent e)
+    {
+        if (e.Headers is null || !e.Headers.TryGetValue(MartenEventStore.SchemaVersionHeader, out var value))
+        {
+            return 1;
+        }
+
+        return value switch
+        {
+            JsonElement { ValueKind: JsonValueKind.Number } json when json.TryGetInt32(out var v) => v,
+            int v => v,
+            long v => (int)v,
+            _ => Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture),
+        };
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(4260, LogLevel.Error, "Performance projection skipped unreadable event at position {Position}: {Reason}")]
+        public static partial void Unreadable(ILogger logger, long position, string reason);
+    }
+}
