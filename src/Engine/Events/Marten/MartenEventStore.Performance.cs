@@ -8,4 +8,13 @@ internal sealed partial class MartenEventStore
         await using var session = _documents.QuerySession();
         return await session.LoadAsync<PerformanceDocument>(PerformanceDocument.TheId, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>The position of the newest stored signal, shadow signal or outcome (0: none): where a caught-up projection's document stands.</summary>
+    internal async Task<long> GetLastJournalPositionAsync(CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand(
+            $"SELECT coalesce(max(seq_id), 0) FROM {_schema}.mt_events WHERE type = ANY($1)");
+        command.Parameters.Add(new Npgsql.NpgsqlParameter<string[]> { TypedValue = PerformanceProjection.EventTypes });
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
 }

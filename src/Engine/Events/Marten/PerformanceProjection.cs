@@ -26,7 +26,8 @@ internal sealed partial class PerformanceProjection : ProjectionBase, IProjectio
     /// <summary>The projection's name (its progress row in <c>mt_event_progression</c> is <c>performance:All</c>).</summary>
     public const string ProjectionName = "performance";
 
-    private static readonly string[] s_eventTypes =
+    /// <summary>The event types the projection reads (and the daemon fetches): the journal's inputs.</summary>
+    internal static readonly string[] EventTypes =
         [EventSerializer.SignalIssuedType, EventSerializer.ShadowSignalIssuedType, EventSerializer.SignalResolvedType];
 
     private readonly ILogger _logger;
@@ -45,8 +46,9 @@ internal sealed partial class PerformanceProjection : ProjectionBase, IProjectio
     public static void Register(StoreOptions options, ILogger logger)
     {
         options.Events.AddEventType<JournalEventBody>();
-        foreach (var type in s_eventTypes)
+        foreach (var type in EventTypes)
         {
+            // No transformation: Marten reads the JSON as JournalEventBody (the type name maps to it; nothing changes).
             options.Events.Upcast(typeof(JournalEventBody), type, jsonTransformation: null!);
         }
 
