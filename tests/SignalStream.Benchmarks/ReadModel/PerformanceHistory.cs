@@ -14,17 +14,18 @@ internal static class PerformanceHistory
     public static readonly string[] Symbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT"];
     public static readonly Timeframe[] Timeframes = [Timeframe.OneMinute, Timeframe.FiveMinutes, Timeframe.FifteenMinutes, Timeframe.OneHour];
 
-    private const long Start = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+    /// <summary>2026-01-01T00:00:00Z: the first candle of a history (a later start gives other signal ids).</summary>
+    public const long DefaultStart = 1_767_225_600_000;
     private const int OpenPerStream = 3;
 
     /// <summary>Groups of <paramref name="groupSignals"/> signals with their outcomes, as one append each, until <paramref name="outcomes"/> outcomes.</summary>
-    public static IEnumerable<IReadOnlyList<StreamAppend>> Groups(int outcomes, int groupSignals = 500, int seed = 15)
+    public static IEnumerable<IReadOnlyList<StreamAppend>> Groups(int outcomes, int groupSignals = 500, int seed = 15, long start = DefaultStart, int openPerStream = OpenPerStream)
     {
         var random = new Random(seed);
         var seq = new Dictionary<string, long>(StringComparer.Ordinal);
         var candle = new Dictionary<(string, Timeframe), long>();
-        var total = outcomes + (Symbols.Length * Timeframes.Length * OpenPerStream);
-        var created = DateTimeOffset.FromUnixTimeMilliseconds(Start);
+        var total = outcomes + (Symbols.Length * Timeframes.Length * openPerStream);
+        var created = DateTimeOffset.FromUnixTimeMilliseconds(start);
         var group = new Dictionary<string, List<EventData>>(StringComparer.Ordinal);
         for (var i = 0; i < total; i++)
         {
@@ -40,7 +41,7 @@ internal static class PerformanceHistory
                 signalSeq = seq[symbol] = seq.GetValueOrDefault(symbol) + 1;
             }
 
-            var signal = NewSignal(random, symbol, timeframe, index, signalSeq, shadow, source);
+            var signal = NewSignal(random, start, symbol, timeframe, index, signalSeq, shadow, source);
             var at = created.AddMilliseconds(i);
             Add(group, shadow ? EventStreams.ShadowSignals(symbol) : EventStreams.Signals(symbol), EventSerializer.Serialize(
                 shadow ? new ShadowSignalIssued(signal) : new SignalIssued(signal), Guid.CreateVersion7(at), at));
@@ -67,10 +68,10 @@ internal static class PerformanceHistory
         list.Add(data);
     }
 
-    private static Signal NewSignal(Random random, string symbol, Timeframe timeframe, long index, long seq, bool shadow, string source)
+    private static Signal NewSignal(Random random, long start, string symbol, Timeframe timeframe, long index, long seq, bool shadow, string source)
     {
         var minutes = timeframe.ToName() switch { "1m" => 1, "5m" => 5, "15m" => 15, _ => 60 };
-        var open = Start + (index * minutes * 60_000L);
+        var open = start + (index * minutes * 60_000L);
         var up = 0.45 + (random.NextDouble() * 0.5);
         var p = new ClassProbabilities((1 - up) / 2, (1 - up) / 2, up);
         var longSide = random.Next(2) == 0;

@@ -19,7 +19,7 @@ namespace SignalStream.Benchmarks.ReadModel;
 /// Options: <c>--provider postgres|marten</c>, <c>--schema NAME</c>, <c>--outcomes N</c>; the connection string is
 /// SIGNALSTREAM_TEST_POSTGRES (scripts/test-services.sh). The commands and figures are in BENCHMARKS.md.
 /// </summary>
-internal static class ReadModelProbe
+internal static partial class ReadModelProbe
 {
     public static async Task<int> RunAsync(string[] args)
     {
@@ -36,8 +36,11 @@ internal static class ReadModelProbe
             case "apply":
                 Apply(options);
                 return 0;
+            case "project":
+                await ProjectAsync(options).ConfigureAwait(false);
+                return 0;
             default:
-                await Console.Error.WriteLineAsync("usage: readmodel generate|restore|apply [--provider postgres|marten] [--schema NAME] [--outcomes N]").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync("usage: readmodel generate|restore|apply|project [--provider postgres|marten] [--schema NAME] [--outcomes N]").ConfigureAwait(false);
                 return 2;
         }
     }
@@ -224,12 +227,23 @@ internal static class ReadModelProbe
 
     private sealed class JournalRestore(SignalJournal journal) : ISignalStateRestore
     {
-        public void RestoreSignal(Signal signal, bool isShadow) => journal.Track(signal, isShadow);
+        // As the signal stage does: a signal whose outcome was restored is not tracked (the loader reads outcomes first).
+        private readonly HashSet<string> _resolved = new(StringComparer.Ordinal);
 
-        public void RestoreOutcome(SignalOutcome outcome) => journal.Apply(outcome);
-
-        public void RestoreCompleted()
+        public void RestoreSignal(Signal signal, bool isShadow)
         {
+            if (!_resolved.Contains(signal.Id))
+            {
+                journal.Track(signal, isShadow);
+            }
         }
+
+        public void RestoreOutcome(SignalOutcome outcome)
+        {
+            _resolved.Add(outcome.SignalId);
+            journal.Apply(outcome);
+        }
+
+        public void RestoreCompleted() => _resolved.Clear();
     }
 }

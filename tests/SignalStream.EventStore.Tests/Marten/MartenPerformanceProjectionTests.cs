@@ -200,12 +200,23 @@ public sealed class MartenPerformanceProjectionTests : IAsyncLifetime
 
     private sealed class JournalRestore(SignalJournal journal) : ISignalStateRestore
     {
-        public void RestoreSignal(Signal signal, bool isShadow) => journal.Track(signal, isShadow);
+        // As the signal stage does: a signal whose outcome was restored is not tracked (the loader reads outcomes first).
+        private readonly HashSet<string> _resolved = new(StringComparer.Ordinal);
 
-        public void RestoreOutcome(SignalOutcome outcome) => journal.Apply(outcome);
-
-        public void RestoreCompleted()
+        public void RestoreSignal(Signal signal, bool isShadow)
         {
+            if (!_resolved.Contains(signal.Id))
+            {
+                journal.Track(signal, isShadow);
+            }
         }
+
+        public void RestoreOutcome(SignalOutcome outcome)
+        {
+            _resolved.Add(outcome.SignalId);
+            journal.Apply(outcome);
+        }
+
+        public void RestoreCompleted() => _resolved.Clear();
     }
 }

@@ -9,6 +9,13 @@ internal sealed partial class MartenEventStore
         return await session.LoadAsync<PerformanceDocument>(PerformanceDocument.TheId, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The performance document's position alone (0 before it exists): tells whether it moved without reading it.</summary>
+    internal async Task<long> GetPerformancePositionAsync(CancellationToken cancellationToken)
+    {
+        await using var session = _documents.QuerySession();
+        return await PerformanceProjection.StoredPositionAsync(session, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The position of the newest stored signal, shadow signal or outcome (0: none): where a caught-up projection's document stands.</summary>
     internal async Task<long> GetLastJournalPositionAsync(CancellationToken cancellationToken)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -16,10 +17,11 @@ internal sealed class JournalEventBody(ReadOnlyMemory<byte> json)
 
 internal sealed class JournalEventBodyConverter : JsonConverter<JournalEventBody>
 {
+    // The value's raw bytes, copied once: EventSerializer parses them (and upcasts older versions) as it does for the store's own reads.
     public override JournalEventBody Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         using var document = JsonDocument.ParseValue(ref reader);
-        return new JournalEventBody(JsonSerializer.SerializeToUtf8Bytes(document.RootElement));
+        return new JournalEventBody(JsonMarshal.GetRawUtf8Value(document.RootElement).ToArray());
     }
 
     // Never appended as itself (the store appends RawEventBody); written only if Marten ever re-serializes a read event.
