@@ -17,7 +17,7 @@ namespace SignalStream.Hub.Api;
 /// fails or does not answer within <c>Hub:History:ReadTimeout</c> gets 503 problem+json; every endpoint here is under the
 /// per-client rate limit (<see cref="ApiRateLimiting"/>).
 /// </summary>
-internal static class SignalsApi
+internal static partial class SignalsApi
 {
     public const int DefaultLimit = 100;
     public const int MaxLimit = 1000;
@@ -43,26 +43,6 @@ internal static class SignalsApi
             ? Results.Json(catalog.GetModels(), ContractsJsonContext.Default.IReadOnlyListModelInfo)
             : Unavailable("This node has no model catalog (it does not run the engine); ask a node with Node:Roles all or engine."));
         api.MapGet("/performance", ReadPerformanceAsync);
-    }
-
-    /// <summary>The store's durable projection where it keeps one (Marten, any node), else the engine's in-memory journal.</summary>
-    private static async Task<IResult> ReadPerformanceAsync(HttpContext http, CancellationToken cancellationToken)
-    {
-        PerformanceReport report;
-        if (http.RequestServices.GetService<IStoredPerformanceReport>() is { } stored)
-        {
-            report = await stored.GetReportAsync(cancellationToken).ConfigureAwait(false);
-        }
-        else if (http.RequestServices.GetService<IPerformanceReport>() is { } journal)
-        {
-            report = journal.GetReport();
-        }
-        else
-        {
-            return Unavailable("This node has no signal journal (it does not run the engine); ask a node with Node:Roles all or engine, or run the store on Storage:Provider=marten, whose performance projection every node serves.");
-        }
-
-        return Results.Json(Entitlements.From(http.User).Visible(report), ContractsJsonContext.Default.PerformanceReport);
     }
 
     private static async Task<IResult> ReadSignalsAsync(HttpContext http, ServedMarkets markets, SignalHistoryReader history, CancellationToken cancellationToken)
