@@ -19,6 +19,10 @@ export default defineConfig([
     target: "es2020",
     minify: true,
     noExternal: [/.*/],
+    // JSON only: the MessagePack protocol is left out of the page's script (dashboard/jsonOnly.ts says why).
+    esbuildOptions(options) {
+      options.alias = { "@microsoft/signalr-protocol-msgpack": "./dashboard/jsonOnly.ts" };
+    },
     outDir: "../../src/Hub/wwwroot",
     outExtension: () => ({ js: ".js" }),
     clean: false,

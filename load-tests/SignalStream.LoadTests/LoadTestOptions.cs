@@ -12,6 +12,10 @@ internal sealed class LoadTestOptions
 
     public string[] Targets { get; set; } = [.. LoadTests.Targets.All];
 
+    /// <summary>The SignalR hub protocol of SignalStream's clients: <c>json</c> or <c>messagepack</c> (the peers keep
+    /// their own: JSON for the SignalR peer, Socket.IO's for Socket.IO).</summary>
+    public string Protocol { get; set; } = "json";
+
     /// <summary>Concurrent subscriber connections.</summary>
     public int Clients { get; set; } = 1000;
 
@@ -120,6 +124,9 @@ internal sealed class LoadTestOptions
                 case "--bell-models":
                     options.BellModels = value is "bundled" or "none" ? value : Fail(errors, "--bell-models must be 'bundled' or 'none'.", "bundled");
                     break;
+                case "--protocol":
+                    options.Protocol = value is "json" or "messagepack" ? value : Fail(errors, $"--protocol must be 'json' or 'messagepack', not '{value}'.", "json");
+                    break;
                 case "--engine-speed": options.EngineSpeed = Double(value, name, 1, 10_000, errors); break;
                 case "--sweep-rates": options.SweepRates = Ladder(value, name, errors); break;
                 case "--sweep-confirm": options.SweepConfirm = Int(value, name, 0, 8, errors); break;
@@ -132,7 +139,7 @@ internal sealed class LoadTestOptions
                 case "--max-minutes": options.MaxMinutes = Double(value, name, 0.5, 240, errors); break;
                 default:
                     errors.Add($"Unknown option {name}. Options: --scenarios, --targets, --clients, --symbols, --symbols-per-client, --rate, " +
-                        "--duration, --slow-fraction, --sources, --connects-in-flight, --bell-symbols, --bell-fanout, --bell-models, --engine-speed, --sweep-rates, --sweep-refine, --sweep-confirm, --p99-bound-ms, --out, --hub-dll, --peer, " +
+                        "--duration, --slow-fraction, --sources, --connects-in-flight, --bell-symbols, --bell-fanout, --bell-models, --engine-speed, --protocol, --sweep-rates, --sweep-refine, --sweep-confirm, --p99-bound-ms, --out, --hub-dll, --peer, " +
                         "--max-minutes, --smoke.");
                     break;
             }

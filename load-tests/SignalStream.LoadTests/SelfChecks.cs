@@ -223,6 +223,25 @@ internal static class SelfChecks
                 ? null
                 : $"peer answer: last {peer.Last}, gaps {peer.Gaps}; SignalStream answer: last {ours.Last}, gaps {ours.Gaps}";
         });
+        yield return ("a MessagePack client reads SignalStream's Subscribe answer and signals as the server writes them", () =>
+        {
+            var client = new SignalRMessagePackClient(0, ["LT0001USDT"], new ClientStats(), slow: false, ClientMeasurement.FromExchangeTime);
+            client.SubscribeWithoutSocket(0);
+            var protocol = new Microsoft.AspNetCore.SignalR.Protocol.MessagePackHubProtocol();
+            var answer = new System.Buffers.ArrayBufferWriter<byte>();
+            protocol.WriteMessage(Microsoft.AspNetCore.SignalR.Protocol.CompletionMessage.WithResult(
+                "0", new Contracts.SubscribeResult("LT0001USDT", ["1m"], 5, true, [MessagePackSignal(5)])), answer);
+            client.ReceiveWithoutSocket(answer.WrittenSpan);
+            var live = new System.Buffers.ArrayBufferWriter<byte>();
+            protocol.WriteMessage(new Microsoft.AspNetCore.SignalR.Protocol.InvocationMessage("signal", [MessagePackSignal(6)]), live);
+            protocol.WriteMessage(Microsoft.AspNetCore.SignalR.Protocol.PingMessage.Instance, live);
+            protocol.WriteMessage(new Microsoft.AspNetCore.SignalR.Protocol.InvocationMessage("signal", [MessagePackSignal(7)]), live);
+            client.ReceiveWithoutSocket(live.WrittenSpan);
+            var ledger = client.Ledgers[0];
+            return (ledger.StartSeq, ledger.Last, ledger.Gaps, ledger.Duplicates) == (5, 7, 0, 0)
+                ? null
+                : $"started at {ledger.StartSeq}, last {ledger.Last}, gaps {ledger.Gaps}, duplicates {ledger.Duplicates}";
+        });
         yield return ("a step's latency window holds only what was recorded during the step", () =>
         {
             var histogram = new LatencyHistogram();
@@ -241,6 +260,31 @@ internal static class SelfChecks
             return step.Count == 100 && step.P50 is > 190 and < 210 ? null : $"count {step.Count}, p50 {step.P50} ms";
         });
     }
+
+    private static Contracts.Signal MessagePackSignal(long seq) => new()
+    {
+        Id = $"LT0001USDT-1m-{seq}",
+        Seq = seq,
+        Symbol = "LT0001USDT",
+        Timeframe = Contracts.Timeframe.OneMinute,
+        Direction = Contracts.SignalDirection.Long,
+        Confidence = 70,
+        Probabilities = new Contracts.ClassProbabilities(0.1, 0.2, 0.7),
+        Entry = 100.5m,
+        Target = 103.25m,
+        Stop = 99m,
+        RiskReward = 1.5,
+        FusionScore = 60,
+        Models = [new Contracts.ModelVote("lstm-direction", "1", "lstm", "long", 0.6, new Contracts.ClassProbabilities(0.1, 0.2, 0.7))],
+        Rationale = ["self-check"],
+        CandleOpenTime = 1_700_000_000_000,
+        CandleCloseTime = 1_700_000_059_999,
+        CreatedAt = 1_700_000_060_000,
+        ExpiresAt = 1_700_003_600_000,
+        ExchangeTime = 1_700_000_060_000,
+        ReceivedAt = 1_700_000_060_001,
+        PublishedAt = 1_700_000_060_002,
+    };
 
     /// <summary>A SignalR client's ledger after its Subscribe got <paramref name="completion"/> and then one signal with
     /// seq <paramref name="seqAfterAnswer"/> arrived.</summary>

@@ -7,7 +7,7 @@ FIXTURES=$ROOT/tests/SignalStream.Engine.Tests/Features/Fixtures
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 mkdir -p "$FIXTURES"
-dotnet run --project "$ROOT/src/Hub" -- export-dataset --symbols BTCUSDT,XRPUSDT --timeframes 1m,1h --candles 400 --seed 7 \
+dotnet run --project "$ROOT/src/Tools" -- export-dataset --symbols BTCUSDT,XRPUSDT --timeframes 1m,1h --candles 400 --seed 7 \
   --candles-out "$TMP" --out "$TMP/dataset.csv"
 cp "$TMP/BTCUSDT-1m-export.csv" "$TMP/XRPUSDT-1h-export.csv" "$FIXTURES/"
 /usr/bin/python3 "$ROOT/models/train/reference_features.py" --edge-candles "$FIXTURES/EDGEUSDT-1m-handmade.csv"

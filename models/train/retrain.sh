@@ -12,6 +12,6 @@ if ! "$PY" -c 'import torch, onnx, numpy' 2>/dev/null; then
   DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq python3-torch python3-onnx python3-numpy
 fi
 mkdir -p "$ROOT/models/data"
-dotnet run --project "$ROOT/src/Hub" -c Release -- export-dataset --out "$ROOT/models/data/dataset.csv" "$@"
+dotnet run --project "$ROOT/src/Tools" -c Release -- export-dataset --out "$ROOT/models/data/dataset.csv" "$@"
 "$PY" "$ROOT/models/train/train.py" --data "$ROOT/models/data/dataset.csv" --out "$ROOT/models" ${TRAIN_ARGS:-}
 echo "models retrained; commit models/*.onnx, *.manifest.json and *.parity.json"

@@ -3,17 +3,24 @@ using Microsoft.Extensions.Logging;
 
 namespace SignalStream.Ingest;
 
-/// <summary>Runs the configured <see cref="ICandleSource"/> for the life of the process.</summary>
+/// <summary>
+/// Runs the configured <see cref="ICandleSource"/> for the life of the process, from the moment the host has started
+/// (every hosted service, the web server last): a source's first work is its warm-up history, thousands of candles
+/// through the engine that readiness never waited for, and on two cores it would otherwise take the CPU the rest of the
+/// start needs (BENCHMARKS.md, "Cold start").
+/// </summary>
 internal sealed partial class IngestHostedService(
     ICandleSource source,
     CandleUpdateChannel channel,
+    IHostApplicationLifetime lifetime,
     ILogger<IngestHostedService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        Log.Starting(logger, source.Exchange);
         try
         {
+            await WhenStartedAsync(stoppingToken).ConfigureAwait(false);
+            Log.Starting(logger, source.Exchange);
             await source.RunAsync(channel, stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -30,6 +37,13 @@ internal sealed partial class IngestHostedService(
             channel.Complete();
             Log.Stopped(logger, source.Exchange);
         }
+    }
+
+    private async Task WhenStartedAsync(CancellationToken stoppingToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var onStarted = lifetime.ApplicationStarted.Register(static s => ((TaskCompletionSource)s!).TrySetResult(), started);
+        await started.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
     }
 
     private static partial class Log

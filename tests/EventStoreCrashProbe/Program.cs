@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 
 // Usage: EventStoreCrashProbe <journal folder> [segment size bytes]
 // Appends groups forever: group g holds 1–40 events over a few streams, each event's JSON is {"g":g,"i":i}.

@@ -1,7 +1,8 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.Contracts;
 using SignalStream.Engine.Events;
-using SignalStream.Engine.Events.File;
+using SignalStream.EventStore;
+using SignalStream.EventStore.File;
 using SignalStream.Engine.Signals;
 using SignalStream.EventStore.Tests.Marten;
 

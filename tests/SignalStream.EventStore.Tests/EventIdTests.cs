@@ -1,4 +1,4 @@
-using SignalStream.Engine.Events.Internal;
+using SignalStream.EventStore.Internal;
 
 namespace SignalStream.EventStore.Tests;
 

@@ -1,5 +1,4 @@
 using System.Text;
-using SignalStream.Engine.Events;
 
 namespace SignalStream.EventStore.Tests;
 

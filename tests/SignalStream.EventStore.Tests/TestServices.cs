@@ -1,5 +1,5 @@
 using Npgsql;
-using SignalStream.Engine.Events.Postgres;
+using SignalStream.EventStore.Postgres;
 
 namespace SignalStream.EventStore.Tests;
 

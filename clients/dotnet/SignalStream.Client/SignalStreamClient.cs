@@ -41,6 +41,11 @@ public sealed partial class SignalStreamClient : IAsyncDisposable
             })
             .WithAutomaticReconnect(new ForeverRetryPolicy(options.ReconnectDelays));
         builder.Services.AddSingleton<ILoggerFactory>(options.LoggerFactory);
+        if (options.Protocol == SignalStreamProtocol.MessagePack)
+        {
+            builder.AddMessagePackProtocol(); // replaces JSON: the connection speaks the last protocol registered
+        }
+
         options.ConfigureConnection?.Invoke(builder);
         _connection = builder.Build();
 

@@ -31,6 +31,12 @@ public sealed record SignalStreamClientOptions
     /// <summary>Transports SignalR may use; WebSockets by default (the server's fast path).</summary>
     public HttpTransportType Transports { get; init; } = HttpTransportType.WebSockets;
 
+    /// <summary>
+    /// The hub protocol: <see cref="SignalStreamProtocol.Json"/> (default) or <see cref="SignalStreamProtocol.MessagePack"/>
+    /// (binary frames; the server must list <c>messagepack</c> in <c>Hub:Protocols</c>, which it does by default).
+    /// </summary>
+    public SignalStreamProtocol Protocol { get; init; } = SignalStreamProtocol.Json;
+
     /// <summary>Skip the negotiate round trip (WebSockets only).</summary>
     public bool SkipNegotiation { get; init; }
 
@@ -50,6 +56,11 @@ public sealed record SignalStreamClientOptions
         if (RecoveryRetryDelays.Any(d => d < TimeSpan.Zero))
         {
             throw new ArgumentException("RecoveryRetryDelays must be waits of zero or more.", nameof(RecoveryRetryDelays));
+        }
+
+        if (!Enum.IsDefined(Protocol))
+        {
+            throw new ArgumentException($"Protocol is {(int)Protocol}; use SignalStreamProtocol.Json or SignalStreamProtocol.MessagePack.", nameof(Protocol));
         }
 
         if (SkipNegotiation && Transports != HttpTransportType.WebSockets)

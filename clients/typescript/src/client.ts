@@ -5,6 +5,7 @@ import {
   DEFAULT_RECOVERY_RETRY_DELAYS_MS,
   foreverRetryPolicy,
   type HubConnectionLike,
+  hubProtocolOf,
   hubUrlOf,
   reconnectDelays,
 } from "./connection.js";
@@ -19,6 +20,7 @@ import {
   type Timeframe,
   TIMEFRAMES,
 } from "./types.js";
+import { candleFromWire, outcomeFromWire, signalFromWire, subscribeResultFromWire } from "./wire.js";
 
 /** The client's connection, as the application sees it. */
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "disconnected";
@@ -127,17 +129,19 @@ export class SignalStreamClient {
 
   constructor(url: string, options: ConnectOptions = {}) {
     this.hubUrl = hubUrlOf(url);
+    hubProtocolOf(options); // a bad protocol throws here, whatever factory builds the connection
     this.delays = reconnectDelays(options);
     this.recoveryDelays = options.recoveryRetryDelaysMs ?? DEFAULT_RECOVERY_RETRY_DELAYS_MS;
     this.log = toLogger(options.logger);
     const retryPolicy = this.delays ? foreverRetryPolicy(this.delays) : undefined;
     this.connection = (options.connectionFactory ?? createSignalRConnection)(this.hubUrl, options, retryPolicy);
 
-    this.connection.on(HubNames.SignalEvent, (signal: Signal) => this.channels.get(normalize(signal.symbol))?.onLive(signal));
+    // Each message as the contract's shape, whichever protocol carried it (src/wire.ts).
+    this.connection.on(HubNames.SignalEvent, (signal: Signal) => this.channels.get(normalize(signal.symbol))?.onLive(signalFromWire(signal)));
     this.connection.on(HubNames.SignalResolvedEvent, (outcome: SignalOutcome) =>
-      this.channels.get(normalize(outcome.symbol))?.onResolved(outcome));
+      this.channels.get(normalize(outcome.symbol))?.onResolved(outcomeFromWire(outcome)));
     this.connection.on(HubNames.CandleEvent, (candle: CandleMessage) =>
-      this.candleChannels.get(candleKey(normalize(candle.symbol), candle.timeframe))?.onCandle(candle));
+      this.candleChannels.get(candleKey(normalize(candle.symbol), candle.timeframe))?.onCandle(candleFromWire(candle)));
     this.connection.onreconnecting((error) => {
       this.epoch++;
       this.setState("reconnecting", error);
@@ -435,7 +439,7 @@ class SymbolChannel {
         let result: SubscribeResult;
         const epoch = this.client.connectionEpoch;
         try {
-          result = await this.client.invoke<SubscribeResult>(HubNames.Subscribe, request);
+          result = subscribeResultFromWire(await this.client.invoke<SubscribeResult>(HubNames.Subscribe, request));
         } catch (error) {
           this.apply(this.sequencer.abortSubscribe());
           if (!this.client.refusedOn(epoch) || this.closed) return;

@@ -6,6 +6,7 @@ import {
   LogLevel,
   type RetryContext,
 } from "@microsoft/signalr";
+import { MessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
 import { HubNames } from "./types.js";
 
 /**
@@ -29,8 +30,17 @@ export interface ReconnectOptions {
   delaysMs?: number[];
 }
 
+/** SignalR's hub protocols: `json` (text frames, readable in a browser's developer tools) or `msgpack` (binary, smaller). */
+export type HubProtocolName = "json" | "msgpack";
+
 /** Options of {@link connect}. */
 export interface ConnectOptions {
+  /**
+   * The hub protocol. Default `"json"`. `"msgpack"` uses SignalR's MessagePack protocol (binary frames; WebSockets or
+   * long polling, not Server-Sent Events); the server must list `messagepack` in `Hub:Protocols`, as it does by default.
+   * The application gets the same objects either way.
+   */
+  protocol?: HubProtocolName;
   /** Returns the JWT to send (`access_token` query for WebSockets); called for every (re)connect, so it may refresh. */
   accessTokenFactory?: () => string | Promise<string>;
   /** A SignalR logger, or the minimum level for the console logger. Default: warnings. */
@@ -75,7 +85,16 @@ export function hubUrlOf(url: string): string {
   return trimmed.endsWith(HubNames.Path) ? trimmed : trimmed + HubNames.Path;
 }
 
-/** The default factory: a JSON-protocol `HubConnection` with automatic reconnect. */
+/** `options.protocol`, checked: a typo must not silently fall back to JSON. */
+export function hubProtocolOf(options: ConnectOptions): HubProtocolName {
+  const protocol = options.protocol ?? "json";
+  if (protocol !== "json" && protocol !== "msgpack") {
+    throw new Error(`protocol is ${JSON.stringify(protocol)}; use "json" or "msgpack"`);
+  }
+  return protocol;
+}
+
+/** The default factory: a `HubConnection` speaking `options.protocol`, with automatic reconnect. */
 export function createSignalRConnection(
   hubUrl: string,
   options: ConnectOptions,
@@ -84,6 +103,7 @@ export function createSignalRConnection(
   let builder = new HubConnectionBuilder()
     .withUrl(hubUrl, options.accessTokenFactory ? { accessTokenFactory: options.accessTokenFactory } : {})
     .configureLogging(options.logger ?? LogLevel.Warning);
+  if (hubProtocolOf(options) === "msgpack") builder = builder.withHubProtocol(new MessagePackHubProtocol());
   if (retryPolicy) builder = builder.withAutomaticReconnect(retryPolicy);
   return builder.build();
 }

@@ -14,6 +14,7 @@ export {
 export {
   type ConnectOptions,
   type HubConnectionLike,
+  type HubProtocolName,
   type ReconnectOptions,
   DEFAULT_RECONNECT_DELAYS_MS,
   DEFAULT_RECOVERY_RETRY_DELAYS_MS,

@@ -13,6 +13,7 @@ internal sealed class ClientMeasurement
     {
         OriginName = originProperty;
         OriginProperty = System.Text.Encoding.UTF8.GetBytes($"\"{originProperty}\":");
+        OriginUtf8 = System.Text.Encoding.UTF8.GetBytes(originProperty);
         KeepSignalArrivals = keepSignalArrivals;
     }
 
@@ -22,6 +23,9 @@ internal sealed class ClientMeasurement
 
     /// <summary><c>"name":</c> as UTF-8.</summary>
     public byte[] OriginProperty { get; }
+
+    /// <summary>The name alone as UTF-8 (a MessagePack map key).</summary>
+    public byte[] OriginUtf8 { get; }
 
     public bool KeepSignalArrivals { get; }
 }

@@ -200,7 +200,8 @@ internal abstract class FanOutClient
     /// <summary>Splits received bytes into records; SignalR overrides to split on 0x1e.</summary>
     protected abstract int ConsumeRecords(ReadOnlySpan<byte> data, bool endOfMessage);
 
-    protected async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    /// <summary>Sends one message: a text frame, or a binary frame for a binary protocol (MessagePack).</summary>
+    protected async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken, bool binary = false)
     {
         var socket = _socket;
         if (socket is null || !socket.IsOpen)
@@ -211,7 +212,7 @@ internal abstract class FanOutClient
         await _sendLock.WaitAsync(cancellationToken);
         try
         {
-            await socket.SendTextAsync(data, cancellationToken);
+            await (binary ? socket.SendBinaryAsync(data, cancellationToken) : socket.SendTextAsync(data, cancellationToken));
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException)
         {
@@ -313,6 +314,21 @@ internal abstract class FanOutClient
         {
             _deliveredInRead++;
             Stats.Latency.Record(_readMicros - (originMs * 1000), Id);
+        }
+    }
+
+    /// <summary>A signal whose fields a subclass has read itself (MessagePack): counts it and, for the closing bell,
+    /// keeps its arrival.</summary>
+    protected void ObserveSignal(int ledger, long seq, long originMs, long candleCloseTimeMs, long receivedAtMs, long publishedAtMs)
+    {
+        var before = Ledgers[ledger].Last;
+        ObserveSignal(ledger, seq, originMs);
+        if (SignalArrivals is { } arrivals && Ledgers[ledger].Last != before)
+        {
+            lock (arrivals)
+            {
+                arrivals.Add(new SignalArrival(_readMicros, candleCloseTimeMs, receivedAtMs, publishedAtMs));
+            }
         }
     }
 

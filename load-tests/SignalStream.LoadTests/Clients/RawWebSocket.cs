@@ -126,6 +126,9 @@ internal sealed class RawWebSocket : IDisposable
     public ValueTask SendTextAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
         SendAsync(WebSocketOpcode.Text, payload.Span, cancellationToken);
 
+    public ValueTask SendBinaryAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
+        SendAsync(WebSocketOpcode.Binary, payload.Span, cancellationToken);
+
     public ValueTask SendPongAsync(ReadOnlySpan<byte> payload, CancellationToken cancellationToken) =>
         SendAsync(WebSocketOpcode.Pong, payload, cancellationToken);
 

@@ -43,6 +43,10 @@ internal static partial class ReportWriter
         var text = new StringBuilder();
         text.Append(ci, $"--scenarios {string.Join(',', o.Scenarios)} --targets {string.Join(',', o.Targets)} --clients {o.Clients} --symbols {o.Symbols} ");
         text.Append(ci, $"--symbols-per-client {o.SymbolsPerClient} --rate {o.Rate} --duration {o.Duration} --slow-fraction {o.SlowFraction} --sources {o.SourceAddresses}");
+        if (o.Protocol != "json")
+        {
+            text.Append(ci, $" --protocol {o.Protocol}");
+        }
         if (o.Scenarios.Contains("bell"))
         {
             text.Append(ci, $" --bell-symbols {o.BellSymbols} --bell-fanout {o.BellFanOut} --bell-models {o.BellModels}");

@@ -29,9 +29,10 @@ internal sealed class ClientPool : IAsyncDisposable
             }
 
             var slow = slowEvery > 0 && i % slowEvery == slowEvery - 1;
-            // SignalStream and the SignalR peer speak the same hub protocol and take the same Subscribe.
-            Clients[i] = target == Targets.SocketIo
-                ? new SocketIoClient(i, mine, Stats, slow, measurement)
+            // SignalStream and the SignalR peer speak the same hub protocol and take the same Subscribe; --protocol
+            // messagepack switches SignalStream's clients (the peer serves JSON only).
+            Clients[i] = target == Targets.SocketIo ? new SocketIoClient(i, mine, Stats, slow, measurement)
+                : target == Targets.SignalStream && options.Protocol == "messagepack" ? new SignalRMessagePackClient(i, mine, Stats, slow, measurement)
                 : new SignalRClient(i, mine, Stats, slow, measurement);
         }
     }

@@ -1,3 +1,5 @@
+using System.Runtime.Serialization;
+
 namespace SignalStream.Contracts;
 
 /// <summary>Argument of the hub's <c>Subscribe</c> method.</summary>
@@ -5,11 +7,12 @@ namespace SignalStream.Contracts;
 /// <param name="Timeframes">Binance interval names to receive; null or empty for all configured.</param>
 /// <param name="MinConfidence">Only signals with at least this confidence (0–100).</param>
 /// <param name="AfterSeq">Resume point: the last seq the client has seen for this symbol.</param>
+[DataContract]
 public sealed record SubscribeRequest(
-    string Symbol,
-    IReadOnlyList<string>? Timeframes = null,
-    double? MinConfidence = null,
-    long? AfterSeq = null);
+    [property: DataMember(Name = "symbol")] string Symbol,
+    [property: DataMember(Name = "timeframes")] IReadOnlyList<string>? Timeframes = null,
+    [property: DataMember(Name = "minConfidence")] double? MinConfidence = null,
+    [property: DataMember(Name = "afterSeq")] long? AfterSeq = null);
 
 /// <summary>Result of <c>Subscribe</c>.</summary>
 /// <param name="Symbol">The normalized symbol.</param>
@@ -18,26 +21,28 @@ public sealed record SubscribeRequest(
 /// <param name="Recovered">True when <paramref name="Signals"/> holds every signal after <c>afterSeq</c>.</param>
 /// <param name="Signals">Signals after <c>afterSeq</c> (or the latest per timeframe when absent), oldest first.</param>
 /// <param name="Reason">Why recovery was incomplete, when <paramref name="Recovered"/> is false.</param>
+[DataContract]
 public sealed record SubscribeResult(
-    string Symbol,
-    IReadOnlyList<string> Timeframes,
-    long LatestSeq,
-    bool Recovered,
-    IReadOnlyList<Signal> Signals,
-    string? Reason = null);
+    [property: DataMember(Name = "symbol")] string Symbol,
+    [property: DataMember(Name = "timeframes")] IReadOnlyList<string> Timeframes,
+    [property: DataMember(Name = "latestSeq")] long LatestSeq,
+    [property: DataMember(Name = "recovered")] bool Recovered,
+    [property: DataMember(Name = "signals")] IReadOnlyList<Signal> Signals,
+    [property: DataMember(Name = "reason")] string? Reason = null);
 
 /// <summary>The <c>candle</c> hub event: a candle update of a subscribed stream.</summary>
+[DataContract]
 public sealed record CandleMessage(
-    string Symbol,
-    Timeframe Timeframe,
-    long OpenTime,
-    long CloseTime,
-    decimal Open,
-    decimal High,
-    decimal Low,
-    decimal Close,
-    decimal Volume,
-    bool IsClosed)
+    [property: DataMember(Name = "symbol")] string Symbol,
+    [property: DataMember(Name = "timeframe")] Timeframe Timeframe,
+    [property: DataMember(Name = "openTime")] long OpenTime,
+    [property: DataMember(Name = "closeTime")] long CloseTime,
+    [property: DataMember(Name = "open")] decimal Open,
+    [property: DataMember(Name = "high")] decimal High,
+    [property: DataMember(Name = "low")] decimal Low,
+    [property: DataMember(Name = "close")] decimal Close,
+    [property: DataMember(Name = "volume")] decimal Volume,
+    [property: DataMember(Name = "isClosed")] bool IsClosed)
 {
     /// <summary>Projects a candle update onto the hub message.</summary>
     public static CandleMessage From(in CandleUpdate update) => new(

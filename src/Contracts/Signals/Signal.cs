@@ -1,3 +1,4 @@
+using System.Runtime.Serialization;
 using System.Text.Json.Serialization;
 
 namespace SignalStream.Contracts;
@@ -6,10 +7,10 @@ namespace SignalStream.Contracts;
 [JsonConverter(typeof(JsonStringEnumConverter<SignalDirection>))]
 public enum SignalDirection : byte
 {
-    [JsonStringEnumMemberName("long")]
+    [JsonStringEnumMemberName("long"), EnumMember(Value = "long")]
     Long,
 
-    [JsonStringEnumMemberName("short")]
+    [JsonStringEnumMemberName("short"), EnumMember(Value = "short")]
     Short,
 }
 
@@ -18,20 +19,24 @@ public enum SignalDirection : byte
 public enum OutcomeKind : byte
 {
     /// <summary>The target was reached first.</summary>
-    [JsonStringEnumMemberName("win")]
+    [JsonStringEnumMemberName("win"), EnumMember(Value = "win")]
     Win,
 
     /// <summary>The stop was reached first (or both inside one candle: resolved conservatively).</summary>
-    [JsonStringEnumMemberName("loss")]
+    [JsonStringEnumMemberName("loss"), EnumMember(Value = "loss")]
     Loss,
 
     /// <summary>Neither level was reached before the signal expired.</summary>
-    [JsonStringEnumMemberName("expired")]
+    [JsonStringEnumMemberName("expired"), EnumMember(Value = "expired")]
     Expired,
 }
 
 /// <summary>Class probabilities of a direction model: P(down), P(flat), P(up); they sum to 1.</summary>
-public sealed record ClassProbabilities(double Down, double Flat, double Up);
+[DataContract]
+public sealed record ClassProbabilities(
+    [property: DataMember(Name = "down")] double Down,
+    [property: DataMember(Name = "flat")] double Flat,
+    [property: DataMember(Name = "up")] double Up);
 
 /// <summary>One model's contribution to a signal.</summary>
 /// <param name="Name">Model name from its manifest, for example <c>lstm-direction</c>.</param>
@@ -40,15 +45,17 @@ public sealed record ClassProbabilities(double Down, double Flat, double Up);
 /// <param name="Vote">The model's own direction: <c>long</c>, <c>short</c> or <c>flat</c>.</param>
 /// <param name="Weight">The model's weight in the ensemble.</param>
 /// <param name="Probabilities">The model's class probabilities.</param>
+[DataContract]
 public sealed record ModelVote(
-    string Name,
-    string Version,
-    string Family,
-    string Vote,
-    double Weight,
-    ClassProbabilities Probabilities)
+    [property: DataMember(Name = "name")] string Name,
+    [property: DataMember(Name = "version")] string Version,
+    [property: DataMember(Name = "family")] string Family,
+    [property: DataMember(Name = "vote")] string Vote,
+    [property: DataMember(Name = "weight")] double Weight,
+    [property: DataMember(Name = "probabilities")] ClassProbabilities Probabilities)
 {
-    /// <summary>True for a shadow model (only in shadow signals); omitted from JSON when false.</summary>
+    /// <summary>True for a shadow model (only in shadow signals); omitted from JSON when false (MessagePack writes it).</summary>
+    [DataMember(Name = "isShadow")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool IsShadow { get; init; }
 }
@@ -57,59 +64,86 @@ public sealed record ModelVote(
 /// <remarks>
 /// <see cref="Seq"/> is per symbol, contiguous from 1 and survives restarts: a client that has seen seq N resumes with
 /// <c>afterSeq = N</c> and gets exactly what it missed. All times are Unix milliseconds, UTC.
+/// <para>
+/// The wire names: System.Text.Json writes camelCase (<c>ContractsJsonContext</c>); the <see cref="DataMemberAttribute"/>
+/// names say the same to the MessagePack hub protocol's serializer (MessagePack-CSharp reads them, System.Text.Json does
+/// not), so both protocols carry the same keys (docs/hub.md, "MessagePack").
+/// </para>
 /// </remarks>
+[DataContract]
 public sealed record Signal
 {
     /// <summary>Globally unique, stable id (deterministic from symbol, timeframe and candle).</summary>
+    [DataMember(Name = "id")]
     public required string Id { get; init; }
 
     /// <summary>Per-symbol sequence number, contiguous from 1.</summary>
+    [DataMember(Name = "seq")]
     public required long Seq { get; init; }
 
+    [DataMember(Name = "symbol")]
     public required string Symbol { get; init; }
 
+    [DataMember(Name = "timeframe")]
     public required Timeframe Timeframe { get; init; }
 
+    [DataMember(Name = "direction")]
     public required SignalDirection Direction { get; init; }
 
     /// <summary>0–100: 100 × the winning side of the ensemble vote.</summary>
+    [DataMember(Name = "confidence")]
     public required double Confidence { get; init; }
 
     /// <summary>Ensemble (weighted) class probabilities.</summary>
+    [DataMember(Name = "probabilities")]
     public required ClassProbabilities Probabilities { get; init; }
 
+    [DataMember(Name = "entry")]
     public required decimal Entry { get; init; }
 
+    [DataMember(Name = "target")]
     public required decimal Target { get; init; }
 
+    [DataMember(Name = "stop")]
     public required decimal Stop { get; init; }
 
     /// <summary>|target − entry| / |entry − stop|.</summary>
+    [DataMember(Name = "riskReward")]
     public required double RiskReward { get; init; }
 
     /// <summary>0–100 fusion score across timeframes and model families.</summary>
+    [DataMember(Name = "fusionScore")]
     public required double FusionScore { get; init; }
 
+    [DataMember(Name = "models")]
     public required IReadOnlyList<ModelVote> Models { get; init; }
 
     /// <summary>Sentences a person can read, for example "LSTM and PatchTST agree long on 1h".</summary>
+    [DataMember(Name = "rationale")]
     public required IReadOnlyList<string> Rationale { get; init; }
 
+    [DataMember(Name = "candleOpenTime")]
     public required long CandleOpenTime { get; init; }
 
+    [DataMember(Name = "candleCloseTime")]
     public required long CandleCloseTime { get; init; }
 
+    [DataMember(Name = "createdAt")]
     public required long CreatedAt { get; init; }
 
+    [DataMember(Name = "expiresAt")]
     public required long ExpiresAt { get; init; }
 
     /// <summary>Exchange event time of the candle close that produced this signal (latency start).</summary>
+    [DataMember(Name = "exchangeTime")]
     public required long ExchangeTime { get; init; }
 
     /// <summary>When the ingestor received that candle close.</summary>
+    [DataMember(Name = "receivedAt")]
     public required long ReceivedAt { get; init; }
 
     /// <summary>When the engine published the signal (set just before fan-out).</summary>
+    [DataMember(Name = "publishedAt")]
     public long PublishedAt { get; init; }
 
     /// <summary>
@@ -117,6 +151,7 @@ public sealed record Signal
     /// <c>tradingview:{source}</c> for an alert of a configured TradingView source. Signals stored before the field
     /// existed read as <see cref="SignalSources.Ensemble"/>.
     /// </summary>
+    [DataMember(Name = "source")]
     public string Source
     {
         get => _source;
@@ -148,44 +183,60 @@ public static class SignalSources
 }
 
 /// <summary>How a signal resolved: pushed to subscribers as the <c>signalResolved</c> event.</summary>
+[DataContract]
 public sealed record SignalOutcome
 {
+    [DataMember(Name = "signalId")]
     public required string SignalId { get; init; }
 
     /// <summary>The resolved signal's <see cref="Signal.Seq"/>.</summary>
+    [DataMember(Name = "signalSeq")]
     public required long SignalSeq { get; init; }
 
+    [DataMember(Name = "symbol")]
     public required string Symbol { get; init; }
 
+    [DataMember(Name = "timeframe")]
     public required Timeframe Timeframe { get; init; }
 
+    [DataMember(Name = "direction")]
     public required SignalDirection Direction { get; init; }
 
+    [DataMember(Name = "outcome")]
     public required OutcomeKind Outcome { get; init; }
 
+    [DataMember(Name = "entry")]
     public required decimal Entry { get; init; }
 
     /// <summary>The price the outcome is scored at: target, stop, or the last close for an expiry.</summary>
+    [DataMember(Name = "exitPrice")]
     public required decimal ExitPrice { get; init; }
 
     /// <summary>Result in units of initial risk (R): +reward/risk for a win, −1 for a loss.</summary>
+    [DataMember(Name = "rMultiple")]
     public required double RMultiple { get; init; }
 
     /// <summary>Open time of the candle that resolved the signal.</summary>
+    [DataMember(Name = "resolvedCandleOpenTime")]
     public required long ResolvedCandleOpenTime { get; init; }
 
+    [DataMember(Name = "resolvedAt")]
     public required long ResolvedAt { get; init; }
 
     /// <summary>Why, in words (for example "target and stop both inside the 14:05 candle; resolved as loss").</summary>
+    [DataMember(Name = "reason")]
     public required string Reason { get; init; }
 
     /// <summary>The models behind the signal, for per-model statistics.</summary>
+    [DataMember(Name = "models")]
     public required IReadOnlyList<ModelVote> Models { get; init; }
 
     /// <summary>True for a shadow model's would-be signal: journaled and scored, never published.</summary>
+    [DataMember(Name = "isShadow")]
     public bool IsShadow { get; init; }
 
     /// <summary>The resolved signal's <see cref="Signal.Source"/>, so statistics per source need the outcomes only.</summary>
+    [DataMember(Name = "source")]
     public string Source
     {
         get => _source;

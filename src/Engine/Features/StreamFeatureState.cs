@@ -1,6 +1,5 @@
 using SignalStream.Contracts;
 using SignalStream.Engine.Features.Internal;
-using SignalStream.Engine.Inference;
 using F = SignalStream.Engine.Features.FeatureCatalog;
 
 namespace SignalStream.Engine.Features;

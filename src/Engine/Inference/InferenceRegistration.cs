@@ -6,11 +6,10 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SignalStream.Engine.Inference.Internal;
 using SignalStream.Engine.Inference.Onnx;
-using SignalStream.Engine.Pipeline;
 
 namespace SignalStream.Engine.Inference;
 
-/// <summary>Registers the model registry, the batchers' options and metrics, and the engine pipeline.</summary>
+/// <summary>Registers the model registry and the batchers' options and metrics.</summary>
 public static class InferenceRegistration
 {
     public static IServiceCollection AddSignalStreamInference(this IServiceCollection services, IConfiguration configuration)
@@ -34,11 +33,31 @@ public static class InferenceRegistration
             sp.GetRequiredService<ILogger<ModelRegistry>>()));
         services.TryAddSingleton<IModelCatalog>(sp => sp.GetRequiredService<ModelRegistry>());
 
-        // Order matters: hosted services start in registration order and stop in reverse, so the registry loads the
-        // models before the pipeline reads its first candle and releases them after the pipeline has drained.
         services.AddHostedService(sp => sp.GetRequiredService<ModelRegistry>());
-        services.AddHostedService<EnginePipeline>();
         return services;
+    }
+
+    /// <summary>
+    /// A relative <c>Models:Path</c> means the working directory's folder when it exists (a checkout: the repository's
+    /// <c>models/</c>), and otherwise the copy built next to the executable (a published or packaged node).
+    /// </summary>
+    public static void ResolveBundledModels(IConfiguration configuration, string contentRoot)
+    {
+        var configured = configuration["Models:Path"] ?? "models";
+        if (Path.IsPathRooted(configured))
+        {
+            return;
+        }
+
+        foreach (var root in new[] { Directory.GetCurrentDirectory(), contentRoot, AppContext.BaseDirectory })
+        {
+            var candidate = Path.GetFullPath(Path.Combine(root, configured));
+            if (Directory.Exists(candidate) && Directory.EnumerateFiles(candidate, "*.manifest.json").Any())
+            {
+                configuration["Models:Path"] = candidate;
+                return;
+            }
+        }
     }
 
     /// <summary>An absolute path as is; a relative one under the content root, else next to the executable.</summary>

@@ -1,4 +1,5 @@
 using SignalStream.Contracts;
+using SignalStream.Engine.Features;
 
 namespace SignalStream.Engine.Inference;
 
@@ -17,16 +18,6 @@ public sealed record ModelPrediction(
     float Down,
     float Flat,
     float Up);
-
-/// <summary>Indicator values at a closed candle that the signal stage needs for levels and rationale.</summary>
-public readonly record struct IndicatorSnapshot(
-    double Close,
-    double Atr14,
-    double Rsi14,
-    double MacdHistogram,
-    double BollingerPosition,
-    double RealizedVolatility,
-    double VolumeZScore);
 
 /// <summary>What the engine hands the signal stage for every closed candle, in order per stream.</summary>
 /// <param name="Update">The closed candle.</param>

@@ -49,46 +49,46 @@ public enum AlertAction : byte
     Exit,
 }
 
-/// <summary>A validated TradingView alert on its way into the engine.</summary>
+/// <summary>
+/// A validated TradingView alert on its way into the engine: the event that will be stored (everything the webhook
+/// read; the stage adds its market time, signal and vote) and how its source wants it handled.
+/// </summary>
 public sealed record AlertSubmission
 {
-    /// <summary>The id the alert is stored under (and the webhook answers with).</summary>
-    public required Guid Id { get; init; }
-
-    /// <summary><c>tradingview:{name}</c>.</summary>
-    public required string Source { get; init; }
+    /// <summary>The alert as stored, with <see cref="TradingViewAlertReceived.MarketTime"/> 0 and no signal or vote yet.</summary>
+    public required TradingViewAlertReceived Received { get; init; }
 
     public required AlertMode Mode { get; init; }
 
     public required AlertAction Action { get; init; }
 
+    public required AlertPolicy Policy { get; init; }
+
+    public Guid Id => Received.Id;
+
+    public string Source => Received.Source;
+
     /// <summary>The action as sent, lower-case.</summary>
-    public required string RawAction { get; init; }
+    public string RawAction => Received.Action;
 
-    public required string Symbol { get; init; }
+    public string Symbol => Received.Symbol;
 
-    public required Timeframe Timeframe { get; init; }
+    public Timeframe Timeframe => Received.Timeframe;
 
-    public required decimal Price { get; init; }
+    public decimal Price => Received.Price;
 
-    public decimal? Stop { get; init; }
+    public decimal? Stop => Received.Stop;
 
-    public decimal? Target { get; init; }
+    public decimal? Target => Received.Target;
 
-    public string? Strategy { get; init; }
+    public string? Strategy => Received.Strategy;
 
-    public string? Comment { get; init; }
+    public string? Comment => Received.Comment;
 
-    public required string Ticker { get; init; }
-
-    public string? Interval { get; init; }
-
-    public required string DedupeKey { get; init; }
+    public string DedupeKey => Received.DedupeKey;
 
     /// <summary>Unix ms.</summary>
-    public required long ReceivedAt { get; init; }
-
-    public required AlertPolicy Policy { get; init; }
+    public long ReceivedAt => Received.ReceivedAt;
 }
 
 /// <summary>The per-source settings the engine applies to an alert (from <c>Webhooks:TradingView:{source}</c>).</summary>

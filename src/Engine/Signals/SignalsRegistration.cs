@@ -2,7 +2,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using SignalStream.Engine.Events;
 using SignalStream.Engine.Inference;
 using SignalStream.Engine.Journal;
 using SignalStream.Engine.Signals.Internal;

@@ -20,10 +20,10 @@ public static class SignalStreamTracing
     /// <summary>The source's name, to add to a tracer (<c>AddSource</c>).</summary>
     public const string SourceName = "SignalStream";
 
-    internal static readonly ActivitySource Source = new(SourceName, typeof(SignalStreamTracing).Assembly.GetName().Version?.ToString());
+    public static readonly ActivitySource Source = new(SourceName, typeof(SignalStreamTracing).Assembly.GetName().Version?.ToString());
 
     /// <summary>True when someone listens: only then are spans made.</summary>
-    internal static bool IsOn => Source.HasListeners();
+    public static bool IsOn => Source.HasListeners();
 
     /// <summary>The root span of a closed candle's trace, from when ingest received its frame.</summary>
     internal static Activity? StartCandle(in CandleUpdate update)

@@ -2,7 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using SignalStream.Contracts;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.Hub.Hubs;
 
 namespace SignalStream.Hub.FanOut;

@@ -1,6 +1,6 @@
 using SignalStream.Contracts;
-using SignalStream.Engine.Events;
 using SignalStream.Engine.Pipeline;
+using SignalStream.EventStore;
 using SignalStream.Ingest;
 
 namespace SignalStream.Hub.Hosting;

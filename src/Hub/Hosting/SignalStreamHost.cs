@@ -1,13 +1,14 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using SignalStream.Engine;
-using SignalStream.Engine.Events;
+using SignalStream.Engine.Inference;
 using SignalStream.Engine.Pipeline;
 using SignalStream.Engine.Signals;
-using SignalStream.Ingest;
+using SignalStream.EventStore;
 using SignalStream.Hub.Hubs;
 using SignalStream.Hub.Notifications;
 using SignalStream.Hub.Observability;
 using SignalStream.Hub.Webhooks;
+using SignalStream.Ingest;
 
 namespace SignalStream.Hub.Hosting;
 
@@ -33,7 +34,7 @@ public static partial class SignalStreamHost
             builder.WebHost.UseUrls($"{configuration["urls"] ?? DefaultUrl};{management.Urls}");
         }
 
-        ResolveBundledModels(configuration, builder.Environment.ContentRootPath);
+        InferenceRegistration.ResolveBundledModels(configuration, builder.Environment.ContentRootPath);
         var roles = NodeRoles.Parse(configuration["Node:Roles"]);
         builder.Services.AddSingleton(roles);
         builder.Services.AddHealthChecks()
@@ -87,29 +88,6 @@ public static partial class SignalStreamHost
         }
 
         return app;
-    }
-
-    /// <summary>
-    /// A relative <c>Models:Path</c> means the working directory's folder when it exists (a checkout: the repository's
-    /// <c>models/</c>), and otherwise the copy built next to the executable (a published or packaged node).
-    /// </summary>
-    internal static void ResolveBundledModels(ConfigurationManager configuration, string contentRoot)
-    {
-        var configured = configuration["Models:Path"] ?? "models";
-        if (Path.IsPathRooted(configured))
-        {
-            return;
-        }
-
-        foreach (var root in new[] { Directory.GetCurrentDirectory(), contentRoot, AppContext.BaseDirectory })
-        {
-            var candidate = Path.GetFullPath(Path.Combine(root, configured));
-            if (Directory.Exists(candidate) && Directory.EnumerateFiles(candidate, "*.manifest.json").Any())
-            {
-                configuration["Models:Path"] = candidate;
-                return;
-            }
-        }
     }
 
     private static partial class Log

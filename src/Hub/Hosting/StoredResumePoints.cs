@@ -1,5 +1,5 @@
 using SignalStream.Contracts;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.Ingest;
 
 namespace SignalStream.Hub.Hosting;

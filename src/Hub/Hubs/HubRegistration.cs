@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
 using SignalStream.Engine;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.Hub.Api;
 using SignalStream.Hub.Auth;
 using SignalStream.Hub.FanOut;
@@ -105,12 +105,19 @@ public static class HubRegistration
                 o.AddFilter<HubGuardFilter>();
             })
             .AddJsonProtocol(o => o.PayloadSerializerOptions.TypeInfoResolverChain.Insert(0, ContractsJsonContext.Default));
-        // The JSON protocol, wrapped: calls SignalR refuses itself count against the rate limit, and replies quote no
-        // unbounded client input (GuardedHubProtocol).
+        // The protocols of Hub:Protocols, each wrapped: calls SignalR refuses itself count against the rate limit, and
+        // replies quote no unbounded client input (GuardedHubProtocol). MessagePack is SignalR's protocol with its default
+        // options, the instance whose serializer options the fan-out's own MessagePack frames use too.
         services.RemoveAll<IHubProtocol>();
-        services.AddSingleton<IHubProtocol>(sp => new GuardedHubProtocol(
-            new JsonHubProtocol(sp.GetRequiredService<IOptions<JsonHubProtocolOptions>>()),
-            sp.GetRequiredService<ConnectionRegistry>()));
+        foreach (var protocol in hubOptions.EnabledProtocols)
+        {
+            services.AddSingleton<IHubProtocol>(sp => new GuardedHubProtocol(
+                protocol == WireProtocol.MessagePack
+                    ? MessagePackFrames.Protocol
+                    : new JsonHubProtocol(sp.GetRequiredService<IOptions<JsonHubProtocolOptions>>()),
+                sp.GetRequiredService<ConnectionRegistry>()));
+        }
+
         services.AddSingleton<HubLifetimeManager<SignalHub>, TrackingHubLifetimeManager>();
 
         var auth = configuration.GetSection(AuthOptions.SectionName).Get<AuthOptions>() ?? new AuthOptions();

@@ -61,6 +61,12 @@ public sealed class SignalHubOptions
     /// </summary>
     public bool DirectSocketSends { get; set; } = true;
 
+    /// <summary>
+    /// The SignalR hub protocols clients may choose in their handshake, comma-separated: <c>json</c>, <c>messagepack</c>
+    /// (both by default). A client asking for another gets SignalR's handshake error naming the protocol.
+    /// </summary>
+    public string Protocols { get; set; } = "json,messagepack";
+
     /// <summary>Recent signals kept per symbol in memory for resume without a store read.</summary>
     public int RecentSignalsPerSymbol { get; set; } = 1024;
 
@@ -92,6 +98,30 @@ public sealed class SignalHubOptions
     {
         /// <summary>Origins browsers may connect from (for example <c>https://app.example.com</c>); empty: no CORS.</summary>
         public List<string> Origins { get; set; } = [];
+    }
+
+    /// <summary><see cref="Protocols"/> as a set, each named once; empty when it names none or an unknown one
+    /// (<see cref="Validate"/> says which).</summary>
+    internal IReadOnlyList<FanOut.Internal.WireProtocol> EnabledProtocols
+    {
+        get
+        {
+            var enabled = new List<FanOut.Internal.WireProtocol>(2);
+            foreach (var name in (Protocols ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (!FanOut.Internal.WireProtocols.TryParse(name.ToLowerInvariant(), out var protocol))
+                {
+                    return [];
+                }
+
+                if (!enabled.Contains(protocol))
+                {
+                    enabled.Add(protocol);
+                }
+            }
+
+            return enabled;
+        }
     }
 
     /// <summary>Twice SignalR's transport buffer: the pipe path keeps that much of the bound for SignalR's own pipe.</summary>
@@ -138,6 +168,11 @@ public sealed class SignalHubOptions
         if (OutboundQueueBytes < MinOutboundQueueBytes)
         {
             yield return $"Hub:OutboundQueueBytes is {OutboundQueueBytes}; it must be at least {MinOutboundQueueBytes} (SignalR's own transport buffer is 64 KB; a resume of Hub:MaxRecoverySignals signals needs about 1 MB).";
+        }
+
+        if (EnabledProtocols.Count == 0)
+        {
+            yield return $"Hub:Protocols is '{Protocols}'; list one or more of {string.Join(", ", FanOut.Internal.WireProtocols.Names)}, comma-separated (for example json,messagepack).";
         }
 
         if (RecentSignalsPerSymbol < 1 || MaxRecoverySignals < 1)

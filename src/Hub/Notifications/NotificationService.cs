@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Options;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.Hub.Notifications.Internal;
 using SignalStream.Hub.Notifications.Internal.Senders;
 

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Options;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.Hub.Hosting;
 using SignalStream.Hub.Notifications.Internal;
 using SignalStream.Ingest;

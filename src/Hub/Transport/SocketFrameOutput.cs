@@ -1,4 +1,6 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using SignalStream.Hub.Transport.Internal;
 
 namespace SignalStream.Hub.Transport;
@@ -35,9 +37,15 @@ internal enum FrameOffer
 /// <para>
 /// Only when the kernel's send buffer is full (a client that reads slowly, or not at all) do bytes wait, in a queue, for
 /// an asynchronous send that resumes when the socket is writable; <see cref="StalledSince"/> says since when nothing has
-/// moved. Frames never cut into a message: the WebSocket's writes are followed by a <see cref="WebSocketFrameScanner"/>,
-/// and while one of its messages is half written, offered frames are held until it ends. After its close frame nothing
-/// more is sent.
+/// moved. Then everything else that waits goes in one gathered <c>sendmsg()</c> (up to
+/// <see cref="DefaultMaxGathered"/> frames), not a <c>send()</c> each: a client that reads slowly is written to in
+/// batches of what piled up while it did not read. Nothing waits to be gathered: a frame offered while nothing waits is
+/// sent alone, at once.
+/// </para>
+/// <para>
+/// Frames never cut into a message: the WebSocket's writes are followed by a <see cref="WebSocketFrameScanner"/>, and
+/// while one of its messages is half written, offered frames are held until it ends. After its close frame nothing more
+/// is sent.
 /// </para>
 /// <para>
 /// Every byte that waits counts against one bound (<c>Hub:OutboundQueueBytes</c>), offered frames and the WebSocket's
@@ -49,11 +57,18 @@ internal enum FrameOffer
 /// </remarks>
 internal sealed class SocketFrameOutput
 {
+    /// <summary>
+    /// The most waiting chunks one <c>sendmsg()</c> carries: each is pinned for the call whether the kernel takes it or
+    /// not, and more than 256 gained nothing measurable (BENCHMARKS.md, "Vectored send").
+    /// </summary>
+    public const int DefaultMaxGathered = 256;
+
     private static readonly TimeSpan DeliveryPoll = TimeSpan.FromMilliseconds(10);
 
     private readonly Socket _socket;
     private readonly TimeProvider _time;
     private readonly long _byteLimit;
+    private readonly int _maxGathered;
     private readonly Lock _gate = new();
     private readonly WebSocketFrameScanner _scanner = new();
 
@@ -69,13 +84,21 @@ internal sealed class SocketFrameOutput
     private long _queuedBytes;
     private long _peakQueuedBytes;
     private bool _overflowed;
+    private long _sendCalls;
 
+    /// <param name="socket">The connection's socket.</param>
+    /// <param name="time">The clock of <see cref="StalledSince"/>.</param>
     /// <param name="byteLimit">Bytes that may wait for the socket (<c>Hub:OutboundQueueBytes</c>).</param>
-    public SocketFrameOutput(Socket socket, TimeProvider time, long byteLimit = long.MaxValue)
+    /// <param name="maxGathered">The most waiting chunks one send carries (1: a send each, as before vectored sends;
+    /// the benchmarks compare the two).</param>
+    public SocketFrameOutput(Socket socket, TimeProvider time, long byteLimit = long.MaxValue, int maxGathered = DefaultMaxGathered)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxGathered, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxGathered, NonBlockingSend.MaxVectors);
         _socket = socket;
         _time = time;
         _byteLimit = byteLimit;
+        _maxGathered = maxGathered;
     }
 
     /// <summary>
@@ -96,6 +119,10 @@ internal sealed class SocketFrameOutput
     /// 0 when nothing waits.
     /// </summary>
     public long StalledSince => Volatile.Read(ref _stalledSince);
+
+    /// <summary>The sends made so far, gathered or single, the asynchronous one of the drain included: what the
+    /// vectored send saves shows here.</summary>
+    public long SendCalls => Volatile.Read(ref _sendCalls);
 
     /// <summary>
     /// Sends a whole frame now, or queues it behind what the socket has not taken yet, without waiting either way.
@@ -208,15 +235,25 @@ internal sealed class SocketFrameOutput
         }
     }
 
-    /// <summary>Under <see cref="_gate"/>: once the WebSocket's message has ended, what was offered meanwhile follows it.</summary>
+    /// <summary>Under <see cref="_gate"/>: once the WebSocket's message has ended, what was offered meanwhile follows it,
+    /// all of it in one gathered send when nothing else waits.</summary>
     private void FlushHeld(ref bool startDrain)
     {
-        while (!_scanner.InsideMessage && _held.TryDequeue(out var held))
+        if (_scanner.InsideMessage || _held.Count == 0)
         {
-            _offeredWaiting--;
-            Volatile.Write(ref _queuedBytes, _queuedBytes - held.Length);
-            SendOrQueue(held, out var drain);
-            startDrain |= drain;
+            return;
+        }
+
+        // Still counted as waiting (offered, bytes) while they move from one queue to the other.
+        while (_held.TryDequeue(out var held))
+        {
+            _queue.Enqueue(new Chunk(held, Offered: true));
+        }
+
+        if (!_draining && !SendWhatTheKernelTakes())
+        {
+            BeginDrain();
+            startDrain = true;
         }
     }
 
@@ -343,6 +380,7 @@ internal sealed class SocketFrameOutput
     /// <summary>One non-blocking send: bytes taken (0 when the kernel's buffer is full), or -1 when the socket is gone.</summary>
     private int TrySend(ReadOnlySpan<byte> bytes)
     {
+        _sendCalls++;
         try
         {
             return NonBlockingSend.Send(_socket.SafeHandle, bytes);
@@ -377,6 +415,7 @@ internal sealed class SocketFrameOutput
             {
                 while (!rest.IsEmpty)
                 {
+                    Interlocked.Increment(ref _sendCalls);
                     var sent = await _socket.SendAsync(rest, SocketFlags.None).ConfigureAwait(false);
                     rest = rest[sent..];
                 }
@@ -404,29 +443,108 @@ internal sealed class SocketFrameOutput
         }
     }
 
-    /// <summary>Under <see cref="_gate"/>, in the drain: sends waiting chunks until one does not go whole (it stays the
-    /// head, with <see cref="_headSent"/> set). False when something still waits.</summary>
+    /// <summary>Under <see cref="_gate"/>, with the socket not busy with an asynchronous send: sends what waits, as many
+    /// chunks a call as <see cref="_maxGathered"/> allows, until the kernel does not take all of a call (what is left of
+    /// the chunk it stopped in stays the head, with <see cref="_headSent"/> set). False when something still waits.</summary>
     private bool SendWhatTheKernelTakes()
     {
-        while (_queue.TryPeek(out var head))
+        while (_queue.Count > 0)
         {
-            var sent = TrySend(head.Bytes.Span);
+            var sent = TrySendWaiting(out var gathered);
             if (sent < 0)
             {
                 Fail();
                 return true;
             }
 
-            if (sent < head.Bytes.Length)
+            Consume(sent);
+            if (sent < gathered)
             {
-                _headSent = sent;
                 return false;
             }
-
-            Dequeue();
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Under <see cref="_gate"/>: one non-blocking send of the head's rest and the chunks behind it, up to
+    /// <see cref="_maxGathered"/>: bytes taken, or -1 when the socket is gone; <paramref name="gathered"/> the bytes
+    /// offered to the kernel.
+    /// </summary>
+    /// <remarks>
+    /// The chunks are managed arrays the GC may move, so each is pinned (a GC handle, no allocation) for the call only;
+    /// their addresses and pins live on the stack, none per connection. A chunk that is not an array (never, today: frames
+    /// and copies are arrays) ends the gathering and goes alone when it is the head.
+    /// </remarks>
+    [SkipLocalsInit]
+    private long TrySendWaiting(out long gathered)
+    {
+        var head = _queue.Peek().Bytes[_headSent..];
+        if (_queue.Count == 1 || _maxGathered == 1 || !MemoryMarshal.TryGetArray(head, out var first))
+        {
+            gathered = head.Length;
+            return TrySend(head.Span);
+        }
+
+        // 24 KB of stack at most (not cleared: SkipLocalsInit), only on the way from a backlog.
+        Span<NonBlockingSend.IoVector> vectors = stackalloc NonBlockingSend.IoVector[NonBlockingSend.MaxVectors];
+        Span<GCHandle> pins = stackalloc GCHandle[NonBlockingSend.MaxVectors];
+        vectors = vectors[.._maxGathered];
+        var count = 0;
+        gathered = 0;
+        try
+        {
+            foreach (var chunk in _queue)
+            {
+                var segment = first;
+                if (count > 0 && (count == vectors.Length || !MemoryMarshal.TryGetArray(chunk.Bytes, out segment)))
+                {
+                    break;
+                }
+
+                pins[count] = GCHandle.Alloc(segment.Array, GCHandleType.Pinned);
+                vectors[count] = new NonBlockingSend.IoVector
+                {
+                    Base = pins[count].AddrOfPinnedObject() + segment.Offset,
+                    Length = (nuint)segment.Count,
+                };
+                gathered += segment.Count;
+                count++;
+            }
+
+            _sendCalls++;
+            return NonBlockingSend.SendGathered(_socket.SafeHandle, vectors[..count]);
+        }
+        catch (ObjectDisposedException)
+        {
+            return -1; // the server closed the connection under us
+        }
+        finally
+        {
+            for (var i = 0; i < count; i++)
+            {
+                pins[i].Free();
+            }
+        }
+    }
+
+    /// <summary>Under <see cref="_gate"/>: <paramref name="sent"/> bytes of the waiting chunks went out, in order from
+    /// the head's rest on.</summary>
+    private void Consume(long sent)
+    {
+        while (sent > 0)
+        {
+            var rest = _queue.Peek().Bytes.Length - _headSent;
+            if (sent < rest)
+            {
+                _headSent += (int)sent;
+                return;
+            }
+
+            sent -= rest;
+            Dequeue();
+        }
     }
 
     private void Dequeue()

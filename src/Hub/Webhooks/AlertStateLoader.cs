@@ -1,6 +1,7 @@
 using SignalStream.Contracts;
 using SignalStream.Engine.Events;
 using SignalStream.Engine.Signals;
+using SignalStream.EventStore;
 using SignalStream.Hub.Webhooks.Internal;
 
 namespace SignalStream.Hub.Webhooks;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 using SignalStream.Contracts;
+using SignalStream.Engine.Events;
 using SignalStream.Engine.Signals;
 using SignalStream.Hub.Webhooks.Internal;
 
@@ -161,22 +162,27 @@ internal sealed partial class TradingViewWebhook
 
         var submission = new AlertSubmission
         {
-            Id = Guid.CreateVersion7(_time.GetUtcNow()),
-            Source = configured.Source,
+            Received = new TradingViewAlertReceived
+            {
+                Id = Guid.CreateVersion7(_time.GetUtcNow()),
+                Source = configured.Source,
+                Mode = configured.Mode == AlertMode.Vote ? "vote" : "signal",
+                Action = fields.RawAction,
+                Symbol = fields.Symbol,
+                Timeframe = timeframe,
+                Price = fields.Price,
+                Stop = fields.Stop,
+                Target = fields.Target,
+                Strategy = fields.Strategy,
+                Comment = fields.Comment,
+                Ticker = fields.Ticker,
+                Interval = fields.Interval,
+                DedupeKey = dedupeKey,
+                ReceivedAt = _time.GetUtcNow().ToUnixTimeMilliseconds(),
+                MarketTime = 0, // the engine sets it: the close time of the stream's last closed candle
+            },
             Mode = configured.Mode,
             Action = fields.Action,
-            RawAction = fields.RawAction,
-            Symbol = fields.Symbol,
-            Timeframe = timeframe,
-            Price = fields.Price,
-            Stop = fields.Stop,
-            Target = fields.Target,
-            Strategy = fields.Strategy,
-            Comment = fields.Comment,
-            Ticker = fields.Ticker,
-            Interval = fields.Interval,
-            DedupeKey = dedupeKey,
-            ReceivedAt = _time.GetUtcNow().ToUnixTimeMilliseconds(),
             Policy = configured.Policy,
         };
 

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
-using SignalStream.Engine.Events;
 using SignalStream.Engine.Signals;
+using SignalStream.EventStore;
 using SignalStream.Hub.Hubs;
 using SignalStream.Hub.Webhooks.Internal;
 

@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using SignalStream.Contracts;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 
 namespace SignalStream.Benchmarks.Events;
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using SignalStream.Contracts;
 using SignalStream.Engine;
 using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 
 namespace SignalStream.Benchmarks.Events;
 

@@ -33,7 +33,8 @@ namespace SignalStream.Benchmarks.Hub;
 /// Allocated bytes are process-wide (every thread), so they include the writer loops and pipes. The operation also
 /// builds its input, a fresh <see cref="Signal"/> with the next seq (the feed drops a seq it has delivered): that copy is
 /// measured alone by <see cref="CopySignalOnly"/>. Serialize-once and no per-delivered-message allocation show as
-/// allocated bytes per operation that do not grow with <see cref="Connections"/>.
+/// allocated bytes per operation that do not grow with <see cref="Connections"/>. <see cref="Protocol"/> is every
+/// connection's hub protocol: the message is serialized once in it.
 /// </remarks>
 [MemoryDiagnoser]
 public class FanOutBenchmarks
@@ -61,6 +62,11 @@ public class FanOutBenchmarks
     [Params("socket", "pipe-shared", "pipe-reusing")]
     public string Output { get; set; } = "socket";
 
+    /// <summary>The connections' hub protocol: <c>json</c> (text frames, records ending in 0x1E) or <c>messagepack</c>
+    /// (binary frames, length-prefixed records).</summary>
+    [Params("json", "messagepack")]
+    public string Protocol { get; set; } = "json";
+
     private static PipeOptions PipeOptionsFor(string output) => output == "pipe-reusing"
         ? new PipeOptions(pool: ReusingPool.Instance, minimumSegmentSize: 4096, useSynchronizationContext: false)
         : new PipeOptions(useSynchronizationContext: false);
@@ -73,7 +79,7 @@ public class FanOutBenchmarks
         var context = new FeedContext(options, history: null, new HubMetrics(_meters), time, NullLogger.Instance, _ => throw new InvalidOperationException("no consumer is slow here"));
         _feed = new SymbolFeed("BTCUSDT", context, _stop.Token);
         _template = MakeSignal(0);
-        var protocol = new JsonHubProtocol();
+        IHubProtocol protocol = Protocol == "messagepack" ? MessagePackFrames.Protocol : new JsonHubProtocol();
         var mask = SignalSubscription.MaskOf(Timeframes.All);
         using var listener = Output == "socket" ? Listen() : null;
         for (var i = 0; i < Connections; i++)
@@ -98,7 +104,7 @@ public class FanOutBenchmarks
             else
             {
                 _transports.Add(transport.Writer);
-                _drains.Add(DrainAsync(transport.Reader));
+                _drains.Add(DrainAsync(transport.Reader, Protocol == "messagepack" ? new MessagePackRecordCounter() : null));
             }
 
             var hubContext = new HubConnectionContext(connection, new HubConnectionContextOptions { KeepAliveInterval = Timeout.InfiniteTimeSpan, ClientTimeoutInterval = Timeout.InfiniteTimeSpan }, NullLoggerFactory.Instance)
@@ -143,7 +149,7 @@ public class FanOutBenchmarks
     [Benchmark]
     public Signal CopySignalOnly() => _template with { Seq = ++_seq };
 
-    private async Task DrainAsync(PipeReader reader)
+    private async Task DrainAsync(PipeReader reader, MessagePackRecordCounter? messagePack)
     {
         try
         {
@@ -151,7 +157,7 @@ public class FanOutBenchmarks
             {
                 // No token: a cancellable read registers a callback per read, a cost of this harness, not of the hub.
                 var result = await reader.ReadAsync();
-                var frames = CountFrames(result.Buffer);
+                var frames = messagePack is null ? CountFrames(result.Buffer) : messagePack.Count(result.Buffer);
                 reader.AdvanceTo(result.Buffer.End);
                 if (frames > 0)
                 {
@@ -226,6 +232,52 @@ public class FanOutBenchmarks
                 {
                     _payloadLeft = needed == 4 ? (_header[2] << 8) | _header[3] : _header[1] & 0x7f;
                     _headerFilled = 0;
+                }
+            }
+
+            return ended;
+        }
+    }
+
+    /// <summary>Counts whole MessagePack records (a VarInt length prefix, then that many bytes) however the stream is cut.</summary>
+    private sealed class MessagePackRecordCounter
+    {
+        private int _prefixShift;
+        private long _prefixValue;
+        private long _payloadLeft = -1;
+
+        public int Count(ReadOnlySequence<byte> buffer)
+        {
+            var ended = 0;
+            foreach (var segment in buffer)
+            {
+                var bytes = segment.Span;
+                while (!bytes.IsEmpty)
+                {
+                    if (_payloadLeft > 0)
+                    {
+                        var skipped = (int)Math.Min(_payloadLeft, bytes.Length);
+                        _payloadLeft -= skipped;
+                        bytes = bytes[skipped..];
+                        if (_payloadLeft == 0)
+                        {
+                            ended++;
+                            _payloadLeft = -1;
+                        }
+
+                        continue;
+                    }
+
+                    var b = bytes[0];
+                    bytes = bytes[1..];
+                    _prefixValue |= (long)(b & 0x7f) << _prefixShift;
+                    _prefixShift += 7;
+                    if ((b & 0x80) == 0)
+                    {
+                        _payloadLeft = _prefixValue;
+                        _prefixValue = 0;
+                        _prefixShift = 0;
+                    }
                 }
             }
 

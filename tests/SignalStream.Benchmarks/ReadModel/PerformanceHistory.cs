@@ -1,5 +1,6 @@
 using SignalStream.Contracts;
 using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 
 namespace SignalStream.Benchmarks.ReadModel;
 

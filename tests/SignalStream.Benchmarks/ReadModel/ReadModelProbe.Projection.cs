@@ -6,8 +6,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using SignalStream.Benchmarks.Events;
 using SignalStream.Engine.Events;
-using SignalStream.Engine.Events.Marten;
-using SignalStream.Engine.Events.Postgres;
+using SignalStream.EventStore;
+using SignalStream.EventStore.Marten;
+using SignalStream.EventStore.Postgres;
 using SignalStream.Engine.Journal;
 
 namespace SignalStream.Benchmarks.ReadModel;

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.Contracts;
 using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.Engine.Journal;
 using SignalStream.Engine.Signals;
 using SignalStream.Engine.Signals.Internal;

@@ -189,13 +189,13 @@ public class AlertIntakeTests
         await host.Closed(Result(Nth(Tf, 1, 100m), 2.0, []));
         var learned = Alert(AlertAction.Long, mode: AlertMode.Vote, weight: 0.25, learn: true);
         Assert.Equal(0.25, Assert.IsType<AlertResult.Voted>(await SubmitAsync(host, learned)).Weight);
-        Assert.Equal(0.25, Assert.IsType<AlertResult.Voted>(await SubmitAsync(host, learned with { Id = Guid.NewGuid() })).Weight);
+        Assert.Equal(0.25, Assert.IsType<AlertResult.Voted>(await SubmitAsync(host, learned with { Received = learned.Received with { Id = Guid.NewGuid() } })).Weight);
         await host.Closed(Result(Nth(Tf, 2, 100m), 2.0, []));
         await host.Closed(Result(Nth(Tf, 3, 104m, high: 110m, low: 99m), 2.0, []));
         Assert.Equal(2, host.Sink.Outcomes.Count(o => o.Outcome == OutcomeKind.Win));
 
         // Two wins of 2.5247 R, no loss: profit factor 5.05, clamped to MaxWeightFactor 2 → 0.5. Fixed stays 0.25.
-        Assert.Equal(0.5, Assert.IsType<AlertResult.Voted>(await SubmitAsync(host, learned with { Id = Guid.NewGuid(), Price = 104m })).Weight);
+        Assert.Equal(0.5, Assert.IsType<AlertResult.Voted>(await SubmitAsync(host, learned with { Received = learned.Received with { Id = Guid.NewGuid(), Price = 104m } })).Weight);
         Assert.Equal(0.25, Assert.IsType<AlertResult.Voted>(await SubmitAsync(host, Alert(AlertAction.Long, price: 104m, mode: AlertMode.Vote, weight: 0.25))).Weight);
     }
 
@@ -309,21 +309,26 @@ public class AlertIntakeTests
         bool learn = false,
         string source = "tradingview:main") => new()
         {
-            Id = Guid.NewGuid(),
-            Source = source,
+            Received = new TradingViewAlertReceived
+            {
+                Id = Guid.NewGuid(),
+                Source = source,
+                Mode = mode == AlertMode.Vote ? "vote" : "signal",
+                Action = action switch { AlertAction.Long => "buy", AlertAction.Short => "sell", _ => "exit" },
+                Symbol = symbol,
+                Timeframe = Tf,
+                Price = price,
+                Stop = stop,
+                Target = target,
+                Strategy = "RSI dip",
+                Ticker = "BINANCE:" + symbol,
+                Interval = "60",
+                DedupeKey = "test",
+                ReceivedAt = T0 + 1_000_000_000,
+                MarketTime = 0,
+            },
             Mode = mode,
             Action = action,
-            RawAction = action switch { AlertAction.Long => "buy", AlertAction.Short => "sell", _ => "exit" },
-            Symbol = symbol,
-            Timeframe = Tf,
-            Price = price,
-            Stop = stop,
-            Target = target,
-            Strategy = "RSI dip",
-            Ticker = "BINANCE:" + symbol,
-            Interval = "60",
-            DedupeKey = "test",
-            ReceivedAt = T0 + 1_000_000_000,
             Policy = new AlertPolicy(confidence, weight, learn, LearnAfter: 2, MinWeightFactor: 0.25, MaxWeightFactor: 2, voteExpiry ?? TimeSpan.FromHours(1), MaxPriceDeviation: 0.1),
         };
 

@@ -1,4 +1,5 @@
 using SignalStream.Contracts;
+using SignalStream.Engine.Features;
 using SignalStream.Engine.Inference;
 using SignalStream.Engine.Signals;
 using SignalStream.Engine.Signals.Internal;

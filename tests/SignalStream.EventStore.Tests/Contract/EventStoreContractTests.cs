@@ -1,5 +1,4 @@
 using System.Text.Json;
-using SignalStream.Engine.Events;
 using static SignalStream.EventStore.Tests.TestEvents;
 
 namespace SignalStream.EventStore.Tests.Contract;

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using SignalStream.Engine.Events;
-using SignalStream.Engine.Events.File;
+using SignalStream.EventStore.File;
 
 namespace SignalStream.EventStore.Tests.Contract;
 

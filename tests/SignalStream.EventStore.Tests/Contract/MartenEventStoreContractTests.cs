@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using SignalStream.Engine.Events;
-using SignalStream.Engine.Events.Marten;
+using SignalStream.EventStore.Marten;
 
 namespace SignalStream.EventStore.Tests.Contract;
 

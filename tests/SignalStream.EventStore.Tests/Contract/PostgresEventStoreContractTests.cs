@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using SignalStream.Engine.Events;
-using SignalStream.Engine.Events.Postgres;
+using SignalStream.EventStore.Postgres;
 
 namespace SignalStream.EventStore.Tests.Contract;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.Engine.Events;
-using SignalStream.Engine.Events.File;
-using SignalStream.Engine.Events.Postgres;
+using SignalStream.EventStore.File;
+using SignalStream.EventStore.Postgres;
 using SignalStream.EventStore.Tests.Postgres;
 using Xunit.Abstractions;
 using Seen = SignalStream.EventStore.Tests.Crash.SignalSubscriber.Seen;

@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
-using SignalStream.Engine.Events;
-using SignalStream.Engine.Events.File;
-using SignalStream.Engine.Events.Internal;
+using SignalStream.EventStore.File;
+using SignalStream.EventStore.Internal;
 using Xunit.Abstractions;
 using static SignalStream.EventStore.Tests.TestEvents;
 

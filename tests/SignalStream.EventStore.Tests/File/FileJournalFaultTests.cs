@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Win32.SafeHandles;
-using SignalStream.Engine.Events;
-using SignalStream.Engine.Events.File;
+using SignalStream.EventStore.File;
 using static SignalStream.EventStore.Tests.TestEvents;
 
 namespace SignalStream.EventStore.Tests.File;

@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
-using SignalStream.Engine.Events;
-using SignalStream.Engine.Events.File;
+using SignalStream.EventStore.File;
 using Xunit.Abstractions;
 using static SignalStream.EventStore.Tests.TestEvents;
 

@@ -1,5 +1,6 @@
 using SignalStream.Contracts;
 using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.Engine.Journal;
 
 namespace SignalStream.EventStore.Tests.Marten;

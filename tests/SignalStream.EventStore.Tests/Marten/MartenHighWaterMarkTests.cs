@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using SignalStream.Engine.Events;
-using SignalStream.Engine.Events.Marten;
+using SignalStream.EventStore.Marten;
 using SignalStream.EventStore.Tests.Contract;
 using static SignalStream.EventStore.Tests.TestEvents;
 

@@ -4,7 +4,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
 using SignalStream.Engine.Events;
-using SignalStream.Engine.Events.Marten;
+using SignalStream.EventStore;
+using SignalStream.EventStore.Marten;
 using SignalStream.Engine.Journal;
 using SignalStream.Engine.Signals;
 

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using SignalStream.Engine.Events;
-using SignalStream.Engine.Events.Postgres;
+using SignalStream.EventStore.Postgres;
 using SignalStream.EventStore.Tests.Contract;
 
 namespace SignalStream.EventStore.Tests.Postgres;

@@ -1,4 +1,4 @@
-using SignalStream.Engine.Events;
+
 
 namespace SignalStream.EventStore.Tests.Writer;
 

@@ -6,7 +6,8 @@ using Microsoft.Extensions.Options;
 using SignalStream.Contracts;
 using SignalStream.Engine;
 using SignalStream.Engine.Events;
-using SignalStream.Engine.Events.File;
+using SignalStream.Engine.Signals;
+using SignalStream.EventStore.File;
 using static SignalStream.EventStore.Tests.TestSignals;
 
 namespace SignalStream.EventStore.Tests.Writer;

@@ -2,7 +2,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using SignalStream.Engine;
-using SignalStream.Engine.Events;
 
 namespace SignalStream.EventStore.Tests.Writer;
 

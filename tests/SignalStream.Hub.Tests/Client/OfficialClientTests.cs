@@ -18,8 +18,11 @@ public sealed class OfficialClientTests
         ReconnectDelays = [TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(250)],
     };
 
-    [Fact]
-    public async Task SubscribeNegotiatesAndDeliversTheSnapshotThenLiveSignalsInOrder()
+    /// <summary>Both hub protocols (<see cref="SignalStreamClientOptions.Protocol"/>): the same contract, the same order.</summary>
+    [Theory]
+    [InlineData(SignalStreamProtocol.Json)]
+    [InlineData(SignalStreamProtocol.MessagePack)]
+    public async Task SubscribeNegotiatesAndDeliversTheSnapshotThenLiveSignalsInOrder(SignalStreamProtocol protocol)
     {
         var store = new InMemorySignalHistory();
         await using var node = await TestNode.StartAsync(store);
@@ -28,9 +31,10 @@ public sealed class OfficialClientTests
             await node.PublishAsync(TestSignals.Make("BTCUSDT", seq));
         }
 
-        await using var client = await SignalStreamClient.ConnectAsync(node.BaseAddress, new SignalStreamClientOptions { SkipNegotiation = false });
+        await using var client = await SignalStreamClient.ConnectAsync(node.BaseAddress, new SignalStreamClientOptions { SkipNegotiation = false, Protocol = protocol });
         var received = new Received();
         await using var subscription = await client.SubscribeAsync("btcusdt", SignalFilter.All, received.Handlers);
+        Assert.Equal(protocol.ToString(), Assert.Single(node.Registry().Open).Protocol.ToString());
         for (var seq = 4; seq <= 20; seq++)
         {
             await node.PublishAsync(TestSignals.Make("BTCUSDT", seq));
@@ -45,13 +49,15 @@ public sealed class OfficialClientTests
         Assert.Equal(20, subscription.LastSeq);
     }
 
-    [Fact]
-    public async Task ANetworkCutIsRecoveredWithNothingMissedOrDoubled()
+    [Theory]
+    [InlineData(SignalStreamProtocol.Json)]
+    [InlineData(SignalStreamProtocol.MessagePack)]
+    public async Task ANetworkCutIsRecoveredWithNothingMissedOrDoubled(SignalStreamProtocol protocol)
     {
         var store = new InMemorySignalHistory();
         await using var node = await TestNode.StartAsync(store);
         await using var proxy = new LoopbackProxy(node.BaseAddress);
-        await using var client = await SignalStreamClient.ConnectAsync(proxy.BaseAddress, FastReconnect);
+        await using var client = await SignalStreamClient.ConnectAsync(proxy.BaseAddress, FastReconnect with { Protocol = protocol });
         var received = new Received();
         await using var subscription = await client.SubscribeAsync("BTCUSDT", SignalFilter.All, received.Handlers);
         for (var seq = 1; seq <= 10; seq++)
@@ -125,6 +131,14 @@ public sealed class OfficialClientTests
             client.SubscribeAsync("NOPEUSDT", SignalFilter.All, new Received().Handlers).WaitAsync(Wait));
 
         Assert.Contains("NOPEUSDT", refusal.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AProtocolOutsideTheEnumIsRefusedBeforeConnecting()
+    {
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() =>
+            SignalStreamClient.ConnectAsync(new Uri("http://127.0.0.1:1"), new SignalStreamClientOptions { Protocol = (SignalStreamProtocol)7 }));
+        Assert.Equal("Protocol", refused.ParamName);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)

@@ -3,9 +3,9 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
-using SignalStream.Engine.Events;
-using SignalStream.Hub.Cli;
-using SignalStream.Hub.Cli.Replay.Report;
+using SignalStream.EventStore;
+using SignalStream.Tools;
+using SignalStream.Tools.Replay.Report;
 using SignalStream.Ingest.Replay;
 using SignalStream.Ingest.Simulated;
 
@@ -14,7 +14,7 @@ namespace SignalStream.Hub.Tests.EndToEnd;
 /// <summary>
 /// <c>replay --report</c> against what a node really served: a recorded candle file runs through a whole node
 /// (production composition, bundled models), whose <c>/api/performance</c> is read once every candle is in the store;
-/// replaying the node's stored candles with a report gives the same figures, the charts, and — twice — the same
+/// replaying the node's stored candles with a report (the tools' command line) gives the same figures, the charts, and — twice — the same
 /// <c>report.md</c>, byte for byte.
 /// </summary>
 [Collection(EndToEndCollection.Name)]
@@ -61,8 +61,8 @@ public sealed class BacktestReportTests
 
             var first = Path.Combine(work, "report-a");
             var second = Path.Combine(work, "report-b");
-            Assert.Equal(0, await ReplayCommand.RunAsync(Replay(data, models, "backtest-a", first)).WaitAsync(Wait));
-            Assert.Equal(0, await ReplayCommand.RunAsync(Replay(data, models, "backtest-b", second)).WaitAsync(Wait));
+            await ReplayAsync(data, models, "backtest-a", first);
+            await ReplayAsync(data, models, "backtest-b", second);
 
             // Every row of the node's journal is in the report with the same figures, and the report has no other.
             var report = await File.ReadAllTextAsync(Path.Combine(first, "report.md"));
@@ -99,11 +99,19 @@ public sealed class BacktestReportTests
         .. Decisions.Select(d => $"--{d.Key}={d.Value}"),
     ];
 
-    private static string[] Replay(string data, string models, string ns, string report) =>
-    [
-        "--into", ns, "--path", data, "--models", models, "--report", report,
-        .. Decisions.SelectMany(d => new[] { "--set", $"{d.Key}={d.Value}" }),
-    ];
+    /// <summary>The tools' own command line, as a user types it: <c>signalstream-tools replay … --report DIR</c>.</summary>
+    private static async Task ReplayAsync(string data, string models, string ns, string report)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        string[] args =
+        [
+            "replay", "--into", ns, "--path", data, "--models", models, "--report", report,
+            .. Decisions.SelectMany(d => new[] { "--set", $"{d.Key}={d.Value}" }),
+        ];
+        var exit = await ToolsCommandLine.InvokeAsync(args, output, error).WaitAsync(Wait);
+        Assert.True(exit == 0, $"replay exited with {exit}: {error}");
+    }
 
     /// <summary>Every candle of the recording is in the store: the node's engine has decided on each of them.</summary>
     private static async Task WaitUntilStoredAsync(IEventStore store)

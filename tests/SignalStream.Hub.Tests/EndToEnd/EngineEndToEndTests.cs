@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using SignalStream.Contracts;
-using SignalStream.Engine.Events;
+using SignalStream.Engine.Signals;
 
 namespace SignalStream.Hub.Tests.EndToEnd;
 

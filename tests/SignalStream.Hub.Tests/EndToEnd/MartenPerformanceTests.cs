@@ -6,8 +6,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
 using SignalStream.Engine.Events;
-using SignalStream.Engine.Events.Marten;
-using SignalStream.Engine.Events.Postgres;
+using SignalStream.EventStore;
+using SignalStream.EventStore.Marten;
+using SignalStream.EventStore.Postgres;
 using SignalStream.Engine.Journal;
 
 namespace SignalStream.Hub.Tests.EndToEnd;

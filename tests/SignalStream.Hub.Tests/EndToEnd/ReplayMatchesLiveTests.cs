@@ -2,7 +2,9 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using SignalStream.Contracts;
 using SignalStream.Engine.Events;
-using SignalStream.Hub.Cli.Replay;
+using SignalStream.Engine.Signals;
+using SignalStream.EventStore;
+using SignalStream.Tools.Replay;
 
 namespace SignalStream.Hub.Tests.EndToEnd;
 

@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using SignalStream.Contracts;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.Hub.FanOut;
 using SignalStream.Hub.FanOut.Internal;
 using SignalStream.Hub.Hubs;

@@ -12,7 +12,9 @@ namespace SignalStream.Hub.Tests.Hostile;
 /// <summary>
 /// Random and mutated WebSocket frames and SignalR JSON records (handshakes, invocations, record separators, huge and
 /// deeply nested JSON, bad UTF-8, wrong opcodes, fragments) into a real node: every connection is answered or cut, the
-/// node keeps serving, holds no more than its bounds while it happens, and keeps nothing afterwards.
+/// node keeps serving, holds no more than its bounds while it happens, and keeps nothing afterwards. A share of the
+/// cases speak MessagePack: SignalR's arrays with any type, id, target and arguments, headers that claim more or fewer
+/// items than follow, damaged bytes, and length prefixes that lie.
 /// </summary>
 /// <remarks>
 /// Cases come from FsCheck generators with a seed printed in the output; set <c>SIGNALSTREAM_HUB_FUZZ_SEED</c> to
@@ -24,6 +26,11 @@ public sealed class HubProtocolFuzzTests(ITestOutputHelper output)
     private const int Parallel = 8;
     private static readonly TimeSpan CaseTimeout = TimeSpan.FromSeconds(20);
     private static readonly byte[] Probe = "{\"type\":1,\"invocationId\":\"probe\",\"target\":\"NoSuchMethod\",\"arguments\":[]}\u001e"u8.ToArray();
+    private static readonly byte[] MessagePackProbe = MessagePackRecords.Prefixed(MessagePackRecords.Invocation("probe", "NoSuchMethod", []));
+
+    /// <summary>Pings past <c>Hub:MaxMessageBytes</c> (32 KB): behind a length prefix that promised more than came, they
+    /// take the pending message past the bound (the node then cuts the connection); in good order they are pings.</summary>
+    private static readonly byte[] MessagePackFlush = [.. Enumerable.Repeat<byte[]>([0x02, 0x91, 0x06], 12 * 1024).SelectMany(p => p)];
 
     [Fact]
     public async Task RandomAndMutatedFramesAreAnsweredOrCutAndTheNodeKeepsServingAndKeepsNothing()
@@ -49,7 +56,8 @@ public sealed class HubProtocolFuzzTests(ITestOutputHelper output)
                 var outcome = await RunAsync(node, c);
                 lock (outcomes)
                 {
-                    outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
+                    var key = (c.MessagePack ? "messagepack: " : "json: ") + outcome;
+                    outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
                     maxQueued = Math.Max(maxQueued, metrics.Gauge("signalstream_hub_queued_bytes"));
                     if (outcome.StartsWith("FAIL", StringComparison.Ordinal))
                     {
@@ -108,6 +116,11 @@ public sealed class HubProtocolFuzzTests(ITestOutputHelper output)
             return $"FAIL upgrade {status}";
         }
 
+        if (fuzz.MessagePack)
+        {
+            socket.ReadMessagePack();
+        }
+
         foreach (var frame in fuzz.Frames)
         {
             if (!await TrySendAsync(() => socket.SendRawFrameAsync(frame.Head, frame.Payload, frame.Masked)))
@@ -116,11 +129,12 @@ public sealed class HubProtocolFuzzTests(ITestOutputHelper output)
             }
         }
 
-        await TrySendAsync(() => socket.SendFrameAsync(0x1, fin: true, Probe));
+        await TrySendAsync(() => SendProbeAsync(socket, fuzz, second: false));
 
         // Answered or cut within the case's time, pings from the node notwithstanding. A probe can be swallowed whole by
-        // what came before it (a handshake without its separator ends at the probe's), so a second one follows when the
-        // first is not answered soon: a connection in good order answers that.
+        // what came before it (a handshake without its separator ends at the probe's; a MessagePack length prefix
+        // promised more bytes), so a second one follows when the first is not answered soon: a connection in good order
+        // answers that.
         var deadline = DateTime.UtcNow + CaseTimeout;
         var secondProbe = DateTime.UtcNow + (CaseTimeout / 4);
         try
@@ -136,7 +150,7 @@ public sealed class HubProtocolFuzzTests(ITestOutputHelper output)
                 catch (TimeoutException) when (secondProbe > DateTime.MinValue && DateTime.UtcNow < deadline)
                 {
                     secondProbe = DateTime.MinValue;
-                    await TrySendAsync(() => socket.SendFrameAsync(0x1, fin: true, Probe));
+                    await TrySendAsync(() => SendProbeAsync(socket, fuzz, second: true));
                     continue;
                 }
 
@@ -145,7 +159,7 @@ public sealed class HubProtocolFuzzTests(ITestOutputHelper output)
                     break;
                 }
 
-                if (record.AsSpan().IndexOf("\"invocationId\":\"probe\""u8) >= 0)
+                if (IsProbeAnswer(socket, fuzz, record))
                 {
                     return "answered";
                 }
@@ -162,6 +176,40 @@ public sealed class HubProtocolFuzzTests(ITestOutputHelper output)
         }
 
         return socket.CloseError is not null ? "cut with a reason" : socket.Dropped ? "cut (connection dropped)" : "cut (WebSocket close)";
+    }
+
+    private static async Task SendProbeAsync(RawHubSocket socket, FuzzCase fuzz, bool second)
+    {
+        if (!fuzz.MessagePack)
+        {
+            await socket.SendFrameAsync(0x1, fin: true, Probe);
+            return;
+        }
+
+        if (second)
+        {
+            await socket.SendFrameAsync(0x2, fin: true, MessagePackFlush);
+        }
+
+        await socket.SendFrameAsync(0x2, fin: true, MessagePackProbe);
+    }
+
+    private static bool IsProbeAnswer(RawHubSocket socket, FuzzCase fuzz, byte[] record)
+    {
+        if (!fuzz.MessagePack)
+        {
+            return record.AsSpan().IndexOf("\"invocationId\":\"probe\""u8) >= 0;
+        }
+
+        try
+        {
+            var message = socket.AsJson(record);
+            return message.TryGetProperty("invocationId", out var id) && id.ValueKind == JsonValueKind.String && id.GetString() == "probe";
+        }
+        catch (Exception ex) when (ex is MessagePack.MessagePackSerializationException or EndOfStreamException or InvalidOperationException or JsonException)
+        {
+            return false; // the handshake answer (JSON), or an error record of a refused handshake
+        }
     }
 
     /// <summary>False when the node had already cut the connection (what it sent is read afterwards).</summary>
@@ -185,7 +233,7 @@ public sealed class HubProtocolFuzzTests(ITestOutputHelper output)
             $"[{Head:x2}{(Masked ? "" : " unmasked")} {Encoding.UTF8.GetString(Payload.AsSpan(0, Math.Min(Payload.Length, 120)))}{(Payload.Length > 120 ? $"... ({Payload.Length} bytes)" : "")}]";
     }
 
-    internal sealed record FuzzCase(string Kind, FuzzFrame[] Frames)
+    internal sealed record FuzzCase(string Kind, FuzzFrame[] Frames, bool MessagePack = false)
     {
         public override string ToString() => Kind + " " + string.Join(" ", Frames.Select(f => f.ToString()));
     }
@@ -241,7 +289,9 @@ public sealed class HubProtocolFuzzTests(ITestOutputHelper output)
             select new[] { new FuzzFrame(head, head is 0x89 or 0x8a or 0x88 or 0x09 ? r.Take(200).ToArray() : r, masked) },
             Gen.ArrayOf(Gen.Choose(0, 255).Select(b => (byte)b)).Select(b => new[] { new FuzzFrame(Text, b, true) }));
 
-        public static readonly Gen<FuzzCase> Case =
+        public static readonly Gen<FuzzCase> Case = Gen.Frequency((5, JsonCase()), (1, MessagePackCase()));
+
+        private static Gen<FuzzCase> JsonCase() =>
             from handshake in Handshake
             from handshakeDamage in Gen.Frequency((9, Gen.Constant(0)), (1, Gen.Choose(1, 4)))
             from edits in Gen.ListOf(Edit, handshakeDamage)
@@ -250,6 +300,79 @@ public sealed class HubProtocolFuzzTests(ITestOutputHelper output)
             select new FuzzCase(
                 handshakeDamage == 0 ? "handshake ok" : "handshake damaged",
                 [new FuzzFrame(Text, Damaged(Encoding.UTF8.GetBytes(handshake + "\u001e"), edits), true), .. frames.SelectMany(f => f)]);
+
+        private const byte Binary = 0x82;
+
+        /// <summary>MessagePack messages: the protocol's arrays with any message type, invocation id, target and
+        /// arguments (any JSON value converted), and an array header that may claim more or fewer items than follow.</summary>
+        private static readonly Gen<byte[]> MessagePackMessage =
+            from type in Gen.Elements(1, 2, 3, 4, 5, 6, 7, 8, 9, 99, -1, 300)
+            from id in Gen.OneOf(Gen.Elements<string?>(null, "1", "", "probe"), JsonString(200).Select(j => (string?)JsonSerializer.Deserialize<string>(j)))
+            from target in Gen.OneOf(Gen.Elements(Targets), JsonString(40_000).Select(j => JsonSerializer.Deserialize<string>(j) ?? ""))
+            from arguments in Gen.OneOf(ArgumentsFor(), Gen.ListOf(Value(3)).Select(vs => "[" + string.Join(",", vs) + "]"), Value(2))
+            from items in Gen.Frequency((4, Gen.Constant(6)), (1, Gen.Choose(0, 9)))
+            select MessagePackArray(type, id, target, arguments, items);
+
+        /// <summary>A MessagePack record: a message, sometimes damaged, behind its length prefix or one that lies.</summary>
+        private static readonly Gen<byte[]> MessagePackRecord =
+            from message in MessagePackMessage
+            from damage in Gen.Frequency((3, Gen.Constant(0)), (2, Gen.Choose(1, 8)))
+            from edits in Gen.ListOf(Edit, damage)
+            from prefix in Gen.Frequency(
+                (6, Gen.Constant<byte[]?>(null)),
+                (1, Gen.ArrayOf(Gen.Choose(0, 255).Select(b => (byte)b)).Select(p => (byte[]?)p.Take(6).ToArray())))
+            let body = Damaged(message, edits)
+            select prefix is null ? MessagePackRecords.Prefixed(body) : [.. prefix, .. body];
+
+        private static readonly Gen<FuzzFrame[]> MessagePackFrames = Gen.OneOf(
+            MessagePackRecord.Select(r => new[] { new FuzzFrame(Binary, r, true) }),
+            Gen.ListOf(MessagePackRecord, 3).Select(rs => new[] { new FuzzFrame(Binary, [.. rs.SelectMany(r => r)], true) }),
+            from r in MessagePackRecord
+            from cut in Gen.Choose(0, 100)
+            select new[] { new FuzzFrame(0x02, r[..(r.Length * cut / 100)], true), new FuzzFrame(0x80, r[(r.Length * cut / 100)..], true) },
+            Frames,
+            Gen.ArrayOf(Gen.Choose(0, 255).Select(b => (byte)b)).Select(b => new[] { new FuzzFrame(Binary, b, true) }));
+
+        private static Gen<FuzzCase> MessagePackCase() =>
+            from handshakeDamage in Gen.Frequency((9, Gen.Constant(0)), (1, Gen.Choose(1, 4)))
+            from edits in Gen.ListOf(Edit, handshakeDamage)
+            from frameCount in Gen.Choose(0, 3)
+            from frames in Gen.ListOf(MessagePackFrames, frameCount)
+            select new FuzzCase(
+                handshakeDamage == 0 ? "messagepack handshake ok" : "messagepack handshake damaged",
+                [new FuzzFrame(Text, Damaged("{\"protocol\":\"messagepack\",\"version\":1}\u001e"u8.ToArray(), edits), true), .. frames.SelectMany(f => f)],
+                MessagePack: true);
+
+        private static byte[] MessagePackArray(int type, string? id, string target, string argumentsJson, int items)
+        {
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            var writer = new MessagePack.MessagePackWriter(buffer);
+            writer.WriteArrayHeader(items);
+            writer.Write(type);
+            writer.WriteMapHeader(0);
+            if (id is null)
+            {
+                writer.WriteNil();
+            }
+            else
+            {
+                writer.Write(id);
+            }
+
+            writer.Write(target);
+            writer.Flush();
+            byte[] arguments;
+            try
+            {
+                arguments = MessagePack.MessagePackSerializer.ConvertFromJson(argumentsJson);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                arguments = [0x90]; // JSON MessagePack cannot hold (1e400, a lone surrogate): no arguments
+            }
+
+            return [.. buffer.WrittenSpan, .. arguments, 0x90];
+        }
 
         private static Gen<string> ArgumentsFor() => Gen.OneOf(
             Gen.Constant("[{\"symbol\":\"BTCUSDT\"}]"),

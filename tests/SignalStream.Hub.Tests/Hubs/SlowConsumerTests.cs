@@ -85,6 +85,37 @@ public sealed class SlowConsumerTests
         Assert.Contains("slow consumer", error, StringComparison.Ordinal);
     }
 
+    /// <summary>The cut-off close message of a MessagePack client is a MessagePack record, on both send paths, and what
+    /// it received before it is a gap-free prefix.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AMessagePackClientThatStopsReadingIsCutOffWithAReasonItReads(bool directSocketSends)
+    {
+        await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: ["Hub:SlowConsumerMaxLag=00:00:00.300", $"Hub:DirectSocketSends={directSocketSends}"]);
+        using var cuts = new SlowConsumerCounter(node);
+        await using var reader = await node.ConnectAsync();
+        await reader.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
+        using var slow = await RawHubSocket.ConnectAsync(node.BaseAddress, receiveBufferBytes: 4096, protocol: "messagepack");
+        await slow.InvokeMessagePackAsync("1", "Subscribe", new { symbol = "BTCUSDT" });
+        Assert.Equal("BTCUSDT", (await slow.ReadCompletionAsync("1")).GetProperty("result").GetProperty("symbol").GetString());
+        slow.KeepAlive(); // MessagePack pings: it stopped reading, not talking
+
+        await cuts.PublishUntilCutAsync(node, reader, "BTCUSDT");
+        var records = (await slow.ReadUntilClosedAsync(Wait)).Select(slow.AsJson).ToList();
+
+        Assert.Equal(1, cuts.Value);
+        Assert.NotNull(slow.CloseError);
+        Assert.Contains("slow consumer", slow.CloseError, StringComparison.Ordinal);
+        Assert.Contains("afterSeq", slow.CloseError, StringComparison.Ordinal);
+        Assert.True(records.First(r => r.GetProperty("type").GetInt32() == 7).GetProperty("allowReconnect").GetBoolean()); // SignalR's own may follow
+        var received = records
+            .Where(r => r.GetProperty("type").GetInt32() == 1 && r.GetProperty("target").GetString() == HubNames.SignalEvent)
+            .Select(r => r.GetProperty("arguments")[0].GetProperty("seq").GetInt64())
+            .ToList();
+        Assert.Equal(Enumerable.Range(1, received.Count).Select(i => (long)i), received);
+    }
+
     [Fact]
     public async Task ClientsThatReadAreNotCutOffByABurstLargerThanTheOldMessageBound()
     {

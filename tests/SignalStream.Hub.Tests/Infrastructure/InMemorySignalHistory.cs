@@ -1,6 +1,6 @@
 using SignalStream.Contracts;
 using SignalStream.Engine;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 
 namespace SignalStream.Hub.Tests.Infrastructure;
 

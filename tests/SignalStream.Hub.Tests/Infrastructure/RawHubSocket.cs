@@ -12,6 +12,10 @@ namespace SignalStream.Hub.Tests.Infrastructure;
 /// do what a well-behaved client library never would (upgrade and stay silent, never read, send any bytes as a frame,
 /// connect from another loopback address). Reads only when the test says so.
 /// </summary>
+/// <remarks>
+/// With <c>protocol: "messagepack"</c> the handshake asks for SignalR's MessagePack protocol; the server's binary frames
+/// then carry length-prefixed MessagePack records (<see cref="MessagePackRecords"/> reads them), its text frames JSON.
+/// </remarks>
 internal sealed class RawHubSocket : IDisposable
 {
     private const byte RecordSeparator = 0x1e;
@@ -23,6 +27,9 @@ internal sealed class RawHubSocket : IDisposable
     private readonly Bytes _received = new();
     private readonly Bytes _message = new();
     private readonly Queue<byte[]> _records = new();
+    private int _messageOpcode;
+    private bool _messagePack;
+    private bool _awaitingHandshake;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private bool _closeSeen;
@@ -68,7 +75,8 @@ internal sealed class RawHubSocket : IDisposable
     }
 
     /// <summary>Opens, upgrades and completes the SignalR handshake: a connected client that reads only when told.</summary>
-    public static async Task<RawHubSocket> ConnectAsync(Uri baseAddress, IPAddress? from = null, int? receiveBufferBytes = null, string? accessToken = null)
+    public static async Task<RawHubSocket> ConnectAsync(Uri baseAddress, IPAddress? from = null, int? receiveBufferBytes = null, string? accessToken = null,
+        string protocol = "json")
     {
         var client = await OpenAsync(baseAddress, from, receiveBufferBytes, accessToken);
         var (status, _) = await client.UpgradeAsync();
@@ -78,7 +86,9 @@ internal sealed class RawHubSocket : IDisposable
             throw new InvalidOperationException($"upgrade refused with {status}");
         }
 
-        await client.SendRecordAsync("{\"protocol\":\"json\",\"version\":1}"u8.ToArray());
+        client._messagePack = protocol == "messagepack";
+        client._awaitingHandshake = true;
+        await client.SendRecordAsync(Encoding.UTF8.GetBytes($"{{\"protocol\":\"{protocol}\",\"version\":1}}"));
         var handshake = await client.ReadRecordAsync() ?? throw new InvalidOperationException("closed during the handshake");
         if (handshake.Length > 2)
         {
@@ -86,6 +96,14 @@ internal sealed class RawHubSocket : IDisposable
         }
 
         return client;
+    }
+
+    /// <summary>From the next handshake answer on, reads the server's binary frames as MessagePack records (for a test
+    /// that sends its own MessagePack handshake).</summary>
+    public void ReadMessagePack()
+    {
+        _messagePack = true;
+        _awaitingHandshake = true;
     }
 
     /// <summary>Sends the WebSocket upgrade request; returns the response status and body (the body only when refused).</summary>
@@ -165,6 +183,14 @@ internal sealed class RawHubSocket : IDisposable
             ? (object)new { type = 1, target, arguments }
             : new { type = 1, invocationId, target, arguments }));
 
+    /// <summary>Sends one MessagePack message, length-prefixed, as a masked binary frame.</summary>
+    public Task SendMessagePackAsync(ReadOnlySpan<byte> message) => SendFrameAsync(0x2, fin: true, MessagePackRecords.Prefixed(message));
+
+    /// <summary>Sends an invocation over MessagePack (<c>[1, {}, id, target, arguments, []]</c>); with an id the server
+    /// answers with a completion.</summary>
+    public Task InvokeMessagePackAsync(string? invocationId, string target, params object?[] arguments) =>
+        SendMessagePackAsync(MessagePackRecords.Invocation(invocationId, target, arguments));
+
     /// <summary>Sends a masked frame with any opcode and payload, as a client must (RFC 6455 section 5.3).</summary>
     public Task SendFrameAsync(byte opcode, bool fin, ReadOnlySpan<byte> payload, bool masked = true) =>
         SendRawFrameAsync((byte)((fin ? 0x80 : 0) | (opcode & 0x0f)), payload, masked);
@@ -229,7 +255,7 @@ internal sealed class RawHubSocket : IDisposable
             while (true)
             {
                 await Task.Delay(TimeSpan.FromSeconds(5), _stop.Token);
-                await SendRecordAsync("{\"type\":6}"u8.ToArray());
+                await (_messagePack ? SendMessagePackAsync([0x91, 0x06]) : SendRecordAsync("{\"type\":6}"u8.ToArray()));
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
@@ -274,14 +300,26 @@ internal sealed class RawHubSocket : IDisposable
         var deadline = DateTime.UtcNow + (timeout ?? Timeout);
         while (await ReadRecordAsync(deadline - DateTime.UtcNow) is { } record)
         {
-            using var doc = JsonDocument.Parse(record);
-            if (doc.RootElement.GetProperty("type").GetInt32() == 3 && doc.RootElement.GetProperty("invocationId").GetString() == invocationId)
+            var root = AsJson(record);
+            if (root.GetProperty("type").GetInt32() == 3 && root.GetProperty("invocationId").GetString() == invocationId)
             {
-                return doc.RootElement.Clone();
+                return root;
             }
         }
 
         throw new IOException($"the server closed before completing {invocationId}");
+    }
+
+    /// <summary>A record as the JSON protocol's object, whichever protocol this connection speaks.</summary>
+    public JsonElement AsJson(byte[] record)
+    {
+        if (_messagePack)
+        {
+            return JsonSerializer.SerializeToElement(MessagePackRecords.ToJson(record));
+        }
+
+        using var doc = JsonDocument.Parse(record);
+        return doc.RootElement.Clone();
     }
 
     /// <summary>Reads everything until the server ends the connection, all within <paramref name="timeout"/>; returns the
@@ -383,6 +421,11 @@ internal sealed class RawHubSocket : IDisposable
 
             if (opcode is 0x1 or 0x2 or 0x0)
             {
+                if (opcode != 0)
+                {
+                    _messageOpcode = opcode; // a continuation frame carries on its message's kind
+                }
+
                 _message.Append(buffered.Slice(header, (int)length));
                 if (fin)
                 {
@@ -396,6 +439,32 @@ internal sealed class RawHubSocket : IDisposable
 
     private void SplitRecords()
     {
+        if (_awaitingHandshake)
+        {
+            // The handshake answer is JSON ending in 0x1E whatever the protocol (in a binary frame for MessagePack).
+            var answerEnd = _message.Span.IndexOf(RecordSeparator);
+            if (answerEnd < 0)
+            {
+                return;
+            }
+
+            _records.Enqueue(_message.Span[..answerEnd].ToArray());
+            _message.Consume(answerEnd + 1);
+            _awaitingHandshake = false;
+        }
+
+        if (_messagePack && _messageOpcode == 0x2)
+        {
+            while (MessagePackRecords.TryTake(_message.Span, out var record, out var consumed))
+            {
+                _records.Enqueue(record);
+                NoteMessagePackClose(record);
+                _message.Consume(consumed);
+            }
+
+            return;
+        }
+
         int end;
         while ((end = _message.Span.IndexOf(RecordSeparator)) >= 0)
         {
@@ -417,6 +486,17 @@ internal sealed class RawHubSocket : IDisposable
         _closeSeen = true;
         using var doc = JsonDocument.Parse(record);
         CloseError = doc.RootElement.TryGetProperty("error", out var error) ? error.GetString() : null;
+    }
+
+    private void NoteMessagePackClose(byte[] record)
+    {
+        if (_closeSeen || MessagePackRecords.TypeOf(record) != 7)
+        {
+            return;
+        }
+
+        _closeSeen = true;
+        CloseError = MessagePackRecords.CloseError(record);
     }
 
     /// <summary>A growable byte buffer read from the front.</summary>

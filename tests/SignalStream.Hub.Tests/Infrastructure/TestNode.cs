@@ -1,11 +1,12 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using SignalStream.Contracts;
 using SignalStream.Engine;
-using SignalStream.Engine.Events;
+using SignalStream.Engine.Signals;
+using SignalStream.EventStore;
 using SignalStream.Hub.Hosting;
 
 namespace SignalStream.Hub.Tests.Infrastructure;

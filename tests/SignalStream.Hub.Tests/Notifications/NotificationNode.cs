@@ -6,7 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using SignalStream.Contracts;
 using SignalStream.Engine;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.Hub.Hosting;
 using SignalStream.Hub.Notifications;
 using SignalStream.Hub.Tests.Observability;

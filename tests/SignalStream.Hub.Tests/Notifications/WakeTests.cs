@@ -2,7 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.Hub.Notifications;
 using SignalStream.Hub.Notifications.Internal;
 

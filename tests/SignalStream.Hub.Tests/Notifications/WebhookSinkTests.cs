@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
 using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 
 namespace SignalStream.Hub.Tests.Notifications;
 

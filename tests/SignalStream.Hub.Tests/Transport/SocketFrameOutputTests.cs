@@ -171,6 +171,120 @@ public sealed class SocketFrameOutputTests
         Assert.True(NonBlockingSend.UnacknowledgedBytes(pair.Server.SafeHandle) > 0, "the client never took what was sent");
     }
 
+    [Fact]
+    public async Task ManyFramesOfMixedSizesThatWaitForAClientArriveWholeAndInOrderInFewerSendsThanFrames()
+    {
+        // The client reads only once everything is offered, so nearly all of it waits and leaves in gathered sends, cut
+        // wherever the kernel's tiny buffers end: never inside what a client sees as a frame, never out of order.
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System);
+        const int count = 3_000;
+        var sizes = new[] { 20, 90, 7, 300, 45, 1_500 };
+        for (var i = 0; i < count; i++)
+        {
+            Assert.NotEqual(FrameOffer.Full, output.Offer(Numbered(i, size: sizes[i % sizes.Length]), int.MaxValue));
+        }
+
+        Assert.True(output.QueuedBytes > 0, "the client has not read, so frames wait");
+        var frames = await pair.ReadFramesAsync(count).WaitAsync(Wait);
+        await output.WhenIdleAsync().WaitAsync(Wait);
+        Assert.Equal(Enumerable.Range(0, count), frames.Select(NumberOf));
+        Assert.Equal(0, output.QueuedBytes);
+        Assert.True(output.SendCalls < count / 2, $"{output.SendCalls} sends for {count} frames: what waited was not gathered");
+    }
+
+    [Fact]
+    public async Task FramesHeldBehindTheWebSocketsFragmentedMessageFollowItInOneSend()
+    {
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System);
+
+        output.Write(WebSocketFrameScannerTests.Frame(0x01, fin: false, "he"u8.ToArray()));
+        for (var i = 0; i < 40; i++)
+        {
+            Assert.Equal(FrameOffer.Queued, output.Offer(Numbered(i, size: 20), int.MaxValue));
+        }
+
+        output.Write(WebSocketFrameScannerTests.Frame(0x00, fin: true, "llo"u8.ToArray()));
+        await output.WhenIdleAsync().WaitAsync(Wait);
+
+        var frames = await pair.ReadFramesAsync(42).WaitAsync(Wait);
+        Assert.Equal("he", Encoding.UTF8.GetString(frames[0]));
+        Assert.Equal("llo", Encoding.UTF8.GetString(frames[1]));
+        Assert.Equal(Enumerable.Range(0, 40), frames.Skip(2).Select(NumberOf));
+        Assert.Equal(3, output.SendCalls); // the two writes, then the 40 held frames gathered (1.2 KB: the kernel has room)
+    }
+
+    [Fact]
+    public async Task AClientReadingInSmallPiecesWhileFramesWaitGetsThemWholeAndACutKeepsTheFrameOnTheWireWhole()
+    {
+        // Gathered sends end inside some waiting frame, not only the first; whatever is cut off then (a slow consumer's
+        // frames dropped) must still leave that frame whole on the wire, and the close right behind it.
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System);
+        var sizes = new[] { 30, 2_500, 200, 9_000, 64 };
+        var offered = 0;
+        var reading = pair.ReadFramesUntilAsync(f => Encoding.UTF8.GetString(f) == "close", readSize: 97);
+        for (var round = 0; round < 200; round++)
+        {
+            while (output.Offer(Numbered(offered, size: sizes[offered % sizes.Length]), limit: 64) != FrameOffer.Full)
+            {
+                offered++;
+            }
+
+            await Task.Yield();
+        }
+
+        output.DropWaitingFrames();
+        Assert.NotEqual(FrameOffer.Closed, output.OfferLast(Encoding.UTF8.GetBytes("close").AsMemory().Framed()));
+
+        var frames = await reading.WaitAsync(Wait);
+        var numbers = frames.SkipLast(1).Select(NumberOf).ToList();
+        Assert.Equal(Enumerable.Range(0, numbers.Count), numbers);
+        Assert.InRange(numbers.Count, 1, offered);
+        await output.WhenIdleAsync().WaitAsync(Wait);
+    }
+
+    [Fact]
+    public async Task AClientThatResetsWhileFramesWaitEndsTheOutputAndDropsWhatWaits()
+    {
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System);
+        var offered = 0;
+        while (output.Offer(Numbered(offered, size: 500), limit: 200) != FrameOffer.Full)
+        {
+            offered++;
+        }
+
+        Assert.True(output.QueuedBytes > 0, "frames wait for a client that does not read");
+        pair.Client.LingerState = new LingerOption(true, 0);
+        pair.Client.Close(); // a reset, as a crashed client's kernel sends, while the drain waits for room
+
+        await output.WhenIdleAsync().WaitAsync(Wait);
+        Assert.Equal(FrameOffer.Closed, output.Offer(Numbered(offered, size: 10), int.MaxValue));
+        Assert.Equal(0, output.QueuedBytes);
+    }
+
+    [Fact]
+    public async Task TheByteBoundHoldsWhileFramesWaitAndWhatWasTakenArrivesInOrder()
+    {
+        const long bound = 20_000;
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System, byteLimit: bound);
+        var accepted = 0;
+        while (output.Offer(Numbered(accepted, size: 700 + (accepted % 5 * 300)), int.MaxValue) != FrameOffer.Full)
+        {
+            accepted++;
+        }
+
+        Assert.InRange(output.QueuedBytes, 1, bound);
+        var frames = await pair.ReadFramesAsync(accepted).WaitAsync(Wait);
+        await output.WhenIdleAsync().WaitAsync(Wait);
+        Assert.Equal(Enumerable.Range(0, accepted), frames.Select(NumberOf));
+        Assert.InRange(output.PeakQueuedBytes, 1, bound);
+        Assert.Equal(0, output.QueuedBytes);
+    }
+
     private static ReadOnlyMemory<byte> Numbered(int number, int size)
     {
         var payload = new byte[Math.Max(size, 4)];
@@ -216,10 +330,10 @@ public sealed class SocketFrameOutputTests
 
         public Task<List<byte[]>> ReadFramesAsync(int count) => ReadFramesUntilAsync(null, count);
 
-        public async Task<List<byte[]>> ReadFramesUntilAsync(Func<byte[], bool>? last, int count = int.MaxValue)
+        public async Task<List<byte[]>> ReadFramesUntilAsync(Func<byte[], bool>? last, int count = int.MaxValue, int readSize = 16 * 1024)
         {
             var frames = new List<byte[]>();
-            var buffer = new byte[16 * 1024];
+            var buffer = new byte[readSize];
             while (frames.Count < count)
             {
                 if (TryTakeFrame(out var payload))

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using SignalStream.Contracts;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 using SignalStream.Hub.Tests.EndToEnd;
 using SignalStream.Hub.Tests.Infrastructure;
 

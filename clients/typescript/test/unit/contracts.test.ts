@@ -51,6 +51,18 @@ describe("the TypeScript types match src/Contracts", () => {
     });
   }
 
+  // The hub's messages: what the MessagePack protocol carries under [DataMember] names, which must be the JSON names.
+  const hubMessages = ["Signal", "ModelVote", "ClassProbabilities", "SignalOutcome", "SubscribeRequest", "SubscribeResult", "CandleMessage"];
+  for (const record of hubMessages) {
+    it(`${record}: every field has its MessagePack key, the JSON name`, () => {
+      const members = cs.records.get(record);
+      expect(members, `no C# record ${record}`).toBeDefined();
+      const wrong = members!.filter((m) => m.messagePackName !== camelCase(m.name))
+        .map((m) => `${m.name}: [DataMember(Name = "${camelCase(m.name)}")] expected, found ${m.messagePackName ?? "none"}`);
+      expect(wrong).toEqual([]);
+    });
+  }
+
   it("has the enums' wire values", () => {
     for (const [name, values] of cs.enums) {
       expect(tsc.unions.get(name), `TypeScript union ${name}`).toEqual(values);

@@ -12,6 +12,8 @@ export interface CsMember {
   type: string;
   /** `[JsonIgnore(Condition = WhenWritingDefault/Null)]`: absent from the JSON when default. */
   omittedWhenDefault?: boolean;
+  /** `[DataMember(Name = "…")]`: the key the MessagePack hub protocol writes it under. */
+  messagePackName?: string;
 }
 
 export interface CsContract {
@@ -131,11 +133,11 @@ export function camelCase(name: string): string {
 
 function parseParameters(list: string): CsMember[] {
   return splitTopLevel(list)
-    .map((p) => p.replace(/\[[^\]]*\]/g, "").split("=")[0]!.trim())
-    .filter((p) => p.length > 0)
-    .map((p) => {
-      const at = p.lastIndexOf(" ");
-      return { type: p.slice(0, at).replace(/^(?:in|ref|out)\s+/, "").trim(), name: p.slice(at + 1) };
+    .map((p) => ({ messagePackName: /DataMember\(Name\s*=\s*"(\w+)"\)/.exec(p)?.[1], text: p.replace(/\[[^\]]*\]/g, "").split("=")[0]!.trim() }))
+    .filter((p) => p.text.length > 0)
+    .map(({ messagePackName, text }) => {
+      const at = text.lastIndexOf(" ");
+      return { type: text.slice(0, at).replace(/^(?:in|ref|out)\s+/, "").trim(), name: text.slice(at + 1), messagePackName };
     });
 }
 
@@ -143,9 +145,9 @@ function parseProperties(body: string): CsMember[] {
   const members: CsMember[] = [];
   // Depth-0 members only: nested method bodies are skipped by matching on the class body text as written.
   const pattern =
-    /(\[JsonIgnore\(Condition\s*=\s*JsonIgnoreCondition\.WhenWriting(?:Default|Null)\)\]\s*)?public\s+(?!static|const|override|sealed|class|record|enum)(?:required\s+)?([\w<>,\s?\[\]]+?)\s+(\w+)\s*(\{\s*get\b|=>)/g;
+    /(?:\[DataMember\(Name\s*=\s*"(\w+)"\)\]\s*)?(\[JsonIgnore\(Condition\s*=\s*JsonIgnoreCondition\.WhenWriting(?:Default|Null)\)\]\s*)?public\s+(?!static|const|override|sealed|class|record|enum)(?:required\s+)?([\w<>,\s?\[\]]+?)\s+(\w+)\s*(\{\s*get\b|=>)/g;
   for (const m of body.matchAll(pattern)) {
-    members.push({ type: m[2]!.replace(/\s+/g, " ").trim(), name: m[3]!, omittedWhenDefault: m[1] !== undefined });
+    members.push({ type: m[3]!.replace(/\s+/g, " ").trim(), name: m[4]!, omittedWhenDefault: m[2] !== undefined, messagePackName: m[1] });
   }
   return members;
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Tasks.Sources;
 using SignalStream.Contracts;
+using SignalStream.Engine.Features;
 using SignalStream.Engine.Inference;
 using SignalStream.Engine.Inference.Internal;
 

@@ -1,4 +1,4 @@
-using SignalStream.Engine.Events;
+
 
 namespace SignalStream.Engine.Signals.Internal;
 

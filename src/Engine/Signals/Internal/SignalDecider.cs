@@ -1,5 +1,6 @@
 using System.Globalization;
 using SignalStream.Contracts;
+using SignalStream.Engine.Features;
 using SignalStream.Engine.Inference;
 
 namespace SignalStream.Engine.Signals.Internal;

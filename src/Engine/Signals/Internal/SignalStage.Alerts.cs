@@ -293,27 +293,8 @@ internal sealed partial class SignalStage
         return policy.Weight;
     }
 
-    private static TradingViewAlertReceived Event(AlertSubmission alert, MarketSnapshot market, Signal? signal, AlertVote? vote) => new()
-    {
-        Id = alert.Id,
-        Source = alert.Source,
-        Mode = alert.Mode == AlertMode.Vote ? "vote" : "signal",
-        Action = alert.RawAction,
-        Symbol = alert.Symbol,
-        Timeframe = alert.Timeframe,
-        Price = alert.Price,
-        Stop = alert.Stop,
-        Target = alert.Target,
-        Strategy = alert.Strategy,
-        Comment = alert.Comment,
-        Ticker = alert.Ticker,
-        Interval = alert.Interval,
-        DedupeKey = alert.DedupeKey,
-        ReceivedAt = alert.ReceivedAt,
-        MarketTime = market.CloseTime,
-        Signal = signal,
-        Vote = vote,
-    };
+    private static TradingViewAlertReceived Event(AlertSubmission alert, MarketSnapshot market, Signal? signal, AlertVote? vote) =>
+        alert.Received with { MarketTime = market.CloseTime, Signal = signal, Vote = vote };
 
     private static void AddVote(StreamState stream, string source, string? strategy, AlertVote vote)
     {

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using SignalStream.Contracts;
-using SignalStream.Engine.Events;
 using SignalStream.Engine.Inference;
 using SignalStream.Engine.Journal;
 

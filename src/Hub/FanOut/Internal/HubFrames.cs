@@ -1,79 +1,20 @@
-using System.Buffers;
-using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using Microsoft.AspNetCore.SignalR.Protocol;
 
 namespace SignalStream.Hub.FanOut.Internal;
 
 /// <summary>
-/// Builds the SignalR JSON-protocol messages the node sends on its own (invocations of client methods, and the close
-/// message that says why a connection ends) once per message, for every receiving connection to share.
+/// The SignalR messages the node sends on its own: invocations of client methods, serialized once per message and
+/// protocol for every receiving connection to share, and the close message that says why a connection ends.
 /// </summary>
-/// <remarks>
-/// This is what <c>DefaultHubLifetimeManager</c> does with <c>SerializedHubMessage</c> for a group send, but the
-/// payload is written by our source-generated context (no reflection) and the frame carries only the "json" protocol,
-/// the one protocol this hub enables. Wire forms (HubProtocol.md): <c>{"type":1,"target":"signal","arguments":[…]}</c> and
-/// <c>{"type":7,"error":"…","allowReconnect":true}</c>, each followed by the record separator 0x1E.
-/// </remarks>
 internal static class HubFrames
 {
-    public const string ProtocolName = "json";
-    private const byte RecordSeparator = 0x1e;
-
-    private static readonly JsonEncodedText s_type = JsonEncodedText.Encode("type");
-    private static readonly JsonEncodedText s_target = JsonEncodedText.Encode("target");
-    private static readonly JsonEncodedText s_arguments = JsonEncodedText.Encode("arguments");
-    private static readonly JsonEncodedText s_error = JsonEncodedText.Encode("error");
-    private static readonly JsonEncodedText s_allowReconnect = JsonEncodedText.Encode("allowReconnect");
-
-    [ThreadStatic]
-    private static ArrayBufferWriter<byte>? t_buffer;
-
-    public static OutboundFrame Invocation<T>(string target, T argument, JsonTypeInfo<T> typeInfo)
-    {
-        var buffer = StartRecord(out var writer);
-        using (writer)
-        {
-            writer.WriteStartObject();
-            writer.WriteNumber(s_type, HubProtocolConstants.InvocationMessageType);
-            writer.WriteString(s_target, target);
-            writer.WriteStartArray(s_arguments);
-            JsonSerializer.Serialize(writer, argument, typeInfo);
-            writer.WriteEndArray();
-            writer.WriteEndObject();
-        }
-
-        return EndRecord(buffer);
-    }
+    /// <summary>An invocation of <paramref name="target"/>; each protocol's frame is written when a connection of that
+    /// protocol first needs it.</summary>
+    public static OutboundMessage Invocation<T>(string target, T argument, JsonTypeInfo<T> json) =>
+        new OutboundInvocation<T>(target, argument, json);
 
     /// <summary>The close message: the client ends the connection and reports <paramref name="reason"/>.</summary>
-    public static OutboundFrame Close(string reason, bool allowReconnect)
-    {
-        var buffer = StartRecord(out var writer);
-        using (writer)
-        {
-            writer.WriteStartObject();
-            writer.WriteNumber(s_type, HubProtocolConstants.CloseMessageType);
-            writer.WriteString(s_error, reason);
-            writer.WriteBoolean(s_allowReconnect, allowReconnect);
-            writer.WriteEndObject();
-        }
-
-        return EndRecord(buffer);
-    }
-
-    private static ArrayBufferWriter<byte> StartRecord(out Utf8JsonWriter writer)
-    {
-        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
-        buffer.ResetWrittenCount();
-        writer = new Utf8JsonWriter(buffer);
-        return buffer;
-    }
-
-    private static OutboundFrame EndRecord(ArrayBufferWriter<byte> buffer)
-    {
-        buffer.GetSpan(1)[0] = RecordSeparator;
-        buffer.Advance(1);
-        return new OutboundFrame(buffer.WrittenSpan);
-    }
+    public static OutboundFrame Close(string reason, bool allowReconnect, WireProtocol protocol) => protocol == WireProtocol.MessagePack
+        ? MessagePackFrames.Close(reason, allowReconnect)
+        : JsonFrames.Close(reason, allowReconnect);
 }

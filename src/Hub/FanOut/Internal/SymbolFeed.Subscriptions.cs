@@ -381,11 +381,11 @@ internal sealed partial class SymbolFeed
             return;
         }
 
-        var frame = HubFrames.Invocation(HubNames.CandleEvent, candle, ContractsJsonContext.Default.CandleMessage);
+        var message = HubFrames.Invocation(HubNames.CandleEvent, candle, ContractsJsonContext.Default.CandleMessage);
         var sent = 0;
         foreach (var connection in subscribers)
         {
-            sent += Offer(connection, frame);
+            sent += Offer(connection, message);
         }
 
         _context.Metrics.MessagesSent(sent);

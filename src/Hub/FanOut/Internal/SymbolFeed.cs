@@ -284,8 +284,8 @@ internal sealed partial class SymbolFeed
         var subscribers = Volatile.Read(ref _subscribers);
         if (subscribers.Length > 0)
         {
-            var frame = HubFrames.Invocation(HubNames.SignalEvent, signal, ContractsJsonContext.Default.Signal);
-            _context.Metrics.MessagesSent(OfferAll(subscribers, new Audience(signal, signal.Timeframe, 0), frame));
+            var message = HubFrames.Invocation(HubNames.SignalEvent, signal, ContractsJsonContext.Default.Signal);
+            _context.Metrics.MessagesSent(OfferAll(subscribers, new Audience(signal, signal.Timeframe, 0), message));
         }
     }
 
@@ -296,13 +296,13 @@ internal sealed partial class SymbolFeed
         {
             // A subscriber that filtered the signal out by confidence does not want its outcome either.
             _ring.TryGet(outcome.SignalSeq, out var signal);
-            var frame = HubFrames.Invocation(HubNames.SignalResolvedEvent, outcome, ContractsJsonContext.Default.SignalOutcome);
-            _context.Metrics.MessagesSent(OfferAll(subscribers, new Audience(null, outcome.Timeframe, signal?.Confidence ?? double.MaxValue), frame));
+            var message = HubFrames.Invocation(HubNames.SignalResolvedEvent, outcome, ContractsJsonContext.Default.SignalOutcome);
+            _context.Metrics.MessagesSent(OfferAll(subscribers, new Audience(null, outcome.Timeframe, signal?.Confidence ?? double.MaxValue), message));
         }
     }
 
     /// <summary>
-    /// Offers <paramref name="frame"/> to every subscriber in <paramref name="audience"/>; returns how many took it. A
+    /// Offers <paramref name="message"/> to every subscriber in <paramref name="audience"/>; returns how many took it. A
     /// long list is split across the cores, and all of it is offered before this returns, so the next message of the
     /// symbol never overtakes this one on any connection.
     /// </summary>
@@ -311,11 +311,11 @@ internal sealed partial class SymbolFeed
     /// BENCHMARKS.md), so one thread would cap a popular symbol near 100k deliveries/s; SignalR's path used to spread
     /// that work over Kestrel's socket threads.
     /// </remarks>
-    private int OfferAll(SignalSubscription[] subscribers, Audience audience, OutboundFrame frame)
+    private int OfferAll(SignalSubscription[] subscribers, Audience audience, OutboundMessage message)
     {
         if (subscribers.Length <= SubscribersPerWorker || Environment.ProcessorCount == 1)
         {
-            return OfferRange(subscribers, 0, subscribers.Length, audience, frame);
+            return OfferRange(subscribers, 0, subscribers.Length, audience, message);
         }
 
         var sent = 0;
@@ -324,19 +324,19 @@ internal sealed partial class SymbolFeed
         {
             var from = chunk * SubscribersPerWorker;
             var to = Math.Min(from + SubscribersPerWorker, subscribers.Length);
-            Interlocked.Add(ref sent, OfferRange(subscribers, from, to, audience, frame));
+            Interlocked.Add(ref sent, OfferRange(subscribers, from, to, audience, message));
         });
         return sent;
     }
 
-    private int OfferRange(SignalSubscription[] subscribers, int from, int to, Audience audience, OutboundFrame frame)
+    private int OfferRange(SignalSubscription[] subscribers, int from, int to, Audience audience, OutboundMessage message)
     {
         var sent = 0;
         for (var i = from; i < to; i++)
         {
             if (audience.Includes(subscribers[i]))
             {
-                sent += Offer(subscribers[i].Connection, frame);
+                sent += Offer(subscribers[i].Connection, message);
             }
         }
 
@@ -355,9 +355,9 @@ internal sealed partial class SymbolFeed
             : subscriber.Covers(Timeframe) && Confidence >= subscriber.MinConfidence;
     }
 
-    private int Offer(ConnectionState connection, OutboundFrame frame)
+    private int Offer(ConnectionState connection, OutboundMessage message)
     {
-        if (connection.TryEnqueue(frame))
+        if (connection.TryEnqueue(message))
         {
             return 1;
         }

@@ -35,6 +35,7 @@ internal sealed class ConnectionState
     {
         Context = context;
         Guard = guard;
+        Protocol = WireProtocols.Of(context.Protocol);
         var http = context.GetHttpContext();
         _socket = http?.Features.Get<IConnectionSocketFeature>()?.Socket;
         Output = http?.Features.Get<SocketFrameOutput>() is { } socket
@@ -54,6 +55,9 @@ internal sealed class ConnectionState
     public string Id => Context.ConnectionId;
 
     public HubConnectionContext Context { get; }
+
+    /// <summary>The hub protocol its handshake chose: every frame of ours it gets is in this one.</summary>
+    public WireProtocol Protocol { get; }
 
     /// <summary>How this connection's frames reach its client.</summary>
     public IClientOutput Output { get; }
@@ -122,11 +126,11 @@ internal sealed class ConnectionState
     }
 
     /// <summary>
-    /// Hands a frame to the connection without waiting: sent at once when nothing is waiting ahead of it, else queued
-    /// behind what is. False when <c>Hub:OutboundQueueLimit</c> frames already wait (the caller cuts a slow consumer) or
-    /// the connection is closing.
+    /// Hands a message, in this connection's protocol, to the connection without waiting: sent at once when nothing is
+    /// waiting ahead of it, else queued behind what is. False when <c>Hub:OutboundQueueLimit</c> frames already wait (the
+    /// caller cuts a slow consumer) or the connection is closing.
     /// </summary>
-    public bool TryEnqueue(OutboundFrame frame) => Output.TryOffer(frame);
+    public bool TryEnqueue(OutboundMessage message) => Output.TryOffer(message.FrameFor(Protocol));
 
     /// <summary>
     /// Since when (a <see cref="TimeProvider.GetTimestamp"/> value) the transport has not taken what waits for it, or 0
@@ -135,14 +139,14 @@ internal sealed class ConnectionState
     public long StalledSince => Output.StalledSince;
 
     /// <summary>Sends a close message after what is already queued (so nothing queued is lost), then ends the connection.</summary>
-    public void Close(string reason, bool allowReconnect) => Output.Close(HubFrames.Close(reason, allowReconnect));
+    public void Close(string reason, bool allowReconnect) => Output.Close(HubFrames.Close(reason, allowReconnect, Protocol));
 
     /// <summary>
     /// Cuts off a client that cannot keep up: what waits for it is dropped (it will not read it in time anyway), a close
     /// message carrying <paramref name="reason"/> (reconnect allowed, so it can resume with afterSeq) goes out behind
     /// what the transport already holds, and the connection ends. False when it was already closing.
     /// </summary>
-    public bool CutOff(string reason) => Output.CutOff(HubFrames.Close(reason, allowReconnect: true));
+    public bool CutOff(string reason) => Output.CutOff(HubFrames.Close(reason, allowReconnect: true, Protocol));
 
     /// <summary>Called once SignalR has let go of the connection; ends <see cref="Finished"/> when no request is watched.</summary>
     public void OnRemoved()

@@ -8,9 +8,9 @@ using Microsoft.AspNetCore.SignalR.Protocol;
 namespace SignalStream.Hub.Hubs.Internal;
 
 /// <summary>
-/// SignalR's JSON protocol with the checks that SignalR's dispatcher would skip: every message a client sends that the
-/// node answers or works on is counted against its invocation budget, ids and names are bounded, and no reply echoes
-/// more than a few dozen characters of what the client sent.
+/// One of SignalR's protocols (JSON or MessagePack) with the checks that SignalR's dispatcher would skip: every
+/// message a client sends that the node answers or works on is counted against its invocation budget, ids and names are
+/// bounded, and no reply echoes more than a few dozen characters of what the client sent.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -54,7 +54,7 @@ internal sealed class GuardedHubProtocol(IHubProtocol inner, ConnectionRegistry 
                 return false; // no whole record yet
             }
 
-            // A whole record of a type the protocol does not know, which the JSON protocol skips by returning false.
+            // A whole record of a type the protocol does not know, which both SignalR protocols skip by returning false.
             // SignalR's dispatch loop reads false as "need more bytes" and, when it bounds message size (we do), does
             // not move past the record: every later message of the connection stalled behind it, for good, and so
             // did the client timeout. The protocol says to ignore unknown types: it goes on as a ping, counted as a call.

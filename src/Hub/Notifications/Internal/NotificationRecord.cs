@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 
 namespace SignalStream.Hub.Notifications.Internal;
 

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using SignalStream.Contracts;
 using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 
 namespace SignalStream.Hub.Notifications.Internal;
 

@@ -1,4 +1,5 @@
-using SignalStream.Engine.Events;
+
+using SignalStream.EventStore;
 
 namespace SignalStream.Hub.Notifications.Internal;
 

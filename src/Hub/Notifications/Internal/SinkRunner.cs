@@ -1,5 +1,5 @@
 using System.Threading.Channels;
-using SignalStream.Engine.Events;
+using SignalStream.EventStore;
 
 namespace SignalStream.Hub.Notifications.Internal;
 

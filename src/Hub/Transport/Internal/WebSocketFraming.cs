@@ -10,6 +10,7 @@ internal static class WebSocketFraming
 {
     public const byte Fin = 0x80;
     public const byte TextOpcode = 0x1;
+    public const byte BinaryOpcode = 0x2;
     public const byte CloseOpcode = 0x8;
 
     /// <summary>Bytes of the header of an unmasked frame carrying <paramref name="payloadLength"/> bytes.</summary>
@@ -39,5 +40,13 @@ internal static class WebSocketFraming
                 BinaryPrimitives.WriteUInt64BigEndian(destination[2..], (ulong)payloadLength);
                 break;
         }
+    }
+
+    /// <summary>Writes the header of a whole (FIN) unmasked binary frame, for a binary hub protocol's record (MessagePack);
+    /// <paramref name="destination"/> holds <see cref="HeaderLength"/> bytes.</summary>
+    public static void WriteBinaryHeader(Span<byte> destination, int payloadLength)
+    {
+        WriteTextHeader(destination, payloadLength);
+        destination[0] = Fin | BinaryOpcode; // the length is encoded the same way; only the opcode differs
     }
 }

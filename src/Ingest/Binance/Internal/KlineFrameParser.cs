@@ -106,9 +106,10 @@ internal static class KlineFrameParser
             var reader = new Utf8JsonReader(utf8, s_options);
             frame.Kind = ParseTopLevel(ref reader, utf8, symbols, ref frame);
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
-            // Utf8JsonReader reports malformed JSON only by throwing; it is an expected outcome here, so it becomes a result.
+            // Utf8JsonReader reports malformed JSON only by throwing, and comparing a property name whose escapes make no
+            // valid text (a lone "\ud800") throws InvalidOperationException; both are expected here and become a result.
             frame.Kind = FrameKind.Rejected;
             frame.Rejection = FrameRejection.MalformedJson;
         }

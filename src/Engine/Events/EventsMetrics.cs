@@ -1,8 +1,0 @@
-namespace SignalStream.Engine.Events;
-
-/// <summary>Names of the events area's metrics.</summary>
-public static class EventsMetrics
-{
-    /// <summary>The meter of the event writer and store.</summary>
-    public const string MeterName = "SignalStream.Events";
-}

@@ -1,0 +1,163 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using SignalStream.Contracts;
+using SignalStream.Engine.Events;
+using SignalStream.Engine.Signals;
+
+namespace SignalStream.EventStore;
+
+/// <summary>
+/// At start, before the engine reads its first candle: loads each stream's newest stored candle into the
+/// <see cref="CandleWatermarks"/> (so nothing is stored or signalled twice after a restart), and replays every stored
+/// signal, shadow signal and outcome of the served symbols into the signal stage (so signals open at a restart resolve
+/// on later candles again, and the journal's statistics carry on where they stopped).
+/// </summary>
+/// <remarks>
+/// Reads the per-symbol streams rather than the global log, so start-up cost grows with signals, not with candles.
+/// Hosted services start one after another in registration order; the host registers this one before ingest and the
+/// engine pipeline, which is what makes "before the first candle" hold.
+/// </remarks>
+public sealed partial class EngineStateLoader(
+    IEventStore store,
+    ISignalStateRestore? restore,
+    CandleWatermarks watermarks,
+    IReadOnlyList<StreamKey> streams,
+    ILogger<EngineStateLoader> logger) : IHostedService
+{
+    private const int PageSize = 1_000;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        await LoadWatermarksAsync(cancellationToken).ConfigureAwait(false);
+        if (restore is not null)
+        {
+            await RestoreSignalStageAsync(restore, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private async Task LoadWatermarksAsync(CancellationToken cancellationToken)
+    {
+        var loaded = 0;
+        foreach (var stream in streams)
+        {
+            var newest = await store.ReadStreamBackwardAsync(EventStreams.Candles(stream), 1, cancellationToken).ConfigureAwait(false);
+            if (newest.Count > 0 && Decode(newest[0]) is CandleClosed closed)
+            {
+                watermarks.Advance(stream, closed.Candle.OpenTime);
+                loaded++;
+            }
+        }
+
+        LogWatermarks(loaded, streams.Count);
+    }
+
+    private async Task RestoreSignalStageAsync(ISignalStateRestore restore, CancellationToken cancellationToken)
+    {
+        var symbols = streams.Select(s => s.Symbol).Distinct(StringComparer.Ordinal).ToList();
+        int signals = 0, shadows = 0, outcomes = 0, unreadable = 0;
+        foreach (var symbol in symbols)
+        {
+            // Outcomes first, in their stored order (the journal's maximum drawdown depends on it). The stage then skips
+            // each resolved signal as it reads it and keeps only the open ones; signals first made it open every stored
+            // signal and close them one by one, a linear search and shift each: quadratic in a stream's history
+            // (BENCHMARKS.md, "Performance statistics": 100k outcomes 5.5 s of CPU more, 1M not done in 25 minutes).
+            await foreach (var stored in ReadAllAsync(EventStreams.Outcomes(symbol), cancellationToken).ConfigureAwait(false))
+            {
+                if (Decode(stored) is SignalResolved resolved)
+                {
+                    restore.RestoreOutcome(resolved.Outcome);
+                    outcomes++;
+                }
+                else
+                {
+                    unreadable++;
+                }
+            }
+
+            await foreach (var stored in ReadAllAsync(EventStreams.Signals(symbol), cancellationToken).ConfigureAwait(false))
+            {
+                if (Decode(stored) is SignalIssued issued)
+                {
+                    restore.RestoreSignal(issued.Signal, isShadow: false);
+                    signals++;
+                }
+                else
+                {
+                    unreadable++;
+                }
+            }
+
+            await foreach (var stored in ReadAllAsync(EventStreams.ShadowSignals(symbol), cancellationToken).ConfigureAwait(false))
+            {
+                if (Decode(stored) is ShadowSignalIssued shadow)
+                {
+                    restore.RestoreSignal(shadow.Signal, isShadow: true);
+                    shadows++;
+                }
+                else
+                {
+                    unreadable++;
+                }
+            }
+        }
+
+        restore.RestoreCompleted();
+        LogRestored(signals, shadows, outcomes, symbols.Count);
+        if (unreadable > 0)
+        {
+            LogUnreadable(unreadable);
+        }
+    }
+
+    private async IAsyncEnumerable<StoredEvent> ReadAllAsync(
+        string streamId,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var from = 1L;
+        while (true)
+        {
+            var page = await store.ReadStreamAsync(streamId, from, PageSize, cancellationToken).ConfigureAwait(false);
+            foreach (var stored in page)
+            {
+                yield return stored;
+            }
+
+            if (page.Count < PageSize)
+            {
+                yield break;
+            }
+
+            from = page[^1].Version + 1;
+        }
+    }
+
+    private ISignalStreamEvent? Decode(StoredEvent stored)
+    {
+        if (EventSerializer.TryDeserialize(stored, out var @event, out var error))
+        {
+            return @event;
+        }
+
+        LogUndecodable(stored.StreamId, stored.Version, error);
+        return null;
+    }
+
+    [LoggerMessage(EventId = 4900, Level = LogLevel.Information,
+        Message = "Restored the signal stage from the store: {Signals} signals, {Shadows} shadow signals, {Outcomes} outcomes across {Symbols} symbols")]
+    private partial void LogRestored(int signals, int shadows, int outcomes, int symbols);
+
+    [LoggerMessage(EventId = 4901, Level = LogLevel.Warning,
+        Message = "{Count} stored events could not be restored into the signal stage (see the preceding errors)")]
+    private partial void LogUnreadable(int count);
+
+    [LoggerMessage(EventId = 4903, Level = LogLevel.Information,
+        Message = "Loaded the newest stored candle of {Loaded} of {Streams} streams; older candles offered again are not stored or signalled twice")]
+    private partial void LogWatermarks(int loaded, int streams);
+
+    [LoggerMessage(EventId = 4902, Level = LogLevel.Error,
+        Message = "Stored event {StreamId} v{Version} could not be decoded: {Error}")]
+    private partial void LogUndecodable(string streamId, long version, string error);
+}

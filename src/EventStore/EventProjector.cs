@@ -1,0 +1,79 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using SignalStream.Engine.Events;
+using SignalStream.EventStore.Internal;
+
+namespace SignalStream.EventStore;
+
+/// <summary>
+/// The async projector: follows the store's global order through a high-water-mark reader and applies every event to
+/// <see cref="EventProjections"/>; it then releases what it consumed, so file retention may drop it.
+/// </summary>
+/// <remarks>Projections live in memory and are rebuilt from the retained events at start.</remarks>
+internal sealed partial class EventProjector(
+    IEventStore store,
+    EventProjections projections,
+    CommitSignal commits,
+    TimeProvider time,
+    ILogger<EventProjector> logger) : BackgroundService
+{
+    private const int PageSize = 2000;
+
+    // Candles (the bulk of the events) are only counted: their JSON is not needed, so the store does not render it.
+    private static readonly string[] s_dataOf = [EventSerializer.SignalIssuedType, EventSerializer.SignalResolvedType];
+    private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(200);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await store.InitializeAsync(stoppingToken).ConfigureAwait(false);
+        await using var reader = store.OpenGlobalReader(projections.Position, s_dataOf);
+        var backoff = TimeSpan.FromMilliseconds(100);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            IReadOnlyList<StoredEvent> page;
+            try
+            {
+                page = await reader.ReadNextAsync(PageSize, stoppingToken).ConfigureAwait(false);
+                backoff = TimeSpan.FromMilliseconds(100);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                Log.ReadFailed(logger, reader.Position, backoff, ex);
+                await Task.Delay(backoff, time, stoppingToken).ConfigureAwait(false);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                continue;
+            }
+
+            foreach (var stored in page)
+            {
+                ISignalStreamEvent? @event = null;
+                if (stored.Type is EventSerializer.SignalIssuedType or EventSerializer.SignalResolvedType
+                    && !EventSerializer.TryDeserialize(stored, out @event, out var error))
+                {
+                    Log.Unreadable(logger, stored.Position, error);
+                }
+
+                projections.Apply(stored, @event);
+            }
+
+            if (page.Count > 0)
+            {
+                store.ReleaseUpTo(reader.Position);
+            }
+
+            if (page.Count < PageSize)
+            {
+                await commits.WaitAsync(s_poll, stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(4400, LogLevel.Warning, "Projector could not read after position {Position}; retrying in {Delay}")]
+        public static partial void ReadFailed(ILogger logger, long position, TimeSpan delay, Exception exception);
+
+        [LoggerMessage(4401, LogLevel.Error, "Projector skipped unreadable event at position {Position}: {Reason}")]
+        public static partial void Unreadable(ILogger logger, long position, string reason);
+    }
+}

@@ -1,0 +1,250 @@
+using System.Buffers;
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+
+namespace SignalStream.EventStore.File;
+
+/// <summary>
+/// The embedded event store: append-only segment files under one folder, a CRC-32C per record, an fsync per group
+/// commit, recovery that truncates a torn tail (and stops at corruption), bounded segments with retention, and an
+/// in-memory index rebuilt at open.
+/// </summary>
+/// <remarks>
+/// One process owns a journal folder: opening takes an exclusive OS lock (<see cref="JournalLock"/>) and a second owner
+/// is refused. <see cref="OpenReadOnly"/> takes no lock and changes nothing, so a tool can read a journal beside its
+/// node (what was committed when it opened). Appends are serialized (one group at a time: the fsync is the cost, and a
+/// group amortizes it); reads run concurrently under a reader lock and never see a group before its fsync returned.
+/// Positions are contiguous from 1, so the high-water mark is simply the last committed position.
+/// </remarks>
+internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
+{
+    private const string SegmentExtension = ".seg";
+    private const string PartialSuffix = ".tmp";
+
+    private readonly FileJournalOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly JournalFiles _files;
+    private readonly bool _readOnly;
+    private readonly SemaphoreSlim _appendGate = new(1, 1);
+    private readonly ReaderWriterLockSlim _indexLock = new(LockRecursionPolicy.NoRecursion);
+    private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
+
+    // Guarded by _indexLock (written only while _appendGate is held, so the appender may read without it).
+    private readonly List<Segment> _segments = [];
+    private readonly List<EventLocation> _locations = [];
+    private readonly Dictionary<string, StreamState> _streams = new(StringComparer.Ordinal);
+    private readonly HashSet<Guid> _eventIds = [];
+    private long _firstPosition = 1;
+    private long _nextPosition = 1;
+    private long _releasedUpTo;
+    private JournalLock? _owner;
+    private bool _initialized;
+    private bool _disposed;
+
+    public FileEventStore(FileJournalOptions options, TimeProvider time, ILogger<FileEventStore> logger)
+        : this(options, time, logger, JournalFiles.Os, readOnly: false)
+    {
+    }
+
+    internal FileEventStore(FileJournalOptions options, TimeProvider time, ILogger<FileEventStore> logger, JournalFiles files, bool readOnly)
+    {
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _files = files;
+        _readOnly = readOnly;
+    }
+
+    /// <summary>
+    /// A store over an existing journal that takes no lock and writes nothing: no truncation, no new segment, appends
+    /// refused. It holds what was committed when <see cref="InitializeAsync"/> ran; an incomplete last record is the
+    /// owner's group commit in progress and is left out.
+    /// </summary>
+    public static FileEventStore OpenReadOnly(FileJournalOptions options, TimeProvider time, ILogger<FileEventStore> logger) =>
+        new(options, time, logger, JournalFiles.Os, readOnly: true);
+
+    /// <summary>The last committed position (0 when empty): everything at or below it is readable.</summary>
+    public long LastPosition
+    {
+        get
+        {
+            _indexLock.EnterReadLock();
+            try
+            {
+                return _nextPosition - 1;
+            }
+            finally
+            {
+                _indexLock.ExitReadLock();
+            }
+        }
+    }
+
+    /// <summary>Segment files currently kept.</summary>
+    public int SegmentCount
+    {
+        get
+        {
+            _indexLock.EnterReadLock();
+            try
+            {
+                return _segments.Count;
+            }
+            finally
+            {
+                _indexLock.ExitReadLock();
+            }
+        }
+    }
+
+    public async ValueTask InitializeAsync(CancellationToken cancellationToken = default)
+    {
+        await _appendGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_initialized)
+            {
+                return;
+            }
+
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_readOnly)
+            {
+                if (!Directory.Exists(_options.Path))
+                {
+                    throw new DirectoryNotFoundException($"The event journal folder '{Path.GetFullPath(_options.Path)}' does not exist.");
+                }
+            }
+            else
+            {
+                Directory.CreateDirectory(_options.Path);
+                _owner = JournalLock.Acquire(_options.Path);
+            }
+
+            try
+            {
+                Recover();
+            }
+            catch
+            {
+                // Not opened: give back the files and the folder, and forget what was indexed, so the error can be fixed
+                // and the open retried.
+                CloseSegments();
+                _streams.Clear();
+                _locations.Clear();
+                _eventIds.Clear();
+                _firstPosition = _nextPosition = 1;
+                _owner?.Dispose();
+                _owner = null;
+                throw;
+            }
+
+            _initialized = true;
+        }
+        finally
+        {
+            _appendGate.Release();
+        }
+    }
+
+    public void ReleaseUpTo(long position)
+    {
+        _indexLock.EnterWriteLock();
+        try
+        {
+            _releasedUpTo = Math.Max(_releasedUpTo, position);
+        }
+        finally
+        {
+            _indexLock.ExitWriteLock();
+        }
+    }
+
+    public IGlobalEventReader OpenGlobalReader(long afterPosition, IReadOnlyCollection<string>? dataOf = null) =>
+        new GlobalReader(this, afterPosition, dataOf is null ? null : new HashSet<string>(dataOf, StringComparer.Ordinal));
+
+    public async ValueTask DisposeAsync()
+    {
+        await _appendGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            CloseSegments();
+            _owner?.Dispose();
+            _owner = null;
+        }
+        finally
+        {
+            _appendGate.Release();
+        }
+    }
+
+    private void CloseSegments()
+    {
+        _indexLock.EnterWriteLock();
+        try
+        {
+            foreach (var segment in _segments)
+            {
+                segment.Handle.Dispose();
+            }
+
+            _segments.Clear();
+        }
+        finally
+        {
+            _indexLock.ExitWriteLock();
+        }
+    }
+
+    private void EnsureOpen()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_initialized)
+        {
+            throw new InvalidOperationException("The file journal is not open: call InitializeAsync first.");
+        }
+    }
+
+    private static string SegmentPath(string folder, long index) => Path.Combine(folder, index.ToString("D10") + SegmentExtension);
+
+    /// <summary>One segment file.</summary>
+    private sealed class Segment(long index, string path, SafeFileHandle handle)
+    {
+        public long Index { get; } = index;
+
+        public string Path { get; } = path;
+
+        public SafeFileHandle Handle { get; } = handle;
+
+        public long Length { get; set; }
+
+        /// <summary>Position of the first event in this segment (0: none yet).</summary>
+        public long FirstPosition { get; set; }
+
+        public long LastPosition { get; set; }
+
+        public long LastTimestampMs { get; set; }
+    }
+
+    /// <summary>Where one event's entry lies: 32 bytes per retained event.</summary>
+    private readonly record struct EventLocation(Segment Segment, long Offset, int Length, Guid EventId);
+
+    private sealed class StreamState(string type, long created)
+    {
+        public string Type { get; } = type;
+
+        public long CreatedMs { get; } = created;
+
+        public long Version { get; set; }
+
+        /// <summary>Positions of the retained versions, oldest first; the last is <see cref="Version"/>.</summary>
+        public List<long> Positions { get; } = [];
+    }
+}

@@ -1,0 +1,27 @@
+using Microsoft.Win32.SafeHandles;
+using SignalStream.EventStore.Internal;
+
+namespace SignalStream.EventStore.File;
+
+/// <summary>
+/// The journal's writes to the file system, in one place: the operating system's calls, and the seam through which
+/// tests make them fail the way a full disk does (unit tests cannot fill a real disk at will).
+/// </summary>
+internal class JournalFiles
+{
+    public static readonly JournalFiles Os = new();
+
+    public virtual SafeFileHandle Create(string path) =>
+        System.IO.File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read);
+
+    public virtual void Write(SafeFileHandle handle, ReadOnlySpan<byte> bytes, long offset) => RandomAccess.Write(handle, bytes, offset);
+
+    public virtual void Flush(SafeFileHandle handle) => RandomAccess.FlushToDisk(handle);
+
+    public virtual void Truncate(SafeFileHandle handle, long length) => RandomAccess.SetLength(handle, length);
+
+    /// <summary>Renames within the folder (atomic on POSIX file systems); replaces a leftover of an earlier failed attempt.</summary>
+    public virtual void Rename(string from, string to) => System.IO.File.Move(from, to, overwrite: true);
+
+    public virtual void FlushFolder(string folder) => DirectorySync.Flush(folder);
+}

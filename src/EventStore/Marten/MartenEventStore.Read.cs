@@ -1,0 +1,55 @@
+using Npgsql;
+using SignalStream.EventStore.Postgres;
+
+namespace SignalStream.EventStore.Marten;
+
+internal sealed partial class MartenEventStore
+{
+    public async ValueTask<IReadOnlyList<StoredEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken cancellationToken = default)
+    {
+        EnsureInitialized();
+        if (maxCount <= 0)
+        {
+            return [];
+        }
+
+        await using var command = _dataSource.CreateCommand(_sql.ReadStream);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = streamId });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = fromVersion });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = maxCount });
+        return await ReadEventsAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<IReadOnlyList<StoredEvent>> ReadStreamBackwardAsync(string streamId, int maxCount, CancellationToken cancellationToken = default)
+    {
+        EnsureInitialized();
+        if (maxCount <= 0)
+        {
+            return [];
+        }
+
+        await using var command = _dataSource.CreateCommand(_sql.ReadStreamBackward);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = streamId });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = maxCount });
+        return await ReadEventsAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<long> GetLastPositionAsync(CancellationToken cancellationToken = default)
+    {
+        EnsureInitialized();
+        await using var command = _dataSource.CreateCommand(_sql.LastPosition);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public async ValueTask<long> GetStreamVersionAsync(string streamId, CancellationToken cancellationToken = default)
+    {
+        EnsureInitialized();
+        await using var command = _dataSource.CreateCommand(_sql.StreamVersion);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = streamId });
+        var result = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return result is null or DBNull ? 0 : Convert.ToInt64(result, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static Task<List<StoredEvent>> ReadEventsAsync(NpgsqlCommand command, CancellationToken cancellationToken) =>
+        HighWaterMarkReader.ReadEventsAsync(command, cancellationToken);
+}

@@ -1,0 +1,77 @@
+using Microsoft.Extensions.Logging;
+using SignalStream.Contracts;
+using SignalStream.Engine.Events;
+using SignalStream.EventStore.Internal;
+
+namespace SignalStream.EventStore;
+
+/// <summary>
+/// Stored signals read from each symbol's signals stream (version == seq). Only committed signals: the writer publishes
+/// a signal after its commit, so everything a client or a hub can have seen is readable here, and nothing that a crash
+/// could still take back.
+/// </summary>
+internal sealed partial class SignalHistory(IEventStore store, EventNamespace ns, ILogger<SignalHistory> logger) : ISignalHistory
+{
+    // Latest-per-timeframe looks back this far; a timeframe silent for longer has no "latest" to resume from.
+    private const int LatestLookBack = 1000;
+
+    public ValueTask<long> GetLastSeqAsync(string symbol, CancellationToken cancellationToken) =>
+        store.GetStreamVersionAsync(EventStreams.Signals(symbol, ns.Prefix), cancellationToken);
+
+    public async ValueTask<IReadOnlyList<Signal>> ReadSignalsAsync(string symbol, long afterSeq, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0 || afterSeq == long.MaxValue)
+        {
+            return []; // nothing follows the largest seq, and afterSeq + 1 below would overflow to the first one
+        }
+
+        var afterOrZero = Math.Max(0, afterSeq);
+        var stored = await store.ReadStreamAsync(EventStreams.Signals(symbol, ns.Prefix), afterOrZero + 1, limit, cancellationToken).ConfigureAwait(false);
+        var result = new List<Signal>(stored.Count);
+        foreach (var e in stored)
+        {
+            if (TryRead(e, out var signal))
+            {
+                result.Add(signal);
+            }
+        }
+
+        return result;
+    }
+
+    public async ValueTask<IReadOnlyList<Signal>> ReadLatestSignalsAsync(string symbol, CancellationToken cancellationToken)
+    {
+        var latest = new Dictionary<Timeframe, Signal>();
+        var stored = await store.ReadStreamBackwardAsync(EventStreams.Signals(symbol, ns.Prefix), LatestLookBack, cancellationToken).ConfigureAwait(false);
+        foreach (var e in stored)
+        {
+            if (TryRead(e, out var signal))
+            {
+                latest.TryAdd(signal.Timeframe, signal);
+            }
+        }
+
+        var result = latest.Values.ToList();
+        result.Sort((a, b) => a.Timeframe.CompareTo(b.Timeframe));
+        return result;
+    }
+
+    private bool TryRead(StoredEvent e, out Signal signal)
+    {
+        if (EventSerializer.TryDeserialize(e, out var @event, out var error) && @event is SignalIssued issued)
+        {
+            signal = issued.Signal;
+            return true;
+        }
+
+        Log.UnreadableSignal(logger, e.StreamId, e.Version, error ?? $"type '{e.Type}' in a signals stream");
+        signal = null!;
+        return false;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(4300, LogLevel.Error, "Stored event {StreamId}@{Version} is not a readable signal and was left out: {Reason}")]
+        public static partial void UnreadableSignal(ILogger logger, string streamId, long version, string reason);
+    }
+}

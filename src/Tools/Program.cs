@@ -1,0 +1,3 @@
+using SignalStream.Tools;
+
+return await ToolsCommandLine.InvokeAsync(args, Console.Out, Console.Error);
