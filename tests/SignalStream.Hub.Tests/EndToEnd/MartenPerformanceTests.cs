@@ -37,9 +37,13 @@ public sealed class MartenPerformanceTests
                 .. Marten(schema),
             ]))
         {
-            // The report a client gets comes from the projection: poll until it shows resolved signals.
+            // The report a client gets comes from the projection: poll until it shows resolved signals, live and shadow,
+            // and signals still open.
             using var deadline = new CancellationTokenSource(Wait);
-            while (Resolved(await node.Http.GetFromJsonAsync("/api/performance", ContractsJsonContext.Default.PerformanceReport, deadline.Token)) < 3)
+            PerformanceReport? served;
+            while (Resolved(served = await node.Http.GetFromJsonAsync("/api/performance", ContractsJsonContext.Default.PerformanceReport, deadline.Token)) < 3
+                || !served!.Groups.Any(g => g is { IsShadow: true, Wins: > 0 } or { IsShadow: true, Losses: > 0 })
+                || !served.Groups.Any(g => g is { IsShadow: true, Open: > 0 }))
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(200), deadline.Token);
             }
@@ -50,6 +54,7 @@ public sealed class MartenPerformanceTests
 
         var projected = await CaughtUpReportAsync(schema);
         Assert.True(Resolved(journal) >= 3);
+        Assert.Contains(journal.Groups, g => g.IsShadow && g.Signals > 0);
         Assert.Equal(Json(journal), Json(projected));
     }
 
