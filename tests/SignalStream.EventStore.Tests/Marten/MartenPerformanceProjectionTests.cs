@@ -120,6 +120,25 @@ public sealed class MartenPerformanceProjectionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TwoNodesOnOneStoreCountEveryOutcomeOnce()
+    {
+        // Each node offers to run the daemon (hot/cold: one holds the lock); both append, both serve the document.
+        var first = await OpenStoreAsync();
+        var second = await OpenStoreAsync();
+        await Task.WhenAll(StartProjectionAsync(first), StartProjectionAsync(second));
+        var history = JournalHistory.Groups(signals: 1200, seed: 7);
+        for (var i = 0; i < history.Count; i++)
+        {
+            await (i % 2 == 0 ? first : second).AppendAsync(history[i]);
+        }
+
+        var document = await CaughtUpAsync(first, await first.GetLastPositionAsync());
+        var expected = Json((await JournalHistory.JournalInStoreOrderAsync(first)).GetReport());
+        Assert.Equal(expected, Json(SignalJournal.FromSnapshot(document.Journal, TimeProvider.System).GetReport()));
+        Assert.Equal(expected, Json(await new MartenPerformanceReport(second, TimeProvider.System).GetReportAsync()));
+    }
+
+    [Fact]
     public async Task AnOutcomeOfASlowTransactionIsWaitedForNotSkipped()
     {
         var store = await OpenStoreAsync();
