@@ -6,8 +6,8 @@ using global::Marten;
 using global::Marten.Events.Projections;
 using Microsoft.Extensions.Logging;
 using SignalStream.Engine.Events;
-using SignalStream.EventStore.Marten.Internal;
 using SignalStream.Engine.Journal;
+using SignalStream.EventStore.Marten.Internal;
 
 namespace SignalStream.EventStore.Marten;
 
@@ -62,6 +62,7 @@ internal sealed partial class PerformanceProjection : ProjectionBase, IProjectio
 
         // The position also as a column of its own: telling whether the document moved reads it, not the whole jsonb.
         options.Schema.For<PerformanceDocument>().DocumentAlias("performance").Duplicate(d => d.Position);
+
         // Pages of up to 5,000 journal events (Marten's default is 500): each page writes the whole document once, so a
         // catch-up over a long history writes it a tenth as often (docs/events.md has the figures).
         options.Projections.Add(new PerformanceProjection(logger), ProjectionLifecycle.Async, asyncConfiguration: o => o.BatchSize = PageSize);
@@ -146,7 +147,11 @@ internal sealed partial class PerformanceProjection : ProjectionBase, IProjectio
         return positions.Count == 0 ? 0 : positions[0];
     }
 
-    /// <summary>The <c>schema_version</c> header as the store wrote it (1 when absent, as the store's own reads assume).</summary>
+    /// <summary>
+    /// The <c>schema_version</c> header as the store wrote it (1 when absent, as the store's own reads assume); 0, which
+    /// no event type has, for a header that is not a whole number, so the event is counted unreadable instead of failing
+    /// the page (a page that throws would stop the projection).
+    /// </summary>
     private static int SchemaVersion(IEvent e)
     {
         if (e.Headers is null || !e.Headers.TryGetValue(MartenEventStore.SchemaVersionHeader, out var value))
@@ -158,8 +163,8 @@ internal sealed partial class PerformanceProjection : ProjectionBase, IProjectio
         {
             JsonElement { ValueKind: JsonValueKind.Number } json when json.TryGetInt32(out var v) => v,
             int v => v,
-            long v => (int)v,
-            _ => Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture),
+            long v and >= int.MinValue and <= int.MaxValue => (int)v,
+            _ => 0,
         };
     }
 
