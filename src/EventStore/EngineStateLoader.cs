@@ -60,6 +60,23 @@ public sealed partial class EngineStateLoader(
         int signals = 0, shadows = 0, outcomes = 0, unreadable = 0;
         foreach (var symbol in symbols)
         {
+            // Outcomes first, in their stored order (the journal's maximum drawdown depends on it). The stage then skips
+            // each resolved signal as it reads it and keeps only the open ones; signals first made it open every stored
+            // signal and close them one by one, a linear search and shift each: quadratic in a stream's history
+            // (BENCHMARKS.md, "Performance statistics": 100k outcomes 5.5 s of CPU more, 1M not done in 25 minutes).
+            await foreach (var stored in ReadAllAsync(EventStreams.Outcomes(symbol), cancellationToken).ConfigureAwait(false))
+            {
+                if (Decode(stored) is SignalResolved resolved)
+                {
+                    restore.RestoreOutcome(resolved.Outcome);
+                    outcomes++;
+                }
+                else
+                {
+                    unreadable++;
+                }
+            }
+
             await foreach (var stored in ReadAllAsync(EventStreams.Signals(symbol), cancellationToken).ConfigureAwait(false))
             {
                 if (Decode(stored) is SignalIssued issued)
@@ -79,20 +96,6 @@ public sealed partial class EngineStateLoader(
                 {
                     restore.RestoreSignal(shadow.Signal, isShadow: true);
                     shadows++;
-                }
-                else
-                {
-                    unreadable++;
-                }
-            }
-
-            // Outcomes keep their stored order: the journal's maximum drawdown depends on it.
-            await foreach (var stored in ReadAllAsync(EventStreams.Outcomes(symbol), cancellationToken).ConfigureAwait(false))
-            {
-                if (Decode(stored) is SignalResolved resolved)
-                {
-                    restore.RestoreOutcome(resolved.Outcome);
-                    outcomes++;
                 }
                 else
                 {

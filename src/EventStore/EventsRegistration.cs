@@ -44,16 +44,21 @@ public static class EventsRegistration
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
 
+        // A replay (a namespace) keeps its own journal; only the live store projects the live streams.
+        var storage = configuration.GetSection(StorageOptions.Section);
+        var martenProjection = streamNamespace is null && IsMarten(storage["Provider"]) && storage.GetValue("Marten:PerformanceProjection", true);
         services.AddSingleton<IEventStore>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
             if (IsMarten(options))
             {
+                var logger = sp.GetRequiredService<ILogger<MartenEventStore>>();
                 return new MartenEventStore(
                     EventStoreDataSource.Create(options.Postgres.ConnectionString!),
                     options.Marten,
-                    sp.GetRequiredService<ILogger<MartenEventStore>>(),
-                    ownsDataSource: true);
+                    logger,
+                    ownsDataSource: true,
+                    configure: martenProjection ? marten => PerformanceProjection.Register(marten, logger) : null);
             }
 
             return IsPostgres(options)
@@ -91,6 +96,11 @@ public static class EventsRegistration
             services.AddHostedService<EventProjector>();
         }
 
+        if (martenProjection)
+        {
+            services.AddMartenPerformanceProjection();
+        }
+
         services.AddHealthChecks().AddCheck<EventStoreHealthCheck>("event-store", tags: ["ready"]);
         return services;
     }
@@ -108,7 +118,9 @@ public static class EventsRegistration
 
     internal static bool IsPostgres(StorageOptions options) => string.Equals(options.Provider, "postgres", StringComparison.OrdinalIgnoreCase);
 
-    internal static bool IsMarten(StorageOptions options) => string.Equals(options.Provider, "marten", StringComparison.OrdinalIgnoreCase);
+    internal static bool IsMarten(StorageOptions options) => IsMarten(options.Provider);
+
+    internal static bool IsMarten(string? provider) => string.Equals(provider, "marten", StringComparison.OrdinalIgnoreCase);
 }
 
 /// <summary>Checks <see cref="StorageOptions"/> at start, with messages that say how to fix them.</summary>

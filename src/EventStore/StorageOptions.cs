@@ -53,6 +53,12 @@ public sealed class MartenStoreOptions
 {
     /// <summary>The schema of Marten's <c>mt_events</c> / <c>mt_streams</c> tables, apart from the Npgsql provider's; created when missing.</summary>
     public string Schema { get; set; } = "signalstream_marten";
+
+    /// <summary>
+    /// Keep the performance statistics as a Marten async projection and serve <c>/api/performance</c> from it, on every
+    /// node (docs/events.md, "Performance statistics as a Marten projection").
+    /// </summary>
+    public bool PerformanceProjection { get; set; } = true;
 }
 
 /// <summary>The event writer's group commit and outage buffer (<c>Storage:Writer</c>).</summary>

@@ -1,13 +1,24 @@
 using BenchmarkDotNet.Running;
+using SignalStream.Benchmarks.ReadModel;
 
 namespace SignalStream.Benchmarks;
 
 /// <summary>
 /// Runs the benchmark suites; pass BenchmarkDotNet switches, for example <c>--filter '*KlineFrame*'</c>. A named entry
 /// point, not top-level statements: those would declare a global <c>Program</c> beside the server's (visible here for its
-/// internals), which the compiler reports as a conflict (CS0436).
+/// internals), which the compiler reports as a conflict (CS0436). <c>readmodel …</c> runs the one-shot read-model
+/// measurements instead (ReadModel/ReadModelProbe.cs).
 /// </summary>
 internal static class BenchmarkProgram
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "readmodel")
+        {
+            return await ReadModelProbe.RunAsync(args).ConfigureAwait(false);
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
+        return 0;
+    }
 }

@@ -16,7 +16,7 @@ namespace SignalStream.Engine.Journal;
 /// ensemble signal is not scored by it: its record is its own alerts. Each outcome updates four rows per model:
 /// (symbol, timeframe), (symbol, *), (*, timeframe) and (*, *). Thread-safe.
 /// </remarks>
-public sealed class SignalJournal : IPerformanceReport
+public sealed partial class SignalJournal : IPerformanceReport
 {
     /// <summary>The model name of the row for published signals as a whole.</summary>
     public const string EnsembleModel = "ensemble";
@@ -26,7 +26,8 @@ public sealed class SignalJournal : IPerformanceReport
 
     private readonly Lock _gate = new();
     private readonly Dictionary<GroupKey, JournalGroup> _groups = [];
-    private readonly Dictionary<string, GroupKey[]> _open = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, OpenSignal> _open = new(StringComparer.Ordinal);
+    private readonly ResolvedFirst _resolvedFirst = new();
     private readonly TimeProvider _time;
     private int _openLive;
 
@@ -47,13 +48,16 @@ public sealed class SignalJournal : IPerformanceReport
         }
     }
 
-    /// <summary>Counts an issued signal as open. Idempotent per <see cref="Signal.Id"/>.</summary>
+    /// <summary>
+    /// Counts an issued signal as open. Idempotent per <see cref="Signal.Id"/>; a signal whose outcome was applied
+    /// already (a store's global order can put an outcome first when one group commit holds both) is not opened.
+    /// </summary>
     public void Track(Signal signal, bool isShadow)
     {
         ArgumentNullException.ThrowIfNull(signal);
         lock (_gate)
         {
-            if (_open.ContainsKey(signal.Id))
+            if (_open.ContainsKey(signal.Id) || _resolvedFirst.Remove(signal.Id))
             {
                 return;
             }
@@ -64,7 +68,7 @@ public sealed class SignalJournal : IPerformanceReport
                 GroupOf(key).Open++;
             }
 
-            _open.Add(signal.Id, keys);
+            _open.Add(signal.Id, new OpenSignal(keys, isShadow));
             if (!isShadow)
             {
                 _openLive++;
@@ -72,16 +76,19 @@ public sealed class SignalJournal : IPerformanceReport
         }
     }
 
-    /// <summary>Scores a resolution. An outcome whose signal was never tracked still counts (rebuild from outcomes alone).</summary>
+    /// <summary>
+    /// Scores a resolution. An outcome whose signal was never tracked still counts (rebuild from outcomes alone), and
+    /// that signal, if it comes later, is not counted open.
+    /// </summary>
     public void Apply(SignalOutcome outcome)
     {
         ArgumentNullException.ThrowIfNull(outcome);
         var ensemble = EnsemblePrediction(outcome.Models, outcome.Direction);
         lock (_gate)
         {
-            if (_open.Remove(outcome.SignalId, out var openKeys))
+            if (_open.Remove(outcome.SignalId, out var open))
             {
-                foreach (var key in openKeys)
+                foreach (var key in open.Keys)
                 {
                     GroupOf(key).Open--;
                 }
@@ -90,6 +97,10 @@ public sealed class SignalJournal : IPerformanceReport
                 {
                     _openLive--;
                 }
+            }
+            else
+            {
+                _resolvedFirst.Add(outcome.SignalId);
             }
 
             foreach (var key in KeysOf(outcome.Models, outcome.IsShadow, outcome.Source, outcome.Symbol, outcome.Timeframe))

@@ -35,7 +35,9 @@ internal sealed partial class MartenEventStore : IEventStore, IAsyncDisposable
     private volatile bool _initialized;
 
     /// <param name="ownsDataSource">True when this store disposes <paramref name="dataSource"/> (the DI registration); tests share one.</param>
-    public MartenEventStore(NpgsqlDataSource dataSource, MartenStoreOptions options, ILogger<MartenEventStore> logger, bool ownsDataSource = false)
+    /// <param name="configure">More Marten configuration (its projections), applied after the store's own.</param>
+    public MartenEventStore(
+        NpgsqlDataSource dataSource, MartenStoreOptions options, ILogger<MartenEventStore> logger, bool ownsDataSource = false, Action<StoreOptions>? configure = null)
     {
         if (!IsValidSchemaName(options.Schema))
         {
@@ -49,7 +51,9 @@ internal sealed partial class MartenEventStore : IEventStore, IAsyncDisposable
         _logger = logger;
         _sql = new Sql(_schema);
         _ownsDataSource = ownsDataSource;
-        _documents = new DocumentStore(Configure(dataSource, _schema));
+        var marten = Configure(dataSource, _schema);
+        configure?.Invoke(marten);
+        _documents = new DocumentStore(marten);
     }
 
     /// <summary>Marten itself, for tests and for read models that want its documents and projections.</summary>

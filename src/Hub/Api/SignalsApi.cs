@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
+using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
 using SignalStream.Engine.Inference;
 using SignalStream.Engine.Journal;
@@ -16,7 +17,7 @@ namespace SignalStream.Hub.Api;
 /// fails or does not answer within <c>Hub:History:ReadTimeout</c> gets 503 problem+json; every endpoint here is under the
 /// per-client rate limit (<see cref="ApiRateLimiting"/>).
 /// </summary>
-internal static class SignalsApi
+internal static partial class SignalsApi
 {
     public const int DefaultLimit = 100;
     public const int MaxLimit = 1000;
@@ -42,18 +43,32 @@ internal static class SignalsApi
         api.MapGet("/signals", ReadSignalsAsync);
         api.MapGet("/signals/latest", ReadLatestAsync);
         api.MapGet("/symbols", ListSymbolsAsync);
-        if (runsEngine)
+        // Which source serves the statistics is decided here, once: the store's durable projection where it keeps one
+        // (Marten, on every node), else the engine's in-memory journal, else nothing on this node.
+        if (app.Services.GetService<IStoredPerformanceReport>() is { } stored)
         {
-            var catalog = app.Services.GetRequiredService<IModelCatalog>();
+            api.MapGet("/performance", (HttpContext http, IOptions<SignalHistoryOptions> history, ILoggerFactory loggers, CancellationToken cancellationToken) =>
+                ReadStoredPerformanceAsync(http, stored, history.Value.ReadTimeout, loggers, cancellationToken));
+        }
+        else if (runsEngine)
+        {
             var report = app.Services.GetRequiredService<IPerformanceReport>();
-            api.MapGet("/models", () => Results.Json(catalog.GetModels(), ContractsJsonContext.Default.IReadOnlyListModelInfo));
             api.MapGet("/performance", (HttpContext http) =>
                 Results.Json(Entitlements.From(http.User).Visible(report.GetReport()), ContractsJsonContext.Default.PerformanceReport));
         }
         else
         {
+            api.MapGet("/performance", () => Unavailable("This node has no signal journal (it does not run the engine); ask a node with Node:Roles all or engine, or run the store on Storage:Provider=marten, whose performance projection every node serves."));
+        }
+
+        if (runsEngine)
+        {
+            var catalog = app.Services.GetRequiredService<IModelCatalog>();
+            api.MapGet("/models", () => Results.Json(catalog.GetModels(), ContractsJsonContext.Default.IReadOnlyListModelInfo));
+        }
+        else
+        {
             api.MapGet("/models", () => Unavailable("This node has no model catalog (it does not run the engine); ask a node with Node:Roles all or engine."));
-            api.MapGet("/performance", () => Unavailable("This node has no signal journal (it does not run the engine); ask a node with Node:Roles all or engine."));
         }
     }
 

@@ -227,6 +227,74 @@ public class SignalJournalTests
         Assert.NotNull(Row(journal, "lstm-direction", "*", "*").Equity);
     }
 
+    [Fact]
+    public void AnOutcomeAppliedBeforeItsSignalLeavesNothingOpen()
+    {
+        // A store's global order puts an outcome first when one group commit holds both (streams are grouped).
+        var journal = new SignalJournal(TimeProvider.System);
+        var signal = Signal("a");
+        journal.Apply(Outcome(signal, OutcomeKind.Win, 2.0));
+        journal.Track(signal, isShadow: false);
+
+        var row = Row(journal, SignalJournal.EnsembleModel, "BTCUSDT", "1h");
+        Assert.Equal((1, 0, 1), (row.Signals, row.Open, row.Wins));
+        Assert.Equal(0, journal.OpenLiveSignals);
+    }
+
+    [Fact]
+    public void ASnapshotRestoresTheJournalExactlyAndItCarriesOnAsTheOriginalWould()
+    {
+        var original = new SignalJournal(TimeProvider.System);
+        var shadowVote = new ModelVote("lstm-next", "2", "lstm", "long", 0.6, new ClassProbabilities(0.1, 0.2, 0.7)) { IsShadow = true };
+        var random = new Random(7);
+        for (var i = 0; i < 700; i++)
+        {
+            // Past EquityPoint.MaxPoints outcomes, so the curves have thinned; R with many digits, so doubles must round-trip.
+            var shadow = i % 5 == 0;
+            var signal = Signal($"s{i}", shadow ? [shadowVote, PatchVote] : null, symbol: i % 2 == 0 ? "BTCUSDT" : "ETHUSDT");
+            original.Track(signal, shadow);
+            var r = random.Next(3) == 0 ? -1 : random.NextDouble() * 3;
+            original.Apply(Outcome(signal, r > 0 ? OutcomeKind.Win : OutcomeKind.Loss, r, shadow) with { ResolvedCandleOpenTime = i * 60_000L });
+        }
+
+        original.Track(Signal("open-1"), false);
+        original.Track(Signal("open-shadow", [shadowVote, PatchVote]), true);
+        var late = Signal("late");
+        original.Apply(Outcome(late, OutcomeKind.Loss, -1));
+
+        // Through JSON, as a store keeps it.
+        var json = System.Text.Json.JsonSerializer.Serialize(original.ToSnapshot());
+        var restored = SignalJournal.FromSnapshot(System.Text.Json.JsonSerializer.Deserialize<JournalSnapshot>(json)!, TimeProvider.System);
+        Assert.Equal(Report(original), Report(restored));
+        Assert.Equal(original.OpenLiveSignals, restored.OpenLiveSignals);
+
+        foreach (var journal in new[] { original, restored })
+        {
+            journal.Track(late, false);
+            journal.Apply(Outcome(Signal("open-1"), OutcomeKind.Win, 1.5));
+            journal.Track(Signal("next"), false);
+        }
+
+        Assert.Equal(Report(original), Report(restored));
+        Assert.Equal(1, restored.OpenLiveSignals);
+    }
+
+    [Fact]
+    public void ASnapshotThatDoesNotDescribeAJournalIsRefused()
+    {
+        var snapshot = new SignalJournal(TimeProvider.System).ToSnapshot();
+        var journal = new SignalJournal(TimeProvider.System);
+        journal.Track(Signal("a"), false);
+        journal.Apply(Outcome(Signal("a"), OutcomeKind.Win, 1));
+        var row = journal.ToSnapshot().Rows[0];
+
+        Assert.Throws<InvalidDataException>(() => SignalJournal.FromSnapshot(snapshot with { Rows = [row, row] }, TimeProvider.System));
+        Assert.Throws<InvalidDataException>(() => SignalJournal.FromSnapshot(snapshot with { Rows = [row with { BucketCount = [1] }] }, TimeProvider.System));
+    }
+
+    private static string Report(SignalJournal journal) =>
+        System.Text.Json.JsonSerializer.Serialize(journal.GetReport() with { GeneratedAt = 0 });
+
     private static PerformanceGroup Row(SignalJournal journal, string model, string symbol, string timeframe, bool shadow = false) =>
         Assert.Single(journal.GetReport().Groups, g => g.Model == model && g.Symbol == symbol && g.Timeframe == timeframe && g.IsShadow == shadow);
 

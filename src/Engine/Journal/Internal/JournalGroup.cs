@@ -9,7 +9,7 @@ internal readonly record struct GroupKey(string Model, bool IsShadow, string Sym
 /// Running statistics of one group, updated per outcome in O(1): nothing per outcome is kept but, on roll-up rows, an
 /// equity curve of at most <see cref="EquityPoint.MaxPoints"/> points.
 /// </summary>
-internal sealed class JournalGroup(bool keepsEquity)
+internal sealed partial class JournalGroup(bool keepsEquity)
 {
     internal const int BucketCount = 10;
 
