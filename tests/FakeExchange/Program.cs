@@ -1,6 +1,6 @@
 using System.Globalization;
 using SignalStream.Contracts;
-using SignalStream.FakeExchange;
+using SignalStream.Testing.FakeExchange;
 
 // A fake Binance spot exchange for demos and load tests:
 //   dotnet run --project tests/FakeExchange -- --urls http://127.0.0.1:9443 --symbols 500 --timeframes 1m,5m --speed 60

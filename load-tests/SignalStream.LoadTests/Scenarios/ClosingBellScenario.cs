@@ -1,6 +1,6 @@
 using System.Globalization;
 using SignalStream.Contracts;
-using SignalStream.FakeExchange;
+using SignalStream.Testing.FakeExchange;
 using SignalStream.LoadTests.Clients;
 using SignalStream.LoadTests.Measurement;
 using SignalStream.LoadTests.Servers;

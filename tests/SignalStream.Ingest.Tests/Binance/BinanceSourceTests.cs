@@ -1,5 +1,5 @@
 using SignalStream.Contracts;
-using SignalStream.FakeExchange;
+using SignalStream.Testing.FakeExchange;
 
 namespace SignalStream.Ingest.Tests.Binance;
 

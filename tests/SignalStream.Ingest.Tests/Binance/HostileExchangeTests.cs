@@ -1,6 +1,6 @@
 using System.Text;
 using SignalStream.Contracts;
-using SignalStream.FakeExchange;
+using SignalStream.Testing.FakeExchange;
 
 namespace SignalStream.Ingest.Tests.Binance;
 

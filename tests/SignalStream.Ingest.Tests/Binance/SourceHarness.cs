@@ -2,7 +2,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.Contracts;
-using SignalStream.FakeExchange;
+using SignalStream.Testing.FakeExchange;
 using SignalStream.Ingest.Binance;
 
 namespace SignalStream.Ingest.Tests.Binance;

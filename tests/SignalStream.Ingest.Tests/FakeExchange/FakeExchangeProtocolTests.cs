@@ -1,7 +1,7 @@
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
-using SignalStream.FakeExchange;
+using SignalStream.Testing.FakeExchange;
 
 namespace SignalStream.Ingest.Tests.FakeExchange;
 

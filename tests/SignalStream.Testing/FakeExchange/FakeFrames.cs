@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using SignalStream.Contracts;
 
-namespace SignalStream.FakeExchange;
+namespace SignalStream.Testing.FakeExchange;
 
 /// <summary>
 /// Writes Binance's JSON with <see cref="Utf8JsonWriter"/>, field by field as web-socket-streams.md and rest-api.md

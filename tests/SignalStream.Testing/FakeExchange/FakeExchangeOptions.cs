@@ -1,6 +1,6 @@
 using SignalStream.Contracts;
 
-namespace SignalStream.FakeExchange;
+namespace SignalStream.Testing.FakeExchange;
 
 /// <summary>How the fake exchange behaves: its market, its clock, its limits and the faults it injects.</summary>
 public sealed class FakeExchangeOptions

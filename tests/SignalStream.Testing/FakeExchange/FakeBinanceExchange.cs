@@ -5,10 +5,11 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using SignalStream.Contracts;
 
-namespace SignalStream.FakeExchange;
+namespace SignalStream.Testing.FakeExchange;
 
 /// <summary>
 /// A fake Binance spot exchange in process: combined kline streams over WebSocket and REST klines, speaking the

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 
-namespace SignalStream.FakeExchange;
+namespace SignalStream.Testing.FakeExchange;
 
 /// <summary>The WebSocket side: combined streams, live subscriptions, pings and the incoming-message limit.</summary>
 public sealed partial class FakeBinanceExchange

@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using SignalStream.Contracts;
 
-namespace SignalStream.FakeExchange;
+namespace SignalStream.Testing.FakeExchange;
 
 /// <summary>The market clock, candle emission and injected faults.</summary>
 public sealed partial class FakeBinanceExchange

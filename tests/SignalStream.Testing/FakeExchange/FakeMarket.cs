@@ -1,6 +1,6 @@
 using SignalStream.Contracts;
 
-namespace SignalStream.FakeExchange;
+namespace SignalStream.Testing.FakeExchange;
 
 /// <summary>
 /// Deterministic candles: every value is a pure function of (seed, symbol, timeframe, open time), so WebSocket frames,

@@ -1,6 +1,6 @@
 using SignalStream.Contracts;
 
-namespace SignalStream.FakeExchange;
+namespace SignalStream.Testing.FakeExchange;
 
 /// <summary>Hostile and broken output: raw messages of any opcode and content, and messages too large to hold in memory.</summary>
 public sealed partial class FakeBinanceExchange

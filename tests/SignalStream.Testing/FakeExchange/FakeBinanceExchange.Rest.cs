@@ -2,7 +2,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using SignalStream.Contracts;
 
-namespace SignalStream.FakeExchange;
+namespace SignalStream.Testing.FakeExchange;
 
 /// <summary>REST <c>GET /api/v3/klines</c> as rest-api.md documents it, with injectable 429s.</summary>
 public sealed partial class FakeBinanceExchange
