@@ -14,7 +14,7 @@ public sealed class EngineStateLoaderTests
     public async Task EachSymbolsOutcomesAreRestoredBeforeItsSignalsSoTheStageOpensOnlyTheUnresolvedOnes()
     {
         // Signals first made the stage open every stored signal and close them one by one: quadratic in the history.
-        var folder = TestServices.NewTempFolder();
+        var folder = TestStorage.NewTempFolder();
         await using var store = new FileEventStore(new FileJournalOptions { Path = folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
         await store.InitializeAsync();
         foreach (var group in JournalHistory.Groups(signals: 300, seed: 6, symbols: ["BTCUSDT", "ETHUSDT"]))

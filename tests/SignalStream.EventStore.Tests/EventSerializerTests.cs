@@ -1,6 +1,6 @@
 using System.Text;
 using SignalStream.Engine.Events;
-using static SignalStream.EventStore.Tests.TestSignals;
+using static SignalStream.Testing.TestSignals;
 
 namespace SignalStream.EventStore.Tests;
 
@@ -9,10 +9,11 @@ public sealed class EventSerializerTests
     [Fact]
     public void EveryEventRoundTripsWithItsTypeNameAndVersion()
     {
-        var signal = Signal("BTCUSDT", 3);
+        // Eight decimals in the prices: the serializer must keep every one.
+        var signal = Signal("BTCUSDT", 3) with { Entry = 65000.12345678m, Stop = 64500.5m };
         ISignalStreamEvent[] events =
         [
-            new CandleClosed("binance", Closed("BTCUSDT", 1).Candle, Contracts.CandleOrigin.Live, 1, 2),
+            new CandleClosed("binance", Candle("BTCUSDT", Contracts.Timeframe.OneMinute, 1).Candle, Contracts.CandleOrigin.Live, 1, 2),
             new SignalIssued(signal),
             new ShadowSignalIssued(signal),
             new SignalResolved(Outcome(signal, Contracts.OutcomeKind.Expired)),
@@ -91,7 +92,7 @@ public sealed class EventSerializerTests
         var events = new List<ISignalStreamEvent>();
         for (var i = 0; i < 2000; i++)
         {
-            events.Add(new CandleClosed("binance", Closed("SYM" + (i % 7), i).Candle, Contracts.CandleOrigin.Live, i, i + 1));
+            events.Add(new CandleClosed("binance", Candle("SYM" + (i % 7), Contracts.Timeframe.OneMinute, i).Candle, Contracts.CandleOrigin.Live, i, i + 1));
         }
 
         events.Add(new ModelActivated(new string('m', 40_000), "1.0.0", new string('a', 64), "active", 5));

@@ -5,7 +5,7 @@ namespace SignalStream.EventStore.Tests.Contract;
 
 public sealed class FileEventStoreContractTests : EventStoreContractTests
 {
-    private readonly string _folder = TestServices.NewTempFolder();
+    private readonly string _folder = TestStorage.NewTempFolder();
 
     protected override async Task<IEventStore> CreateStoreAsync() => await OpenAsync();
 

@@ -29,7 +29,7 @@ public abstract class HighWaterMarkContractTests : IAsyncLifetime
             await disposable.DisposeAsync();
         }
 
-        await TestServices.DropSchemaAsync(Schema);
+        await TestStorage.DropSchemaAsync(Schema);
     }
 
     [Fact]

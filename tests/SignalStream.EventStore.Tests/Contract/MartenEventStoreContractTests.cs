@@ -14,7 +14,7 @@ public sealed class MartenEventStoreContractTests : EventStoreContractTests
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        await TestServices.DropSchemaAsync(_schema);
+        await TestStorage.DropSchemaAsync(_schema);
     }
 
     [Fact]
@@ -29,7 +29,7 @@ public sealed class MartenEventStoreContractTests : EventStoreContractTests
     }
 
     private MartenEventStore Create() =>
-        new(TestServices.DataSource, new MartenStoreOptions { Schema = _schema }, NullLogger<MartenEventStore>.Instance);
+        new(TestStorage.DataSource, new MartenStoreOptions { Schema = _schema }, NullLogger<MartenEventStore>.Instance);
 
     private async Task<IEventStore> OpenAsync()
     {

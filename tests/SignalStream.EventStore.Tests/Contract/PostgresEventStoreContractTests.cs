@@ -14,7 +14,7 @@ public sealed class PostgresEventStoreContractTests : EventStoreContractTests
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        await TestServices.DropSchemaAsync(_schema);
+        await TestStorage.DropSchemaAsync(_schema);
     }
 
     [Fact]
@@ -29,7 +29,7 @@ public sealed class PostgresEventStoreContractTests : EventStoreContractTests
     }
 
     private PostgresEventStore Create() =>
-        new(TestServices.DataSource, new PostgresStoreOptions { Schema = _schema }, NullLogger<PostgresEventStore>.Instance);
+        new(TestStorage.DataSource, new PostgresStoreOptions { Schema = _schema }, NullLogger<PostgresEventStore>.Instance);
 
     private async Task<IEventStore> OpenAsync()
     {

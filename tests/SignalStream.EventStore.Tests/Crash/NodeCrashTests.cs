@@ -1,10 +1,11 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.Engine.Events;
 using SignalStream.EventStore.File;
 using SignalStream.EventStore.Postgres;
 using SignalStream.EventStore.Tests.Postgres;
 using Xunit.Abstractions;
-using Seen = SignalStream.EventStore.Tests.Crash.SignalSubscriber.Seen;
 
 namespace SignalStream.EventStore.Tests.Crash;
 
@@ -27,7 +28,7 @@ public sealed class NodeCrashTests(ITestOutputHelper output)
         string[] storage =
         [
             "--Storage:Provider=postgres",
-            "--ConnectionStrings:Postgres=" + TestServices.PostgresConnectionString,
+            "--ConnectionStrings:Postgres=" + TestServices.Postgres,
             "--Storage:Postgres:Schema=" + schema,
             "--Storage:Writer:RetryMaxDelay=00:00:00.500",
         ];
@@ -54,7 +55,7 @@ public sealed class NodeCrashTests(ITestOutputHelper output)
             await PostgresControl.StartAsync();
             postgresStopped = false;
             await using var store = new PostgresEventStore(
-                EventStoreDataSource.Create(TestServices.PostgresConnectionString), new PostgresStoreOptions { Schema = schema }, NullLogger<PostgresEventStore>.Instance, ownsDataSource: true);
+                EventStoreDataSource.Create(TestServices.Postgres), new PostgresStoreOptions { Schema = schema }, NullLogger<PostgresEventStore>.Instance, ownsDataSource: true);
             await store.InitializeAsync().AsTask().WaitAsync(Wait);
             await AfterTheRestartAsync(seen, storage, () => Task.FromResult<IEventStore>(store));
         }
@@ -65,14 +66,14 @@ public sealed class NodeCrashTests(ITestOutputHelper output)
                 await PostgresControl.StartAsync();
             }
 
-            await TestServices.DropSchemaAsync(schema);
+            await TestStorage.DropSchemaAsync(schema);
         }
     }
 
     [Fact]
     public async Task TheFileJournalsNodeKilledInsideAGroupCommitEverySignalAClientSawIsStoredUnderItsSeqAndIdAndNoSeqIsGivenAgain()
     {
-        var folder = TestServices.NewTempFolder();
+        var folder = TestStorage.NewTempFolder();
 
         // A group commit that waits up to 1 s for more events: the kill lands inside one (after the signal the client
         // has just received, events are always waiting in the next group at 600× speed).
@@ -126,7 +127,7 @@ public sealed class NodeCrashTests(ITestOutputHelper output)
         AssertStored(seen, atRestart, "after the restart");
         var storedAtRestart = atRestart.Values.Sum(s => s.Count);
 
-        await using var client = await SignalSubscriber.ConnectAsync(node.Address);
+        await using var client = await Subscriber.ConnectAsync(node.Address);
         foreach (var symbol in NodeProcess.Symbols)
         {
             await client.SubscribeAsync(symbol, seen.Where(s => s.Symbol == symbol).Select(s => s.Seq).DefaultIfEmpty(0).Max());
@@ -185,9 +186,9 @@ public sealed class NodeCrashTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<SignalSubscriber> SubscribeAsync(NodeProcess node, Action<Seen>? onSignal = null)
+    private static async Task<Subscriber> SubscribeAsync(NodeProcess node, Action<Seen>? onSignal = null)
     {
-        var client = await SignalSubscriber.ConnectAsync(node.Address, onSignal);
+        var client = await Subscriber.ConnectAsync(node.Address, onSignal);
         foreach (var symbol in NodeProcess.Symbols)
         {
             await client.SubscribeAsync(symbol);
@@ -210,6 +211,58 @@ public sealed class NodeCrashTests(ITestOutputHelper output)
             }
 
             await Task.Delay(200);
+        }
+    }
+
+    /// <summary>One signal as a client saw it.</summary>
+    internal readonly record struct Seen(string Symbol, long Seq, string Id);
+
+    /// <summary>
+    /// A client of the node's hub that records every <c>signal</c> it is sent as (symbol, seq, id), live ones and those a
+    /// Subscribe answered with, in arrival order. A live one is recorded on the client's receive loop the moment it is
+    /// parsed, so a test can kill the node on receipt of an exact signal.
+    /// </summary>
+    private sealed class Subscriber : IAsyncDisposable
+    {
+        private readonly ConcurrentQueue<Seen> _signals = new();
+        private readonly Action<Seen>? _onSignal;
+        private HubTestClient? _client;
+
+        private Subscriber(Action<Seen>? onSignal) => _onSignal = onSignal;
+
+        public IReadOnlyCollection<Seen> Signals => _signals;
+
+        public static async Task<Subscriber> ConnectAsync(Uri node, Action<Seen>? onSignal = null)
+        {
+            var subscriber = new Subscriber(onSignal);
+            subscriber._client = await HubTestClient.ConnectAsync(node, timeout: TimeSpan.FromSeconds(30), onEvent: (target, argument) =>
+            {
+                if (target == "signal")
+                {
+                    subscriber.Record(argument);
+                }
+            });
+            return subscriber;
+        }
+
+        /// <summary>Subscribes to a symbol (after <paramref name="afterSeq"/> when set); the reply's signals are recorded too.</summary>
+        public async Task SubscribeAsync(string symbol, long? afterSeq = null)
+        {
+            object request = afterSeq is { } after ? new { symbol, afterSeq = after } : new { symbol };
+            var reply = await _client!.InvokeAsync("Subscribe", request);
+            foreach (var signal in reply.GetProperty("signals").EnumerateArray())
+            {
+                Record(signal);
+            }
+        }
+
+        public ValueTask DisposeAsync() => _client?.DisposeAsync() ?? ValueTask.CompletedTask;
+
+        private void Record(JsonElement signal)
+        {
+            var seen = new Seen(signal.GetProperty("symbol").GetString()!, signal.GetProperty("seq").GetInt64(), signal.GetProperty("id").GetString()!);
+            _signals.Enqueue(seen);
+            _onSignal?.Invoke(seen);
         }
     }
 }

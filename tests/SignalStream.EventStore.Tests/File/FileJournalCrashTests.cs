@@ -10,7 +10,7 @@ namespace SignalStream.EventStore.Tests.File;
 
 public sealed class FileJournalCrashTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly string _folder = TestServices.NewTempFolder();
+    private readonly string _folder = TestStorage.NewTempFolder();
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 

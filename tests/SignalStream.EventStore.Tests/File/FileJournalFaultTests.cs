@@ -12,7 +12,7 @@ namespace SignalStream.EventStore.Tests.File;
 public sealed class FileJournalFaultTests : IDisposable
 {
     private const long SegmentSize = 64 * 1024;
-    private readonly string _folder = TestServices.NewTempFolder();
+    private readonly string _folder = TestStorage.NewTempFolder();
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 

@@ -10,7 +10,7 @@ namespace SignalStream.EventStore.Tests.File;
 /// <summary>One process owns a journal folder; a second one is refused; a read-only reader may run beside the owner.</summary>
 public sealed class FileJournalOwnershipTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly string _folder = TestServices.NewTempFolder();
+    private readonly string _folder = TestStorage.NewTempFolder();
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 

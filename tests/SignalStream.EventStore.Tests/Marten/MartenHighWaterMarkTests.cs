@@ -10,14 +10,14 @@ public sealed class MartenHighWaterMarkTests : HighWaterMarkContractTests
 {
     protected override async Task<IEventStore> CreateStoreAsync()
     {
-        var store = new MartenEventStore(TestServices.DataSource, new MartenStoreOptions { Schema = Schema }, NullLogger<MartenEventStore>.Instance);
+        var store = new MartenEventStore(TestStorage.DataSource, new MartenStoreOptions { Schema = Schema }, NullLogger<MartenEventStore>.Instance);
         await store.InitializeAsync();
         return store;
     }
 
     protected override async Task<HeldTransaction> HoldOpenTransactionWithOneEventAsync()
     {
-        var connection = await TestServices.DataSource.OpenConnectionAsync();
+        var connection = await TestStorage.DataSource.OpenConnectionAsync();
         var transaction = await connection.BeginTransactionAsync();
         var held = Event(payload: """{"held":true}""");
         await ((MartenEventStore)Store).AppendWithinAsync(transaction, [Append("held", ExpectedVersions.Any, held)]).WaitAsync(Wait);

@@ -32,7 +32,7 @@ public sealed class MartenPerformanceProjectionTests : IAsyncLifetime
             await _owned[i].DisposeAsync();
         }
 
-        await TestServices.DropSchemaAsync(_schema);
+        await TestStorage.DropSchemaAsync(_schema);
     }
 
     [Fact]
@@ -149,7 +149,7 @@ public sealed class MartenPerformanceProjectionTests : IAsyncLifetime
 
         // A commit lane's transaction (another symbol's streams) draws its seqs and stays open, a slow commit, while
         // later groups commit after it.
-        await using var connection = await TestServices.DataSource.OpenConnectionAsync();
+        await using var connection = await TestStorage.DataSource.OpenConnectionAsync();
         await using var slow = await connection.BeginTransactionAsync();
         var slowGroup = JournalHistory.Groups(signals: 12, seed: 5, symbols: ["SOLUSDT"]).SelectMany(g => g).ToList();
         await store.AppendWithinAsync(slow, slowGroup);
@@ -177,7 +177,7 @@ public sealed class MartenPerformanceProjectionTests : IAsyncLifetime
     private async Task<MartenEventStore> OpenStoreAsync()
     {
         var store = new MartenEventStore(
-            TestServices.DataSource,
+            TestStorage.DataSource,
             new MartenStoreOptions { Schema = _schema },
             NullLogger<MartenEventStore>.Instance,
             configure: marten => PerformanceProjection.Register(marten, NullLogger.Instance));

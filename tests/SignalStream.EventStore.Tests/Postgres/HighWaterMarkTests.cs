@@ -9,14 +9,14 @@ public sealed class HighWaterMarkTests : HighWaterMarkContractTests
 {
     protected override async Task<IEventStore> CreateStoreAsync()
     {
-        var store = new PostgresEventStore(TestServices.DataSource, new PostgresStoreOptions { Schema = Schema }, NullLogger<PostgresEventStore>.Instance);
+        var store = new PostgresEventStore(TestStorage.DataSource, new PostgresStoreOptions { Schema = Schema }, NullLogger<PostgresEventStore>.Instance);
         await store.InitializeAsync();
         return store;
     }
 
     protected override async Task<HeldTransaction> HoldOpenTransactionWithOneEventAsync()
     {
-        var connection = await TestServices.DataSource.OpenConnectionAsync();
+        var connection = await TestStorage.DataSource.OpenConnectionAsync();
         var transaction = await connection.BeginTransactionAsync();
         var id = Guid.NewGuid();
         await using var command = new NpgsqlCommand(

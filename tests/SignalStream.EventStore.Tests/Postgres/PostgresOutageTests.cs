@@ -3,7 +3,7 @@ using SignalStream.Contracts;
 using SignalStream.Engine.Events;
 using SignalStream.EventStore.Tests.Writer;
 using Xunit.Abstractions;
-using static SignalStream.EventStore.Tests.TestSignals;
+using static SignalStream.Testing.TestSignals;
 
 namespace SignalStream.EventStore.Tests.Postgres;
 
@@ -25,7 +25,7 @@ public sealed class PostgresOutageTests(ITestOutputHelper output) : IAsyncLifeti
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public Task DisposeAsync() => TestServices.DropSchemaAsync(_schema);
+    public Task DisposeAsync() => TestStorage.DropSchemaAsync(_schema);
 
     [Theory]
     [InlineData("postgres")]
@@ -36,7 +36,7 @@ public sealed class PostgresOutageTests(ITestOutputHelper output) : IAsyncLifeti
         await using var host = await EventsHost.StartAsync(new()
         {
             ["Storage:Provider"] = provider,
-            ["ConnectionStrings:Postgres"] = TestServices.PostgresConnectionString,
+            ["ConnectionStrings:Postgres"] = TestServices.Postgres,
             ["Storage:Postgres:Schema"] = _schema,
             ["Storage:Marten:Schema"] = _schema,
             ["Storage:Writer:BufferCapacity"] = "2000",
@@ -55,7 +55,7 @@ public sealed class PostgresOutageTests(ITestOutputHelper output) : IAsyncLifeti
             for (var i = 0; !stopProducing.IsCancellationRequested; i++)
             {
                 var k = i % s_symbols.Length;
-                var candle = host.Output.OnCandleAsync(Closed(s_symbols[k], i / s_symbols.Length), default);
+                var candle = host.Output.OnCandleAsync(Candle(s_symbols[k], Timeframe.OneMinute, i / s_symbols.Length), default);
                 if (!candle.IsCompleted)
                 {
                     Interlocked.Increment(ref pushedBack);
@@ -128,13 +128,9 @@ internal static class PostgresControl
 {
     private const string PgCtl = "/usr/lib/postgresql/15/bin/pg_ctl";
 
-    private static string DataDir => Environment.GetEnvironmentVariable("SIGNALSTREAM_TEST_POSTGRES_DATA") is { Length: > 0 } d
-        ? d
-        : throw new InvalidOperationException("SIGNALSTREAM_TEST_POSTGRES_DATA is not set: start the test services with scripts/test-services.sh.");
+    private static string DataDir => TestServices.PostgresDataDirectory;
 
-    private static string Port => Environment.GetEnvironmentVariable("SIGNALSTREAM_TEST_POSTGRES_PORT") is { Length: > 0 } p
-        ? p
-        : throw new InvalidOperationException("SIGNALSTREAM_TEST_POSTGRES_PORT is not set: start the test services with scripts/test-services.sh.");
+    private static int Port => TestServices.PostgresPort;
 
     public static Task StopImmediateAsync() => RunAsync("-D", DataDir, "-m", "immediate", "-w", "stop");
 
@@ -145,7 +141,7 @@ internal static class PostgresControl
             $"-p {Port} -c listen_addresses=127.0.0.1 -k {socketDir} -c fsync=on -c max_connections=200", "start");
 
         // The shared test pool still holds connections to the old server process.
-        TestServices.DataSource.Clear();
+        TestStorage.DataSource.Clear();
     }
 
     private static async Task RunAsync(params string[] args)

@@ -8,13 +8,13 @@ using SignalStream.Engine;
 using SignalStream.Engine.Events;
 using SignalStream.Engine.Signals;
 using SignalStream.EventStore.File;
-using static SignalStream.EventStore.Tests.TestSignals;
+using static SignalStream.Testing.TestSignals;
 
 namespace SignalStream.EventStore.Tests.Writer;
 
 public sealed class EventWriterTests : IDisposable
 {
-    private readonly string _folder = TestServices.NewTempFolder();
+    private readonly string _folder = TestStorage.NewTempFolder();
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
@@ -24,9 +24,9 @@ public sealed class EventWriterTests : IDisposable
         await using var host = await EventsHost.StartAsync(EventsHost.FileSettings(_folder));
         var signal = Signal("BTCUSDT", 1);
 
-        await host.Output.OnCandleAsync(Closed("BTCUSDT", 0, closed: false), default);
-        await host.Output.OnCandleAsync(Closed("BTCUSDT", 0), default);
-        await host.Output.OnCandleAsync(Closed("BTCUSDT", 1), default);
+        await host.Output.OnCandleAsync(Candle("BTCUSDT", Timeframe.OneMinute, 0, closed: false), default);
+        await host.Output.OnCandleAsync(Candle("BTCUSDT", Timeframe.OneMinute, 0), default);
+        await host.Output.OnCandleAsync(Candle("BTCUSDT", Timeframe.OneMinute, 1), default);
         await host.Output.OnSignalAsync(signal, default);
         await host.Output.OnShadowSignalAsync(Signal("BTCUSDT", 1) with { Id = "shadow-1" }, default);
         await host.Output.OnOutcomeAsync(Outcome(signal, OutcomeKind.Win), default);
@@ -36,7 +36,7 @@ public sealed class EventWriterTests : IDisposable
         Assert.Equal(2, candles.Count);
         Assert.True(EventSerializer.TryDeserialize(candles[1], out var e, out _));
         var closed = Assert.IsType<CandleClosed>(e);
-        Assert.Equal(Closed("BTCUSDT", 1).Candle, closed.Candle);
+        Assert.Equal(Candle("BTCUSDT", Timeframe.OneMinute, 1).Candle, closed.Candle);
         Assert.Equal(CandleOrigin.Simulated, closed.Origin);
 
         var signals = await host.Store.ReadStreamAsync(EventStreams.Signals("BTCUSDT"), 1, 10);
@@ -155,7 +155,7 @@ public sealed class EventWriterTests : IDisposable
         {
             foreach (var symbol in symbols)
             {
-                await host.Output.OnCandleAsync(Closed(symbol, i), default);
+                await host.Output.OnCandleAsync(Candle(symbol, Timeframe.OneMinute, i), default);
                 var signal = Signal(symbol, i + 1);
                 await host.Output.OnSignalAsync(signal, default);
                 await host.Output.OnOutcomeAsync(Outcome(signal, OutcomeKind.Win), default);
@@ -168,7 +168,7 @@ public sealed class EventWriterTests : IDisposable
         {
             var candles = await host.Store.ReadStreamAsync(EventStreams.Candles(new StreamKey(symbol, Timeframe.OneMinute)), 1, 1000);
             var openTimes = candles.Select(e => Assert.IsType<CandleClosed>(EventSerializer.TryDeserialize(e, out var d, out _) ? d : null).Candle.OpenTime);
-            Assert.Equal(Enumerable.Range(0, 40).Select(i => Closed(symbol, i).Candle.OpenTime), openTimes);
+            Assert.Equal(Enumerable.Range(0, 40).Select(i => Candle(symbol, Timeframe.OneMinute, i).Candle.OpenTime), openTimes);
 
             var signals = await host.Store.ReadStreamAsync(EventStreams.Signals(symbol), 1, 1000);
             Assert.Equal(Enumerable.Range(1, 40).Select(i => (long)i), signals.Select(e => e.Version));
@@ -214,7 +214,7 @@ public sealed class EventWriterTests : IDisposable
         var accepted = 0;
         while (accepted < 100)
         {
-            blocked = host.Output.OnCandleAsync(Closed("BTCUSDT", accepted), default);
+            blocked = host.Output.OnCandleAsync(Candle("BTCUSDT", Timeframe.OneMinute, accepted), default);
             accepted++;
             if (!blocked.IsCompleted)
             {
@@ -238,7 +238,7 @@ public sealed class EventWriterTests : IDisposable
         {
             for (var i = 0; i < 500; i++)
             {
-                await host.Output.OnCandleAsync(Closed("SOLUSDT", i), default);
+                await host.Output.OnCandleAsync(Candle("SOLUSDT", Timeframe.OneMinute, i), default);
             }
 
             await host.StopAsync();
@@ -283,7 +283,7 @@ public sealed class EventWriterTests : IDisposable
         await using var host = await EventsHost.StartAsync(EventsHost.FileSettings(_folder));
         var s1 = Signal("BTCUSDT", 1);
         var s2 = Signal("BTCUSDT", 2);
-        await host.Output.OnCandleAsync(Closed("BTCUSDT", 0), default);
+        await host.Output.OnCandleAsync(Candle("BTCUSDT", Timeframe.OneMinute, 0), default);
         await host.Output.OnSignalAsync(s1, default);
         await host.Output.OnSignalAsync(s2, default);
         await host.Output.OnOutcomeAsync(Outcome(s1, OutcomeKind.Win), default);
@@ -369,7 +369,7 @@ public sealed class EventWriterTests : IDisposable
         {
             for (var i = 0; i < 3; i++)
             {
-                await host.Output.OnCandleAsync(Closed("BTCUSDT", i), default);
+                await host.Output.OnCandleAsync(Candle("BTCUSDT", Timeframe.OneMinute, i), default);
             }
 
             await host.StopAsync();
@@ -381,16 +381,16 @@ public sealed class EventWriterTests : IDisposable
         var loader = new EngineStateLoader(restarted.Store, restore: null, watermarks, [stream], NullLogger<EngineStateLoader>.Instance);
         await loader.StartAsync(default).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.True(watermarks.TryGet(stream, out var newest));
-        Assert.Equal(Closed("BTCUSDT", 2).Candle.OpenTime, newest);
+        Assert.Equal(Candle("BTCUSDT", Timeframe.OneMinute, 2).Candle.OpenTime, newest);
 
-        await restarted.Output.OnCandleAsync(Closed("BTCUSDT", 1) with { Origin = CandleOrigin.History }, default);
-        await restarted.Output.OnCandleAsync(Closed("BTCUSDT", 2) with { Origin = CandleOrigin.History }, default);
-        await restarted.Output.OnCandleAsync(Closed("BTCUSDT", 3), default);
+        await restarted.Output.OnCandleAsync(Candle("BTCUSDT", Timeframe.OneMinute, 1) with { Origin = CandleOrigin.History }, default);
+        await restarted.Output.OnCandleAsync(Candle("BTCUSDT", Timeframe.OneMinute, 2) with { Origin = CandleOrigin.History }, default);
+        await restarted.Output.OnCandleAsync(Candle("BTCUSDT", Timeframe.OneMinute, 3), default);
         await restarted.StopAsync();
 
         var stored = await restarted.Store.ReadStreamAsync(EventStreams.Candles(stream), 1, 10);
         var openTimes = stored.Select(e => Assert.IsType<CandleClosed>(EventSerializer.TryDeserialize(e, out var d, out _) ? d : null).Candle.OpenTime).ToList();
-        Assert.Equal(Enumerable.Range(0, 4).Select(i => Closed("BTCUSDT", i).Candle.OpenTime), openTimes);
+        Assert.Equal(Enumerable.Range(0, 4).Select(i => Candle("BTCUSDT", Timeframe.OneMinute, i).Candle.OpenTime), openTimes);
     }
 
     private static FileEventStore FileStore(string folder) =>

@@ -25,7 +25,7 @@ public sealed class AuthIntegrationTests : IAsyncLifetime
         Assert.Contains("does not entitle you to ETHUSDT", denied.Message);
         Assert.Contains("BTCUSDT", denied.Message);
 
-        await _node.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+        await _node.PublishAsync(TestSignals.Signal("BTCUSDT", 1));
         var signal = (await client.NextEventsAsync(HubNames.SignalEvent, 1))[0];
         Assert.Equal(1, signal.GetProperty("seq").GetInt64());
     }

@@ -47,7 +47,7 @@ public sealed class MessagePackClientTests
             await node.PublishAsync(signal);
         }
 
-        var outcome = TestSignals.OutcomeOf(published[^1]) with { Outcome = OutcomeKind.Loss, ExitPrice = 0.00012345m, RMultiple = -1 };
+        var outcome = TestSignals.Outcome(published[^1]) with { Outcome = OutcomeKind.Loss, ExitPrice = 0.00012345m, RMultiple = -1 };
         await node.PublishOutcomeAsync(outcome);
         var candles = new[]
         {
@@ -104,7 +104,7 @@ public sealed class MessagePackClientTests
     }
 
     /// <summary>Every field set, none at its default: a field lost or mistyped on either protocol shows.</summary>
-    private static Signal Full(int seq) => TestSignals.Make("BTCUSDT", seq) with
+    private static Signal Full(int seq) => TestSignals.Signal("BTCUSDT", seq) with
     {
         Entry = 97_123.12345678m + seq,
         Target = 99_000.5m,

@@ -28,7 +28,7 @@ public sealed class OfficialClientTests
         await using var node = await TestNode.StartAsync(store);
         for (var seq = 1; seq <= 3; seq++)
         {
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", seq));
         }
 
         await using var client = await SignalStreamClient.ConnectAsync(node.BaseAddress, new SignalStreamClientOptions { SkipNegotiation = false, Protocol = protocol });
@@ -37,7 +37,7 @@ public sealed class OfficialClientTests
         Assert.Equal(protocol.ToString(), Assert.Single(node.Registry().Open).Protocol.ToString());
         for (var seq = 4; seq <= 20; seq++)
         {
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", seq));
         }
 
         await received.WaitForSeqAsync(20);
@@ -62,7 +62,7 @@ public sealed class OfficialClientTests
         await using var subscription = await client.SubscribeAsync("BTCUSDT", SignalFilter.All, received.Handlers);
         for (var seq = 1; seq <= 10; seq++)
         {
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", seq));
         }
 
         await received.WaitForSeqAsync(10);
@@ -70,14 +70,14 @@ public sealed class OfficialClientTests
         await WaitUntilAsync(() => client.State != HubConnectionState.Connected);
         for (var seq = 11; seq <= 30; seq++)
         {
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", seq)); // missed while the network is down
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", seq)); // missed while the network is down
         }
 
         proxy.Resume();
         await WaitUntilAsync(() => client.State == HubConnectionState.Connected);
         for (var seq = 31; seq <= 40; seq++)
         {
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", seq));
         }
 
         await received.WaitForSeqAsync(40);
@@ -97,14 +97,14 @@ public sealed class OfficialClientTests
         await using var subscription = await client.SubscribeAsync("ETHUSDT", new SignalFilter(MinConfidence: 50), received.Handlers);
         for (var seq = 1; seq <= 5; seq++)
         {
-            await first.PublishAsync(TestSignals.Make("ETHUSDT", seq));
+            await first.PublishAsync(TestSignals.Signal("ETHUSDT", seq));
         }
 
         await received.WaitForSeqAsync(5);
         await first.DisposeAsync(); // the node goes away; the store keeps what it acknowledged
         for (var seq = 6; seq <= 10; seq++)
         {
-            store.Append(TestSignals.Make("ETHUSDT", seq)); // written by another engine node while this hub was down
+            store.Append(TestSignals.Signal("ETHUSDT", seq)); // written by another engine node while this hub was down
         }
 
         await using var second = await TestNode.StartAsync(store);
@@ -113,7 +113,7 @@ public sealed class OfficialClientTests
         await received.WaitForSeqAsync(10);
         for (var seq = 11; seq <= 15; seq++)
         {
-            await second.PublishAsync(TestSignals.Make("ETHUSDT", seq));
+            await second.PublishAsync(TestSignals.Signal("ETHUSDT", seq));
         }
 
         await received.WaitForSeqAsync(15);

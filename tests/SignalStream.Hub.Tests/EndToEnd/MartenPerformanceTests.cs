@@ -63,15 +63,15 @@ public sealed class MartenPerformanceTests
     {
         var schema = "t_" + Guid.NewGuid().ToString("N")[..16];
         var expected = new SignalJournal(TimeProvider.System);
-        await using (var dataSource = EventStoreDataSource.Create(TestPostgres.ConnectionString))
+        await using (var dataSource = EventStoreDataSource.Create(TestServices.Postgres))
         await using (var store = new MartenEventStore(dataSource, new MartenStoreOptions { Schema = schema }, NullLogger<MartenEventStore>.Instance))
         {
             await store.InitializeAsync();
             for (var seq = 1; seq <= 20; seq++)
             {
                 var symbol = seq % 2 == 0 ? "BTCUSDT" : "ETHUSDT";
-                var signal = TestSignals.Make(symbol, seq, seq % 3 == 0 ? Timeframe.FiveMinutes : Timeframe.OneMinute);
-                var outcome = TestSignals.OutcomeOf(signal) with { Outcome = seq % 4 == 0 ? OutcomeKind.Loss : OutcomeKind.Win, RMultiple = seq % 4 == 0 ? -1 : 1.5 };
+                var signal = TestSignals.Signal(symbol, seq, seq % 3 == 0 ? Timeframe.FiveMinutes : Timeframe.OneMinute);
+                var outcome = TestSignals.Outcome(signal) with { Outcome = seq % 4 == 0 ? OutcomeKind.Loss : OutcomeKind.Win, RMultiple = seq % 4 == 0 ? -1 : 1.5 };
                 var now = DateTimeOffset.UtcNow;
                 List<StreamAppend> group = [new(EventStreams.Signals(symbol), "signals", ExpectedVersions.Any, [EventSerializer.Serialize(new SignalIssued(signal), Guid.NewGuid(), now)])];
                 expected.Track(signal, isShadow: false);
@@ -86,7 +86,7 @@ public sealed class MartenPerformanceTests
             }
         }
 
-        await using var hub = await TestServer.StartAsync(["--Node:Roles=hub", $"--ConnectionStrings:Redis={TestRedis.ConnectionString}", .. Marten(schema)]);
+        await using var hub = await TestServer.StartAsync(["--Node:Roles=hub", $"--ConnectionStrings:Redis={TestServices.Redis}", .. Marten(schema)]);
         using var deadline = new CancellationTokenSource(Wait);
         PerformanceReport served;
         while (Resolved(served = (await hub.Http.GetFromJsonAsync("/api/performance", ContractsJsonContext.Default.PerformanceReport, deadline.Token))!) < 19)
@@ -99,12 +99,12 @@ public sealed class MartenPerformanceTests
     }
 
     private static string[] Marten(string schema) =>
-        ["--Storage:Provider=marten", $"--ConnectionStrings:Postgres={TestPostgres.ConnectionString}", $"--Storage:Marten:Schema={schema}"];
+        ["--Storage:Provider=marten", $"--ConnectionStrings:Postgres={TestServices.Postgres}", $"--Storage:Marten:Schema={schema}"];
 
     /// <summary>The projection's report once its daemon (a new one: the node has stopped) has applied every stored journal event.</summary>
     private static async Task<PerformanceReport> CaughtUpReportAsync(string schema)
     {
-        await using var dataSource = EventStoreDataSource.Create(TestPostgres.ConnectionString);
+        await using var dataSource = EventStoreDataSource.Create(TestServices.Postgres);
         await using var store = new MartenEventStore(
             dataSource, new MartenStoreOptions { Schema = schema }, NullLogger<MartenEventStore>.Instance,
             configure: marten => PerformanceProjection.Register(marten, NullLogger.Instance));

@@ -137,7 +137,7 @@ public sealed class HubFramesTests
 
     private static (string Target, object Argument, OutboundMessage Message) Make(string kind)
     {
-        var signal = TestSignals.Make("BTCUSDT", 42) with { Entry = 97_123.12345678m, PublishedAt = TestSignals.BaseTime + 5 };
+        var signal = TestSignals.Signal("BTCUSDT", 42) with { Entry = 97_123.12345678m, PublishedAt = TestSignals.BaseTime + 5 };
         switch (kind)
         {
             case "signal":
@@ -158,7 +158,7 @@ public sealed class HubFramesTests
                 };
                 return (HubNames.SignalEvent, shadow, HubFrames.Invocation(HubNames.SignalEvent, shadow, ContractsJsonContext.Default.Signal));
             case "outcome":
-                var outcome = TestSignals.OutcomeOf(signal) with { Outcome = OutcomeKind.Expired, RMultiple = -0.25 };
+                var outcome = TestSignals.Outcome(signal) with { Outcome = OutcomeKind.Expired, RMultiple = -0.25 };
                 return (HubNames.SignalResolvedEvent, outcome, HubFrames.Invocation(HubNames.SignalResolvedEvent, outcome, ContractsJsonContext.Default.SignalOutcome));
             default:
                 var candle = CandleMessage.From(TestSignals.Candle("ETHUSDT", Timeframe.FifteenMinutes, 3, closed: false));

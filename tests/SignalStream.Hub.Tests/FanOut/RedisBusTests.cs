@@ -25,7 +25,7 @@ public sealed class RedisBusTests
     {
         const int count = 20_000;
         var store = new InMemorySignalHistory();
-        var redis = TestRedis.ConnectionString;
+        var redis = TestServices.Redis;
         string[] settings =
         [
             "Hub:RedisChannelPrefix=t" + Guid.NewGuid().ToString("N")[..8],
@@ -43,7 +43,7 @@ public sealed class RedisBusTests
 
         for (var seq = 1; seq <= count; seq++)
         {
-            await engine.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+            await engine.PublishAsync(TestSignals.Signal("BTCUSDT", seq));
         }
 
         var received = await client.NextEventsAsync(HubNames.SignalEvent, count, TimeSpan.FromMinutes(3));
@@ -112,8 +112,8 @@ public sealed class RedisBusTests
         var prefix = "t" + Guid.NewGuid().ToString("N")[..8];
         var store = new InMemorySignalHistory();
         string[] settings = [$"Hub:RedisChannelPrefix={prefix}", $"Redis:BusKey={BusKey}", "Hub:CatchUpInterval=01:00:00"];
-        await using var engine = await TestNode.StartAsync(store, "engine", TestRedis.ConnectionString, settings);
-        await using var hub = await TestNode.StartAsync(store, "hub", TestRedis.ConnectionString, settings);
+        await using var engine = await TestNode.StartAsync(store, "engine", TestServices.Redis, settings);
+        await using var hub = await TestNode.StartAsync(store, "hub", TestServices.Redis, settings);
         const string refused = "signalstream_bus_messages_refused_total";
         using var allRefused = new NodeCounter(hub, refused);
         using var unsigned = new NodeCounter(hub, refused, new("reason", "unsigned"));
@@ -122,8 +122,8 @@ public sealed class RedisBusTests
         await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
 
         // Anyone who can publish on the channel: a forged signal, plain and with a made-up signature.
-        using var intruder = await ConnectionMultiplexer.ConnectAsync(TestRedis.ConnectionString);
-        var forged = TestSignals.Make("BTCUSDT", 1) with { Id = "forged", Confidence = 99 };
+        using var intruder = await ConnectionMultiplexer.ConnectAsync(TestServices.Redis);
+        var forged = TestSignals.Signal("BTCUSDT", 1) with { Id = "forged", Confidence = 99 };
         var json = "{\"kind\":\"signal\",\"signal\":" + JsonSerializer.Serialize(forged, Contracts.Serialization.ContractsJsonContext.Default.Signal) + "}";
         var channel = RedisChannel.Literal($"{prefix}:BTCUSDT");
         await intruder.GetSubscriber().PublishAsync(channel, json);
@@ -140,7 +140,7 @@ public sealed class RedisBusTests
         Assert.Equal(1, badSignature.Value);
 
         // The engine, which has the key, is heard; the forgeries never were.
-        await engine.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+        await engine.PublishAsync(TestSignals.Signal("BTCUSDT", 1));
         var delivered = await client.NextEventsAsync(HubNames.SignalEvent, 1);
         Assert.Equal("BTCUSDT-1m-1", delivered[0].GetProperty("id").GetString());
         Assert.False(client.TryNextEvent(out _));
@@ -157,7 +157,7 @@ public sealed class RedisBusTests
         await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
         for (var seq = 1; seq <= 3; seq++)
         {
-            await engine.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+            await engine.PublishAsync(TestSignals.Signal("BTCUSDT", seq));
         }
 
         var received = await client.NextEventsAsync(HubNames.SignalEvent, 3);

@@ -17,7 +17,7 @@ public abstract class ScaleOutScenarios
     private async Task<(TestNode Engine, TestNode A, TestNode B)> StartClusterAsync(params string[] settings)
     {
         var store = NewSharedStore(out var storeSettings);
-        var redis = TestRedis.ConnectionString;
+        var redis = TestServices.Redis;
         var channelPrefix = "Hub:RedisChannelPrefix=t" + Guid.NewGuid().ToString("N")[..8]; // isolates tests sharing the Redis
         string[] all = [channelPrefix, .. storeSettings, .. settings];
         var engine = await TestNode.StartAsync(store, "engine", redis, all);
@@ -53,20 +53,20 @@ public abstract class ScaleOutScenarios
 
             for (var seq = 1; seq <= 40; seq++)
             {
-                await engine.PublishAsync(TestSignals.Make("BTCUSDT", seq));
-                await engine.PublishAsync(TestSignals.Make("ETHUSDT", seq));
+                await engine.PublishAsync(TestSignals.Signal("BTCUSDT", seq));
+                await engine.PublishAsync(TestSignals.Signal("ETHUSDT", seq));
             }
 
             await TestRedis.StopAsync();
             for (var seq = 41; seq <= 60; seq++)
             {
-                await engine.PublishAsync(TestSignals.Make("BTCUSDT", seq)); // lost on the bus: only the store has them
+                await engine.PublishAsync(TestSignals.Signal("BTCUSDT", seq)); // lost on the bus: only the store has them
             }
 
             await TestRedis.StartAsync();
             for (var seq = 61; seq <= 100; seq++)
             {
-                await engine.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+                await engine.PublishAsync(TestSignals.Signal("BTCUSDT", seq));
             }
 
             foreach (var client in clients.Take(4))
@@ -75,7 +75,7 @@ public abstract class ScaleOutScenarios
             }
 
             Assert.Equal(Range(1, 40), Seqs(await eth.NextEventsAsync(HubNames.SignalEvent, 40)));
-            await engine.PublishAsync(TestSignals.Make("BTCUSDT", 101));
+            await engine.PublishAsync(TestSignals.Signal("BTCUSDT", 101));
             foreach (var client in clients.Take(4))
             {
                 Assert.Equal(new long[] { 101L }, Seqs(await client.NextEventsAsync(HubNames.SignalEvent, 1)));
@@ -104,7 +104,7 @@ public abstract class ScaleOutScenarios
         await first.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
         for (var seq = 1; seq <= 10; seq++)
         {
-            await engine.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+            await engine.PublishAsync(TestSignals.Signal("BTCUSDT", seq));
         }
 
         Assert.Equal(Range(1, 10), Seqs(await first.NextEventsAsync(HubNames.SignalEvent, 10)));
@@ -112,7 +112,7 @@ public abstract class ScaleOutScenarios
 
         for (var seq = 11; seq <= 20; seq++)
         {
-            await engine.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+            await engine.PublishAsync(TestSignals.Signal("BTCUSDT", seq));
         }
 
         await using var resumed = await b.ConnectAsync();
@@ -120,7 +120,7 @@ public abstract class ScaleOutScenarios
         {
             for (var seq = 21; seq <= 30; seq++)
             {
-                await engine.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+                await engine.PublishAsync(TestSignals.Signal("BTCUSDT", seq));
             }
         });
         var result = await resumed.InvokeAsync("Subscribe", new { symbol = "BTCUSDT", afterSeq = 10 });
@@ -145,7 +145,7 @@ public abstract class ScaleOutScenarios
         await using var ___ = b;
         for (var seq = 1; seq <= 12; seq++)
         {
-            await engine.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+            await engine.PublishAsync(TestSignals.Signal("BTCUSDT", seq));
         }
 
         await a.WaitUntilStoredAsync("BTCUSDT", 12); // nobody on node A subscribed yet: only its store has them
@@ -172,7 +172,7 @@ public sealed class ScaleOutTests : ScaleOutScenarios
     public async Task HubNodeFillsAHoleFromTheStoreBeforeDeliveringPastItAndDropsDuplicates()
     {
         var store = new InMemorySignalHistory();
-        var redis = TestRedis.ConnectionString;
+        var redis = TestServices.Redis;
         var prefix = "t" + Guid.NewGuid().ToString("N")[..8];
         await using var hub = await TestNode.StartAsync(store, "hub", redis, $"Hub:RedisChannelPrefix={prefix}", "Hub:CatchUpInterval=01:00:00");
         await using var client = await hub.ConnectAsync();
@@ -183,7 +183,7 @@ public sealed class ScaleOutTests : ScaleOutScenarios
         async Task PublishAsync(Signal signal) => await publisher.GetSubscriber().PublishAsync(
             channel, "{\"kind\":\"signal\",\"signal\":" + JsonSerializer.Serialize(signal, Contracts.Serialization.ContractsJsonContext.Default.Signal) + "}");
 
-        var signals = Enumerable.Range(1, 6).Select(i => TestSignals.Make("BTCUSDT", i)).ToArray();
+        var signals = Enumerable.Range(1, 6).Select(i => TestSignals.Signal("BTCUSDT", i)).ToArray();
         store.Append(signals[0]);
         await PublishAsync(signals[0]);
         Assert.Equal(new long[] { 1L }, Seqs(await client.NextEventsAsync(HubNames.SignalEvent, 1)));

@@ -114,7 +114,7 @@ public sealed class SubscribeJoinTests : IAsyncDisposable
     {
         for (var seq = from; seq <= to; seq++)
         {
-            var signal = TestSignals.Make(Symbol, seq, timeframe);
+            var signal = TestSignals.Signal(Symbol, seq, timeframe);
             _store.Inner.Append(signal);
             await _feed.PostAsync(new FeedItem(signal, null), CancellationToken.None);
         }

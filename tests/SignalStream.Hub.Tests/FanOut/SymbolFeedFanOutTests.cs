@@ -44,7 +44,7 @@ public sealed class SymbolFeedFanOutTests
         for (var seq = 1; seq <= signals; seq++)
         {
             var timeframe = seq % 2 == 0 ? Timeframe.FiveMinutes : Timeframe.OneMinute;
-            await feed.PostAsync(new FeedItem(TestSignals.Make("BTCUSDT", seq, timeframe), null), CancellationToken.None);
+            await feed.PostAsync(new FeedItem(TestSignals.Signal("BTCUSDT", seq, timeframe), null), CancellationToken.None);
         }
 
         feed.Complete();

@@ -87,7 +87,7 @@ public sealed class AdmissionTests
         await first.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
         await Task.Delay(TimeSpan.FromSeconds(2)); // past the handshake timeout: nothing happens to connected clients
 
-        await node.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+        await node.PublishAsync(TestSignals.Signal("BTCUSDT", 1));
         Assert.Single(await first.NextEventsAsync(HubNames.SignalEvent, 1));
         Assert.False(second.IsClosed);
         Assert.Equal(0, metrics.Counter("signalstream_hub_handshake_timeouts_total"));

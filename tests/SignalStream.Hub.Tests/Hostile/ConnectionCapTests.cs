@@ -72,7 +72,7 @@ public sealed class ConnectionCapTests
 
         await using var bob = await node.ConnectAsync(Token("bob"));
         await bob.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
-        await node.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+        await node.PublishAsync(TestSignals.Signal("BTCUSDT", 1));
         Assert.Single(await bob.NextEventsAsync(HubNames.SignalEvent, 1));
     }
 

@@ -25,10 +25,10 @@ public sealed class EntitlementLeakTests : IAsyncLifetime
         var journal = _node.App.Services.GetRequiredService<SignalJournal>();
         foreach (var symbol in (string[])["BTCUSDT", .. Others])
         {
-            var signal = TestSignals.Make(symbol, 1);
+            var signal = TestSignals.Signal(symbol, 1);
             await _node.PublishAsync(signal);
             journal.Track(signal, isShadow: false);
-            journal.Apply(TestSignals.OutcomeOf(signal));
+            journal.Apply(TestSignals.Outcome(signal));
         }
     }
 

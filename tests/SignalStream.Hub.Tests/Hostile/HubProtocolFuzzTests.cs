@@ -87,7 +87,7 @@ public sealed class HubProtocolFuzzTests(ITestOutputHelper output)
         Assert.Equal(0, metrics.Gauge("signalstream_hub_queued_bytes"));
         await using var client = await node.ConnectAsync();
         await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
-        await node.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+        await node.PublishAsync(TestSignals.Signal("BTCUSDT", 1));
         Assert.Single(await client.NextEventsAsync(HubNames.SignalEvent, 1));
     }
 

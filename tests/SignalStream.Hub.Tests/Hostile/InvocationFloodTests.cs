@@ -212,7 +212,7 @@ public sealed class InvocationFloodTests
 
         await using var other = await node.ConnectAsync();
         await other.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
-        await node.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+        await node.PublishAsync(TestSignals.Signal("BTCUSDT", 1));
         Assert.Single(await other.NextEventsAsync(HubNames.SignalEvent, 1));
     }
 

@@ -49,7 +49,7 @@ public sealed class MessagePackHostileTests
         Assert.Contains("Connection closed with an error", bad.CloseError, StringComparison.Ordinal);
         Assert.Contains("193", bad.CloseError, StringComparison.Ordinal); // names the code it could not read
         await node.WaitForConnectionsAsync(1);
-        await node.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+        await node.PublishAsync(TestSignals.Signal("BTCUSDT", 1));
         var signal = healthy.AsJson((await healthy.ReadRecordAsync(Wait))!);
         Assert.Equal(1, signal.GetProperty("arguments")[0].GetProperty("seq").GetInt64());
     }

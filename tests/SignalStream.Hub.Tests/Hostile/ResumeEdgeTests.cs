@@ -89,8 +89,8 @@ public sealed class ResumeEdgeTests : IClassFixture<ResumeEdgeTests.StoredSignal
         Assert.Contains($"afterSeq {afterSeq} is beyond the newest {Symbol} signal (seq {Newest})", reason, StringComparison.Ordinal);
         Assert.Contains($"live signals follow from seq {Newest + 1}", reason, StringComparison.Ordinal);
 
-        await node.PublishAsync(TestSignals.Make(Symbol, Newest + 1));
-        await node.PublishAsync(TestSignals.Make(Symbol, Newest + 2));
+        await node.PublishAsync(TestSignals.Signal(Symbol, Newest + 1));
+        await node.PublishAsync(TestSignals.Signal(Symbol, Newest + 2));
         Assert.Equal(new long[] { Newest + 1, Newest + 2 }, Seqs(await client.NextEventsAsync(HubNames.SignalEvent, 2)));
     }
 
@@ -114,7 +114,7 @@ public sealed class ResumeEdgeTests : IClassFixture<ResumeEdgeTests.StoredSignal
         Assert.Equal(Newest, result.GetProperty("latestSeq").GetInt64());
         Assert.Equal(expected, Seqs(result.GetProperty("signals").EnumerateArray()));
 
-        await node.PublishAsync(TestSignals.Make(Symbol, Newest + 1));
+        await node.PublishAsync(TestSignals.Signal(Symbol, Newest + 1));
         Assert.Equal(new long[] { Newest + 1 }, Seqs(await client.NextEventsAsync(HubNames.SignalEvent, 1)));
     }
 
@@ -139,7 +139,7 @@ public sealed class ResumeEdgeTests : IClassFixture<ResumeEdgeTests.StoredSignal
         Assert.False(result.GetProperty("recovered").GetBoolean());
         Assert.Equal(new long[] { 3L, 4, 5 }, Seqs(result.GetProperty("signals").EnumerateArray()));
         Assert.Contains($"/api/signals?symbol={Symbol}&afterSeq=0&limit=3", result.GetProperty("reason").GetString(), StringComparison.Ordinal);
-        await node.PublishAsync(TestSignals.Make(Symbol, Newest + 1));
+        await node.PublishAsync(TestSignals.Signal(Symbol, Newest + 1));
         Assert.Equal(new long[] { Newest + 1 }, Seqs(await client.NextEventsAsync(HubNames.SignalEvent, 1)));
     }
 
@@ -156,7 +156,7 @@ public sealed class ResumeEdgeTests : IClassFixture<ResumeEdgeTests.StoredSignal
             var node = await TestNode.StartAsync(null, settings: [.. TestPostgres.FreshStoreSettings(), "Api:RateLimit:Enabled=false", .. settings]);
             for (var seq = 1; seq <= Newest; seq++)
             {
-                await node.PublishAsync(TestSignals.Make(Symbol, seq));
+                await node.PublishAsync(TestSignals.Signal(Symbol, seq));
             }
 
             await node.WaitUntilStoredAsync(Symbol, Newest);

@@ -60,7 +60,7 @@ public sealed class StalledSubscriberTests
             var seq = 0;
             while (seq < burst)
             {
-                await node.PublishAsync(TestSignals.Make("BTCUSDT", ++seq));
+                await node.PublishAsync(TestSignals.Signal("BTCUSDT", ++seq));
             }
 
             await reader.NextEventsAsync(HubNames.SignalEvent, burst, Wait);
@@ -70,7 +70,7 @@ public sealed class StalledSubscriberTests
                 {
                     for (var i = 0; i < 64; i++)
                     {
-                        await node.PublishAsync(TestSignals.Make("BTCUSDT", ++seq));
+                        await node.PublishAsync(TestSignals.Signal("BTCUSDT", ++seq));
                     }
 
                     await reader.NextEventsAsync(HubNames.SignalEvent, 64, Wait);

@@ -134,14 +134,13 @@ public sealed class StoreUnavailableTests
         public static async Task<Cluster> StartAsync(params string[] hubSettings)
         {
             var store = TestPostgres.FreshStoreSettings();
-            var direct = TestPostgres.ConnectionString;
-            var port = Environment.GetEnvironmentVariable("SIGNALSTREAM_TEST_POSTGRES_PORT")
-                ?? throw new InvalidOperationException("SIGNALSTREAM_TEST_POSTGRES_PORT is not set: start the test services with scripts/test-services.sh.");
+            var direct = TestServices.Postgres;
+            var port = TestServices.PostgresPort;
             var proxy = new LoopbackProxy(new Uri($"tcp://127.0.0.1:{port}/"));
             var viaProxy = direct.Replace($"Port={port}", $"Port={proxy.BaseAddress.Port}", StringComparison.Ordinal);
             string[] hubStore = [.. store.Select(s => s.StartsWith("ConnectionStrings:Postgres=", StringComparison.Ordinal) ? "ConnectionStrings:Postgres=" + viaProxy : s)];
 
-            var redis = TestRedis.ConnectionString;
+            var redis = TestServices.Redis;
             var prefix = "Hub:RedisChannelPrefix=t" + Guid.NewGuid().ToString("N")[..8];
             var engine = await TestNode.StartAsync(null, "engine", redis, [prefix, .. store]);
             // No periodic catch-up: the store reads on the hub node are the ones the test makes.
@@ -153,7 +152,7 @@ public sealed class StoreUnavailableTests
         {
             for (var seq = from; seq <= to; seq++)
             {
-                await Engine.PublishAsync(TestSignals.Make(Symbol, seq));
+                await Engine.PublishAsync(TestSignals.Signal(Symbol, seq));
             }
         }
 

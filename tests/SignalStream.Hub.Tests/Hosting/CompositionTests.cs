@@ -100,7 +100,7 @@ public sealed class CompositionTests : IDisposable
     [Fact]
     public async Task AHubNodeSaysWhereToAskForModelsAndPerformance()
     {
-        await using var node = await TestServer.StartAsync("--Node:Roles=hub", $"--ConnectionStrings:Redis={TestRedis.ConnectionString}");
+        await using var node = await TestServer.StartAsync("--Node:Roles=hub", $"--ConnectionStrings:Redis={TestServices.Redis}");
 
         foreach (var path in new[] { "/api/models", "/api/performance" })
         {

@@ -26,10 +26,10 @@ public sealed class DeliveryTests
         var signals = await cuts.PublishUntilCutAsync(node, healthy, "BTCUSDT");
         var count = signals.Count;
 
-        Console.WriteLine($"slow consumer disconnected after {count} signals of ~{System.Text.Json.JsonSerializer.Serialize(TestSignals.Make("BTCUSDT", 1), SignalStream.Contracts.Serialization.ContractsJsonContext.Default.Signal).Length} B");
+        Console.WriteLine($"slow consumer disconnected after {count} signals of ~{System.Text.Json.JsonSerializer.Serialize(TestSignals.Signal("BTCUSDT", 1), SignalStream.Contracts.Serialization.ContractsJsonContext.Default.Signal).Length} B");
         for (var i = 0; i < batch; i++)
         {
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", ++count)); // delivery to the others goes on
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", ++count)); // delivery to the others goes on
         }
 
         signals.AddRange(await healthy.NextEventsAsync(HubNames.SignalEvent, batch));
@@ -62,10 +62,10 @@ public sealed class DeliveryTests
         await using var picky = await node.ConnectAsync();
         await picky.InvokeAsync("Subscribe", new { symbol = "BTCUSDT", timeframes = new[] { "1h" }, minConfidence = 75 });
 
-        await node.PublishAsync(TestSignals.Make("BTCUSDT", 1, Timeframe.OneMinute, 90));
-        await node.PublishAsync(TestSignals.Make("BTCUSDT", 2, Timeframe.OneHour, 70));
-        await node.PublishAsync(TestSignals.Make("BTCUSDT", 3, Timeframe.OneHour, 80));
-        var outcome = TestSignals.OutcomeOf(TestSignals.Make("BTCUSDT", 3, Timeframe.OneHour, 80));
+        await node.PublishAsync(TestSignals.Signal("BTCUSDT", 1, Timeframe.OneMinute, 90));
+        await node.PublishAsync(TestSignals.Signal("BTCUSDT", 2, Timeframe.OneHour, 70));
+        await node.PublishAsync(TestSignals.Signal("BTCUSDT", 3, Timeframe.OneHour, 80));
+        var outcome = TestSignals.Outcome(TestSignals.Signal("BTCUSDT", 3, Timeframe.OneHour, 80));
         await node.PublishOutcomeAsync(outcome);
 
         Assert.Equal([1L, 2, 3], (await all.NextEventsAsync(HubNames.SignalEvent, 3)).Select(s => s.GetProperty("seq").GetInt64()));
@@ -82,9 +82,9 @@ public sealed class DeliveryTests
     {
         var store = new InMemorySignalHistory();
         await using var node = await TestNode.StartAsync(store);
-        await node.PublishAsync(TestSignals.Make("BTCUSDT", 1, Timeframe.OneMinute));
-        await node.PublishAsync(TestSignals.Make("BTCUSDT", 2, Timeframe.OneHour));
-        await node.PublishAsync(TestSignals.Make("BTCUSDT", 3, Timeframe.OneMinute));
+        await node.PublishAsync(TestSignals.Signal("BTCUSDT", 1, Timeframe.OneMinute));
+        await node.PublishAsync(TestSignals.Signal("BTCUSDT", 2, Timeframe.OneHour));
+        await node.PublishAsync(TestSignals.Signal("BTCUSDT", 3, Timeframe.OneMinute));
 
         await using var fresh = await node.ConnectAsync();
         var latest = await fresh.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
@@ -94,7 +94,7 @@ public sealed class DeliveryTests
         await using var resumed = await node.ConnectAsync();
         var result = await resumed.InvokeAsync("Subscribe", new { symbol = "BTCUSDT", afterSeq = 1 });
         Assert.Equal([2L, 3], result.GetProperty("signals").EnumerateArray().Select(s => s.GetProperty("seq").GetInt64()));
-        await node.PublishAsync(TestSignals.Make("BTCUSDT", 4));
+        await node.PublishAsync(TestSignals.Signal("BTCUSDT", 4));
         Assert.Equal(4, (await resumed.NextEventsAsync(HubNames.SignalEvent, 1))[0].GetProperty("seq").GetInt64());
 
         // A client that claims a seq the store never had is told so, and its live stream starts after the node's seq
@@ -104,7 +104,7 @@ public sealed class DeliveryTests
         Assert.Equal(0, aheadResult.GetProperty("signals").GetArrayLength());
         Assert.False(aheadResult.GetProperty("recovered").GetBoolean());
         Assert.Equal(4, aheadResult.GetProperty("latestSeq").GetInt64());
-        await node.PublishAsync(TestSignals.Make("BTCUSDT", 5));
+        await node.PublishAsync(TestSignals.Signal("BTCUSDT", 5));
         Assert.Equal(5, (await ahead.NextEventsAsync(HubNames.SignalEvent, 1))[0].GetProperty("seq").GetInt64());
     }
 
@@ -143,7 +143,7 @@ public sealed class DeliveryTests
 
             for (var seq = 1; seq <= 50; seq++)
             {
-                await node.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+                await node.PublishAsync(TestSignals.Signal("BTCUSDT", seq));
             }
         }
         finally

@@ -36,7 +36,7 @@ public sealed class LimitsTests
         var (error, _) = await client.Closed.WaitAsync(TimeSpan.FromSeconds(20));
         Assert.Contains("maximum message size of 2048B was exceeded", error);
 
-        await node.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+        await node.PublishAsync(TestSignals.Signal("BTCUSDT", 1));
         Assert.Single(await bystander.NextEventsAsync(HubNames.SignalEvent, 1));
         using var http = node.Http();
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health/ready")).StatusCode);
@@ -66,7 +66,7 @@ public sealed class LimitsTests
 
         await using var other = await node.ConnectAsync();
         await other.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
-        await node.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+        await node.PublishAsync(TestSignals.Signal("BTCUSDT", 1));
         Assert.Single(await other.NextEventsAsync(HubNames.SignalEvent, 1));
     }
 

@@ -18,7 +18,7 @@ public sealed class MessagePackContractTests
     [Fact]
     public void ASignalHasTheJsonKeysAndValues()
     {
-        var signal = TestSignals.Make("BTCUSDT", 7) with
+        var signal = TestSignals.Signal("BTCUSDT", 7) with
         {
             Entry = 97_123.12345678m,
             Target = 0.00001234m,
@@ -33,8 +33,8 @@ public sealed class MessagePackContractTests
     [Fact]
     public void AnOutcomeACandleAndASubscribeResultHaveTheJsonKeysAndValues()
     {
-        var signal = TestSignals.Make("ETHUSDT", 3);
-        var outcome = TestSignals.OutcomeOf(signal) with { Outcome = OutcomeKind.Loss, RMultiple = -1, IsShadow = true };
+        var signal = TestSignals.Signal("ETHUSDT", 3);
+        var outcome = TestSignals.Outcome(signal) with { Outcome = OutcomeKind.Loss, RMultiple = -1, IsShadow = true };
         var candle = CandleMessage.From(TestSignals.Candle("ETHUSDT", Timeframe.OneHour, 2, closed: false));
         var result = new SubscribeResult("ETHUSDT", ["1m", "1h"], 3, Recovered: false, [signal], "the store did not answer in time");
         var withoutReason = result with { Reason = null, Recovered = true };

@@ -124,7 +124,7 @@ public sealed class NodeStallTests
         /// <summary>Offers a frame the connection's transport will not take: its write waits from now on.</summary>
         public static void Stall(ConnectionState connection)
         {
-            Assert.True(connection.TryEnqueue(HubFrames.Invocation(HubNames.SignalEvent, TestSignals.Make("BTCUSDT", 1), ContractsJsonContext.Default.Signal)));
+            Assert.True(connection.TryEnqueue(HubFrames.Invocation(HubNames.SignalEvent, TestSignals.Signal("BTCUSDT", 1), ContractsJsonContext.Default.Signal)));
             Assert.NotEqual(0, connection.StalledSince);
         }
 

@@ -27,7 +27,7 @@ public sealed class SendPathTests
         const int count = 500;
         for (var seq = 1; seq <= count; seq++)
         {
-            await node.PublishAsync(TestSignals.Make("ETHUSDT", seq));
+            await node.PublishAsync(TestSignals.Signal("ETHUSDT", seq));
         }
 
         var received = await client.NextEventsAsync(HubNames.SignalEvent, count);
@@ -35,7 +35,7 @@ public sealed class SendPathTests
 
         // Calls made between deliveries are still answered: SignalR's own writes share the socket with the fan-out's.
         await client.InvokeAsync("Unsubscribe", "ETHUSDT");
-        await node.PublishAsync(TestSignals.Make("ETHUSDT", count + 1));
+        await node.PublishAsync(TestSignals.Signal("ETHUSDT", count + 1));
         var again = await client.InvokeAsync("Subscribe", new { symbol = "ETHUSDT", afterSeq = count });
         Assert.Equal(count + 1, Assert.Single(again.GetProperty("signals").EnumerateArray()).GetProperty("seq").GetInt64());
     }

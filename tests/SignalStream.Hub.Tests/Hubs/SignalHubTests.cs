@@ -20,7 +20,7 @@ public sealed class SignalHubTests
 
         for (var seq = 1; seq <= 5; seq++)
         {
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", seq));
         }
 
         var signals = await client.NextEventsAsync(HubNames.SignalEvent, 5);

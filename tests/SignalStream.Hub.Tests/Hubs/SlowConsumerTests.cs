@@ -49,7 +49,7 @@ public sealed class SlowConsumerTests
 
         for (var i = 0; i < batch; i++)
         {
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", ++count)); // delivery to the others goes on
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", ++count)); // delivery to the others goes on
         }
 
         signals.AddRange(await healthy.NextEventsAsync(HubNames.SignalEvent, batch));
@@ -137,7 +137,7 @@ public sealed class SlowConsumerTests
 
             for (var seq = 1; seq <= burst; seq++)
             {
-                await node.PublishAsync(TestSignals.Make("BTCUSDT", seq));
+                await node.PublishAsync(TestSignals.Signal("BTCUSDT", seq));
             }
 
             foreach (var client in clients)

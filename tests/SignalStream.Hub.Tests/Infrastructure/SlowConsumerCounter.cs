@@ -43,7 +43,7 @@ internal sealed class SlowConsumerCounter : IDisposable
         {
             for (var i = 0; i < batch; i++)
             {
-                await node.PublishAsync(TestSignals.Make(symbol, ++count));
+                await node.PublishAsync(TestSignals.Signal(symbol, ++count));
             }
 
             signals.AddRange(await reader.NextEventsAsync(HubNames.SignalEvent, batch));

@@ -2,16 +2,10 @@ using System.Diagnostics;
 
 namespace SignalStream.Hub.Tests.Infrastructure;
 
-/// <summary>The real Redis started by scripts/test-services.sh; tests fail (never skip) when it is missing.</summary>
+/// <summary>Stops and starts the real Redis of the test services (<see cref="TestServices.Redis"/>).</summary>
 internal static class TestRedis
 {
-    public static string ConnectionString =>
-        Environment.GetEnvironmentVariable("SIGNALSTREAM_TEST_REDIS") is { Length: > 0 } value
-            ? value
-            : throw new InvalidOperationException(
-                "SIGNALSTREAM_TEST_REDIS is not set: run `eval \"$(scripts/test-services.sh start)\"` first (test.sh does this).");
-
-    private static string Port => ConnectionString[(ConnectionString.LastIndexOf(':') + 1)..];
+    private static int Port => TestServices.RedisPort;
 
     /// <summary>Stops Redis without saving (every subscriber and publisher loses its connection).</summary>
     public static async Task StopAsync()
@@ -26,7 +20,7 @@ internal static class TestRedis
     /// <summary>Starts Redis again on the same port (and pid file, so scripts/test-services.sh stop still finds it).</summary>
     public static async Task StartAsync()
     {
-        var dir = Environment.GetEnvironmentVariable("SIGNALSTREAM_SERVICES_DIR") is { Length: > 0 } d ? Path.Combine(d, "redis") : Path.GetTempPath();
+        var dir = Path.Combine(TestServices.Directory, "redis");
         await RunAsync("redis-server",
             $"--port {Port} --bind 127.0.0.1 --daemonize yes --save '' --appendonly no --dir {dir} --pidfile {Path.Combine(dir, "redis.pid")}");
         for (var i = 0; i < 100 && !await PingsAsync(); i++)

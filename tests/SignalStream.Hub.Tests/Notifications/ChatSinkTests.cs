@@ -20,7 +20,7 @@ public sealed class ChatSinkTests
             await using var api = await HttpReceiver.StartAsync();
             api.DefaultReply = SentMessage();
             await using var node = await NotificationNode.StartAsync(data, Telegram(api));
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", 2, Timeframe.FiveMinutes, 77));
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", 2, Timeframe.FiveMinutes, 77));
 
             var request = (await api.WaitForAsync(1))[0];
             Assert.Equal($"/bot{BotToken}/sendMessage", request.Path);
@@ -48,7 +48,7 @@ public sealed class ChatSinkTests
             await using var api = await HttpReceiver.StartAsync(0, new Reply(429, """{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 2","parameters":{"retry_after":2}}"""));
             api.DefaultReply = SentMessage();
             await using var node = await NotificationNode.StartAsync(data, Telegram(api));
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", 1));
 
             var requests = await api.WaitForAsync(2);
             await node.WaitForCounterAsync("signalstream_notifications_sent_total", "chat", 1);
@@ -73,9 +73,9 @@ public sealed class ChatSinkTests
             await using var discord = await HttpReceiver.StartAsync(0, new Reply(429, """{"message":"You are being rate limited.","retry_after":1.5,"global":false}""", new Dictionary<string, string> { ["Retry-After"] = "2" }));
             discord.DefaultReply = new Reply(204);
             await using var node = await NotificationNode.StartAsync(data, Http("discord", "discord", discord.Url("/api/webhooks/1/abcdef")));
-            var signal = TestSignals.Make("ETHUSDT", 1) with { Rationale = ["LSTM and PatchTST agree short", "@everyone look"] };
+            var signal = TestSignals.Signal("ETHUSDT", 1) with { Rationale = ["LSTM and PatchTST agree short", "@everyone look"] };
             await node.PublishAsync(signal);
-            await node.PublishOutcomeAsync(TestSignals.OutcomeOf(signal));
+            await node.PublishOutcomeAsync(TestSignals.Outcome(signal));
 
             var requests = await discord.WaitForAsync(3);
             await node.WaitForCounterAsync("signalstream_notifications_sent_total", "discord", 2);
@@ -118,7 +118,7 @@ public sealed class ChatSinkTests
             await using var slack = await HttpReceiver.StartAsync();
             slack.DefaultReply = new Reply(200, "ok");
             await using var node = await NotificationNode.StartAsync(data, Http("slack", "slack", slack.Url("/services/T000/B000/XXXX")));
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", 2) with { Rationale = ["fusion 70 <@here> & more"] });
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", 2) with { Rationale = ["fusion 70 <@here> & more"] });
 
             var message = JsonNode.Parse((await slack.WaitForAsync(1))[0].Body)!;
             Assert.Equal("LONG BTCUSDT 1m · confidence 80.0%", (string?)message["text"]);

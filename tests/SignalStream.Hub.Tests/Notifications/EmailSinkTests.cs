@@ -16,7 +16,7 @@ public sealed class EmailSinkTests
         {
             await using var smtp = await SmtpServer.StartAsync(User, Password);
             await using var node = await NotificationNode.StartAsync(data, Sink("desk", smtp, Password));
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", 1, confidence: 82.5));
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", 1, confidence: 82.5));
 
             var raw = (await smtp.WaitForAsync(1))[0];
             using var message = MimeKit.MimeMessage.Load(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(raw)));
@@ -53,7 +53,7 @@ public sealed class EmailSinkTests
             await using var smtp = await SmtpServer.StartAsync(User, Password);
             const string wrong = "wrong-pass-8c1d2e55";
             await using var node = await NotificationNode.StartAsync(data, Sink("desk", smtp, wrong));
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", 1));
 
             await node.WaitForCounterAsync("signalstream_notifications_dead_total", "desk", 1);
             Assert.Equal(1, await node.CounterAsync("signalstream_notifications_failed_total", "desk"));
@@ -76,7 +76,7 @@ public sealed class EmailSinkTests
         {
             await using var smtp = await SmtpServer.StartAsync(user: null, password: null, tls: false);
             await using var node = await NotificationNode.StartAsync(data, Sink("desk", smtp, Password));
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", 1));
 
             await node.WaitForCounterAsync("signalstream_notifications_dead_total", "desk", 1);
             var letter = JsonNode.Parse(Assert.Single(await node.WaitForStreamAsync("notification-dead-letters-desk", 1)).Data.Span)!;

@@ -27,7 +27,7 @@ public sealed class WebhookSinkTests
         {
             await using var receiver = await HttpReceiver.StartAsync();
             await using var node = await NotificationNode.StartAsync(data, Sink("hook", receiver.Url()));
-            var signal = TestSignals.Make("BTCUSDT", 1);
+            var signal = TestSignals.Signal("BTCUSDT", 1);
             await node.PublishAsync(signal);
 
             var request = (await receiver.WaitForAsync(1))[0];
@@ -66,7 +66,7 @@ public sealed class WebhookSinkTests
                 new Reply(429, Headers: new Dictionary<string, string> { ["Retry-After"] = "2" }),
                 Reply.Ok);
             await using var node = await NotificationNode.StartAsync(data, Sink("hook", receiver.Url(), "MaxAttempts=5"));
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", 1));
 
             var requests = await receiver.WaitForAsync(4);
             await node.WaitForCounterAsync("signalstream_notifications_sent_total", "hook", 1);
@@ -103,7 +103,7 @@ public sealed class WebhookSinkTests
             await using var receiver = await HttpReceiver.StartAsync();
             receiver.DefaultReply = new Reply(503);
             await using var node = await NotificationNode.StartAsync(data, Sink("hook", receiver.Url(), "MaxAttempts=3"));
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", 1));
 
             await node.WaitForCounterAsync("signalstream_notifications_dead_total", "hook", 1);
             var dead = await node.Logs.WaitForEventAsync(7003).WaitAsync(NotificationNode.Wait);
@@ -133,7 +133,7 @@ public sealed class WebhookSinkTests
 
             // The sink is not stuck behind its dead letter: the next signal is delivered.
             receiver.DefaultReply = Reply.Ok;
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", 2));
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", 2));
             await node.WaitForCounterAsync("signalstream_notifications_sent_total", "hook", 1);
             Assert.Equal(4, receiver.Requests.Count);
             Assert.DoesNotContain(node.Logs.Entries, l => l.Message.Contains(Secret, StringComparison.Ordinal) || l.State.Contains(Secret, StringComparison.Ordinal));
@@ -152,7 +152,7 @@ public sealed class WebhookSinkTests
         {
             await using var receiver = await HttpReceiver.StartAsync(0, new Reply(401, Body: """{"error":"bad signature"}"""));
             await using var node = await NotificationNode.StartAsync(data, Sink("hook", receiver.Url(), "MaxAttempts=5"));
-            await node.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+            await node.PublishAsync(TestSignals.Signal("BTCUSDT", 1));
 
             await node.WaitForCounterAsync("signalstream_notifications_dead_total", "hook", 1);
             Assert.Single(receiver.Requests);
@@ -184,7 +184,7 @@ public sealed class WebhookSinkTests
             string[] sink = [.. store, .. Sink("hook", url, "MaxAttempts=100", "RetryMaxDelay=00:00:00.300")];
             await using (var first = await NotificationNode.StartAsync(data, sink))
             {
-                await first.PublishAsync(TestSignals.Make("BTCUSDT", 1));
+                await first.PublishAsync(TestSignals.Signal("BTCUSDT", 1));
                 await first.WaitForCounterAsync("signalstream_notifications_failed_total", "hook", 2);
                 await first.StopAsync();
             }
@@ -213,7 +213,7 @@ public sealed class WebhookSinkTests
 
             await using (var third = await NotificationNode.StartAsync(data, sink))
             {
-                await third.PublishAsync(TestSignals.Make("BTCUSDT", 2));
+                await third.PublishAsync(TestSignals.Signal("BTCUSDT", 2));
                 var all = await receiver.WaitForAsync(2);
                 Assert.Equal("BTCUSDT-1m-2", (string?)JsonNode.Parse(all[1].Body)!["id"]);
                 Assert.Single(all, r => r.Header("X-SignalStream-Delivery") == pendingId);
@@ -251,7 +251,7 @@ public sealed class WebhookSinkTests
             {
                 foreach (var symbol in new[] { "BTCUSDT", "ETHUSDT" })
                 {
-                    await node.PublishAsync(TestSignals.Make(symbol, seq));
+                    await node.PublishAsync(TestSignals.Signal(symbol, seq));
                     expected.Add($"{symbol}-1m-{seq}");
                 }
             }
@@ -291,18 +291,18 @@ public sealed class WebhookSinkTests
                 [.. Sink("eth5", receiver.Url("/eth5"), "Symbols=ETHUSDT", "Timeframes=5m", "MinConfidence=70"),
                  .. Sink("outcomes", receiver.Url("/outcomes"), "Events=signalResolved")]);
 
-            var btc = TestSignals.Make("BTCUSDT", 1, Timeframe.FiveMinutes, 90);
-            var eth1m = TestSignals.Make("ETHUSDT", 1, Timeframe.OneMinute, 90);
-            var ethLow = TestSignals.Make("ETHUSDT", 2, Timeframe.FiveMinutes, 60);
-            var ethHigh = TestSignals.Make("ETHUSDT", 3, Timeframe.FiveMinutes, 75);
+            var btc = TestSignals.Signal("BTCUSDT", 1, Timeframe.FiveMinutes, 90);
+            var eth1m = TestSignals.Signal("ETHUSDT", 1, Timeframe.OneMinute, 90);
+            var ethLow = TestSignals.Signal("ETHUSDT", 2, Timeframe.FiveMinutes, 60);
+            var ethHigh = TestSignals.Signal("ETHUSDT", 3, Timeframe.FiveMinutes, 75);
             foreach (var signal in new[] { btc, eth1m, ethLow, ethHigh })
             {
                 await node.PublishAsync(signal);
             }
 
-            await node.PublishOutcomeAsync(TestSignals.OutcomeOf(ethLow));
-            await node.PublishOutcomeAsync(TestSignals.OutcomeOf(ethHigh));
-            await node.PublishOutcomeAsync(TestSignals.OutcomeOf(btc) with { IsShadow = true });
+            await node.PublishOutcomeAsync(TestSignals.Outcome(ethLow));
+            await node.PublishOutcomeAsync(TestSignals.Outcome(ethHigh));
+            await node.PublishOutcomeAsync(TestSignals.Outcome(btc) with { IsShadow = true });
 
             // eth5: ethHigh and its resolution; outcomes: both ETH resolutions (no signals, no shadow outcome).
             var requests = await receiver.WaitForAsync(4);

@@ -7,17 +7,21 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 
-namespace SignalStream.Hub.Tests.Infrastructure;
+namespace SignalStream.Testing;
 
 /// <summary>
-/// A lean SignalR client for tests (the official .NET client is not available here): a WebSocket straight to the hub
-/// (skipping negotiate), the JSON hub protocol (records end with 0x1E), and a ping every few seconds so the server's
-/// 30 s client timeout never fires.
+/// A lean SignalR client of a node's hub, as a trading app is, written without the official client's assumptions: a
+/// WebSocket straight to <c>/hubs/signals</c> (skipping negotiate), the JSON hub protocol (records end with 0x1E), and a
+/// ping every few seconds so the server's 30 s client timeout never fires. When the node dies under it (a crash test's
+/// SIGKILL) the socket just ends: <see cref="Closed"/> completes and what was received stays readable.
 /// </summary>
-internal sealed class HubTestClient : IAsyncDisposable
+public sealed class HubTestClient : IAsyncDisposable
 {
     private const byte RecordSeparator = 0x1e;
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(20);
+
+    private readonly TimeSpan _timeout;
+    private readonly Action<string, JsonElement>? _onEvent;
 
     private readonly ClientWebSocket _socket;
     private readonly ConcurrentDictionary<string, TaskCompletionSource<JsonElement>> _pending = new();
@@ -35,12 +39,24 @@ internal sealed class HubTestClient : IAsyncDisposable
 
     private Socket? _tcp;
 
-    private HubTestClient(ClientWebSocket socket) => _socket = socket;
+    private HubTestClient(ClientWebSocket socket, TimeSpan timeout, Action<string, JsonElement>? onEvent)
+    {
+        _socket = socket;
+        _timeout = timeout;
+        _onEvent = onEvent;
+    }
 
     /// <summary>Completes when the server closes the connection: its close message's error and allowReconnect, if any.</summary>
     public Task<(string? Error, bool AllowReconnect)> Closed => _closed.Task;
 
-    public static async Task<HubTestClient> ConnectAsync(Uri baseAddress, string? accessToken = null, int? receiveBufferBytes = null, bool read = true)
+    /// <summary>Connects and completes the handshake.</summary>
+    /// <param name="receiveBufferBytes">A small kernel receive buffer makes a client that does not read back up fast.</param>
+    /// <param name="read">False: the client never reads after the handshake (the slowest consumer there is).</param>
+    /// <param name="onEvent">Called on the receive loop for every server event (target, first argument) the moment it
+    /// is parsed, before <see cref="NextEventAsync"/> sees it: for a test that must act on an exact event.</param>
+    /// <param name="timeout">How long the connect, each invocation and each wait for an event may take (20 s unless set).</param>
+    public static async Task<HubTestClient> ConnectAsync(Uri baseAddress, string? accessToken = null, int? receiveBufferBytes = null, bool read = true,
+        Action<string, JsonElement>? onEvent = null, TimeSpan? timeout = null)
     {
         var uri = new UriBuilder(baseAddress) { Scheme = "ws", Path = "/hubs/signals" };
         if (accessToken is not null)
@@ -48,7 +64,8 @@ internal sealed class HubTestClient : IAsyncDisposable
             uri.Query = "access_token=" + Uri.EscapeDataString(accessToken);
         }
 
-        using var cts = new CancellationTokenSource(Timeout);
+        var wait = timeout ?? DefaultTimeout;
+        using var cts = new CancellationTokenSource(wait);
         var socket = new ClientWebSocket();
         Socket? tcp = null;
         try
@@ -80,7 +97,7 @@ internal sealed class HubTestClient : IAsyncDisposable
         }
 
 #pragma warning disable CA2000 // disposed by the catch below when the handshake fails, returned otherwise (the analysis loses the catch)
-        var client = new HubTestClient(socket) { _tcp = tcp };
+        var client = new HubTestClient(socket, wait, onEvent) { _tcp = tcp };
 #pragma warning restore CA2000
         try
         {
@@ -119,7 +136,7 @@ internal sealed class HubTestClient : IAsyncDisposable
         var tcs = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = tcs;
         await SendRawAsync(JsonSerializer.SerializeToUtf8Bytes(new { type = 1, invocationId = id, target = method, arguments }), _stop.Token);
-        return await tcs.Task.WaitAsync(Timeout);
+        return await tcs.Task.WaitAsync(_timeout);
     }
 
     /// <summary>Sends an invocation without waiting for (or expecting) a completion.</summary>
@@ -130,7 +147,7 @@ internal sealed class HubTestClient : IAsyncDisposable
 
     /// <summary>The next server event (for example <c>signal</c>), in arrival order.</summary>
     public async Task<(string Target, JsonElement Argument)> NextEventAsync(TimeSpan? timeout = null) =>
-        await _events.Reader.ReadAsync().AsTask().WaitAsync(timeout ?? Timeout);
+        await _events.Reader.ReadAsync().AsTask().WaitAsync(timeout ?? _timeout);
 
     /// <summary>Reads events until <paramref name="count"/> with <paramref name="target"/> arrived; returns those.</summary>
     public async Task<List<JsonElement>> NextEventsAsync(string target, int count, TimeSpan? timeout = null)
@@ -220,7 +237,10 @@ internal sealed class HubTestClient : IAsyncDisposable
                 switch (root.GetProperty("type").GetInt32())
                 {
                     case 1:
-                        _events.Writer.TryWrite((root.GetProperty("target").GetString()!, root.GetProperty("arguments")[0].Clone()));
+                        var target = root.GetProperty("target").GetString()!;
+                        var argument = root.GetProperty("arguments")[0].Clone();
+                        _onEvent?.Invoke(target, argument);
+                        _events.Writer.TryWrite((target, argument));
                         break;
                     case 3:
                         if (_pending.TryRemove(root.GetProperty("invocationId").GetString()!, out var tcs))
@@ -276,7 +296,7 @@ internal sealed class HubTestClient : IAsyncDisposable
     }
 
     /// <summary>Stops reading from the socket (after the read in progress): the client becomes a slow consumer.</summary>
-    public Task PauseReadingAsync() => _readGate.WaitAsync(Timeout);
+    public Task PauseReadingAsync() => _readGate.WaitAsync(_timeout);
 
     /// <summary>
     /// Reads again after <see cref="PauseReadingAsync"/>, at full speed: takes in what the server still sends, its close
@@ -344,4 +364,4 @@ internal sealed class HubTestClient : IAsyncDisposable
 }
 
 /// <summary>A hub invocation's error, as the server sent it.</summary>
-internal sealed class HubErrorException(string message) : Exception(message);
+public sealed class HubErrorException(string message) : Exception(message);

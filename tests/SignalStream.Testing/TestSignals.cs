@@ -1,0 +1,73 @@
+using SignalStream.Contracts;
+
+namespace SignalStream.Testing;
+
+/// <summary>
+/// Valid signals, outcomes and candles for tests: one per (symbol, seq) or (symbol, index), with contiguous times from
+/// <see cref="BaseTime"/> so that seq n and candle n line up. Values a test does not care about are fixed; a test that
+/// cares sets them with <c>with</c>.
+/// </summary>
+public static class TestSignals
+{
+    /// <summary>2023-11-14 22:13:20 UTC: the open time of candle 0.</summary>
+    public const long BaseTime = 1_700_000_000_000;
+
+    /// <summary>Signal <paramref name="seq"/> of a symbol: long on even seqs, short on odd; entry 100 + seq.</summary>
+    public static Signal Signal(string symbol, long seq, Timeframe timeframe = Timeframe.OneMinute, double confidence = 80) => new()
+    {
+        Id = $"{symbol}-{timeframe.ToName()}-{seq}",
+        Seq = seq,
+        Symbol = symbol,
+        Timeframe = timeframe,
+        Direction = seq % 2 == 0 ? SignalDirection.Long : SignalDirection.Short,
+        Confidence = confidence,
+        Probabilities = new ClassProbabilities(0.1, 0.1, 0.8),
+        Entry = 100m + seq,
+        Target = 110m + seq,
+        Stop = 95m + seq,
+        RiskReward = 2,
+        FusionScore = 70,
+        Models = [new ModelVote("lstm-direction", "1", "lstm", "long", 0.6, new ClassProbabilities(0.1, 0.1, 0.8))],
+        Rationale = ["test"],
+        CandleOpenTime = BaseTime + seq * 60_000,
+        CandleCloseTime = BaseTime + seq * 60_000 + 59_999,
+        CreatedAt = BaseTime + seq * 60_000 + 60_000,
+        ExpiresAt = BaseTime + seq * 60_000 + 3_600_000,
+        ExchangeTime = BaseTime + seq * 60_000 + 60_000,
+        ReceivedAt = BaseTime + seq * 60_000 + 60_001,
+    };
+
+    /// <summary>The signal resolved on the next candle: a win at its target (2 R) or a loss at its stop (-1 R); an
+    /// expired one leaves at its entry (0 R).</summary>
+    public static SignalOutcome Outcome(Signal signal, OutcomeKind kind = OutcomeKind.Win, bool shadow = false) => new()
+    {
+        SignalId = signal.Id,
+        SignalSeq = signal.Seq,
+        Symbol = signal.Symbol,
+        Timeframe = signal.Timeframe,
+        Direction = signal.Direction,
+        Outcome = kind,
+        Entry = signal.Entry,
+        ExitPrice = kind switch { OutcomeKind.Win => signal.Target, OutcomeKind.Loss => signal.Stop, _ => signal.Entry },
+        RMultiple = kind switch { OutcomeKind.Win => 2, OutcomeKind.Loss => -1, _ => 0 },
+        ResolvedCandleOpenTime = signal.CandleOpenTime + 60_000,
+        ResolvedAt = signal.CreatedAt + 60_000,
+        Reason = "test",
+        Models = signal.Models,
+        IsShadow = shadow,
+    };
+
+    /// <summary>Candle <paramref name="index"/> of a stream (a minute apart whatever the timeframe), closed unless told;
+    /// prices grow with the index, and the volume has eight decimals so that a store's round trip of them is checked.</summary>
+    public static CandleUpdate Candle(string symbol, Timeframe timeframe, long index, bool closed = true)
+    {
+        var open = BaseTime + index * 60_000;
+        return new CandleUpdate(
+            "simulated",
+            new Candle(symbol, timeframe, open, open + 59_999, 100m + index, 101m + index, 99m + index, 100.5m + index, 12.34567891m, 1234.5m, 42, 6m, 600m),
+            closed,
+            open + 60_000,
+            open + 60_001,
+            CandleOrigin.Simulated);
+    }
+}
