@@ -3,6 +3,7 @@ using SignalStream.LoadTests.Clients;
 using SignalStream.LoadTests.Measurement;
 using SignalStream.LoadTests.Reporting;
 using SignalStream.LoadTests.Scenarios;
+using SignalStream.Testing;
 
 namespace SignalStream.LoadTests;
 
@@ -265,30 +266,11 @@ internal static class SelfChecks
         });
     }
 
-    private static Contracts.Signal MessagePackSignal(long seq) => new()
+    private static Contracts.Signal MessagePackSignal(long seq)
     {
-        Id = $"LT0001USDT-1m-{seq}",
-        Seq = seq,
-        Symbol = "LT0001USDT",
-        Timeframe = Contracts.Timeframe.OneMinute,
-        Direction = Contracts.SignalDirection.Long,
-        Confidence = 70,
-        Probabilities = new Contracts.ClassProbabilities(0.1, 0.2, 0.7),
-        Entry = 100.5m,
-        Target = 103.25m,
-        Stop = 99m,
-        RiskReward = 1.5,
-        FusionScore = 60,
-        Models = [new Contracts.ModelVote("lstm-direction", "1", "lstm", "long", 0.6, new Contracts.ClassProbabilities(0.1, 0.2, 0.7))],
-        Rationale = ["self-check"],
-        CandleOpenTime = 1_700_000_000_000,
-        CandleCloseTime = 1_700_000_059_999,
-        CreatedAt = 1_700_000_060_000,
-        ExpiresAt = 1_700_003_600_000,
-        ExchangeTime = 1_700_000_060_000,
-        ReceivedAt = 1_700_000_060_001,
-        PublishedAt = 1_700_000_060_002,
-    };
+        var signal = TestSignals.Signal("LT0001USDT", seq);
+        return signal with { PublishedAt = signal.ExchangeTime + 2 };
+    }
 
     /// <summary>A SignalR client's ledger after its Subscribe got <paramref name="completion"/> and then one signal with
     /// seq <paramref name="seqAfterAnswer"/> arrived.</summary>

@@ -3,6 +3,7 @@ using FsCheck.Fluent;
 using SignalStream.Client;
 using SignalStream.Client.Internal;
 using SignalStream.Contracts;
+using SignalStream.Testing;
 
 namespace SignalStream.Client.Tests;
 
@@ -15,9 +16,9 @@ public sealed class SignalSequencerTests
     {
         var sequencer = new SignalSequencer(Symbol);
         Assert.Null(sequencer.BeginSubscribe());
-        Assert.Empty(sequencer.AcceptLive(Make(6)).Deliveries); // held while the subscribe is in flight
+        Assert.Empty(sequencer.AcceptLive(TestSignals.Signal(Symbol, 6)).Deliveries); // held while the subscribe is in flight
 
-        var step = sequencer.AcceptResult(Result(latest: 5, recovered: true, Make(5)), afterSeq: null);
+        var step = sequencer.AcceptResult(Result(latest: 5, recovered: true, TestSignals.Signal(Symbol, 5)), afterSeq: null);
 
         Assert.Equal([(5L, SignalSource.Snapshot), (6L, SignalSource.Live)], Seqs(step));
         Assert.Equal(6, sequencer.LastSeq);
@@ -28,9 +29,9 @@ public sealed class SignalSequencerTests
     {
         var sequencer = Established(latest: 3);
 
-        Assert.Equal([(4L, SignalSource.Live)], Seqs(sequencer.AcceptLive(Make(4))));
-        Assert.Empty(sequencer.AcceptLive(Make(4)).Deliveries);
-        var ahead = sequencer.AcceptLive(Make(6));
+        Assert.Equal([(4L, SignalSource.Live)], Seqs(sequencer.AcceptLive(TestSignals.Signal(Symbol, 4))));
+        Assert.Empty(sequencer.AcceptLive(TestSignals.Signal(Symbol, 4)).Deliveries);
+        var ahead = sequencer.AcceptLive(TestSignals.Signal(Symbol, 6));
 
         Assert.Empty(ahead.Deliveries);
         Assert.True(ahead.NeedsFill);
@@ -41,10 +42,10 @@ public sealed class SignalSequencerTests
     public void AResumeFillsTheHoleBeforeTheHeldLiveSignals()
     {
         var sequencer = Established(latest: 3);
-        sequencer.AcceptLive(Make(6));
+        sequencer.AcceptLive(TestSignals.Signal(Symbol, 6));
         Assert.Equal(3, sequencer.BeginSubscribe());
 
-        var step = sequencer.AcceptResult(Result(latest: 6, recovered: true, Make(4), Make(5), Make(6)), afterSeq: 3);
+        var step = sequencer.AcceptResult(Result(latest: 6, recovered: true, TestSignals.Signal(Symbol, 4), TestSignals.Signal(Symbol, 5), TestSignals.Signal(Symbol, 6)), afterSeq: 3);
 
         Assert.Equal([4L, 5L, 6L], Seqs(step).Select(s => s.Seq));
         Assert.Empty(step.Gaps);
@@ -57,7 +58,7 @@ public sealed class SignalSequencerTests
         var sequencer = Established(latest: 3);
         sequencer.BeginSubscribe();
 
-        var step = sequencer.AcceptResult(Result(latest: 7, recovered: false, Make(4), Make(5)), afterSeq: 3, final: false);
+        var step = sequencer.AcceptResult(Result(latest: 7, recovered: false, TestSignals.Signal(Symbol, 4), TestSignals.Signal(Symbol, 5)), afterSeq: 3, final: false);
 
         Assert.Equal([4L, 5L], Seqs(step).Select(s => s.Seq));
         Assert.True(step.NeedsRetry);
@@ -72,7 +73,7 @@ public sealed class SignalSequencerTests
         sequencer.BeginSubscribe();
 
         var step = sequencer.AcceptResult(
-            Result(latest: 7, recovered: false, Make(4), Make(7)) with { Reason = "history is unavailable" }, afterSeq: 3, final: true);
+            Result(latest: 7, recovered: false, TestSignals.Signal(Symbol, 4), TestSignals.Signal(Symbol, 7)) with { Reason = "history is unavailable" }, afterSeq: 3, final: true);
 
         Assert.Equal([4L, 7L], Seqs(step).Select(s => s.Seq));
         var gap = Assert.Single(step.Gaps);
@@ -91,7 +92,7 @@ public sealed class SignalSequencerTests
         Assert.Empty(step.Gaps);
         Assert.Equal(new SignalHistoryReset(Symbol, 50, 2, "the store was reset"), step.Reset);
         Assert.Equal(2, sequencer.LastSeq);
-        Assert.Equal([(3L, SignalSource.Live)], Seqs(sequencer.AcceptLive(Make(3))));
+        Assert.Equal([(3L, SignalSource.Live)], Seqs(sequencer.AcceptLive(TestSignals.Signal(Symbol, 3))));
     }
 
     /// <summary>
@@ -112,18 +113,18 @@ public sealed class SignalSequencerTests
                 released.AddRange(Seqs(sequencer.AcceptResult(Result(latest: 0, recovered: true), afterSeq: null)).Select(s => s.Seq));
                 foreach (var seq in live)
                 {
-                    var step = sequencer.AcceptLive(Make(seq));
+                    var step = sequencer.AcceptLive(TestSignals.Signal(Symbol, seq));
                     released.AddRange(step.Deliveries.Select(d => d.Signal.Seq));
                     if (step.NeedsFill)
                     {
                         var after = sequencer.BeginSubscribe();
-                        var all = Enumerable.Range(1, seq).Select(s => Make(s)).Where(s => s.Seq > after).ToArray();
+                        var all = Enumerable.Range(1, seq).Select(s => TestSignals.Signal(Symbol, s)).Where(s => s.Seq > after).ToArray();
                         released.AddRange(sequencer.AcceptResult(Result(seq, true, all), after).Deliveries.Select(d => d.Signal.Seq));
                     }
                 }
 
                 var final = sequencer.BeginSubscribe();
-                var rest = Enumerable.Range(1, n).Select(s => Make(s)).Where(s => s.Seq > final).ToArray();
+                var rest = Enumerable.Range(1, n).Select(s => TestSignals.Signal(Symbol, s)).Where(s => s.Seq > final).ToArray();
                 released.AddRange(sequencer.AcceptResult(Result(n, true, rest), final).Deliveries.Select(d => d.Signal.Seq));
                 return released.SequenceEqual(Enumerable.Range(1, n).Select(i => (long)i));
             });
@@ -143,28 +144,4 @@ public sealed class SignalSequencerTests
 
     private static SubscribeResult Result(long latest, bool recovered, params Signal[] signals) =>
         new(Symbol, ["1m"], latest, recovered, signals);
-
-    private static Signal Make(long seq) => new()
-    {
-        Id = $"{Symbol}-{seq}",
-        Seq = seq,
-        Symbol = Symbol,
-        Timeframe = Timeframe.OneMinute,
-        Direction = SignalDirection.Long,
-        Confidence = 80,
-        Probabilities = new ClassProbabilities(0.1, 0.1, 0.8),
-        Entry = 100,
-        Target = 110,
-        Stop = 95,
-        RiskReward = 2,
-        FusionScore = 70,
-        Models = [],
-        Rationale = [],
-        CandleOpenTime = seq * 60_000,
-        CandleCloseTime = seq * 60_000 + 59_999,
-        CreatedAt = seq * 60_000 + 60_000,
-        ExpiresAt = seq * 60_000 + 3_600_000,
-        ExchangeTime = seq * 60_000 + 60_000,
-        ReceivedAt = seq * 60_000 + 60_001,
-    };
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using SignalStream.LoadTests.Clients;
 using SignalStream.LoadTests.Measurement;
 using SignalStream.LoadTests.Servers;
+using SignalStream.Testing;
 
 namespace SignalStream.LoadTests.Scenarios;
 
@@ -37,7 +38,7 @@ internal sealed class EngineOutageScenario
         var symbols = _options.SymbolNames();
         await using var farm = new ServerFarm(_options, folder);
         var (_, postgres) = await farm.StartPostgresAsync("postgres", cancellationToken);
-        var redisPort = ManagedProcess.FreePort();
+        var redisPort = LoopbackPort.Free();
         var (redis, redisEndpoint) = await farm.StartRedisAsync("redis", redisPort, cancellationToken);
         var shared = new Dictionary<string, string>
         {

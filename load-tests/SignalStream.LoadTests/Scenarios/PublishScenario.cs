@@ -3,6 +3,7 @@ using SignalStream.LoadTests.Clients;
 using SignalStream.LoadTests.Measurement;
 using SignalStream.LoadTests.Servers;
 using SignalStream.LoadTests.Workload;
+using SignalStream.Testing;
 
 namespace SignalStream.LoadTests.Scenarios;
 
@@ -160,7 +161,7 @@ internal sealed class PublishScenario
     internal static async Task<(string RedisEndpoint, List<(ManagedProcess Process, Uri Url)> Hubs)> StartServersAsync(
         LoadTestOptions options, ServerFarm farm, string target, IReadOnlyList<string> symbols, CancellationToken cancellationToken)
     {
-        var redisPort = ManagedProcess.FreePort();
+        var redisPort = LoopbackPort.Free();
         var (_, redisEndpoint) = await farm.StartRedisAsync("redis", redisPort, cancellationToken);
         var hubs = new List<(ManagedProcess Process, Uri Url)>();
         switch (target)

@@ -122,13 +122,6 @@ internal sealed class ManagedProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     /// <summary>Waits until a TCP port accepts, or the process dies, or the timeout passes.</summary>
     public async Task WaitForPortAsync(int port, TimeSpan timeout, CancellationToken cancellationToken)
     {

@@ -1,3 +1,5 @@
+using SignalStream.Testing;
+
 namespace SignalStream.LoadTests.Servers;
 
 /// <summary>Starts the servers of one run (Redis, PostgreSQL, SignalStream nodes, the SignalR and Socket.IO peers) and kills
@@ -52,7 +54,7 @@ internal sealed class ServerFarm : IAsyncDisposable
         await RunToEndAsync(name + "-initdb", AsPostgres(asPostgres, Path.Combine(PostgresBin, "initdb")).File,
             [.. AsPostgres(asPostgres, Path.Combine(PostgresBin, "initdb")).Arguments, "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
                 "--locale=C.UTF-8", "-N"], cancellationToken);
-        var port = ManagedProcess.FreePort();
+        var port = LoopbackPort.Free();
         var (file, prefix) = AsPostgres(asPostgres, Path.Combine(PostgresBin, "postgres"));
         var postgres = Track(ManagedProcess.Start(name, file,
             [.. prefix, "-D", data, "-p", port.ToString(), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"], _folder));
@@ -78,7 +80,7 @@ internal sealed class ServerFarm : IAsyncDisposable
     public async Task<(ManagedProcess Process, Uri Url)> StartSignalStreamAsync(
         string name, string role, IReadOnlyList<string> symbols, IReadOnlyDictionary<string, string> settings, CancellationToken cancellationToken)
     {
-        var port = ManagedProcess.FreePort();
+        var port = LoopbackPort.Free();
         var url = new Uri($"http://127.0.0.1:{port}");
         var environment = new Dictionary<string, string>
         {
@@ -120,7 +122,7 @@ internal sealed class ServerFarm : IAsyncDisposable
     /// <summary>The Socket.IO peer (<c>load-tests/peer-socketio</c>), fed from <paramref name="redis"/>.</summary>
     public async Task<(ManagedProcess Process, Uri Url)> StartSocketIoPeerAsync(string redis, CancellationToken cancellationToken)
     {
-        var port = ManagedProcess.FreePort();
+        var port = LoopbackPort.Free();
         var process = Track(ManagedProcess.Start("peer-socketio", "node",
             [Path.Combine(_options.PeerFolder, "server.js"), "--port", port.ToString(), "--redis", redis, "--prefix", _options.ChannelPrefix],
             _folder, environment: null, workingDirectory: _options.PeerFolder));
@@ -136,7 +138,7 @@ internal sealed class ServerFarm : IAsyncDisposable
     /// </summary>
     public async Task<(ManagedProcess Process, Uri Url)> StartSignalRPeerAsync(string redis, IReadOnlyList<string> symbols, CancellationToken cancellationToken)
     {
-        var port = ManagedProcess.FreePort();
+        var port = LoopbackPort.Free();
         var url = new Uri($"http://127.0.0.1:{port}");
         var environment = new Dictionary<string, string>
         {

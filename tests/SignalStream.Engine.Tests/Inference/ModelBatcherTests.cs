@@ -254,15 +254,7 @@ public sealed class ModelBatcherTests : IDisposable
         await batcher.Completion.WaitAsync(s_timeout);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + s_timeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for the batches");
-            await Task.Delay(5);
-        }
-    }
+    private static Task WaitUntilAsync(Func<bool> condition) => Poll.UntilAsync(condition, s_timeout, "the batches", interval: TimeSpan.FromMilliseconds(5));
 
     /// <summary>Enables every instrument of <paramref name="meters"/> with callbacks that keep nothing.</summary>
     private static MeterListener ListenTo(TestMeterFactory meters)

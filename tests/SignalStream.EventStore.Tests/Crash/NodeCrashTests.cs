@@ -198,21 +198,10 @@ public sealed class NodeCrashTests(ITestOutputHelper output)
     }
 
     private static Task WaitUntilAsync(Func<bool> condition, NodeProcess node, string what) =>
-        WaitUntilAsync(() => Task.FromResult(condition()), node, what);
+        Poll.UntilAsync(condition, Wait, what, () => "the node's log:\n" + node.Log, TimeSpan.FromMilliseconds(200));
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, NodeProcess node, string what)
-    {
-        using var deadline = new CancellationTokenSource(Wait);
-        while (!await condition())
-        {
-            if (deadline.IsCancellationRequested)
-            {
-                throw new TimeoutException($"waited {Wait} for {what}; the node's log:\n{node.Log}");
-            }
-
-            await Task.Delay(200);
-        }
-    }
+    private static Task WaitUntilAsync(Func<Task<bool>> condition, NodeProcess node, string what) =>
+        Poll.UntilAsync(condition, Wait, what, () => "the node's log:\n" + node.Log, TimeSpan.FromMilliseconds(200));
 
     /// <summary>One signal as a client saw it.</summary>
     internal readonly record struct Seen(string Symbol, long Seq, string Id);

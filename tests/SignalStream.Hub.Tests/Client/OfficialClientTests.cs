@@ -141,14 +141,7 @@ public sealed class OfficialClientTests
         Assert.Equal("Protocol", refused.ParamName);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var deadline = new CancellationTokenSource(Wait);
-        while (!condition())
-        {
-            await Task.Delay(20, deadline.Token);
-        }
-    }
+    private static Task WaitUntilAsync(Func<bool> condition) => Poll.UntilAsync(condition, Wait, "what the application saw");
 
     /// <summary>What the application saw, in order.</summary>
     private sealed class Received

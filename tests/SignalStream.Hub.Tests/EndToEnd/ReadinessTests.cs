@@ -25,7 +25,7 @@ public sealed class ReadinessTests
     public async Task ReadyAnswersOnlyOnceTheEngineStateIsRestoredAndTheModelsAreLoaded()
     {
         var data = Directory.CreateTempSubdirectory("signalstream-ready-").FullName;
-        var port = TestServer.FreeLoopbackPort();
+        var port = LoopbackPort.Free();
         using var logs = new CapturingLoggerProvider();
         var restoring = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

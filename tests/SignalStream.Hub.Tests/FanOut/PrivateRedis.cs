@@ -34,7 +34,7 @@ internal sealed class PrivateRedis : IAsyncDisposable
     public static async Task<PrivateRedis> StartAsync(string? password = null, IReadOnlyList<string>? aclUsers = null, bool tls = false)
     {
         var directory = Directory.CreateTempSubdirectory("signalstream-redis-").FullName;
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var config = new List<string> { "bind 127.0.0.1", "save \"\"", "appendonly no", $"dir {directory}" };
         if (password is not null)
         {
@@ -99,13 +99,6 @@ internal sealed class PrivateRedis : IAsyncDisposable
         {
             return false;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static void WriteSelfSignedCertificate(string certificateFile, string keyFile)

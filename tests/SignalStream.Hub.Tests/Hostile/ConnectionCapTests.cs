@@ -79,12 +79,5 @@ public sealed class ConnectionCapTests
     private static string Token(string subject) =>
         TestJwt.Sign("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", TestJwt.Payload().Replace("\"sub\":\"user-1\"", $"\"sub\":\"{subject}\"", StringComparison.Ordinal));
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!condition())
-        {
-            await Task.Delay(20, deadline.Token);
-        }
-    }
+    private static Task WaitUntilAsync(Func<bool> condition) => Poll.UntilAsync(condition, TimeSpan.FromSeconds(30), "the node's connection counts");
 }

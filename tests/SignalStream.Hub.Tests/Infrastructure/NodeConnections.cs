@@ -11,14 +11,8 @@ internal static class NodeConnections
     public static ConnectionRegistry Registry(this TestNode node) => node.App.Services.GetRequiredService<ConnectionRegistry>();
 
     /// <summary>Waits until the node holds <paramref name="count"/> connections past their handshake.</summary>
-    public static async Task WaitForConnectionsAsync(this TestNode node, int count)
-    {
-        using var deadline = new CancellationTokenSource(Wait);
-        while (node.Registry().Count != count)
-        {
-            await Task.Delay(10, deadline.Token);
-        }
-    }
+    public static Task WaitForConnectionsAsync(this TestNode node, int count) =>
+        Poll.UntilAsync(() => node.Registry().Count == count, Wait, $"{count} connections", () => $"{node.Registry().Count} connections", TimeSpan.FromMilliseconds(10));
 
     /// <summary>The node's only connection, once its handshake is done.</summary>
     public static async Task<ConnectionState> SingleConnectionAsync(this TestNode node)
@@ -31,13 +25,10 @@ internal static class NodeConnections
     public static long PeakQueuedBytes(this ConnectionState connection) => connection.Output.PeakQueuedBytes;
 
     /// <summary>Waits until the node holds no connection and no admission slot: everything a client had is given back.</summary>
-    public static async Task WaitUntilEmptyAsync(this TestNode node)
+    public static Task WaitUntilEmptyAsync(this TestNode node)
     {
-        using var deadline = new CancellationTokenSource(Wait);
         var registry = node.Registry();
-        while (registry.Count != 0 || registry.Admission.Open != 0)
-        {
-            await Task.Delay(20, deadline.Token);
-        }
+        return Poll.UntilAsync(() => registry.Count == 0 && registry.Admission.Open == 0, Wait, "no connection and no admission slot",
+            () => $"{registry.Count} connections, {registry.Admission.Open} admission slots");
     }
 }

@@ -24,7 +24,7 @@ internal static class TestJwt
     public static long Now => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
     /// <summary><c>Management:Urls</c> on a free loopback port.</summary>
-    public static string ManagementUrls() => $"Management:Urls=http://127.0.0.1:{TestServer.FreeLoopbackPort()}";
+    public static string ManagementUrls() => $"Management:Urls=http://127.0.0.1:{LoopbackPort.Free()}";
 
     public static string Payload(string symbols = "[\"BTCUSDT\"]", long? exp = null, string issuer = Issuer, string audience = Audience, string extra = "") =>
         Payload(symbols, (exp ?? Now + 3600).ToString(System.Globalization.CultureInfo.InvariantCulture), issuer, audience, extra);

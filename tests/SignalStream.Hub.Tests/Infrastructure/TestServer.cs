@@ -103,13 +103,6 @@ internal sealed class TestServer : IAsyncDisposable
             // A temp folder left behind is harmless; the test result is what matters.
         }
     }
-
-    public static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 /// <summary>Keeps every log entry (formatted) so tests can assert what was and was not written.</summary>

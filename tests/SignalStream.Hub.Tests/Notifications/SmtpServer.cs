@@ -40,7 +40,7 @@ internal sealed class SmtpServer : IAsyncDisposable
 
         var folder = Directory.CreateTempSubdirectory("signalstream-smtp-").FullName;
         var mail = Directory.CreateDirectory(Path.Combine(folder, "mail")).FullName;
-        var port = TestServer.FreeLoopbackPort();
+        var port = LoopbackPort.Free();
         var args = new List<string> { Path.Combine(AppContext.BaseDirectory, "Notifications", "Fixtures", "smtp_server.py"), "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--out", mail };
         string? certificate = null;
         if (tls)

@@ -175,7 +175,7 @@ public sealed class WebhookSinkTests
     private static async Task PendingAcrossRestartAsync(string[] store)
     {
         var data = NotificationNode.NewDataDirectory();
-        var port = TestServer.FreeLoopbackPort();
+        var port = LoopbackPort.Free();
         var url = new Uri($"http://127.0.0.1:{port}/hook");
         HttpReceiver? receiver = null;
         try

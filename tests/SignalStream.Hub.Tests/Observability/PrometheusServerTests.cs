@@ -17,7 +17,7 @@ public sealed class PrometheusServerTests
         using var meter = ContractMetrics.Emit(server.Services.GetRequiredService<IMeterFactory>());
 
         var work = Directory.CreateTempSubdirectory("signalstream-prometheus-").FullName;
-        var port = TestServer.FreeLoopbackPort();
+        var port = LoopbackPort.Free();
         await File.WriteAllTextAsync(Path.Combine(work, "prometheus.yml"), $"""
             global:
               scrape_interval: 1s
