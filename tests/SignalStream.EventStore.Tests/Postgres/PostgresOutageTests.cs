@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using SignalStream.Contracts;
 using SignalStream.Engine.Events;
-using SignalStream.EventStore.Tests.Writer;
 using Xunit.Abstractions;
 using static SignalStream.Testing.TestSignals;
 

@@ -1,7 +1,7 @@
 using SignalStream.Contracts;
 using SignalStream.Ingest.Simulated;
 
-namespace SignalStream.Engine.Tests.Simulated;
+namespace SignalStream.Ingest.Tests.Simulated;
 
 public sealed class MarketSimulatorTests
 {

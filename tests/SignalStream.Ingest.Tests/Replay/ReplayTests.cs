@@ -5,8 +5,9 @@ using SignalStream.Contracts;
 using SignalStream.Ingest;
 using SignalStream.Ingest.Replay;
 using SignalStream.Ingest.Simulated;
+using SignalStream.Ingest.Tests.Simulated;
 
-namespace SignalStream.Engine.Tests.Simulated;
+namespace SignalStream.Ingest.Tests.Replay;
 
 public sealed class ReplayTests : IDisposable
 {

@@ -1,6 +1,6 @@
 
 
-namespace SignalStream.EventStore.Tests.Writer;
+namespace SignalStream.EventStore.Tests;
 
 /// <summary>Wraps a real store to simulate an outage (appends wait on a gate or fail) and lost acknowledgements.</summary>
 internal sealed class ControllableStore(IEventStore inner) : IEventStore

@@ -10,7 +10,7 @@ using SignalStream.Engine.Signals;
 using SignalStream.EventStore.File;
 using static SignalStream.Testing.TestSignals;
 
-namespace SignalStream.EventStore.Tests.Writer;
+namespace SignalStream.EventStore.Tests;
 
 public sealed class EventWriterTests : IDisposable
 {

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using SignalStream.Contracts;
 
-namespace SignalStream.Ingest.Tests.Configuration;
+namespace SignalStream.Ingest.Tests;
 
 public sealed class IngestOptionsBindingTests
 {

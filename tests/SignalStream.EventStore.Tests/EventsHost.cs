@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using SignalStream.Engine;
 
-namespace SignalStream.EventStore.Tests.Writer;
+namespace SignalStream.EventStore.Tests;
 
 /// <summary>
 /// The events area as the host wires it (AddSignalStreamEvents, and the engine's <see cref="EngineOutputs"/> over the
