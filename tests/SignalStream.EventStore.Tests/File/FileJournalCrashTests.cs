@@ -18,18 +18,14 @@ public sealed class FileJournalCrashTests(ITestOutputHelper output) : IDisposabl
     public async Task ASigkillDuringGroupCommitsLosesNoAcknowledgedEventAndTheJournalAppendsAgain()
     {
         var acked = new Dictionary<long, int>();
-        var probe = Path.Combine(AppContext.BaseDirectory, "EventStoreCrashProbe.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(probe);
-        start.ArgumentList.Add(_folder);
-        using (var process = Process.Start(start)!)
+        using (var process = CrashProbe.Start(_folder))
         {
             var stderr = process.StandardError.ReadToEndAsync();
             while (acked.Count < 400)
             {
                 var line = await process.StandardOutput.ReadLineAsync().WaitAsync(Wait)
                     ?? throw new InvalidOperationException("the probe exited early: " + await stderr);
-                Record(line, acked);
+                CrashProbe.Record(line, acked);
             }
 
             process.Kill(); // SIGKILL on Linux: no flush, no finally, mid-group.
@@ -38,13 +34,13 @@ public sealed class FileJournalCrashTests(ITestOutputHelper output) : IDisposabl
             // Acknowledgements already in the pipe were printed after their fsync: they count too.
             while (await process.StandardOutput.ReadLineAsync().WaitAsync(Wait) is { } line)
             {
-                Record(line, acked);
+                CrashProbe.Record(line, acked);
             }
         }
 
         await using var store = Open();
         await store.InitializeAsync();
-        var groups = await ReadGroupsAsync(store);
+        var groups = await CrashProbe.ReadGroupsAsync(store, Wait);
         output.WriteLine($"{acked.Count} groups acknowledged, {groups.Count} found after the kill; {store.SegmentCount} segments");
 
         foreach (var (g, count) in acked)
@@ -156,15 +152,6 @@ public sealed class FileJournalCrashTests(ITestOutputHelper output) : IDisposabl
 
     private static string Payload(int size) => $$"""{"pad":"{{new string('x', size)}}"}""";
 
-    private static void Record(string line, Dictionary<long, int> acked)
-    {
-        var parts = line.Split(' ');
-        if (parts is ["ACK", var g, var n])
-        {
-            acked[long.Parse(g)] = int.Parse(n);
-        }
-    }
-
     private FileEventStore Open(long segmentSize = 64L * 1024 * 1024) =>
         new(new FileJournalOptions { Path = _folder, SegmentSizeBytes = segmentSize }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
 
@@ -195,28 +182,6 @@ public sealed class FileJournalCrashTests(ITestOutputHelper output) : IDisposabl
         }
 
         return ids;
-    }
-
-    private static async Task<SortedDictionary<long, List<int>>> ReadGroupsAsync(IEventStore store)
-    {
-        var groups = new SortedDictionary<long, List<int>>();
-        await using var reader = store.OpenGlobalReader(0);
-        while (await reader.ReadNextAsync(5000).AsTask().WaitAsync(Wait) is { Count: > 0 } page)
-        {
-            foreach (var e in page)
-            {
-                using var json = JsonDocument.Parse(e.Data);
-                var g = json.RootElement.GetProperty("g").GetInt64();
-                if (!groups.TryGetValue(g, out var list))
-                {
-                    groups[g] = list = [];
-                }
-
-                list.Add(json.RootElement.GetProperty("i").GetInt32());
-            }
-        }
-
-        return groups;
     }
 
     private static async Task AppendsAgainAsync(FileEventStore store)

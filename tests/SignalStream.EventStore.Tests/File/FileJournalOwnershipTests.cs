@@ -36,13 +36,13 @@ public sealed class FileJournalOwnershipTests(ITestOutputHelper output) : IDispo
     public async Task ASecondProcessOnTheFolderIsRefusedAndTheOwnerLosesNothingAcknowledged()
     {
         var acked = new Dictionary<long, int>();
-        using var owner = StartProbe();
+        using var owner = CrashProbe.Start(_folder);
         var ownerErrors = owner.StandardError.ReadToEndAsync();
         var ownerPid = await ReadUntilAsync(owner, "OPEN ", acked, ownerErrors);
         await ReadUntilAsync(owner, null, acked, ownerErrors, untilAcked: 50);
 
         // The second process: refused at open with the folder and the owner's pid, and it wrote nothing.
-        using (var intruder = StartProbe())
+        using (var intruder = CrashProbe.Start(_folder))
         {
             var stderr = intruder.StandardError.ReadToEndAsync();
             var stdout = intruder.StandardOutput.ReadToEndAsync();
@@ -61,12 +61,12 @@ public sealed class FileJournalOwnershipTests(ITestOutputHelper output) : IDispo
         await owner.WaitForExitAsync().WaitAsync(Wait);
         while (await owner.StandardOutput.ReadLineAsync().WaitAsync(Wait) is { } line)
         {
-            Record(line, acked);
+            CrashProbe.Record(line, acked);
         }
 
         await using var store = Open();
         await store.InitializeAsync();
-        var groups = await ReadGroupsAsync(store);
+        var groups = await CrashProbe.ReadGroupsAsync(store, Wait);
         foreach (var (g, count) in acked)
         {
             Assert.True(groups.TryGetValue(g, out var indexes), $"acknowledged group {g} is missing");
@@ -152,14 +152,6 @@ public sealed class FileJournalOwnershipTests(ITestOutputHelper output) : IDispo
     private FileEventStore Open() =>
         new(new FileJournalOptions { Path = _folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
 
-    private Process StartProbe()
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "EventStoreCrashProbe.dll"));
-        start.ArgumentList.Add(_folder);
-        return Process.Start(start)!;
-    }
-
     /// <summary>Reads the probe's lines until one starts with <paramref name="prefix"/> (its rest returned) or enough groups are acknowledged.</summary>
     private static async Task<string> ReadUntilAsync(Process probe, string? prefix, Dictionary<long, int> acked, Task<string> stderr, int untilAcked = 0)
     {
@@ -167,7 +159,7 @@ public sealed class FileJournalOwnershipTests(ITestOutputHelper output) : IDispo
         {
             var line = await probe.StandardOutput.ReadLineAsync().WaitAsync(Wait)
                 ?? throw new InvalidOperationException("the probe exited early: " + await stderr);
-            Record(line, acked);
+            CrashProbe.Record(line, acked);
             if (prefix is not null && line.StartsWith(prefix, StringComparison.Ordinal))
             {
                 return line[prefix.Length..];
@@ -178,35 +170,5 @@ public sealed class FileJournalOwnershipTests(ITestOutputHelper output) : IDispo
                 return line;
             }
         }
-    }
-
-    private static void Record(string line, Dictionary<long, int> acked)
-    {
-        if (line.Split(' ') is ["ACK", var g, var n])
-        {
-            acked[long.Parse(g)] = int.Parse(n);
-        }
-    }
-
-    private static async Task<SortedDictionary<long, List<int>>> ReadGroupsAsync(IEventStore store)
-    {
-        var groups = new SortedDictionary<long, List<int>>();
-        await using var reader = store.OpenGlobalReader(0);
-        while (await reader.ReadNextAsync(5000).AsTask().WaitAsync(Wait) is { Count: > 0 } page)
-        {
-            foreach (var e in page)
-            {
-                using var json = JsonDocument.Parse(e.Data);
-                var g = json.RootElement.GetProperty("g").GetInt64();
-                if (!groups.TryGetValue(g, out var list))
-                {
-                    groups[g] = list = [];
-                }
-
-                list.Add(json.RootElement.GetProperty("i").GetInt32());
-            }
-        }
-
-        return groups;
     }
 }
