@@ -1,14 +1,14 @@
-using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Net.WebSockets;
-using System.Security.Cryptography;
 using System.Text;
+using SignalStream.Testing;
 
 namespace SignalStream.LoadTests.Clients;
 
 /// <summary>
 /// The client side of RFC 6455 straight on a <see cref="Socket"/>: the upgrade request, then frames parsed in place from
-/// one receive buffer, and masked frames sent. What a load client needs and nothing more.
+/// one receive buffer, and masked frames sent (the bytes of each from the test kit's <see cref="WebSocketFrames"/>). What
+/// a load client needs and nothing more.
 /// </summary>
 /// <remarks>
 /// The harness shares the machine's two cores with the server it measures, so its cost per message is taken from the
@@ -18,7 +18,6 @@ namespace SignalStream.LoadTests.Clients;
 /// </remarks>
 internal sealed class RawWebSocket : IDisposable
 {
-    private const string AcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     private readonly Socket _socket;
     private byte[] _received = new byte[8 * 1024];
     private int _start;
@@ -34,10 +33,8 @@ internal sealed class RawWebSocket : IDisposable
     /// <summary>Upgrades a connected socket; any bytes after the 101 response are the first frames.</summary>
     public static async Task<RawWebSocket> UpgradeAsync(Socket socket, Uri endpoint, CancellationToken cancellationToken)
     {
-        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
-        var request = $"GET {endpoint.PathAndQuery} HTTP/1.1\r\nHost: {endpoint.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-            $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n";
-        await socket.SendAsync(Encoding.ASCII.GetBytes(request), SocketFlags.None, cancellationToken);
+        var (request, expected) = WebSocketFrames.UpgradeRequest(endpoint);
+        await socket.SendAsync(request, SocketFlags.None, cancellationToken);
 
         var client = new RawWebSocket(socket);
         int headerEnd;
@@ -50,9 +47,6 @@ internal sealed class RawWebSocket : IDisposable
         }
 
         var response = Encoding.ASCII.GetString(client._received, 0, headerEnd);
-#pragma warning disable CA5350 // RFC 6455 4.2.2: Sec-WebSocket-Accept is SHA-1 by protocol, not a security choice
-        var expected = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + AcceptGuid)));
-#pragma warning restore CA5350
         if (!response.StartsWith("HTTP/1.1 101", StringComparison.Ordinal) || !response.Contains(expected, StringComparison.Ordinal))
         {
             throw new WebSocketException("upgrade refused: " + response.Split("\r\n")[0]);
@@ -95,20 +89,7 @@ internal sealed class RawWebSocket : IDisposable
         fin = false;
         payload = default;
         var buffered = _received.AsSpan(_start, _end - _start);
-        if (buffered.Length < 2)
-        {
-            return false;
-        }
-
-        var (header, length) = (buffered[1] & 0x7f) switch
-        {
-            126 when buffered.Length >= 4 => (4, (long)BinaryPrimitives.ReadUInt16BigEndian(buffered[2..])),
-            127 when buffered.Length >= 10 => (10, (long)BinaryPrimitives.ReadUInt64BigEndian(buffered[2..])),
-            126 or 127 => (-1, 0L),
-            var small => (2, (long)small),
-        };
-        var masked = (buffered[1] & 0x80) != 0;
-        if (header < 0 || buffered.Length < header + (masked ? 4 : 0) + length)
+        if (!WebSocketFrames.TryReadHeader(buffered, out var header, out var length, out var masked))
         {
             return false;
         }
@@ -120,8 +101,8 @@ internal sealed class RawWebSocket : IDisposable
 
         fin = (buffered[0] & 0x80) != 0;
         opcode = (WebSocketOpcode)(buffered[0] & 0x0f);
-        payload = buffered.Slice(header, (int)length);
-        _start += header + (int)length;
+        payload = buffered.Slice(header, length);
+        _start += header + length;
         return true;
     }
 
@@ -150,36 +131,8 @@ internal sealed class RawWebSocket : IDisposable
 
     public void Dispose() => Abort();
 
-    private ValueTask SendAsync(WebSocketOpcode opcode, ReadOnlySpan<byte> payload, CancellationToken cancellationToken)
-    {
-        var header = payload.Length <= 125 ? 2 : payload.Length <= ushort.MaxValue ? 4 : 10;
-        var frame = new byte[header + 4 + payload.Length];
-        frame[0] = (byte)(0x80 | (int)opcode);
-        switch (header)
-        {
-            case 2:
-                frame[1] = (byte)(0x80 | payload.Length);
-                break;
-            case 4:
-                frame[1] = 0x80 | 126;
-                BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), (ushort)payload.Length);
-                break;
-            default:
-                frame[1] = 0x80 | 127;
-                BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(2), (ulong)payload.Length);
-                break;
-        }
-
-        var mask = frame.AsSpan(header, 4);
-        Random.Shared.NextBytes(mask);
-        var body = frame.AsSpan(header + 4);
-        for (var i = 0; i < payload.Length; i++)
-        {
-            body[i] = (byte)(payload[i] ^ mask[i & 3]);
-        }
-
-        return SendAllAsync(frame, cancellationToken);
-    }
+    private ValueTask SendAsync(WebSocketOpcode opcode, ReadOnlySpan<byte> payload, CancellationToken cancellationToken) =>
+        SendAllAsync(WebSocketFrames.ClientFrame((byte)(0x80 | (int)opcode), payload), cancellationToken);
 
     private async ValueTask SendAllAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
     {

@@ -1,8 +1,6 @@
-using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 
@@ -11,7 +9,8 @@ namespace SignalStream.Hub.Tests.Infrastructure;
 /// <summary>
 /// A hostile client's view of the hub: RFC 6455 and SignalR's JSON records by hand on a plain TCP socket, so a test can
 /// do what a well-behaved client library never would (upgrade and stay silent, never read, send any bytes as a frame,
-/// connect from another loopback address). Reads only when the test says so.
+/// connect from another loopback address). Reads only when the test says so. The frames' bytes come from the test kit's
+/// <see cref="WebSocketFrames"/>, as the load harness's clients' do.
 /// </summary>
 /// <remarks>
 /// With <c>protocol: "messagepack"</c> the handshake asks for SignalR's MessagePack protocol; the server's binary frames
@@ -20,7 +19,6 @@ namespace SignalStream.Hub.Tests.Infrastructure;
 internal sealed class RawHubSocket : IDisposable
 {
     private const byte RecordSeparator = 0x1e;
-    private const string AcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
     private readonly Socket _socket;
@@ -115,10 +113,8 @@ internal sealed class RawHubSocket : IDisposable
     /// <summary>Sends the WebSocket upgrade request; returns the response status and body (the body only when refused).</summary>
     public async Task<(int Status, string Body)> UpgradeAsync()
     {
-        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
-        var request = $"GET {_endpoint.PathAndQuery} HTTP/1.1\r\nHost: {_endpoint.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-            $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n";
-        await SendBytesAsync(Encoding.ASCII.GetBytes(request));
+        var (request, expected) = WebSocketFrames.UpgradeRequest(_endpoint);
+        await SendBytesAsync(request);
         int headerEnd;
         while ((headerEnd = _received.Span.IndexOf("\r\n\r\n"u8)) < 0)
         {
@@ -133,9 +129,6 @@ internal sealed class RawHubSocket : IDisposable
         var status = int.Parse(head.Split(' ', 3)[1], System.Globalization.CultureInfo.InvariantCulture);
         if (status == 101)
         {
-#pragma warning disable CA5350 // RFC 6455 4.2.2: Sec-WebSocket-Accept is SHA-1 by protocol, not a security choice
-            var expected = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + AcceptGuid)));
-#pragma warning restore CA5350
             Assert.Contains(expected, head, StringComparison.Ordinal);
             return (status, "");
         }
@@ -204,41 +197,8 @@ internal sealed class RawHubSocket : IDisposable
         SendRawFrameAsync((byte)((fin ? 0x80 : 0) | (opcode & 0x0f)), payload, masked);
 
     /// <summary>Sends a frame whose first byte (FIN, the reserved bits, the opcode) is whatever the test says.</summary>
-    public Task SendRawFrameAsync(byte head, ReadOnlySpan<byte> payload, bool masked = true)
-    {
-        var headerLength = payload.Length <= 125 ? 2 : payload.Length <= ushort.MaxValue ? 4 : 10;
-        var frame = new byte[headerLength + (masked ? 4 : 0) + payload.Length];
-        frame[0] = head;
-        var maskBit = masked ? 0x80 : 0;
-        switch (headerLength)
-        {
-            case 2:
-                frame[1] = (byte)(maskBit | payload.Length);
-                break;
-            case 4:
-                frame[1] = (byte)(maskBit | 126);
-                BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), (ushort)payload.Length);
-                break;
-            default:
-                frame[1] = (byte)(maskBit | 127);
-                BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(2), (ulong)payload.Length);
-                break;
-        }
-
-        var body = frame.AsSpan(headerLength + (masked ? 4 : 0));
-        payload.CopyTo(body);
-        if (masked)
-        {
-            var mask = frame.AsSpan(headerLength, 4);
-            RandomNumberGenerator.Fill(mask);
-            for (var i = 0; i < body.Length; i++)
-            {
-                body[i] ^= mask[i & 3];
-            }
-        }
-
-        return SendBytesAsync(frame);
-    }
+    public Task SendRawFrameAsync(byte head, ReadOnlySpan<byte> payload, bool masked = true) =>
+        SendBytesAsync(WebSocketFrames.ClientFrame(head, payload, masked));
 
     public async Task SendBytesAsync(byte[] bytes)
     {
@@ -405,19 +365,12 @@ internal sealed class RawHubSocket : IDisposable
         while (_received.Count >= 2)
         {
             var buffered = _received.Span;
-            var (header, length) = (buffered[1] & 0x7f) switch
-            {
-                126 when buffered.Length >= 4 => (4, (long)BinaryPrimitives.ReadUInt16BigEndian(buffered[2..])),
-                127 when buffered.Length >= 10 => (10, (long)BinaryPrimitives.ReadUInt64BigEndian(buffered[2..])),
-                126 or 127 => (-1, 0L),
-                var small => (2, (long)small),
-            };
-            if (header < 0 || buffered.Length < header + length)
+            if (!WebSocketFrames.TryReadHeader(buffered, out var header, out var length, out var masked))
             {
                 return;
             }
 
-            Assert.Equal(0, buffered[1] & 0x80); // a server never masks
+            Assert.False(masked, "the server masked a frame (RFC 6455 section 5.1 forbids it)");
             var opcode = buffered[0] & 0x0f;
             var fin = (buffered[0] & 0x80) != 0;
             if (opcode == 0x8)
@@ -434,14 +387,14 @@ internal sealed class RawHubSocket : IDisposable
                     _messageOpcode = opcode; // a continuation frame carries on its message's kind
                 }
 
-                _message.Append(buffered.Slice(header, (int)length));
+                _message.Append(buffered.Slice(header, length));
                 if (fin)
                 {
                     SplitRecords();
                 }
             }
 
-            _received.Consume(header + (int)length);
+            _received.Consume(header + length);
         }
     }
 
