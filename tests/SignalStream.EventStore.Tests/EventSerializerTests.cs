@@ -9,11 +9,12 @@ public sealed class EventSerializerTests
     [Fact]
     public void EveryEventRoundTripsWithItsTypeNameAndVersion()
     {
-        // Eight decimals in the prices: the serializer must keep every one.
+        // Eight decimals in prices and volumes: the serializer must keep every one.
         var signal = Signal("BTCUSDT", 3) with { Entry = 65000.12345678m, Stop = 64500.5m };
+        var candle = Candle("BTCUSDT", Contracts.Timeframe.OneMinute, 1).Candle with { Close = 65001.87654321m, Volume = 12.34567891m };
         ISignalStreamEvent[] events =
         [
-            new CandleClosed("binance", Candle("BTCUSDT", Contracts.Timeframe.OneMinute, 1).Candle, Contracts.CandleOrigin.Live, 1, 2),
+            new CandleClosed("binance", candle, Contracts.CandleOrigin.Live, 1, 2),
             new SignalIssued(signal),
             new ShadowSignalIssued(signal),
             new SignalResolved(Outcome(signal, Contracts.OutcomeKind.Expired)),

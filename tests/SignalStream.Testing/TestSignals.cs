@@ -37,8 +37,8 @@ public static class TestSignals
         ReceivedAt = BaseTime + seq * 60_000 + 60_001,
     };
 
-    /// <summary>The signal resolved on the next candle: a win at its target (2 R) or a loss at its stop (-1 R); an
-    /// expired one leaves at its entry (0 R).</summary>
+    /// <summary>The signal resolved on the next candle: a win at its target (2 R), a loss at its stop (-1 R), an expired
+    /// one at its entry (0 R).</summary>
     public static SignalOutcome Outcome(Signal signal, OutcomeKind kind = OutcomeKind.Win, bool shadow = false) => new()
     {
         SignalId = signal.Id,
@@ -52,19 +52,19 @@ public static class TestSignals
         RMultiple = kind switch { OutcomeKind.Win => 2, OutcomeKind.Loss => -1, _ => 0 },
         ResolvedCandleOpenTime = signal.CandleOpenTime + 60_000,
         ResolvedAt = signal.CreatedAt + 60_000,
-        Reason = "test",
+        Reason = kind switch { OutcomeKind.Win => "target first", OutcomeKind.Loss => "stop first", _ => "expired" },
         Models = signal.Models,
         IsShadow = shadow,
     };
 
-    /// <summary>Candle <paramref name="index"/> of a stream (a minute apart whatever the timeframe), closed unless told;
-    /// prices grow with the index, and the volume has eight decimals so that a store's round trip of them is checked.</summary>
+    /// <summary>Candle <paramref name="index"/> of a stream (a minute apart whatever the timeframe), closed unless told.
+    /// Its prices do not move: the TypeScript SDK's wire fixture (written by Hub.Tests' HubFramesTests) holds one.</summary>
     public static CandleUpdate Candle(string symbol, Timeframe timeframe, long index, bool closed = true)
     {
         var open = BaseTime + index * 60_000;
         return new CandleUpdate(
             "simulated",
-            new Candle(symbol, timeframe, open, open + 59_999, 100m + index, 101m + index, 99m + index, 100.5m + index, 12.34567891m, 1234.5m, 42, 6m, 600m),
+            new Candle(symbol, timeframe, open, open + 59_999, 100m, 101m, 99m, 100.5m, 10m, 1000m, 5, 5m, 500m),
             closed,
             open + 60_000,
             open + 60_001,

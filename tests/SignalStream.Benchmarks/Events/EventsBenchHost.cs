@@ -6,6 +6,7 @@ using SignalStream.Contracts;
 using SignalStream.Engine;
 using SignalStream.Engine.Events;
 using SignalStream.EventStore;
+using SignalStream.Testing;
 
 namespace SignalStream.Benchmarks.Events;
 
@@ -33,10 +34,7 @@ internal sealed class EventsBenchHost : IAsyncDisposable
             ["Storage:File:Path"] = _folder,
             ["Storage:Postgres:Schema"] = _schema ?? "unused",
             ["Storage:Marten:Schema"] = _schema ?? "unused",
-            ["ConnectionStrings:Postgres"] = IsPostgreSql(provider)
-                ? Environment.GetEnvironmentVariable("SIGNALSTREAM_TEST_POSTGRES")
-                    ?? throw new InvalidOperationException("Set SIGNALSTREAM_TEST_POSTGRES: eval \"$(scripts/test-services.sh start)\"")
-                : null,
+            ["ConnectionStrings:Postgres"] = IsPostgreSql(provider) ? TestServices.Postgres : null,
             ["Storage:Writer:MaxBatchSize"] = groupSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Storage:Writer:MaxDelay"] = "00:00:00.002",
         };
@@ -160,7 +158,7 @@ internal sealed class EventsBenchHost : IAsyncDisposable
         if (_schema is not null)
         {
             // A benchmark's events would otherwise stay behind and keep autovacuum busy during the next run.
-            await using var connection = new Npgsql.NpgsqlConnection(Environment.GetEnvironmentVariable("SIGNALSTREAM_TEST_POSTGRES"));
+            await using var connection = new Npgsql.NpgsqlConnection(TestServices.Postgres);
             await connection.OpenAsync();
             await using var drop = new Npgsql.NpgsqlCommand($"DROP SCHEMA IF EXISTS {_schema} CASCADE", connection);
             await drop.ExecuteNonQueryAsync();

@@ -10,6 +10,7 @@ using SignalStream.EventStore;
 using SignalStream.EventStore.Marten;
 using SignalStream.EventStore.Postgres;
 using SignalStream.Engine.Journal;
+using SignalStream.Testing;
 
 namespace SignalStream.Benchmarks.ReadModel;
 
@@ -26,8 +27,7 @@ internal static partial class ReadModelProbe
         var schema = options["schema"];
         var live = int.Parse(options.GetValueOrDefault("live", "200"), CultureInfo.InvariantCulture);
         var pace = TimeSpan.FromMilliseconds(int.Parse(options.GetValueOrDefault("pace-ms", "100"), CultureInfo.InvariantCulture));
-        var connectionString = Environment.GetEnvironmentVariable("SIGNALSTREAM_TEST_POSTGRES")
-            ?? throw new InvalidOperationException("Set SIGNALSTREAM_TEST_POSTGRES: eval \"$(scripts/test-services.sh start)\"");
+        var connectionString = TestServices.Postgres;
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning));
         await using var dataSource = EventStoreDataSource.Create(connectionString);
         await using var store = new MartenEventStore(

@@ -10,6 +10,7 @@ using SignalStream.EventStore;
 using SignalStream.Engine.Journal;
 using SignalStream.Engine.Signals;
 using SignalStream.Engine.Signals.Internal;
+using SignalStream.Testing;
 
 namespace SignalStream.Benchmarks.ReadModel;
 
@@ -70,8 +71,7 @@ internal static partial class ReadModelProbe
             ["Storage:Provider"] = options["provider"],
             ["Storage:Postgres:Schema"] = options["schema"],
             ["Storage:Marten:Schema"] = options["schema"],
-            ["ConnectionStrings:Postgres"] = Environment.GetEnvironmentVariable("SIGNALSTREAM_TEST_POSTGRES")
-                ?? throw new InvalidOperationException("Set SIGNALSTREAM_TEST_POSTGRES: eval \"$(scripts/test-services.sh start)\""),
+            ["ConnectionStrings:Postgres"] = TestServices.Postgres,
         };
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection().AddLogging(b => b.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning));
