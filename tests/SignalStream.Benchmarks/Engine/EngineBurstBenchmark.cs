@@ -21,6 +21,11 @@ namespace SignalStream.Benchmarks.Engine;
 /// candles with their predictions, in order per stream. This is the engine's share of the load harness's closing
 /// bell; <see cref="ClosingBurstBenchmark"/> isolates features, batching and one model.
 /// </summary>
+/// <remarks>
+/// Before/after comparisons run in one process, back to back: <c>SIGNALSTREAM_BENCH_MODELS=before=/tmp/old-models</c>
+/// adds a <see cref="Models"/> value served from that folder beside the bundled <c>models/</c> (a comma-separated list
+/// of <c>name=folder</c>), and <c>SIGNALSTREAM_BENCH_INTRAOP=1,2</c> runs each with those <c>Inference:IntraOpThreads</c>.
+/// </remarks>
 [MemoryDiagnoser]
 public class EngineBurstBenchmark
 {
@@ -49,6 +54,22 @@ public class EngineBurstBenchmark
     [Params(false, true)]
     public bool Traced { get; set; }
 
+    /// <summary>Which model folder serves: <c>bundled</c> (this tree's <c>models/</c>) or a name from <c>SIGNALSTREAM_BENCH_MODELS</c>.</summary>
+    [ParamsSource(nameof(ModelFolders))]
+    public string Models { get; set; } = "bundled";
+
+    /// <summary><c>Inference:IntraOpThreads</c> (from <c>SIGNALSTREAM_BENCH_INTRAOP</c>; 1, the default, otherwise).</summary>
+    [ParamsSource(nameof(IntraOpThreadCounts))]
+    public int IntraOpThreads { get; set; } = 1;
+
+    public static IEnumerable<string> ModelFolders() =>
+        ["bundled", .. ExtraFolders().Select(f => f.Name)];
+
+    public static IEnumerable<int> IntraOpThreadCounts() =>
+        Environment.GetEnvironmentVariable("SIGNALSTREAM_BENCH_INTRAOP") is { Length: > 0 } list
+            ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse)
+            : [1];
+
     [GlobalSetup]
     public void Setup()
     {
@@ -62,7 +83,8 @@ public class EngineBurstBenchmark
             ActivitySource.AddActivityListener(_tracer);
         }
 
-        var options = new InferenceOptions { ModelsPath = ModelsFolder(), SummarySeconds = 0 };
+        var folder = Models == "bundled" ? ModelsFolder() : ExtraFolders().Single(f => f.Name == Models).Path;
+        var options = new InferenceOptions { ModelsPath = folder, SummarySeconds = 0, IntraOpThreads = IntraOpThreads };
         var time = TimeProvider.System;
         _metrics = new InferenceMetrics(_meters);
         var loader = new ModelLoader(options, time, _metrics, NullLoggerFactory.Instance);
@@ -97,7 +119,7 @@ public class EngineBurstBenchmark
     [GlobalCleanup]
     public void Cleanup()
     {
-        Console.WriteLine($"// {_registry.Current.Models.Length} models; {_metrics.Batches} batches, mean " +
+        Console.WriteLine($"// {Models}, {IntraOpThreads} intra-op: {_registry.Current.Models.Length} models; {_metrics.Batches} batches, mean " +
                           $"{(double)_metrics.BatchedRows / Math.Max(1, _metrics.Batches):F1} rows; {_metrics.Predictions} predictions");
         _channel.Complete();
         _pipeline.ExecuteTask!.GetAwaiter().GetResult();
@@ -139,6 +161,12 @@ public class EngineBurstBenchmark
             write.AsTask().GetAwaiter().GetResult();
         }
     }
+
+    private static IEnumerable<(string Name, string Path)> ExtraFolders() =>
+        (Environment.GetEnvironmentVariable("SIGNALSTREAM_BENCH_MODELS") ?? "")
+        .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(entry => entry.Split('=', 2))
+        .Select(parts => (parts[0], parts[1]));
 
     private static string ModelsFolder([CallerFilePath] string source = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "../../../models"));
