@@ -94,8 +94,11 @@ public class EngineBurstBenchmark
         }
 
         var folder = Models == "bundled" ? ModelsFolder() : ExtraFolders().Single(f => f.Name == Models).Path;
-        var options = new InferenceOptions { ModelsPath = folder, SummarySeconds = 0, IntraOpThreads = IntraOpThreads,
-            MaxQueueDelayMicroseconds = QueueDelayMicroseconds };
+        var options = new InferenceOptions
+        {
+            ModelsPath = folder, SummarySeconds = 0, IntraOpThreads = IntraOpThreads,
+            MaxQueueDelayMicroseconds = QueueDelayMicroseconds
+        };
         var time = TimeProvider.System;
         _metrics = new InferenceMetrics(_meters);
         var loader = new ModelLoader(options, time, _metrics, NullLoggerFactory.Instance);
