@@ -9,9 +9,9 @@ Two rewrites, each measured on the closing burst (docs/models.md, "Cost"):
    as much as an LSTM's input projection. The graph reshapes x to [batch, window * features] and uses mean and std tiled
    to the window instead: the same subtraction and division per element (bitwise the same values), in spans of 704.
 2. LSTM unrolled into Gemm and element-wise ops (models with one unidirectional LSTM layer read at its last step).
-   ONNX Runtime's LSTM kernel applies the gate activations row by row with scalar code; unrolled, every step is
-   four Gemm + activation pairs over the whole batch (fused by ONNX Runtime into FusedGemm, vectorised by MLAS) and
-   five element-wise ops. The sum of the input and recurrent biases is the only change in rounding.
+   ONNX Runtime's LSTM kernel cost follows rows x steps more than its arithmetic (the 48-step shadow model, with fewer
+   multiply-adds, cost twice the 32-step one); unrolled, every step is four Gemm + activation pairs over the whole
+   batch (fused by ONNX Runtime into FusedGemm, activations vectorised by MLAS) and five element-wise ops. The sum of the input and recurrent biases is the only change in rounding.
 
 Usage: /usr/bin/python3 models/train/optimize_onnx.py MODEL.onnx [OUT.onnx]   (in place without OUT)
        /usr/bin/python3 models/train/optimize_onnx.py --manifest models/NAME.manifest.json NEW_VERSION
