@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using SignalStream.Hosting;
 using SignalStream.Ingest.Binance;
 using SignalStream.Ingest.Replay;
 using SignalStream.Ingest.Simulated;
@@ -17,8 +18,7 @@ public static class IngestServiceCollectionExtensions
         services.AddOptions<IngestOptions>()
             .Bind(section)
             .PostConfigure(o => IngestOptions.ApplyCommaSeparated(section, o))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<IngestOptions>, IngestOptionsValidator>();
+            .ValidateOnStart(static o => o.Validate());
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new CandleUpdateChannel(
             sp.GetRequiredService<IOptions<IngestOptions>>().Value.ChannelCapacity, sp.GetRequiredService<TimeProvider>()));
@@ -46,14 +46,5 @@ public static class IngestServiceCollectionExtensions
 
         services.AddHostedService<IngestHostedService>();
         return services;
-    }
-
-    private sealed class IngestOptionsValidator : IValidateOptions<IngestOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, IngestOptions options)
-        {
-            var problems = options.Validate().ToList();
-            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
-        }
     }
 }

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Options;
 using SignalStream.Hub.Observability.Internal;
 
 namespace SignalStream.Hub.Observability;
@@ -62,9 +61,9 @@ public sealed class ObservabilityOptions
               || (meterName.StartsWith(pattern, StringComparison.Ordinal) && meterName[pattern.Length] == '.');
 }
 
-internal sealed class ObservabilityOptionsValidator : IValidateOptions<ObservabilityOptions>
+internal static class ObservabilityOptionsValidator
 {
-    public ValidateOptionsResult Validate(string? name, ObservabilityOptions options)
+    public static List<string> Validate(ObservabilityOptions options)
     {
         var problems = new List<string>();
         if (string.IsNullOrWhiteSpace(options.Path) || !options.Path.StartsWith('/'))
@@ -98,6 +97,6 @@ internal sealed class ObservabilityOptionsValidator : IValidateOptions<Observabi
             }
         }
 
-        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+        return problems;
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using SignalStream.Hosting;
 using SignalStream.Hub.Observability.Internal;
 using SignalStream.Hub.Observability.Logging;
 
@@ -19,8 +20,7 @@ public static class ObservabilityRegistration
         services.TryAddSingleton(TimeProvider.System);
         services.AddOptions<ObservabilityOptions>()
             .Bind(configuration.GetSection(ObservabilityOptions.SectionName))
-            .ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ObservabilityOptions>, ObservabilityOptionsValidator>());
+            .ValidateOnStart(ObservabilityOptionsValidator.Validate);
         services.TryAddSingleton<PrometheusCollector>();
         services.TryAddSingleton<ProcessMetrics>();
         services.AddHostedService<MetricsHostedService>();

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
+using SignalStream.Hosting;
 
 namespace SignalStream.Ingest.Binance;
 
@@ -13,8 +13,7 @@ public static class BinanceSourceRegistration
     {
         services.AddOptions<BinanceOptions>()
             .Bind(configuration.GetSection(BinanceOptions.SectionName))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<BinanceOptions>, BinanceOptionsValidator>();
+            .ValidateOnStart(static o => o.Validate());
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         // The source logs its own REST outcomes (rate limits, retries, refusals); four lines per request from the
@@ -24,14 +23,5 @@ public static class BinanceSourceRegistration
         services.AddSingleton<BinanceCandleSource>();
         services.AddSingleton<ICandleSource>(sp => sp.GetRequiredService<BinanceCandleSource>());
         return services;
-    }
-
-    private sealed class BinanceOptionsValidator : IValidateOptions<BinanceOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, BinanceOptions options)
-        {
-            var problems = options.Validate().ToList();
-            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
-        }
     }
 }

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
+using SignalStream.Hosting;
 
 namespace SignalStream.Ingest.Replay;
 
@@ -12,19 +12,9 @@ public static class ReplaySourceRegistration
     {
         services.AddOptions<ReplaySourceOptions>()
             .Bind(configuration.GetSection(ReplaySourceOptions.SectionName))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<ReplaySourceOptions>, Validator>();
+            .ValidateOnStart(static o => o.Validate());
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ICandleSource, ReplayCandleSource>();
         return services;
-    }
-
-    private sealed class Validator : IValidateOptions<ReplaySourceOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, ReplaySourceOptions options)
-        {
-            var problems = options.Validate().ToList();
-            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
-        }
     }
 }

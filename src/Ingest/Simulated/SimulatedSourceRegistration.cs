@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
+using SignalStream.Hosting;
 
 namespace SignalStream.Ingest.Simulated;
 
@@ -12,19 +12,9 @@ public static class SimulatedSourceRegistration
     {
         services.AddOptions<SimulatedSourceOptions>()
             .Bind(configuration.GetSection(SimulatedSourceOptions.SectionName))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<SimulatedSourceOptions>, Validator>();
+            .ValidateOnStart(static o => o.Validate());
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ICandleSource, SimulatedCandleSource>();
         return services;
-    }
-
-    private sealed class Validator : IValidateOptions<SimulatedSourceOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, SimulatedSourceOptions options)
-        {
-            var problems = options.Validate().ToList();
-            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
-        }
     }
 }
