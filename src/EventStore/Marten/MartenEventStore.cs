@@ -22,7 +22,7 @@ namespace SignalStream.EventStore.Marten;
 /// version conflict) is retried on the checked path: one transaction that finds the ids already stored, locks the
 /// streams, checks expected versions, and appends only the rest (see docs/events.md, "Marten").
 /// </remarks>
-internal sealed partial class MartenEventStore : IEventStore, IAsyncDisposable
+internal sealed partial class MartenEventStore : SqlEventStore, IEventStore, IAsyncDisposable
 {
     internal const string SchemaVersionHeader = "schema_version";
 
@@ -32,12 +32,12 @@ internal sealed partial class MartenEventStore : IEventStore, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Sql _sql;
     private readonly bool _ownsDataSource;
-    private volatile bool _initialized;
 
     /// <param name="ownsDataSource">True when this store disposes <paramref name="dataSource"/> (the DI registration); tests share one.</param>
     /// <param name="configure">More Marten configuration (its projections), applied after the store's own.</param>
     public MartenEventStore(
         NpgsqlDataSource dataSource, MartenStoreOptions options, ILogger<MartenEventStore> logger, bool ownsDataSource = false, Action<StoreOptions>? configure = null)
+        : base(dataSource, "Marten", ReadStatements(options.Schema))
     {
         if (!IsValidSchemaName(options.Schema))
         {
@@ -89,7 +89,7 @@ internal sealed partial class MartenEventStore : IEventStore, IAsyncDisposable
 
     public async ValueTask InitializeAsync(CancellationToken cancellationToken = default)
     {
-        if (_initialized)
+        if (IsInitialized)
         {
             return;
         }
@@ -115,7 +115,7 @@ internal sealed partial class MartenEventStore : IEventStore, IAsyncDisposable
         }
 
         Log.SchemaApplied(_logger, _schema);
-        _initialized = true;
+        MarkInitialized();
     }
 
     public void ReleaseUpTo(long position)
@@ -124,23 +124,12 @@ internal sealed partial class MartenEventStore : IEventStore, IAsyncDisposable
         _ = position;
     }
 
-    public IGlobalEventReader OpenGlobalReader(long afterPosition, IReadOnlyCollection<string>? dataOf = null) =>
-        new HighWaterMarkReader(_dataSource, EnsureInitialized, _sql.ReadAll, afterPosition, dataOf?.ToArray());
-
     public async ValueTask DisposeAsync()
     {
         _documents.Dispose();
         if (_ownsDataSource)
         {
             await _dataSource.DisposeAsync().ConfigureAwait(false);
-        }
-    }
-
-    private void EnsureInitialized()
-    {
-        if (!_initialized)
-        {
-            throw new InvalidOperationException("The Marten event store is not initialized: call InitializeAsync first.");
         }
     }
 
