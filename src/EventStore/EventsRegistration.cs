@@ -154,12 +154,12 @@ internal static class StorageOptionsValidator
                 }
             }
 
-            if (isMarten && !MartenEventStore.IsValidSchemaName(options.Marten.Schema))
+            if (isMarten && !SqlEventStore.IsValidSchemaName(options.Marten.Schema))
             {
                 errors.Add($"Storage:Marten:Schema '{options.Marten.Schema}' must be a plain identifier: lower-case letters, digits and '_', at most 63 characters, not starting with a digit.");
             }
 
-            if (!isMarten && !PostgresEventStore.IsValidSchemaName(options.Postgres.Schema))
+            if (!isMarten && !SqlEventStore.IsValidSchemaName(options.Postgres.Schema))
             {
                 errors.Add($"Storage:Postgres:Schema '{options.Postgres.Schema}' must be a plain identifier: lower-case letters, digits and '_', at most 63 characters, not starting with a digit.");
             }

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using global::JasperFx;
 using global::JasperFx.Events;
 using global::Marten;
@@ -37,15 +36,8 @@ internal sealed partial class MartenEventStore : SqlEventStore, IEventStore, IAs
     /// <param name="configure">More Marten configuration (its projections), applied after the store's own.</param>
     public MartenEventStore(
         NpgsqlDataSource dataSource, MartenStoreOptions options, ILogger<MartenEventStore> logger, bool ownsDataSource = false, Action<StoreOptions>? configure = null)
-        : base(dataSource, "Marten", ReadStatements(options.Schema))
+        : base(dataSource, "Marten", ReadStatements(ValidSchema(options.Schema, "Storage:Marten:Schema", nameof(options))))
     {
-        if (!IsValidSchemaName(options.Schema))
-        {
-            throw new ArgumentException(
-                $"Storage:Marten:Schema '{options.Schema}' is not a plain PostgreSQL identifier: use lower-case letters, digits and '_' (at most 63, not starting with a digit).",
-                nameof(options));
-        }
-
         _dataSource = dataSource;
         _schema = options.Schema;
         _logger = logger;
@@ -60,8 +52,6 @@ internal sealed partial class MartenEventStore : SqlEventStore, IEventStore, IAs
     internal DocumentStore Documents => _documents;
 
     public string Schema => _schema;
-
-    public static bool IsValidSchemaName(string? name) => name is not null && SchemaName().IsMatch(name);
 
     private static StoreOptions Configure(NpgsqlDataSource dataSource, string schema)
     {
@@ -132,7 +122,4 @@ internal sealed partial class MartenEventStore : SqlEventStore, IEventStore, IAs
             await _dataSource.DisposeAsync().ConfigureAwait(false);
         }
     }
-
-    [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
-    private static partial Regex SchemaName();
 }

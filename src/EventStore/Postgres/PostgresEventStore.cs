@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -26,15 +25,8 @@ internal sealed partial class PostgresEventStore : SqlEventStore, IEventStore, I
 
     /// <param name="ownsDataSource">True when this store disposes <paramref name="dataSource"/> (the DI registration); tests share one.</param>
     public PostgresEventStore(NpgsqlDataSource dataSource, PostgresStoreOptions options, ILogger<PostgresEventStore> logger, bool ownsDataSource = false)
-        : base(dataSource, "PostgreSQL", ReadStatements(options.Schema))
+        : base(dataSource, "PostgreSQL", ReadStatements(ValidSchema(options.Schema, "Storage:Postgres:Schema", nameof(options))))
     {
-        if (!IsValidSchemaName(options.Schema))
-        {
-            throw new ArgumentException(
-                $"Storage:Postgres:Schema '{options.Schema}' is not a plain PostgreSQL identifier: use lower-case letters, digits and '_' (at most 63, not starting with a digit).",
-                nameof(options));
-        }
-
         _dataSource = dataSource;
         _schema = options.Schema;
         _logger = logger;
@@ -47,14 +39,9 @@ internal sealed partial class PostgresEventStore : SqlEventStore, IEventStore, I
     /// <summary>The schema holding this store's tables.</summary>
     public string Schema => _schema;
 
-    public static bool IsValidSchemaName(string? name) => name is not null && SchemaName().IsMatch(name);
-
     public void ReleaseUpTo(long position)
     {
         // PostgreSQL keeps every event: retention there is a DBA's partitioning decision, not the writer's.
         _ = position;
     }
-
-    [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
-    private static partial Regex SchemaName();
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using Npgsql;
 
 namespace SignalStream.EventStore.Postgres;
@@ -8,11 +9,14 @@ namespace SignalStream.EventStore.Postgres;
 /// initialized check, the per-stream reads and the global reader, each over the statements the provider gives. Schema
 /// set-up, appends and disposal are each provider's own.
 /// </summary>
-internal abstract class SqlEventStore(NpgsqlDataSource dataSource, string providerName, SqlEventStore.Statements statements)
+internal abstract partial class SqlEventStore(NpgsqlDataSource dataSource, string providerName, SqlEventStore.Statements statements)
 {
     private volatile bool _initialized;
 
     protected bool IsInitialized => _initialized;
+
+    /// <summary>True for a plain PostgreSQL identifier (the schema is written into the statements as is).</summary>
+    public static bool IsValidSchemaName(string? name) => name is not null && SchemaName().IsMatch(name);
 
     public async ValueTask<IReadOnlyList<StoredEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken cancellationToken = default)
     {
@@ -73,6 +77,17 @@ internal abstract class SqlEventStore(NpgsqlDataSource dataSource, string provid
             throw new InvalidOperationException($"The {providerName} event store is not initialized: call InitializeAsync first.");
         }
     }
+
+    /// <summary>Returns <paramref name="schema"/>, or throws naming <paramref name="key"/> when it is not a plain identifier.</summary>
+    protected static string ValidSchema(string schema, string key, string paramName) =>
+        IsValidSchemaName(schema)
+            ? schema
+            : throw new ArgumentException(
+                $"{key} '{schema}' is not a plain PostgreSQL identifier: use lower-case letters, digits and '_' (at most 63, not starting with a digit).",
+                paramName);
+
+    [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
+    private static partial Regex SchemaName();
 
     /// <summary>The provider's statements over its own tables; rows in <see cref="HighWaterMarkReader.ReadEventsAsync"/>'s column order.</summary>
     /// <param name="ReadStream">Stream <c>$1</c> from version <c>$2</c> up, at most <c>$3</c> events.</param>
