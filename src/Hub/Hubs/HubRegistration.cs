@@ -11,7 +11,6 @@ using SignalStream.Hosting;
 using SignalStream.Hub.Api;
 using SignalStream.Hub.Auth;
 using SignalStream.Hub.FanOut;
-using SignalStream.Hub.FanOut.Internal;
 using SignalStream.Hub.FanOut.Redis;
 using SignalStream.Hub.Hosting;
 using SignalStream.Hub.Hubs.Internal;
@@ -75,15 +74,13 @@ public static class HubRegistration
             sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             sp.GetRequiredService<ILogger<SignalHistoryReader>>()));
         services.AddSignalStreamApi(configuration);
-        services.AddSingleton(sp => new FeedContext(
+        services.AddSingleton(sp => new SymbolFeeds(
             sp.GetRequiredService<IOptions<SignalHubOptions>>().Value,
             sp.GetRequiredService<SignalHistoryReader>() is { HasStore: true } history ? history : null,
             sp.GetRequiredService<HubMetrics>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("SignalStream.Hub.FanOut"),
-            connection => sp.GetRequiredService<ConnectionRegistry>().DisconnectSlowConsumer(connection)));
-        services.AddSingleton(sp => new SymbolFeeds(
-            sp.GetRequiredService<FeedContext>(),
+            connection => sp.GetRequiredService<ConnectionRegistry>().DisconnectSlowConsumer(connection),
             roles.RunsEngine ? null : sp.GetRequiredService<ISignalBus>()));
         services.AddSingleton<ConnectionAdmission>();
         services.AddSingleton<ConnectionRegistry>();
@@ -114,7 +111,7 @@ public static class HubRegistration
         {
             services.AddSingleton<IHubProtocol>(sp => new GuardedHubProtocol(
                 protocol == WireProtocol.MessagePack
-                    ? MessagePackFrames.Protocol
+                    ? WireProtocols.MessagePackProtocol
                     : new JsonHubProtocol(sp.GetRequiredService<IOptions<JsonHubProtocolOptions>>()),
                 sp.GetRequiredService<ConnectionRegistry>()));
         }
