@@ -83,7 +83,15 @@ public sealed class FaultToleranceTests(ITestOutputHelper output)
 
         Assert.Empty(fake.Violations);
         Assert.Equal(0, fake.PongMismatches);
-        var expectedBackfill = ExpectedBackfill(fake.KlineWrites, h.AllClosed());
+        // A connection that ended without a fault of the fake's was closed by the client: its watchdog saw a healthy
+        // connection silent for NoDataTimeout, which a loaded machine can cause. What the fake wrote on it may have
+        // been lost in flight, so its candles may come either way; every other candle's origin is exact.
+        var writes = fake.KlineWrites;
+        var faulted = fake.InjectedFaults.Where(f => f.Stream is null).Select(f => f.Connection).ToHashSet();
+        var open = fake.OpenConnections.Select(c => c.Id).ToHashSet();
+        var closedByClient = writes.Select(w => w.Connection).Distinct().Where(c => !open.Contains(c) && !faulted.Contains(c)).ToHashSet();
+        var expectedBackfill = ExpectedBackfill(writes, h.AllClosed());
+        var mayBackfill = ExpectedBackfill(writes.Where(w => !closedByClient.Contains(w.Connection)).ToList(), h.AllClosed());
         var actualBackfill = new HashSet<(string, long)>();
         foreach (var stream in streams)
         {
@@ -102,11 +110,12 @@ public sealed class FaultToleranceTests(ITestOutputHelper output)
         var gapFaults = fake.InjectedFaults.Where(f => f.Kind is "skip" or "late").Select(f => (f.Stream!, f.OpenTime)).ToList();
         Assert.NotEmpty(gapFaults);
         Assert.Subset(expectedBackfill, gapFaults.ToHashSet());
-        Assert.Equal(expectedBackfill.Order().ToArray(), actualBackfill.Order().ToArray());
+        Assert.Subset(actualBackfill, expectedBackfill);
+        Assert.Subset(mayBackfill, actualBackfill);
         Assert.Equal(6, fake.InjectedFaults.Count(f => f.Kind is "drop" or "stall" or "serverShutdown"));
         output.WriteLine($"{Symbols * Rounds} closes, {actualBackfill.Count} backfilled, faults: " +
                          string.Join(", ", fake.InjectedFaults.GroupBy(f => f.Kind).Select(g => $"{g.Key} {g.Count()}")) +
-                         $", connections {fake.ConnectionsAccepted}, REST requests {fake.RestRequests} ({fake.RestRateLimited} rate limited)");
+                         $", connections {fake.ConnectionsAccepted} ({closedByClient.Count} closed by the client's watchdog), REST requests {fake.RestRequests} ({fake.RestRateLimited} rate limited)");
         Assert.True(fake.RestRateLimited >= 1);
     }
 
