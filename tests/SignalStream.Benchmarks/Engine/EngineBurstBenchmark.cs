@@ -21,6 +21,12 @@ namespace SignalStream.Benchmarks.Engine;
 /// candles with their predictions, in order per stream. This is the engine's share of the load harness's closing
 /// bell; <see cref="ClosingBurstBenchmark"/> isolates features, batching and one model.
 /// </summary>
+/// <remarks>
+/// Before/after comparisons run in one process, back to back: <c>SIGNALSTREAM_BENCH_MODELS=before=/tmp/old-models</c>
+/// adds a <see cref="Models"/> value served from that folder beside the bundled <c>models/</c> (a comma-separated list
+/// of <c>name=folder</c>), <c>SIGNALSTREAM_BENCH_INTRAOP=1,2</c> runs each with those <c>Inference:IntraOpThreads</c>, and
+/// <c>SIGNALSTREAM_BENCH_TRACED=false</c> leaves out the traced runs. The cleanup line reports CPU per burst.
+/// </remarks>
 [MemoryDiagnoser]
 public class EngineBurstBenchmark
 {
@@ -39,6 +45,8 @@ public class EngineBurstBenchmark
     private long _shift;
 
     private ActivityListener? _tracer;
+    private TimeSpan _cpu;
+    private long _bursts;
 
     public static int Streams => Symbols * s_timeframes.Length;
 
@@ -46,8 +54,31 @@ public class EngineBurstBenchmark
     /// Whether a tracer records the candles' spans (what <c>Tracing:OtlpEndpoint</c> turns on), to show what tracing costs
     /// on and that it costs nothing off.
     /// </summary>
-    [Params(false, true)]
+    [ParamsSource(nameof(TracedValues))]
     public bool Traced { get; set; }
+
+    /// <summary>Which model folder serves: <c>bundled</c> (this tree's <c>models/</c>) or a name from <c>SIGNALSTREAM_BENCH_MODELS</c>.</summary>
+    [ParamsSource(nameof(ModelFolders))]
+    public string Models { get; set; } = "bundled";
+
+    /// <summary><c>Inference:IntraOpThreads</c> (from <c>SIGNALSTREAM_BENCH_INTRAOP</c>; 1, the default, otherwise).</summary>
+    [ParamsSource(nameof(IntraOpThreadCounts))]
+    public int IntraOpThreads { get; set; } = 1;
+
+    /// <summary>Off and on, unless <c>SIGNALSTREAM_BENCH_TRACED</c> names one (<c>false</c> or <c>true</c>).</summary>
+    public static IEnumerable<bool> TracedValues() =>
+        Environment.GetEnvironmentVariable("SIGNALSTREAM_BENCH_TRACED") is { Length: > 0 } value ? [bool.Parse(value)] : [false, true];
+
+    /// <summary><c>Inference:MaxQueueDelayMicroseconds</c> (from <c>SIGNALSTREAM_BENCH_DELAY</c>; the default 500 otherwise).</summary>
+    [ParamsSource(nameof(QueueDelays))]
+    public int QueueDelayMicroseconds { get; set; } = 500;
+
+    public static IEnumerable<int> QueueDelays() => IntegersFrom("SIGNALSTREAM_BENCH_DELAY", 500);
+
+    public static IEnumerable<string> ModelFolders() =>
+        ["bundled", .. ExtraFolders().Select(f => f.Name)];
+
+    public static IEnumerable<int> IntraOpThreadCounts() => IntegersFrom("SIGNALSTREAM_BENCH_INTRAOP", 1);
 
     [GlobalSetup]
     public void Setup()
@@ -62,7 +93,12 @@ public class EngineBurstBenchmark
             ActivitySource.AddActivityListener(_tracer);
         }
 
-        var options = new InferenceOptions { ModelsPath = ModelsFolder(), SummarySeconds = 0 };
+        var folder = Models == "bundled" ? ModelsFolder() : ExtraFolders().Single(f => f.Name == Models).Path;
+        var options = new InferenceOptions
+        {
+            ModelsPath = folder, SummarySeconds = 0, IntraOpThreads = IntraOpThreads,
+            MaxQueueDelayMicroseconds = QueueDelayMicroseconds
+        };
         var time = TimeProvider.System;
         _metrics = new InferenceMetrics(_meters);
         var loader = new ModelLoader(options, time, _metrics, NullLoggerFactory.Instance);
@@ -97,8 +133,11 @@ public class EngineBurstBenchmark
     [GlobalCleanup]
     public void Cleanup()
     {
-        Console.WriteLine($"// {_registry.Current.Models.Length} models; {_metrics.Batches} batches, mean " +
-                          $"{(double)_metrics.BatchedRows / Math.Max(1, _metrics.Batches):F1} rows; {_metrics.Predictions} predictions");
+        // CPU per burst (every thread of the process: reader, model workers, emitter) is what a shared machine's load
+        // changes least; a burst on two cores cannot take less than half of it.
+        Console.WriteLine($"// {Models}, {IntraOpThreads} intra-op, delay {QueueDelayMicroseconds} us, traced {Traced}: {_registry.Current.Models.Length} models; {_metrics.Batches} batches, mean " +
+                          $"{(double)_metrics.BatchedRows / Math.Max(1, _metrics.Batches):F1} rows; {_metrics.Predictions} predictions; " +
+                          $"CPU {_cpu.TotalMilliseconds / Math.Max(1, _bursts):F2} ms a burst over {_bursts} bursts");
         _channel.Complete();
         _pipeline.ExecuteTask!.GetAwaiter().GetResult();
         _pipeline.StopAsync(CancellationToken.None).GetAwaiter().GetResult();
@@ -120,6 +159,7 @@ public class EngineBurstBenchmark
             _shift += Rounds;
         }
 
+        var cpu = Environment.CpuUsage.TotalTime;
         _output.Expect(candles.Length);
         foreach (var candle in candles)
         {
@@ -128,6 +168,8 @@ public class EngineBurstBenchmark
         }
 
         _output.Wait();
+        _cpu += Environment.CpuUsage.TotalTime - cpu;
+        _bursts++;
         return _output.Emitted;
     }
 
@@ -139,6 +181,17 @@ public class EngineBurstBenchmark
             write.AsTask().GetAwaiter().GetResult();
         }
     }
+
+    private static IEnumerable<int> IntegersFrom(string variable, int fallback) =>
+        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } list
+            ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse)
+            : [fallback];
+
+    private static IEnumerable<(string Name, string Path)> ExtraFolders() =>
+        (Environment.GetEnvironmentVariable("SIGNALSTREAM_BENCH_MODELS") ?? "")
+        .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(entry => entry.Split('=', 2))
+        .Select(parts => (parts[0], parts[1]));
 
     private static string ModelsFolder([CallerFilePath] string source = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "../../../models"));

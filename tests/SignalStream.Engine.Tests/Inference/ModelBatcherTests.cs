@@ -64,6 +64,32 @@ public sealed class ModelBatcherTests : IDisposable
     }
 
     [Fact]
+    public async Task ARequestQueuedAfterTheDelayRunsThePartialBatchWithoutWaitingForTheWorkersTimer()
+    {
+        // Timers never fire: the producer's own check, when it queues into a batch whose oldest request has waited the
+        // delay, is what must make the batch due (the worker sleeps; it no longer spins on the clock).
+        var time = new ManualTimeProvider { FiresTimers = false };
+        var batcher = CreateTinyMean(time, maxBatch: 8, delay: TimeSpan.FromMilliseconds(10));
+        var sink = new RecordingSink(3);
+        for (var i = 0; i < 2; i++)
+        {
+            var writer = new ArrayRowWriter(Sample(i));
+            Assert.True(batcher.TryEnqueue(ref writer, sink, i));
+        }
+
+        // Once the worker has seen the open batch and gone to sleep until its deadline, the clock passes the deadline.
+        await WaitUntilAsync(() => time.HasArmedTimer);
+        time.Advance(TimeSpan.FromMilliseconds(10));
+        var third = new ArrayRowWriter(Sample(2));
+        Assert.True(batcher.TryEnqueue(ref third, sink, 2));
+
+        await sink.Done.WaitAsync(s_timeout);
+        Assert.Equal(1, _metrics.Batches);
+        Assert.Equal(3, _metrics.BatchedRows);
+        await StopAsync(batcher);
+    }
+
+    [Fact]
     public async Task FlushRunsAPartialBatchWithoutWaitingForTheQueueDelay()
     {
         var time = new ManualTimeProvider(); // never advanced: only the flush can trigger the run

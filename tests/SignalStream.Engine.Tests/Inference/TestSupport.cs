@@ -53,11 +53,26 @@ internal sealed class ManualTimeProvider : TimeProvider
 
     public override long TimestampFrequency => 1_000_000; // microseconds
 
+    /// <summary>False: <see cref="Advance"/> moves the clock but fires no timer (to show what happens without one).</summary>
+    public bool FiresTimers { get; init; } = true;
+
     public override long GetTimestamp()
     {
         lock (_lock)
         {
             return _ticks;
+        }
+    }
+
+    /// <summary>Whether some timer is armed (has a due time), for a test to wait until a worker has gone to sleep on one.</summary>
+    public bool HasArmedTimer
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _timers.Exists(t => t.DueAt is not null);
+            }
         }
     }
 
@@ -69,7 +84,7 @@ internal sealed class ManualTimeProvider : TimeProvider
         lock (_lock)
         {
             _ticks += (long)(by.TotalSeconds * TimestampFrequency);
-            due = _timers.Where(t => t.DueAt is { } d && d <= _ticks).ToList();
+            due = FiresTimers ? _timers.Where(t => t.DueAt is { } d && d <= _ticks).ToList() : [];
             foreach (var t in due)
             {
                 t.DueAt = null;

@@ -7,7 +7,8 @@ namespace SignalStream.Engine.Inference.Internal;
 
 /// <summary>
 /// Triton-style dynamic batching for one model session: requests from every stream fill the open batch; it runs
-/// when it reaches <see cref="MaxBatchSize"/> or when its oldest request has waited the maximum queue delay.
+/// when it reaches <see cref="MaxBatchSize"/> or when its oldest request has waited the maximum queue delay (checked
+/// to the tick on every request queued; by a timer, to about a millisecond, when no request comes).
 /// One ONNX Run per batch, batches in arrival order, results handed back row by row. The producer may also
 /// <see cref="Flush"/> when it has nothing more to queue, so the tail of a burst does not wait out the delay for
 /// requests that are not coming.
@@ -26,7 +27,6 @@ internal sealed partial class ModelBatcher
     private readonly int _features;
     private readonly int _rowLength;
     private readonly long _maxDelayTicks;
-    private readonly long _timerThresholdTicks;
     private readonly TimeProvider _time;
     private readonly InferenceMetrics _metrics;
     private readonly ILogger _logger;
@@ -71,9 +71,6 @@ internal sealed partial class ModelBatcher
         MaxBatchSize = maxBatchSize;
         _time = time;
         _maxDelayTicks = (long)(maxQueueDelay.TotalSeconds * time.TimestampFrequency);
-
-        // .NET timers tick at about 1 ms on Linux: shorter waits spin-yield instead, or a 100 µs delay would become 1-2 ms.
-        _timerThresholdTicks = (long)(0.002 * time.TimestampFrequency);
         _metrics = metrics;
         _logger = logger;
         _delivered = delivered;
@@ -151,6 +148,12 @@ internal sealed partial class ModelBatcher
             if (row == 0)
             {
                 batch.Oldest = now;
+                wake = true;
+            }
+            else if (now - batch.Oldest >= _maxDelayTicks && !_flushRequested)
+            {
+                // The oldest request has waited the delay while the producer kept queueing: due now, to the tick.
+                _flushRequested = true;
                 wake = true;
             }
 
@@ -253,17 +256,14 @@ internal sealed partial class ModelBatcher
                     continue;
                 }
 
-                var remaining = deadline - _time.GetTimestamp();
-                if (remaining >= _timerThresholdTicks)
-                {
-                    _timer.Change(TimeSpan.FromSeconds((double)remaining / _time.TimestampFrequency), Timeout.InfiniteTimeSpan);
-                    await _workerSignal.WaitAsync().ConfigureAwait(false);
-                    _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-                }
-                else
-                {
-                    SpinUntil(deadline);
-                }
+                // Sleep until the batch fills, the producer flushes it or finds it due, or the timer fires. The timer is
+                // for a producer that stopped queueing without a flush (waiting on another model's full queue, say);
+                // .NET timers tick at about 1 ms on Linux, so it is armed for at least 1 ms. The worker never spins:
+                // a spinning worker takes a core from the producer and the other models in the middle of a burst.
+                var remaining = Math.Max((double)(deadline - _time.GetTimestamp()) / _time.TimestampFrequency, 0.001);
+                _timer.Change(TimeSpan.FromSeconds(remaining), Timeout.InfiniteTimeSpan);
+                await _workerSignal.WaitAsync().ConfigureAwait(false);
+                _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             }
         }
         finally
@@ -276,15 +276,6 @@ internal sealed partial class ModelBatcher
 
             _session.Dispose();
             Log.SessionReleased(_logger, _model);
-        }
-    }
-
-    private void SpinUntil(long deadline)
-    {
-        var spinner = default(SpinWait);
-        while (Volatile.Read(ref _readyCount) == 0 && !_stopping && !Volatile.Read(ref _flushRequested) && _time.GetTimestamp() < deadline)
-        {
-            spinner.SpinOnce(sleep1Threshold: -1);
         }
     }
 
