@@ -51,7 +51,7 @@ public sealed partial class EngineStateLoader(
             }
         }
 
-        LogWatermarks(loaded, streams.Count);
+        Log.Watermarks(logger, loaded, streams.Count);
     }
 
     private async Task RestoreSignalStageAsync(ISignalStateRestore restore, CancellationToken cancellationToken)
@@ -105,10 +105,10 @@ public sealed partial class EngineStateLoader(
         }
 
         restore.RestoreCompleted();
-        LogRestored(signals, shadows, outcomes, symbols.Count);
+        Log.Restored(logger, signals, shadows, outcomes, symbols.Count);
         if (unreadable > 0)
         {
-            LogUnreadable(unreadable);
+            Log.Unreadable(logger, unreadable);
         }
     }
 
@@ -141,23 +141,7 @@ public sealed partial class EngineStateLoader(
             return @event;
         }
 
-        LogUndecodable(stored.StreamId, stored.Version, error);
+        Log.Undecodable(logger, stored.StreamId, stored.Version, error);
         return null;
     }
-
-    [LoggerMessage(EventId = 4900, Level = LogLevel.Information,
-        Message = "Restored the signal stage from the store: {Signals} signals, {Shadows} shadow signals, {Outcomes} outcomes across {Symbols} symbols")]
-    private partial void LogRestored(int signals, int shadows, int outcomes, int symbols);
-
-    [LoggerMessage(EventId = 4901, Level = LogLevel.Warning,
-        Message = "{Count} stored events could not be restored into the signal stage (see the preceding errors)")]
-    private partial void LogUnreadable(int count);
-
-    [LoggerMessage(EventId = 4903, Level = LogLevel.Information,
-        Message = "Loaded the newest stored candle of {Loaded} of {Streams} streams; older candles offered again are not stored or signalled twice")]
-    private partial void LogWatermarks(int loaded, int streams);
-
-    [LoggerMessage(EventId = 4902, Level = LogLevel.Error,
-        Message = "Stored event {StreamId} v{Version} could not be decoded: {Error}")]
-    private partial void LogUndecodable(string streamId, long version, string error);
 }

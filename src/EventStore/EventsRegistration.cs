@@ -9,6 +9,7 @@ using SignalStream.EventStore.File;
 using SignalStream.EventStore.Internal;
 using SignalStream.EventStore.Marten;
 using SignalStream.EventStore.Postgres;
+using SignalStream.Hosting;
 
 namespace SignalStream.EventStore;
 
@@ -41,8 +42,7 @@ public static class EventsRegistration
         services.AddOptions<StorageOptions>()
             .Bind(configuration.GetSection(StorageOptions.Section))
             .PostConfigure(o => o.Postgres.ConnectionString ??= configuration.GetConnectionString("Postgres"))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
+            .ValidateOnStart(StorageOptionsValidator.Validate);
 
         // A replay (a namespace) keeps its own journal; only the live store projects the live streams.
         var storage = configuration.GetSection(StorageOptions.Section);
@@ -124,9 +124,9 @@ public static class EventsRegistration
 }
 
 /// <summary>Checks <see cref="StorageOptions"/> at start, with messages that say how to fix them.</summary>
-internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
+internal static class StorageOptionsValidator
 {
-    public ValidateOptionsResult Validate(string? name, StorageOptions options)
+    public static List<string> Validate(StorageOptions options)
     {
         var errors = new List<string>();
         var isMarten = EventsRegistration.IsMarten(options);
@@ -154,12 +154,12 @@ internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
                 }
             }
 
-            if (isMarten && !MartenEventStore.IsValidSchemaName(options.Marten.Schema))
+            if (isMarten && !SqlEventStore.IsValidSchemaName(options.Marten.Schema))
             {
                 errors.Add($"Storage:Marten:Schema '{options.Marten.Schema}' must be a plain identifier: lower-case letters, digits and '_', at most 63 characters, not starting with a digit.");
             }
 
-            if (!isMarten && !PostgresEventStore.IsValidSchemaName(options.Postgres.Schema))
+            if (!isMarten && !SqlEventStore.IsValidSchemaName(options.Postgres.Schema))
             {
                 errors.Add($"Storage:Postgres:Schema '{options.Postgres.Schema}' must be a plain identifier: lower-case letters, digits and '_', at most 63 characters, not starting with a digit.");
             }
@@ -218,6 +218,6 @@ internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
             errors.Add("Storage:Writer:ShutdownTimeout must be positive.");
         }
 
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        return errors;
     }
 }

@@ -2,13 +2,17 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using SignalStream.Hosting;
 using SignalStream.Ingest.Binance;
 using SignalStream.Ingest.Replay;
 using SignalStream.Ingest.Simulated;
 
 namespace SignalStream.Ingest;
 
-/// <summary>Registers the configured candle source, the candle channel and the service that runs the source.</summary>
+/// <summary>
+/// Registers the configured candle source (<c>Ingest:Source</c>, with its own options section validated at start), the
+/// candle channel and the service that runs the source.
+/// </summary>
 public static class IngestServiceCollectionExtensions
 {
     public static IServiceCollection AddSignalStreamIngest(this IServiceCollection services, IConfiguration configuration)
@@ -17,8 +21,7 @@ public static class IngestServiceCollectionExtensions
         services.AddOptions<IngestOptions>()
             .Bind(section)
             .PostConfigure(o => IngestOptions.ApplyCommaSeparated(section, o))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<IngestOptions>, IngestOptionsValidator>();
+            .ValidateOnStart(static o => o.Validate());
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new CandleUpdateChannel(
             sp.GetRequiredService<IOptions<IngestOptions>>().Value.ChannelCapacity, sp.GetRequiredService<TimeProvider>()));
@@ -28,13 +31,27 @@ public static class IngestServiceCollectionExtensions
         switch (source)
         {
             case IngestSource.Simulated:
-                services.AddSimulatedSource(configuration);
+                services.AddOptions<SimulatedSourceOptions>()
+                    .Bind(configuration.GetSection(SimulatedSourceOptions.SectionName))
+                    .ValidateOnStart(static o => o.Validate());
+                services.AddSingleton<ICandleSource, SimulatedCandleSource>();
                 break;
             case IngestSource.Replay:
-                services.AddReplaySource(configuration);
+                services.AddOptions<ReplaySourceOptions>()
+                    .Bind(configuration.GetSection(ReplaySourceOptions.SectionName))
+                    .ValidateOnStart(static o => o.Validate());
+                services.AddSingleton<ICandleSource, ReplayCandleSource>();
                 break;
             default:
-                services.AddBinanceSource(configuration);
+                services.AddOptions<BinanceOptions>()
+                    .Bind(configuration.GetSection(BinanceOptions.SectionName))
+                    .ValidateOnStart(static o => o.Validate());
+                // The source logs its own REST outcomes (rate limits, retries, refusals); four lines per request from the
+                // default HttpClient loggers would drown them during warm-up and backfill.
+                services.AddHttpClient(BinanceCandleSource.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(30))
+                    .RemoveAllLoggers();
+                services.AddSingleton<BinanceCandleSource>();
+                services.AddSingleton<ICandleSource>(sp => sp.GetRequiredService<BinanceCandleSource>());
                 break;
         }
 
@@ -46,14 +63,5 @@ public static class IngestServiceCollectionExtensions
 
         services.AddHostedService<IngestHostedService>();
         return services;
-    }
-
-    private sealed class IngestOptionsValidator : IValidateOptions<IngestOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, IngestOptions options)
-        {
-            var problems = options.Validate().ToList();
-            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
-        }
     }
 }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SignalStream.Engine.Inference.Internal;
 using SignalStream.Engine.Inference.Onnx;
+using SignalStream.Hosting;
 
 namespace SignalStream.Engine.Inference;
 
@@ -19,8 +20,7 @@ public static class InferenceRegistration
         services.AddOptions<InferenceOptions>()
             .Bind(configuration.GetSection(InferenceOptions.SectionName))
             .Configure(o => o.ModelsPath = configuration["Models:Path"] is { Length: > 0 } path ? path : o.ModelsPath)
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<InferenceOptions>, InferenceOptionsValidator>();
+            .ValidateOnStart(InferenceOptionsValidator.Validate);
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<InferenceOptions>>().Value);
         services.TryAddSingleton<InferenceMetrics>();
         services.TryAddSingleton<ModelLoader>();
@@ -78,9 +78,9 @@ public static class InferenceRegistration
         return Directory.Exists(besideApp) ? besideApp : underContentRoot;
     }
 
-    internal sealed class InferenceOptionsValidator : IValidateOptions<InferenceOptions>
+    internal static class InferenceOptionsValidator
     {
-        public ValidateOptionsResult Validate(string? name, InferenceOptions options)
+        public static List<string> Validate(InferenceOptions options)
         {
             var problems = options.Validate().ToList();
             if (problems.Count == 0 && OnnxProviders.Unavailable(options.SessionSettings.Provider, options.DeviceId) is { } unavailable)
@@ -90,7 +90,7 @@ public static class InferenceRegistration
                 problems.Add(unavailable);
             }
 
-            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+            return problems;
         }
     }
 }

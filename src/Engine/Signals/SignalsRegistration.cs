@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using SignalStream.Engine.Inference;
 using SignalStream.Engine.Journal;
 using SignalStream.Engine.Signals.Internal;
+using SignalStream.Hosting;
 
 namespace SignalStream.Engine.Signals;
 
@@ -19,8 +20,7 @@ public static class SignalsRegistration
     {
         services.AddOptions<SignalsOptions>()
             .Bind(configuration.GetSection(SignalsOptions.SectionName))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<SignalsOptions>, SignalsOptionsValidator>();
+            .ValidateOnStart(static o => o.Validate());
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
 
@@ -33,14 +33,5 @@ public static class SignalsRegistration
         services.AddSingleton<ISignalStateRestore>(sp => sp.GetRequiredService<SignalStage>());
         services.AddSingleton<IAlertIntake>(sp => sp.GetRequiredService<SignalStage>());
         return services;
-    }
-
-    private sealed class SignalsOptionsValidator : IValidateOptions<SignalsOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, SignalsOptions options)
-        {
-            var problems = options.Validate().ToList();
-            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
-        }
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using global::JasperFx;
 using global::JasperFx.Events;
 using global::Marten;
@@ -22,7 +21,7 @@ namespace SignalStream.EventStore.Marten;
 /// version conflict) is retried on the checked path: one transaction that finds the ids already stored, locks the
 /// streams, checks expected versions, and appends only the rest (see docs/events.md, "Marten").
 /// </remarks>
-internal sealed partial class MartenEventStore : IEventStore, IAsyncDisposable
+internal sealed partial class MartenEventStore : SqlEventStore, IEventStore, IAsyncDisposable
 {
     internal const string SchemaVersionHeader = "schema_version";
 
@@ -32,20 +31,13 @@ internal sealed partial class MartenEventStore : IEventStore, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Sql _sql;
     private readonly bool _ownsDataSource;
-    private volatile bool _initialized;
 
     /// <param name="ownsDataSource">True when this store disposes <paramref name="dataSource"/> (the DI registration); tests share one.</param>
     /// <param name="configure">More Marten configuration (its projections), applied after the store's own.</param>
     public MartenEventStore(
         NpgsqlDataSource dataSource, MartenStoreOptions options, ILogger<MartenEventStore> logger, bool ownsDataSource = false, Action<StoreOptions>? configure = null)
+        : base(dataSource, "Marten", ReadStatements(ValidSchema(options.Schema, "Storage:Marten:Schema", nameof(options))))
     {
-        if (!IsValidSchemaName(options.Schema))
-        {
-            throw new ArgumentException(
-                $"Storage:Marten:Schema '{options.Schema}' is not a plain PostgreSQL identifier: use lower-case letters, digits and '_' (at most 63, not starting with a digit).",
-                nameof(options));
-        }
-
         _dataSource = dataSource;
         _schema = options.Schema;
         _logger = logger;
@@ -60,8 +52,6 @@ internal sealed partial class MartenEventStore : IEventStore, IAsyncDisposable
     internal DocumentStore Documents => _documents;
 
     public string Schema => _schema;
-
-    public static bool IsValidSchemaName(string? name) => name is not null && SchemaName().IsMatch(name);
 
     private static StoreOptions Configure(NpgsqlDataSource dataSource, string schema)
     {
@@ -89,7 +79,7 @@ internal sealed partial class MartenEventStore : IEventStore, IAsyncDisposable
 
     public async ValueTask InitializeAsync(CancellationToken cancellationToken = default)
     {
-        if (_initialized)
+        if (IsInitialized)
         {
             return;
         }
@@ -115,7 +105,7 @@ internal sealed partial class MartenEventStore : IEventStore, IAsyncDisposable
         }
 
         Log.SchemaApplied(_logger, _schema);
-        _initialized = true;
+        MarkInitialized();
     }
 
     public void ReleaseUpTo(long position)
@@ -123,9 +113,6 @@ internal sealed partial class MartenEventStore : IEventStore, IAsyncDisposable
         // As the Npgsql provider: PostgreSQL keeps every event; retention is a DBA's decision (or Marten's archiving).
         _ = position;
     }
-
-    public IGlobalEventReader OpenGlobalReader(long afterPosition, IReadOnlyCollection<string>? dataOf = null) =>
-        new HighWaterMarkReader(_dataSource, EnsureInitialized, _sql.ReadAll, afterPosition, dataOf?.ToArray());
 
     public async ValueTask DisposeAsync()
     {
@@ -135,15 +122,4 @@ internal sealed partial class MartenEventStore : IEventStore, IAsyncDisposable
             await _dataSource.DisposeAsync().ConfigureAwait(false);
         }
     }
-
-    private void EnsureInitialized()
-    {
-        if (!_initialized)
-        {
-            throw new InvalidOperationException("The Marten event store is not initialized: call InitializeAsync first.");
-        }
-    }
-
-    [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
-    private static partial Regex SchemaName();
 }

@@ -32,7 +32,7 @@ internal sealed partial class PostgresEventStore
 
     public async ValueTask InitializeAsync(CancellationToken cancellationToken = default)
     {
-        if (_initialized)
+        if (IsInitialized)
         {
             return;
         }
@@ -76,6 +76,6 @@ internal sealed partial class PostgresEventStore
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        _initialized = true;
+        MarkInitialized();
     }
 }

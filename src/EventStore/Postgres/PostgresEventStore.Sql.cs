@@ -2,7 +2,22 @@ namespace SignalStream.EventStore.Postgres;
 
 internal sealed partial class PostgresEventStore
 {
-    /// <summary>The statements, built once per schema.</summary>
+    // $3 of ReadAll (text[], null: all) names the types whose data is rendered; the others come with null data.
+    private static Statements ReadStatements(string schema) => new(
+        ReadStream:
+            $"SELECT seq, stream_id, version, id, type, schema_version, data::text, timestamp FROM {schema}.events " +
+            "WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3",
+        ReadStreamBackward:
+            $"SELECT seq, stream_id, version, id, type, schema_version, data::text, timestamp FROM {schema}.events " +
+            "WHERE stream_id = $1 ORDER BY version DESC LIMIT $2",
+        LastPosition: $"SELECT coalesce(max(seq), 0) FROM {schema}.events",
+        StreamVersion: $"SELECT version FROM {schema}.streams WHERE id = $1",
+        ReadAll:
+            "SELECT seq, stream_id, version, id, type, schema_version, " +
+            "CASE WHEN $3::text[] IS NULL OR type = ANY($3::text[]) THEN data::text END, timestamp " +
+            $"FROM {schema}.events WHERE seq > $1 ORDER BY seq LIMIT $2");
+
+    /// <summary>The append statements, built once per schema.</summary>
     private sealed class Sql(string schema)
     {
         // A session temp table: No Reset On Close keeps it across pool rentals, ON COMMIT DELETE ROWS empties it.
@@ -77,24 +92,5 @@ internal sealed partial class PostgresEventStore
         // Fast path, step 2: the events themselves, with the versions step 1 reserved.
         public string CopyEvents { get; } =
             $"COPY {schema}.events (id, stream_id, version, type, schema_version, data, timestamp) FROM STDIN (FORMAT BINARY)";
-
-        public string ReadStream { get; } =
-            $"SELECT seq, stream_id, version, id, type, schema_version, data::text, timestamp FROM {schema}.events " +
-            "WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3";
-
-        public string ReadStreamBackward { get; } =
-            $"SELECT seq, stream_id, version, id, type, schema_version, data::text, timestamp FROM {schema}.events " +
-            "WHERE stream_id = $1 ORDER BY version DESC LIMIT $2";
-
-        public string LastPosition { get; } = $"SELECT coalesce(max(seq), 0) FROM {schema}.events";
-
-        public string StreamVersion { get; } = $"SELECT version FROM {schema}.streams WHERE id = $1";
-
-        // $3 (text[], null: all) names the types whose data is rendered; the others come with null data.
-        public string ReadAll { get; } =
-            "SELECT seq, stream_id, version, id, type, schema_version, " +
-            "CASE WHEN $3::text[] IS NULL OR type = ANY($3::text[]) THEN data::text END, timestamp " +
-            $"FROM {schema}.events WHERE seq > $1 ORDER BY seq LIMIT $2";
-
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -16,25 +15,18 @@ namespace SignalStream.EventStore.Postgres;
 /// lost acknowledgement), it rolls back and the checked path runs: COPY into a session temp table, then one
 /// INSERT … SELECT that skips stored ids, numbers versions and reports a real conflict, on which it rolls back.
 /// </remarks>
-internal sealed partial class PostgresEventStore : IEventStore, IAsyncDisposable
+internal sealed partial class PostgresEventStore : SqlEventStore, IEventStore, IAsyncDisposable
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _schema;
     private readonly ILogger _logger;
     private readonly Sql _sql;
     private readonly bool _ownsDataSource;
-    private volatile bool _initialized;
 
     /// <param name="ownsDataSource">True when this store disposes <paramref name="dataSource"/> (the DI registration); tests share one.</param>
     public PostgresEventStore(NpgsqlDataSource dataSource, PostgresStoreOptions options, ILogger<PostgresEventStore> logger, bool ownsDataSource = false)
+        : base(dataSource, "PostgreSQL", ReadStatements(ValidSchema(options.Schema, "Storage:Postgres:Schema", nameof(options))))
     {
-        if (!IsValidSchemaName(options.Schema))
-        {
-            throw new ArgumentException(
-                $"Storage:Postgres:Schema '{options.Schema}' is not a plain PostgreSQL identifier: use lower-case letters, digits and '_' (at most 63, not starting with a digit).",
-                nameof(options));
-        }
-
         _dataSource = dataSource;
         _schema = options.Schema;
         _logger = logger;
@@ -47,25 +39,9 @@ internal sealed partial class PostgresEventStore : IEventStore, IAsyncDisposable
     /// <summary>The schema holding this store's tables.</summary>
     public string Schema => _schema;
 
-    public static bool IsValidSchemaName(string? name) => name is not null && SchemaName().IsMatch(name);
-
     public void ReleaseUpTo(long position)
     {
         // PostgreSQL keeps every event: retention there is a DBA's partitioning decision, not the writer's.
         _ = position;
     }
-
-    public IGlobalEventReader OpenGlobalReader(long afterPosition, IReadOnlyCollection<string>? dataOf = null) =>
-        new HighWaterMarkReader(_dataSource, EnsureInitialized, _sql.ReadAll, afterPosition, dataOf?.ToArray());
-
-    private void EnsureInitialized()
-    {
-        if (!_initialized)
-        {
-            throw new InvalidOperationException("The PostgreSQL event store is not initialized: call InitializeAsync first.");
-        }
-    }
-
-    [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
-    private static partial Regex SchemaName();
 }

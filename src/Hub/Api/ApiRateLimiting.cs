@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
+using SignalStream.Hosting;
 using SignalStream.Hub.Auth;
 using SignalStream.Hub.Hubs;
 
@@ -21,8 +22,7 @@ internal static class ApiRateLimiting
 
     public static IServiceCollection AddSignalStreamApi(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<ApiOptions>().Bind(configuration.GetSection(ApiOptions.SectionName)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>();
+        services.AddOptions<ApiOptions>().Bind(configuration.GetSection(ApiOptions.SectionName)).ValidateOnStart(static o => o.Validate());
         services.AddRateLimiter(o =>
         {
             o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
@@ -39,15 +39,6 @@ internal static class ApiRateLimiting
     {
         app.UseRateLimiter();
         return app;
-    }
-
-    private sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, ApiOptions options)
-        {
-            var problems = options.Validate().ToList();
-            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
-        }
     }
 }
 

@@ -1,5 +1,4 @@
 using SignalStream.Contracts;
-using SignalStream.Hub.Hubs.Internal;
 
 namespace SignalStream.Hub.FanOut;
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using SignalStream.Contracts;
 using SignalStream.Hub.FanOut.Internal;
+using SignalStream.Hub.Hubs;
 
 namespace SignalStream.Hub.FanOut;
 
@@ -19,10 +20,19 @@ internal sealed partial class SymbolFeeds : IBusListener, IHostedService, IDispo
     private readonly CancellationTokenSource _stopping = new();
     private ITimer? _catchUpTimer;
 
+    /// <param name="history">The store, every read bounded in time; null on a node without one.</param>
+    /// <param name="onSlowConsumer">Cuts off a connection that cannot keep up.</param>
     /// <param name="source">The bus this node receives from, or null when its engine runs in-process.</param>
-    public SymbolFeeds(FeedContext context, ISignalBus? source)
+    public SymbolFeeds(
+        SignalHubOptions options,
+        SignalHistoryReader? history,
+        HubMetrics metrics,
+        TimeProvider time,
+        ILogger logger,
+        Action<ConnectionState> onSlowConsumer,
+        ISignalBus? source)
     {
-        _context = context;
+        _context = new FeedContext(options, history, metrics, time, logger, onSlowConsumer);
         _source = source;
         source?.SetListener(this);
     }
@@ -56,6 +66,32 @@ internal sealed partial class SymbolFeeds : IBusListener, IHostedService, IDispo
             return _feeds.GetOrAdd(symbol, s => new SymbolFeed(s, _context, _stopping.Token));
         }
     }
+
+    /// <summary>
+    /// Subscribes a connection to its symbol's signals, the feed created (and subscribed on the bus) when missing:
+    /// what it missed after <paramref name="afterSeq"/> (or the latest per timeframe), then live.
+    /// </summary>
+    public async ValueTask<SubscribeResult> SubscribeAsync(
+        SignalSubscription subscription, long? afterSeq, IReadOnlyList<string> timeframeNames, CancellationToken cancellationToken)
+    {
+        var feed = await GetOrCreateAsync(subscription.Symbol, cancellationToken).ConfigureAwait(false);
+        return await feed.SubscribeAsync(subscription, afterSeq, timeframeNames, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops a symbol's signals for a connection (nothing happens without a feed).</summary>
+    public ValueTask UnsubscribeAsync(string symbol, ConnectionState connection) =>
+        _feeds.TryGetValue(symbol, out var feed) ? feed.UnsubscribeAsync(connection) : ValueTask.CompletedTask;
+
+    /// <summary>Sends a stream's candle updates to a connection, the symbol's feed created when missing.</summary>
+    public async ValueTask AddCandleSubscriberAsync(StreamKey stream, ConnectionState connection, CancellationToken cancellationToken)
+    {
+        var feed = await GetOrCreateAsync(stream.Symbol, cancellationToken).ConfigureAwait(false);
+        feed.AddCandleSubscriber(stream.Timeframe, connection);
+    }
+
+    /// <summary>Stops a stream's candle updates for a connection.</summary>
+    public void RemoveCandleSubscriber(StreamKey stream, ConnectionState connection) =>
+        Find(stream.Symbol)?.RemoveCandleSubscriber(stream.Timeframe, connection);
 
     void IBusListener.OnMessage(BusMessage message)
     {

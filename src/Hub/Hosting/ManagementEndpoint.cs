@@ -1,4 +1,5 @@
 using SignalStream.Hub.Auth;
+using SignalStream.Hub.MetricsExporter;
 
 namespace SignalStream.Hub.Hosting;
 
@@ -38,7 +39,7 @@ internal sealed class ManagementEndpoint
     /// <summary>Reads <c>Management:Urls</c>; throws, naming the key, when it cannot work.</summary>
     public static ManagementEndpoint Resolve(IConfiguration configuration, string publicUrls)
     {
-        var metricsPath = configuration["Observability:Path"] is { Length: > 0 } path ? path : "/metrics";
+        var metricsPath = MetricsExporterOptions.PathIn(configuration);
         var urls = configuration[$"{SectionName}:Urls"]?.Trim() ?? "";
         if (urls.Length == 0)
         {

@@ -7,10 +7,10 @@ using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
 using SignalStream.Engine;
 using SignalStream.EventStore;
+using SignalStream.Hosting;
 using SignalStream.Hub.Api;
 using SignalStream.Hub.Auth;
 using SignalStream.Hub.FanOut;
-using SignalStream.Hub.FanOut.Internal;
 using SignalStream.Hub.FanOut.Redis;
 using SignalStream.Hub.Hosting;
 using SignalStream.Hub.Hubs.Internal;
@@ -27,10 +27,8 @@ public static class HubRegistration
     {
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
-        services.AddOptions<SignalHubOptions>().Bind(configuration.GetSection(SignalHubOptions.SectionName)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<SignalHubOptions>>(new Validator<SignalHubOptions>(o => o.Validate()));
-        services.AddOptions<AuthOptions>().Bind(configuration.GetSection(AuthOptions.SectionName)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<AuthOptions>>(new Validator<AuthOptions>(o => o.Validate()));
+        services.AddOptions<SignalHubOptions>().Bind(configuration.GetSection(SignalHubOptions.SectionName)).ValidateOnStart(static o => o.Validate());
+        services.AddOptions<AuthOptions>().Bind(configuration.GetSection(AuthOptions.SectionName)).ValidateOnStart(static o => o.Validate());
         services.TryAddSingleton<HubMetrics>();
 
         var redis = configuration.GetConnectionString("Redis");
@@ -41,8 +39,8 @@ public static class HubRegistration
         }
         else if (!roles.RunsEngine)
         {
-            services.AddSingleton<IValidateOptions<SignalHubOptions>>(new Validator<SignalHubOptions>(_ =>
-                ["Node:Roles is 'hub' but ConnectionStrings:Redis is empty: a hub node receives signals from the engine over Redis. Set ConnectionStrings:Redis, or use Node:Roles=all."]));
+            services.AddOptions<SignalHubOptions>().ValidateOnStart(static _ =>
+                ["Node:Roles is 'hub' but ConnectionStrings:Redis is empty: a hub node receives signals from the engine over Redis. Set ConnectionStrings:Redis, or use Node:Roles=all."]);
         }
 
         if (roles.ServesClients)
@@ -68,8 +66,7 @@ public static class HubRegistration
     private static void AddClientServing(IServiceCollection services, IConfiguration configuration, NodeRoles roles)
     {
         services.AddSingleton(new ServedMarkets(configuration));
-        services.AddOptions<SignalHistoryOptions>().Bind(configuration.GetSection(SignalHistoryOptions.SectionName)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<SignalHistoryOptions>>(new Validator<SignalHistoryOptions>(o => o.Validate()));
+        services.AddOptions<SignalHistoryOptions>().Bind(configuration.GetSection(SignalHistoryOptions.SectionName)).ValidateOnStart(static o => o.Validate());
         services.AddSingleton(sp => new SignalHistoryReader(
             sp.GetRequiredService<ISignalHistory>(),
             sp.GetRequiredService<IOptions<SignalHistoryOptions>>(),
@@ -77,15 +74,13 @@ public static class HubRegistration
             sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             sp.GetRequiredService<ILogger<SignalHistoryReader>>()));
         services.AddSignalStreamApi(configuration);
-        services.AddSingleton(sp => new FeedContext(
+        services.AddSingleton(sp => new SymbolFeeds(
             sp.GetRequiredService<IOptions<SignalHubOptions>>().Value,
             sp.GetRequiredService<SignalHistoryReader>() is { HasStore: true } history ? history : null,
             sp.GetRequiredService<HubMetrics>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("SignalStream.Hub.FanOut"),
-            connection => sp.GetRequiredService<ConnectionRegistry>().DisconnectSlowConsumer(connection)));
-        services.AddSingleton(sp => new SymbolFeeds(
-            sp.GetRequiredService<FeedContext>(),
+            connection => sp.GetRequiredService<ConnectionRegistry>().DisconnectSlowConsumer(connection),
             roles.RunsEngine ? null : sp.GetRequiredService<ISignalBus>()));
         services.AddSingleton<ConnectionAdmission>();
         services.AddSingleton<ConnectionRegistry>();
@@ -116,7 +111,7 @@ public static class HubRegistration
         {
             services.AddSingleton<IHubProtocol>(sp => new GuardedHubProtocol(
                 protocol == WireProtocol.MessagePack
-                    ? MessagePackFrames.Protocol
+                    ? WireProtocols.MessagePackProtocol
                     : new JsonHubProtocol(sp.GetRequiredService<IOptions<JsonHubProtocolOptions>>()),
                 sp.GetRequiredService<ConnectionRegistry>()));
         }
@@ -185,16 +180,6 @@ public static class HubRegistration
 
         app.MapSignalStreamApi(jwt, roles.RunsEngine);
         return app;
-    }
-
-    private sealed class Validator<T>(Func<T, IEnumerable<string>> validate) : IValidateOptions<T>
-        where T : class
-    {
-        public ValidateOptionsResult Validate(string? name, T options)
-        {
-            var problems = validate(options).ToList();
-            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
-        }
     }
 
     /// <summary>Unhealthy once shutdown began, so load balancers stop sending new clients here first.</summary>

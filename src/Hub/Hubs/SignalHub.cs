@@ -64,9 +64,8 @@ internal sealed partial class SignalHub(
 
         try
         {
-            var feed = await feeds.GetOrCreateAsync(symbol, Context.ConnectionAborted);
             var names = Array.ConvertAll(timeframes, t => t.ToName());
-            return await feed.SubscribeAsync(subscription, afterSeq, names, Context.ConnectionAborted);
+            return await feeds.SubscribeAsync(subscription, afterSeq, names, Context.ConnectionAborted);
         }
         catch (SignalHistoryUnavailableException ex)
         {
@@ -104,10 +103,7 @@ internal sealed partial class SignalHub(
         if (state.RemoveSignalSubscription(normalized) is not null)
         {
             metrics.SubscriptionsChanged(-1);
-            if (feeds.Find(normalized) is { } feed)
-            {
-                await feed.UnsubscribeAsync(state);
-            }
+            await feeds.UnsubscribeAsync(normalized, state);
         }
     }
 
@@ -118,7 +114,8 @@ internal sealed partial class SignalHub(
         var normalized = Entitled(state, HubArguments.Symbol(symbol, markets));
         var tf = HubArguments.Timeframe(timeframe, markets);
         var limit = Limit(state);
-        var added = state.TryAddCandleSubscription(new StreamKey(normalized, tf), limit);
+        var stream = new StreamKey(normalized, tf);
+        var added = state.TryAddCandleSubscription(stream, limit);
         if (added < 0)
         {
             throw LimitReached(limit);
@@ -129,8 +126,7 @@ internal sealed partial class SignalHub(
             metrics.SubscriptionsChanged(1);
         }
 
-        var feed = await feeds.GetOrCreateAsync(normalized, Context.ConnectionAborted);
-        feed.AddCandleSubscriber(tf, state);
+        await feeds.AddCandleSubscriberAsync(stream, state, Context.ConnectionAborted);
     }
 
     public Task UnsubscribeCandles(string symbol, string timeframe)
@@ -138,10 +134,11 @@ internal sealed partial class SignalHub(
         var state = Current();
         var normalized = HubArguments.Symbol(symbol, markets);
         var tf = HubArguments.Timeframe(timeframe, markets);
-        if (state.RemoveCandleSubscription(new StreamKey(normalized, tf)))
+        var stream = new StreamKey(normalized, tf);
+        if (state.RemoveCandleSubscription(stream))
         {
             metrics.SubscriptionsChanged(-1);
-            feeds.Find(normalized)?.RemoveCandleSubscriber(tf, state);
+            feeds.RemoveCandleSubscriber(stream, state);
         }
 
         return Task.CompletedTask;

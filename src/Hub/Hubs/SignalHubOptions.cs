@@ -102,14 +102,14 @@ public sealed class SignalHubOptions
 
     /// <summary><see cref="Protocols"/> as a set, each named once; empty when it names none or an unknown one
     /// (<see cref="Validate"/> says which).</summary>
-    internal IReadOnlyList<FanOut.Internal.WireProtocol> EnabledProtocols
+    internal IReadOnlyList<FanOut.WireProtocol> EnabledProtocols
     {
         get
         {
-            var enabled = new List<FanOut.Internal.WireProtocol>(2);
+            var enabled = new List<FanOut.WireProtocol>(2);
             foreach (var name in (Protocols ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
             {
-                if (!FanOut.Internal.WireProtocols.TryParse(name.ToLowerInvariant(), out var protocol))
+                if (!FanOut.WireProtocols.TryParse(name.ToLowerInvariant(), out var protocol))
                 {
                     return [];
                 }
@@ -172,7 +172,7 @@ public sealed class SignalHubOptions
 
         if (EnabledProtocols.Count == 0)
         {
-            yield return $"Hub:Protocols is '{Protocols}'; list one or more of {string.Join(", ", FanOut.Internal.WireProtocols.Names)}, comma-separated (for example json,messagepack).";
+            yield return $"Hub:Protocols is '{Protocols}'; list one or more of {string.Join(", ", FanOut.WireProtocols.Names)}, comma-separated (for example json,messagepack).";
         }
 
         if (RecentSignalsPerSymbol < 1 || MaxRecoverySignals < 1)

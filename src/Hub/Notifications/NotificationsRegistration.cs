@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using SignalStream.EventStore;
+using SignalStream.Hosting;
 using SignalStream.Hub.Hosting;
 using SignalStream.Hub.Notifications.Internal;
 using SignalStream.Ingest;
@@ -18,8 +19,7 @@ public static class NotificationsRegistration
         services.AddOptions<NotificationsOptions>()
             .Bind(configuration.GetSection(NotificationsOptions.SectionName))
             .PostConfigure(o => AcceptCommaSeparatedLists(o, configuration.GetSection(NotificationsOptions.SectionName)))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<NotificationsOptions>, NotificationsOptionsValidator>();
+            .ValidateOnStart(NotificationsOptionsValidator.Validate);
         if (!roles.RunsEngine)
         {
             return services;
@@ -70,9 +70,9 @@ public static class NotificationsRegistration
         string.IsNullOrWhiteSpace(value) ? null : [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
 
     /// <summary>Every problem of every sink, each with its fix; secrets are never part of a message.</summary>
-    private sealed class NotificationsOptionsValidator : IValidateOptions<NotificationsOptions>
+    private static class NotificationsOptionsValidator
     {
-        public ValidateOptionsResult Validate(string? name, NotificationsOptions options)
+        public static List<string> Validate(NotificationsOptions options)
         {
             var errors = new List<string>();
             if (options.Sinks.Count > NotificationsOptions.MaxSinks)
@@ -91,7 +91,7 @@ public static class NotificationsRegistration
                 resolved?.Smtp?.TrustedCertificate?.Dispose(); // only checked here; the service resolves its own
             }
 
-            return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+            return errors;
         }
     }
 }

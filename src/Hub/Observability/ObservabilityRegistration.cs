@@ -1,29 +1,23 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
-using SignalStream.Hub.Observability.Internal;
+using SignalStream.Hub.MetricsExporter;
 using SignalStream.Hub.Observability.Logging;
 
 namespace SignalStream.Hub.Observability;
 
-/// <summary>Registers metrics collection and maps <c>/metrics</c> (Prometheus text exposition); configures logging.</summary>
+/// <summary>Registers the metrics exporter and the process's own series, maps <c>/metrics</c>; configures logging.</summary>
 public static class ObservabilityRegistration
 {
     /// <summary>
-    /// Metrics: a listener over our meters, ASP.NET Core's and the runtime's, exported at <c>Observability:Path</c>.
+    /// Metrics: the Prometheus exporter (<see cref="MetricsExporterRegistration"/>) over our meters, ASP.NET Core's and
+    /// the runtime's, and the process's own series (<see cref="ProcessMetrics"/>), exported at <c>Observability:Path</c>.
     /// Logs: <c>Logging:Format</c> = <c>simple</c> (default) or <c>json</c> (one JSON object a line, with scopes and
     /// event ids); request URLs are logged without credentials.
     /// </summary>
     public static IServiceCollection AddSignalStreamObservability(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
-        services.AddOptions<ObservabilityOptions>()
-            .Bind(configuration.GetSection(ObservabilityOptions.SectionName))
-            .ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ObservabilityOptions>, ObservabilityOptionsValidator>());
-        services.TryAddSingleton<PrometheusCollector>();
-        services.TryAddSingleton<ProcessMetrics>();
-        services.AddHostedService<MetricsHostedService>();
+        services.AddPrometheusExporter(configuration);
+        services.AddHostedService<ProcessMetrics>();
 
         services.AddLogging(logging => ConfigureLogging(logging, configuration));
         services.AddTransient<IStartupFilter, RequestLoggingStartupFilter>();
@@ -31,12 +25,7 @@ public static class ObservabilityRegistration
     }
 
     /// <summary>Maps the Prometheus endpoint (GET <c>/metrics</c> unless <c>Observability:Path</c> says otherwise).</summary>
-    public static WebApplication MapSignalStreamObservability(this WebApplication app)
-    {
-        var options = app.Services.GetRequiredService<IOptions<ObservabilityOptions>>().Value;
-        app.MapGet(options.Path, MetricsEndpoint.WriteAsync).ExcludeFromDescription();
-        return app;
-    }
+    public static WebApplication MapSignalStreamObservability(this WebApplication app) => app.MapPrometheusExporter();
 
     private static void ConfigureLogging(ILoggingBuilder logging, IConfiguration configuration)
     {

@@ -10,9 +10,10 @@ namespace SignalStream.Hub.Observability;
 /// <summary>
 /// Process-level series an operator joins other metrics against: which build runs, which roles this node has, and
 /// when it started (a reset in <c>signalstream_process_start_time_seconds</c> explains counter resets).
-/// Stage metrics live with their stages; this meter only describes the process.
+/// Stage metrics live with their stages; this meter only describes the process. A hosted service only so that the host
+/// creates it at start: its series exist from the first scrape.
 /// </summary>
-internal sealed class ProcessMetrics
+internal sealed class ProcessMetrics : IHostedService
 {
     public const string MeterName = "SignalStream.Process";
 
@@ -48,4 +49,8 @@ internal sealed class ProcessMetrics
         meter.CreateObservableGauge("signalstream_process_start_time_seconds", () => _startTimeSeconds,
             description: "Start time of the process since the Unix epoch, in seconds.");
     }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

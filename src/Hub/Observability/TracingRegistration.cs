@@ -3,6 +3,7 @@ using Npgsql;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using SignalStream.Engine.Tracing;
+using SignalStream.Hub.MetricsExporter;
 
 namespace SignalStream.Hub.Observability;
 
@@ -29,7 +30,7 @@ public static class TracingRegistration
             return services; // no tracer provider, so no listener: the spans are never made
         }
 
-        var metricsPath = configuration[$"{ObservabilityOptions.SectionName}:Path"] ?? new ObservabilityOptions().Path;
+        var metricsPath = MetricsExporterOptions.PathIn(configuration);
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(options.ServiceName))
             .WithTracing(tracing => tracing

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using SignalStream.Engine.Signals;
 using SignalStream.EventStore;
+using SignalStream.Hosting;
 using SignalStream.Hub.Hubs;
 using SignalStream.Hub.Webhooks.Internal;
 
@@ -20,8 +21,7 @@ public static class WebhooksRegistration
         services.AddOptions<WebhooksOptions>()
             .Bind(configuration.GetSection(WebhooksOptions.SectionName))
             .PostConfigure(o => o.ApplyCommaSeparated(configuration.GetSection(WebhooksOptions.SectionName)))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<WebhooksOptions>, WebhooksOptionsValidator>();
+            .ValidateOnStart(static o => o.Validate());
         services.AddMetrics();
         services.AddSingleton<WebhookMetrics>();
         var served = new ServedMarkets(configuration);
@@ -57,14 +57,5 @@ public static class WebhooksRegistration
             .DisableRateLimiting()
             .WithName("TradingViewWebhook");
         return app;
-    }
-
-    private sealed class WebhooksOptionsValidator : IValidateOptions<WebhooksOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, WebhooksOptions options)
-        {
-            var problems = options.Validate().ToList();
-            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
-        }
     }
 }

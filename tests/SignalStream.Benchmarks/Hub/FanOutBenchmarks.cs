@@ -15,7 +15,6 @@ using SignalStream.Contracts;
 using SignalStream.Hub.FanOut;
 using SignalStream.Hub.FanOut.Internal;
 using SignalStream.Hub.Hubs;
-using SignalStream.Hub.Hubs.Internal;
 using SignalStream.Hub.Transport;
 
 namespace SignalStream.Benchmarks.Hub;
@@ -113,7 +112,7 @@ public class FanOutBenchmarks
             {
                 Protocol = protocol,
             };
-            var state = new ConnectionState(hubContext, new ConnectionGuard(new InvocationBudget(time, 1000, 1000), null, null, null), options, time, _ => { });
+            var state = new ConnectionState(hubContext, options, time, _ => { });
             await _feed.SubscribeAsync(new SignalSubscription(state, "BTCUSDT", mask, 0), null, ["1m"], CancellationToken.None);
         }
     }

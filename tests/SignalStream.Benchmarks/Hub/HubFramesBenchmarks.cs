@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
+using SignalStream.Hub.FanOut;
 using SignalStream.Hub.FanOut.Internal;
 
 namespace SignalStream.Benchmarks.Hub;

@@ -2,9 +2,8 @@ using System.Diagnostics.Metrics;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using SignalStream.Hub.Hosting;
-using SignalStream.Hub.Observability;
-using SignalStream.Hub.Observability.Internal;
+using SignalStream.Hub.MetricsExporter;
+using SignalStream.Hub.MetricsExporter.Internal;
 
 namespace SignalStream.Benchmarks.Observability;
 
@@ -25,8 +24,7 @@ public class MetricsExporterBenchmarks
         var services = new ServiceCollection();
         services.AddMetrics();
         services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning));
-        services.AddSingleton(new NodeRoles(true, true));
-        services.AddOptions<ObservabilityOptions>();
+        services.AddOptions<MetricsExporterOptions>();
         services.AddSingleton<PrometheusCollector>();
         _services = services.BuildServiceProvider();
         _collector = _services.GetRequiredService<PrometheusCollector>();

@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
-using SignalStream.Hub.FanOut.Internal;
+using SignalStream.Hub.FanOut;
 
 namespace SignalStream.Hub.Tests.Client;
 

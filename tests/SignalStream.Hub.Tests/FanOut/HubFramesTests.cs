@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
+using SignalStream.Hub.FanOut;
 using SignalStream.Hub.FanOut.Internal;
 
 namespace SignalStream.Hub.Tests.FanOut;

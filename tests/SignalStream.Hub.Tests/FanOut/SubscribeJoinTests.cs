@@ -10,7 +10,6 @@ using SignalStream.EventStore;
 using SignalStream.Hub.FanOut;
 using SignalStream.Hub.FanOut.Internal;
 using SignalStream.Hub.Hubs;
-using SignalStream.Hub.Hubs.Internal;
 
 namespace SignalStream.Hub.Tests.FanOut;
 
@@ -129,8 +128,7 @@ public sealed class SubscribeJoinTests : IAsyncDisposable
     private static (SignalSubscription Subscription, Pipe ToClient) Subscriber()
     {
         var connection = new PipeHubConnection("c1", new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
-        var state = new ConnectionState(connection.Context,
-            new ConnectionGuard(new InvocationBudget(TimeProvider.System, 100, 100), null, null, null), new SignalHubOptions(), TimeProvider.System, _ => { });
+        var state = new ConnectionState(connection.Context, new SignalHubOptions(), TimeProvider.System, _ => { });
         return (new SignalSubscription(state, Symbol, SignalSubscription.MaskOf(Timeframes.All), 0), connection.ToClient);
     }
 

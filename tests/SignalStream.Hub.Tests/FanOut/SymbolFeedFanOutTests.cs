@@ -7,7 +7,6 @@ using SignalStream.Contracts;
 using SignalStream.Hub.FanOut;
 using SignalStream.Hub.FanOut.Internal;
 using SignalStream.Hub.Hubs;
-using SignalStream.Hub.Hubs.Internal;
 using SignalStream.Hub.Tests.Infrastructure;
 
 namespace SignalStream.Hub.Tests.FanOut;
@@ -33,8 +32,7 @@ public sealed class SymbolFeedFanOutTests
         for (var i = 0; i < subscribers; i++)
         {
             var connection = new PipeHubConnection($"c{i}", new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
-            var state = new ConnectionState(connection.Context,
-                new ConnectionGuard(new InvocationBudget(TimeProvider.System, 100, 100), null, null, null), options, TimeProvider.System, _ => { });
+            var state = new ConnectionState(connection.Context, options, TimeProvider.System, _ => { });
             // Every third subscriber wants only 5m signals: the filter must hold in every worker's share.
             var mask = SignalSubscription.MaskOf(i % 3 == 0 ? [Timeframe.FiveMinutes] : Timeframes.All);
             await feed.SubscribeAsync(new SignalSubscription(state, "BTCUSDT", mask, 0), null, ["1m"], CancellationToken.None);

@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.SignalR;
 using SignalStream.Contracts;
-using SignalStream.Hub.Hubs.Internal;
+using SignalStream.Hub.FanOut;
 
 namespace SignalStream.Hub.Tests.Hostile;
 

@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using SignalStream.Hub.FanOut;
 using SignalStream.Hub.Hubs;
 using SignalStream.Hub.Hubs.Internal;
 using SignalStream.Hub.Tests.Infrastructure;
@@ -14,7 +15,7 @@ public sealed class ConnectionGuardTests
         using var deadline = new RecordingTimer();
         guard.WatchHandshake(deadline);
 
-        guard.Registered(NewState(guard));
+        guard.Registered(NewState());
 
         Assert.True(deadline.Disposed);
         Assert.False(guard.TryExpireHandshake());
@@ -35,8 +36,8 @@ public sealed class ConnectionGuardTests
         Assert.True(guard.TryExpireHandshake());
     }
 
-    private static ConnectionState NewState(ConnectionGuard guard) =>
-        new(new PipeHubConnection("c1", new PipeOptions(useSynchronizationContext: false)).Context, guard, new SignalHubOptions(), TimeProvider.System, _ => { });
+    private static ConnectionState NewState() =>
+        new(new PipeHubConnection("c1", new PipeOptions(useSynchronizationContext: false)).Context, new SignalHubOptions(), TimeProvider.System, _ => { });
 
     private sealed class RecordingTimer : ITimer
     {

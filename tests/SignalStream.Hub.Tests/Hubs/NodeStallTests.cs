@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
+using SignalStream.Hub.FanOut;
 using SignalStream.Hub.FanOut.Internal;
 using SignalStream.Hub.Hubs;
 using SignalStream.Hub.Hubs.Internal;

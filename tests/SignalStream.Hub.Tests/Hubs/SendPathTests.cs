@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using SignalStream.Contracts;
+using SignalStream.Hub.FanOut.Internal;
 using SignalStream.Hub.Hubs.Internal;
 using SignalStream.Hub.Tests.Infrastructure;
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using SignalStream.Hub.FanOut;
 using SignalStream.Hub.Hubs.Internal;
 
 namespace SignalStream.Hub.Tests.Infrastructure;

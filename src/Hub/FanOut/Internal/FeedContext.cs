@@ -1,5 +1,4 @@
 using SignalStream.Hub.Hubs;
-using SignalStream.Hub.Hubs.Internal;
 
 namespace SignalStream.Hub.FanOut.Internal;
 

@@ -1,6 +1,5 @@
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
-using SignalStream.Hub.Hubs.Internal;
 
 namespace SignalStream.Hub.FanOut.Internal;
 

@@ -2,7 +2,6 @@ using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using SignalStream.Contracts;
 using SignalStream.Contracts.Serialization;
-using SignalStream.Hub.Hubs.Internal;
 
 namespace SignalStream.Hub.FanOut.Internal;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
+using SignalStream.Hosting;
 using SignalStream.Hub.Hubs;
 
 namespace SignalStream.Hub.FanOut.Redis;
@@ -9,8 +10,7 @@ internal static class RedisBusRegistration
 {
     public static IServiceCollection AddRedisSignalBus(this IServiceCollection services, IConfiguration configuration, string connectionString)
     {
-        services.AddOptions<RedisBusOptions>().Bind(configuration.GetSection(RedisBusOptions.SectionName)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<RedisBusOptions>, OptionsValidator>();
+        services.AddOptions<RedisBusOptions>().Bind(configuration.GetSection(RedisBusOptions.SectionName)).ValidateOnStart(static o => o.Validate());
         services.AddSingleton(sp => new RedisSignalBus(
             connectionString,
             sp.GetRequiredService<IOptions<SignalHubOptions>>().Value.RedisChannelPrefix,
@@ -22,14 +22,5 @@ internal static class RedisBusRegistration
         services.AddHostedService(sp => sp.GetRequiredService<RedisSignalBus>());
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
         return services;
-    }
-
-    private sealed class OptionsValidator : IValidateOptions<RedisBusOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, RedisBusOptions options)
-        {
-            var problems = options.Validate().ToList();
-            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
-        }
     }
 }

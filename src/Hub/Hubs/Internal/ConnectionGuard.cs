@@ -1,4 +1,5 @@
 using System.Net;
+using SignalStream.Hub.FanOut;
 
 namespace SignalStream.Hub.Hubs.Internal;
 

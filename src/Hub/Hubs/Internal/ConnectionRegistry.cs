@@ -11,6 +11,8 @@ namespace SignalStream.Hub.Hubs.Internal;
 internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 {
     private readonly ConcurrentDictionary<string, ConnectionState> _connections = new(StringComparer.Ordinal);
+    // The hub's own side of each connection (admission slot, invocation budget); fan-out sees only ConnectionState.
+    private readonly ConcurrentDictionary<string, ConnectionGuard> _guards = new(StringComparer.Ordinal);
     private readonly ConnectionAdmission _admission;
     private readonly SignalHubOptions _options;
     private readonly HubMetrics _metrics;
@@ -59,6 +61,9 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 
     public ConnectionState? Find(string connectionId) => _connections.GetValueOrDefault(connectionId);
 
+    /// <summary>The admission slot and invocation budget of a registered connection.</summary>
+    public ConnectionGuard? FindGuard(string connectionId) => _guards.GetValueOrDefault(connectionId);
+
     /// <summary>The connections open now (a moment's view, for inspection).</summary>
     public IReadOnlyCollection<ConnectionState> Open => [.. _connections.Values];
 
@@ -84,8 +89,9 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 
         // SignalR's own replies past Hub:OutboundQueueBytes (a client that sends requests faster than it reads the
         // replies) cut the connection off like fan-out frames past it.
-        var state = new ConnectionState(context, guard, _options, _time, DisconnectSlowConsumer) { Refused = refused };
+        var state = new ConnectionState(context, _options, _time, DisconnectSlowConsumer) { Refused = refused };
         guard.Registered(state);
+        _guards[context.ConnectionId] = guard;
         _connections[context.ConnectionId] = state;
         Interlocked.Increment(ref _count);
         _metrics.ConnectionOpened();
@@ -107,9 +113,9 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 
         Interlocked.Decrement(ref _count);
         _metrics.ConnectionClosed();
-        if (state.Guard.ReleasesOnRemove)
+        if (_guards.TryRemove(context.ConnectionId, out var guard) && guard.ReleasesOnRemove)
         {
-            state.Guard.Slot?.Release();
+            guard.Slot?.Release();
         }
 
         state.Abort();
@@ -118,15 +124,12 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         _metrics.SubscriptionsChanged(-(signals.Length + candles.Length));
         foreach (var subscription in signals)
         {
-            if (_feeds.Value.Find(subscription.Symbol) is { } feed)
-            {
-                await feed.UnsubscribeAsync(state).ConfigureAwait(false);
-            }
+            await _feeds.Value.UnsubscribeAsync(subscription.Symbol, state).ConfigureAwait(false);
         }
 
         foreach (var stream in candles)
         {
-            _feeds.Value.Find(stream.Symbol)?.RemoveCandleSubscriber(stream.Timeframe, state);
+            _feeds.Value.RemoveCandleSubscriber(stream, state);
         }
     }
 

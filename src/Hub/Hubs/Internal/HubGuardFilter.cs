@@ -16,7 +16,7 @@ internal sealed partial class HubGuardFilter(
     {
         // Calls SignalR refuses before they reach a method (unknown names, arguments that do not bind) are counted by
         // GuardedHubProtocol against the same budget.
-        if (registry.Find(invocationContext.Context.ConnectionId) is { } connection && registry.TryAdmitCall(connection.Guard) is { } refusal)
+        if (registry.FindGuard(invocationContext.Context.ConnectionId) is { } guard && registry.TryAdmitCall(guard) is { } refusal)
         {
             throw new HubException(refusal);
         }

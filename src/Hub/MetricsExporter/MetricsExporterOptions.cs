@@ -1,10 +1,12 @@
-using Microsoft.Extensions.Options;
-using SignalStream.Hub.Observability.Internal;
+using SignalStream.Hub.MetricsExporter.Internal;
 
-namespace SignalStream.Hub.Observability;
+namespace SignalStream.Hub.MetricsExporter;
 
-/// <summary>Settings under <c>Observability</c>: what <c>/metrics</c> exports and how much of it.</summary>
-public sealed class ObservabilityOptions
+/// <summary>
+/// The exporter's settings, under <c>Observability</c> (the section's name predates the exporter's own folder): what
+/// <c>/metrics</c> exports and how much of it.
+/// </summary>
+public sealed class MetricsExporterOptions
 {
     public const string SectionName = "Observability";
 
@@ -22,8 +24,10 @@ public sealed class ObservabilityOptions
         "System.Net.Http",
     ];
 
+    public const string DefaultPath = "/metrics";
+
     /// <summary>Path of the Prometheus endpoint.</summary>
-    public string Path { get; set; } = "/metrics";
+    public string Path { get; set; } = DefaultPath;
 
     /// <summary>Upper bound on series per metric; measurements past it go to one <c>overflow="true"</c> series.</summary>
     public int MaxSeriesPerMetric { get; set; } = 1000;
@@ -33,6 +37,13 @@ public sealed class ObservabilityOptions
 
     /// <summary>Bucket upper bounds per histogram, by Prometheus name; overrides the built-in table.</summary>
     public Dictionary<string, double[]> Buckets { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The endpoint's path from <paramref name="configuration"/>, for what needs it before the options are bound: the
+    /// management port's gate and tracing's filter of scrapes.
+    /// </summary>
+    public static string PathIn(IConfiguration configuration) =>
+        configuration[$"{SectionName}:{nameof(Path)}"] is { Length: > 0 } path ? path : DefaultPath;
 
     internal bool ExportsMeter(string meterName)
     {
@@ -55,29 +66,21 @@ public sealed class ObservabilityOptions
         return false;
     }
 
-    private static bool Matches(string meterName, string pattern) =>
-        pattern.EndsWith('.')
-            ? meterName.StartsWith(pattern, StringComparison.Ordinal)
-            : meterName.Equals(pattern, StringComparison.Ordinal)
-              || (meterName.StartsWith(pattern, StringComparison.Ordinal) && meterName[pattern.Length] == '.');
-}
-
-internal sealed class ObservabilityOptionsValidator : IValidateOptions<ObservabilityOptions>
-{
-    public ValidateOptionsResult Validate(string? name, ObservabilityOptions options)
+    /// <summary>Every problem with these settings, each naming its key and how to fix it.</summary>
+    internal List<string> Validate()
     {
         var problems = new List<string>();
-        if (string.IsNullOrWhiteSpace(options.Path) || !options.Path.StartsWith('/'))
+        if (string.IsNullOrWhiteSpace(Path) || !Path.StartsWith('/'))
         {
-            problems.Add($"Observability:Path is '{options.Path}'; set it to an absolute path such as '/metrics'.");
+            problems.Add($"Observability:Path is '{Path}'; set it to an absolute path such as '/metrics'.");
         }
 
-        if (options.MaxSeriesPerMetric is < 1 or > 100_000)
+        if (MaxSeriesPerMetric is < 1 or > 100_000)
         {
-            problems.Add($"Observability:MaxSeriesPerMetric is {options.MaxSeriesPerMetric}; use a value from 1 to 100000 (default 1000).");
+            problems.Add($"Observability:MaxSeriesPerMetric is {MaxSeriesPerMetric}; use a value from 1 to 100000 (default 1000).");
         }
 
-        foreach (var meter in options.AdditionalMeters)
+        foreach (var meter in AdditionalMeters)
         {
             if (string.IsNullOrWhiteSpace(meter))
             {
@@ -85,7 +88,7 @@ internal sealed class ObservabilityOptionsValidator : IValidateOptions<Observabi
             }
         }
 
-        foreach (var (metric, bounds) in options.Buckets)
+        foreach (var (metric, bounds) in Buckets)
         {
             if (!PrometheusNaming.IsValidMetricName(metric))
             {
@@ -98,6 +101,12 @@ internal sealed class ObservabilityOptionsValidator : IValidateOptions<Observabi
             }
         }
 
-        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+        return problems;
     }
+
+    private static bool Matches(string meterName, string pattern) =>
+        pattern.EndsWith('.')
+            ? meterName.StartsWith(pattern, StringComparison.Ordinal)
+            : meterName.Equals(pattern, StringComparison.Ordinal)
+              || (meterName.StartsWith(pattern, StringComparison.Ordinal) && meterName[pattern.Length] == '.');
 }

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace SignalStream.Hub.Observability.Internal;
+namespace SignalStream.Hub.MetricsExporter.Internal;
 
 /// <summary>Prometheus metric types we expose.</summary>
 internal enum MetricKind : byte

@@ -1,26 +1,24 @@
 using System.Diagnostics.Metrics;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
-using SignalStream.Hub.Hosting;
-using SignalStream.Hub.Observability;
-using SignalStream.Hub.Observability.Internal;
+using SignalStream.Hub.MetricsExporter;
+using SignalStream.Hub.MetricsExporter.Internal;
+using SignalStream.Hub.Tests.Observability;
 
-namespace SignalStream.Hub.Tests.Observability;
+namespace SignalStream.Hub.Tests.MetricsExporter;
 
 /// <summary>A started collector over its own meter factory, without a web host: for exporter unit tests.</summary>
 internal sealed class CollectorHarness : IDisposable
 {
     private readonly ServiceProvider _services;
 
-    public CollectorHarness(Action<ObservabilityOptions>? configure = null)
+    public CollectorHarness(Action<MetricsExporterOptions>? configure = null)
     {
         var services = new ServiceCollection();
         services.AddMetrics();
         services.AddLogging();
-        services.AddSingleton(new NodeRoles(true, true));
-        services.AddOptions<ObservabilityOptions>().Configure(o => configure?.Invoke(o));
+        services.AddOptions<MetricsExporterOptions>().Configure(o => configure?.Invoke(o));
         services.AddSingleton<PrometheusCollector>();
-        services.AddSingleton<ProcessMetrics>();
         _services = services.BuildServiceProvider();
         MeterFactory = _services.GetRequiredService<IMeterFactory>();
         Collector = _services.GetRequiredService<PrometheusCollector>();

@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 
-namespace SignalStream.Hub.Observability.Internal;
+namespace SignalStream.Hub.MetricsExporter.Internal;
 
 /// <summary>
 /// Bucket boundaries per quantity. The defaults Prometheus client libraries use (5 ms … 10 s) are useless for

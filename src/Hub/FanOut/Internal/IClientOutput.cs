@@ -1,6 +1,5 @@
-using SignalStream.Hub.FanOut.Internal;
 
-namespace SignalStream.Hub.Hubs.Internal;
+namespace SignalStream.Hub.FanOut.Internal;
 
 /// <summary>
 /// How the node's own messages reach one client: offered without waiting, kept in order, bounded. Fan-out never awaits a

@@ -1,9 +1,10 @@
 using System.Diagnostics.Metrics;
 using FsCheck;
 using FsCheck.Fluent;
-using SignalStream.Hub.Observability.Internal;
+using SignalStream.Hub.MetricsExporter.Internal;
+using SignalStream.Hub.Tests.Observability;
 
-namespace SignalStream.Hub.Tests.Observability;
+namespace SignalStream.Hub.Tests.MetricsExporter;
 
 public sealed class PrometheusExporterTests
 {

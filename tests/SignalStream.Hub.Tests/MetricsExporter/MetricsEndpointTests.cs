@@ -1,7 +1,8 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using SignalStream.Hub.Tests.Observability;
 
-namespace SignalStream.Hub.Tests.Observability;
+namespace SignalStream.Hub.Tests.MetricsExporter;
 
 public sealed class MetricsEndpointTests
 {

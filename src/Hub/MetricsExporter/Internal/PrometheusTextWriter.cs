@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Globalization;
 
-namespace SignalStream.Hub.Observability.Internal;
+namespace SignalStream.Hub.MetricsExporter.Internal;
 
 /// <summary>
 /// Writes the text exposition format (version 0.0.4) into a buffer rented from <see cref="ArrayPool{T}"/>:

@@ -1,4 +1,4 @@
-namespace SignalStream.Hub.Observability.Internal;
+namespace SignalStream.Hub.MetricsExporter.Internal;
 
 /// <summary>Serves the Prometheus text exposition.</summary>
 internal static class MetricsEndpoint

@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Text;
 
-namespace SignalStream.Hub.Observability.Internal;
+namespace SignalStream.Hub.MetricsExporter.Internal;
 
 /// <summary>
 /// Maps instrument names, units and tag keys to Prometheus names, following the OpenTelemetry → Prometheus

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.SignalR.Protocol;
+using SignalStream.Hub.FanOut.Internal;
 
-namespace SignalStream.Hub.FanOut.Internal;
+namespace SignalStream.Hub.FanOut;
 
 /// <summary>A SignalR hub protocol this node speaks (<c>Hub:Protocols</c>); a connection's is fixed by its handshake.</summary>
 internal enum WireProtocol : byte
@@ -18,6 +19,12 @@ internal static class WireProtocols
     public const string JsonName = "json";
 
     public const string MessagePackName = "messagepack";
+
+    /// <summary>
+    /// SignalR's MessagePack protocol with its default options: the instance the node registers, whose serializer options
+    /// fan-out's own MessagePack frames use too.
+    /// </summary>
+    public static MessagePackHubProtocol MessagePackProtocol => MessagePackFrames.Protocol;
 
     /// <summary>Every protocol, in the order <c>Hub:Protocols</c> lists them by default.</summary>
     public static IReadOnlyList<string> Names { get; } = [JsonName, MessagePackName];

@@ -3,8 +3,9 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using SignalStream.Hub.Tests.Observability;
 
-namespace SignalStream.Hub.Tests.Observability;
+namespace SignalStream.Hub.Tests.MetricsExporter;
 
 /// <summary>A real Prometheus (Debian's binary) scrapes the server; PromQL over its HTTP API sees our series.</summary>
 public sealed class PrometheusServerTests

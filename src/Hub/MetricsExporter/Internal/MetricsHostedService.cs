@@ -1,14 +1,13 @@
-namespace SignalStream.Hub.Observability.Internal;
+namespace SignalStream.Hub.MetricsExporter.Internal;
 
 /// <summary>
 /// Starts the listener with the host. It is registered before the stages, so it starts before their hosted services
 /// and sees their measurements from the first one.
 /// </summary>
-internal sealed class MetricsHostedService(PrometheusCollector collector, ProcessMetrics processMetrics) : IHostedService
+internal sealed class MetricsHostedService(PrometheusCollector collector) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _ = processMetrics; // constructed here so its instruments exist from the start
         collector.Start();
         return Task.CompletedTask;
     }

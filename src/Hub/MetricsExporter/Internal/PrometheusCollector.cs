@@ -2,7 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Text;
 using Microsoft.Extensions.Options;
 
-namespace SignalStream.Hub.Observability.Internal;
+namespace SignalStream.Hub.MetricsExporter.Internal;
 
 /// <summary>
 /// Listens to the exported meters and aggregates every measurement into <see cref="MetricFamily"/> series as it
@@ -21,7 +21,7 @@ internal sealed partial class PrometheusCollector : IDisposable
     private static readonly byte[] s_overflowName = Encoding.UTF8.GetBytes(OverflowMetric);
 
     private readonly IMeterFactory _meterFactory;
-    private readonly ObservabilityOptions _options;
+    private readonly MetricsExporterOptions _options;
     private readonly ILogger _logger;
     private readonly MeterListener _listener = new();
     private readonly Lock _registryGate = new();
@@ -32,7 +32,7 @@ internal sealed partial class PrometheusCollector : IDisposable
     private long _generation;
     private bool _started;
 
-    public PrometheusCollector(IMeterFactory meterFactory, IOptions<ObservabilityOptions> options, ILogger<PrometheusCollector> logger)
+    public PrometheusCollector(IMeterFactory meterFactory, IOptions<MetricsExporterOptions> options, ILogger<PrometheusCollector> logger)
     {
         _meterFactory = meterFactory;
         _options = options.Value;

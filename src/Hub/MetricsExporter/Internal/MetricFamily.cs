@@ -1,7 +1,7 @@
 using System.Numerics;
 using System.Text;
 
-namespace SignalStream.Hub.Observability.Internal;
+namespace SignalStream.Hub.MetricsExporter.Internal;
 
 /// <summary>
 /// One Prometheus metric family (a name, its HELP/TYPE and its series). Lookup of a series by tag set is lock-free:

@@ -1,8 +1,7 @@
 using Microsoft.AspNetCore.SignalR;
-using SignalStream.Hub.FanOut.Internal;
 using SignalStream.Hub.Transport;
 
-namespace SignalStream.Hub.Hubs.Internal;
+namespace SignalStream.Hub.FanOut.Internal;
 
 /// <summary>
 /// A WebSocket client whose socket the node writes itself (<see cref="SocketFrameOutput"/>): a delivery is one

@@ -3,14 +3,15 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.SignalR;
 using SignalStream.Contracts;
 using SignalStream.Hub.Auth;
-using SignalStream.Hub.FanOut;
 using SignalStream.Hub.FanOut.Internal;
+using SignalStream.Hub.Hubs;
 using SignalStream.Hub.Transport;
 
-namespace SignalStream.Hub.Hubs.Internal;
+namespace SignalStream.Hub.FanOut;
 
 /// <summary>
-/// One client connection: its output (how frames reach it), its subscriptions, entitlements and invocation budget.
+/// One client connection as fan-out sees it: its output (how frames reach it), its subscriptions and entitlements. The
+/// hub's own per-connection state (admission slot, invocation budget) stays with the hub (ConnectionRegistry).
 /// </summary>
 /// <remarks>
 /// Fan-out never awaits a client: it offers the shared, already serialized frame and moves on (<see cref="IClientOutput"/>).
@@ -32,10 +33,9 @@ internal sealed class ConnectionState
     private readonly Socket? _socket;
 
     /// <param name="onOverflow">Cuts the connection off when SignalR's own replies take what waits past the byte bound.</param>
-    public ConnectionState(HubConnectionContext context, ConnectionGuard guard, SignalHubOptions options, TimeProvider time, Action<ConnectionState> onOverflow)
+    public ConnectionState(HubConnectionContext context, SignalHubOptions options, TimeProvider time, Action<ConnectionState> onOverflow)
     {
         Context = context;
-        Guard = guard;
         Protocol = WireProtocols.Of(context.Protocol);
         var http = context.GetHttpContext();
         _socket = http?.Features.Get<IConnectionSocketFeature>()?.Socket;
@@ -62,9 +62,6 @@ internal sealed class ConnectionState
 
     /// <summary>How this connection's frames reach its client.</summary>
     public IClientOutput Output { get; }
-
-    /// <summary>Its admission slot and invocation budget, from its connect request on.</summary>
-    public ConnectionGuard Guard { get; }
 
     /// <summary>Why admission refused this connection at its handshake (long polling, which has no lasting connect
     /// request to count), or null when it holds a slot.</summary>

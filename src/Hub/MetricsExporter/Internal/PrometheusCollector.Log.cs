@@ -1,4 +1,4 @@
-namespace SignalStream.Hub.Observability.Internal;
+namespace SignalStream.Hub.MetricsExporter.Internal;
 
 internal sealed partial class PrometheusCollector
 {

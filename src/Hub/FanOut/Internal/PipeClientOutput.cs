@@ -1,8 +1,7 @@
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.SignalR;
-using SignalStream.Hub.FanOut.Internal;
 
-namespace SignalStream.Hub.Hubs.Internal;
+namespace SignalStream.Hub.FanOut.Internal;
 
 /// <summary>
 /// A client reached through SignalR's own send path: its pipe, its transport and Kestrel. Used where the node does not
