@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using SignalStream.Contracts;
 using SignalStream.Hub.Hubs;
@@ -119,7 +120,19 @@ public sealed class DeliveryTests
         await node.PublishCandleAsync(TestSignals.Candle("BTCUSDT", Timeframe.OneMinute, 1));
         await node.PublishCandleAsync(TestSignals.Candle("BTCUSDT", Timeframe.OneMinute, 2));
 
-        var candles = await client.NextEventsAsync(HubNames.CandleEvent, 3);
+        // The node's own simulated market streams BTCUSDT too (its warm-up history and live closes reach candle
+        // subscribers): only this test's candles, at their fixed times, are the ones to check.
+        var ours = new[] { 1L, 2L }.Select(i => TestSignals.Candle("BTCUSDT", Timeframe.OneMinute, i).Candle.OpenTime).ToHashSet();
+        var candles = new List<JsonElement>();
+        while (candles.Count < 3)
+        {
+            var candle = (await client.NextEventsAsync(HubNames.CandleEvent, 1))[0];
+            if (ours.Contains(candle.GetProperty("openTime").GetInt64()))
+            {
+                candles.Add(candle);
+            }
+        }
+
         Assert.Equal([false, true, true], candles.Select(c => c.GetProperty("isClosed").GetBoolean()));
         Assert.All(candles, c => Assert.Equal("1m", c.GetProperty("timeframe").GetString()));
         Assert.True(candles[1].GetProperty("openTime").GetInt64() < candles[2].GetProperty("openTime").GetInt64());
