@@ -11,7 +11,8 @@ using SignalStream.LoadTests.Scenarios;
 //   dotnet run -c Release --project load-tests/SignalStream.LoadTests -- --self-check   (the harness's own logic, no servers)
 // Thousands of client sockets each wake up for one small message: running their receive continuations on the socket
 // engine's thread instead of queueing each to the thread pool cut the harness's CPU per delivered message by ~15 %
-// (measured, BENCHMARKS.md). The price: every client's receive then runs on that one thread (on 2 cores), so run with
+// (measured when it was added, session 3; not kept in BENCHMARKS.md, so compare again before relying on it). The
+// price: every client's receive then runs on that one thread (on 2 cores), so run with
 // DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0 to compare. Read by the runtime when the first socket is created, so
 // set before any; the servers the harness starts do not inherit it (ManagedProcess removes it).
 if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)

@@ -308,8 +308,9 @@ internal sealed partial class SymbolFeed
     /// symbol never overtakes this one on any connection.
     /// </summary>
     /// <remarks>
-    /// An offer to a connection whose socket the node writes is a system call on this thread (about 10 µs on loopback,
-    /// BENCHMARKS.md), so one thread would cap a popular symbol near 100k deliveries/s; SignalR's path used to spread
+    /// An offer to a connection whose socket the node writes is a system call on this thread (7.2 µs a delivery on
+    /// loopback, the reader's share included: BENCHMARKS.md, "Hub fan-out (micro)"), so one thread would cap a popular
+    /// symbol near 140k deliveries/s; SignalR's path used to spread
     /// that work over Kestrel's socket threads.
     /// </remarks>
     private int OfferAll(SignalSubscription[] subscribers, Audience audience, OutboundMessage message)
