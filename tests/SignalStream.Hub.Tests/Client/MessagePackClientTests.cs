@@ -145,7 +145,15 @@ public sealed class MessagePackClientTests
             _connection = connection;
             connection.On<Signal>(HubNames.SignalEvent, s => _signals.Writer.TryWrite(s));
             connection.On<SignalOutcome>(HubNames.SignalResolvedEvent, o => _outcomes.Writer.TryWrite(o));
-            connection.On<CandleMessage>(HubNames.CandleEvent, c => _candles.Writer.TryWrite(c));
+            // Only the test's candles (at TestSignals' fixed times, years back): the node's own simulated market streams
+            // BTCUSDT at today's time, and its warm-up closes can reach a subscriber since ingest starts after the host.
+            connection.On<CandleMessage>(HubNames.CandleEvent, c =>
+            {
+                if (c.OpenTime < TestSignals.BaseTime + TimeSpan.FromDays(365).Ticks / TimeSpan.TicksPerMillisecond)
+                {
+                    _candles.Writer.TryWrite(c);
+                }
+            });
             connection.Closed += error =>
             {
                 _closed.TrySetResult(error);
