@@ -69,16 +69,9 @@ public sealed class EventWriterTests : IDisposable
     [Fact]
     public async Task ASignalAndItsOutcomeArePublishedAndReadableOnlyOnceTheirCommitIsAcknowledged()
     {
-        ControllableStore? store = null;
-        await using var host = await EventsHost.StartAsync(
-            EventsHost.FileSettings(_folder),
-            services =>
-            {
-                services.AddSingleton<IEventStore>(_ => store = new ControllableStore(FileStore(_folder)));
-                services.AddSingleton<IEngineOutput>(sp => new RecordingPublisher(sp.GetRequiredService<IEventStore>()));
-            });
-        var publisher = host.Services.GetServices<IEngineOutput>().OfType<RecordingPublisher>().Single();
-        store!.Pause();
+        var (started, store, publisher) = await StartWithControlledStoreAsync(EventsHost.FileSettings(_folder));
+        await using var host = started;
+        store.Pause();
         var signal = Signal("BTCUSDT", 1);
 
         // The engine is not held up by the commit: both hand-offs complete while the store is stalled.
@@ -134,20 +127,13 @@ public sealed class EventWriterTests : IDisposable
     [Fact]
     public async Task OnSeveralLanesWithFailingAndUnacknowledgedCommitsEverySymbolKeepsItsOrderNothingIsWrittenTwiceAndPublicationFollowsTheCommit()
     {
-        ControllableStore? store = null;
         var settings = EventsHost.FileSettings(_folder);
         settings["Storage:Writer:CommitLanes"] = "3";
         settings["Storage:Writer:MaxBatchSize"] = "7";
         settings["Storage:Writer:RetryInitialDelay"] = "00:00:00.010";
-        await using var host = await EventsHost.StartAsync(
-            settings,
-            services =>
-            {
-                services.AddSingleton<IEventStore>(_ => store = new ControllableStore(FileStore(_folder)));
-                services.AddSingleton<IEngineOutput>(sp => new RecordingPublisher(sp.GetRequiredService<IEventStore>()));
-            });
-        var publisher = host.Services.GetServices<IEngineOutput>().OfType<RecordingPublisher>().Single();
-        store!.FailNext(3);
+        var (started, store, publisher) = await StartWithControlledStoreAsync(settings);
+        await using var host = started;
+        store.FailNext(3);
         store.LoseAcknowledgements(2);
 
         string[] symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT"];
@@ -252,16 +238,9 @@ public sealed class EventWriterTests : IDisposable
     [Fact]
     public async Task ShutdownCommitsEveryBufferedSignalThenPublishesIt()
     {
-        ControllableStore? store = null;
-        await using var host = await EventsHost.StartAsync(
-            EventsHost.FileSettings(_folder),
-            services =>
-            {
-                services.AddSingleton<IEventStore>(_ => store = new ControllableStore(FileStore(_folder)));
-                services.AddSingleton<IEngineOutput>(sp => new RecordingPublisher(sp.GetRequiredService<IEventStore>()));
-            });
-        var publisher = host.Services.GetServices<IEngineOutput>().OfType<RecordingPublisher>().Single();
-        store!.Pause();
+        var (started, store, publisher) = await StartWithControlledStoreAsync(EventsHost.FileSettings(_folder));
+        await using var host = started;
+        store.Pause();
         for (var seq = 1; seq <= 50; seq++)
         {
             await host.Output.OnSignalAsync(Signal("SOLUSDT", seq), default);
@@ -391,6 +370,24 @@ public sealed class EventWriterTests : IDisposable
         var stored = await restarted.Store.ReadStreamAsync(EventStreams.Candles(stream), 1, 10);
         var openTimes = stored.Select(e => Assert.IsType<CandleClosed>(EventSerializer.TryDeserialize(e, out var d, out _) ? d : null).Candle.OpenTime).ToList();
         Assert.Equal(Enumerable.Range(0, 4).Select(i => Candle("BTCUSDT", Timeframe.OneMinute, i).Candle.OpenTime), openTimes);
+    }
+
+    /// <summary>
+    /// A writer over a file store the test can stall or fail (<see cref="ControllableStore"/>), with a publisher that
+    /// records what reached it; the store exists once the host has started.
+    /// </summary>
+    private async Task<(EventsHost Host, ControllableStore Store, RecordingPublisher Publisher)> StartWithControlledStoreAsync(
+        Dictionary<string, string?> settings)
+    {
+        ControllableStore? store = null;
+        var host = await EventsHost.StartAsync(
+            settings,
+            services =>
+            {
+                services.AddSingleton<IEventStore>(_ => store = new ControllableStore(FileStore(_folder)));
+                services.AddSingleton<IEngineOutput>(sp => new RecordingPublisher(sp.GetRequiredService<IEventStore>()));
+            });
+        return (host, store!, host.Services.GetServices<IEngineOutput>().OfType<RecordingPublisher>().Single());
     }
 
     private static FileEventStore FileStore(string folder) =>
