@@ -33,7 +33,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 command -v dotnet >/dev/null || { echo "the .NET 10 SDK is required (dotnet not on PATH)"; exit 1; }
 
-passed=0; failed=0; suites_failed=()
+passed=0; failed=0; suites_failed=(); failed_tests=()
 record() { # name, passed, failed, exit code
   passed=$((passed + $2)); failed=$((failed + $3))
   if [ "$4" != 0 ] || [ "$3" != 0 ]; then suites_failed+=("$1"); fi
@@ -81,6 +81,9 @@ if [ "$built" = 0 ]; then
     if [ "$f" != 0 ]; then
       # The first lines of each failure (server logs captured by a test can follow; they are cut here).
       grep -A8 -E '^\s+Error Message:' "$log" | grep -v -E 'Failed to invoke hub method|^\s+(info|warn|dbug|fail):' | head -60
+      # Kept for the summary: CI shows the end of the output, and the name of what failed must be in it.
+      while IFS= read -r t; do failed_tests+=("$name: $t"); done < <(grep -oE '^\s+Failed [A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z0-9_]+' "$log" | sed -E 's/^\s+Failed //' | sort -u | head -20)
+      while IFS= read -r m; do failed_tests+=("    $m"); done < <(grep -A2 -E '^\s+Error Message:' "$log" | grep -v -E 'Error Message:|^--$' | sed -E 's/^\s+//' | cut -c1-200 | head -6)
     fi
     echo "$name: $p passed, $f failed"
     record "$name" "$p" "$f" "$code"
@@ -108,5 +111,6 @@ done
 
 step "summary"
 [ ${#suites_failed[@]} -gt 0 ] && echo "failing suites: ${suites_failed[*]}"
+[ ${#failed_tests[@]} -gt 0 ] && printf '%s\n' "failed tests:" "${failed_tests[@]}"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ ${#suites_failed[@]} = 0 ]

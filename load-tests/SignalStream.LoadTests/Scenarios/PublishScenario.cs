@@ -73,6 +73,7 @@ internal sealed class PublishScenario
             await using var publisher = new RedisPublisher(redisEndpoint, _options.ChannelPrefix);
             var delivered = () => pools.Sum(p => p.Stats.Delivered);
             var startDelivered = delivered();
+            var pauses = await GcPauseWindow.StartAsync(target == Targets.SignalStream && hubs.Count == 1 ? hubs[0].Url : null, cancellationToken);
             using var stopPublishing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             ProcessSampler[] sampled = [.. samplers, harness];
             var watch = PublishWindow.Start(sampled);
@@ -88,6 +89,7 @@ internal sealed class PublishScenario
             await stopPublishing.CancelAsync();
             await publishing;
             var publishSeconds = watch.Elapsed.TotalSeconds;
+            result.Notes.Add(await pauses.DescribeAsync(publishSeconds, cancellationToken));
             await disruption;
             await publisher.FlushAsync(cancellationToken);
             result.Published = publisher.Published;

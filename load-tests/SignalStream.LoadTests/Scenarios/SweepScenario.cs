@@ -73,13 +73,13 @@ internal sealed class SweepScenario
             // A fresh server's first messages pay for JIT and first-use allocations (first trial: the first step's p99
             // was 76 ms at 500 deliveries/s, the next steps' 4 ms at up to 4x the rate), which is not capacity: warm up at
             // the ladder's first rate, checked like a step, not counted.
-            sweep.WarmUp = (await StepAsync(target, "warm-up", _options.SweepRates[0], Math.Min(WarmUpSeconds, _options.Duration), server.Process, pool,
+            sweep.WarmUp = (await StepAsync(target, "warm-up", _options.SweepRates[0], Math.Min(WarmUpSeconds, _options.Duration), server.Process, server.Url, pool,
                 publisher, symbols, subscribers, finalSeq, continuity, cancellationToken)).Result;
             await Task.Delay(Settle, cancellationToken);
 
             async Task MeasureAsync(double rate, string name)
             {
-                var step = await StepAsync(target, name, rate, _options.Duration, server.Process, pool, publisher, symbols, subscribers, finalSeq,
+                var step = await StepAsync(target, name, rate, _options.Duration, server.Process, server.Url, pool, publisher, symbols, subscribers, finalSeq,
                     continuity, cancellationToken);
                 sweep.Steps.Add(step);
                 var r = step.Result;
@@ -125,7 +125,7 @@ internal sealed class SweepScenario
         }
     }
 
-    private async Task<SweepStep> StepAsync(string target, string name, double rate, double duration, ManagedProcess server, ClientPool pool, RedisPublisher publisher, IReadOnlyList<string> symbols,
+    private async Task<SweepStep> StepAsync(string target, string name, double rate, double duration, ManagedProcess server, Uri serverUrl, ClientPool pool, RedisPublisher publisher, IReadOnlyList<string> symbols,
         long[] subscribers, long[] finalSeq, Continuity continuity, CancellationToken cancellationToken)
     {
         var result = new ScenarioResult
@@ -142,6 +142,7 @@ internal sealed class SweepScenario
         var harness = new ProcessSampler(Environment.ProcessId, "harness");
         ProcessSampler[] sampled = [serverSampler, harness];
         var startDelivered = pool.Stats.Delivered;
+        var pauses = await GcPauseWindow.StartAsync(target == Targets.SignalStream ? serverUrl : null, cancellationToken);
 
         using var stopPublishing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var watch = PublishWindow.Start(sampled);
@@ -150,6 +151,7 @@ internal sealed class SweepScenario
         await stopPublishing.CancelAsync();
         await publishing;
         var seconds = watch.Elapsed.TotalSeconds;
+        result.Notes.Add(await pauses.DescribeAsync(seconds, cancellationToken));
         await publisher.FlushAsync(cancellationToken);
         var drained = await PublishScenario.DrainAsync(pool.Clients, symbols, finalSeq, TimeSpan.FromSeconds(Math.Max(10, duration)), cancellationToken);
 
