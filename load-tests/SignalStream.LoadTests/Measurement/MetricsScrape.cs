@@ -24,6 +24,9 @@ internal sealed class MetricsScrape
         }
     }
 
+    /// <summary>The exposition as read, line by line (empty when the read failed).</summary>
+    public IReadOnlyList<string> Lines => _lines;
+
     /// <summary>The sum of every sample named <paramref name="name"/> (all label sets), whose labels contain
     /// <paramref name="labelFilter"/> when given; 0 when absent.</summary>
     public double Sum(string name, string? labelFilter = null)

@@ -142,6 +142,9 @@ internal sealed class PublishScenario
             if (target == Targets.SignalStream && hubs.Count == 1)
             {
                 result.Notes.Add(await GcReading.DescribeAsync(hubs[0].Url, _options.Clients, cancellationToken));
+                // The node's own view of the run (send durations, queued bytes, sweep delay) beside its log.
+                var scrape = await MetricsScrape.ReadAsync(hubs[0].Url, cancellationToken);
+                await File.WriteAllLinesAsync(Path.Combine(_folder, $"{scenario}-{target}", "hub1.metrics.txt"), scrape.Lines, cancellationToken);
             }
             if (publisher.Resent > 0 || publisher.Lost > 0)
             {
