@@ -18,7 +18,10 @@ RUN dotnet publish src/Hub/SignalStream.Hub.csproj -c Release -o /app --no-resto
 FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION} AS runtime
 WORKDIR /app
 # The aspnet image listens on ASPNETCORE_HTTP_PORTS=8080; our host binds to localhost:5080 unless urls are set.
+# DOTNET_GCgen0size: the gen0 budget the node is measured with (src/Hub/SignalStream.Hub.csproj says why; the
+# runtime reads it from the environment only).
 ENV ASPNETCORE_URLS=http://+:8080 \
+    DOTNET_GCgen0size=0x400000 \
     Logging__Format=json \
     Models__Path=/app/models \
     Storage__File__Path=/var/lib/signalstream

@@ -264,6 +264,22 @@ internal static class SelfChecks
             var step = histogram.Summarize().Since(before);
             return step.Count == 100 && step.P50 is > 190 and < 210 ? null : $"count {step.Count}, p50 {step.P50} ms";
         });
+        yield return Check("late deliveries are told apart by when they arrived: a stall is one slice, not the whole window", () =>
+        {
+            var late = new LateDeliveries(50);
+            const long start = 1_700_000_000_000_000;
+            for (var i = 0; i < 300; i++)
+            {
+                late.Record(120_000, start + 2_050_000 + i); // a stall 2 s in: 300 late in one 100 ms slice
+            }
+
+            late.Record(60_000, start + 7_500_000); // one slow connection later on
+            late.Record(10_000, start + 8_000_000); // on time: not counted
+            var text = late.Describe(start, start + 10_000_000);
+            return text.StartsWith("301 deliveries later than 50 ms, in 2 of 100 100-ms slices", StringComparison.Ordinal) && text.Contains("2.0 s: 300", StringComparison.Ordinal)
+                ? null
+                : text;
+        });
     }
 
     private static Contracts.Signal MessagePackSignal(long seq)

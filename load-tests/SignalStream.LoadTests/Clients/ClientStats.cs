@@ -41,6 +41,9 @@ internal sealed class ClientStats
 
     public LatencyHistogram Latency { get; } = new();
 
+    /// <summary>Deliveries later than 50 ms (the capacity sweep's default bound) by 100 ms of arrival.</summary>
+    public LateDeliveries Late { get; } = new(50);
+
     public long Delivered => Interlocked.Read(ref _delivered);
 
     public long Recovered => Interlocked.Read(ref _recovered);

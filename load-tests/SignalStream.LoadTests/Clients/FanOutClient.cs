@@ -316,6 +316,7 @@ internal abstract class FanOutClient
         {
             _deliveredInRead++;
             Stats.Latency.Record(_readMicros - (originMs * 1000), Id);
+            Stats.Late.Record(_readMicros - (originMs * 1000), _readMicros);
         }
     }
 

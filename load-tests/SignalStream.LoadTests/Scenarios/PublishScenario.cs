@@ -74,6 +74,7 @@ internal sealed class PublishScenario
             var delivered = () => pools.Sum(p => p.Stats.Delivered);
             var startDelivered = delivered();
             var pauses = await GcPauseWindow.StartAsync(target == Targets.SignalStream && hubs.Count == 1 ? hubs[0].Url : null, cancellationToken);
+            var windowStart = FanOutClient.NowMicros;
             using var stopPublishing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             ProcessSampler[] sampled = [.. samplers, harness];
             var watch = PublishWindow.Start(sampled);
@@ -87,8 +88,9 @@ internal sealed class PublishScenario
             var last = await PublishWindow.SampleUntilAsync(watch, _options.Duration, delivered, result.DeliveredSeries, sampled, cancellationToken);
 
             await stopPublishing.CancelAsync();
-            await publishing;
+            var pacing = await publishing;
             var publishSeconds = watch.Elapsed.TotalSeconds;
+            result.Notes.Add(pacing.Describe());
             result.Notes.Add(await pauses.DescribeAsync(publishSeconds, cancellationToken));
             await disruption;
             await publisher.FlushAsync(cancellationToken);
@@ -113,6 +115,11 @@ internal sealed class PublishScenario
                 {
                     await Task.Delay(200, cancellationToken);
                 }
+            }
+
+            if (pools.Count == 1)
+            {
+                result.Notes.Add(pools[0].Stats.Late.Describe(windowStart, FanOutClient.NowMicros));
             }
 
             var drainedDelivered = delivered() - startDelivered;
@@ -208,15 +215,18 @@ internal sealed class PublishScenario
 
     /// <summary>Publishes <paramref name="rate"/> signals a second, round robin over the symbols, continuing each symbol's
     /// seq from <paramref name="finalSeq"/> (which ends holding the last seq published per symbol).</summary>
-    internal static async Task PublishAsync(RedisPublisher publisher, IReadOnlyList<string> symbols, long[] finalSeq, double rate,
+    /// <returns>The pacing: the most signals this loop had to send at once to catch up with the rate, and when.</returns>
+    internal static async Task<PublishPacing> PublishAsync(RedisPublisher publisher, IReadOnlyList<string> symbols, long[] finalSeq, double rate,
         CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
+        var pacing = new PublishPacing();
         long sent = 0;
         var next = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
             var due = (long)(watch.Elapsed.TotalSeconds * rate);
+            pacing.Observe(due - sent, watch.Elapsed);
             while (sent < due)
             {
                 var symbol = next;
@@ -239,6 +249,7 @@ internal sealed class PublishScenario
         }
 
         await publisher.FlushAsync(CancellationToken.None);
+        return pacing;
     }
 
     /// <summary>A third of the clients drop abruptly at a third of the run and resume with afterSeq (SignalStream) or a

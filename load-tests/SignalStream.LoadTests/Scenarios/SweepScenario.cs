@@ -1,4 +1,5 @@
 using System.Globalization;
+using SignalStream.LoadTests.Clients;
 using SignalStream.LoadTests.Measurement;
 using SignalStream.LoadTests.Servers;
 using SignalStream.LoadTests.Workload;
@@ -143,18 +144,21 @@ internal sealed class SweepScenario
         ProcessSampler[] sampled = [serverSampler, harness];
         var startDelivered = pool.Stats.Delivered;
         var pauses = await GcPauseWindow.StartAsync(target == Targets.SignalStream ? serverUrl : null, cancellationToken);
+        var windowStart = FanOutClient.NowMicros;
 
         using var stopPublishing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var watch = PublishWindow.Start(sampled);
         var publishing = Task.Run(() => PublishScenario.PublishAsync(publisher, symbols, finalSeq, rate, stopPublishing.Token), CancellationToken.None);
         var last = await PublishWindow.SampleUntilAsync(watch, duration, () => pool.Stats.Delivered, result.DeliveredSeries, sampled, cancellationToken);
         await stopPublishing.CancelAsync();
-        await publishing;
+        var pacing = await publishing;
         var seconds = watch.Elapsed.TotalSeconds;
+        result.Notes.Add(pacing.Describe());
         result.Notes.Add(await pauses.DescribeAsync(seconds, cancellationToken));
         await publisher.FlushAsync(cancellationToken);
         var drained = await PublishScenario.DrainAsync(pool.Clients, symbols, finalSeq, TimeSpan.FromSeconds(Math.Max(10, duration)), cancellationToken);
 
+        result.Notes.Add(pool.Stats.Late.Describe(windowStart, FanOutClient.NowMicros));
         result.DurationSeconds = Math.Round(seconds, 1);
         result.Published = publisher.Published - publishedBefore;
         for (var i = 0; i < symbols.Count; i++)

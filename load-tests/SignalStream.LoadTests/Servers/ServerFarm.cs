@@ -82,9 +82,9 @@ internal sealed class ServerFarm : IAsyncDisposable
     {
         var port = LoopbackPort.Free();
         var url = new Uri($"http://127.0.0.1:{port}");
-        var environment = new Dictionary<string, string>
+        // The node as `dotnet run --project src/Hub` starts it (its launch profile's runtime settings), then the run's own.
+        var environment = new Dictionary<string, string>(NodeLaunchProfile.EnvironmentOf(_options.HubDll))
         {
-            ["DOTNET_gcServer"] = "1",
             ["Logging__LogLevel__Default"] = "Warning",
             ["Node__Roles"] = role,
             ["Storage__Provider"] = "file",
@@ -140,9 +140,9 @@ internal sealed class ServerFarm : IAsyncDisposable
     {
         var port = LoopbackPort.Free();
         var url = new Uri($"http://127.0.0.1:{port}");
-        var environment = new Dictionary<string, string>
+        // The node as `dotnet run --project src/Hub` starts it (its launch profile's runtime settings), then the run's own.
+        var environment = new Dictionary<string, string>(NodeLaunchProfile.EnvironmentOf(_options.HubDll))
         {
-            ["DOTNET_gcServer"] = "1",
             ["Logging__LogLevel__Default"] = "Warning",
             ["Peer__Redis"] = redis,
             ["Peer__ChannelPrefix"] = _options.ChannelPrefix,
