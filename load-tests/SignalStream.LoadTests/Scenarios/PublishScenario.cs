@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using SignalStream.LoadTests.Clients;
 using SignalStream.LoadTests.Measurement;
@@ -72,6 +73,8 @@ internal sealed class PublishScenario
             var finalSeq = new long[symbols.Count];
             await using var publisher = new RedisPublisher(redisEndpoint, _options.ChannelPrefix);
             var delivered = () => pools.Sum(p => p.Stats.Delivered);
+            var latencyBefore = await WarmUpAsync(scenario, publisher, pools, allClients, symbols, finalSeq, result, cancellationToken);
+            var seqBefore = (long[])finalSeq.Clone();
             var startDelivered = delivered();
             var pauses = await GcPauseWindow.StartAsync(target == Targets.SignalStream && hubs.Count == 1 ? hubs[0].Url : null, cancellationToken);
             var windowStart = FanOutClient.NowMicros;
@@ -134,10 +137,10 @@ internal sealed class PublishScenario
                 }
             }
 
-            result.Expected = Enumerable.Range(0, symbols.Count).Sum(i => finalSeq[i] * subscribersPerSymbol[i]);
+            result.Expected = Enumerable.Range(0, symbols.Count).Sum(i => (finalSeq[i] - seqBefore[i]) * subscribersPerSymbol[i]);
             result.OfferedPerSecond = Math.Round(result.Expected / publishSeconds);
             Account(result, allClients, symbols, finalSeq);
-            var latency = Merge(pools);
+            var latency = latencyBefore is null ? Merge(pools) : Merge(pools).Since(latencyBefore);
             result.SetLatency(latency);
             result.Recovered = pools.Sum(p => p.Stats.Recovered);
             result.Errors = pools.Sum(p => p.Stats.Errors);
@@ -167,6 +170,38 @@ internal sealed class PublishScenario
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Steady and reconnect: publishes at the run's rate for <see cref="LoadTestOptions.WarmUp"/> seconds and waits for
+    /// every client to have it all, so the measured window starts in steady state; returns the latencies so far, which
+    /// the window's leave out (null when there was no warm-up).
+    /// </summary>
+    private async Task<LatencySummary?> WarmUpAsync(string scenario, RedisPublisher publisher, List<ClientPool> pools, FanOutClient[] clients,
+        IReadOnlyList<string> symbols, long[] finalSeq, ScenarioResult result, CancellationToken cancellationToken)
+    {
+        if (_options.WarmUp <= 0 || scenario is not ("steady" or "reconnect"))
+        {
+            return null;
+        }
+
+        using (var warmUp = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            warmUp.CancelAfter(TimeSpan.FromSeconds(_options.WarmUp));
+            await PublishAsync(publisher, symbols, finalSeq, _options.Rate, warmUp.Token);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        await publisher.FlushAsync(cancellationToken);
+        if (!await DrainAsync(clients, symbols, finalSeq, TimeSpan.FromSeconds(30), cancellationToken))
+        {
+            result.Notes.Add("the warm-up's signals had not all arrived 30 s after it; the window starts anyway");
+        }
+
+        var before = Merge(pools);
+        result.Notes.Add(string.Create(CultureInfo.InvariantCulture,
+            $"warm-up: {_options.WarmUp:0.#} s at the run's rate before the window ({before.Count} deliveries, p99 {before.P99:0.0} ms), left out of its latencies"));
+        return before;
     }
 
     /// <summary>Starts a fresh Redis and the server under test on it: one SignalStream hub-role node, or one peer.</summary>
