@@ -140,9 +140,10 @@ internal sealed class ServerFarm : IAsyncDisposable
     {
         var port = LoopbackPort.Free();
         var url = new Uri($"http://127.0.0.1:{port}");
-        // The node as `dotnet run --project src/Hub` starts it (its launch profile's runtime settings), then the run's own.
-        var environment = new Dictionary<string, string>(NodeLaunchProfile.EnvironmentOf(_options.HubDll))
+        // The peer as its project ships it (server GC, ASP.NET Core's default), not SignalStream's runtime settings.
+        var environment = new Dictionary<string, string>
         {
+            ["DOTNET_gcServer"] = "1",
             ["Logging__LogLevel__Default"] = "Warning",
             ["Peer__Redis"] = redis,
             ["Peer__ChannelPrefix"] = _options.ChannelPrefix,
