@@ -315,8 +315,9 @@ internal abstract class FanOutClient
         if (Ledgers[ledger].Observe(seq))
         {
             _deliveredInRead++;
-            Stats.Latency.Record(_readMicros - (originMs * 1000), Id);
-            Stats.Late.Record(_readMicros - (originMs * 1000), _readMicros);
+            var latencyMicros = _readMicros - (originMs * 1000);
+            Stats.Latency.Record(latencyMicros, Id);
+            Stats.Late.Record(latencyMicros, _readMicros);
         }
     }
 

@@ -33,7 +33,7 @@ internal sealed class GcPauseWindow
         }
 
         var scrape = await MetricsScrape.ReadAsync(node, cancellationToken);
-        return new GcPauseWindow(node, scrape.Sum("dotnet_gc_pause_time_seconds_total"), scrape.Sum("dotnet_gc_collections_total", "\"gen2\""));
+        return new GcPauseWindow(node, GcReading.PauseSeconds(scrape), GcReading.Collections(scrape, 2));
     }
 
     public async Task<string> DescribeAsync(double seconds, CancellationToken cancellationToken)
@@ -47,8 +47,8 @@ internal sealed class GcPauseWindow
         }
 
         var scrape = await MetricsScrape.ReadAsync(_node, cancellationToken);
-        var server = (scrape.Sum("dotnet_gc_pause_time_seconds_total") - _serverPauseSeconds) * 1000;
-        var gen2 = scrape.Sum("dotnet_gc_collections_total", "\"gen2\"") - _serverGen2;
+        var server = (GcReading.PauseSeconds(scrape) - _serverPauseSeconds) * 1000;
+        var gen2 = GcReading.Collections(scrape, 2) - _serverGen2;
         return text + string.Create(CultureInfo.InvariantCulture, $", server {server:0} ms ({gen2:0} gen2)");
     }
 }

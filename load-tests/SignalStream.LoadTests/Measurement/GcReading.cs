@@ -15,6 +15,13 @@ internal static class GcReading
         var size = gc.Sum("dotnet_gc_last_collection_heap_size_bytes");
         var free = gc.Sum("dotnet_gc_last_collection_heap_fragmentation_size_bytes");
         return string.Create(CultureInfo.InvariantCulture,
-            $"managed heap after the last collection {size / 1048576:0.0} MB, of which {free / 1048576:0.0} MB free space between objects ({free / 1024 / Math.Max(connections, 1):0.0} KB a connection); committed {gc.Sum("dotnet_gc_last_collection_memory_committed_size_bytes") / 1048576:0.0} MB; collections gen0 {gc.Sum("dotnet_gc_collections_total", "\"gen0\""):0}, gen1 {gc.Sum("dotnet_gc_collections_total", "\"gen1\""):0}, gen2 {gc.Sum("dotnet_gc_collections_total", "\"gen2\""):0}, paused {gc.Sum("dotnet_gc_pause_time_seconds_total"):0.00} s in all since start");
+            $"managed heap after the last collection {size / 1048576:0.0} MB, of which {free / 1048576:0.0} MB free space between objects ({free / 1024 / Math.Max(connections, 1):0.0} KB a connection); committed {gc.Sum("dotnet_gc_last_collection_memory_committed_size_bytes") / 1048576:0.0} MB; collections gen0 {Collections(gc, 0):0}, gen1 {Collections(gc, 1):0}, gen2 {Collections(gc, 2):0}, paused {PauseSeconds(gc):0.00} s in all since start");
     }
+
+    /// <summary>Collections of <paramref name="generation"/> since the node started.</summary>
+    public static double Collections(MetricsScrape gc, int generation) =>
+        gc.Sum("dotnet_gc_collections_total", string.Create(CultureInfo.InvariantCulture, $"\"gen{generation}\""));
+
+    /// <summary>Seconds the node's collector has paused it since it started.</summary>
+    public static double PauseSeconds(MetricsScrape gc) => gc.Sum("dotnet_gc_pause_time_seconds_total");
 }

@@ -22,17 +22,14 @@ internal static class NodeLaunchProfile
 
         using var document = JsonDocument.Parse(File.ReadAllText(file));
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var profile in document.RootElement.GetProperty("profiles").EnumerateObject())
+        // The first profile is the one `dotnet run` uses.
+        var profile = document.RootElement.GetProperty("profiles").EnumerateObject().First().Value;
+        if (profile.TryGetProperty("environmentVariables", out var variables))
         {
-            if (profile.Value.TryGetProperty("environmentVariables", out var variables))
+            foreach (var variable in variables.EnumerateObject())
             {
-                foreach (var variable in variables.EnumerateObject())
-                {
-                    environment[variable.Name] = variable.Value.GetString() ?? "";
-                }
+                environment[variable.Name] = variable.Value.GetString() ?? "";
             }
-
-            break; // the first profile is the one `dotnet run` uses
         }
 
         return environment;
