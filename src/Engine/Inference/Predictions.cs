@@ -22,15 +22,35 @@ public sealed record ModelPrediction(
 /// <summary>What the engine hands the signal stage for every closed candle, in order per stream.</summary>
 /// <param name="Update">The closed candle.</param>
 /// <param name="Indicators">Indicators after this candle (all zero while the stream warms up).</param>
-/// <param name="Predictions">Every active and shadow model's prediction; empty while the window is not full
-/// or for history candles.</param>
+/// <param name="Predictions">The models' predictions: every live and shadow model's, or, when the shadow models' come
+/// later (<see cref="ShadowPredictionsFollow"/>), the live models' only. Empty while the window is not full or for
+/// history candles.</param>
 public sealed record ClosedCandleResult(
     CandleUpdate Update,
     IndicatorSnapshot Indicators,
-    IReadOnlyList<ModelPrediction> Predictions);
+    IReadOnlyList<ModelPrediction> Predictions)
+{
+    /// <summary>
+    /// The shadow models' predictions of this candle come after, through
+    /// <see cref="ISignalStage.OnShadowPredictionsAsync"/>: the stage keeps what their decisions read (the live
+    /// predictions and the symbol's fusion views as of this call).
+    /// </summary>
+    public bool ShadowPredictionsFollow { get; init; }
+}
 
-/// <summary>The signal stage: turns predictions into signals and resolves open signals on later candles.</summary>
+/// <summary>
+/// The signal stage: turns predictions into signals and resolves open signals on later candles. Calls for one stream
+/// come in order and never concurrently: a candle's <see cref="OnClosedCandleAsync"/>, then (when it said shadow
+/// predictions follow) its <see cref="OnShadowPredictionsAsync"/>, then the stream's next candle.
+/// </summary>
 public interface ISignalStage
 {
+    /// <summary>Resolves the stream's open signals on the candle, then decides (and publishes) its signal.</summary>
     ValueTask OnClosedCandleAsync(ClosedCandleResult result, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The shadow models' predictions of the candle the stream's last <see cref="OnClosedCandleAsync"/> announced them
+    /// for: each decided against that call's live predictions and fusion views, journaled, never published.
+    /// </summary>
+    ValueTask OnShadowPredictionsAsync(ClosedCandleResult result, CancellationToken cancellationToken);
 }

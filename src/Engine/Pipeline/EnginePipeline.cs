@@ -17,12 +17,20 @@ namespace SignalStream.Engine.Pipeline;
 /// stream's timeframe → the signal stage and the outputs, in order per stream.
 /// </summary>
 /// <remarks>
-/// Two loops. The reader passes every update to the live outputs (<see cref="IEngineOutput.OnCandleArrivedAsync"/>),
-/// updates features and queues model requests (waiting when a model's queue is full); it hands every update, in
-/// arrival order, to the emitter through a bounded queue. The emitter waits for each update's
-/// predictions and calls the signal stage and <see cref="EngineOutputs"/>, so every stream's results leave in order
-/// even when several of its candles are in flight (a backfill burst). In-progress updates take the same queue so they
-/// never overtake the closed candle before them.
+/// Three loops, each update passing through them in arrival order over bounded queues, so every stream's results leave
+/// in order even when several of its candles are in flight (a backfill burst); in-progress updates take the same
+/// queues so they never overtake the closed candle before them.
+/// <list type="number">
+/// <item>The reader passes every update to the live outputs (<see cref="IEngineOutput.OnCandleArrivedAsync"/>),
+/// updates features and queues model requests (waiting when a model's queue is full).</item>
+/// <item>The decider waits for the live models' predictions only and calls the signal stage, which decides and
+/// publishes the signal: a subscriber's signal never waits for a shadow model.</item>
+/// <item>The finisher waits for the shadow models' predictions, hands them to the signal stage (journaled, never
+/// published), then gives the update to <see cref="EngineOutputs.OnCandleAsync"/>: a closed candle is stored after
+/// every decision on it, which is what lets a restart skip stored candles without skipping a decision.</item>
+/// </list>
+/// A stream's next closed candle is decided only once the finisher is done with its previous one, so the signal stage
+/// sees each stream's candles in the order live, shadow, live, shadow (a replay decides the same).
 /// </remarks>
 internal sealed partial class EnginePipeline : BackgroundService
 {
@@ -34,8 +42,10 @@ internal sealed partial class EnginePipeline : BackgroundService
     private readonly InferenceOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<EnginePipeline> _logger;
-    private readonly Dictionary<StreamKey, StreamFeatureState> _streams = [];
-    private readonly Channel<PendingCandle> _emitQueue;
+    private readonly Dictionary<StreamKey, PipelineStream> _streams = [];
+    private readonly Channel<PendingCandle> _decideQueue;
+    private readonly Channel<PendingCandle> _finishQueue;
+    private readonly AsyncSignal _finished = new();
     private readonly ConcurrentQueue<PendingCandle> _pool = new();
     private readonly CancellationTokenSource _abort = new();
 
@@ -60,19 +70,29 @@ internal sealed partial class EnginePipeline : BackgroundService
         _time = time;
         _logger = logger;
 
-        // Bounded like every queue: at most a model queue's worth of updates wait for their predictions.
-        _emitQueue = Channel.CreateBounded<PendingCandle>(new BoundedChannelOptions(Math.Max(options.QueueCapacity, 1024))
+        // Bounded like every queue: at most a model queue's worth of updates wait for their predictions in each.
+        var capacity = Math.Max(options.QueueCapacity, 1024);
+        _decideQueue = CreateQueue(capacity);
+        _finishQueue = CreateQueue(capacity);
+    }
+
+    private static Channel<PendingCandle> CreateQueue(int capacity) =>
+        Channel.CreateBounded<PendingCandle>(new BoundedChannelOptions(capacity)
         {
             SingleReader = true,
             SingleWriter = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
-    }
 
     /// <summary>Updates emitted so far (closed and in progress), for tests and the summary.</summary>
     public long Emitted => Interlocked.Read(ref _emitted);
 
     private long _emitted;
+
+    // Tickets of updates handed from the decider to the finisher, and of the last one the finisher is done with.
+    private long _handedOver;
+    private long _finishedTicket;
+    private volatile bool _finisherStopped;
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -91,7 +111,8 @@ internal sealed partial class EnginePipeline : BackgroundService
     {
         await Task.Yield();
         Log.Starting(_logger, _registry.Folder, _registry.Current.Models.Length, _signals is not null);
-        var emitter = EmitLoopAsync(_abort.Token);
+        var decider = DecideLoopAsync(_abort.Token);
+        var finisher = FinishLoopAsync(_abort.Token);
         var summary = SummaryLoopAsync(stoppingToken);
         try
         {
@@ -120,10 +141,11 @@ internal sealed partial class EnginePipeline : BackgroundService
         }
         finally
         {
-            _emitQueue.Writer.TryComplete();
+            _decideQueue.Writer.TryComplete();
         }
 
-        await emitter.ConfigureAwait(false);
+        await decider.ConfigureAwait(false);
+        await finisher.ConfigureAwait(false);
         await summary.ConfigureAwait(false);
         Log.Stopped(_logger, _metrics.CandlesClosed, _metrics.Predictions);
     }
@@ -137,7 +159,7 @@ internal sealed partial class EnginePipeline : BackgroundService
         {
             pending.Reset(update, default, []);
             pending.Seal();
-            await _emitQueue.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+            await _decideQueue.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -145,10 +167,11 @@ internal sealed partial class EnginePipeline : BackgroundService
         var trace = SignalStreamTracing.IsOn && update.Origin != CandleOrigin.History ? SignalStreamTracing.StartCandle(update) : null;
         var features = trace is null ? null : SignalStreamTracing.StartDetached("features", trace.Context);
         var set = _registry.Current;
-        var state = StateOf(update.Candle.Stream, set.MaxWindow);
+        var stream = StreamOf(update.Candle.Stream, set.MaxWindow);
+        var state = stream.Features;
         state.Update(update.Candle);
         var models = update.Origin == CandleOrigin.History ? [] : set.For(update.Candle.Timeframe);
-        pending.Reset(update, state.Snapshot, models);
+        pending.Reset(update, state.Snapshot, models, stream);
         if (trace is not null)
         {
             SignalStreamTracing.StopDetached(features);
@@ -163,7 +186,7 @@ internal sealed partial class EnginePipeline : BackgroundService
                 continue; // warming up, or retired by a reload a moment ago: no prediction from this model
             }
 
-            pending.AddRequest();
+            pending.AddRequest(slot);
             var writer = new FeatureWindowWriter(state, model.FeatureIndices, model.Window);
             try
             {
@@ -181,71 +204,149 @@ internal sealed partial class EnginePipeline : BackgroundService
         }
 
         pending.Seal();
-        await _emitQueue.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+        await _decideQueue.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task EmitLoopAsync(CancellationToken cancellationToken)
+    private async Task DecideLoopAsync(CancellationToken cancellationToken)
     {
         await Task.Yield();
-        var reader = _emitQueue.Reader;
-        while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        var reader = _decideQueue.Reader;
+        try
         {
-            while (reader.TryRead(out var pending))
+            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                await pending.WhenCompleteAsync().ConfigureAwait(false);
-                await EmitAsync(pending, cancellationToken).ConfigureAwait(false);
-                _pool.Enqueue(pending);
+                while (reader.TryRead(out var pending))
+                {
+                    await pending.WhenLiveCompleteAsync().ConfigureAwait(false);
+                    await DecideLiveAsync(pending, cancellationToken).ConfigureAwait(false);
+                    pending.Ticket = ++_handedOver;
+                    if (pending.ShadowRequests > 0 && pending.Stream is { } stream)
+                    {
+                        stream.LastShadowTicket = pending.Ticket;
+                    }
+
+                    await _finishQueue.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+                }
             }
+        }
+        finally
+        {
+            _finishQueue.Writer.TryComplete();
         }
     }
 
-    private async ValueTask EmitAsync(PendingCandle pending, CancellationToken cancellationToken)
+    /// <summary>A closed candle's live predictions to the signal stage (which publishes its signal), once its stream's previous candle is finished.</summary>
+    private async ValueTask DecideLiveAsync(PendingCandle pending, CancellationToken cancellationToken)
     {
         var update = pending.Update;
-        Interlocked.Increment(ref _emitted);
         if (!update.IsClosed)
         {
-            await _outputs.OnCandleAsync(update, cancellationToken).ConfigureAwait(false);
             return;
         }
 
+        if (pending.Stream is { } stream && stream.LastShadowTicket > Volatile.Read(ref _finishedTicket))
+        {
+            await WaitFinishedAsync(stream.LastShadowTicket).ConfigureAwait(false);
+        }
+
         _metrics.CandleClosed(update.Exchange, update.Candle.Timeframe.ToName());
+        var predictions = Collect(pending, shadows: false, out var count);
+        var (trace, inference) = pending.Trace;
+        SignalStreamTracing.StopDetached(inference?.SetTag("signalstream.predictions", count));
+        if (_signals is not null)
+        {
+            var result = new ClosedCandleResult(update, pending.Indicators, predictions) { ShadowPredictionsFollow = pending.ShadowRequests > 0 };
+            await DecideAsync(result, trace, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask WaitFinishedAsync(long ticket)
+    {
+        while (Volatile.Read(ref _finishedTicket) < ticket)
+        {
+            if (_finisherStopped)
+            {
+                throw new InvalidOperationException("The engine's finisher stopped before the candle a stream's next decision waits for.");
+            }
+
+            await _finished.WaitAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task FinishLoopAsync(CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        var reader = _finishQueue.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var pending))
+                {
+                    await pending.WhenCompleteAsync().ConfigureAwait(false);
+                    await FinishAsync(pending, cancellationToken).ConfigureAwait(false);
+                    Volatile.Write(ref _finishedTicket, pending.Ticket);
+                    _finished.Set();
+                    _pool.Enqueue(pending);
+                }
+            }
+        }
+        finally
+        {
+            _finisherStopped = true;
+            _finished.Set();
+        }
+    }
+
+    /// <summary>A closed candle's shadow predictions to the signal stage, then the update to the outputs.</summary>
+    private async ValueTask FinishAsync(PendingCandle pending, CancellationToken cancellationToken)
+    {
+        var update = pending.Update;
+        Interlocked.Increment(ref _emitted);
+        if (update.IsClosed && pending.ShadowRequests > 0)
+        {
+            var shadows = Collect(pending, shadows: true, out var count);
+            if (_signals is not null && count > 0)
+            {
+                await _signals.OnShadowPredictionsAsync(new ClosedCandleResult(update, pending.Indicators, shadows), cancellationToken)
+                    .ConfigureAwait(false);
+            }
+        }
+
+        await _outputs.OnCandleAsync(update, cancellationToken).ConfigureAwait(false);
+        SignalStreamTracing.StopDetached(pending.Trace.Candle);
+    }
+
+    /// <summary>The live or the shadow models' predictions of a candle, counted as delivered.</summary>
+    private IReadOnlyList<ModelPrediction> Collect(PendingCandle pending, bool shadows, out int count)
+    {
         var models = pending.Models;
-        var count = 0;
+        count = 0;
         for (var slot = 0; slot < models.Length; slot++)
         {
-            if (pending.TryGet(slot, out _, out _, out _))
+            if (models[slot].IsShadow == shadows && pending.TryGet(slot, out _, out _, out _))
             {
                 count++;
             }
         }
 
-        IReadOnlyList<ModelPrediction> predictions = [];
-        if (count > 0)
+        if (count == 0)
         {
-            var array = new ModelPrediction[count];
-            var i = 0;
-            for (var slot = 0; slot < models.Length; slot++)
+            return [];
+        }
+
+        var array = new ModelPrediction[count];
+        var i = 0;
+        for (var slot = 0; slot < models.Length; slot++)
+        {
+            if (models[slot].IsShadow == shadows && pending.TryGet(slot, out var down, out var flat, out var up))
             {
-                if (pending.TryGet(slot, out var down, out var flat, out var up))
-                {
-                    array[i++] = models[slot].ToPrediction(down, flat, up);
-                    _metrics.PredictionsDelivered(models[slot].Name, 1);
-                }
+                array[i++] = models[slot].ToPrediction(down, flat, up);
+                _metrics.PredictionsDelivered(models[slot].Name, 1);
             }
-
-            predictions = array;
         }
 
-        var (trace, inference) = pending.Trace;
-        SignalStreamTracing.StopDetached(inference?.SetTag("signalstream.predictions", count));
-        if (_signals is not null)
-        {
-            await DecideAsync(new ClosedCandleResult(update, pending.Indicators, predictions), trace, cancellationToken).ConfigureAwait(false);
-        }
-
-        await _outputs.OnCandleAsync(update, cancellationToken).ConfigureAwait(false);
-        SignalStreamTracing.StopDetached(trace);
+        return array;
     }
 
     /// <summary>
@@ -282,22 +383,21 @@ internal sealed partial class EnginePipeline : BackgroundService
         }
     }
 
-    private StreamFeatureState StateOf(StreamKey stream, int window)
+    private PipelineStream StreamOf(StreamKey key, int window)
     {
-        if (_streams.TryGetValue(stream, out var state))
+        if (!_streams.TryGetValue(key, out var stream))
         {
-            if (state.WindowCapacity >= window)
-            {
-                return state;
-            }
-
+            stream = new PipelineStream(new StreamFeatureState(window));
+            _streams[key] = stream;
+        }
+        else if (stream.Features.WindowCapacity < window)
+        {
             // A reload brought a longer window: the stream warms up again from its next candles.
-            Log.StreamRewarming(_logger, stream.ToString(), state.WindowCapacity, window);
+            Log.StreamRewarming(_logger, key.ToString(), stream.Features.WindowCapacity, window);
+            stream.Features = new StreamFeatureState(window);
         }
 
-        state = new StreamFeatureState(window);
-        _streams[stream] = state;
-        return state;
+        return stream;
     }
 
     private PendingCandle Rent() => _pool.TryDequeue(out var pending) ? pending : new PendingCandle();

@@ -5,6 +5,7 @@ using SignalStream.Engine.Features;
 using SignalStream.Engine.Tests.Inference;
 using SignalStream.Ingest;
 using SignalStream.Ingest.Simulated;
+using SignalStream.Testing;
 
 namespace SignalStream.Engine.Tests.Pipeline;
 
@@ -160,6 +161,53 @@ public sealed class EnginePipelineTests : IDisposable
         var openTimes = candles.Select(c => c.OpenTime).ToArray();
         Assert.Equal(openTimes, harness.Outputs.Arrived.Select(u => u.Candle.OpenTime));
         Assert.Equal(openTimes, harness.Outputs.Candles.Select(u => u.Candle.OpenTime));
+    }
+
+    [Fact]
+    public async Task ACandlesSignalIsDecidedWithoutWaitingForItsShadowModelAndItsStreamsNextCandleWaitsForTheShadowDecision()
+    {
+        _models.Add("shadow", "tiny-mean", ["1m"], family: "patchtst", edit: static (m, _) => m["status"] = "shadow");
+        await using var harness = new PipelineHarness(_models);
+        var shadowHold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        harness.Signals.ShadowHold = shadowHold.Task;
+        await harness.StartAsync();
+        var candles = MarketSimulator.GenerateClosed(["BTCUSDT", "ETHUSDT"], [Timeframe.OneMinute], FeatureCatalog.WarmupCandles + 10).ToArray();
+        foreach (var candle in candles)
+        {
+            await harness.Channel.WriteClosedAsync(new CandleUpdate("simulated", candle, true, candle.CloseTime, candle.CloseTime, CandleOrigin.Live));
+        }
+
+        // The first shadow call is held (its journal is slow): the next candle, of the other stream, is still decided.
+        await Poll.UntilAsync(() => harness.Signals.CallsSnapshot().Any(c => c.Shadow), s_timeout, "a shadow call");
+        var held = harness.Signals.CallsSnapshot().First(c => c.Shadow).Candle;
+        var next = Array.FindIndex(candles, c => c.Stream == held.Stream && c.OpenTime > held.OpenTime);
+        var otherStream = candles[Array.FindIndex(candles, c => c.Stream != held.Stream && c.OpenTime >= held.OpenTime)];
+        await Poll.UntilAsync(() => harness.Signals.CallsSnapshot().Contains((false, otherStream)), s_timeout, $"the live call of {otherStream.Stream} while {held.Stream}'s shadow call is held");
+
+        // The held stream's next candle is not decided before its shadow signals are in.
+        await Task.Delay(200);
+        Assert.DoesNotContain((false, candles[next]), harness.Signals.CallsSnapshot());
+        shadowHold.SetResult();
+        await harness.DrainAndStopAsync(s_timeout);
+
+        var calls = harness.Signals.CallsSnapshot();
+        Assert.Equal(candles.Length, calls.Count(c => !c.Shadow));
+        foreach (var stream in calls.GroupBy(c => c.Candle.Stream))
+        {
+            // Per stream: live, then its shadow once the window is full, then the next candle's live.
+            var sequence = stream.ToArray();
+            var predicted = sequence.Where(c => c.Shadow).Select(c => c.Candle.OpenTime).ToArray();
+            Assert.Equal(FeatureCatalog.WarmupCandles + 10 - (FeatureCatalog.WarmupCandles - 1 + 3), predicted.Length);
+            for (var i = 0; i < sequence.Length; i++)
+            {
+                if (sequence[i].Shadow)
+                {
+                    Assert.Equal((false, sequence[i].Candle), sequence[i - 1]);
+                }
+            }
+        }
+
+        Assert.All(harness.Signals.Snapshot().Where(r => r.Predictions.Count > 0), r => Assert.Equal(["mean", "shadow"], r.Predictions.Select(p => p.Model).Order()));
     }
 
     [Fact]

@@ -77,21 +77,52 @@ internal sealed class RecordingSignalStage : ISignalStage
     /// <summary>When set, every decision waits for it after being recorded (a slow signal stage).</summary>
     public Task? Hold { get; set; }
 
+    /// <summary>When set, every shadow call waits for it after being recorded (a slow journal of shadow signals).</summary>
+    public Task? ShadowHold { get; set; }
+
+    /// <summary>Every call in order: (shadow?, candle): a candle's live call, then its shadow call when it announced one.</summary>
+    public List<(bool Shadow, Candle Candle)> Calls { get; } = [];
+
     public ValueTask OnClosedCandleAsync(ClosedCandleResult result, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
+            Calls.Add((false, result.Update.Candle));
             Results.Add(result);
-            foreach (var (condition, done) in _waiters)
-            {
-                if (!done.Task.IsCompleted && condition(Results))
-                {
-                    done.TrySetResult();
-                }
-            }
+            Notify();
         }
 
         return Hold is { } hold ? new ValueTask(hold) : ValueTask.CompletedTask;
+    }
+
+    /// <summary>Recorded into the candle's result, so <see cref="Results"/> holds every model's prediction of a candle.</summary>
+    public ValueTask OnShadowPredictionsAsync(ClosedCandleResult result, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            Calls.Add((true, result.Update.Candle));
+            var i = Results.FindLastIndex(r => r.Update.Candle.Stream == result.Update.Candle.Stream);
+            if (i < 0 || Results[i].Update.Candle.OpenTime != result.Update.Candle.OpenTime || !Results[i].ShadowPredictionsFollow)
+            {
+                throw new InvalidOperationException($"Shadow predictions of {result.Update.Candle.Stream} {result.Update.Candle.OpenTime} came without their live call.");
+            }
+
+            Results[i] = Results[i] with { Predictions = [.. Results[i].Predictions, .. result.Predictions] };
+            Notify();
+        }
+
+        return ShadowHold is { } hold ? new ValueTask(hold) : ValueTask.CompletedTask;
+    }
+
+    private void Notify()
+    {
+        foreach (var (condition, done) in _waiters)
+        {
+            if (!done.Task.IsCompleted && condition(Results))
+            {
+                done.TrySetResult();
+            }
+        }
     }
 
     public Task WhenAsync(Func<IReadOnlyList<ClosedCandleResult>, bool> condition)
@@ -108,6 +139,14 @@ internal sealed class RecordingSignalStage : ISignalStage
         }
 
         return done.Task;
+    }
+
+    public (bool Shadow, Candle Candle)[] CallsSnapshot()
+    {
+        lock (_lock)
+        {
+            return [.. Calls];
+        }
     }
 
     public ClosedCandleResult[] Snapshot()

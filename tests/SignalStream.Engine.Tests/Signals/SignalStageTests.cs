@@ -97,6 +97,68 @@ public class SignalStageTests
     }
 
     [Fact]
+    public async Task AShadowDecisionHandedOverAfterTheLiveOneIsTheOneItWouldBeHandedOverWithIt()
+    {
+        // The 1h candle's shadow decision reads the symbol's fusion views as of its live decision. Between the live
+        // decision and the shadow predictions, a 15m candle closing at the same instant turns the 15m view short: a
+        // shadow decided against the views of that moment would score its long lower.
+        var hour = Result(Nth(Timeframe.OneHour, 1, 100m), 2.0, LongWithShadow, rsi: 28);
+        var quarter = Result(Nth(Timeframe.FifteenMinutes, 7, 100m), 2.0, [Lstm(0.9, 0.05, 0.05), PatchTst(0.7, 0.2, 0.1)]);
+        Assert.Equal(hour.Update.Candle.CloseTime, quarter.Update.Candle.CloseTime);
+
+        using var together = new StageHost();
+        await together.Closed(hour);
+        await together.Closed(quarter);
+
+        using var after = new StageHost();
+        await after.Closed(hour with { Predictions = LongWithShadow[..2], ShadowPredictionsFollow = true });
+        Assert.Single(after.Sink.Signals); // published before the shadow model has answered
+        after.Time.Advance(TimeSpan.FromSeconds(3));
+        await after.Closed(quarter);
+        await after.ShadowPredictions(hour with { Predictions = LongWithShadow[2..] });
+
+        var expected = Assert.Single(together.Sink.ShadowSignals);
+        var actual = Assert.Single(after.Sink.ShadowSignals);
+        Assert.Equal(
+            (expected.Id, expected.FusionScore, expected.Confidence, expected.Target, expected.Stop, expected.CreatedAt),
+            (actual.Id, actual.FusionScore, actual.Confidence, actual.Target, actual.Stop, actual.CreatedAt));
+        Assert.Equal(expected.Rationale, actual.Rationale);
+        Assert.Equal(expected.Models.Select(m => (m.Name, m.Weight)), actual.Models.Select(m => (m.Name, m.Weight)));
+        Assert.Equal(together.Sink.Signals.Select(s => (s.Id, s.Seq, s.FusionScore)), after.Sink.Signals.Select(s => (s.Id, s.Seq, s.FusionScore)));
+    }
+
+    [Fact]
+    public async Task AShadowSignalHandedOverLaterStillResolvesOnTheStreamsNextCandle()
+    {
+        using var host = new StageHost();
+        var tf = Timeframe.OneHour;
+        var first = Result(Nth(tf, 1, 100m), 2.0, LongWithShadow[..2]) with { ShadowPredictionsFollow = true };
+        await host.Closed(first);
+        await host.ShadowPredictions(first with { Predictions = LongWithShadow[2..] });
+        await host.Closed(Result(Nth(tf, 2, 104m, high: 110m, low: 99m), 2.0, []));
+
+        Assert.Equal(
+            [("BTCUSDT-1h-" + first.Update.Candle.OpenTime, false, OutcomeKind.Win),
+             ("BTCUSDT-1h-" + first.Update.Candle.OpenTime + "-shadow-lstm-next", true, OutcomeKind.Win)],
+            host.Sink.Outcomes.Select(o => (o.SignalId, o.IsShadow, o.Outcome)));
+    }
+
+    [Fact]
+    public async Task ShadowPredictionsNoLiveDecisionAnnouncedAreDroppedNotDecidedAgainstAnotherCandle()
+    {
+        using var host = new StageHost();
+        var tf = Timeframe.OneHour;
+        await host.Closed(Result(Nth(tf, 1, 100m), 2.0, LongWithShadow[..2]) with { ShadowPredictionsFollow = true });
+
+        // Shadow predictions for a candle the stage has not decided, and a live prediction handed over as a shadow one.
+        await host.ShadowPredictions(Result(Nth(tf, 2, 100m), 2.0, LongWithShadow[2..]));
+        await host.ShadowPredictions(Result(Nth(tf, 1, 100m), 2.0, LongWithShadow[..1]));
+
+        Assert.Empty(host.Sink.ShadowSignals);
+        Assert.Single(host.Sink.Signals);
+    }
+
+    [Fact]
     public async Task SeqContinuesAfterTheStoredLastSeqPerSymbol()
     {
         var sequence = new StoredSequence(new() { ["BTCUSDT"] = 41 });
@@ -380,6 +442,9 @@ public class SignalStageTests
         public Task Closed(ClosedCandleResult result) =>
             _provider.GetRequiredService<ISignalStage>().OnClosedCandleAsync(result, CancellationToken.None).AsTask().WaitAsync(Timeout);
 
+        public Task ShadowPredictions(ClosedCandleResult result) =>
+            _provider.GetRequiredService<ISignalStage>().OnShadowPredictionsAsync(result, CancellationToken.None).AsTask().WaitAsync(Timeout);
+
         /// <summary>With a sink that completes at once, the stage never has to wait: no sync-over-async needed.</summary>
         public void ClosedSynchronously(ClosedCandleResult result)
         {
@@ -399,7 +464,11 @@ public class SignalStageTests
 
     internal sealed class ManualTime(DateTimeOffset now) : TimeProvider
     {
-        public override DateTimeOffset GetUtcNow() => now;
+        private DateTimeOffset _now = now;
+
+        public override DateTimeOffset GetUtcNow() => _now;
+
+        public void Advance(TimeSpan by) => _now += by;
     }
 
     private sealed class StoredSequence(Dictionary<string, long> last) : ISignalSequence

@@ -32,6 +32,21 @@ internal sealed class TimeframeView
         CandleCloseTime = candleCloseTime;
         HasValue = any;
     }
+
+    /// <summary>Becomes a copy of <paramref name="other"/> (no value when it is null).</summary>
+    public void CopyFrom(TimeframeView? other)
+    {
+        if (other is null)
+        {
+            HasValue = false;
+            return;
+        }
+
+        other.Families.CopyTo(Families, 0);
+        other.Present.CopyTo(Present, 0);
+        CandleCloseTime = other.CandleCloseTime;
+        HasValue = other.HasValue;
+    }
 }
 
 /// <summary>The FusionTrade fusion score (0–100) across the timeframes of one symbol.</summary>

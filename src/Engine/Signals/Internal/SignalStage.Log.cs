@@ -34,5 +34,9 @@ internal sealed partial class SignalStage
         [LoggerMessage(3005, LogLevel.Warning,
             "Model {Model} gave an unusable prediction on {Stream}: {Problem}. It is left out of decisions until it predicts sensibly; check its export (P(down), P(flat), P(up) finite, 0 or more, summing to 1) and its manifest weight. Logged once per model.")]
         public static partial void InvalidPrediction(ILogger logger, string model, string stream, string problem);
+
+        [LoggerMessage(3008, LogLevel.Error,
+            "Shadow predictions of {Stream} candle {OpenTime} dropped: {Problem}. The engine hands a candle's shadow predictions over only after its live decision; this is a bug in that hand-over.")]
+        public static partial void ShadowPredictionsDropped(ILogger logger, string stream, long openTime, string problem);
     }
 }

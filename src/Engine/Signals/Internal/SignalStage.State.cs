@@ -112,6 +112,25 @@ internal sealed partial class SignalStage
         /// <summary>Caller holds <see cref="Gate"/>.</summary>
         public void SetExit(int index, ExitMark exit) => Open[index] = Open[index] with { Exit = exit };
 
+        /// <summary>What the last candle's shadow decisions read from its live decision, or null before the first kept.</summary>
+        public KeptDecision? Kept { get; private set; }
+
+        /// <summary>
+        /// Keeps what the candle's shadow decisions read: its live predictions stay in <see cref="Live"/> (nothing else
+        /// writes them before the stream's next candle), the symbol's fusion views are copied. Caller holds the symbol's gate.
+        /// </summary>
+        public void KeepForShadows(TimeframeView?[] views, long closeTime, int live, long decidedAt, int fusionFamilies)
+        {
+            var kept = Kept ??= new KeptDecision(fusionFamilies);
+            kept.CloseTime = closeTime;
+            kept.Live = live;
+            kept.DecidedAt = decidedAt;
+            for (var i = 0; i < views.Length; i++)
+            {
+                kept.Views[i].CopyFrom(views[i]);
+            }
+        }
+
         // Scratch buffers for partitioning predictions; only this stream's (sequential) calls touch them.
         public ModelPrediction[] Live { get; private set; } = new ModelPrediction[4];
 
@@ -163,6 +182,36 @@ internal sealed partial class SignalStage
         }
     }
 
+    /// <summary>A stream's last live decision as its candle's shadow decisions see it (reused in place: no allocation per candle).</summary>
+    private sealed class KeptDecision
+    {
+        public KeptDecision(int fusionFamilies)
+        {
+            Views = new TimeframeView[Timeframes.All.Count];
+            for (var i = 0; i < Views.Length; i++)
+            {
+                Views[i] = new TimeframeView(fusionFamilies);
+            }
+
+            ShadowView = new TimeframeView(fusionFamilies);
+        }
+
+        /// <summary>The decided candle's close time (which candle this is).</summary>
+        public long CloseTime { get; set; }
+
+        /// <summary>Live predictions, TradingView votes included, at the start of the stream's <see cref="StreamState.Live"/>.</summary>
+        public int Live { get; set; }
+
+        /// <summary>The live decision's time, the shadow signals' CreatedAt.</summary>
+        public long DecidedAt { get; set; }
+
+        /// <summary>The symbol's fusion views at the live decision, indexed by <see cref="Timeframe"/>.</summary>
+        public TimeframeView[] Views { get; }
+
+        /// <summary>Scratch view of a shadow decision's own timeframe.</summary>
+        public TimeframeView ShadowView { get; }
+    }
+
     /// <summary>State of one symbol, shared by its timeframes: the fusion views and the seq, behind <see cref="Gate"/>.</summary>
     private sealed class SymbolState(int fusionFamilies)
     {
@@ -173,9 +222,6 @@ internal sealed partial class SignalStage
 
         /// <summary>The latest live view per timeframe, indexed by <see cref="Timeframe"/>.</summary>
         public TimeframeView?[] Views { get; } = new TimeframeView?[Timeframes.All.Count];
-
-        /// <summary>Scratch view for shadow decisions.</summary>
-        public TimeframeView ShadowView { get; } = new(fusionFamilies);
 
         public TimeframeView ViewOf(Timeframe timeframe) => Views[(int)timeframe] ??= new TimeframeView(fusionFamilies);
     }

@@ -11,6 +11,13 @@ namespace SignalStream.Engine.Signals.Internal;
 /// signal from the live models and a would-be signal per shadow model.
 /// </summary>
 /// <remarks>
+/// The engine hands a candle's shadow predictions over after its live decision (<see cref="OnShadowPredictionsAsync"/>),
+/// so a published signal never waits for a shadow model. What a shadow decision reads from the live one (the live
+/// predictions with the votes that counted, the symbol's fusion views, the decision's time) is kept per stream at the
+/// live decision (<see cref="StreamState.Kept"/>), so the would-be signal is the same whether the shadow predictions came
+/// with the live ones or later, live or in a replay.
+/// </remarks>
+/// <remarks>
 /// Calls for one stream are sequential (the pipeline's contract), so per-stream state needs no lock against itself;
 /// streams of one symbol may run concurrently, so per-symbol state (fusion views, seq) sits behind an async gate that
 /// is held until the signal has been handed to the outputs: seq is assigned and delivered in order, without holes.
@@ -82,8 +89,32 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
             return ResolveThenDecideAsync(stream, resolved, result, cancellationToken);
         }
 
-        return result.Predictions.Count > 0 ? DecideAsync(stream, result, cancellationToken) : default;
+        return HasDecision(result) ? DecideAsync(stream, result, cancellationToken) : default;
     }
+
+    public ValueTask OnShadowPredictionsAsync(ClosedCandleResult result, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var candle = result.Update.Candle;
+        if (!result.Update.IsClosed || result.Predictions.Count == 0 || !_streams.TryGetValue(candle.Stream, out var stream))
+        {
+            return default;
+        }
+
+        if (stream.Kept is not { } kept || kept.CloseTime != candle.CloseTime)
+        {
+            // The engine's contract broken (no live decision announced these): dropped loudly rather than decided against
+            // another candle's live predictions.
+            Log.ShadowPredictionsDropped(_logger, candle.Stream.ToString(), candle.OpenTime, "no live decision of this candle announced them");
+            return default;
+        }
+
+        var (_, shadows) = Partition(stream, result, liveAllowed: false);
+        return shadows == 0 ? default : DecideShadowsAsync(stream, result, shadows, cancellationToken);
+    }
+
+    /// <summary>Whether the candle has anything to decide: predictions now, or shadow ones to come (which need the live decision kept).</summary>
+    private static bool HasDecision(ClosedCandleResult result) => result.Predictions.Count > 0 || result.ShadowPredictionsFollow;
 
     /// <summary>The deterministic id of the published signal of a candle.</summary>
     internal static string SignalId(in Candle candle) => $"{candle.Symbol}-{candle.Timeframe.ToName()}-{candle.OpenTime}";
@@ -184,7 +215,7 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
             Log.OutcomeResolved(_logger, outcome.SignalId, outcome.IsShadow, outcome.Outcome, outcome.RMultiple, outcome.Reason);
         }
 
-        if (result.Predictions.Count > 0)
+        if (HasDecision(result))
         {
             await DecideAsync(stream, result, cancellationToken).ConfigureAwait(false);
         }
@@ -192,8 +223,8 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
 
     private ValueTask DecideAsync(StreamState stream, ClosedCandleResult result, CancellationToken cancellationToken)
     {
-        var (live, shadows) = Partition(stream, result);
-        if (live == 0 && shadows == 0)
+        var (live, shadows) = Partition(stream, result, liveAllowed: true);
+        if (live == 0 && shadows == 0 && !result.ShadowPredictionsFollow)
         {
             return default;
         }
@@ -205,30 +236,28 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
             return DecideAfterWaitAsync(stream, symbol, result, live, shadows, cancellationToken);
         }
 
-        live = WithVotes(stream, result, live);
-        var candidate = DecideLiveHoldingGate(stream, symbol, result, live);
+        var candidate = DecideLiveHoldingGate(stream, symbol, result, live, keep: shadows > 0 || result.ShadowPredictionsFollow);
         if (candidate is null && shadows == 0)
         {
             symbol.Gate.Release();
             return default;
         }
 
-        return EmitHoldingGateAsync(stream, symbol, result, candidate, live, shadows, cancellationToken);
+        return EmitHoldingGateAsync(stream, symbol, result, candidate, shadows, cancellationToken);
     }
 
     private async ValueTask DecideAfterWaitAsync(
         StreamState stream, SymbolState symbol, ClosedCandleResult result, int live, int shadows, CancellationToken cancellationToken)
     {
         await symbol.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        live = WithVotes(stream, result, live);
-        var candidate = DecideLiveHoldingGate(stream, symbol, result, live);
+        var candidate = DecideLiveHoldingGate(stream, symbol, result, live, keep: shadows > 0 || result.ShadowPredictionsFollow);
         if (candidate is null && shadows == 0)
         {
             symbol.Gate.Release();
             return;
         }
 
-        await EmitHoldingGateAsync(stream, symbol, result, candidate, live, shadows, cancellationToken).ConfigureAwait(false);
+        await EmitHoldingGateAsync(stream, symbol, result, candidate, shadows, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -239,12 +268,23 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
     private static int WithVotes(StreamState stream, ClosedCandleResult result, int live) =>
         live > 0 && stream.VoteCount > 0 ? live + CollectVotes(stream, result.Update.Candle.CloseTime, live) : live;
 
-    /// <summary>The live decision; the caller holds the symbol's gate, which is released here if the decision throws.</summary>
-    private Signal? DecideLiveHoldingGate(StreamState stream, SymbolState symbol, ClosedCandleResult result, int live)
+    /// <summary>
+    /// The live decision, and when <paramref name="keep"/>, what the candle's shadow decisions will read from it; the
+    /// caller holds the symbol's gate, which is released here if the decision throws.
+    /// </summary>
+    private Signal? DecideLiveHoldingGate(StreamState stream, SymbolState symbol, ClosedCandleResult result, int live, bool keep)
     {
         try
         {
-            return live > 0 ? DecideLive(stream, symbol, result, live) : null;
+            live = WithVotes(stream, result, live);
+            var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            var signal = live > 0 ? DecideLive(stream, symbol, result, live, now) : null;
+            if (keep)
+            {
+                stream.KeepForShadows(symbol.Views, result.Update.Candle.CloseTime, live, now, _rules.FusionFamilies.Length);
+            }
+
+            return signal;
         }
         catch
         {
@@ -254,27 +294,23 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
         }
     }
 
-    /// <summary>Publishes the live candidate and decides and journals the shadows; releases the symbol's gate at the end.</summary>
+    /// <summary>
+    /// Publishes the live candidate and decides and journals the shadows that came with it; releases the symbol's gate
+    /// at the end.
+    /// </summary>
     private async ValueTask EmitHoldingGateAsync(
-        StreamState stream, SymbolState symbol, ClosedCandleResult result, Signal? candidate, int live, int shadows, CancellationToken cancellationToken)
+        StreamState stream, SymbolState symbol, ClosedCandleResult result, Signal? candidate, int shadows, CancellationToken cancellationToken)
     {
-        var candle = result.Update.Candle;
         try
         {
             if (candidate is not null)
             {
-                await PublishAsync(stream, symbol, candidate, SignalId(candle), cancellationToken).ConfigureAwait(false);
+                await PublishAsync(stream, symbol, candidate, SignalId(result.Update.Candle), cancellationToken).ConfigureAwait(false);
             }
 
-            for (var i = 0; i < shadows; i++)
+            if (shadows > 0)
             {
-                var shadow = stream.Shadows[i];
-                var shadowCandidate = DecideShadow(stream, symbol, result, live, shadow);
-                if (shadowCandidate is not null)
-                {
-                    await PublishShadowAsync(stream, shadowCandidate, shadow.Model, ShadowSignalId(candle, shadow.Model), cancellationToken)
-                        .ConfigureAwait(false);
-                }
+                await DecideShadowsAsync(stream, result, shadows, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -283,8 +319,26 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
         }
     }
 
-    /// <summary>Valid live predictions into <see cref="StreamState.Live"/>, valid shadow ones into <see cref="StreamState.Shadows"/>.</summary>
-    private (int Live, int Shadows) Partition(StreamState stream, ClosedCandleResult result)
+    /// <summary>The would-be signal of each shadow prediction in <see cref="StreamState.Shadows"/>, against the kept live decision.</summary>
+    private async ValueTask DecideShadowsAsync(StreamState stream, ClosedCandleResult result, int shadows, CancellationToken cancellationToken)
+    {
+        var candle = result.Update.Candle;
+        for (var i = 0; i < shadows; i++)
+        {
+            var shadow = stream.Shadows[i];
+            var candidate = DecideShadow(stream, result, shadow);
+            if (candidate is not null)
+            {
+                await PublishShadowAsync(stream, candidate, shadow.Model, ShadowSignalId(candle, shadow.Model), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Valid live predictions into <see cref="StreamState.Live"/> (when <paramref name="liveAllowed"/>; otherwise each is
+    /// a broken hand-over, logged and skipped), valid shadow ones into <see cref="StreamState.Shadows"/>.
+    /// </summary>
+    private (int Live, int Shadows) Partition(StreamState stream, ClosedCandleResult result, bool liveAllowed)
     {
         var predictions = result.Predictions;
         stream.EnsureCapacity(predictions.Count);
@@ -292,6 +346,13 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
         for (var i = 0; i < predictions.Count; i++)
         {
             var p = predictions[i];
+            if (!liveAllowed && !p.IsShadow)
+            {
+                Log.ShadowPredictionsDropped(_logger, result.Update.Candle.Stream.ToString(), result.Update.Candle.OpenTime,
+                    $"live model {p.Model}'s prediction came with the shadow ones, after the candle was decided");
+                continue;
+            }
+
             var problem = PredictionProblem(p);
             if (problem is not null)
             {
@@ -316,13 +377,13 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
         return (live, shadows);
     }
 
-    private Signal? DecideLive(StreamState stream, SymbolState symbol, ClosedCandleResult result, int live)
+    private Signal? DecideLive(StreamState stream, SymbolState symbol, ClosedCandleResult result, int live, long now)
     {
         var candle = result.Update.Candle;
         var models = stream.Live.AsSpan(0, live);
         var view = symbol.ViewOf(candle.Timeframe);
         view.Set(models, candle.CloseTime, _rules);
-        var decision = _decider.Decide(models, result, symbol.Views, view, _time.GetUtcNow().ToUnixTimeMilliseconds(), out var signal);
+        var decision = _decider.Decide(models, result, symbol.Views, view, now, out var signal);
         if (decision != DecisionResult.Signal)
         {
             Log.NoSignal(_logger, candle.Symbol, candle.Timeframe.ToName(), candle.OpenTime, decision);
@@ -333,13 +394,14 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
 
     /// <summary>
     /// The decision with the shadow model in place of the live model(s) of its family (added when its family has no
-    /// live model). The other timeframes' fusion views stay the live ones.
+    /// live model), as of the kept live decision: its live predictions, the other timeframes' fusion views, its time.
     /// </summary>
-    private Signal? DecideShadow(StreamState stream, SymbolState symbol, ClosedCandleResult result, int live, ModelPrediction shadow)
+    private Signal? DecideShadow(StreamState stream, ClosedCandleResult result, ModelPrediction shadow)
     {
+        var kept = stream.Kept!;
         var candle = result.Update.Candle;
         var count = 0;
-        for (var i = 0; i < live; i++)
+        for (var i = 0; i < kept.Live; i++)
         {
             if (!string.Equals(stream.Live[i].Family, shadow.Family, StringComparison.OrdinalIgnoreCase))
             {
@@ -349,8 +411,8 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
 
         stream.Substituted[count++] = shadow;
         var models = stream.Substituted.AsSpan(0, count);
-        symbol.ShadowView.Set(models, candle.CloseTime, _rules);
-        _ = _decider.Decide(models, result, symbol.Views, symbol.ShadowView, _time.GetUtcNow().ToUnixTimeMilliseconds(), out var signal);
+        kept.ShadowView.Set(models, candle.CloseTime, _rules);
+        _ = _decider.Decide(models, result, kept.Views, kept.ShadowView, kept.DecidedAt, out var signal);
         return signal;
     }
 
