@@ -258,7 +258,42 @@ public sealed class ModelBatcherTests : IDisposable
         await StopAsync(batcher);
     }
 
-    private ModelBatcher CreateTinyMean(TimeProvider time, int maxBatch, TimeSpan delay, int queueCapacity = 64) =>
+    [Fact]
+    public async Task AShadowModelsBatchWaitsUntilNoLiveModelsRequestIsQueuedOrRunning()
+    {
+        var time = new ManualTimeProvider(); // never advanced: full batches only
+        var liveFirst = new LiveFirst();
+        var live = CreateTinyMean(time, maxBatch: 4, delay: TimeSpan.FromHours(1), liveFirst: liveFirst);
+        var shadow = CreateTinyMean(time, maxBatch: 4, delay: TimeSpan.FromHours(1), liveFirst: liveFirst, isShadow: true);
+        using var gate = new ManualResetEventSlim(false);
+        var liveSink = new HoldingSink(4, gate) { HoldAtSlot = 0 };
+        var shadowSink = new RecordingSink(4);
+
+        // The live batch runs and is held in its delivery; the shadow batch is full, and waits.
+        for (var i = 0; i < 4; i++)
+        {
+            var writer = new ArrayRowWriter(Sample(i));
+            Assert.True(live.TryEnqueue(ref writer, liveSink, i));
+        }
+
+        for (var i = 0; i < 4; i++)
+        {
+            var writer = new ArrayRowWriter(Sample(i));
+            Assert.True(shadow.TryEnqueue(ref writer, shadowSink, i));
+        }
+
+        await Task.Delay(200);
+        Assert.False(shadowSink.Done.IsCompleted, "the shadow batch ran while a live one was running");
+        Assert.Equal(4, liveFirst.InFlight);
+
+        gate.Set();
+        await shadowSink.Done.WaitAsync(s_timeout);
+        Assert.Equal(0, liveFirst.InFlight);
+        await StopAsync(live);
+        await StopAsync(shadow);
+    }
+
+    private ModelBatcher CreateTinyMean(TimeProvider time, int maxBatch, TimeSpan delay, int queueCapacity = 64, LiveFirst? liveFirst = null, bool isShadow = false) =>
         new(
             OnnxSession.Create(Fixtures.Bytes("tiny-mean.onnx"), new OnnxSessionSettings(1)),
             "tiny-mean",
@@ -270,7 +305,9 @@ public sealed class ModelBatcherTests : IDisposable
             time,
             _metrics,
             NullLogger.Instance,
-            rows => Interlocked.Add(ref _delivered, rows));
+            rows => Interlocked.Add(ref _delivered, rows),
+            liveFirst,
+            isShadow);
 
     private static float[] Sample(int seed) => Enumerable.Range(0, 8).Select(i => (float)Math.Sin(seed + i)).ToArray();
 

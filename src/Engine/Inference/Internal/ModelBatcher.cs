@@ -31,6 +31,8 @@ internal sealed partial class ModelBatcher
     private readonly InferenceMetrics _metrics;
     private readonly ILogger _logger;
     private readonly Action<int> _delivered;
+    private readonly LiveFirst? _liveFirst;
+    private readonly bool _isShadow;
     private readonly Lock _lock = new();
     private readonly Batch[] _batches;
     private readonly Stack<Batch> _free;
@@ -46,6 +48,9 @@ internal sealed partial class ModelBatcher
     private volatile bool _stopping;
 
     /// <param name="delivered">Called after each batch with its row count (results delivered or failed), for in-flight accounting.</param>
+    /// <param name="liveFirst">Shared by a node's batchers: a live model's requests are counted in it, a shadow model's
+    /// batches wait until it has none (null: no ordering between models).</param>
+    /// <param name="isShadow">Whether this batcher serves a shadow model.</param>
     /// <exception cref="OnnxRuntimeException">The session rejected a binding of a full batch (the caller still owns the session).</exception>
     public ModelBatcher(
         OnnxSession session,
@@ -58,7 +63,9 @@ internal sealed partial class ModelBatcher
         TimeProvider time,
         InferenceMetrics metrics,
         ILogger logger,
-        Action<int> delivered)
+        Action<int> delivered,
+        LiveFirst? liveFirst = null,
+        bool isShadow = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(window, 1);
@@ -74,6 +81,8 @@ internal sealed partial class ModelBatcher
         _metrics = metrics;
         _logger = logger;
         _delivered = delivered;
+        _liveFirst = liveFirst;
+        _isShadow = isShadow;
 
         // Enough buffers for the queue capacity; two at least, so one fills while one runs.
         var count = Math.Max((queueCapacity + maxBatchSize - 1) / maxBatchSize, 2);
@@ -145,6 +154,11 @@ internal sealed partial class ModelBatcher
             batch.Slots[row] = slot;
             batch.EnqueuedAt[row] = now;
             batch.Count = row + 1;
+            if (!_isShadow)
+            {
+                _liveFirst?.Queued();
+            }
+
             if (row == 0)
             {
                 batch.Oldest = now;
@@ -237,6 +251,13 @@ internal sealed partial class ModelBatcher
         {
             while (true)
             {
+                if (_isShadow && _liveFirst is { InFlight: > 0 } live && !_stopping)
+                {
+                    // The live models first: the open batch keeps filling meanwhile (a larger batch when it runs).
+                    await live.WhenIdleAsync().ConfigureAwait(false);
+                    continue;
+                }
+
                 var batch = TakeReady(out var deadline);
                 if (batch is not null)
                 {
@@ -331,7 +352,7 @@ internal sealed partial class ModelBatcher
                 sink.OnFailed(batch.Slots[i]);
             }
 
-            _delivered(rows);
+            Delivered(rows);
             return;
         }
 
@@ -346,6 +367,16 @@ internal sealed partial class ModelBatcher
             batch.Sinks[i] = null; // no reference kept to a finished request
             _metrics.QueueDelay((start - batch.EnqueuedAt[i]) / frequency);
             sink.OnPrediction(batch.Slots[i], p[0], p[1], p[2]);
+        }
+
+        Delivered(rows);
+    }
+
+    private void Delivered(int rows)
+    {
+        if (!_isShadow)
+        {
+            _liveFirst?.Done(rows);
         }
 
         _delivered(rows);

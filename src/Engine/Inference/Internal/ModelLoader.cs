@@ -21,6 +21,9 @@ internal sealed class ModelLoader(
 {
     private static readonly string[] s_labels = ["down", "flat", "up"];
 
+    // One for every model this loader opens, across reloads: shadow models' batches wait for the live ones.
+    private readonly LiveFirst _liveFirst = new();
+
     public ModelLoadResult Load(string manifestPath)
     {
         var fallbackName = Path.GetFileName(manifestPath).Replace(".manifest.json", string.Empty, StringComparison.Ordinal);
@@ -109,7 +112,7 @@ internal sealed class ModelLoader(
                 model.Batcher = new ModelBatcher(
                     session, name, manifest.Window, featureIndices.Length, options.MaxBatchSize,
                     TimeSpan.FromTicks(options.MaxQueueDelayMicroseconds * TimeSpan.TicksPerMicrosecond), options.QueueCapacity,
-                    time, metrics, loggerFactory.CreateLogger<ModelBatcher>(), model.Release);
+                    time, metrics, loggerFactory.CreateLogger<ModelBatcher>(), model.Release, _liveFirst, model.IsShadow);
             }
             catch (OnnxRuntimeException ex)
             {
