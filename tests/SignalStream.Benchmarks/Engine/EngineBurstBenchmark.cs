@@ -19,7 +19,9 @@ namespace SignalStream.Benchmarks.Engine;
 /// (the two active models and the shadow one, as a default node serves them): 2,000 streams (500 symbols x 4
 /// timeframes) close at once in the candle channel; one op ends when the pipeline has emitted all 2,000 closed
 /// candles with their predictions, in order per stream. This is the engine's share of the load harness's closing
-/// bell; <see cref="ClosingBurstBenchmark"/> isolates features, batching and one model.
+/// bell; <see cref="ClosingBurstBenchmark"/> isolates features, batching and one model. The cleanup line also reports
+/// when, within a burst, the last candle had its live models' predictions: when its signal is decided (the signal stage is
+/// a counter here, so the figure is the engine's alone).
 /// </summary>
 /// <remarks>
 /// Before/after comparisons run in one process, back to back: <c>SIGNALSTREAM_BENCH_MODELS=before=/tmp/old-models</c>
@@ -39,6 +41,8 @@ public class EngineBurstBenchmark
     private ModelRegistry _registry = null!;
     private EnginePipeline _pipeline = null!;
     private CountingOutput _output = null!;
+    private LiveDecisionClock _decisions = null!;
+    private double _liveDecidedMs;
     private InferenceMetrics _metrics = null!;
     private Candle[][] _rounds = [];
     private int _round;
@@ -108,7 +112,8 @@ public class EngineBurstBenchmark
 
         _channel = new CandleUpdateChannel(4 * Streams);
         _output = new CountingOutput();
-        _pipeline = new EnginePipeline(new ChannelReader(_channel), signals: null, _registry, new EngineOutputs(store: null, [_output]), _metrics, options, time,
+        _decisions = new LiveDecisionClock();
+        _pipeline = new EnginePipeline(new ChannelReader(_channel), _decisions, _registry, new EngineOutputs(store: null, [_output]), _metrics, options, time,
             NullLogger<EnginePipeline>.Instance);
         _pipeline.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
 
@@ -137,7 +142,8 @@ public class EngineBurstBenchmark
         // changes least; a burst on two cores cannot take less than half of it.
         Console.WriteLine($"// {Models}, {IntraOpThreads} intra-op, delay {QueueDelayMicroseconds} us, traced {Traced}: {_registry.Current.Models.Length} models; {_metrics.Batches} batches, mean " +
                           $"{(double)_metrics.BatchedRows / Math.Max(1, _metrics.Batches):F1} rows; {_metrics.Predictions} predictions; " +
-                          $"CPU {_cpu.TotalMilliseconds / Math.Max(1, _bursts):F2} ms a burst over {_bursts} bursts");
+                          $"CPU {_cpu.TotalMilliseconds / Math.Max(1, _bursts):F2} ms a burst over {_bursts} bursts; " +
+                          $"every live decision made {_liveDecidedMs / Math.Max(1, _bursts):F2} ms into a burst (mean)");
         _channel.Complete();
         _pipeline.ExecuteTask!.GetAwaiter().GetResult();
         _pipeline.StopAsync(CancellationToken.None).GetAwaiter().GetResult();
@@ -160,7 +166,9 @@ public class EngineBurstBenchmark
         }
 
         var cpu = Environment.CpuUsage.TotalTime;
+        var start = Stopwatch.GetTimestamp();
         _output.Expect(candles.Length);
+        _decisions.Expect(candles.Length);
         foreach (var candle in candles)
         {
             var offset = _shift * (long)candle.Timeframe.NominalDuration().TotalMilliseconds;
@@ -169,6 +177,7 @@ public class EngineBurstBenchmark
 
         _output.Wait();
         _cpu += Environment.CpuUsage.TotalTime - cpu;
+        _liveDecidedMs += Stopwatch.GetElapsedTime(start, _decisions.LastAt).TotalMilliseconds;
         _bursts++;
         return _output.Emitted;
     }
@@ -201,6 +210,28 @@ public class EngineBurstBenchmark
         public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => channel.WaitToReadAsync(cancellationToken);
 
         public bool TryRead(out CandleUpdate update) => channel.TryRead(out update);
+    }
+
+    /// <summary>A signal stage that notes when the burst's last live decision was asked for.</summary>
+    private sealed class LiveDecisionClock : ISignalStage
+    {
+        private int _remaining;
+
+        public long LastAt { get; private set; }
+
+        public void Expect(int count) => Volatile.Write(ref _remaining, count);
+
+        public ValueTask OnClosedCandleAsync(ClosedCandleResult result, CancellationToken cancellationToken)
+        {
+            if (result.Update.Origin == CandleOrigin.Live && Interlocked.Decrement(ref _remaining) == 0)
+            {
+                LastAt = Stopwatch.GetTimestamp();
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask OnShadowPredictionsAsync(ClosedCandleResult result, CancellationToken cancellationToken) => ValueTask.CompletedTask;
     }
 
     private sealed class CountingOutput : IEngineOutput

@@ -117,7 +117,7 @@ internal static partial class ReadModelProbe
             ISignalStateRestore restore = variant switch
             {
                 "read" => new CountingRestore(),
-                "journal" => new JournalRestore(journal),
+                "journal" => journal.CreateRestore(),
                 "stage" => provider.GetRequiredService<SignalStage>(),
                 _ => throw new ArgumentException($"unknown variant {variant}: read, journal or stage"),
             };
@@ -224,27 +224,5 @@ internal static partial class ReadModelProbe
         public void RestoreCompleted()
         {
         }
-    }
-
-    private sealed class JournalRestore(SignalJournal journal) : ISignalStateRestore
-    {
-        // As the signal stage does: a signal whose outcome was restored is not tracked (the loader reads outcomes first).
-        private readonly HashSet<string> _resolved = new(StringComparer.Ordinal);
-
-        public void RestoreSignal(Signal signal, bool isShadow)
-        {
-            if (!_resolved.Contains(signal.Id))
-            {
-                journal.Track(signal, isShadow);
-            }
-        }
-
-        public void RestoreOutcome(SignalOutcome outcome)
-        {
-            _resolved.Add(outcome.SignalId);
-            journal.Apply(outcome);
-        }
-
-        public void RestoreCompleted() => _resolved.Clear();
     }
 }

@@ -78,7 +78,7 @@ public sealed class MartenPerformanceProjectionTests : IAsyncLifetime
 
         var rebuilt = new SignalJournal(TimeProvider.System);
         var streams = new[] { new StreamKey("BTCUSDT", Timeframe.OneMinute), new StreamKey("BTCUSDT", Timeframe.FiveMinutes) };
-        await new EngineStateLoader(store, new JournalRestore(rebuilt), new CandleWatermarks(), streams, NullLogger<EngineStateLoader>.Instance)
+        await new EngineStateLoader(store, rebuilt.CreateRestore(), new CandleWatermarks(), streams, NullLogger<EngineStateLoader>.Instance)
             .StartAsync(CancellationToken.None);
         Assert.Equal(Json(rebuilt.GetReport()), Json(SignalJournal.FromSnapshot(document.Journal, TimeProvider.System).GetReport()));
     }
@@ -216,27 +216,5 @@ public sealed class MartenPerformanceProjectionTests : IAsyncLifetime
             await host.StopAsync(CancellationToken.None).WaitAsync(CatchUp);
             await host.DisposeAsync();
         }
-    }
-
-    private sealed class JournalRestore(SignalJournal journal) : ISignalStateRestore
-    {
-        // As the signal stage does: a signal whose outcome was restored is not tracked (the loader reads outcomes first).
-        private readonly HashSet<string> _resolved = new(StringComparer.Ordinal);
-
-        public void RestoreSignal(Signal signal, bool isShadow)
-        {
-            if (!_resolved.Contains(signal.Id))
-            {
-                journal.Track(signal, isShadow);
-            }
-        }
-
-        public void RestoreOutcome(SignalOutcome outcome)
-        {
-            _resolved.Add(outcome.SignalId);
-            journal.Apply(outcome);
-        }
-
-        public void RestoreCompleted() => _resolved.Clear();
     }
 }
