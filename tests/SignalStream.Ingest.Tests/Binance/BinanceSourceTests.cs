@@ -144,9 +144,12 @@ public sealed class BinanceSourceTests
             await h.Fake.AdvanceAsync().WaitAsync(Timeout);
             if (round % 2 == 0)
             {
-                // A TCP reset: frames in flight may be lost; the client must notice and repair the gap.
+                // A TCP reset: frames in flight may be lost; the client must notice and repair the gap. It is kept away
+                // while the next candle closes (it reconnects within 20 ms otherwise), so that one can only be backfilled.
+                h.Fake.RefuseConnections = true;
                 Assert.True(await h.Fake.DropConnectionAsync(abrupt: true).WaitAsync(Timeout));
                 await h.Fake.AdvanceAsync().WaitAsync(Timeout);
+                h.Fake.RefuseConnections = false;
                 round++;
             }
         }

@@ -11,8 +11,27 @@ public sealed partial class FakeBinanceExchange
     private static readonly CompositeFormat UnknownVariant = CompositeFormat.Parse(
         "Invalid request: unknown variant {0}, expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY` at line 1 column 28");
 
+    private volatile bool _refuseConnections;
+
+    /// <summary>
+    /// While true, new stream connections are refused (HTTP 503, as an exchange under maintenance answers): whatever
+    /// closes meanwhile a client can only get by backfilling. Tests that need "the client is away" set it instead of
+    /// racing its reconnect.
+    /// </summary>
+    public bool RefuseConnections
+    {
+        get => _refuseConnections;
+        set => _refuseConnections = value;
+    }
+
     private async Task HandleStreamAsync(HttpContext context)
     {
+        if (_refuseConnections)
+        {
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return;
+        }
+
         var requested = context.Request.Query["streams"].ToString()
             .Split('/', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (requested.Length > _options.MaxStreamsPerConnection)
