@@ -16,11 +16,11 @@ namespace SignalStream.Engine.Signals.Internal;
 /// predictions with the votes that counted, the symbol's fusion views, the decision's time) is kept per stream at the
 /// live decision (<see cref="StreamState.Kept"/>), so the would-be signal is the same whether the shadow predictions came
 /// with the live ones or later, live or in a replay.
-/// </remarks>
-/// <remarks>
+/// <para>
 /// Calls for one stream are sequential (the pipeline's contract), so per-stream state needs no lock against itself;
 /// streams of one symbol may run concurrently, so per-symbol state (fusion views, seq) sits behind an async gate that
 /// is held until the signal has been handed to the outputs: seq is assigned and delivered in order, without holes.
+/// </para>
 /// </remarks>
 internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, IAlertIntake
 {
