@@ -32,8 +32,8 @@ public sealed record ClosedCandleResult(
 {
     /// <summary>
     /// The shadow models' predictions of this candle come after, through
-    /// <see cref="ISignalStage.OnShadowPredictionsAsync"/>: the stage keeps what their decisions read (the live
-    /// predictions and the symbol's fusion views as of this call).
+    /// <see cref="ISignalStage.OnShadowPredictionsAsync"/> with this same result: the stage keeps what their decisions
+    /// read (the live predictions and the symbol's fusion views as of this call).
     /// </summary>
     public bool ShadowPredictionsFollow { get; init; }
 }
@@ -49,8 +49,9 @@ public interface ISignalStage
     ValueTask OnClosedCandleAsync(ClosedCandleResult result, CancellationToken cancellationToken);
 
     /// <summary>
-    /// The shadow models' predictions of the candle the stream's last <see cref="OnClosedCandleAsync"/> announced them
-    /// for: each decided against that call's live predictions and fusion views, journaled, never published.
+    /// The shadow models' predictions of the candle whose <paramref name="decided"/> result (the one given to
+    /// <see cref="OnClosedCandleAsync"/>, which announced them) was the stream's last: each decided against that call's
+    /// live predictions and fusion views, journaled, never published.
     /// </summary>
-    ValueTask OnShadowPredictionsAsync(ClosedCandleResult result, CancellationToken cancellationToken);
+    ValueTask OnShadowPredictionsAsync(ClosedCandleResult decided, IReadOnlyList<ModelPrediction> shadowPredictions, CancellationToken cancellationToken);
 }

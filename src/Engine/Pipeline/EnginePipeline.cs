@@ -256,6 +256,7 @@ internal sealed partial class EnginePipeline : BackgroundService
         if (_signals is not null)
         {
             var result = new ClosedCandleResult(update, pending.Indicators, predictions) { ShadowPredictionsFollow = pending.ShadowRequests > 0 };
+            pending.Decided = result;
             await DecideAsync(result, trace, cancellationToken).ConfigureAwait(false);
         }
     }
@@ -287,6 +288,7 @@ internal sealed partial class EnginePipeline : BackgroundService
                     await FinishAsync(pending, cancellationToken).ConfigureAwait(false);
                     Volatile.Write(ref _finishedTicket, pending.Ticket);
                     _finished.Set();
+                    pending.Decided = null; // no candle kept alive by the pool
                     _pool.Enqueue(pending);
                 }
             }
@@ -306,10 +308,9 @@ internal sealed partial class EnginePipeline : BackgroundService
         if (update.IsClosed && pending.ShadowRequests > 0)
         {
             var shadows = Collect(pending, shadows: true, out var count);
-            if (_signals is not null && count > 0)
+            if (pending.Decided is { } decided && count > 0)
             {
-                await _signals.OnShadowPredictionsAsync(new ClosedCandleResult(update, pending.Indicators, shadows), cancellationToken)
-                    .ConfigureAwait(false);
+                await _signals!.OnShadowPredictionsAsync(decided, shadows, cancellationToken).ConfigureAwait(false);
             }
         }
 

@@ -231,7 +231,8 @@ public class EngineBurstBenchmark
             return ValueTask.CompletedTask;
         }
 
-        public ValueTask OnShadowPredictionsAsync(ClosedCandleResult result, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+        public ValueTask OnShadowPredictionsAsync(ClosedCandleResult decided, IReadOnlyList<ModelPrediction> shadowPredictions, CancellationToken cancellationToken) =>
+            ValueTask.CompletedTask;
     }
 
     private sealed class CountingOutput : IEngineOutput

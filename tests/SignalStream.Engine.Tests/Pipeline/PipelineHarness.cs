@@ -96,18 +96,18 @@ internal sealed class RecordingSignalStage : ISignalStage
     }
 
     /// <summary>Recorded into the candle's result, so <see cref="Results"/> holds every model's prediction of a candle.</summary>
-    public ValueTask OnShadowPredictionsAsync(ClosedCandleResult result, CancellationToken cancellationToken)
+    public ValueTask OnShadowPredictionsAsync(ClosedCandleResult decided, IReadOnlyList<ModelPrediction> shadowPredictions, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
-            Calls.Add((true, result.Update.Candle));
-            var i = Results.FindLastIndex(r => r.Update.Candle.Stream == result.Update.Candle.Stream);
-            if (i < 0 || Results[i].Update.Candle.OpenTime != result.Update.Candle.OpenTime || !Results[i].ShadowPredictionsFollow)
+            Calls.Add((true, decided.Update.Candle));
+            var i = Results.FindLastIndex(r => r.Update.Candle.Stream == decided.Update.Candle.Stream);
+            if (i < 0 || !ReferenceEquals(Results[i], decided) || !decided.ShadowPredictionsFollow)
             {
-                throw new InvalidOperationException($"Shadow predictions of {result.Update.Candle.Stream} {result.Update.Candle.OpenTime} came without their live call.");
+                throw new InvalidOperationException($"Shadow predictions of {decided.Update.Candle.Stream} {decided.Update.Candle.OpenTime} came without their live call.");
             }
 
-            Results[i] = Results[i] with { Predictions = [.. Results[i].Predictions, .. result.Predictions] };
+            Results[i] = Results[i] with { Predictions = [.. Results[i].Predictions, .. shadowPredictions] };
             Notify();
         }
 

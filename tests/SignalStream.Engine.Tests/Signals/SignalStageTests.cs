@@ -111,11 +111,12 @@ public class SignalStageTests
         await together.Closed(quarter);
 
         using var after = new StageHost();
-        await after.Closed(hour with { Predictions = LongWithShadow[..2], ShadowPredictionsFollow = true });
+        var hourLive = hour with { Predictions = LongWithShadow[..2], ShadowPredictionsFollow = true };
+        await after.Closed(hourLive);
         Assert.Single(after.Sink.Signals); // published before the shadow model has answered
         after.Time.Advance(TimeSpan.FromSeconds(3));
         await after.Closed(quarter);
-        await after.ShadowPredictions(hour with { Predictions = LongWithShadow[2..] });
+        await after.ShadowPredictions(hourLive, LongWithShadow[2..]);
 
         var expected = Assert.Single(together.Sink.ShadowSignals);
         var actual = Assert.Single(after.Sink.ShadowSignals);
@@ -134,7 +135,7 @@ public class SignalStageTests
         var tf = Timeframe.OneHour;
         var first = Result(Nth(tf, 1, 100m), 2.0, LongWithShadow[..2]) with { ShadowPredictionsFollow = true };
         await host.Closed(first);
-        await host.ShadowPredictions(first with { Predictions = LongWithShadow[2..] });
+        await host.ShadowPredictions(first, LongWithShadow[2..]);
         await host.Closed(Result(Nth(tf, 2, 104m, high: 110m, low: 99m), 2.0, []));
 
         Assert.Equal(
@@ -148,11 +149,12 @@ public class SignalStageTests
     {
         using var host = new StageHost();
         var tf = Timeframe.OneHour;
-        await host.Closed(Result(Nth(tf, 1, 100m), 2.0, LongWithShadow[..2]) with { ShadowPredictionsFollow = true });
+        var decided = Result(Nth(tf, 1, 100m), 2.0, LongWithShadow[..2]) with { ShadowPredictionsFollow = true };
+        await host.Closed(decided);
 
         // Shadow predictions for a candle the stage has not decided, and a live prediction handed over as a shadow one.
-        await host.ShadowPredictions(Result(Nth(tf, 2, 100m), 2.0, LongWithShadow[2..]));
-        await host.ShadowPredictions(Result(Nth(tf, 1, 100m), 2.0, LongWithShadow[..1]));
+        await host.ShadowPredictions(Result(Nth(tf, 2, 100m), 2.0, []), LongWithShadow[2..]);
+        await host.ShadowPredictions(decided, LongWithShadow[..1]);
 
         Assert.Empty(host.Sink.ShadowSignals);
         Assert.Single(host.Sink.Signals);
@@ -442,8 +444,8 @@ public class SignalStageTests
         public Task Closed(ClosedCandleResult result) =>
             _provider.GetRequiredService<ISignalStage>().OnClosedCandleAsync(result, CancellationToken.None).AsTask().WaitAsync(Timeout);
 
-        public Task ShadowPredictions(ClosedCandleResult result) =>
-            _provider.GetRequiredService<ISignalStage>().OnShadowPredictionsAsync(result, CancellationToken.None).AsTask().WaitAsync(Timeout);
+        public Task ShadowPredictions(ClosedCandleResult decided, IReadOnlyList<ModelPrediction> shadowPredictions) =>
+            _provider.GetRequiredService<ISignalStage>().OnShadowPredictionsAsync(decided, shadowPredictions, CancellationToken.None).AsTask().WaitAsync(Timeout);
 
         /// <summary>With a sink that completes at once, the stage never has to wait: no sync-over-async needed.</summary>
         public void ClosedSynchronously(ClosedCandleResult result)

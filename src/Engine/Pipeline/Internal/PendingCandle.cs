@@ -31,6 +31,9 @@ internal sealed class PendingCandle : IPredictionSink
     /// <summary>Requests queued to shadow models: their predictions come after the live decision.</summary>
     public int ShadowRequests { get; private set; }
 
+    /// <summary>What the signal stage was given at the live decision: the shadow predictions go with it.</summary>
+    public ClosedCandleResult? Decided { get; set; }
+
     /// <summary>The candle's trace and its open <c>inference</c> span, when tracing is on.</summary>
     public (Activity? Candle, Activity? Inference) Trace { get; set; }
 
@@ -47,6 +50,7 @@ internal sealed class PendingCandle : IPredictionSink
         Models = models;
         Stream = stream;
         Trace = default;
+        Decided = null;
         Ticket = 0;
         ShadowRequests = 0;
         if (_delivered.Length < models.Length)

@@ -92,11 +92,12 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
         return HasDecision(result) ? DecideAsync(stream, result, cancellationToken) : default;
     }
 
-    public ValueTask OnShadowPredictionsAsync(ClosedCandleResult result, CancellationToken cancellationToken)
+    public ValueTask OnShadowPredictionsAsync(ClosedCandleResult decided, IReadOnlyList<ModelPrediction> shadowPredictions, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(result);
-        var candle = result.Update.Candle;
-        if (!result.Update.IsClosed || result.Predictions.Count == 0 || !_streams.TryGetValue(candle.Stream, out var stream))
+        ArgumentNullException.ThrowIfNull(decided);
+        ArgumentNullException.ThrowIfNull(shadowPredictions);
+        var candle = decided.Update.Candle;
+        if (!decided.Update.IsClosed || shadowPredictions.Count == 0 || !_streams.TryGetValue(candle.Stream, out var stream))
         {
             return default;
         }
@@ -109,8 +110,8 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
             return default;
         }
 
-        var (_, shadows) = Partition(stream, result, liveAllowed: false);
-        return shadows == 0 ? default : DecideShadowsAsync(stream, result, shadows, cancellationToken);
+        var (_, shadows) = Partition(stream, decided, shadowPredictions, liveAllowed: false);
+        return shadows == 0 ? default : DecideShadowsAsync(stream, decided, shadows, cancellationToken);
     }
 
     /// <summary>Whether the candle has anything to decide: predictions now, or shadow ones to come (which need the live decision kept).</summary>
@@ -223,7 +224,7 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
 
     private ValueTask DecideAsync(StreamState stream, ClosedCandleResult result, CancellationToken cancellationToken)
     {
-        var (live, shadows) = Partition(stream, result, liveAllowed: true);
+        var (live, shadows) = Partition(stream, result, result.Predictions, liveAllowed: true);
         if (live == 0 && shadows == 0 && !result.ShadowPredictionsFollow)
         {
             return default;
@@ -338,9 +339,8 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
     /// Valid live predictions into <see cref="StreamState.Live"/> (when <paramref name="liveAllowed"/>; otherwise each is
     /// a broken hand-over, logged and skipped), valid shadow ones into <see cref="StreamState.Shadows"/>.
     /// </summary>
-    private (int Live, int Shadows) Partition(StreamState stream, ClosedCandleResult result, bool liveAllowed)
+    private (int Live, int Shadows) Partition(StreamState stream, ClosedCandleResult result, IReadOnlyList<ModelPrediction> predictions, bool liveAllowed)
     {
-        var predictions = result.Predictions;
         stream.EnsureCapacity(predictions.Count);
         int live = 0, shadows = 0;
         for (var i = 0; i < predictions.Count; i++)
