@@ -54,14 +54,15 @@ internal sealed class MetricsScrape
         return sum;
     }
 
-    /// <summary>Cumulative histogram buckets of <paramref name="name"/> (<c>name_bucket{le="…"}</c>), summed over label sets.</summary>
-    public SortedDictionary<double, double> Buckets(string name)
+    /// <summary>Cumulative histogram buckets of <paramref name="name"/> (<c>name_bucket{le="…"}</c>), summed over label sets
+    /// (those whose labels contain <paramref name="labelFilter"/> when given).</summary>
+    public SortedDictionary<double, double> Buckets(string name, string? labelFilter = null)
     {
         var buckets = new SortedDictionary<double, double>();
         var prefix = name + "_bucket{";
         foreach (var line in _lines)
         {
-            if (!line.StartsWith(prefix, StringComparison.Ordinal))
+            if (!line.StartsWith(prefix, StringComparison.Ordinal) || (labelFilter is not null && !line.Contains(labelFilter, StringComparison.Ordinal)))
             {
                 continue;
             }
@@ -83,10 +84,10 @@ internal sealed class MetricsScrape
 
     /// <summary>The upper bound of the bucket holding the <paramref name="percent"/> percentile of what was observed
     /// between <paramref name="before"/> and <paramref name="after"/>; NaN when nothing was.</summary>
-    public static double PercentileBetween(MetricsScrape before, MetricsScrape after, string name, double percent)
+    public static double PercentileBetween(MetricsScrape before, MetricsScrape after, string name, double percent, string? labelFilter = null)
     {
-        var early = before.Buckets(name);
-        var late = after.Buckets(name);
+        var early = before.Buckets(name, labelFilter);
+        var late = after.Buckets(name, labelFilter);
         var total = late.Count == 0 ? 0 : late.Last().Value - early.GetValueOrDefault(double.PositiveInfinity);
         if (total <= 0)
         {

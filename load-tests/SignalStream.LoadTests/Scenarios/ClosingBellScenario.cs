@@ -337,6 +337,28 @@ internal sealed class ClosingBellScenario
         var batches = after.Sum(Batch + "_count") - before.Sum(Batch + "_count");
         result.Notes.Add(string.Create(CultureInfo.InvariantCulture,
             $"engine inference during the measured advance and delivery ({(lastMicros - bellMicros) / 1000.0:0} ms): {runs:0} model runs, " +
-            $"{seconds * 1000:0} ms of inference in total (signalstream_inference_duration_seconds), {batches:0} batches of {batched / Math.Max(batches, 1):0.0} windows on average"));
+            $"{seconds * 1000:0} ms of inference in total (signalstream_inference_duration_seconds), {batches:0} batches of {batched / Math.Max(batches, 1):0.0} windows on average; " +
+            $"a request's wait in its model's batcher, p50 / p99 at most (bucket bounds): {QueueDelays(before, after)}"));
+    }
+
+    /// <summary>Per model, from <c>signalstream_inference_queue_delay_seconds{model}</c>: what a candle waited for its batch to run.</summary>
+    private static string QueueDelays(MetricsScrape before, MetricsScrape after)
+    {
+        const string QueueDelay = "signalstream_inference_queue_delay_seconds";
+        var models = after.Lines
+            .Where(l => l.StartsWith(QueueDelay + "_bucket{", StringComparison.Ordinal))
+            .Select(l => l.IndexOf("model=\"", StringComparison.Ordinal) is var i and >= 0 ? l[(i + 7)..l.IndexOf('"', i + 7)] : null)
+            .OfType<string>()
+            .Distinct()
+            .Order(StringComparer.Ordinal);
+        var ci = CultureInfo.InvariantCulture;
+        var parts = models.Select(model =>
+        {
+            var filter = $"model=\"{model}\"";
+            var p50 = MetricsScrape.PercentileBetween(before, after, QueueDelay, 50, filter) * 1000;
+            var p99 = MetricsScrape.PercentileBetween(before, after, QueueDelay, 99, filter) * 1000;
+            return string.Create(ci, $"{model} {p50:0.###} / {p99:0.###} ms");
+        }).ToArray();
+        return parts.Length == 0 ? "not exported" : string.Join(", ", parts);
     }
 }

@@ -73,7 +73,8 @@ internal sealed class InferenceMetrics
 
     public void BatchFailed(string model) => _failedBatches.Add(1, new KeyValuePair<string, object?>("model", model));
 
-    public void QueueDelay(double seconds) => _queueDelay.Record(seconds);
+    /// <summary>Per model: a shadow model's requests wait for the live ones by design (LiveFirst), and would hide them otherwise.</summary>
+    public void QueueDelay(string model, double seconds) => _queueDelay.Record(seconds, new KeyValuePair<string, object?>("model", model));
 
     public void ModelLoadFailed() => _loadFailures.Add(1);
 }

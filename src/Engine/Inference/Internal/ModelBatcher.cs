@@ -365,7 +365,7 @@ internal sealed partial class ModelBatcher
             var p = probabilities + (i * 3);
             var sink = batch.Sinks[i]!;
             batch.Sinks[i] = null; // no reference kept to a finished request
-            _metrics.QueueDelay((start - batch.EnqueuedAt[i]) / frequency);
+            _metrics.QueueDelay(_model, (start - batch.EnqueuedAt[i]) / frequency);
             sink.OnPrediction(batch.Slots[i], p[0], p[1], p[2]);
         }
 
