@@ -64,6 +64,12 @@ public sealed class KlineFrameParserFuzzTests(ITestOutputHelper output)
             Encoding.UTF8.GetBytes("{\"stream\":\"btcusdt@kline_1m\",\"data\":{\"e\":\"kline\",\"E\":" + new string('9', 1 << 20) + "}}"),
             Insert(valid, valid.Length - 3, Encoding.UTF8.GetBytes(",\"pad\":[" + string.Join(",", Enumerable.Repeat("1", 200_000)) + "]")),
             Enumerable.Repeat((byte)0xFF, 1 << 20).ToArray(),
+
+            // Utf8JsonReader's own message for a misspelt literal quotes the input up to the next delimiter.
+            Encoding.UTF8.GetBytes("{\"result\":n" + new string('[', 1 << 20)),
+            Insert(valid, valid.Length - 3, Encoding.UTF8.GetBytes(",\"X\":tru" + new string('e', 1 << 20))),
+            Insert(valid, valid.Length - 3, Encoding.UTF8.GetBytes(",nul" + new string('[', 1 << 20))),
+            Encoding.UTF8.GetBytes("{\"id\":1}fals" + new string('e', 1 << 20)),
         ];
         foreach (var input in inputs)
         {

@@ -125,7 +125,7 @@ internal static class KlineFrameParser
 
     private static FrameKind ParseTopLevel(ref Utf8JsonReader reader, ReadOnlySpan<byte> utf8, SymbolTable symbols, ref ParsedFrame frame)
     {
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        if (!Next(ref reader, utf8) || reader.TokenType != JsonTokenType.StartObject)
         {
             return Reject(ref frame, FrameRejection.UnexpectedShape);
         }
@@ -140,7 +140,7 @@ internal static class KlineFrameParser
         {
             if (reader.ValueTextEquals("stream"u8))
             {
-                reader.Read();
+                Next(ref reader, utf8);
                 if (reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped)
                 {
                     return Reject(ref frame, FrameRejection.BadValue);
@@ -151,51 +151,51 @@ internal static class KlineFrameParser
             }
             else if (reader.ValueTextEquals("data"u8))
             {
-                reader.Read();
+                Next(ref reader, utf8);
                 if (reader.TokenType != JsonTokenType.StartObject)
                 {
                     return Reject(ref frame, FrameRejection.UnexpectedShape);
                 }
 
                 hasData = true;
-                dataRejection = ParseData(ref reader, symbols, ref frame, out eventType);
+                dataRejection = ParseData(ref reader, utf8, symbols, ref frame, out eventType);
             }
             else if (reader.ValueTextEquals("result"u8))
             {
                 hasResult = true;
-                reader.Read();
-                reader.Skip();
+                Next(ref reader, utf8);
+                SkipValue(ref reader, utf8);
             }
             else if (reader.ValueTextEquals("id"u8))
             {
-                reader.Read();
+                Next(ref reader, utf8);
                 if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var id))
                 {
                     frame.ReplyId = id;
                 }
                 else
                 {
-                    reader.Skip();
+                    SkipValue(ref reader, utf8);
                 }
             }
             else if (reader.ValueTextEquals("code"u8))
             {
                 hasCode = true;
-                reader.Read();
+                Next(ref reader, utf8);
                 if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var code))
                 {
                     frame.ErrorCode = code;
                 }
                 else
                 {
-                    reader.Skip();
+                    SkipValue(ref reader, utf8);
                 }
             }
             else
             {
                 // Unknown top-level members (including "msg") are ignored: Binance may add fields.
-                reader.Read();
-                reader.Skip();
+                Next(ref reader, utf8);
+                SkipValue(ref reader, utf8);
             }
         }
 
@@ -205,7 +205,7 @@ internal static class KlineFrameParser
         }
 
         // Anything after the object is malformed; the reader throws for a second top-level value.
-        while (reader.Read())
+        while (Next(ref reader, utf8))
         {
         }
 
@@ -244,7 +244,7 @@ internal static class KlineFrameParser
             : Reject(ref frame, FrameRejection.StreamMismatch);
     }
 
-    private static FrameRejection ParseData(ref Utf8JsonReader reader, SymbolTable symbols, ref ParsedFrame frame, out EventType eventType)
+    private static FrameRejection ParseData(ref Utf8JsonReader reader, ReadOnlySpan<byte> utf8, SymbolTable symbols, ref ParsedFrame frame, out EventType eventType)
     {
         eventType = EventType.Missing;
         var rejection = FrameRejection.None;
@@ -256,10 +256,10 @@ internal static class KlineFrameParser
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var name = reader.ValueIsEscaped ? default : reader.ValueSpan;
-            reader.Read();
+            Next(ref reader, utf8);
             if (name.Length != 1)
             {
-                reader.Skip();
+                SkipValue(ref reader, utf8);
                 continue;
             }
 
@@ -309,16 +309,16 @@ internal static class KlineFrameParser
                     if (reader.TokenType != JsonTokenType.StartObject)
                     {
                         rejection = First(rejection, FrameRejection.UnexpectedShape);
-                        reader.Skip();
+                        SkipValue(ref reader, utf8);
                     }
                     else
                     {
-                        rejection = First(rejection, ParseKline(ref reader, symbols, ref frame, out kline));
+                        rejection = First(rejection, ParseKline(ref reader, utf8, symbols, ref frame, out kline));
                     }
 
                     break;
                 default:
-                    reader.Skip();
+                    SkipValue(ref reader, utf8);
                     break;
             }
         }
@@ -341,7 +341,7 @@ internal static class KlineFrameParser
         return IsConsistent(in frame.Candle) ? FrameRejection.None : FrameRejection.Inconsistent;
     }
 
-    private static FrameRejection ParseKline(ref Utf8JsonReader reader, SymbolTable symbols, ref ParsedFrame frame, out KlineFields seen)
+    private static FrameRejection ParseKline(ref Utf8JsonReader reader, ReadOnlySpan<byte> utf8, SymbolTable symbols, ref ParsedFrame frame, out KlineFields seen)
     {
         seen = KlineFields.None;
         long openTime = 0, closeTime = 0, trades = 0;
@@ -353,27 +353,27 @@ internal static class KlineFrameParser
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var name = reader.ValueIsEscaped ? default : reader.ValueSpan;
-            reader.Read();
+            Next(ref reader, utf8);
             if (name.Length != 1)
             {
-                reader.Skip();
+                SkipValue(ref reader, utf8);
                 continue;
             }
 
             var ok = true;
             switch (name[0])
             {
-                case (byte)'t': ok = ReadInt64(ref reader, ref openTime, ref seen, KlineFields.OpenTime); break;
-                case (byte)'T': ok = ReadInt64(ref reader, ref closeTime, ref seen, KlineFields.CloseTime); break;
-                case (byte)'n': ok = ReadInt64(ref reader, ref trades, ref seen, KlineFields.Trades); break;
-                case (byte)'o': ok = ReadDecimal(ref reader, ref open, ref seen, KlineFields.Open); break;
-                case (byte)'c': ok = ReadDecimal(ref reader, ref close, ref seen, KlineFields.Close); break;
-                case (byte)'h': ok = ReadDecimal(ref reader, ref high, ref seen, KlineFields.High); break;
-                case (byte)'l': ok = ReadDecimal(ref reader, ref low, ref seen, KlineFields.Low); break;
-                case (byte)'v': ok = ReadDecimal(ref reader, ref volume, ref seen, KlineFields.Volume); break;
-                case (byte)'q': ok = ReadDecimal(ref reader, ref quoteVolume, ref seen, KlineFields.QuoteVolume); break;
-                case (byte)'V': ok = ReadDecimal(ref reader, ref takerBase, ref seen, KlineFields.TakerBase); break;
-                case (byte)'Q': ok = ReadDecimal(ref reader, ref takerQuote, ref seen, KlineFields.TakerQuote); break;
+                case (byte)'t': ok = ReadInt64(ref reader, utf8, ref openTime, ref seen, KlineFields.OpenTime); break;
+                case (byte)'T': ok = ReadInt64(ref reader, utf8, ref closeTime, ref seen, KlineFields.CloseTime); break;
+                case (byte)'n': ok = ReadInt64(ref reader, utf8, ref trades, ref seen, KlineFields.Trades); break;
+                case (byte)'o': ok = ReadDecimal(ref reader, utf8, ref open, ref seen, KlineFields.Open); break;
+                case (byte)'c': ok = ReadDecimal(ref reader, utf8, ref close, ref seen, KlineFields.Close); break;
+                case (byte)'h': ok = ReadDecimal(ref reader, utf8, ref high, ref seen, KlineFields.High); break;
+                case (byte)'l': ok = ReadDecimal(ref reader, utf8, ref low, ref seen, KlineFields.Low); break;
+                case (byte)'v': ok = ReadDecimal(ref reader, utf8, ref volume, ref seen, KlineFields.Volume); break;
+                case (byte)'q': ok = ReadDecimal(ref reader, utf8, ref quoteVolume, ref seen, KlineFields.QuoteVolume); break;
+                case (byte)'V': ok = ReadDecimal(ref reader, utf8, ref takerBase, ref seen, KlineFields.TakerBase); break;
+                case (byte)'Q': ok = ReadDecimal(ref reader, utf8, ref takerQuote, ref seen, KlineFields.TakerQuote); break;
                 case (byte)'x':
                     if (reader.TokenType is JsonTokenType.True or JsonTokenType.False)
                     {
@@ -410,7 +410,7 @@ internal static class KlineFrameParser
                     break;
                 default:
                     // f, L (trade ids), B (ignore) and anything Binance adds later.
-                    reader.Skip();
+                    SkipValue(ref reader, utf8);
                     break;
             }
 
@@ -482,11 +482,11 @@ internal static class KlineFrameParser
         return true;
     }
 
-    private static bool ReadInt64(ref Utf8JsonReader reader, ref long value, ref KlineFields seen, KlineFields field)
+    private static bool ReadInt64(ref Utf8JsonReader reader, ReadOnlySpan<byte> utf8, ref long value, ref KlineFields seen, KlineFields field)
     {
         if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out value))
         {
-            reader.Skip();
+            SkipValue(ref reader, utf8);
             return false;
         }
 
@@ -494,12 +494,12 @@ internal static class KlineFrameParser
         return true;
     }
 
-    private static bool ReadDecimal(ref Utf8JsonReader reader, ref decimal value, ref KlineFields seen, KlineFields field)
+    private static bool ReadDecimal(ref Utf8JsonReader reader, ReadOnlySpan<byte> utf8, ref decimal value, ref KlineFields seen, KlineFields field)
     {
         // Binance sends prices and quantities as JSON strings of plain decimal digits ("0.01634790").
         if (reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped)
         {
-            reader.Skip();
+            SkipValue(ref reader, utf8);
             return false;
         }
 
@@ -530,6 +530,59 @@ internal static class KlineFrameParser
         }
 
         return dots <= 1 && span[0] != (byte)'.' && span[^1] != (byte)'.';
+    }
+
+    /// <summary>
+    /// <see cref="Utf8JsonReader.Read"/>, after checking that a <c>true</c>, <c>false</c> or <c>null</c> about to be read
+    /// is spelled out. The reader's own error for a misspelt literal quotes the input up to the next delimiter, so a
+    /// megabyte after an <c>n</c> would cost megabytes of message; this one costs the same for any input. Used wherever a
+    /// value can follow; where a property name must (the loops over an object's members), the reader's error for a
+    /// letter quotes only that letter.
+    /// </summary>
+    private static bool Next(ref Utf8JsonReader reader, ReadOnlySpan<byte> utf8)
+    {
+        // Most values start at a quote; only what could begin a literal is looked at further.
+        var at = (int)reader.BytesConsumed;
+        if (at < utf8.Length && utf8[at] != (byte)'"')
+        {
+            ThrowIfMisspeltLiteral(utf8, at);
+        }
+
+        return reader.Read();
+    }
+
+    private static void ThrowIfMisspeltLiteral(ReadOnlySpan<byte> utf8, int at)
+    {
+        while (at < utf8.Length && utf8[at] is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r' or (byte)',' or (byte)':')
+        {
+            at++;
+        }
+
+        if (at < utf8.Length && utf8[at] is (byte)'t' or (byte)'f' or (byte)'n')
+        {
+            var rest = utf8[at..];
+            if (!(rest.StartsWith("true"u8) || rest.StartsWith("false"u8) || rest.StartsWith("null"u8)))
+            {
+                throw new JsonException("A JSON literal is misspelt.");
+            }
+        }
+    }
+
+    /// <summary><see cref="Utf8JsonReader.Skip"/> through <see cref="Next"/>: skips the current value and its children.</summary>
+    private static void SkipValue(ref Utf8JsonReader reader, ReadOnlySpan<byte> utf8)
+    {
+        if (reader.TokenType == JsonTokenType.PropertyName)
+        {
+            Next(ref reader, utf8);
+        }
+
+        if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+        {
+            var depth = reader.CurrentDepth;
+            while (Next(ref reader, utf8) && reader.CurrentDepth > depth)
+            {
+            }
+        }
     }
 
     private static FrameKind Reject(ref ParsedFrame frame, FrameRejection reason)
