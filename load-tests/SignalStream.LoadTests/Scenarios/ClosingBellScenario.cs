@@ -339,6 +339,14 @@ internal sealed class ClosingBellScenario
             $"engine inference during the measured advance and delivery ({(lastMicros - bellMicros) / 1000.0:0} ms): {runs:0} model runs, " +
             $"{seconds * 1000:0} ms of inference in total (signalstream_inference_duration_seconds), {batches:0} batches of {batched / Math.Max(batches, 1):0.0} windows on average; " +
             $"a request's wait in its model's batcher, p50 / p99 at most (bucket bounds): {QueueDelays(before, after)}"));
+
+        // A signal is published only after its group commit: the commit wait is the first part of its hub share.
+        const string CommitWait = "signalstream_signal_commit_wait_seconds";
+        const string Persisted = "signalstream_events_persisted_total";
+        result.Notes.Add(string.Create(CultureInfo.InvariantCulture,
+            $"event store during the same window: {after.Sum(Persisted) - before.Sum(Persisted):0} events committed; a signal's wait from " +
+            $"its hand-off to the writer to its publication after the commit, p50 / p99 at most (bucket bounds; {CommitWait}): " +
+            $"{MetricsScrape.PercentileBetween(before, after, CommitWait, 50) * 1000:0.###} / {MetricsScrape.PercentileBetween(before, after, CommitWait, 99) * 1000:0.###} ms"));
     }
 
     /// <summary>Per model, from <c>signalstream_inference_queue_delay_seconds{model}</c>: what a candle waited for its batch to run.</summary>

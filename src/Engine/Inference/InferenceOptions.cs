@@ -23,6 +23,13 @@ public sealed class InferenceOptions
     /// latency for a core kept busy. Off by default: on a shared machine the spinning costs more than it saves.</summary>
     public bool IntraOpSpinning { get; set; }
 
+    /// <summary>
+    /// Threads that run each live model's batches (Triton's instance count). Above 1, a burst's full batches of one model
+    /// run on several cores at once; shadow models keep one, since nothing waits for them.
+    /// </summary>
+    /// <remarks>The default is chosen by measurement; see docs/inference.md.</remarks>
+    public int WorkersPerLiveModel { get; set; } = 1;
+
     /// <summary>Requests per ONNX Run at most (Triton's max_batch_size).</summary>
     public int MaxBatchSize { get; set; } = 512;
 
@@ -77,6 +84,11 @@ public sealed class InferenceOptions
         if (IntraOpThreads is < 1 or > 64)
         {
             yield return $"Inference:IntraOpThreads is {IntraOpThreads}; use 1 to 64 (1 is the default and best on small machines).";
+        }
+
+        if (WorkersPerLiveModel is < 1 or > 16)
+        {
+            yield return $"Inference:WorkersPerLiveModel is {WorkersPerLiveModel}; use 1 to 16 (at most the cores the models may use; default 1).";
         }
 
         if (MaxBatchSize is < 1 or > 8192)

@@ -26,7 +26,8 @@ namespace SignalStream.Benchmarks.Engine;
 /// <remarks>
 /// Before/after comparisons run in one process, back to back: <c>SIGNALSTREAM_BENCH_MODELS=before=/tmp/old-models</c>
 /// adds a <see cref="Models"/> value served from that folder beside the bundled <c>models/</c> (a comma-separated list
-/// of <c>name=folder</c>), <c>SIGNALSTREAM_BENCH_INTRAOP=1,2</c> runs each with those <c>Inference:IntraOpThreads</c>, and
+/// of <c>name=folder</c>), <c>SIGNALSTREAM_BENCH_INTRAOP=1,2</c> runs each with those <c>Inference:IntraOpThreads</c>,
+/// <c>SIGNALSTREAM_BENCH_WORKERS=1,2</c> with those <c>Inference:WorkersPerLiveModel</c>, and
 /// <c>SIGNALSTREAM_BENCH_TRACED=false</c> leaves out the traced runs. The cleanup line reports CPU per burst.
 /// </remarks>
 [MemoryDiagnoser]
@@ -84,6 +85,12 @@ public class EngineBurstBenchmark
 
     public static IEnumerable<int> IntraOpThreadCounts() => IntegersFrom("SIGNALSTREAM_BENCH_INTRAOP", 1);
 
+    /// <summary><c>Inference:WorkersPerLiveModel</c> (from <c>SIGNALSTREAM_BENCH_WORKERS</c>; the default 1 otherwise).</summary>
+    [ParamsSource(nameof(WorkerCounts))]
+    public int WorkersPerLiveModel { get; set; } = 1;
+
+    public static IEnumerable<int> WorkerCounts() => IntegersFrom("SIGNALSTREAM_BENCH_WORKERS", 1);
+
     [GlobalSetup]
     public void Setup()
     {
@@ -101,7 +108,7 @@ public class EngineBurstBenchmark
         var options = new InferenceOptions
         {
             ModelsPath = folder, SummarySeconds = 0, IntraOpThreads = IntraOpThreads,
-            MaxQueueDelayMicroseconds = QueueDelayMicroseconds
+            MaxQueueDelayMicroseconds = QueueDelayMicroseconds, WorkersPerLiveModel = WorkersPerLiveModel,
         };
         var time = TimeProvider.System;
         _metrics = new InferenceMetrics(_meters);
@@ -140,7 +147,7 @@ public class EngineBurstBenchmark
     {
         // CPU per burst (every thread of the process: reader, model workers, emitter) is what a shared machine's load
         // changes least; a burst on two cores cannot take less than half of it.
-        Console.WriteLine($"// {Models}, {IntraOpThreads} intra-op, delay {QueueDelayMicroseconds} us, traced {Traced}: {_registry.Current.Models.Length} models; {_metrics.Batches} batches, mean " +
+        Console.WriteLine($"// {Models}, {IntraOpThreads} intra-op, {WorkersPerLiveModel} workers a live model, delay {QueueDelayMicroseconds} us, traced {Traced}: {_registry.Current.Models.Length} models; {_metrics.Batches} batches, mean " +
                           $"{(double)_metrics.BatchedRows / Math.Max(1, _metrics.Batches):F1} rows; {_metrics.Predictions} predictions; " +
                           $"CPU {_cpu.TotalMilliseconds / Math.Max(1, _bursts):F2} ms a burst over {_bursts} bursts; " +
                           $"every live decision made {_liveDecidedMs / Math.Max(1, _bursts):F2} ms into a burst (mean)");

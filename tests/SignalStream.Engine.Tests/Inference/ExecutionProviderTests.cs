@@ -90,6 +90,16 @@ public sealed class ExecutionProviderTests
         OnnxSessionTests.AssertClose(expected, OnnxSessionTests.RunAll(session, inputs), 1e-5f);
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("17")]
+    public void WorkersPerLiveModelOutsideOneToSixteenIsRejectedNamingTheKey(string value)
+    {
+        var ex = Assert.Throws<OptionsValidationException>(() => Resolve([new("Inference:WorkersPerLiveModel", value)]));
+
+        Assert.Contains(ex.Failures, f => f.Contains($"Inference:WorkersPerLiveModel is {value}", StringComparison.Ordinal) && f.Contains("1 to 16", StringComparison.Ordinal));
+    }
+
     /// <summary>The options as the host resolves them: bound from configuration and validated (ValidateOnStart's validator).</summary>
     private static InferenceOptions Resolve(KeyValuePair<string, string?>[] settings)
     {

@@ -293,7 +293,65 @@ public sealed class ModelBatcherTests : IDisposable
         await StopAsync(shadow);
     }
 
-    private ModelBatcher CreateTinyMean(TimeProvider time, int maxBatch, TimeSpan delay, int queueCapacity = 64, LiveFirst? liveFirst = null, bool isShadow = false) =>
+    [Fact]
+    public async Task WithTwoWorkersAFullBatchRunsWhileTheOneBeforeItIsStillRunning()
+    {
+        var time = new ManualTimeProvider(); // never advanced: full batches only
+        var batcher = CreateTinyMean(time, maxBatch: 4, delay: TimeSpan.FromHours(1), workers: 2);
+        using var gate = new ManualResetEventSlim(false);
+        var held = new HoldingSink(4, gate) { HoldAtSlot = 0 };
+        var second = new RecordingSink(4);
+
+        for (var i = 0; i < 4; i++)
+        {
+            var writer = new ArrayRowWriter(Sample(i));
+            Assert.True(batcher.TryEnqueue(ref writer, held, i));
+        }
+
+        await WaitUntilAsync(() => held.Entered);
+        for (var i = 0; i < 4; i++)
+        {
+            var writer = new ArrayRowWriter(Sample(i + 4));
+            Assert.True(batcher.TryEnqueue(ref writer, second, i));
+        }
+
+        // One worker would hold the second batch behind the first until the gate opens (or its wait times out).
+        await second.Done.WaitAsync(s_timeout);
+        Assert.False(held.Released, "the second batch ran only after the first was let go");
+        gate.Set();
+        await WaitUntilAsync(() => Volatile.Read(ref _delivered) == 8);
+        Assert.Equal(2, _metrics.Batches);
+        await StopAsync(batcher);
+    }
+
+    [Fact]
+    public async Task WithTwoWorkersEveryRequestGetsItsOwnResultAndStopRunsEverythingQueued()
+    {
+        var batcher = CreateTinyMean(new ManualTimeProvider(), maxBatch: 5, delay: TimeSpan.FromHours(1), workers: 2);
+        var (inputs, expected) = Fixtures.Parity(Fixtures.PathOf("tiny-mean.parity.json"));
+        var samples = Enumerable.Range(0, 23).Select(i => inputs[i % inputs.Length]).ToArray();
+        var sink = new RecordingSink(samples.Length);
+
+        for (var i = 0; i < samples.Length; i++)
+        {
+            var writer = new ArrayRowWriter(Samples.Flatten(samples[i]));
+            while (!batcher.TryEnqueue(ref writer, sink, i))
+            {
+                await batcher.WaitForSpaceAsync(CancellationToken.None).AsTask().WaitAsync(s_timeout);
+            }
+        }
+
+        // The last 3 requests are a partial batch that only Stop (the delay is an hour) makes due.
+        await StopAsync(batcher);
+        await sink.Done.WaitAsync(s_timeout);
+        var bySlot = sink.Results.OrderBy(r => r.Slot).ToArray();
+        Assert.Equal(Enumerable.Range(0, samples.Length), bySlot.Select(r => r.Slot));
+        OnnxSessionTests.AssertClose(Enumerable.Range(0, samples.Length).Select(i => expected[i % expected.Length]).ToArray(),
+            bySlot.Select(r => new[] { r.Down, r.Flat, r.Up }).ToArray(), 1e-5f);
+        Assert.Equal(samples.Length, Volatile.Read(ref _delivered));
+    }
+
+    private ModelBatcher CreateTinyMean(TimeProvider time, int maxBatch, TimeSpan delay, int queueCapacity = 64, LiveFirst? liveFirst = null, bool isShadow = false, int workers = 1) =>
         new(
             OnnxSession.Create(Fixtures.Bytes("tiny-mean.onnx"), new OnnxSessionSettings(1)),
             "tiny-mean",
@@ -307,7 +365,8 @@ public sealed class ModelBatcherTests : IDisposable
             NullLogger.Instance,
             rows => Interlocked.Add(ref _delivered, rows),
             liveFirst,
-            isShadow);
+            isShadow,
+            workers);
 
     private static float[] Sample(int seed) => Enumerable.Range(0, 8).Select(i => (float)Math.Sin(seed + i)).ToArray();
 
@@ -372,11 +431,22 @@ public sealed class ModelBatcherTests : IDisposable
 
         public float Sum(int slot) => _probabilities[slot * 3] + _probabilities[(slot * 3) + 1] + _probabilities[(slot * 3) + 2];
 
+        /// <summary>Whether the worker has reached the held slot.</summary>
+        public bool Entered => Volatile.Read(ref _entered);
+
+        /// <summary>Whether the worker has gone on past the held slot.</summary>
+        public bool Released => Volatile.Read(ref _released);
+
+        private bool _entered;
+        private bool _released;
+
         public void OnPrediction(int slot, float down, float flat, float up)
         {
             if (slot == HoldAtSlot)
             {
+                Volatile.Write(ref _entered, true);
                 gate.Wait(s_timeout);
+                Volatile.Write(ref _released, true);
             }
 
             _probabilities[slot * 3] = down;

@@ -9,7 +9,7 @@ namespace SignalStream.Engine.Inference.Internal;
 /// Triton-style dynamic batching for one model session: requests from every stream fill the open batch; it runs
 /// when it reaches <see cref="MaxBatchSize"/> or when its oldest request has waited the maximum queue delay (checked
 /// to the tick on every request queued; by a timer, to about a millisecond, when no request comes).
-/// One ONNX Run per batch, batches in arrival order, results handed back row by row. The producer may also
+/// One ONNX Run per batch, batches taken in arrival order, results handed back row by row. The producer may also
 /// <see cref="Flush"/> when it has nothing more to queue, so the tail of a burst does not wait out the delay for
 /// requests that are not coming.
 /// </summary>
@@ -18,6 +18,12 @@ namespace SignalStream.Engine.Inference.Internal;
 /// place); when all are queued or running, <see cref="TryEnqueue"/> returns false and the producer waits in
 /// <see cref="WaitForSpaceAsync"/>: back-pressure, never a drop. The batcher owns the session and disposes it
 /// (after the last batch) when <see cref="Stop"/> is called.
+/// <para>
+/// With more than one worker, the extra ones run only full batches, beside the first worker: a burst's batches of one
+/// model then run on several cores at once (an ORT session takes concurrent runs), and may finish out of order, which
+/// nobody downstream depends on (the engine waits for each candle's predictions in the candles' order). The open,
+/// partial batch and its deadline stay the first worker's.
+/// </para>
 /// </remarks>
 internal sealed partial class ModelBatcher
 {
@@ -39,7 +45,9 @@ internal sealed partial class ModelBatcher
     private readonly Queue<Batch> _ready;
     private readonly AsyncSignal _workerSignal = new();
     private readonly AsyncSignal _spaceSignal = new();
+    private readonly AsyncSignal[] _helperSignals;
     private readonly ITimer _timer;
+    private readonly Task[] _helpers;
     private readonly Task _worker;
     private Batch? _filling;
     private bool _flushRequested;
@@ -51,6 +59,7 @@ internal sealed partial class ModelBatcher
     /// <param name="liveFirst">Shared by a node's batchers: a live model's requests are counted in it, a shadow model's
     /// batches wait until it has none (null: no ordering between models).</param>
     /// <param name="isShadow">Whether this batcher serves a shadow model.</param>
+    /// <param name="workers">Threads that run this model's batches (the extra ones take full batches only).</param>
     /// <exception cref="OnnxRuntimeException">The session rejected a binding of a full batch (the caller still owns the session).</exception>
     public ModelBatcher(
         OnnxSession session,
@@ -65,9 +74,11 @@ internal sealed partial class ModelBatcher
         ILogger logger,
         Action<int> delivered,
         LiveFirst? liveFirst = null,
-        bool isShadow = false)
+        bool isShadow = false,
+        int workers = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(window, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(features, 1);
         _session = session;
@@ -84,8 +95,8 @@ internal sealed partial class ModelBatcher
         _liveFirst = liveFirst;
         _isShadow = isShadow;
 
-        // Enough buffers for the queue capacity; two at least, so one fills while one runs.
-        var count = Math.Max((queueCapacity + maxBatchSize - 1) / maxBatchSize, 2);
+        // Enough buffers for the queue capacity; one more than the workers at least, so one fills while each runs one.
+        var count = Math.Max((queueCapacity + maxBatchSize - 1) / maxBatchSize, workers + 1);
         _batches = new Batch[count];
         _free = new Stack<Batch>(count);
         _ready = new Queue<Batch>(count);
@@ -115,6 +126,14 @@ internal sealed partial class ModelBatcher
         }
 
         _timer = time.CreateTimer(static s => ((AsyncSignal)s!).Set(), _workerSignal, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _helperSignals = new AsyncSignal[workers - 1];
+        _helpers = new Task[workers - 1];
+        for (var i = 0; i < _helpers.Length; i++)
+        {
+            var signal = _helperSignals[i] = new AsyncSignal();
+            _helpers[i] = Task.Run(() => HelpAsync(signal));
+        }
+
         _worker = Task.Run(RunAsync);
     }
 
@@ -131,7 +150,7 @@ internal sealed partial class ModelBatcher
     public bool TryEnqueue<TWriter>(ref TWriter writer, IPredictionSink sink, int slot)
         where TWriter : IBatchRowWriter, allows ref struct
     {
-        var wake = false;
+        bool wake = false, full = false;
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_stopping, this);
@@ -178,12 +197,21 @@ internal sealed partial class ModelBatcher
                 _ready.Enqueue(batch);
                 Volatile.Write(ref _readyCount, _ready.Count);
                 wake = true;
+                full = true;
             }
         }
 
         if (wake)
         {
             _workerSignal.Set();
+        }
+
+        if (full)
+        {
+            foreach (var helper in _helperSignals)
+            {
+                helper.Set();
+            }
         }
 
         return true;
@@ -243,6 +271,10 @@ internal sealed partial class ModelBatcher
     {
         _stopping = true;
         _workerSignal.Set();
+        foreach (var helper in _helperSignals)
+        {
+            helper.Set();
+        }
     }
 
     private async Task RunAsync()
@@ -290,6 +322,9 @@ internal sealed partial class ModelBatcher
         finally
         {
             _timer.Dispose();
+
+            // The helpers stop once the queue is empty; their last batch must be done before the buffers and the session go.
+            await Task.WhenAll(_helpers).ConfigureAwait(false);
             foreach (var batch in _batches)
             {
                 batch.Dispose();
@@ -297,6 +332,50 @@ internal sealed partial class ModelBatcher
 
             _session.Dispose();
             Log.SessionReleased(_logger, _model);
+        }
+    }
+
+    /// <summary>An extra worker: runs full batches beside the first one until the batcher stops and nothing is ready.</summary>
+    private async Task HelpAsync(AsyncSignal signal)
+    {
+        while (true)
+        {
+            if (_isShadow && _liveFirst is { InFlight: > 0 } live && !_stopping)
+            {
+                await live.WhenIdleAsync().ConfigureAwait(false);
+                continue;
+            }
+
+            var batch = TakeFull();
+            if (batch is not null)
+            {
+                Execute(batch);
+                Recycle(batch);
+                continue;
+            }
+
+            if (_stopping)
+            {
+                return;
+            }
+
+            await signal.WaitAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The oldest full batch, or null: an extra worker never takes the open one.</summary>
+    private Batch? TakeFull()
+    {
+        lock (_lock)
+        {
+            if (_ready.Count == 0)
+            {
+                return null;
+            }
+
+            var ready = _ready.Dequeue();
+            Volatile.Write(ref _readyCount, _ready.Count);
+            return ready;
         }
     }
 

@@ -112,7 +112,8 @@ internal sealed class ModelLoader(
                 model.Batcher = new ModelBatcher(
                     session, name, manifest.Window, featureIndices.Length, options.MaxBatchSize,
                     TimeSpan.FromTicks(options.MaxQueueDelayMicroseconds * TimeSpan.TicksPerMicrosecond), options.QueueCapacity,
-                    time, metrics, loggerFactory.CreateLogger<ModelBatcher>(), model.Release, _liveFirst, model.IsShadow);
+                    time, metrics, loggerFactory.CreateLogger<ModelBatcher>(), model.Release, _liveFirst, model.IsShadow,
+                    model.IsShadow ? 1 : options.WorkersPerLiveModel);
             }
             catch (OnnxRuntimeException ex)
             {

@@ -18,16 +18,19 @@ internal static class HistogramBuckets
     public static readonly double[] InferenceSeconds =
         [0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1];
 
-    /// <summary>Rows per inference batch or events per group commit: powers of two up to 2048.</summary>
+    /// <summary>Rows per inference batch: powers of two up to 2048.</summary>
     public static readonly double[] BatchSize = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048];
 
     /// <summary>Persistence lag and commit time: 1 ms … 2 min (an outage buffers for longer than a request takes).</summary>
     public static readonly double[] PersistenceSeconds =
         [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
-    /// <summary>Queue delay inside the engine (batcher wait, channel dwell): 10 µs … 1 s.</summary>
+    /// <summary>
+    /// Queue delay inside the engine (batcher wait, channel dwell): 10 µs … 1 s. Finer from 25 ms to 250 ms, where a
+    /// closing bell's requests wait for the live models' batches on a small box.
+    /// </summary>
     public static readonly double[] QueueSeconds =
-        [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+        [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1];
 
     /// <summary>Message and payload sizes: 64 B … 1 MiB.</summary>
     public static readonly double[] Bytes = [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576];
@@ -42,8 +45,6 @@ internal static class HistogramBuckets
         ["signalstream_inference_batch_size"] = BatchSize,
         ["signalstream_inference_queue_delay_seconds"] = QueueSeconds,
         ["signalstream_persistence_lag_seconds"] = PersistenceSeconds,
-        ["signalstream_events_commit_duration_seconds"] = PersistenceSeconds,
-        ["signalstream_events_commit_batch_size"] = BatchSize,
         ["signalstream_hub_send_duration_seconds"] = LatencySeconds,
     };
 
