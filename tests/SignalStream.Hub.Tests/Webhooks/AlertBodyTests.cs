@@ -64,6 +64,19 @@ public class AlertBodyTests
         Assert.StartsWith("the body", problem);
     }
 
+    [Theory]
+    [InlineData("{\"ticker\":n")]
+    [InlineData("{\"ticker\":\"BTCUSDT\",\"action\":tru")]
+    public void AMisspeltLiteralIsNamedWithoutQuotingTheRestOfTheBodyBack(string start)
+    {
+        var text = start + new string('[', 16_000);
+
+        Assert.False(AlertBody.TryRead(Encoding.UTF8.GetBytes(text), out _, out var problem));
+
+        Assert.Contains("invalid JSON literal", problem, StringComparison.Ordinal);
+        Assert.True(problem!.Length < 300, $"the problem quotes {problem.Length} characters of a {text.Length}-byte body");
+    }
+
     [Fact]
     public void AValidBodyGivesEveryFieldAndTheSecretOnlyWhenItIsAString()
     {

@@ -117,12 +117,34 @@ internal sealed class AlertBody
         catch (JsonException ex)
         {
             body = null;
-            problem = $"the body is not valid JSON ({ex.Message})";
+            problem = $"the body is not valid JSON ({Shorten(ex.Message)})";
             return false;
         }
 
         problem = null;
         return true;
+    }
+
+    /// <summary>
+    /// The JSON reader's message, at most ~200 characters. For a misspelt literal it quotes the body up to the next
+    /// delimiter ("'n[[[…' is an invalid JSON literal. Expected …"): the reply keeps the quote's start and the whole
+    /// explanation, not the sender's body back.
+    /// </summary>
+    private static string Shorten(string message)
+    {
+        const int Max = 200, QuoteKept = 32;
+        if (message.Length <= Max)
+        {
+            return message;
+        }
+
+        var explanation = message.LastIndexOf("' is ", StringComparison.Ordinal);
+        if (message.StartsWith('\'') && explanation > QuoteKept && message.Length - explanation <= Max - QuoteKept)
+        {
+            return string.Concat(message.AsSpan(0, QuoteKept), "…", message.AsSpan(explanation));
+        }
+
+        return string.Concat(message.AsSpan(0, Max), "…");
     }
 
     /// <summary>Checks every field; the first problem found names its field.</summary>
