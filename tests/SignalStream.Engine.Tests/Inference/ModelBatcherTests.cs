@@ -134,15 +134,7 @@ public sealed class ModelBatcherTests : IDisposable
         var (inputs, expected) = Fixtures.Parity(Fixtures.PathOf("tiny-mean.parity.json"));
         var samples = Enumerable.Range(0, 23).Select(i => inputs[i % inputs.Length]).ToArray();
         var sink = new RecordingSink(samples.Length);
-
-        for (var i = 0; i < samples.Length; i++)
-        {
-            var writer = new ArrayRowWriter(Samples.Flatten(samples[i]));
-            while (!batcher.TryEnqueue(ref writer, sink, i))
-            {
-                await batcher.WaitForSpaceAsync(CancellationToken.None).AsTask().WaitAsync(s_timeout);
-            }
-        }
+        await EnqueueAllAsync(batcher, samples, sink);
 
         await sink.Done.WaitAsync(s_timeout);
         Assert.Equal(Enumerable.Range(0, samples.Length), sink.Results.Select(r => r.Slot));
@@ -331,15 +323,7 @@ public sealed class ModelBatcherTests : IDisposable
         var (inputs, expected) = Fixtures.Parity(Fixtures.PathOf("tiny-mean.parity.json"));
         var samples = Enumerable.Range(0, 23).Select(i => inputs[i % inputs.Length]).ToArray();
         var sink = new RecordingSink(samples.Length);
-
-        for (var i = 0; i < samples.Length; i++)
-        {
-            var writer = new ArrayRowWriter(Samples.Flatten(samples[i]));
-            while (!batcher.TryEnqueue(ref writer, sink, i))
-            {
-                await batcher.WaitForSpaceAsync(CancellationToken.None).AsTask().WaitAsync(s_timeout);
-            }
-        }
+        await EnqueueAllAsync(batcher, samples, sink);
 
         // The last 3 requests are a partial batch that only Stop (the delay is an hour) makes due.
         await StopAsync(batcher);
@@ -367,6 +351,19 @@ public sealed class ModelBatcherTests : IDisposable
             liveFirst,
             isShadow,
             workers);
+
+    /// <summary>Queues every sample (slot = its index), waiting for space whenever the queue is full.</summary>
+    private static async Task EnqueueAllAsync(ModelBatcher batcher, float[][][] samples, RecordingSink sink)
+    {
+        for (var i = 0; i < samples.Length; i++)
+        {
+            var writer = new ArrayRowWriter(Samples.Flatten(samples[i]));
+            while (!batcher.TryEnqueue(ref writer, sink, i))
+            {
+                await batcher.WaitForSpaceAsync(CancellationToken.None).AsTask().WaitAsync(s_timeout);
+            }
+        }
+    }
 
     private static float[] Sample(int seed) => Enumerable.Range(0, 8).Select(i => (float)Math.Sin(seed + i)).ToArray();
 
