@@ -36,7 +36,7 @@ internal sealed class InferenceMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1] });
         _queueDelay = meter.CreateHistogram<double>(
             "signalstream_inference_queue_delay_seconds", unit: "s", description: "Time a request waited in the batcher before its Run.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1] });
         meter.CreateObservableGauge("signalstream_models_loaded", () => LoadedModels, unit: "{model}", description: "Models loaded and serving.");
     }
 

@@ -51,7 +51,6 @@ internal sealed partial class ModelBatcher
     private readonly Task _worker;
     private Batch? _filling;
     private bool _flushRequested;
-    private int _readyCount;
     private int _spaceWaiters;
     private volatile bool _stopping;
 
@@ -195,7 +194,6 @@ internal sealed partial class ModelBatcher
                 _filling = null;
                 _flushRequested = false;
                 _ready.Enqueue(batch);
-                Volatile.Write(ref _readyCount, _ready.Count);
                 wake = true;
                 full = true;
             }
@@ -368,14 +366,7 @@ internal sealed partial class ModelBatcher
     {
         lock (_lock)
         {
-            if (_ready.Count == 0)
-            {
-                return null;
-            }
-
-            var ready = _ready.Dequeue();
-            Volatile.Write(ref _readyCount, _ready.Count);
-            return ready;
+            return _ready.Count > 0 ? _ready.Dequeue() : null;
         }
     }
 
@@ -388,9 +379,7 @@ internal sealed partial class ModelBatcher
             deadline = 0;
             if (_ready.Count > 0)
             {
-                var ready = _ready.Dequeue();
-                Volatile.Write(ref _readyCount, _ready.Count);
-                return ready;
+                return _ready.Dequeue();
             }
 
             if (_filling is { Count: > 0 } open)

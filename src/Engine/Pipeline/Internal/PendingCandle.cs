@@ -31,7 +31,10 @@ internal sealed class PendingCandle : IPredictionSink
     /// <summary>Requests queued to shadow models: their predictions come after the live decision.</summary>
     public int ShadowRequests { get; private set; }
 
-    /// <summary>What the signal stage was given at the live decision: the shadow predictions go with it.</summary>
+    /// <summary>
+    /// What the signal stage was given at the live decision: the shadow predictions go with it. Cleared by the finisher
+    /// before the candle goes back to the pool (the only way back), so a pooled candle keeps no result alive.
+    /// </summary>
     public ClosedCandleResult? Decided { get; set; }
 
     /// <summary>The candle's trace and its open <c>inference</c> span, when tracing is on.</summary>
@@ -50,7 +53,6 @@ internal sealed class PendingCandle : IPredictionSink
         Models = models;
         Stream = stream;
         Trace = default;
-        Decided = null;
         Ticket = 0;
         ShadowRequests = 0;
         if (_delivered.Length < models.Length)
