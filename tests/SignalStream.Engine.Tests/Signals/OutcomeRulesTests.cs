@@ -76,6 +76,24 @@ public class OutcomeRulesTests
     }
 
     [Fact]
+    public void ACandleThatResolvesNothingAllocatesNothing()
+    {
+        // Every open signal is checked against every closed candle of its stream, most of them resolving nothing: that
+        // check runs thousands of times in a closing bell and must not build the outcome's reason.
+        var signal = LongSignal();
+        var candle = Nth(Timeframe.OneHour, 11, 103m, high: 105m, low: 99m);
+        Assert.False(OutcomeRules.TryResolve(signal, false, candle, 0, out _));
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 100; i++)
+        {
+            OutcomeRules.TryResolve(signal, false, candle, 0, out _);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void TheSignalsOwnCandleNeverResolvesIt()
     {
         Assert.False(OutcomeRules.TryResolve(LongSignal(), false, Nth(Timeframe.OneHour, 0, 100m, high: 200m, low: 1m), 0, out _));

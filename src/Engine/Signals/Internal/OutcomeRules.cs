@@ -35,7 +35,6 @@ internal static class OutcomeRules
         var risk = isLong ? signal.Entry - signal.Stop : signal.Stop - signal.Entry;
         var hitTarget = isLong ? candle.High >= signal.Target : candle.Low <= signal.Target;
         var hitStop = isLong ? candle.Low <= signal.Stop : candle.High >= signal.Stop;
-        var at = FormatTime(candle.OpenTime);
 
         OutcomeKind kind;
         decimal exitPrice;
@@ -48,35 +47,35 @@ internal static class OutcomeRules
             kind = OutcomeKind.Expired;
             exitPrice = price;
             r = (double)((isLong ? price - signal.Entry : signal.Entry - price) / risk);
-            reason = $"closed at {price} by an exit alert of {signal.Source} during the {at} candle";
+            reason = $"closed at {price} by an exit alert of {signal.Source} during the {FormatTime(candle.OpenTime)} candle";
         }
         else if (hitStop && hitTarget)
         {
             kind = OutcomeKind.Loss;
             exitPrice = signal.Stop;
             r = -1;
-            reason = $"target {signal.Target} and stop {signal.Stop} both inside the {at} candle (high {candle.High}, low {candle.Low}); resolved as loss because the order within a candle is unknown";
+            reason = $"target {signal.Target} and stop {signal.Stop} both inside the {FormatTime(candle.OpenTime)} candle (high {candle.High}, low {candle.Low}); resolved as loss because the order within a candle is unknown";
         }
         else if (hitStop)
         {
             kind = OutcomeKind.Loss;
             exitPrice = signal.Stop;
             r = -1;
-            reason = $"stop {signal.Stop} reached in the {at} candle ({(isLong ? "low " + candle.Low : "high " + candle.High)})";
+            reason = $"stop {signal.Stop} reached in the {FormatTime(candle.OpenTime)} candle ({(isLong ? "low " + candle.Low : "high " + candle.High)})";
         }
         else if (hitTarget)
         {
             kind = OutcomeKind.Win;
             exitPrice = signal.Target;
             r = (double)((isLong ? signal.Target - signal.Entry : signal.Entry - signal.Target) / risk);
-            reason = $"target {signal.Target} reached in the {at} candle ({(isLong ? "high " + candle.High : "low " + candle.Low)})";
+            reason = $"target {signal.Target} reached in the {FormatTime(candle.OpenTime)} candle ({(isLong ? "high " + candle.High : "low " + candle.Low)})";
         }
         else if (candle.CloseTime >= signal.ExpiresAt)
         {
             kind = OutcomeKind.Expired;
             exitPrice = candle.Close;
             r = (double)((isLong ? candle.Close - signal.Entry : signal.Entry - candle.Close) / risk);
-            reason = $"expired at the close of the {at} candle ({candle.Close}) without reaching target or stop";
+            reason = $"expired at the close of the {FormatTime(candle.OpenTime)} candle ({candle.Close}) without reaching target or stop";
         }
         else
         {
@@ -105,6 +104,8 @@ internal static class OutcomeRules
         return true;
     }
 
+    // Only for an outcome's reason: an open signal is checked against every closed candle of its stream, and most checks
+    // resolve nothing (formatting here for each was ~9 ms of a 2,000-stream closing bell's CPU).
     private static string FormatTime(long unixMs) =>
         DateTimeOffset.FromUnixTimeMilliseconds(unixMs).ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
 }
