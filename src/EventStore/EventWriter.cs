@@ -96,7 +96,7 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
             "signalstream_signal_commit_wait_seconds",
             unit: "s",
             description: "What the group commit adds to a signal's latency: from its hand-off to the writer to its publication after the commit.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30] });
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.035, 0.05, 0.075, 0.1, 0.25, 1, 5, 30] });
         meter.CreateObservableGauge("signalstream_event_buffer_depth", () => BufferDepth, description: "Events waiting for a group commit.");
         meter.CreateObservableGauge("signalstream_store_healthy", () => _healthy ? 1 : 0, description: "1 while the last append succeeded.");
     }
