@@ -20,7 +20,7 @@ public sealed class EventProjectorTests : IDisposable
     {
         // The quiet time is far longer than the gaps between the burst's commits, so only the burst's end lets it read.
         await using var store = await OpenStoreAsync();
-        using var projector = Projector(store, quiet: TimeSpan.FromSeconds(2), maxSettle: TimeSpan.FromSeconds(60));
+        using var projector = Projector(store, quiet: TimeSpan.FromSeconds(5), maxSettle: TimeSpan.FromSeconds(60));
         await projector.StartAsync(CancellationToken.None);
         await CommitSignalAsync(store);
         await WaitForPositionAsync(1);
