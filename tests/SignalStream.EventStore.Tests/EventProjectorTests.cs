@@ -20,10 +20,7 @@ public sealed class EventProjectorTests : IDisposable
     {
         // The quiet time is far longer than the gaps between the burst's commits, so only the burst's end lets it read.
         await using var store = await OpenStoreAsync();
-        using var projector = Projector(store, quiet: TimeSpan.FromSeconds(5), maxSettle: TimeSpan.FromSeconds(60));
-        await projector.StartAsync(CancellationToken.None);
-        await CommitSignalAsync(store);
-        await WaitForPositionAsync(1);
+        using var projector = await StartProjectorAsync(store, quiet: TimeSpan.FromSeconds(5), maxSettle: TimeSpan.FromSeconds(60));
 
         for (var i = 0; i < 20; i++)
         {
@@ -41,10 +38,7 @@ public sealed class EventProjectorTests : IDisposable
     public async Task CommitsThatNeverPauseStillMoveTheProjectionsEveryMaxSettle()
     {
         await using var store = await OpenStoreAsync();
-        using var projector = Projector(store, quiet: TimeSpan.FromSeconds(30), maxSettle: TimeSpan.FromMilliseconds(200));
-        await projector.StartAsync(CancellationToken.None);
-        await CommitSignalAsync(store);
-        await WaitForPositionAsync(1);
+        using var projector = await StartProjectorAsync(store, quiet: TimeSpan.FromSeconds(30), maxSettle: TimeSpan.FromMilliseconds(200));
 
         // Commits every 20 ms, never quiet for 30 s: the projections must still follow them while they go on.
         var moved = false;
@@ -67,8 +61,27 @@ public sealed class EventProjectorTests : IDisposable
         return store;
     }
 
-    private EventProjector Projector(FileEventStore store, TimeSpan quiet, TimeSpan maxSettle) =>
-        new(store, _projections, _commits, TimeProvider.System, NullLogger<EventProjector>.Instance) { Quiet = quiet, MaxSettle = maxSettle };
+    /// <summary>A running projector that has read the store's first signal and waits for the next commit.</summary>
+    private async Task<EventProjector> StartProjectorAsync(FileEventStore store, TimeSpan quiet, TimeSpan maxSettle)
+    {
+        var projector = new EventProjector(store, _projections, _commits, TimeProvider.System, NullLogger<EventProjector>.Instance)
+        {
+            Quiet = quiet,
+            MaxSettle = maxSettle,
+        };
+        try
+        {
+            await projector.StartAsync(CancellationToken.None);
+            await CommitSignalAsync(store);
+            await WaitForPositionAsync(1);
+            return projector;
+        }
+        catch
+        {
+            projector.Dispose();
+            throw;
+        }
+    }
 
     private async Task CommitSignalAsync(FileEventStore store)
     {
