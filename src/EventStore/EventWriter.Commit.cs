@@ -105,6 +105,7 @@ internal sealed partial class EventWriter
             }
 
             OnCommitted(batch, result.Appended);
+            ReleaseBytes(batch);
             await PublishAsync(batch, abort).ConfigureAwait(false);
             return;
         }

@@ -47,6 +47,8 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
     private readonly Histogram<double> _lag;
     private readonly Histogram<double> _commitWait;
     private Task _run = Task.CompletedTask;
+    private TaskCompletionSource _bytesReleased = NewReleaseSignal();
+    private long _bufferedBytes;
     private int _disposed;
     private volatile bool _healthy = true;
     private volatile bool _started;
@@ -98,6 +100,7 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
             description: "What the group commit adds to a signal's latency: from its hand-off to the writer to its publication after the commit.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.035, 0.05, 0.075, 0.1, 0.25, 1, 5, 30] });
         meter.CreateObservableGauge("signalstream_event_buffer_depth", () => BufferDepth, description: "Events waiting for a group commit.");
+        meter.CreateObservableGauge("signalstream_event_buffer_bytes", () => BufferedBytes, unit: "By", description: "Bytes of serialized events waiting for a group commit (bounded by Storage:Writer:BufferBytes).");
         meter.CreateObservableGauge("signalstream_store_healthy", () => _healthy ? 1 : 0, description: "1 while the last append succeeded.");
     }
 
@@ -115,6 +118,9 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
             return depth;
         }
     }
+
+    /// <summary>Bytes of serialized events taken and not yet committed.</summary>
+    public long BufferedBytes => Volatile.Read(ref _bufferedBytes);
 
     /// <summary>Whether the store accepted the last group commit; with the reason when it did not.</summary>
     public (bool Healthy, DateTimeOffset? FailingSince, string? LastError) Health
@@ -221,7 +227,93 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
         var data = EventSerializer.Serialize(e, eventId ?? EventIds.NewVersion7(now), now);
         var pending = new PendingEvent(streamId, streamType, expectedVersion, data, publish);
         var lane = _lanes[LaneOf(symbol, _lanes.Length)].Writer;
-        return lane.TryWrite(pending) ? ValueTask.CompletedTask : WaitForRoomAsync(lane, pending, cancellationToken);
+        if (!TryReserve(data.Data.Length))
+        {
+            return WaitForBytesAsync(lane, pending, cancellationToken);
+        }
+
+        if (lane.TryWrite(pending))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        return WaitForRoomAsync(lane, pending, cancellationToken);
+    }
+
+    /// <summary>
+    /// Counts <paramref name="bytes"/> into the outage buffer when they fit under <see cref="EventWriterOptions.BufferBytes"/>;
+    /// an event larger than the whole bound fits only into an empty buffer, so it waits for room but never forever.
+    /// </summary>
+    private bool TryReserve(long bytes)
+    {
+        while (true)
+        {
+            var held = Volatile.Read(ref _bufferedBytes);
+            if (held > 0 && held + bytes > _options.BufferBytes)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _bufferedBytes, held + bytes, held) == held)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Gives back a committed group's bytes and wakes every producer waiting for room.</summary>
+    private void ReleaseBytes(List<PendingEvent> batch)
+    {
+        long bytes = 0;
+        foreach (var e in batch)
+        {
+            bytes += e.Data.Data.Length;
+        }
+
+        GiveBack(bytes);
+    }
+
+    private void GiveBack(long bytes)
+    {
+        Interlocked.Add(ref _bufferedBytes, -bytes);
+        Interlocked.Exchange(ref _bytesReleased, NewReleaseSignal()).TrySetResult();
+    }
+
+    private static TaskCompletionSource NewReleaseSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private async ValueTask WaitForBytesAsync(ChannelWriter<PendingEvent> lane, PendingEvent pending, CancellationToken cancellationToken)
+    {
+        if (!_started)
+        {
+            throw new InvalidOperationException("The event writer is not running: it starts with the host, before the engine.");
+        }
+
+        // Back-pressure by size: the buffered events' bytes reached Storage:Writer:BufferBytes (the store is slow or
+        // down); the engine waits here until a commit gives some back, instead of dropping or growing without bound.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _abort.Token);
+        while (true)
+        {
+            // Taken before the check, so a release between the check and the wait still wakes this one.
+            var released = Volatile.Read(ref _bytesReleased).Task;
+            if (TryReserve(pending.Data.Data.Length))
+            {
+                break;
+            }
+
+            try
+            {
+                await released.WaitAsync(stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_abort.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new InvalidOperationException("The event writer has stopped (the host is shutting down); the event was not accepted.");
+            }
+        }
+
+        if (!lane.TryWrite(pending))
+        {
+            await WaitForRoomAsync(lane, pending, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -238,21 +330,28 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
         return (int)(hash % (uint)lanes);
     }
 
+    /// <summary>Writes an event whose bytes are already counted; if it is not accepted, its bytes are given back.</summary>
     private async ValueTask WaitForRoomAsync(ChannelWriter<PendingEvent> lane, PendingEvent pending, CancellationToken cancellationToken)
     {
-        if (!_started)
-        {
-            throw new InvalidOperationException("The event writer is not running: it starts with the host, before the engine.");
-        }
-
-        // Back-pressure: the buffer is full (the store is slow or down); the engine waits here instead of dropping.
         try
         {
+            if (!_started)
+            {
+                throw new InvalidOperationException("The event writer is not running: it starts with the host, before the engine.");
+            }
+
+            // Back-pressure: the buffer is full (the store is slow or down); the engine waits here instead of dropping.
             await lane.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
         }
         catch (ChannelClosedException ex)
         {
+            GiveBack(pending.Data.Data.Length);
             throw new InvalidOperationException("The event writer has stopped (the host is shutting down); the event was not accepted.", ex);
+        }
+        catch
+        {
+            GiveBack(pending.Data.Data.Length);
+            throw;
         }
     }
 

@@ -208,6 +208,11 @@ internal static class StorageOptionsValidator
             errors.Add($"Storage:Writer:BufferCapacity {w.BufferCapacity} must be at least Storage:Writer:MaxBatchSize ({w.MaxBatchSize}).");
         }
 
+        if (w.BufferBytes < 1024 * 1024)
+        {
+            errors.Add($"Storage:Writer:BufferBytes {w.BufferBytes} must be at least 1048576 (1 MiB; default 268435456): the outage buffer must hold a group commit's worth of events.");
+        }
+
         if (w.RetryInitialDelay <= TimeSpan.Zero || w.RetryMaxDelay < w.RetryInitialDelay)
         {
             errors.Add("Storage:Writer:RetryInitialDelay must be positive and not above Storage:Writer:RetryMaxDelay.");

@@ -79,6 +79,13 @@ public sealed class EventWriterOptions
     /// <summary>Events buffered while the store is slow or down; when full, the engine waits (never drops).</summary>
     public int BufferCapacity { get; set; } = 200_000;
 
+    /// <summary>
+    /// Bytes of serialized events buffered while the store is slow or down; when full, the engine waits (never drops).
+    /// Whichever of this and <see cref="BufferCapacity"/> is reached first holds the engine back. An event larger than
+    /// the whole bound is still taken, alone.
+    /// </summary>
+    public long BufferBytes { get; set; } = 256L * 1024 * 1024;
+
     /// <summary>First retry delay after a failed append; doubles up to <see cref="RetryMaxDelay"/>.</summary>
     public TimeSpan RetryInitialDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 

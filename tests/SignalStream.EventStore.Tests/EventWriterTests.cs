@@ -218,6 +218,57 @@ public sealed class EventWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task AFullByteBoundMakesTheEngineWaitInsteadOfBufferingMore()
+    {
+        // The event count bound (200,000 by default) is far away: only the bytes can hold the engine back.
+        ControllableStore? store = null;
+        var settings = EventsHost.FileSettings(_folder);
+        settings["Storage:Writer:BufferBytes"] = "1048576";
+        await using var host = await EventsHost.StartAsync(
+            settings,
+            services => services.AddSingleton<IEventStore>(_ => store = new ControllableStore(FileStore(_folder))));
+        var writer = host.Services.GetRequiredService<EventWriter>();
+        store!.Pause();
+
+        ValueTask blocked = default;
+        var accepted = 0;
+        while (accepted < 20_000)
+        {
+            blocked = host.Output.OnCandleAsync(Candle("BTCUSDT", Timeframe.OneMinute, accepted), default);
+            accepted++;
+            if (!blocked.IsCompleted)
+            {
+                break;
+            }
+        }
+
+        Assert.False(blocked.IsCompleted, $"{accepted} candles ({writer.BufferedBytes} bytes) were buffered without a wait");
+        Assert.InRange(writer.BufferedBytes, 1_048_576 - 2048, 1_048_576);
+        store.Resume();
+        await blocked.AsTask().WaitAsync(TestEvents.Wait);
+        await host.StopAsync();
+
+        var stored = await host.Store.ReadStreamAsync(EventStreams.Candles(new StreamKey("BTCUSDT", Timeframe.OneMinute)), 1, 20_000);
+        Assert.Equal(accepted, stored.Count);
+        Assert.Equal(0, writer.BufferedBytes);
+    }
+
+    [Fact]
+    public async Task AnEventLargerThanTheWholeByteBoundIsStillStored()
+    {
+        var settings = EventsHost.FileSettings(_folder);
+        settings["Storage:Writer:BufferBytes"] = "1048576";
+        await using var host = await EventsHost.StartAsync(settings);
+        var huge = Signal("BTCUSDT", 1) with { Rationale = [new string('x', 2 * 1024 * 1024)] };
+
+        await host.Output.OnSignalAsync(huge, default).AsTask().WaitAsync(TestEvents.Wait);
+        await host.Output.OnSignalAsync(Signal("BTCUSDT", 2), default).AsTask().WaitAsync(TestEvents.Wait);
+        await host.StopAsync();
+
+        Assert.Equal(2, await host.Store.GetStreamVersionAsync(EventStreams.Signals("BTCUSDT")));
+    }
+
+    [Fact]
     public async Task ShutdownCommitsEverythingBuffered()
     {
         await using (var host = await EventsHost.StartAsync(EventsHost.FileSettings(_folder, delay: "00:00:00.200")))
@@ -316,6 +367,7 @@ public sealed class EventWriterTests : IDisposable
     [InlineData("postgres", null, "ConnectionStrings:Postgres is empty")]
     [InlineData("sqlite", null, "Storage:Provider 'sqlite' is unknown")]
     [InlineData("file", "Storage:Writer:MaxBatchSize=0", "Storage:Writer:MaxBatchSize 0 must be between")]
+    [InlineData("file", "Storage:Writer:BufferBytes=4096", "Storage:Writer:BufferBytes 4096 must be at least 1048576")]
     [InlineData("postgres", "Storage:Postgres:Schema=Bad-Name", "must be a plain identifier")]
     public async Task InvalidStorageSettingsFailAtStartWithAMessageThatSaysHowToFixThem(string provider, string? extra, string expected)
     {
