@@ -84,8 +84,14 @@ internal sealed partial class EventProjector(
     private async Task SettleAsync(CancellationToken stoppingToken)
     {
         var start = Stopwatch.GetTimestamp();
-        while (Stopwatch.GetElapsedTime(start) < MaxSettle && await commits.WaitAsync(Quiet, stoppingToken).ConfigureAwait(false))
+        while (true)
         {
+            // Never past MaxSettle, even when Quiet is the longer of the two.
+            var left = MaxSettle - Stopwatch.GetElapsedTime(start);
+            if (left <= TimeSpan.Zero || !await commits.WaitAsync(left < Quiet ? left : Quiet, stoppingToken).ConfigureAwait(false))
+            {
+                return;
+            }
         }
     }
 
