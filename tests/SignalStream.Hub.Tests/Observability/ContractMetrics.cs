@@ -57,7 +57,7 @@ internal static class ContractMetrics
         meter.CreateUpDownCounter<long>("signalstream_hub_subscriptions").Add(7);
         meter.CreateCounter<long>("signalstream_hub_messages_sent_total").Add(14);
         meter.CreateCounter<long>("signalstream_events_persisted_total").Add(22);
-        meter.CreateObservableGauge("signalstream_persistence_lag_seconds", () => 0.02);
+        meter.CreateHistogram<double>("signalstream_persistence_lag_seconds", unit: "s").Record(0.02);
         var outcomes = meter.CreateCounter<long>("signalstream_signal_outcomes_total");
         outcomes.Add(3, new("model", "lstm"), new("outcome", "win"));
         outcomes.Add(1, new("model", "lstm"), new("outcome", "loss"));

@@ -49,22 +49,38 @@ public sealed partial class DeployFilesTests
         Assert.Equal(["signalstream_signal_outcomes_total", "signalstream_pipeline_latency_seconds_bucket", "up"], names);
     }
 
-    /// <summary>Every sample name in a scrape (so histograms count with their _bucket, _sum and _count series).</summary>
+    /// <summary>
+    /// Every series name a query can select in a scrape: a histogram only by its _bucket, _sum and _count series (its
+    /// bare name selects nothing in Prometheus, so a query on it would stay empty and an alert on it never fire).
+    /// </summary>
     internal static HashSet<string> ExportedSampleNames(string exposition)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var family in ExpositionParser.Parse(exposition).Values)
         {
-            names.Add(family.Name);
             if (family.Type == "histogram")
             {
                 names.Add(family.Name + "_bucket");
                 names.Add(family.Name + "_sum");
                 names.Add(family.Name + "_count");
             }
+            else
+            {
+                names.Add(family.Name);
+            }
         }
 
         return names;
+    }
+
+    [Fact]
+    public void AHistogramIsSelectedByItsBucketsNotByItsBareName()
+    {
+        var names = ExportedSampleNames(
+            "# TYPE lag_seconds histogram\nlag_seconds_bucket{le=\"+Inf\"} 1\nlag_seconds_sum 0.5\nlag_seconds_count 1\n" +
+            "# TYPE depth gauge\ndepth 3\n");
+
+        Assert.Equal(["depth", "lag_seconds_bucket", "lag_seconds_count", "lag_seconds_sum"], names.Order(StringComparer.Ordinal));
     }
 
     internal static IEnumerable<(string Source, string Expression)> DashboardQueries()
