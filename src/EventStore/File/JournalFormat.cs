@@ -144,14 +144,16 @@ internal static class JournalFormat
         int DataOffset,
         int DataLength)
     {
-        public StoredEvent ToStoredEvent(ReadOnlySpan<byte> entry) => new(
+        /// <param name="entry">The entry's bytes, as read.</param>
+        /// <param name="withData">False leaves the data out (a reader that only counts this type): nothing is copied.</param>
+        public StoredEvent ToStoredEvent(ReadOnlySpan<byte> entry, bool withData = true) => new(
             Position,
             StreamId,
             Version,
             EventId,
             Type,
             SchemaVersion,
-            entry.Slice(DataOffset, DataLength).ToArray(),
+            withData ? entry.Slice(DataOffset, DataLength).ToArray() : ReadOnlyMemory<byte>.Empty,
             DateTimeOffset.FromUnixTimeMilliseconds(TimestampMs));
     }
 }
