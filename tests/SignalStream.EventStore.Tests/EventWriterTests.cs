@@ -196,18 +196,7 @@ public sealed class EventWriterTests : IDisposable
         store!.Pause();
 
         // The writer holds one batch in its paused commit and the channel holds four more: the next call must wait.
-        ValueTask blocked = default;
-        var accepted = 0;
-        while (accepted < 100)
-        {
-            blocked = host.Output.OnCandleAsync(Candle("BTCUSDT", Timeframe.OneMinute, accepted), default);
-            accepted++;
-            if (!blocked.IsCompleted)
-            {
-                break;
-            }
-        }
-
+        var (blocked, accepted) = OfferCandlesUntilOneWaits(host, 100);
         Assert.False(blocked.IsCompleted);
         store.Resume();
         await blocked.AsTask().WaitAsync(TestEvents.Wait);
@@ -230,18 +219,7 @@ public sealed class EventWriterTests : IDisposable
         var writer = host.Services.GetRequiredService<EventWriter>();
         store!.Pause();
 
-        ValueTask blocked = default;
-        var accepted = 0;
-        while (accepted < 20_000)
-        {
-            blocked = host.Output.OnCandleAsync(Candle("BTCUSDT", Timeframe.OneMinute, accepted), default);
-            accepted++;
-            if (!blocked.IsCompleted)
-            {
-                break;
-            }
-        }
-
+        var (blocked, accepted) = OfferCandlesUntilOneWaits(host, 20_000);
         Assert.False(blocked.IsCompleted, $"{accepted} candles ({writer.BufferedBytes} bytes) were buffered without a wait");
         Assert.InRange(writer.BufferedBytes, 1_048_576 - 2048, 1_048_576);
         store.Resume();
@@ -440,6 +418,27 @@ public sealed class EventWriterTests : IDisposable
                 services.AddSingleton<IEngineOutput>(sp => new RecordingPublisher(sp.GetRequiredService<IEventStore>()));
             });
         return (host, store!, host.Services.GetServices<IEngineOutput>().OfType<RecordingPublisher>().Single());
+    }
+
+    /// <summary>
+    /// Offers BTCUSDT 1m candles until the writer makes one wait, <paramref name="max"/> at most: that call (still running
+    /// when it waits) and how many were offered, the waiting one included.
+    /// </summary>
+    private static (ValueTask Last, int Offered) OfferCandlesUntilOneWaits(EventsHost host, int max)
+    {
+        ValueTask last = default;
+        var offered = 0;
+        while (offered < max)
+        {
+            last = host.Output.OnCandleAsync(Candle("BTCUSDT", Timeframe.OneMinute, offered), default);
+            offered++;
+            if (!last.IsCompleted)
+            {
+                break;
+            }
+        }
+
+        return (last, offered);
     }
 
     private static FileEventStore FileStore(string folder) =>

@@ -158,10 +158,7 @@ internal sealed partial class FileEventStore
             for (var p = from; p <= to; p++)
             {
                 var location = _locations[(int)(p - _firstPosition)];
-                var span = buffer.AsSpan((int)(location.Offset - first.Offset), location.Length);
-                result.Add(JournalFormat.TryReadEntry(span, out var entry, out _)
-                    ? entry.ToStoredEvent(span, withData: dataOf is null || dataOf.Contains(entry.Type))
-                    : throw new InvalidDataException($"Journal segment '{location.Segment.Path}': event {p} is unreadable."));
+                result.Add(Parse(buffer.AsSpan((int)(location.Offset - first.Offset), location.Length), location.Segment, p, dataOf));
             }
         }
         finally
@@ -179,15 +176,19 @@ internal sealed partial class FileEventStore
         {
             var span = buffer.AsSpan(0, location.Length);
             ReadExactly(location.Segment, span, location.Offset, position);
-            return JournalFormat.TryReadEntry(span, out var entry, out _)
-                ? entry.ToStoredEvent(span)
-                : throw new InvalidDataException($"Journal segment '{location.Segment.Path}': event {position} is unreadable.");
+            return Parse(span, location.Segment, position, dataOf: null);
         }
         finally
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>An entry as read, as a stored event; its data only when <paramref name="dataOf"/> is null or names its type.</summary>
+    private static StoredEvent Parse(ReadOnlySpan<byte> entry, Segment segment, long position, HashSet<string>? dataOf) =>
+        JournalFormat.TryReadEntry(entry, out var view, out _)
+            ? view.ToStoredEvent(entry, withData: dataOf is null || dataOf.Contains(view.Type))
+            : throw new InvalidDataException($"Journal segment '{segment.Path}': event {position} is unreadable.");
 
     private static void ReadExactly(Segment segment, Span<byte> span, long offset, long position)
     {

@@ -24,11 +24,7 @@ public sealed class ModelBatcherTests : IDisposable
         var batcher = CreateTinyMean(time, maxBatch: 4, delay: TimeSpan.FromHours(1));
         var sink = new RecordingSink(4);
 
-        for (var i = 0; i < 4; i++)
-        {
-            var writer = new ArrayRowWriter(Sample(i));
-            Assert.True(batcher.TryEnqueue(ref writer, sink, i));
-        }
+        EnqueueSamples(batcher, sink, 4);
 
         await sink.Done.WaitAsync(s_timeout);
         Assert.Equal(1, _metrics.Batches);
@@ -42,11 +38,7 @@ public sealed class ModelBatcherTests : IDisposable
         var time = new ManualTimeProvider();
         var batcher = CreateTinyMean(time, maxBatch: 8, delay: TimeSpan.FromMilliseconds(50));
         var sink = new RecordingSink(3);
-        for (var i = 0; i < 3; i++)
-        {
-            var writer = new ArrayRowWriter(Sample(i));
-            Assert.True(batcher.TryEnqueue(ref writer, sink, i));
-        }
+        EnqueueSamples(batcher, sink, 3);
 
         time.Advance(TimeSpan.FromMilliseconds(49));
         Assert.False(sink.Done.IsCompleted, "ran before the delay");
@@ -71,11 +63,7 @@ public sealed class ModelBatcherTests : IDisposable
         var time = new ManualTimeProvider { FiresTimers = false };
         var batcher = CreateTinyMean(time, maxBatch: 8, delay: TimeSpan.FromMilliseconds(10));
         var sink = new RecordingSink(3);
-        for (var i = 0; i < 2; i++)
-        {
-            var writer = new ArrayRowWriter(Sample(i));
-            Assert.True(batcher.TryEnqueue(ref writer, sink, i));
-        }
+        EnqueueSamples(batcher, sink, 2);
 
         // Once the worker has seen the open batch and gone to sleep until its deadline, the clock passes the deadline.
         await WaitUntilAsync(() => time.HasArmedTimer);
@@ -95,11 +83,7 @@ public sealed class ModelBatcherTests : IDisposable
         var time = new ManualTimeProvider(); // never advanced: only the flush can trigger the run
         var batcher = CreateTinyMean(time, maxBatch: 8, delay: TimeSpan.FromHours(1));
         var sink = new RecordingSink(3);
-        for (var i = 0; i < 3; i++)
-        {
-            var writer = new ArrayRowWriter(Sample(i));
-            Assert.True(batcher.TryEnqueue(ref writer, sink, i));
-        }
+        EnqueueSamples(batcher, sink, 3);
 
         batcher.Flush();
 
@@ -153,17 +137,9 @@ public sealed class ModelBatcherTests : IDisposable
         var held = new RecordingSink(2) { Gate = gate }; // holds the first batch "running"
         var rest = new RecordingSink(4);
 
-        for (var i = 0; i < 2; i++)
-        {
-            var writer = new ArrayRowWriter(Sample(i));
-            Assert.True(batcher.TryEnqueue(ref writer, held, i));
-        }
+        EnqueueSamples(batcher, held, 2);
 
-        for (var i = 0; i < 2; i++)
-        {
-            var writer = new ArrayRowWriter(Sample(i));
-            Assert.True(batcher.TryEnqueue(ref writer, rest, i));
-        }
+        EnqueueSamples(batcher, rest, 2);
 
         var fifth = new ArrayRowWriter(Sample(5));
         Assert.False(batcher.TryEnqueue(ref fifth, rest, 2), "both buffers are taken: the producer must wait");
@@ -190,11 +166,7 @@ public sealed class ModelBatcherTests : IDisposable
     {
         var batcher = CreateTinyMean(new ManualTimeProvider(), maxBatch: 8, delay: TimeSpan.FromHours(1));
         var sink = new RecordingSink(2);
-        for (var i = 0; i < 2; i++)
-        {
-            var writer = new ArrayRowWriter(Sample(i));
-            Assert.True(batcher.TryEnqueue(ref writer, sink, i));
-        }
+        EnqueueSamples(batcher, sink, 2);
 
         batcher.Stop();
 
@@ -262,17 +234,9 @@ public sealed class ModelBatcherTests : IDisposable
         var shadowSink = new RecordingSink(4);
 
         // The live batch runs and is held in its delivery; the shadow batch is full, and waits.
-        for (var i = 0; i < 4; i++)
-        {
-            var writer = new ArrayRowWriter(Sample(i));
-            Assert.True(live.TryEnqueue(ref writer, liveSink, i));
-        }
+        EnqueueSamples(live, liveSink, 4);
 
-        for (var i = 0; i < 4; i++)
-        {
-            var writer = new ArrayRowWriter(Sample(i));
-            Assert.True(shadow.TryEnqueue(ref writer, shadowSink, i));
-        }
+        EnqueueSamples(shadow, shadowSink, 4);
 
         await Task.Delay(200);
         Assert.False(shadowSink.Done.IsCompleted, "the shadow batch ran while a live one was running");
@@ -294,11 +258,7 @@ public sealed class ModelBatcherTests : IDisposable
         var held = new HoldingSink(4, gate) { HoldAtSlot = 0 };
         var second = new RecordingSink(4);
 
-        for (var i = 0; i < 4; i++)
-        {
-            var writer = new ArrayRowWriter(Sample(i));
-            Assert.True(batcher.TryEnqueue(ref writer, held, i));
-        }
+        EnqueueSamples(batcher, held, 4);
 
         await WaitUntilAsync(() => held.Entered);
         for (var i = 0; i < 4; i++)
@@ -366,6 +326,16 @@ public sealed class ModelBatcherTests : IDisposable
     }
 
     private static float[] Sample(int seed) => Enumerable.Range(0, 8).Select(i => (float)Math.Sin(seed + i)).ToArray();
+
+    /// <summary>Queues samples 0 … count − 1 to slots 0 … count − 1 of <paramref name="sink"/>; each must be accepted.</summary>
+    private static void EnqueueSamples(ModelBatcher batcher, IPredictionSink sink, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var writer = new ArrayRowWriter(Sample(i));
+            Assert.True(batcher.TryEnqueue(ref writer, sink, i));
+        }
+    }
 
     private static async Task StopAsync(ModelBatcher batcher)
     {
