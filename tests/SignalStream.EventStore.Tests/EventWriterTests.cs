@@ -210,14 +210,12 @@ public sealed class EventWriterTests : IDisposable
     public async Task AFullByteBoundMakesTheEngineWaitInsteadOfBufferingMore()
     {
         // The event count bound (200,000 by default) is far away: only the bytes can hold the engine back.
-        ControllableStore? store = null;
         var settings = EventsHost.FileSettings(_folder);
         settings["Storage:Writer:BufferBytes"] = "1048576";
-        await using var host = await EventsHost.StartAsync(
-            settings,
-            services => services.AddSingleton<IEventStore>(_ => store = new ControllableStore(FileStore(_folder))));
+        var (started, store, _) = await StartWithControlledStoreAsync(settings);
+        await using var host = started;
         var writer = host.Services.GetRequiredService<EventWriter>();
-        store!.Pause();
+        store.Pause();
 
         var (blocked, accepted) = OfferCandlesUntilOneWaits(host, 20_000);
         Assert.False(blocked.IsCompleted, $"{accepted} candles ({writer.BufferedBytes} bytes) were buffered without a wait");
