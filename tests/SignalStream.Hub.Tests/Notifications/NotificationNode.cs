@@ -89,13 +89,23 @@ internal sealed class NotificationNode : IAsyncDisposable
             : 0;
     }
 
-    /// <summary>Polls a counter until it reaches <paramref name="atLeast"/> (the metric is the observable; the deadline bounds it).</summary>
+    /// <summary>
+    /// Polls a counter until it reaches <paramref name="atLeast"/> (the metric is the observable; the deadline bounds it).
+    /// On timeout the failure gives the last value and what the node logged, so a test that stalls says why.
+    /// </summary>
     public async Task WaitForCounterAsync(string metric, string sink, double atLeast)
     {
-        using var deadline = new CancellationTokenSource(Wait);
-        while (await CounterAsync(metric, sink) < atLeast)
+        var deadline = DateTime.UtcNow + Wait;
+        double value;
+        while ((value = await CounterAsync(metric, sink)) < atLeast)
         {
-            await Task.Delay(50, deadline.Token);
+            if (DateTime.UtcNow > deadline)
+            {
+                var log = string.Join(Environment.NewLine, Logs.Entries.Select(e => $"  {e.Level} {e.Category}[{e.EventId}] {e.Message}"));
+                throw new TimeoutException($"{metric}{{sink=\"{sink}\"}} stayed at {value}, short of {atLeast}, for {Wait.TotalSeconds} s. The node logged:{Environment.NewLine}{log}");
+            }
+
+            await Task.Delay(50);
         }
     }
 

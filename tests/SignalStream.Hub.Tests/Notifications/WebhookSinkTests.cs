@@ -175,7 +175,10 @@ public sealed class WebhookSinkTests
     private static async Task PendingAcrossRestartAsync(string[] store)
     {
         var data = NotificationNode.NewDataDirectory();
-        var port = LoopbackPort.Free();
+        // Held refusing until the receiver comes up: a port merely free could be taken by another test's server, whose
+        // 404 would dead-letter the notification at its first attempt.
+        using var down = new RefusingPort();
+        var port = down.Port;
         var url = new Uri($"http://127.0.0.1:{port}/hook");
         HttpReceiver? receiver = null;
         try
@@ -197,6 +200,7 @@ public sealed class WebhookSinkTests
                 pendingId = (string?)JsonNode.Parse(failures[0].Data.Span)!["deliveryId"];
 
                 // The receiver comes up after the restart.
+                down.Release();
 #pragma warning disable CA2000 // disposed in the finally below
                 receiver = await HttpReceiver.StartAsync(port);
 #pragma warning restore CA2000
