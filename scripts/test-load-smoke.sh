@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI smoke of the load harness (load-tests/README.md): the harness's own logic (--self-check: the capacity sweep's
 # rules, no server), a small steady run, a reconnect storm and a two-step capacity sweep against a real SignalStream hub
-# node fed through Redis, and a small steady run against the ASP.NET Core SignalR peer (load-tests/peer-signalr) so the
+# node fed through Redis, two small closing bells through a whole node (fake exchange, bundled models, store, hub), and a small steady run against the ASP.NET Core SignalR peer (load-tests/peer-signalr) so the
 # peer cannot rot. Asserts correctness only — every signal delivered, no seq gap, no duplicate, no client lost — never
 # timings. Bounded (the harness stops itself after --max-minutes); kills what it
 # starts. Ends with 'N passed, N failed'; exits non-zero on any failure.
@@ -49,6 +49,14 @@ timeout 90 dotnet "$HARNESS" \
   --hub-dll "$HUB_DLL" 2>&1 | tee "$OUT/sweep-console.txt"
 codes+=("${PIPESTATUS[0]}")
 
+# The closing bell end to end (the fake exchange's WebSocket, the bundled models, the store, the hub), twice in one
+# run: every closed candle to each subscriber once, every signal without a gap or a duplicate; latency not asserted.
+echo "--- closing bell smoke (20 symbols x 4 timeframes, two bells, correctness only) -> $OUT/bell"
+timeout 120 dotnet "$HARNESS" \
+  --smoke --scenarios bell --targets signalstream --bell-symbols 20 --bell-repeats 2 --sources 2 --max-minutes 1.5 --out "$OUT/bell" \
+  --hub-dll "$HUB_DLL" 2>&1 | tee "$OUT/bell-console.txt"
+codes+=("${PIPESTATUS[0]}")
+
 # The peer keeps no history, so only a run without drops can be exact for it: steady, not the reconnect storm (where its
 # clients' missed signals are gaps by design).
 echo "--- SignalR peer smoke (steady, correctness only) -> $OUT/signalr"
@@ -57,7 +65,7 @@ timeout 90 dotnet "$HARNESS" \
   --rate 100 --duration 4 --sources 2 --max-minutes 1.5 --out "$OUT/signalr" 2>&1 | tee "$OUT/signalr-console.txt"
 codes+=("${PIPESTATUS[0]}")
 
-logs=("$OUT/self-check.txt" "$OUT/console.txt" "$OUT/sweep-console.txt" "$OUT/signalr-console.txt")
+logs=("$OUT/self-check.txt" "$OUT/console.txt" "$OUT/sweep-console.txt" "$OUT/bell-console.txt" "$OUT/signalr-console.txt")
 passed=$(cat "${logs[@]}" | grep -c '^PASS ')
 failed=$(cat "${logs[@]}" | grep -c '^FAIL ')
 for code in "${codes[@]}"; do

@@ -52,6 +52,9 @@ internal sealed class LoadTestOptions
     /// separate inference from the rest of the path).</summary>
     public string BellModels { get; set; } = "bundled";
 
+    /// <summary>Closing bell: measured bells in one run, one after another (each row's figures, and their median p99).</summary>
+    public int BellRepeats { get; set; } = 1;
+
     /// <summary>Redis outage: the engine node's simulated market speed (600: a 1m candle per symbol every 0.1 s).</summary>
     public double EngineSpeed { get; set; } = 600;
 
@@ -136,6 +139,7 @@ internal sealed class LoadTestOptions
                 case "--bell-models":
                     options.BellModels = value is "bundled" or "none" ? value : Fail(errors, "--bell-models must be 'bundled' or 'none'.", "bundled");
                     break;
+                case "--bell-repeats": options.BellRepeats = Int(value, name, 1, 20, errors); break;
                 case "--protocol":
                     options.Protocol = value is "json" or "messagepack" ? value : Fail(errors, $"--protocol must be 'json' or 'messagepack', not '{value}'.", "json");
                     break;
@@ -152,7 +156,7 @@ internal sealed class LoadTestOptions
                 case "--server-env": EnvironmentPairs(value, name, options.ServerEnvironment, errors); break;
                 default:
                     errors.Add($"Unknown option {name}. Options: --scenarios, --targets, --clients, --symbols, --symbols-per-client, --rate, " +
-                        "--duration, --warm-up, --slow-fraction, --sources, --connects-in-flight, --bell-symbols, --bell-fanout, --bell-models, --engine-speed, --protocol, --sweep-rates, --sweep-refine, --sweep-confirm, --p99-bound-ms, --out, --hub-dll, --peer, " +
+                        "--duration, --warm-up, --slow-fraction, --sources, --connects-in-flight, --bell-symbols, --bell-fanout, --bell-models, --bell-repeats, --engine-speed, --protocol, --sweep-rates, --sweep-refine, --sweep-confirm, --p99-bound-ms, --out, --hub-dll, --peer, " +
                         "--max-minutes, --server-env, --smoke.");
                     break;
             }

@@ -51,6 +51,10 @@ internal static partial class ReportWriter
         if (o.Scenarios.Contains("bell"))
         {
             text.Append(ci, $" --bell-symbols {o.BellSymbols} --bell-fanout {o.BellFanOut} --bell-models {o.BellModels}");
+            if (o.BellRepeats > 1)
+            {
+                text.Append(ci, $" --bell-repeats {o.BellRepeats}");
+            }
         }
 
         if (o.Scenarios.Contains("outage"))

@@ -36,7 +36,6 @@ internal sealed class ClosingBellScenario
         var symbols = FakeExchangeOptions.GenerateSymbols(_options.BellSymbols);
         var streams = symbols.SelectMany(s => BellTimeframes.Select(t => (Symbol: s, Timeframe: t.ToName()))).ToArray();
         var clientCount = (int)Math.Ceiling(streams.Length * (double)_options.BellFanOut / StreamsPerClient);
-        var result = new ScenarioResult { Scenario = "bell", Target = "signalstream", Clients = clientCount, Symbols = symbols.Count };
 
         await using var exchange = new FakeBinanceExchange(new FakeExchangeOptions
         {
@@ -89,7 +88,7 @@ internal sealed class ClosingBellScenario
         }, CancellationToken.None);
         try
         {
-            return await RunWithExchangeAsync(exchange, farm, symbols, streams, settings, result, cancellationToken);
+            return await RunWithExchangeAsync(exchange, farm, symbols, streams, settings, clientCount, cancellationToken);
         }
         finally
         {
@@ -99,22 +98,18 @@ internal sealed class ClosingBellScenario
     }
 
     private async Task<IReadOnlyList<ScenarioResult>> RunWithExchangeAsync(FakeBinanceExchange exchange, ServerFarm farm, IReadOnlyList<string> symbols,
-        (string Symbol, string Timeframe)[] streams, Dictionary<string, string> settings, ScenarioResult result, CancellationToken cancellationToken)
+        (string Symbol, string Timeframe)[] streams, Dictionary<string, string> settings, int clientCount, CancellationToken cancellationToken)
     {
-        var clientCount = result.Clients;
         var (node, url) = await farm.StartSignalStreamAsync("node", "all", symbols, settings, cancellationToken);
         await exchange.WaitUntilAsync(e => e.SubscribedStreams >= streams.Length, TimeSpan.FromSeconds(60), "the node to subscribe every stream");
-        var sampler = new ProcessSampler(node.Pid, node.Name);
 
         // Every stream gets BellFanOut subscribers, 50 streams per connection; each client also follows one symbol's signals.
         // Signals: every symbol followed by one client (a few symbols a client), so every signal of the bell is measured.
         var pool = new ClientPool(_options, url, "signalstream", symbols, clientCount, 0, new ClientMeasurement("receivedAt", keepSignalArrivals: true),
             symbolsPerClient: (int)Math.Ceiling(symbols.Count / (double)clientCount));
-        var signals = new ScenarioResult { Scenario = "bell signals", Target = "signalstream", Clients = clientCount, Symbols = symbols.Count };
         try
         {
-            result.ConnectSeconds = await pool.ConnectAsync(pool.Clients, resume: false, cancellationToken);
-            result.ConnectsPerSecond = clientCount / Math.Max(result.ConnectSeconds, 0.001);
+            var connectSeconds = await pool.ConnectAsync(pool.Clients, resume: false, cancellationToken);
             await pool.WaitSubscribedAsync(TimeSpan.FromSeconds(60), cancellationToken);
             var wanted = new List<(string, string)>[clientCount];
             for (var k = 0; k < streams.Length * _options.BellFanOut; k++)
@@ -138,129 +133,184 @@ internal sealed class ClosingBellScenario
             }
 
             var warmDelivered = pool.Clients.Sum(c => c.CountClosed(warmClose));
-            result.Notes.Add($"warm-up bell: {warmDelivered} of {expectedDeliveries} closed candles arrived within 90 s");
             await Task.Delay(1000, cancellationToken);
-            foreach (var client in pool.Clients)
+
+            // The measured bells, one after another in this process (--bell-repeats): the node, its clients and the
+            // harness's JIT are the same for each, so their spread is the machine's and the node's own.
+            var bells = new List<ScenarioResult>();
+            for (var bell = 1; bell <= _options.BellRepeats; bell++)
             {
-                lock (client.ClosedCandles)
-                {
-                    client.ClosedCandles.Clear();
-                }
+                var (candles, signals) = await MeasureBellAsync(exchange, pool, node, url, symbols, streams, bell, cancellationToken);
+                bells.Add(candles);
+                bells.Add(signals);
             }
 
-            // The measured bell: advance minute by minute, stamping each advance; the one that closes every stream is it.
-            long bellMicros = 0, advanceMicros = 0, buildMicros = 0;
-            IReadOnlyList<Candle> closed = [];
-            var metricsBefore = await MetricsScrape.ReadAsync(url, cancellationToken);
-            // Each minute's 1m closes are awaited at the clients before the next advance, so the bell does not queue
-            // behind an hour of market time compressed into a second.
-            var perMinute = symbols.Count * (long)_options.BellFanOut;
-            while (closed.Count < streams.Length)
+            bells[0].ConnectSeconds = connectSeconds;
+            bells[0].ConnectsPerSecond = clientCount / Math.Max(connectSeconds, 0.001);
+            bells[0].Notes.Insert(0, $"warm-up bell: {warmDelivered} of {expectedDeliveries} closed candles arrived within 90 s");
+            if (bells.Count > 2)
             {
-                if (closed.Count > 0)
-                {
-                    var minuteClose = closed[0].CloseTime;
-                    var minuteUntil = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-                    while (DateTime.UtcNow < minuteUntil && pool.Clients.Sum(c => c.CountClosed(minuteClose)) < perMinute)
-                    {
-                        await Task.Delay(10, cancellationToken);
-                    }
-                }
-
-                // The node's counters just before each advance: the last read is the one before the bell.
-                metricsBefore = await MetricsScrape.ReadAsync(url, cancellationToken);
-                await Task.Delay(20, cancellationToken);
-                var calledMicros = FanOutClient.NowMicros;
-                closed = await exchange.AdvanceAsync(() => bellMicros = FanOutClient.NowMicros, cancellationToken);
-                buildMicros = bellMicros - calledMicros;
-                advanceMicros = FanOutClient.NowMicros - bellMicros;
-                sampler.Sample();
+                DescribeRepeats(bells);
             }
 
-            var bellClose = closed[0].CloseTime;
-            var expected = streams.Length * (long)_options.BellFanOut;
-            var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-            while (DateTime.UtcNow < until && pool.Clients.Sum(c => c.CountClosed(bellClose)) < expected)
-            {
-                await Task.Delay(50, cancellationToken);
-                sampler.Sample();
-            }
-
-            await Task.Delay(500, cancellationToken);
-            var metricsAfter = await MetricsScrape.ReadAsync(url, cancellationToken);
-            var histogram = new LatencyHistogram();
-            long delivered = 0, distinct = 0;
-            long last = 0;
-            foreach (var client in pool.Clients)
-            {
-                var seen = new HashSet<string>();
-                (string Stream, long CloseTime, long ReceivedMicros)[] arrivals;
-                lock (client.ClosedCandles)
-                {
-                    arrivals = client.ClosedCandles.ToArray();
-                }
-
-                foreach (var (stream, closeTime, received) in arrivals)
-                {
-                    if (closeTime != bellClose)
-                    {
-                        continue;
-                    }
-
-                    delivered++;
-                    if (seen.Add(stream))
-                    {
-                        distinct++;
-                    }
-
-                    histogram.Record(received - bellMicros, client.Id);
-                    last = Math.Max(last, received);
-                }
-            }
-
-            var summary = histogram.Summarize();
-            result.Expected = expected;
-            result.Delivered = delivered;
-            result.Published = streams.Length;
-            result.Missing = expected - distinct;
-            result.Duplicates = delivered - distinct;
-            result.SetLatency(summary);
-            result.DurationSeconds = Math.Round((last - bellMicros) / 1e6, 3);
-            result.DeliveredPerSecond = Math.Round(delivered / Math.Max((last - bellMicros) / 1e6, 0.001));
-            result.OfferedPerSecond = result.DeliveredPerSecond;
-            result.ServerCpuAveragePercent = Math.Round(sampler.AverageCpuPercent, 1);
-            result.ServerCpuPeakPercent = sampler.CpuPercentSamples.DefaultIfEmpty(0).Max();
-            result.ServerRssPeakMb = Math.Round(sampler.PeakRssMb, 1);
-            foreach (var client in pool.Clients)
-            {
-                if (!client.Connected)
-                {
-                    result.ClientsLost++;
-                }
-            }
-
-            result.Errors = pool.Stats.Errors;
-            result.ErrorSamples = pool.Stats.ErrorSamples.ToList();
-            await using (var probe = await ClientPool.ReadStoredSeqAsync(_options, url, symbols, cancellationToken))
-            {
-                MeasureSignals(signals, pool, probe, symbols, bellClose, bellMicros);
-            }
-
-            DescribeEngine(result, metricsBefore, metricsAfter, bellMicros, last);
-            // The fake exchange runs in the harness: latency starts when its frames are built and it begins to write them
-            // (a real exchange encodes on its own machines); the writing is part of "ingest" in the split.
-            result.Notes.Add(string.Create(CultureInfo.InvariantCulture,
-                $"the in-process fake exchange built the bell's frames in {buildMicros / 1000.0:0.0} ms (before the clock starts) and wrote them in {advanceMicros / 1000.0:0.0} ms"));
-            result.Notes.Add($"{streams.Length} streams ({symbols.Count} symbols x 1m,5m,15m,1h) closed at one instant; " +
-                $"{expected} closed-candle deliveries expected ({_options.BellFanOut} subscribers a stream), {delivered} arrived; " +
-                $"latency = client receipt - the fake exchange's first write of the bell's frames");
+            return bells;
         }
         finally
         {
             await pool.DisposeAsync();
         }
+    }
 
-        return [result, signals];
+    /// <summary>
+    /// One measured bell: the exchange's clock advances minute by minute to the next instant where every stream closes
+    /// (each minute's 1m closes awaited at the clients first); returns its candles' row and its signals' row.
+    /// </summary>
+    private async Task<(ScenarioResult Candles, ScenarioResult Signals)> MeasureBellAsync(FakeBinanceExchange exchange, ClientPool pool,
+        ManagedProcess node, Uri url, IReadOnlyList<string> symbols, (string Symbol, string Timeframe)[] streams, int bell, CancellationToken cancellationToken)
+    {
+        var clientCount = pool.Clients.Length;
+        var name = _options.BellRepeats > 1 ? $"bell {bell}/{_options.BellRepeats}" : "bell";
+        var result = new ScenarioResult { Scenario = name, Target = "signalstream", Clients = clientCount, Symbols = symbols.Count };
+        var signals = new ScenarioResult { Scenario = name + " signals", Target = "signalstream", Clients = clientCount, Symbols = symbols.Count };
+
+        foreach (var client in pool.Clients)
+        {
+            lock (client.ClosedCandles)
+            {
+                client.ClosedCandles.Clear();
+            }
+        }
+
+        var sampler = new ProcessSampler(node.Pid, node.Name);
+        // The measured bell: advance minute by minute, stamping each advance; the one that closes every stream is it.
+        long bellMicros = 0, advanceMicros = 0, buildMicros = 0;
+        IReadOnlyList<Candle> closed = [];
+        var metricsBefore = await MetricsScrape.ReadAsync(url, cancellationToken);
+        // Each minute's 1m closes are awaited at the clients before the next advance, so the bell does not queue
+        // behind an hour of market time compressed into a second.
+        var perMinute = symbols.Count * (long)_options.BellFanOut;
+        while (closed.Count < streams.Length)
+        {
+            if (closed.Count > 0)
+            {
+                var minuteClose = closed[0].CloseTime;
+                var minuteUntil = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+                while (DateTime.UtcNow < minuteUntil && pool.Clients.Sum(c => c.CountClosed(minuteClose)) < perMinute)
+                {
+                    await Task.Delay(10, cancellationToken);
+                }
+            }
+
+            // The node's counters just before each advance: the last read is the one before the bell.
+            metricsBefore = await MetricsScrape.ReadAsync(url, cancellationToken);
+            await Task.Delay(20, cancellationToken);
+            var calledMicros = FanOutClient.NowMicros;
+            closed = await exchange.AdvanceAsync(() => bellMicros = FanOutClient.NowMicros, cancellationToken);
+            buildMicros = bellMicros - calledMicros;
+            advanceMicros = FanOutClient.NowMicros - bellMicros;
+            sampler.Sample();
+        }
+
+        var bellClose = closed[0].CloseTime;
+        var expected = streams.Length * (long)_options.BellFanOut;
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (DateTime.UtcNow < until && pool.Clients.Sum(c => c.CountClosed(bellClose)) < expected)
+        {
+            await Task.Delay(50, cancellationToken);
+            sampler.Sample();
+        }
+
+        await Task.Delay(500, cancellationToken);
+        var metricsAfter = await MetricsScrape.ReadAsync(url, cancellationToken);
+        var histogram = new LatencyHistogram();
+        long delivered = 0, distinct = 0;
+        long last = 0;
+        foreach (var client in pool.Clients)
+        {
+            var seen = new HashSet<string>();
+            (string Stream, long CloseTime, long ReceivedMicros)[] arrivals;
+            lock (client.ClosedCandles)
+            {
+                arrivals = client.ClosedCandles.ToArray();
+            }
+
+            foreach (var (stream, closeTime, received) in arrivals)
+            {
+                if (closeTime != bellClose)
+                {
+                    continue;
+                }
+
+                delivered++;
+                if (seen.Add(stream))
+                {
+                    distinct++;
+                }
+
+                histogram.Record(received - bellMicros, client.Id);
+                last = Math.Max(last, received);
+            }
+        }
+
+        var summary = histogram.Summarize();
+        result.Expected = expected;
+        result.Delivered = delivered;
+        result.Published = streams.Length;
+        result.Missing = expected - distinct;
+        result.Duplicates = delivered - distinct;
+        result.SetLatency(summary);
+        result.DurationSeconds = Math.Round((last - bellMicros) / 1e6, 3);
+        result.DeliveredPerSecond = Math.Round(delivered / Math.Max((last - bellMicros) / 1e6, 0.001));
+        result.OfferedPerSecond = result.DeliveredPerSecond;
+        result.ServerCpuAveragePercent = Math.Round(sampler.AverageCpuPercent, 1);
+        result.ServerCpuPeakPercent = sampler.CpuPercentSamples.DefaultIfEmpty(0).Max();
+        result.ServerRssPeakMb = Math.Round(sampler.PeakRssMb, 1);
+        foreach (var client in pool.Clients)
+        {
+            if (!client.Connected)
+            {
+                result.ClientsLost++;
+            }
+        }
+
+        result.Errors = pool.Stats.Errors;
+        result.ErrorSamples = pool.Stats.ErrorSamples.ToList();
+        await using (var probe = await ClientPool.ReadStoredSeqAsync(_options, url, symbols, cancellationToken))
+        {
+            MeasureSignals(signals, pool, probe, symbols, bellClose, bellMicros);
+        }
+
+        DescribeEngine(result, metricsBefore, metricsAfter, bellMicros, last);
+        // The fake exchange runs in the harness: latency starts when its frames are built and it begins to write them
+        // (a real exchange encodes on its own machines); the writing is part of "ingest" in the split.
+        result.Notes.Add(string.Create(CultureInfo.InvariantCulture,
+            $"the in-process fake exchange built the bell's frames in {buildMicros / 1000.0:0.0} ms (before the clock starts) and wrote them in {advanceMicros / 1000.0:0.0} ms"));
+        result.Notes.Add($"{streams.Length} streams ({symbols.Count} symbols x 1m,5m,15m,1h) closed at one instant; " +
+            $"{expected} closed-candle deliveries expected ({_options.BellFanOut} subscribers a stream), {delivered} arrived; " +
+            $"latency = client receipt - the fake exchange's first write of the bell's frames");
+
+        return (result, signals);
+    }
+
+    /// <summary>
+    /// Several bells in one run: the median of their p99s, candles and signals, with each bell's p99 beside it, as a note
+    /// on the last bell's candle row (the "median of five" from one process instead of five).
+    /// </summary>
+    private static void DescribeRepeats(List<ScenarioResult> bells)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        var candles = bells.Where((_, i) => i % 2 == 0).Select(r => r.P99Ms).ToArray();
+        var signals = bells.Where((_, i) => i % 2 == 1).Select(r => r.P99Ms).ToArray();
+        string Each(double[] p99s) => string.Join(", ", p99s.Select(p => p.ToString("0.0", ci)));
+        bells[^2].Notes.Add(string.Create(ci,
+            $"{candles.Length} bells: median p99 of the candles {Median(candles):0.0} ms ({Each(candles)}), of the signals {Median(signals):0.0} ms ({Each(signals)})"));
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        var mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
     /// <summary>
