@@ -391,6 +391,13 @@ internal sealed class ClosingBellScenario
             $"{seconds * 1000:0} ms of inference in total (signalstream_inference_duration_seconds), {batches:0} batches of {batched / Math.Max(batches, 1):0.0} windows on average; " +
             $"a request's wait in its model's batcher, p50 / p99 at most (bucket bounds): {QueueDelays(before, after)}"));
 
+        // The collector's share of the window: each collection pauses every thread of the node, the engine's included.
+        result.Notes.Add(string.Create(CultureInfo.InvariantCulture,
+            $"the node's collector during the same window: gen0 {GcReading.Collections(after, 0) - GcReading.Collections(before, 0):0}, " +
+            $"gen1 {GcReading.Collections(after, 1) - GcReading.Collections(before, 1):0}, gen2 {GcReading.Collections(after, 2) - GcReading.Collections(before, 2):0} collections, " +
+            $"paused {(GcReading.PauseSeconds(after) - GcReading.PauseSeconds(before)) * 1000:0} ms in all; managed heap after the last collection " +
+            $"{after.Sum("dotnet_gc_last_collection_heap_size_bytes") / 1048576:0} MB"));
+
         // A signal is published only after its group commit: the commit wait is the first part of its hub share.
         const string CommitWait = "signalstream_signal_commit_wait_seconds";
         const string Persisted = "signalstream_events_persisted_total";

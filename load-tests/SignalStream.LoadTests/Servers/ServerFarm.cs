@@ -88,7 +88,7 @@ internal sealed class ServerFarm : IAsyncDisposable
             ["Logging__LogLevel__Default"] = "Warning",
             ["Node__Roles"] = role,
             ["Storage__Provider"] = "file",
-            ["Storage__File__Path"] = Directory.CreateDirectory(Path.Combine(_folder, name + "-data")).FullName,
+            ["Storage__File__Path"] = Scratch(Path.Combine(_folder, name + "-data")),
             ["Hub__MaxConnections"] = "50000",
             // Every load client connects from loopback: the per-address cap would refuse all but the first 200.
             ["Hub__MaxConnectionsPerIp"] = "0",
@@ -168,6 +168,17 @@ internal sealed class ServerFarm : IAsyncDisposable
     {
         _processes.Add(process);
         return process;
+    }
+
+    /// <summary>
+    /// A folder the run needs only while it lasts (a node's file journal: a closing bell's is ~450 MB), deleted with the
+    /// farm; the logs and reports beside it stay.
+    /// </summary>
+    private string Scratch(string path)
+    {
+        var dir = Directory.CreateDirectory(path).FullName;
+        _scratch.Add(dir);
+        return dir;
     }
 
     public async ValueTask DisposeAsync()
