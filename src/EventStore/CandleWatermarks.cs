@@ -12,6 +12,7 @@ namespace SignalStream.EventStore;
 public sealed class CandleWatermarks
 {
     private readonly ConcurrentDictionary<StreamKey, long> _openTimes = new();
+    private readonly ConcurrentDictionary<StreamKey, long> _decided = new();
 
     /// <summary>True when a closed candle of <paramref name="stream"/> opening at <paramref name="openTime"/> was handled already.</summary>
     public bool Covers(StreamKey stream, long openTime) =>
@@ -23,4 +24,19 @@ public sealed class CandleWatermarks
 
     /// <summary>The watermark of <paramref name="stream"/>, if any candle of it was handled.</summary>
     public bool TryGet(StreamKey stream, out long openTime) => _openTimes.TryGetValue(stream, out openTime);
+
+    /// <summary>
+    /// Records, at start, a candle whose decision is in the store (a stored signal names it) though the candle itself
+    /// may not be: the engine commits a candle after its shadow models, its signal at once, so a crash between the two
+    /// leaves the signal without its candle.
+    /// </summary>
+    public void AdvanceDecided(StreamKey stream, long openTime) =>
+        _decided.AddOrUpdate(stream, static (_, candidate) => candidate, static (_, newest, candidate) => Math.Max(newest, candidate), openTime);
+
+    /// <summary>
+    /// True when a closed candle of <paramref name="stream"/> opening at <paramref name="openTime"/> was decided before
+    /// the restart: offered again, it must be stored (if it was not) but never decided a second time.
+    /// </summary>
+    public bool WasDecided(StreamKey stream, long openTime) =>
+        _decided.TryGetValue(stream, out var newest) && openTime <= newest;
 }

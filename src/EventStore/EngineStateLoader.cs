@@ -82,6 +82,7 @@ public sealed partial class EngineStateLoader(
                 if (Decode(stored) is SignalIssued issued)
                 {
                     restore.RestoreSignal(issued.Signal, isShadow: false);
+                    MarkDecided(issued.Signal);
                     signals++;
                 }
                 else
@@ -95,6 +96,7 @@ public sealed partial class EngineStateLoader(
                 if (Decode(stored) is ShadowSignalIssued shadow)
                 {
                     restore.RestoreSignal(shadow.Signal, isShadow: true);
+                    MarkDecided(shadow.Signal);
                     shadows++;
                 }
                 else
@@ -109,6 +111,20 @@ public sealed partial class EngineStateLoader(
         if (unreadable > 0)
         {
             Log.Unreadable(logger, unreadable);
+        }
+    }
+
+    /// <summary>
+    /// A stored signal decided on a candle's close says that candle was decided, even when the crash came before the
+    /// candle's own commit (its signal commits first): offered again, the candle is stored but not decided twice.
+    /// Everything queued before the signal in its symbol's lane, the outcomes that candle resolved included, committed
+    /// with or before it. An alert's signal names the candle in progress when it came, so it says nothing of the kind.
+    /// </summary>
+    private void MarkDecided(Signal signal)
+    {
+        if (SignalIds.IsCandleDecision(signal))
+        {
+            watermarks.AdvanceDecided(new StreamKey(signal.Symbol, signal.Timeframe), signal.CandleOpenTime);
         }
     }
 

@@ -22,6 +22,13 @@ public sealed class IngestOptions
     public int WarmupCandles { get; set; } = 300;
 
     /// <summary>
+    /// After a restart, how many candles per stream past the newest stored one a source that can fetch them (Binance's
+    /// REST history) delivers to be decided, not just warmed on: the candles closed while the node was down, and any in
+    /// flight at a crash. Older ones (a longer outage) feed the features only, with a warning.
+    /// </summary>
+    public int ResumeBackfillCandles { get; set; } = 1000;
+
+    /// <summary>
     /// <c>/health/ready</c> reports the node unhealthy when a live source (Binance, the simulator) has delivered no
     /// candle update for this long; 0 turns the check off. Binance pushes every stream's kline at least every ~2 s.
     /// </summary>
@@ -115,6 +122,11 @@ public sealed class IngestOptions
         if (WarmupCandles < 0)
         {
             yield return $"Ingest:WarmupCandles is {WarmupCandles}; it must be 0 or more.";
+        }
+
+        if (ResumeBackfillCandles is < 0 or > 100_000)
+        {
+            yield return $"Ingest:ResumeBackfillCandles is {ResumeBackfillCandles}; it must be 0 to 100000 (candles per stream decided after a restart).";
         }
     }
 }

@@ -66,4 +66,14 @@ public sealed class IngestOptionsBindingTests
         Assert.Contains(problems, p => p.Contains("'BTC-USDT'", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("'2m'", StringComparison.Ordinal));
     }
+
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("100001")]
+    public void AResumeBoundOutOfRangeIsRefusedWithItsKey(string value)
+    {
+        var options = IngestOptions.Bind(Config(("Ingest:ResumeBackfillCandles", value)));
+
+        Assert.Contains(options.Validate(), p => p.StartsWith($"Ingest:ResumeBackfillCandles is {value}; it must be 0 to 100000", StringComparison.Ordinal));
+    }
 }

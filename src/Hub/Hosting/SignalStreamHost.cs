@@ -66,12 +66,6 @@ public static partial class SignalStreamHost
 
                 // TradingView alerts enter the engine: their standing votes are restored after the signals, before ingest.
                 .Add("alerts", s => s.AddSignalStreamWebhooks(configuration))
-                .Add("ingest", s =>
-                {
-                    s.AddSignalStreamIngest(configuration);
-                    s.AddSingleton<IStreamResumePoints, StoredResumePoints>();
-                })
-
                 // The models load before the pipeline reads its first candle (AddSignalStreamEngine registers them in that
                 // order). The engine's way out, in its order: the event writer makes every result durable, then the
                 // fan-out publishes it (signals and outcomes after their commit: a seq a client has seen is durable).
@@ -82,6 +76,15 @@ public static partial class SignalStreamHost
                         store: sp.GetRequiredService<IDurableEngineOutput>(),
                         publishers: [sp.GetRequiredService<FanOutEngineOutput>()],
                         sp.GetRequiredService<TimeProvider>()));
+                })
+
+                // Ingest after the engine, so it stops first: its channel is completed before the engine drains it to the
+                // end, and no candle accepted during the engine's drain is left in memory at exit. (It starts producing
+                // only once the host has started, so starting after the engine delays nothing.)
+                .Add("ingest", s =>
+                {
+                    s.AddSignalStreamIngest(configuration);
+                    s.AddSingleton<IStreamResumePoints, StoredResumePoints>();
                 });
         }
 

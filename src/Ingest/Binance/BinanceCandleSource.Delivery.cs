@@ -164,11 +164,16 @@ internal sealed partial class BinanceCandleSource
         tracker.LastClosedOpenTime = update.Candle.OpenTime;
     }
 
-    /// <summary>Loads <see cref="IngestOptions.WarmupCandles"/> closed candles per stream, newest last, as history.</summary>
+    /// <summary>
+    /// Loads <see cref="IngestOptions.WarmupCandles"/> closed candles per stream, newest last, as history. After a
+    /// restart, the candles past the stream's stored watermark (<see cref="IStreamResumePoints"/>: closed while the node
+    /// was down, or in flight at a crash) are not history but backfill, decided like any other, up to
+    /// <see cref="IngestOptions.ResumeBackfillCandles"/> of them; the history before them is still loaded, for the features.
+    /// </summary>
     private async Task WarmupAsync(List<StreamTracker> trackers, CancellationToken cancellationToken)
     {
         var want = _ingest.WarmupCandles;
-        if (want == 0 || trackers.Count == 0)
+        if (trackers.Count == 0 || (want == 0 && _resumePoints is null))
         {
             return;
         }
@@ -178,45 +183,89 @@ internal sealed partial class BinanceCandleSource
             new ParallelOptions { MaxDegreeOfParallelism = Options.RestParallelism, CancellationToken = cancellationToken },
             async (tracker, ct) =>
             {
-                // One more than wanted: the newest kline REST returns may still be in progress, so it is never used.
-                var candles = new List<Candle>();
-                long? endTime = null;
-                var needed = want + 1;
-                while (needed > 0)
+                long? stored = _resumePoints is not null && _resumePoints.TryGetLastClosedOpenTime(tracker.Key, out var openTime) ? openTime : null;
+                if (want == 0 && stored is null)
                 {
-                    var page = new List<Candle>();
-                    if (!await Rest.GetKlinesAsync(tracker.Key, null, endTime, Math.Min(needed, BinanceRestClient.MaxLimit), page, ct)
-                            .ConfigureAwait(false) || page.Count == 0)
-                    {
-                        break;
-                    }
-
-                    candles.InsertRange(0, page);
-                    needed -= page.Count;
-                    endTime = page[0].OpenTime - 1;
-                    if (page.Count < BinanceRestClient.MaxLimit)
-                    {
-                        break;
-                    }
+                    return;
                 }
 
-                if (candles.Count > 0)
+                var candles = await LoadNewestAsync(tracker, want, stored, ct).ConfigureAwait(false);
+                var resumed = stored is { } watermark ? candles.Count(c => c.OpenTime > watermark) : 0;
+                var decide = Math.Min(resumed, _ingest.ResumeBackfillCandles);
+                var firstDecided = candles.Count - decide;
+                if (resumed > decide)
                 {
-                    candles.RemoveAt(candles.Count - 1);
+                    // Down longer than the bound: the oldest of the missed candles feed the features only, and say so.
+                    Log.ResumeGapTooLong(Logger, tracker.Key, stored!.Value, candles[firstDecided - 1].OpenTime, _ingest.ResumeBackfillCandles);
                 }
 
-                foreach (var candle in candles)
+                for (var i = 0; i < candles.Count; i++)
                 {
+                    var candle = candles[i];
                     if (candle.OpenTime > tracker.LastClosedOpenTime)
                     {
+                        var origin = i >= firstDecided ? CandleOrigin.Backfill : CandleOrigin.History;
                         await DeliverAsync(tracker, Update(candle, true, candle.CloseTime + 1,
-                            Time.GetUtcNow().ToUnixTimeMilliseconds(), CandleOrigin.History), ct).ConfigureAwait(false);
+                            Time.GetUtcNow().ToUnixTimeMilliseconds(), origin), ct).ConfigureAwait(false);
                     }
+                }
+
+                if (decide > 0)
+                {
+                    Metrics.Backfilled(decide);
+                    Log.Backfilled(Logger, decide, tracker.Key, "restart");
                 }
 
                 Interlocked.Add(ref total, candles.Count);
             }).ConfigureAwait(false);
         Log.WarmupDone(Logger, total, trackers.Count);
+    }
+
+    /// <summary>
+    /// The newest closed candles of a stream from REST, oldest first: <paramref name="want"/> of them, or, after a restart
+    /// (<paramref name="stored"/>), everything past the stored watermark (up to the resume bound) with
+    /// <paramref name="want"/> before it. The newest kline REST returns may still be in progress, so it is never used:
+    /// the live stream's first frame after it brings it as a gap.
+    /// </summary>
+    private async Task<List<Candle>> LoadNewestAsync(StreamTracker tracker, int want, long? stored, CancellationToken cancellationToken)
+    {
+        // Pages back from the newest, by the exchange's own history (the local clock may disagree with it): the warm-up
+        // first; after a restart, on until the stored watermark and the warm-up before it are in, at most the resume bound past it.
+        var candles = new List<Candle>();
+        var limit = want + 1 + (stored is null ? 0 : _ingest.ResumeBackfillCandles);
+        var asked = want + 1;
+        var before = 0;
+        long? endTime = null;
+        while ((asked = Math.Min(asked, Math.Min(limit - candles.Count, BinanceRestClient.MaxLimit))) > 0)
+        {
+            var page = new List<Candle>();
+            if (!await Rest.GetKlinesAsync(tracker.Key, null, endTime, asked, page, cancellationToken).ConfigureAwait(false) || page.Count == 0)
+            {
+                break;
+            }
+
+            candles.InsertRange(0, page);
+            endTime = page[0].OpenTime - 1;
+            if (page.Count < asked || stored is not { } watermark)
+            {
+                break;
+            }
+
+            before += page.Count(c => c.OpenTime <= watermark);
+            if (before > 0 && before >= want)
+            {
+                break;
+            }
+
+            asked = before > 0 ? want - before : BinanceRestClient.MaxLimit;
+        }
+
+        if (candles.Count > 0)
+        {
+            candles.RemoveAt(candles.Count - 1);
+        }
+
+        return candles;
     }
 
     private static CandleUpdate Update(in Candle candle, bool closed, long eventTime, long receivedAt, CandleOrigin origin) =>

@@ -18,6 +18,7 @@ internal sealed partial class BinanceCandleSource : ICandleSource
     public const string ExchangeName = "binance";
 
     private readonly IngestOptions _ingest;
+    private readonly IStreamResumePoints? _resumePoints;
     private readonly SemaphoreSlim _updateLock = new(1, 1);
     private readonly Dictionary<StreamKey, StreamTracker> _active = [];
     private readonly Dictionary<StreamKey, StreamTracker> _retired = [];
@@ -34,8 +35,9 @@ internal sealed partial class BinanceCandleSource : ICandleSource
         TimeProvider time,
         IMeterFactory meterFactory,
         CandleUpdateChannel channel,
-        ILogger<BinanceCandleSource> logger)
-        : this(ingest.Value, options.Value, httpClientFactory.CreateClient(HttpClientName), time, meterFactory, channel, logger)
+        ILogger<BinanceCandleSource> logger,
+        IStreamResumePoints? resumePoints = null)
+        : this(ingest.Value, options.Value, httpClientFactory.CreateClient(HttpClientName), time, meterFactory, channel, logger, resumePoints)
     {
     }
 
@@ -46,9 +48,11 @@ internal sealed partial class BinanceCandleSource : ICandleSource
         TimeProvider time,
         IMeterFactory meterFactory,
         CandleUpdateChannel channel,
-        ILogger logger)
+        ILogger logger,
+        IStreamResumePoints? resumePoints = null)
     {
         _ingest = ingest;
+        _resumePoints = resumePoints;
         Options = options;
         Time = time;
         Logger = logger;
@@ -62,6 +66,9 @@ internal sealed partial class BinanceCandleSource : ICandleSource
     public string Exchange => ExchangeName;
 
     internal BinanceOptions Options { get; }
+
+    /// <summary>Where each stream stopped before this run (the store's watermarks, from the host), if known.</summary>
+    internal IStreamResumePoints? ResumePoints => _resumePoints;
 
     internal TimeProvider Time { get; }
 

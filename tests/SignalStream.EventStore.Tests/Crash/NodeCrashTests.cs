@@ -141,6 +141,14 @@ public sealed class NodeCrashTests(ITestOutputHelper output)
         output.WriteLine($"{storedAtRestart} signals stored at the restart, {later.Values.Sum(s => s.Count)} later; the resumed client got {client.Signals.Count}");
 
         AssertStored(seen, later, "once the restarted node had issued new signals");
+
+        // A candle decided before the kill (its signal committed, the candle not) is offered again after the restart:
+        // stored then, never decided a second time, so no signal id is issued under two seqs.
+        foreach (var (symbol, bySeq) in later)
+        {
+            var twice = bySeq.GroupBy(p => p.Value).Where(g => g.Count() > 1).Select(g => $"{g.Key} as seqs {string.Join(", ", g.Select(p => p.Key))}").ToList();
+            Assert.True(twice.Count == 0, $"{symbol}: signals issued twice: {string.Join("; ", twice)}");
+        }
         foreach (var s in client.Signals)
         {
             Assert.True(!seenIds.TryGetValue((s.Symbol, s.Seq), out var id) || id == s.Id, $"{s.Symbol} seq {s.Seq} was seen as {id} before the crash and sent as {s.Id} after it");

@@ -11,6 +11,7 @@ using SignalStream.Hub.Hubs.Internal;
 using SignalStream.Hub.Notifications;
 using SignalStream.Hub.Webhooks;
 using SignalStream.Ingest;
+using SignalStream.Ingest.Binance;
 
 namespace SignalStream.Hub.Tests.Hosting;
 
@@ -51,7 +52,7 @@ public sealed class CompositionTests : IDisposable
     [Theory]
     [InlineData("all")]
     [InlineData("engine")]
-    public async Task AnEngineNodeRestoresItsStateBeforeIngestAndLoadsModelsBeforeThePipeline(string roles)
+    public async Task AnEngineNodeRestoresItsStateAndLoadsItsModelsBeforeIngestWhichStopsBeforeTheEngineDrains(string roles)
     {
         await using var app = Build(roles);
 
@@ -63,13 +64,13 @@ public sealed class CompositionTests : IDisposable
             typeof(NotificationService),
             typeof(EngineStateLoader),
             typeof(AlertStateLoader),
-            typeof(IngestHostedService),
             typeof(ModelRegistry),
-            typeof(EnginePipeline));
+            typeof(EnginePipeline),
+            typeof(IngestHostedService));
 
         // "hub": the Redis bus on both, the feeds and connections on "all".
         Assert.Equal(
-            ["observability", "event store", "notifications", "engine state", "alerts", "ingest", "engine", "hub"],
+            ["observability", "event store", "notifications", "engine state", "alerts", "engine", "ingest", "hub"],
             order.Select(p => p.Stage).Distinct());
     }
 
@@ -110,12 +111,23 @@ public sealed class CompositionTests : IDisposable
         }
     }
 
-    private WebApplication Build(string roles) => SignalStreamHost.Build(
+    [Fact]
+    public async Task TheBinanceSourceResumesFromTheStoresWatermarks()
+    {
+        // Without them a restart takes every candle closed while the node was down for warm-up history: never decided.
+        await using var app = Build("all", source: "binance");
+
+        var source = Assert.IsType<BinanceCandleSource>(app.Services.GetRequiredService<ICandleSource>());
+
+        Assert.IsType<StoredResumePoints>(source.ResumePoints);
+    }
+
+    private WebApplication Build(string roles, string source = "simulated") => SignalStreamHost.Build(
     [
         "--urls", "http://127.0.0.1:0",
         $"--Storage:File:Path={_data}",
         $"--Node:Roles={roles}",
-        "--Ingest:Source=simulated",
+        $"--Ingest:Source={source}",
 
         // Never connected: nothing here starts. A hub node needs a bus to be built at all.
         "--ConnectionStrings:Redis=127.0.0.1:1",

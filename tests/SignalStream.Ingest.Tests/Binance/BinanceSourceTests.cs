@@ -33,6 +33,41 @@ public sealed class BinanceSourceTests
     }
 
     [Fact]
+    public async Task AfterARestartTheCandlesPastTheStoredOneAreBackfilledToBeDecidedAndTheWarmUpBeforeThemIsHistory()
+    {
+        // The store's newest candle opened four minutes before the fake's current one: three closed while the node was down.
+        var fake = new FakeExchangeOptions { Symbols = ["BTCUSDT"] };
+        var btc = new StreamKey("BTCUSDT", Timeframe.OneMinute);
+        var stored = fake.StartTime - (4 * 60_000);
+        await using var h = await SourceHarness.StartAsync(fake, warmup: 5, resumePoints: new StoredAt(btc, stored));
+
+        await h.WaitForAsync(x => x.ClosedOf(btc).Count == 8, Timeout, "5 history + 3 backfilled");
+
+        var closed = h.ClosedOf(btc);
+        Assert.Equal(stored, closed[4].Candle.OpenTime);
+        Assert.All(closed.Take(5), u => Assert.Equal(CandleOrigin.History, u.Origin));
+        Assert.All(closed.Skip(5), u => Assert.Equal(CandleOrigin.Backfill, u.Origin));
+        AssertConsecutiveAndExact(h.Fake, closed);
+    }
+
+    [Fact]
+    public async Task ARestartAfterAnOutageLongerThanTheResumeBoundDecidesOnlyTheNewestCandlesItAllows()
+    {
+        var fake = new FakeExchangeOptions { Symbols = ["BTCUSDT"] };
+        var btc = new StreamKey("BTCUSDT", Timeframe.OneMinute);
+        var stored = fake.StartTime - (40 * 60_000);
+        await using var h = await SourceHarness.StartAsync(fake, warmup: 5, resumePoints: new StoredAt(btc, stored), resumeBackfill: 2);
+
+        await h.WaitForAsync(x => x.ClosedOf(btc).Count == 7, Timeout, "5 history + 2 backfilled");
+
+        var closed = h.ClosedOf(btc);
+        Assert.All(closed.Take(5), u => Assert.Equal(CandleOrigin.History, u.Origin));
+        Assert.Equal([CandleOrigin.Backfill, CandleOrigin.Backfill], closed.Skip(5).Select(u => u.Origin));
+        Assert.Equal(fake.StartTime - 60_000, closed[^1].Candle.OpenTime);
+        AssertConsecutiveAndExact(h.Fake, closed);
+    }
+
+    [Fact]
     public async Task EveryPingIsAnsweredWithItsPayload()
     {
         await using var h = await SourceHarness.StartAsync(new FakeExchangeOptions { PingInterval = TimeSpan.FromMilliseconds(250) });
@@ -250,6 +285,16 @@ public sealed class BinanceSourceTests
             {
                 Assert.Equal(c.Timeframe.NextOpenTime(closed[i - 1].Candle.OpenTime), c.OpenTime);
             }
+        }
+    }
+
+    /// <summary>Where the store stopped for one stream.</summary>
+    private sealed class StoredAt(StreamKey stream, long openTime) : IStreamResumePoints
+    {
+        public bool TryGetLastClosedOpenTime(StreamKey key, out long stored)
+        {
+            stored = openTime;
+            return key == stream;
         }
     }
 }

@@ -52,7 +52,7 @@ internal sealed class SourceHarness : IAsyncDisposable
     public long ProgressUpdates => Interlocked.Read(ref _progress);
 
     public static async Task<SourceHarness> StartAsync(FakeExchangeOptions fakeOptions, Action<BinanceOptions>? configure = null,
-        int warmup = 3, IReadOnlyList<string>? symbols = null)
+        int warmup = 3, IReadOnlyList<string>? symbols = null, IStreamResumePoints? resumePoints = null, int resumeBackfill = 1000)
     {
         var fake = new FakeBinanceExchange(fakeOptions);
         await fake.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
@@ -72,13 +72,14 @@ internal sealed class SourceHarness : IAsyncDisposable
             Symbols = [.. symbols ?? fakeOptions.Symbols],
             Timeframes = fakeOptions.Timeframes.Select(t => t.ToName()).ToList(),
             WarmupCandles = warmup,
+            ResumeBackfillCandles = resumeBackfill,
         };
         var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var channel = new CandleUpdateChannel(4096);
         var http = new HttpClient();
         var meterFactory = services.GetRequiredService<IMeterFactory>();
         var metrics = new MetricRecorder(meterFactory);
-        var source = new BinanceCandleSource(ingest, options, http, TimeProvider.System, meterFactory, channel, NullLogger.Instance);
+        var source = new BinanceCandleSource(ingest, options, http, TimeProvider.System, meterFactory, channel, NullLogger.Instance, resumePoints);
         var harness = new SourceHarness(fake, source, channel, services, http, metrics);
         harness._read = Task.Run(harness.ReadAsync);
         harness._run = Task.Run(() => source.RunAsync(channel, harness._stop.Token));

@@ -117,12 +117,6 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
     /// <summary>Whether the candle has anything to decide: predictions now, or shadow ones to come (which need the live decision kept).</summary>
     private static bool HasDecision(ClosedCandleResult result) => result.Predictions.Count > 0 || result.ShadowPredictionsFollow;
 
-    /// <summary>The deterministic id of the published signal of a candle.</summary>
-    internal static string SignalId(in Candle candle) => $"{candle.Symbol}-{candle.Timeframe.ToName()}-{candle.OpenTime}";
-
-    /// <summary>The id of a shadow model's would-be signal of a candle.</summary>
-    internal static string ShadowSignalId(in Candle candle, string model) => $"{SignalId(candle)}-shadow-{model}";
-
     public void RestoreSignal(Signal signal, bool isShadow)
     {
         ArgumentNullException.ThrowIfNull(signal);
@@ -306,7 +300,7 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
         {
             if (candidate is not null)
             {
-                await PublishAsync(stream, symbol, candidate, SignalId(result.Update.Candle), cancellationToken).ConfigureAwait(false);
+                await PublishAsync(stream, symbol, candidate, SignalIds.ForCandle(result.Update.Candle), cancellationToken).ConfigureAwait(false);
             }
 
             if (shadows > 0)
@@ -330,7 +324,7 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
             var candidate = DecideShadow(stream, result, shadow);
             if (candidate is not null)
             {
-                await PublishShadowAsync(stream, candidate, shadow.Model, ShadowSignalId(candle, shadow.Model), cancellationToken).ConfigureAwait(false);
+                await PublishShadowAsync(stream, candidate, shadow.Model, SignalIds.ForShadow(candle, shadow.Model), cancellationToken).ConfigureAwait(false);
             }
         }
     }

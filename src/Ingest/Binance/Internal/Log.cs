@@ -57,6 +57,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1117, Level = LogLevel.Error, Message = "Connection {Connection} failed unexpectedly; reconnecting in {Delay}")]
     public static partial void Faulted(ILogger logger, int connection, TimeSpan delay, Exception? exception);
 
+    [LoggerMessage(EventId = 1130, Level = LogLevel.Warning, Message = "{Stream} was down past its stored candle {Stored} longer than Ingest:ResumeBackfillCandles ({Bound}) allows: candles up to {LastUndecided} are loaded as history and not decided")]
+    public static partial void ResumeGapTooLong(ILogger logger, StreamKey stream, long stored, long lastUndecided, int bound);
+
     [LoggerMessage(EventId = 1115, Level = LogLevel.Debug, Message = "Connection {Connection} sent {Method} id {Id} for {Count} stream(s)")]
     public static partial void Sent(ILogger logger, int connection, string method, long id, int count);
 }
