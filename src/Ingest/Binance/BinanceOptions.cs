@@ -65,6 +65,13 @@ public sealed class BinanceOptions
     /// </remarks>
     public int MaxMessageBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// Largest REST response body read. A longer one is abandoned at the bound (the rest is never read) and the request
+    /// is retried with the reconnect backoff, like a malformed one.
+    /// </summary>
+    /// <remarks>The largest reply we ask for, a page of 1000 klines, is about 200 KB; 4 MiB leaves a margin of 20 times.</remarks>
+    public int MaxRestResponseBytes { get; set; } = 4 * 1024 * 1024;
+
     /// <summary>Problems a person can fix, one message each; empty when valid.</summary>
     public IEnumerable<string> Validate()
     {
@@ -144,6 +151,11 @@ public sealed class BinanceOptions
         else if (ReceiveBufferBytes > MaxMessageBytes)
         {
             yield return $"{SectionName}:ReceiveBufferBytes ({ReceiveBufferBytes}) is above MaxMessageBytes ({MaxMessageBytes}); the first buffer cannot be larger than the largest message.";
+        }
+
+        if (MaxRestResponseBytes is < 1024 * 1024 or > 256 * 1024 * 1024)
+        {
+            yield return $"{SectionName}:MaxRestResponseBytes is {MaxRestResponseBytes}; use 1048576 to 268435456 (a page of 1000 klines, the largest reply, is about 200 KB).";
         }
     }
 }

@@ -22,6 +22,7 @@ public sealed class BinanceRegistrationTests
         Assert.Equal(5, options.MaxOutgoingMessagesPerSecond);
         Assert.Equal(300, options.MaxConnectionsPerFiveMinutes);
         Assert.True(options.ConnectionLifetime < TimeSpan.FromHours(24));
+        Assert.Equal(4 * 1024 * 1024, options.MaxRestResponseBytes);
     }
 
     [Fact]
@@ -45,6 +46,7 @@ public sealed class BinanceRegistrationTests
     [InlineData("MaxConnectionsPerFiveMinutes", "301", "MaxConnectionsPerFiveMinutes is 301; Binance allows 1 to 300")]
     [InlineData("ConnectionLifetime", "1.00:00:00", "ConnectionLifetime is 1.00:00:00; it must be positive and under 24:00:00")]
     [InlineData("NoDataTimeout", "00:00:00", "NoDataTimeout is 00:00:00; use at least")]
+    [InlineData("MaxRestResponseBytes", "65536", "MaxRestResponseBytes is 65536; use 1048576 to 268435456")]
     public void InvalidSettingsFailAtStartWithAMessageThatSaysHowToFixThem(string key, string value, string message)
     {
         using var services = Build(new() { [$"Ingest:Binance:{key}"] = value });

@@ -1,13 +1,17 @@
 using System.Text;
 using SignalStream.Contracts;
+using SignalStream.Ingest.Binance;
+using SignalStream.Ingest.Binance.Internal;
+using SignalStream.Testing;
 using SignalStream.Testing.FakeExchange;
 
 namespace SignalStream.Ingest.Tests.Binance;
 
 /// <summary>
 /// An exchange that sends what no client expects: a message of 64 MB, frames of reserved or unexpected types, kline
-/// frames whose clock is corrupt. The connection is bounded, replaced when it must be, never lost for good, and every
-/// closed candle still arrives exactly once, in order, with the exchange's values (REST fills what the faults cost).
+/// frames whose clock is corrupt, a REST reply of 64 MB. The connection is bounded, replaced when it must be, never lost
+/// for good, and every closed candle still arrives exactly once, in order, with the exchange's values (REST fills what
+/// the faults cost); a REST request reads no more than its bound.
 /// </summary>
 public sealed class HostileExchangeTests
 {
@@ -147,6 +151,42 @@ public sealed class HostileExchangeTests
         Assert.InRange(h.Source.Rest.BlockedFor, TimeSpan.FromDays(2.9), TimeSpan.FromDays(3));
         Assert.False(h.AnyConnectionEnded);
         Assert.Equal(0, h.Reconnects("fault"));
+    }
+
+    [Fact]
+    public async Task ARestReplyOverTheBoundIsAbandonedAtTheBoundAndRetriedWithAnErrorNamingTheBound()
+    {
+        // Read whole, as HttpClient does by default, 64 MB would be buffered (up to 2 GiB could be) per request.
+        await using var fake = new FakeBinanceExchange();
+        await fake.StartAsync().WaitAsync(Timeout);
+        fake.ServeOversizedRestReplies(64L * 1024 * 1024);
+        using var logs = new CapturingLoggerProvider();
+        using var http = new HttpClient();
+        var options = new BinanceOptions
+        {
+            RestUrl = fake.RestUrl,
+            MaxRestResponseBytes = 1024 * 1024,
+            ReconnectDelayMin = TimeSpan.FromMilliseconds(20),
+            ReconnectDelayMax = TimeSpan.FromMilliseconds(200),
+        };
+        Assert.Empty(options.Validate());
+        var rest = new BinanceRestClient(http, options, TimeProvider.System, logs.CreateLogger("rest"));
+        using var stop = new CancellationTokenSource();
+        var candles = new List<Candle>();
+
+        var fetch = rest.GetKlinesAsync(Btc, null, null, BinanceRestClient.MaxLimit, candles, stop.Token);
+        var failed = await logs.WaitForEventAsync(1112).WaitAsync(Timeout); // RestFailed: retried with backoff
+        await fake.WaitUntilAsync(f => f.OversizedRestRepliesAbandoned + f.OversizedRestRepliesCompleted >= 1, Timeout,
+            "a reply to end");
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => fetch.WaitAsync(Timeout));
+
+        Assert.Contains("response longer than 1048576 bytes (Ingest:Binance:MaxRestResponseBytes) from /api/v3/klines",
+            failed.Message, StringComparison.Ordinal);
+        Assert.Empty(candles);
+        Assert.Equal(0, fake.OversizedRestRepliesCompleted);
+        // The bound, the drain HttpClient tries on dispose (1 MiB) and the loopback socket buffers: far below 64 MB.
+        Assert.InRange(fake.OversizedRestMostWritten, 1024 * 1024, 32L * 1024 * 1024);
     }
 
     internal static async Task RoundsAsync(SourceHarness h, int rounds)

@@ -4,7 +4,7 @@ using SignalStream.Contracts;
 
 namespace SignalStream.Testing.FakeExchange;
 
-/// <summary>REST <c>GET /api/v3/klines</c> as rest-api.md documents it, with injectable 429s.</summary>
+/// <summary>REST <c>GET /api/v3/klines</c> as rest-api.md documents it, with injectable 429s and oversized replies.</summary>
 public sealed partial class FakeBinanceExchange
 {
     private readonly object _restLock = new();
@@ -50,6 +50,11 @@ public sealed partial class FakeBinanceExchange
             context.Response.Headers.RetryAfter = retryAfter;
             return Results.Json(new { code = -1003, msg = "Too many requests; current limit is 6000 request weight per 1 MINUTE." },
                 statusCode: status);
+        }
+
+        if (OversizedRestReply(context) is { } oversized)
+        {
+            return oversized;
         }
 
         var query = context.Request.Query;

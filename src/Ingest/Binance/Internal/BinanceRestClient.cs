@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Text;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
@@ -16,6 +17,9 @@ namespace SignalStream.Ingest.Binance.Internal;
 internal sealed class BinanceRestClient(HttpClient http, BinanceOptions options, TimeProvider time, ILogger logger)
 {
     public const int MaxLimit = 1000;
+
+    /// <summary>How much of a refusal's body is read, for the log.</summary>
+    private const int RefusalLogBytes = 300;
 
     /// <summary>The longest <c>Retry-After</c> honoured: Binance's IP bans last 2 minutes to 3 days.</summary>
     public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromDays(3);
@@ -39,7 +43,8 @@ internal sealed class BinanceRestClient(HttpClient http, BinanceOptions options,
     private long _requests;
 
     /// <summary>
-    /// Fetches one page. Transient failures (network, 5xx, 429/418) are retried with backoff until cancelled;
+    /// Fetches one page. Transient failures (network, 5xx, 429/418, a malformed or oversized body) are retried with backoff
+    /// until cancelled;
     /// false means the exchange refused the request itself (4xx, for example an unknown symbol).
     /// </summary>
     public async Task<bool> GetKlinesAsync(StreamKey stream, long? startTime, long? endTime, int limit, List<Candle> into,
@@ -58,7 +63,13 @@ internal sealed class BinanceRestClient(HttpClient http, BinanceOptions options,
             try
             {
                 Interlocked.Increment(ref _requests);
-                using var response = await http.GetAsync(uri, cancellationToken).ConfigureAwait(false);
+
+                // Headers only: the body is read below, never past MaxRestResponseBytes (the default would buffer up to
+                // 2 GiB). HttpClient.Timeout then covers the headers alone, so the body's read gets the same deadline.
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                deadline.CancelAfter(http.Timeout);
+                using var response = await http.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, deadline.Token)
+                    .ConfigureAwait(false);
                 if (response.StatusCode is HttpStatusCode.TooManyRequests or (HttpStatusCode)418)
                 {
                     var retryAfter = response.Headers.RetryAfter?.Delta
@@ -73,22 +84,41 @@ internal sealed class BinanceRestClient(HttpClient http, BinanceOptions options,
                     continue;
                 }
 
-                var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode)
                 {
-                    var before = into.Count;
-                    if (TryParseKlines(body, stream, into))
+                    var (body, length, truncated) = await ReadAtMostAsync(response.Content, options.MaxRestResponseBytes,
+                        deadline.Token).ConfigureAwait(false);
+                    try
                     {
-                        return true;
+                        var before = into.Count;
+                        if (truncated)
+                        {
+                            // The path only: RestUrl may carry credentials, and the query is in the stream already.
+                            problem = $"response longer than {options.MaxRestResponseBytes} bytes " +
+                                      $"({BinanceOptions.SectionName}:MaxRestResponseBytes) from {uri.AbsolutePath}";
+                        }
+                        else if (TryParseKlines(body.AsSpan(0, length), stream, into))
+                        {
+                            return true;
+                        }
+                        else
+                        {
+                            into.RemoveRange(before, into.Count - before);
+                            problem = "malformed klines response";
+                        }
                     }
-
-                    into.RemoveRange(before, into.Count - before);
-                    problem = "malformed klines response";
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(body);
+                    }
                 }
                 else if ((int)response.StatusCode is >= 400 and < 500)
                 {
+                    var (body, length, _) = await ReadAtMostAsync(response.Content, RefusalLogBytes, deadline.Token)
+                        .ConfigureAwait(false);
                     Log.RestRefused(logger, stream.ToString(), (int)response.StatusCode,
-                        System.Text.Encoding.UTF8.GetString(body.AsSpan(0, Math.Min(body.Length, 300))));
+                        System.Text.Encoding.UTF8.GetString(body, 0, length));
+                    ArrayPool<byte>.Shared.Return(body);
                     return false;
                 }
                 else
@@ -108,6 +138,49 @@ internal sealed class BinanceRestClient(HttpClient http, BinanceOptions options,
             delay = Backoff.Delay(attempt++, options.ReconnectDelayMin, options.ReconnectDelayMax);
             Log.RestFailed(logger, stream.ToString(), problem, delay);
             await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Reads at most <paramref name="limit"/> bytes of <paramref name="content"/> into a pooled array the caller returns;
+    /// <c>Truncated</c> when more followed (it is left unread: disposing the response drops the connection).
+    /// </summary>
+    private static async Task<(byte[] Buffer, int Length, bool Truncated)> ReadAtMostAsync(HttpContent content, int limit,
+        CancellationToken cancellationToken)
+    {
+        // One byte past the limit tells a body of exactly the limit from a longer one. A page of 1000 klines is ~200 KB:
+        // start at the declared length when there is one, else 64 KiB, and double.
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(limit + 1L, (content.Headers.ContentLength ?? (64 * 1024)) + 1));
+        var length = 0;
+        try
+        {
+            var body = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            while (length <= limit)
+            {
+                if (length == buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(limit + 1L, buffer.Length * 2L));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                var read = await body.ReadAsync(buffer.AsMemory(length, Math.Min(buffer.Length, limit + 1) - length), cancellationToken)
+                    .ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return (buffer, length, false);
+                }
+
+                length += read;
+            }
+
+            return (buffer, limit, true);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
         }
     }
 
