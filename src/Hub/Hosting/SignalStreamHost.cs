@@ -29,6 +29,7 @@ public static partial class SignalStreamHost
 
         configure?.Invoke(builder);
         var configuration = builder.Configuration;
+        builder.Services.PostConfigure<HostOptions>(o => o.ShutdownTimeout = ShutdownBudget.Of(configuration, o.ShutdownTimeout));
         var management = ManagementEndpoint.Resolve(configuration, configuration["urls"] ?? DefaultUrl);
         if (management.IsSeparate)
         {

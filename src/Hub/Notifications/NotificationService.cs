@@ -12,7 +12,8 @@ namespace SignalStream.Hub.Notifications;
 /// </summary>
 internal sealed class NotificationService : IHostedService, IAsyncDisposable
 {
-    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
+    // Counted in the host's shutdown timeout (ShutdownBudget).
+    internal static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
 
     private readonly SinkRunner[] _runners;
     private int _disposed;

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using SignalStream.Engine;
 using SignalStream.Engine.Inference.Internal;
 using SignalStream.Engine.Pipeline;
@@ -98,6 +99,33 @@ public sealed class CompositionTests : IDisposable
         Assert.IsType<NodeStartup>(Assert.Single(own));
     }
 
+    [Theory]
+    [InlineData("all")]
+    [InlineData("hub")]
+    public async Task TheHostWaitsForTheWritersShutdownTimeoutAfterTheStagesStoppedBeforeIt(string roles)
+    {
+        // The Generic Host's 30 s default used to cut a writer allowed 2 minutes off at 30 s, less the stages before it.
+        await using var app = Build(roles, settings: ["--Storage:Writer:ShutdownTimeout=00:02:00", "--Hub:ShutdownDrainTimeout=00:00:10"]);
+
+        var timeout = app.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout;
+
+        // The writer's 2 minutes, three hub drains of 10 s (connections at ApplicationStopping and at stop, the feeds), the
+        // notification sinks' 10 s.
+        Assert.True(timeout >= TimeSpan.FromMinutes(2) + TimeSpan.FromSeconds(30 + 10), $"the host waits {timeout}");
+    }
+
+    [Fact]
+    public async Task TheDefaultShutdownTimeoutCoversTheDefaultBudgetsAndALongerHostSettingIsKept()
+    {
+        await using var defaults = Build("all");
+        await using var longer = Build("all", settings: ["--shutdownTimeoutSeconds=600"]);
+
+        // The writer's 30 s, three hub drains of 5 s, the sinks' 10 s, and a margin: a minute or so, not the host's 30 s.
+        Assert.InRange(defaults.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout,
+            TimeSpan.FromSeconds(55), TimeSpan.FromSeconds(90));
+        Assert.Equal(TimeSpan.FromMinutes(10), longer.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout);
+    }
+
     [Fact]
     public async Task AHubNodeSaysWhereToAskForModelsAndPerformance()
     {
@@ -122,7 +150,7 @@ public sealed class CompositionTests : IDisposable
         Assert.IsType<StoredResumePoints>(source.ResumePoints);
     }
 
-    private WebApplication Build(string roles, string source = "simulated") => SignalStreamHost.Build(
+    private WebApplication Build(string roles, string source = "simulated", string[]? settings = null) => SignalStreamHost.Build(
     [
         "--urls", "http://127.0.0.1:0",
         $"--Storage:File:Path={_data}",
@@ -131,6 +159,7 @@ public sealed class CompositionTests : IDisposable
 
         // Never connected: nothing here starts. A hub node needs a bus to be built at all.
         "--ConnectionStrings:Redis=127.0.0.1:1",
+        .. settings ?? [],
     ]);
 
     private static IReadOnlyList<(string Stage, IHostedService Service)> StartOrder(WebApplication app) =>
