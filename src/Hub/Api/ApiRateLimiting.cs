@@ -1,8 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
@@ -43,9 +41,9 @@ internal static class ApiRateLimiting
 }
 
 /// <summary>
-/// One token bucket per client: the access token's subject when the request carries a valid one, else the client's IP
-/// address (an IPv6 client by its /64 prefix, since one host may hold all of it). Partitions that stay full are dropped
-/// by the middleware, so the number of buckets follows the number of active clients.
+/// One token bucket per client (<see cref="ClientKeys.Of"/>: the access token's subject when the request carries a valid
+/// one, else the client's address, IPv6 by its /64). Partitions that stay full are dropped by the middleware, so the
+/// number of buckets follows the number of active clients.
 /// </summary>
 /// <remarks>
 /// The address is the TCP peer's: behind a reverse proxy every request shares the proxy's bucket unless forwarded headers
@@ -74,7 +72,7 @@ internal sealed class ApiRateLimitPolicy : IRateLimiterPolicy<string>
             return RateLimitPartition.GetNoLimiter("");
         }
 
-        return RateLimitPartition.GetTokenBucketLimiter(ClientKey(httpContext), _ => new TokenBucketRateLimiterOptions
+        return RateLimitPartition.GetTokenBucketLimiter(ClientKeys.Of(httpContext), _ => new TokenBucketRateLimiterOptions
         {
             TokenLimit = _settings.Burst,
             TokensPerPeriod = _settings.PermitsPerSecond,
@@ -82,35 +80,6 @@ internal sealed class ApiRateLimitPolicy : IRateLimiterPolicy<string>
             QueueLimit = 0,
             AutoReplenishment = true,
         });
-    }
-
-    internal static string ClientKey(HttpContext http)
-    {
-        if (Entitlements.SubjectOf(http.User) is { Length: > 0 } subject)
-        {
-            return "sub:" + subject;
-        }
-
-        var address = http.Connection.RemoteIpAddress;
-        if (address is null)
-        {
-            return "ip:unknown";
-        }
-
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        if (address.AddressFamily == AddressFamily.InterNetworkV6)
-        {
-            Span<byte> bytes = stackalloc byte[16];
-            address.TryWriteBytes(bytes, out _);
-            bytes[8..].Clear();
-            address = new IPAddress(bytes);
-        }
-
-        return "ip:" + address;
     }
 
     private async ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellationToken)

@@ -11,7 +11,8 @@ public sealed class SignalHubOptions
     /// </summary>
     public int MaxConnections { get; set; } = 10_000;
 
-    /// <summary>Connections one remote IP address may hold at once (0: no cap); more are refused with 429.</summary>
+    /// <summary>Connections one client address may hold at once (0: no cap); more are refused with 429. An IPv6 client is
+    /// counted by its /64 (one host holds a whole /64), an IPv4-mapped address as its IPv4 address.</summary>
     /// <remarks>Behind a proxy every client has the proxy's address: raise it, or set 0, unless forwarded headers are applied.</remarks>
     public int MaxConnectionsPerIp { get; set; } = 200;
 

@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.AspNetCore.Http.Features;
 using SignalStream.Hub.Auth;
 
@@ -27,7 +26,7 @@ internal static class AdmissionMiddleware
             }
 
             var admission = registry.Admission;
-            var ip = RemoteIp(http);
+            var ip = ClientKeys.Unmapped(http.Connection.RemoteIpAddress); // as logged; the admission counts it by its client key
             var subject = Entitlements.SubjectOf(http.User);
             if (rest.Equals("/negotiate", StringComparison.OrdinalIgnoreCase))
             {
@@ -83,9 +82,6 @@ internal static class AdmissionMiddleware
 
     private static bool IsEventStream(HttpRequest request) =>
         HttpMethods.IsGet(request.Method) && request.Headers.Accept.ToString().Contains("text/event-stream", StringComparison.OrdinalIgnoreCase);
-
-    private static IPAddress? RemoteIp(HttpContext http) =>
-        http.Connection.RemoteIpAddress is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : http.Connection.RemoteIpAddress;
 
     private static Task RefuseAsync(HttpContext http, ConnectionAdmission admission, AdmissionRefusal refusal) =>
         RefuseAsync(http, refusal == AdmissionRefusal.Full ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status429TooManyRequests,

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Options;
+using SignalStream.Hub.Auth;
 
 namespace SignalStream.Hub.Hubs.Internal;
 
@@ -11,7 +12,7 @@ internal enum AdmissionRefusal
     /// <summary><c>Hub:MaxConnections</c>: the node is full.</summary>
     Full,
 
-    /// <summary><c>Hub:MaxConnectionsPerIp</c>.</summary>
+    /// <summary><c>Hub:MaxConnectionsPerIp</c> (an IPv6 client by its /64).</summary>
     PerIp,
 
     /// <summary><c>Hub:MaxConnectionsPerSubject</c>.</summary>
@@ -28,7 +29,9 @@ internal enum AdmissionRefusal
 /// it back when that request ends: an upgrade that never finishes the SignalR handshake holds a socket, buffers and a
 /// task, so it counts like any connection (before, 200 such upgrades were accepted with <c>Hub:MaxConnections=3</c>).
 /// Long polling has no request that lasts; its connections take their slot at the handshake and give it back when
-/// SignalR removes them.
+/// SignalR removes them. Addresses are counted by <see cref="ClientKeys.AddressOf(IPAddress?)"/>, the REST limiter's
+/// rule: an IPv6 host holds a whole /64, and counted by its full address it passed the per-address cap with every
+/// connection.
 /// </remarks>
 internal sealed partial class ConnectionAdmission(
     IOptions<SignalHubOptions> options,
@@ -49,18 +52,20 @@ internal sealed partial class ConnectionAdmission(
     /// taking a slot (for negotiate, which SignalR answers before the client connects).</summary>
     public AdmissionRefusal Check(IPAddress? ip, string? subject)
     {
+        var client = ClientKeys.AddressOf(ip);
         lock (_gate)
         {
-            return Refusal(ip, subject);
+            return Refusal(client, subject);
         }
     }
 
     /// <summary>Takes a slot, or says which cap refuses one.</summary>
     public AdmissionRefusal TryAdmit(IPAddress? ip, string? subject, out Slot? slot)
     {
+        var client = ClientKeys.AddressOf(ip);
         lock (_gate)
         {
-            var refusal = Refusal(ip, subject);
+            var refusal = Refusal(client, subject);
             if (refusal != AdmissionRefusal.None)
             {
                 slot = null;
@@ -69,9 +74,9 @@ internal sealed partial class ConnectionAdmission(
             }
 
             _open++;
-            if (ip is not null && _options.MaxConnectionsPerIp > 0)
+            if (client is not null && _options.MaxConnectionsPerIp > 0)
             {
-                _perIp[ip] = _perIp.GetValueOrDefault(ip) + 1;
+                _perIp[client] = _perIp.GetValueOrDefault(client) + 1;
             }
 
             if (subject is not null && _options.MaxConnectionsPerSubject > 0)
@@ -79,7 +84,7 @@ internal sealed partial class ConnectionAdmission(
                 _perSubject[subject] = _perSubject.GetValueOrDefault(subject) + 1;
             }
 
-            slot = new Slot(this, ip, subject);
+            slot = new Slot(this, client, subject);
             return AdmissionRefusal.None;
         }
     }
@@ -117,15 +122,15 @@ internal sealed partial class ConnectionAdmission(
         guard.Request?.Abort();
     }
 
-    /// <summary>Under <see cref="_gate"/>.</summary>
-    private AdmissionRefusal Refusal(IPAddress? ip, string? subject)
+    /// <summary>Under <see cref="_gate"/>; <paramref name="client"/> is the address as counted.</summary>
+    private AdmissionRefusal Refusal(IPAddress? client, string? subject)
     {
         if (_open >= _options.MaxConnections)
         {
             return AdmissionRefusal.Full;
         }
 
-        if (ip is not null && _options.MaxConnectionsPerIp > 0 && _perIp.GetValueOrDefault(ip) >= _options.MaxConnectionsPerIp)
+        if (client is not null && _options.MaxConnectionsPerIp > 0 && _perIp.GetValueOrDefault(client) >= _options.MaxConnectionsPerIp)
         {
             return AdmissionRefusal.PerIp;
         }
@@ -138,12 +143,12 @@ internal sealed partial class ConnectionAdmission(
         return AdmissionRefusal.None;
     }
 
-    private void Release(IPAddress? ip, string? subject)
+    private void Release(IPAddress? client, string? subject)
     {
         lock (_gate)
         {
             _open--;
-            Decrement(_perIp, ip);
+            Decrement(_perIp, client);
             Decrement(_perSubject, subject);
         }
     }
@@ -165,7 +170,7 @@ internal sealed partial class ConnectionAdmission(
     }
 
     /// <summary>One connection's place under the caps; given back once.</summary>
-    internal sealed class Slot(ConnectionAdmission owner, IPAddress? ip, string? subject)
+    internal sealed class Slot(ConnectionAdmission owner, IPAddress? client, string? subject)
     {
         private int _released;
 
@@ -173,7 +178,7 @@ internal sealed partial class ConnectionAdmission(
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
             {
-                owner.Release(ip, subject);
+                owner.Release(client, subject);
             }
         }
     }
