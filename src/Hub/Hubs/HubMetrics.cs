@@ -46,7 +46,7 @@ internal sealed class HubMetrics
         _rateLimited = meter.CreateCounter<long>("signalstream_hub_rate_limited_total",
             description: "Hub invocations refused by the per-connection rate limit.");
         _connectionsRefused = meter.CreateCounter<long>("signalstream_hub_connections_refused_total",
-            description: "Connect requests refused by a connection cap, by reason (full, per_ip, per_subject).");
+            description: "Connect requests refused by a connection cap, by reason (full, per_ip, per_subject), and negotiates refused by Hub:NegotiatesPerSecond (negotiate_rate).");
         _handshakeTimeouts = meter.CreateCounter<long>("signalstream_hub_handshake_timeouts_total",
             description: "Connections dropped because they had not finished the SignalR handshake within Hub:HandshakeTimeout.");
         _floodDisconnects = meter.CreateCounter<long>("signalstream_hub_flood_disconnects_total",
@@ -90,6 +90,8 @@ internal sealed class HubMetrics
         AdmissionRefusal.PerIp => "per_ip",
         _ => "per_subject",
     }));
+
+    public void NegotiateRateLimited() => _connectionsRefused.Add(1, new KeyValuePair<string, object?>("reason", "negotiate_rate"));
 
     public void HandshakeTimedOut() => _handshakeTimeouts.Add(1);
 

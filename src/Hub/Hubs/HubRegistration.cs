@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -74,6 +75,8 @@ public static class HubRegistration
             sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             sp.GetRequiredService<ILogger<SignalHistoryReader>>()));
         services.AddSignalStreamApi(configuration);
+        services.Configure<RateLimiterOptions>(o =>
+            o.AddPolicy<string, NegotiateRateLimitPolicy>(NegotiateRateLimitPolicy.Name));
         services.AddSingleton(sp => new SymbolFeeds(
             sp.GetRequiredService<IOptions<SignalHubOptions>>().Value,
             sp.GetRequiredService<SignalHistoryReader>() is { HasStore: true } history ? history : null,
@@ -172,6 +175,8 @@ public static class HubRegistration
             o.TransportMaxBufferSize = ConnectionState.PipeTransportBufferBytes;
             o.ApplicationMaxBufferSize = Math.Max(64 * 1024, options.MaxMessageBytes);
         });
+        // Negotiate only: the limiter runs before admission (UseSignalStreamApiRateLimiting above).
+        hub.Add(NegotiateRateLimitPolicy.ApplyToNegotiate);
 
         if (jwt)
         {

@@ -20,6 +20,17 @@ public sealed class SignalHubOptions
     public int MaxConnectionsPerSubject { get; set; } = 50;
 
     /// <summary>
+    /// Negotiate requests one client (its token's subject, else its address, IPv6 by /64) may make per second, sustained
+    /// (0: no limit); past it and <see cref="NegotiateBurst"/>, 429. Each negotiate makes SignalR hold a connection for up
+    /// to 15 s while it waits for the client to connect, counted by no other cap.
+    /// </summary>
+    public int NegotiatesPerSecond { get; set; } = 10;
+
+    /// <summary>Negotiate requests one client may make at once: room to (re)open every connection
+    /// <see cref="MaxConnectionsPerIp"/> allows in one go.</summary>
+    public int NegotiateBurst { get; set; } = 200;
+
+    /// <summary>
     /// How long a connection may take from its upgrade request to the end of the SignalR handshake (also SignalR's own
     /// <c>HandshakeTimeout</c>); a connection that has not finished by then is dropped.
     /// </summary>
@@ -139,6 +150,16 @@ public sealed class SignalHubOptions
         if (MaxConnectionsPerIp < 0 || MaxConnectionsPerSubject < 0)
         {
             yield return $"Hub:MaxConnectionsPerIp ({MaxConnectionsPerIp}) and Hub:MaxConnectionsPerSubject ({MaxConnectionsPerSubject}) must be 0 (no cap) or more.";
+        }
+
+        if (NegotiatesPerSecond is < 0 or > 100_000)
+        {
+            yield return $"Hub:NegotiatesPerSecond is {NegotiatesPerSecond}; use 0 (no limit) to 100000 negotiate requests per second per client (default 10).";
+        }
+
+        if (NegotiateBurst is < 1 or > 1_000_000)
+        {
+            yield return $"Hub:NegotiateBurst is {NegotiateBurst}; use 1 to 1000000 negotiate requests one client may make at once (default 200).";
         }
 
         if (HandshakeTimeout < TimeSpan.FromMilliseconds(100) || HandshakeTimeout > TimeSpan.FromMinutes(5))

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text.Json;
 
 namespace SignalStream.Hub.Tests.Hostile;
@@ -19,7 +18,7 @@ public sealed class RestRateLimitTests
     {
         await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: Limit);
         using var refusals = new NodeCounter(node, "signalstream_api_rate_limited_total");
-        using var hammer = ClientFrom(node, IPAddress.Loopback);
+        using var hammer = node.HttpFrom(IPAddress.Loopback);
 
         var limited = await BurstAsync(hammer, null);
         Assert.NotNull(limited);
@@ -31,7 +30,7 @@ public sealed class RestRateLimitTests
         Assert.Contains("at most 1 per second (bursts of 3) per client", limited.Problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
 
         // Another address has its own bucket: three requests in a row, all served.
-        using var other = ClientFrom(node, IPAddress.Parse("127.0.0.2"));
+        using var other = node.HttpFrom(IPAddress.Parse("127.0.0.2"));
         for (var i = 0; i < 3; i++)
         {
             using var response = await other.GetAsync("/api/signals?symbol=BTCUSDT");
@@ -53,7 +52,7 @@ public sealed class RestRateLimitTests
     public async Task AnAuthenticatedClientIsLimitedByItsSubjectNotByTheAddressItSharesWithOthers()
     {
         await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: [.. TestJwt.Settings, .. Limit]);
-        using var http = ClientFrom(node, IPAddress.Loopback);
+        using var http = node.HttpFrom(IPAddress.Loopback);
         var alice = TokenFor("alice");
         var bob = TokenFor("bob");
 
@@ -71,7 +70,7 @@ public sealed class RestRateLimitTests
     public async Task WithTheLimitTurnedOffNoRequestIsRefused()
     {
         await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings: [.. Limit, "Api:RateLimit:Enabled=false"]);
-        using var http = ClientFrom(node, IPAddress.Loopback);
+        using var http = node.HttpFrom(IPAddress.Loopback);
         Assert.Null(await BurstAsync(http, null));
     }
 
@@ -124,30 +123,6 @@ public sealed class RestRateLimitTests
     private static string TokenFor(string subject) => TestJwt.Sign(
         "{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
         $"{{\"sub\":\"{subject}\",\"iss\":\"{TestJwt.Issuer}\",\"aud\":\"{TestJwt.Audience}\",\"exp\":{TestJwt.Now + 3600},\"symbols\":\"*\"}}");
-
-    /// <summary>An HTTP client whose connections leave from <paramref name="source"/> (any 127.0.0.0/8 address works on Linux).</summary>
-    private static HttpClient ClientFrom(TestNode node, IPAddress source)
-    {
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (context, cancellationToken) =>
-            {
-                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                try
-                {
-                    socket.Bind(new IPEndPoint(source, 0));
-                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        };
-        return new HttpClient(handler) { BaseAddress = node.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
-    }
 
     private sealed record Refusal(int? Retry, string? MediaType, JsonElement Problem);
 }

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -94,6 +96,31 @@ internal sealed class TestNode : IAsyncDisposable
     public Task<HubTestClient> ConnectAsync(string? token = null) => HubTestClient.ConnectAsync(BaseAddress, token);
 
     public HttpClient Http() => new() { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+
+    /// <summary>An HTTP client whose connections leave from <paramref name="source"/> (any 127.0.0.0/8 address works on
+    /// Linux): another client address to the per-client limits.</summary>
+    public HttpClient HttpFrom(IPAddress source)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    socket.Bind(new IPEndPoint(source, 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+    }
 
     /// <summary>Where <c>/metrics</c> and <c>/health/*</c> are served: the first of <c>Management:Urls</c>, else the public address.</summary>
     public Uri ManagementAddress => App.Configuration["Management:Urls"] is { Length: > 0 } urls
