@@ -5,18 +5,20 @@ using Microsoft.Extensions.Options;
 using SignalStream.Contracts;
 using SignalStream.Engine.Events;
 using SignalStream.Engine.Signals;
+using SignalStream.Hub.Auth;
 using SignalStream.Hub.Webhooks.Internal;
 
 namespace SignalStream.Hub.Webhooks;
 
 /// <summary>
 /// <c>POST /api/webhooks/tradingview/{source}</c> (docs/signals.md, "TradingView alerts"). Checks run cheapest and least
-/// revealing first: body size (413) → one JSON object (400) → source and secret (401, the same answer for an unknown
-/// source and a wrong secret) → the source's rate (429) → every field (400 naming it) → the node's markets (400) → a
-/// retry of an accepted alert (202 again, nothing taken twice) → the engine (202; 400 when the alert does not fit the
-/// market; 503 while the stream has no candle or the node stops). Only an accepted alert is stored.
+/// revealing first: the caller's address's failed authentications (429, nothing read) → body size (413) → one JSON object
+/// (400) → source and secret (401, the same answer for an unknown source and a wrong secret) → the source's rate (429) →
+/// every field (400 naming it), then the alert's age (400 <c>timenow</c>) → the node's markets (400) → a retry of an
+/// accepted alert (202 again, nothing taken twice) → the engine (202; 400 when the alert does not fit the market; 503
+/// while the stream has no candle or the node stops). Only an accepted alert is stored.
 /// </summary>
-internal sealed partial class TradingViewWebhook
+internal sealed partial class TradingViewWebhook : IDisposable
 {
     public const string Route = "/api/webhooks/tradingview/{source}";
 
@@ -25,6 +27,8 @@ internal sealed partial class TradingViewWebhook
 
     private readonly Dictionary<string, WebhookSource> _sources = new(StringComparer.OrdinalIgnoreCase);
     private readonly int _maxBodyBytes;
+    private readonly AuthFailureLimiter _authFailures;
+    private readonly WebhooksOptions _settings;
     private readonly IAlertIntake _intake;
     private readonly HashSet<string> _symbols;
     private readonly Timeframe[] _timeframes;
@@ -50,6 +54,8 @@ internal sealed partial class TradingViewWebhook
         }
 
         _maxBodyBytes = settings.MaxBodyBytes;
+        _settings = settings;
+        _authFailures = new AuthFailureLimiter(settings.AuthFailureBurst, settings.AuthFailuresPerMinute);
         _intake = intake;
         _symbols = new HashSet<string>(servedSymbols, StringComparer.Ordinal);
         _timeframes = [.. servedTimeframes];
@@ -67,6 +73,12 @@ internal sealed partial class TradingViewWebhook
     {
         _sources.TryGetValue(source, out var configured);
         var label = configured?.Name ?? WebhookMetrics.UnknownSource;
+        var client = ClientKeys.AddressKeyOf(http);
+        if (_authFailures.IsLockedOut(client, out var lockedFor))
+        {
+            return LockedOut(http, label, lockedFor);
+        }
+
         if (http.Request.ContentLength > _maxBodyBytes)
         {
             return TooLarge(label, http.Request.ContentLength.Value);
@@ -93,6 +105,7 @@ internal sealed partial class TradingViewWebhook
             var matches = CryptographicOperations.FixedTimeEquals(WebhookSource.Digest(alert!.Secret), configured?.SecretDigest ?? s_unknownDigest);
             if (!matches || configured is null || alert.Secret is null)
             {
+                _authFailures.CountFailure(client);
                 _metrics.Alert(label, "unauthorized");
                 Log.Refused(_logger, label, StatusCodes.Status401Unauthorized, "unknown source or wrong secret");
                 return Problem(
@@ -120,6 +133,11 @@ internal sealed partial class TradingViewWebhook
             }
 
             fields = valid!;
+            if (Stale(configured, fields) is { } stale)
+            {
+                return Invalid(label, "timenow", stale);
+            }
+
             dedupeKey = fields.Id is { } id
                 ? "id:" + id
                 : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(body));
@@ -241,6 +259,44 @@ internal sealed partial class TradingViewWebhook
             Log.Unavailable(_logger, source.Name, ex.Message);
             return (null, null);
         }
+    }
+
+    public void Dispose() => _authFailures.Dispose();
+
+    /// <summary>
+    /// Why the alert's <c>timenow</c> is outside the source's <c>MaxAlertAge</c> of now, or null. A captured body replayed
+    /// after the duplicate window is refused here rather than taken as a new signal, and so is an alert TradingView
+    /// delivered late: its price is a past one.
+    /// </summary>
+    private string? Stale(WebhookSource source, AlertFields fields)
+    {
+        if (fields.FiredAt is not { } fired || source.MaxAlertAge == TimeSpan.Zero)
+        {
+            return null;
+        }
+
+        var age = TimeSpan.FromSeconds(Math.Round((_time.GetUtcNow() - fired).TotalSeconds)); // whole seconds, as timenow has
+        var key = $"Webhooks:TradingView:{source.Name}:MaxAlertAge";
+        if (age > source.MaxAlertAge)
+        {
+            return $"timenow {fired:yyyy-MM-ddTHH:mm:ssZ} is {age:c} old; source '{source.Name}' takes alerts at most {source.MaxAlertAge:c} old ({key}): a late or replayed alert is not a new signal.";
+        }
+
+        return -age > source.MaxAlertAge
+            ? $"timenow {fired:yyyy-MM-ddTHH:mm:ssZ} is {-age:c} ahead of this node's clock; at most {source.MaxAlertAge:c} ({key}) is accepted."
+            : null;
+    }
+
+    private IResult LockedOut(HttpContext http, string label, TimeSpan retryAfter)
+    {
+        var seconds = (int)Math.Ceiling(Math.Max(retryAfter.TotalSeconds, 1));
+        http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        _metrics.Alert(label, "locked_out");
+        Log.Refused(_logger, label, StatusCodes.Status429TooManyRequests, "too many failed authentications from the address");
+        return Problem(
+            StatusCodes.Status429TooManyRequests,
+            "Too many failed authentications",
+            $"Too many requests with an unknown source or a wrong secret from your address: at most {_settings.AuthFailureBurst} at once, then {_settings.AuthFailuresPerMinute} per minute (Webhooks:AuthFailureBurst, Webhooks:AuthFailuresPerMinute); retry after {seconds} s.");
     }
 
     private static async ValueTask<int> ReadAtMostAsync(Stream body, byte[] buffer, int limit, CancellationToken cancellationToken)

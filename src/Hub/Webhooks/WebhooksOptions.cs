@@ -11,6 +11,15 @@ public sealed partial class WebhooksOptions
     /// <summary>Largest request body accepted, in bytes; a larger one is refused with 413 before it is parsed.</summary>
     public int MaxBodyBytes { get; set; } = 16 * 1024;
 
+    /// <summary>
+    /// Failed authentications (unknown source or wrong secret) one client address may run up at once before its requests
+    /// are refused with 429 unread (0: no limit).
+    /// </summary>
+    public int AuthFailureBurst { get; set; } = 20;
+
+    /// <summary>Failed authentications per minute given back to an address (its bucket's refill).</summary>
+    public int AuthFailuresPerMinute { get; set; } = 10;
+
     /// <summary>The TradingView sources, by name (the <c>{source}</c> of the URL). None: the endpoint answers 401 to everything.</summary>
     public Dictionary<string, TradingViewSourceOptions> TradingView { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
@@ -36,6 +45,16 @@ public sealed partial class WebhooksOptions
         if (MaxBodyBytes is < 1024 or > 1024 * 1024)
         {
             yield return $"Webhooks:MaxBodyBytes is {MaxBodyBytes}; use 1024 to 1048576 (default 16384; TradingView's alert messages are a few hundred bytes).";
+        }
+
+        if (AuthFailureBurst is < 0 or > 100_000)
+        {
+            yield return $"Webhooks:AuthFailureBurst is {AuthFailureBurst}; use 0 (no limit) to 100000 failed authentications one address may run up at once (default 20).";
+        }
+
+        if (AuthFailuresPerMinute is < 1 or > 60_000)
+        {
+            yield return $"Webhooks:AuthFailuresPerMinute is {AuthFailuresPerMinute}; use 1 to 60000 failed authentications per minute per address (default 10).";
         }
 
         foreach (var (name, source) in TradingView)
@@ -110,6 +129,12 @@ public sealed class TradingViewSourceOptions
 
     /// <summary>Most alerts remembered for duplicates; the oldest is forgotten first.</summary>
     public int DedupeCapacity { get; set; } = 4096;
+
+    /// <summary>
+    /// Oldest alert accepted, by its <c>timenow</c> (TradingView's fire time), and how far ahead of the node's clock one may
+    /// be; <c>00:00:00</c>: not checked. An alert without <c>timenow</c> is not checked.
+    /// </summary>
+    public TimeSpan MaxAlertAge { get; set; } = TimeSpan.FromMinutes(5);
 
     public bool IsVote => string.Equals(Mode, "vote", StringComparison.OrdinalIgnoreCase);
 
@@ -193,6 +218,11 @@ public sealed class TradingViewSourceOptions
         if (DedupeCapacity is < 1 or > 1_000_000)
         {
             yield return $"{key}:DedupeCapacity is {DedupeCapacity}; use 1 to 1000000 (default 4096).";
+        }
+
+        if (MaxAlertAge < TimeSpan.Zero || MaxAlertAge > TimeSpan.FromDays(1))
+        {
+            yield return $"{key}:MaxAlertAge is {MaxAlertAge}; use 00:00:00 (not checked) to 1.00:00:00 (default 00:05:00).";
         }
     }
 }

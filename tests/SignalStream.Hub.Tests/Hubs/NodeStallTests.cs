@@ -145,18 +145,4 @@ public sealed class NodeStallTests
             await _services.DisposeAsync();
         }
     }
-
-    /// <summary>A clock that moves only when the test says so.</summary>
-    private sealed class ManualTime : TimeProvider
-    {
-        private long _ticks = TimeSpan.TicksPerDay;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
-
-        public override DateTimeOffset GetUtcNow() => new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).AddTicks(GetTimestamp());
-
-        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
-    }
 }

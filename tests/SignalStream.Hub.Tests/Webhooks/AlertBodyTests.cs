@@ -84,7 +84,7 @@ public class AlertBodyTests
         Assert.Equal("s", body!.Secret);
         Assert.True(body.TryValidate(out var fields, out _));
         Assert.Equal(
-            new AlertFields("BINANCE:BTCUSDT", "BTCUSDT", AlertAction.Long, "buy", 65000.5m, "15", Timeframe.FifteenMinutes, 64000m, 67000m, "RSI dip", "oversold", "a-1"),
+            new AlertFields("BINANCE:BTCUSDT", "BTCUSDT", AlertAction.Long, "buy", 65000.5m, "15", Timeframe.FifteenMinutes, 64000m, 67000m, "RSI dip", "oversold", "a-1", null),
             fields);
 
         Assert.True(AlertBody.TryRead("""{"secret":123,"ticker":"btcusdt","action":"EXIT","price":"0.51","stop":null,"extra":{"rsi":25}}"""u8, out body, out _));

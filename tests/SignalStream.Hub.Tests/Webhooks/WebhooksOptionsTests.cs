@@ -11,6 +11,8 @@ public class WebhooksOptionsTests
         var options = Bind(new()
         {
             ["Webhooks:MaxBodyBytes"] = "100",
+            ["Webhooks:AuthFailureBurst"] = "-1",
+            ["Webhooks:AuthFailuresPerMinute"] = "0",
             ["Webhooks:TradingView:main:Secret"] = "short",
             ["Webhooks:TradingView:main:Mode"] = "mirror",
             ["Webhooks:TradingView:main:Timeframe"] = "15",
@@ -21,14 +23,16 @@ public class WebhooksOptionsTests
             ["Webhooks:TradingView:main:MaxPriceDeviation"] = "2",
             ["Webhooks:TradingView:main:AlertsPerMinute"] = "0",
             ["Webhooks:TradingView:main:Burst"] = "0",
+            ["Webhooks:TradingView:main:MaxAlertAge"] = "2.00:00:00",
             ["Webhooks:TradingView:bad/name:Secret"] = "0123456789abcdef0123",
         });
 
         var problems = options.Validate().ToList();
         string[] keys =
         [
-            "Webhooks:MaxBodyBytes", "main:Secret", "main:Mode", "main:Timeframe", "main:Confidence", "main:WeightMode",
-            "main:MinWeightFactor", "main:VoteExpiry", "main:MaxPriceDeviation", "main:AlertsPerMinute", "main:Burst", "bad/name",
+            "Webhooks:MaxBodyBytes", "Webhooks:AuthFailureBurst", "Webhooks:AuthFailuresPerMinute", "main:Secret", "main:Mode", "main:Timeframe", "main:Confidence", "main:WeightMode",
+            "main:MinWeightFactor", "main:VoteExpiry", "main:MaxPriceDeviation", "main:AlertsPerMinute", "main:Burst",
+            "main:MaxAlertAge", "bad/name",
         ];
         foreach (var key in keys)
         {

@@ -29,7 +29,8 @@ internal sealed record AlertFields(
     decimal? Target,
     string? Strategy,
     string? Comment,
-    string? Id);
+    string? Id,
+    DateTimeOffset? FiredAt);
 
 /// <summary>
 /// TradingView's alert JSON (docs/signals.md, "TradingView alerts"), read in two steps so nothing about a source's fields
@@ -47,7 +48,7 @@ internal sealed class AlertBody
     // Unknown properties (TradingView users add their own, e.g. "indicators") are skipped, but not at any depth.
     private const int MaxDepth = 16;
 
-    private static readonly string[] s_known = ["secret", "ticker", "action", "price", "interval", "stop", "target", "strategy", "comment", "id"];
+    private static readonly string[] s_known = ["secret", "ticker", "action", "price", "interval", "stop", "target", "strategy", "comment", "id", "timenow"];
 
     private readonly RawField[] _fields = new RawField[s_known.Length];
 
@@ -164,12 +165,13 @@ internal sealed class AlertBody
             || !TryPrice("target", this["target"], required: false, out var target, out problem)
             || !TryText("strategy", this["strategy"], MaxStrategyLength, out var strategy, out problem)
             || !TryText("comment", this["comment"], MaxCommentLength, out var comment, out problem)
-            || !TryText("id", this["id"], MaxIdLength, out var id, out problem))
+            || !TryText("id", this["id"], MaxIdLength, out var id, out problem)
+            || !TryFiredAt(this["timenow"], out var firedAt, out problem))
         {
             return false;
         }
 
-        fields = new AlertFields(ticker!, symbol!, action, rawAction!, price!.Value, interval, timeframe, stop, target, strategy, comment, id);
+        fields = new AlertFields(ticker!, symbol!, action, rawAction!, price!.Value, interval, timeframe, stop, target, strategy, comment, id, firedAt);
         return true;
     }
 
@@ -368,6 +370,27 @@ internal sealed class AlertBody
         }
 
         value = raw.Text.Length == 0 ? null : raw.Text;
+        return true;
+    }
+
+    /// <summary>TradingView's <c>{{timenow}}</c>: when the alert fired, ISO 8601 in UTC (<c>2026-12-06T09:56:00Z</c>).</summary>
+    private static bool TryFiredAt(RawField raw, out DateTimeOffset? firedAt, out FieldProblem? problem)
+    {
+        firedAt = null;
+        problem = null;
+        if (raw.IsAbsent)
+        {
+            return true;
+        }
+
+        if (raw.Type != JsonTokenType.String
+            || raw.Text is not { Length: > 0 and <= 40 } text
+            || !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+        {
+            return Fail("timenow", "timenow must be TradingView's \"{{timenow}}\" (in quotes): the alert's fire time, such as \"2026-12-06T09:56:00Z\".", out problem);
+        }
+
+        firedAt = parsed;
         return true;
     }
 

@@ -19,7 +19,7 @@ internal sealed class WebhookMetrics
         var meter = meterFactory.Create(MeterName);
         _alerts = meter.CreateCounter<long>(
             "signalstream_webhook_alerts_total",
-            description: "TradingView alert requests by source and result (accepted, duplicate, unauthorized, invalid, too_large, rate_limited, unavailable).");
+            description: "TradingView alert requests by source and result (accepted, duplicate, unauthorized, locked_out, invalid, too_large, rate_limited, unavailable).");
     }
 
     public void Alert(string source, string result) => _alerts.Add(1, new("source", source), new("result", result));

@@ -29,6 +29,7 @@ internal sealed class WebhookSource
             options.MaxPriceDeviation);
         Limiter = new SourceRateLimiter(time, options.AlertsPerMinute, options.Burst);
         Dedupe = new DedupeWindow(time, options.DedupeWindow, options.DedupeCapacity);
+        MaxAlertAge = options.MaxAlertAge;
     }
 
     /// <summary>The name in the URL, lower-case; also the metric label.</summary>
@@ -51,6 +52,9 @@ internal sealed class WebhookSource
     public SourceRateLimiter Limiter { get; }
 
     public DedupeWindow Dedupe { get; }
+
+    /// <summary>Oldest (and furthest ahead) <c>timenow</c> accepted; zero: not checked.</summary>
+    public TimeSpan MaxAlertAge { get; }
 
     /// <summary>
     /// SHA-256 of the secret's UTF-8 bytes. Both sides are compared as digests with
