@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Running;
+using SignalStream.Benchmarks.Events;
 using SignalStream.Benchmarks.ReadModel;
 
 namespace SignalStream.Benchmarks;
@@ -7,7 +8,8 @@ namespace SignalStream.Benchmarks;
 /// Runs the benchmark suites; pass BenchmarkDotNet switches, for example <c>--filter '*KlineFrame*'</c>. A named entry
 /// point, not top-level statements: those would declare a global <c>Program</c> beside the server's (visible here for its
 /// internals), which the compiler reports as a conflict (CS0436). <c>readmodel …</c> runs the one-shot read-model
-/// measurements instead (ReadModel/ReadModelProbe.cs).
+/// measurements instead (ReadModel/ReadModelProbe.cs), <c>journal-memory [events]</c> the file journal's memory per
+/// event (Events/FileJournalMemoryProbe.cs).
 /// </summary>
 internal static class BenchmarkProgram
 {
@@ -16,6 +18,11 @@ internal static class BenchmarkProgram
         if (args.Length > 0 && args[0] == "readmodel")
         {
             return await ReadModelProbe.RunAsync(args).ConfigureAwait(false);
+        }
+
+        if (args.Length > 0 && args[0] == "journal-memory")
+        {
+            return await FileJournalMemoryProbe.RunAsync(args).ConfigureAwait(false);
         }
 
         BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);

@@ -1,0 +1,66 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging.Abstractions;
+using SignalStream.EventStore;
+using SignalStream.EventStore.File;
+
+namespace SignalStream.Benchmarks.Events;
+
+/// <summary>
+/// What the file journal keeps in memory per retained event (its index: per-position locations, event ids, per-stream
+/// positions), as the managed heap's growth while events are appended: a one-shot measurement, not a BenchmarkDotNet
+/// suite (the memory diagnoser counts allocations, not what stays). <c>journal-memory [events]</c>.
+/// </summary>
+internal static class FileJournalMemoryProbe
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var events = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1_000_000;
+        const int PerGroup = 1_000, Streams = 2_000;
+        var folder = Directory.CreateTempSubdirectory("signalstream-journal-memory-").FullName;
+        try
+        {
+            await using var store = new FileEventStore(new FileJournalOptions { Path = folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
+            await store.InitializeAsync().ConfigureAwait(false);
+            var data = new byte[200];
+            long before = 0;
+            var warm = events / 10;
+            for (var written = 0; written < events; written += PerGroup)
+            {
+                var group = new List<EventData>(PerGroup);
+                for (var i = 0; i < PerGroup; i++)
+                {
+                    group.Add(new EventData(Guid.CreateVersion7(), "candle_closed", 1, data, DateTimeOffset.UtcNow));
+                }
+
+                await store.AppendAsync([new StreamAppend($"candles-S{written / PerGroup % Streams}-1m", "candles", ExpectedVersions.Any, group)]).ConfigureAwait(false);
+                if (written + PerGroup == warm)
+                {
+                    before = Settle();
+                }
+
+                if ((written + PerGroup) % 100_000 == 0)
+                {
+                    Console.Error.Write($"\r{written + PerGroup:N0} events appended");
+                }
+            }
+
+            var after = Settle();
+            Console.Error.WriteLine();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{(after - before) / (double)(events - warm):0.0} bytes of managed heap per retained event ({events - warm:N0} events after {warm:N0} to warm up; heap {after / 1048576.0:0} MB)"));
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static long Settle()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+}
