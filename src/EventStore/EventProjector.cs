@@ -8,7 +8,8 @@ namespace SignalStream.EventStore;
 
 /// <summary>
 /// The async projector: follows the store's global order through a high-water-mark reader and applies every event to
-/// <see cref="EventProjections"/>; it then releases what it consumed, so file retention may drop it.
+/// <see cref="EventProjections"/>; it then releases what it consumed, so file retention may drop it, but never a signal
+/// still open (<see cref="OpenSignalFloor"/>).
 /// </summary>
 /// <remarks>Projections live in memory and are rebuilt from the retained events at start.</remarks>
 internal sealed partial class EventProjector(
@@ -21,7 +22,7 @@ internal sealed partial class EventProjector(
     private const int PageSize = 2000;
 
     // Candles (the bulk of the events) are only counted: their JSON is not needed, so the store does not render it.
-    private static readonly string[] s_dataOf = [EventSerializer.SignalIssuedType, EventSerializer.SignalResolvedType];
+    private static readonly string[] s_dataOf = [EventSerializer.SignalIssuedType, EventSerializer.ShadowSignalIssuedType, EventSerializer.SignalResolvedType];
     private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
@@ -35,10 +36,14 @@ internal sealed partial class EventProjector(
     /// <summary>The longest a steady stream of commits holds the projections back.</summary>
     internal TimeSpan MaxSettle { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long past its expiry an open signal without an outcome still holds file retention back.</summary>
+    internal TimeSpan ExpiredSignalGrace { get; init; } = TimeSpan.FromDays(1);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await store.InitializeAsync(stoppingToken).ConfigureAwait(false);
         await using var reader = store.OpenGlobalReader(projections.Position, s_dataOf);
+        var open = new OpenSignalFloor(ExpiredSignalGrace);
         var backoff = TimeSpan.FromMilliseconds(100);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -59,18 +64,31 @@ internal sealed partial class EventProjector(
             foreach (var stored in page)
             {
                 ISignalStreamEvent? @event = null;
-                if (stored.Type is EventSerializer.SignalIssuedType or EventSerializer.SignalResolvedType
+                if (stored.Type is EventSerializer.SignalIssuedType or EventSerializer.ShadowSignalIssuedType or EventSerializer.SignalResolvedType
                     && !EventSerializer.TryDeserialize(stored, out @event, out var error))
                 {
                     Log.Unreadable(logger, stored.Position, error);
                 }
 
                 projections.Apply(stored, @event);
+                switch (@event)
+                {
+                    case SignalIssued { Signal: var signal }:
+                        open.Issued(signal, stored.Position);
+                        break;
+                    case ShadowSignalIssued { Signal: var shadow }:
+                        open.Issued(shadow, stored.Position);
+                        break;
+                    case SignalResolved { Outcome: var outcome }:
+                        open.Resolved(outcome.SignalId);
+                        break;
+                }
             }
 
             if (page.Count > 0)
             {
-                store.ReleaseUpTo(reader.Position);
+                // Consumed, but not past a signal still open: a restart must find it to resolve it.
+                store.ReleaseUpTo(open.ReleasableUpTo(reader.Position, time.GetUtcNow().ToUnixTimeMilliseconds()));
             }
 
             if (page.Count < PageSize && await commits.WaitAsync(s_poll, stoppingToken).ConfigureAwait(false))

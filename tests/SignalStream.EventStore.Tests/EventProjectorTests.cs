@@ -54,9 +54,53 @@ public sealed class EventProjectorTests : IDisposable
         await projector.StopAsync(CancellationToken.None);
     }
 
-    private async Task<FileEventStore> OpenStoreAsync()
+    [Fact]
+    public async Task RetentionKeepsTheSegmentOfASignalStillOpenUntilItsOutcomeIsRead()
     {
-        var store = new FileEventStore(new FileJournalOptions { Path = _folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
+        // Small segments, two kept: without the hold, the open signal's segment goes once the projector has read past it.
+        var options = new FileJournalOptions { Path = _folder, SegmentSizeBytes = 64 * 1024, RetentionMaxSegments = 2 };
+        await using var store = await OpenStoreAsync(options);
+        using var projector = await StartProjectorAsync(store, quiet: TimeSpan.FromMilliseconds(10), maxSettle: TimeSpan.FromMilliseconds(100));
+        var stillOpen = Signal("BTCUSDT", 2) with { ExpiresAt = DateTimeOffset.UtcNow.AddDays(30).ToUnixTimeMilliseconds() };
+        await CommitAsync(store, EventStreams.Signals("BTCUSDT"), EventStreams.SignalsType, new SignalIssued(stillOpen));
+
+        await CommitCandlesAsync(store, groups: 20);
+
+        Assert.True(store.SegmentCount > 2, $"{store.SegmentCount} segments: the open signal's must be kept");
+        Assert.Contains(await store.ReadStreamAsync(EventStreams.Signals("BTCUSDT"), 1, 10), e => e.Version == 2);
+
+        // Its outcome read, the segment may go.
+        await CommitAsync(store, EventStreams.Outcomes("BTCUSDT"), EventStreams.OutcomesType, new SignalResolved(Outcome(stillOpen)));
+        await CommitCandlesAsync(store, groups: 10);
+        Assert.InRange(store.SegmentCount, 1, 2);
+    }
+
+    /// <summary>Groups of 100 candles (~30 KB), each read by the projector before the next is committed.</summary>
+    private async Task CommitCandlesAsync(FileEventStore store, int groups)
+    {
+        for (var g = 0; g < groups; g++)
+        {
+            var events = Enumerable.Range(0, 100).Select(i =>
+            {
+                var candle = Candle("BTCUSDT", Contracts.Timeframe.OneMinute, (g * 100) + i);
+                return EventSerializer.Serialize(new CandleClosed("simulated", candle.Candle, candle.Origin, candle.EventTime, candle.ReceivedAt), Guid.NewGuid(), DateTimeOffset.UtcNow);
+            }).ToList();
+            await store.AppendAsync([new StreamAppend(EventStreams.Candles(new Contracts.StreamKey("BTCUSDT", Contracts.Timeframe.OneMinute)), EventStreams.CandlesType, ExpectedVersions.Any, events)]);
+            _commits.Notify();
+            await WaitForPositionAsync(store.LastPosition);
+        }
+    }
+
+    private async Task CommitAsync(FileEventStore store, string stream, string type, ISignalStreamEvent e)
+    {
+        await store.AppendAsync([new StreamAppend(stream, type, ExpectedVersions.Any, [EventSerializer.Serialize(e, Guid.NewGuid(), DateTimeOffset.UtcNow)])]);
+        _commits.Notify();
+        await WaitForPositionAsync(store.LastPosition);
+    }
+
+    private async Task<FileEventStore> OpenStoreAsync(FileJournalOptions? options = null)
+    {
+        var store = new FileEventStore(options ?? new FileJournalOptions { Path = _folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
         await store.InitializeAsync();
         return store;
     }
