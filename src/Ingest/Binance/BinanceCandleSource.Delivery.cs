@@ -246,9 +246,15 @@ internal sealed partial class BinanceCandleSource
 
             candles.InsertRange(0, page);
             endTime = page[0].OpenTime - 1;
-            if (page.Count < asked || stored is not { } watermark)
+            if (page.Count < asked)
             {
                 break;
+            }
+
+            if (stored is not { } watermark)
+            {
+                asked = limit - candles.Count;
+                continue;
             }
 
             before += page.Count(c => c.OpenTime <= watermark);

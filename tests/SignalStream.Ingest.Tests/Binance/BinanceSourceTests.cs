@@ -33,6 +33,20 @@ public sealed class BinanceSourceTests
     }
 
     [Fact]
+    public async Task AWarmUpLongerThanOneRestPageIsLoadedWholeInPages()
+    {
+        var fake = new FakeExchangeOptions { Symbols = ["BTCUSDT"] };
+        var btc = new StreamKey("BTCUSDT", Timeframe.OneMinute);
+        await using var h = await SourceHarness.StartAsync(fake, warmup: 1500);
+
+        await h.WaitForAsync(x => x.ClosedOf(btc).Count == 1500, Timeout, "1500 history candles, two pages of REST");
+
+        Assert.All(h.ClosedOf(btc), u => Assert.Equal(CandleOrigin.History, u.Origin));
+        AssertConsecutiveAndExact(h.Fake, h.ClosedOf(btc));
+        Assert.Equal(fake.StartTime - 60_000, h.ClosedOf(btc)[^1].Candle.OpenTime);
+    }
+
+    [Fact]
     public async Task AfterARestartTheCandlesPastTheStoredOneAreBackfilledToBeDecidedAndTheWarmUpBeforeThemIsHistory()
     {
         // The store's newest candle opened four minutes before the fake's current one: three closed while the node was down.
