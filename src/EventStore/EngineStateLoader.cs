@@ -64,16 +64,21 @@ public sealed partial class EngineStateLoader(
             // each resolved signal as it reads it and keeps only the open ones; signals first made it open every stored
             // signal and close them one by one, a linear search and shift each: quadratic in a stream's history
             // (BENCHMARKS.md, "Performance statistics": 100k outcomes 5.5 s of CPU more, 1M not done in 25 minutes).
-            await foreach (var stored in ReadAllAsync(EventStreams.Outcomes(symbol), cancellationToken).ConfigureAwait(false))
+            // Live and shadow outcomes are scored in separate groups, so reading their two streams one after the other
+            // keeps every group's order.
+            foreach (var outcomeStream in new[] { EventStreams.Outcomes(symbol), EventStreams.ShadowOutcomes(symbol) })
             {
-                if (Decode(stored) is SignalResolved resolved)
+                await foreach (var stored in ReadAllAsync(outcomeStream, cancellationToken).ConfigureAwait(false))
                 {
-                    restore.RestoreOutcome(resolved.Outcome);
-                    outcomes++;
-                }
-                else
-                {
-                    unreadable++;
+                    if (Decode(stored) is SignalResolved resolved)
+                    {
+                        restore.RestoreOutcome(resolved.Outcome);
+                        outcomes++;
+                    }
+                    else
+                    {
+                        unreadable++;
+                    }
                 }
             }
 

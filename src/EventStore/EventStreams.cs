@@ -2,7 +2,7 @@ using SignalStream.Contracts;
 
 namespace SignalStream.EventStore;
 
-/// <summary>Stream names: one stream per symbol for signals, one per symbol and timeframe for candles.</summary>
+/// <summary>Stream names: one stream per symbol for signals and for outcomes, one per symbol and timeframe for candles.</summary>
 /// <remarks>A replay writes the same shapes under a namespace prefix (<c>replay-1/signals-BTCUSDT</c>), never into live streams.</remarks>
 public static class EventStreams
 {
@@ -17,6 +17,9 @@ public static class EventStreams
 
     /// <summary>Stream type of <see cref="Outcomes"/> streams.</summary>
     public const string OutcomesType = "outcomes";
+
+    /// <summary>Stream type of <see cref="ShadowOutcomes"/> streams.</summary>
+    public const string ShadowOutcomesType = "shadow-outcomes";
 
     /// <summary>Stream type of <see cref="Alerts"/> streams.</summary>
     public const string AlertsType = "alerts";
@@ -33,8 +36,14 @@ public static class EventStreams
     /// <summary>Shadow signals of a symbol.</summary>
     public static string ShadowSignals(string symbol, string? ns = null) => Prefix(ns) + "shadow-signals-" + symbol;
 
-    /// <summary>Outcomes (live and shadow) of a symbol's signals.</summary>
+    /// <summary>
+    /// The published outcomes of a symbol's signals; version == outcomeSeq. Streams written before shadow outcomes had
+    /// their own stream hold some of those too (readers skip them; their versions are gaps in the outcomeSeqs).
+    /// </summary>
     public static string Outcomes(string symbol, string? ns = null) => Prefix(ns) + "outcomes-" + symbol;
+
+    /// <summary>Outcomes of a symbol's shadow signals (never published, so they take no outcomeSeq).</summary>
+    public static string ShadowOutcomes(string symbol, string? ns = null) => Prefix(ns) + "shadow-outcomes-" + symbol;
 
     /// <summary>TradingView alerts of a symbol, every mode and action.</summary>
     public static string Alerts(string symbol, string? ns = null) => Prefix(ns) + "alerts-" + symbol;

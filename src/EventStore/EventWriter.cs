@@ -162,8 +162,12 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
     public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) =>
         EnqueueAsync(signal.Symbol, EventStreams.ShadowSignals(signal.Symbol, _namespace), EventStreams.ShadowSignalsType, ExpectedVersions.Any, new ShadowSignalIssued(signal), null, cancellationToken);
 
-    public ValueTask OnOutcomeAsync(SignalOutcome outcome, IEngineOutput committed, CancellationToken cancellationToken) =>
-        EnqueueAsync(outcome.Symbol, EventStreams.Outcomes(outcome.Symbol, _namespace), EventStreams.OutcomesType, ExpectedVersions.Any, new SignalResolved(outcome), new OutcomePublication(outcome, committed), cancellationToken);
+    // Like the signals: the outcomes stream's version is the outcomeSeq, checked by the store. A shadow outcome is never
+    // published and has no outcomeSeq, so it has a stream of its own and leaves no gap in the published ones.
+    public ValueTask OnOutcomeAsync(SignalOutcome outcome, IEngineOutput committed, CancellationToken cancellationToken) => outcome.IsShadow
+        ? EnqueueAsync(outcome.Symbol, EventStreams.ShadowOutcomes(outcome.Symbol, _namespace), EventStreams.ShadowOutcomesType, ExpectedVersions.Any, new SignalResolved(outcome), new OutcomePublication(outcome, committed), cancellationToken)
+        : EnqueueAsync(outcome.Symbol, EventStreams.Outcomes(outcome.Symbol, _namespace), EventStreams.OutcomesType,
+            outcome.OutcomeSeq > 0 ? outcome.OutcomeSeq - 1 : ExpectedVersions.Any, new SignalResolved(outcome), new OutcomePublication(outcome, committed), cancellationToken);
 
     /// <summary>
     /// A TradingView alert, in its symbol's lane ahead of the signal it causes; stored under its own id (the id the

@@ -3,7 +3,7 @@ using SignalStream.Engine.Signals;
 
 namespace SignalStream.EventStore;
 
-/// <summary>Stored signals, for resume, REST and hole repair.</summary>
+/// <summary>Stored signals and outcomes, for resume, REST and hole repair.</summary>
 public interface ISignalHistory : ISignalSequence
 {
     /// <summary>Signals of <paramref name="symbol"/> with seq &gt; <paramref name="afterSeq"/>, oldest first, at most <paramref name="limit"/>.</summary>
@@ -11,4 +11,12 @@ public interface ISignalHistory : ISignalSequence
 
     /// <summary>The newest stored signal of each timeframe of <paramref name="symbol"/>.</summary>
     ValueTask<IReadOnlyList<Signal>> ReadLatestSignalsAsync(string symbol, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Published outcomes of <paramref name="symbol"/> with outcomeSeq &gt; <paramref name="afterOutcomeSeq"/>, oldest
+    /// first, from at most <paramref name="limit"/> stored events. Each carries its <see cref="SignalOutcome.OutcomeSeq"/>
+    /// (its stream version). A shadow outcome stored in the stream before shadow outcomes had their own comes back too,
+    /// with <see cref="SignalOutcome.IsShadow"/> set: a reader skips it, and its position tells how far the read went.
+    /// </summary>
+    ValueTask<IReadOnlyList<SignalOutcome>> ReadOutcomesAsync(string symbol, long afterOutcomeSeq, int limit, CancellationToken cancellationToken);
 }

@@ -6,8 +6,9 @@ using SignalStream.EventStore.Internal;
 namespace SignalStream.EventStore;
 
 /// <summary>
-/// Stored signals read from each symbol's signals stream (version == seq). Only committed signals: the writer publishes
-/// a signal after its commit, so everything a client or a hub can have seen is readable here, and nothing that a crash
+/// Stored signals and outcomes read from each symbol's signals stream (version == seq) and outcomes stream (version ==
+/// outcomeSeq), through <see cref="IEventStore"/>, so every provider serves them alike. Only committed ones: the writer
+/// publishes after the commit, so everything a client or a hub can have seen is readable here, and nothing that a crash
 /// could still take back.
 /// </summary>
 internal sealed partial class SignalHistory(IEventStore store, EventNamespace ns, ILogger<SignalHistory> logger) : ISignalHistory
@@ -33,6 +34,34 @@ internal sealed partial class SignalHistory(IEventStore store, EventNamespace ns
             if (TryRead(e, out var signal))
             {
                 result.Add(signal);
+            }
+        }
+
+        return result;
+    }
+
+    public ValueTask<long> GetLastOutcomeSeqAsync(string symbol, CancellationToken cancellationToken) =>
+        store.GetStreamVersionAsync(EventStreams.Outcomes(symbol, ns.Prefix), cancellationToken);
+
+    public async ValueTask<IReadOnlyList<SignalOutcome>> ReadOutcomesAsync(string symbol, long afterOutcomeSeq, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0 || afterOutcomeSeq == long.MaxValue)
+        {
+            return [];
+        }
+
+        var stored = await store.ReadStreamAsync(EventStreams.Outcomes(symbol, ns.Prefix), Math.Max(0, afterOutcomeSeq) + 1, limit, cancellationToken).ConfigureAwait(false);
+        var result = new List<SignalOutcome>(stored.Count);
+        foreach (var e in stored)
+        {
+            if (EventSerializer.TryDeserialize(e, out var @event, out var error) && @event is SignalResolved resolved)
+            {
+                // The stream version is the outcomeSeq; outcomes stored before the field existed carry none themselves.
+                result.Add(resolved.Outcome with { OutcomeSeq = e.Version });
+            }
+            else
+            {
+                Log.UnreadableOutcome(logger, e.StreamId, e.Version, error ?? $"type '{e.Type}' in an outcomes stream");
             }
         }
 
@@ -73,5 +102,8 @@ internal sealed partial class SignalHistory(IEventStore store, EventNamespace ns
     {
         [LoggerMessage(4300, LogLevel.Error, "Stored event {StreamId}@{Version} is not a readable signal and was left out: {Reason}")]
         public static partial void UnreadableSignal(ILogger logger, string streamId, long version, string reason);
+
+        [LoggerMessage(4301, LogLevel.Error, "Stored event {StreamId}@{Version} is not a readable outcome and was left out: {Reason}")]
+        public static partial void UnreadableOutcome(ILogger logger, string streamId, long version, string reason);
     }
 }

@@ -29,7 +29,8 @@ public sealed class EventWriterTests : IDisposable
         await host.Output.OnCandleAsync(Candle("BTCUSDT", Timeframe.OneMinute, 1), default);
         await host.Output.OnSignalAsync(signal, default);
         await host.Output.OnShadowSignalAsync(Signal("BTCUSDT", 1) with { Id = "shadow-1" }, default);
-        await host.Output.OnOutcomeAsync(Outcome(signal, OutcomeKind.Win), default);
+        await host.Output.OnOutcomeAsync(Outcome(signal, OutcomeKind.Win, outcomeSeq: 1), default);
+        await host.Output.OnOutcomeAsync(Outcome(Signal("BTCUSDT", 1) with { Id = "shadow-1" }, OutcomeKind.Loss, shadow: true), default);
         await host.StopAsync();
 
         var candles = await host.Store.ReadStreamAsync(EventStreams.Candles(new StreamKey("BTCUSDT", Timeframe.OneMinute)), 1, 10);
@@ -44,6 +45,8 @@ public sealed class EventWriterTests : IDisposable
         Assert.Equal(signal.Id, Assert.IsType<SignalIssued>(s).Signal.Id);
         Assert.Equal(1, await host.Store.GetStreamVersionAsync(EventStreams.ShadowSignals("BTCUSDT")));
         Assert.Equal(1, await host.Store.GetStreamVersionAsync(EventStreams.Outcomes("BTCUSDT")));
+        Assert.Equal(1, await host.Store.GetStreamVersionAsync(EventStreams.ShadowOutcomes("BTCUSDT"))); // no gap in the outcomeSeqs
+        Assert.Equal([1L], (await host.History.ReadOutcomesAsync("BTCUSDT", 0, 10, default)).Select(o => o.OutcomeSeq));
     }
 
     [Fact]

@@ -38,10 +38,11 @@ public static class TestSignals
     };
 
     /// <summary>The signal resolved on the next candle: a win at its target (2 R), a loss at its stop (-1 R), an expired
-    /// one at its entry (0 R).</summary>
-    public static SignalOutcome Outcome(Signal signal, OutcomeKind kind = OutcomeKind.Win, bool shadow = false) => new()
+    /// one at its entry (0 R). <paramref name="outcomeSeq"/> is its position among the symbol's outcomes (0: unnumbered).</summary>
+    public static SignalOutcome Outcome(Signal signal, OutcomeKind kind = OutcomeKind.Win, bool shadow = false, long outcomeSeq = 0) => new()
     {
         SignalId = signal.Id,
+        OutcomeSeq = outcomeSeq,
         SignalSeq = signal.Seq,
         Symbol = signal.Symbol,
         Timeframe = signal.Timeframe,

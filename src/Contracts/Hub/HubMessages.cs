@@ -7,18 +7,26 @@ namespace SignalStream.Contracts;
 /// <param name="Timeframes">Binance interval names to receive; null or empty for all configured.</param>
 /// <param name="MinConfidence">Only signals with at least this confidence (0–100).</param>
 /// <param name="AfterSeq">Resume point: the last seq the client has seen for this symbol.</param>
+/// <param name="AfterOutcomeSeq">
+/// Resume point of the outcomes: the last <see cref="SignalOutcome.OutcomeSeq"/> the client has seen for this symbol (or
+/// the <c>latestOutcomeSeq</c> of its last Subscribe when it saw none since). Absent: no outcome is recovered.
+/// </param>
 [DataContract]
 public sealed record SubscribeRequest(
     [property: DataMember(Name = "symbol")] string Symbol,
     [property: DataMember(Name = "timeframes")] IReadOnlyList<string>? Timeframes = null,
     [property: DataMember(Name = "minConfidence")] double? MinConfidence = null,
-    [property: DataMember(Name = "afterSeq")] long? AfterSeq = null);
+    [property: DataMember(Name = "afterSeq")] long? AfterSeq = null,
+    [property: DataMember(Name = "afterOutcomeSeq")] long? AfterOutcomeSeq = null);
 
 /// <summary>Result of <c>Subscribe</c>.</summary>
 /// <param name="Symbol">The normalized symbol.</param>
 /// <param name="Timeframes">The timeframes the subscription covers.</param>
 /// <param name="LatestSeq">The newest seq for the symbol at the moment the subscription joined the live stream.</param>
-/// <param name="Recovered">True when <paramref name="Signals"/> holds every signal after <c>afterSeq</c>.</param>
+/// <param name="Recovered">
+/// True when <paramref name="Signals"/> holds every signal after <c>afterSeq</c> and, when <c>afterOutcomeSeq</c> was
+/// given, <see cref="Outcomes"/> every outcome after it.
+/// </param>
 /// <param name="Signals">Signals after <c>afterSeq</c> (or the latest per timeframe when absent), oldest first.</param>
 /// <param name="Reason">Why recovery was incomplete, when <paramref name="Recovered"/> is false.</param>
 [DataContract]
@@ -28,7 +36,19 @@ public sealed record SubscribeResult(
     [property: DataMember(Name = "latestSeq")] long LatestSeq,
     [property: DataMember(Name = "recovered")] bool Recovered,
     [property: DataMember(Name = "signals")] IReadOnlyList<Signal> Signals,
-    [property: DataMember(Name = "reason")] string? Reason = null);
+    [property: DataMember(Name = "reason")] string? Reason = null)
+{
+    /// <summary>
+    /// The newest outcomeSeq for the symbol when the subscription joined the live stream: live outcomes follow from the
+    /// next one. A client that sees no outcome before it reconnects resumes with this as <c>afterOutcomeSeq</c>.
+    /// </summary>
+    [DataMember(Name = "latestOutcomeSeq")]
+    public long LatestOutcomeSeq { get; init; }
+
+    /// <summary>Outcomes after <c>afterOutcomeSeq</c>, oldest first; empty when it was not given.</summary>
+    [DataMember(Name = "outcomes")]
+    public IReadOnlyList<SignalOutcome> Outcomes { get; init; } = [];
+}
 
 /// <summary>The <c>candle</c> hub event: a candle update of a subscribed stream.</summary>
 [DataContract]

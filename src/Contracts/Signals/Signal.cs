@@ -183,11 +183,23 @@ public static class SignalSources
 }
 
 /// <summary>How a signal resolved: pushed to subscribers as the <c>signalResolved</c> event.</summary>
+/// <remarks>
+/// <see cref="OutcomeSeq"/> is per symbol, contiguous from 1 and survives restarts, like <see cref="Signal.Seq"/>: a client
+/// that has seen outcomeSeq N resumes with <c>afterOutcomeSeq = N</c> and gets the outcomes it missed.
+/// </remarks>
 [DataContract]
 public sealed record SignalOutcome
 {
     [DataMember(Name = "signalId")]
     public required string SignalId { get; init; }
+
+    /// <summary>
+    /// Per-symbol position of the outcome, its version in the symbol's outcomes stream: contiguous from 1 over the
+    /// published outcomes. 0 for a shadow outcome (never published) and for one not numbered yet (the signal stage
+    /// numbers it as it hands it over). Stored outcomes from before the field existed read with their stream version.
+    /// </summary>
+    [DataMember(Name = "outcomeSeq")]
+    public long OutcomeSeq { get; init; }
 
     /// <summary>The resolved signal's <see cref="Signal.Seq"/>.</summary>
     [DataMember(Name = "signalSeq")]

@@ -174,6 +174,20 @@ public class SignalStageTests
     }
 
     [Fact]
+    public async Task PublishedOutcomesAreNumberedAfterTheStoredLastOutcomeSeqAndShadowOutcomesAreNot()
+    {
+        var sequence = new StoredSequence(new() { ["outcomes:BTCUSDT"] = 7 });
+        using var host = new StageHost(sequence: sequence);
+        var tf = Timeframe.OneHour;
+        await host.Closed(Result(Nth(tf, 1, 100m), 2.0, LongWithShadow, rsi: 28));
+        await host.Closed(Result(Nth(tf, 2, 104m, high: 110m, low: 99m), 2.0, []));
+        await host.Closed(Result(Nth(tf, 3, 100m), 2.0, LongWithShadow));
+        await host.Closed(Result(Nth(tf, 4, 95m, high: 101m, low: 90m), 2.0, []));
+
+        Assert.Equal([(false, 8L), (true, 0L), (false, 9L), (true, 0L)], host.Sink.Outcomes.Select(o => (o.IsShadow, o.OutcomeSeq)));
+    }
+
+    [Fact]
     public async Task ConcurrentTimeframesOfOneSymbolDeliverSeqInOrderWithoutHoles()
     {
         using var host = new StageHost(sink: new RecordingSink(yieldOnSignal: true));
@@ -484,6 +498,9 @@ public class SignalStageTests
             Interlocked.Increment(ref _reads);
             return ValueTask.FromResult(last.GetValueOrDefault(symbol));
         }
+
+        public ValueTask<long> GetLastOutcomeSeqAsync(string symbol, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(last.GetValueOrDefault("outcomes:" + symbol));
     }
 
     /// <summary>Records what the stage hands its outputs; arrival order is kept per list.</summary>
@@ -569,5 +586,7 @@ public class SignalStageTests
     private sealed class NoStoreSequence : ISignalSequence
     {
         public ValueTask<long> GetLastSeqAsync(string symbol, CancellationToken cancellationToken) => ValueTask.FromResult(0L);
+
+        public ValueTask<long> GetLastOutcomeSeqAsync(string symbol, CancellationToken cancellationToken) => ValueTask.FromResult(0L);
     }
 }

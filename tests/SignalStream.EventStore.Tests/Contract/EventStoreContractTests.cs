@@ -1,4 +1,8 @@
+using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using SignalStream.Contracts;
+using SignalStream.Engine.Events;
 using static SignalStream.EventStore.Tests.TestEvents;
 
 namespace SignalStream.EventStore.Tests.Contract;
@@ -79,6 +83,31 @@ public abstract class EventStoreContractTests : IAsyncLifetime
         Assert.Equal(5, await store.GetStreamVersionAsync("a").AsTask().WaitAsync(Wait));
         Assert.Equal(1, await store.GetStreamVersionAsync("b").AsTask().WaitAsync(Wait));
         Assert.Equal([3L, 4, 5], (await store.ReadStreamAsync("a", 3, 10).AsTask().WaitAsync(Wait)).Select(e => e.Version));
+    }
+
+    [Fact]
+    public async Task OutcomesAreReadAfterAnOutcomeSeqWithALimitEachCarryingItsStreamVersion()
+    {
+        var store = await CreateStoreAsync();
+        var history = new SignalHistory(store, new EventNamespace(null), NullLogger<SignalHistory>.Instance);
+        var outcomes = Enumerable.Range(1, 5)
+            .Select(seq => TestSignals.Outcome(TestSignals.Signal("BTCUSDT", seq), outcomeSeq: seq))
+            .Select(o => EventSerializer.Serialize(new SignalResolved(o), Guid.NewGuid(), DateTimeOffset.UnixEpoch))
+            .ToArray();
+
+        // An outcome stored before outcomeSeq existed has none in its JSON: its stream version is its outcomeSeq.
+        var legacy = Encoding.UTF8.GetString(outcomes[4].Data.Span).Replace("\"outcomeSeq\":5,", "", StringComparison.Ordinal);
+        Assert.DoesNotContain("outcomeSeq", legacy, StringComparison.Ordinal);
+        outcomes[4] = outcomes[4] with { Data = Encoding.UTF8.GetBytes(legacy) };
+        await store.AppendAsync(Group(new StreamAppend(EventStreams.Outcomes("BTCUSDT"), EventStreams.OutcomesType, ExpectedVersions.NoStream, outcomes))).AsTask().WaitAsync(Wait);
+
+        var page = await history.ReadOutcomesAsync("BTCUSDT", 1, 3, default).AsTask().WaitAsync(Wait);
+        Assert.Equal([(2L, 2L), (3L, 3L), (4L, 4L)], page.Select(o => (o.OutcomeSeq, o.SignalSeq)));
+        Assert.Equal([5L], (await history.ReadOutcomesAsync("BTCUSDT", 4, 10, default).AsTask().WaitAsync(Wait)).Select(o => o.OutcomeSeq));
+        Assert.Empty(await history.ReadOutcomesAsync("BTCUSDT", 5, 10, default).AsTask().WaitAsync(Wait));
+        Assert.Empty(await history.ReadOutcomesAsync("ETHUSDT", 0, 10, default).AsTask().WaitAsync(Wait));
+        Assert.Equal(5, await history.GetLastOutcomeSeqAsync("BTCUSDT", default).AsTask().WaitAsync(Wait));
+        Assert.Equal(OutcomeKind.Win, page[0].Outcome);
     }
 
     [Fact]

@@ -176,6 +176,11 @@ public sealed class SubscribeJoinTests : IAsyncDisposable
 
         public ValueTask<long> GetLastSeqAsync(string symbol, CancellationToken cancellationToken) => Inner.GetLastSeqAsync(symbol, cancellationToken);
 
+        public ValueTask<long> GetLastOutcomeSeqAsync(string symbol, CancellationToken cancellationToken) => Inner.GetLastOutcomeSeqAsync(symbol, cancellationToken);
+
+        public ValueTask<IReadOnlyList<SignalOutcome>> ReadOutcomesAsync(string symbol, long afterOutcomeSeq, int limit, CancellationToken cancellationToken) =>
+            Inner.ReadOutcomesAsync(symbol, afterOutcomeSeq, limit, cancellationToken);
+
         public async ValueTask<IReadOnlyList<Signal>> ReadSignalsAsync(string symbol, long afterSeq, int limit, CancellationToken cancellationToken)
         {
             RangeReads++;

@@ -12,6 +12,7 @@ internal sealed class InMemorySignalHistory : ISignalHistory
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, List<Signal>> _signals = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<SignalOutcome>> _outcomes = new(StringComparer.Ordinal);
 
     public int Reads { get; private set; }
 
@@ -30,6 +31,50 @@ internal sealed class InMemorySignalHistory : ISignalHistory
             }
 
             list.Add(signal);
+        }
+    }
+
+    /// <summary>Stores a numbered outcome (an unnumbered or shadow one is not part of the outcomes stream).</summary>
+    public void Append(SignalOutcome outcome)
+    {
+        if (outcome.OutcomeSeq == 0)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (!_outcomes.TryGetValue(outcome.Symbol, out var list))
+            {
+                _outcomes[outcome.Symbol] = list = [];
+            }
+
+            if (list.Count + 1 != outcome.OutcomeSeq)
+            {
+                throw new InvalidOperationException($"test store: {outcome.Symbol} outcomeSeq {outcome.OutcomeSeq} after {list.Count}");
+            }
+
+            list.Add(outcome);
+        }
+    }
+
+    public ValueTask<long> GetLastOutcomeSeqAsync(string symbol, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult(_outcomes.TryGetValue(symbol, out var list) ? (long)list.Count : 0L);
+        }
+    }
+
+    public ValueTask<IReadOnlyList<SignalOutcome>> ReadOutcomesAsync(string symbol, long afterOutcomeSeq, int limit, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            Reads++;
+            IReadOnlyList<SignalOutcome> result = _outcomes.TryGetValue(symbol, out var list)
+                ? list.Where(o => o.OutcomeSeq > afterOutcomeSeq).Take(limit).ToArray()
+                : [];
+            return ValueTask.FromResult(result);
         }
     }
 
@@ -65,7 +110,7 @@ internal sealed class InMemorySignalHistory : ISignalHistory
     }
 }
 
-/// <summary>Stands in for the event writer: stores each signal, then (its "commit" done) hands it to the publishers.</summary>
+/// <summary>Stands in for the event writer: stores each signal and numbered outcome, then (its "commit" done) hands it to the publishers.</summary>
 internal sealed class StoreWriterOutput(InMemorySignalHistory store) : IDurableEngineOutput
 {
     public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken) => ValueTask.CompletedTask;
@@ -78,6 +123,9 @@ internal sealed class StoreWriterOutput(InMemorySignalHistory store) : IDurableE
 
     public ValueTask OnShadowSignalAsync(Signal signal, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-    public ValueTask OnOutcomeAsync(SignalOutcome outcome, IEngineOutput committed, CancellationToken cancellationToken) =>
-        committed.OnOutcomeAsync(outcome, cancellationToken);
+    public ValueTask OnOutcomeAsync(SignalOutcome outcome, IEngineOutput committed, CancellationToken cancellationToken)
+    {
+        store.Append(outcome);
+        return committed.OnOutcomeAsync(outcome, cancellationToken);
+    }
 }

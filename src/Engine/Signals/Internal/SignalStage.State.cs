@@ -212,13 +212,20 @@ internal sealed partial class SignalStage
         public TimeframeView ShadowView { get; }
     }
 
-    /// <summary>State of one symbol, shared by its timeframes: the fusion views and the seq, behind <see cref="Gate"/>.</summary>
+    /// <summary>State of one symbol, shared by its timeframes: the fusion views and the seq, behind <see cref="Gate"/>; the outcomeSeq behind <see cref="OutcomeGate"/>.</summary>
     private sealed class SymbolState(int fusionFamilies)
     {
         public SemaphoreSlim Gate { get; } = new(1, 1);
 
         /// <summary>The last published seq, or -1 before it has been read from the store.</summary>
         public long LastSeq { get; set; } = -1;
+
+        /// <summary>Guards <see cref="LastOutcomeSeq"/> and the outcomes' hand-off; apart from <see cref="Gate"/>, which a
+        /// decision holds while it waits on the outputs.</summary>
+        public SemaphoreSlim OutcomeGate { get; } = new(1, 1);
+
+        /// <summary>The last published outcomeSeq, or -1 before it has been read from the store.</summary>
+        public long LastOutcomeSeq { get; set; } = -1;
 
         /// <summary>The latest live view per timeframe, indexed by <see cref="Timeframe"/>.</summary>
         public TimeframeView?[] Views { get; } = new TimeframeView?[Timeframes.All.Count];

@@ -191,11 +191,11 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
     private async ValueTask ResolveThenDecideAsync(
         StreamState stream, List<(OpenSignal Open, SignalOutcome Outcome)> resolved, ClosedCandleResult result, CancellationToken cancellationToken)
     {
-        foreach (var (open, outcome) in resolved)
+        foreach (var (open, resolvedOutcome) in resolved)
         {
             // Emitted before it leaves the open set: if the output fails (shutdown), the signal is still open and
             // resolves again on the next candle instead of being lost.
-            await _outputs.OnOutcomeAsync(outcome, cancellationToken).ConfigureAwait(false);
+            var outcome = await EmitOutcomeAsync(resolvedOutcome, cancellationToken).ConfigureAwait(false);
             lock (stream.Gate)
             {
                 var i = stream.IndexOf(open.Signal.Id);
@@ -224,7 +224,7 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
             return default;
         }
 
-        var symbol = _symbols.GetOrAdd(result.Update.Candle.Symbol, static (_, families) => new SymbolState(families), _rules.FusionFamilies.Length);
+        var symbol = SymbolOf(result.Update.Candle.Symbol);
         // A zero timeout never waits, so there is nothing to cancel: a cancelled token must not fail the fast path.
         if (!symbol.Gate.Wait(0, CancellationToken.None))
         {
@@ -437,6 +437,41 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
         _metrics.SignalPublished(signal);
         Log.SignalPublished(_logger, signal.Id, signal.Seq, signal.Direction, signal.Confidence, signal.FusionScore, signal.Entry, signal.Target, signal.Stop);
         return signal.Seq;
+    }
+
+    /// <summary>
+    /// The one place a published outcome gets its outcomeSeq. The symbol's timeframes resolve concurrently, so the
+    /// numbering and the hand-off happen under the symbol's outcome gate: outcomeSeqs reach the writer in order, without
+    /// holes. Shadow outcomes are never published and keep 0.
+    /// </summary>
+    private async ValueTask<SignalOutcome> EmitOutcomeAsync(SignalOutcome outcome, CancellationToken cancellationToken)
+    {
+        if (outcome.IsShadow)
+        {
+            await _outputs.OnOutcomeAsync(outcome, cancellationToken).ConfigureAwait(false);
+            return outcome;
+        }
+
+        var symbol = SymbolOf(outcome.Symbol);
+        await symbol.OutcomeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (symbol.LastOutcomeSeq < 0)
+            {
+                symbol.LastOutcomeSeq = Math.Max(0, await _sequence.GetLastOutcomeSeqAsync(outcome.Symbol, cancellationToken).ConfigureAwait(false));
+            }
+
+            var numbered = outcome with { OutcomeSeq = symbol.LastOutcomeSeq + 1 };
+
+            // Taken only once the outputs have it, as a signal's seq: a failed hand-off leaves no hole.
+            await _outputs.OnOutcomeAsync(numbered, cancellationToken).ConfigureAwait(false);
+            symbol.LastOutcomeSeq = numbered.OutcomeSeq;
+            return numbered;
+        }
+        finally
+        {
+            symbol.OutcomeGate.Release();
+        }
     }
 
     /// <summary>Shadow signals carry seq 0: they are never published, so they must not consume the public sequence.</summary>
