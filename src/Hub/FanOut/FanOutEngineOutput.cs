@@ -64,6 +64,7 @@ internal sealed class FanOutEngineOutput(SymbolFeeds? localFeeds, ISignalBus? bu
             return ValueTask.CompletedTask;
         }
 
+        // Fire-and-forget like a signal: an outcome the bus loses is a hole in the outcomeSeqs its hub nodes repair from the store.
         bus?.TryPublish(BusMessage.For(outcome));
         notifications?.Published(outcome.Symbol);
         return localFeeds is null

@@ -7,7 +7,8 @@ namespace SignalStream.Hub.FanOut;
 /// </summary>
 /// <remarks>
 /// The bus may lose messages (Redis pub/sub drops whatever is sent while a subscriber is away): receivers detect the
-/// hole through <see cref="Signal.Seq"/> and repair it from the store, so an implementation must keep per-symbol order
+/// hole through <see cref="Signal.Seq"/> and <see cref="SignalOutcome.OutcomeSeq"/> and repair it from the store (a lost
+/// closed candle is not repaired), so an implementation must keep per-symbol order
 /// but need not be reliable. Today's implementation is Redis pub/sub (<see cref="Redis.RedisSignalBus"/>); the official
 /// SignalR Redis backplane, where available, would sit behind this same seam.
 /// </remarks>

@@ -64,6 +64,21 @@ internal sealed partial class SignalHistoryReader
             Math.Max(afterSeq, 0), limit, cancellationToken);
     }
 
+    public ValueTask<long> GetLastOutcomeSeqAsync(string symbol, CancellationToken cancellationToken) =>
+        ReadAsync(symbol, static (history, symbol, _, _, ct) => history.GetLastOutcomeSeqAsync(symbol, ct), 0, 0, cancellationToken);
+
+    /// <summary>Outcomes with outcomeSeq &gt; <paramref name="afterOutcomeSeq"/>, oldest first, from at most <paramref name="limit"/> stored.</summary>
+    public ValueTask<IReadOnlyList<SignalOutcome>> ReadOutcomesAsync(string symbol, long afterOutcomeSeq, int limit, CancellationToken cancellationToken)
+    {
+        if (afterOutcomeSeq == long.MaxValue || limit <= 0)
+        {
+            return ValueTask.FromResult<IReadOnlyList<SignalOutcome>>([]);
+        }
+
+        return ReadAsync(symbol, static (history, symbol, after, limit, ct) => history.ReadOutcomesAsync(symbol, after, limit, ct),
+            Math.Max(afterOutcomeSeq, 0), limit, cancellationToken);
+    }
+
     public ValueTask<IReadOnlyList<Signal>> ReadLatestSignalsAsync(string symbol, CancellationToken cancellationToken) =>
         ReadAsync(symbol, static (history, symbol, _, _, ct) => history.ReadLatestSignalsAsync(symbol, ct), 0, 0, cancellationToken);
 

@@ -20,6 +20,10 @@ internal sealed class SignalSubscription(ConnectionState connection, string symb
     /// <remarks>Written under the symbol's delivery lock before the subscription joins the live stream.</remarks>
     public long SkipUpTo { get; set; }
 
+    /// <summary>Live outcomes up to this outcomeSeq were returned by Subscribe, or delivered before it joined.</summary>
+    /// <remarks>Written under the symbol's delivery lock before the subscription joins the live stream.</remarks>
+    public long SkipOutcomesUpTo { get; set; }
+
     public static ushort MaskOf(IEnumerable<Timeframe> timeframes)
     {
         ushort mask = 0;
@@ -32,6 +36,11 @@ internal sealed class SignalSubscription(ConnectionState connection, string symb
     }
 
     public bool Covers(Timeframe timeframe) => (TimeframeMask & (1 << (int)timeframe)) != 0;
+
+    /// <summary>An outcome numbered above what Subscribe returned (an unnumbered one, from an older engine, always),
+    /// of a covered timeframe, whose signal had the confidence asked for (unknown: sent).</summary>
+    public bool Wants(SignalOutcome outcome, double signalConfidence) =>
+        (outcome.OutcomeSeq == 0 || outcome.OutcomeSeq > SkipOutcomesUpTo) && Covers(outcome.Timeframe) && signalConfidence >= MinConfidence;
 
     public bool Wants(Signal signal) => signal.Seq > SkipUpTo && Covers(signal.Timeframe) && signal.Confidence >= MinConfidence;
 }

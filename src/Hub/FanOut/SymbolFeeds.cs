@@ -68,14 +68,15 @@ internal sealed partial class SymbolFeeds : IBusListener, IHostedService, IDispo
     }
 
     /// <summary>
-    /// Subscribes a connection to its symbol's signals, the feed created (and subscribed on the bus) when missing:
-    /// what it missed after <paramref name="afterSeq"/> (or the latest per timeframe), then live.
+    /// Subscribes a connection to its symbol's signals and outcomes, the feed created (and subscribed on the bus) when
+    /// missing: what it missed after <paramref name="afterSeq"/> (or the latest per timeframe) and, when given, the
+    /// outcomes after <paramref name="afterOutcomeSeq"/>, then live.
     /// </summary>
     public async ValueTask<SubscribeResult> SubscribeAsync(
-        SignalSubscription subscription, long? afterSeq, IReadOnlyList<string> timeframeNames, CancellationToken cancellationToken)
+        SignalSubscription subscription, long? afterSeq, long? afterOutcomeSeq, IReadOnlyList<string> timeframeNames, CancellationToken cancellationToken)
     {
         var feed = await GetOrCreateAsync(subscription.Symbol, cancellationToken).ConfigureAwait(false);
-        return await feed.SubscribeAsync(subscription, afterSeq, timeframeNames, cancellationToken).ConfigureAwait(false);
+        return await feed.SubscribeAsync(subscription, afterSeq, afterOutcomeSeq, timeframeNames, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Stops a symbol's signals for a connection (nothing happens without a feed).</summary>
@@ -105,8 +106,9 @@ internal sealed partial class SymbolFeeds : IBusListener, IHostedService, IDispo
             case BusMessageKind.Candle when feed.HasCandleSubscribers(message.Candle!.Timeframe):
             case BusMessageKind.Signal:
             case BusMessageKind.Outcome:
-                // A full queue loses the message here: signals and outcomes are repaired from the store like any hole;
-                // a closed candle is in the store for /api and the next bar replaces it on screen.
+                // A full queue loses the message here: signals (by seq) and outcomes (by outcomeSeq) are repaired from
+                // the store like any hole, when the next one or the periodic catch-up shows it. A closed candle is
+                // not: live candles are never replayed, and the next bar replaces it on screen (docs/hub.md).
                 if (!feed.TryPost(new FeedItem(message.Signal, message.Outcome, message.Candle)))
                 {
                     Log.InboundFull(_context.Logger, message.Symbol);

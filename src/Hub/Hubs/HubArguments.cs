@@ -82,6 +82,10 @@ internal static class HubArguments
         ? throw new HubException($"afterSeq is {value}; it must be 0 or more (the last seq you received, 0 for everything).")
         : value;
 
+    public static long? AfterOutcomeSeq(long? value) => value is < 0
+        ? throw new HubException($"afterOutcomeSeq is {value}; it must be 0 or more (the last outcomeSeq you received, or the latestOutcomeSeq of your last Subscribe).")
+        : value;
+
     private static bool IsAsciiAlphanumeric(string text)
     {
         foreach (var c in text)

@@ -37,12 +37,13 @@ internal sealed partial class SignalHub(
         return Task.CompletedTask;
     }
 
-    /// <summary>Subscribes to a symbol's signals; returns what was missed after <c>afterSeq</c> (or the latest per timeframe).</summary>
+    /// <summary>Subscribes to a symbol's signals; returns what was missed after <c>afterSeq</c> (or the latest per timeframe)
+    /// and the outcomes after <c>afterOutcomeSeq</c>.</summary>
     public async Task<SubscribeResult> Subscribe(SubscribeRequest request)
     {
         if (request is null)
         {
-            throw new HubException("Subscribe needs one argument: {symbol, timeframes?, minConfidence?, afterSeq?}.");
+            throw new HubException("Subscribe needs one argument: {symbol, timeframes?, minConfidence?, afterSeq?, afterOutcomeSeq?}.");
         }
 
         var state = Current();
@@ -50,6 +51,7 @@ internal sealed partial class SignalHub(
         var timeframes = HubArguments.Timeframes(request.Timeframes, markets);
         var minConfidence = HubArguments.MinConfidence(request.MinConfidence);
         var afterSeq = HubArguments.AfterSeq(request.AfterSeq);
+        var afterOutcomeSeq = HubArguments.AfterOutcomeSeq(request.AfterOutcomeSeq);
         var limit = Limit(state);
         var subscription = new SignalSubscription(state, symbol, SignalSubscription.MaskOf(timeframes), minConfidence);
         if (!state.TryAddSignalSubscription(subscription, limit, out var replaced))
@@ -65,7 +67,7 @@ internal sealed partial class SignalHub(
         try
         {
             var names = Array.ConvertAll(timeframes, t => t.ToName());
-            return await feeds.SubscribeAsync(subscription, afterSeq, names, Context.ConnectionAborted);
+            return await feeds.SubscribeAsync(subscription, afterSeq, afterOutcomeSeq, names, Context.ConnectionAborted);
         }
         catch (SignalHistoryUnavailableException ex)
         {

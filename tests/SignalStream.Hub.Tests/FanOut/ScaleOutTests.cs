@@ -136,6 +136,95 @@ public abstract class ScaleOutScenarios
         Assert.Equal(Range(11, 30), returned.Concat(streamed)); // joined on seq: no gap, no duplicate
     }
 
+    private protected static long[] OutcomeSeqs(IEnumerable<JsonElement> outcomes) => outcomes.Select(o => o.GetProperty("outcomeSeq").GetInt64()).ToArray();
+
+    [Fact]
+    public async Task AnOutcomeLostOnTheBusReachesTheHubNodesClientFromTheStoreOnce()
+    {
+        var (engine, a, b) = await StartClusterAsync("Hub:CatchUpInterval=00:00:01");
+        await using var _ = engine;
+        await using var __ = a;
+        await using var ___ = b;
+        await using var client = await a.ConnectAsync();
+        await client.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
+        var signals = Enumerable.Range(1, 3).Select(seq => TestSignals.Signal("BTCUSDT", seq)).ToArray();
+        foreach (var signal in signals)
+        {
+            await engine.PublishAsync(signal);
+        }
+
+        Assert.Equal(Range(1, 3), Seqs(await client.NextEventsAsync(HubNames.SignalEvent, 3)));
+        try
+        {
+            await TestRedis.StopAsync();
+            await engine.PublishOutcomeAsync(TestSignals.Outcome(signals[0], outcomeSeq: 1)); // lost on the bus: only the store has it
+        }
+        finally
+        {
+            await TestRedis.StartAsync();
+        }
+
+        // The catch-up after the bus came back (or the periodic one) finds outcomeSeq 1 in the store.
+        Assert.Equal(new long[] { 1L }, OutcomeSeqs(await client.NextEventsAsync(HubNames.SignalResolvedEvent, 1, TimeSpan.FromSeconds(30))));
+
+        // Lost again, then revealed by the next live outcome: delivered in order before it, and nothing twice.
+        await TestRedis.StopAsync();
+        try
+        {
+            await engine.PublishOutcomeAsync(TestSignals.Outcome(signals[1], outcomeSeq: 2));
+        }
+        finally
+        {
+            await TestRedis.StartAsync();
+        }
+
+        await engine.PublishOutcomeAsync(TestSignals.Outcome(signals[2], OutcomeKind.Loss, outcomeSeq: 3));
+        Assert.Equal(new long[] { 2L, 3 }, OutcomeSeqs(await client.NextEventsAsync(HubNames.SignalResolvedEvent, 2, TimeSpan.FromSeconds(30))));
+        await Task.Delay(TimeSpan.FromSeconds(2)); // two catch-ups
+        Assert.False(client.TryNextEvent(out var extra), $"nothing after outcomeSeq 3, got {extra.Target}");
+    }
+
+    [Fact]
+    public async Task ResumeWithAfterOutcomeSeqReturnsTheOutcomesResolvedWhileTheClientWasAway()
+    {
+        var (engine, a, b) = await StartClusterAsync();
+        await using var _ = engine;
+        await using var __ = a;
+        await using var ___ = b;
+        var first = await a.ConnectAsync();
+        var joined = await first.InvokeAsync("Subscribe", new { symbol = "BTCUSDT" });
+        Assert.Equal(0, joined.GetProperty("latestOutcomeSeq").GetInt64());
+        Assert.Empty(joined.GetProperty("outcomes").EnumerateArray()); // not asked: nothing, as before
+        var signal = TestSignals.Signal("BTCUSDT", 1);
+        await engine.PublishAsync(signal);
+        Assert.Equal(new long[] { 1L }, Seqs(await first.NextEventsAsync(HubNames.SignalEvent, 1)));
+        await first.DisposeAsync();
+
+        await engine.PublishOutcomeAsync(TestSignals.Outcome(signal, outcomeSeq: 1));
+
+        foreach (var node in new[] { a, b })
+        {
+            await using var resumed = await node.ConnectAsync();
+            var result = await resumed.InvokeAsync("Subscribe", new { symbol = "BTCUSDT", afterSeq = 1, afterOutcomeSeq = 0 });
+            Assert.True(result.GetProperty("recovered").GetBoolean());
+            Assert.Empty(result.GetProperty("signals").EnumerateArray());
+
+            // Node A may not have taken outcomeSeq 1 off the bus yet (latestOutcomeSeq 0): then it comes live, right after.
+            var recovered = result.GetProperty("outcomes").EnumerateArray().ToList();
+            Assert.Equal(recovered.Count, result.GetProperty("latestOutcomeSeq").GetInt64());
+            var outcome = Assert.Single(recovered.Count > 0 ? recovered : await resumed.NextEventsAsync(HubNames.SignalResolvedEvent, 1));
+            Assert.Equal((1L, 1L, "win"), (outcome.GetProperty("outcomeSeq").GetInt64(), outcome.GetProperty("signalSeq").GetInt64(), outcome.GetProperty("outcome").GetString()));
+        }
+
+        await using var current = await b.ConnectAsync();
+        var upToDate = await current.InvokeAsync("Subscribe", new { symbol = "BTCUSDT", afterSeq = 1, afterOutcomeSeq = 1 });
+        Assert.Empty(upToDate.GetProperty("outcomes").EnumerateArray());
+        var second = TestSignals.Signal("BTCUSDT", 2);
+        await engine.PublishAsync(second);
+        await engine.PublishOutcomeAsync(TestSignals.Outcome(second, outcomeSeq: 2));
+        Assert.Equal(new long[] { 2L }, OutcomeSeqs(await current.NextEventsAsync(HubNames.SignalResolvedEvent, 1))); // live after the join, once
+    }
+
     [Fact]
     public async Task ResumeBeyondTheBoundSaysSoAndReturnsTheNewest()
     {

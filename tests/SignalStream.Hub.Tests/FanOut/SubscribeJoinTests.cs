@@ -43,7 +43,7 @@ public sealed class SubscribeJoinTests : IAsyncDisposable
         await PublishAsync(1, 5, Timeframe.OneMinute);
         var (subscriber, pipe) = Subscriber();
         _store.HoldReads();
-        var subscribing = _feed.SubscribeAsync(subscriber, 0, ["1m"], CancellationToken.None).AsTask();
+        var subscribing = _feed.SubscribeAsync(subscriber, 0, null, ["1m"], CancellationToken.None).AsTask();
         await _store.ReadHeld.WaitAsync(TimeSpan.FromSeconds(20)); // it read 1..5 and waits
 
         await PublishAsync(6, 8, Timeframe.OneMinute);
@@ -65,7 +65,7 @@ public sealed class SubscribeJoinTests : IAsyncDisposable
         await PublishAsync(1, 5, Timeframe.OneMinute);
         var (subscriber, pipe) = Subscriber();
         _store.HoldReads();
-        var subscribing = _feed.SubscribeAsync(subscriber, 1, ["1m"], CancellationToken.None).AsTask(); // the ring has 3..5
+        var subscribing = _feed.SubscribeAsync(subscriber, 1, null, ["1m"], CancellationToken.None).AsTask(); // the ring has 3..5
         await _store.ReadHeld.WaitAsync(TimeSpan.FromSeconds(20));
 
         await PublishAsync(6, 10, Timeframe.OneMinute); // the ring of three now starts at 8
@@ -86,7 +86,7 @@ public sealed class SubscribeJoinTests : IAsyncDisposable
         await PublishAsync(2, 2, Timeframe.FiveMinutes);
         var (subscriber, pipe) = Subscriber();
         _store.HoldReads();
-        var subscribing = _feed.SubscribeAsync(subscriber, null, ["1m", "5m"], CancellationToken.None).AsTask();
+        var subscribing = _feed.SubscribeAsync(subscriber, null, null, ["1m", "5m"], CancellationToken.None).AsTask();
         await _store.ReadHeld.WaitAsync(TimeSpan.FromSeconds(20)); // it read {1m: 1, 5m: 2}
 
         await PublishAsync(3, 3, Timeframe.OneMinute);

@@ -35,7 +35,7 @@ public sealed class SymbolFeedFanOutTests
             var state = new ConnectionState(connection.Context, options, TimeProvider.System, _ => { });
             // Every third subscriber wants only 5m signals: the filter must hold in every worker's share.
             var mask = SignalSubscription.MaskOf(i % 3 == 0 ? [Timeframe.FiveMinutes] : Timeframes.All);
-            await feed.SubscribeAsync(new SignalSubscription(state, "BTCUSDT", mask, 0), null, ["1m"], CancellationToken.None);
+            await feed.SubscribeAsync(new SignalSubscription(state, "BTCUSDT", mask, 0), null, null, ["1m"], CancellationToken.None);
             pipes.Add(connection.ToClient);
         }
 

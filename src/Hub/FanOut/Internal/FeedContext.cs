@@ -28,9 +28,9 @@ internal sealed class FeedContext(
 
 /// <summary>An item of a symbol's ordered inbound queue: a signal, an outcome, a candle update, or a catch-up.</summary>
 internal readonly record struct FeedItem(
-    Contracts.Signal? Signal, Contracts.SignalOutcome? Outcome, Contracts.CandleMessage? Candle = null, long CatchUpTo = 0)
+    Contracts.Signal? Signal, Contracts.SignalOutcome? Outcome, Contracts.CandleMessage? Candle = null, long CatchUpTo = 0, long CatchUpOutcomesTo = 0)
 {
-    /// <summary>Fill from the store what was not delivered up to <paramref name="seq"/>, the store's last seq as read
-    /// (outside the delivery lock) after a bus outage or periodically.</summary>
-    public static FeedItem CatchUp(long seq) => new(null, null, null, seq);
+    /// <summary>Fill from the store what was not delivered up to <paramref name="seq"/> and <paramref name="outcomeSeq"/>,
+    /// the store's last ones as read (outside the delivery lock) after a bus outage or periodically.</summary>
+    public static FeedItem CatchUp(long seq, long outcomeSeq) => new(null, null, null, seq, outcomeSeq);
 }

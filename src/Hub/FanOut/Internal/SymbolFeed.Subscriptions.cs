@@ -22,14 +22,21 @@ internal sealed partial class SymbolFeed
     /// delivery lock held that long by a hole repair) throws <see cref="SignalHistoryUnavailableException"/>; nothing
     /// changed for anyone.
     /// </remarks>
+    /// <para>
+    /// Outcomes join the same way on outcomeSeq, at the same moment: the outcomes after <c>afterOutcomeSeq</c> up to the
+    /// delivered outcomeSeq D' are returned (from the store, and from the recent ones delivered while it was read), and
+    /// live outcomes start at D' + 1.
+    /// </para>
     public async ValueTask<SubscribeResult> SubscribeAsync(
-        SignalSubscription subscription, long? afterSeq, IReadOnlyList<string> timeframeNames, CancellationToken cancellationToken)
+        SignalSubscription subscription, long? afterSeq, long? afterOutcomeSeq, IReadOnlyList<string> timeframeNames, CancellationToken cancellationToken)
     {
         StoreView? view = null;
+        OutcomeView? outcomeView = null;
         var waitedForAfterSeq = false;
         for (var reads = 0; ; reads++)
         {
             Join? join;
+            OutcomeJoin? outcomes = null;
             await EnterAsync(cancellationToken).ConfigureAwait(false);
             try
             {
@@ -38,10 +45,21 @@ internal sealed partial class SymbolFeed
                     : TryJoinLatest(view, final: reads >= MaxStoreReads);
                 if (join is not null && (!join.Beyond || waitedForAfterSeq))
                 {
-                    subscription.SkipUpTo = join.SkipUpTo;
-                    join.Signals.RemoveAll(s => !subscription.Covers(s.Timeframe) || s.Confidence < subscription.MinConfidence);
-                    AddSubscriber(subscription);
-                    return new SubscribeResult(Symbol, timeframeNames, join.LatestSeq, join.Recovered, join.Signals, join.Reason);
+                    outcomes = TryJoinOutcomes(afterOutcomeSeq, outcomeView, final: reads >= MaxStoreReads);
+                    if (outcomes is not null)
+                    {
+                        subscription.SkipUpTo = join.SkipUpTo;
+                        subscription.SkipOutcomesUpTo = outcomes.SkipUpTo;
+                        join.Signals.RemoveAll(s => !subscription.Covers(s.Timeframe) || s.Confidence < subscription.MinConfidence);
+                        outcomes.Outcomes.RemoveAll(o => !subscription.Covers(o.Timeframe) || ResolvedConfidence(o) < subscription.MinConfidence);
+                        AddSubscriber(subscription);
+                        var reason = join.Reason is null ? outcomes.Reason : outcomes.Reason is null ? join.Reason : join.Reason + " " + outcomes.Reason;
+                        return new SubscribeResult(Symbol, timeframeNames, join.LatestSeq, join.Recovered && outcomes.Recovered, join.Signals, reason)
+                        {
+                            LatestOutcomeSeq = outcomes.LatestOutcomeSeq,
+                            Outcomes = outcomes.Outcomes,
+                        };
+                    }
                 }
             }
             finally
@@ -49,17 +67,158 @@ internal sealed partial class SymbolFeed
                 _deliveryLock.Release();
             }
 
-            if (join is { Beyond: true })
+            if (join is { Beyond: true } && !waitedForAfterSeq)
             {
                 waitedForAfterSeq = true;
                 view = await WaitForSeqAsync(afterSeq!.Value, view, cancellationToken).ConfigureAwait(false);
             }
-            else
+            else if (join is null)
             {
                 view = await ReadStoreAsync(afterSeq, DeliveredSeq, cancellationToken).ConfigureAwait(false);
             }
+            else
+            {
+                outcomeView = await ReadOutcomesAsync(afterOutcomeSeq, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
+
+    /// <summary>
+    /// The outcomes' join under the lock: D' is the delivered outcomeSeq (a new feed's set from the store's last one as
+    /// read). Without afterOutcomeSeq nothing is returned; with it, the outcomes after it up to D' (at most the resume
+    /// bound, the newest ones). Null when the store must be read (again).
+    /// </summary>
+    private OutcomeJoin? TryJoinOutcomes(long? afterOutcomeSeq, OutcomeView? view, bool final)
+    {
+        if (_deliveredOutcome < 0)
+        {
+            if (_context.History is not null && view is null)
+            {
+                return null;
+            }
+
+            Volatile.Write(ref _deliveredOutcome, view?.LastOutcomeSeq ?? 0);
+        }
+
+        var delivered = _deliveredOutcome;
+        if (afterOutcomeSeq is not long after)
+        {
+            return new OutcomeJoin(delivered, true, [], null, delivered);
+        }
+
+        if (after >= delivered)
+        {
+            if (after > delivered && _context.History is not null && view is null)
+            {
+                return null; // ahead of this node: the store's last outcomeSeq tells whether it exists at all
+            }
+
+            // Within the store's last one the client only saw them on a node further on; beyond it, they do not exist.
+            var newest = Math.Max(delivered, view?.LastOutcomeSeq ?? delivered);
+            return after <= newest
+                ? new OutcomeJoin(after, true, [], null, after)
+                : new OutcomeJoin(delivered, false, [], $"afterOutcomeSeq {after} is beyond the newest {Symbol} outcome (outcomeSeq {newest}): " +
+                    $"the signal store was reset, or this position is not from this deployment. Live outcomes follow from outcomeSeq {delivered + 1}.", delivered);
+        }
+
+        var bound = _context.Options.MaxRecoverySignals;
+        var missed = delivered - after;
+        var from = missed > bound ? delivered - bound : after;
+        var outcomes = new List<SignalOutcome>();
+        var expected = from + 1;
+        if (view is not null && view.ReadAfter <= from)
+        {
+            foreach (var outcome in view.Outcomes)
+            {
+                if (outcome.OutcomeSeq < expected)
+                {
+                    continue;
+                }
+
+                if (outcome.OutcomeSeq > delivered)
+                {
+                    break;
+                }
+
+                // A gap in a store read is a skipped event (see FillOutcomesAsync), not one still to come.
+                if (!outcome.IsShadow)
+                {
+                    outcomes.Add(outcome);
+                }
+
+                expected = outcome.OutcomeSeq + 1;
+            }
+
+            if (view.Outcomes.Count < view.Limit)
+            {
+                // The read reached the store's end as it was then: anything newer was delivered here since, or is on its way.
+                expected = Math.Max(expected, Math.Min(delivered, view.LastOutcomeSeq) + 1);
+            }
+        }
+
+        if (expected <= delivered)
+        {
+            var recent = 0;
+            foreach (var outcome in _recentOutcomes)
+            {
+                if (outcome.OutcomeSeq >= expected && outcome.OutcomeSeq <= delivered)
+                {
+                    if (outcome.OutcomeSeq != expected && recent == 0)
+                    {
+                        break;
+                    }
+
+                    outcomes.Add(outcome);
+                    expected = outcome.OutcomeSeq + 1;
+                    recent++;
+                }
+            }
+        }
+
+        if (expected <= delivered)
+        {
+            if (_context.History is null)
+            {
+                return new OutcomeJoin(delivered, false, outcomes, $"This node keeps only its last {_recentOutcomes.Count} outcomes of {Symbol} in memory and has " +
+                    $"no signal store; outcomes after outcomeSeq {after} cannot all be recovered here.", delivered);
+            }
+
+            if (!final)
+            {
+                return null;
+            }
+
+            return new OutcomeJoin(delivered, false, outcomes, $"The signal store does not have {Symbol} outcomeSeq {expected} yet; retry Subscribe with the same afterOutcomeSeq.", delivered);
+        }
+
+        return missed > bound
+            ? new OutcomeJoin(delivered, false, outcomes, $"{missed} outcomes of {Symbol} were missed after outcomeSeq {after}, more than the resume limit of {bound}; " +
+                $"these are the newest {bound}.", delivered)
+            : new OutcomeJoin(delivered, true, outcomes, null, delivered);
+    }
+
+    /// <summary>Reads what the outcomes' join needs, outside the delivery lock: the store's last outcomeSeq and the
+    /// outcomes after afterOutcomeSeq (at most the resume bound, the newest ones).</summary>
+    private async ValueTask<OutcomeView> ReadOutcomesAsync(long? afterOutcomeSeq, CancellationToken cancellationToken)
+    {
+        var history = _context.History!;
+        var last = await history.GetLastOutcomeSeqAsync(Symbol, cancellationToken).ConfigureAwait(false);
+        var bound = _context.Options.MaxRecoverySignals;
+        if (afterOutcomeSeq is not long after || after >= last)
+        {
+            return new OutcomeView(last, last, bound, []);
+        }
+
+        var from = last - after > bound ? last - bound : after;
+        var stored = await history.ReadOutcomesAsync(Symbol, from, bound, cancellationToken).ConfigureAwait(false);
+        return new OutcomeView(last, from, bound, stored);
+    }
+
+    /// <summary>What a Subscribe read of the outcomes: the store's last outcomeSeq, and those read after <see cref="ReadAfter"/> (at most <see cref="Limit"/>).</summary>
+    private sealed record OutcomeView(long LastOutcomeSeq, long ReadAfter, int Limit, IReadOnlyList<SignalOutcome> Outcomes);
+
+    /// <summary>The outcomes' answer: the join point, recovery, the outcomes returned, and the last outcomeSeq not sent live.</summary>
+    private sealed record OutcomeJoin(long LatestOutcomeSeq, bool Recovered, List<SignalOutcome> Outcomes, string? Reason, long SkipUpTo);
 
     public async ValueTask UnsubscribeAsync(ConnectionState connection)
     {

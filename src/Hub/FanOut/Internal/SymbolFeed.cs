@@ -7,8 +7,8 @@ namespace SignalStream.Hub.FanOut.Internal;
 
 /// <summary>
 /// One symbol's delivery on this node: a single loop takes signals and outcomes in arrival order, guarantees contiguous
-/// seq (drops duplicates, fills holes from the store before going past them), keeps the recent-signal ring, and hands
-/// each message, serialized once, to the matching subscribers' outbound queues.
+/// seq and outcomeSeq (drops duplicates, fills holes from the store before going past them), keeps the recent signals
+/// and outcomes, and hands each message, serialized once, to the matching subscribers' outbound queues.
 /// </summary>
 /// <remarks>
 /// The delivery lock is held while a message is processed and while <see cref="SubscribeAsync"/> joins its snapshot
@@ -24,10 +24,12 @@ internal sealed partial class SymbolFeed
     private readonly Lock _candleGate = new();
     private readonly Channel<FeedItem> _inbound;
     private readonly SignalRing _ring;
+    private readonly Queue<SignalOutcome> _recentOutcomes = new();
     private readonly ConnectionState[][] _candleSubscribers;
     private readonly CancellationToken _stopping;
     private SignalSubscription[] _subscribers = [];
     private long _delivered = -1;
+    private long _deliveredOutcome = -1;
     private int _catchingUp;
 
     public SymbolFeed(string symbol, FeedContext context, CancellationToken stopping)
@@ -51,6 +53,9 @@ internal sealed partial class SymbolFeed
     /// <summary>The newest seq delivered on this node, or -1 before the first signal or subscribe.</summary>
     public long DeliveredSeq => Volatile.Read(ref _delivered);
 
+    /// <summary>The newest outcomeSeq delivered on this node, or -1 before the first numbered outcome or subscribe.</summary>
+    public long DeliveredOutcomeSeq => Volatile.Read(ref _deliveredOutcome);
+
     public Task Loop { get; }
 
     /// <summary>Posts without waiting (bus receive path): false when the queue is full — the message is then lost here
@@ -63,9 +68,9 @@ internal sealed partial class SymbolFeed
     public void Complete() => _inbound.Writer.TryComplete();
 
     /// <summary>
-    /// Compares the delivered seq with the store's last seq and, when the store is ahead, queues a fill up to it (signals
-    /// lost at the tail of a quiet symbol, or while the bus was away). The store is read here, outside the delivery
-    /// lock, so an unreachable store delays nothing but this check; one check runs at a time.
+    /// Compares the delivered seq and outcomeSeq with the store's last ones and, when the store is ahead, queues a fill up
+    /// to them (signals or outcomes lost at the tail of a quiet symbol, or while the bus was away). The store is read
+    /// here, outside the delivery lock, so an unreachable store delays nothing but this check; one check runs at a time.
     /// </summary>
     public void RequestCatchUp()
     {
@@ -82,7 +87,8 @@ internal sealed partial class SymbolFeed
         try
         {
             var last = await history.GetLastSeqAsync(Symbol, _stopping).ConfigureAwait(false);
-            if (last > DeliveredSeq && !TryPost(FeedItem.CatchUp(last)))
+            var lastOutcome = DeliveredOutcomeSeq < 0 ? 0 : await history.GetLastOutcomeSeqAsync(Symbol, _stopping).ConfigureAwait(false);
+            if ((last > DeliveredSeq || (DeliveredOutcomeSeq >= 0 && lastOutcome > DeliveredOutcomeSeq)) && !TryPost(FeedItem.CatchUp(last, lastOutcome)))
             {
                 Log.CatchUpQueueFull(_context.Logger, Symbol);
             }
@@ -154,18 +160,144 @@ internal sealed partial class SymbolFeed
         else if (item.Outcome is { } outcome)
         {
             await EnsureInitializedAsync(null, cancellationToken).ConfigureAwait(false);
-            if (_delivered >= 0 && outcome.SignalSeq > _delivered)
+            if (outcome.OutcomeSeq > 0)
             {
-                // The resolved signal itself was lost on the way: deliver it (and what precedes it) first.
-                await FillAsync(outcome.SignalSeq, cancellationToken).ConfigureAwait(false);
+                await EnsureOutcomesInitializedAsync(outcome.OutcomeSeq, cancellationToken).ConfigureAwait(false);
+                if (outcome.OutcomeSeq <= _deliveredOutcome)
+                {
+                    return; // already delivered: a duplicate from the bus, or filled from the store first
+                }
+
+                if (outcome.OutcomeSeq > _deliveredOutcome + 1)
+                {
+                    await FillOutcomesAsync(outcome.OutcomeSeq - 1, cancellationToken).ConfigureAwait(false);
+                }
             }
 
-            EmitOutcome(outcome);
+            await EmitOutcomeAfterItsSignalAsync(outcome, cancellationToken).ConfigureAwait(false);
         }
-        else if (_delivered >= 0 && item.CatchUpTo > _delivered)
+        else
         {
-            await FillAsync(item.CatchUpTo, cancellationToken).ConfigureAwait(false);
+            if (_delivered >= 0 && item.CatchUpTo > _delivered)
+            {
+                await FillAsync(item.CatchUpTo, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (_deliveredOutcome >= 0 && item.CatchUpOutcomesTo > _deliveredOutcome)
+            {
+                await FillOutcomesAsync(item.CatchUpOutcomesTo, cancellationToken).ConfigureAwait(false);
+            }
         }
+    }
+
+    /// <summary>Emits an outcome; when its signal was lost on the way, that signal (and what precedes it) goes first.</summary>
+    private async ValueTask EmitOutcomeAfterItsSignalAsync(SignalOutcome outcome, CancellationToken cancellationToken)
+    {
+        if (_delivered >= 0 && outcome.SignalSeq > _delivered)
+        {
+            await FillAsync(outcome.SignalSeq, cancellationToken).ConfigureAwait(false);
+        }
+
+        EmitOutcome(outcome);
+    }
+
+    /// <summary>Sets the delivered outcomeSeq on first use, as <see cref="EnsureInitializedAsync"/> does the seq.</summary>
+    private async ValueTask EnsureOutcomesInitializedAsync(long firstOutcomeSeq, CancellationToken cancellationToken)
+    {
+        if (_deliveredOutcome >= 0)
+        {
+            return;
+        }
+
+        var start = firstOutcomeSeq - 1;
+        if (_context.History is { } history)
+        {
+            try
+            {
+                start = Math.Min(start, await history.GetLastOutcomeSeqAsync(Symbol, cancellationToken).ConfigureAwait(false));
+            }
+            catch (SignalHistoryUnavailableException)
+            {
+                // Logged by the reader: start at this outcome rather than hold the symbol's delivery.
+            }
+        }
+
+        Volatile.Write(ref _deliveredOutcome, start);
+    }
+
+    /// <summary>Delivers the stored outcomes after the delivered outcomeSeq up to <paramref name="upToOutcomeSeq"/>, as
+    /// <see cref="FillAsync"/> does signals.</summary>
+    private async ValueTask FillOutcomesAsync(long upToOutcomeSeq, CancellationToken cancellationToken)
+    {
+        var holeStart = _deliveredOutcome + 1;
+        if (_context.History is not { } history)
+        {
+            Log.OutcomeHoleWithoutStore(_context.Logger, Symbol, holeStart, upToOutcomeSeq);
+            SkipOutcomesTo(upToOutcomeSeq);
+            return;
+        }
+
+        var time = _context.Time;
+        var started = time.GetTimestamp();
+        var delay = _context.Options.HoleRetryDelay;
+        var repaired = 0;
+        while (_deliveredOutcome < upToOutcomeSeq)
+        {
+            var progressed = false;
+            try
+            {
+                var limit = (int)Math.Min(upToOutcomeSeq - _deliveredOutcome, 1000);
+                var stored = await history.ReadOutcomesAsync(Symbol, _deliveredOutcome, limit, cancellationToken).ConfigureAwait(false);
+                foreach (var outcome in stored)
+                {
+                    // The store's versions are contiguous; a gap in what it returns is an unreadable event or a shadow
+                    // outcome stored before they had their own stream, never one still to come.
+                    if (outcome.OutcomeSeq <= _deliveredOutcome || outcome.OutcomeSeq > upToOutcomeSeq)
+                    {
+                        continue;
+                    }
+
+                    await EmitOutcomeAfterItsSignalAsync(outcome, cancellationToken).ConfigureAwait(false);
+                    repaired++;
+                    progressed = true;
+                }
+            }
+            catch (SignalHistoryUnavailableException)
+            {
+                // Logged by the reader; retried below until Hub:HoleRepairTimeout.
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.StoreReadFailed(_context.Logger, ex, Symbol);
+            }
+
+            if (progressed || _deliveredOutcome >= upToOutcomeSeq)
+            {
+                continue;
+            }
+
+            if (time.GetElapsedTime(started) >= _context.Options.HoleRepairTimeout)
+            {
+                Log.OutcomeHoleNotRepaired(_context.Logger, Symbol, _deliveredOutcome + 1, upToOutcomeSeq, _context.Options.HoleRepairTimeout);
+                SkipOutcomesTo(upToOutcomeSeq);
+                break;
+            }
+
+            await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.TicksPerSecond));
+        }
+
+        if (repaired > 0)
+        {
+            _context.Metrics.HolesRepaired(repaired);
+            Log.OutcomeHoleRepaired(_context.Logger, Symbol, holeStart, _deliveredOutcome);
+        }
+    }
+
+    private void SkipOutcomesTo(long outcomeSeq)
+    {
+        Volatile.Write(ref _deliveredOutcome, outcomeSeq);
+        _recentOutcomes.Clear();
     }
 
     /// <summary>Sets the delivered seq on first use: the store's last seq (or, for a first live signal, the seq before it
@@ -286,21 +418,40 @@ internal sealed partial class SymbolFeed
         if (subscribers.Length > 0)
         {
             var message = HubFrames.Invocation(HubNames.SignalEvent, signal, ContractsJsonContext.Default.Signal);
-            _context.Metrics.MessagesSent(OfferAll(subscribers, new Audience(signal, signal.Timeframe, 0), message));
+            _context.Metrics.MessagesSent(OfferAll(subscribers, new Audience(signal, null, 0), message));
         }
     }
 
     private void EmitOutcome(SignalOutcome outcome)
     {
+        if (outcome.OutcomeSeq > 0)
+        {
+            Volatile.Write(ref _deliveredOutcome, outcome.OutcomeSeq);
+            if (outcome.IsShadow)
+            {
+                return; // stored among the published ones by an older build: its position is passed, it is not sent
+            }
+
+            if (_recentOutcomes.Count > 0 && _recentOutcomes.Count >= _context.Options.RecentSignalsPerSymbol)
+            {
+                _recentOutcomes.Dequeue();
+            }
+
+            _recentOutcomes.Enqueue(outcome);
+        }
+
         var subscribers = Volatile.Read(ref _subscribers);
         if (subscribers.Length > 0)
         {
-            // A subscriber that filtered the signal out by confidence does not want its outcome either.
-            _ring.TryGet(outcome.SignalSeq, out var signal);
             var message = HubFrames.Invocation(HubNames.SignalResolvedEvent, outcome, ContractsJsonContext.Default.SignalOutcome);
-            _context.Metrics.MessagesSent(OfferAll(subscribers, new Audience(null, outcome.Timeframe, signal?.Confidence ?? double.MaxValue), message));
+            _context.Metrics.MessagesSent(OfferAll(subscribers, new Audience(null, outcome, ResolvedConfidence(outcome)), message));
         }
     }
+
+    /// <summary>The resolved signal's confidence when this node still holds it (unknown: every subscriber's filter passes):
+    /// a subscriber that filtered the signal out by confidence does not want its outcome either.</summary>
+    private double ResolvedConfidence(SignalOutcome outcome) =>
+        _ring.TryGet(outcome.SignalSeq, out var signal) ? signal!.Confidence : double.MaxValue;
 
     /// <summary>
     /// Offers <paramref name="message"/> to every subscriber in <paramref name="audience"/>; returns how many took it. A
@@ -348,13 +499,13 @@ internal sealed partial class SymbolFeed
     /// <summary>Subscribers one worker offers a message to; longer lists are split across the cores.</summary>
     internal const int SubscribersPerWorker = 256;
 
-    /// <summary>Who receives a message: a signal's own filter, or, for an outcome, its timeframe and the resolved
-    /// signal's confidence.</summary>
-    private readonly record struct Audience(Signal? Signal, Timeframe Timeframe, double Confidence)
+    /// <summary>Who receives a message: a signal's own filter, or, for an outcome, its outcomeSeq, its timeframe and the
+    /// resolved signal's confidence.</summary>
+    private readonly record struct Audience(Signal? Signal, SignalOutcome? Outcome, double Confidence)
     {
         public bool Includes(SignalSubscription subscriber) => Signal is { } signal
             ? subscriber.Wants(signal)
-            : subscriber.Covers(Timeframe) && Confidence >= subscriber.MinConfidence;
+            : subscriber.Wants(Outcome!, Confidence);
     }
 
     private int Offer(ConnectionState connection, OutboundMessage message)
@@ -388,6 +539,15 @@ internal sealed partial class SymbolFeed
 
         [LoggerMessage(5204, LogLevel.Error, "Delivering a {Symbol} message failed; the next signal or catch-up repairs what it missed")]
         public static partial void ProcessFailed(ILogger logger, Exception exception, string symbol);
+
+        [LoggerMessage(5205, LogLevel.Information, "Repaired an outcome hole in {Symbol}: outcomeSeq {From}..{To} read from the store")]
+        public static partial void OutcomeHoleRepaired(ILogger logger, string symbol, long from, long to);
+
+        [LoggerMessage(5206, LogLevel.Error, "{Symbol}: outcomeSeq {From}..{To} did not appear in the store within {Timeout}; delivering past the hole (clients resuming by afterOutcomeSeq still get them once stored)")]
+        public static partial void OutcomeHoleNotRepaired(ILogger logger, string symbol, long from, long to, TimeSpan timeout);
+
+        [LoggerMessage(5207, LogLevel.Warning, "{Symbol}: outcomeSeq {From}..{To} missing and this node has no signal store to repair from")]
+        public static partial void OutcomeHoleWithoutStore(ILogger logger, string symbol, long from, long to);
 
         [LoggerMessage(5222, LogLevel.Warning, "{Symbol}: the signal store could not be read for the delivered seq; delivery starts at seq {Seq}")]
         public static partial void StartedWithoutStore(ILogger logger, string symbol, long seq);
