@@ -42,7 +42,10 @@ export interface SignalInfo {
 export interface SignalHandlers {
   /** Every matching signal once, in seq order, with no gap. */
   onSignal(signal: Signal, info: SignalInfo): void;
-  /** Outcomes of the symbol's published signals (matching the timeframe filter). Outcomes are not replayed after a reconnect. */
+  /**
+   * Outcomes of the symbol's published signals (matching the timeframe filter), once each, in outcomeSeq order: those
+   * resolved while the client was reconnecting are recovered on resume (`afterOutcomeSeq`) and come here like live ones.
+   */
   onResolved?(outcome: SignalOutcome): void;
   /** A {@link SignalGapError} when the server could not recover missed signals, a {@link SignalHistoryResetError} when
    * its history ends before the client's position (signals held after the new position are not the server's), a
@@ -378,6 +381,10 @@ class SymbolChannel {
   established = false;
   private readonly latestByTimeframe = new Map<string, Signal>();
   private readonly seenOutcomes = new Set<string>();
+  /** The last outcomeSeq delivered (or the server's latestOutcomeSeq when none was since): the resume point of outcomes. */
+  private lastOutcomeSeq: number | undefined;
+  /** Live outcomes held while a resuming Subscribe is in flight: the recovered ones, all older, go first. */
+  private heldOutcomes: SignalOutcome[] | undefined;
   private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private inFlight = false;
   private again = false;
@@ -407,10 +414,41 @@ class SymbolChannel {
   }
 
   onResolved(outcome: SignalOutcome): void {
-    if (this.closed || outcome.isShadow || this.seenOutcomes.has(outcome.signalId)) return;
-    if (this.seenOutcomes.size >= 4096) this.seenOutcomes.clear(); // bounded; outcomes are not redelivered anyway
-    this.seenOutcomes.add(outcome.signalId);
+    if (this.closed || outcome.isShadow) return;
+    if (this.heldOutcomes !== undefined && outcome.outcomeSeq > 0) {
+      this.heldOutcomes.push(outcome);
+      return;
+    }
+    this.deliverOutcome(outcome);
+  }
+
+  /** Delivers an outcome not delivered before: by outcomeSeq, or by signal id from a server that does not number them. */
+  private deliverOutcome(outcome: SignalOutcome): void {
+    if (outcome.outcomeSeq > 0) {
+      if (this.lastOutcomeSeq !== undefined && outcome.outcomeSeq <= this.lastOutcomeSeq) return;
+      this.lastOutcomeSeq = outcome.outcomeSeq;
+    } else {
+      if (this.seenOutcomes.has(outcome.signalId)) return;
+      if (this.seenOutcomes.size >= 4096) this.seenOutcomes.clear(); // bounded; such a server never redelivers one
+      this.seenOutcomes.add(outcome.signalId);
+    }
     for (const sub of this.subs) sub.deliverOutcome(outcome);
+  }
+
+  /** The outcomes a Subscribe returned, then the live ones held meanwhile, each once, in outcomeSeq order. */
+  private acceptOutcomes(result: SubscribeResult | undefined, afterOutcomeSeq: number | undefined): void {
+    const held = this.heldOutcomes ?? [];
+    this.heldOutcomes = undefined;
+    if (result !== undefined && afterOutcomeSeq !== undefined && result.latestOutcomeSeq !== undefined && result.latestOutcomeSeq < afterOutcomeSeq) {
+      // The server's outcomes end before this client's position (its store was reset): continue from its position.
+      this.lastOutcomeSeq = result.latestOutcomeSeq;
+    }
+    for (const outcome of result?.outcomes ?? []) this.deliverOutcome(outcome);
+    for (const outcome of held.sort((a, b) => a.outcomeSeq - b.outcomeSeq)) this.deliverOutcome(outcome);
+    if (result?.latestOutcomeSeq !== undefined && (this.lastOutcomeSeq === undefined || this.lastOutcomeSeq < result.latestOutcomeSeq)) {
+      // Nothing after latestOutcomeSeq was sent on this connection; what came before was delivered already or not asked for.
+      this.lastOutcomeSeq = result.latestOutcomeSeq;
+    }
   }
 
   replaySnapshotTo(sub: AppSubscription): void {
@@ -435,12 +473,18 @@ class SymbolChannel {
         this.again = false;
         if (this.closed || !this.client.isConnected) return; // the next (re)connect calls requestSubscribe again
         const afterSeq = this.sequencer.beginSubscribe();
+        const afterOutcomeSeq = this.lastOutcomeSeq;
         const request: SubscribeRequest = afterSeq === undefined ? { symbol: this.symbol } : { symbol: this.symbol, afterSeq };
+        if (afterOutcomeSeq !== undefined) {
+          request.afterOutcomeSeq = afterOutcomeSeq;
+          this.heldOutcomes ??= [];
+        }
         let result: SubscribeResult;
         const epoch = this.client.connectionEpoch;
         try {
           result = subscribeResultFromWire(await this.client.invoke<SubscribeResult>(HubNames.Subscribe, request));
         } catch (error) {
+          this.acceptOutcomes(undefined, undefined);
           this.apply(this.sequencer.abortSubscribe());
           if (!this.client.refusedOn(epoch) || this.closed) return;
           const retries = this.client.recoveryRetryDelays;
@@ -457,6 +501,7 @@ class SymbolChannel {
         const retries = this.client.recoveryRetryDelays;
         const step = this.sequencer.acceptResult(result, afterSeq, this.recoveryAttempts >= retries.length);
         this.apply(step);
+        this.acceptOutcomes(result, afterOutcomeSeq);
         if (step.needsRetry) {
           this.retryLater(retries[this.recoveryAttempts++] ?? 0, `not everything after seq ${afterSeq} was recoverable yet (${result.reason ?? "no reason given"})`);
         } else {

@@ -83,6 +83,11 @@ export interface Signal {
 /** How a signal resolved, pushed as the hub's `signalResolved` event. */
 export interface SignalOutcome {
   signalId: string;
+  /**
+   * Per-symbol position of the outcome, contiguous from 1 (0 from a server that does not number outcomes): the client
+   * resumes with the last one it saw and gets the outcomes it missed.
+   */
+  outcomeSeq: number;
   signalSeq: number;
   symbol: string;
   timeframe: Timeframe;
@@ -107,6 +112,8 @@ export interface SubscribeRequest {
   timeframes?: string[] | null;
   minConfidence?: number | null;
   afterSeq?: number | null;
+  /** The last outcomeSeq seen (or the last `latestOutcomeSeq`): the result then carries the outcomes after it. */
+  afterOutcomeSeq?: number | null;
 }
 
 /** Result of the hub's `Subscribe` method. */
@@ -121,6 +128,10 @@ export interface SubscribeResult {
   signals: Signal[];
   /** Why recovery was incomplete, when `recovered` is false. */
   reason?: string | null;
+  /** Newest outcomeSeq of the symbol when the subscription joined: live outcomes follow it (absent from older servers). */
+  latestOutcomeSeq: number;
+  /** Outcomes after `afterOutcomeSeq`, oldest first (empty without it). */
+  outcomes: SignalOutcome[];
 }
 
 /** The hub's `candle` event: an update of a subscribed candle stream. */

@@ -55,5 +55,6 @@ export function candleFromWire(candle: CandleMessage): CandleMessage {
 export function subscribeResultFromWire(result: SubscribeResult): SubscribeResult {
   if (result.reason === null) delete result.reason;
   for (const signal of result.signals ?? []) signalFromWire(signal);
+  for (const outcome of result.outcomes ?? []) outcomeFromWire(outcome);
   return result;
 }

@@ -308,7 +308,7 @@ describe("SignalStreamClient", () => {
     const outcomes: string[] = [];
     await client.subscribe("BTCUSDT", { timeframes: ["1h"] }, { onSignal: () => {}, onResolved: (o) => outcomes.push(o.signalId) });
     const outcome = {
-      signalId: "a", signalSeq: 1, symbol: "BTCUSDT", timeframe: "1h" as const, direction: "long" as const, outcome: "win" as const,
+      signalId: "a", outcomeSeq: 0, signalSeq: 1, symbol: "BTCUSDT", timeframe: "1h" as const, direction: "long" as const, outcome: "win" as const,
       entry: 1, exitPrice: 2, rMultiple: 1.5, resolvedCandleOpenTime: 0, resolvedAt: 0, reason: "target", models: [], isShadow: false,
       source: "ensemble" as const,
     };
@@ -317,6 +317,25 @@ describe("SignalStreamClient", () => {
     connection.emit("signalResolved", { ...outcome, signalId: "b", timeframe: "5m" });
     connection.emit("signalResolved", { ...outcome, signalId: "c", isShadow: true });
     expect(outcomes).toEqual(["a"]);
+    await client.close();
+  });
+
+  it("recovers the outcomes resolved while reconnecting, then live ones, each once and in outcomeSeq order", async () => {
+    const { server, connection, client } = await harness();
+    server.outcomes.set("BTCUSDT", []);
+    const resolved: number[] = [];
+    await client.subscribe("BTCUSDT", {}, { onSignal: () => {}, onResolved: (o) => resolved.push(o.outcomeSeq) });
+    for (let i = 0; i < 3; i++) server.publish("BTCUSDT");
+    server.resolve("BTCUSDT", 1);
+    connection.drop();
+    server.resolve("BTCUSDT", 2); // resolved while away
+    server.resolve("BTCUSDT", 3);
+    connection.reconnected();
+    await until(() => resolved.length === 3, "the recovered outcomes");
+    expect(connection.invocations.at(-1)).toEqual({ method: "Subscribe", args: [{ symbol: "BTCUSDT", afterSeq: 3, afterOutcomeSeq: 1 }] });
+    connection.emit("signalResolved", server.outcomes.get("BTCUSDT")![2]!); // a duplicate
+    server.resolve("BTCUSDT", 1);
+    expect(resolved).toEqual([1, 2, 3, 4]);
     await client.close();
   });
 

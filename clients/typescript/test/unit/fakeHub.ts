@@ -6,6 +6,8 @@ type State = "Disconnected" | "Connecting" | "Connected" | "Reconnecting";
 /** A hub in memory that follows the contract: contiguous seq per symbol, afterSeq recovery, a latest-per-timeframe snapshot. */
 export class FakeServer {
   readonly stored = new Map<string, Signal[]>();
+  /** Outcomes per symbol; outcomeSeq is the index + 1. Absent: the server answers as one without outcomeSeq did. */
+  readonly outcomes = new Map<string, SignalOutcome[]>();
   accepting = true;
   /** At most this many signals come back from an afterSeq recovery; beyond it `recovered` is false. */
   recoveryLimit = 1_000;
@@ -24,6 +26,27 @@ export class FakeServer {
     list.push(signal);
     for (const connection of this.connections) connection.push(signal);
     return signal;
+  }
+
+  /** Resolves a stored signal (a win): the next outcomeSeq of its symbol, pushed live to subscribed connections. */
+  resolve(symbol: string, signalSeq: number): SignalOutcome {
+    const list = this.outcomes.get(symbol) ?? [];
+    this.outcomes.set(symbol, list);
+    const outcome: SignalOutcome = {
+      signalId: `${symbol}-${signalSeq}`, outcomeSeq: list.length + 1, signalSeq, symbol, timeframe: "1h", direction: "long", outcome: "win",
+      entry: 1, exitPrice: 2, rMultiple: 1, resolvedCandleOpenTime: 0, resolvedAt: 0, reason: "target", models: [], isShadow: false, source: "ensemble",
+    };
+    list.push(outcome);
+    for (const connection of this.connections) connection.pushOutcome(outcome);
+    return outcome;
+  }
+
+  /** What a Subscribe answers about outcomes: the latest outcomeSeq and those after afterOutcomeSeq. */
+  private outcomesFor(symbol: string, request: SubscribeRequest): Partial<SubscribeResult> {
+    const list = this.outcomes.get(symbol);
+    if (list === undefined) return {};
+    const after = request.afterOutcomeSeq;
+    return { latestOutcomeSeq: list.length, outcomes: after === undefined || after === null ? [] : list.filter((o) => o.outcomeSeq > after) };
   }
 
   latestSeq(symbol: string): number {
@@ -58,7 +81,8 @@ export class FakeServer {
         return {
           symbol, timeframes: ["1m", "5m", "15m", "1h"], latestSeq: list.length, recovered: false, signals: [],
           reason: `afterSeq ${after} is beyond the newest ${symbol} signal (seq ${list.length}): the signal store was reset`,
-        };
+          ...this.outcomesFor(symbol, request),
+        } as SubscribeResult;
       }
       signals = list.filter((s) => s.seq > after);
       if (this.laggingResumes > 0 && signals.length > 1) {
@@ -66,7 +90,8 @@ export class FakeServer {
         return {
           symbol, timeframes: ["1m", "5m", "15m", "1h"], latestSeq: list.length, recovered: false, signals: signals.slice(0, 1),
           reason: `The signal store does not have ${symbol} seq ${after + 2} yet; retry Subscribe with the same afterSeq.`,
-        };
+          ...this.outcomesFor(symbol, request),
+        } as SubscribeResult;
       }
       if (signals.length > this.recoveryLimit) {
         signals = signals.slice(signals.length - this.recoveryLimit);
@@ -74,7 +99,7 @@ export class FakeServer {
         reason = `more than ${this.recoveryLimit} signals were missed`;
       }
     }
-    return { symbol, timeframes: ["1m", "5m", "15m", "1h"], latestSeq: list.length, recovered, signals, reason };
+    return { symbol, timeframes: ["1m", "5m", "15m", "1h"], latestSeq: list.length, recovered, signals, reason, ...this.outcomesFor(symbol, request) } as SubscribeResult;
   }
 }
 
@@ -150,6 +175,14 @@ export class FakeConnection implements HubConnectionLike {
     if (this.lose.has(signal.seq)) return;
     this.emit("signal", signal);
     if (this.duplicate.has(signal.seq)) this.emit("signal", signal);
+  }
+
+  /** Live outcomes of these outcomeSeqs are lost on the way. */
+  readonly loseOutcomes = new Set<number>();
+
+  pushOutcome(outcome: SignalOutcome): void {
+    if (this.state !== "Connected" || !this.subscribed.has(outcome.symbol) || this.loseOutcomes.has(outcome.outcomeSeq)) return;
+    this.emit("signalResolved", outcome);
   }
 
   emit(event: string, arg: Signal | SignalOutcome | CandleMessage): void {
