@@ -113,7 +113,7 @@ public class FanOutBenchmarks
                 Protocol = protocol,
             };
             var state = new ConnectionState(hubContext, options, time, _ => { });
-            await _feed.SubscribeAsync(new SignalSubscription(state, "BTCUSDT", mask, 0), null, ["1m"], CancellationToken.None);
+            await _feed.SubscribeAsync(new SignalSubscription(state, "BTCUSDT", mask, 0), afterSeq: null, afterOutcomeSeq: null, ["1m"], CancellationToken.None);
         }
     }
 
