@@ -145,7 +145,8 @@ internal sealed class ConnectionState
     /// <summary>
     /// Cuts off a client that cannot keep up: what waits for it is dropped (it will not read it in time anyway), a close
     /// message carrying <paramref name="reason"/> (reconnect allowed, so it can resume with afterSeq) goes out behind
-    /// what the transport already holds, and the connection ends. False when it was already closing.
+    /// what the transport already holds, and the connection ends. A connection already closing whose close message waits
+    /// behind what the client does not read is cut too, keeping that message. False when nothing was left to cut.
     /// </summary>
     public bool CutOff(string reason) => Output.CutOff(HubFrames.Close(reason, allowReconnect: true, Protocol));
 

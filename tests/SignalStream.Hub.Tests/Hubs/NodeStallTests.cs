@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.Metrics;
 using System.IO.Pipelines;
 using Microsoft.Extensions.DependencyInjection;
@@ -94,6 +95,40 @@ public sealed class NodeStallTests
         Assert.False(node.Connections[0].IsClosing);
     }
 
+    [Fact]
+    public async Task AConnectionWhoseTokenExpiresWhileItsPipeIsStalledIsStillEndedAndItsSlotGivenBack()
+    {
+        // Before: the expiry's close waited behind the stalled write, and the sweep skipped closing connections, so the
+        // connection, its slot and its pipe stayed past the token's end for good.
+        await using var node = new Node();
+        var connection = node.Connections[0];
+        Node.Stall(connection);
+        connection.ExpiresAtMs = node.Time.GetUtcNow().AddSeconds(1).ToUnixTimeMilliseconds();
+
+        node.SweepFor(TimeSpan.FromSeconds(30));
+
+        Assert.True(connection.IsClosing, "the expired token's connection was closed");
+        await node.AssertEndedAsync(connection, "The access token expired");
+    }
+
+    [Fact]
+    public async Task AConnectionClosedForFloodingWhileItsPipeIsStalledIsStillEndedAndItsSlotGivenBack()
+    {
+        await using var node = new Node();
+        var connection = node.Connections[0];
+        Node.Stall(connection);
+        var guard = node.Registry.FindGuard(connection.Id)!;
+        for (var i = 0; i < 1_000 && !connection.IsClosing; i++)
+        {
+            node.Registry.TryAdmitCall(guard); // calls that keep coming after they are refused, from a client that does not read
+        }
+
+        Assert.True(connection.IsClosing, "the flooder was closed");
+        node.SweepFor(TimeSpan.FromSeconds(30));
+
+        await node.AssertEndedAsync(connection, "Closed for invocation flooding");
+    }
+
     /// <summary>A registry with <see cref="ConnectionCount"/> connections over in-memory pipes that nobody reads.</summary>
     private sealed class Node : IAsyncDisposable
     {
@@ -113,6 +148,8 @@ public sealed class NodeStallTests
                 var connection = new PipeHubConnection($"c{i}", new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1, useSynchronizationContext: false));
                 Connections.Add(Registry.Add(connection.Context));
                 _unread.Add(connection.ToClient.Reader);
+                // As SignalR does once a connection's transport has ended: the registry lets it go (and its slot).
+                connection.Context.ConnectionAborted.Register(() => _ = Registry.RemoveAsync(connection.Context));
             }
         }
 
@@ -127,6 +164,40 @@ public sealed class NodeStallTests
         {
             Assert.True(connection.TryEnqueue(HubFrames.Invocation(HubNames.SignalEvent, TestSignals.Signal("BTCUSDT", 1), ContractsJsonContext.Default.Signal)));
             Assert.NotEqual(0, connection.StalledSince);
+        }
+
+        /// <summary>Runs the sweep every half second of the test's clock for <paramref name="duration"/>.</summary>
+        public void SweepFor(TimeSpan duration)
+        {
+            for (var swept = TimeSpan.Zero; swept < duration; swept += TimeSpan.FromSeconds(0.5))
+            {
+                Time.Advance(TimeSpan.FromSeconds(0.5));
+                Registry.Sweep();
+            }
+        }
+
+        /// <summary>Asserts that <paramref name="connection"/>'s transport was ended, its slot given back, and that its
+        /// own close message (<paramref name="reason"/>) was put behind what it did not read.</summary>
+        public async Task AssertEndedAsync(ConnectionState connection, string reason)
+        {
+            var aborted = new TaskCompletionSource();
+            await using (connection.Context.ConnectionAborted.Register(() => aborted.TrySetResult()))
+            {
+                var ended = await Task.WhenAny(aborted.Task, Task.Delay(TimeSpan.FromSeconds(10))) == aborted.Task;
+                Assert.True(ended, "a closed connection that does not read is still open: its close waits behind the stalled write");
+            }
+
+            for (var i = 0; i < 100 && Registry.Admission.Open != ConnectionCount - 1; i++)
+            {
+                await Task.Delay(50);
+            }
+
+            Assert.Equal(ConnectionCount - 1, Registry.Admission.Open);
+            Assert.Null(Registry.Find(connection.Id));
+            var reader = _unread[Connections.IndexOf(connection)];
+            var sent = await reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Contains(reason, System.Text.Encoding.UTF8.GetString(sent.Buffer.ToArray()), StringComparison.Ordinal);
+            reader.AdvanceTo(sent.Buffer.Start);
         }
 
         public async ValueTask DisposeAsync()

@@ -34,7 +34,8 @@ internal interface IClientOutput
     bool Close(OutboundFrame close);
 
     /// <summary>Drops what is queued, sends <paramref name="close"/> behind what the transport already holds, and ends the
-    /// connection; false when the output had already ended.</summary>
+    /// connection. An output already closed whose close message still waits is cut the same way, with its own close
+    /// message; false when it was cut already or nothing waits.</summary>
     bool CutOff(OutboundFrame close);
 
     /// <summary>The connection is gone: nothing more is offered.</summary>

@@ -27,6 +27,7 @@ internal sealed class PipeClientOutput(HubConnectionContext context, int limit, 
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _draining;
     private bool _completed;
+    private bool _cut;
     private long _stalledSince;
     private long _queuedBytes;
     private long _peakQueuedBytes;
@@ -101,31 +102,64 @@ internal sealed class PipeClientOutput(HubConnectionContext context, int limit, 
     public bool CutOff(OutboundFrame close)
     {
         bool drainHere;
+        var closeBeingWritten = false;
         lock (_gate)
         {
-            if (_completed)
+            if (_cut || (_completed && !_draining))
             {
-                return false;
+                return false; // cut already, or ended with nothing waiting
             }
 
-            _completed = true;
-            _queue.Clear();
-            Volatile.Write(ref _queuedBytes, 0);
-            _queue.Enqueue(new Outbound(close, Closes: true, Cut: true));
-            Count(close.WebSocketFrame.Length);
+            _cut = true;
             drainHere = !_draining;
             _draining = true;
+            if (_completed)
+            {
+                // Closed (token expiry, flooding, shutdown) while the client does not read: its close waits behind a
+                // write only a reading client completes. It is cut like any slow consumer, keeping its own close message.
+                closeBeingWritten = !TryCutToTheClose();
+            }
+            else
+            {
+                _completed = true;
+                _queue.Clear();
+                Volatile.Write(ref _queuedBytes, 0);
+                _queue.Enqueue(new Outbound(close, Closes: true, Cut: true));
+                Count(close.WebSocketFrame.Length);
+            }
         }
 
         // A write to a client that does not read waits on the transport while holding SignalR's write lock. Cancelling
         // that flush (a result, not an exception: SignalR records no error) releases the lock with the bytes left in
         // the pipe, so the close goes out right behind them.
         CancelPendingFlush();
+        if (closeBeingWritten)
+        {
+            context.Abort(); // the close itself is the write that waits: nothing is to go out behind it
+        }
+
         if (drainHere)
         {
             Drain();
         }
 
+        return true;
+    }
+
+    /// <summary>Under <see cref="_gate"/>, on a closed output: drops what waits ahead of its close message (the last frame
+    /// queued), which goes out as a cut's does. False when the close is no longer queued (it is being written).</summary>
+    private bool TryCutToTheClose()
+    {
+        if (_queue.Count == 0)
+        {
+            return false;
+        }
+
+        var close = _queue.ToArray()[^1];
+        _queue.Clear();
+        Volatile.Write(ref _queuedBytes, 0);
+        _queue.Enqueue(close with { Cut = true });
+        Count(close.Frame.WebSocketFrame.Length);
         return true;
     }
 

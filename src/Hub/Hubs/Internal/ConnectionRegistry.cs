@@ -201,7 +201,9 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         foreach (var connection in _connections.Values)
         {
             var since = connection.StalledSince;
-            if (since == 0 || connection.IsClosing || _time.GetElapsedTime(since, now) <= lag || !connection.IsHeldUpByClient())
+            // A closing connection is not skipped: a close (token expiry, flooding) queued behind a write its client never
+            // takes would otherwise keep the connection, its slot and its pipe past the token's end, for good.
+            if (since == 0 || _time.GetElapsedTime(since, now) <= lag || !connection.IsHeldUpByClient())
             {
                 continue;
             }
