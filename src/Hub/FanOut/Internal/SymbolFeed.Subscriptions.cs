@@ -506,10 +506,22 @@ internal sealed partial class SymbolFeed
 
     public bool HasCandleSubscribers(Timeframe timeframe) => Volatile.Read(ref _candleSubscribers[(int)timeframe]).Length > 0;
 
+    /// <summary>Sends the timeframe's candles to <paramref name="connection"/>, unless it is closing.</summary>
+    /// <remarks>
+    /// A SubscribeCandles that awaited its feed (a bus node's first subscriber) can get here after its connection was
+    /// removed, whose cleanup found nothing in the feed to take: the dead connection would stay for good. The removal
+    /// ends the output before it takes the subscriptions and removes them under this gate, so an add under the gate
+    /// either comes first (and is taken away) or sees the output ended.
+    /// </remarks>
     public void AddCandleSubscriber(Timeframe timeframe, ConnectionState connection)
     {
         lock (_candleGate)
         {
+            if (connection.IsClosing)
+            {
+                return;
+            }
+
             ref var slot = ref _candleSubscribers[(int)timeframe];
             if (Array.IndexOf(slot, connection) < 0)
             {

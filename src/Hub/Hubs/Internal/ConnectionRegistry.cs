@@ -118,7 +118,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
             guard.Slot?.Release();
         }
 
-        state.Abort();
+        state.Abort(); // first: a candle subscription racing this sees it ended (SymbolFeed.AddCandleSubscriber)
         state.OnRemoved();
         var (signals, candles) = state.TakeAll();
         _metrics.SubscriptionsChanged(-(signals.Length + candles.Length));
