@@ -92,6 +92,10 @@ internal sealed class ServerFarm : IAsyncDisposable
             ["Hub__MaxConnections"] = "50000",
             // Every load client connects from loopback: the per-address cap would refuse all but the first 200.
             ["Hub__MaxConnectionsPerIp"] = "0",
+            // ... and are one client to the connect limit (thousands connect at once, and again in the reconnect storm)
+            // and to the reconnect penalty (one client cut in the slow-consumer scenario would hold off all the others).
+            ["Hub__ConnectsPerSecond"] = "0",
+            ["Hub__ReconnectPenalty"] = "00:00:00",
             // Thousands of connects in flight on a saturated machine may take longer than the default 5 s.
             ["Hub__HandshakeTimeout"] = "00:00:30",
             ["Hub__InvocationBurst"] = "2000",

@@ -17,6 +17,11 @@ internal static class ClientKeys
     public static string Of(HttpContext http) =>
         Entitlements.SubjectOf(http.User) is { Length: > 0 } subject ? "sub:" + subject : AddressKeyOf(http);
 
+    /// <summary>The key <see cref="Of(HttpContext)"/> gives a request with this token subject and address; null when
+    /// both are unknown.</summary>
+    public static string? Of(string? subject, IPAddress? remote) =>
+        subject is { Length: > 0 } ? "sub:" + subject : AddressOf(remote) is { } address ? "ip:" + address : null;
+
     /// <summary>The request's client address as a key, whatever token it carries.</summary>
     public static string AddressKeyOf(HttpContext http) =>
         AddressOf(http.Connection.RemoteIpAddress) is { } address ? "ip:" + address : "ip:unknown";

@@ -46,7 +46,7 @@ internal sealed class HubMetrics
         _rateLimited = meter.CreateCounter<long>("signalstream_hub_rate_limited_total",
             description: "Hub invocations refused by the per-connection rate limit.");
         _connectionsRefused = meter.CreateCounter<long>("signalstream_hub_connections_refused_total",
-            description: "Connect requests refused by a connection cap, by reason (full, per_ip, per_subject), and negotiates refused by Hub:NegotiatesPerSecond (negotiate_rate).");
+            description: "Connect requests refused by a connection cap, by reason (full, per_ip, per_subject, connect_rate, reconnect_penalty), and negotiates refused by Hub:NegotiatesPerSecond (negotiate_rate) or Hub:ReconnectPenalty (reconnect_penalty).");
         _handshakeTimeouts = meter.CreateCounter<long>("signalstream_hub_handshake_timeouts_total",
             description: "Connections dropped because they had not finished the SignalR handshake within Hub:HandshakeTimeout.");
         _floodDisconnects = meter.CreateCounter<long>("signalstream_hub_flood_disconnects_total",
@@ -92,6 +92,10 @@ internal sealed class HubMetrics
     }));
 
     public void NegotiateRateLimited() => _connectionsRefused.Add(1, new KeyValuePair<string, object?>("reason", "negotiate_rate"));
+
+    public void ConnectRateLimited() => _connectionsRefused.Add(1, new KeyValuePair<string, object?>("reason", "connect_rate"));
+
+    public void ReconnectPenalized() => _connectionsRefused.Add(1, new KeyValuePair<string, object?>("reason", "reconnect_penalty"));
 
     public void HandshakeTimedOut() => _handshakeTimeouts.Add(1);
 

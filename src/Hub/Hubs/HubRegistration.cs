@@ -76,7 +76,10 @@ public static class HubRegistration
             sp.GetRequiredService<ILogger<SignalHistoryReader>>()));
         services.AddSignalStreamApi(configuration);
         services.Configure<RateLimiterOptions>(o =>
-            o.AddPolicy<string, NegotiateRateLimitPolicy>(NegotiateRateLimitPolicy.Name));
+        {
+            o.AddPolicy<string, NegotiateRateLimitPolicy>(NegotiateRateLimitPolicy.Name);
+            o.AddPolicy<string, ConnectRateLimitPolicy>(ConnectRateLimitPolicy.Name);
+        });
         services.AddSingleton(sp => new SymbolFeeds(
             sp.GetRequiredService<IOptions<SignalHubOptions>>().Value,
             sp.GetRequiredService<SignalHistoryReader>() is { HasStore: true } history ? history : null,
@@ -175,8 +178,9 @@ public static class HubRegistration
             o.TransportMaxBufferSize = ConnectionState.PipeTransportBufferBytes;
             o.ApplicationMaxBufferSize = Math.Max(64 * 1024, options.MaxMessageBytes);
         });
-        // Negotiate only: the limiter runs before admission (UseSignalStreamApiRateLimiting above).
+        // Negotiate, and connect requests: the limiter runs before admission (UseSignalStreamApiRateLimiting above).
         hub.Add(NegotiateRateLimitPolicy.ApplyToNegotiate);
+        hub.Add(ConnectRateLimitPolicy.ApplyToConnect);
 
         if (jwt)
         {

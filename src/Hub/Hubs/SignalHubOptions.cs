@@ -31,6 +31,23 @@ public sealed class SignalHubOptions
     public int NegotiateBurst { get; set; } = 200;
 
     /// <summary>
+    /// Connect requests (WebSocket upgrades, Server-Sent Events streams) one client (its token's subject, else its address,
+    /// IPv6 by /64) may make per second, sustained (0: no limit); past it and <see cref="ConnectBurst"/>, 429. Each connect
+    /// gets a fresh invocation budget, so without it a client could spend a new burst of calls on every reconnect.
+    /// </summary>
+    public int ConnectsPerSecond { get; set; } = 10;
+
+    /// <summary>Connect requests one client may make at once: room to (re)open every connection
+    /// <see cref="MaxConnectionsPerIp"/> allows in one go.</summary>
+    public int ConnectBurst { get; set; } = 200;
+
+    /// <summary>
+    /// How long a client (as <see cref="ConnectsPerSecond"/> counts it) is refused new connections, with 429, after one of
+    /// its connections was closed for invocation flooding or cut off as a slow consumer (zero: never).
+    /// </summary>
+    public TimeSpan ReconnectPenalty { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// How long a connection may take from its upgrade request to the end of the SignalR handshake (also SignalR's own
     /// <c>HandshakeTimeout</c>); a connection that has not finished by then is dropped.
     /// </summary>
@@ -160,6 +177,21 @@ public sealed class SignalHubOptions
         if (NegotiateBurst is < 1 or > 1_000_000)
         {
             yield return $"Hub:NegotiateBurst is {NegotiateBurst}; use 1 to 1000000 negotiate requests one client may make at once (default 200).";
+        }
+
+        if (ConnectsPerSecond is < 0 or > 100_000)
+        {
+            yield return $"Hub:ConnectsPerSecond is {ConnectsPerSecond}; use 0 (no limit) to 100000 connect requests per second per client (default 10).";
+        }
+
+        if (ConnectBurst is < 1 or > 1_000_000)
+        {
+            yield return $"Hub:ConnectBurst is {ConnectBurst}; use 1 to 1000000 connect requests one client may make at once (default 200).";
+        }
+
+        if (ReconnectPenalty < TimeSpan.Zero || ReconnectPenalty > TimeSpan.FromMinutes(5))
+        {
+            yield return $"Hub:ReconnectPenalty is {ReconnectPenalty}; it must be from 00:00:00 (off) to 00:05:00 (how long a client closed for flooding or cut off as slow is refused reconnection, for example 00:00:05).";
         }
 
         if (HandshakeTimeout < TimeSpan.FromMilliseconds(100) || HandshakeTimeout > TimeSpan.FromMinutes(5))

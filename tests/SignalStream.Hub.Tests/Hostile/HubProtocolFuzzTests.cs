@@ -42,7 +42,7 @@ public sealed class HubProtocolFuzzTests(ITestOutputHelper output)
         var cases = FuzzCases.Case.Sample(count, new Rnd(seed), 30);
 
         await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings:
-            ["Hub:HandshakeTimeout=00:00:01", "Hub:MaxConnectionsPerIp=0", $"Hub:OutboundQueueBytes={Bound}"]);
+            ["Hub:HandshakeTimeout=00:00:01", "Hub:MaxConnectionsPerIp=0", "Hub:ConnectsPerSecond=0", "Hub:ReconnectPenalty=00:00:00", $"Hub:OutboundQueueBytes={Bound}"]);
         using var metrics = new NodeMetrics(node);
         var outcomes = new Dictionary<string, int>(StringComparer.Ordinal);
         var failures = new List<string>();

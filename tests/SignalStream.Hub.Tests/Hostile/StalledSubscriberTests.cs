@@ -23,7 +23,7 @@ public sealed class StalledSubscriberTests
         // is 3 s, not 1: the reader must never look slow, and on a loaded machine a test process can stall for a second.
         await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings:
         [
-            "Hub:SlowConsumerMaxLag=00:00:03", "Hub:MaxConnectionsPerIp=0", "Hub:OutboundQueueLimit=1000000",
+            "Hub:SlowConsumerMaxLag=00:00:03", "Hub:MaxConnectionsPerIp=0", "Hub:ConnectsPerSecond=0", "Hub:OutboundQueueLimit=1000000",
             $"Hub:OutboundQueueBytes={256 * 1024 * 1024}", "Hub:InvocationsPerSecond=1000", "Hub:InvocationBurst=1000",
         ]);
         using var metrics = new NodeMetrics(node);

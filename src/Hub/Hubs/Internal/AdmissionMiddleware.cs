@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.AspNetCore.Http.Features;
 using SignalStream.Hub.Auth;
 
@@ -5,8 +6,9 @@ namespace SignalStream.Hub.Hubs.Internal;
 
 /// <summary>
 /// Admission at the hub's door, before SignalR: a connect request (WebSocket upgrade, Server-Sent Events) takes a slot
-/// under the connection caps or is refused with a reason; negotiate is refused early when a connect would be; every
-/// connect request gets the <see cref="ConnectionGuard"/> its connection is then known by.
+/// under the connection caps or is refused with a reason; negotiate is refused early when a connect would be; both are
+/// refused while the client serves a reconnect penalty (<see cref="ReconnectPenalties"/>); every connect request gets the
+/// <see cref="ConnectionGuard"/> its connection is then known by.
 /// </summary>
 internal static class AdmissionMiddleware
 {
@@ -28,7 +30,15 @@ internal static class AdmissionMiddleware
             var admission = registry.Admission;
             var ip = ClientKeys.Unmapped(http.Connection.RemoteIpAddress); // as logged; the admission counts it by its client key
             var subject = Entitlements.SubjectOf(http.User);
-            if (rest.Equals("/negotiate", StringComparison.OrdinalIgnoreCase))
+            var negotiate = rest.Equals("/negotiate", StringComparison.OrdinalIgnoreCase);
+            var holdsRequest = !negotiate && IsConnectRequest(http);
+            if ((negotiate || holdsRequest) && registry.Penalties.Refuses(ClientKeys.Of(http), out var remaining))
+            {
+                await RefusePenalizedAsync(http, registry, remaining).ConfigureAwait(false);
+                return;
+            }
+
+            if (negotiate)
             {
                 if (admission.Check(ip, subject) is var early and not AdmissionRefusal.None)
                 {
@@ -43,7 +53,6 @@ internal static class AdmissionMiddleware
             // A WebSocket or event stream holds its request for the connection's life: its slot is taken now, before the
             // upgrade, and its handshake must be done by the deadline. Long polling's requests come and go: its
             // connection is admitted at the handshake (ConnectionRegistry.Add), by this same guard.
-            var holdsRequest = IsWebSocketUpgrade(http) || IsEventStream(http.Request);
             var guard = new ConnectionGuard(registry.NewBudget(), holdsRequest ? http : null, ip, subject);
             if (holdsRequest)
             {
@@ -73,6 +82,10 @@ internal static class AdmissionMiddleware
             }
         });
 
+    /// <summary>A connect request that holds its request for the connection's life: a WebSocket upgrade or an event
+    /// stream (long polling's requests come and go).</summary>
+    public static bool IsConnectRequest(HttpContext http) => IsWebSocketUpgrade(http) || IsEventStream(http.Request);
+
     /// <summary>An HTTP/1.1 upgrade or HTTP/2 extended CONNECT to WebSocket. (<c>HttpContext.WebSockets</c> cannot tell
     /// yet: SignalR adds the WebSockets middleware inside its own endpoint.)</summary>
     private static bool IsWebSocketUpgrade(HttpContext http) =>
@@ -86,6 +99,17 @@ internal static class AdmissionMiddleware
     private static Task RefuseAsync(HttpContext http, ConnectionAdmission admission, AdmissionRefusal refusal) =>
         RefuseAsync(http, refusal == AdmissionRefusal.Full ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status429TooManyRequests,
             admission.Describe(refusal));
+
+    private static Task RefusePenalizedAsync(HttpContext http, ConnectionRegistry registry, TimeSpan remaining)
+    {
+        var seconds = Math.Max(1, (int)Math.Ceiling(remaining.TotalSeconds));
+        http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        return Results.Problem(
+            detail: $"A connection of yours was just closed for invocation flooding or cut off as a slow consumer: no new connection for {registry.Penalties.Penalty.TotalSeconds:0.###} s after that (Hub:ReconnectPenalty); retry after {seconds} s, then keep to the limits the close message named.",
+            statusCode: StatusCodes.Status429TooManyRequests,
+            title: "Reconnecting too soon",
+            extensions: new Dictionary<string, object?> { ["retryAfterSeconds"] = seconds }).ExecuteAsync(http);
+    }
 
     private static Task RefuseAsync(HttpContext http, int status, string detail)
     {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.SignalR;
 using SignalStream.Contracts;
+using SignalStream.Hub.Auth;
 using SignalStream.Hub.FanOut;
 
 namespace SignalStream.Hub.Hubs.Internal;
@@ -45,6 +46,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         _logger = logger;
         _lifetime = lifetime;
         _feeds = new(services.GetRequiredService<SymbolFeeds>);
+        Penalties = new ReconnectPenalties(_options.ReconnectPenalty, time, metrics);
         // Slow consumers are looked for at least twice per Hub:SlowConsumerMaxLag, so one is cut within 1.5 times it.
         _tick = TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, _options.SlowConsumerMaxLag.Ticks / 2));
         _lastSweep = _keepingUpSince = time.GetTimestamp();
@@ -53,6 +55,9 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 
     /// <summary>The caps every connection is counted against, from its connect request on.</summary>
     public ConnectionAdmission Admission => _admission;
+
+    /// <summary>The clients refused new connections for a while after one was closed for flooding or cut off as slow.</summary>
+    public ReconnectPenalties Penalties { get; }
 
     public int Count => Volatile.Read(ref _count);
 
@@ -164,6 +169,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         {
             _metrics.FloodDisconnected();
             Log.Flooding(_logger, state.Id);
+            Penalties.Penalize(ClientKeys.Of(guard.Subject, guard.RemoteIp));
             state.Close(
                 $"Closed for invocation flooding: calls kept coming after they were refused. Keep under {_options.InvocationsPerSecond} invocations per second (bursts of {_options.InvocationBurst}) and wait before retrying a refused call.",
                 allowReconnect: false);
@@ -231,6 +237,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 
         CloseExpired();
         CutSlowConsumers();
+        Penalties.Prune();
     }
 
     private long QueuedBytes()
@@ -253,6 +260,11 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 
         _metrics.SlowConsumerDisconnected();
         Log.SlowConsumer(_logger, connection.Id, reason);
+        if (_guards.TryGetValue(connection.Id, out var guard))
+        {
+            Penalties.Penalize(ClientKeys.Of(guard.Subject, guard.RemoteIp));
+        }
+
         return true;
     }
 
