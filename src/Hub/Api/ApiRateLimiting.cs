@@ -1,6 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
-using System.Globalization;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
@@ -72,28 +71,13 @@ internal sealed class ApiRateLimitPolicy : IRateLimiterPolicy<string>
             return RateLimitPartition.GetNoLimiter("");
         }
 
-        return RateLimitPartition.GetTokenBucketLimiter(ClientKeys.Of(httpContext), _ => new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = _settings.Burst,
-            TokensPerPeriod = _settings.PermitsPerSecond,
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        });
+        return ClientRateLimit.TokenBucket(httpContext, _settings.Burst, _settings.PermitsPerSecond);
     }
 
     private async ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellationToken)
     {
         _rejected.Add(1);
-        var seconds = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter)
-            ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))
-            : 1;
-        var http = context.HttpContext;
-        http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        await Results.Problem(
-            detail: $"Too many requests: at most {_settings.PermitsPerSecond} per second (bursts of {_settings.Burst}) per client; retry after {seconds} s.",
-            statusCode: StatusCodes.Status429TooManyRequests,
-            title: "Too many requests",
-            extensions: new Dictionary<string, object?> { ["retryAfterSeconds"] = seconds }).ExecuteAsync(http);
+        await ClientRateLimit.RejectAsync(context, "Too many requests", seconds =>
+            $"Too many requests: at most {_settings.PermitsPerSecond} per second (bursts of {_settings.Burst}) per client; retry after {seconds} s.").ConfigureAwait(false);
     }
 }

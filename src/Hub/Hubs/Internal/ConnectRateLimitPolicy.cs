@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
@@ -50,28 +49,13 @@ internal sealed class ConnectRateLimitPolicy : IRateLimiterPolicy<string>
             return RateLimitPartition.GetNoLimiter("");
         }
 
-        return RateLimitPartition.GetTokenBucketLimiter(ClientKeys.Of(httpContext), _ => new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = _options.ConnectBurst,
-            TokensPerPeriod = _options.ConnectsPerSecond,
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        });
+        return ClientRateLimit.TokenBucket(httpContext, _options.ConnectBurst, _options.ConnectsPerSecond);
     }
 
     private async ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellationToken)
     {
         _metrics.ConnectRateLimited();
-        var seconds = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter)
-            ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))
-            : 1;
-        var http = context.HttpContext;
-        http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        await Results.Problem(
-            detail: $"Too many connect requests: at most {_options.ConnectsPerSecond} per second (bursts of {_options.ConnectBurst}) per client (Hub:ConnectsPerSecond, Hub:ConnectBurst); reconnect with a backoff, or retry after {seconds} s.",
-            statusCode: StatusCodes.Status429TooManyRequests,
-            title: "Too many connect requests",
-            extensions: new Dictionary<string, object?> { ["retryAfterSeconds"] = seconds }).ExecuteAsync(http);
+        await ClientRateLimit.RejectAsync(context, "Too many connect requests", seconds =>
+            $"Too many connect requests: at most {_options.ConnectsPerSecond} per second (bursts of {_options.ConnectBurst}) per client (Hub:ConnectsPerSecond, Hub:ConnectBurst); reconnect with a backoff, or retry after {seconds} s.").ConfigureAwait(false);
     }
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
@@ -50,28 +49,13 @@ internal sealed class NegotiateRateLimitPolicy : IRateLimiterPolicy<string>
             return RateLimitPartition.GetNoLimiter("");
         }
 
-        return RateLimitPartition.GetTokenBucketLimiter(ClientKeys.Of(httpContext), _ => new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = _options.NegotiateBurst,
-            TokensPerPeriod = _options.NegotiatesPerSecond,
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        });
+        return ClientRateLimit.TokenBucket(httpContext, _options.NegotiateBurst, _options.NegotiatesPerSecond);
     }
 
     private async ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellationToken)
     {
         _metrics.NegotiateRateLimited();
-        var seconds = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter)
-            ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))
-            : 1;
-        var http = context.HttpContext;
-        http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        await Results.Problem(
-            detail: $"Too many negotiate requests: at most {_options.NegotiatesPerSecond} per second (bursts of {_options.NegotiateBurst}) per client (Hub:NegotiatesPerSecond, Hub:NegotiateBurst); connect with the negotiations you have, or retry after {seconds} s.",
-            statusCode: StatusCodes.Status429TooManyRequests,
-            title: "Too many negotiate requests",
-            extensions: new Dictionary<string, object?> { ["retryAfterSeconds"] = seconds }).ExecuteAsync(http);
+        await ClientRateLimit.RejectAsync(context, "Too many negotiate requests", seconds =>
+            $"Too many negotiate requests: at most {_options.NegotiatesPerSecond} per second (bursts of {_options.NegotiateBurst}) per client (Hub:NegotiatesPerSecond, Hub:NegotiateBurst); connect with the negotiations you have, or retry after {seconds} s.").ConfigureAwait(false);
     }
 }
