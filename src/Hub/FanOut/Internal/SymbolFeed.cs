@@ -237,17 +237,13 @@ internal sealed partial class SymbolFeed
             return;
         }
 
-        var time = _context.Time;
-        var started = time.GetTimestamp();
-        var delay = _context.Options.HoleRetryDelay;
         var repaired = 0;
-        while (_deliveredOutcome < upToOutcomeSeq)
-        {
-            var progressed = false;
-            try
+        await RetryUntilRepairedAsync(
+            async ct =>
             {
+                var progressed = false;
                 var limit = (int)Math.Min(upToOutcomeSeq - _deliveredOutcome, 1000);
-                var stored = await history.ReadOutcomesAsync(Symbol, _deliveredOutcome, limit, cancellationToken).ConfigureAwait(false);
+                var stored = await history.ReadOutcomesAsync(Symbol, _deliveredOutcome, limit, ct).ConfigureAwait(false);
                 foreach (var outcome in stored)
                 {
                     // The store's versions are contiguous; a gap in what it returns is an unreadable event or a shadow
@@ -257,35 +253,20 @@ internal sealed partial class SymbolFeed
                         continue;
                     }
 
-                    await EmitOutcomeAfterItsSignalAsync(outcome, cancellationToken).ConfigureAwait(false);
+                    await EmitOutcomeAfterItsSignalAsync(outcome, ct).ConfigureAwait(false);
                     repaired++;
                     progressed = true;
                 }
-            }
-            catch (SignalHistoryUnavailableException)
-            {
-                // Logged by the reader; retried below until Hub:HoleRepairTimeout.
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                Log.StoreReadFailed(_context.Logger, ex, Symbol);
-            }
 
-            if (progressed || _deliveredOutcome >= upToOutcomeSeq)
-            {
-                continue;
-            }
-
-            if (time.GetElapsedTime(started) >= _context.Options.HoleRepairTimeout)
+                return progressed;
+            },
+            () => _deliveredOutcome >= upToOutcomeSeq,
+            () =>
             {
                 Log.OutcomeHoleNotRepaired(_context.Logger, Symbol, _deliveredOutcome + 1, upToOutcomeSeq, _context.Options.HoleRepairTimeout);
                 SkipOutcomesTo(upToOutcomeSeq);
-                break;
-            }
-
-            await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.TicksPerSecond));
-        }
+            },
+            cancellationToken).ConfigureAwait(false);
 
         if (repaired > 0)
         {
@@ -349,17 +330,13 @@ internal sealed partial class SymbolFeed
             return;
         }
 
-        var time = _context.Time;
-        var started = time.GetTimestamp();
-        var delay = _context.Options.HoleRetryDelay;
         var repaired = 0;
-        while (_delivered < upToSeq)
-        {
-            var progressed = false;
-            try
+        await RetryUntilRepairedAsync(
+            async ct =>
             {
+                var progressed = false;
                 var limit = (int)Math.Min(upToSeq - _delivered, 1000);
-                var stored = await history.ReadSignalsAsync(Symbol, _delivered, limit, cancellationToken).ConfigureAwait(false);
+                var stored = await history.ReadSignalsAsync(Symbol, _delivered, limit, ct).ConfigureAwait(false);
                 foreach (var signal in stored)
                 {
                     if (signal.Seq != _delivered + 1 || signal.Seq > upToSeq)
@@ -371,6 +348,41 @@ internal sealed partial class SymbolFeed
                     repaired++;
                     progressed = true;
                 }
+
+                return progressed;
+            },
+            () => _delivered >= upToSeq,
+            () =>
+            {
+                Log.HoleNotRepaired(_context.Logger, Symbol, _delivered + 1, upToSeq, _context.Options.HoleRepairTimeout);
+                SkipTo(upToSeq);
+            },
+            cancellationToken).ConfigureAwait(false);
+
+        if (repaired > 0)
+        {
+            _context.Metrics.HolesRepaired(repaired);
+            Log.HoleRepaired(_context.Logger, Symbol, holeStart, holeStart + repaired - 1);
+        }
+    }
+
+    /// <summary>
+    /// The repair loop of signals and outcomes alike: reads from the store until <paramref name="repaired"/> holds,
+    /// backing off (<c>Hub:HoleRetryDelay</c>, doubling to 1 s) while the store has nothing new yet (the engine persists
+    /// while it publishes), and past <c>Hub:HoleRepairTimeout</c> without progress calls <paramref name="giveUp"/>.
+    /// </summary>
+    private async ValueTask RetryUntilRepairedAsync(
+        Func<CancellationToken, ValueTask<bool>> readOnce, Func<bool> repaired, Action giveUp, CancellationToken cancellationToken)
+    {
+        var time = _context.Time;
+        var started = time.GetTimestamp();
+        var delay = _context.Options.HoleRetryDelay;
+        while (!repaired())
+        {
+            var progressed = false;
+            try
+            {
+                progressed = await readOnce(cancellationToken).ConfigureAwait(false);
             }
             catch (SignalHistoryUnavailableException)
             {
@@ -381,26 +393,19 @@ internal sealed partial class SymbolFeed
                 Log.StoreReadFailed(_context.Logger, ex, Symbol);
             }
 
-            if (progressed || _delivered >= upToSeq)
+            if (progressed || repaired())
             {
                 continue;
             }
 
             if (time.GetElapsedTime(started) >= _context.Options.HoleRepairTimeout)
             {
-                Log.HoleNotRepaired(_context.Logger, Symbol, _delivered + 1, upToSeq, _context.Options.HoleRepairTimeout);
-                SkipTo(upToSeq);
+                giveUp();
                 break;
             }
 
             await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.TicksPerSecond));
-        }
-
-        if (repaired > 0)
-        {
-            _context.Metrics.HolesRepaired(repaired);
-            Log.HoleRepaired(_context.Logger, Symbol, holeStart, holeStart + repaired - 1);
         }
     }
 
