@@ -122,6 +122,36 @@ describe("the SDK against a real server (simulated market)", () => {
     }
   });
 
+  it("recovers the outcomes resolved while the network was cut, each once and in outcomeSeq order", async () => {
+    // Signals expire after 4 candles (PERMISSIVE) and a 1m candle closes every 0.1 s at 600x: outcomes come steadily.
+    const proxy = await CuttableProxy.start(server.port);
+    const client: SignalStreamClient = await connect(proxy.url, { reconnect: { delaysMs: [0, 250, 500] }, logger: LogLevel.None });
+    try {
+      const outcomeSeqs: number[] = [];
+      const app = recorder();
+      const sub = await client.subscribe(SYMBOL, {}, { ...app.handlers, onResolved: (outcome) => outcomeSeqs.push(outcome.outcomeSeq) });
+      await waitFor(() => outcomeSeqs.length >= 3, "3 outcomes before the cut", 90_000);
+
+      proxy.cut();
+      await waitFor(() => client.state === "reconnecting", "the client to notice the cut", 30_000);
+      const seenAtCut = outcomeSeqs.at(-1)!;
+      // Outcomes go on while the client is away; signals say how far the server got (there is no outcome REST page).
+      const signalAtCut = sub.lastSeq!;
+      await waitFor(async () => (await api.signals(SYMBOL, { afterSeq: signalAtCut, limit: 20 })).length >= 8,
+        "8 signals (and the outcomes of earlier ones) during the cut", 90_000);
+
+      proxy.restore();
+      await waitFor(() => client.state === "connected", "the reconnect", 30_000);
+      await waitFor(() => outcomeSeqs.at(-1)! >= seenAtCut + 6, "outcomes after the reconnect", 90_000);
+
+      expectContiguous(outcomeSeqs, "outcomeSeq across the cut");
+      expect(app.errors).toEqual([]);
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
+  });
+
   it("resumes across a server restart with the file store kept, with no gap and no duplicate", async () => {
     const client = await connect(server.url, { reconnect: { delaysMs: [0, 250, 500, 1000] }, logger: LogLevel.None });
     try {
