@@ -59,6 +59,10 @@ roles = {n: (v.get("environment") or {}).get("Node__Roles") for n, v in s.items(
 engines = [n for n, r in roles.items() if r == "engine"]
 hubs = [n for n, r in roles.items() if r == "hub"]
 if len(engines) != 1: problems.append(f"expected one engine node, found {engines}")
+for n in engines:
+    if str((s[n].get("environment") or {}).get("DOTNET_gcServer")) != "1": problems.append(f"{n}: an engine node runs server GC (DOTNET_gcServer=1; docs/operations.md)")
+for n in [h for h in s if roles.get(h) == "hub"]:
+    if str((s[n].get("environment") or {}).get("DOTNET_gcServer", "0")) == "1": problems.append(f"{n}: a hub node keeps workstation GC (the connection storm's promotion pause; docs/operations.md)")
 if len(hubs) < 2: problems.append(f"expected at least two hub nodes, found {hubs}")
 for n in engines + hubs:
     env = s[n]["environment"]
