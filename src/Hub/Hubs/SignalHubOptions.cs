@@ -79,6 +79,13 @@ public sealed class SignalHubOptions
     public int OutboundQueueBytes { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>
+    /// What all connections' outbound queues may hold together, in bytes (0: no bound but each queue's own). Past it,
+    /// the once-a-second sweep cuts the connections holding the most until the total is back under: each queue is
+    /// bounded by <see cref="OutboundQueueBytes"/>, but their sum is otherwise the connection count times that bound.
+    /// </summary>
+    public long MaxQueuedBytes { get; set; } = 1024L * 1024 * 1024;
+
+    /// <summary>
     /// How long a connection's transport may take nothing while a message waits for it; a connection stalled longer is
     /// not reading and is cut off with a close message that says so (reconnect allowed, to resume by afterSeq).
     /// </summary>
@@ -222,6 +229,11 @@ public sealed class SignalHubOptions
         if (OutboundQueueBytes < MinOutboundQueueBytes)
         {
             yield return $"Hub:OutboundQueueBytes is {OutboundQueueBytes}; it must be at least {MinOutboundQueueBytes} (SignalR's own transport buffer is 64 KB; a resume of Hub:MaxRecoverySignals signals needs about 1 MB).";
+        }
+
+        if (MaxQueuedBytes != 0 && MaxQueuedBytes < OutboundQueueBytes)
+        {
+            yield return $"Hub:MaxQueuedBytes is {MaxQueuedBytes}; it must be 0 (no node-wide bound) or at least Hub:OutboundQueueBytes ({OutboundQueueBytes}), one connection's bound.";
         }
 
         if (EnabledProtocols.Count == 0)

@@ -19,12 +19,13 @@ public sealed class StalledSubscriberTests
     [InlineData(500)]
     public async Task EveryStalledSubscriberIsCutOffWithAReasonWhileTheReaderIsServed(int stalled)
     {
-        // Only the lag cuts here: the queue bounds are far away, and all clients share one loopback address. The lag
+        // Only the lag cuts here: the queue bounds (each connection's and the node's) are far away or off, and all clients
+        // share one loopback address. The lag
         // is 3 s, not 1: the reader must never look slow, and on a loaded machine a test process can stall for a second.
         await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings:
         [
             "Hub:SlowConsumerMaxLag=00:00:03", "Hub:MaxConnectionsPerIp=0", "Hub:ConnectsPerSecond=0", "Hub:OutboundQueueLimit=1000000",
-            $"Hub:OutboundQueueBytes={256 * 1024 * 1024}", "Hub:InvocationsPerSecond=1000", "Hub:InvocationBurst=1000",
+            $"Hub:OutboundQueueBytes={256 * 1024 * 1024}", "Hub:MaxQueuedBytes=0", "Hub:InvocationsPerSecond=1000", "Hub:InvocationBurst=1000",
         ]);
         using var metrics = new NodeMetrics(node);
         await using var reader = await node.ConnectAsync();

@@ -130,6 +130,38 @@ public sealed class NodeStallTests
     }
 
     /// <summary>A registry with <see cref="ConnectionCount"/> connections over in-memory pipes that nobody reads.</summary>
+    [Fact]
+    public async Task PastTheNodesQueuedBytesBoundTheConnectionsHoldingTheMostAreCutUntilTheTotalIsBackUnder()
+    {
+        // Each queue far under its own bound (4 MiB); together past the node's. Nobody is stalled for the lag.
+        await using var node = new Node();
+        var (most, middle, least) = (node.Connections[0], node.Connections[1], node.Connections[2]);
+        Offer(most, 60);
+        Offer(middle, 40);
+        Offer(least, 20);
+        long Queued(ConnectionState c) => c.Output.QueuedBytes;
+
+        node.Options.Value.MaxQueuedBytes = 0;
+        node.Registry.CutOverQueuedBytesBudget();
+        Assert.DoesNotContain(node.Connections, c => c.IsClosing);
+
+        node.Options.Value.MaxQueuedBytes = Queued(middle) + Queued(least) + (Queued(most) / 2);
+        node.Registry.CutOverQueuedBytesBudget();
+
+        Assert.True(most.IsClosing, "the connection holding the most is cut");
+        Assert.False(middle.IsClosing, "once the total is back under the bound, the others are left alone");
+        Assert.False(least.IsClosing);
+        await node.AssertEndedAsync(most, "Hub:MaxQueuedBytes");
+
+        static void Offer(ConnectionState connection, int frames)
+        {
+            for (var i = 1; i <= frames; i++)
+            {
+                Assert.True(connection.TryEnqueue(HubFrames.Invocation(HubNames.SignalEvent, TestSignals.Signal("BTCUSDT", i), ContractsJsonContext.Default.Signal)));
+            }
+        }
+    }
+
     private sealed class Node : IAsyncDisposable
     {
         private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
@@ -137,10 +169,10 @@ public sealed class NodeStallTests
 
         public Node()
         {
-            var options = new SignalHubOptions { SlowConsumerMaxLag = TimeSpan.FromSeconds(5) };
+            var options = Options.Value;
             var metrics = new HubMetrics(_services.GetRequiredService<IMeterFactory>());
-            Registry = new ConnectionRegistry(Options.Create(options),
-                new ConnectionAdmission(Options.Create(options), metrics, Time, NullLogger<ConnectionAdmission>.Instance), metrics, Time,
+            Registry = new ConnectionRegistry(Options,
+                new ConnectionAdmission(Options, metrics, Time, NullLogger<ConnectionAdmission>.Instance), metrics, Time,
                 NullLogger<ConnectionRegistry>.Instance, new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance), _services);
             for (var i = 0; i < ConnectionCount; i++)
             {
@@ -154,6 +186,9 @@ public sealed class NodeStallTests
         }
 
         public ManualTime Time { get; } = new();
+
+        /// <summary>The registry's options, as it reads them on every sweep.</summary>
+        public IOptions<SignalHubOptions> Options { get; } = Microsoft.Extensions.Options.Options.Create(new SignalHubOptions { SlowConsumerMaxLag = TimeSpan.FromSeconds(5) });
 
         public ConnectionRegistry Registry { get; }
 

@@ -168,5 +168,13 @@ public sealed class SlowConsumerTests
         Assert.Contains("00:00:05", problem, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void ANodeWideQueuedBytesBoundBelowOneConnectionsIsRefusedWithTheKeys()
+    {
+        var problem = Assert.Single(new SignalHubOptions { MaxQueuedBytes = 1024 }.Validate());
+        Assert.StartsWith("Hub:MaxQueuedBytes is 1024; it must be 0 (no node-wide bound) or at least Hub:OutboundQueueBytes", problem, StringComparison.Ordinal);
+        Assert.Empty(new SignalHubOptions { MaxQueuedBytes = 0 }.Validate());
+    }
+
     /// <summary>This node's <c>signalstream_hub_slow_consumer_disconnects_total</c>.</summary>
 }

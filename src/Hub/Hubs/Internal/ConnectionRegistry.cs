@@ -237,7 +237,45 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 
         CloseExpired();
         CutSlowConsumers();
+        CutOverQueuedBytesBudget();
         Penalties.Prune();
+    }
+
+    /// <summary>
+    /// Keeps what all connections' queues hold together under <c>Hub:MaxQueuedBytes</c>: past it, the connections
+    /// holding the most are cut, largest first, until the total is back under. Each queue has its own bound
+    /// (<c>Hub:OutboundQueueBytes</c>); without this their sum is the connection count times it (10,000 × 4 MiB), and
+    /// many clients that read slowly, from one address or many, could hold it. Off the delivery path: the sweep's
+    /// once-a-second sum is the only cost.
+    /// </summary>
+    internal void CutOverQueuedBytesBudget()
+    {
+        var budget = _options.MaxQueuedBytes;
+        var total = budget == 0 ? 0 : QueuedBytes();
+        if (total <= budget)
+        {
+            return;
+        }
+
+        var largestFirst = _connections.Values
+            .Select(c => (Connection: c, Queued: c.Output.QueuedBytes))
+            .Where(c => c.Queued > 0)
+            .OrderByDescending(c => c.Queued)
+            .ToList();
+        foreach (var (connection, queued) in largestFirst)
+        {
+            if (total <= budget)
+            {
+                break;
+            }
+
+            if (CutOff(connection,
+                    $"Disconnected: the node's outbound queues together passed Hub:MaxQueuedBytes ({budget} bytes), and this " +
+                    $"connection held one of the largest ({queued} bytes unsent). Read faster or subscribe to less, then reconnect and resume with afterSeq."))
+            {
+                total -= queued;
+            }
+        }
     }
 
     private long QueuedBytes()
