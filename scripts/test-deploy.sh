@@ -61,6 +61,9 @@ hubs = [n for n, r in roles.items() if r == "hub"]
 if len(engines) != 1: problems.append(f"expected one engine node, found {engines}")
 for n in engines:
     if str((s[n].get("environment") or {}).get("DOTNET_gcServer")) != "1": problems.append(f"{n}: an engine node runs server GC (DOTNET_gcServer=1; docs/operations.md)")
+for n in hubs:
+    if not (s[n].get("environment") or {}).get("Proxy__TrustedNetworks"): problems.append(f"{n}: behind nginx it must trust the proxy's forwarded address (Proxy__TrustedNetworks), or every client counts as nginx")
+    if s[n].get("ports"): problems.append(f"{n}: publishes a port; with Proxy__TrustedNetworks only the proxy may reach it")
 for n in [h for h in s if roles.get(h) == "hub"]:
     if str((s[n].get("environment") or {}).get("DOTNET_gcServer", "0")) == "1": problems.append(f"{n}: a hub node keeps workstation GC (the connection storm's promotion pause; docs/operations.md)")
 if len(hubs) < 2: problems.append(f"expected at least two hub nodes, found {hubs}")

@@ -31,6 +31,7 @@ public static partial class SignalStreamHost
         var configuration = builder.Configuration;
         builder.Services.PostConfigure<HostOptions>(o => o.ShutdownTimeout = ShutdownBudget.Of(configuration, o.ShutdownTimeout));
         var management = ManagementEndpoint.Resolve(configuration, configuration["urls"] ?? DefaultUrl);
+        var proxies = TrustedProxies.Resolve(configuration);
         if (management.IsSeparate)
         {
             builder.WebHost.UseUrls($"{configuration["urls"] ?? DefaultUrl};{management.Urls}");
@@ -93,6 +94,12 @@ public static partial class SignalStreamHost
         node.Register();
 
         var app = builder.Build();
+        if (proxies is not null)
+        {
+            // First: every limit after it counts the client's address, not the proxy's.
+            app.UseForwardedHeaders(proxies);
+        }
+
         management.UseGate(app);
         app.UseDefaultFiles();
         app.UseStaticFiles();
