@@ -117,13 +117,7 @@ internal sealed partial class TradingViewWebhook : IDisposable
 
             if (!configured.Limiter.TryTake(out var retryAfter))
             {
-                var seconds = (int)Math.Ceiling(Math.Max(retryAfter.TotalSeconds, 1));
-                http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                _metrics.Alert(label, "rate_limited");
-                Log.Refused(_logger, label, StatusCodes.Status429TooManyRequests, "rate limit");
-                return Problem(
-                    StatusCodes.Status429TooManyRequests,
-                    "Too many alerts",
+                return TooMany(http, label, "rate_limited", "rate limit", retryAfter, "Too many alerts", seconds =>
                     $"Source '{configured.Name}' sent more alerts than its limit (Burst, AlertsPerMinute); send again in {seconds} s.");
             }
 
@@ -287,16 +281,18 @@ internal sealed partial class TradingViewWebhook : IDisposable
             : null;
     }
 
-    private IResult LockedOut(HttpContext http, string label, TimeSpan retryAfter)
+    private IResult LockedOut(HttpContext http, string label, TimeSpan retryAfter) =>
+        TooMany(http, label, "locked_out", "too many failed authentications from the address", retryAfter, "Too many failed authentications", seconds =>
+            $"Too many requests with an unknown source or a wrong secret from your address: at most {_settings.AuthFailureBurst} at once, then {_settings.AuthFailuresPerMinute} per minute (Webhooks:AuthFailureBurst, Webhooks:AuthFailuresPerMinute); retry after {seconds} s.");
+
+    /// <summary>429 with <c>Retry-After</c> in whole seconds (at least 1), counted as <paramref name="result"/> and logged.</summary>
+    private IResult TooMany(HttpContext http, string label, string result, string why, TimeSpan retryAfter, string title, Func<int, string> detail)
     {
         var seconds = (int)Math.Ceiling(Math.Max(retryAfter.TotalSeconds, 1));
         http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        _metrics.Alert(label, "locked_out");
-        Log.Refused(_logger, label, StatusCodes.Status429TooManyRequests, "too many failed authentications from the address");
-        return Problem(
-            StatusCodes.Status429TooManyRequests,
-            "Too many failed authentications",
-            $"Too many requests with an unknown source or a wrong secret from your address: at most {_settings.AuthFailureBurst} at once, then {_settings.AuthFailuresPerMinute} per minute (Webhooks:AuthFailureBurst, Webhooks:AuthFailuresPerMinute); retry after {seconds} s.");
+        _metrics.Alert(label, result);
+        Log.Refused(_logger, label, StatusCodes.Status429TooManyRequests, why);
+        return Problem(StatusCodes.Status429TooManyRequests, title, detail(seconds));
     }
 
     private static async ValueTask<int> ReadAtMostAsync(Stream body, byte[] buffer, int limit, CancellationToken cancellationToken)
