@@ -129,6 +129,25 @@ public sealed class NodeStallTests
         await node.AssertEndedAsync(connection, "Closed for invocation flooding");
     }
 
+    [Fact]
+    public async Task ACutThatStartsWhileSignalRsOwnWriteWaitsOnTheTransportStillEndsTheConnection()
+    {
+        // SignalR's own write (here a ping) holds the connection's write lock while its flush waits on a client that does
+        // not read; our frame's write waits for the lock. The cut cancels that flush, which lets our frame's write take
+        // the lock and wait in its own flush, with the close behind it. Before: nothing ended that wait, so the cut
+        // connection kept its slot and its pipe for good.
+        await using var node = new Node();
+        var connection = node.Connections[0];
+        var signalRsOwn = connection.Context.WriteAsync(Microsoft.AspNetCore.SignalR.Protocol.PingMessage.Instance);
+        Assert.False(signalRsOwn.IsCompleted, "SignalR's own write waits on the transport");
+        Node.Stall(connection);
+
+        node.SweepFor(TimeSpan.FromSeconds(30));
+
+        Assert.True(connection.IsClosing, "the slow consumer was cut");
+        await node.AssertEndedAsync(connection, "slow consumer");
+    }
+
     /// <summary>A registry with <see cref="ConnectionCount"/> connections over in-memory pipes that nobody reads.</summary>
     [Fact]
     public async Task PastTheNodesQueuedBytesBoundTheConnectionsHoldingTheMostAreCutUntilTheTotalIsBackUnder()

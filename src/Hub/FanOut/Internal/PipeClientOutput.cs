@@ -143,7 +143,36 @@ internal sealed class PipeClientOutput(HubConnectionContext context, int limit, 
             Drain();
         }
 
+        _ = EndCutByDeadlineAsync();
         return true;
+    }
+
+    /// <summary>How long a cut connection's last writes may wait on its transport before the next step to end it.</summary>
+    internal static readonly TimeSpan CutDeadline = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Ends a cut connection whatever its writes wait for. The cut cancels the flush in progress, but a write waiting for
+    /// SignalR's write lock (ours, or SignalR's own) takes the lock once that flush lets go and waits in a flush of its
+    /// own, with the close behind it, for a client that does not read: so past the deadline the flush is cancelled
+    /// once more (the close goes in behind it), and past a second one the connection is aborted as it stands.
+    /// </summary>
+    private async Task EndCutByDeadlineAsync()
+    {
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            try
+            {
+                await _drained.Task.WaitAsync(CutDeadline, time).ConfigureAwait(false);
+                return;
+            }
+            catch (TimeoutException)
+            {
+                CancelPendingFlush();
+            }
+        }
+
+        context.Abort();
+        Finish();
     }
 
     /// <summary>Under <see cref="_gate"/>, on a closed output: drops what waits ahead of its close message (the last frame
