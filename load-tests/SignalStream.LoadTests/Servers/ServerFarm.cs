@@ -96,6 +96,8 @@ internal sealed class ServerFarm : IAsyncDisposable
             // and to the reconnect penalty (one client cut in the slow-consumer scenario would hold off all the others).
             ["Hub__ConnectsPerSecond"] = "0",
             ["Hub__ReconnectPenalty"] = "00:00:00",
+            // ... and one address to the per-address queued-bytes bound (10,000 subscribers' queues in a burst).
+            ["Hub__MaxQueuedBytesPerIp"] = "0",
             // Thousands of connects in flight on a saturated machine may take longer than the default 5 s.
             ["Hub__HandshakeTimeout"] = "00:00:30",
             ["Hub__InvocationBurst"] = "2000",

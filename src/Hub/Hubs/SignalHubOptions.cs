@@ -86,6 +86,14 @@ public sealed class SignalHubOptions
     public long MaxQueuedBytes { get; set; } = 1024L * 1024 * 1024;
 
     /// <summary>
+    /// The most all of one client address's connections may hold queued together (0: no per-address bound), counted as
+    /// <see cref="MaxConnectionsPerIp"/> counts addresses: past it the sweep cuts that address's connections holding the
+    /// most. Without it one address could hold <see cref="MaxConnectionsPerIp"/> × <see cref="OutboundQueueBytes"/> of the
+    /// node's memory (800 MiB with the defaults) and, with <see cref="MaxQueuedBytes"/>, crowd every other client out.
+    /// </summary>
+    public long MaxQueuedBytesPerIp { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
     /// How long a connection's transport may take nothing while a message waits for it; a connection stalled longer is
     /// not reading and is cut off with a close message that says so (reconnect allowed, to resume by afterSeq).
     /// </summary>
@@ -234,6 +242,11 @@ public sealed class SignalHubOptions
         if (MaxQueuedBytes != 0 && MaxQueuedBytes < OutboundQueueBytes)
         {
             yield return $"Hub:MaxQueuedBytes is {MaxQueuedBytes}; it must be 0 (no node-wide bound) or at least Hub:OutboundQueueBytes ({OutboundQueueBytes}), one connection's bound.";
+        }
+
+        if (MaxQueuedBytesPerIp != 0 && MaxQueuedBytesPerIp < OutboundQueueBytes)
+        {
+            yield return $"Hub:MaxQueuedBytesPerIp is {MaxQueuedBytesPerIp}; it must be 0 (no per-address bound) or at least Hub:OutboundQueueBytes ({OutboundQueueBytes}), one connection's bound.";
         }
 
         if (EnabledProtocols.Count == 0)

@@ -25,7 +25,7 @@ public sealed class StalledSubscriberTests
         await using var node = await TestNode.StartAsync(new InMemorySignalHistory(), settings:
         [
             "Hub:SlowConsumerMaxLag=00:00:03", "Hub:MaxConnectionsPerIp=0", "Hub:ConnectsPerSecond=0", "Hub:OutboundQueueLimit=1000000",
-            $"Hub:OutboundQueueBytes={256 * 1024 * 1024}", "Hub:MaxQueuedBytes=0", "Hub:InvocationsPerSecond=1000", "Hub:InvocationBurst=1000",
+            $"Hub:OutboundQueueBytes={256 * 1024 * 1024}", "Hub:MaxQueuedBytes=0", "Hub:MaxQueuedBytesPerIp=0", "Hub:InvocationsPerSecond=1000", "Hub:InvocationBurst=1000",
         ]);
         using var metrics = new NodeMetrics(node);
         await using var reader = await node.ConnectAsync();

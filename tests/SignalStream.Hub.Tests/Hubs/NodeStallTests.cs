@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics.Metrics;
 using System.IO.Pipelines;
+using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -171,13 +172,39 @@ public sealed class NodeStallTests
         Assert.False(middle.IsClosing, "once the total is back under the bound, the others are left alone");
         Assert.False(least.IsClosing);
         await node.AssertEndedAsync(most, "Hub:MaxQueuedBytes");
+    }
 
-        static void Offer(ConnectionState connection, int frames)
+    [Fact]
+    public async Task PastOneAddresssQueuedBytesBoundItsConnectionsHoldingTheMostAreCutAndOtherAddressesAreLeftAlone()
+    {
+        // Three connections from one address, the rest from others; the node-wide bound is far away.
+        await using var node = new Node(i => i < 3 ? IPAddress.Parse("203.0.113.7") : IPAddress.Parse($"198.51.100.{i}"));
+        var (most, middle, least, elsewhere) = (node.Connections[0], node.Connections[1], node.Connections[2], node.Connections[3]);
+        Offer(most, 60);
+        Offer(middle, 40);
+        Offer(least, 20);
+        Offer(elsewhere, 50);
+        long Queued(ConnectionState c) => c.Output.QueuedBytes;
+
+        node.Options.Value.MaxQueuedBytesPerIp = 0;
+        node.Registry.CutOverQueuedBytesBudget();
+        Assert.DoesNotContain(node.Connections, c => c.IsClosing);
+
+        node.Options.Value.MaxQueuedBytesPerIp = Queued(middle) + Queued(least) + (Queued(most) / 2);
+        node.Registry.CutOverQueuedBytesBudget();
+
+        Assert.True(most.IsClosing, "the address's connection holding the most is cut");
+        Assert.False(middle.IsClosing, "once the address is back under its bound, its others are left alone");
+        Assert.False(least.IsClosing);
+        Assert.False(elsewhere.IsClosing, "another address under the bound is left alone, though all together are over it");
+        await node.AssertEndedAsync(most, "Hub:MaxQueuedBytesPerIp");
+    }
+
+    private static void Offer(ConnectionState connection, int frames)
+    {
+        for (var i = 1; i <= frames; i++)
         {
-            for (var i = 1; i <= frames; i++)
-            {
-                Assert.True(connection.TryEnqueue(HubFrames.Invocation(HubNames.SignalEvent, TestSignals.Signal("BTCUSDT", i), ContractsJsonContext.Default.Signal)));
-            }
+            Assert.True(connection.TryEnqueue(HubFrames.Invocation(HubNames.SignalEvent, TestSignals.Signal("BTCUSDT", i), ContractsJsonContext.Default.Signal)));
         }
     }
 
@@ -186,7 +213,8 @@ public sealed class NodeStallTests
         private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         private readonly List<PipeReader> _unread = [];
 
-        public Node()
+        /// <param name="addressOf">Connection i's client address; none when null.</param>
+        public Node(Func<int, IPAddress>? addressOf = null)
         {
             var options = Options.Value;
             var metrics = new HubMetrics(_services.GetRequiredService<IMeterFactory>());
@@ -197,7 +225,10 @@ public sealed class NodeStallTests
             {
                 // Any unread byte makes a flush wait, as a full socket does for a client that stopped reading.
                 var connection = new PipeHubConnection($"c{i}", new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1, useSynchronizationContext: false));
+                // As the admission middleware does for a connect request: the guard carries the client's address.
+                ConnectionGuard.Current = addressOf is null ? null : new ConnectionGuard(Registry.NewBudget(), null, addressOf(i), null);
                 Connections.Add(Registry.Add(connection.Context));
+                ConnectionGuard.Current = null;
                 _unread.Add(connection.ToClient.Reader);
                 // As SignalR does once a connection's transport has ended: the registry lets it go (and its slot).
                 connection.Context.ConnectionAborted.Register(() => _ = Registry.RemoveAsync(connection.Context));

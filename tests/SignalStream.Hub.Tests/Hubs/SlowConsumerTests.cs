@@ -169,11 +169,14 @@ public sealed class SlowConsumerTests
     }
 
     [Fact]
-    public void ANodeWideQueuedBytesBoundBelowOneConnectionsIsRefusedWithTheKeys()
+    public void QueuedBytesBoundsBelowOneConnectionsAreRefusedWithTheirKeys()
     {
         var problem = Assert.Single(new SignalHubOptions { MaxQueuedBytes = 1024 }.Validate());
         Assert.StartsWith("Hub:MaxQueuedBytes is 1024; it must be 0 (no node-wide bound) or at least Hub:OutboundQueueBytes", problem, StringComparison.Ordinal);
         Assert.Empty(new SignalHubOptions { MaxQueuedBytes = 0 }.Validate());
+        problem = Assert.Single(new SignalHubOptions { MaxQueuedBytesPerIp = 1024 }.Validate());
+        Assert.StartsWith("Hub:MaxQueuedBytesPerIp is 1024; it must be 0 (no per-address bound) or at least Hub:OutboundQueueBytes", problem, StringComparison.Ordinal);
+        Assert.Empty(new SignalHubOptions { MaxQueuedBytesPerIp = 0 }.Validate());
     }
 
     /// <summary>This node's <c>signalstream_hub_slow_consumer_disconnects_total</c>.</summary>

@@ -242,40 +242,79 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
     }
 
     /// <summary>
-    /// Keeps what all connections' queues hold together under <c>Hub:MaxQueuedBytes</c>: past it, the connections
-    /// holding the most are cut, largest first, until the total is back under. Each queue has its own bound
-    /// (<c>Hub:OutboundQueueBytes</c>); without this their sum is the connection count times it (10,000 × 4 MiB), and
-    /// many clients that read slowly, from one address or many, could hold it. Off the delivery path: the sweep's
-    /// once-a-second sum is the only cost.
+    /// Keeps what connections' queues hold together under two bounds: one client address's
+    /// (<c>Hub:MaxQueuedBytesPerIp</c>) and the node's (<c>Hub:MaxQueuedBytes</c>). Past one, the connections holding the
+    /// most are cut, largest first, until the total is back under. Each queue has its own bound
+    /// (<c>Hub:OutboundQueueBytes</c>); without these their sum is the connection count times it (10,000 × 4 MiB), and
+    /// many clients that read slowly, or one address's <c>Hub:MaxConnectionsPerIp</c> connections, could hold it. Off the
+    /// delivery path: the sweep's once-a-second sum is the only cost, and connections are grouped by address only when
+    /// the node's total could put one address past its bound.
     /// </summary>
     internal void CutOverQueuedBytesBudget()
     {
-        var budget = _options.MaxQueuedBytes;
-        var total = budget == 0 ? 0 : QueuedBytes();
-        if (total <= budget)
+        var total = QueuedBytes();
+        var perAddress = _options.MaxQueuedBytesPerIp;
+        if (perAddress != 0 && total > perAddress)
         {
-            return;
+            var byAddress = new Dictionary<string, List<ConnectionState>>(StringComparer.Ordinal);
+            foreach (var (id, connection) in _connections)
+            {
+                if (connection.Output.QueuedBytes == 0)
+                {
+                    continue;
+                }
+
+                var key = ClientKeys.AddressOf(_guards.GetValueOrDefault(id)?.RemoteIp)?.ToString() ?? "unknown";
+                if (!byAddress.TryGetValue(key, out var group))
+                {
+                    byAddress[key] = group = [];
+                }
+
+                group.Add(connection);
+            }
+
+            foreach (var (address, group) in byAddress)
+            {
+                total -= CutLargestUntilUnder(group, perAddress, queued =>
+                    $"Disconnected: this client's address ({address}) held more than Hub:MaxQueuedBytesPerIp ({perAddress} bytes) unsent " +
+                    $"across its connections, and this one held one of the largest ({queued} bytes). Read faster or subscribe to less, then reconnect and resume with afterSeq.");
+            }
         }
 
-        var largestFirst = _connections.Values
+        var budget = _options.MaxQueuedBytes;
+        if (budget != 0 && total > budget)
+        {
+            CutLargestUntilUnder(_connections.Values, budget, queued =>
+                $"Disconnected: the node's outbound queues together passed Hub:MaxQueuedBytes ({budget} bytes), and this " +
+                $"connection held one of the largest ({queued} bytes unsent). Read faster or subscribe to less, then reconnect and resume with afterSeq.");
+        }
+    }
+
+    /// <summary>Cuts the connections of <paramref name="connections"/> holding the most, largest first, until what they hold
+    /// together is at most <paramref name="budget"/>; returns the bytes the cuts gave back.</summary>
+    private long CutLargestUntilUnder(IEnumerable<ConnectionState> connections, long budget, Func<long, string> reason)
+    {
+        var largestFirst = connections
             .Select(c => (Connection: c, Queued: c.Output.QueuedBytes))
             .Where(c => c.Queued > 0)
             .OrderByDescending(c => c.Queued)
             .ToList();
+        var total = largestFirst.Sum(c => c.Queued);
+        var freed = 0L;
         foreach (var (connection, queued) in largestFirst)
         {
-            if (total <= budget)
+            if (total - freed <= budget)
             {
                 break;
             }
 
-            if (CutOff(connection,
-                    $"Disconnected: the node's outbound queues together passed Hub:MaxQueuedBytes ({budget} bytes), and this " +
-                    $"connection held one of the largest ({queued} bytes unsent). Read faster or subscribe to less, then reconnect and resume with afterSeq."))
+            if (CutOff(connection, reason(queued)))
             {
-                total -= queued;
+                freed += queued;
             }
         }
+
+        return freed;
     }
 
     private long QueuedBytes()
