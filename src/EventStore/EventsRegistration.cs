@@ -126,6 +126,9 @@ public static class EventsRegistration
 /// <summary>Checks <see cref="StorageOptions"/> at start, with messages that say how to fix them.</summary>
 internal static class StorageOptionsValidator
 {
+    /// <summary>Past this the window would hold gigabytes: a caller needing more needs PostgreSQL's on-disk index.</summary>
+    private const int MaxDeduplicationWindowEvents = 50_000_000;
+
     public static List<string> Validate(StorageOptions options)
     {
         var errors = new List<string>();
@@ -181,9 +184,20 @@ internal static class StorageOptionsValidator
                 errors.Add("Storage:File:RetentionMaxSegments must be 0 (keep all) or positive.");
             }
 
+            if (options.File.SegmentSizeBytes > int.MaxValue)
+            {
+                errors.Add($"Storage:File:SegmentSizeBytes {options.File.SegmentSizeBytes} is too large: use at most 2147483647 (default 67108864); a segment is read whole at open.");
+            }
+
             if (options.File.RetentionMaxAge is { } age && age <= TimeSpan.Zero)
             {
                 errors.Add("Storage:File:RetentionMaxAge must be positive (for example 30.00:00:00) or unset.");
+            }
+
+            if (options.File.DeduplicationWindowEvents < options.Writer.MaxBatchSize || options.File.DeduplicationWindowEvents > MaxDeduplicationWindowEvents)
+            {
+                errors.Add($"Storage:File:DeduplicationWindowEvents {options.File.DeduplicationWindowEvents} must be between Storage:Writer:MaxBatchSize ({options.Writer.MaxBatchSize}: " +
+                    $"a re-sent group must fit in it whole) and {MaxDeduplicationWindowEvents} (~44 bytes of memory each; default {FileJournalOptions.DefaultDeduplicationWindowEvents}).");
             }
         }
 

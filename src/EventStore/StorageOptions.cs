@@ -36,6 +36,17 @@ public sealed class FileJournalOptions
 
     /// <summary>Delete closed segments whose newest event is older than this (unset: no limit).</summary>
     public TimeSpan? RetentionMaxAge { get; set; }
+
+    /// <summary>
+    /// An append skips an event whose id is among the ids of this many newest retained events (PostgreSQL checks every
+    /// id ever stored). Kept in memory, ~44 bytes each once full: the default is ~11 MB. At least
+    /// <c>Storage:Writer:MaxBatchSize</c>, so a group re-sent after a lost acknowledgement is still covered whole
+    /// (docs/events.md, "Event-id de-duplication").
+    /// </summary>
+    public int DeduplicationWindowEvents { get; set; } = DefaultDeduplicationWindowEvents;
+
+    /// <summary>The default of <see cref="DeduplicationWindowEvents"/>.</summary>
+    public const int DefaultDeduplicationWindowEvents = 262_144;
 }
 
 /// <summary>The PostgreSQL store (<c>Storage:Postgres</c>).</summary>

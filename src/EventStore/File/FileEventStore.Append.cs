@@ -34,7 +34,7 @@ internal sealed partial class FileEventStore
             var freshInAppend = 0;
             foreach (var e in append.Events)
             {
-                if (!_eventIds.Contains(e.EventId) && groupIds.Add(e.EventId))
+                if (!_recentIds.Contains(e.EventId) && groupIds.Add(e.EventId))
                 {
                     freshInAppend++;
                 }
@@ -62,7 +62,7 @@ internal sealed partial class FileEventStore
         }
 
         // Encode the whole group as one record: one checksum, so a torn group is dropped whole at recovery.
-        var entries = new (long Offset, int Length, JournalFormat.EntryView Entry)[fresh];
+        var entries = new (long Offset, JournalFormat.EntryView Entry)[fresh];
         JournalFormat.BeginRecord(_buffer, JournalFormat.GroupKind);
         JournalFormat.WriteInt32(_buffer, fresh);
         groupIds.Clear();
@@ -73,7 +73,7 @@ internal sealed partial class FileEventStore
         {
             foreach (var e in append.Events)
             {
-                if (_eventIds.Contains(e.EventId) || !groupIds.Add(e.EventId))
+                if (_recentIds.Contains(e.EventId) || !groupIds.Add(e.EventId))
                 {
                     continue;
                 }
@@ -83,7 +83,7 @@ internal sealed partial class FileEventStore
                 pending[append.StreamId] = version;
                 var start = _buffer.WrittenCount;
                 JournalFormat.WriteEntry(_buffer, position, version, append.StreamId, append.StreamType, e);
-                entries[n++] = (start, _buffer.WrittenCount - start, new JournalFormat.EntryView(
+                entries[n++] = (start, new JournalFormat.EntryView(
                     position, version, e.CreatedAt.ToUnixTimeMilliseconds(), e.EventId, e.SchemaVersion,
                     append.StreamId, append.StreamType, e.Type, 0, e.Data.Length));
                 position++;
@@ -94,7 +94,7 @@ internal sealed partial class FileEventStore
         var record = _buffer.WrittenMemory;
 
         var segment = _segments[^1];
-        if (segment.FirstPosition != 0 && segment.Length + record.Length > _options.SegmentSizeBytes)
+        if (segment.FirstPosition != 0 && segment.Length + record.Length > Math.Min(_options.SegmentSizeBytes, MaxSegmentBytes))
         {
             segment = RollOver(segment);
         }
@@ -116,9 +116,9 @@ internal sealed partial class FileEventStore
         _indexLock.EnterWriteLock();
         try
         {
-            foreach (var (offset, length, entry) in entries)
+            foreach (var (offset, entry) in entries)
             {
-                Index(segment, entry, recordOffset + offset, length);
+                Index(segment, entry, recordOffset + offset);
             }
 
             segment.Length += record.Length;
@@ -147,6 +147,17 @@ internal sealed partial class FileEventStore
     private Segment RollOver(Segment current)
     {
         var next = CreateSegment(current.Index + 1);
+        _indexLock.EnterWriteLock();
+        try
+        {
+            // Closed: its offsets no longer grow, so the list's spare capacity (up to half of it) is given back.
+            current.Offsets.TrimExcess();
+        }
+        finally
+        {
+            _indexLock.ExitWriteLock();
+        }
+
         ApplyRetention();
         return next;
     }
@@ -182,23 +193,11 @@ internal sealed partial class FileEventStore
         {
             if (oldest.FirstPosition != 0)
             {
-                var removed = (int)(oldest.LastPosition - _firstPosition + 1);
-                for (var i = 0; i < removed; i++)
-                {
-                    _eventIds.Remove(_locations[i].EventId);
-                }
-
-                _locations.RemoveRange(0, removed);
                 _firstPosition = oldest.LastPosition + 1;
+                _recentIds.ForgetBelow(_firstPosition);
                 foreach (var stream in _streams.Values)
                 {
-                    var drop = 0;
-                    while (drop < stream.Positions.Count && stream.Positions[drop] < _firstPosition)
-                    {
-                        drop++;
-                    }
-
-                    stream.Positions.RemoveRange(0, drop);
+                    stream.Positions.RemoveBelow(_firstPosition);
                 }
             }
 

@@ -102,8 +102,9 @@ internal sealed partial class FileEventStore
             var result = new List<StoredEvent>((int)(to - from + 1));
             for (var p = from; p <= to;)
             {
-                var last = RunEnd(p, to);
-                ReadRun(p, last, dataOf, result);
+                var segment = SegmentOf(p);
+                var last = RunEnd(segment, p, to);
+                ReadRun(segment, p, last, dataOf, result);
                 p = last + 1;
             }
 
@@ -116,22 +117,40 @@ internal sealed partial class FileEventStore
         }
     }
 
+    /// <summary>The segment holding <paramref name="position"/>, a retained one (caller holds the read lock).</summary>
+    private Segment SegmentOf(long position)
+    {
+        // Positions are contiguous across segments: the last segment starting at or before the position holds it. Only
+        // the newest segment may be empty (FirstPosition 0), and then it holds no position asked for.
+        int low = 0, high = _segments.Count - 1;
+        while (low < high)
+        {
+            var mid = (low + high + 1) / 2;
+            var first = _segments[mid].FirstPosition;
+            if (first != 0 && first <= position)
+            {
+                low = mid;
+            }
+            else
+            {
+                high = mid - 1;
+            }
+        }
+
+        return _segments[low];
+    }
+
     /// <summary>
     /// The last position from <paramref name="from"/> on whose entries lie in the same segment within
     /// <see cref="MaxRunBytes"/> of the first: positions follow the file's order inside a segment, so one read gets them all.
     /// </summary>
-    private long RunEnd(long from, long to)
+    private static long RunEnd(Segment segment, long from, long to)
     {
-        var first = _locations[(int)(from - _firstPosition)];
+        var start = segment.Extent(from).Start;
         var last = from;
-        while (last < to)
+        var end = Math.Min(to, segment.LastPosition);
+        while (last < end && segment.Extent(last + 1).End - start <= MaxRunBytes)
         {
-            var next = _locations[(int)(last + 1 - _firstPosition)];
-            if (next.Segment != first.Segment || next.Offset + next.Length - first.Offset > MaxRunBytes)
-            {
-                break;
-            }
-
             last++;
         }
 
@@ -142,23 +161,22 @@ internal sealed partial class FileEventStore
     private const int MaxRunBytes = 1024 * 1024;
 
     /// <summary>
-    /// Reads the entries of positions <paramref name="from"/>..<paramref name="to"/> (one run) with one read: a page of
-    /// 2,000 events was 2,000 reads, each under the index lock the appender waits for. A type the reader only counts
-    /// keeps no copy of its data.
+    /// Reads the entries of positions <paramref name="from"/>..<paramref name="to"/> (one run in <paramref name="segment"/>)
+    /// with one read: a page of 2,000 events was 2,000 reads, each under the index lock the appender waits for. A type
+    /// the reader only counts keeps no copy of its data.
     /// </summary>
-    private void ReadRun(long from, long to, HashSet<string>? dataOf, List<StoredEvent> result)
+    private static void ReadRun(Segment segment, long from, long to, HashSet<string>? dataOf, List<StoredEvent> result)
     {
-        var first = _locations[(int)(from - _firstPosition)];
-        var end = _locations[(int)(to - _firstPosition)];
-        var length = checked((int)(end.Offset + end.Length - first.Offset));
+        var start = segment.Extent(from).Start;
+        var length = checked((int)(segment.Extent(to).End - start));
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
         try
         {
-            ReadExactly(first.Segment, buffer.AsSpan(0, length), first.Offset, from);
+            ReadExactly(segment, buffer.AsSpan(0, length), start, from);
             for (var p = from; p <= to; p++)
             {
-                var location = _locations[(int)(p - _firstPosition)];
-                result.Add(Parse(buffer.AsSpan((int)(location.Offset - first.Offset), location.Length), location.Segment, p, dataOf));
+                var (entryStart, entryEnd) = segment.Extent(p);
+                result.Add(Parse(buffer.AsSpan(entryStart - start, (int)(entryEnd - entryStart)), segment, p, dataOf));
             }
         }
         finally
@@ -170,13 +188,15 @@ internal sealed partial class FileEventStore
     /// <summary>Reads one event's entry from its segment (caller holds the read lock).</summary>
     private StoredEvent ReadAt(long position)
     {
-        var location = _locations[(int)(position - _firstPosition)];
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(location.Length);
+        var segment = SegmentOf(position);
+        var (start, end) = segment.Extent(position);
+        var length = (int)(end - start);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
         try
         {
-            var span = buffer.AsSpan(0, location.Length);
-            ReadExactly(location.Segment, span, location.Offset, position);
-            return Parse(span, location.Segment, position, dataOf: null);
+            var span = buffer.AsSpan(0, length);
+            ReadExactly(segment, span, start, position);
+            return Parse(span, segment, position, dataOf: null);
         }
         finally
         {

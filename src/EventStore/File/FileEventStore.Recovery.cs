@@ -69,6 +69,11 @@ internal sealed partial class FileEventStore
                 }
 
                 segment.Length = validLength;
+                if (!isLast)
+                {
+                    segment.Offsets.TrimExcess(); // closed: it grows no more
+                }
+
                 if (hasCheckpoint)
                 {
                     _segments.Add(segment);
@@ -297,7 +302,7 @@ internal sealed partial class FileEventStore
                     $"Journal segment '{segment.Path}': event at byte {bodyFileOffset + offset} has position {entry.Position}, expected {_nextPosition}.");
             }
 
-            Index(segment, entry, bodyFileOffset + offset, consumed);
+            Index(segment, entry, bodyFileOffset + offset);
             offset += consumed;
         }
 
@@ -305,7 +310,7 @@ internal sealed partial class FileEventStore
     }
 
     /// <summary>Adds one committed event to the in-memory index (caller holds the write lock, or is recovering).</summary>
-    private void Index(Segment segment, in JournalFormat.EntryView entry, long fileOffset, int length)
+    private void Index(Segment segment, in JournalFormat.EntryView entry, long fileOffset)
     {
         if (!_streams.TryGetValue(entry.StreamId, out var stream))
         {
@@ -315,8 +320,8 @@ internal sealed partial class FileEventStore
 
         stream.Version = entry.Version;
         stream.Positions.Add(entry.Position);
-        _locations.Add(new EventLocation(segment, fileOffset, length, entry.EventId));
-        _eventIds.Add(entry.EventId);
+        segment.Offsets.Add((int)fileOffset);
+        _recentIds.Add(entry.Position, entry.EventId);
         if (segment.FirstPosition == 0)
         {
             segment.FirstPosition = entry.Position;

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
+using SignalStream.EventStore.File.Internal;
 
 namespace SignalStream.EventStore.File;
 
@@ -22,6 +23,9 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
     private const string SegmentExtension = ".seg";
     private const string PartialSuffix = ".tmp";
 
+    /// <summary>A segment never grows past this, whatever <see cref="FileJournalOptions.SegmentSizeBytes"/> says: recovery reads a segment into one array, and the index keeps entry offsets as <see cref="int"/>.</summary>
+    private const long MaxSegmentBytes = int.MaxValue;
+
     private readonly FileJournalOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -37,10 +41,11 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
     private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
 
     // Guarded by _indexLock (written only while _appendGate is held, so the appender may read without it).
+    // The index costs ~8 bytes per retained event: an entry offset in its segment and a position in its stream, 4 bytes
+    // each (docs/events.md, "File journal"); the event ids kept are bounded by the de-duplication window.
     private readonly List<Segment> _segments = [];
-    private readonly List<EventLocation> _locations = [];
     private readonly Dictionary<string, StreamState> _streams = new(StringComparer.Ordinal);
-    private readonly HashSet<Guid> _eventIds = [];
+    private readonly RecentEventIds _recentIds;
     private long _firstPosition = 1;
     private long _nextPosition = 1;
     private long _releasedUpTo;
@@ -60,6 +65,7 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
         _logger = logger;
         _files = files;
         _readOnly = readOnly;
+        _recentIds = new RecentEventIds(options.DeduplicationWindowEvents);
     }
 
     /// <summary>
@@ -138,8 +144,7 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
                 // and the open retried.
                 CloseSegments();
                 _streams.Clear();
-                _locations.Clear();
-                _eventIds.Clear();
+                _recentIds.Clear();
                 _firstPosition = _nextPosition = 1;
                 _owner?.Dispose();
                 _owner = null;
@@ -237,10 +242,21 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
         public long LastPosition { get; set; }
 
         public long LastTimestampMs { get; set; }
-    }
 
-    /// <summary>Where one event's entry lies: 32 bytes per retained event.</summary>
-    private readonly record struct EventLocation(Segment Segment, long Offset, int Length, Guid EventId);
+        /// <summary>
+        /// Where the entry of each position from <see cref="FirstPosition"/> on starts in the file. An entry ends at most
+        /// where the next starts (or at <see cref="Length"/>): a group's next record header may lie between, and
+        /// parsing an entry reads only its own bytes, so no length is kept.
+        /// </summary>
+        public List<int> Offsets { get; } = [];
+
+        /// <summary>The offset of the entry of <paramref name="position"/> (in this segment) and the offset its entry ends by.</summary>
+        public (int Start, long End) Extent(long position)
+        {
+            var i = (int)(position - FirstPosition);
+            return (Offsets[i], i + 1 < Offsets.Count ? Offsets[i + 1] : Length);
+        }
+    }
 
     private sealed class StreamState(string type, long created)
     {
@@ -251,6 +267,6 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
         public long Version { get; set; }
 
         /// <summary>Positions of the retained versions, oldest first; the last is <see cref="Version"/>.</summary>
-        public List<long> Positions { get; } = [];
+        public PositionList Positions { get; } = new();
     }
 }

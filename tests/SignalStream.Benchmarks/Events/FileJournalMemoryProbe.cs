@@ -22,8 +22,9 @@ internal static class FileJournalMemoryProbe
             await using var store = new FileEventStore(new FileJournalOptions { Path = folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
             await store.InitializeAsync().ConfigureAwait(false);
             var data = new byte[200];
-            long before = 0;
+            long before = 0, middle = 0;
             var warm = events / 10;
+            var half = events / 2;
             for (var written = 0; written < events; written += PerGroup)
             {
                 var group = new List<EventData>(PerGroup);
@@ -38,6 +39,11 @@ internal static class FileJournalMemoryProbe
                     before = Settle();
                 }
 
+                if (written + PerGroup == half)
+                {
+                    middle = Settle();
+                }
+
                 if ((written + PerGroup) % 100_000 == 0)
                 {
                     Console.Error.Write($"\r{written + PerGroup:N0} events appended");
@@ -48,6 +54,12 @@ internal static class FileJournalMemoryProbe
             Console.Error.WriteLine();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{(after - before) / (double)(events - warm):0.0} bytes of managed heap per retained event ({events - warm:N0} events after {warm:N0} to warm up; heap {after / 1048576.0:0} MB)"));
+
+            // The de-duplication window (a bounded set of the newest ids) fills over its first events, then stays: the
+            // second half shows the growth that does not stop once it is full (when the run is longer than the window).
+            var window = FileJournalOptions.DefaultDeduplicationWindowEvents;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{(after - middle) / (double)(events - half):0.0} bytes per retained event over the second half ({events - half:N0} events after {half:N0}; the de-duplication window holds {window:N0} ids{(half >= window ? ", full before the half" : ", NOT full before the half: use more events")})"));
             return 0;
         }
         finally
