@@ -347,6 +347,8 @@ public sealed class EventWriterTests : IDisposable
     [InlineData("sqlite", null, "Storage:Provider 'sqlite' is unknown")]
     [InlineData("file", "Storage:Writer:MaxBatchSize=0", "Storage:Writer:MaxBatchSize 0 must be between")]
     [InlineData("file", "Storage:Writer:BufferBytes=4096", "Storage:Writer:BufferBytes 4096 must be at least 1048576")]
+    [InlineData("file", "Storage:File:DeduplicationWindowEvents=1000", "Storage:File:DeduplicationWindowEvents 1000 must be between Storage:Writer:MaxBatchSize (8192")]
+    [InlineData("file", "Storage:File:SegmentSizeBytes=4294967296", "Storage:File:SegmentSizeBytes 4294967296 is too large")]
     [InlineData("postgres", "Storage:Postgres:Schema=Bad-Name", "must be a plain identifier")]
     public async Task InvalidStorageSettingsFailAtStartWithAMessageThatSaysHowToFixThem(string provider, string? extra, string expected)
     {
