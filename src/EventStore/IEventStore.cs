@@ -12,8 +12,10 @@ public interface IEventStore
     /// <summary>
     /// Appends a group of events to one or more streams atomically: all of it is committed (durably) or none.
     /// Events whose <see cref="EventData.EventId"/> is already stored are skipped, so a group re-sent after an ambiguous
-    /// failure is not written twice. A stream whose version differs from its <see cref="StreamAppend.ExpectedVersion"/>
-    /// fails the whole group with <see cref="AppendStatus.WrongExpectedVersion"/>.
+    /// failure is not written twice (the file journal checks the ids of its newest
+    /// <see cref="FileJournalOptions.DeduplicationWindowEvents"/> events, PostgreSQL every id). A stream whose version
+    /// differs from its <see cref="StreamAppend.ExpectedVersion"/> fails the whole group with
+    /// <see cref="AppendStatus.WrongExpectedVersion"/>.
     /// </summary>
     /// <remarks>Infrastructure failures (connection lost, disk error) throw; the caller retries with the same event ids.</remarks>
     ValueTask<AppendResult> AppendAsync(IReadOnlyList<StreamAppend> group, CancellationToken cancellationToken = default);
