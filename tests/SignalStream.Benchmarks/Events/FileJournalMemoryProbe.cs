@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.EventStore;
@@ -60,6 +61,16 @@ internal static class FileJournalMemoryProbe
             var window = FileJournalOptions.DefaultDeduplicationWindowEvents;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{(after - middle) / (double)(events - half):0.0} bytes per retained event over the second half ({events - half:N0} events after {half:N0}; the de-duplication window holds {window:N0} ids{(half >= window ? ", full before the half" : ", NOT full before the half: use more events")})"));
+
+            // Every start re-reads the journal (recovery rebuilds the index): how long that takes, and what it keeps.
+            await store.DisposeAsync().ConfigureAwait(false);
+            var closed = Settle();
+            var clock = Stopwatch.StartNew();
+            await using var reopened = new FileEventStore(new FileJournalOptions { Path = folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
+            await reopened.InitializeAsync().ConfigureAwait(false);
+            var opened = clock.Elapsed;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"reopen: {opened.TotalMilliseconds:0} ms to recover {reopened.LastPosition:N0} events; the index it rebuilt holds {(Settle() - closed) / (double)events:0.0} bytes per event"));
             return 0;
         }
         finally
