@@ -197,7 +197,7 @@ internal static class StorageOptionsValidator
             if (options.File.DeduplicationWindowEvents < options.Writer.MaxBatchSize || options.File.DeduplicationWindowEvents > MaxDeduplicationWindowEvents)
             {
                 errors.Add($"Storage:File:DeduplicationWindowEvents {options.File.DeduplicationWindowEvents} must be between Storage:Writer:MaxBatchSize ({options.Writer.MaxBatchSize}: " +
-                    $"a re-sent group must fit in it whole) and {MaxDeduplicationWindowEvents} (~44 bytes of memory each; default {FileJournalOptions.DefaultDeduplicationWindowEvents}).");
+                    $"a re-sent group must fit in it whole) and {MaxDeduplicationWindowEvents} (~24 bytes of memory each; default {FileJournalOptions.DefaultDeduplicationWindowEvents}).");
             }
         }
 

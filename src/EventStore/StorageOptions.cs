@@ -39,7 +39,7 @@ public sealed class FileJournalOptions
 
     /// <summary>
     /// An append skips an event whose id is among the ids of this many newest retained events (PostgreSQL checks every
-    /// id ever stored). Kept in memory, ~44 bytes each once full: the default is ~11 MB. At least
+    /// id ever stored). Kept in memory, ~24 bytes each once full: the default is ~6 MB. At least
     /// <c>Storage:Writer:MaxBatchSize</c>, so a group re-sent after a lost acknowledgement is still covered whole
     /// (docs/events.md, "Event-id de-duplication").
     /// </summary>

@@ -113,6 +113,54 @@ public sealed class FileJournalDeduplicationTests : IDisposable
         Assert.Equal(4L << 32, list[0]);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(100)] // a small table: clusters wrap around its end often
+    [InlineData(3_000)] // past the first allocation (1,024), not a power of two
+    public void TheWindowAnswersAsASetOfTheNewestIdsThroughGrowthEvictionAndForgetting(int capacity)
+    {
+        var random = new Random(capacity);
+        var pool = Enumerable.Range(0, capacity * 4).Select(_ => Guid.NewGuid()).ToArray();
+        var window = new RecentEventIds(capacity);
+        var model = new Queue<(long Position, Guid Id)>();
+        long next = 1;
+        for (var step = 0; step < 40_000; step++)
+        {
+            if (random.Next(500) == 0)
+            {
+                // Retention deleted a segment: a few of the oldest positions, sometimes more than the window holds.
+                var below = next - random.Next(capacity + 2);
+                window.ForgetBelow(below);
+                while (model.Count > 0 && model.Peek().Position < below)
+                {
+                    model.Dequeue();
+                }
+            }
+            else
+            {
+                // Ids from a small pool, so one is sometimes added while still held (a journal written with a larger window).
+                var id = pool[random.Next(pool.Length)];
+                window.Add(next, id);
+                model.Enqueue((next++, id));
+                if (model.Count > capacity)
+                {
+                    model.Dequeue();
+                }
+            }
+
+            Assert.Equal(model.Count, window.Count);
+            var probe = pool[random.Next(pool.Length)];
+            Assert.Equal(model.Any(e => e.Id == probe), window.Contains(probe));
+            if (step % (capacity / 100 + 1) == 0)
+            {
+                Assert.All(model, e => Assert.True(window.Contains(e.Id), $"position {e.Position} was forgotten early (step {step})"));
+            }
+        }
+
+        window.Clear();
+        Assert.DoesNotContain(pool, window.Contains);
+    }
+
     private static string Payload(int size) => $$"""{"pad":"{{new string('x', size)}}"}""";
 
     // The window is set below the validated minimum (Storage:Writer:MaxBatchSize) to keep the journals small.
