@@ -122,7 +122,7 @@ export interface SubscribeResult {
   timeframes: string[];
   /** Newest seq of the symbol when the subscription joined the live stream. */
   latestSeq: number;
-  /** True when `signals` holds every signal after `afterSeq`. */
+  /** `signalsRecovered` and `outcomesRecovered` together (older servers send only this). */
   recovered: boolean;
   /** Signals after `afterSeq` (or the latest per timeframe without it), oldest first. */
   signals: Signal[];
@@ -132,6 +132,13 @@ export interface SubscribeResult {
   latestOutcomeSeq: number;
   /** Outcomes after `afterOutcomeSeq`, oldest first (empty without it). */
   outcomes: SignalOutcome[];
+  /** True when `signals` holds every signal after `afterSeq` (absent from older servers: then see `recovered`). */
+  signalsRecovered: boolean;
+  /**
+   * True when `outcomes` holds every outcome after `afterOutcomeSeq`, true without it (absent from older servers: then see
+   * `recovered`). The outcomes are filtered, so holes in their outcomeSeqs are no loss; only this says one is missing.
+   */
+  outcomesRecovered: boolean;
 }
 
 /** The hub's `candle` event: an update of a subscribed candle stream. */

@@ -25,7 +25,8 @@ public sealed record SubscribeRequest(
 /// <param name="LatestSeq">The newest seq for the symbol at the moment the subscription joined the live stream.</param>
 /// <param name="Recovered">
 /// True when <paramref name="Signals"/> holds every signal after <c>afterSeq</c> and, when <c>afterOutcomeSeq</c> was
-/// given, <see cref="Outcomes"/> every outcome after it.
+/// given, <see cref="Outcomes"/> every outcome after it: <see cref="SignalsRecovered"/> and <see cref="OutcomesRecovered"/>
+/// together, kept for clients that predate them.
 /// </param>
 /// <param name="Signals">Signals after <c>afterSeq</c> (or the latest per timeframe when absent), oldest first.</param>
 /// <param name="Reason">Why recovery was incomplete, when <paramref name="Recovered"/> is false.</param>
@@ -48,6 +49,21 @@ public sealed record SubscribeResult(
     /// <summary>Outcomes after <c>afterOutcomeSeq</c>, oldest first; empty when it was not given.</summary>
     [DataMember(Name = "outcomes")]
     public IReadOnlyList<SignalOutcome> Outcomes { get; init; } = [];
+
+    /// <summary>
+    /// True when <see cref="Signals"/> holds every signal after <c>afterSeq</c>. Apart from <see cref="OutcomesRecovered"/>
+    /// so that a client whose outcomes could not all be recovered does not also ask for its signals again.
+    /// </summary>
+    [DataMember(Name = "signalsRecovered")]
+    public bool SignalsRecovered { get; init; } = true;
+
+    /// <summary>
+    /// True when <see cref="Outcomes"/> holds every outcome after <c>afterOutcomeSeq</c> (always true without it). The
+    /// returned outcomes are filtered like live ones, so a client cannot see from their outcomeSeqs whether one is missing:
+    /// this says it.
+    /// </summary>
+    [DataMember(Name = "outcomesRecovered")]
+    public bool OutcomesRecovered { get; init; } = true;
 }
 
 /// <summary>The <c>candle</c> hub event: a candle update of a subscribed stream.</summary>

@@ -36,8 +36,13 @@ public sealed class MessagePackContractTests
         var signal = TestSignals.Signal("ETHUSDT", 3);
         var outcome = TestSignals.Outcome(signal) with { Outcome = OutcomeKind.Loss, RMultiple = -1, IsShadow = true };
         var candle = CandleMessage.From(TestSignals.Candle("ETHUSDT", Timeframe.OneHour, 2, closed: false));
-        var result = new SubscribeResult("ETHUSDT", ["1m", "1h"], 3, Recovered: false, [signal], "the store did not answer in time");
-        var withoutReason = result with { Reason = null, Recovered = true };
+        var result = new SubscribeResult("ETHUSDT", ["1m", "1h"], 3, Recovered: false, [signal], "the store did not answer in time")
+        {
+            LatestOutcomeSeq = 1,
+            Outcomes = [outcome with { IsShadow = false, OutcomeSeq = 1 }],
+            OutcomesRecovered = false,
+        };
+        var withoutReason = result with { Reason = null, Recovered = true, OutcomesRecovered = true };
 
         AssertSame(JsonSerializer.SerializeToNode(outcome, ContractsJsonContext.Default.SignalOutcome), MessagePack(outcome));
         AssertSame(JsonSerializer.SerializeToNode(candle, ContractsJsonContext.Default.CandleMessage), MessagePack(candle));

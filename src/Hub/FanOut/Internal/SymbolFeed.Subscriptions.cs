@@ -58,6 +58,8 @@ internal sealed partial class SymbolFeed
                         {
                             LatestOutcomeSeq = outcomes.LatestOutcomeSeq,
                             Outcomes = outcomes.Outcomes,
+                            SignalsRecovered = join.Recovered,
+                            OutcomesRecovered = outcomes.Recovered,
                         };
                     }
                 }
