@@ -106,7 +106,8 @@ export class SignalSequencer {
   /**
    * Feeds the result of the `Subscribe` that {@link beginSubscribe} prepared, with the `afterSeq` it sent.
    *
-   * A result with `recovered: false` (the server's store lags behind, or more was missed than it returns at once) is
+   * A result whose signals were not all recovered (`signalsRecovered: false`, or `recovered: false` from a server without
+   * it: the server's store lags behind, or more was missed than it returns at once) is
    * released only as far as it is contiguous, and the step asks for a retry; with `final` set (retries exhausted)
    * the missing seqs are reported as gaps and skipped instead.
    */
@@ -146,7 +147,7 @@ export class SignalSequencer {
     for (const signal of returned) {
       if (signal.seq > this.last && this.pending.size < MAX_PENDING) this.pending.set(signal.seq, { signal, source: "recovered" });
     }
-    if (!result.recovered && !final) {
+    if (!signalsRecovered(result) && !final) {
       // Release only the contiguous run and ask again for the rest (the store may simply lag behind).
       return { ...this.drain(deliveries, gaps), needsFill: false, needsRetry: true };
     }
@@ -195,8 +196,16 @@ function nextHeld(pending: Map<number, Delivery>, from: number, latest: number):
   return next;
 }
 
+/**
+ * Whether the result holds every signal after afterSeq. `recovered` is false too when only the outcomes fell short, so
+ * it is the answer only from a server that does not say `signalsRecovered` apart.
+ */
+function signalsRecovered(result: SubscribeResult): boolean {
+  return result.signalsRecovered ?? result.recovered;
+}
+
 function missingReason(result: SubscribeResult): string {
-  return result.recovered
+  return signalsRecovered(result)
     ? "the server reported full recovery but did not return these seqs"
     : (result.reason ?? "the server could not recover these signals");
 }

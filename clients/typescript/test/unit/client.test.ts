@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { SignalStreamClient, SignalGapError, SignalHistoryResetError, SubscriptionError, type ConnectionState } from "../../src/index.js";
-import type { CandleMessage, Signal } from "../../src/types.js";
+import {
+  type ConnectionState,
+  type ConnectOptions,
+  SignalGapError,
+  SignalHistoryResetError,
+  SignalStreamClient,
+  SubscriptionError,
+} from "../../src/index.js";
+import type { CandleMessage, Signal, SubscribeRequest } from "../../src/types.js";
 import { FakeConnection, FakeServer, until } from "./fakeHub.js";
 
 interface Harness {
@@ -10,13 +17,14 @@ interface Harness {
   states: ConnectionState[];
 }
 
-async function harness(server = new FakeServer()): Promise<Harness> {
+async function harness(server = new FakeServer(), options: Partial<ConnectOptions> = {}): Promise<Harness> {
   let connection!: FakeConnection;
   const client = new SignalStreamClient("http://test", {
     reconnect: { delaysMs: [0, 5] },
     recoveryRetryDelaysMs: [1, 2, 3],
     logger: 6, // LogLevel.None: the tests assert on callbacks, not console output
     connectionFactory: () => (connection = new FakeConnection(server)),
+    ...options,
   });
   const states: ConnectionState[] = [];
   client.onStateChange((s) => states.push(s));
@@ -42,6 +50,10 @@ function collector() {
     },
   };
 }
+
+/** The Subscribe requests the connection sent, in order. */
+const subscribes = (connection: FakeConnection) =>
+  connection.invocations.filter((i) => i.method === "Subscribe").map((i) => i.args[0] as SubscribeRequest);
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -336,6 +348,32 @@ describe("SignalStreamClient", () => {
     connection.emit("signalResolved", server.outcomes.get("BTCUSDT")![2]!); // a duplicate
     server.resolve("BTCUSDT", 1);
     expect(resolved).toEqual([1, 2, 3, 4]);
+    await client.close();
+  });
+
+  it("does not ask for the signals again when only the outcomes were not recovered (their store was reset)", async () => {
+    const logs: string[] = [];
+    const { server, connection, client } = await harness(new FakeServer(), { logger: { log: (_level, message) => logs.push(message) } });
+    server.outcomes.set("BTCUSDT", []);
+    const app = collector();
+    const resolved: number[] = [];
+    await client.subscribe("BTCUSDT", {}, { ...app.handlers, onResolved: (o) => resolved.push(o.outcomeSeq) });
+    server.publish("BTCUSDT");
+    server.resolve("BTCUSDT", 1);
+    server.resolve("BTCUSDT", 1);
+    connection.drop();
+    server.publish("BTCUSDT");
+    server.outcomes.set("BTCUSDT", []); // the outcomes start over while the client is away
+    server.resolve("BTCUSDT", 2);
+    connection.reconnected();
+    await until(() => app.signals.length === 2, "the recovered signal"); // the answer is taken in one go: a retry is decided by now
+    server.resolve("BTCUSDT", 2);
+
+    expect(app.seqs()).toEqual([1, 2]);
+    expect(app.errors).toEqual([]);
+    expect(logs.filter((line) => line.includes("asking again"))).toEqual([]);
+    expect(subscribes(connection).slice(1)).toEqual([{ symbol: "BTCUSDT", afterSeq: 1, afterOutcomeSeq: 2 }]);
+    expect(resolved).toEqual([1, 2, 2]); // outcomeSeq 2 of the new history live: from the server's position, as before
     await client.close();
   });
 

@@ -13,6 +13,12 @@ export class FakeServer {
   recoveryLimit = 1_000;
   /** The next this-many resumes answer as a lagging store would: only the first missed signal, `recovered: false`. */
   laggingResumes = 0;
+  /** At most this many outcomes come back from an afterOutcomeSeq recovery (the newest); beyond it `outcomesRecovered` is false. */
+  outcomeRecoveryLimit = 1_000;
+  /** The next this-many resumes that missed outcomes answer as a lagging store would: only the first, `outcomesRecovered: false`. */
+  laggingOutcomeResumes = 0;
+  /** Answer as a server before `signalsRecovered`/`outcomesRecovered`: `recovered` only. */
+  recoveredOnly = false;
   /** Symbols the server refuses. */
   refused = new Set<string>();
   /** The next this-many Subscribe calls fail as when the server cannot read its signal store in time. */
@@ -41,12 +47,52 @@ export class FakeServer {
     return outcome;
   }
 
-  /** What a Subscribe answers about outcomes: the latest outcomeSeq and those after afterOutcomeSeq. */
+  /** What a Subscribe answers about outcomes: the latest outcomeSeq and those after afterOutcomeSeq, as the hub bounds them. */
   private outcomesFor(symbol: string, request: SubscribeRequest): Partial<SubscribeResult> {
     const list = this.outcomes.get(symbol);
     if (list === undefined) return {};
     const after = request.afterOutcomeSeq;
-    return { latestOutcomeSeq: list.length, outcomes: after === undefined || after === null ? [] : list.filter((o) => o.outcomeSeq > after) };
+    if (after === undefined || after === null) return { latestOutcomeSeq: list.length, outcomes: [], outcomesRecovered: true };
+    if (after > list.length) {
+      return {
+        latestOutcomeSeq: list.length, outcomes: [], outcomesRecovered: false,
+        reason: `afterOutcomeSeq ${after} is beyond the newest ${symbol} outcome (outcomeSeq ${list.length}): the signal store was reset`,
+      };
+    }
+    let outcomes = list.filter((o) => o.outcomeSeq > after);
+    if (this.laggingOutcomeResumes > 0 && outcomes.length > 1) {
+      this.laggingOutcomeResumes--;
+      return {
+        latestOutcomeSeq: list.length, outcomes: outcomes.slice(0, 1), outcomesRecovered: false,
+        reason: `The signal store does not have ${symbol} outcomeSeq ${after + 2} yet; retry Subscribe with the same afterOutcomeSeq.`,
+      };
+    }
+    if (outcomes.length > this.outcomeRecoveryLimit) {
+      const missed = outcomes.length;
+      outcomes = outcomes.slice(missed - this.outcomeRecoveryLimit);
+      return {
+        latestOutcomeSeq: list.length, outcomes, outcomesRecovered: false,
+        reason: `${missed} outcomes of ${symbol} were missed after outcomeSeq ${after}, more than the resume limit of ${this.outcomeRecoveryLimit}; these are the newest ${this.outcomeRecoveryLimit}.`,
+      };
+    }
+    return { latestOutcomeSeq: list.length, outcomes, outcomesRecovered: true };
+  }
+
+  /** The signals' part and the outcomes' part of a Subscribe result joined as the hub joins them. */
+  private answer(symbol: string, request: SubscribeRequest, signalPart: { latestSeq: number; recovered: boolean; signals: Signal[]; reason?: string }): SubscribeResult {
+    const outcomePart = this.outcomesFor(symbol, request);
+    const outcomesRecovered = outcomePart.outcomesRecovered ?? true;
+    const reasons = [signalPart.reason, outcomePart.reason].filter((r) => r !== undefined && r !== null);
+    const result = {
+      symbol, timeframes: ["1m", "5m", "15m", "1h"], ...outcomePart, latestSeq: signalPart.latestSeq, signals: signalPart.signals,
+      recovered: signalPart.recovered && outcomesRecovered, reason: reasons.length > 0 ? reasons.join(" ") : undefined,
+      signalsRecovered: signalPart.recovered, outcomesRecovered,
+    } as SubscribeResult;
+    if (this.recoveredOnly || this.outcomes.get(symbol) === undefined) {
+      delete (result as Partial<SubscribeResult>).signalsRecovered;
+      delete (result as Partial<SubscribeResult>).outcomesRecovered;
+    }
+    return result;
   }
 
   latestSeq(symbol: string): number {
@@ -78,20 +124,18 @@ export class FakeServer {
       const after = request.afterSeq;
       if (after > list.length) {
         // Beyond the newest seq, as the hub answers it: not recovered, the position is the newest, live from the next.
-        return {
-          symbol, timeframes: ["1m", "5m", "15m", "1h"], latestSeq: list.length, recovered: false, signals: [],
+        return this.answer(symbol, request, {
+          latestSeq: list.length, recovered: false, signals: [],
           reason: `afterSeq ${after} is beyond the newest ${symbol} signal (seq ${list.length}): the signal store was reset`,
-          ...this.outcomesFor(symbol, request),
-        } as SubscribeResult;
+        });
       }
       signals = list.filter((s) => s.seq > after);
       if (this.laggingResumes > 0 && signals.length > 1) {
         this.laggingResumes--;
-        return {
-          symbol, timeframes: ["1m", "5m", "15m", "1h"], latestSeq: list.length, recovered: false, signals: signals.slice(0, 1),
+        return this.answer(symbol, request, {
+          latestSeq: list.length, recovered: false, signals: signals.slice(0, 1),
           reason: `The signal store does not have ${symbol} seq ${after + 2} yet; retry Subscribe with the same afterSeq.`,
-          ...this.outcomesFor(symbol, request),
-        } as SubscribeResult;
+        });
       }
       if (signals.length > this.recoveryLimit) {
         signals = signals.slice(signals.length - this.recoveryLimit);
@@ -99,7 +143,7 @@ export class FakeServer {
         reason = `more than ${this.recoveryLimit} signals were missed`;
       }
     }
-    return { symbol, timeframes: ["1m", "5m", "15m", "1h"], latestSeq: list.length, recovered, signals, reason, ...this.outcomesFor(symbol, request) } as SubscribeResult;
+    return this.answer(symbol, request, { latestSeq: list.length, recovered, signals, reason });
   }
 }
 
