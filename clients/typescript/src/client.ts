@@ -47,8 +47,9 @@ export interface SignalHandlers {
    * resolved while the client was reconnecting are recovered on resume (`afterOutcomeSeq`) and come here like live ones.
    */
   onResolved?(outcome: SignalOutcome): void;
-  /** A {@link SignalGapError} when the server could not recover missed signals, a {@link SignalHistoryResetError} when
-   * its history ends before the client's position (signals held after the new position are not the server's), a
+  /** A {@link SignalGapError} when the server could not recover missed signals, an {@link OutcomeGapError} when it
+   * could not recover missed outcomes (to subscriptions with `onResolved`), a {@link SignalHistoryResetError} when its
+   * history ends before the client's position (signals held after the new position are not the server's), a
    * {@link SubscriptionError} when it refused a re-subscribe, or a handler's own exception. The subscription stays
    * active unless it was refused. */
   onError?(error: Error): void;
@@ -77,6 +78,32 @@ export class SignalGapError extends Error {
   constructor(readonly gap: SeqGap) {
     super(`${gap.symbol}: signals ${gap.from}..${gap.to} were missed and could not be recovered: ${gap.reason}`);
     this.name = "SignalGapError";
+  }
+}
+
+/** Outcomes missed while the client was away that the server could not return (see {@link OutcomeGapError}). */
+export interface OutcomeGap {
+  symbol: string;
+  /** The resume point the client sent: the last outcomeSeq it had delivered. */
+  afterOutcomeSeq: number;
+  /** The server's newest outcomeSeq when the subscription joined: live outcomes follow it. */
+  latestOutcomeSeq: number;
+  /** The server's reason (past its resume limit, a node without a store, a store that kept lagging). */
+  reason: string;
+}
+
+/**
+ * Some outcomes of a symbol with `afterOutcomeSeq < outcomeSeq ≤ latestOutcomeSeq` were resolved while the client was
+ * away and will never reach `onResolved`; the ones the server did return were delivered, in order, and live outcomes
+ * follow from `latestOutcomeSeq + 1`. Which ones are missing the client cannot tell (the server returns outcomes
+ * filtered, so their outcomeSeqs have holes anyway): treat every signal you hold as open that was issued before the
+ * reconnect as possibly resolved.
+ */
+export class OutcomeGapError extends Error {
+  constructor(readonly gap: OutcomeGap) {
+    super(`${gap.symbol}: outcomes after outcomeSeq ${gap.afterOutcomeSeq} up to ${gap.latestOutcomeSeq} were missed and not all could be ` +
+      `recovered (those recovered were delivered; live ones follow from ${gap.latestOutcomeSeq + 1}): ${gap.reason}`);
+    this.name = "OutcomeGapError";
   }
 }
 
@@ -374,6 +401,19 @@ export class SignalStreamClient {
   }
 }
 
+/**
+ * The most live outcomes a symbol holds while the outcomes before them are asked for (again). Past it the answer is
+ * taken as final, and the outcomes not held, all after the held ones, are asked for from the last one delivered.
+ */
+export const MAX_HELD_OUTCOMES = 4096;
+
+/**
+ * What the outcomes of a Subscribe answer need next: nothing; the same `afterOutcomeSeq` again after a recovery delay
+ * (the server could not return them all yet); or a Subscribe from the last one delivered now (live ones past the hold
+ * bound were not kept).
+ */
+type OutcomesNext = "none" | "retry" | "fill";
+
 /** The server-side subscription of one symbol and the application subscriptions that share it. */
 class SymbolChannel {
   readonly sequencer: SignalSequencer;
@@ -383,8 +423,16 @@ class SymbolChannel {
   private readonly seenOutcomes = new Set<string>();
   /** The last outcomeSeq delivered (or the server's latestOutcomeSeq when none was since): the resume point of outcomes. */
   private lastOutcomeSeq: number | undefined;
-  /** Live outcomes held while a resuming Subscribe is in flight: the recovered ones, all older, go first. */
+  /**
+   * Live outcomes held from a resuming Subscribe until every outcome before them is delivered: while it is in flight,
+   * and while the outcomes it could not all return are asked for again. They are after the server's join point, so the
+   * recovered ones go first.
+   */
   private heldOutcomes: SignalOutcome[] | undefined;
+  /** The connection the held outcomes came on: after a drop they are dropped too (the next answer covers them). */
+  private heldEpoch = 0;
+  /** More live outcomes came than are held: the next answer is taken as it is, then followed by a fill. */
+  private heldOverflow = false;
   private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private inFlight = false;
   private again = false;
@@ -416,7 +464,9 @@ class SymbolChannel {
   onResolved(outcome: SignalOutcome): void {
     if (this.closed || outcome.isShadow) return;
     if (this.heldOutcomes !== undefined && outcome.outcomeSeq > 0) {
-      this.heldOutcomes.push(outcome);
+      // Past the bound one is not held: it comes after every held one, and a fill from the last delivered returns it.
+      if (this.heldOutcomes.length < MAX_HELD_OUTCOMES) this.heldOutcomes.push(outcome);
+      else this.heldOverflow = true;
       return;
     }
     this.deliverOutcome(outcome);
@@ -435,19 +485,61 @@ class SymbolChannel {
     for (const sub of this.subs) sub.deliverOutcome(outcome);
   }
 
-  /** The outcomes a Subscribe returned, then the live ones held meanwhile, each once, in outcomeSeq order. */
-  private acceptOutcomes(result: SubscribeResult | undefined, afterOutcomeSeq: number | undefined): void {
-    const held = this.heldOutcomes ?? [];
+  /** Call before invoking `Subscribe`; returns the `afterOutcomeSeq` to send, and holds live outcomes when there is one. */
+  private beginOutcomes(): number | undefined {
+    const epoch = this.client.connectionEpoch;
+    if (this.heldOutcomes !== undefined && this.heldEpoch !== epoch) {
+      // Held on a connection that dropped since: the node this Subscribe joins may be behind that one, and delivering
+      // them first would skip the outcomes before them, which that node sends live afterwards.
+      this.heldOutcomes = [];
+      this.heldOverflow = false;
+    }
+    this.heldEpoch = epoch;
+    if (this.lastOutcomeSeq !== undefined) this.heldOutcomes ??= [];
+    return this.lastOutcomeSeq;
+  }
+
+  /**
+   * The outcomes a Subscribe returned and the live ones held meanwhile, each once, in outcomeSeq order. When the server
+   * could not return every outcome after `afterOutcomeSeq` and it is worth asking again with the same one (not `final`,
+   * the hold not full), nothing is delivered, the live ones stay held and the resume point stays. On the final answer
+   * what came is delivered and the loss reported as an {@link OutcomeGapError}.
+   */
+  private acceptOutcomes(result: SubscribeResult, afterOutcomeSeq: number | undefined, final: boolean): OutcomesNext {
+    // recovered is both, so from a server that does not say outcomesRecovered apart it is the only safe reading.
+    const incomplete = afterOutcomeSeq !== undefined && !(result.outcomesRecovered ?? result.recovered);
+    const reset = afterOutcomeSeq !== undefined && result.latestOutcomeSeq !== undefined && result.latestOutcomeSeq < afterOutcomeSeq;
+    if (incomplete && !reset && !final && !this.heldOverflow) return "retry";
+
+    const arrived = [...(result.outcomes ?? []), ...(this.heldOutcomes ?? [])].sort((a, b) => a.outcomeSeq - b.outcomeSeq);
+    const overflowed = this.heldOverflow;
     this.heldOutcomes = undefined;
-    if (result !== undefined && afterOutcomeSeq !== undefined && result.latestOutcomeSeq !== undefined && result.latestOutcomeSeq < afterOutcomeSeq) {
+    this.heldOverflow = false;
+    if (reset) {
       // The server's outcomes end before this client's position (its store was reset): continue from its position.
       this.lastOutcomeSeq = result.latestOutcomeSeq;
     }
-    for (const outcome of result?.outcomes ?? []) this.deliverOutcome(outcome);
-    for (const outcome of held.sort((a, b) => a.outcomeSeq - b.outcomeSeq)) this.deliverOutcome(outcome);
-    if (result?.latestOutcomeSeq !== undefined && (this.lastOutcomeSeq === undefined || this.lastOutcomeSeq < result.latestOutcomeSeq)) {
-      // Nothing after latestOutcomeSeq was sent on this connection; what came before was delivered already or not asked for.
+    for (const outcome of arrived) this.deliverOutcome(outcome);
+    if (result.latestOutcomeSeq !== undefined && (this.lastOutcomeSeq === undefined || this.lastOutcomeSeq < result.latestOutcomeSeq)) {
+      // Nothing after latestOutcomeSeq was sent on this connection; what came before was delivered already, not asked
+      // for, or is reported missing below.
       this.lastOutcomeSeq = result.latestOutcomeSeq;
+    }
+    if (incomplete && !reset) {
+      this.failOutcomes(new OutcomeGapError({
+        symbol: this.symbol,
+        afterOutcomeSeq: afterOutcomeSeq!,
+        latestOutcomeSeq: result.latestOutcomeSeq,
+        reason: result.reason ?? "the server could not recover these outcomes",
+      }));
+    }
+    return overflowed ? "fill" : "none";
+  }
+
+  private failOutcomes(error: OutcomeGapError): void {
+    this.client.logger.log(LogLevel.Warning, error.message);
+    for (const sub of this.subs) {
+      if (sub.wantsOutcomes) sub.fail(error);
     }
   }
 
@@ -473,18 +565,15 @@ class SymbolChannel {
         this.again = false;
         if (this.closed || !this.client.isConnected) return; // the next (re)connect calls requestSubscribe again
         const afterSeq = this.sequencer.beginSubscribe();
-        const afterOutcomeSeq = this.lastOutcomeSeq;
+        const afterOutcomeSeq = this.beginOutcomes();
         const request: SubscribeRequest = afterSeq === undefined ? { symbol: this.symbol } : { symbol: this.symbol, afterSeq };
-        if (afterOutcomeSeq !== undefined) {
-          request.afterOutcomeSeq = afterOutcomeSeq;
-          this.heldOutcomes ??= [];
-        }
+        if (afterOutcomeSeq !== undefined) request.afterOutcomeSeq = afterOutcomeSeq;
         let result: SubscribeResult;
         const epoch = this.client.connectionEpoch;
         try {
           result = subscribeResultFromWire(await this.client.invoke<SubscribeResult>(HubNames.Subscribe, request));
         } catch (error) {
-          this.acceptOutcomes(undefined, undefined);
+          // Held outcomes stay held: the outcomes before them are still missing, and the next Subscribe asks for them.
           this.apply(this.sequencer.abortSubscribe());
           if (!this.client.refusedOn(epoch) || this.closed) return;
           const retries = this.client.recoveryRetryDelays;
@@ -498,15 +587,20 @@ class SymbolChannel {
         }
         if (this.closed) return;
         this.established = true;
+        // One retry for both: the next Subscribe carries each resume point as far as it got, so the signals are not asked
+        // for again when only the outcomes fell short, nor the other way round.
         const retries = this.client.recoveryRetryDelays;
-        const step = this.sequencer.acceptResult(result, afterSeq, this.recoveryAttempts >= retries.length);
+        const final = this.recoveryAttempts >= retries.length;
+        const step = this.sequencer.acceptResult(result, afterSeq, final);
         this.apply(step);
-        this.acceptOutcomes(result, afterOutcomeSeq);
-        if (step.needsRetry) {
-          this.retryLater(retries[this.recoveryAttempts++] ?? 0, `not everything after seq ${afterSeq} was recoverable yet (${result.reason ?? "no reason given"})`);
+        const outcomes = this.acceptOutcomes(result, afterOutcomeSeq, final);
+        if (step.needsRetry || outcomes === "retry") {
+          const what = [step.needsRetry ? `after seq ${afterSeq}` : "", outcomes === "retry" ? `after outcomeSeq ${afterOutcomeSeq}` : ""].filter((w) => w !== "");
+          this.retryLater(retries[this.recoveryAttempts++] ?? 0, `not everything ${what.join(" and ")} was recoverable yet (${result.reason ?? "no reason given"})`);
         } else {
           this.recoveryAttempts = 0;
         }
+        if (outcomes === "fill") this.requestSubscribe();
         const waiters = this.waiters;
         this.waiters = [];
         for (const waiter of waiters) waiter.resolve();
@@ -591,6 +685,11 @@ class AppSubscription implements Subscription {
     } catch (error) {
       this.fail(new Error(`onSignal threw for ${signal.symbol} seq ${signal.seq}: ${asError(error).message}`, { cause: error }));
     }
+  }
+
+  /** True when this subscription takes outcomes: a loss of them concerns it. */
+  get wantsOutcomes(): boolean {
+    return this.isActive && this.handlers.onResolved !== undefined;
   }
 
   deliverOutcome(outcome: SignalOutcome): void {

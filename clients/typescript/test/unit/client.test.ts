@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   type ConnectionState,
   type ConnectOptions,
+  OutcomeGapError,
   SignalGapError,
   SignalHistoryResetError,
   SignalStreamClient,
@@ -351,6 +352,42 @@ describe("SignalStreamClient", () => {
     await client.close();
   });
 
+  it("delivers the signals of a resume whose outcomes fell short at once, and asks again for the outcomes only", async () => {
+    const { server, connection, client } = await harness();
+    server.outcomes.set("BTCUSDT", []);
+    const app = collector();
+    const resolved: number[] = [];
+    const subscribesAtEachSignal: number[] = [];
+    await client.subscribe("BTCUSDT", {}, {
+      ...app.handlers,
+      onSignal: (s, info) => {
+        app.handlers.onSignal(s, info);
+        subscribesAtEachSignal.push(subscribes(connection).length);
+      },
+      onResolved: (o) => resolved.push(o.outcomeSeq),
+    });
+    server.publish("BTCUSDT");
+    server.resolve("BTCUSDT", 1);
+    connection.drop();
+    server.publish("BTCUSDT");
+    server.publish("BTCUSDT");
+    server.resolve("BTCUSDT", 2);
+    server.resolve("BTCUSDT", 3);
+    server.laggingOutcomeResumes = 1; // every signal comes back at once; the outcomes on the second asking
+    connection.reconnected();
+    await until(() => resolved.length === 3, "the recovered outcomes");
+
+    expect(app.seqs()).toEqual([1, 2, 3]);
+    expect(subscribesAtEachSignal.slice(1)).toEqual([2, 2]); // seqs 2 and 3 from the first resume's answer, no retry needed
+    expect(app.errors).toEqual([]);
+    expect(subscribes(connection).slice(1)).toEqual([
+      { symbol: "BTCUSDT", afterSeq: 1, afterOutcomeSeq: 1 },
+      { symbol: "BTCUSDT", afterSeq: 3, afterOutcomeSeq: 1 }, // the signals from where they got to
+    ]);
+    expect(resolved).toEqual([1, 2, 3]);
+    await client.close();
+  });
+
   it("does not ask for the signals again when only the outcomes were not recovered (their store was reset)", async () => {
     const logs: string[] = [];
     const { server, connection, client } = await harness(new FakeServer(), { logger: { log: (_level, message) => logs.push(message) } });
@@ -374,6 +411,120 @@ describe("SignalStreamClient", () => {
     expect(logs.filter((line) => line.includes("asking again"))).toEqual([]);
     expect(subscribes(connection).slice(1)).toEqual([{ symbol: "BTCUSDT", afterSeq: 1, afterOutcomeSeq: 2 }]);
     expect(resolved).toEqual([1, 2, 2]); // outcomeSeq 2 of the new history live: from the server's position, as before
+    await client.close();
+  });
+
+  it("asks again with the same afterOutcomeSeq while the store lags behind, then delivers every outcome once and in order", async () => {
+    const { server, connection, client } = await harness();
+    server.outcomes.set("BTCUSDT", []);
+    const app = collector();
+    const resolved: number[] = [];
+    await client.subscribe("BTCUSDT", {}, { ...app.handlers, onResolved: (o) => resolved.push(o.outcomeSeq) });
+    for (let i = 1; i <= 3; i++) server.publish("BTCUSDT");
+    server.resolve("BTCUSDT", 1);
+    connection.drop();
+    server.resolve("BTCUSDT", 2);
+    server.resolve("BTCUSDT", 3);
+    server.laggingOutcomeResumes = 2;
+    // Each answer races a live outcome resolved after it was computed (as a real join: live from its latestOutcomeSeq + 1).
+    let next = 1;
+    connection.beforeSubscribeReturns = () => {
+      if (next <= 3) server.resolve("BTCUSDT", next++);
+    };
+    connection.reconnected();
+    await until(() => resolved.length === 6, "every outcome");
+    connection.beforeSubscribeReturns = undefined;
+    server.resolve("BTCUSDT", 2);
+
+    expect(resolved).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(app.errors).toEqual([]);
+    expect(subscribes(connection).slice(1).map((r) => r.afterOutcomeSeq)).toEqual([1, 1, 1]);
+    await client.close();
+  });
+
+  it("reports outcomes lost past the server's resume limit as an OutcomeGapError with its reason, after delivering the rest in order", async () => {
+    const { server, connection, client } = await harness();
+    server.outcomes.set("BTCUSDT", []);
+    server.outcomeRecoveryLimit = 2;
+    const app = collector();
+    const resolved: number[] = [];
+    await client.subscribe("BTCUSDT", {}, { ...app.handlers, onResolved: (o) => resolved.push(o.outcomeSeq) });
+    server.publish("BTCUSDT");
+    server.resolve("BTCUSDT", 1);
+    connection.drop();
+    for (let i = 0; i < 5; i++) server.resolve("BTCUSDT", 1); // 2..6 missed, only 5 and 6 recoverable
+    connection.reconnected();
+    await until(() => app.errors.length === 1, "the outcome gap");
+    server.resolve("BTCUSDT", 1);
+
+    expect(resolved).toEqual([1, 5, 6, 7]);
+    expect(app.errors).toHaveLength(1);
+    const gap = app.errors[0] as OutcomeGapError;
+    expect(gap).toBeInstanceOf(OutcomeGapError);
+    expect(gap.gap).toMatchObject({ symbol: "BTCUSDT", afterOutcomeSeq: 1, latestOutcomeSeq: 6 });
+    expect(gap.gap.reason).toContain("more than the resume limit of 2");
+    expect(gap.message).toContain("outcomes after outcomeSeq 1 up to 6 were missed");
+    // Asked once per recovery retry delay before giving up, the signals each time from where they were (no SignalGapError).
+    expect(subscribes(connection).slice(1)).toEqual(Array(4).fill({ symbol: "BTCUSDT", afterSeq: 1, afterOutcomeSeq: 1 }));
+    expect(app.seqs()).toEqual([1]);
+    await client.close();
+  });
+
+  it("holds at most 4096 live outcomes: past it the answer is taken as final, the loss reported, and the rest asked for after", async () => {
+    const { server, connection, client } = await harness();
+    server.outcomes.set("BTCUSDT", []);
+    const app = collector();
+    const resolved: number[] = [];
+    await client.subscribe("BTCUSDT", {}, { ...app.handlers, onResolved: (o) => resolved.push(o.outcomeSeq) });
+    server.publish("BTCUSDT");
+    connection.drop();
+    server.resolve("BTCUSDT", 1);
+    server.resolve("BTCUSDT", 1);
+    server.laggingOutcomeResumes = 100; // the store would keep lagging
+    connection.beforeSubscribeReturns = () => {
+      connection.beforeSubscribeReturns = undefined;
+      for (let i = 0; i < 4097; i++) server.resolve("BTCUSDT", 1); // outcomeSeqs 3..4099 live, racing the answer
+    };
+    connection.reconnected();
+    await until(() => resolved.length === 4098, "every outcome but the lost one");
+    server.resolve("BTCUSDT", 1);
+
+    // The lagging answer (joined at outcomeSeq 2) had outcome 1 only: 1 and the 4096 held are delivered, 2 is reported
+    // lost, and 4099, not held, comes from a Subscribe after 4098; then live ones.
+    expect(resolved).toEqual([1, ...range(3, 4099), 4100]);
+    expect(app.errors).toHaveLength(1);
+    expect((app.errors[0] as OutcomeGapError).gap).toMatchObject({ afterOutcomeSeq: 0, latestOutcomeSeq: 2 });
+    expect(subscribes(connection).slice(1).map((r) => r.afterOutcomeSeq)).toEqual([0, 4098]);
+    await client.close();
+  });
+
+  it("drops the outcomes held on a connection that dropped, so a node behind that one cannot make them skip the ones before", async () => {
+    const { server, connection, client } = await harness();
+    server.outcomes.set("BTCUSDT", []);
+    const resolved: number[] = [];
+    await client.subscribe("BTCUSDT", {}, { onSignal: () => {}, onResolved: (o) => resolved.push(o.outcomeSeq) });
+    server.publish("BTCUSDT");
+    connection.drop();
+    server.resolve("BTCUSDT", 1);
+    server.resolve("BTCUSDT", 1);
+    // The resume's answer is lost with the connection, after outcomeSeq 3 came live behind it (held).
+    connection.beforeSubscribeReturns = () => {
+      connection.beforeSubscribeReturns = undefined;
+      server.resolve("BTCUSDT", 1);
+      connection.drop();
+    };
+    connection.reconnected();
+    await until(() => subscribes(connection).length === 2 && connection.state === "Reconnecting", "the lost resume");
+    // The next node has only outcomeSeq 1 yet: it returns that one, and sends 2 and 3 live afterwards.
+    const all = server.outcomes.get("BTCUSDT")!;
+    server.outcomes.set("BTCUSDT", all.slice(0, 1));
+    connection.reconnected();
+    await until(() => resolved.length === 1, "the resume on the node behind");
+    connection.emit("signalResolved", all[1]!);
+    connection.emit("signalResolved", all[2]!);
+
+    expect(subscribes(connection).slice(1).map((r) => r.afterOutcomeSeq)).toEqual([0, 0]);
+    expect(resolved).toEqual([1, 2, 3]);
     await client.close();
   });
 
