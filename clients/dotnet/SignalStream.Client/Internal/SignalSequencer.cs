@@ -117,6 +117,8 @@ internal sealed class SignalSequencer(string symbol)
             }
         }
 
+        // Recovered, not SignalsRecovered: this client never sends afterOutcomeSeq, so the two are the same, and a server
+        // that predates SignalsRecovered leaves it at its default, true, even when its signals were not all recovered.
         if (!result.Recovered && !final)
         {
             return Drain(deliveries, gaps) with { NeedsFill = false, NeedsRetry = true };
