@@ -1,4 +1,4 @@
-import type { ModelInfo, PerformanceReport, Signal } from "./types.js";
+import type { ModelInfo, PerformanceReport, Signal, SignalOutcome } from "./types.js";
 
 /** One row of `/api/symbols`. */
 export interface SymbolInfo {
@@ -57,6 +57,14 @@ export class SignalStreamApi {
     if (query.afterSeq !== undefined) params.set("afterSeq", String(query.afterSeq));
     if (query.limit !== undefined) params.set("limit", String(query.limit));
     return this.get<Signal[]>(`/api/signals?${params}`);
+  }
+
+  /** Stored outcomes of a symbol after `afterOutcomeSeq`, oldest first: what an `OutcomeGapError` says was not recovered. */
+  outcomes(symbol: string, query: { afterOutcomeSeq?: number; limit?: number } = {}): Promise<SignalOutcome[]> {
+    const params = new URLSearchParams({ symbol });
+    if (query.afterOutcomeSeq !== undefined) params.set("afterOutcomeSeq", String(query.afterOutcomeSeq));
+    if (query.limit !== undefined) params.set("limit", String(query.limit));
+    return this.get<SignalOutcome[]>(`/api/outcomes?${params}`);
   }
 
   /** The latest signal per timeframe of a symbol. */

@@ -12,7 +12,7 @@ using SignalStream.Hub.Hubs;
 namespace SignalStream.Hub.Api;
 
 /// <summary>
-/// The REST surface (docs/hub.md): <c>/api/signals</c>, <c>/api/signals/latest</c>, <c>/api/symbols</c>,
+/// The REST surface (docs/hub.md): <c>/api/signals</c>, <c>/api/signals/latest</c>, <c>/api/outcomes</c>, <c>/api/symbols</c>,
 /// <c>/api/models</c>, <c>/api/performance</c>. Bad parameters get 400 problem+json naming the parameter; a store that
 /// fails or does not answer within <c>Hub:History:ReadTimeout</c> gets 503 problem+json; every endpoint here is under the
 /// per-client rate limit (<see cref="ApiRateLimiting"/>).
@@ -42,6 +42,7 @@ internal static partial class SignalsApi
 
         api.MapGet("/signals", ReadSignalsAsync);
         api.MapGet("/signals/latest", ReadLatestAsync);
+        api.MapGet("/outcomes", ReadOutcomesAsync);
         api.MapGet("/symbols", ListSymbolsAsync);
         // Which source serves the statistics is decided here, once: the store's durable projection where it keeps one
         // (Marten, on every node), else the engine's in-memory journal, else nothing on this node.
@@ -80,19 +81,9 @@ internal static partial class SignalsApi
             return problem;
         }
 
-        // NumberStyles.None: digits only (no sign, blanks or separators); TryParse fails past long.MaxValue.
-        long afterSeq = 0;
-        if (query.TryGetValue("afterSeq", out var afterText)
-            && (!long.TryParse(afterText, NumberStyles.None, CultureInfo.InvariantCulture, out afterSeq)))
+        if (!TryPage(query, "afterSeq", "seq", out var afterSeq, out var limit, out problem))
         {
-            return BadParameter("afterSeq", $"afterSeq '{Truncate(afterText.ToString())}' must be a whole number from 0 to {long.MaxValue} (the last seq you have).");
-        }
-
-        var limit = DefaultLimit;
-        if (query.TryGetValue("limit", out var limitText)
-            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxLimit))
-        {
-            return BadParameter("limit", $"limit '{Truncate(limitText.ToString())}' must be a whole number from 1 to {MaxLimit}.");
+            return problem;
         }
 
         if (!history.HasStore)
@@ -109,6 +100,64 @@ internal static partial class SignalsApi
         {
             return HistoryUnavailable(http, ex);
         }
+    }
+
+    /// <summary>
+    /// A symbol's live outcomes after <c>afterOutcomeSeq</c>, oldest first, a page at a time: how a client gets back the
+    /// outcomes a resume could not return (past <c>Hub:MaxRecoverySignals</c>; the SDK's <c>OutcomeGapError</c>). Shadow
+    /// models' outcomes are not in this stream (they are never published).
+    /// </summary>
+    private static async Task<IResult> ReadOutcomesAsync(HttpContext http, ServedMarkets markets, SignalHistoryReader history, CancellationToken cancellationToken)
+    {
+        if (!TrySymbol(http, markets, out var symbol, out var problem))
+        {
+            return problem;
+        }
+
+        if (!TryPage(http.Request.Query, "afterOutcomeSeq", "outcomeSeq", out var afterOutcomeSeq, out var limit, out problem))
+        {
+            return problem;
+        }
+
+        if (!history.HasStore)
+        {
+            return NoStore();
+        }
+
+        try
+        {
+            var outcomes = await history.ReadOutcomesAsync(symbol, afterOutcomeSeq, limit, cancellationToken);
+            return Results.Json(outcomes, ContractsJsonContext.Default.IReadOnlyListSignalOutcome);
+        }
+        catch (SignalHistoryUnavailableException ex)
+        {
+            return HistoryUnavailable(http, ex);
+        }
+    }
+
+    /// <summary>A page's position (<paramref name="afterName"/>, default 0) and <c>limit</c> (default
+    /// <see cref="DefaultLimit"/>), or a 400 naming the parameter.</summary>
+    private static bool TryPage(IQueryCollection query, string afterName, string what, out long after, out int limit, out IResult problem)
+    {
+        // NumberStyles.None: digits only (no sign, blanks or separators); TryParse fails past long.MaxValue.
+        after = 0;
+        limit = DefaultLimit;
+        problem = Results.Empty;
+        if (query.TryGetValue(afterName, out var afterText)
+            && (!long.TryParse(afterText, NumberStyles.None, CultureInfo.InvariantCulture, out after)))
+        {
+            problem = BadParameter(afterName, $"{afterName} '{Truncate(afterText.ToString())}' must be a whole number from 0 to {long.MaxValue} (the last {what} you have).");
+            return false;
+        }
+
+        if (query.TryGetValue("limit", out var limitText)
+            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxLimit))
+        {
+            problem = BadParameter("limit", $"limit '{Truncate(limitText.ToString())}' must be a whole number from 1 to {MaxLimit}.");
+            return false;
+        }
+
+        return true;
     }
 
     private static async Task<IResult> ReadLatestAsync(HttpContext http, ServedMarkets markets, SignalHistoryReader history, CancellationToken cancellationToken)

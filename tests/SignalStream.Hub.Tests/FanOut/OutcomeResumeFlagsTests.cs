@@ -56,6 +56,30 @@ public sealed class OutcomeResumeFlagsTests
         Assert.True(result.GetProperty("recovered").GetBoolean());
     }
 
+    [Fact]
+    public async Task TheOutcomesAResumeCouldNotReturnArePagedFromTheRestEndpoint()
+    {
+        // The resume returned the newest 3 of 5 (outcomesRecovered false); the older ones are a REST page away.
+        await using var node = await StartWithAsync(signals: 5, outcomes: 5);
+        using var http = node.Http();
+
+        Assert.Equal(new long[] { 1, 2 }, await PageAsync("afterOutcomeSeq=0&limit=2"));
+        Assert.Equal(new long[] { 3, 4, 5 }, await PageAsync("afterOutcomeSeq=2"));
+        Assert.Empty(await PageAsync("afterOutcomeSeq=5"));
+
+        using var bad = await http.GetAsync($"/api/outcomes?symbol={Symbol}&afterOutcomeSeq=-1");
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("afterOutcomeSeq '-1' must be a whole number", await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        async Task<long[]> PageAsync(string query)
+        {
+            using var response = await http.GetAsync($"/api/outcomes?symbol={Symbol}&{query}");
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+            using var page = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            return [.. page.RootElement.EnumerateArray().Select(o => o.GetProperty("outcomeSeq").GetInt64())];
+        }
+    }
+
     /// <summary>A node whose resume limit is 3, with signals 1..<paramref name="signals"/> stored and the first
     /// <paramref name="outcomes"/> of them resolved (outcomeSeq 1..).</summary>
     private static async Task<TestNode> StartWithAsync(int signals, int outcomes)

@@ -1,6 +1,6 @@
 import { HubConnectionBuilder } from "@microsoft/signalr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, HubNames, LogLevel, OutcomeGapError, SignalGapError, type SignalStreamClient, type SubscribeResult } from "../../src/index.js";
+import { connect, HubNames, LogLevel, OutcomeGapError, SignalGapError, SignalStreamApi, type SignalStreamClient, type SubscribeResult } from "../../src/index.js";
 import { CuttableProxy } from "../support/proxy.js";
 import { type RunningServer, startServer, waitFor, waitForFirstSignal } from "../support/server.js";
 
@@ -28,7 +28,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** The node's newest outcomeSeq of the symbol, asked on a connection of its own (there is no outcome REST page). */
+/** The node's newest outcomeSeq of the symbol, asked on a connection of its own (the REST page would need paging to it). */
 async function latestOutcomeSeq(url: string): Promise<number> {
   const probe = new HubConnectionBuilder().withUrl(`${url}${HubNames.Path}`).configureLogging(LogLevel.None).build();
   await probe.start();
@@ -81,6 +81,11 @@ describe("the SDK against a node whose resume limit is smaller than what was mis
       // Signals past the same limit are reported as theirs; nothing else went wrong.
       expect(errors.filter((e) => !(e instanceof OutcomeGapError) && !(e instanceof SignalGapError))).toEqual([]);
       expect(errors.filter((e) => e instanceof OutcomeGapError)).toHaveLength(1);
+      // What the error says was not recovered is a REST page away: with what was delivered, every outcome once.
+      const page = await new SignalStreamApi(server.url).outcomes(SYMBOL, { afterOutcomeSeq: gap.afterOutcomeSeq, limit: 1000 });
+      const missed = page.map((o) => o.outcomeSeq).filter((seq) => seq <= gap.latestOutcomeSeq - LIMIT);
+      expect([...missed, ...after.filter((seq) => seq <= gap.latestOutcomeSeq)]).toEqual(
+        Array.from({ length: gap.latestOutcomeSeq - gap.afterOutcomeSeq }, (_, i) => gap.afterOutcomeSeq + 1 + i));
     } finally {
       await client.close();
       await proxy.close();

@@ -135,7 +135,7 @@ describe("the SDK against a real server (simulated market)", () => {
       proxy.cut();
       await waitFor(() => client.state === "reconnecting", "the client to notice the cut", 30_000);
       const seenAtCut = outcomeSeqs.at(-1)!;
-      // Outcomes go on while the client is away; signals say how far the server got (there is no outcome REST page).
+      // Outcomes go on while the client is away; signals say how far the server got (the REST page would need paging to it).
       const signalAtCut = sub.lastSeq!;
       await waitFor(async () => (await api.signals(SYMBOL, { afterSeq: signalAtCut, limit: 20 })).length >= 8,
         "8 signals (and the outcomes of earlier ones) during the cut", 90_000);
