@@ -7,6 +7,7 @@ P(up)), rewrite the graph for ONNX Runtime (optimize_onnx.py), then write models
 Input normalisation (training-set mean/std, then a clamp to +-5) is part of the graph, so the server feeds raw features.
 
 Usage: /usr/bin/python3 models/train/train.py [--data models/data/dataset.csv] [--out models] [--only NAME] [--epochs N]
+       a trial of another size, beside the bundled files: --only NAME --hidden N [--window N] --version V --out DIR
 """
 import argparse
 import datetime
@@ -125,11 +126,11 @@ class PatchTstDirection(nn.Module):
 # override them for all): an LSTM epoch costs ~5x a PatchTST one, so it is smaller to validate as often.
 SPECS = [
     dict(name="lstm-direction", version="1.2.1", family="lstm", status="active", weight=0.6, window=32, lr=2e-3,
-         epoch=30_000, features=None, build=lambda m, s, f, w: LstmDirection(m, s, f, hidden=48, layers=1)),
+         epoch=30_000, features=None, hidden=48, build=lambda m, s, f, w, h: LstmDirection(m, s, f, hidden=h, layers=1)),
     dict(name="patchtst-direction", version="2.0.1", family="patchtst", status="active", weight=0.4, window=32, lr=1e-3,
-         epoch=60_000, features=None, build=lambda m, s, f, w: PatchTstDirection(m, s, f, w, patch=8)),
+         epoch=60_000, features=None, hidden=None, build=lambda m, s, f, w, h: PatchTstDirection(m, s, f, w, patch=8)),
     dict(name="lstm-shadow", version="2.0.1", family="lstm", status="shadow", weight=0.6, window=48, lr=2e-3,
-         epoch=30_000, features=SHADOW_FEATURES, build=lambda m, s, f, w: LstmDirection(m, s, f, hidden=32, layers=1)),
+         epoch=30_000, features=SHADOW_FEATURES, hidden=32, build=lambda m, s, f, w, h: LstmDirection(m, s, f, hidden=h, layers=1)),
 ]
 
 
@@ -228,7 +229,7 @@ def train_one(spec, names, stream, x, y, meta, args):
     train_rows = xs[np.unique((train_ends[:, None] + np.arange(-window + 1, 1)[None, :]).ravel())]
     mean = train_rows.mean(0)
     std = np.maximum(train_rows.std(0), 1e-8)
-    model = spec["build"](mean, std, len(columns), window)
+    model = spec["build"](mean, std, len(columns), window, spec["hidden"])
 
     # The last 10 % (in time) of every stream's training part picks the best epoch and fits the temperature.
     fit_ends = train_ends
@@ -394,8 +395,15 @@ def main():
     parser.add_argument("--max-validation", type=int, default=20_000, help="validation windows (early stopping, temperature)")
     parser.add_argument("--epoch-windows", type=int, default=0, help="training windows per epoch, sampled afresh from the pool (0: each model's own)")
     parser.add_argument("--max-minutes", type=float, default=0, help="training budget per model: stops within a batch of it (0: no limit)")
+    parser.add_argument("--hidden", type=int, default=0, help="LSTM units of the --only model (0: its own; a trial, see docs/models.md \"Cost\")")
+    parser.add_argument("--window", type=int, default=0, help="window (time steps) of the --only model (0: its own)")
+    parser.add_argument("--version", default="", help="version written for the --only model (default: its own)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the build machine is shared)")
     args = parser.parse_args()
+    if (args.hidden or args.window or args.version) and not args.only:
+        parser.error("--hidden, --window and --version change one model: name it with --only")
+    if args.hidden and next((s["family"] for s in SPECS if s["name"] == args.only), None) != "lstm":
+        parser.error("--hidden is an LSTM's size: --only must name an LSTM model")
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     with open(args.data + ".meta.json") as f:
@@ -408,6 +416,9 @@ def main():
     for spec in SPECS:
         if args.only and spec["name"] != args.only:
             continue
+        # A trial of another size is another version, so its files and checkpoint cannot be taken for the bundled one's.
+        spec = dict(spec, hidden=args.hidden or spec["hidden"], window=args.window or spec["window"],
+                    version=args.version or spec["version"])
         train_one(spec, names, stream, x, y, meta, args)
     return 0
 
