@@ -125,8 +125,8 @@ class PatchTstDirection(nn.Module):
 # `lr` is each model's starting learning rate and `epoch` its training windows per epoch (--lr and --epoch-windows
 # override them for all): an LSTM epoch costs ~5x a PatchTST one, so it is smaller to validate as often.
 SPECS = [
-    dict(name="lstm-direction", version="1.2.1", family="lstm", status="active", weight=0.6, window=32, lr=2e-3,
-         epoch=30_000, features=None, hidden=48, build=lambda m, s, f, w, h: LstmDirection(m, s, f, hidden=h, layers=1)),
+    dict(name="lstm-direction", version="1.3.0", family="lstm", status="active", weight=0.6, window=32, lr=2e-3,
+         epoch=30_000, features=None, hidden=16, build=lambda m, s, f, w, h: LstmDirection(m, s, f, hidden=h, layers=1)),
     dict(name="patchtst-direction", version="2.0.1", family="patchtst", status="active", weight=0.4, window=32, lr=1e-3,
          epoch=60_000, features=None, hidden=None, build=lambda m, s, f, w, h: PatchTstDirection(m, s, f, w, patch=8)),
     dict(name="lstm-shadow", version="2.0.1", family="lstm", status="shadow", weight=0.6, window=48, lr=2e-3,

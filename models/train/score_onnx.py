@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""Scores exported models on the holdout train.py scores them on, so a bundled model and a trial (or an older version)
+are compared on the same windows (docs/models.md, "Measured: lstm-direction 1.3.0").
+
+The windows are train.py's: its split of a 32-step model, and its seed-42 draw of 40,000 of them (--all: every holdout
+window). A model with a shorter window reads the last rows of the same windows: train.py cuts every stream at the same
+row whatever the window, so they are after all of its training windows too.
+
+The graph runs in a small interpreter over torch (the ops train.py's LSTM graphs use): Debian's python3-onnx has no
+reference evaluator and there is no ONNX Runtime for Python here. 1.2.1 scores exactly its manifest's metrics with it.
+
+Usage: /usr/bin/python3 models/train/score_onnx.py [--data models/data/dataset.csv] [--all] MODEL.onnx...
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train  # noqa: E402  (beside this file)
+
+
+def run(model, x):
+    env = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in model.graph.initializer}
+    env[model.graph.input[0].name] = torch.from_numpy(x)
+    for n in model.graph.node:
+        a = {at.name: onnx.helper.get_attribute_value(at) for at in n.attribute}
+        i = [env[k] if k else None for k in n.input]
+        op = n.op_type
+        if op == "Constant":
+            r = torch.from_numpy(numpy_helper.to_array(a["value"]).copy())
+        elif op == "Reshape":
+            r = i[0].reshape([int(v) for v in i[1]])
+        elif op in ("Sub", "Div", "Mul", "Add"):
+            r = {"Sub": torch.sub, "Div": torch.div, "Mul": torch.mul, "Add": torch.add}[op](i[0], i[1])
+        elif op == "Clip":
+            r = torch.clamp(i[0], float(i[1]), float(i[2]))
+        elif op == "Gather":
+            axis = a.get("axis", 0)
+            r = torch.index_select(i[0], axis, i[1].reshape(-1).long())
+            r = r.squeeze(axis) if i[1].dim() == 0 else r
+        elif op == "Concat":
+            r = torch.cat(i, dim=a["axis"])
+        elif op == "Gemm":
+            left = i[0].T if a.get("transA", 0) else i[0]
+            right = i[1].T if a.get("transB", 0) else i[1]
+            r = a.get("alpha", 1.0) * (left @ right)
+            if len(i) > 2 and i[2] is not None:
+                r = r + a.get("beta", 1.0) * i[2]
+        elif op in ("Sigmoid", "Tanh", "Erf"):
+            r = {"Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "Erf": torch.erf}[op](i[0])
+        elif op == "Softmax":
+            r = torch.softmax(i[0], dim=a.get("axis", -1))
+        else:
+            raise NotImplementedError(f"{op} (this interpreter knows the ops of train.py's LSTM graphs)")
+        env[n.output[0]] = r
+    return env[model.graph.output[0].name].numpy()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser.add_argument("--data", default=os.path.join(here, "..", "data", "dataset.csv"))
+    parser.add_argument("--all", action="store_true", help="every holdout window, not train.py's 40,000")
+    parser.add_argument("models", nargs="+")
+    args = parser.parse_args()
+    with open(args.data + ".meta.json") as f:
+        horizon = json.load(f)["horizon"]
+    names, stream, x, y = train.load(args.data)
+    fit, validation, holdout = train.window_ends(stream, 32, horizon, 0.2)
+    if not args.all:
+        # train.py's draws, in its order and with its defaults: the fit and validation draws move the generator
+        rng = np.random.default_rng(42)
+        rng.choice(fit, min(len(fit), 400_000), replace=False)
+        rng.choice(validation, min(len(validation), 20_000), replace=False)
+        holdout = np.sort(rng.choice(holdout, min(len(holdout), 40_000), replace=False))
+    labels = y[holdout]
+    print(f"{len(holdout)} holdout windows, majority class {np.bincount(labels, minlength=3).max() / len(labels):.4f}")
+    for path in args.models:
+        model = onnx.load(path)
+        window = model.graph.input[0].type.tensor_type.shape.dim[1].dim_value
+        if model.graph.input[0].type.tensor_type.shape.dim[2].dim_value != len(names):
+            parser.error(f"{path}: reads a feature subset; this script feeds every dataset column")
+        inputs = np.ascontiguousarray(train.windows(x, holdout, window, slice(None)))
+        with torch.no_grad():
+            p = np.concatenate([run(model, inputs[k:k + 4096]) for k in range(0, len(inputs), 4096)])
+        accuracy, brier, _ = train.evaluate(p, labels)
+        nll = float(-np.log(p[np.arange(len(labels)), labels] + 1e-7).mean())
+        confident = np.maximum(p[:, 0], p[:, 2]) >= 0.65
+        direction = np.where(p[:, 2] > p[:, 0], 2, 0)
+        right = float((direction[confident] == labels[confident]).mean()) if confident.any() else 0.0
+        print(f"{os.path.basename(path)}: accuracy {accuracy:.4f}, Brier {brier:.4f}, NLL {nll:.4f}, "
+              f"P(up|down) >= 0.65 on {confident.mean():.4f}, right {right:.3f} of those")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
