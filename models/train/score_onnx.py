@@ -6,10 +6,10 @@ The windows are train.py's: its split of a 32-step model, and its seed-42 draw o
 window). A model with a shorter window reads the last rows of the same windows: train.py cuts every stream at the same
 row whatever the window, so they are after all of its training windows too.
 
-The graph runs in a small interpreter over torch (the ops train.py's LSTM graphs use): Debian's python3-onnx has no
+The graph runs in a small interpreter over torch (the ops train.py's graphs use): Debian's python3-onnx has no
 reference evaluator and there is no ONNX Runtime for Python here. 1.2.1 scores exactly its manifest's metrics with it.
 
-Usage: /usr/bin/python3 models/train/score_onnx.py [--data models/data/dataset.csv] [--all] MODEL.onnx...
+Usage: /usr/bin/python3 models/train/score_onnx.py [--data models/data/dataset.csv] [--all] [--ensemble PATCHTST.onnx] MODEL.onnx...
 """
 import argparse
 import json
@@ -35,14 +35,34 @@ def run(model, x):
         if op == "Constant":
             r = torch.from_numpy(numpy_helper.to_array(a["value"]).copy())
         elif op == "Reshape":
-            r = i[0].reshape([int(v) for v in i[1]])
+            # ONNX's 0 keeps that dimension of the input (allowzero=0, what the exporter writes)
+            r = i[0].reshape([int(i[0].shape[k]) if int(v) == 0 else int(v) for k, v in enumerate(i[1])])
+        elif op == "Shape":
+            r = torch.tensor(list(i[0].shape), dtype=torch.int64)
+        elif op == "Unsqueeze":
+            r = i[0]
+            for axis in sorted(int(v) for v in i[1]):
+                r = r.unsqueeze(axis)
+        elif op == "Slice":
+            r = i[0]
+            axes = [int(v) for v in i[3]] if len(i) > 3 else list(range(len(i[1])))
+            for start, end, axis in zip(i[1], i[2], axes):
+                r = r.narrow(axis, int(start), min(int(end), r.shape[axis]) - int(start))
+        elif op == "Transpose":
+            r = i[0].permute(*a["perm"])
+        elif op == "MatMul":
+            r = i[0] @ i[1]
+        elif op == "LayerNormalization":
+            r = torch.nn.functional.layer_norm(i[0], i[0].shape[-1:], i[1], i[2], a.get("epsilon", 1e-5))
+        elif op == "Div" and not i[0].is_floating_point():
+            r = torch.div(i[0], i[1], rounding_mode="trunc")   # ONNX divides integers (shape arithmetic) as integers
         elif op in ("Sub", "Div", "Mul", "Add"):
             r = {"Sub": torch.sub, "Div": torch.div, "Mul": torch.mul, "Add": torch.add}[op](i[0], i[1])
         elif op == "Clip":
             r = torch.clamp(i[0], float(i[1]), float(i[2]))
         elif op == "Gather":
             axis = a.get("axis", 0)
-            r = torch.index_select(i[0], axis, i[1].reshape(-1).long())
+            r = torch.index_select(i[0], axis, i[1].reshape(-1).long() % i[0].shape[axis])
             r = r.squeeze(axis) if i[1].dim() == 0 else r
         elif op == "Concat":
             r = torch.cat(i, dim=a["axis"])
@@ -57,9 +77,26 @@ def run(model, x):
         elif op == "Softmax":
             r = torch.softmax(i[0], dim=a.get("axis", -1))
         else:
-            raise NotImplementedError(f"{op} (this interpreter knows the ops of train.py's LSTM graphs)")
+            raise NotImplementedError(f"{op} (this interpreter knows the ops of train.py's graphs)")
         env[n.output[0]] = r
     return env[model.graph.output[0].name].numpy()
+
+
+def signals(lstm, patchtst, labels, weights=(0.6, 0.4), margin=0.15, score=0.65):
+    """The Signals defaults (docs/signals.md; EnsembleVoting): the weighted vote's larger side of P(up) and P(down) at
+    least `score` and ahead of the other by `margin`, and each family's own argmax on that side (a tie is flat)."""
+    vote = weights[0] * lstm + weights[1] * patchtst
+    side = np.where(vote[:, 2] >= vote[:, 0], 2, 0)
+    best = np.maximum(vote[:, 2], vote[:, 0])
+    passes = (np.abs(vote[:, 2] - vote[:, 0]) >= margin) & (vote[:, 2] != vote[:, 0]) & (best >= score)
+
+    def argmax(p):   # ties go to flat (1), as Probabilities3.Argmax
+        up = (p[:, 2] > p[:, 0]) & (p[:, 2] > p[:, 1])
+        down = (p[:, 0] > p[:, 2]) & (p[:, 0] > p[:, 1])
+        return np.where(up, 2, np.where(down, 0, 1))
+
+    chosen = passes & (argmax(lstm) == side) & (argmax(patchtst) == side)
+    return float(chosen.mean()), float((side[chosen] == labels[chosen]).mean()) if chosen.any() else 0.0
 
 
 def main():
@@ -67,6 +104,8 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser.add_argument("--data", default=os.path.join(here, "..", "data", "dataset.csv"))
     parser.add_argument("--all", action="store_true", help="every holdout window, not train.py's 40,000")
+    parser.add_argument("--ensemble", metavar="PATCHTST.onnx",
+                        help="also score each model as the live LSTM beside this PatchTST under the default signal rules")
     parser.add_argument("models", nargs="+")
     args = parser.parse_args()
     with open(args.data + ".meta.json") as f:
@@ -81,7 +120,8 @@ def main():
         holdout = np.sort(rng.choice(holdout, min(len(holdout), 40_000), replace=False))
     labels = y[holdout]
     print(f"{len(holdout)} holdout windows, majority class {np.bincount(labels, minlength=3).max() / len(labels):.4f}")
-    for path in args.models:
+    partner = None
+    for path in ([args.ensemble] if args.ensemble else []) + args.models:
         model = onnx.load(path)
         window = model.graph.input[0].type.tensor_type.shape.dim[1].dim_value
         if model.graph.input[0].type.tensor_type.shape.dim[2].dim_value != len(names):
@@ -96,6 +136,11 @@ def main():
         right = float((direction[confident] == labels[confident]).mean()) if confident.any() else 0.0
         print(f"{os.path.basename(path)}: accuracy {accuracy:.4f}, Brier {brier:.4f}, NLL {nll:.4f}, "
               f"P(up|down) >= 0.65 on {confident.mean():.4f}, right {right:.3f} of those")
+        if args.ensemble and partner is None:
+            partner = p
+        elif partner is not None:
+            share, right = signals(p, partner, labels)
+            print(f"  with {os.path.basename(args.ensemble)}: a signal on {share:.4f} of windows, its direction right {right:.3f}")
     return 0
 
 
