@@ -38,7 +38,9 @@ internal sealed class HubMetrics
         _messagesSent = meter.CreateCounter<long>("signalstream_hub_messages_sent_total",
             description: "Messages queued to clients (one per message per receiving connection).");
         _slowConsumerDisconnects = meter.CreateCounter<long>("signalstream_hub_slow_consumer_disconnects_total",
-            description: "Connections cut off as slow consumers (a message waited past Hub:SlowConsumerMaxLag, or Hub:OutboundQueueLimit messages waited).");
+            description: "Connections cut off as slow consumers, by reason: lag (a message waited past Hub:SlowConsumerMaxLag), queue (past " +
+                "Hub:OutboundQueueBytes or Hub:OutboundQueueLimit), address_bytes (the client address's queues past Hub:MaxQueuedBytesPerIp), " +
+                "node_bytes (all queues past Hub:MaxQueuedBytes).");
         _holesRepaired = meter.CreateCounter<long>("signalstream_hub_holes_repaired_total",
             description: "Signals read from the store to fill a hole in a symbol's seq before delivering past it.");
         _authFailures = meter.CreateCounter<long>("signalstream_hub_auth_failures_total",
@@ -75,7 +77,8 @@ internal sealed class HubMetrics
         }
     }
 
-    public void SlowConsumerDisconnected() => _slowConsumerDisconnects.Add(1);
+    /// <param name="reason">One of the fixed <see cref="CutReasons"/>: bounded cardinality.</param>
+    public void SlowConsumerDisconnected(string reason) => _slowConsumerDisconnects.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void HolesRepaired(int signals) => _holesRepaired.Add(signals);
 
@@ -123,4 +126,20 @@ internal sealed class HubMetrics
         var value = Volatile.Read(ref _redisConnected);
         return value < 0 ? [] : [new Measurement<int>(value)];
     }
+}
+
+/// <summary>The <c>reason</c> label of <c>signalstream_hub_slow_consumer_disconnects_total</c>: which bound cut a connection.</summary>
+internal static class CutReasons
+{
+    /// <summary>Its transport took nothing for <c>Hub:SlowConsumerMaxLag</c> while its kernel send buffer was full.</summary>
+    public const string Lag = "lag";
+
+    /// <summary>Its own queue passed <c>Hub:OutboundQueueBytes</c> or <c>Hub:OutboundQueueLimit</c>.</summary>
+    public const string Queue = "queue";
+
+    /// <summary>Its client address's queues together passed <c>Hub:MaxQueuedBytesPerIp</c>.</summary>
+    public const string AddressBytes = "address_bytes";
+
+    /// <summary>All connections' queues together passed <c>Hub:MaxQueuedBytes</c>.</summary>
+    public const string NodeBytes = "node_bytes";
 }

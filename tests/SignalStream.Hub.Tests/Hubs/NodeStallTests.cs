@@ -147,6 +147,7 @@ public sealed class NodeStallTests
 
         Assert.True(connection.IsClosing, "the slow consumer was cut");
         await node.AssertEndedAsync(connection, "slow consumer");
+        Assert.Equal([CutReasons.Lag], node.CutReasonsCounted);
     }
 
     /// <summary>A registry with <see cref="ConnectionCount"/> connections over in-memory pipes that nobody reads.</summary>
@@ -172,6 +173,7 @@ public sealed class NodeStallTests
         Assert.False(middle.IsClosing, "once the total is back under the bound, the others are left alone");
         Assert.False(least.IsClosing);
         await node.AssertEndedAsync(most, "Hub:MaxQueuedBytes");
+        Assert.Equal([CutReasons.NodeBytes], node.CutReasonsCounted);
     }
 
     [Fact]
@@ -198,6 +200,7 @@ public sealed class NodeStallTests
         Assert.False(least.IsClosing);
         Assert.False(elsewhere.IsClosing, "another address under the bound is left alone, though all together are over it");
         await node.AssertEndedAsync(most, "Hub:MaxQueuedBytesPerIp");
+        Assert.Equal([CutReasons.AddressBytes], node.CutReasonsCounted);
     }
 
     private static void Offer(ConnectionState connection, int frames)
@@ -212,12 +215,33 @@ public sealed class NodeStallTests
     {
         private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         private readonly List<PipeReader> _unread = [];
+        private readonly MeterListener _cuts = new();
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _cutReasons = new();
 
         /// <param name="addressOf">Connection i's client address; none when null.</param>
         public Node(Func<int, IPAddress>? addressOf = null)
         {
             var options = Options.Value;
-            var metrics = new HubMetrics(_services.GetRequiredService<IMeterFactory>());
+            var meters = _services.GetRequiredService<IMeterFactory>();
+            _cuts.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Name == "signalstream_hub_slow_consumer_disconnects_total" && ReferenceEquals(instrument.Meter.Scope, meters))
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _cuts.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+            {
+                foreach (var tag in tags)
+                {
+                    if (tag.Key == "reason")
+                    {
+                        _cutReasons.Enqueue((string)tag.Value!);
+                    }
+                }
+            });
+            _cuts.Start();
+            var metrics = new HubMetrics(meters);
             Registry = new ConnectionRegistry(Options,
                 new ConnectionAdmission(Options, metrics, Time, NullLogger<ConnectionAdmission>.Instance), metrics, Time,
                 NullLogger<ConnectionRegistry>.Instance, new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance), _services);
@@ -285,8 +309,12 @@ public sealed class NodeStallTests
             reader.AdvanceTo(sent.Buffer.Start);
         }
 
+        /// <summary>The <c>reason</c> label of each cut <c>signalstream_hub_slow_consumer_disconnects_total</c> counted, in order.</summary>
+        public string[] CutReasonsCounted => [.. _cutReasons];
+
         public async ValueTask DisposeAsync()
         {
+            _cuts.Dispose();
             foreach (var connection in Connections)
             {
                 connection.Abort();

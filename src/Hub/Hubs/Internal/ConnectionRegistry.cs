@@ -142,7 +142,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
     /// <c>Hub:OutboundQueueBytes</c> bytes waiting).</summary>
     public void DisconnectSlowConsumer(ConnectionState connection)
     {
-        if (CutOff(connection, QueueFullReason))
+        if (CutOff(connection, QueueFullReason, CutReasons.Queue))
         {
             _metrics.QueueOverflowed();
         }
@@ -216,7 +216,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 
             CutOff(connection,
                 $"Disconnected as a slow consumer: this client took no message for {lag.TotalSeconds:0.###} s. " +
-                "Read faster or subscribe to less, then reconnect and resume with afterSeq.");
+                "Read faster or subscribe to less, then reconnect and resume with afterSeq.", CutReasons.Lag);
         }
     }
 
@@ -275,7 +275,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 
             foreach (var (address, group) in byAddress)
             {
-                total -= CutLargestUntilUnder(group, perAddress, queued =>
+                total -= CutLargestUntilUnder(group, perAddress, CutReasons.AddressBytes, queued =>
                     $"Disconnected: this client's address ({address}) held more than Hub:MaxQueuedBytesPerIp ({perAddress} bytes) unsent " +
                     $"across its connections, and this one held one of the largest ({queued} bytes). Read faster or subscribe to less, then reconnect and resume with afterSeq.");
             }
@@ -284,7 +284,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         var budget = _options.MaxQueuedBytes;
         if (budget != 0 && total > budget)
         {
-            CutLargestUntilUnder(_connections.Values, budget, queued =>
+            CutLargestUntilUnder(_connections.Values, budget, CutReasons.NodeBytes, queued =>
                 $"Disconnected: the node's outbound queues together passed Hub:MaxQueuedBytes ({budget} bytes), and this " +
                 $"connection held one of the largest ({queued} bytes unsent). Read faster or subscribe to less, then reconnect and resume with afterSeq.");
         }
@@ -292,7 +292,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
 
     /// <summary>Cuts the connections of <paramref name="connections"/> holding the most, largest first, until what they hold
     /// together is at most <paramref name="budget"/>; returns the bytes the cuts gave back.</summary>
-    private long CutLargestUntilUnder(IEnumerable<ConnectionState> connections, long budget, Func<long, string> reason)
+    private long CutLargestUntilUnder(IEnumerable<ConnectionState> connections, long budget, string label, Func<long, string> reason)
     {
         var largestFirst = connections
             .Select(c => (Connection: c, Queued: c.Output.QueuedBytes))
@@ -308,7 +308,7 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
                 break;
             }
 
-            if (CutOff(connection, reason(queued)))
+            if (CutOff(connection, reason(queued), label))
             {
                 freed += queued;
             }
@@ -328,14 +328,14 @@ internal sealed partial class ConnectionRegistry : IHostedService, IDisposable
         return total;
     }
 
-    private bool CutOff(ConnectionState connection, string reason)
+    private bool CutOff(ConnectionState connection, string reason, string label)
     {
         if (!connection.CutOff(reason))
         {
             return false;
         }
 
-        _metrics.SlowConsumerDisconnected();
+        _metrics.SlowConsumerDisconnected(label);
         Log.SlowConsumer(_logger, connection.Id, reason);
         if (_guards.TryGetValue(connection.Id, out var guard))
         {
