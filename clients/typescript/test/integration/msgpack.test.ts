@@ -1,23 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CandleMessage, connect, LogLevel, type Signal, type SignalSource, SignalStreamApi } from "../../src/index.js";
 import { CuttableProxy } from "../support/proxy.js";
-import { type RunningServer, startServer, waitFor, waitForFirstSignal } from "../support/server.js";
+import { type RunningServer, startServer, waitFor, waitForFirstSignal, PERMISSIVE_DECISIONS } from "../support/server.js";
 
 // The SDK's MessagePack path (`protocol: "msgpack"`) against a real server, beside a JSON client on the same server:
 // the same signals and candles as the same objects, in seq order, and a resume after a network cut with no gap and no
 // duplicate. Permissive decision settings, as in server.test.ts, so that signals come quickly.
 const SYMBOL = "BTCUSDT";
-const PERMISSIVE = [
-  "--Signals:MinVoteScore=0.34",
-  "--Signals:MinVoteMargin=0",
-  "--Signals:RequireFamilyAgreement=false",
-  "--Signals:MinRiskReward=0.1",
-  "--Signals:ExpiryCandles=4",
-];
 let server: RunningServer;
 
 beforeAll(async () => {
-  server = await startServer({ speed: 600, extraArgs: PERMISSIVE });
+  server = await startServer({ speed: 600, extraArgs: PERMISSIVE_DECISIONS });
   await waitForFirstSignal(server);
 });
 

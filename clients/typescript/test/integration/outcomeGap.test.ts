@@ -2,7 +2,7 @@ import { HubConnectionBuilder } from "@microsoft/signalr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, HubNames, LogLevel, OutcomeGapError, SignalGapError, SignalStreamApi, type SignalStreamClient, type SubscribeResult } from "../../src/index.js";
 import { CuttableProxy } from "../support/proxy.js";
-import { type RunningServer, startServer, waitFor, waitForFirstSignal } from "../support/server.js";
+import { type RunningServer, startServer, waitFor, waitForFirstSignal, PERMISSIVE_DECISIONS } from "../support/server.js";
 
 // More outcomes missed than the node resumes (Hub:MaxRecoverySignals): the SDK delivers the newest it gets, in order,
 // then tells the application with an OutcomeGapError, and goes on live. A node of its own, as its resume limit (3, for
@@ -10,17 +10,10 @@ import { type RunningServer, startServer, waitFor, waitForFirstSignal } from "..
 // signals, and their outcomes, come quickly.
 const SYMBOL = "BTCUSDT";
 const LIMIT = 3;
-const PERMISSIVE = [
-  "--Signals:MinVoteScore=0.34",
-  "--Signals:MinVoteMargin=0",
-  "--Signals:RequireFamilyAgreement=false",
-  "--Signals:MinRiskReward=0.1",
-  "--Signals:ExpiryCandles=4",
-];
 let server: RunningServer;
 
 beforeAll(async () => {
-  server = await startServer({ speed: 600, extraArgs: [...PERMISSIVE, `--Hub:MaxRecoverySignals=${LIMIT}`] });
+  server = await startServer({ speed: 600, extraArgs: [...PERMISSIVE_DECISIONS, `--Hub:MaxRecoverySignals=${LIMIT}`] });
   await waitForFirstSignal(server);
 });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type ConnectionState, LogLevel, type Signal, type SignalSource, SignalStreamApi, type SignalStreamClient, TIMEFRAMES } from "../../src/index.js";
 import { CuttableProxy } from "../support/proxy.js";
-import { type RunningServer, startServer, waitFor, waitForFirstSignal } from "../support/server.js";
+import { type RunningServer, startServer, waitFor, waitForFirstSignal, PERMISSIVE_DECISIONS } from "../support/server.js";
 
 /** What the application saw on one subscription. */
 function recorder() {
@@ -30,19 +30,11 @@ const SYMBOL = "BTCUSDT";
 let server: RunningServer;
 let api: SignalStreamApi;
 
-// These tests prove the SDK's delivery guarantees (order, no gap, no duplicate, resume), not the models' skill: with the
-// reference thresholds the bundled models give about two signals per symbol per minute at 600x, too few to test quickly,
-// so the server runs with permissive decision settings (the hub's end-to-end tests do the same).
-const PERMISSIVE = [
-  "--Signals:MinVoteScore=0.34",
-  "--Signals:MinVoteMargin=0",
-  "--Signals:RequireFamilyAgreement=false",
-  "--Signals:MinRiskReward=0.1",
-  "--Signals:ExpiryCandles=4",
-];
+// These tests prove the SDK's delivery guarantees (order, no gap, no duplicate, resume), not the models' skill: the
+// server runs with permissive decision settings (PERMISSIVE_DECISIONS says why).
 
 beforeAll(async () => {
-  server = await startServer({ speed: 600, extraArgs: PERMISSIVE });
+  server = await startServer({ speed: 600, extraArgs: PERMISSIVE_DECISIONS });
   api = new SignalStreamApi(server.url);
   await waitForFirstSignal(server);
 });
@@ -123,7 +115,7 @@ describe("the SDK against a real server (simulated market)", () => {
   });
 
   it("recovers the outcomes resolved while the network was cut, each once and in outcomeSeq order", async () => {
-    // Signals expire after 4 candles (PERMISSIVE) and a 1m candle closes every 0.1 s at 600x: outcomes come steadily.
+    // Signals expire after 4 candles (PERMISSIVE_DECISIONS) and a 1m candle closes every 0.1 s at 600x: outcomes come steadily.
     const proxy = await CuttableProxy.start(server.port);
     const client: SignalStreamClient = await connect(proxy.url, { reconnect: { delaysMs: [0, 250, 500] }, logger: LogLevel.None });
     try {
@@ -163,7 +155,7 @@ describe("the SDK against a real server (simulated market)", () => {
       await server.stop();
       await waitFor(() => client.state === "reconnecting", "the client to notice the restart", 30_000);
       const beforeRestart = sub.lastSeq!;
-      server = await startServer({ port, dataDir, speed: 600, extraArgs: PERMISSIVE });
+      server = await startServer({ port, dataDir, speed: 600, extraArgs: PERMISSIVE_DECISIONS });
 
       await waitFor(() => client.state === "connected" && sub.lastSeq! >= beforeRestart + 3, "3 signals after the restart", 120_000);
       expectContiguous(app.streamSeqs(), "across the restart");

@@ -13,6 +13,18 @@ import { fileURLToPath } from "node:url";
 export const repoRoot = resolve(fileURLToPath(new URL("../../../..", import.meta.url)));
 const hubDir = join(repoRoot, "src", "Hub");
 
+/**
+ * Permissive decision settings (the hub's end-to-end tests use the same): at the reference thresholds the bundled models
+ * give about two signals per symbol per minute at 600x, too few to test quickly.
+ */
+export const PERMISSIVE_DECISIONS = [
+  "--Signals:MinVoteScore=0.34",
+  "--Signals:MinVoteMargin=0",
+  "--Signals:RequireFamilyAgreement=false",
+  "--Signals:MinRiskReward=0.1",
+  "--Signals:ExpiryCandles=4",
+];
+
 export interface ServerOptions {
   port?: number;
   /** The file store's folder; reuse it across a restart to keep seq and history. Default: a new temporary folder. */
