@@ -73,48 +73,37 @@ internal static partial class SignalsApi
         }
     }
 
-    private static async Task<IResult> ReadSignalsAsync(HttpContext http, ServedMarkets markets, SignalHistoryReader history, CancellationToken cancellationToken)
-    {
-        var query = http.Request.Query;
-        if (!TrySymbol(http, markets, out var symbol, out var problem))
-        {
-            return problem;
-        }
-
-        if (!TryPage(query, "afterSeq", "seq", out var afterSeq, out var limit, out problem))
-        {
-            return problem;
-        }
-
-        if (!history.HasStore)
-        {
-            return NoStore();
-        }
-
-        try
-        {
-            var signals = await history.ReadSignalsAsync(symbol, afterSeq, limit, cancellationToken);
-            return Results.Json(signals, ContractsJsonContext.Default.IReadOnlyListSignal);
-        }
-        catch (SignalHistoryUnavailableException ex)
-        {
-            return HistoryUnavailable(http, ex);
-        }
-    }
+    private static Task<IResult> ReadSignalsAsync(HttpContext http, ServedMarkets markets, SignalHistoryReader history, CancellationToken cancellationToken) =>
+        ReadPageAsync(http, markets, history, "afterSeq", "seq", static (h, symbol, after, limit, ct) => h.ReadSignalsAsync(symbol, after, limit, ct),
+            ContractsJsonContext.Default.IReadOnlyListSignal, cancellationToken);
 
     /// <summary>
     /// A symbol's live outcomes after <c>afterOutcomeSeq</c>, oldest first, a page at a time: how a client gets back the
     /// outcomes a resume could not return (past <c>Hub:MaxRecoverySignals</c>; the SDK's <c>OutcomeGapError</c>). Shadow
     /// models' outcomes are not in this stream (they are never published).
     /// </summary>
-    private static async Task<IResult> ReadOutcomesAsync(HttpContext http, ServedMarkets markets, SignalHistoryReader history, CancellationToken cancellationToken)
+    private static Task<IResult> ReadOutcomesAsync(HttpContext http, ServedMarkets markets, SignalHistoryReader history, CancellationToken cancellationToken) =>
+        ReadPageAsync(http, markets, history, "afterOutcomeSeq", "outcomeSeq", static (h, symbol, after, limit, ct) => h.ReadOutcomesAsync(symbol, after, limit, ct),
+            ContractsJsonContext.Default.IReadOnlyListSignalOutcome, cancellationToken);
+
+    /// <summary>One page of a symbol's stored items after a position: the symbol, the page's parameters, the store's
+    /// presence and its answer in time, each checked with the same errors for every paged endpoint.</summary>
+    private static async Task<IResult> ReadPageAsync<T>(
+        HttpContext http,
+        ServedMarkets markets,
+        SignalHistoryReader history,
+        string afterName,
+        string what,
+        Func<SignalHistoryReader, string, long, int, CancellationToken, ValueTask<T>> read,
+        System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> json,
+        CancellationToken cancellationToken)
     {
         if (!TrySymbol(http, markets, out var symbol, out var problem))
         {
             return problem;
         }
 
-        if (!TryPage(http.Request.Query, "afterOutcomeSeq", "outcomeSeq", out var afterOutcomeSeq, out var limit, out problem))
+        if (!TryPage(http.Request.Query, afterName, what, out var after, out var limit, out problem))
         {
             return problem;
         }
@@ -126,8 +115,7 @@ internal static partial class SignalsApi
 
         try
         {
-            var outcomes = await history.ReadOutcomesAsync(symbol, afterOutcomeSeq, limit, cancellationToken);
-            return Results.Json(outcomes, ContractsJsonContext.Default.IReadOnlyListSignalOutcome);
+            return Results.Json(await read(history, symbol, after, limit, cancellationToken), json);
         }
         catch (SignalHistoryUnavailableException ex)
         {
