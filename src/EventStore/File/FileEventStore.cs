@@ -65,7 +65,8 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
         _logger = logger;
         _files = files;
         _readOnly = readOnly;
-        _recentIds = new RecentEventIds(options.DeduplicationWindowEvents);
+        // A read-only store takes no appends, so it checks no ids: a window of one instead of ~6 MB it would never use.
+        _recentIds = new RecentEventIds(readOnly ? 1 : options.DeduplicationWindowEvents);
     }
 
     /// <summary>
