@@ -95,6 +95,36 @@ public sealed class SignalSequencerTests
         Assert.Equal([(3L, SignalSource.Live)], Seqs(sequencer.AcceptLive(TestSignals.Signal(Symbol, 3))));
     }
 
+    [Fact]
+    public void OutcomesFallingShortDoNotAskForTheSignalsAgain()
+    {
+        var sequencer = Established(latest: 3);
+        sequencer.BeginSubscribe();
+
+        // recovered is false because of the outcomes alone: every signal came, so no retry and no gap for them.
+        var step = sequencer.AcceptResult(
+            Result(latest: 5, recovered: false, TestSignals.Signal(Symbol, 4), TestSignals.Signal(Symbol, 5)) with { OutcomesRecovered = false },
+            afterSeq: 3, final: false);
+
+        Assert.Equal([4L, 5L], Seqs(step).Select(s => s.Seq));
+        Assert.False(step.NeedsRetry);
+        Assert.Empty(step.Gaps);
+        Assert.Equal(5, sequencer.LastSeq);
+    }
+
+    [Fact]
+    public void SignalsFallingShortAreAskedForAgainWhateverTheOutcomes()
+    {
+        var sequencer = Established(latest: 3);
+        sequencer.BeginSubscribe();
+
+        var step = sequencer.AcceptResult(
+            Result(latest: 7, recovered: false, TestSignals.Signal(Symbol, 4)) with { SignalsRecovered = false }, afterSeq: 3, final: false);
+
+        Assert.True(step.NeedsRetry);
+        Assert.Equal(4, sequencer.LastSeq);
+    }
+
     /// <summary>
     /// Whatever order live signals and resume results come in (with duplicates), what is released is exactly
     /// 1..N once each, in order: the property the client promises.

@@ -21,8 +21,8 @@ public sealed partial class SignalStreamClient
         [LoggerMessage(EventId = 9005, EventName = "InvocationFailed", Level = LogLevel.Warning, Message = "{Method} failed: {Reason}")]
         public static partial void InvocationFailed(ILogger logger, string method, string reason);
 
-        [LoggerMessage(EventId = 9006, EventName = "RecoveryIncomplete", Level = LogLevel.Information, Message = "{Symbol}: not everything after seq {AfterSeq} was recoverable yet ({Reason}); asking again in {Wait}")]
-        public static partial void RecoveryIncomplete(ILogger logger, string symbol, long? afterSeq, string reason, TimeSpan wait);
+        [LoggerMessage(EventId = 9006, EventName = "RecoveryIncomplete", Level = LogLevel.Information, Message = "{Symbol}: not everything was recoverable yet (signals after seq {AfterSeq} short: {SignalsShort}; outcomes after outcomeSeq {AfterOutcomeSeq} short: {OutcomesShort}; {Reason}); asking again in {Wait}")]
+        public static partial void RecoveryIncomplete(ILogger logger, string symbol, long? afterSeq, bool signalsShort, long? afterOutcomeSeq, bool outcomesShort, string reason, TimeSpan wait);
 
         [LoggerMessage(EventId = 9007, EventName = "SignalGap", Level = LogLevel.Warning, Message = "{Message}")]
         public static partial void SignalGap(ILogger logger, string message);

@@ -20,7 +20,8 @@ public sealed record SignalStreamClientOptions
 
     /// <summary>
     /// Waits between asking again when the server answered a resume with <c>recovered: false</c> (its store lags or is
-    /// unavailable). Once they are used up, what is still missing is reported as a <see cref="SignalGap"/>.
+    /// unavailable), for its signals or its outcomes: one retry serves both. Once they are used up, what is still missing
+    /// is reported as a <see cref="SignalGap"/> or an <see cref="OutcomeGap"/>.
     /// </summary>
     public IReadOnlyList<TimeSpan> RecoveryRetryDelays { get; init; } =
     [

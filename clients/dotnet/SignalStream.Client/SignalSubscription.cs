@@ -58,6 +58,9 @@ public sealed class SignalSubscription : IAsyncDisposable
         }
     }
 
+    /// <summary>True when this subscription takes outcomes: a loss of them concerns it.</summary>
+    internal bool WantsOutcomes => _active && _handlers.OnResolved is not null;
+
     internal void DeliverOutcome(SignalOutcome outcome)
     {
         if (!_active || _handlers.OnResolved is not { } onResolved)

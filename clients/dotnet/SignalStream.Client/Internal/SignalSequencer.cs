@@ -6,7 +6,7 @@ namespace SignalStream.Client.Internal;
 /// <param name="Deliveries">Signals to release to the application, in seq order.</param>
 /// <param name="Gaps">Seqs the server could not return.</param>
 /// <param name="NeedsFill">A later seq arrived before an earlier one: re-subscribe with <c>afterSeq = LastSeq</c>.</param>
-/// <param name="NeedsRetry">The server could not return everything yet (<c>recovered: false</c>): ask again later.</param>
+/// <param name="NeedsRetry">The server could not return everything yet (<c>signalsRecovered: false</c>): ask again later.</param>
 /// <param name="Reset">Set when the server's history ends before the client's position.</param>
 internal readonly record struct SequencerStep(
     IReadOnlyList<SignalDelivery> Deliveries,
@@ -74,8 +74,9 @@ internal sealed class SignalSequencer(string symbol)
 
     /// <summary>
     /// Feeds the result of the <c>Subscribe</c> that <see cref="BeginSubscribe"/> prepared, with the <c>afterSeq</c> it
-    /// sent. A result with <c>recovered: false</c> is released only as far as it is contiguous and asks for a retry;
-    /// with <paramref name="final"/> set (retries exhausted) the missing seqs are reported as gaps and skipped.
+    /// sent. A result whose signals were not all recovered (<c>signalsRecovered: false</c>) is released only as far as
+    /// it is contiguous and asks for a retry; with <paramref name="final"/> set (retries exhausted) the missing seqs are
+    /// reported as gaps and skipped.
     /// </summary>
     public SequencerStep AcceptResult(SubscribeResult result, long? afterSeq, bool final = true)
     {
@@ -117,9 +118,10 @@ internal sealed class SignalSequencer(string symbol)
             }
         }
 
-        // Recovered, not SignalsRecovered: this client never sends afterOutcomeSeq, so the two are the same, and a server
-        // that predates SignalsRecovered leaves it at its default, true, even when its signals were not all recovered.
-        if (!result.Recovered && !final)
+        // SignalsRecovered, not Recovered: this client sends afterOutcomeSeq, and Recovered is false too when only the
+        // outcomes fell short, which must not ask for the signals again (SignalsRecovered reads older servers too).
+        var recovered = SignalsRecovered(result);
+        if (!recovered && !final)
         {
             return Drain(deliveries, gaps) with { NeedsFill = false, NeedsRetry = true };
         }
@@ -135,7 +137,7 @@ internal sealed class SignalSequencer(string symbol)
             }
 
             var next = NextHeld(expected, result.LatestSeq);
-            gaps.Add(new SignalGap(Symbol, expected, next - 1, result.Recovered
+            gaps.Add(new SignalGap(Symbol, expected, next - 1, recovered
                 ? "the server reported full recovery but did not return these seqs"
                 : result.Reason ?? "the server could not recover these signals"));
             expected = next;
@@ -144,6 +146,14 @@ internal sealed class SignalSequencer(string symbol)
         LastSeq = expected - 1;
         return Drain(deliveries, gaps);
     }
+
+    /// <summary>
+    /// Whether the answer holds every signal after <c>afterSeq</c>. A server that predates <c>signalsRecovered</c> leaves it
+    /// (and <c>outcomesRecovered</c>) at the default, true, even when its signals were not all recovered: both true with
+    /// <c>recovered</c> false is such a server, whose <c>recovered</c> is then the only safe reading.
+    /// </summary>
+    internal static bool SignalsRecovered(SubscribeResult result) =>
+        result.SignalsRecovered && (result.Recovered || !result.OutcomesRecovered);
 
     private SequencerStep Drain(List<SignalDelivery> deliveries, List<SignalGap> gaps)
     {

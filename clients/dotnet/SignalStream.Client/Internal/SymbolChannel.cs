@@ -6,17 +6,18 @@ namespace SignalStream.Client.Internal;
 /// <summary>The server-side subscription of one symbol and the application subscriptions that share it.</summary>
 /// <remarks>
 /// Live signals (the connection's receive loop) and subscribe results (invocation continuations) arrive on different
-/// threads; one lock orders them, and deliveries happen under it so every subscriber sees seq order.
+/// threads; one lock orders them, and deliveries happen under it so every subscriber sees seq order, and outcomeSeq order
+/// for outcomes. One retry loop serves both: a Subscribe carries each resume point (<c>afterSeq</c>,
+/// <c>afterOutcomeSeq</c>) as far as it got, so the signals are not asked for again when only the outcomes fell short,
+/// nor the other way round.
 /// </remarks>
 internal sealed class SymbolChannel(SignalStreamClient client, string symbol)
 {
-    private const int MaxRememberedOutcomes = 4096;
-
     private readonly Lock _gate = new();
     private readonly SignalSequencer _sequencer = new(symbol);
     private readonly List<SignalSubscription> _subscriptions = [];
     private readonly Dictionary<Timeframe, Signal> _latestByTimeframe = [];
-    private readonly HashSet<string> _seenOutcomes = new(StringComparer.Ordinal);
+    private readonly OutcomeSequencer _outcomes = new(symbol);
     private readonly TaskCompletionSource _established = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _inFlight;
     private bool _again;
@@ -105,20 +106,9 @@ internal sealed class SymbolChannel(SignalStreamClient client, string symbol)
     {
         lock (_gate)
         {
-            if (_closed || outcome.IsShadow || _seenOutcomes.Contains(outcome.SignalId))
+            if (!_closed)
             {
-                return;
-            }
-
-            if (_seenOutcomes.Count >= MaxRememberedOutcomes)
-            {
-                _seenOutcomes.Clear(); // bounded; outcomes are not redelivered after a reconnect anyway
-            }
-
-            _seenOutcomes.Add(outcome.SignalId);
-            foreach (var subscription in _subscriptions)
-            {
-                subscription.DeliverOutcome(outcome);
+                Apply(_outcomes.AcceptLive(outcome));
             }
         }
     }
@@ -163,6 +153,7 @@ internal sealed class SymbolChannel(SignalStreamClient client, string symbol)
         while (true)
         {
             long? afterSeq;
+            long? afterOutcomeSeq;
             lock (_gate)
             {
                 _again = false;
@@ -173,18 +164,20 @@ internal sealed class SymbolChannel(SignalStreamClient client, string symbol)
                 }
 
                 afterSeq = _sequencer.BeginSubscribe();
+                afterOutcomeSeq = _outcomes.BeginSubscribe(client.Epoch);
             }
 
             SubscribeResult result;
             try
             {
-                result = await client.InvokeSubscribeAsync(new SubscribeRequest(Symbol, AfterSeq: afterSeq)).ConfigureAwait(false);
+                result = await client.InvokeSubscribeAsync(new SubscribeRequest(Symbol, AfterSeq: afterSeq, AfterOutcomeSeq: afterOutcomeSeq)).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 TimeSpan? again = null;
                 lock (_gate)
                 {
+                    // Held outcomes stay held: the outcomes before them are still missing, and the next Subscribe asks.
                     Apply(_sequencer.AbortSubscribe());
                     _inFlight = false;
                     var delays = client.Options.RecoveryRetryDelays;
@@ -197,7 +190,7 @@ internal sealed class SymbolChannel(SignalStreamClient client, string symbol)
                 if (again is { } delay)
                 {
                     // The server could not read its signal store in time: not a refusal, ask again.
-                    SignalStreamClient.Log.RecoveryIncomplete(client.Logger, Symbol, afterSeq, ex.Message, delay);
+                    SignalStreamClient.Log.RecoveryIncomplete(client.Logger, Symbol, afterSeq, true, afterOutcomeSeq, afterOutcomeSeq is not null, ex.Message, delay);
                     _ = RetryAfterAsync(delay);
                 }
                 else if (ex is HubException)
@@ -209,6 +202,8 @@ internal sealed class SymbolChannel(SignalStreamClient client, string symbol)
             }
 
             TimeSpan? retryIn = null;
+            var signalsShort = false;
+            var outcomesShort = false;
             lock (_gate)
             {
                 if (_closed)
@@ -218,13 +213,23 @@ internal sealed class SymbolChannel(SignalStreamClient client, string symbol)
                 }
 
                 var delays = client.Options.RecoveryRetryDelays;
-                var step = _sequencer.AcceptResult(result, afterSeq, final: _recoveryAttempts >= delays.Count);
+                var final = _recoveryAttempts >= delays.Count;
+                var step = _sequencer.AcceptResult(result, afterSeq, final);
                 if (Apply(step))
                 {
                     _again = true;
                 }
 
-                if (step.NeedsRetry)
+                var outcomes = _outcomes.AcceptResult(result, afterOutcomeSeq, final);
+                Apply(outcomes);
+                if (outcomes.Next == OutcomesNext.Fill)
+                {
+                    _again = true; // live outcomes past the hold bound were dropped: ask from the last one delivered
+                }
+
+                signalsShort = step.NeedsRetry;
+                outcomesShort = outcomes.Next == OutcomesNext.Retry;
+                if (signalsShort || outcomesShort)
                 {
                     retryIn = delays[_recoveryAttempts++];
                 }
@@ -237,7 +242,7 @@ internal sealed class SymbolChannel(SignalStreamClient client, string symbol)
             _established.TrySetResult();
             if (retryIn is { } wait)
             {
-                SignalStreamClient.Log.RecoveryIncomplete(client.Logger, Symbol, afterSeq, result.Reason ?? "no reason given", wait);
+                SignalStreamClient.Log.RecoveryIncomplete(client.Logger, Symbol, afterSeq, signalsShort, afterOutcomeSeq, outcomesShort, result.Reason ?? "no reason given", wait);
                 _ = RetryAfterAsync(wait);
             }
 
@@ -331,5 +336,30 @@ internal sealed class SymbolChannel(SignalStreamClient client, string symbol)
         }
 
         return step.NeedsFill;
+    }
+
+    /// <summary>Releases an outcome step's deliveries and its gap, if any (under the lock).</summary>
+    private void Apply(OutcomeStep step)
+    {
+        foreach (var outcome in step.Deliveries)
+        {
+            foreach (var subscription in _subscriptions)
+            {
+                subscription.DeliverOutcome(outcome);
+            }
+        }
+
+        if (step.Gap is { } gap)
+        {
+            var error = new OutcomeGapException(gap);
+            SignalStreamClient.Log.SignalGap(client.Logger, error.Message);
+            foreach (var subscription in _subscriptions)
+            {
+                if (subscription.WantsOutcomes)
+                {
+                    subscription.Fail(error); // a loss of outcomes concerns only the subscriptions that take them
+                }
+            }
+        }
     }
 }
