@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.Logging;
 using SignalStream.Client;
 using SignalStream.Contracts;
 
@@ -12,6 +13,9 @@ namespace SignalStream.Hub.Tests.Client;
 public sealed class OfficialClientTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    /// <summary>The client's log event for a resume it asks for again (SignalStreamClient.Log.RecoveryIncomplete).</summary>
+    private const int RecoveryIncompleteEvent = 9006;
 
     private static readonly SignalStreamClientOptions FastReconnect = new()
     {
@@ -86,6 +90,91 @@ public sealed class OfficialClientTests
         Assert.Empty(received.Errors);
     }
 
+    /// <summary>Outcomes resume by outcomeSeq (<c>afterOutcomeSeq</c>) as signals by seq: none lost, none doubled.</summary>
+    [Theory]
+    [InlineData(SignalStreamProtocol.Json)]
+    [InlineData(SignalStreamProtocol.MessagePack)]
+    public async Task OutcomesResolvedWhileTheClientIsCutOffArriveAfterTheReconnectOnceEachInOrder(SignalStreamProtocol protocol)
+    {
+        var store = new InMemorySignalHistory();
+        await using var node = await TestNode.StartAsync(store);
+        await using var proxy = new LoopbackProxy(node.BaseAddress);
+        await using var client = await SignalStreamClient.ConnectAsync(proxy.BaseAddress, FastReconnect with { Protocol = protocol });
+        var received = new Received();
+        await using var subscription = await client.SubscribeAsync("BTCUSDT", SignalFilter.All, received.Handlers);
+        var signals = Enumerable.Range(1, 8).Select(seq => TestSignals.Signal("BTCUSDT", seq)).ToArray();
+        foreach (var signal in signals[..6])
+        {
+            await node.PublishAsync(signal);
+        }
+
+        await node.PublishOutcomeAsync(TestSignals.Outcome(signals[0], outcomeSeq: 1));
+        await node.PublishOutcomeAsync(TestSignals.Outcome(signals[1], OutcomeKind.Loss, outcomeSeq: 2));
+        await received.WaitForOutcomeSeqAsync(2);
+        proxy.Cut();
+        await WaitUntilAsync(() => client.State != HubConnectionState.Connected);
+        for (var i = 2; i < 6; i++)
+        {
+            await node.PublishOutcomeAsync(TestSignals.Outcome(signals[i], outcomeSeq: i + 1)); // resolved while the network is down
+        }
+
+        proxy.Resume();
+        await WaitUntilAsync(() => client.State == HubConnectionState.Connected);
+        await node.PublishAsync(signals[6]);
+        await node.PublishAsync(signals[7]);
+        await node.PublishOutcomeAsync(TestSignals.Outcome(signals[6], outcomeSeq: 7));
+        await node.PublishOutcomeAsync(TestSignals.Outcome(signals[7], outcomeSeq: 8));
+
+        await received.WaitForOutcomeSeqAsync(8);
+        Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), received.Outcomes.Select(o => o.OutcomeSeq));
+        Assert.Equal(signals.Select(s => s.Id), received.Outcomes.Select(o => o.SignalId));
+        Assert.Empty(received.Errors);
+    }
+
+    [Fact]
+    public async Task OutcomesPastTheServersResumeLimitAreAskedForAgainThenReportedAsAnOutcomeGap()
+    {
+        var store = new InMemorySignalHistory();
+        await using var node = await TestNode.StartAsync(store, settings: ["Hub:MaxRecoverySignals=3"]);
+        await using var proxy = new LoopbackProxy(node.BaseAddress);
+        using var logs = new CapturingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(logs));
+        var options = FastReconnect with
+        {
+            RecoveryRetryDelays = [TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(10)],
+            LoggerFactory = loggerFactory,
+        };
+        await using var client = await SignalStreamClient.ConnectAsync(proxy.BaseAddress, options);
+        var received = new Received();
+        await using var subscription = await client.SubscribeAsync("BTCUSDT", SignalFilter.All, received.Handlers);
+        var signals = Enumerable.Range(1, 6).Select(seq => TestSignals.Signal("BTCUSDT", seq)).ToArray();
+        foreach (var signal in signals)
+        {
+            await node.PublishAsync(signal); // all live: only the outcomes are missed
+        }
+
+        await node.PublishOutcomeAsync(TestSignals.Outcome(signals[0], outcomeSeq: 1));
+        await received.WaitForOutcomeSeqAsync(1);
+        proxy.Cut();
+        await WaitUntilAsync(() => client.State != HubConnectionState.Connected);
+        for (var i = 1; i < 6; i++)
+        {
+            await node.PublishOutcomeAsync(TestSignals.Outcome(signals[i], outcomeSeq: i + 1)); // 5 missed, the server returns 3
+        }
+
+        proxy.Resume();
+        await WaitUntilAsync(() => !received.Errors.IsEmpty);
+
+        var gap = Assert.IsType<OutcomeGapException>(Assert.Single(received.Errors)).Gap;
+        Assert.Equal(("BTCUSDT", 1L, 6L), (gap.Symbol, gap.AfterOutcomeSeq, gap.LatestOutcomeSeq));
+        Assert.Contains("resume limit", gap.Reason, StringComparison.Ordinal);
+        Assert.Equal([1L, 4, 5, 6], received.Outcomes.Select(o => o.OutcomeSeq));
+        var retries = logs.Entries.Where(e => e.EventId == RecoveryIncompleteEvent).ToArray();
+        Assert.Equal(options.RecoveryRetryDelays.Count, retries.Length); // asked again, with the same resume point, before reporting
+        Assert.All(retries, e => Assert.Contains("AfterOutcomeSeq=1;", e.State, StringComparison.Ordinal));
+        Assert.Equal(6, subscription.LastSeq);
+    }
+
     [Fact]
     public async Task ANodeRestartBehindTheSameAddressIsResumedFromTheStore()
     {
@@ -147,7 +236,9 @@ public sealed class OfficialClientTests
     private sealed class Received
     {
         private readonly ConcurrentQueue<(long Seq, SignalSource Source)> _all = new();
+        private readonly ConcurrentQueue<SignalOutcome> _outcomes = new();
         private long _last;
+        private long _lastOutcome;
 
         public Received() => Handlers = new SignalHandlers
         {
@@ -155,6 +246,11 @@ public sealed class OfficialClientTests
             {
                 _all.Enqueue((delivery.Signal.Seq, delivery.Source));
                 Interlocked.Exchange(ref _last, delivery.Signal.Seq);
+            },
+            OnResolved = outcome =>
+            {
+                _outcomes.Enqueue(outcome);
+                Interlocked.Exchange(ref _lastOutcome, outcome.OutcomeSeq);
             },
             OnError = Errors.Enqueue,
         };
@@ -165,10 +261,21 @@ public sealed class OfficialClientTests
 
         public List<(long Seq, SignalSource Source)> All => [.. _all];
 
+        public List<SignalOutcome> Outcomes => [.. _outcomes];
+
         public async Task WaitForSeqAsync(long seq)
         {
             using var deadline = new CancellationTokenSource(Wait);
             while (Interlocked.Read(ref _last) < seq)
+            {
+                await Task.Delay(20, deadline.Token);
+            }
+        }
+
+        public async Task WaitForOutcomeSeqAsync(long outcomeSeq)
+        {
+            using var deadline = new CancellationTokenSource(Wait);
+            while (Interlocked.Read(ref _lastOutcome) < outcomeSeq)
             {
                 await Task.Delay(20, deadline.Token);
             }
