@@ -13,7 +13,8 @@ namespace SignalStream.Client;
 /// client. Each symbol is one unfiltered server subscription, so its seq is contiguous on the wire and a hole or a
 /// duplicate is exact to detect; each application subscription filters its own copy. After any reconnect (SignalR's
 /// automatic one, or the client's own restart when the server closed the connection) every symbol is re-subscribed with
-/// <c>afterSeq</c> = the last seq released, and the missed signals arrive, in order, before the live ones.
+/// <c>afterSeq</c> = the last seq released, and the missed signals arrive, in order, before the live ones; likewise
+/// with <c>afterOutcomeSeq</c> = the last outcomeSeq delivered for the outcomes resolved meanwhile.
 /// </summary>
 public sealed partial class SignalStreamClient : IAsyncDisposable
 {
