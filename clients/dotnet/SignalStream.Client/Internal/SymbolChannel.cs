@@ -352,7 +352,7 @@ internal sealed class SymbolChannel(SignalStreamClient client, string symbol)
         if (step.Gap is { } gap)
         {
             var error = new OutcomeGapException(gap);
-            SignalStreamClient.Log.SignalGap(client.Logger, error.Message);
+            SignalStreamClient.Log.OutcomeGap(client.Logger, error.Message);
             foreach (var subscription in _subscriptions)
             {
                 if (subscription.WantsOutcomes)
