@@ -75,10 +75,10 @@ public static class HubRegistration
             sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             sp.GetRequiredService<ILogger<SignalHistoryReader>>()));
         services.AddSignalStreamApi(configuration);
-        services.Configure<RateLimiterOptions>(o =>
+        services.AddOptions<RateLimiterOptions>().Configure<IOptions<SignalHubOptions>, HubMetrics>((o, hub, metrics) =>
         {
-            o.AddPolicy<string, NegotiateRateLimitPolicy>(NegotiateRateLimitPolicy.Name);
-            o.AddPolicy<string, ConnectRateLimitPolicy>(ConnectRateLimitPolicy.Name);
+            o.AddPolicy(HubRequestRateLimitPolicy.NegotiateName, HubRequestRateLimitPolicy.Negotiate(hub.Value, metrics));
+            o.AddPolicy(HubRequestRateLimitPolicy.ConnectName, HubRequestRateLimitPolicy.Connect(hub.Value, metrics));
         });
         services.AddSingleton(sp => new SymbolFeeds(
             sp.GetRequiredService<IOptions<SignalHubOptions>>().Value,
@@ -179,8 +179,7 @@ public static class HubRegistration
             o.ApplicationMaxBufferSize = Math.Max(64 * 1024, options.MaxMessageBytes);
         });
         // Negotiate, and connect requests: the limiter runs before admission (UseSignalStreamApiRateLimiting above).
-        hub.Add(NegotiateRateLimitPolicy.ApplyToNegotiate);
-        hub.Add(ConnectRateLimitPolicy.ApplyToConnect);
+        hub.Add(HubRequestRateLimitPolicy.ApplyTo);
 
         if (jwt)
         {
