@@ -11,7 +11,7 @@ namespace SignalStream.Hub.Api;
 
 /// <summary>
 /// The REST rate limit (docs/hub.md, "REST"): ASP.NET Core's rate limiting middleware, one token bucket per client on
-/// the endpoints <see cref="SignalsApi"/> maps. Over the limit: 429 problem+json with <c>Retry-After</c>.
+/// the endpoints <see cref="RestApi"/> maps. Over the limit: 429 problem+json with <c>Retry-After</c>.
 /// </summary>
 internal static class ApiRateLimiting
 {

@@ -7,7 +7,7 @@ using SignalStream.Hub.FanOut;
 
 namespace SignalStream.Hub.Api;
 
-internal static partial class SignalsApi
+internal static partial class RestApi
 {
     /// <summary>
     /// <c>/api/performance</c> from the store's durable projection (Marten). The read is bounded by
@@ -27,7 +27,7 @@ internal static partial class SignalsApi
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            Log.PerformanceUnavailable(loggers.CreateLogger(typeof(SignalsApi)), ex);
+            Log.PerformanceUnavailable(loggers.CreateLogger(typeof(RestApi)), ex);
             http.Response.Headers.RetryAfter = "5";
             return Results.Problem(
                 detail: "The performance statistics could not be read from the event store in time; retry in a few seconds.",

@@ -17,7 +17,7 @@ namespace SignalStream.Hub.Api;
 /// fails or does not answer within <c>Hub:History:ReadTimeout</c> gets 503 problem+json; every endpoint here is under the
 /// per-client rate limit (<see cref="ApiRateLimiting"/>).
 /// </summary>
-internal static partial class SignalsApi
+internal static partial class RestApi
 {
     public const int DefaultLimit = 100;
     public const int MaxLimit = 1000;
