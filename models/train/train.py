@@ -126,11 +126,13 @@ class PatchTstDirection(nn.Module):
 # override them for all): an LSTM epoch costs ~5x a PatchTST one, so it is smaller to validate as often.
 SPECS = [
     dict(name="lstm-direction", version="1.3.0", family="lstm", status="active", weight=0.6, window=32, lr=2e-3,
-         epoch=30_000, features=None, hidden=16, build=lambda m, s, f, w, h: LstmDirection(m, s, f, hidden=h, layers=1)),
+         epoch=30_000, features=None, hidden=16, patch=None, build=lambda m, s, f, w, h, p: LstmDirection(m, s, f, hidden=h, layers=1)),
     dict(name="patchtst-direction", version="2.0.1", family="patchtst", status="active", weight=0.4, window=32, lr=1e-3,
-         epoch=60_000, features=None, hidden=None, build=lambda m, s, f, w, h: PatchTstDirection(m, s, f, w, patch=8)),
+         epoch=60_000, features=None, hidden=32, patch=8,
+         build=lambda m, s, f, w, h, p: PatchTstDirection(m, s, f, w, patch=p, d_model=h, ff=2 * h)),
     dict(name="lstm-shadow", version="2.0.1", family="lstm", status="shadow", weight=0.6, window=48, lr=2e-3,
-         epoch=30_000, features=SHADOW_FEATURES, hidden=32, build=lambda m, s, f, w, h: LstmDirection(m, s, f, hidden=h, layers=1)),
+         epoch=30_000, features=SHADOW_FEATURES, hidden=32, patch=None,
+         build=lambda m, s, f, w, h, p: LstmDirection(m, s, f, hidden=h, layers=1)),
 ]
 
 
@@ -229,7 +231,7 @@ def train_one(spec, names, stream, x, y, meta, args):
     train_rows = xs[np.unique((train_ends[:, None] + np.arange(-window + 1, 1)[None, :]).ravel())]
     mean = train_rows.mean(0)
     std = np.maximum(train_rows.std(0), 1e-8)
-    model = spec["build"](mean, std, len(columns), window, spec["hidden"])
+    model = spec["build"](mean, std, len(columns), window, spec["hidden"], spec["patch"])
 
     # The last 10 % (in time) of every stream's training part picks the best epoch and fits the temperature.
     fit_ends = train_ends
@@ -395,15 +397,17 @@ def main():
     parser.add_argument("--max-validation", type=int, default=20_000, help="validation windows (early stopping, temperature)")
     parser.add_argument("--epoch-windows", type=int, default=0, help="training windows per epoch, sampled afresh from the pool (0: each model's own)")
     parser.add_argument("--max-minutes", type=float, default=0, help="training budget per model: stops within a batch of it (0: no limit)")
-    parser.add_argument("--hidden", type=int, default=0, help="LSTM units of the --only model (0: its own; a trial, see docs/models.md \"Cost\")")
+    parser.add_argument("--hidden", type=int, default=0, help="width of the --only model: LSTM units, or the PatchTST's d_model "
+                        "(its feed-forward is twice that) (0: its own; a trial, see docs/models.md \"Cost\")")
+    parser.add_argument("--patch", type=int, default=0, help="time steps a PatchTST token covers (0: its own; divides the window)")
     parser.add_argument("--window", type=int, default=0, help="window (time steps) of the --only model (0: its own)")
     parser.add_argument("--version", default="", help="version written for the --only model (default: its own)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the build machine is shared)")
     args = parser.parse_args()
-    if (args.hidden or args.window or args.version) and not args.only:
-        parser.error("--hidden, --window and --version change one model: name it with --only")
-    if args.hidden and next((s["family"] for s in SPECS if s["name"] == args.only), None) != "lstm":
-        parser.error("--hidden is an LSTM's size: --only must name an LSTM model")
+    if (args.hidden or args.window or args.patch or args.version) and not args.only:
+        parser.error("--hidden, --window, --patch and --version change one model: name it with --only")
+    if args.patch and next((s["family"] for s in SPECS if s["name"] == args.only), None) != "patchtst":
+        parser.error("--patch is a PatchTST's token length: --only must name a PatchTST model")
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     with open(args.data + ".meta.json") as f:
@@ -418,7 +422,7 @@ def main():
             continue
         # A trial of another size is another version, so its files and checkpoint cannot be taken for the bundled one's.
         spec = dict(spec, hidden=args.hidden or spec["hidden"], window=args.window or spec["window"],
-                    version=args.version or spec["version"])
+                    patch=args.patch or spec["patch"], version=args.version or spec["version"])
         train_one(spec, names, stream, x, y, meta, args)
     return 0
 
