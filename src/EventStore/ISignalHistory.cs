@@ -3,7 +3,7 @@ using SignalStream.Engine.Signals;
 
 namespace SignalStream.EventStore;
 
-/// <summary>Stored signals and outcomes, for resume, REST and hole repair.</summary>
+/// <summary>Stored signals, outcomes and closed candles, for resume, REST and hole repair.</summary>
 public interface ISignalHistory : ISignalSequence
 {
     /// <summary>Signals of <paramref name="symbol"/> with seq &gt; <paramref name="afterSeq"/>, oldest first, at most <paramref name="limit"/>.</summary>
@@ -19,4 +19,10 @@ public interface ISignalHistory : ISignalSequence
     /// with <see cref="SignalOutcome.IsShadow"/> set: a reader skips it, and its position tells how far the read went.
     /// </summary>
     ValueTask<IReadOnlyList<SignalOutcome>> ReadOutcomesAsync(string symbol, long afterOutcomeSeq, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stored closed candles of <paramref name="stream"/> with openTime &gt; <paramref name="afterOpenTime"/>, oldest
+    /// first, at most <paramref name="limit"/>.
+    /// </summary>
+    ValueTask<IReadOnlyList<Candle>> ReadCandlesAsync(StreamKey stream, long afterOpenTime, int limit, CancellationToken cancellationToken);
 }

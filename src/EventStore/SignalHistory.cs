@@ -6,10 +6,10 @@ using SignalStream.EventStore.Internal;
 namespace SignalStream.EventStore;
 
 /// <summary>
-/// Stored signals and outcomes read from each symbol's signals stream (version == seq) and outcomes stream (version ==
-/// outcomeSeq), through <see cref="IEventStore"/>, so every provider serves them alike. Only committed ones: the writer
-/// publishes after the commit, so everything a client or a hub can have seen is readable here, and nothing that a crash
-/// could still take back.
+/// Stored signals, outcomes and closed candles read from each symbol's signals stream (version == seq), outcomes stream
+/// (version == outcomeSeq) and candle streams (open time increasing with the version), through <see cref="IEventStore"/>,
+/// so every provider serves them alike. Only committed ones: the writer publishes signals and outcomes after the commit,
+/// so everything of them a client or a hub can have seen is readable here, and nothing that a crash could still take back.
 /// </summary>
 internal sealed partial class SignalHistory(IEventStore store, EventNamespace ns, ILogger<SignalHistory> logger) : ISignalHistory
 {
@@ -68,6 +68,37 @@ internal sealed partial class SignalHistory(IEventStore store, EventNamespace ns
         return result;
     }
 
+    public async ValueTask<IReadOnlyList<Candle>> ReadCandlesAsync(StreamKey stream, long afterOpenTime, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0)
+        {
+            return [];
+        }
+
+        var streamId = EventStreams.Candles(stream, ns.Prefix);
+        var (first, _) = await CandleSeek.FirstAfterAsync(store, streamId, afterOpenTime, cancellationToken).ConfigureAwait(false);
+        if (first == 0)
+        {
+            return [];
+        }
+
+        var stored = await store.ReadStreamAsync(streamId, first, limit, cancellationToken).ConfigureAwait(false);
+        var result = new List<Candle>(stored.Count);
+        foreach (var e in stored)
+        {
+            if (EventSerializer.TryDeserialize(e, out var @event, out var error) && @event is CandleClosed closed)
+            {
+                result.Add(closed.Candle);
+            }
+            else
+            {
+                Log.UnreadableCandle(logger, e.StreamId, e.Version, error ?? $"type '{e.Type}' in a candles stream");
+            }
+        }
+
+        return result;
+    }
+
     public async ValueTask<IReadOnlyList<Signal>> ReadLatestSignalsAsync(string symbol, CancellationToken cancellationToken)
     {
         var latest = new Dictionary<Timeframe, Signal>();
@@ -105,5 +136,8 @@ internal sealed partial class SignalHistory(IEventStore store, EventNamespace ns
 
         [LoggerMessage(4301, LogLevel.Error, "Stored event {StreamId}@{Version} is not a readable outcome and was left out: {Reason}")]
         public static partial void UnreadableOutcome(ILogger logger, string streamId, long version, string reason);
+
+        [LoggerMessage(4302, LogLevel.Error, "Stored event {StreamId}@{Version} is not a readable closed candle and was left out: {Reason}")]
+        public static partial void UnreadableCandle(ILogger logger, string streamId, long version, string reason);
     }
 }

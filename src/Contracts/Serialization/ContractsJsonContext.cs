@@ -19,4 +19,5 @@ namespace SignalStream.Contracts.Serialization;
 [JsonSerializable(typeof(IReadOnlyList<Signal>))]
 [JsonSerializable(typeof(IReadOnlyList<SignalOutcome>))]
 [JsonSerializable(typeof(IReadOnlyList<Candle>))]
+[JsonSerializable(typeof(IReadOnlyList<CandleMessage>))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext;

@@ -12,7 +12,7 @@ using SignalStream.Hub.Hubs;
 namespace SignalStream.Hub.Api;
 
 /// <summary>
-/// The REST surface (docs/hub.md): <c>/api/signals</c>, <c>/api/signals/latest</c>, <c>/api/outcomes</c>, <c>/api/symbols</c>,
+/// The REST surface (docs/hub.md): <c>/api/signals</c>, <c>/api/signals/latest</c>, <c>/api/outcomes</c>, <c>/api/candles</c>, <c>/api/symbols</c>,
 /// <c>/api/models</c>, <c>/api/performance</c>. Bad parameters get 400 problem+json naming the parameter; a store that
 /// fails or does not answer within <c>Hub:History:ReadTimeout</c> gets 503 problem+json; every endpoint here is under the
 /// per-client rate limit (<see cref="ApiRateLimiting"/>).
@@ -43,6 +43,7 @@ internal static partial class RestApi
         api.MapGet("/signals", ReadSignalsAsync);
         api.MapGet("/signals/latest", ReadLatestAsync);
         api.MapGet("/outcomes", ReadOutcomesAsync);
+        api.MapGet("/candles", ReadCandlesAsync);
         api.MapGet("/symbols", ListSymbolsAsync);
         // Which source serves the statistics is decided here, once: the store's durable projection where it keeps one
         // (Marten, on every node), else the engine's in-memory journal, else nothing on this node.
@@ -85,6 +86,35 @@ internal static partial class RestApi
     private static Task<IResult> ReadOutcomesAsync(HttpContext http, ServedMarkets markets, SignalHistoryReader history, CancellationToken cancellationToken) =>
         ReadPageAsync(http, markets, history, "afterOutcomeSeq", "outcomeSeq", static (h, symbol, after, limit, ct) => h.ReadOutcomesAsync(symbol, after, limit, ct),
             ContractsJsonContext.Default.IReadOnlyListSignalOutcome, cancellationToken);
+
+    /// <summary>
+    /// A candle stream's stored closed candles with openTime after <c>afterOpenTime</c>, oldest first, a page at a time,
+    /// in the shape of the live <c>candle</c> event: how a client gets back the closed candles sent while it was away (live
+    /// candles are not replayed on a re-subscribe).
+    /// </summary>
+    private static Task<IResult> ReadCandlesAsync(HttpContext http, ServedMarkets markets, SignalHistoryReader history, CancellationToken cancellationToken)
+    {
+        if (!HubArguments.TryTimeframe(http.Request.Query["timeframe"], markets, out var timeframe, out var error))
+        {
+            return Task.FromResult(BadParameter("timeframe", error));
+        }
+
+        return ReadPageAsync(http, markets, history, "afterOpenTime", "closed candle's openTime",
+            async (h, symbol, after, limit, ct) => ClosedCandleMessages(await h.ReadCandlesAsync(new StreamKey(symbol, timeframe), after, limit, ct).ConfigureAwait(false)),
+            ContractsJsonContext.Default.IReadOnlyListCandleMessage, cancellationToken);
+    }
+
+    private static IReadOnlyList<CandleMessage> ClosedCandleMessages(IReadOnlyList<Candle> candles)
+    {
+        var messages = new CandleMessage[candles.Count];
+        for (var i = 0; i < messages.Length; i++)
+        {
+            var c = candles[i];
+            messages[i] = new CandleMessage(c.Symbol, c.Timeframe, c.OpenTime, c.CloseTime, c.Open, c.High, c.Low, c.Close, c.Volume, IsClosed: true);
+        }
+
+        return messages;
+    }
 
     /// <summary>One page of a symbol's stored items after a position: the symbol, the page's parameters, the store's
     /// presence and its answer in time, each checked with the same errors for every paged endpoint.</summary>

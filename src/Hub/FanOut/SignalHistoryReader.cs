@@ -79,6 +79,19 @@ internal sealed partial class SignalHistoryReader
             Math.Max(afterOutcomeSeq, 0), limit, cancellationToken);
     }
 
+    /// <summary>Stored closed candles with openTime &gt; <paramref name="afterOpenTime"/>, oldest first, at most <paramref name="limit"/>.</summary>
+    public ValueTask<IReadOnlyList<Candle>> ReadCandlesAsync(StreamKey stream, long afterOpenTime, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0)
+        {
+            return ValueTask.FromResult<IReadOnlyList<Candle>>([]);
+        }
+
+        // A REST request's read, not a per-message one: the closure carrying the timeframe is not worth avoiding.
+        return ReadAsync(stream.Symbol, (history, _, after, limit, ct) => history.ReadCandlesAsync(stream, after, limit, ct),
+            afterOpenTime, limit, cancellationToken);
+    }
+
     public ValueTask<IReadOnlyList<Signal>> ReadLatestSignalsAsync(string symbol, CancellationToken cancellationToken) =>
         ReadAsync(symbol, static (history, symbol, _, _, ct) => history.ReadLatestSignalsAsync(symbol, ct), 0, 0, cancellationToken);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.AspNetCore.SignalR;
 using SignalStream.Contracts;
 
@@ -59,16 +60,27 @@ internal static class HubArguments
         return [.. result.Distinct().Order()];
     }
 
-    public static Timeframe Timeframe(string? name, ServedMarkets markets)
+    public static Timeframe Timeframe(string? name, ServedMarkets markets) =>
+        TryTimeframe(name, markets, out var timeframe, out var error) ? timeframe : throw new HubException(error);
+
+    /// <summary>A served timeframe by its Binance interval name; false with <paramref name="error"/> naming the served ones.</summary>
+    public static bool TryTimeframe(string? name, ServedMarkets markets, out Timeframe timeframe, [NotNullWhen(false)] out string? error)
     {
-        if (name is null || !Contracts.Timeframes.TryParse(name.AsSpan(), out var timeframe))
+        if (string.IsNullOrEmpty(name))
         {
-            throw new HubException($"timeframe '{Truncate(name ?? "null")}' is not a Binance interval name; served (case-sensitive): {string.Join(", ", markets.TimeframeNames)}.");
+            timeframe = default;
+            error = $"timeframe is required; served (case-sensitive): {string.Join(", ", markets.TimeframeNames)}.";
+            return false;
         }
 
-        return markets.IsServed(timeframe)
-            ? timeframe
-            : throw new HubException($"timeframe '{name}' is not served here; served: {string.Join(", ", markets.TimeframeNames)}.");
+        if (!Contracts.Timeframes.TryParse(name.AsSpan(), out timeframe))
+        {
+            error = $"timeframe '{Truncate(name)}' is not a Binance interval name; served (case-sensitive): {string.Join(", ", markets.TimeframeNames)}.";
+            return false;
+        }
+
+        error = markets.IsServed(timeframe) ? null : $"timeframe '{name}' is not served here; served: {string.Join(", ", markets.TimeframeNames)}.";
+        return error is null;
     }
 
     public static double MinConfidence(double? value) => value switch

@@ -111,6 +111,39 @@ public abstract class EventStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClosedCandlesAreReadAfterAnOpenTimeAcrossHolesInTheirOpenTimes()
+    {
+        var store = await CreateStoreAsync();
+        var history = new SignalHistory(store, new EventNamespace(null), NullLogger<SignalHistory>.Instance);
+        var stream = new StreamKey("BTCUSDT", Timeframe.OneMinute);
+
+        // Candle indexes with holes (exchange outages) of 1, 3 and 40 minutes: versions 1..n do not follow the times.
+        var indexes = Enumerable.Range(0, 10).Concat(Enumerable.Range(11, 5)).Concat(Enumerable.Range(19, 30)).Concat(Enumerable.Range(89, 7)).ToArray();
+        var openTimes = indexes.Select(i => TestSignals.Candle(stream.Symbol, stream.Timeframe, i).Candle.OpenTime).ToArray();
+        var events = indexes
+            .Select(i => TestSignals.Candle(stream.Symbol, stream.Timeframe, i))
+            .Select(c => EventSerializer.Serialize(new CandleClosed(c.Exchange, c.Candle, c.Origin, c.EventTime, c.ReceivedAt), Guid.NewGuid(), DateTimeOffset.UnixEpoch))
+            .ToArray();
+        await store.AppendAsync(Group(new StreamAppend(EventStreams.Candles(stream), EventStreams.CandlesType, ExpectedVersions.NoStream, events))).AsTask().WaitAsync(Wait);
+
+        // Every stored open time, every time between two of them, before the first and after the last.
+        var afters = openTimes.SelectMany(t => new[] { t - 1, t, t + 1 }).Append(0).Append(long.MaxValue);
+        foreach (var after in afters)
+        {
+            foreach (var limit in new[] { 1, 3, 100 })
+            {
+                var page = await history.ReadCandlesAsync(stream, after, limit, default).AsTask().WaitAsync(Wait);
+                Assert.Equal(openTimes.Where(t => t > after).Take(limit), page.Select(c => c.OpenTime));
+            }
+        }
+
+        var first = Assert.Single(await history.ReadCandlesAsync(stream, 0, 1, default).AsTask().WaitAsync(Wait));
+        Assert.Equal(TestSignals.Candle(stream.Symbol, stream.Timeframe, 0).Candle, first);
+        Assert.Empty(await history.ReadCandlesAsync(stream with { Timeframe = Timeframe.FiveMinutes }, 0, 10, default).AsTask().WaitAsync(Wait));
+        Assert.Empty(await history.ReadCandlesAsync(stream, 0, 0, default).AsTask().WaitAsync(Wait));
+    }
+
+    [Fact]
     public async Task WrongExpectedVersionRejectsTheWholeGroup()
     {
         var store = await CreateStoreAsync();

@@ -181,6 +181,9 @@ public sealed class SubscribeJoinTests : IAsyncDisposable
         public ValueTask<IReadOnlyList<SignalOutcome>> ReadOutcomesAsync(string symbol, long afterOutcomeSeq, int limit, CancellationToken cancellationToken) =>
             Inner.ReadOutcomesAsync(symbol, afterOutcomeSeq, limit, cancellationToken);
 
+        public ValueTask<IReadOnlyList<Candle>> ReadCandlesAsync(StreamKey stream, long afterOpenTime, int limit, CancellationToken cancellationToken) =>
+            Inner.ReadCandlesAsync(stream, afterOpenTime, limit, cancellationToken);
+
         public async ValueTask<IReadOnlyList<Signal>> ReadSignalsAsync(string symbol, long afterSeq, int limit, CancellationToken cancellationToken)
         {
             RangeReads++;

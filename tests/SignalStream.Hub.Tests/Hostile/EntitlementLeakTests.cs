@@ -54,9 +54,10 @@ public sealed class EntitlementLeakTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/signals?symbol=BTCUSDT")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/signals/latest?symbol=BTCUSDT")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/outcomes?symbol=BTCUSDT")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/candles?symbol=BTCUSDT&timeframe=1m")).StatusCode);
         foreach (var other in Others)
         {
-            foreach (var path in new[] { $"/api/signals?symbol={other}", $"/api/signals/latest?symbol={other}", $"/api/signals?symbol={other.ToLowerInvariant()}&afterSeq=0", $"/api/outcomes?symbol={other}" })
+            foreach (var path in new[] { $"/api/signals?symbol={other}", $"/api/signals/latest?symbol={other}", $"/api/signals?symbol={other.ToLowerInvariant()}&afterSeq=0", $"/api/outcomes?symbol={other}", $"/api/candles?symbol={other}&timeframe=1m" })
             {
                 using var response = await http.GetAsync(path);
                 Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);

@@ -80,7 +80,7 @@ public sealed class StoreUnavailableTests
 
         using (var http = cluster.Hub.Http())
         {
-            foreach (var path in new[] { $"/api/signals?symbol={Symbol}&afterSeq=0", $"/api/signals/latest?symbol={Symbol}", "/api/symbols" })
+            foreach (var path in new[] { $"/api/signals?symbol={Symbol}&afterSeq=0", $"/api/signals/latest?symbol={Symbol}", $"/api/candles?symbol={Symbol}&timeframe=1m", "/api/symbols" })
             {
                 using var response = await http.GetAsync(path);
                 Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
@@ -92,7 +92,7 @@ public sealed class StoreUnavailableTests
 
         await cluster.PublishAsync(4, 5);
         Assert.Equal(new long[] { 4L, 5 }, Seqs(await first.NextEventsAsync(HubNames.SignalEvent, 2)));
-        Assert.True(timeouts.Value >= 5, $"{timeouts.Value} timed-out store reads counted"); // two Subscribes, three REST reads
+        Assert.True(timeouts.Value >= 6, $"{timeouts.Value} timed-out store reads counted"); // two Subscribes, four REST reads
 
         cluster.Proxy.Release();
         await cluster.WaitUntilTheHubReadsAsync(5);

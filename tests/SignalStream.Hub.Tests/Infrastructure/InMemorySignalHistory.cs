@@ -13,6 +13,7 @@ internal sealed class InMemorySignalHistory : ISignalHistory
     private readonly Lock _gate = new();
     private readonly Dictionary<string, List<Signal>> _signals = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<SignalOutcome>> _outcomes = new(StringComparer.Ordinal);
+    private readonly Dictionary<StreamKey, List<Candle>> _candles = [];
 
     public int Reads { get; private set; }
 
@@ -55,6 +56,35 @@ internal sealed class InMemorySignalHistory : ISignalHistory
             }
 
             list.Add(outcome);
+        }
+    }
+
+    /// <summary>Stores a closed candle; like the event writer, one at or before the stream's newest is skipped.</summary>
+    public void Append(Candle candle)
+    {
+        lock (_gate)
+        {
+            if (!_candles.TryGetValue(candle.Stream, out var list))
+            {
+                _candles[candle.Stream] = list = [];
+            }
+
+            if (list.Count == 0 || list[^1].OpenTime < candle.OpenTime)
+            {
+                list.Add(candle);
+            }
+        }
+    }
+
+    public ValueTask<IReadOnlyList<Candle>> ReadCandlesAsync(StreamKey stream, long afterOpenTime, int limit, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            Reads++;
+            IReadOnlyList<Candle> result = _candles.TryGetValue(stream, out var list)
+                ? list.Where(c => c.OpenTime > afterOpenTime).Take(limit).ToArray()
+                : [];
+            return ValueTask.FromResult(result);
         }
     }
 
@@ -113,7 +143,15 @@ internal sealed class InMemorySignalHistory : ISignalHistory
 /// <summary>Stands in for the event writer: stores each signal and numbered outcome, then (its "commit" done) hands it to the publishers.</summary>
 internal sealed class StoreWriterOutput(InMemorySignalHistory store) : IDurableEngineOutput
 {
-    public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    public ValueTask OnCandleAsync(CandleUpdate update, CancellationToken cancellationToken)
+    {
+        if (update.IsClosed)
+        {
+            store.Append(update.Candle);
+        }
+
+        return ValueTask.CompletedTask;
+    }
 
     public ValueTask OnSignalAsync(Signal signal, IEngineOutput committed, CancellationToken cancellationToken)
     {
