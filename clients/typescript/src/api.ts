@@ -1,4 +1,4 @@
-import type { ModelInfo, PerformanceReport, Signal, SignalOutcome } from "./types.js";
+import type { CandleMessage, ModelInfo, PerformanceReport, Signal, SignalOutcome, Timeframe } from "./types.js";
 
 /** One row of `/api/symbols`. */
 export interface SymbolInfo {
@@ -65,6 +65,18 @@ export class SignalStreamApi {
     if (query.afterOutcomeSeq !== undefined) params.set("afterOutcomeSeq", String(query.afterOutcomeSeq));
     if (query.limit !== undefined) params.set("limit", String(query.limit));
     return this.get<SignalOutcome[]>(`/api/outcomes?${params}`);
+  }
+
+  /**
+   * Stored closed candles of a stream with `openTime > afterOpenTime` (Unix ms), oldest first, at most `limit` (default
+   * 100, at most 1000), in the shape of the live `candle` event (`isClosed: true`): the closed candles sent while a
+   * client was away. Page on with the last one's `openTime` until a page is shorter than `limit`.
+   */
+  candles(symbol: string, timeframe: Timeframe, query: { afterOpenTime?: number; limit?: number } = {}): Promise<CandleMessage[]> {
+    const params = new URLSearchParams({ symbol, timeframe });
+    if (query.afterOpenTime !== undefined) params.set("afterOpenTime", String(query.afterOpenTime));
+    if (query.limit !== undefined) params.set("limit", String(query.limit));
+    return this.get<CandleMessage[]>(`/api/candles?${params}`);
   }
 
   /** The latest signal per timeframe of a symbol. */

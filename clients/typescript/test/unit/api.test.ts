@@ -21,6 +21,19 @@ describe("SignalStreamApi", () => {
     expect(seen[0]!.headers.authorization).toBe("Bearer t0k");
   });
 
+  it("pages a candle stream's closed candles after an openTime", async () => {
+    const seen: Array<{ url: string; headers: Record<string, string> }> = [];
+    const body = JSON.stringify([{ symbol: "BTCUSDT", timeframe: "1m", openTime: 120_000, closeTime: 179_999, open: 1, high: 2, low: 0.5, close: 1.5, volume: 3, isClosed: true }]);
+    const api = new SignalStreamApi("http://host:5080", { fetch: fakeFetch(200, body, seen) });
+    const page = await api.candles("BTCUSDT", "1m", { afterOpenTime: 60_000, limit: 500 });
+    await api.candles("ETHUSDT", "4h");
+    expect(seen.map((s) => s.url)).toEqual([
+      "http://host:5080/api/candles?symbol=BTCUSDT&timeframe=1m&afterOpenTime=60000&limit=500",
+      "http://host:5080/api/candles?symbol=ETHUSDT&timeframe=4h",
+    ]);
+    expect(page.map((c) => [c.openTime, c.isClosed])).toEqual([[120_000, true]]);
+  });
+
   it("turns a problem-details answer into an error that carries its detail", async () => {
     const body = JSON.stringify({ title: "Invalid parameter 'symbol'", status: 400, detail: "'NOPE' is not a served symbol." });
     const api = new SignalStreamApi("", { fetch: fakeFetch(400, body, []) });
