@@ -9,6 +9,8 @@ import {
   hubUrlOf,
   reconnectDelays,
 } from "./connection.js";
+import { SignalStreamApi } from "./api.js";
+import { CandleChannel, type CandleHandlers } from "./candles.js";
 import { type PositionReset, type SeqGap, type SequencerStep, SignalSequencer, type SignalSource } from "./sequencer.js";
 import {
   type CandleMessage,
@@ -64,6 +66,13 @@ export interface Subscription {
   /** False once unsubscribed or refused by the server. */
   readonly active: boolean;
   unsubscribe(): Promise<void>;
+}
+
+/** Options of {@link SignalStreamClient.subscribeCandles}. */
+export interface CandleOptions {
+  /** A {@link CandleGapError} when closed candles missed while reconnecting could not be fetched, a
+   * {@link SubscriptionError} when the server refused a re-subscribe, or the handler's own exception. */
+  onError?(error: Error): void;
 }
 
 /** A live candle subscription. */
@@ -149,6 +158,7 @@ export class SignalStreamClient {
   private readonly delays: readonly number[] | undefined;
   private readonly recoveryDelays: readonly number[];
   private readonly log: ILogger;
+  private readonly restApi: SignalStreamApi;
   private readonly channels = new Map<string, SymbolChannel>();
   private readonly candleChannels = new Map<string, CandleChannel>();
   private readonly stateListeners = new Set<(state: ConnectionState, error?: Error) => void>();
@@ -163,6 +173,10 @@ export class SignalStreamClient {
     this.delays = reconnectDelays(options);
     this.recoveryDelays = options.recoveryRetryDelaysMs ?? DEFAULT_RECOVERY_RETRY_DELAYS_MS;
     this.log = toLogger(options.logger);
+    this.restApi = new SignalStreamApi(this.hubUrl.slice(0, -HubNames.Path.length), {
+      accessTokenFactory: options.accessTokenFactory,
+      fetch: options.fetch,
+    });
     const retryPolicy = this.delays ? foreverRetryPolicy(this.delays) : undefined;
     this.connection = (options.connectionFactory ?? createSignalRConnection)(this.hubUrl, options, retryPolicy);
 
@@ -243,21 +257,32 @@ export class SignalStreamClient {
     return sub;
   }
 
-  /** Subscribes to a candle stream's updates (in progress and closed); a stale or repeated closed candle is dropped. */
-  async subscribeCandles(symbol: string, timeframe: Timeframe, onCandle: (candle: CandleMessage) => void): Promise<CandleSubscription> {
+  /**
+   * Subscribes to a candle stream's updates: in-progress ones of the current bar, and every closed candle once, in
+   * openTime order. After a reconnect the closed candles sent meanwhile are fetched from `/api/candles` and delivered
+   * before the live ones that follow; a stale or repeated candle is dropped.
+   */
+  async subscribeCandles(
+    symbol: string,
+    timeframe: Timeframe,
+    onCandle: (candle: CandleMessage) => void,
+    options: CandleOptions = {},
+  ): Promise<CandleSubscription> {
     const sym = validateSymbol(symbol);
     if (!TIMEFRAMES.includes(timeframe)) {
       throw new RangeError(`'${String(timeframe)}' is not a Binance interval name; valid: ${TIMEFRAMES.join(", ")}`);
     }
     if (typeof onCandle !== "function") throw new TypeError("onCandle must be a function");
+    if (options.onError !== undefined && typeof options.onError !== "function") throw new TypeError("options.onError must be a function");
     const key = candleKey(sym, timeframe);
     let channel = this.candleChannels.get(key);
     const isNew = channel === undefined;
     if (channel === undefined) {
-      channel = new CandleChannel(sym, timeframe, this.log);
+      channel = new CandleChannel(sym, timeframe, this);
       this.candleChannels.set(key, channel);
     }
-    channel.handlers.add(onCandle);
+    const handlers: CandleHandlers = { onCandle, onError: options.onError };
+    channel.handlers.add(handlers);
     if (isNew) {
       const epoch = this.connectionEpoch;
       try {
@@ -265,6 +290,7 @@ export class SignalStreamClient {
       } catch (error) {
         if (this.refusedOn(epoch)) {
           this.candleChannels.delete(key);
+          channel.close();
           throw new SubscriptionError(sym, `SubscribeCandles(${sym}, ${timeframe}) was refused: ${asError(error).message}`, { cause: error });
         }
         // Disconnected: the reconnect re-subscribes every candle stream.
@@ -279,9 +305,10 @@ export class SignalStreamClient {
       unsubscribe: async () => {
         if (!active) return;
         active = false;
-        owner.handlers.delete(onCandle);
+        owner.handlers.delete(handlers);
         if (owner.handlers.size > 0 || this.candleChannels.get(key) !== owner) return;
         this.candleChannels.delete(key);
+        owner.close();
         await this.invokeIfConnected(HubNames.UnsubscribeCandles, sym, timeframe);
       },
     };
@@ -294,6 +321,7 @@ export class SignalStreamClient {
     this.restartTimer = undefined;
     for (const channel of this.channels.values()) channel.close(new Error("the client was closed"));
     this.channels.clear();
+    for (const channel of this.candleChannels.values()) channel.close();
     this.candleChannels.clear();
     await this.connection.stop();
     this.setState("disconnected");
@@ -317,6 +345,11 @@ export class SignalStreamClient {
   /** @internal */
   get recoveryRetryDelays(): readonly number[] {
     return this.recoveryDelays;
+  }
+
+  /** @internal The REST API at the hub's server, for what the hub does not replay (closed candles). */
+  get api(): SignalStreamApi {
+    return this.restApi;
   }
 
   /** @internal */
@@ -355,8 +388,19 @@ export class SignalStreamClient {
     this.setState("connected");
     for (const channel of this.channels.values()) channel.requestSubscribe();
     for (const channel of this.candleChannels.values()) {
-      this.invoke(HubNames.SubscribeCandles, channel.symbol, channel.timeframe).catch((error: unknown) =>
-        this.log.log(LogLevel.Warning, `re-subscribing candles ${channel.symbol}@${channel.timeframe} failed: ${asError(error).message}`));
+      // Held from before the re-subscribe: a live candle that comes first is after the ones the fetch returns.
+      channel.beginRecovery();
+      const epoch = this.connectionEpoch;
+      this.invoke(HubNames.SubscribeCandles, channel.symbol, channel.timeframe).then(
+        () => channel.recover(),
+        (error: unknown) => {
+          this.log.log(LogLevel.Warning, `re-subscribing candles ${channel.symbol}@${channel.timeframe} failed: ${asError(error).message}`);
+          // Dropped meanwhile: the next reconnect begins again. Refused: nothing more comes live.
+          if (this.refusedOn(epoch)) {
+            channel.abandonRecovery(new SubscriptionError(channel.symbol,
+              `SubscribeCandles(${channel.symbol}, ${channel.timeframe}) was refused: ${asError(error).message}`, { cause: error }));
+          }
+        });
     }
   }
 
@@ -723,26 +767,6 @@ class AppSubscription implements Subscription {
     this.isActive = false;
     this.channel.subs.delete(this);
     if (this.channel.subs.size === 0) await this.client.release(this.channel);
-  }
-}
-
-class CandleChannel {
-  readonly handlers = new Set<(candle: CandleMessage) => void>();
-  private lastClosedOpenTime = Number.NEGATIVE_INFINITY;
-
-  constructor(readonly symbol: string, readonly timeframe: Timeframe, private readonly log: ILogger) {}
-
-  onCandle(candle: CandleMessage): void {
-    // A candle at or before the last closed one is stale (an in-progress update that lost the race) or repeated.
-    if (candle.openTime <= this.lastClosedOpenTime) return;
-    if (candle.isClosed) this.lastClosedOpenTime = candle.openTime;
-    for (const handler of this.handlers) {
-      try {
-        handler(candle);
-      } catch (error) {
-        this.log.log(LogLevel.Error, `onCandle threw for ${this.symbol}@${this.timeframe}: ${asError(error).message}`);
-      }
-    }
   }
 }
 

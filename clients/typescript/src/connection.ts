@@ -53,6 +53,11 @@ export interface ConnectOptions {
    * skipped. Default `[100, 250, 500, 1000, 2000]`.
    */
   recoveryRetryDelaysMs?: number[];
+  /**
+   * The `fetch` for the REST reads the client makes itself (closed candles missed while reconnecting, from
+   * `/api/candles`, with `accessTokenFactory`'s token). Default the global one.
+   */
+  fetch?: typeof fetch;
   /** Builds the connection; for tests and custom transports. Default: `@microsoft/signalr`'s `HubConnectionBuilder`. */
   connectionFactory?: (hubUrl: string, options: ConnectOptions, retryPolicy: IRetryPolicy | undefined) => HubConnectionLike;
 }

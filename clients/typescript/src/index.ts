@@ -5,6 +5,7 @@ export {
   OutcomeGapError,
   SignalHistoryResetError,
   SubscriptionError,
+  type CandleOptions,
   type CandleSubscription,
   type OutcomeGap,
   type ConnectionState,
@@ -23,5 +24,6 @@ export {
   LogLevel,
 } from "./connection.js";
 export { type Delivery, type PositionReset, type SeqGap, type SignalSource, SignalSequencer } from "./sequencer.js";
+export { CandleGapError, type CandleGap, type CandleHandlers, MAX_HELD_CANDLES } from "./candles.js";
 export { ApiError, type ApiOptions, SignalStreamApi, type SymbolInfo } from "./api.js";
 export * from "./types.js";

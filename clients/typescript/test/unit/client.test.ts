@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
+  CandleGapError,
   type ConnectionState,
+  MAX_HELD_CANDLES,
   type ConnectOptions,
   OutcomeGapError,
   SignalGapError,
@@ -25,6 +27,7 @@ async function harness(server = new FakeServer(), options: Partial<ConnectOption
     recoveryRetryDelaysMs: [1, 2, 3],
     logger: 6, // LogLevel.None: the tests assert on callbacks, not console output
     connectionFactory: () => (connection = new FakeConnection(server)),
+    fetch: server.fetch,
     ...options,
   });
   const states: ConnectionState[] = [];
@@ -548,6 +551,178 @@ describe("SignalStreamClient", () => {
     await until(() => connection.candleStreams.has("BTCUSDT@1m"), "candles to be re-subscribed");
     await sub.unsubscribe();
     expect(connection.invocations.at(-1)).toEqual({ method: "UnsubscribeCandles", args: ["BTCUSDT", "1m"] });
+    await client.close();
+  });
+});
+
+describe("candle subscriptions across a reconnect", () => {
+  const M = 60_000;
+
+  /** A client subscribed to BTCUSDT@1m, with what reached it as [openTime in minutes, isClosed] pairs and its errors. */
+  async function candleHarness(server = new FakeServer()) {
+    const h = await harness(server);
+    const got: Array<[number, boolean]> = [];
+    const errors: Error[] = [];
+    const sub = await h.client.subscribeCandles("BTCUSDT", "1m", (c) => got.push([c.openTime / M, c.isClosed]), { onError: (e) => errors.push(e) });
+    const closedMinutes = () => got.filter(([, closed]) => closed).map(([t]) => t);
+    return { ...h, got, errors, sub, closedMinutes };
+  }
+
+  it("delivers the closed candles sent while away once each, in openTime order, before the live ones that follow", async () => {
+    const { server, connection, client, got, errors, closedMinutes } = await candleHarness();
+    server.candle("BTCUSDT", "1m", 0, false);
+    server.candle("BTCUSDT", "1m", 0, true);
+    server.candle("BTCUSDT", "1m", M, false);
+    connection.drop();
+    for (const t of [1, 2, 3]) server.candle("BTCUSDT", "1m", t * M, true); // sent while away: nobody receives them
+    let release!: () => void;
+    server.candleReadGate = new Promise((resolve) => (release = resolve));
+    connection.reconnected();
+    await until(() => server.candleReads.length === 1, "the fetch after the reconnect");
+    // Live while the fetch is in flight: held, then after the fetched ones.
+    server.candle("BTCUSDT", "1m", 3 * M, true); // the server repeats one the fetch also returns
+    server.candle("BTCUSDT", "1m", 4 * M, true);
+    server.candle("BTCUSDT", "1m", 5 * M, false);
+    server.candle("BTCUSDT", "1m", 5 * M, false);
+    expect(closedMinutes()).toEqual([0]);
+    release();
+    await until(() => got.length === 8, "the fetched and the held candles");
+
+    expect(server.candleReads).toEqual([0]);
+    expect(got).toEqual([[0, false], [0, true], [1, false], [1, true], [2, true], [3, true], [4, true], [5, false]]);
+    server.candle("BTCUSDT", "1m", 5 * M, true);
+    expect(closedMinutes()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(errors).toEqual([]);
+    await client.close();
+  });
+
+  it("owes the close of a bar whose in-progress update was delivered before any closed candle", async () => {
+    const { server, connection, client, closedMinutes } = await candleHarness();
+    server.candle("BTCUSDT", "1m", 7 * M, false);
+    connection.drop();
+    server.candle("BTCUSDT", "1m", 7 * M, true);
+    connection.reconnected();
+
+    await until(() => closedMinutes().length === 1, "the close of the bar in progress");
+    expect(server.candleReads).toEqual([7 * M - 1]);
+    await client.close();
+  });
+
+  it("pages through more missed candles than one page holds", async () => {
+    const { server, connection, client, closedMinutes } = await candleHarness();
+    server.candle("BTCUSDT", "1m", 0, true);
+    connection.drop();
+    for (let t = 1; t <= 2500; t++) server.candle("BTCUSDT", "1m", t * M, true);
+    connection.reconnected();
+
+    await until(() => closedMinutes().length === 2501, "every missed candle", 10_000);
+    expect(closedMinutes()).toEqual(range(0, 2500));
+    expect(server.candleReads).toEqual([0, 1000 * M, 2000 * M]);
+    await client.close();
+  });
+
+  it("asks the store again when a live closed candle follows one it did not have yet, and delivers both in order", async () => {
+    const { server, connection, client, closedMinutes, errors } = await candleHarness();
+    server.candle("BTCUSDT", "1m", 0, true);
+    connection.drop();
+    server.candle("BTCUSDT", "1m", M, true);
+    server.candle("BTCUSDT", "1m", 2 * M, true);
+    server.beforeCandleRead = () => {
+      if (server.candleReads.length === 1) {
+        server.candle("BTCUSDT", "1m", 3 * M, true); // arrives live (held) while the first read is answered
+        server.unstoredCandles = 2; // 2 was published live before the re-subscribe: it and 3 are stored after this read
+      } else {
+        server.unstoredCandles = 0;
+      }
+    };
+    connection.reconnected();
+
+    await until(() => closedMinutes().length === 4, "the late-stored candle and the held one");
+    expect(closedMinutes()).toEqual([0, 1, 2, 3]);
+    expect(server.candleReads).toEqual([0, M]);
+    expect(errors).toEqual([]);
+    await client.close();
+  });
+
+  it("checks the first live closed candle after a recovery that saw none against the store", async () => {
+    const { server, connection, client, closedMinutes } = await candleHarness();
+    server.candle("BTCUSDT", "1m", 0, true);
+    connection.drop();
+    server.candle("BTCUSDT", "1m", M, true);
+    server.candle("BTCUSDT", "1m", 2 * M, true);
+    server.unstoredCandles = 1;
+    connection.reconnected();
+    await until(() => closedMinutes().length === 2, "what the store had");
+    server.unstoredCandles = 0;
+
+    server.candle("BTCUSDT", "1m", 3 * M, true);
+    await until(() => closedMinutes().length === 4, "the late-stored candle, then the live one");
+    expect(closedMinutes()).toEqual([0, 1, 2, 3]);
+    expect(server.candleReads).toEqual([0, M]);
+    await client.close();
+  });
+
+  it("takes a hole the store still has after the last retry as the exchange's, and reports nothing", async () => {
+    const { server, connection, client, closedMinutes, errors } = await candleHarness();
+    server.candle("BTCUSDT", "1m", 0, true);
+    connection.drop();
+    server.candle("BTCUSDT", "1m", M, true);
+    server.beforeCandleRead = () => {
+      if (server.candleReads.length > 1) return;
+      server.candle("BTCUSDT", "1m", 5 * M, true); // 2..4 never closed (an outage), and 5 is stored only after the retries
+      server.unstoredCandles = 1;
+    };
+    connection.reconnected();
+
+    await until(() => closedMinutes().length === 3, "the candles around the outage");
+    expect(closedMinutes()).toEqual([0, 1, 5]);
+    expect(server.candleReads).toEqual([0, M, M, M]); // three recovery delays in the harness
+    expect(errors).toEqual([]);
+    await client.close();
+  });
+
+  it("reports a CandleGapError when the store cannot be read after every retry, after delivering what came live", async () => {
+    const { server, connection, client, closedMinutes, errors } = await candleHarness();
+    server.candle("BTCUSDT", "1m", 0, true);
+    connection.drop();
+    server.candle("BTCUSDT", "1m", M, true);
+    server.unavailableCandleReads = 4;
+    server.beforeCandleRead = () => {
+      if (server.candleReads.length === 1) server.candle("BTCUSDT", "1m", 2 * M, true);
+    };
+    connection.reconnected();
+
+    await until(() => errors.length === 1, "the gap to be reported");
+    expect(errors[0]).toBeInstanceOf(CandleGapError);
+    expect((errors[0] as CandleGapError).gap).toMatchObject({ symbol: "BTCUSDT", timeframe: "1m", afterOpenTime: 0 });
+    expect(errors[0]!.message).toContain("signal history is unavailable");
+    expect(closedMinutes()).toEqual([0, 2]);
+    server.candle("BTCUSDT", "1m", 3 * M, true);
+    expect(closedMinutes()).toEqual([0, 2, 3]);
+    await client.close();
+  });
+
+  it(`holds at most ${MAX_HELD_CANDLES} live closed candles while fetching, and fetches the ones past it after delivering those`, async () => {
+    const { server, connection, client, closedMinutes } = await candleHarness();
+    server.candle("BTCUSDT", "1m", 0, true);
+    connection.drop();
+    server.candle("BTCUSDT", "1m", M, true);
+    let release!: () => void;
+    server.candleReadGate = new Promise((resolve) => (release = resolve));
+    connection.reconnected();
+    await until(() => server.candleReads.length === 1, "the fetch after the reconnect");
+    const live = MAX_HELD_CANDLES + 10;
+    for (let t = 2; t < 2 + live; t++) server.candle("BTCUSDT", "1m", t * M, true);
+    server.unstoredCandles = live; // the first read does not have the live ones yet
+    server.beforeCandleRead = () => {
+      if (server.candleReads.length > 1) server.unstoredCandles = 0;
+    };
+    server.candleReadGate = undefined;
+    release();
+
+    await until(() => closedMinutes().length === live + 2, "every candle", 10_000);
+    expect(closedMinutes()).toEqual(range(0, live + 1));
+    expect(server.candleReads).toEqual([0, (MAX_HELD_CANDLES + 1) * M]);
     await client.close();
   });
 });

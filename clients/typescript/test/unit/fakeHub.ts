@@ -24,6 +24,51 @@ export class FakeServer {
   /** The next this-many Subscribe calls fail as when the server cannot read its signal store in time. */
   unavailableSubscribes = 0;
   readonly connections: FakeConnection[] = [];
+  /** Closed candles per stream (`BTCUSDT@1m`), in openTime order, as `/api/candles` reads them. */
+  readonly candles = new Map<string, CandleMessage[]>();
+  /** The newest this-many stored closed candles of a stream are not readable yet (published live, not stored yet). */
+  unstoredCandles = 0;
+  /** The next this-many `/api/candles` reads answer 503, as when the store does not answer in time. */
+  unavailableCandleReads = 0;
+  /** While set, `/api/candles` reads wait for it. */
+  candleReadGate: Promise<void> | undefined;
+  /** Runs before each `/api/candles` read is answered. */
+  beforeCandleRead: (() => void) | undefined;
+  /** The `afterOpenTime` of each `/api/candles` read, in order. */
+  readonly candleReads: number[] = [];
+
+  /** A candle update: pushed live to the connections subscribed to its stream; a closed one is stored too. */
+  candle(symbol: string, timeframe: Timeframe, openTime: number, isClosed: boolean): CandleMessage {
+    const candle: CandleMessage = {
+      symbol, timeframe, openTime, closeTime: openTime + 59_999, open: 1, high: 2, low: 0.5, close: 1.5, volume: 10, isClosed,
+    };
+    if (isClosed) {
+      const key = `${symbol}@${timeframe}`;
+      this.candles.set(key, [...(this.candles.get(key) ?? []), candle]);
+    }
+    for (const connection of this.connections) connection.pushCandle(candle);
+    return candle;
+  }
+
+  /** `fetch` for the client's own REST reads: `/api/candles` as the hub answers it. */
+  readonly fetch: typeof fetch = async (input: RequestInfo | URL) => {
+    const url = new URL(String(input));
+    if (url.pathname !== "/api/candles") return new Response("", { status: 404 });
+    const after = Number(url.searchParams.get("afterOpenTime") ?? "0");
+    const limit = Number(url.searchParams.get("limit") ?? "100");
+    this.candleReads.push(after);
+    await this.candleReadGate;
+    this.beforeCandleRead?.();
+    if (this.unavailableCandleReads > 0) {
+      this.unavailableCandleReads--;
+      const problem = { title: "Signal history unavailable", status: 503, detail: "signal history is unavailable: the signal store did not answer within 5 s; retry in a few seconds." };
+      return new Response(JSON.stringify(problem), { status: 503, headers: { "content-type": "application/problem+json" } });
+    }
+    const stored = this.candles.get(`${url.searchParams.get("symbol")}@${url.searchParams.get("timeframe")}`) ?? [];
+    const readable = stored.slice(0, Math.max(0, stored.length - this.unstoredCandles));
+    const page = readable.filter((c) => c.openTime > after).slice(0, limit);
+    return new Response(JSON.stringify(page), { status: 200, headers: { "content-type": "application/json" } });
+  };
 
   publish(symbol: string, overrides: Partial<Signal> = {}): Signal {
     const list = this.stored.get(symbol) ?? [];
@@ -227,6 +272,12 @@ export class FakeConnection implements HubConnectionLike {
   pushOutcome(outcome: SignalOutcome): void {
     if (this.state !== "Connected" || !this.subscribed.has(outcome.symbol) || this.loseOutcomes.has(outcome.outcomeSeq)) return;
     this.emit("signalResolved", outcome);
+  }
+
+  /** Delivers a live candle update (a copy, as off the wire) if this connection is subscribed to its stream. */
+  pushCandle(candle: CandleMessage): void {
+    if (this.state !== "Connected" || !this.candleStreams.has(`${candle.symbol}@${candle.timeframe}`)) return;
+    this.emit("candle", { ...candle });
   }
 
   emit(event: string, arg: Signal | SignalOutcome | CandleMessage): void {
