@@ -76,7 +76,9 @@ internal sealed partial class SignalHistory(IEventStore store, EventNamespace ns
         }
 
         var streamId = EventStreams.Candles(stream, ns.Prefix);
-        var (first, _) = await CandleSeek.FirstAfterAsync(store, streamId, afterOpenTime, cancellationToken).ConfigureAwait(false);
+        var bar = (long)stream.Timeframe.NominalDuration().TotalMilliseconds;
+        // Open times are never negative: a lower afterOpenTime asks for them all (and cannot overflow the seek's arithmetic).
+        var (first, _) = await CandleSeek.FirstAfterAsync(store, streamId, bar, Math.Max(afterOpenTime, -1), cancellationToken).ConfigureAwait(false);
         if (first == 0)
         {
             return [];

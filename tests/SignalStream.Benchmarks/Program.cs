@@ -9,7 +9,8 @@ namespace SignalStream.Benchmarks;
 /// point, not top-level statements: those would declare a global <c>Program</c> beside the server's (visible here for its
 /// internals), which the compiler reports as a conflict (CS0436). <c>readmodel …</c> runs the one-shot read-model
 /// measurements instead (ReadModel/ReadModelProbe.cs), <c>journal-memory [events]</c> the file journal's memory per
-/// event (Events/FileJournalMemoryProbe.cs).
+/// event (Events/FileJournalMemoryProbe.cs), <c>candle-seek [events] [file|postgres] [outage one in]</c> what a candle page's seek costs
+/// (Events/CandleSeekProbe.cs).
 /// </summary>
 internal static class BenchmarkProgram
 {
@@ -23,6 +24,11 @@ internal static class BenchmarkProgram
         if (args.Length > 0 && args[0] == "journal-memory")
         {
             return await FileJournalMemoryProbe.RunAsync(args).ConfigureAwait(false);
+        }
+
+        if (args.Length > 0 && args[0] == "candle-seek")
+        {
+            return await CandleSeekProbe.RunAsync(args).ConfigureAwait(false);
         }
 
         BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);

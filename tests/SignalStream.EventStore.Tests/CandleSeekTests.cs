@@ -7,34 +7,50 @@ using static SignalStream.EventStore.Tests.TestEvents;
 
 namespace SignalStream.EventStore.Tests;
 
-/// <summary>What finding a candle page's first version costs in store reads (the answers themselves are in the contract suite).</summary>
+/// <summary>What finding a candle page's first version costs in store reads (the answers across holes are in the contract suite too).</summary>
 public sealed class CandleSeekTests : IDisposable
 {
     private const string StreamId = "candles-BTCUSDT-1m";
+    private const long Minute = 60_000;
     private readonly string _folder = TestStorage.NewTempFolder();
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
     [Fact]
-    public async Task AStreamWithoutHolesIsSearchedInThreeReadsWhereverThePageStarts()
+    public async Task AReaderAwayThroughNoOutageCostsTwoReadsWhateverTheStreamsLength()
     {
         await using var store = await OpenAsync();
-        var openTimes = await AppendAsync(store, Enumerable.Range(0, 5000).Select(i => (long)i));
+        // An outage long ago: the stream's start does not matter to a reader who left after it.
+        var openTimes = await AppendAsync(store, Enumerable.Range(0, 2000).Select(i => (long)i).Concat(Enumerable.Range(2500, 3000).Select(i => (long)i)));
 
-        foreach (var version in new[] { 2, 3, 100, 2500, 4999 })
+        foreach (var away in new[] { 1, 2, 10, 1000, 2999 })
         {
-            var (found, reads) = await CandleSeek.FirstAfterAsync(store, StreamId, openTimes[version - 2], default).AsTask().WaitAsync(Wait);
-            Assert.Equal(version, found);
-            Assert.Equal(3, reads);
+            var (found, reads) = await CandleSeek.FirstAfterAsync(store, StreamId, Minute, openTimes[^(away + 1)], default).AsTask().WaitAsync(Wait);
+            Assert.Equal(openTimes.Count - away + 1, found);
+            Assert.Equal(2, reads);
         }
 
-        Assert.Equal((0L, 1), await CandleSeek.FirstAfterAsync(store, StreamId, openTimes[^1], default).AsTask().WaitAsync(Wait));
+        Assert.Equal((0L, 1), await CandleSeek.FirstAfterAsync(store, StreamId, Minute, openTimes[^1], default).AsTask().WaitAsync(Wait));
+        Assert.Equal((1L, 2), await CandleSeek.FirstAfterAsync(store, StreamId, Minute, 0, default).AsTask().WaitAsync(Wait));
     }
 
     [Fact]
-    public async Task HolesCostAtMostTwiceABinarySearchsProbes()
+    public async Task AnOutageWhileTheReaderWasAwayCostsABisectionOfTheBarsOfItsAbsenceOnly()
     {
-        // Holes everywhere, of every length: interpolation alone would crawl; the bisection steps between keep it logarithmic.
+        await using var store = await OpenAsync();
+        var openTimes = await AppendAsync(store, Enumerable.Range(0, 100_000).Select(i => (long)i).Append(100_200).Concat(Enumerable.Range(100_201, 30).Select(i => (long)i)));
+
+        // Away for 240 bars of time (40 stored candles and a 200-minute outage), of 100,031 stored.
+        var (found, reads) = await CandleSeek.FirstAfterAsync(store, StreamId, Minute, openTimes[^41], default).AsTask().WaitAsync(Wait);
+
+        Assert.Equal(openTimes.Count - 39, found);
+        Assert.InRange(reads, 3, 2 + (int)Math.Ceiling(Math.Log2(240)));
+    }
+
+    [Fact]
+    public async Task HolesEverywhereOrBarsCloserThanTheTimeframeCostAtMostOneBinarySearchMore()
+    {
+        // Holes of every length, and a bar length the data does not keep: every guess is read, so both cost reads, not answers.
         var random = new Random(20261207);
         var index = 0L;
         var indexes = new List<long>();
@@ -46,13 +62,16 @@ public sealed class CandleSeekTests : IDisposable
 
         await using var store = await OpenAsync();
         var openTimes = await AppendAsync(store, indexes);
-        var bound = 2 + (2 * (int)Math.Ceiling(Math.Log2(openTimes.Count)));
-        for (var probe = 0; probe < 300; probe++)
+        var bound = 2 + (int)Math.Ceiling(Math.Log2(openTimes.Count));
+        foreach (var bar in new[] { Minute, 5 * Minute, Minute / 2 })
         {
-            var after = openTimes[random.Next(openTimes.Count)] - random.Next(2);
-            var (found, reads) = await CandleSeek.FirstAfterAsync(store, StreamId, after, default).AsTask().WaitAsync(Wait);
-            Assert.Equal(openTimes.FindIndex(t => t > after) + 1, found);
-            Assert.InRange(reads, 1, bound);
+            for (var probe = 0; probe < 200; probe++)
+            {
+                var after = openTimes[random.Next(openTimes.Count)] - random.Next(2);
+                var (found, reads) = await CandleSeek.FirstAfterAsync(store, StreamId, bar, after, default).AsTask().WaitAsync(Wait);
+                Assert.Equal(openTimes.FindIndex(t => t > after) + 1, found);
+                Assert.InRange(reads, 1, bound);
+            }
         }
     }
 
