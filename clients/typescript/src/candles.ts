@@ -1,5 +1,4 @@
 import { type ILogger, LogLevel } from "@microsoft/signalr";
-import type { SignalStreamApi } from "./api.js";
 import type { CandleMessage, Timeframe } from "./types.js";
 import { candleFromWire } from "./wire.js";
 
@@ -11,6 +10,12 @@ export const MAX_HELD_CANDLES = 1024;
 
 /** Closed candles asked for per `/api/candles` page while recovering (the server's maximum). */
 export const CANDLE_PAGE_LIMIT = 1000;
+
+/**
+ * The most `/api/candles` reads one client has in flight: after a reconnect every candle stream reads at once, and the
+ * server's per-client rate limit (`Api:RateLimit`, a burst of 40) answers the rest 429.
+ */
+export const MAX_CONCURRENT_CANDLE_READS = 4;
 
 /** Closed candles of a stream missed while the client was away that it could not fetch (see {@link CandleGapError}). */
 export interface CandleGap {
@@ -46,7 +51,28 @@ export interface CandleHandlers {
 export interface CandleHost {
   readonly logger: ILogger;
   readonly recoveryRetryDelays: readonly number[];
-  readonly api: SignalStreamApi;
+  /** A page of `/api/candles`, through the client's bound on reads in flight. */
+  readCandles(symbol: string, timeframe: Timeframe, afterOpenTime: number, limit: number): Promise<CandleMessage[]>;
+}
+
+/** Runs at most `limit` reads at once; the others wait their turn, in order. */
+export class ReadLimiter {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(read: () => Promise<T>): Promise<T> {
+    if (this.running < this.limit) this.running++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve)); // the slot is handed over, not re-counted
+    try {
+      return await read();
+    } finally {
+      const next = this.waiting.shift();
+      if (next !== undefined) next();
+      else this.running--;
+    }
+  }
 }
 
 /**
@@ -142,7 +168,7 @@ export class CandleChannel {
       const after = this.resumeAfter()!;
       let page: CandleMessage[];
       try {
-        page = await this.host.api.candles(this.symbol, this.timeframe, { afterOpenTime: after, limit: CANDLE_PAGE_LIMIT });
+        page = await this.host.readCandles(this.symbol, this.timeframe, after, CANDLE_PAGE_LIMIT);
       } catch (error) {
         if (generation !== this.generation) return;
         const reason = error instanceof Error ? error.message : String(error);

@@ -10,7 +10,7 @@ import {
   reconnectDelays,
 } from "./connection.js";
 import { SignalStreamApi } from "./api.js";
-import { CandleChannel, type CandleHandlers } from "./candles.js";
+import { CandleChannel, type CandleHandlers, MAX_CONCURRENT_CANDLE_READS, ReadLimiter } from "./candles.js";
 import { type PositionReset, type SeqGap, type SequencerStep, SignalSequencer, type SignalSource } from "./sequencer.js";
 import {
   type CandleMessage,
@@ -159,6 +159,7 @@ export class SignalStreamClient {
   private readonly recoveryDelays: readonly number[];
   private readonly log: ILogger;
   private readonly restApi: SignalStreamApi;
+  private readonly candleReads = new ReadLimiter(MAX_CONCURRENT_CANDLE_READS);
   private readonly channels = new Map<string, SymbolChannel>();
   private readonly candleChannels = new Map<string, CandleChannel>();
   private readonly stateListeners = new Set<(state: ConnectionState, error?: Error) => void>();
@@ -347,9 +348,9 @@ export class SignalStreamClient {
     return this.recoveryDelays;
   }
 
-  /** @internal The REST API at the hub's server, for what the hub does not replay (closed candles). */
-  get api(): SignalStreamApi {
-    return this.restApi;
+  /** @internal A page of closed candles from the hub's server (the hub does not replay them), a few reads at a time. */
+  readCandles(symbol: string, timeframe: Timeframe, afterOpenTime: number, limit: number): Promise<CandleMessage[]> {
+    return this.candleReads.run(() => this.restApi.candles(symbol, timeframe, { afterOpenTime, limit }));
   }
 
   /** @internal */

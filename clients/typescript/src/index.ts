@@ -24,6 +24,6 @@ export {
   LogLevel,
 } from "./connection.js";
 export { type Delivery, type PositionReset, type SeqGap, type SignalSource, SignalSequencer } from "./sequencer.js";
-export { CandleGapError, type CandleGap, type CandleHandlers, MAX_HELD_CANDLES } from "./candles.js";
+export { CandleGapError, type CandleGap, type CandleHandlers, MAX_CONCURRENT_CANDLE_READS, MAX_HELD_CANDLES } from "./candles.js";
 export { ApiError, type ApiOptions, SignalStreamApi, type SymbolInfo } from "./api.js";
 export * from "./types.js";

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   CandleGapError,
   type ConnectionState,
+  MAX_CONCURRENT_CANDLE_READS,
   MAX_HELD_CANDLES,
   type ConnectOptions,
   OutcomeGapError,
@@ -723,6 +724,35 @@ describe("candle subscriptions across a reconnect", () => {
     await until(() => closedMinutes().length === live + 2, "every candle", 10_000);
     expect(closedMinutes()).toEqual(range(0, live + 1));
     expect(server.candleReads).toEqual([0, (MAX_HELD_CANDLES + 1) * M]);
+    await client.close();
+  });
+});
+
+describe("candle reads after a reconnect", () => {
+  it(`keeps at most ${MAX_CONCURRENT_CANDLE_READS} reads in flight however many candle streams recover`, async () => {
+    const { server, connection, client } = await harness();
+    const symbols = Array.from({ length: 12 }, (_, i) => `S${i}USDT`);
+    const closed = new Map<string, number[]>();
+    for (const symbol of symbols) {
+      closed.set(symbol, []);
+      await client.subscribeCandles(symbol, "1m", (c) => c.isClosed && closed.get(symbol)!.push(c.openTime));
+      server.candle(symbol, "1m", 0, true);
+    }
+    connection.drop();
+    for (const symbol of symbols) server.candle(symbol, "1m", 60_000, true);
+    let release!: () => void;
+    server.candleReadGate = new Promise((resolve) => (release = resolve));
+    connection.reconnected();
+    // Each stream reads as soon as its re-subscribe is answered: once all are, every read not held back has begun.
+    await until(() => connection.candleStreams.size === symbols.length, "every stream re-subscribed");
+    await until(() => server.candleReads.length === MAX_CONCURRENT_CANDLE_READS, "the first reads");
+    expect(server.candleReads.length).toBe(MAX_CONCURRENT_CANDLE_READS);
+    server.candleReadGate = undefined;
+    release();
+
+    await until(() => symbols.every((s) => closed.get(s)!.length === 2), "every stream's missed candle");
+    expect(server.maxCandleReadsInFlight).toBe(MAX_CONCURRENT_CANDLE_READS);
+    expect(server.candleReads.length).toBe(symbols.length);
     await client.close();
   });
 });

@@ -36,6 +36,9 @@ export class FakeServer {
   beforeCandleRead: (() => void) | undefined;
   /** The `afterOpenTime` of each `/api/candles` read, in order. */
   readonly candleReads: number[] = [];
+  /** `/api/candles` reads being answered now, and the most there were at once. */
+  candleReadsInFlight = 0;
+  maxCandleReadsInFlight = 0;
 
   /** A candle update: pushed live to the connections subscribed to its stream; a closed one is stored too. */
   candle(symbol: string, timeframe: Timeframe, openTime: number, isClosed: boolean): CandleMessage {
@@ -57,7 +60,12 @@ export class FakeServer {
     const after = Number(url.searchParams.get("afterOpenTime") ?? "0");
     const limit = Number(url.searchParams.get("limit") ?? "100");
     this.candleReads.push(after);
-    await this.candleReadGate;
+    this.maxCandleReadsInFlight = Math.max(this.maxCandleReadsInFlight, ++this.candleReadsInFlight);
+    try {
+      await this.candleReadGate;
+    } finally {
+      this.candleReadsInFlight--;
+    }
     this.beforeCandleRead?.();
     if (this.unavailableCandleReads > 0) {
       this.unavailableCandleReads--;
