@@ -8,8 +8,8 @@ namespace SignalStream.Client;
 
 /// <summary>
 /// The server's REST API (<c>/api/…</c>, docs/hub.md "REST"), typed: what the hub does not replay. Give it an
-/// <see cref="HttpClient"/> whose <see cref="HttpClient.BaseAddress"/> is the server (<c>http://localhost:5080</c>); the
-/// caller owns the client.
+/// <see cref="HttpClient"/> whose <see cref="HttpClient.BaseAddress"/> is the server (<c>http://localhost:5080</c>, with a
+/// trailing <c>/</c> when it has a path: <c>http://host/signalstream/</c>); the caller owns the client.
 /// </summary>
 public sealed class SignalStreamApi
 {
@@ -62,7 +62,8 @@ public sealed class SignalStreamApi
 
     private async Task<T?> GetAsync<T>(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> json, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_http.BaseAddress!, path));
+        // Relative to the base address, so a server under a path prefix (http://host/signalstream/) is asked there.
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_http.BaseAddress!, path.TrimStart('/')));
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         if (_accessTokenProvider is not null && await _accessTokenProvider().ConfigureAwait(false) is { Length: > 0 } token)
         {

@@ -30,6 +30,9 @@ public sealed partial class SignalStreamClient
         [LoggerMessage(EventId = 9009, EventName = "OutcomeGap", Level = LogLevel.Warning, Message = "{Message}")]
         public static partial void OutcomeGap(ILogger logger, string message);
 
+        [LoggerMessage(EventId = 9010, EventName = "CandleGap", Level = LogLevel.Warning, Message = "{Message}")]
+        public static partial void CandleGap(ILogger logger, string message);
+
         [LoggerMessage(EventId = 9008, EventName = "HandlerFailed", Level = LogLevel.Error, Message = "A SignalStream handler threw: {Message}")]
         public static partial void HandlerFailed(ILogger logger, Exception exception, string message);
     }

@@ -24,12 +24,17 @@ public sealed partial class SignalStreamClient : IAsyncDisposable
     private readonly ConcurrentDictionary<string, SymbolChannel> _channels = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Symbol, Timeframe Timeframe), CandleChannel> _candles = new();
     private readonly CancellationTokenSource _closing = new();
+    private readonly HttpClient _http;
+    private readonly CandlePages _candlePages;
     private int _epoch;
 
     private SignalStreamClient(Uri hubUrl, SignalStreamClientOptions options)
     {
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<SignalStreamClient>();
+        // Closed candles missed while reconnecting come from the server's REST API, beside the hub.
+        _http = new HttpClient { BaseAddress = new Uri(hubUrl, hubUrl.AbsolutePath.TrimEnd('/')[..^HubNames.Path.Length] + "/") };
+        _candlePages = new CandlePages(new SignalStreamApi(_http, options.AccessTokenProvider));
         var builder = new HubConnectionBuilder()
             .WithUrl(hubUrl, http =>
             {
@@ -143,7 +148,19 @@ public sealed partial class SignalStreamClient : IAsyncDisposable
     }
 
     /// <summary>Subscribes to a candle stream (in progress and closed updates); a stale or repeated closed candle is dropped.</summary>
-    public async Task<IAsyncDisposable> SubscribeCandlesAsync(string symbol, string timeframe, Action<CandleMessage> onCandle, CancellationToken cancellationToken = default)
+    public Task<IAsyncDisposable> SubscribeCandlesAsync(string symbol, string timeframe, Action<CandleMessage> onCandle, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(onCandle);
+        return SubscribeCandlesAsync(symbol, timeframe, new CandleHandlers { OnCandle = onCandle }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Subscribes to a candle stream: in-progress updates of the current bar, and every closed candle once, in openTime
+    /// order. After a reconnect the closed candles sent meanwhile are fetched from <c>/api/candles</c> and delivered before
+    /// the live ones that follow; a stale or repeated candle is dropped. Throws <see cref="SubscriptionRefusedException"/>
+    /// when the server refuses.
+    /// </summary>
+    public async Task<IAsyncDisposable> SubscribeCandlesAsync(string symbol, string timeframe, CandleHandlers handlers, CancellationToken cancellationToken = default)
     {
         var key = ValidateSymbol(symbol);
         if (!Timeframes.TryParse(timeframe.AsSpan(), out var tf))
@@ -151,14 +168,15 @@ public sealed partial class SignalStreamClient : IAsyncDisposable
             throw new ArgumentException($"'{timeframe}' is not a Binance interval name (for example 1m, 5m, 1h).", nameof(timeframe));
         }
 
-        ArgumentNullException.ThrowIfNull(onCandle);
+        ArgumentNullException.ThrowIfNull(handlers);
+        ArgumentNullException.ThrowIfNull(handlers.OnCandle, nameof(handlers.OnCandle));
         var isNew = false;
         var channel = _candles.GetOrAdd((key, tf), _ =>
         {
             isNew = true;
-            return new CandleChannel(key, tf, _logger);
+            return new CandleChannel(key, tf, _candlePages, _options.RecoveryRetryDelays, _logger, _closing.Token);
         });
-        var handle = channel.Add(onCandle);
+        var handle = channel.Add(handlers);
         if (isNew && IsConnected)
         {
             try
@@ -168,6 +186,7 @@ public sealed partial class SignalStreamClient : IAsyncDisposable
             catch (HubException ex)
             {
                 _candles.TryRemove((key, tf), out _);
+                channel.Close();
                 throw new SubscriptionRefusedException(key, $"SubscribeCandles({key}, {timeframe}) was refused: {ex.Message}", ex);
             }
         }
@@ -190,8 +209,15 @@ public sealed partial class SignalStreamClient : IAsyncDisposable
         }
 
         _channels.Clear();
+        foreach (var candles in _candles.Values)
+        {
+            candles.Close();
+        }
+
         _candles.Clear();
         await _connection.DisposeAsync().ConfigureAwait(false);
+        _candlePages.Dispose();
+        _http.Dispose();
         _closing.Dispose();
     }
 
@@ -249,7 +275,34 @@ public sealed partial class SignalStreamClient : IAsyncDisposable
 
         foreach (var candles in _candles.Values)
         {
-            _ = InvokeIfConnectedAsync(HubNames.SubscribeCandles, candles.Symbol, candles.Timeframe.ToName());
+            // Held from before the re-subscribe: a live candle that comes first is after the ones the fetch returns.
+            candles.BeginRecovery();
+            _ = ResubscribeCandlesAsync(candles);
+        }
+    }
+
+    private async Task ResubscribeCandlesAsync(CandleChannel candles)
+    {
+        if (!IsConnected || _closing.IsCancellationRequested)
+        {
+            return; // the next (re)connect begins again
+        }
+
+        try
+        {
+            await _connection.InvokeAsync(HubNames.SubscribeCandles, candles.Symbol, candles.Timeframe.ToName(), _closing.Token).ConfigureAwait(false);
+            candles.Recover();
+        }
+        catch (HubException ex)
+        {
+            // Refused: nothing more comes live, so what is held is delivered and the refusal reported.
+            Log.InvocationFailed(_logger, HubNames.SubscribeCandles, ex.Message);
+            candles.AbandonRecovery(new SubscriptionRefusedException(candles.Symbol,
+                $"SubscribeCandles({candles.Symbol}, {candles.Timeframe.ToName()}) was refused: {ex.Message}", ex));
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException)
+        {
+            Log.InvocationFailed(_logger, HubNames.SubscribeCandles, ex.Message); // dropped meanwhile: the next reconnect begins again
         }
     }
 
