@@ -56,7 +56,8 @@ internal sealed class CandleChannel(string symbol, Timeframe timeframe, ICandleP
                 return false;
             }
 
-            Close();
+            _closed = true;
+            _generation++;
             return true;
         }
     }
