@@ -13,14 +13,15 @@ public sealed class CandlePagesTests
 {
     private const string Symbol = "BTCUSDT";
 
-    // The node's simulated market closes real candles at wall time while a test runs. Candles of the 2090s open after
-    // any of those, so none is stored between them, and the writer skips a live one that closes after them.
+    // Candles of the 2090s, published once the node's simulated market has started: its candles, at wall time, are then
+    // all older, and the event writer skips them (started after them, the market would resume after them).
     private const long Future = 4_000_000_000_000;
 
     [Fact]
     public async Task ClosedCandlesArePagedAfterAnOpenTimeAcrossAHoleAndInProgressOnesAreNot()
     {
         await using var node = await TestNode.StartAsync(store: null);
+        await node.WaitForSimulatedMarketAsync(Symbol, Timeframe.OneMinute);
         using var http = node.Http();
         long[] indexes = [1, 2, 3, 5, 6]; // 4 never closed: an exchange outage
         foreach (var index in indexes)
@@ -51,6 +52,7 @@ public sealed class CandlePagesTests
     public async Task TheDotNetClientPagesTheSameClosedCandles()
     {
         await using var node = await TestNode.StartAsync(store: null);
+        await node.WaitForSimulatedMarketAsync(Symbol, Timeframe.OneMinute);
         using var http = node.Http();
         for (var index = 1; index <= 5; index++)
         {

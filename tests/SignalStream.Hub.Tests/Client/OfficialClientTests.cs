@@ -18,16 +18,12 @@ public sealed class OfficialClientTests
     private const int RecoveryIncompleteEvent = 9006;
 
     /// <summary>
-    /// Candles of the 2090s: the node's simulated market closes real candles at wall time while a test runs, and these open
-    /// after any of them (none is stored between them; the writer skips a live one closing after them).
+    /// Candles of the 2090s, published once the node's simulated market has started (<see cref="TestNode.WaitForSimulatedMarketAsync"/>):
+    /// its candles, at wall time, are then all older, and the event writer skips them.
     /// </summary>
     private const long FutureCandles = 4_000_000_000_000;
 
-    /// <summary>
-    /// Not BTCUSDT, which Api/CandlePagesTests pages at the same open times: run side by side, closed candles published
-    /// to one in-process node were seen in the other's store (not explained yet).
-    /// </summary>
-    private const string CandleSymbol = "ETHUSDT";
+    private const string CandleSymbol = "BTCUSDT";
 
     private static readonly SignalStreamClientOptions FastReconnect = new()
     {
@@ -110,6 +106,7 @@ public sealed class OfficialClientTests
     public async Task ClosedCandlesClosedWhileTheClientIsCutOffArriveAfterTheReconnectOnceEachInOrder()
     {
         await using var node = await TestNode.StartAsync(store: null); // the file store the event writer fills
+        await node.WaitForSimulatedMarketAsync(CandleSymbol, Timeframe.OneMinute);
         await using var proxy = new LoopbackProxy(node.BaseAddress);
         await using var client = await SignalStreamClient.ConnectAsync(proxy.BaseAddress, FastReconnect);
         var closed = new ConcurrentQueue<long>();

@@ -93,6 +93,21 @@ internal sealed class TestNode : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until the node's simulated market has stored a closed candle of <paramref name="timeframe"/> (its warm-up): it
+    /// has then fixed its clock, from wall time or from the newest stored candle, so candles a test stores from now on
+    /// cannot move it. A test that stores candles newer than the market's first needs this.
+    /// </summary>
+    public async Task WaitForSimulatedMarketAsync(string symbol, Timeframe timeframe)
+    {
+        var history = App.Services.GetRequiredService<ISignalHistory>();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while ((await history.ReadCandlesAsync(new StreamKey(symbol, timeframe), 0, 1, deadline.Token)).Count == 0)
+        {
+            await Task.Delay(20, deadline.Token);
+        }
+    }
+
     public Task<HubTestClient> ConnectAsync(string? token = null) => HubTestClient.ConnectAsync(BaseAddress, token);
 
     public HttpClient Http() => new() { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
