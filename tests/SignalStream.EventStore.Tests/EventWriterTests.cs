@@ -373,6 +373,24 @@ public sealed class EventWriterTests : IDisposable
         Assert.Contains(expected, error.Message);
     }
 
+    /// <summary>What /api/candles' search rests on (CandleSeek): a stream's stored open times strictly increase.</summary>
+    [Fact]
+    public async Task AClosedCandleAtOrBeforeTheStreamsNewestIsNeverStoredSoOpenTimesStrictlyIncrease()
+    {
+        var stream = new StreamKey("BTCUSDT", Timeframe.OneMinute);
+        await using var host = await EventsHost.StartAsync(EventsHost.FileSettings(_folder));
+        foreach (var index in new long[] { 0, 1, 3, 1, 3, 2, 0, 5 })
+        {
+            await host.Output.OnCandleAsync(Candle("BTCUSDT", Timeframe.OneMinute, index), default);
+        }
+
+        await host.StopAsync();
+
+        var stored = await host.Store.ReadStreamAsync(EventStreams.Candles(stream), 1, 10);
+        var openTimes = stored.Select(e => Assert.IsType<CandleClosed>(EventSerializer.TryDeserialize(e, out var d, out _) ? d : null).Candle.OpenTime);
+        Assert.Equal(new long[] { 0, 1, 3, 5 }.Select(i => Candle("BTCUSDT", Timeframe.OneMinute, i).Candle.OpenTime), openTimes);
+    }
+
     [Fact]
     public async Task CandlesOfferedAgainAfterARestartAreNotStoredTwice()
     {
