@@ -51,6 +51,37 @@ internal static class JournalFormat
         writer.Advance(8);
     }
 
+    /// <summary>Writes <paramref name="value"/> in 1 to 5 bytes, 7 bits each, low first (LEB128): small values stay small.</summary>
+    public static void WriteVarUInt32(ArrayBufferWriter<byte> writer, uint value)
+    {
+        var span = writer.GetSpan(5);
+        var n = 0;
+        while (value >= 0x80)
+        {
+            span[n++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+
+        span[n++] = (byte)value;
+        writer.Advance(n);
+    }
+
+    public static bool TryReadVarUInt32(ReadOnlySpan<byte> span, ref int offset, out uint value)
+    {
+        value = 0;
+        for (var shift = 0; shift < 35 && offset < span.Length; shift += 7)
+        {
+            var b = span[offset++];
+            value |= (uint)(b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                return shift < 28 || b < 0x10;
+            }
+        }
+
+        return false;
+    }
+
     public static void WriteString(ArrayBufferWriter<byte> writer, string value)
     {
         var length = Encoding.UTF8.GetByteCount(value);

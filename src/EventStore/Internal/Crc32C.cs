@@ -10,9 +10,12 @@ namespace SignalStream.EventStore.Internal;
 /// </remarks>
 internal static class Crc32C
 {
-    public static uint Compute(ReadOnlySpan<byte> data)
+    public static uint Compute(ReadOnlySpan<byte> data) => Extend(0, data);
+
+    /// <summary>The checksum of a prefix whose checksum is <paramref name="crc"/> followed by <paramref name="data"/>: a segment's is kept as it grows.</summary>
+    public static uint Extend(uint crc, ReadOnlySpan<byte> data)
     {
-        var crc = 0xFFFF_FFFFu;
+        crc = ~crc;
         while (data.Length >= 8)
         {
             crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data));
