@@ -67,7 +67,11 @@ public static class EventsRegistration
                     options.Postgres,
                     sp.GetRequiredService<ILogger<PostgresEventStore>>(),
                     ownsDataSource: true)
-                : new FileEventStore(options.File, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FileEventStore>>());
+                : new FileEventStore(
+                    options.File,
+                    sp.GetRequiredService<TimeProvider>(),
+                    sp.GetRequiredService<ILogger<FileEventStore>>(),
+                    sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
         });
 
         services.AddSingleton<CommitSignal>();

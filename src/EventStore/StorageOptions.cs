@@ -45,6 +45,13 @@ public sealed class FileJournalOptions
     /// </summary>
     public int DeduplicationWindowEvents { get; set; } = DefaultDeduplicationWindowEvents;
 
+    /// <summary>
+    /// Scan and check every segment before the open returns, as the journal did before sealed segments had sidecar
+    /// indexes. Off (the default): sealed segments are indexed from their sidecars and their checksums verified in the
+    /// background after the open (docs/events.md, "Verification of sealed segments").
+    /// </summary>
+    public bool VerifyOnOpen { get; set; }
+
     /// <summary>The default of <see cref="DeduplicationWindowEvents"/>.</summary>
     public const int DefaultDeduplicationWindowEvents = 262_144;
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using SignalStream.EventStore.File.Internal;
 
 namespace SignalStream.EventStore.File;
 
@@ -113,6 +114,7 @@ internal sealed partial class FileEventStore
         }
 
         var recordOffset = segment.Length;
+        segment.Sidecar?.AddBytes(record.Span);
         _indexLock.EnterWriteLock();
         try
         {
@@ -147,6 +149,7 @@ internal sealed partial class FileEventStore
     private Segment RollOver(Segment current)
     {
         var next = CreateSegment(current.Index + 1);
+        WriteSidecar(current);
         _indexLock.EnterWriteLock();
         try
         {
@@ -209,6 +212,8 @@ internal sealed partial class FileEventStore
             _indexLock.ExitWriteLock();
         }
 
+        // The sidecar first: a crash between the two leaves a segment that is scanned at open, never a stray sidecar.
+        System.IO.File.Delete(SegmentIndexFile.PathOf(oldest.Path));
         System.IO.File.Delete(oldest.Path);
         Log.SegmentDeleted(_logger, oldest.Path, oldest.LastPosition);
     }

@@ -176,6 +176,7 @@ internal sealed partial class FileEventStore
             for (var p = from; p <= to; p++)
             {
                 var (entryStart, entryEnd) = segment.Extent(p);
+                ThrowIfDamaged(segment, entryStart, p);
                 result.Add(Parse(buffer.AsSpan(entryStart - start, (int)(entryEnd - entryStart)), segment, p, dataOf));
             }
         }
@@ -190,6 +191,7 @@ internal sealed partial class FileEventStore
     {
         var segment = SegmentOf(position);
         var (start, end) = segment.Extent(position);
+        ThrowIfDamaged(segment, start, position);
         var length = (int)(end - start);
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
         try
@@ -209,6 +211,17 @@ internal sealed partial class FileEventStore
         JournalFormat.TryReadEntry(entry, out var view, out _)
             ? view.ToStoredEvent(entry, withData: dataOf is null || dataOf.Contains(view.Type))
             : throw new InvalidDataException($"Journal segment '{segment.Path}': event {position} is unreadable.");
+
+    /// <summary>Refuses an entry the verification after open found in a damaged part of its segment (its record's checksum fails).</summary>
+    private static void ThrowIfDamaged(Segment segment, long entryStart, long position)
+    {
+        if (entryStart >= segment.DamagedFrom)
+        {
+            throw new InvalidDataException(
+                $"Journal segment '{segment.Path}' is damaged from byte {segment.DamagedFrom} (found by the checksum verification after open): " +
+                $"event {position} lies there and cannot be read. Restore the segment from a backup (docs/events.md, \"Verification of sealed segments\").");
+        }
+    }
 
     private static void ReadExactly(Segment segment, Span<byte> span, long offset, long position)
     {

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
+using SignalStream.EventStore.File.Internal;
 using SignalStream.EventStore.Internal;
 
 namespace SignalStream.EventStore.File;
@@ -8,9 +9,12 @@ namespace SignalStream.EventStore.File;
 internal sealed partial class FileEventStore
 {
     /// <summary>
-    /// Scans every segment and rebuilds the index. A torn tail of the last segment (its last record incomplete or failing
-    /// its checksum, nothing valid after it: a group commit the crash interrupted, never acknowledged) is truncated, or
-    /// in read-only mode left alone, since the owner may be writing it. Damage anywhere else stops the open.
+    /// Rebuilds the index: a sealed segment from its sidecar when that is valid (unless
+    /// <see cref="FileJournalOptions.VerifyOnOpen"/>), by scanning it otherwise, and the last segment always by scanning.
+    /// A torn tail of the last segment (its last record incomplete or failing its checksum, nothing valid after it: a
+    /// group commit the crash interrupted, never acknowledged) is truncated, or in read-only mode left alone, since the
+    /// owner may be writing it. Damage anywhere else in a scanned segment stops the open; a segment indexed from its
+    /// sidecar is checked by the verification after open.
     /// </summary>
     private void Recover()
     {
@@ -20,6 +24,20 @@ internal sealed partial class FileEventStore
             foreach (var partial in Directory.GetFiles(_options.Path, "*" + SegmentExtension + PartialSuffix))
             {
                 System.IO.File.Delete(partial);
+            }
+
+            // Likewise a sidecar whose write was cut short; and one whose segment is gone (moved aside by hand).
+            foreach (var partial in Directory.GetFiles(_options.Path, "*" + SegmentExtension + SegmentIndexFile.Suffix + PartialSuffix))
+            {
+                System.IO.File.Delete(partial);
+            }
+
+            foreach (var sidecar in Directory.GetFiles(_options.Path, "*" + SegmentExtension + SegmentIndexFile.Suffix))
+            {
+                if (!System.IO.File.Exists(sidecar[..^SegmentIndexFile.Suffix.Length]))
+                {
+                    System.IO.File.Delete(sidecar);
+                }
             }
         }
 
@@ -45,6 +63,14 @@ internal sealed partial class FileEventStore
             try
             {
                 var segment = new Segment(index, path, handle);
+                if (!isLast && !_options.VerifyOnOpen && TryIndexFromSidecar(segment))
+                {
+                    _segments.Add(segment);
+                    handle = null;
+                    continue;
+                }
+
+                segment.Sidecar = _readOnly ? null : new SegmentIndexFile.Builder();
                 var bytes = ReadWhole(handle, path);
                 var validLength = ScanSegment(segment, bytes, isFirst: _segments.Count == 0, out var hasCheckpoint);
                 if (validLength < bytes.Length)
@@ -69,9 +95,11 @@ internal sealed partial class FileEventStore
                 }
 
                 segment.Length = validLength;
-                if (!isLast)
+                segment.Sidecar?.AddBytes(bytes.AsSpan(0, (int)validLength));
+                if (!isLast && hasCheckpoint)
                 {
                     segment.Offsets.TrimExcess(); // closed: it grows no more
+                    WriteSidecar(segment);
                 }
 
                 if (hasCheckpoint)
@@ -321,6 +349,7 @@ internal sealed partial class FileEventStore
         stream.Version = entry.Version;
         stream.Positions.Add(entry.Position);
         segment.Offsets.Add((int)fileOffset);
+        segment.Sidecar?.Add(entry, (int)fileOffset);
         _recentIds.Add(entry.Position, entry.EventId);
         if (segment.FirstPosition == 0)
         {
@@ -374,7 +403,8 @@ internal sealed partial class FileEventStore
             throw;
         }
 
-        var segment = new Segment(index, path, handle) { Length = record.Length };
+        var segment = new Segment(index, path, handle) { Length = record.Length, Sidecar = new SegmentIndexFile.Builder() };
+        segment.Sidecar.AddBytes(record.Span);
         _indexLock.EnterWriteLock();
         try
         {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 using SignalStream.EventStore.File.Internal;
@@ -53,12 +54,13 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
     private bool _initialized;
     private bool _disposed;
 
-    public FileEventStore(FileJournalOptions options, TimeProvider time, ILogger<FileEventStore> logger)
-        : this(options, time, logger, JournalFiles.Os, readOnly: false)
+    public FileEventStore(FileJournalOptions options, TimeProvider time, ILogger<FileEventStore> logger, IMeterFactory? meterFactory = null)
+        : this(options, time, logger, JournalFiles.Os, readOnly: false, meterFactory)
     {
     }
 
-    internal FileEventStore(FileJournalOptions options, TimeProvider time, ILogger<FileEventStore> logger, JournalFiles files, bool readOnly)
+    [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "The IMeterFactory owns the meters it creates: one cached meter per name, disposed with the container.")]
+    internal FileEventStore(FileJournalOptions options, TimeProvider time, ILogger<FileEventStore> logger, JournalFiles files, bool readOnly, IMeterFactory? meterFactory = null)
     {
         _options = options;
         _time = time;
@@ -67,6 +69,10 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
         _readOnly = readOnly;
         // A read-only store takes no appends, so it checks no ids: a window of one instead of ~6 MB it would never use.
         _recentIds = new RecentEventIds(readOnly ? 1 : options.DeduplicationWindowEvents);
+        if (meterFactory is not null)
+        {
+            CreateVerificationMetrics(meterFactory.Create(EventsMetrics.MeterName));
+        }
     }
 
     /// <summary>
@@ -153,6 +159,7 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
             }
 
             _initialized = true;
+            StartVerification();
         }
         finally
         {
@@ -187,6 +194,7 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
             }
 
             _disposed = true;
+            await StopVerificationAsync().ConfigureAwait(false);
             CloseSegments();
             _owner?.Dispose();
             _owner = null;
@@ -243,6 +251,24 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
         public long LastPosition { get; set; }
 
         public long LastTimestampMs { get; set; }
+
+        /// <summary>The whole segment's CRC-32C its sidecar recorded, while the verification after open has not yet compared it.</summary>
+        public uint? ExpectedCrc { get; set; }
+
+        /// <summary>The sidecar being collected while the segment is open (null once sealed, and in a read-only store).</summary>
+        public SegmentIndexFile.Builder? Sidecar { get; set; }
+
+        /// <summary>
+        /// Where the first record failing its checksum starts, once the verification after open found the segment
+        /// damaged (<see cref="long.MaxValue"/>: not known to be damaged). Reads of entries from there on fail.
+        /// </summary>
+        public long DamagedFrom
+        {
+            get => Volatile.Read(ref _damagedFrom);
+            set => Volatile.Write(ref _damagedFrom, value);
+        }
+
+        private long _damagedFrom = long.MaxValue;
 
         /// <summary>
         /// Where the entry of each position from <see cref="FirstPosition"/> on starts in the file. An entry ends at most

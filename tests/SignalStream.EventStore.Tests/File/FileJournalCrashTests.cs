@@ -96,16 +96,23 @@ public sealed class FileJournalCrashTests(ITestOutputHelper output) : IDisposabl
         await AppendsAgainAsync(store);
     }
 
-    [Fact]
-    public async Task CorruptionInsideAnOlderSegmentIsReportedNotSilentlyTruncated()
+    [Theory]
+    [InlineData(true, false)] // the option: every segment scanned before the open returns
+    [InlineData(false, true)] // no sidecar to trust: the segment is scanned
+    public async Task CorruptionInsideAnOlderSegmentIsReportedNotSilentlyTruncated(bool verifyOnOpen, bool deleteSidecar)
     {
         await WriteGroupsAsync(200, segmentSize: 64 * 1024, payloadSize: 2000);
         var first = Directory.GetFiles(_folder, "*.seg").Order().First();
         var bytes = await System.IO.File.ReadAllBytesAsync(first);
         bytes[bytes.Length / 2] ^= 0xFF;
         await System.IO.File.WriteAllBytesAsync(first, bytes);
+        if (deleteSidecar)
+        {
+            System.IO.File.Delete(first + ".idx");
+        }
 
-        await using var store = Open(64 * 1024);
+        await using var store = new FileEventStore(
+            new FileJournalOptions { Path = _folder, SegmentSizeBytes = 64 * 1024, VerifyOnOpen = verifyOnOpen }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
         var error = await Assert.ThrowsAsync<InvalidDataException>(() => store.InitializeAsync().AsTask());
         Assert.Contains($"'{first}' is corrupt at byte ", error.Message);
     }

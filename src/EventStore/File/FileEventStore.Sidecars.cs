@@ -1,0 +1,174 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using Microsoft.Win32.SafeHandles;
+using SignalStream.EventStore.File.Internal;
+
+namespace SignalStream.EventStore.File;
+
+internal sealed partial class FileEventStore
+{
+    /// <summary>
+    /// Indexes a sealed segment from its sidecar, reading of the segment only its first 8 bytes (and its checkpoint
+    /// record when it is the first segment kept). False, with nothing indexed, when there is no usable sidecar: the
+    /// caller scans the segment, which finds any damage the way it always did.
+    /// </summary>
+    private bool TryIndexFromSidecar(Segment segment)
+    {
+        var sidecarPath = SegmentIndexFile.PathOf(segment.Path);
+        byte[] bytes;
+        try
+        {
+            bytes = System.IO.File.ReadAllBytes(sidecarPath);
+        }
+        catch (FileNotFoundException)
+        {
+            Log.SidecarMissing(_logger, segment.Path);
+            return false;
+        }
+
+        if (!SegmentIndexFile.TryParse(bytes, out var sidecar, out var problem))
+        {
+            Log.SidecarNotUsed(_logger, sidecarPath, problem);
+            return false;
+        }
+
+        var length = RandomAccess.GetLength(segment.Handle);
+        Span<byte> head = stackalloc byte[JournalFormat.RecordHeaderSize];
+        if (sidecar!.SegmentLength != length)
+        {
+            problem = $"it records a segment of {sidecar.SegmentLength} bytes, the segment has {length}";
+        }
+        else if (RandomAccess.Read(segment.Handle, head, 0) != head.Length || BinaryPrimitives.ReadInt64LittleEndian(head) != sidecar.CheckpointHeader)
+        {
+            problem = "it was written for another segment of this name (the checkpoint record differs)";
+        }
+        else if (_segments.Count == 0 && !TryApplyFirstCheckpoint(segment, head))
+        {
+            problem = "the segment's checkpoint record is unreadable";
+        }
+        else if (sidecar.FirstPosition != _nextPosition)
+        {
+            problem = $"it starts at position {sidecar.FirstPosition}, the segments before it end at {_nextPosition - 1}";
+        }
+
+        if (problem.Length > 0)
+        {
+            Log.SidecarNotUsed(_logger, sidecarPath, problem);
+            return false;
+        }
+
+        var states = new StreamState[sidecar.Streams.Count];
+        for (var s = 0; s < states.Length; s++)
+        {
+            var info = sidecar.Streams[s];
+            if (!_streams.TryGetValue(info.Id, out var state))
+            {
+                state = new StreamState(info.Type, info.CreatedMs);
+                _streams.Add(info.Id, state);
+            }
+
+            states[s] = state;
+        }
+
+        var offsets = sidecar.Offsets;
+        var position = _nextPosition;
+        segment.Offsets.Capacity = offsets.Length;
+        for (var i = 0; i < offsets.Length; i++)
+        {
+            states[sidecar.StreamOrdinals[i]].Positions.Add(position);
+            segment.Offsets.Add(offsets[i]);
+            _recentIds.Add(position, sidecar.EventIds[i]);
+            position++;
+        }
+
+        for (var s = 0; s < states.Length; s++)
+        {
+            states[s].Version = sidecar.Streams[s].LastVersion;
+        }
+
+        segment.Length = length;
+        if (offsets.Length > 0)
+        {
+            segment.FirstPosition = _nextPosition;
+            segment.LastPosition = position - 1;
+        }
+
+        segment.LastTimestampMs = sidecar.LastTimestampMs;
+        segment.ExpectedCrc = sidecar.SegmentCrc;
+        _nextPosition = position;
+        return true;
+    }
+
+    /// <summary>Applies the checkpoint record of the first segment kept (the streams its older events left).</summary>
+    private bool TryApplyFirstCheckpoint(Segment segment, ReadOnlySpan<byte> head)
+    {
+        var length = BinaryPrimitives.ReadUInt32LittleEndian(head);
+        if (length is 0 or > JournalFormat.MaxRecordSize || length > RandomAccess.GetLength(segment.Handle) - JournalFormat.RecordHeaderSize)
+        {
+            return false;
+        }
+
+        var record = new byte[JournalFormat.RecordHeaderSize + length];
+        if (ReadAtMost(segment.Handle, record, 0) != record.Length
+            || !TryReadRecord(record, 0, out var payload)
+            || payload[0] != JournalFormat.CheckpointKind)
+        {
+            return false;
+        }
+
+        return ApplyCheckpoint(payload[1..], isFirst: true, segment.Path);
+    }
+
+    private static int ReadAtMost(SafeFileHandle handle, Span<byte> span, long offset)
+    {
+        var read = 0;
+        while (read < span.Length)
+        {
+            var n = RandomAccess.Read(handle, span[read..], offset + read);
+            if (n == 0)
+            {
+                break;
+            }
+
+            read += n;
+        }
+
+        return read;
+    }
+
+    /// <summary>
+    /// Writes the sidecar of a sealed segment (collected while it was written or scanned): under a temporary name,
+    /// fsynced, renamed, the folder fsynced, as segments are. A failure costs only a scan at the next open, so it is
+    /// logged and the journal goes on.
+    /// </summary>
+    private void WriteSidecar(Segment segment)
+    {
+        var builder = segment.Sidecar;
+        if (builder is null)
+        {
+            return;
+        }
+
+        segment.Sidecar = null;
+        var buffer = new ArrayBufferWriter<byte>(64 * 1024);
+        builder.Encode(buffer, _nextPosition);
+        var path = SegmentIndexFile.PathOf(segment.Path);
+        var partial = path + PartialSuffix;
+        try
+        {
+            using (var handle = _files.Create(partial))
+            {
+                _files.Write(handle, buffer.WrittenSpan, 0);
+                _files.Flush(handle);
+            }
+
+            _files.Rename(partial, path);
+            _files.FlushFolder(_options.Path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(partial);
+            Log.SidecarNotWritten(_logger, path, ex);
+        }
+    }
+}
