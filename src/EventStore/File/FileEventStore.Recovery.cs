@@ -65,6 +65,7 @@ internal sealed partial class FileEventStore
                 var segment = new Segment(index, path, handle);
                 if (!isLast && !_options.VerifyOnOpen && TryIndexFromSidecar(segment))
                 {
+                    SegmentsIndexedFromSidecars++;
                     _segments.Add(segment);
                     handle = null;
                     continue;

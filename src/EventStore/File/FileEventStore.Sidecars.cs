@@ -7,6 +7,9 @@ namespace SignalStream.EventStore.File;
 
 internal sealed partial class FileEventStore
 {
+    /// <summary>Sealed segments the open indexed from their sidecars rather than by scanning them.</summary>
+    internal int SegmentsIndexedFromSidecars { get; private set; }
+
     /// <summary>
     /// Indexes a sealed segment from its sidecar, reading of the segment only its first 8 bytes (and its checkpoint
     /// record when it is the first segment kept). False, with nothing indexed, when there is no usable sidecar: the

@@ -1,0 +1,323 @@
+using System.Buffers.Binary;
+using System.Diagnostics.Metrics;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using SignalStream.EventStore.File;
+using SignalStream.EventStore.File.Internal;
+using SignalStream.EventStore.Internal;
+using static SignalStream.EventStore.Tests.TestEvents;
+
+namespace SignalStream.EventStore.Tests.File;
+
+/// <summary>Sealed segments' sidecar indexes: open from them, fall back to a scan, and still find damage (docs/events.md).</summary>
+public sealed class FileJournalSidecarTests : IDisposable
+{
+    private const long SegmentSize = 64 * 1024;
+    private static readonly string[] Streams = ["s-0", "s-1", "s-2", "s-3", "s-4"];
+
+    private readonly string _folder = TestStorage.NewTempFolder();
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public async Task AJournalReopenedFromSidecarsHasTheSameIndexAsAFullScan()
+    {
+        var ids = await WriteJournalAsync(groups: 150);
+        Assert.True(SealedSegments().Length >= 3, "the test needs several sealed segments");
+
+        List<string> scanned;
+        await using (var store = Open(verifyOnOpen: true))
+        {
+            await store.InitializeAsync();
+            Assert.Equal(0, store.SegmentsIndexedFromSidecars);
+            scanned = await DescribeAsync(store);
+        }
+
+        await using var reopened = Open();
+        await reopened.InitializeAsync();
+        Assert.Equal(SealedSegments().Length, reopened.SegmentsIndexedFromSidecars);
+        Assert.Equal(scanned, await DescribeAsync(reopened));
+        await reopened.Verification.WaitAsync(Wait);
+        Assert.Empty(reopened.DamagedSegments);
+
+        // The de-duplication window came from the sidecars too: an id of the oldest segment is still skipped.
+        var oldest = ids[0];
+        var again = new EventData(oldest.Id, "test_event", 1, "{}"u8.ToArray(), DateTimeOffset.UtcNow);
+        Assert.Equal(0, (await reopened.AppendAsync([Append(oldest.Stream, ExpectedVersions.Any, again)])).Appended);
+        var version = await reopened.GetStreamVersionAsync("s-1");
+        Assert.Equal(AppendStatus.Committed, (await reopened.AppendAsync([Append("s-1", version, Event())])).Status);
+    }
+
+    [Fact]
+    public async Task ADamagedSealedSegmentWithAValidSidecarOpensAndTheVerificationAfterReportsIt()
+    {
+        await WriteJournalAsync(groups: 150);
+        var first = SealedSegments()[0];
+        var bytes = await System.IO.File.ReadAllBytesAsync(first);
+        var damagedAt = Array.LastIndexOf(bytes, (byte)'x', bytes.Length * 3 / 4); // inside an event's data
+        bytes[damagedAt] ^= 0x01;
+        await System.IO.File.WriteAllBytesAsync(first, bytes);
+
+        using var logs = new CapturingLoggerProvider();
+        var settings = EventsHost.FileSettings(_folder);
+        settings["Storage:File:SegmentSizeBytes"] = SegmentSize.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await using var host = await EventsHost.StartAsync(settings, services => services.AddLogging(b => b.AddProvider(logs)));
+        var store = (FileEventStore)host.Store;
+        await store.InitializeAsync();
+        Assert.Equal(SealedSegments().Length, store.SegmentsIndexedFromSidecars); // opened without parsing the damaged body
+
+        var logged = await logs.WaitForEventAsync(4114).WaitAsync(Wait);
+        Assert.Equal(LogLevel.Error, logged.Level);
+        Assert.Contains(first, logged.Message);
+        await store.Verification.WaitAsync(Wait);
+        var damaged = Assert.Single(store.DamagedSegments);
+        Assert.Equal(first, damaged.Path);
+        Assert.InRange(damaged.From, 1, damagedAt);
+
+        Assert.Equal(1, DamagedSegmentsGauge(host.Services));
+
+        var health = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync().WaitAsync(Wait);
+        Assert.Equal(HealthStatus.Degraded, health.Entries["event-store"].Status);
+        Assert.Contains(first, health.Entries["event-store"].Description);
+
+        // Events before the damaged record still read; reading past it fails, naming the segment.
+        Assert.NotEmpty(await store.ReadStreamAsync("s-0", 1, 1));
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => ReadAllAsync(store));
+        Assert.Contains($"'{first}' is damaged from byte {damaged.From}", error.Message);
+
+        await host.StopAsync();
+        await host.DisposeAsync();
+        await using var verifying = Open(verifyOnOpen: true);
+        var refused = await Assert.ThrowsAsync<InvalidDataException>(() => verifying.InitializeAsync().AsTask());
+        Assert.Contains($"'{first}' is corrupt at byte ", refused.Message);
+    }
+
+    [Theory]
+    [InlineData("missing")]
+    [InlineData("truncated")]
+    [InlineData("other version")]
+    [InlineData("bad checksum")]
+    [InlineData("stale length")]
+    [InlineData("another segment's")]
+    public async Task AnUnusableSidecarIsIgnoredItsSegmentScannedAndTheSidecarWrittenAgain(string damage)
+    {
+        var ids = await WriteJournalAsync(groups: 150);
+        var sealedSegments = SealedSegments();
+        var sidecar = sealedSegments[0] + ".idx";
+        var good = await System.IO.File.ReadAllBytesAsync(sidecar);
+        var bad = damage switch
+        {
+            "missing" => null,
+            "truncated" => good[..(good.Length / 2)],
+            "other version" => Resealed(good, b => BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(4), 2)),
+            "bad checksum" => Flipped(good, good.Length / 2),
+            "stale length" => Resealed(good, b => BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(8), BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(8)) - 1)),
+            _ => await System.IO.File.ReadAllBytesAsync(sealedSegments[1] + ".idx"),
+        };
+        if (bad is null)
+        {
+            System.IO.File.Delete(sidecar);
+        }
+        else
+        {
+            await System.IO.File.WriteAllBytesAsync(sidecar, bad);
+        }
+
+        await using (var store = Open())
+        {
+            await store.InitializeAsync();
+            Assert.Equal(sealedSegments.Length - 1, store.SegmentsIndexedFromSidecars);
+            Assert.Equal(ids.Select(e => e.Id), await ReadAllAsync(store));
+        }
+
+        // Written again, byte for byte what the roll-over wrote: a scan and the appends collect the same sidecar.
+        Assert.Equal(good, await System.IO.File.ReadAllBytesAsync(sidecar));
+        await using var reopened = Open();
+        await reopened.InitializeAsync();
+        Assert.Equal(sealedSegments.Length, reopened.SegmentsIndexedFromSidecars);
+    }
+
+    [Fact]
+    public async Task ALeftoverTemporarySidecarAndASidecarWithoutItsSegmentAreRemovedAtOpen()
+    {
+        await WriteJournalAsync(groups: 150);
+        var leftover = SealedSegments()[0] + ".idx.tmp";
+        var orphan = Path.Combine(_folder, "0000009999.seg.idx");
+        await System.IO.File.WriteAllBytesAsync(leftover, [1, 2, 3]);
+        System.IO.File.Copy(SealedSegments()[0] + ".idx", orphan);
+
+        await using var store = Open();
+        await store.InitializeAsync();
+        Assert.False(System.IO.File.Exists(leftover));
+        Assert.False(System.IO.File.Exists(orphan));
+        Assert.Equal(SealedSegments().Length, store.SegmentsIndexedFromSidecars);
+    }
+
+    [Fact]
+    public async Task ATornTailOfTheLastSegmentIsStillCutWhenTheSealedOnesOpenFromSidecars()
+    {
+        var ids = await WriteJournalAsync(groups: 150);
+        var last = Directory.GetFiles(_folder, "*.seg").Order().Last();
+        var validLength = new FileInfo(last).Length;
+        await using (var file = new FileStream(last, FileMode.Append))
+        {
+            file.Write([0xE8, 0x03, 0, 0, 0x12, 0x34, 0x56, 0x78, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        }
+
+        await using var store = Open();
+        await store.InitializeAsync();
+        Assert.Equal(SealedSegments().Length, store.SegmentsIndexedFromSidecars);
+        Assert.Equal(validLength, new FileInfo(last).Length);
+        Assert.Equal(ids.Select(e => e.Id), await ReadAllAsync(store));
+        Assert.False(System.IO.File.Exists(last + ".idx"), "the open segment has no sidecar");
+    }
+
+    [Fact]
+    public async Task RetentionDeletesASegmentsSidecarWithIt()
+    {
+        var options = new FileJournalOptions { Path = _folder, SegmentSizeBytes = SegmentSize, RetentionMaxSegments = 2 };
+        await using var store = new FileEventStore(options, TimeProvider.System, NullLogger<FileEventStore>.Instance);
+        await store.InitializeAsync();
+        for (var i = 0; i < 100; i++)
+        {
+            await store.AppendAsync([Append("big", ExpectedVersions.Any, Event(payload: Payload(2000)))]);
+        }
+
+        Assert.True(SealedSegments().Length > 2);
+        store.ReleaseUpTo(store.LastPosition);
+        for (var i = 0; i < 40; i++)
+        {
+            await store.AppendAsync([Append("big", ExpectedVersions.Any, Event(payload: Payload(2000)))]);
+        }
+
+        Assert.InRange(store.SegmentCount, 1, 2);
+        var sidecars = Directory.GetFiles(_folder, "*.idx").Order().ToArray();
+        Assert.Equal(SealedSegments().Select(s => s + ".idx"), sidecars);
+    }
+
+    [Fact]
+    public async Task AReadOnlyOpenWritesNoSidecar()
+    {
+        var ids = await WriteJournalAsync(groups: 150);
+        foreach (var sidecar in Directory.GetFiles(_folder, "*.idx"))
+        {
+            System.IO.File.Delete(sidecar);
+        }
+
+        var before = Directory.GetFiles(_folder).Order().ToArray();
+        await using (var store = FileEventStore.OpenReadOnly(new FileJournalOptions { Path = _folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance))
+        {
+            await store.InitializeAsync();
+            Assert.Equal(ids.Select(e => e.Id), await ReadAllAsync(store));
+        }
+
+        Assert.Equal(before, Directory.GetFiles(_folder).Order().ToArray());
+    }
+
+    private FileEventStore Open(bool verifyOnOpen = false) =>
+        new(new FileJournalOptions { Path = _folder, SegmentSizeBytes = SegmentSize, VerifyOnOpen = verifyOnOpen }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
+
+    private string[] SealedSegments() => Directory.GetFiles(_folder, "*.seg").Order().SkipLast(1).ToArray();
+
+    private static string Payload(int size) => $$"""{"pad":"{{new string('x', size)}}"}""";
+
+    /// <summary>Groups of one to three appends of one to three events over a few streams, sizes varied, two event types.</summary>
+    private async Task<List<(string Stream, Guid Id)>> WriteJournalAsync(int groups)
+    {
+        var random = new Random(7);
+        var written = new List<(string Stream, Guid Id)>();
+        await using var store = Open();
+        await store.InitializeAsync();
+        for (var g = 0; g < groups; g++)
+        {
+            var appends = new List<StreamAppend>();
+            foreach (var stream in Streams.OrderBy(_ => random.Next()).Take(random.Next(1, 4)))
+            {
+                var events = Enumerable.Range(0, random.Next(1, 4))
+                    .Select(_ => Event(type: random.Next(3) == 0 ? "other" : "test_event", payload: Payload(random.Next(10, 1200))))
+                    .ToArray();
+                appends.Add(Append(stream, ExpectedVersions.Any, events));
+                written.AddRange(events.Select(e => (stream, e.EventId)));
+            }
+
+            Assert.Equal(AppendStatus.Committed, (await store.AppendAsync(appends)).Status);
+        }
+
+        return written;
+    }
+
+    /// <summary>Everything the contract suite's read paths see of a store, as lines to compare.</summary>
+    private static async Task<List<string>> DescribeAsync(FileEventStore store)
+    {
+        static string Line(StoredEvent e) => $"{e.Position} {e.StreamId} v{e.Version} {e.EventId} {e.Type} {e.SchemaVersion} {e.Timestamp.ToUnixTimeMilliseconds()} {Encoding.UTF8.GetString(e.Data.Span)}";
+
+        var lines = new List<string> { $"last {store.LastPosition} {await store.GetLastPositionAsync()} segments {store.SegmentCount}" };
+        foreach (var stream in Streams)
+        {
+            lines.Add($"{stream} v{await store.GetStreamVersionAsync(stream)}");
+            lines.AddRange((await store.ReadStreamAsync(stream, 1, 10_000)).Select(Line));
+            lines.AddRange((await store.ReadStreamAsync(stream, 7, 5)).Select(Line));
+            lines.AddRange((await store.ReadStreamBackwardAsync(stream, 4)).Select(Line));
+        }
+
+        foreach (var dataOf in new[] { null, new[] { "other" } })
+        {
+            await using var reader = store.OpenGlobalReader(0, dataOf);
+            while (await reader.ReadNextAsync(7).AsTask().WaitAsync(Wait) is { Count: > 0 } page)
+            {
+                lines.AddRange(page.Select(Line));
+            }
+        }
+
+        return lines;
+    }
+
+    private static async Task<List<Guid>> ReadAllAsync(IEventStore store)
+    {
+        await using var reader = store.OpenGlobalReader(0);
+        var ids = new List<Guid>();
+        while (await reader.ReadNextAsync(1000).AsTask().WaitAsync(Wait) is { Count: > 0 } page)
+        {
+            ids.AddRange(page.Select(e => e.EventId));
+        }
+
+        return ids;
+    }
+
+    private static long DamagedSegmentsGauge(IServiceProvider services)
+    {
+        var factory = services.GetRequiredService<IMeterFactory>();
+        long value = -1;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Scope == factory && instrument.Name == "signalstream_journal_damaged_segments")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<int>((_, measurement, _, _) => value = measurement);
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return value;
+    }
+
+    /// <summary>The sidecar changed by <paramref name="change"/>, its own checksum made to hold again.</summary>
+    private static byte[] Resealed(byte[] sidecar, Action<byte[]> change)
+    {
+        var copy = sidecar.ToArray();
+        change(copy);
+        BinaryPrimitives.WriteUInt32LittleEndian(copy.AsSpan(copy.Length - 4), Crc32C.Compute(copy.AsSpan(0, copy.Length - 4)));
+        return copy;
+    }
+
+    private static byte[] Flipped(byte[] bytes, int at)
+    {
+        var copy = bytes.ToArray();
+        copy[at] ^= 0x01;
+        return copy;
+    }
+}
