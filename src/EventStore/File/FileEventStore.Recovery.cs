@@ -41,12 +41,40 @@ internal sealed partial class FileEventStore
             }
         }
 
-        var files = Directory.GetFiles(_options.Path, "*" + SegmentExtension)
+        var files = ListSegments();
+
+        // Only the newest ids stay in the de-duplication window, and adding the older ones only to evict them again was
+        // most of the cost of an open from sidecars: the last sealed segment's sidecar says where the window starts at
+        // the latest. Should the segments turn out to end before that (a sidecar at odds with its journal), all again.
+        var lastSealedPosition = files.Length >= 2 ? LastPositionBySidecar(files[^2].Path) : 0;
+        _idsFrom = lastSealedPosition - _recentIds.Capacity + 1;
+        IndexSegments(files);
+        if (_nextPosition - 1 < lastSealedPosition)
+        {
+            ForgetIndex();
+            _idsFrom = 0;
+            files = ListSegments();
+            IndexSegments(files);
+        }
+
+        _idsFrom = 0;
+        if (_segments.Count == 0 && !_readOnly)
+        {
+            CreateSegment(files.Length == 0 ? 1 : files[^1].Index + 1);
+        }
+
+        Log.JournalOpened(_logger, _options.Path, _segments.Count, _nextPosition - 1, _streams.Count, _readOnly);
+    }
+
+    private (string Path, long Index)[] ListSegments() =>
+        Directory.GetFiles(_options.Path, "*" + SegmentExtension)
             .Select(path => (Path: path, Index: ParseSegmentIndex(path)))
             .Where(f => f.Index > 0)
             .OrderBy(f => f.Index)
             .ToArray();
 
+    private void IndexSegments((string Path, long Index)[] files)
+    {
         for (var i = 0; i < files.Length; i++)
         {
             var (path, index) = files[i];
@@ -129,13 +157,6 @@ internal sealed partial class FileEventStore
                 handle?.Dispose();
             }
         }
-
-        if (_segments.Count == 0 && !_readOnly)
-        {
-            CreateSegment(files.Length == 0 ? 1 : files[^1].Index + 1);
-        }
-
-        Log.JournalOpened(_logger, _options.Path, _segments.Count, _nextPosition - 1, _streams.Count, _readOnly);
     }
 
     /// <summary>The segment's handle, or null when a read-only store finds it gone.</summary>
@@ -351,7 +372,11 @@ internal sealed partial class FileEventStore
         stream.Positions.Add(entry.Position);
         segment.Offsets.Add((int)fileOffset);
         segment.Sidecar?.Add(entry, (int)fileOffset);
-        _recentIds.Add(entry.Position, entry.EventId);
+        if (entry.Position >= _idsFrom)
+        {
+            _recentIds.Add(entry.Position, entry.EventId);
+        }
+
         if (segment.FirstPosition == 0)
         {
             segment.FirstPosition = entry.Position;

@@ -80,7 +80,11 @@ internal sealed partial class FileEventStore
         {
             states[sidecar.StreamOrdinals[i]].Positions.Add(position);
             segment.Offsets.Add(offsets[i]);
-            _recentIds.Add(position, sidecar.EventIds[i]);
+            if (position >= _idsFrom)
+            {
+                _recentIds.Add(position, sidecar.EventIds[i]);
+            }
+
             position++;
         }
 
@@ -100,6 +104,22 @@ internal sealed partial class FileEventStore
         segment.ExpectedCrc = sidecar.SegmentCrc;
         _nextPosition = position;
         return true;
+    }
+
+    /// <summary>The last position of a sealed segment as its sidecar records it (0: no usable sidecar).</summary>
+    private static long LastPositionBySidecar(string segmentPath)
+    {
+        try
+        {
+            return SegmentIndexFile.TryParse(System.IO.File.ReadAllBytes(SegmentIndexFile.PathOf(segmentPath)), out var sidecar, out _)
+                && sidecar!.SegmentLength == new FileInfo(segmentPath).Length
+                ? sidecar.FirstPosition + sidecar.Offsets.Length - 1
+                : 0;
+        }
+        catch (FileNotFoundException)
+        {
+            return 0;
+        }
     }
 
     /// <summary>Applies the checkpoint record of the first segment kept (the streams its older events left).</summary>

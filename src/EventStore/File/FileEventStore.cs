@@ -50,6 +50,9 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
     private long _firstPosition = 1;
     private long _nextPosition = 1;
     private long _releasedUpTo;
+
+    // During recovery: ids of positions below this are not added to _recentIds (newer ones would evict them before the open ends).
+    private long _idsFrom;
     private JournalLock? _owner;
     private bool _initialized;
     private bool _disposed;
@@ -149,10 +152,7 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
             {
                 // Not opened: give back the files and the folder, and forget what was indexed, so the error can be fixed
                 // and the open retried.
-                CloseSegments();
-                _streams.Clear();
-                _recentIds.Clear();
-                _firstPosition = _nextPosition = 1;
+                ForgetIndex();
                 _owner?.Dispose();
                 _owner = null;
                 throw;
@@ -203,6 +203,15 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
         {
             _appendGate.Release();
         }
+    }
+
+    private void ForgetIndex()
+    {
+        CloseSegments();
+        _streams.Clear();
+        _recentIds.Clear();
+        _firstPosition = _nextPosition = 1;
+        SegmentsIndexedFromSidecars = 0;
     }
 
     private void CloseSegments()

@@ -51,6 +51,41 @@ public sealed class FileJournalSidecarTests : IDisposable
         Assert.Equal(AppendStatus.Committed, (await reopened.AppendAsync([Append("s-1", version, Event())])).Status);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task TheDeduplicationWindowAfterAReopenHoldsExactlyTheNewestIds(bool verifyOnOpen)
+    {
+        const int Window = 100;
+        var ids = await WriteJournalAsync(groups: 150);
+        await using (var writer = Open())
+        {
+            // One event too large for the segment's room: the last segment holds only it, so the window reaches back
+            // across the sealed ones (whose sidecars supply its ids).
+            await writer.InitializeAsync();
+            var big = Event(payload: Payload(60_000));
+            await writer.AppendAsync([Append("s-0", ExpectedVersions.Any, big)]);
+            ids.Add(("s-0", big.EventId));
+            Assert.Equal(1, writer.LastPosition - (await writer.ReadStreamBackwardAsync("s-0", 2))[1].Position);
+        }
+
+        Assert.True(SealedSegments().Length >= 3, "the test needs several sealed segments");
+        var options = new FileJournalOptions { Path = _folder, SegmentSizeBytes = SegmentSize, DeduplicationWindowEvents = Window, VerifyOnOpen = verifyOnOpen };
+        await using var store = new FileEventStore(options, TimeProvider.System, NullLogger<FileEventStore>.Instance);
+        await store.InitializeAsync();
+        Assert.Equal(verifyOnOpen ? 0 : SealedSegments().Length, store.SegmentsIndexedFromSidecars);
+
+        foreach (var (stream, id) in ids.TakeLast(Window))
+        {
+            var again = new EventData(id, "test_event", 1, "{}"u8.ToArray(), DateTimeOffset.UtcNow);
+            Assert.Equal(0, (await store.AppendAsync([Append(stream, ExpectedVersions.Any, again)])).Appended);
+        }
+
+        var (outsideStream, outside) = ids[^(Window + 1)];
+        var older = new EventData(outside, "test_event", 1, "{}"u8.ToArray(), DateTimeOffset.UtcNow);
+        Assert.Equal(1, (await store.AppendAsync([Append(outsideStream, ExpectedVersions.Any, older)])).Appended);
+    }
+
     [Fact]
     public async Task ADamagedSealedSegmentWithAValidSidecarOpensAndTheVerificationAfterReportsIt()
     {
