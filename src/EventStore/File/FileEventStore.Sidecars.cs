@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using Microsoft.Win32.SafeHandles;
 using SignalStream.EventStore.File.Internal;
@@ -173,15 +172,20 @@ internal sealed partial class FileEventStore
         }
 
         segment.Sidecar = null;
-        var buffer = new ArrayBufferWriter<byte>(64 * 1024);
-        builder.Encode(buffer, _nextPosition);
         var path = SegmentIndexFile.PathOf(segment.Path);
         var partial = path + PartialSuffix;
         try
         {
             using (var handle = _files.Create(partial))
             {
-                _files.Write(handle, buffer.WrittenSpan, 0);
+                long written = 0;
+                builder.WriteTo(
+                    bytes =>
+                    {
+                        _files.Write(handle, bytes, written);
+                        written += bytes.Length;
+                    },
+                    _nextPosition);
                 _files.Flush(handle);
             }
 

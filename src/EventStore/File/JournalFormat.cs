@@ -51,10 +51,9 @@ internal static class JournalFormat
         writer.Advance(8);
     }
 
-    /// <summary>Writes <paramref name="value"/> in 1 to 5 bytes, 7 bits each, low first (LEB128): small values stay small.</summary>
-    public static void WriteVarUInt32(ArrayBufferWriter<byte> writer, uint value)
+    /// <summary>Writes <paramref name="value"/> in 1 to 5 bytes, 7 bits each, low first (LEB128): small values stay small. Returns the bytes written.</summary>
+    public static int WriteVarUInt32(Span<byte> span, uint value)
     {
-        var span = writer.GetSpan(5);
         var n = 0;
         while (value >= 0x80)
         {
@@ -63,7 +62,7 @@ internal static class JournalFormat
         }
 
         span[n++] = (byte)value;
-        writer.Advance(n);
+        return n;
     }
 
     public static bool TryReadVarUInt32(ReadOnlySpan<byte> span, ref int offset, out uint value)

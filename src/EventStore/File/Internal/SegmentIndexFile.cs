@@ -13,7 +13,7 @@ namespace SignalStream.EventStore.File.Internal;
 /// i64 checkpoint next position (the segment's first position), i64 newest event timestamp (ms)
 /// i32 stream count, i32 entry count, i32 entry bytes
 /// per stream (first appearance order): string id, string type, i64 timestamp of its first event here, i64 its last version here
-/// per entry (position order): varuint offset - previous offset, varuint stream ordinal, 16-byte event id
+/// per entry (position order): varuint (LEB128) offset - previous offset, varuint stream ordinal, 16-byte event id
 /// u32 crc32c of everything before it
 /// </code>
 /// Positions are not stored (contiguous from the checkpoint's), nor versions per entry (a stream's grow by one per
@@ -65,33 +65,8 @@ internal sealed class SegmentIndexFile
 
     public static string PathOf(string segmentPath) => segmentPath + Suffix;
 
-    /// <summary>Encodes a sidecar; <paramref name="entries"/> holds the per-entry part as <see cref="Builder"/> wrote it.</summary>
-    public static void Write(
-        ArrayBufferWriter<byte> writer, long segmentLength, uint segmentCrc, long checkpointHeader, long firstPosition, long lastTimestampMs,
-        IReadOnlyList<StreamInfo> streams, int entryCount, ReadOnlySpan<byte> entries)
-    {
-        writer.ResetWrittenCount();
-        JournalFormat.WriteInt32(writer, Magic);
-        JournalFormat.WriteInt32(writer, FormatVersion);
-        JournalFormat.WriteInt64(writer, segmentLength);
-        JournalFormat.WriteInt32(writer, (int)segmentCrc);
-        JournalFormat.WriteInt64(writer, checkpointHeader);
-        JournalFormat.WriteInt64(writer, firstPosition);
-        JournalFormat.WriteInt64(writer, lastTimestampMs);
-        JournalFormat.WriteInt32(writer, streams.Count);
-        JournalFormat.WriteInt32(writer, entryCount);
-        JournalFormat.WriteInt32(writer, entries.Length);
-        foreach (var stream in streams)
-        {
-            JournalFormat.WriteString(writer, stream.Id);
-            JournalFormat.WriteString(writer, stream.Type);
-            JournalFormat.WriteInt64(writer, stream.CreatedMs);
-            JournalFormat.WriteInt64(writer, stream.LastVersion);
-        }
-
-        writer.Write(entries);
-        JournalFormat.WriteInt32(writer, (int)Crc32C.Compute(writer.WrittenSpan));
-    }
+    /// <summary>A sink for a sidecar's bytes, in order.</summary>
+    public delegate void SpanWriter(ReadOnlySpan<byte> bytes);
 
     /// <summary>Decodes a sidecar; false with the reason (for the log) when it cannot be used.</summary>
     public static bool TryParse(ReadOnlySpan<byte> bytes, out SegmentIndexFile? index, out string problem)
@@ -222,9 +197,16 @@ internal sealed class SegmentIndexFile
     /// </summary>
     internal sealed class Builder
     {
-        private readonly ArrayBufferWriter<byte> _entries = new(64 * 1024);
+        // Entries go into fixed chunks rather than one doubling array: an append pays for them once (~20 B an event),
+        // not again for every copy a growing array makes.
+        private const int ChunkSize = 64 * 1024;
+        private const int MaxEntrySize = 5 + 5 + 16;
+
+        private readonly List<byte[]> _chunks = [];
         private readonly Dictionary<string, int> _ordinals = new(StringComparer.Ordinal);
         private readonly List<StreamInfo> _streams = [];
+        private int _chunkUsed = ChunkSize;
+        private int _entryBytes;
         private int _lastOffset;
         private int _count;
         private uint _crc;
@@ -264,17 +246,68 @@ internal sealed class SegmentIndexFile
                 _firstPosition = entry.Position;
             }
 
-            JournalFormat.WriteVarUInt32(_entries, (uint)(offset - _lastOffset));
-            JournalFormat.WriteVarUInt32(_entries, (uint)ordinal);
-            entry.EventId.TryWriteBytes(_entries.GetSpan(16));
-            _entries.Advance(16);
+            Span<byte> encoded = stackalloc byte[MaxEntrySize];
+            var n = JournalFormat.WriteVarUInt32(encoded, (uint)(offset - _lastOffset));
+            n += JournalFormat.WriteVarUInt32(encoded[n..], (uint)ordinal);
+            entry.EventId.TryWriteBytes(encoded[n..]);
+            Append(encoded[..(n + 16)]);
             _lastOffset = offset;
             _lastTimestampMs = Math.Max(_lastTimestampMs, entry.TimestampMs);
             _count++;
         }
 
-        /// <summary>The sidecar of the segment as it stands; <paramref name="checkpointNextPosition"/> for a segment without events.</summary>
-        public void Encode(ArrayBufferWriter<byte> writer, long checkpointNextPosition) =>
-            Write(writer, _bytes, _crc, _checkpointHeader, _count == 0 ? checkpointNextPosition : _firstPosition, _lastTimestampMs, _streams, _count, _entries.WrittenSpan);
+        /// <summary>Writes the sidecar of the segment as it stands; <paramref name="checkpointNextPosition"/> for a segment without events.</summary>
+        public void WriteTo(SpanWriter write, long checkpointNextPosition)
+        {
+            var head = new ArrayBufferWriter<byte>(HeaderSize + (_streams.Count * 48));
+            JournalFormat.WriteInt32(head, Magic);
+            JournalFormat.WriteInt32(head, FormatVersion);
+            JournalFormat.WriteInt64(head, _bytes);
+            JournalFormat.WriteInt32(head, (int)_crc);
+            JournalFormat.WriteInt64(head, _checkpointHeader);
+            JournalFormat.WriteInt64(head, _count == 0 ? checkpointNextPosition : _firstPosition);
+            JournalFormat.WriteInt64(head, _lastTimestampMs);
+            JournalFormat.WriteInt32(head, _streams.Count);
+            JournalFormat.WriteInt32(head, _count);
+            JournalFormat.WriteInt32(head, _entryBytes);
+            foreach (var stream in _streams)
+            {
+                JournalFormat.WriteString(head, stream.Id);
+                JournalFormat.WriteString(head, stream.Type);
+                JournalFormat.WriteInt64(head, stream.CreatedMs);
+                JournalFormat.WriteInt64(head, stream.LastVersion);
+            }
+
+            write(head.WrittenSpan);
+            var crc = Crc32C.Compute(head.WrittenSpan);
+            for (var c = 0; c < _chunks.Count; c++)
+            {
+                var chunk = _chunks[c].AsSpan(0, c == _chunks.Count - 1 ? _chunkUsed : ChunkSize);
+                write(chunk);
+                crc = Crc32C.Extend(crc, chunk);
+            }
+
+            Span<byte> trailer = stackalloc byte[4];
+            BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc);
+            write(trailer);
+        }
+
+        private void Append(ReadOnlySpan<byte> bytes)
+        {
+            while (bytes.Length > 0)
+            {
+                if (_chunkUsed == ChunkSize)
+                {
+                    _chunks.Add(new byte[ChunkSize]);
+                    _chunkUsed = 0;
+                }
+
+                var n = Math.Min(bytes.Length, ChunkSize - _chunkUsed);
+                bytes[..n].CopyTo(_chunks[^1].AsSpan(_chunkUsed));
+                _chunkUsed += n;
+                _entryBytes += n;
+                bytes = bytes[n..];
+            }
+        }
     }
 }
