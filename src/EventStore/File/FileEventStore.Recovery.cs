@@ -128,7 +128,15 @@ internal sealed partial class FileEventStore
                 if (!isLast && hasCheckpoint)
                 {
                     segment.Offsets.TrimExcess(); // closed: it grows no more
-                    WriteSidecar(segment);
+
+                    // Scanned for want of a usable sidecar, or by VerifyOnOpen, which has not looked at it: then only a
+                    // missing one is written (rewriting them all would write ~20 B per event of the journal at every open).
+                    if (!_options.VerifyOnOpen || !System.IO.File.Exists(SegmentIndexFile.PathOf(path)))
+                    {
+                        WriteSidecar(segment);
+                    }
+
+                    segment.Sidecar = null;
                 }
 
                 if (hasCheckpoint)

@@ -176,6 +176,24 @@ public sealed class FileJournalSidecarTests : IDisposable
     }
 
     [Fact]
+    public async Task AnOpenWithVerifyOnOpenWritesOnlyTheMissingSidecars()
+    {
+        await WriteJournalAsync(groups: 150);
+        var sealedSegments = SealedSegments();
+        var missing = sealedSegments[0] + ".idx";
+        var good = await System.IO.File.ReadAllBytesAsync(missing);
+        System.IO.File.Delete(missing);
+        var kept = sealedSegments[1] + ".idx";
+        var written = System.IO.File.GetLastWriteTimeUtc(kept);
+        System.IO.File.SetLastWriteTimeUtc(kept, written.AddHours(-1));
+
+        await using var store = Open(verifyOnOpen: true);
+        await store.InitializeAsync();
+        Assert.Equal(good, await System.IO.File.ReadAllBytesAsync(missing));
+        Assert.Equal(written.AddHours(-1), System.IO.File.GetLastWriteTimeUtc(kept));
+    }
+
+    [Fact]
     public async Task ALeftoverTemporarySidecarAndASidecarWithoutItsSegmentAreRemovedAtOpen()
     {
         await WriteJournalAsync(groups: 150);
