@@ -58,6 +58,18 @@ internal sealed partial class FileEventStore
         _verification = Task.Run(() => VerifyAsync(pending, _verificationStop.Token));
     }
 
+    /// <summary>A segment retention deleted is no longer damage to report.</summary>
+    private void ForgetDamage(string path)
+    {
+        lock (_damagedLock)
+        {
+            if (_damaged.Any(d => d.Path == path))
+            {
+                _damaged = [.. _damaged.Where(d => d.Path != path)];
+            }
+        }
+    }
+
     private async Task StopVerificationAsync()
     {
         await _verificationStop.CancelAsync().ConfigureAwait(false);
@@ -127,7 +139,7 @@ internal sealed partial class FileEventStore
                     segment.DamagedFrom = 0;
                 }
 
-                if (problem is not null)
+                if (problem is not null && System.IO.File.Exists(segment.Path))
                 {
                     lock (_damagedLock)
                     {

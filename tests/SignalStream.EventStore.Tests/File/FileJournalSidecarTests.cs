@@ -130,6 +130,31 @@ public sealed class FileJournalSidecarTests : IDisposable
         Assert.Contains($"'{first}' is corrupt at byte ", refused.Message);
     }
 
+    [Fact]
+    public async Task ADamagedSegmentThatRetentionDeletesIsNoLongerReported()
+    {
+        await WriteJournalAsync(groups: 150);
+        var first = SealedSegments()[0];
+        var bytes = await System.IO.File.ReadAllBytesAsync(first);
+        bytes[Array.LastIndexOf(bytes, (byte)'x', bytes.Length * 3 / 4)] ^= 0x01;
+        await System.IO.File.WriteAllBytesAsync(first, bytes);
+
+        var options = new FileJournalOptions { Path = _folder, SegmentSizeBytes = SegmentSize, RetentionMaxSegments = 2 };
+        await using var store = new FileEventStore(options, TimeProvider.System, NullLogger<FileEventStore>.Instance);
+        await store.InitializeAsync();
+        await store.Verification.WaitAsync(Wait);
+        Assert.Equal(first, Assert.Single(store.DamagedSegments).Path);
+
+        store.ReleaseUpTo(store.LastPosition);
+        for (var i = 0; i < 40 && System.IO.File.Exists(first); i++)
+        {
+            await store.AppendAsync([Append("big", ExpectedVersions.Any, Event(payload: Payload(2000)))]);
+        }
+
+        Assert.False(System.IO.File.Exists(first));
+        Assert.Empty(store.DamagedSegments);
+    }
+
     [Theory]
     [InlineData("missing")]
     [InlineData("truncated")]
