@@ -219,6 +219,31 @@ public sealed class FileJournalSidecarTests : IDisposable
     }
 
     [Fact]
+    public async Task ASidecarThatCannotBeWrittenLosesNoEventAndItsSegmentIsScannedAtTheNextOpen()
+    {
+        var ids = new List<Guid>();
+        var options = new FileJournalOptions { Path = _folder, SegmentSizeBytes = SegmentSize };
+        await using (var store = new FileEventStore(options, TimeProvider.System, NullLogger<FileEventStore>.Instance, new NoRoomForSidecars(), readOnly: false))
+        {
+            await store.InitializeAsync();
+            for (var i = 0; i < 100; i++)
+            {
+                var e = Event(payload: Payload(2000));
+                Assert.Equal(1, (await store.AppendAsync([Append("big", ExpectedVersions.Any, e)])).Appended);
+                ids.Add(e.EventId);
+            }
+        }
+
+        Assert.True(SealedSegments().Length >= 2);
+        Assert.Empty(Directory.GetFiles(_folder, "*.idx*"));
+        await using var reopened = Open();
+        await reopened.InitializeAsync();
+        Assert.Equal(0, reopened.SegmentsIndexedFromSidecars);
+        Assert.Equal(ids, await ReadAllAsync(reopened));
+        Assert.Equal(SealedSegments().Select(s => s + ".idx"), Directory.GetFiles(_folder, "*.idx").Order());
+    }
+
+    [Fact]
     public async Task ALeftoverTemporarySidecarAndASidecarWithoutItsSegmentAreRemovedAtOpen()
     {
         await WriteJournalAsync(groups: 150);
@@ -381,6 +406,34 @@ public sealed class FileJournalSidecarTests : IDisposable
         listener.Start();
         listener.RecordObservableInstruments();
         return value;
+    }
+
+    /// <summary>A disk that fills up halfway through every sidecar (and has room for everything else).</summary>
+    private sealed class NoRoomForSidecars : JournalFiles
+    {
+        private readonly HashSet<Microsoft.Win32.SafeHandles.SafeFileHandle> _sidecars = [];
+
+        public override Microsoft.Win32.SafeHandles.SafeFileHandle Create(string path)
+        {
+            var handle = base.Create(path);
+            if (path.EndsWith(".idx.tmp", StringComparison.Ordinal))
+            {
+                _sidecars.Add(handle);
+            }
+
+            return handle;
+        }
+
+        public override void Write(Microsoft.Win32.SafeHandles.SafeFileHandle handle, ReadOnlySpan<byte> bytes, long offset)
+        {
+            if (_sidecars.Contains(handle))
+            {
+                base.Write(handle, bytes[..(bytes.Length / 2)], offset);
+                throw new IOException("No space left on device (simulated)");
+            }
+
+            base.Write(handle, bytes, offset);
+        }
     }
 
     /// <summary>The sidecar changed by <paramref name="change"/>, its own checksum made to hold again.</summary>
