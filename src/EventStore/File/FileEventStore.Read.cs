@@ -165,8 +165,9 @@ internal sealed partial class FileEventStore
     /// with one read: a page of 2,000 events was 2,000 reads, each under the index lock the appender waits for. A type
     /// the reader only counts keeps no copy of its data.
     /// </summary>
-    private static void ReadRun(Segment segment, long from, long to, HashSet<string>? dataOf, List<StoredEvent> result)
+    private void ReadRun(Segment segment, long from, long to, HashSet<string>? dataOf, List<StoredEvent> result)
     {
+        EnsureVerified(segment);
         var start = segment.Extent(from).Start;
         var length = checked((int)(segment.Extent(to).End - start));
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
@@ -190,6 +191,7 @@ internal sealed partial class FileEventStore
     private StoredEvent ReadAt(long position)
     {
         var segment = SegmentOf(position);
+        EnsureVerified(segment);
         var (start, end) = segment.Extent(position);
         ThrowIfDamaged(segment, start, position);
         var length = (int)(end - start);

@@ -62,6 +62,19 @@ internal sealed partial class FileEventStore
         {
             CreateSegment(files.Length == 0 ? 1 : files[^1].Index + 1);
         }
+        else if (_segments.Count > 0 && !_segments[^1].IsVerified)
+        {
+            // A segment indexed from its sidecar that ends up the open one (the empty file after it was dropped): appends
+            // will grow it past its sealed checksum, so it is compared now, as a scan would have checked it.
+            var open = _segments[^1];
+            EnsureVerified(open);
+            if (open.DamagedFrom != long.MaxValue)
+            {
+                throw new InvalidDataException(
+                    $"Journal segment '{open.Path}' is corrupt at byte {open.DamagedFrom} of {open.Length} and was sealed, so this is not a torn write. " +
+                    "Restore the folder from a backup, or move this segment and the later ones aside to start from the older events.");
+            }
+        }
 
         Log.JournalOpened(_logger, _options.Path, _segments.Count, _nextPosition - 1, _streams.Count, _readOnly);
     }

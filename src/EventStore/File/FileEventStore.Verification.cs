@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using SignalStream.EventStore.Internal;
 
@@ -48,15 +47,14 @@ internal sealed partial class FileEventStore
     /// <summary>Starts checking, off the open's path, the segments indexed from their sidecars (a scanned segment was checked by its scan).</summary>
     private void StartVerification()
     {
-        // Never the open segment: appends change it. (It is indexed from a sidecar only in a journal whose last file was
-        // an empty segment left by a crash before segments were made under a temporary name.)
-        var pending = _segments.Take(_segments.Count - 1).Where(s => s.ExpectedCrc is not null).ToArray();
+        // Never the open segment: appends change it (one indexed from its sidecar was compared by the open).
+        var pending = _segments.Take(_segments.Count - 1).Where(s => !s.IsVerified).ToArray();
+        Volatile.Write(ref _unverified, pending.Length); // what the open compared is not counted (nor, if it was damaged, opened)
         if (pending.Length == 0)
         {
             return;
         }
 
-        _unverified = pending.Length;
         _verification = Task.Run(() => VerifyAsync(pending, _verificationStop.Token));
     }
 
@@ -83,7 +81,7 @@ internal sealed partial class FileEventStore
     {
         var total = pending.Sum(s => s.Length);
         Log.VerificationStarted(_logger, _options.Path, pending.Length, total);
-        var started = Stopwatch.GetTimestamp();
+        var started = _time.GetTimestamp();
         var buffer = ArrayPool<byte>.Shared.Rent(VerifyChunkBytes);
         long done = 0;
         var nextProgress = VerifyProgressEveryBytes;
@@ -91,6 +89,12 @@ internal sealed partial class FileEventStore
         {
             foreach (var segment in pending)
             {
+                if (segment.IsVerified)
+                {
+                    done += segment.Length; // a read needed it first and compared it
+                    continue;
+                }
+
                 string? problem;
                 try
                 {
@@ -116,20 +120,14 @@ internal sealed partial class FileEventStore
                         }
 
                         // Bounded I/O: sleep off whatever is ahead of the budget.
-                        var ahead = TimeSpan.FromSeconds((double)done / VerifyBytesPerSecond) - Stopwatch.GetElapsedTime(started);
+                        var ahead = TimeSpan.FromSeconds((double)done / VerifyBytesPerSecond) - _time.GetElapsedTime(started);
                         if (ahead > TimeSpan.Zero)
                         {
-                            await Task.Delay(ahead, cancellationToken).ConfigureAwait(false);
+                            await Task.Delay(ahead, _time, cancellationToken).ConfigureAwait(false);
                         }
                     }
 
-                    problem = offset != segment.Length ? $"it ends at byte {offset}, it was sealed at {segment.Length}"
-                        : crc != segment.ExpectedCrc ? $"its CRC-32C is {crc:x8}, it was {segment.ExpectedCrc:x8} when sealed"
-                        : null;
-                    if (problem is not null)
-                    {
-                        segment.DamagedFrom = LocateDamage(handle, segment.Path);
-                    }
+                    problem = Judge(segment, handle, offset, crc);
                 }
                 catch (FileNotFoundException)
                 {
@@ -141,21 +139,10 @@ internal sealed partial class FileEventStore
                     segment.DamagedFrom = 0;
                 }
 
-                if (problem is not null && System.IO.File.Exists(segment.Path))
-                {
-                    lock (_damagedLock)
-                    {
-                        _damaged = [.. _damaged, new DamagedSegment(segment.Path, problem, segment.DamagedFrom)];
-                    }
-
-                    Log.SegmentDamaged(_logger, segment.Path, problem, segment.DamagedFrom);
-                }
-
-                segment.ExpectedCrc = null;
-                Interlocked.Decrement(ref _unverified);
+                Report(segment, problem);
             }
 
-            Log.VerificationFinished(_logger, _options.Path, pending.Length, DamagedSegments.Count, Stopwatch.GetElapsedTime(started).TotalSeconds);
+            Log.VerificationFinished(_logger, _options.Path, pending.Length, DamagedSegments.Count, _time.GetElapsedTime(started).TotalSeconds);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -171,6 +158,87 @@ internal sealed partial class FileEventStore
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// Compares a segment indexed from its sidecar before a read serves any of its events, unless the background did
+    /// already: an event of a sealed segment is never served unchecked (caller holds the read lock). The first read
+    /// of each unchecked segment pays for one pass over it (~64 MiB by default); the reads right after a start
+    /// (the projector's catch-up) are the ones that do, while the node is not serving yet.
+    /// </summary>
+    private void EnsureVerified(Segment segment)
+    {
+        if (segment.IsVerified)
+        {
+            return;
+        }
+
+        lock (segment.VerifyLock)
+        {
+            if (segment.IsVerified)
+            {
+                return;
+            }
+
+            var buffer = ArrayPool<byte>.Shared.Rent(VerifyChunkBytes);
+            try
+            {
+                var crc = 0u;
+                long offset = 0;
+                while (offset < segment.Length)
+                {
+                    var n = RandomAccess.Read(segment.Handle, buffer.AsSpan(0, (int)Math.Min(VerifyChunkBytes, segment.Length - offset)), offset);
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    crc = Crc32C.Extend(crc, buffer.AsSpan(0, n));
+                    offset += n;
+                }
+
+                Report(segment, Judge(segment, segment.Handle, offset, crc));
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    /// <summary>What is wrong with a sealed segment read through to <paramref name="length"/> with checksum <paramref name="crc"/>, or null; on damage, where it starts.</summary>
+    private static string? Judge(Segment segment, Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length, uint crc)
+    {
+        var problem = length != segment.Length ? $"it ends at byte {length}, it was sealed at {segment.Length}"
+            : crc != segment.ExpectedCrc ? $"its CRC-32C is {crc:x8}, it was {segment.ExpectedCrc:x8} when sealed"
+            : null;
+        if (problem is not null)
+        {
+            segment.DamagedFrom = LocateDamage(handle, segment.Path);
+        }
+
+        return problem;
+    }
+
+    /// <summary>Records a segment's comparison once, whoever finished it first: the damage (log, gauge, health) and one segment fewer to verify.</summary>
+    private void Report(Segment segment, string? problem)
+    {
+        if (!segment.MarkVerified())
+        {
+            return;
+        }
+
+        if (problem is not null && System.IO.File.Exists(segment.Path))
+        {
+            lock (_damagedLock)
+            {
+                _damaged = [.. _damaged, new DamagedSegment(segment.Path, problem, segment.DamagedFrom)];
+            }
+
+            Log.SegmentDamaged(_logger, segment.Path, problem, segment.DamagedFrom);
+        }
+
+        Interlocked.Decrement(ref _unverified);
     }
 
     /// <summary>Where the first record failing its checksum starts (0 when every record holds: the segment as a whole is not the one sealed).</summary>

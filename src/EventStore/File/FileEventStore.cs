@@ -261,8 +261,19 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
 
         public long LastTimestampMs { get; set; }
 
-        /// <summary>The whole segment's CRC-32C its sidecar recorded, while the verification after open has not yet compared it.</summary>
+        /// <summary>The whole segment's CRC-32C its sidecar recorded (null: the segment was scanned at open, which checked it).</summary>
         public uint? ExpectedCrc { get; set; }
+
+        /// <summary>Whether the segment's bytes are known to be the ones sealed: scanned at open, or compared with <see cref="ExpectedCrc"/> since.</summary>
+        public bool IsVerified => ExpectedCrc is null || Volatile.Read(ref _verified) != 0;
+
+        /// <summary>Held by a read that compares the checksum itself, so two reads of one segment compare it once.</summary>
+        public Lock VerifyLock { get; } = new();
+
+        /// <summary>Records the comparison; true for the first caller only (the read path and the background may both finish one).</summary>
+        public bool MarkVerified() => Interlocked.Exchange(ref _verified, 1) == 0;
+
+        private int _verified;
 
         /// <summary>The sidecar being collected while the segment is open (null once sealed, and in a read-only store).</summary>
         public SegmentIndexFile.Builder? Sidecar { get; set; }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using SignalStream.Engine.Inference;
 using SignalStream.Engine.Inference.Internal;
+using SignalStream.Testing;
 
 namespace SignalStream.Engine.Tests.Inference;
 

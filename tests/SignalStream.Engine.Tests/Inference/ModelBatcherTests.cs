@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.Engine.Inference.Internal;
 using SignalStream.Engine.Inference.Onnx;
+using SignalStream.Testing;
 
 namespace SignalStream.Engine.Tests.Inference;
 

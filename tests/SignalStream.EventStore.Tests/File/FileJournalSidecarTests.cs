@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.EventStore.File;
 using SignalStream.EventStore.File.Internal;
 using SignalStream.EventStore.Internal;
+using SignalStream.Testing;
 using static SignalStream.EventStore.Tests.TestEvents;
 
 namespace SignalStream.EventStore.Tests.File;
@@ -128,6 +129,78 @@ public sealed class FileJournalSidecarTests : IDisposable
         await using var verifying = Open(verifyOnOpen: true);
         var refused = await Assert.ThrowsAsync<InvalidDataException>(() => verifying.InitializeAsync().AsTask());
         Assert.Contains($"'{first}' is corrupt at byte ", refused.Message);
+    }
+
+    [Fact]
+    public async Task AnEventOfASealedSegmentIsNotServedBeforeItsSegmentIsComparedWithItsChecksum()
+    {
+        await WriteJournalAsync(groups: 150);
+        var first = SealedSegments()[0];
+        var bytes = await System.IO.File.ReadAllBytesAsync(first);
+        var damagedAt = Array.LastIndexOf(bytes, (byte)'x', bytes.Length * 3 / 4); // inside an event's padding:
+        bytes[damagedAt] = (byte)'y';                                              // the entry still parses
+        await System.IO.File.WriteAllBytesAsync(first, bytes);
+
+        // The background verification sleeps on this clock after its first chunk, before it compares anything.
+        var time = new ManualTimeProvider();
+        await using var store = Open(time: time);
+        await store.InitializeAsync();
+        Assert.Equal(SealedSegments().Length, store.SegmentsIndexedFromSidecars);
+        Assert.Empty(store.DamagedSegments);
+
+        // The first read that reaches the segment compares it; the damaged entry is refused, not served as 'y'.
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => ReadAllAsync(store));
+        var damaged = Assert.Single(store.DamagedSegments);
+        Assert.Equal(first, damaged.Path);
+        Assert.Contains($"'{first}' is damaged from byte {damaged.From}", error.Message);
+        Assert.NotEmpty(await store.ReadStreamBackwardAsync("s-0", 3)); // the newest events, in segments that hold
+
+        // The background then finds the segment compared and reports nothing twice.
+        await Poll.UntilAsync(
+            () =>
+            {
+                time.Advance(TimeSpan.FromSeconds(1));
+                return store.Verification.IsCompleted;
+            },
+            Wait,
+            "the background verification to finish");
+        Assert.Equal(first, Assert.Single(store.DamagedSegments).Path);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ASealedSegmentThatBecomesTheOpenOneIsComparedAtOpenNotReadAsDamagedOnceAppendedTo(bool damaged)
+    {
+        // A crash between creating a segment and writing its checkpoint (journals from before segments were made under
+        // a temporary name) leaves an empty last file: it is dropped, and the sealed segment before it takes the appends.
+        await WriteJournalAsync(groups: 150);
+        var last = Directory.GetFiles(_folder, "*.seg").Order().Last();
+        System.IO.File.Delete(last);
+        await System.IO.File.WriteAllBytesAsync(last, []);
+        var sealedOne = SealedSegments()[^1];
+        Assert.True(System.IO.File.Exists(sealedOne + ".idx"));
+        if (damaged)
+        {
+            var bytes = await System.IO.File.ReadAllBytesAsync(sealedOne);
+            bytes[Array.LastIndexOf(bytes, (byte)'x')] = (byte)'y';
+            await System.IO.File.WriteAllBytesAsync(sealedOne, bytes);
+            await using var refusing = Open();
+            var refused = await Assert.ThrowsAsync<InvalidDataException>(() => refusing.InitializeAsync().AsTask());
+            Assert.Contains($"'{sealedOne}' is corrupt at byte ", refused.Message);
+            return;
+        }
+
+        await using var store = Open();
+        await store.InitializeAsync();
+        var stored = store.LastPosition;
+        var added = Event(type: "test_event", payload: Payload(100)); // appended before anything is read
+        Assert.Equal(AppendStatus.Committed, (await store.AppendAsync([Append("s-0", ExpectedVersions.Any, added)])).Status);
+        var read = await ReadAllAsync(store);
+        Assert.Equal(stored + 1, read.Count);
+        Assert.Equal(added.EventId, read[^1]);
+        await store.Verification.WaitAsync(Wait);
+        Assert.Empty(store.DamagedSegments);
     }
 
     [Fact]
@@ -320,8 +393,8 @@ public sealed class FileJournalSidecarTests : IDisposable
         Assert.Equal(before, Directory.GetFiles(_folder).Order().ToArray());
     }
 
-    private FileEventStore Open(bool verifyOnOpen = false) =>
-        new(new FileJournalOptions { Path = _folder, SegmentSizeBytes = SegmentSize, VerifyOnOpen = verifyOnOpen }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
+    private FileEventStore Open(bool verifyOnOpen = false, TimeProvider? time = null) =>
+        new(new FileJournalOptions { Path = _folder, SegmentSizeBytes = SegmentSize, VerifyOnOpen = verifyOnOpen }, time ?? TimeProvider.System, NullLogger<FileEventStore>.Instance);
 
     private string[] SealedSegments() => Directory.GetFiles(_folder, "*.seg").Order().SkipLast(1).ToArray();
 
