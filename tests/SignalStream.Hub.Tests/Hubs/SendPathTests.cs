@@ -35,9 +35,15 @@ public sealed class SendPathTests
         Assert.Equal(Enumerable.Range(1, count).Select(i => (long)i), received.Select(s => s.GetProperty("seq").GetInt64()));
 
         // Calls made between deliveries are still answered: SignalR's own writes share the socket with the fan-out's.
+        // The signal published while unsubscribed comes once, in the answer or live: its symbol's loop may not have
+        // taken it yet when the Subscribe joins (then it is delivered live to the new subscription). Either way once,
+        // and before the next one.
         await client.InvokeAsync("Unsubscribe", "ETHUSDT");
         await node.PublishAsync(TestSignals.Signal("ETHUSDT", count + 1));
         var again = await client.InvokeAsync("Subscribe", new { symbol = "ETHUSDT", afterSeq = count });
-        Assert.Equal(count + 1, Assert.Single(again.GetProperty("signals").EnumerateArray()).GetProperty("seq").GetInt64());
+        var seqs = again.GetProperty("signals").EnumerateArray().Select(s => s.GetProperty("seq").GetInt64()).ToList();
+        await node.PublishAsync(TestSignals.Signal("ETHUSDT", count + 2));
+        seqs.AddRange((await client.NextEventsAsync(HubNames.SignalEvent, 2 - seqs.Count)).Select(s => s.GetProperty("seq").GetInt64()));
+        Assert.Equal([count + 1L, count + 2L], seqs);
     }
 }
