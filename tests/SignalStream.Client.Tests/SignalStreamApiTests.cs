@@ -24,6 +24,25 @@ public sealed class SignalStreamApiTests
     }
 
     [Fact]
+    public async Task SignalAndOutcomePagesAreAskedForAfterTheirSeqsAndReadAsContracts()
+    {
+        using var handler = new RecordingHandler(HttpStatusCode.OK, "[]");
+        using var http = new HttpClient(handler) { BaseAddress = new Uri("http://host:5080/signalstream/") };
+        var api = new SignalStreamApi(http);
+
+        Assert.Empty(await api.GetSignalsAsync("ETHUSDT", afterSeq: 7, limit: 2).WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Empty(await api.GetOutcomesAsync("BTCUSDT", afterOutcomeSeq: 3).WaitAsync(TimeSpan.FromSeconds(10)));
+
+        Assert.Equal(
+            ["http://host:5080/signalstream/api/signals?symbol=ETHUSDT&afterSeq=7&limit=2", "http://host:5080/signalstream/api/outcomes?symbol=BTCUSDT&afterOutcomeSeq=3&limit=100"],
+            handler.Requests.Select(r => r.Uri));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => api.GetSignalsAsync("BTCUSDT", afterSeq: -1));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => api.GetOutcomesAsync("BTCUSDT", limit: 0));
+        await Assert.ThrowsAsync<ArgumentException>(() => api.GetOutcomesAsync(""));
+        Assert.Equal(2, handler.Requests.Count);
+    }
+
+    [Fact]
     public async Task AnErrorAnswerThrowsWithTheStatusAndTheProblemsDetail()
     {
         using var handler = new RecordingHandler(HttpStatusCode.BadRequest,

@@ -11,8 +11,9 @@ public sealed record OutcomeGap(string Symbol, long AfterOutcomeSeq, long Latest
 /// Some outcomes of a symbol with <c>AfterOutcomeSeq &lt; outcomeSeq ≤ LatestOutcomeSeq</c> were resolved while the client
 /// was away and will never reach <see cref="SignalHandlers.OnResolved"/>; the ones the server did return were delivered,
 /// in order, and live outcomes follow from <c>LatestOutcomeSeq + 1</c>. Which ones are missing the client cannot tell (the
-/// server returns outcomes filtered, so their outcomeSeqs have holes anyway): treat every signal you hold as open that
-/// was issued before the reconnect as possibly resolved.
+/// server returns outcomes filtered, so their outcomeSeqs have holes anyway): read them with
+/// <see cref="SignalStreamApi.GetOutcomesAsync"/> after <c>AfterOutcomeSeq</c>, or treat every signal you hold as open
+/// that was issued before the reconnect as possibly resolved.
 /// </summary>
 public sealed class OutcomeGapException(OutcomeGap gap)
     : Exception($"{gap.Symbol}: outcomes after outcomeSeq {gap.AfterOutcomeSeq} up to {gap.LatestOutcomeSeq} were missed and not all " +

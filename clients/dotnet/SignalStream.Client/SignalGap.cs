@@ -7,7 +7,10 @@ namespace SignalStream.Client;
 /// <param name="Reason">Why, as the server or the client put it.</param>
 public sealed record SignalGap(string Symbol, long From, long To, string Reason);
 
-/// <summary>Missed signals the server could not return (beyond its recovery bound, or its store was reset).</summary>
+/// <summary>
+/// Missed signals the server could not return (beyond its recovery bound, or its store was reset); those still stored
+/// are a page of <see cref="SignalStreamApi.GetSignalsAsync"/> after <c>From - 1</c> away.
+/// </summary>
 public sealed class SignalGapException(SignalGap gap)
     : Exception($"{gap.Symbol}: signals {gap.From}..{gap.To} were missed and could not be recovered: {gap.Reason}")
 {

@@ -34,6 +34,25 @@ public sealed class SignalStreamApi
     }
 
     /// <summary>
+    /// A symbol's stored signals with <c>seq &gt; <paramref name="afterSeq"/></c>, oldest first, at most
+    /// <paramref name="limit"/>: the ones a resume could not return (a <see cref="SignalGapException"/>, or a client that
+    /// was away longer than the server's resume limit). Page on with the last one's <see cref="Signal.Seq"/> until a
+    /// page is shorter than <paramref name="limit"/>.
+    /// </summary>
+    /// <exception cref="SignalStreamApiException">The server answered an error (its problem detail is the message).</exception>
+    public async Task<IReadOnlyList<Signal>> GetSignalsAsync(string symbol, long afterSeq = 0, int limit = 100, CancellationToken cancellationToken = default) =>
+        await GetAsync(PagePath("signals", symbol, null, "afterSeq", afterSeq, limit), ContractsJsonContext.Default.IReadOnlyListSignal, cancellationToken).ConfigureAwait(false) ?? [];
+
+    /// <summary>
+    /// A symbol's stored outcomes with <c>outcomeSeq &gt; <paramref name="afterOutcomeSeq"/></c>, oldest first, at most
+    /// <paramref name="limit"/>: the ones an <see cref="OutcomeGapException"/> says were not recovered. Page on with the
+    /// last one's <see cref="SignalOutcome.OutcomeSeq"/> until a page is shorter than <paramref name="limit"/>.
+    /// </summary>
+    /// <exception cref="SignalStreamApiException">The server answered an error (its problem detail is the message).</exception>
+    public async Task<IReadOnlyList<SignalOutcome>> GetOutcomesAsync(string symbol, long afterOutcomeSeq = 0, int limit = 100, CancellationToken cancellationToken = default) =>
+        await GetAsync(PagePath("outcomes", symbol, null, "afterOutcomeSeq", afterOutcomeSeq, limit), ContractsJsonContext.Default.IReadOnlyListSignalOutcome, cancellationToken).ConfigureAwait(false) ?? [];
+
+    /// <summary>
     /// A candle stream's stored closed candles with <c>openTime &gt; <paramref name="afterOpenTime"/></c> (Unix ms),
     /// oldest first, at most <paramref name="limit"/>, in the shape of the live <c>candle</c> event
     /// (<see cref="CandleMessage.IsClosed"/> true): the closed candles sent while a client was away. Page on with the
@@ -43,21 +62,31 @@ public sealed class SignalStreamApi
     public async Task<IReadOnlyList<CandleMessage>> GetCandlesAsync(
         string symbol, string timeframe, long afterOpenTime = 0, int limit = 100, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(symbol);
+        ArgumentNullException.ThrowIfNull(timeframe);
         if (!Timeframes.TryParse(timeframe.AsSpan(), out _))
         {
             throw new ArgumentException($"'{timeframe}' is not a Binance interval name (for example 1m, 5m, 1h).", nameof(timeframe));
         }
 
-        ArgumentOutOfRangeException.ThrowIfNegative(afterOpenTime);
+        return await GetAsync(PagePath("candles", symbol, timeframe, "afterOpenTime", afterOpenTime, limit), ContractsJsonContext.Default.IReadOnlyListCandleMessage, cancellationToken).ConfigureAwait(false) ?? [];
+    }
+
+    /// <summary>The path and query of one page, its arguments checked first (the server's rules, so a bad one costs no request).</summary>
+    private static string PagePath(string what, string symbol, string? timeframe, string afterName, long after, int limit)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(symbol);
+        if (after < 0)
+        {
+            throw new ArgumentOutOfRangeException(afterName, after, $"{afterName} must be 0 or more.");
+        }
+
         if (limit is < 1 or > MaxLimit)
         {
             throw new ArgumentOutOfRangeException(nameof(limit), limit, $"limit must be from 1 to {MaxLimit}.");
         }
 
-        var path = string.Create(CultureInfo.InvariantCulture,
-            $"/api/candles?symbol={Uri.EscapeDataString(symbol)}&timeframe={Uri.EscapeDataString(timeframe)}&afterOpenTime={afterOpenTime}&limit={limit}");
-        return await GetAsync(path, ContractsJsonContext.Default.IReadOnlyListCandleMessage, cancellationToken).ConfigureAwait(false) ?? [];
+        var stream = timeframe is null ? "" : "&timeframe=" + Uri.EscapeDataString(timeframe);
+        return string.Create(CultureInfo.InvariantCulture, $"/api/{what}?symbol={Uri.EscapeDataString(symbol)}{stream}&{afterName}={after}&limit={limit}");
     }
 
     private async Task<T?> GetAsync<T>(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> json, CancellationToken cancellationToken)

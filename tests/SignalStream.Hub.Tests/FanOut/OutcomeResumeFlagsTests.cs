@@ -80,6 +80,24 @@ public sealed class OutcomeResumeFlagsTests
         }
     }
 
+    [Fact]
+    public async Task TheDotNetClientPagesTheSignalsAndOutcomesAResumeCouldNotReturn()
+    {
+        await using var node = await StartWithAsync(signals: 5, outcomes: 5);
+        using var http = node.Http();
+        var api = new SignalStream.Client.SignalStreamApi(http);
+
+        var first = await api.GetOutcomesAsync(Symbol, afterOutcomeSeq: 0, limit: 2);
+        var rest = await api.GetOutcomesAsync(Symbol, afterOutcomeSeq: first[^1].OutcomeSeq);
+        var signals = await api.GetSignalsAsync(Symbol, afterSeq: 3);
+
+        Assert.Equal([1L, 2, 3, 4, 5], first.Concat(rest).Select(o => o.OutcomeSeq));
+        Assert.All(first.Concat(rest), o => Assert.Equal(Symbol, o.Symbol));
+        Assert.Equal([4L, 5], signals.Select(s => s.Seq));
+        var refused = await Assert.ThrowsAsync<SignalStream.Client.SignalStreamApiException>(() => api.GetOutcomesAsync("NOPEUSDT"));
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, refused.Status);
+    }
+
     /// <summary>A node whose resume limit is 3, with signals 1..<paramref name="signals"/> stored and the first
     /// <paramref name="outcomes"/> of them resolved (outcomeSeq 1..).</summary>
     private static async Task<TestNode> StartWithAsync(int signals, int outcomes)
