@@ -17,24 +17,21 @@ internal sealed partial class FileEventStore
     private bool TryIndexFromSidecar(Segment segment)
     {
         var sidecarPath = SegmentIndexFile.PathOf(segment.Path);
-        byte[] bytes;
-        try
-        {
-            bytes = System.IO.File.ReadAllBytes(sidecarPath);
-        }
-        catch (FileNotFoundException)
+        var length = RandomAccess.GetLength(segment.Handle);
+        var bytes = ReadSidecar(sidecarPath, length, out var problem);
+        if (bytes is null && problem.Length == 0)
         {
             Log.SidecarMissing(_logger, segment.Path);
             return false;
         }
 
-        if (!SegmentIndexFile.TryParse(bytes, out var sidecar, out var problem))
+        SegmentIndexFile? sidecar = null;
+        if (bytes is null || !SegmentIndexFile.TryParse(bytes, out sidecar, out problem))
         {
             Log.SidecarNotUsed(_logger, sidecarPath, problem);
             return false;
         }
 
-        var length = RandomAccess.GetLength(segment.Handle);
         Span<byte> head = stackalloc byte[JournalFormat.RecordHeaderSize];
         if (sidecar!.SegmentLength != length)
         {
@@ -110,14 +107,54 @@ internal sealed partial class FileEventStore
     {
         try
         {
-            return SegmentIndexFile.TryParse(System.IO.File.ReadAllBytes(SegmentIndexFile.PathOf(segmentPath)), out var sidecar, out _)
-                && sidecar!.SegmentLength == new FileInfo(segmentPath).Length
+            var length = new FileInfo(segmentPath).Length;
+            return ReadSidecar(SegmentIndexFile.PathOf(segmentPath), length, out _) is { } bytes
+                && SegmentIndexFile.TryParse(bytes, out var sidecar, out _)
+                && sidecar!.SegmentLength == length
                 ? sidecar.FirstPosition + sidecar.Offsets.Length - 1
                 : 0;
         }
         catch (FileNotFoundException)
         {
             return 0;
+        }
+    }
+
+    /// <summary>
+    /// A sidecar's bytes, or null: missing (<paramref name="problem"/> empty), or refused before it is read whole (larger
+    /// than any sidecar of a segment of <paramref name="segmentLength"/> bytes, or unreadable), so a stray or damaged
+    /// file costs no more memory than a real one and never stops the open: the segment is scanned instead.
+    /// </summary>
+    private static byte[]? ReadSidecar(string path, long segmentLength, out string problem)
+    {
+        problem = "";
+        try
+        {
+            using var handle = System.IO.File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            var length = RandomAccess.GetLength(handle);
+            if (length > SegmentIndexFile.MaxBytesFor(segmentLength))
+            {
+                problem = $"it has {length} bytes, more than the sidecar of a {segmentLength}-byte segment can";
+                return null;
+            }
+
+            var bytes = new byte[length];
+            if (ReadAtMost(handle, bytes, 0) != bytes.Length)
+            {
+                problem = "it ended while it was read";
+                return null;
+            }
+
+            return bytes;
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            problem = $"it could not be read ({ex.Message})";
+            return null;
         }
     }
 

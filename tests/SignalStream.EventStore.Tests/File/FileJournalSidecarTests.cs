@@ -235,6 +235,7 @@ public sealed class FileJournalSidecarTests : IDisposable
     [InlineData("bad checksum")]
     [InlineData("stale length")]
     [InlineData("another segment's")]
+    [InlineData("larger than its segment allows")]
     public async Task AnUnusableSidecarIsIgnoredItsSegmentScannedAndTheSidecarWrittenAgain(string damage)
     {
         var ids = await WriteJournalAsync(groups: 150);
@@ -248,11 +249,18 @@ public sealed class FileJournalSidecarTests : IDisposable
             "other version" => Resealed(good, b => BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(4), 2)),
             "bad checksum" => Flipped(good, good.Length / 2),
             "stale length" => Resealed(good, b => BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(8), BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(8)) - 1)),
+            "larger than its segment allows" => [],
             _ => await System.IO.File.ReadAllBytesAsync(sealedSegments[1] + ".idx"),
         };
         if (bad is null)
         {
             System.IO.File.Delete(sidecar);
+        }
+        else if (bad.Length == 0)
+        {
+            // 3 GiB, sparse (no disk used): more than a byte array holds, so reading it whole would stop the open.
+            await using var huge = new FileStream(sidecar, FileMode.Create);
+            huge.SetLength(3L << 30);
         }
         else
         {

@@ -65,6 +65,13 @@ internal sealed class SegmentIndexFile
 
     public static string PathOf(string segmentPath) => segmentPath + Suffix;
 
+    /// <summary>
+    /// The most bytes the sidecar of a segment of <paramref name="segmentLength"/> bytes can have: an entry takes at most
+    /// 26 bytes of it (two varints and an id) and at least <see cref="MinEntryBytes"/> of the segment, and a stream's
+    /// id and type in the table are in the segment's entries too.
+    /// </summary>
+    public static long MaxBytesFor(long segmentLength) => HeaderSize + 4 + segmentLength;
+
     /// <summary>A sink for a sidecar's bytes, in order.</summary>
     public delegate void SpanWriter(ReadOnlySpan<byte> bytes);
 
