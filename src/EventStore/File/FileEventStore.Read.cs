@@ -4,55 +4,75 @@ internal sealed partial class FileEventStore
 {
     public ValueTask<IReadOnlyList<StoredEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken cancellationToken = default)
     {
-        EnsureOpen();
-        _indexLock.EnterReadLock();
-        try
+        while (true)
         {
-            if (maxCount <= 0 || !_streams.TryGetValue(streamId, out var stream))
+            EnsureOpen(); // again after a comparison: the store may have been disposed meanwhile
+            Segment? toCompare;
+            _indexLock.EnterReadLock();
+            try
             {
-                return new([]);
+                if (maxCount <= 0 || !_streams.TryGetValue(streamId, out var stream))
+                {
+                    return new([]);
+                }
+
+                var firstRetained = stream.Version - stream.Positions.Count + 1;
+                var from = Math.Max(fromVersion, firstRetained);
+                var to = Math.Min(stream.Version, from + maxCount - 1);
+                toCompare = FirstUnverified(stream.Positions, (int)(from - firstRetained), (int)(to - firstRetained));
+                if (toCompare is null)
+                {
+                    var result = new List<StoredEvent>((int)Math.Max(0, to - from + 1));
+                    for (var v = from; v <= to; v++)
+                    {
+                        result.Add(ReadAt(stream.Positions[(int)(v - firstRetained)]));
+                    }
+
+                    return new(result);
+                }
+            }
+            finally
+            {
+                _indexLock.ExitReadLock();
             }
 
-            var firstRetained = stream.Version - stream.Positions.Count + 1;
-            var from = Math.Max(fromVersion, firstRetained);
-            var to = Math.Min(stream.Version, from + maxCount - 1);
-            var result = new List<StoredEvent>((int)Math.Max(0, to - from + 1));
-            for (var v = from; v <= to; v++)
-            {
-                result.Add(ReadAt(stream.Positions[(int)(v - firstRetained)]));
-            }
-
-            return new(result);
-        }
-        finally
-        {
-            _indexLock.ExitReadLock();
+            CompareOutsideTheLock(toCompare);
         }
     }
 
     public ValueTask<IReadOnlyList<StoredEvent>> ReadStreamBackwardAsync(string streamId, int maxCount, CancellationToken cancellationToken = default)
     {
-        EnsureOpen();
-        _indexLock.EnterReadLock();
-        try
+        while (true)
         {
-            if (maxCount <= 0 || !_streams.TryGetValue(streamId, out var stream))
+            EnsureOpen(); // again after a comparison: the store may have been disposed meanwhile
+            Segment? toCompare;
+            _indexLock.EnterReadLock();
+            try
             {
-                return new([]);
+                if (maxCount <= 0 || !_streams.TryGetValue(streamId, out var stream))
+                {
+                    return new([]);
+                }
+
+                var count = Math.Min(maxCount, stream.Positions.Count);
+                toCompare = FirstUnverified(stream.Positions, stream.Positions.Count - count, stream.Positions.Count - 1);
+                if (toCompare is null)
+                {
+                    var result = new List<StoredEvent>(count);
+                    for (var i = stream.Positions.Count - 1; i >= stream.Positions.Count - count; i--)
+                    {
+                        result.Add(ReadAt(stream.Positions[i]));
+                    }
+
+                    return new(result);
+                }
+            }
+            finally
+            {
+                _indexLock.ExitReadLock();
             }
 
-            var count = Math.Min(maxCount, stream.Positions.Count);
-            var result = new List<StoredEvent>(count);
-            for (var i = stream.Positions.Count - 1; i >= stream.Positions.Count - count; i--)
-            {
-                result.Add(ReadAt(stream.Positions[i]));
-            }
-
-            return new(result);
-        }
-        finally
-        {
-            _indexLock.ExitReadLock();
+            CompareOutsideTheLock(toCompare);
         }
     }
 
@@ -87,33 +107,43 @@ internal sealed partial class FileEventStore
     /// <summary>Reads committed events after <paramref name="afterPosition"/> (positions are contiguous: no gaps to wait for).</summary>
     private IReadOnlyList<StoredEvent> ReadAll(ref long afterPosition, int maxCount, HashSet<string>? dataOf)
     {
-        EnsureOpen();
-        _indexLock.EnterReadLock();
-        try
+        while (true)
         {
-            // Positions below the first retained one were deleted after every consumer released them.
-            var from = Math.Max(afterPosition + 1, _firstPosition);
-            var to = Math.Min(_nextPosition - 1, from + maxCount - 1);
-            if (to < from)
+            EnsureOpen(); // again after a comparison: the store may have been disposed meanwhile
+            Segment? toCompare;
+            _indexLock.EnterReadLock();
+            try
             {
-                return [];
+                // Positions below the first retained one were deleted after every consumer released them.
+                var from = Math.Max(afterPosition + 1, _firstPosition);
+                var to = Math.Min(_nextPosition - 1, from + maxCount - 1);
+                if (to < from)
+                {
+                    return [];
+                }
+
+                toCompare = FirstUnverified(from, to);
+                if (toCompare is null)
+                {
+                    var result = new List<StoredEvent>((int)(to - from + 1));
+                    for (var p = from; p <= to;)
+                    {
+                        var segment = SegmentOf(p);
+                        var last = RunEnd(segment, p, to);
+                        ReadRun(segment, p, last, dataOf, result);
+                        p = last + 1;
+                    }
+
+                    afterPosition = to;
+                    return result;
+                }
+            }
+            finally
+            {
+                _indexLock.ExitReadLock();
             }
 
-            var result = new List<StoredEvent>((int)(to - from + 1));
-            for (var p = from; p <= to;)
-            {
-                var segment = SegmentOf(p);
-                var last = RunEnd(segment, p, to);
-                ReadRun(segment, p, last, dataOf, result);
-                p = last + 1;
-            }
-
-            afterPosition = to;
-            return result;
-        }
-        finally
-        {
-            _indexLock.ExitReadLock();
+            CompareOutsideTheLock(toCompare);
         }
     }
 

@@ -4,8 +4,9 @@ using SignalStream.EventStore.Internal;
 namespace SignalStream.EventStore.File;
 
 /// <summary>
-/// The journal's writes to the file system, in one place: the operating system's calls, and the seam through which
-/// tests make them fail the way a full disk does (unit tests cannot fill a real disk at will).
+/// The journal's writes to the file system, and the reads that compare sealed segments with their checksums, in one
+/// place: the operating system's calls, and the seam through which tests make them fail the way a full disk does, or
+/// hold a comparison (unit tests cannot fill a real disk, or slow it, at will).
 /// </summary>
 internal class JournalFiles
 {
@@ -22,6 +23,9 @@ internal class JournalFiles
 
     /// <summary>Renames within the folder (atomic on POSIX file systems); replaces a leftover of an earlier failed attempt.</summary>
     public virtual void Rename(string from, string to) => System.IO.File.Move(from, to, overwrite: true);
+
+    /// <summary>One read of a sealed segment being compared with the checksum it was sealed with.</summary>
+    public virtual int ReadToCompare(SafeFileHandle handle, Span<byte> buffer, long offset) => RandomAccess.Read(handle, buffer, offset);
 
     public virtual void FlushFolder(string folder) => DirectorySync.Flush(folder);
 }

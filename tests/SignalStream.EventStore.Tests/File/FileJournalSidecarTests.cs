@@ -170,6 +170,47 @@ public sealed class FileJournalSidecarTests : IDisposable
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public async Task AnAppendDoesNotWaitForAReadComparingASegmentWithItsChecksum(bool readsAStream)
+    {
+        var ids = await WriteJournalAsync(groups: 150);
+        var disk = new HeldComparisons();
+        var time = new ManualTimeProvider(); // the background compares one chunk, then sleeps on this clock
+        var options = new FileJournalOptions { Path = _folder, SegmentSizeBytes = SegmentSize };
+        await using var store = new FileEventStore(options, time, NullLogger<FileEventStore>.Instance, disk, readOnly: false);
+        await store.InitializeAsync();
+        await Poll.UntilAsync(() => time.HasArmedTimer, Wait, "the background verification to sleep");
+
+        // A read reaches the unchecked segments and compares the first one on a disk that takes its time.
+        disk.Hold();
+        try
+        {
+            var read = readsAStream
+                ? Task.Run(async () => (await store.ReadStreamAsync("s-1", 1, 1000)).Select(e => e.EventId).ToList())
+                : Task.Run(() => ReadAllAsync(store));
+            await disk.Reached.WaitAsync(Wait);
+
+            // The candle that closes meanwhile is stored: the comparison holds no lock the append needs.
+            var added = Event();
+            // (on a thread of its own: an append that waits for the index lock blocks its caller)
+            var appended = await Task.Run(() => store.AppendAsync([Append("s-9", ExpectedVersions.Any, added)]).AsTask()).WaitAsync(Wait);
+            Assert.Equal(AppendStatus.Committed, appended.Status);
+            Assert.False(read.IsCompleted);
+
+            disk.Release();
+            var served = await read.WaitAsync(Wait);
+            var expected = ids.Where(e => !readsAStream || e.Stream == "s-1").Select(e => e.Id).ToList();
+            Assert.Equal(expected, served.Take(expected.Count));
+            Assert.Empty(store.DamagedSegments);
+        }
+        finally
+        {
+            disk.Release();
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public async Task ASealedSegmentThatBecomesTheOpenOneIsComparedAtOpenNotReadAsDamagedOnceAppendedTo(bool damaged)
     {
         // A crash between creating a segment and writing its checkpoint (journals from before segments were made under
@@ -487,6 +528,31 @@ public sealed class FileJournalSidecarTests : IDisposable
         listener.Start();
         listener.RecordObservableInstruments();
         return value;
+    }
+
+    /// <summary>A disk on which, once held, a comparison's reads wait until released (a slow disk's 64 MiB segment).</summary>
+    private sealed class HeldComparisons : JournalFiles
+    {
+        private readonly TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private volatile TaskCompletionSource? _hold;
+
+        /// <summary>Completes when a comparison's read waits.</summary>
+        public Task Reached => _reached.Task;
+
+        public void Hold() => _hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Release() => _hold?.TrySetResult();
+
+        public override int ReadToCompare(Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> buffer, long offset)
+        {
+            if (_hold is { Task.IsCompleted: false } hold)
+            {
+                _reached.TrySetResult();
+                hold.Task.Wait(2 * Wait); // a synchronous read, held the way a slow disk holds it (the test releases it)
+            }
+
+            return base.ReadToCompare(handle, buffer, offset);
+        }
     }
 
     /// <summary>A disk that fills up halfway through every sidecar (and has room for everything else).</summary>
