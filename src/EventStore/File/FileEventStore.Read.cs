@@ -6,29 +6,22 @@ internal sealed partial class FileEventStore
     {
         while (true)
         {
-            EnsureOpen(); // again after a comparison: the store may have been disposed meanwhile
-            Segment? toCompare;
+            EnsureOpen(); // again on a retry: the store may have been disposed meanwhile
+            var plan = ReadPlan.Empty;
             _indexLock.EnterReadLock();
             try
             {
-                if (maxCount <= 0 || !_streams.TryGetValue(streamId, out var stream))
+                if (maxCount > 0 && _streams.TryGetValue(streamId, out var stream))
                 {
-                    return new([]);
-                }
-
-                var firstRetained = stream.Version - stream.Positions.Count + 1;
-                var from = Math.Max(fromVersion, firstRetained);
-                var to = Math.Min(stream.Version, from + maxCount - 1);
-                toCompare = FirstUnverified(stream.Positions, (int)(from - firstRetained), (int)(to - firstRetained));
-                if (toCompare is null)
-                {
-                    var result = new List<StoredEvent>((int)Math.Max(0, to - from + 1));
+                    var firstRetained = stream.Version - stream.Positions.Count + 1;
+                    var from = Math.Max(fromVersion, firstRetained);
+                    var to = Math.Min(stream.Version, from + maxCount - 1);
+                    plan = new ReadPlan((int)Math.Max(0, to - from + 1));
                     for (var v = from; v <= to; v++)
                     {
-                        result.Add(ReadAt(stream.Positions[(int)(v - firstRetained)]));
+                        var position = stream.Positions[(int)(v - firstRetained)];
+                        Plan(ref plan, SegmentOf(position), position);
                     }
-
-                    return new(result);
                 }
             }
             finally
@@ -36,7 +29,10 @@ internal sealed partial class FileEventStore
                 _indexLock.ExitReadLock();
             }
 
-            CompareOutsideTheLock(toCompare);
+            if (TryRead(ref plan, dataOf: null, runs: false, out var result))
+            {
+                return new(result);
+            }
         }
     }
 
@@ -44,27 +40,19 @@ internal sealed partial class FileEventStore
     {
         while (true)
         {
-            EnsureOpen(); // again after a comparison: the store may have been disposed meanwhile
-            Segment? toCompare;
+            EnsureOpen();
+            var plan = ReadPlan.Empty;
             _indexLock.EnterReadLock();
             try
             {
-                if (maxCount <= 0 || !_streams.TryGetValue(streamId, out var stream))
+                if (maxCount > 0 && _streams.TryGetValue(streamId, out var stream))
                 {
-                    return new([]);
-                }
-
-                var count = Math.Min(maxCount, stream.Positions.Count);
-                toCompare = FirstUnverified(stream.Positions, stream.Positions.Count - count, stream.Positions.Count - 1);
-                if (toCompare is null)
-                {
-                    var result = new List<StoredEvent>(count);
+                    var count = Math.Min(maxCount, stream.Positions.Count);
+                    plan = new ReadPlan(count);
                     for (var i = stream.Positions.Count - 1; i >= stream.Positions.Count - count; i--)
                     {
-                        result.Add(ReadAt(stream.Positions[i]));
+                        Plan(ref plan, SegmentOf(stream.Positions[i]), stream.Positions[i]);
                     }
-
-                    return new(result);
                 }
             }
             finally
@@ -72,7 +60,10 @@ internal sealed partial class FileEventStore
                 _indexLock.ExitReadLock();
             }
 
-            CompareOutsideTheLock(toCompare);
+            if (TryRead(ref plan, dataOf: null, runs: false, out var result))
+            {
+                return new(result);
+            }
         }
     }
 
@@ -109,33 +100,30 @@ internal sealed partial class FileEventStore
     {
         while (true)
         {
-            EnsureOpen(); // again after a comparison: the store may have been disposed meanwhile
-            Segment? toCompare;
+            EnsureOpen();
+            var plan = ReadPlan.Empty;
+            long to;
             _indexLock.EnterReadLock();
             try
             {
                 // Positions below the first retained one were deleted after every consumer released them.
                 var from = Math.Max(afterPosition + 1, _firstPosition);
-                var to = Math.Min(_nextPosition - 1, from + maxCount - 1);
+                to = Math.Min(_nextPosition - 1, from + maxCount - 1);
                 if (to < from)
                 {
                     return [];
                 }
 
-                toCompare = FirstUnverified(from, to);
-                if (toCompare is null)
+                plan = new ReadPlan((int)(to - from + 1));
+                var segment = SegmentOf(from);
+                for (var p = from; p <= to; p++)
                 {
-                    var result = new List<StoredEvent>((int)(to - from + 1));
-                    for (var p = from; p <= to;)
+                    if (p > segment.LastPosition)
                     {
-                        var segment = SegmentOf(p);
-                        var last = RunEnd(segment, p, to);
-                        ReadRun(segment, p, last, dataOf, result);
-                        p = last + 1;
+                        segment = SegmentOf(p);
                     }
 
-                    afterPosition = to;
-                    return result;
+                    Plan(ref plan, segment, p);
                 }
             }
             finally
@@ -143,7 +131,11 @@ internal sealed partial class FileEventStore
                 _indexLock.ExitReadLock();
             }
 
-            CompareOutsideTheLock(toCompare);
+            if (TryRead(ref plan, dataOf, runs: true, out var result))
+            {
+                afterPosition = to;
+                return result;
+            }
         }
     }
 
@@ -170,67 +162,74 @@ internal sealed partial class FileEventStore
         return _segments[low];
     }
 
-    /// <summary>
-    /// The last position from <paramref name="from"/> on whose entries lie in the same segment within
-    /// <see cref="MaxRunBytes"/> of the first: positions follow the file's order inside a segment, so one read gets them all.
-    /// </summary>
-    private static long RunEnd(Segment segment, long from, long to)
+    /// <summary>Adds where <paramref name="position"/>'s entry lies in <paramref name="segment"/> to the plan (caller holds the read lock).</summary>
+    private static void Plan(ref ReadPlan plan, Segment segment, long position)
     {
-        var start = segment.Extent(from).Start;
-        var last = from;
-        var end = Math.Min(to, segment.LastPosition);
-        while (last < end && segment.Extent(last + 1).End - start <= MaxRunBytes)
-        {
-            last++;
-        }
+        var (start, end) = segment.Extent(position);
+        plan.Add(new PlannedEntry(segment, position, start, (int)end));
+    }
 
-        return last;
+    /// <summary>
+    /// Reads the planned entries, outside the index lock: appends take that lock to publish what they committed, and must
+    /// not wait for a read's disk I/O (a client paging old history from a cold disk, or the first comparison of a
+    /// segment). Entries are immutable once indexed, so only retention can get in the way: it closes a segment's handle,
+    /// and then the read is planned again (false) from what is retained.
+    /// </summary>
+    /// <param name="runs">Whether neighbouring entries are read with one read (a global page: they are adjacent).</param>
+    private bool TryRead(ref ReadPlan plan, HashSet<string>? dataOf, bool runs, out List<StoredEvent> result)
+    {
+        result = new List<StoredEvent>(plan.Count);
+        try
+        {
+            var entries = plan.Entries;
+            for (var i = 0; i < entries.Length;)
+            {
+                var first = entries[i];
+                EnsureVerified(first.Segment);
+                var last = i;
+                while (runs && last + 1 < entries.Length && entries[last + 1].Segment == first.Segment
+                    && entries[last + 1].End - first.Start <= MaxRunBytes)
+                {
+                    last++;
+                }
+
+                ReadRun(entries[i..(last + 1)], dataOf, result);
+                i = last + 1;
+            }
+
+            return true;
+        }
+        catch (ObjectDisposedException) when (!_disposed)
+        {
+            return false; // retention deleted a segment the plan reached
+        }
+        finally
+        {
+            plan.Dispose();
+        }
     }
 
     /// <summary>The most one read of a global page takes from a segment at once.</summary>
     private const int MaxRunBytes = 1024 * 1024;
 
     /// <summary>
-    /// Reads the entries of positions <paramref name="from"/>..<paramref name="to"/> (one run in <paramref name="segment"/>)
-    /// with one read: a page of 2,000 events was 2,000 reads, each under the index lock the appender waits for. A type
+    /// Reads entries that lie in one segment in file order with one read: a page of 2,000 events was 2,000 reads. A type
     /// the reader only counts keeps no copy of its data.
     /// </summary>
-    private void ReadRun(Segment segment, long from, long to, HashSet<string>? dataOf, List<StoredEvent> result)
+    private void ReadRun(ReadOnlySpan<PlannedEntry> run, HashSet<string>? dataOf, List<StoredEvent> result)
     {
-        EnsureVerified(segment);
-        var start = segment.Extent(from).Start;
-        var length = checked((int)(segment.Extent(to).End - start));
+        var segment = run[0].Segment;
+        var start = run[0].Start;
+        var length = run[^1].End - start;
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
         try
         {
-            ReadExactly(segment, buffer.AsSpan(0, length), start, from);
-            for (var p = from; p <= to; p++)
+            ReadExactly(segment, buffer.AsSpan(0, length), start, run[0].Position);
+            foreach (var entry in run)
             {
-                var (entryStart, entryEnd) = segment.Extent(p);
-                ThrowIfDamaged(segment, entryStart, p);
-                result.Add(Parse(buffer.AsSpan(entryStart - start, (int)(entryEnd - entryStart)), segment, p, dataOf));
+                ThrowIfDamaged(segment, entry.Start, entry.Position);
+                result.Add(Parse(buffer.AsSpan(entry.Start - start, entry.End - entry.Start), segment, entry.Position, dataOf));
             }
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    /// <summary>Reads one event's entry from its segment (caller holds the read lock).</summary>
-    private StoredEvent ReadAt(long position)
-    {
-        var segment = SegmentOf(position);
-        EnsureVerified(segment);
-        var (start, end) = segment.Extent(position);
-        ThrowIfDamaged(segment, start, position);
-        var length = (int)(end - start);
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            var span = buffer.AsSpan(0, length);
-            ReadExactly(segment, span, start, position);
-            return Parse(span, segment, position, dataOf: null);
         }
         finally
         {
@@ -255,18 +254,46 @@ internal sealed partial class FileEventStore
         }
     }
 
-    private static void ReadExactly(Segment segment, Span<byte> span, long offset, long position)
+    private void ReadExactly(Segment segment, Span<byte> span, long offset, long position)
     {
         var read = 0;
         while (read < span.Length)
         {
-            var n = RandomAccess.Read(segment.Handle, span[read..], offset + read);
+            var n = _files.Read(segment.Handle, span[read..], offset + read);
             if (n == 0)
             {
                 throw new InvalidDataException($"Journal segment '{segment.Path}' ended inside event {position}.");
             }
 
             read += n;
+        }
+    }
+
+    /// <summary>Where one entry of a read lies: planned under the index lock, read after it.</summary>
+    private readonly record struct PlannedEntry(Segment Segment, long Position, int Start, int End);
+
+    /// <summary>A read's entries, in the order it returns them, in a pooled array.</summary>
+    private struct ReadPlan(int capacity) : IDisposable
+    {
+        private PlannedEntry[] _entries = capacity == 0 ? [] : System.Buffers.ArrayPool<PlannedEntry>.Shared.Rent(capacity);
+
+        public static ReadPlan Empty => new(0);
+
+        public int Count { get; private set; }
+
+        public readonly ReadOnlySpan<PlannedEntry> Entries => _entries.AsSpan(0, Count);
+
+        public void Add(PlannedEntry entry) => _entries[Count++] = entry;
+
+        public void Dispose()
+        {
+            if (_entries.Length > 0)
+            {
+                System.Buffers.ArrayPool<PlannedEntry>.Shared.Return(_entries, clearArray: true); // it holds segments
+            }
+
+            _entries = [];
+            Count = 0;
         }
     }
 

@@ -104,7 +104,7 @@ internal sealed partial class FileEventStore
                     while (offset < segment.Length)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
-                        var n = _files.ReadToCompare(handle, buffer.AsSpan(0, (int)Math.Min(VerifyChunkBytes, segment.Length - offset)), offset);
+                        var n = _files.Read(handle, buffer.AsSpan(0, (int)Math.Min(VerifyChunkBytes, segment.Length - offset)), offset);
                         if (n == 0)
                         {
                             break;
@@ -161,81 +161,12 @@ internal sealed partial class FileEventStore
     }
 
     /// <summary>
-    /// The first segment holding one of <paramref name="stream"/>'s positions at indexes <paramref name="from"/>..<paramref name="to"/>
-    /// that nobody has compared with its checksum yet, or null (caller holds the read lock). Once the background
-    /// verification is done there are none, and this costs one read of a counter.
+    /// Compares a segment indexed from its sidecar before a read serves any of its events, unless the background did
+    /// already: an event of a sealed segment is never served unchecked. Reads call it outside the index lock (appends
+    /// never wait for it); the first read of each unchecked segment pays for one pass over it (~64 MiB by default),
+    /// and the reads right after a start (the projector's catch-up) are the ones that do, mostly before the node serves.
     /// </summary>
-    private Segment? FirstUnverified(Internal.PositionList stream, int from, int to)
-    {
-        if (Volatile.Read(ref _unverified) == 0)
-        {
-            return null;
-        }
-
-        Segment? current = null;
-        for (var i = from; i <= to; i++)
-        {
-            var position = stream[i];
-            if (current is null || position < current.FirstPosition || position > current.LastPosition)
-            {
-                current = SegmentOf(position);
-                if (!current.IsVerified)
-                {
-                    return current;
-                }
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>The first segment holding a position in <paramref name="from"/>..<paramref name="to"/> not compared yet, or null (caller holds the read lock).</summary>
-    private Segment? FirstUnverified(long from, long to)
-    {
-        if (Volatile.Read(ref _unverified) == 0 || to < from)
-        {
-            return null;
-        }
-
-        for (var i = _segments.IndexOf(SegmentOf(from)); i < _segments.Count; i++)
-        {
-            var segment = _segments[i];
-            if (segment.FirstPosition == 0 || segment.FirstPosition > to)
-            {
-                break;
-            }
-
-            if (!segment.IsVerified)
-            {
-                return segment;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>
-    /// Compares a segment a read is about to serve, outside the index lock: the first read of an old segment after a
-    /// start reads it whole (~64 MiB), and appends, which take the index's write lock, must not wait for that. Retention
-    /// may delete the segment meanwhile; then nothing is left to serve from it.
-    /// </summary>
-    private void CompareOutsideTheLock(Segment segment)
-    {
-        try
-        {
-            Compare(segment);
-        }
-        catch (ObjectDisposedException)
-        {
-            // Retention closed the segment's handle while it was compared: the read, retried, no longer reaches it.
-        }
-    }
-
-    /// <summary>
-    /// The last guard before an event of a sealed segment is served (caller holds the read lock): every read compares
-    /// the segments it reaches outside the lock first (<see cref="CompareOutsideTheLock"/>), so this compares only a
-    /// segment that a race left unchecked, and an event of a sealed segment is never served unchecked.
-    /// </summary>
+    /// <exception cref="ObjectDisposedException">Retention deleted the segment meanwhile.</exception>
     private void EnsureVerified(Segment segment)
     {
         if (!segment.IsVerified)
@@ -261,7 +192,7 @@ internal sealed partial class FileEventStore
                 long offset = 0;
                 while (offset < segment.Length)
                 {
-                    var n = _files.ReadToCompare(segment.Handle, buffer.AsSpan(0, (int)Math.Min(VerifyChunkBytes, segment.Length - offset)), offset);
+                    var n = _files.Read(segment.Handle, buffer.AsSpan(0, (int)Math.Min(VerifyChunkBytes, segment.Length - offset)), offset);
                     if (n == 0)
                     {
                         break;

@@ -4,9 +4,9 @@ using SignalStream.EventStore.Internal;
 namespace SignalStream.EventStore.File;
 
 /// <summary>
-/// The journal's writes to the file system, and the reads that compare sealed segments with their checksums, in one
-/// place: the operating system's calls, and the seam through which tests make them fail the way a full disk does, or
-/// hold a comparison (unit tests cannot fill a real disk, or slow it, at will).
+/// The journal's writes to the file system, and its reads of segments once open, in one place: the operating system's
+/// calls, and the seam through which tests make them fail the way a full disk does, or hold them the way a slow disk
+/// does (unit tests cannot fill a real disk, or slow it, at will).
 /// </summary>
 internal class JournalFiles
 {
@@ -24,8 +24,8 @@ internal class JournalFiles
     /// <summary>Renames within the folder (atomic on POSIX file systems); replaces a leftover of an earlier failed attempt.</summary>
     public virtual void Rename(string from, string to) => System.IO.File.Move(from, to, overwrite: true);
 
-    /// <summary>One read of a sealed segment being compared with the checksum it was sealed with.</summary>
-    public virtual int ReadToCompare(SafeFileHandle handle, Span<byte> buffer, long offset) => RandomAccess.Read(handle, buffer, offset);
+    /// <summary>A read of events, or of a sealed segment being compared with the checksum it was sealed with.</summary>
+    public virtual int Read(SafeFileHandle handle, Span<byte> buffer, long offset) => RandomAccess.Read(handle, buffer, offset);
 
     public virtual void FlushFolder(string folder) => DirectorySync.Flush(folder);
 }

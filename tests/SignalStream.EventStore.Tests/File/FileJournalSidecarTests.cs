@@ -168,19 +168,24 @@ public sealed class FileJournalSidecarTests : IDisposable
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task AnAppendDoesNotWaitForAReadComparingASegmentWithItsChecksum(bool readsAStream)
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task AnAppendDoesNotWaitForAReadOnASlowDisk(bool readsAStream, bool comparesFirst)
     {
         var ids = await WriteJournalAsync(groups: 150);
-        var disk = new HeldComparisons();
+        var disk = new HeldReads();
         var time = new ManualTimeProvider(); // the background compares one chunk, then sleeps on this clock
-        var options = new FileJournalOptions { Path = _folder, SegmentSizeBytes = SegmentSize };
+        var options = new FileJournalOptions { Path = _folder, SegmentSizeBytes = SegmentSize, VerifyOnOpen = !comparesFirst };
         await using var store = new FileEventStore(options, time, NullLogger<FileEventStore>.Instance, disk, readOnly: false);
         await store.InitializeAsync();
-        await Poll.UntilAsync(() => time.HasArmedTimer, Wait, "the background verification to sleep");
+        if (comparesFirst)
+        {
+            await Poll.UntilAsync(() => time.HasArmedTimer, Wait, "the background verification to sleep");
+        }
 
-        // A read reaches the unchecked segments and compares the first one on a disk that takes its time.
+        // A client pages old history: its read waits on the disk, comparing an unchecked segment first or reading events.
         disk.Hold();
         try
         {
@@ -189,9 +194,9 @@ public sealed class FileJournalSidecarTests : IDisposable
                 : Task.Run(() => ReadAllAsync(store));
             await disk.Reached.WaitAsync(Wait);
 
-            // The candle that closes meanwhile is stored: the comparison holds no lock the append needs.
+            // The candle that closes meanwhile is stored: the read holds no lock the append needs
+            // (on a thread of its own: an append that waits for the index lock blocks its caller).
             var added = Event();
-            // (on a thread of its own: an append that waits for the index lock blocks its caller)
             var appended = await Task.Run(() => store.AppendAsync([Append("s-9", ExpectedVersions.Any, added)]).AsTask()).WaitAsync(Wait);
             Assert.Equal(AppendStatus.Committed, appended.Status);
             Assert.False(read.IsCompleted);
@@ -201,6 +206,50 @@ public sealed class FileJournalSidecarTests : IDisposable
             var expected = ids.Where(e => !readsAStream || e.Stream == "s-1").Select(e => e.Id).ToList();
             Assert.Equal(expected, served.Take(expected.Count));
             Assert.Empty(store.DamagedSegments);
+        }
+        finally
+        {
+            disk.Release();
+        }
+    }
+
+    [Fact]
+    public async Task AReadWhoseSegmentRetentionDeletesMeanwhileIsReadAgainFromWhatIsRetained()
+    {
+        var disk = new HeldReads();
+        var options = new FileJournalOptions { Path = _folder, SegmentSizeBytes = SegmentSize, RetentionMaxSegments = 2 };
+        await using var store = new FileEventStore(options, TimeProvider.System, NullLogger<FileEventStore>.Instance, disk, readOnly: false);
+        await store.InitializeAsync();
+        for (var i = 0; i < 40; i++)
+        {
+            await store.AppendAsync([Append("big", ExpectedVersions.Any, Event(payload: Payload(2000)))]);
+        }
+
+        var oldest = Directory.GetFiles(_folder, "*.seg").Order().First();
+        store.ReleaseUpTo(store.LastPosition); // consumed: retention may delete the oldest segments from now on
+
+        // The read has found where the stream's events lie and waits on the disk for the first of them ...
+        disk.Hold();
+        try
+        {
+            var read = Task.Run(() => store.ReadStreamAsync("big", 1, 1000).AsTask());
+            await disk.Reached.WaitAsync(Wait);
+
+            // ... while appends roll over and retention deletes the segment it was about to read.
+            for (var i = 0; i < 80; i++)
+            {
+                await Task.Run(() => store.AppendAsync([Append("big", ExpectedVersions.Any, Event(payload: Payload(2000)))]).AsTask()).WaitAsync(Wait);
+            }
+
+            Assert.False(System.IO.File.Exists(oldest));
+            disk.Release();
+
+            // Read again from what is retained: contiguous versions to the newest, none of the deleted segment's.
+            var events = await read.WaitAsync(Wait);
+            Assert.NotEmpty(events);
+            Assert.True(events[0].Version > 1, $"version {events[0].Version} was in the deleted segment");
+            Assert.Equal(Enumerable.Range((int)events[0].Version, events.Count).Select(v => (long)v), events.Select(e => e.Version));
+            Assert.Equal(await store.GetStreamVersionAsync("big"), events[^1].Version);
         }
         finally
         {
@@ -530,20 +579,20 @@ public sealed class FileJournalSidecarTests : IDisposable
         return value;
     }
 
-    /// <summary>A disk on which, once held, a comparison's reads wait until released (a slow disk's 64 MiB segment).</summary>
-    private sealed class HeldComparisons : JournalFiles
+    /// <summary>A disk on which, once held, reads of segments wait until released (a slow or cold disk).</summary>
+    private sealed class HeldReads : JournalFiles
     {
         private readonly TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private volatile TaskCompletionSource? _hold;
 
-        /// <summary>Completes when a comparison's read waits.</summary>
+        /// <summary>Completes when a read waits.</summary>
         public Task Reached => _reached.Task;
 
         public void Hold() => _hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public void Release() => _hold?.TrySetResult();
 
-        public override int ReadToCompare(Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> buffer, long offset)
+        public override int Read(Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> buffer, long offset)
         {
             if (_hold is { Task.IsCompleted: false } hold)
             {
@@ -551,7 +600,7 @@ public sealed class FileJournalSidecarTests : IDisposable
                 hold.Task.Wait(2 * Wait); // a synchronous read, held the way a slow disk holds it (the test releases it)
             }
 
-            return base.ReadToCompare(handle, buffer, offset);
+            return base.Read(handle, buffer, offset);
         }
     }
 
