@@ -1,28 +1,27 @@
+using System.Globalization;
 using System.Text;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using SignalStream.EventStore;
+using SignalStream.EventStore.File;
+using SignalStream.EventStoreCrashProbe;
 
-// Usage: EventStoreCrashProbe <journal folder> [segment size bytes]
+// Usage: EventStoreCrashProbe <journal folder> [segment size bytes] [first group]
 // Appends groups forever: group g holds 1–40 events over a few streams, each event's JSON is {"g":g,"i":i}.
 // After each group's AppendAsync returns (fsync done) it prints "ACK g count". The test kills it with SIGKILL.
+// With CRASH_PROBE_PAUSE_AT=<step>:<n> it stops the n-th time a roll-over reaches that step (RollOverPause) and
+// prints "PAUSED <step>", so the kill lands there.
 // When the journal cannot be opened (another process owns the folder) it prints "REFUSED <message>" on stderr, exits 3.
 if (args.Length < 1)
 {
-    Console.Error.WriteLine("usage: EventStoreCrashProbe <journal folder> [segment size bytes]");
+    Console.Error.WriteLine("usage: EventStoreCrashProbe <journal folder> [segment size bytes] [first group]");
     return 2;
 }
 
-var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-{
-    ["Storage:Provider"] = "file",
-    ["Storage:File:Path"] = args[0],
-    ["Storage:File:SegmentSizeBytes"] = args.Length > 1 ? args[1] : "65536",
-}).Build();
-var services = new ServiceCollection().AddLogging();
-services.AddSignalStreamEvents(configuration);
-await using var provider = services.BuildServiceProvider();
-var store = provider.GetRequiredService<IEventStore>();
+// Built directly rather than through AddSignalStreamEvents: the pause needs the journal's file seam, and the roll-over
+// test wants segments below the 64 KiB the configuration accepts (a sanity bound for operators, not a format limit).
+var options = new FileJournalOptions { Path = args[0], SegmentSizeBytes = args.Length > 1 ? long.Parse(args[1], CultureInfo.InvariantCulture) : 65536 };
+var files = RollOverPause.FromEnvironment();
+await using var store = new FileEventStore(options, TimeProvider.System, NullLogger<FileEventStore>.Instance, files, readOnly: false);
 try
 {
     await store.InitializeAsync();
@@ -33,11 +32,12 @@ catch (IOException ex)
     return 3;
 }
 
+(files as RollOverPause)?.Arm();
 Console.WriteLine("OPEN " + Environment.ProcessId);
 
 var random = new Random();
 var stdout = Console.Out;
-for (var g = 1L; ; g++)
+for (var g = args.Length > 2 ? long.Parse(args[2], CultureInfo.InvariantCulture) : 1L; ; g++)
 {
     var count = random.Next(1, 41);
     var byStream = new Dictionary<string, List<EventData>>();

@@ -1,0 +1,285 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using SignalStream.EventStore.File;
+using SignalStream.EventStore.File.Internal;
+using Xunit.Abstractions;
+using static SignalStream.EventStore.Tests.TestEvents;
+
+namespace SignalStream.EventStore.Tests.File;
+
+/// <summary>
+/// SIGKILL during segment roll-overs (tests/EventStoreCrashProbe): whatever step a roll-over was at, the next open
+/// loses no acknowledged group, leaves no temporary file, uses the sidecars that survived and rewrites the missing ones,
+/// and reads the same as a full scan.
+/// </summary>
+public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : IDisposable
+{
+    // About two of the probe's groups (1–40 events of up to ~500 bytes): an append rolls over every second or third
+    // time, so even the kills not aimed at a step often land in a roll-over.
+    private const long SegmentSize = 16 * 1024;
+    private static readonly string[] Streams = ["crash-0", "crash-1", "crash-2", "crash-3"];
+
+    // In order, on one folder: stop at a roll-over step (tests/EventStoreCrashProbe/RollOverPause.cs) the n-th time the
+    // run reaches it, or (no step) kill right after the n-th acknowledgement, wherever the probe is then.
+    private static readonly (string? Step, int N)[] Kills =
+    [
+        ("segment-created", 2), (null, 5), ("sidecar-started", 3), (null, 1), ("sidecar-half", 1), (null, 9),
+        ("sidecar-written", 4), (null, 3), ("sidecar-renamed", 2), (null, 14), ("sidecar-half", 5), (null, 7),
+    ];
+
+    private readonly string _folder = TestStorage.NewTempFolder();
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public async Task ASigkillAtAnyStepOfARollOverLosesNoAcknowledgedGroupAndTheNextOpenRepairsTheSidecars()
+    {
+        var expected = new SortedDictionary<long, int>(); // every group acknowledged (or found) so far: its event count
+        var inRollOver = 0;
+        var unplannedInRollOver = 0;
+        foreach (var (step, n) in Kills)
+        {
+            var first = expected.Count == 0 ? 1 : expected.Keys.Max() + 1;
+            var acked = await RunAndKillAsync(first, step, n);
+            var left = Observe();
+            output.WriteLine($"kill {(step is null ? $"after ack {n}" : $"at {step} #{n}")}: {acked.Count} acked; left {left}");
+            if (left.InRollOver)
+            {
+                inRollOver++;
+                unplannedInRollOver += step is null ? 1 : 0;
+            }
+
+            // Proof that the kill landed where it was aimed, not merely near it.
+            switch (step)
+            {
+                case "segment-created":
+                    Assert.True(left is { SegmentTemp: true, SidecarTemp: false, NewSegmentEmpty: false }, left.ToString());
+                    break;
+                case "sidecar-started":
+                    Assert.True(left is { SegmentTemp: false, SidecarTemp: false, LastSealedHasSidecar: false, NewSegmentEmpty: true }, left.ToString());
+                    break;
+                case "sidecar-half" or "sidecar-written":
+                    Assert.True(left is { SegmentTemp: false, SidecarTemp: true, LastSealedHasSidecar: false, NewSegmentEmpty: true }, left.ToString());
+                    Assert.Equal(step == "sidecar-written", left.SidecarTempIsWhole);
+                    break;
+                case "sidecar-renamed":
+                    Assert.True(left is { SegmentTemp: false, SidecarTemp: false, LastSealedHasSidecar: true, NewSegmentEmpty: true }, left.ToString());
+                    break;
+            }
+
+            foreach (var (g, count) in acked)
+            {
+                expected.Add(g, count);
+            }
+
+            List<string> afterCrash;
+            await using (var store = Open(verifyOnOpen: false))
+            {
+                await store.InitializeAsync();
+                Assert.Empty(Leftovers());
+                Assert.Equal(left.SidecarsOfSealed, store.SegmentsIndexedFromSidecars); // every sidecar that survived is used
+                Assert.All(Sealed(), segment => Assert.True(System.IO.File.Exists(segment + ".idx"), $"{segment} has no sidecar after the open"));
+                await store.Verification.WaitAsync(Wait);
+                Assert.Empty(store.DamagedSegments);
+
+                var unacknowledged = await CheckGroupsAsync(store, expected, inProgress: first + acked.Count);
+                if (unacknowledged is { } extra)
+                {
+                    expected.Add(extra.Group, extra.Count); // fsynced, killed before it printed: it is part of the journal now
+                }
+
+                var g = expected.Keys.Max() + 1;
+                Assert.Equal(3, (await store.AppendAsync(ProbeGroup(g, 3))).Appended);
+                expected.Add(g, 3);
+                await CheckGroupsAsync(store, expected, inProgress: null);
+                afterCrash = await DescribeAsync(store);
+            }
+
+            // Now every sealed segment has its sidecar: the second open reads them all, and reads what the first did.
+            await using (var store = Open(verifyOnOpen: false))
+            {
+                await store.InitializeAsync();
+                Assert.Equal(store.SegmentCount - 1, store.SegmentsIndexedFromSidecars);
+                await store.Verification.WaitAsync(Wait);
+                Assert.Empty(store.DamagedSegments);
+                Assert.Equal(afterCrash, await DescribeAsync(store));
+            }
+
+            await using (var store = Open(verifyOnOpen: true))
+            {
+                await store.InitializeAsync();
+                Assert.Equal(0, store.SegmentsIndexedFromSidecars);
+                Assert.Equal(afterCrash, await DescribeAsync(store));
+            }
+
+            Assert.Empty(Leftovers());
+        }
+
+        output.WriteLine($"{Kills.Length} kills, {inRollOver} in a roll-over ({unplannedInRollOver} of the {Kills.Count(k => k.Step is null)} not aimed at a step); {expected.Count} groups, {Sealed().Length + 1} segments");
+    }
+
+    /// <summary>Runs the probe from group <paramref name="first"/>, kills it as planned; the groups it acknowledged.</summary>
+    private async Task<SortedDictionary<long, int>> RunAndKillAsync(long first, string? step, int n)
+    {
+        var acked = new Dictionary<long, int>();
+        using var process = CrashProbe.Start(_folder, SegmentSize, first, step is null ? null : $"{step}:{n}");
+        try
+        {
+            var stderr = process.StandardError.ReadToEndAsync();
+            while (step is null ? acked.Count < n : true)
+            {
+                var line = await process.StandardOutput.ReadLineAsync().WaitAsync(Wait)
+                    ?? throw new InvalidOperationException("the probe exited early: " + await stderr);
+                if (line.StartsWith("PAUSED ", StringComparison.Ordinal))
+                {
+                    Assert.Equal("PAUSED " + step, line);
+                    break;
+                }
+
+                CrashProbe.Record(line, acked);
+            }
+
+            process.Kill(); // SIGKILL on Linux: no flush, no finally
+            await process.WaitForExitAsync().WaitAsync(Wait);
+
+            // Acknowledgements already in the pipe were printed after their fsync: they count too.
+            while (await process.StandardOutput.ReadLineAsync().WaitAsync(Wait) is { } line)
+            {
+                CrashProbe.Record(line, acked);
+            }
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
+
+        Assert.Equal(Enumerable.Range(0, acked.Count).Select(i => first + i), acked.Keys.Order());
+        return new SortedDictionary<long, int>(acked);
+    }
+
+    /// <summary>
+    /// Checks the journal holds exactly the <paramref name="expected"/> groups, each whole, plus at most the one group
+    /// <paramref name="inProgress"/> when the kill came after its fsync (then it is whole too); returns that one.
+    /// </summary>
+    private static async Task<(long Group, int Count)?> CheckGroupsAsync(IEventStore store, SortedDictionary<long, int> expected, long? inProgress)
+    {
+        var groups = new SortedDictionary<long, List<int>>();
+        var previous = 0L;
+        await using (var reader = store.OpenGlobalReader(0))
+        {
+            while (await reader.ReadNextAsync(500).AsTask().WaitAsync(Wait) is { Count: > 0 } page)
+            {
+                foreach (var e in page)
+                {
+                    using var json = JsonDocument.Parse(e.Data);
+                    var g = json.RootElement.GetProperty("g").GetInt64();
+                    Assert.True(g >= previous, $"group {g} at position {e.Position} after group {previous}: groups out of order or interleaved");
+                    previous = g;
+                    if (!groups.TryGetValue(g, out var indexes))
+                    {
+                        groups[g] = indexes = [];
+                    }
+
+                    indexes.Add(json.RootElement.GetProperty("i").GetInt32());
+                }
+            }
+        }
+
+        foreach (var (g, count) in expected)
+        {
+            Assert.True(groups.TryGetValue(g, out var indexes), $"acknowledged group {g} is missing");
+            Assert.Equal(Enumerable.Range(0, count), indexes.Order());
+        }
+
+        var extra = groups.Keys.Except(expected.Keys).ToList();
+        if (extra.Count == 0)
+        {
+            return null;
+        }
+
+        Assert.Equal(inProgress, (long?)Assert.Single(extra));
+        var whole = groups[extra[0]];
+        Assert.Equal(Enumerable.Range(0, whole.Count), whole.Order());
+        return (extra[0], whole.Count);
+    }
+
+    /// <summary>A group as the probe writes it, appended by the test between two kills.</summary>
+    private static List<StreamAppend> ProbeGroup(long g, int count) =>
+        Enumerable.Range(0, count)
+            .GroupBy(i => Streams[i % 2])
+            .Select(s => new StreamAppend(s.Key, "crash", ExpectedVersions.Any, s.Select(i => new EventData(
+                Guid.NewGuid(), "crash_probe", 1, Encoding.UTF8.GetBytes($$"""{"g":{{g}},"i":{{i}}}"""), DateTimeOffset.UtcNow)).ToList()))
+            .ToList();
+
+    /// <summary>What the kill left in the folder, before anything opens it.</summary>
+    private Left Observe()
+    {
+        var segments = Directory.GetFiles(_folder, "*.seg").Order(StringComparer.Ordinal).ToArray();
+        var sealedSegments = segments[..^1];
+        var last = segments[^1];
+        var head = new byte[4];
+        using (var file = System.IO.File.OpenRead(last))
+        {
+            file.ReadExactly(head);
+        }
+
+        var checkpointOnly = new FileInfo(last).Length == JournalFormat.RecordHeaderSize + BinaryPrimitives.ReadUInt32LittleEndian(head);
+        var sidecarTemp = Directory.GetFiles(_folder, "*.seg.idx.tmp");
+        return new Left(
+            SegmentTemp: Directory.GetFiles(_folder, "*.seg.tmp").Length > 0,
+            SidecarTemp: sidecarTemp.Length > 0,
+            SidecarTempIsWhole: sidecarTemp.Length > 0 && SegmentIndexFile.TryParse(System.IO.File.ReadAllBytes(sidecarTemp[0]), out _, out _),
+            LastSealedHasSidecar: sealedSegments.Length == 0 || System.IO.File.Exists(sealedSegments[^1] + ".idx"),
+            NewSegmentEmpty: sealedSegments.Length > 0 && checkpointOnly,
+            SidecarsOfSealed: sealedSegments.Count(s => System.IO.File.Exists(s + ".idx")));
+    }
+
+    private string[] Sealed() => Directory.GetFiles(_folder, "*.seg").Order(StringComparer.Ordinal).SkipLast(1).ToArray();
+
+    /// <summary>Files that are neither a segment, a sidecar nor the lock.</summary>
+    private string[] Leftovers() =>
+        Directory.GetFiles(_folder)
+            .Where(f => !f.EndsWith(".seg", StringComparison.Ordinal) && !f.EndsWith(".seg.idx", StringComparison.Ordinal) && Path.GetFileName(f) != "journal.lock")
+            .ToArray();
+
+    private FileEventStore Open(bool verifyOnOpen) =>
+        new(new FileJournalOptions { Path = _folder, SegmentSizeBytes = SegmentSize, VerifyOnOpen = verifyOnOpen }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
+
+    /// <summary>Everything a reader can see: every stream read each way, and the global read.</summary>
+    private static async Task<List<string>> DescribeAsync(FileEventStore store)
+    {
+        static string Line(StoredEvent e) =>
+            $"{e.Position} {e.StreamId} v{e.Version} {e.EventId} {e.Type} {e.SchemaVersion} {e.Timestamp.ToUnixTimeMilliseconds()} {Encoding.UTF8.GetString(e.Data.Span)}";
+
+        var lines = new List<string> { $"last {store.LastPosition} {await store.GetLastPositionAsync()} segments {store.SegmentCount}" };
+        foreach (var stream in Streams)
+        {
+            lines.Add($"{stream} v{await store.GetStreamVersionAsync(stream)}");
+            lines.AddRange((await store.ReadStreamAsync(stream, 1, 100_000)).Select(Line));
+            lines.AddRange((await store.ReadStreamBackwardAsync(stream, 3)).Select(Line));
+        }
+
+        await using var reader = store.OpenGlobalReader(0);
+        while (await reader.ReadNextAsync(500).AsTask().WaitAsync(Wait) is { Count: > 0 } page)
+        {
+            lines.AddRange(page.Select(Line));
+        }
+
+        return lines;
+    }
+
+    /// <summary>
+    /// What a kill left: a temporary segment or sidecar (and whether that sidecar is whole), whether the newest sealed
+    /// segment has its sidecar, whether the newest segment holds its checkpoint only (rolled over, no group in it yet), and
+    /// how many sealed segments have a sidecar.
+    /// </summary>
+    private readonly record struct Left(bool SegmentTemp, bool SidecarTemp, bool SidecarTempIsWhole, bool LastSealedHasSidecar, bool NewSegmentEmpty, int SidecarsOfSealed)
+    {
+        public bool InRollOver => SegmentTemp || SidecarTemp || !LastSealedHasSidecar || NewSegmentEmpty;
+    }
+}
