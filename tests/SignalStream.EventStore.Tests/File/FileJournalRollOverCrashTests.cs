@@ -244,7 +244,8 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
     /// <summary>Files that are neither a segment, a sidecar nor the lock.</summary>
     private string[] Leftovers() =>
         Directory.GetFiles(_folder)
-            .Where(f => !f.EndsWith(".seg", StringComparison.Ordinal) && !f.EndsWith(".seg.idx", StringComparison.Ordinal) && Path.GetFileName(f) != "journal.lock")
+            .Select(f => Path.GetFileName(f))
+            .Where(f => !f.EndsWith(".seg", StringComparison.Ordinal) && !f.EndsWith(".seg.idx", StringComparison.Ordinal) && f != "journal.lock")
             .ToArray();
 
     private FileEventStore Open(bool verifyOnOpen) =>
