@@ -46,15 +46,17 @@ internal sealed partial class FileEventStore
         // Only the newest ids stay in the de-duplication window, and adding the older ones only to evict them again was
         // most of the cost of an open from sidecars: the last sealed segment's sidecar says where the window starts at
         // the latest. Should the segments turn out to end before that (a sidecar at odds with its journal), all again.
-        var lastSealedPosition = files.Length >= 2 ? LastPositionBySidecar(files[^2].Path) : 0;
+        // Read once: indexing that segment uses the same read.
+        var lastSealedPosition = 0L;
+        SidecarRead? lastSealed = files.Length >= 2 ? ReadSidecarAhead(files[^2].Path, out lastSealedPosition) : null;
         _idsFrom = lastSealedPosition - _recentIds.Capacity + 1;
-        IndexSegments(files);
+        IndexSegments(files, lastSealed);
         if (_nextPosition - 1 < lastSealedPosition)
         {
             ForgetIndex();
             _idsFrom = 0;
             files = ListSegments();
-            IndexSegments(files);
+            IndexSegments(files, lastSealedRead: null);
         }
 
         _idsFrom = 0;
@@ -86,7 +88,8 @@ internal sealed partial class FileEventStore
             .OrderBy(f => f.Index)
             .ToArray();
 
-    private void IndexSegments((string Path, long Index)[] files)
+    /// <summary>Indexes <paramref name="files"/>; <paramref name="lastSealedRead"/> is the next-to-last one's sidecar, already read.</summary>
+    private void IndexSegments((string Path, long Index)[] files, SidecarRead? lastSealedRead)
     {
         for (var i = 0; i < files.Length; i++)
         {
@@ -104,7 +107,7 @@ internal sealed partial class FileEventStore
             try
             {
                 var segment = new Segment(index, path, handle);
-                if (!isLast && !_options.VerifyOnOpen && TryIndexFromSidecar(segment))
+                if (!isLast && !_options.VerifyOnOpen && TryIndexFromSidecar(segment, i == files.Length - 2 ? lastSealedRead : null))
                 {
                     SegmentsIndexedFromSidecars++;
                     _segments.Add(segment);

@@ -12,28 +12,28 @@ internal sealed partial class FileEventStore
     /// <summary>
     /// Indexes a sealed segment from its sidecar, reading of the segment only its first 8 bytes (and its checkpoint
     /// record when it is the first segment kept). False, with nothing indexed, when there is no usable sidecar: the
-    /// caller scans the segment, which finds any damage the way it always did.
+    /// caller scans the segment, which finds any damage the way it always did. <paramref name="readAhead"/>: the sidecar
+    /// as the open already read it (the last sealed one, for the de-duplication window's bound), not read again.
     /// </summary>
-    private bool TryIndexFromSidecar(Segment segment)
+    private bool TryIndexFromSidecar(Segment segment, SidecarRead? readAhead)
     {
         var sidecarPath = SegmentIndexFile.PathOf(segment.Path);
         var length = RandomAccess.GetLength(segment.Handle);
-        var bytes = ReadSidecar(sidecarPath, length, out var problem);
-        if (bytes is null && problem.Length == 0)
+        var (sidecar, problem) = readAhead ?? ReadSidecar(sidecarPath, length);
+        if (sidecar is null && problem.Length == 0)
         {
             Log.SidecarMissing(_logger, segment.Path);
             return false;
         }
 
-        SegmentIndexFile? sidecar = null;
-        if (bytes is null || !SegmentIndexFile.TryParse(bytes, out sidecar, out problem))
+        if (sidecar is null)
         {
             Log.SidecarNotUsed(_logger, sidecarPath, problem);
             return false;
         }
 
         Span<byte> head = stackalloc byte[JournalFormat.RecordHeaderSize];
-        if (sidecar!.SegmentLength != length)
+        if (sidecar.SegmentLength != length)
         {
             problem = $"it records a segment of {sidecar.SegmentLength} bytes, the segment has {length}";
         }
@@ -102,22 +102,43 @@ internal sealed partial class FileEventStore
         return true;
     }
 
-    /// <summary>The last position of a sealed segment as its sidecar records it (0: no usable sidecar).</summary>
-    private static long LastPositionBySidecar(string segmentPath)
+    /// <summary>
+    /// The last sealed segment's sidecar, read before indexing starts for the last position it records
+    /// (<paramref name="lastPosition"/>, 0 when none is usable), which bounds the de-duplication window. Indexing then
+    /// uses this read rather than reading and parsing the sidecar a second time.
+    /// </summary>
+    private static SidecarRead ReadSidecarAhead(string segmentPath, out long lastPosition)
     {
+        lastPosition = 0;
         try
         {
             var length = new FileInfo(segmentPath).Length;
-            return ReadSidecar(SegmentIndexFile.PathOf(segmentPath), length, out _) is { } bytes
-                && SegmentIndexFile.TryParse(bytes, out var sidecar, out _)
-                && sidecar!.SegmentLength == length
-                ? sidecar.FirstPosition + sidecar.Offsets.Length - 1
-                : 0;
+            var read = ReadSidecar(SegmentIndexFile.PathOf(segmentPath), length);
+            if (read.Sidecar is { } sidecar && sidecar.SegmentLength == length)
+            {
+                lastPosition = sidecar.FirstPosition + sidecar.Offsets.Length - 1;
+            }
+
+            return read;
         }
         catch (FileNotFoundException)
         {
-            return 0;
+            return new SidecarRead(null, string.Empty); // a read-only open's owner deleted the segment since: indexing skips it too
         }
+    }
+
+    /// <summary>A sidecar read and parsed, or why not (<see cref="Problem"/> empty with no sidecar: there is none).</summary>
+    private readonly record struct SidecarRead(SegmentIndexFile? Sidecar, string Problem);
+
+    /// <summary>Reads and parses a sidecar; see <see cref="ReadSidecarBytes"/> for what is refused unread.</summary>
+    private static SidecarRead ReadSidecar(string path, long segmentLength)
+    {
+        if (ReadSidecarBytes(path, segmentLength, out var problem) is not { } bytes)
+        {
+            return new SidecarRead(null, problem);
+        }
+
+        return SegmentIndexFile.TryParse(bytes, out var sidecar, out problem) ? new SidecarRead(sidecar, string.Empty) : new SidecarRead(null, problem);
     }
 
     /// <summary>
@@ -125,7 +146,7 @@ internal sealed partial class FileEventStore
     /// than any sidecar of a segment of <paramref name="segmentLength"/> bytes, or unreadable), so a stray or damaged
     /// file costs no more memory than a real one and never stops the open: the segment is scanned instead.
     /// </summary>
-    private static byte[]? ReadSidecar(string path, long segmentLength, out string problem)
+    private static byte[]? ReadSidecarBytes(string path, long segmentLength, out string problem)
     {
         problem = "";
         try
