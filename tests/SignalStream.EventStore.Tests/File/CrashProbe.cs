@@ -12,20 +12,21 @@ namespace SignalStream.EventStore.Tests.File;
 internal static class CrashProbe
 {
     /// <summary>Starts the probe on <paramref name="folder"/>, its output and errors redirected for the test to read.</summary>
-    public static Process Start(string folder) => Start(folder, 65536, 1, pauseAt: null);
+    public static Process Start(string folder) => Start(folder, 65536, 1, long.MaxValue, pauseAt: null);
 
     /// <summary>
     /// Starts the probe with segments of <paramref name="segmentSize"/> bytes, numbering its groups from
-    /// <paramref name="firstGroup"/>; with <paramref name="pauseAt"/> (<c>step:n</c>, tests/EventStoreCrashProbe/RollOverPause.cs)
+    /// <paramref name="firstGroup"/> and waiting for the kill after <paramref name="lastGroup"/>; with <paramref name="pauseAt"/> (<c>step:n</c>, tests/EventStoreCrashProbe/RollOverPause.cs)
     /// it prints <c>PAUSED step</c> and stops the n-th time a roll-over reaches that step.
     /// </summary>
-    public static Process Start(string folder, long segmentSize, long firstGroup, string? pauseAt)
+    public static Process Start(string folder, long segmentSize, long firstGroup, long lastGroup, string? pauseAt)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "EventStoreCrashProbe.dll"));
         start.ArgumentList.Add(folder);
         start.ArgumentList.Add(segmentSize.ToString(CultureInfo.InvariantCulture));
         start.ArgumentList.Add(firstGroup.ToString(CultureInfo.InvariantCulture));
+        start.ArgumentList.Add(lastGroup.ToString(CultureInfo.InvariantCulture));
         if (pauseAt is not null)
         {
             start.Environment["CRASH_PROBE_PAUSE_AT"] = pauseAt;

@@ -19,6 +19,9 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
     // About two of the probe's groups (1–40 events of up to ~500 bytes): an append rolls over every second or third
     // time, so even the kills not aimed at a step often land in a roll-over.
     private const long SegmentSize = 16 * 1024;
+
+    // A few segments' worth of events, so the window starts inside a sealed segment indexed from its sidecar.
+    private const int Window = 100;
     private static readonly string[] Streams = ["crash-0", "crash-1", "crash-2", "crash-3"];
 
     // In order, on one folder: stop at a roll-over step (tests/EventStoreCrashProbe/RollOverPause.cs) the n-th time the
@@ -90,6 +93,7 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
                     expected.Add(extra.Group, extra.Count); // fsynced, killed before it printed: it is part of the journal now
                 }
 
+                await AssertTheNewestIdsAreKnownAsync(store);
                 var g = expected.Keys.Max() + 1;
                 Assert.Equal(3, (await store.AppendAsync(ProbeGroup(g, 3))).Appended);
                 expected.Add(g, 3);
@@ -105,6 +109,7 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
                 await store.Verification.WaitAsync(Wait);
                 Assert.Empty(store.DamagedSegments);
                 Assert.Equal(afterCrash, await DescribeAsync(store));
+                await AssertTheNewestIdsAreKnownAsync(store);
             }
 
             await using (var store = Open(verifyOnOpen: true))
@@ -112,6 +117,7 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
                 await store.InitializeAsync();
                 Assert.Equal(0, store.SegmentsIndexedFromSidecars);
                 Assert.Equal(afterCrash, await DescribeAsync(store));
+                await AssertTheNewestIdsAreKnownAsync(store);
             }
 
             Assert.Empty(Leftovers());
@@ -124,7 +130,9 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
     private async Task<SortedDictionary<long, int>> RunAndKillAsync(long first, string? step, int n)
     {
         var acked = new Dictionary<long, int>();
-        using var process = CrashProbe.Start(_folder, SegmentSize, first, step is null ? null : $"{step}:{n}");
+        // At most 50 groups past the aim (a roll-over every second or third group, so a paused step is reached long
+        // before): should this process be slowed down before its kill, the probe waits rather than fill the disk.
+        using var process = CrashProbe.Start(_folder, SegmentSize, first, first + n + 50, step is null ? null : $"{step}:{n}");
         try
         {
             var stderr = process.StandardError.ReadToEndAsync();
@@ -208,6 +216,27 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
         return (extra[0], whole.Count);
     }
 
+    /// <summary>
+    /// Re-sends the newest events, as a writer whose acknowledgement the kill lost would: the de-duplication window the
+    /// open rebuilt (from where the last sealed segment's sidecar bounds it) holds each of their ids, so nothing is appended.
+    /// </summary>
+    private static async Task AssertTheNewestIdsAreKnownAsync(FileEventStore store)
+    {
+        var events = new List<StoredEvent>();
+        await using (var reader = store.OpenGlobalReader(0))
+        {
+            while (await reader.ReadNextAsync(500).AsTask().WaitAsync(Wait) is { Count: > 0 } page)
+            {
+                events.AddRange(page);
+            }
+        }
+
+        var resend = events.TakeLast(Window).GroupBy(e => e.StreamId).Select(s => new StreamAppend(
+            s.Key, "crash", ExpectedVersions.Any, s.Select(e => new EventData(e.EventId, e.Type, e.SchemaVersion, e.Data, e.Timestamp)).ToList())).ToList();
+        Assert.Equal(new AppendResult(AppendStatus.Committed, 0), await store.AppendAsync(resend));
+        Assert.Equal(events.Count, store.LastPosition);
+    }
+
     /// <summary>A group as the probe writes it, appended by the test between two kills.</summary>
     private static List<StreamAppend> ProbeGroup(long g, int count) =>
         Enumerable.Range(0, count)
@@ -249,7 +278,7 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
             .ToArray();
 
     private FileEventStore Open(bool verifyOnOpen) =>
-        new(new FileJournalOptions { Path = _folder, SegmentSizeBytes = SegmentSize, VerifyOnOpen = verifyOnOpen }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
+        new(new FileJournalOptions { Path = _folder, SegmentSizeBytes = SegmentSize, VerifyOnOpen = verifyOnOpen, DeduplicationWindowEvents = Window }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
 
     /// <summary>Everything a reader can see: every stream read each way, and the global read.</summary>
     private static async Task<List<string>> DescribeAsync(FileEventStore store)
