@@ -45,7 +45,7 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
         foreach (var (step, n) in Kills)
         {
             var first = expected.Count == 0 ? 1 : expected.Keys.Max() + 1;
-            var acked = await RunAndKillAsync(first, step, n);
+            var acked = await RunAndKillAsync(first, step, n, expected);
             var left = Observe();
             output.WriteLine($"kill {(step is null ? $"after ack {n}" : $"at {step} #{n}")}: {acked.Count} acked; left {left}");
             if (left.InRollOver)
@@ -126,8 +126,12 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
         output.WriteLine($"{Kills.Length} kills, {inRollOver} in a roll-over ({unplannedInRollOver} of the {Kills.Count(k => k.Step is null)} not aimed at a step); {expected.Count} groups, {Sealed().Length + 1} segments");
     }
 
-    /// <summary>Runs the probe from group <paramref name="first"/>, kills it as planned; the groups it acknowledged.</summary>
-    private async Task<SortedDictionary<long, int>> RunAndKillAsync(long first, string? step, int n)
+    /// <summary>
+    /// Runs the probe from group <paramref name="first"/>, kills it as planned; the groups it acknowledged. While it is
+    /// stopped at a step, a read-only reader beside it (as the replay tool opens a node's journal) sees exactly the
+    /// groups acknowledged so far, <paramref name="before"/> and this run's.
+    /// </summary>
+    private async Task<SortedDictionary<long, int>> RunAndKillAsync(long first, string? step, int n, SortedDictionary<long, int> before)
     {
         var acked = new Dictionary<long, int>();
         // At most 50 groups past the aim (a roll-over every second or third group, so a paused step is reached long
@@ -143,6 +147,15 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
                 if (line.StartsWith("PAUSED ", StringComparison.Ordinal))
                 {
                     Assert.Equal("PAUSED " + step, line);
+                    await using var reader = FileEventStore.OpenReadOnly(Options(verifyOnOpen: false), TimeProvider.System, NullLogger<FileEventStore>.Instance);
+                    await reader.InitializeAsync();
+                    var all = new SortedDictionary<long, int>(before);
+                    foreach (var (g, count) in acked)
+                    {
+                        all.Add(g, count);
+                    }
+
+                    Assert.Null(await CheckGroupsAsync(reader, all, inProgress: null));
                     break;
                 }
 
@@ -277,8 +290,10 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
             .Where(f => !f.EndsWith(".seg", StringComparison.Ordinal) && !f.EndsWith(".seg.idx", StringComparison.Ordinal) && f != "journal.lock")
             .ToArray();
 
-    private FileEventStore Open(bool verifyOnOpen) =>
-        new(new FileJournalOptions { Path = _folder, SegmentSizeBytes = SegmentSize, VerifyOnOpen = verifyOnOpen, DeduplicationWindowEvents = Window }, TimeProvider.System, NullLogger<FileEventStore>.Instance);
+    private FileEventStore Open(bool verifyOnOpen) => new(Options(verifyOnOpen), TimeProvider.System, NullLogger<FileEventStore>.Instance);
+
+    private FileJournalOptions Options(bool verifyOnOpen) =>
+        new() { Path = _folder, SegmentSizeBytes = SegmentSize, VerifyOnOpen = verifyOnOpen, DeduplicationWindowEvents = Window };
 
     /// <summary>Everything a reader can see: every stream read each way, and the global read.</summary>
     private static async Task<List<string>> DescribeAsync(FileEventStore store)
