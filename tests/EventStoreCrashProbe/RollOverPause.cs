@@ -6,7 +6,8 @@ namespace SignalStream.EventStoreCrashProbe;
 /// <summary>
 /// The journal's files, stopping the process for good the n-th time a roll-over reaches one step, so the test's SIGKILL
 /// lands exactly there rather than wherever a timer puts it. Counting starts once the journal is open (<see cref="Arm"/>):
-/// the open's own segment creation and sidecar rewrites would otherwise shift which roll-over the n-th is.
+/// the open's own segment creation and sidecar rewrites would otherwise shift which roll-over the n-th is; with
+/// <c>step:n:open</c> it starts before the open, to stop inside the open's rewrite of a missing sidecar.
 /// The steps, in the order a roll-over takes them:
 /// <list type="bullet">
 /// <item><c>segment-created</c>: the new segment's <c>.seg.tmp</c> is written and fsynced, not renamed.</item>
@@ -16,17 +17,17 @@ namespace SignalStream.EventStoreCrashProbe;
 /// <item><c>sidecar-renamed</c>: the sidecar is in place, the folder not yet fsynced, no group in the new segment.</item>
 /// </list>
 /// </summary>
-internal sealed class RollOverPause(string step, int occurrence) : JournalFiles
+internal sealed class RollOverPause(string step, int occurrence, bool fromOpen) : JournalFiles
 {
     public static readonly string[] Steps = ["segment-created", "sidecar-started", "sidecar-half", "sidecar-written", "sidecar-renamed"];
 
-    private bool _armed;
+    private bool _armed = fromOpen;
     private int _reached;
     private SafeFileHandle? _sidecar;
     private int _sidecarWrites;
     private bool _sidecarRenamed;
 
-    /// <summary>The pausing files when <c>CRASH_PROBE_PAUSE_AT=step:n</c> is set, the operating system's otherwise.</summary>
+    /// <summary>The pausing files when <c>CRASH_PROBE_PAUSE_AT=step:n[:open]</c> is set, the operating system's otherwise.</summary>
     public static JournalFiles FromEnvironment()
     {
         if (Environment.GetEnvironmentVariable("CRASH_PROBE_PAUSE_AT") is not { Length: > 0 } value)
@@ -35,12 +36,13 @@ internal sealed class RollOverPause(string step, int occurrence) : JournalFiles
         }
 
         var parts = value.Split(':');
-        if (parts.Length != 2 || !Steps.Contains(parts[0]) || !int.TryParse(parts[1], out var n) || n < 1)
+        if (parts.Length is not (2 or 3) || !Steps.Contains(parts[0]) || !int.TryParse(parts[1], out var n) || n < 1
+            || (parts.Length == 3 && parts[2] != "open"))
         {
-            throw new ArgumentException($"CRASH_PROBE_PAUSE_AT '{value}': expected <step>:<n>, step one of {string.Join(", ", Steps)}");
+            throw new ArgumentException($"CRASH_PROBE_PAUSE_AT '{value}': expected <step>:<n>[:open], step one of {string.Join(", ", Steps)}");
         }
 
-        return new RollOverPause(parts[0], n);
+        return new RollOverPause(parts[0], n, fromOpen: parts.Length == 3);
     }
 
     /// <summary>Counts the steps from now on.</summary>

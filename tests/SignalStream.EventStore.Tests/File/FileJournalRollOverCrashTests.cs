@@ -25,11 +25,14 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
     private static readonly string[] Streams = ["crash-0", "crash-1", "crash-2", "crash-3"];
 
     // In order, on one folder: stop at a roll-over step (tests/EventStoreCrashProbe/RollOverPause.cs) the n-th time the
-    // run reaches it, or (no step) kill right after the n-th acknowledgement, wherever the probe is then.
-    private static readonly (string? Step, int N)[] Kills =
+    // run reaches it, or (no step) kill right after the n-th acknowledgement, wherever the probe is then. "open:": the
+    // step of the probe's own open rewriting the sidecar the kill before left missing, so that kill is not followed by
+    // the test's opens (Reopen false), which would repair it first.
+    private static readonly (string? Step, int N, bool Reopen)[] Kills =
     [
-        ("segment-created", 2), (null, 5), ("sidecar-started", 3), (null, 1), ("sidecar-half", 1), (null, 9),
-        ("sidecar-written", 4), (null, 3), ("sidecar-renamed", 2), (null, 14), ("sidecar-half", 5), (null, 7),
+        ("segment-created", 2, true), (null, 5, true), ("sidecar-started", 3, false), ("open:sidecar-half", 1, true),
+        (null, 1, true), ("sidecar-half", 1, true), (null, 9, true), ("sidecar-written", 4, true), (null, 3, true),
+        ("sidecar-renamed", 2, true), (null, 14, true), ("sidecar-half", 5, true), (null, 7, true),
     ];
 
     private readonly string _folder = TestStorage.NewTempFolder();
@@ -42,7 +45,7 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
         var expected = new SortedDictionary<long, int>(); // every group acknowledged (or found) so far: its event count
         var inRollOver = 0;
         var unplannedInRollOver = 0;
-        foreach (var (step, n) in Kills)
+        foreach (var (step, n, reopen) in Kills)
         {
             var first = expected.Count == 0 ? 1 : expected.Keys.Max() + 1;
             var acked = await RunAndKillAsync(first, step, n, expected);
@@ -55,7 +58,7 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
             }
 
             // Proof that the kill landed where it was aimed, not merely near it.
-            switch (step)
+            switch (step?.Replace("open:", "", StringComparison.Ordinal))
             {
                 case "segment-created":
                     Assert.True(left is { SegmentTemp: true, SidecarTemp: false, NewSegmentEmpty: false }, left.ToString());
@@ -72,9 +75,19 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
                     break;
             }
 
+            if (step?.StartsWith("open:", StringComparison.Ordinal) == true)
+            {
+                Assert.Empty(acked); // stopped inside the open, before the first append
+            }
+
             foreach (var (g, count) in acked)
             {
                 expected.Add(g, count);
+            }
+
+            if (!reopen)
+            {
+                continue; // stopped before the group in progress was written: no unacknowledged group to look for
             }
 
             List<string> afterCrash;
@@ -136,17 +149,18 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
         var acked = new Dictionary<long, int>();
         // At most 50 groups past the aim (a roll-over every second or third group, so a paused step is reached long
         // before): should this process be slowed down before its kill, the probe waits rather than fill the disk.
-        using var process = CrashProbe.Start(_folder, SegmentSize, first, first + n + 50, step is null ? null : $"{step}:{n}");
+        var pauseAt = step is null ? null : step.StartsWith("open:", StringComparison.Ordinal) ? $"{step[5..]}:{n}:open" : $"{step}:{n}";
+        using var process = CrashProbe.Start(_folder, SegmentSize, first, first + n + 50, pauseAt);
         try
         {
             var stderr = process.StandardError.ReadToEndAsync();
-            while (step is null ? acked.Count < n : true)
+            while (step is not null || acked.Count < n)
             {
                 var line = await process.StandardOutput.ReadLineAsync().WaitAsync(Wait)
                     ?? throw new InvalidOperationException("the probe exited early: " + await stderr);
                 if (line.StartsWith("PAUSED ", StringComparison.Ordinal))
                 {
-                    Assert.Equal("PAUSED " + step, line);
+                    Assert.Equal("PAUSED " + step?.Replace("open:", "", StringComparison.Ordinal), line);
                     await using var reader = FileEventStore.OpenReadOnly(Options(verifyOnOpen: false), TimeProvider.System, NullLogger<FileEventStore>.Instance);
                     await reader.InitializeAsync();
                     var all = new SortedDictionary<long, int>(before);
