@@ -44,7 +44,7 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
     {
         var expected = new SortedDictionary<long, int>(); // every group acknowledged (or found) so far: its event count
         var inRollOver = 0;
-        var unplannedInRollOver = 0;
+        var unplanned = new List<Left>();
         foreach (var (step, n, reopen) in Kills)
         {
             var first = expected.Count == 0 ? 1 : expected.Keys.Max() + 1;
@@ -54,11 +54,16 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
             if (left.InRollOver)
             {
                 inRollOver++;
-                unplannedInRollOver += step is null ? 1 : 0;
+            }
+
+            if (step is null)
+            {
+                unplanned.Add(left);
             }
 
             // Proof that the kill landed where it was aimed, not merely near it.
-            switch (step?.Replace("open:", "", StringComparison.Ordinal))
+            var at = step?.Replace("open:", "", StringComparison.Ordinal);
+            switch (at)
             {
                 case "segment-created":
                     Assert.True(left is { SegmentTemp: true, SidecarTemp: false, NewSegmentEmpty: false }, left.ToString());
@@ -68,7 +73,7 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
                     break;
                 case "sidecar-half" or "sidecar-written":
                     Assert.True(left is { SegmentTemp: false, SidecarTemp: true, LastSealedHasSidecar: false, NewSegmentEmpty: true }, left.ToString());
-                    Assert.Equal(step == "sidecar-written", left.SidecarTempIsWhole);
+                    Assert.Equal(at == "sidecar-written", left.SidecarTempIsWhole);
                     break;
                 case "sidecar-renamed":
                     Assert.True(left is { SegmentTemp: false, SidecarTemp: false, LastSealedHasSidecar: true, NewSegmentEmpty: true }, left.ToString());
@@ -136,7 +141,11 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
             Assert.Empty(Leftovers());
         }
 
-        output.WriteLine($"{Kills.Length} kills, {inRollOver} in a roll-over ({unplannedInRollOver} of the {Kills.Count(k => k.Step is null)} not aimed at a step); {expected.Count} groups, {Sealed().Length + 1} segments");
+        output.WriteLine(
+            $"{Kills.Length} kills, {inRollOver} in a roll-over; of the {unplanned.Count} not aimed at a step, {unplanned.Count(l => l.InRollOver)}: " +
+            $"{unplanned.Count(l => l.SegmentTemp)} left a .seg.tmp, {unplanned.Count(l => l.SidecarTemp)} an .idx.tmp, " +
+            $"{unplanned.Count(l => !l.LastSealedHasSidecar)} a sealed segment without sidecar, {unplanned.Count(l => l.NewSegmentEmpty)} a new segment without a group; " +
+            $"{expected.Count} groups, {Sealed().Length + 1} segments");
     }
 
     /// <summary>
