@@ -15,14 +15,16 @@ namespace SignalStream.EventStoreCrashProbe;
 /// <item><c>sidecar-half</c>: the sidecar's <c>.idx.tmp</c> holds its header only.</item>
 /// <item><c>sidecar-written</c>: the <c>.idx.tmp</c> is whole and fsynced, not renamed.</item>
 /// <item><c>sidecar-renamed</c>: the sidecar is in place, the folder not yet fsynced, no group in the new segment.</item>
+/// <item><c>group-torn</c>: half of the first group's record is written to the new segment (never acknowledged).</item>
 /// </list>
 /// </summary>
 internal sealed class RollOverPause(string step, int occurrence, bool fromOpen) : JournalFiles
 {
-    public static readonly string[] Steps = ["segment-created", "sidecar-started", "sidecar-half", "sidecar-written", "sidecar-renamed"];
+    public static readonly string[] Steps = ["segment-created", "sidecar-started", "sidecar-half", "sidecar-written", "sidecar-renamed", "group-torn"];
 
     private bool _armed = fromOpen;
     private int _reached;
+    private SafeFileHandle? _newSegment;
     private SafeFileHandle? _sidecar;
     private int _sidecarWrites;
     private bool _sidecarRenamed;
@@ -52,7 +54,8 @@ internal sealed class RollOverPause(string step, int occurrence, bool fromOpen) 
     {
         if (!path.EndsWith(".idx.tmp", StringComparison.Ordinal))
         {
-            return base.Create(path);
+            // A new segment: its checkpoint is written at offset 0, its first group after it.
+            return _newSegment = base.Create(path);
         }
 
         At("sidecar-started");
@@ -67,6 +70,17 @@ internal sealed class RollOverPause(string step, int occurrence, bool fromOpen) 
         if (handle == _sidecar && ++_sidecarWrites == 2)
         {
             At("sidecar-half");
+        }
+
+        if (handle == _newSegment && offset > 0)
+        {
+            _newSegment = null;
+            if (_armed && step == "group-torn" && _reached + 1 == occurrence)
+            {
+                base.Write(handle, bytes[..(bytes.Length / 2)], offset); // what a kill inside the write leaves
+            }
+
+            At("group-torn");
         }
 
         base.Write(handle, bytes, offset);

@@ -32,7 +32,7 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
     [
         ("segment-created", 2, true), (null, 5, true), ("sidecar-started", 3, false), ("open:sidecar-half", 1, true),
         (null, 1, true), ("sidecar-half", 1, true), (null, 9, true), ("sidecar-written", 4, true), (null, 3, true),
-        ("sidecar-renamed", 2, true), (null, 14, true), ("sidecar-half", 5, true), (null, 7, true),
+        ("sidecar-renamed", 2, true), (null, 14, true), ("sidecar-half", 5, true), ("group-torn", 2, true), (null, 7, true),
     ];
 
     private readonly string _folder = TestStorage.NewTempFolder();
@@ -77,6 +77,9 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
                     break;
                 case "sidecar-renamed":
                     Assert.True(left is { SegmentTemp: false, SidecarTemp: false, LastSealedHasSidecar: true, NewSegmentEmpty: true }, left.ToString());
+                    break;
+                case "group-torn":
+                    Assert.True(left is { SegmentTemp: false, SidecarTemp: false, LastSealedHasSidecar: true, NewSegmentEmpty: false, NewSegmentTorn: true }, left.ToString());
                     break;
             }
 
@@ -144,7 +147,8 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
         output.WriteLine(
             $"{Kills.Length} kills, {inRollOver} in a roll-over; of the {unplanned.Count} not aimed at a step, {unplanned.Count(l => l.InRollOver)}: " +
             $"{unplanned.Count(l => l.SegmentTemp)} left a .seg.tmp, {unplanned.Count(l => l.SidecarTemp)} an .idx.tmp, " +
-            $"{unplanned.Count(l => !l.LastSealedHasSidecar)} a sealed segment without sidecar, {unplanned.Count(l => l.NewSegmentEmpty)} a new segment without a group; " +
+            $"{unplanned.Count(l => !l.LastSealedHasSidecar)} a sealed segment without sidecar, {unplanned.Count(l => l.NewSegmentEmpty)} a new segment without a group, " +
+            $"{unplanned.Count(l => l.NewSegmentTorn)} a new segment's first group torn; " +
             $"{expected.Count} groups, {Sealed().Length + 1} segments");
     }
 
@@ -293,14 +297,26 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
             file.ReadExactly(head);
         }
 
-        var checkpointOnly = new FileInfo(last).Length == JournalFormat.RecordHeaderSize + BinaryPrimitives.ReadUInt32LittleEndian(head);
+        // The new segment's checkpoint, then whether what follows it is less than the record its header announces.
+        var length = new FileInfo(last).Length;
+        var checkpointEnd = JournalFormat.RecordHeaderSize + BinaryPrimitives.ReadUInt32LittleEndian(head);
+        var torn = false;
+        if (length > checkpointEnd)
+        {
+            using var file = System.IO.File.OpenRead(last);
+            file.Position = checkpointEnd;
+            torn = length - checkpointEnd < JournalFormat.RecordHeaderSize
+                || (file.ReadAtLeast(head, 4, throwOnEndOfStream: false) == 4 && length < checkpointEnd + JournalFormat.RecordHeaderSize + BinaryPrimitives.ReadUInt32LittleEndian(head));
+        }
+
         var sidecarTemp = Directory.GetFiles(_folder, "*.seg.idx.tmp");
         return new Left(
             SegmentTemp: Directory.GetFiles(_folder, "*.seg.tmp").Length > 0,
             SidecarTemp: sidecarTemp.Length > 0,
             SidecarTempIsWhole: sidecarTemp.Length > 0 && SegmentIndexFile.TryParse(System.IO.File.ReadAllBytes(sidecarTemp[0]), out _, out _),
             LastSealedHasSidecar: sealedSegments.Length == 0 || System.IO.File.Exists(sealedSegments[^1] + ".idx"),
-            NewSegmentEmpty: sealedSegments.Length > 0 && checkpointOnly,
+            NewSegmentEmpty: sealedSegments.Length > 0 && length == checkpointEnd,
+            NewSegmentTorn: sealedSegments.Length > 0 && torn,
             SidecarsOfSealed: sealedSegments.Count(s => System.IO.File.Exists(s + ".idx")));
     }
 
@@ -343,10 +359,10 @@ public sealed class FileJournalRollOverCrashTests(ITestOutputHelper output) : ID
 
     /// <summary>
     /// What a kill left: a temporary segment or sidecar (and whether that sidecar is whole), whether the newest sealed
-    /// segment has its sidecar, whether the newest segment holds its checkpoint only (rolled over, no group in it yet), and
-    /// how many sealed segments have a sidecar.
+    /// segment has its sidecar, whether the newest segment holds its checkpoint only (rolled over, no group in it yet) or
+    /// a torn first group after it (the roll-over done, the group's write cut), and how many sealed segments have a sidecar.
     /// </summary>
-    private readonly record struct Left(bool SegmentTemp, bool SidecarTemp, bool SidecarTempIsWhole, bool LastSealedHasSidecar, bool NewSegmentEmpty, int SidecarsOfSealed)
+    private readonly record struct Left(bool SegmentTemp, bool SidecarTemp, bool SidecarTempIsWhole, bool LastSealedHasSidecar, bool NewSegmentEmpty, bool NewSegmentTorn, int SidecarsOfSealed)
     {
         public bool InRollOver => SegmentTemp || SidecarTemp || !LastSealedHasSidecar || NewSegmentEmpty;
     }
