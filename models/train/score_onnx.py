@@ -25,9 +25,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train  # noqa: E402  (beside this file)
 
 
-def run(model, x):
+def run(model, x, outputs=None):
+    """Runs `model` on `x` (its one input, or a dict of named inputs); returns its first output, or the named ones."""
     env = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in model.graph.initializer}
-    env[model.graph.input[0].name] = torch.from_numpy(x)
+    for name, value in (x.items() if isinstance(x, dict) else [(model.graph.input[0].name, x)]):
+        env[name] = torch.from_numpy(value)
     for n in model.graph.node:
         a = {at.name: onnx.helper.get_attribute_value(at) for at in n.attribute}
         i = [env[k] if k else None for k in n.input]
@@ -74,11 +76,16 @@ def run(model, x):
                 r = r + a.get("beta", 1.0) * i[2]
         elif op in ("Sigmoid", "Tanh", "Erf"):
             r = {"Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "Erf": torch.erf}[op](i[0])
+        elif op == "Split":
+            r = torch.split(i[0], [int(v) for v in i[1]], dim=a.get("axis", 0))
         elif op == "Softmax":
             r = torch.softmax(i[0], dim=a.get("axis", -1))
         else:
             raise NotImplementedError(f"{op} (this interpreter knows the ops of train.py's graphs)")
-        env[n.output[0]] = r
+        for name, value in zip(n.output, r if isinstance(r, tuple) else (r,)):
+            env[name] = value
+    if outputs:
+        return [env[name].numpy() for name in outputs]
     return env[model.graph.output[0].name].numpy()
 
 

@@ -403,11 +403,18 @@ def main():
     parser.add_argument("--window", type=int, default=0, help="window (time steps) of the --only model (0: its own)")
     parser.add_argument("--version", default="", help="version written for the --only model (default: its own)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the build machine is shared)")
+    parser.add_argument("--recurrent", action="store_true", help="train the --only LSTM on chains, to carry its state per "
+                        "stream (recurrent.py; needs --version; writes the serving-step graphs, no manifest)")
+    parser.add_argument("--chain", type=int, default=32, help="chain length L of --recurrent")
+    parser.add_argument("--chain-offsets", action="store_true", help="--recurrent: train on chains shifted by a random "
+                        "0..L-1 rows too (augmentation; served and scored chains keep their anchors)")
     args = parser.parse_args()
     if (args.hidden or args.window or args.patch or args.version) and not args.only:
         parser.error("--hidden, --window, --patch and --version change one model: name it with --only")
     if args.patch and next((s["family"] for s in SPECS if s["name"] == args.only), None) != "patchtst":
         parser.error("--patch is a PatchTST's token length: --only must name a PatchTST model")
+    if args.recurrent and (next((s["family"] for s in SPECS if s["name"] == args.only), None) != "lstm" or not args.version):
+        parser.error("--recurrent trains one LSTM (--only) as a new version (--version, for example 1.4.0-r32)")
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     with open(args.data + ".meta.json") as f:
@@ -423,7 +430,11 @@ def main():
         # A trial of another size is another version, so its files and checkpoint cannot be taken for the bundled one's.
         spec = dict(spec, hidden=args.hidden or spec["hidden"], window=args.window or spec["window"],
                     patch=args.patch or spec["patch"], version=args.version or spec["version"])
-        train_one(spec, names, stream, x, y, meta, args)
+        if args.recurrent:
+            import recurrent   # noqa: E402  (beside this file)
+            recurrent.train_recurrent(spec, names, stream, x, y, meta, args)
+        else:
+            train_one(spec, names, stream, x, y, meta, args)
     return 0
 
 
