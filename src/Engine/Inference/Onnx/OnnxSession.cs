@@ -13,6 +13,9 @@ internal sealed record OnnxTensorInfo(string Name, OnnxValueType ValueType, Tens
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 }
 
+/// <summary>A float32 tensor over caller-owned native memory, for the model input or output named <paramref name="Name"/>.</summary>
+internal readonly record struct OnnxTensorMemory(string Name, IntPtr Data, long[] Shape);
+
 /// <summary>How sessions are created (from <see cref="InferenceOptions"/>).</summary>
 /// <param name="IntraOpThreads">Threads one Run may use; 1 keeps inference on the calling thread.</param>
 /// <param name="IntraOpSpinning">Whether idle intra-op threads spin between runs (only matters above one thread).</param>
@@ -78,6 +81,14 @@ internal sealed class OnnxSession : IDisposable
             (IntPtr)output, [rows, outputs], rebindInputPerRun: Provider != OnnxProvider.Cpu);
     }
 
+    /// <summary>
+    /// Tensors bound to the named inputs and outputs, for a model with more than one of either (a recurrent model's
+    /// state goes in and comes out beside its features and probabilities). The memory must stay allocated until the
+    /// binding is disposed.
+    /// </summary>
+    public OnnxBinding Bind(ReadOnlySpan<OnnxTensorMemory> inputs, ReadOnlySpan<OnnxTensorMemory> outputs) =>
+        new(_session, inputs, outputs, rebindInputPerRun: Provider != OnnxProvider.Cpu);
+
     /// <summary>Runs the model on what <paramref name="binding"/>'s input memory holds now; ORT writes the output memory in place.</summary>
     /// <exception cref="OnnxRuntimeException">The run failed (for example a shape the model rejects).</exception>
     public void Run(OnnxBinding binding)
@@ -131,7 +142,7 @@ internal sealed class OnnxSession : IDisposable
 }
 
 /// <summary>
-/// A session's input and output bound to two fixed tensors over native memory (ORT's <see cref="OrtIoBinding"/>):
+/// A session's inputs and outputs bound to fixed tensors over native memory (ORT's <see cref="OrtIoBinding"/>):
 /// made once per batch row count and reused, so running it allocates nothing on the managed heap.
 /// </summary>
 /// <remarks>
@@ -141,39 +152,56 @@ internal sealed class OnnxSession : IDisposable
 /// </remarks>
 internal sealed class OnnxBinding : IDisposable
 {
-    private readonly OrtValue _input;
-    private readonly OrtValue _output;
-    private readonly string _inputName;
+    private readonly OrtValue[] _inputs;
+    private readonly OrtValue[] _outputs;
+    private readonly string[] _inputNames;
     private readonly bool _rebindInputPerRun;
 
     internal OnnxBinding(InferenceSession session, string inputName, string outputName, IntPtr input, long[] inputShape,
         IntPtr output, long[] outputShape, bool rebindInputPerRun)
+        : this(session, [new OnnxTensorMemory(inputName, input, inputShape)], [new OnnxTensorMemory(outputName, output, outputShape)],
+            rebindInputPerRun)
     {
-        _inputName = inputName;
+    }
+
+    internal OnnxBinding(InferenceSession session, ReadOnlySpan<OnnxTensorMemory> inputs, ReadOnlySpan<OnnxTensorMemory> outputs,
+        bool rebindInputPerRun)
+    {
         _rebindInputPerRun = rebindInputPerRun;
-        OrtValue? inputValue = null;
-        OrtValue? outputValue = null;
+        var values = new List<OrtValue>(inputs.Length + outputs.Length);
         OrtIoBinding? binding = null;
         try
         {
-            inputValue = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, inputShape, input,
-                ElementCount(inputShape) * sizeof(float));
-            outputValue = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, outputShape, output,
-                ElementCount(outputShape) * sizeof(float));
             binding = session.CreateIoBinding();
-            binding.BindInput(inputName, inputValue);
-            binding.BindOutput(outputName, outputValue);
+            foreach (var tensor in inputs)
+            {
+                var value = Tensor(tensor);
+                values.Add(value);
+                binding.BindInput(tensor.Name, value);
+            }
+
+            foreach (var tensor in outputs)
+            {
+                var value = Tensor(tensor);
+                values.Add(value);
+                binding.BindOutput(tensor.Name, value);
+            }
         }
         catch
         {
             binding?.Dispose();
-            inputValue?.Dispose();
-            outputValue?.Dispose();
+            values.ForEach(v => v.Dispose());
             throw;
         }
 
-        _input = inputValue;
-        _output = outputValue;
+        _inputs = values.GetRange(0, inputs.Length).ToArray();
+        _outputs = values.GetRange(inputs.Length, outputs.Length).ToArray();
+        _inputNames = new string[inputs.Length];
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            _inputNames[i] = inputs[i].Name;
+        }
+
         IoBinding = binding;
     }
 
@@ -183,16 +211,30 @@ internal sealed class OnnxBinding : IDisposable
     {
         if (_rebindInputPerRun)
         {
-            IoBinding.BindInput(_inputName, _input);
+            for (var i = 0; i < _inputs.Length; i++)
+            {
+                IoBinding.BindInput(_inputNames[i], _inputs[i]);
+            }
         }
     }
 
     public void Dispose()
     {
         IoBinding.Dispose();
-        _input.Dispose();
-        _output.Dispose();
+        foreach (var value in _inputs)
+        {
+            value.Dispose();
+        }
+
+        foreach (var value in _outputs)
+        {
+            value.Dispose();
+        }
     }
+
+    private static OrtValue Tensor(OnnxTensorMemory tensor) =>
+        OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, tensor.Shape, tensor.Data,
+            ElementCount(tensor.Shape) * sizeof(float));
 
     private static long ElementCount(long[] shape)
     {
