@@ -1,0 +1,163 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using SignalStream.Engine.Inference.Onnx;
+
+namespace SignalStream.Engine.Tests.Inference;
+
+/// <summary>
+/// The recurrent LSTMs of issue 18.4 (models/train/recurrent.py; fixtures, not bundled) through the real ONNX Runtime:
+/// one serving step takes <c>features</c> [B, T, F] and <c>state</c> [B, 4H] (a stream's old and young chains) and
+/// returns <c>probabilities</c> (the old chain after the last row) and <c>state_out</c>. The engine would step T = 1
+/// per candle and T rows to catch up, so both must give the same numbers, and PyTorch's.
+/// </summary>
+public sealed class RecurrentStepTests
+{
+    private const float Tolerance = 1e-5f;
+    private static readonly OnnxSessionSettings s_oneThread = new(IntraOpThreads: 1);
+
+    [Theory]
+    [InlineData("lstm-direction-1.4.0-r32")]
+    [InlineData("lstm-shadow-2.1.0-r32")]
+    public void OneRunOverTheRowsMatchesThePyTorchParityVectors(string model)
+    {
+        var parity = StepParity.Read(Fixtures.PathOf(model + ".parity.json"));
+        using var session = OnnxSession.Create(Fixtures.Bytes(model + ".onnx"), s_oneThread);
+
+        var (probabilities, state) = Step(session, parity.Inputs, parity.State, parity.Samples, parity.Steps, parity.Features, parity.StateWidth);
+
+        AssertClose(parity.Outputs, probabilities, "probabilities");
+        AssertClose(parity.StateOut, state, "state_out");
+    }
+
+    [Theory]
+    [InlineData("lstm-direction-1.4.0-r32", "lstm-direction-1.4.0-r32")]
+    [InlineData("lstm-direction-1.4.0-r32", "lstm-direction-1.4.0-r32-step")]
+    [InlineData("lstm-shadow-2.1.0-r32", "lstm-shadow-2.1.0-r32")]
+    [InlineData("lstm-shadow-2.1.0-r32", "lstm-shadow-2.1.0-r32-step")]
+    public void SteppingOneRowAtATimeMatchesThePyTorchParityVectors(string model, string graph)
+    {
+        var parity = StepParity.Read(Fixtures.PathOf(model + ".parity.json"));
+        using var session = OnnxSession.Create(Fixtures.Bytes(graph + ".onnx"), s_oneThread);
+
+        var (probabilities, state) = StepRowByRow(session, parity.Inputs, parity.State, parity);
+
+        AssertClose(parity.Outputs, probabilities, "probabilities");
+        AssertClose(parity.StateOut, state, "state_out");
+    }
+
+    [Theory]
+    [InlineData("lstm-direction-1.4.0-r32")]
+    [InlineData("lstm-shadow-2.1.0-r32")]
+    public void FromAZeroStateSteppingRowByRowEqualsOneRunOverTheRows(string model)
+    {
+        // A fresh chain pair (a stream's first rows, or both chains restarted after a hole).
+        var parity = StepParity.Read(Fixtures.PathOf(model + ".parity.json"));
+        var zero = new float[parity.Samples * parity.StateWidth];
+        using var lstm = OnnxSession.Create(Fixtures.Bytes(model + ".onnx"), s_oneThread);
+        using var unrolled = OnnxSession.Create(Fixtures.Bytes(model + "-step.onnx"), s_oneThread);
+
+        var (once, onceState) = Step(lstm, parity.Inputs, zero, parity.Samples, parity.Steps, parity.Features, parity.StateWidth);
+        var (lstmStepped, lstmState) = StepRowByRow(lstm, parity.Inputs, zero, parity);
+        var (unrolledStepped, unrolledState) = StepRowByRow(unrolled, parity.Inputs, zero, parity);
+
+        AssertClose(once, lstmStepped, "probabilities, LSTM operator stepped");
+        AssertClose(onceState, lstmState, "state_out, LSTM operator stepped");
+        AssertClose(once, unrolledStepped, "probabilities, unrolled step");
+        AssertClose(onceState, unrolledState, "state_out, unrolled step");
+        Assert.Contains(once, p => p > 0.34f);   // not a degenerate uniform model
+    }
+
+    /// <summary>T steps of one row each, every sample's state carried from one to the next.</summary>
+    private static (float[] Probabilities, float[] State) StepRowByRow(OnnxSession session, float[] inputs, float[] state, StepParity parity)
+    {
+        var probabilities = Array.Empty<float>();
+        var row = new float[parity.Samples * parity.Features];
+        for (var t = 0; t < parity.Steps; t++)
+        {
+            for (var s = 0; s < parity.Samples; s++)
+            {
+                inputs.AsSpan(((s * parity.Steps) + t) * parity.Features, parity.Features).CopyTo(row.AsSpan(s * parity.Features));
+            }
+
+            (probabilities, state) = Step(session, row, state, parity.Samples, 1, parity.Features, parity.StateWidth);
+        }
+
+        return (probabilities, state);
+    }
+
+    /// <summary>One run with both inputs and both outputs bound over native memory, as a batcher would bind them.</summary>
+    private static unsafe (float[] Probabilities, float[] State) Step(OnnxSession session, float[] features, float[] state, int rows,
+        int steps, int featureCount, int stateWidth)
+    {
+        var lengths = new[] { rows * steps * featureCount, rows * stateWidth, rows * 3, rows * stateWidth };
+        var memory = lengths.Select(n => (IntPtr)NativeMemory.AlignedAlloc((nuint)n * sizeof(float), 64)).ToArray();
+        try
+        {
+            features.AsSpan(0, lengths[0]).CopyTo(new Span<float>((void*)memory[0], lengths[0]));
+            state.AsSpan(0, lengths[1]).CopyTo(new Span<float>((void*)memory[1], lengths[1]));
+            using var binding = session.Bind(
+                [new OnnxTensorMemory("features", memory[0], [rows, steps, featureCount]), new OnnxTensorMemory("state", memory[1], [rows, stateWidth])],
+                [new OnnxTensorMemory("probabilities", memory[2], [rows, 3]), new OnnxTensorMemory("state_out", memory[3], [rows, stateWidth])]);
+            session.Run(binding);
+            return (new ReadOnlySpan<float>((void*)memory[2], lengths[2]).ToArray(), new ReadOnlySpan<float>((void*)memory[3], lengths[3]).ToArray());
+        }
+        finally
+        {
+            foreach (var pointer in memory)
+            {
+                NativeMemory.AlignedFree((void*)pointer);
+            }
+        }
+    }
+
+    private static void AssertClose(float[] expected, float[] actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (var i = 0; i < expected.Length; i++)
+        {
+            var diff = Math.Abs(expected[i] - actual[i]);
+            Assert.True(diff <= Tolerance, $"{what}[{i}]: expected {expected[i]}, got {actual[i]} (|diff| {diff} > {Tolerance})");
+        }
+    }
+
+    /// <summary>
+    /// recurrent.py's parity file: <c>{ "steps": T, "inputs": [[[...]]], "state": [[...]], "outputs": [[...]],
+    /// "stateOut": [[...]] }</c>, flattened row-major.
+    /// </summary>
+    private sealed record StepParity(int Samples, int Steps, int Features, int StateWidth, float[] Inputs, float[] State, float[] Outputs,
+        float[] StateOut)
+    {
+        public static StepParity Read(string path)
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+            var root = document.RootElement;
+            var inputs = root.GetProperty("inputs");
+            var samples = inputs.GetArrayLength();
+            var features = inputs[0][0].GetArrayLength();
+            return new StepParity(samples, root.GetProperty("steps").GetInt32(), features, root.GetProperty("state")[0].GetArrayLength(),
+                Flatten(inputs), Flatten(root.GetProperty("state")), Flatten(root.GetProperty("outputs")), Flatten(root.GetProperty("stateOut")));
+        }
+
+        private static float[] Flatten(JsonElement element)
+        {
+            var values = new List<float>();
+            Add(element);
+            return [.. values];
+
+            void Add(JsonElement e)
+            {
+                if (e.ValueKind == JsonValueKind.Array)
+                {
+                    foreach (var child in e.EnumerateArray())
+                    {
+                        Add(child);
+                    }
+                }
+                else
+                {
+                    values.Add(e.GetSingle());
+                }
+            }
+        }
+    }
+}
