@@ -332,9 +332,10 @@ def gemm_step(model, features):
 
 
 def write_parity(step, xs, chains, holdout_rows, length, path, samples=8, steps=8):
-    """Real holdout rows with a real state: each sample is stream s's rows k+1..k+T after stepping both chains from
-    their anchors to row k in PyTorch (so the state is mid-chain), and PyTorch's outputs for them.
-    Sample 0 starts from the zero state (a fresh chain pair) instead."""
+    """Real holdout rows with a real state: each sample is T rows of one chain, from the state both chains have
+    before the first of them (stepped from their anchors in PyTorch, so the state is mid-chain), and PyTorch's outputs.
+    Sample 0 starts from the zero state (a fresh chain pair) instead. A sample whose T rows would cross the chain's end
+    takes the T rows from its row on (the graph's arithmetic is what the file checks, not the rollover)."""
     hidden = step.hidden
     picked = holdout_rows[np.linspace(0, len(holdout_rows) - 200, samples).astype(int)]
     inputs, states, outputs, states_out = [], [], [], []
@@ -344,10 +345,10 @@ def write_parity(step, xs, chains, holdout_rows, length, path, samples=8, steps=
             # the chain pair before `row`: old = chain c up to position t - 1, young = its second half up to there
             state = torch.zeros(1, 4 * hidden)
             if i > 0 and t > length:
-                history = torch.from_numpy(xs[chains.rows[c, length:t]][None])
-                old = torch.from_numpy(xs[chains.rows[c, :length]][None])
-                _, state_old = step(old, torch.zeros(1, 4 * hidden))
-                _, state = step(history, state_old[:, :].clone().index_fill_(1, torch.arange(2 * hidden, 4 * hidden), 0))
+                # both chains over the old chain's first L rows, then the young one restarts at its anchor (row L)
+                _, state = step(torch.from_numpy(xs[chains.rows[c, :length]][None]), state)
+                state[:, 2 * hidden:] = 0
+                _, state = step(torch.from_numpy(xs[chains.rows[c, length:t]][None]), state)
             rows = xs[chains.rows[c, t:t + steps]] if t + steps <= 2 * length else xs[row:row + steps]
             p, s = step(torch.from_numpy(rows[None].copy()), state)
             inputs.append(rows.astype(np.float32))
