@@ -95,7 +95,8 @@ class Chains:
             # bar -> row through a dense table (the stream's rows are time-ordered; a hole is a missing bar)
             table = np.full(int(k[-1] - k[0]) + 1, -1, dtype=np.int64)
             table[k - k[0]] = np.arange(start, end)
-            first_anchor = -(-int(k[0]) // length) * length           # the first anchor with its row present or later
+            # the first anchor at or after the stream's first row: a chain anchored before it would start late (dropped)
+            first_anchor = -(-int(k[0]) // length) * length
             for anchor in range(first_anchor, int(k[-1]) - length + 1, length):
                 wanted = anchor + offsets - int(k[0])
                 found = np.where(wanted < len(table), table[np.minimum(wanted, len(table) - 1)], -1)
@@ -105,7 +106,8 @@ class Chains:
                 readout = found[length:]
                 self.chain_of[readout[readout >= 0]] = c
                 self.position_of[readout[readout >= 0]] = length + np.flatnonzero(readout >= 0)
-                # a missing row repeats the previous one in the padding (it is only read after the chain's outputs)
+                # a missing row repeats the previous one: at a stream's end that is padding after the last readout;
+                # a hole inside a chain would be stepped twice, so train_recurrent refuses a dataset with one
                 rows.append(np.maximum.accumulate(found))
                 present.append(found >= 0)
                 anchors.append(anchor)
