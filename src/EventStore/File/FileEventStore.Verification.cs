@@ -169,16 +169,12 @@ internal sealed partial class FileEventStore
     /// <exception cref="ObjectDisposedException">Retention deleted the segment meanwhile.</exception>
     private void EnsureVerified(Segment segment)
     {
-        if (!segment.IsVerified)
+        if (segment.IsVerified)
         {
-            Compare(segment);
+            return;
         }
-    }
 
-    /// <summary>Compares a segment indexed from its sidecar with the checksum it was sealed with, once: concurrent callers wait for the first.</summary>
-    private void Compare(Segment segment)
-    {
-        lock (segment.VerifyLock)
+        lock (segment.VerifyLock) // two reads of one segment compare it once
         {
             if (segment.IsVerified)
             {
