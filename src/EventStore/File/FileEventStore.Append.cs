@@ -213,8 +213,8 @@ internal sealed partial class FileEventStore
         }
 
         // The sidecar first: a crash between the two leaves a segment that is scanned at open, never a stray sidecar.
-        System.IO.File.Delete(SegmentIndexFile.PathOf(oldest.Path));
-        System.IO.File.Delete(oldest.Path);
+        _files.Delete(SegmentIndexFile.PathOf(oldest.Path));
+        _files.Delete(oldest.Path);
         ForgetDamage(oldest.Path);
         Log.SegmentDeleted(_logger, oldest.Path, oldest.LastPosition);
     }

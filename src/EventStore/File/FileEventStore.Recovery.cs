@@ -23,20 +23,20 @@ internal sealed partial class FileEventStore
             // A roll-over that failed (disk full) or crashed before its rename leaves only this; it never held an event.
             foreach (var partial in Directory.GetFiles(_options.Path, "*" + SegmentExtension + PartialSuffix))
             {
-                System.IO.File.Delete(partial);
+                _files.Delete(partial);
             }
 
             // Likewise a sidecar whose write was cut short; and one whose segment is gone (moved aside by hand).
             foreach (var partial in Directory.GetFiles(_options.Path, "*" + SegmentExtension + SegmentIndexFile.Suffix + PartialSuffix))
             {
-                System.IO.File.Delete(partial);
+                _files.Delete(partial);
             }
 
             foreach (var sidecar in Directory.GetFiles(_options.Path, "*" + SegmentExtension + SegmentIndexFile.Suffix))
             {
                 if (!System.IO.File.Exists(sidecar[..^SegmentIndexFile.Suffix.Length]))
                 {
-                    System.IO.File.Delete(sidecar);
+                    _files.Delete(sidecar);
                 }
             }
         }
@@ -172,7 +172,7 @@ internal sealed partial class FileEventStore
 
                     if (!_readOnly)
                     {
-                        System.IO.File.Delete(path);
+                        _files.Delete(path);
                     }
                 }
             }
@@ -472,7 +472,7 @@ internal sealed partial class FileEventStore
     {
         try
         {
-            System.IO.File.Delete(path);
+            _files.Delete(path);
         }
         catch (IOException ex)
         {

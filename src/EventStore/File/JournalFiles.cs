@@ -21,6 +21,8 @@ internal class JournalFiles
 
     public virtual void Truncate(SafeFileHandle handle, long length) => RandomAccess.SetLength(handle, length);
 
+    public virtual void Delete(string path) => System.IO.File.Delete(path);
+
     /// <summary>Renames within the folder (atomic on POSIX file systems); replaces a leftover of an earlier failed attempt.</summary>
     public virtual void Rename(string from, string to) => System.IO.File.Move(from, to, overwrite: true);
 
