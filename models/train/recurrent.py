@@ -163,8 +163,7 @@ def train_recurrent(spec, names, stream, x, y, meta, args):
     loss_fn = nn.NLLLoss(weight=torch.tensor(len(fit_rows) / (3 * np.maximum(counts, 1)), dtype=torch.float32))
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr or spec["lr"], weight_decay=1e-4)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=0)
-    best, best_state, best_epoch, stale = float("inf"), None, 0, 0
-    budget = args.max_minutes * 60 if args.max_minutes else float("inf")
+    stopping = train.EarlyStopping(spec["name"], model, plateau, args, t0)
     # An epoch of --epoch-windows labelled rows, as the windowed LSTM's 30,000 windows: ~940 chains of 32 readouts;
     # a batch of 8 chains is 256 readouts, the windowed batch.
     per_epoch = max(1, (args.epoch_windows or spec["epoch"]) // length)
@@ -177,7 +176,7 @@ def train_recurrent(spec, names, stream, x, y, meta, args):
         order = rng.permutation(train_chains)[:per_epoch]
         total, seen = 0.0, 0
         for i in range(0, len(order), per_batch):
-            if time.time() - t0 > budget and seen:
+            if stopping.over_budget() and seen:
                 break
             part = order[i:i + per_batch]
             rows, readout = chains.rows[part], readout_fit[part]
@@ -199,25 +198,9 @@ def train_recurrent(spec, names, stream, x, y, meta, args):
             total += loss.item() * int(mask.sum())
             seen += int(mask.sum())
         kept, val_p = predict_rows(model, xs, chains, val_rows)
-        val_y = y[kept]
-        val_loss = float(-np.log(val_p[np.arange(len(val_y)), val_y] + 1e-7).mean())
-        val_acc = float((val_p.argmax(1) == val_y).mean())
-        print(f"  {spec['name']} epoch {epoch + 1}: train loss {total / seen:.4f} ({seen} readouts), "
-              f"val loss {val_loss:.4f}, val acc {val_acc:.3f}, lr {optimiser.param_groups[0]['lr']:.1e} "
-              f"({time.time() - t0:.0f} s)", flush=True)
-        if val_loss < best:
-            best, best_state, best_epoch, stale = val_loss, {k: v.clone() for k, v in model.state_dict().items()}, epoch + 1, 0
-        else:
-            stale += 1
-        plateau.step(val_loss)
-        if stale >= args.patience:
-            print(f"  {spec['name']}: early stop after epoch {epoch + 1}, no better validation loss in {stale} epochs", flush=True)
+        if stopping.end_epoch(epoch, total / seen, seen, "readouts", val_p, y[kept], optimiser.param_groups[0]["lr"]):
             break
-        if time.time() - t0 > budget:
-            print(f"  {spec['name']}: stopping after epoch {epoch + 1}, the --max-minutes budget is spent", flush=True)
-            break
-    print(f"  {spec['name']}: keeping epoch {best_epoch} (validation loss {best:.4f})", flush=True)
-    model.load_state_dict(best_state)
+    stopping.keep_best()
     model.eval()
     kept, val_p = predict_rows(model, xs, chains, val_rows)
     temperature = train.fit_temperature(val_p, y[kept])
@@ -242,7 +225,7 @@ def train_recurrent(spec, names, stream, x, y, meta, args):
     base = f"{spec['name']}-{spec['version']}"
     os.makedirs(args.out, exist_ok=True)
     torch.save(dict(state=model.state_dict(), mean=mean, std=std, features=list(feature_names), hidden=spec["hidden"],
-                    chain=length, temperature=temperature, best_epoch=best_epoch, epochs=epoch + 1),
+                    chain=length, temperature=temperature, best_epoch=stopping.best_epoch, epochs=epoch + 1),
                os.path.join(args.out, base + ".pt"))
     export(model, len(columns), length, xs, chains, holdout_rows, os.path.join(args.out, base))
 

@@ -213,6 +213,45 @@ def predict(model, inputs, batch=2048):
 
 
 # ------------------------------------------------------------------------------------------------------------ train
+class EarlyStopping:
+    """What follows each epoch, for every model: the validation report, the best weights so far, the learning-rate
+    plateau, and whether to stop (no better validation loss in --patience epochs, or the --max-minutes budget spent)."""
+
+    def __init__(self, name, model, plateau, args, t0):
+        self.name, self.model, self.plateau, self.patience, self.t0 = name, model, plateau, args.patience, t0
+        self.budget = args.max_minutes * 60 if args.max_minutes else float("inf")
+        self.best, self.best_state, self.best_epoch, self.stale = float("inf"), None, 0, 0  # a --resume sets the first three
+
+    def over_budget(self):
+        return time.time() - self.t0 > self.budget
+
+    def end_epoch(self, epoch, train_loss, seen, unit, val_p, val_y, lr):
+        """Records epoch `epoch` (0-based); True when training should stop."""
+        val_loss = float(-np.log(val_p[np.arange(len(val_y)), val_y] + 1e-7).mean())
+        val_acc = float((val_p.argmax(1) == val_y).mean())
+        print(f"  {self.name} epoch {epoch + 1}: train loss {train_loss:.4f} ({seen} {unit}), "
+              f"val loss {val_loss:.4f}, val acc {val_acc:.3f}, lr {lr:.1e} "
+              f"({time.time() - self.t0:.0f} s)", flush=True)
+        if val_loss < self.best:
+            self.best, self.best_epoch, self.stale = val_loss, epoch + 1, 0
+            self.best_state = {k: v.clone() for k, v in self.model.state_dict().items()}
+        else:
+            self.stale += 1
+        self.plateau.step(val_loss)
+        if self.stale >= self.patience:
+            print(f"  {self.name}: early stop after epoch {epoch + 1}, no better validation loss in {self.stale} epochs", flush=True)
+            return True
+        if self.over_budget():
+            print(f"  {self.name}: stopping after epoch {epoch + 1}, the --max-minutes budget is spent", flush=True)
+            return True
+        return False
+
+    def keep_best(self):
+        """Reports the epoch kept and loads its weights."""
+        print(f"  {self.name}: keeping epoch {self.best_epoch} (validation loss {self.best:.4f})", flush=True)
+        self.model.load_state_dict(self.best_state)
+
+
 def train_one(spec, names, stream, x, y, meta, args):
     t0 = time.time()
     feature_names = spec["features"] or names
@@ -243,20 +282,19 @@ def train_one(spec, names, stream, x, y, meta, args):
     # validation loss, training stops after --patience such epochs or when --max-minutes is spent (checked every
     # batch, so one long epoch cannot overrun the budget), and the best epoch's weights are kept.
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=0)
-    best, best_state, best_epoch, stale, start = float("inf"), None, 0, 0, 0
-    budget = args.max_minutes * 60 if args.max_minutes else float("inf")
+    stopping, start = EarlyStopping(spec["name"], model, plateau, args, t0), 0
     # The best weights so far are kept next to the dataset, so a budgeted run can be continued (--resume) with the
     # same normalisation, learning rate and epoch sampling as one longer run.
     checkpoint = os.path.join(os.path.dirname(os.path.abspath(args.data)), f"{spec['name']}-{spec['version']}.checkpoint.pt")
     if args.resume and os.path.exists(checkpoint):
         saved = torch.load(checkpoint)
         model.load_state_dict(saved["state"])
-        best_state, best, best_epoch, start = saved["state"], saved["best"], saved["best_epoch"], saved["epochs"]
+        stopping.best_state, stopping.best, stopping.best_epoch, start = saved["state"], saved["best"], saved["best_epoch"], saved["epochs"]
         optimiser.load_state_dict(saved["optimiser"])
         plateau.load_state_dict(saved["plateau"])
         for _ in range(start):
             rng.permutation(fit_ends)
-        print(f"  {spec['name']}: resuming after epoch {start} (best epoch {best_epoch}, validation loss {best:.4f})", flush=True)
+        print(f"  {spec['name']}: resuming after epoch {start} (best epoch {stopping.best_epoch}, validation loss {stopping.best:.4f})", flush=True)
     epoch = start - 1
     for epoch in range(start, args.epochs):
         model.train()
@@ -265,7 +303,7 @@ def train_one(spec, names, stream, x, y, meta, args):
         order = rng.permutation(fit_ends)[:args.epoch_windows or spec["epoch"]]
         total, seen = 0.0, 0
         for i in range(0, len(order), args.batch):
-            if time.time() - t0 > budget and seen:
+            if stopping.over_budget() and seen:
                 break
             ends = order[i:i + args.batch]
             batch_x = torch.from_numpy(windows(xs, ends, window, slice(None)))
@@ -278,30 +316,14 @@ def train_one(spec, names, stream, x, y, meta, args):
             optimiser.step()
             total += loss.item() * len(ends)
             seen += len(ends)
-        val_p = predict(model, val_x)
-        val_loss = float(-np.log(val_p[np.arange(len(val_y)), val_y] + 1e-7).mean())
-        val_acc = float((val_p.argmax(1) == val_y).mean())
-        print(f"  {spec['name']} epoch {epoch + 1}: train loss {total / seen:.4f} ({seen} windows), "
-              f"val loss {val_loss:.4f}, val acc {val_acc:.3f}, lr {optimiser.param_groups[0]['lr']:.1e} "
-              f"({time.time() - t0:.0f} s)", flush=True)
-        if val_loss < best:
-            best, best_state, best_epoch, stale = val_loss, {k: v.clone() for k, v in model.state_dict().items()}, epoch + 1, 0
-        else:
-            stale += 1
-        plateau.step(val_loss)
-        if stale >= args.patience:
-            print(f"  {spec['name']}: early stop after epoch {epoch + 1}, no better validation loss in {stale} epochs", flush=True)
+        if stopping.end_epoch(epoch, total / seen, seen, "windows", predict(model, val_x), val_y, optimiser.param_groups[0]["lr"]):
             break
-        if time.time() - t0 > budget:
-            print(f"  {spec['name']}: stopping after epoch {epoch + 1}, the --max-minutes budget is spent", flush=True)
-            break
-    print(f"  {spec['name']}: keeping epoch {best_epoch} (validation loss {best:.4f})", flush=True)
-    meta = dict(meta, epochs=epoch + 1, best_epoch=best_epoch)
+    stopping.keep_best()
+    meta = dict(meta, epochs=epoch + 1, best_epoch=stopping.best_epoch)
     # The optimiser state is the last epoch's and the weights the best epoch's: a resumed run starts from the best
     # weights at the learning rate the plateau schedule had reached.
-    torch.save(dict(state=best_state, best=best, best_epoch=best_epoch, epochs=epoch + 1,
+    torch.save(dict(state=stopping.best_state, best=stopping.best, best_epoch=stopping.best_epoch, epochs=epoch + 1,
                     optimiser=optimiser.state_dict(), plateau=plateau.state_dict()), checkpoint)
-    model.load_state_dict(best_state)
     model.eval()
     temperature = fit_temperature(predict(model, val_x), val_y)
     model.calibrated.inverse_temperature.fill_(1.0 / temperature)
