@@ -106,6 +106,35 @@ def signals(lstm, patchtst, labels, weights=(0.6, 0.4), margin=0.15, score=0.65)
     return float(chosen.mean()), float((side[chosen] == labels[chosen]).mean()) if chosen.any() else 0.0
 
 
+def scored_rows(stream, horizon, all_rows):
+    """The holdout rows a manifest's metrics come from: train.py's seed-42 draw of 40,000 (its fit and validation draws,
+    in its order and with its defaults, move the generator first), or every holdout row."""
+    fit, validation, holdout = train.window_ends(stream, 32, horizon, 0.2)
+    if all_rows:
+        return holdout
+    rng = np.random.default_rng(42)
+    rng.choice(fit, min(len(fit), 400_000), replace=False)
+    rng.choice(validation, min(len(validation), 20_000), replace=False)
+    return np.sort(rng.choice(holdout, min(len(holdout), 40_000), replace=False))
+
+
+def run_batched(model, inputs, batch=4096):
+    """run() over `inputs` in batches (the whole holdout at once would need gigabytes of intermediate tensors)."""
+    with torch.no_grad():
+        return np.concatenate([run(model, inputs[k:k + batch]) for k in range(0, len(inputs), batch)])
+
+
+def report(name, p, labels):
+    """Accuracy, Brier, NLL, and how often P(up) or P(down) clears the default 0.65 and is then right."""
+    accuracy, brier, _ = train.evaluate(p, labels)
+    nll = float(-np.log(p[np.arange(len(labels)), labels] + 1e-7).mean())
+    confident = np.maximum(p[:, 0], p[:, 2]) >= 0.65
+    direction = np.where(p[:, 2] > p[:, 0], 2, 0)
+    right = float((direction[confident] == labels[confident]).mean()) if confident.any() else 0.0
+    print(f"{name}: accuracy {accuracy:.4f}, Brier {brier:.4f}, NLL {nll:.4f}, "
+          f"P(up|down) >= 0.65 on {confident.mean():.4f}, right {right:.3f} of those", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
@@ -118,13 +147,7 @@ def main():
     with open(args.data + ".meta.json") as f:
         horizon = json.load(f)["horizon"]
     names, stream, x, y = train.load(args.data)
-    fit, validation, holdout = train.window_ends(stream, 32, horizon, 0.2)
-    if not args.all:
-        # train.py's draws, in its order and with its defaults: the fit and validation draws move the generator
-        rng = np.random.default_rng(42)
-        rng.choice(fit, min(len(fit), 400_000), replace=False)
-        rng.choice(validation, min(len(validation), 20_000), replace=False)
-        holdout = np.sort(rng.choice(holdout, min(len(holdout), 40_000), replace=False))
+    holdout = scored_rows(stream, horizon, args.all)
     labels = y[holdout]
     print(f"{len(holdout)} holdout windows, majority class {np.bincount(labels, minlength=3).max() / len(labels):.4f}")
     partner = None
@@ -134,15 +157,8 @@ def main():
         if model.graph.input[0].type.tensor_type.shape.dim[2].dim_value != len(names):
             parser.error(f"{path}: reads a feature subset; this script feeds every dataset column")
         inputs = np.ascontiguousarray(train.windows(x, holdout, window, slice(None)))
-        with torch.no_grad():
-            p = np.concatenate([run(model, inputs[k:k + 4096]) for k in range(0, len(inputs), 4096)])
-        accuracy, brier, _ = train.evaluate(p, labels)
-        nll = float(-np.log(p[np.arange(len(labels)), labels] + 1e-7).mean())
-        confident = np.maximum(p[:, 0], p[:, 2]) >= 0.65
-        direction = np.where(p[:, 2] > p[:, 0], 2, 0)
-        right = float((direction[confident] == labels[confident]).mean()) if confident.any() else 0.0
-        print(f"{os.path.basename(path)}: accuracy {accuracy:.4f}, Brier {brier:.4f}, NLL {nll:.4f}, "
-              f"P(up|down) >= 0.65 on {confident.mean():.4f}, right {right:.3f} of those")
+        p = run_batched(model, inputs)
+        report(os.path.basename(path), p, labels)
         if args.ensemble and partner is None:
             partner = p
         elif partner is not None:

@@ -54,16 +54,6 @@ def replay(model, x, stream, bars, starts, length):
     return out
 
 
-def report(name, p, labels):
-    accuracy, brier, _ = train.evaluate(p, labels)
-    nll = float(-np.log(p[np.arange(len(labels)), labels] + 1e-7).mean())
-    confident = np.maximum(p[:, 0], p[:, 2]) >= 0.65
-    direction = np.where(p[:, 2] > p[:, 0], 2, 0)
-    right = float((direction[confident] == labels[confident]).mean()) if confident.any() else 0.0
-    print(f"{name}: accuracy {accuracy:.4f}, Brier {brier:.4f}, NLL {nll:.4f}, "
-          f"P(up|down) >= 0.65 on {confident.mean():.4f}, right {right:.3f} of those", flush=True)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
@@ -79,13 +69,8 @@ def main():
         horizon = json.load(f)["horizon"]
     names, stream, x, y = train.load(args.data)
     bars = recurrent.bar_indexes(args.data, stream)
-    fit, validation, holdout = train.window_ends(stream, 32, horizon, 0.2)
-    scored = holdout
-    if not args.all:
-        rng = np.random.default_rng(42)
-        rng.choice(fit, min(len(fit), 400_000), replace=False)
-        rng.choice(validation, min(len(validation), 20_000), replace=False)
-        scored = np.sort(rng.choice(holdout, min(len(holdout), 40_000), replace=False))
+    holdout = train.window_ends(stream, 32, horizon, 0.2)[2]
+    scored = score_onnx.scored_rows(stream, horizon, args.all)
     labels = y[scored]
     print(f"{len(scored)} holdout rows, majority class {np.bincount(labels, minlength=3).max() / len(labels):.4f}", flush=True)
 
@@ -108,7 +93,7 @@ def main():
     p = p_all[scored]
     assert not np.isnan(p).any()
     print(f"replayed {int((~np.isnan(p_all[:, 0])).sum())} rows in {time.time() - t0:.0f} s", flush=True)
-    report(os.path.basename(args.step) + " (served, T = 1)", p, labels)
+    score_onnx.report(os.path.basename(args.step) + " (served, T = 1)", p, labels)
     if checkpoint:
         torch_model = recurrent.RecurrentDirection(checkpoint["mean"], checkpoint["std"], features, checkpoint["hidden"], 1)
         torch_model.load_state_dict(checkpoint["state"])
@@ -120,8 +105,8 @@ def main():
     partner = None
     if args.ensemble:
         inputs = np.ascontiguousarray(train.windows(x, scored, 32, slice(None)))
-        partner = np.concatenate([score_onnx.run(onnx.load(args.ensemble), inputs[k:k + 4096]) for k in range(0, len(inputs), 4096)])
-        report(os.path.basename(args.ensemble), partner, labels)
+        partner = score_onnx.run_batched(onnx.load(args.ensemble), inputs)
+        score_onnx.report(os.path.basename(args.ensemble), partner, labels)
         share, right = score_onnx.signals(p, partner, labels)
         print(f"  {os.path.basename(args.step)} with it: a signal on {share:.4f} of rows, its direction right {right:.3f}", flush=True)
     for path in args.windowed:
@@ -129,9 +114,8 @@ def main():
         window, width = [d.dim_value for d in windowed.graph.input[0].type.tensor_type.shape.dim[1:]]
         subset = slice(None) if width == len(names) else [names.index(n) for n in train.SHADOW_FEATURES]
         inputs = np.ascontiguousarray(train.windows(x, scored, window, subset))
-        with torch.no_grad():
-            q = np.concatenate([score_onnx.run(windowed, inputs[k:k + 4096]) for k in range(0, len(inputs), 4096)])
-        report(os.path.basename(path), q, labels)
+        q = score_onnx.run_batched(windowed, inputs)
+        score_onnx.report(os.path.basename(path), q, labels)
         if partner is not None:
             share, right = score_onnx.signals(q, partner, labels)
             print(f"  {os.path.basename(path)} with it: a signal on {share:.4f} of rows, its direction right {right:.3f}", flush=True)
