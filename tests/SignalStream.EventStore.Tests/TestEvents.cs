@@ -18,4 +18,17 @@ internal static class TestEvents
     public static StreamAppend Append(string stream, long expected, params EventData[] events) => new(stream, "test", expected, events);
 
     public static StreamAppend[] Group(params StreamAppend[] appends) => appends;
+
+    /// <summary>Every event's id, in the store's global order, read page by page from the start.</summary>
+    public static async Task<List<Guid>> ReadAllIdsAsync(IEventStore store)
+    {
+        await using var reader = store.OpenGlobalReader(0);
+        var ids = new List<Guid>();
+        while (await reader.ReadNextAsync(1000).AsTask().WaitAsync(Wait) is { Count: > 0 } page)
+        {
+            ids.AddRange(page.Select(e => e.EventId));
+        }
+
+        return ids;
+    }
 }

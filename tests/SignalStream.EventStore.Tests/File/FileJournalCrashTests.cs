@@ -179,17 +179,6 @@ public sealed class FileJournalCrashTests(ITestOutputHelper output) : IDisposabl
         return ids;
     }
 
-    private static async Task<List<Guid>> ReadAllIdsAsync(IEventStore store)
-    {
-        await using var reader = store.OpenGlobalReader(0);
-        var ids = new List<Guid>();
-        while (await reader.ReadNextAsync(1000).AsTask().WaitAsync(Wait) is { Count: > 0 } page)
-        {
-            ids.AddRange(page.Select(e => e.EventId));
-        }
-
-        return ids;
-    }
 
     private static async Task AppendsAgainAsync(FileEventStore store)
     {

@@ -67,7 +67,7 @@ public sealed class FileJournalPowerCutTests(ITestOutputHelper output) : IDispos
 
             await using var reopened = new FileEventStore(Options(restored, retention), TimeProvider.System, NullLogger<FileEventStore>.Instance);
             await reopened.InitializeAsync();
-            var read = await ReadAllAsync(reopened);
+            var read = await ReadAllIdsAsync(reopened);
             var context = $"trial {trial}: cut at operation {disk.Cut.Operation} ({disk.Cut.Description}), {acknowledged.Count} events acknowledged";
 
             // With retention, the oldest segments may be gone (their events were consumed), nothing after them.
@@ -96,17 +96,6 @@ public sealed class FileJournalPowerCutTests(ITestOutputHelper output) : IDispos
         return folder;
     }
 
-    private static async Task<List<Guid>> ReadAllAsync(IEventStore store)
-    {
-        await using var reader = store.OpenGlobalReader(0);
-        var ids = new List<Guid>();
-        while (await reader.ReadNextAsync(1000).AsTask().WaitAsync(Wait) is { Count: > 0 } page)
-        {
-            ids.AddRange(page.Select(e => e.EventId));
-        }
-
-        return ids;
-    }
 
     /// <summary>
     /// The journal's files as a disk holds them through a power cut: a file's bytes are durable once fsynced, a name once

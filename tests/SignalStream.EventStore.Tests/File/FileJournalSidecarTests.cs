@@ -121,7 +121,7 @@ public sealed class FileJournalSidecarTests : IDisposable
 
         // Events before the damaged record still read; reading past it fails, naming the segment.
         Assert.NotEmpty(await store.ReadStreamAsync("s-0", 1, 1));
-        var error = await Assert.ThrowsAsync<InvalidDataException>(() => ReadAllAsync(store));
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => ReadAllIdsAsync(store));
         Assert.Contains($"'{first}' is damaged from byte {damaged.From}", error.Message);
 
         await host.StopAsync();
@@ -149,7 +149,7 @@ public sealed class FileJournalSidecarTests : IDisposable
         Assert.Empty(store.DamagedSegments);
 
         // The first read that reaches the segment compares it; the damaged entry is refused, not served as 'y'.
-        var error = await Assert.ThrowsAsync<InvalidDataException>(() => ReadAllAsync(store));
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => ReadAllIdsAsync(store));
         var damaged = Assert.Single(store.DamagedSegments);
         Assert.Equal(first, damaged.Path);
         Assert.Contains($"'{first}' is damaged from byte {damaged.From}", error.Message);
@@ -191,7 +191,7 @@ public sealed class FileJournalSidecarTests : IDisposable
         {
             var read = readsAStream
                 ? Task.Run(async () => (await store.ReadStreamAsync("s-1", 1, 1000)).Select(e => e.EventId).ToList())
-                : Task.Run(() => ReadAllAsync(store));
+                : Task.Run(() => ReadAllIdsAsync(store));
             await disk.Reached.WaitAsync(Wait);
 
             // The candle that closes meanwhile is stored: the read holds no lock the append needs
@@ -286,7 +286,7 @@ public sealed class FileJournalSidecarTests : IDisposable
         var stored = store.LastPosition;
         var added = Event(type: "test_event", payload: Payload(100)); // appended before anything is read
         Assert.Equal(AppendStatus.Committed, (await store.AppendAsync([Append("s-0", ExpectedVersions.Any, added)])).Status);
-        var read = await ReadAllAsync(store);
+        var read = await ReadAllIdsAsync(store);
         Assert.Equal(stored + 1, read.Count);
         Assert.Equal(added.EventId, read[^1]);
         await store.Verification.WaitAsync(Wait);
@@ -361,7 +361,7 @@ public sealed class FileJournalSidecarTests : IDisposable
         {
             await store.InitializeAsync();
             Assert.Equal(sealedSegments.Length - 1, store.SegmentsIndexedFromSidecars);
-            Assert.Equal(ids.Select(e => e.Id), await ReadAllAsync(store));
+            Assert.Equal(ids.Select(e => e.Id), await ReadAllIdsAsync(store));
         }
 
         // Written again, byte for byte what the roll-over wrote: a scan and the appends collect the same sidecar.
@@ -410,7 +410,7 @@ public sealed class FileJournalSidecarTests : IDisposable
         await using var reopened = Open();
         await reopened.InitializeAsync();
         Assert.Equal(0, reopened.SegmentsIndexedFromSidecars);
-        Assert.Equal(ids, await ReadAllAsync(reopened));
+        Assert.Equal(ids, await ReadAllIdsAsync(reopened));
         Assert.Equal(SealedSegments().Select(s => s + ".idx"), Directory.GetFiles(_folder, "*.idx").Order());
     }
 
@@ -445,7 +445,7 @@ public sealed class FileJournalSidecarTests : IDisposable
         await store.InitializeAsync();
         Assert.Equal(SealedSegments().Length, store.SegmentsIndexedFromSidecars);
         Assert.Equal(validLength, new FileInfo(last).Length);
-        Assert.Equal(ids.Select(e => e.Id), await ReadAllAsync(store));
+        Assert.Equal(ids.Select(e => e.Id), await ReadAllIdsAsync(store));
         Assert.False(System.IO.File.Exists(last + ".idx"), "the open segment has no sidecar");
     }
 
@@ -485,7 +485,7 @@ public sealed class FileJournalSidecarTests : IDisposable
         await using (var store = FileEventStore.OpenReadOnly(new FileJournalOptions { Path = _folder }, TimeProvider.System, NullLogger<FileEventStore>.Instance))
         {
             await store.InitializeAsync();
-            Assert.Equal(ids.Select(e => e.Id), await ReadAllAsync(store));
+            Assert.Equal(ids.Select(e => e.Id), await ReadAllIdsAsync(store));
         }
 
         Assert.Equal(before, Directory.GetFiles(_folder).Order().ToArray());
@@ -549,17 +549,6 @@ public sealed class FileJournalSidecarTests : IDisposable
         return lines;
     }
 
-    private static async Task<List<Guid>> ReadAllAsync(IEventStore store)
-    {
-        await using var reader = store.OpenGlobalReader(0);
-        var ids = new List<Guid>();
-        while (await reader.ReadNextAsync(1000).AsTask().WaitAsync(Wait) is { Count: > 0 } page)
-        {
-            ids.AddRange(page.Select(e => e.EventId));
-        }
-
-        return ids;
-    }
 
     private static long DamagedSegmentsGauge(IServiceProvider services)
     {
