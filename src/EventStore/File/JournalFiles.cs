@@ -4,9 +4,10 @@ using SignalStream.EventStore.Internal;
 namespace SignalStream.EventStore.File;
 
 /// <summary>
-/// The journal's writes to the file system, and its reads of segments once open, in one place: the operating system's
-/// calls, and the seam through which tests make them fail the way a full disk does, or hold them the way a slow disk
-/// does (unit tests cannot fill a real disk, or slow it, at will).
+/// The journal's changes to the file system (creates, writes, fsyncs, renames, deletes) and its reads of segments once
+/// open, in one place: the operating system's calls, and the seam through which tests make them fail the way a full
+/// disk does, hold them the way a slow disk does, or record them to rebuild what a power cut would leave (unit tests
+/// cannot fill a real disk, slow it or cut its power at will).
 /// </summary>
 internal class JournalFiles
 {
