@@ -104,6 +104,21 @@ public static class Timeframes
     /// <summary>The close time Binance reports for a candle: the next open time minus one millisecond.</summary>
     public static long CloseTimeOf(this Timeframe timeframe, long openTimeMs) => NextOpenTime(timeframe, openTimeMs) - 1;
 
+    /// <summary>
+    /// The candle's ordinal: its open time in whole intervals since the Unix epoch (months counted from January 1970).
+    /// Consecutive candles of a stream differ by one; a recurrent model's chains are anchored on it.
+    /// </summary>
+    public static long BarIndex(this Timeframe timeframe, long openTimeMs)
+    {
+        if (timeframe == Timeframe.OneMonth)
+        {
+            var t = DateTimeOffset.FromUnixTimeMilliseconds(openTimeMs);
+            return ((t.Year - 1970L) * 12) + t.Month - 1;
+        }
+
+        return FloorDiv(openTimeMs, FixedMilliseconds(timeframe));
+    }
+
     /// <summary>Whether <paramref name="openTimeMs"/> is a valid open time for this interval.</summary>
     public static bool IsAlignedOpenTime(this Timeframe timeframe, long openTimeMs) =>
         OpenTimeOf(timeframe, openTimeMs) == openTimeMs;

@@ -25,6 +25,10 @@ public sealed class StreamFeatureState
     // contiguous run of floats: a model whose features are the catalog in order gets its window in one block copy.
     private readonly float[] _rows;
 
+    // Each stored row's bar index (Timeframes.BarIndex of its candle), at the row's ring slot: a recurrent model's
+    // chains are anchored on bars, and rows across an exchange's hole are not consecutive bars.
+    private readonly long[] _bars;
+
     // Every double the indicators keep, in one array: the newest row, the log closes and the four rolling windows.
     // A closing burst touches thousands of streams once each; two arrays a stream miss the cache far less than ten.
     private static readonly int s_logClosesAt = F.Count;
@@ -47,6 +51,7 @@ public sealed class StreamFeatureState
     private RollingMoments _volume48 = new(s_volume48At, 48);
 
     private long _seen;
+    private long _firstWarmBar = NoBar;
     private double _ema12;
     private double _ema26;
     private double _macdSignal;
@@ -61,7 +66,11 @@ public sealed class StreamFeatureState
         ArgumentOutOfRangeException.ThrowIfLessThan(windowCapacity, 1);
         _capacity = windowCapacity;
         _rows = new float[2 * windowCapacity * F.Count];
+        _bars = new long[windowCapacity];
     }
+
+    /// <summary>The bar of a row that does not exist (before the first warm row).</summary>
+    public const long NoBar = long.MinValue;
 
     /// <summary>Closed candles seen so far.</summary>
     public long CandlesSeen => _seen;
@@ -81,6 +90,50 @@ public sealed class StreamFeatureState
     /// <summary>Indicators after the latest candle; all zero while the stream is not warm.</summary>
     public IndicatorSnapshot Snapshot => IsWarm ? _snapshot : default;
 
+    /// <summary>The bar index of the first warm row (<see cref="NoBar"/> before it): where everything this state can replay begins.</summary>
+    public long FirstWarmBar => _firstWarmBar;
+
+    /// <summary>
+    /// The bar index of the warm row <paramref name="back"/> rows before the newest (0: the newest), or
+    /// <see cref="NoBar"/> when that row is not warm or no longer held.
+    /// </summary>
+    public long BarAgo(int back)
+    {
+        if (back < 0 || back >= _capacity || back >= WarmRows)
+        {
+            return NoBar;
+        }
+
+        var slot = _rowNext - 1 - back;
+        return _bars[slot < 0 ? slot + _capacity : slot];
+    }
+
+    /// <summary>How many of the latest warm rows held have a bar index of at least <paramref name="bar"/>.</summary>
+    public int RowsSince(long bar)
+    {
+        var rows = 0;
+        while (BarAgo(rows) is var b && b != NoBar && b >= bar)
+        {
+            rows++;
+        }
+
+        return rows;
+    }
+
+    /// <summary>The bar indexes of the latest <paramref name="rows"/> rows, oldest first (the rows <see cref="CopyWindow"/> copies).</summary>
+    public void CopyBars(int rows, Span<long> destination)
+    {
+        if (!HasWindow(rows))
+        {
+            throw new InvalidOperationException($"{rows} rows are not available: {WarmRows} warm rows held, capacity {_capacity}.");
+        }
+
+        for (var i = 0; i < rows; i++)
+        {
+            destination[i] = BarAgo(rows - 1 - i);
+        }
+    }
+
     /// <summary>True once indicators are warm and <paramref name="window"/> warm rows are held.</summary>
     public bool HasWindow(int window) => window >= 1 && window <= _capacity && WarmRows >= window;
 
@@ -94,7 +147,12 @@ public sealed class StreamFeatureState
         var close = (double)closed.Close;
         var volume = (double)closed.Volume;
         var takerBuy = (double)closed.TakerBuyBaseVolume;
+        _bars[_rowNext] = closed.Timeframe.BarIndex(closed.OpenTime);
         Compute(open, high, low, close, volume, takerBuy);
+        if (_firstWarmBar == NoBar && IsWarm)
+        {
+            _firstWarmBar = BarAgo(0);
+        }
     }
 
     /// <summary>

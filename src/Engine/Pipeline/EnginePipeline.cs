@@ -187,12 +187,23 @@ internal sealed partial class EnginePipeline : BackgroundService
             }
 
             pending.AddRequest(slot);
-            var writer = new FeatureWindowWriter(state, model.FeatureIndices, model.Window);
             try
             {
-                while (!model.Batcher.TryEnqueue(ref writer, pending, slot))
+                if (model.Recurrence is { } recurrence)
                 {
-                    await model.Batcher.WaitForSpaceAsync(cancellationToken).ConfigureAwait(false);
+                    var request = stream.ChainFor(model, set).Next(state, model.FeatureIndices, recurrence);
+                    while (!model.Batcher.TryEnqueue(in request, pending, slot))
+                    {
+                        await model.Batcher.WaitForSpaceAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                else
+                {
+                    var writer = new FeatureWindowWriter(state, model.FeatureIndices, model.Window);
+                    while (!model.Batcher.TryEnqueue(ref writer, pending, slot))
+                    {
+                        await model.Batcher.WaitForSpaceAsync(cancellationToken).ConfigureAwait(false);
+                    }
                 }
             }
             catch

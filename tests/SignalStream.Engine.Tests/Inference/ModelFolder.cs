@@ -25,8 +25,19 @@ internal sealed class ModelFolder : IDisposable
         "tiny-mean-5" => (5, 2),
         "tiny-lstm" => (6, 3),
         "bench-mlp" => (64, 16),
+        RecurrentFixture => (1, 22),
         _ => throw new ArgumentOutOfRangeException(nameof(fixture)),
     };
+
+    /// <summary>The recurrent lstm-direction 1.4.0-r32's serving step (models/train/recurrent.py): 22 features, chain 32, 16 units.</summary>
+    public const string RecurrentFixture = "lstm-direction-1.4.0-r32-step";
+
+    /// <summary>The same model as one LSTM operator over T rows: what a prediction is defined as, to check the engine against.</summary>
+    public const string RecurrentReference = "lstm-direction-1.4.0-r32";
+
+    /// <summary>Adds the recurrent fixture's manifest section (chain 32, state 64): use as <c>Add(..., RecurrentFixture, edit: Recurrent)</c>.</summary>
+    public static void Recurrent(JsonObject manifest, string file) =>
+        manifest["recurrent"] = new JsonObject { ["chain"] = 32, ["stateWidth"] = 64, ["stateInput"] = "state", ["stateOutput"] = "state_out" };
 
     /// <summary>Copies <paramref name="fixture"/>.onnx as <paramref name="name"/>-1.0.0.onnx and writes a valid manifest, then lets <paramref name="edit"/> break it.</summary>
     public string Add(string name, string fixture = "tiny-mean", string[]? timeframes = null, string family = "lstm", string version = "1.0.0",

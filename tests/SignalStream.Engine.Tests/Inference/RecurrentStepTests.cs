@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using SignalStream.Engine.Inference.Onnx;
 
@@ -23,7 +22,7 @@ public sealed class RecurrentStepTests
         var parity = StepParity.Read(Fixtures.PathOf(model + ".parity.json"));
         using var session = OnnxSession.Create(Fixtures.Bytes(model + ".onnx"), s_oneThread);
 
-        var (probabilities, state) = Step(session, parity.Inputs, parity.State, parity.Samples, parity.Steps, parity.Features, parity.StateWidth);
+        var (probabilities, state) = RecurrentGraph.Run(session, parity.Inputs, parity.State, parity.Samples, parity.Steps, parity.Features, parity.StateWidth);
 
         AssertClose(parity.Outputs, probabilities, "probabilities");
         AssertClose(parity.StateOut, state, "state_out");
@@ -56,7 +55,7 @@ public sealed class RecurrentStepTests
         using var lstm = OnnxSession.Create(Fixtures.Bytes(model + ".onnx"), s_oneThread);
         using var unrolled = OnnxSession.Create(Fixtures.Bytes(model + "-step.onnx"), s_oneThread);
 
-        var (once, onceState) = Step(lstm, parity.Inputs, zero, parity.Samples, parity.Steps, parity.Features, parity.StateWidth);
+        var (once, onceState) = RecurrentGraph.Run(lstm, parity.Inputs, zero, parity.Samples, parity.Steps, parity.Features, parity.StateWidth);
         var (lstmStepped, lstmState) = StepRowByRow(lstm, parity.Inputs, zero, parity);
         var (unrolledStepped, unrolledState) = StepRowByRow(unrolled, parity.Inputs, zero, parity);
 
@@ -79,35 +78,10 @@ public sealed class RecurrentStepTests
                 inputs.AsSpan(((s * parity.Steps) + t) * parity.Features, parity.Features).CopyTo(row.AsSpan(s * parity.Features));
             }
 
-            (probabilities, state) = Step(session, row, state, parity.Samples, 1, parity.Features, parity.StateWidth);
+            (probabilities, state) = RecurrentGraph.Run(session, row, state, parity.Samples, 1, parity.Features, parity.StateWidth);
         }
 
         return (probabilities, state);
-    }
-
-    /// <summary>One run with both inputs and both outputs bound over native memory, as a batcher would bind them.</summary>
-    private static unsafe (float[] Probabilities, float[] State) Step(OnnxSession session, float[] features, float[] state, int rows,
-        int steps, int featureCount, int stateWidth)
-    {
-        var lengths = new[] { rows * steps * featureCount, rows * stateWidth, rows * 3, rows * stateWidth };
-        var memory = lengths.Select(n => (IntPtr)NativeMemory.AlignedAlloc((nuint)n * sizeof(float), 64)).ToArray();
-        try
-        {
-            features.AsSpan(0, lengths[0]).CopyTo(new Span<float>((void*)memory[0], lengths[0]));
-            state.AsSpan(0, lengths[1]).CopyTo(new Span<float>((void*)memory[1], lengths[1]));
-            using var binding = session.Bind(
-                [new OnnxTensorMemory("features", memory[0], [rows, steps, featureCount]), new OnnxTensorMemory("state", memory[1], [rows, stateWidth])],
-                [new OnnxTensorMemory("probabilities", memory[2], [rows, 3]), new OnnxTensorMemory("state_out", memory[3], [rows, stateWidth])]);
-            session.Run(binding);
-            return (new ReadOnlySpan<float>((void*)memory[2], lengths[2]).ToArray(), new ReadOnlySpan<float>((void*)memory[3], lengths[3]).ToArray());
-        }
-        finally
-        {
-            foreach (var pointer in memory)
-            {
-                NativeMemory.AlignedFree((void*)pointer);
-            }
-        }
     }
 
     private static void AssertClose(float[] expected, float[] actual, string what)

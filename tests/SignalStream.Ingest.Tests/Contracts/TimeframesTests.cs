@@ -55,6 +55,32 @@ public sealed class TimeframesTests
         Assert.Equal(TimeSpan.FromMinutes(5), Timeframe.FiveMinutes.FixedDuration());
     }
 
+    [Theory]
+    [InlineData(Timeframe.OneMinute)]
+    [InlineData(Timeframe.FifteenMinutes)]
+    [InlineData(Timeframe.OneHour)]
+    [InlineData(Timeframe.OneWeek)]
+    [InlineData(Timeframe.OneMonth)]
+    public void ConsecutiveCandlesHaveConsecutiveBarIndexes(Timeframe timeframe)
+    {
+        var open = timeframe.OpenTimeOf(DateTimeOffset.Parse("2023-12-30T22:00:00Z", System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds());
+        var first = timeframe.BarIndex(open);
+        for (var i = 1; i <= 30; i++)
+        {
+            open = timeframe.NextOpenTime(open);
+            Assert.Equal(first + i, timeframe.BarIndex(open));
+        }
+    }
+
+    [Fact]
+    public void BarIndexIsTheOpenTimeInWholeIntervals()
+    {
+        // What the training pipeline computes: open time // interval (models/train/recurrent.py).
+        Assert.Equal(28_405_245L, Timeframe.OneMinute.BarIndex(1_704_314_700_000));
+        Assert.Equal(0L, Timeframe.OneMonth.BarIndex(0));
+        Assert.Equal(12L * 54, Timeframe.OneMonth.BarIndex(DateTimeOffset.Parse("2024-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds()));
+    }
+
     [Fact]
     public void ParseListNamesEveryBadEntry()
     {

@@ -12,6 +12,7 @@ internal sealed class InferenceMetrics
     private readonly Counter<long> _predictions;
     private readonly Counter<long> _failedBatches;
     private readonly Counter<long> _loadFailures;
+    private readonly Counter<long> _chainsRebuilt;
     private readonly Histogram<int> _batchSize;
     private readonly Histogram<double> _duration;
     private readonly Histogram<double> _queueDelay;
@@ -28,6 +29,8 @@ internal sealed class InferenceMetrics
         _predictions = meter.CreateCounter<long>("signalstream_predictions_total", description: "Model predictions delivered to the signal stage.");
         _failedBatches = meter.CreateCounter<long>("signalstream_inference_failed_batches_total", description: "Batches ONNX Runtime failed to run.");
         _loadFailures = meter.CreateCounter<long>("signalstream_model_load_failures_total", description: "Model manifests that failed validation or loading.");
+        _chainsRebuilt = meter.CreateCounter<long>("signalstream_model_chain_rebuilds_total", unit: "{stream}",
+            description: "Streams whose recurrent model state was rebuilt from their held rows (first row, reload, a failed batch).");
         _batchSize = meter.CreateHistogram<int>(
             "signalstream_inference_batch_size", unit: "{request}", description: "Requests per ONNX Run.",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] });
@@ -70,6 +73,8 @@ internal sealed class InferenceMetrics
         _batchSize.Record(rows);
         _duration.Record(seconds, new KeyValuePair<string, object?>("model", model));
     }
+
+    public void ChainsRebuilt(string model, int streams) => _chainsRebuilt.Add(streams, new KeyValuePair<string, object?>("model", model));
 
     public void BatchFailed(string model) => _failedBatches.Add(1, new KeyValuePair<string, object?>("model", model));
 

@@ -20,8 +20,10 @@ internal sealed class LoadedModel
         int window,
         int[] featureIndices,
         IReadOnlyList<Timeframe> timeframes,
-        ModelInfo info)
+        ModelInfo info,
+        Recurrence? recurrence = null)
     {
+        Recurrence = recurrence;
         Name = name;
         Version = version;
         Family = family;
@@ -44,6 +46,12 @@ internal sealed class LoadedModel
     public double Weight { get; }
 
     public int Window { get; }
+
+    /// <summary>Set when the model carries state per stream (its window is then the one row it steps).</summary>
+    public Recurrence? Recurrence { get; }
+
+    /// <summary>Feature rows a stream must keep for this model: its window, or what rebuilds its chains.</summary>
+    public int RowsKept => Recurrence?.RowsKept ?? Window;
 
     /// <summary>Positions in <see cref="Features.FeatureCatalog.Names"/>, in the manifest's order.</summary>
     public int[] FeatureIndices { get; }

@@ -39,6 +39,7 @@ internal sealed partial class ModelBatcher
     private readonly Action<int> _delivered;
     private readonly LiveFirst? _liveFirst;
     private readonly bool _isShadow;
+    private readonly Recurrence? _recurrence;
     private readonly Lock _lock = new();
     private readonly Batch[] _batches;
     private readonly Stack<Batch> _free;
@@ -50,6 +51,7 @@ internal sealed partial class ModelBatcher
     private readonly Task[] _helpers;
     private readonly Task _worker;
     private Batch? _filling;
+    private long _sequence;
     private bool _flushRequested;
     private int _spaceWaiters;
     private volatile bool _stopping;
@@ -59,6 +61,8 @@ internal sealed partial class ModelBatcher
     /// batches wait until it has none (null: no ordering between models).</param>
     /// <param name="isShadow">Whether this batcher serves a shadow model.</param>
     /// <param name="workers">Threads that run this model's batches (the extra ones take full batches only).</param>
+    /// <param name="recurrence">Set for a recurrent model: its rows are queued with <see cref="TryEnqueue(in RecurrentRow, IPredictionSink, int)"/>
+    /// and run on one worker, in order.</param>
     /// <exception cref="OnnxRuntimeException">The session rejected a binding of a full batch (the caller still owns the session).</exception>
     public ModelBatcher(
         OnnxSession session,
@@ -74,13 +78,20 @@ internal sealed partial class ModelBatcher
         Action<int> delivered,
         LiveFirst? liveFirst = null,
         bool isShadow = false,
-        int workers = 1)
+        int workers = 1,
+        Recurrence? recurrence = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(window, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(features, 1);
+        if (recurrence is not null && (workers != 1 || window != 1))
+        {
+            throw new ArgumentException("A recurrent model steps one row a stream, in order: one worker, a window of 1.", nameof(recurrence));
+        }
+
         _session = session;
+        _recurrence = recurrence;
         _model = model;
         _window = window;
         _features = features;
@@ -101,7 +112,7 @@ internal sealed partial class ModelBatcher
         _ready = new Queue<Batch>(count);
         for (var i = 0; i < count; i++)
         {
-            _batches[i] = new Batch(maxBatchSize, _rowLength);
+            _batches[i] = new Batch(maxBatchSize, _rowLength, recurrence is null ? null : new ChainRows(maxBatchSize, recurrence.StateWidth));
             _free.Push(_batches[i]);
         }
 
@@ -111,7 +122,7 @@ internal sealed partial class ModelBatcher
         {
             foreach (var batch in _batches)
             {
-                batch.BindingFor(session, maxBatchSize, window, features);
+                batch.BindingFor(session, maxBatchSize, window, features, recurrence);
             }
         }
         catch
@@ -149,70 +160,96 @@ internal sealed partial class ModelBatcher
     public bool TryEnqueue<TWriter>(ref TWriter writer, IPredictionSink sink, int slot)
         where TWriter : IBatchRowWriter, allows ref struct
     {
-        bool wake = false, full = false;
+        Wake wake;
         lock (_lock)
         {
-            ObjectDisposedException.ThrowIf(_stopping, this);
-            var batch = _filling;
+            var batch = OpenBatch();
             if (batch is null)
             {
-                if (!_free.TryPop(out batch))
-                {
-                    return false;
-                }
-
-                batch.Count = 0;
-                _filling = batch;
+                return false;
             }
 
-            var row = batch.Count;
-            writer.Write(batch.InputRow(row, _rowLength));
-            var now = _time.GetTimestamp();
-            batch.Sinks[row] = sink;
-            batch.Slots[row] = slot;
-            batch.EnqueuedAt[row] = now;
-            batch.Count = row + 1;
-            if (!_isShadow)
-            {
-                _liveFirst?.Queued();
-            }
-
-            if (row == 0)
-            {
-                batch.Oldest = now;
-                wake = true;
-            }
-            else if (now - batch.Oldest >= _maxDelayTicks && !_flushRequested)
-            {
-                // The oldest request has waited the delay while the producer kept queueing: due now, to the tick.
-                _flushRequested = true;
-                wake = true;
-            }
-
-            if (batch.Count == MaxBatchSize)
-            {
-                _filling = null;
-                _flushRequested = false;
-                _ready.Enqueue(batch);
-                wake = true;
-                full = true;
-            }
+            writer.Write(batch.InputRow(batch.Count, _rowLength));
+            wake = Queued(batch, sink, slot);
         }
 
-        if (wake)
+        Notify(wake);
+        return true;
+    }
+
+    /// <summary>The batch taking requests: the open one, or a free one opened now; null when every buffer is queued or running.</summary>
+    private Batch? OpenBatch()
+    {
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        var batch = _filling;
+        if (batch is null)
+        {
+            if (!_free.TryPop(out batch))
+            {
+                return null;
+            }
+
+            batch.Count = 0;
+            batch.Sequence = ++_sequence;
+            _filling = batch;
+        }
+
+        return batch;
+    }
+
+    /// <summary>Counts the request just written as the open batch's next row; says whom to wake. Under the lock.</summary>
+    private Wake Queued(Batch batch, IPredictionSink sink, int slot)
+    {
+        var wake = Wake.None;
+        var row = batch.Count;
+        var now = _time.GetTimestamp();
+        batch.Sinks[row] = sink;
+        batch.Slots[row] = slot;
+        batch.EnqueuedAt[row] = now;
+        batch.Count = row + 1;
+        if (!_isShadow)
+        {
+            _liveFirst?.Queued();
+        }
+
+        if (row == 0)
+        {
+            batch.Oldest = now;
+            wake = Wake.Worker;
+        }
+        else if (now - batch.Oldest >= _maxDelayTicks && !_flushRequested)
+        {
+            // The oldest request has waited the delay while the producer kept queueing: due now, to the tick.
+            _flushRequested = true;
+            wake = Wake.Worker;
+        }
+
+        return batch.Count == MaxBatchSize ? Close(batch) : wake;
+    }
+
+    /// <summary>Moves the open batch to the ready queue. Under the lock.</summary>
+    private Wake Close(Batch batch)
+    {
+        _filling = null;
+        _flushRequested = false;
+        _ready.Enqueue(batch);
+        return batch.Count == MaxBatchSize ? Wake.Worker | Wake.Helpers : Wake.Worker;
+    }
+
+    private void Notify(Wake wake)
+    {
+        if ((wake & Wake.Worker) != 0)
         {
             _workerSignal.Set();
         }
 
-        if (full)
+        if ((wake & Wake.Helpers) != 0)
         {
             foreach (var helper in _helperSignals)
             {
                 helper.Set();
             }
         }
-
-        return true;
     }
 
     /// <summary>
@@ -404,15 +441,24 @@ internal sealed partial class ModelBatcher
     private unsafe void Execute(Batch batch)
     {
         var rows = batch.Count;
+        var chains = batch.Chains;
         var start = _time.GetTimestamp();
         try
         {
-            _session.Run(batch.BindingFor(_session, rows, _window, _features));
+            if (chains is null)
+            {
+                _session.Run(batch.BindingFor(_session, rows, _window, _features, null));
+            }
+            else
+            {
+                RunChained(batch, chains);
+            }
         }
         catch (OnnxRuntimeException ex)
         {
             Log.BatchFailed(_logger, _model, rows, ex);
             _metrics.BatchFailed(_model);
+            chains?.Failed(rows);
             for (var i = 0; i < rows; i++)
             {
                 var sink = batch.Sinks[i]!;
@@ -434,7 +480,14 @@ internal sealed partial class ModelBatcher
             var sink = batch.Sinks[i]!;
             batch.Sinks[i] = null; // no reference kept to a finished request
             _metrics.QueueDelay(_model, (start - batch.EnqueuedAt[i]) / frequency);
-            sink.OnPrediction(batch.Slots[i], p[0], p[1], p[2]);
+            if (chains is null || chains.Predicts(i))
+            {
+                sink.OnPrediction(batch.Slots[i], p[0], p[1], p[2]);
+            }
+            else
+            {
+                sink.OnFailed(batch.Slots[i]);
+            }
         }
 
         Delivered(rows);
@@ -466,8 +519,9 @@ internal sealed partial class ModelBatcher
     {
         private readonly OnnxBinding?[] _bindings;
 
-        public Batch(int maxRows, int rowLength)
+        public Batch(int maxRows, int rowLength, ChainRows? chains)
         {
+            Chains = chains;
             Input = (float*)NativeMemory.AlignedAlloc((nuint)maxRows * (nuint)rowLength * sizeof(float), 64);
             Output = (float*)NativeMemory.AlignedAlloc((nuint)maxRows * 3 * sizeof(float), 64);
             new Span<float>(Output, maxRows * 3).Clear();
@@ -487,15 +541,23 @@ internal sealed partial class ModelBatcher
 
         public long[] EnqueuedAt { get; }
 
+        /// <summary>A recurrent model's per-row chain data and state tensors; null for a windowed model.</summary>
+        public ChainRows? Chains { get; }
+
         public int Count { get; set; }
+
+        /// <summary>Numbers the batches as they open, so a recurrent stream can tell whether its last row is in the open one.</summary>
+        public long Sequence { get; set; }
 
         public long Oldest { get; set; }
 
         public Span<float> InputRow(int row, int rowLength) => new(Input + ((nint)row * rowLength), rowLength);
 
         /// <summary>Tensors over the first <paramref name="rows"/> rows, bound to the session; made once per row count, then reused.</summary>
-        public OnnxBinding BindingFor(OnnxSession session, int rows, int window, int features) =>
-            _bindings[rows] ??= session.Bind(Input, Output, rows, window, features);
+        public OnnxBinding BindingFor(OnnxSession session, int rows, int window, int features, Recurrence? recurrence) =>
+            _bindings[rows] ??= recurrence is null
+                ? session.Bind(Input, Output, rows, window, features)
+                : Chains!.Bind(session, recurrence, Input, Output, rows, features);
 
         public void Dispose()
         {
@@ -504,9 +566,18 @@ internal sealed partial class ModelBatcher
                 binding?.Dispose();
             }
 
+            Chains?.Dispose();
             NativeMemory.AlignedFree(Input);
             NativeMemory.AlignedFree(Output);
         }
+    }
+
+    [Flags]
+    private enum Wake
+    {
+        None = 0,
+        Worker = 1,
+        Helpers = 2,
     }
 
     private static partial class Log

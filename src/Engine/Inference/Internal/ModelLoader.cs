@@ -105,15 +105,16 @@ internal sealed class ModelLoader(
             }
 
             var info = Info(name, manifest, manifest.Status!, null);
+            var recurrence = manifest.Recurrent is { } r ? new Recurrence(r.Chain, r.StateWidth, r.StateInput!, r.StateOutput!) : null;
             var model = new LoadedModel(name, manifest.Version!, manifest.Family!, manifest.Status == "shadow", manifest.Weight,
-                manifest.Window, featureIndices, timeframes, info);
+                manifest.Window, featureIndices, timeframes, info, recurrence);
             try
             {
                 model.Batcher = new ModelBatcher(
                     session, name, manifest.Window, featureIndices.Length, options.MaxBatchSize,
                     TimeSpan.FromTicks(options.MaxQueueDelayMicroseconds * TimeSpan.TicksPerMicrosecond), options.QueueCapacity,
                     time, metrics, loggerFactory.CreateLogger<ModelBatcher>(), model.Release, _liveFirst, model.IsShadow,
-                    model.IsShadow ? 1 : options.WorkersPerLiveModel);
+                    model.IsShadow || recurrence is not null ? 1 : options.WorkersPerLiveModel, recurrence);
             }
             catch (OnnxRuntimeException ex)
             {
@@ -182,12 +183,41 @@ internal sealed class ModelLoader(
             }
         }
 
+        if (m.Recurrent is { } recurrent)
+        {
+            CheckRecurrent(m, recurrent, problems);
+        }
+
         var features = m.Features?.Count ?? 0;
         CheckSpec(m.Input, "input", [-1, m.Window, features], problems);
         CheckSpec(m.Output, "output", [-1, 3], problems);
         if (m.Output is not null && (m.Output.Labels is null || !m.Output.Labels.SequenceEqual(s_labels, StringComparer.Ordinal)))
         {
             problems.Add($"output.labels is [{string.Join(", ", m.Output.Labels ?? [])}]; the engine reads [down, flat, up] in that order");
+        }
+    }
+
+    // Bounds what one stream keeps for a model: 2L + 1 feature rows and the state.
+    private const int MaxChain = 256;
+    private const int MaxStateWidth = 4096;
+
+    private static void CheckRecurrent(ModelManifest m, ModelManifest.RecurrentSpec r, List<string> problems)
+    {
+        if (r.Chain is < 2 or > MaxChain)
+        {
+            problems.Add($"recurrent.chain is {r.Chain}; use a chain length of 2 to {MaxChain} bars");
+        }
+
+        if (r.StateWidth <= 0 || r.StateWidth % 4 != 0 || r.StateWidth > MaxStateWidth)
+        {
+            problems.Add($"recurrent.stateWidth is {r.StateWidth}; use a positive multiple of 4 up to {MaxStateWidth} (old h, old c, young h, young c)");
+        }
+
+        Require(r.StateInput, "recurrent.stateInput", problems);
+        Require(r.StateOutput, "recurrent.stateOutput", problems);
+        if (m.Window != 1)
+        {
+            problems.Add($"window is {m.Window}; a recurrent model steps one row at a time, so its window is 1");
         }
     }
 
@@ -215,24 +245,38 @@ internal sealed class ModelLoader(
 
     private static void CheckSession(ModelManifest m, OnnxSession session, List<string> problems)
     {
-        CheckTensor(session.Inputs, m.Input!, "input", problems);
-        CheckTensor(session.Outputs, m.Output!, "output", problems);
+        var r = m.Recurrent;
+        long[] state = [-1, r?.StateWidth ?? 0];
+        CheckTensors(session.Inputs, "input", r is null ? [(m.Input!.Name!, m.Input.Shape!)] : [(m.Input!.Name!, m.Input.Shape!), (r.StateInput!, state)], problems);
+        CheckTensors(session.Outputs, "output", r is null ? [(m.Output!.Name!, m.Output.Shape!)] : [(m.Output!.Name!, m.Output.Shape!), (r.StateOutput!, state)], problems);
     }
 
-    private static void CheckTensor(IReadOnlyList<OnnxTensorInfo> actual, ModelManifest.TensorSpec declared, string what, List<string> problems)
+    private static void CheckTensors(IReadOnlyList<OnnxTensorInfo> actual, string what, (string Name, IReadOnlyList<long> Shape)[] declared, List<string> problems)
     {
-        if (actual.Count != 1)
+        if (actual.Count != declared.Length)
         {
-            problems.Add($"the ONNX model has {actual.Count} {what}s ({string.Join(", ", actual.Select(a => a.Name))}); the engine needs exactly one");
+            var needs = declared.Length == 1 ? "exactly one" : $"exactly {declared.Length} ({string.Join(", ", declared.Select(d => d.Name))})";
+            problems.Add($"the ONNX model has {actual.Count} {what}s ({string.Join(", ", actual.Select(a => a.Name))}); the engine needs {needs}");
             return;
         }
 
-        var tensor = actual[0];
-        if (tensor.Name != declared.Name)
+        foreach (var (name, shape) in declared)
         {
-            problems.Add($"the ONNX model's {what} is named '{tensor.Name}' but the manifest says '{declared.Name}'");
-        }
+            var tensor = actual.FirstOrDefault(a => a.Name == name);
+            if (tensor is null)
+            {
+                problems.Add(declared.Length == 1
+                    ? $"the ONNX model's {what} is named '{actual[0].Name}' but the manifest says '{name}'"
+                    : $"the ONNX model has no {what} named '{name}' (it has {string.Join(", ", actual.Select(a => a.Name))})");
+                continue;
+            }
 
+            CheckTensor(tensor, shape, what, problems);
+        }
+    }
+
+    private static void CheckTensor(OnnxTensorInfo tensor, IReadOnlyList<long> shape, string what, List<string> problems)
+    {
         if (!tensor.IsTensor)
         {
             problems.Add($"the ONNX model's {what} '{tensor.Name}' is a {tensor.ValueType.ToString().Replace("ONNX_TYPE_", string.Empty, StringComparison.Ordinal).ToLowerInvariant()}, not a tensor; the engine needs a float32 tensor");
@@ -244,7 +288,6 @@ internal sealed class ModelLoader(
             problems.Add($"the ONNX model's {what} '{tensor.Name}' is {tensor.ElementType}, the manifest says float32");
         }
 
-        var shape = declared.Shape!;
         var matches = tensor.Shape.Length == shape.Count && tensor.Shape[0] < 0;
         for (var i = 1; matches && i < shape.Count; i++)
         {
@@ -259,13 +302,17 @@ internal sealed class ModelLoader(
         }
     }
 
-    /// <summary>Runs two zero rows: proves the graph executes at this shape and yields probabilities (not logits).</summary>
+    /// <summary>Runs two zero rows (from a zero state, for a recurrent model): proves the graph executes at this shape and
+    /// yields probabilities (not logits), and a finite state.</summary>
     private static void SmokeRun(ModelManifest m, OnnxSession session, List<string> problems)
     {
         float[] output;
+        var stateOut = Array.Empty<float>();
         try
         {
-            output = session.Run(new float[2 * m.Window * m.Features!.Count], 2, m.Window, m.Features.Count);
+            output = m.Recurrent is null
+                ? session.Run(new float[2 * m.Window * m.Features!.Count], 2, m.Window, m.Features.Count)
+                : RunRecurrentOnZeros(m, session, out stateOut);
         }
         catch (OnnxRuntimeException ex)
         {
@@ -282,6 +329,30 @@ internal sealed class ModelLoader(
                 return;
             }
         }
+
+        if (stateOut.Any(v => !float.IsFinite(v)))
+        {
+            problems.Add($"a test run on zeros gave a state '{m.Recurrent!.StateOutput}' that is not finite");
+        }
+    }
+
+    private static unsafe float[] RunRecurrentOnZeros(ModelManifest m, OnnxSession session, out float[] stateOut)
+    {
+        var r = m.Recurrent!;
+        var features = m.Features!.Count;
+        var input = new float[2 * features];
+        var state = new float[2 * r.StateWidth];
+        var output = new float[6];
+        stateOut = new float[2 * r.StateWidth];
+        fixed (float* i = input, s = state, o = output, so = stateOut)
+        {
+            using var binding = session.Bind(
+                [new OnnxTensorMemory(m.Input!.Name!, (IntPtr)i, [2, 1, features]), new OnnxTensorMemory(r.StateInput!, (IntPtr)s, [2, r.StateWidth])],
+                [new OnnxTensorMemory(m.Output!.Name!, (IntPtr)o, [2, 3]), new OnnxTensorMemory(r.StateOutput!, (IntPtr)so, [2, r.StateWidth])]);
+            session.Run(binding);
+        }
+
+        return output;
     }
 
     private static void Require(string? value, string field, List<string> problems)

@@ -35,6 +35,9 @@ internal sealed class ModelManifest
 
     public ManifestMetrics? Metrics { get; set; }
 
+    /// <summary>Present when the model carries its state per stream instead of reading a window (docs/inference.md, "Recurrent models").</summary>
+    public RecurrentSpec? Recurrent { get; set; }
+
     /// <summary>PyTorch parity vectors, relative to the manifest's folder (checked by the tests, not at load).</summary>
     public string? Parity { get; set; }
 
@@ -47,6 +50,19 @@ internal sealed class ModelManifest
         public List<long>? Shape { get; set; }
 
         public List<string>? Labels { get; set; }
+    }
+
+    internal sealed class RecurrentSpec
+    {
+        /// <summary>Chain length L: a prediction reads the chain anchored at L·(⌊bar/L⌋ − 1).</summary>
+        public int Chain { get; set; }
+
+        /// <summary>Floats of state per stream: old h, old c, young h, young c.</summary>
+        public int StateWidth { get; set; }
+
+        public string? StateInput { get; set; }
+
+        public string? StateOutput { get; set; }
     }
 
     internal sealed class ManifestMetrics

@@ -13,7 +13,7 @@ internal sealed class ModelSet
         Models = entries.Where(e => e.Model is not null).Select(e => e.Model!).ToArray();
         Infos = entries.Select(e => e.Info).ToArray();
         _byTimeframe = Contracts.Timeframes.All.Select(tf => Models.Where(m => m.Serves(tf)).ToArray()).ToArray();
-        MaxWindow = Models.Length == 0 ? 1 : Models.Max(m => m.Window);
+        MaxWindow = Models.Length == 0 ? 1 : Models.Max(m => m.RowsKept);
     }
 
     public static ModelSet Empty { get; } = new([]);
@@ -25,7 +25,7 @@ internal sealed class ModelSet
 
     public IReadOnlyList<ModelInfo> Infos { get; }
 
-    /// <summary>The longest window of any serving model: the feature state's row capacity.</summary>
+    /// <summary>The most rows any serving model needs kept (its window, or a recurrent model's chains): the feature state's row capacity.</summary>
     public int MaxWindow { get; }
 
     /// <summary>Models that serve <paramref name="timeframe"/> (a cached array: no allocation per candle).</summary>

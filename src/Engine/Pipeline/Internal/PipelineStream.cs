@@ -1,10 +1,13 @@
 using SignalStream.Engine.Features;
+using SignalStream.Engine.Inference.Internal;
 
 namespace SignalStream.Engine.Pipeline.Internal;
 
-/// <summary>One stream as the pipeline keeps it: its features (the reader's) and its place between the two emitters.</summary>
+/// <summary>One stream as the pipeline keeps it: its features (the reader's), its recurrent models' chains, and its place between the two emitters.</summary>
 internal sealed class PipelineStream(StreamFeatureState features)
 {
+    private (LoadedModel Model, StreamChain Chain)[] _chains = [];
+
     public StreamFeatureState Features { get; set; } = features;
 
     /// <summary>
@@ -13,4 +16,23 @@ internal sealed class PipelineStream(StreamFeatureState features)
     /// the next candle of the stream resolves anything. Touched by the live emitter only.
     /// </summary>
     public long LastShadowTicket { get; set; }
+
+    /// <summary>
+    /// The stream's chains in the recurrent model <paramref name="model"/>, created on its first row; a model version
+    /// no longer in <paramref name="set"/> (a reload retired it) loses its chains then. The reader's.
+    /// </summary>
+    public StreamChain ChainFor(LoadedModel model, ModelSet set)
+    {
+        foreach (var (m, chain) in _chains)
+        {
+            if (ReferenceEquals(m, model))
+            {
+                return chain;
+            }
+        }
+
+        var created = new StreamChain(model.Recurrence!.StateWidth);
+        _chains = [.. _chains.Where(c => set.Models.Contains(c.Model)), (model, created)];
+        return created;
+    }
 }
