@@ -330,19 +330,24 @@ def train_one(spec, names, stream, x, y, meta, args):
     print(f"  {spec['name']}: temperature {temperature:.3f} (fitted on the validation windows)", flush=True)
 
     holdout_x, holdout_y = windows(xs, holdout_ends, window, slice(None)), y[holdout_ends]
-    holdout_p = predict(model, holdout_x)
-    accuracy, brier, calibration = evaluate(holdout_p, holdout_y)
-    majority = float(np.bincount(holdout_y, minlength=3).max() / len(holdout_y))
+    accuracy, brier, calibration, meta = holdout_metrics(predict(model, holdout_x), holdout_y, meta)
+    print(f"  {spec['name']}: holdout accuracy {accuracy:.4f}, Brier {brier:.4f} (majority class {meta['majority']:.4f}); "
+          f"P(up|down) >= 0.65 on {meta['confident_share']:.4f} of windows, right {meta['confident_accuracy']:.3f} of those", flush=True)
+    export(spec, model, feature_names, holdout_x, len(train_ends), accuracy, brier, calibration, temperature, meta, args)
+
+
+def holdout_metrics(probabilities, y, meta):
+    """evaluate()'s accuracy, Brier and calibration, and `meta` with what the manifest reports beside them."""
+    accuracy, brier, calibration = evaluate(probabilities, y)
+    majority = float(np.bincount(y, minlength=3).max() / len(y))
     # The server's default vote threshold is 0.65 on P(up) or P(down): how often a model alone clears it, and how often
     # the direction is then right, is what decides the live signal rate and quality.
-    directional = np.maximum(holdout_p[:, 0], holdout_p[:, 2])
+    directional = np.maximum(probabilities[:, 0], probabilities[:, 2])
     confident = directional >= 0.65
-    direction = np.where(holdout_p[:, 2] > holdout_p[:, 0], 2, 0)
-    confident_accuracy = float((direction[confident] == holdout_y[confident]).mean()) if confident.any() else 0.0
-    meta = dict(meta, majority=majority, confident_share=float(confident.mean()), confident_accuracy=confident_accuracy)
-    print(f"  {spec['name']}: holdout accuracy {accuracy:.4f}, Brier {brier:.4f} (majority class {majority:.4f}); "
-          f"P(up|down) >= 0.65 on {confident.mean():.4f} of windows, right {confident_accuracy:.3f} of those", flush=True)
-    export(spec, model, feature_names, holdout_x, len(train_ends), accuracy, brier, calibration, temperature, meta, args)
+    direction = np.where(probabilities[:, 2] > probabilities[:, 0], 2, 0)
+    confident_accuracy = float((direction[confident] == y[confident]).mean()) if confident.any() else 0.0
+    return accuracy, brier, calibration, dict(meta, majority=majority, confident_share=float(confident.mean()),
+                                              confident_accuracy=confident_accuracy)
 
 
 def fit_temperature(probabilities, y):
@@ -367,8 +372,6 @@ def export(spec, model, feature_names, holdout_x, samples, accuracy, brier, cali
                       dynamic_axes={"features": {0: "batch"}, "probabilities": {0: "batch"}}, do_constant_folding=True)
     # The same model in a graph ONNX Runtime runs faster (flattened normalisation, unrolled LSTM): optimize_onnx.py.
     onnx.save(optimize_onnx.optimize(onnx.load(onnx_path)), onnx_path)
-    with open(onnx_path, "rb") as f:
-        sha256 = hashlib.sha256(f.read()).hexdigest()
 
     # Parity vectors: real holdout windows, exactly as float32, with PyTorch's outputs for them.
     # Numbers are the shortest text that reads back as the same float32.
@@ -381,12 +384,27 @@ def export(spec, model, feature_names, holdout_x, samples, accuracy, brier, cali
         f.write('{"inputs":[' + ",".join("[" + ",".join(f32(row) for row in sample) + "]" for sample in inputs)
                 + '],"outputs":[' + ",".join(f32(row) for row in outputs) + "]}\n")
 
+    write_manifest(spec, base + ".onnx", [-1, window, nf], feature_names, samples, accuracy, brier, calibration,
+                   temperature, meta, parity_name, args.out)
+    print(f"  wrote {onnx_path} ({os.path.getsize(onnx_path)} bytes), manifest and parity", flush=True)
+
+
+def write_manifest(spec, file, shape, feature_names, samples, accuracy, brier, calibration, temperature, meta, parity_name,
+                   out, recurrent=None):
+    """<out>/<name>.manifest.json for the graph `file` in `out`, its input `features` of `shape` ([-1, window, F]);
+    `recurrent` (a recurrent model's chain and state) goes after the timeframes."""
+    with open(os.path.join(out, file), "rb") as f:
+        sha256 = hashlib.sha256(f.read()).hexdigest()
     manifest = {
         "name": spec["name"], "version": spec["version"], "family": spec["family"], "status": spec["status"],
-        "weight": spec["weight"], "file": base + ".onnx", "sha256": sha256,
-        "input": {"name": "features", "type": "float32", "shape": [-1, window, nf]},
+        "weight": spec["weight"], "file": file, "sha256": sha256,
+        "input": {"name": "features", "type": "float32", "shape": shape},
         "output": {"name": "probabilities", "type": "float32", "shape": [-1, 3], "labels": LABELS},
-        "features": list(feature_names), "window": window, "timeframes": meta["timeframes"],
+        "features": list(feature_names), "window": shape[1], "timeframes": meta["timeframes"],
+    }
+    if recurrent:
+        manifest["recurrent"] = recurrent
+    manifest.update({
         "training": {"data": meta["data"], "samples": int(samples), "horizon": meta["horizon"],
                      "epochs": meta["epochs"], "bestEpoch": meta["best_epoch"],
                      "trainedAt": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()},
@@ -396,11 +414,10 @@ def export(spec, model, feature_names, holdout_x, samples, accuracy, brier, cali
                     "confidentDirectionAccuracy": round(meta["confident_accuracy"], 6),
                     "calibration": calibration},
         "parity": parity_name,
-    }
-    with open(os.path.join(args.out, spec["name"] + ".manifest.json"), "w") as f:
+    })
+    with open(os.path.join(out, spec["name"] + ".manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
-    print(f"  wrote {onnx_path} ({os.path.getsize(onnx_path)} bytes), manifest and parity", flush=True)
 
 
 def main():
