@@ -31,6 +31,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
+import score_onnx
 import train
 
 TIMEFRAME_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}
@@ -207,27 +208,32 @@ def train_recurrent(spec, names, stream, x, y, meta, args):
     model.calibrated.inverse_temperature.fill_(1.0 / temperature)
     print(f"  {spec['name']}: temperature {temperature:.2f} (fitted on all {len(kept)} validation rows)", flush=True)
 
-    # The manifests' holdout: train.py's seed-42 draw of 40,000 of the windowed split's holdout rows (score_onnx.py).
-    draw = np.random.default_rng(42)
-    fit_all, val_all, _ = train.window_ends(stream, 32, meta["horizon"], 0.2)
-    draw.choice(fit_all, min(len(fit_all), 400_000), replace=False)
-    draw.choice(val_all, min(len(val_all), 20_000), replace=False)
-    sampled = np.sort(draw.choice(holdout_rows, min(len(holdout_rows), 40_000), replace=False))
+    # The manifests' holdout (score_onnx.py's rows, the windowed models' too), then every holdout row.
+    sampled = score_onnx.scored_rows(stream, meta["horizon"], False)
     for label, rows in (("40,000 holdout rows", sampled), ("all holdout rows", holdout_rows)):
         kept, p = predict_rows(model, xs, chains, rows)
         assert len(kept) == len(rows), "every holdout row has a full old chain"
-        accuracy, brier, _ = train.evaluate(p, y[kept])
-        confident = np.maximum(p[:, 0], p[:, 2]) >= 0.65
-        direction = np.where(p[:, 2] > p[:, 0], 2, 0)
-        right = float((direction[confident] == y[kept][confident]).mean()) if confident.any() else 0.0
+        accuracy, brier, calibration, scores = train.holdout_metrics(p, y[kept], meta)
         print(f"  {spec['name']}, {label}: accuracy {accuracy:.4f}, Brier {brier:.4f}; "
-              f"P(up|down) >= 0.65 on {confident.mean():.4f}, right {right:.3f} of those", flush=True)
+              f"P(up|down) >= 0.65 on {scores['confident_share']:.4f}, right {scores['confident_accuracy']:.3f} of those", flush=True)
+        if rows is sampled:
+            manifest_metrics = accuracy, brier, calibration, dict(scores, epochs=epoch + 1, best_epoch=stopping.best_epoch)
     base = f"{spec['name']}-{spec['version']}"
     os.makedirs(args.out, exist_ok=True)
     torch.save(dict(state=model.state_dict(), mean=mean, std=std, features=list(feature_names), hidden=spec["hidden"],
                     chain=length, temperature=temperature, best_epoch=stopping.best_epoch, epochs=epoch + 1),
                os.path.join(args.out, base + ".pt"))
     export(model, len(columns), length, xs, chains, holdout_rows, os.path.join(args.out, base))
+    # The engine serves the step graph alone (catch-up too, row by row), so the manifest names it, with its state's
+    # names and width as exported.
+    step_graph = onnx.load(os.path.join(args.out, base + "-step.onnx")).graph
+    state_in, state_out = step_graph.input[1], step_graph.output[1]
+    accuracy, brier, calibration, scores = manifest_metrics
+    train.write_manifest(spec, base + "-step.onnx", [-1, 1, len(columns)], feature_names, len(fit_rows), accuracy, brier,
+                         calibration, temperature, scores, base + ".parity.json", args.out,
+                         recurrent={"chain": length, "stateWidth": state_in.type.tensor_type.shape.dim[1].dim_value,
+                                    "stateInput": state_in.name, "stateOutput": state_out.name})
+    print(f"  wrote {os.path.join(args.out, spec['name'] + '.manifest.json')} (serving {base}-step.onnx)", flush=True)
 
 
 # ----------------------------------------------------------------------------------------------------------- export

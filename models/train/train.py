@@ -443,7 +443,7 @@ def main():
     parser.add_argument("--version", default="", help="version written for the --only model (default: its own)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the build machine is shared)")
     parser.add_argument("--recurrent", action="store_true", help="train the --only LSTM on chains, to carry its state per "
-                        "stream (recurrent.py; needs --version; writes the serving-step graphs, no manifest)")
+                        "stream (recurrent.py; needs --version; writes the serving-step graphs and a manifest naming the -step.onnx)")
     parser.add_argument("--chain", type=int, default=32, help="chain length L of --recurrent")
     parser.add_argument("--chain-offsets", action="store_true", help="--recurrent: train on chains shifted by a random "
                         "0..L-1 rows too (augmentation; served and scored chains keep their anchors)")
