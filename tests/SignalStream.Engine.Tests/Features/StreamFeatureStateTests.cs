@@ -96,6 +96,35 @@ public sealed class StreamFeatureStateTests
     }
 
     [Fact]
+    public void EachHeldRowKeepsItsCandlesBarAcrossHolesAndTheRing()
+    {
+        var state = new StreamFeatureState(8);
+        var candles = Candles(FeatureCatalog.WarmupCandles + 30);
+        candles.RemoveRange(candles.Count - 11, 5); // a hole of five bars before the newest six
+        var bars = candles.Select(c => c.Timeframe.BarIndex(c.OpenTime)).ToArray();
+        for (var i = 0; i < candles.Count; i++)
+        {
+            state.Update(candles[i]);
+            var warm = i + 2 - FeatureCatalog.WarmupCandles; // warm rows held after candle i
+            Assert.Equal(warm > 0 ? bars[FeatureCatalog.WarmupCandles - 1] : StreamFeatureState.NoBar, state.FirstWarmBar);
+            for (var back = 0; back < 10; back++)
+            {
+                var held = back < Math.Min(8, warm);
+                Assert.Equal(held ? bars[i - back] : StreamFeatureState.NoBar, state.BarAgo(back));
+            }
+        }
+
+        // The newest eight rows straddle the hole: six after it, two before.
+        var newest = bars[^1];
+        Assert.Equal(3, state.RowsSince(newest - 2));
+        Assert.Equal(6, state.RowsSince(newest - 10));
+        Assert.Equal(8, state.RowsSince(long.MinValue + 1));
+        var copied = new long[8];
+        state.CopyBars(8, copied);
+        Assert.Equal(bars[^8..], copied);
+    }
+
+    [Fact]
     public void UpdateAndCopyWindowAllocateNothingInSteadyState()
     {
         var state = new StreamFeatureState(64);

@@ -1,8 +1,11 @@
 using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
+using SignalStream.Contracts;
+using SignalStream.Engine.Features;
 using SignalStream.Engine.Inference.Internal;
 using SignalStream.Engine.Inference.Onnx;
+using SignalStream.Ingest.Simulated;
 using SignalStream.Testing;
 
 namespace SignalStream.Engine.Tests.Inference;
@@ -185,15 +188,15 @@ public sealed class ModelBatcherTests : IDisposable
     [InlineData(512)]
     public async Task ASteadyStateBatchAllocatesNothingOnTheWorkerThatRunsIt(int rows)
     {
-        // The bundled lstm-direction model with four batch buffers of `rows` rows, metrics listened to as /metrics does.
+        // The bundled patchtst-direction model with four batch buffers of `rows` rows, metrics listened to as /metrics does.
         using var listener = ListenTo(_meters);
-        var manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Fixtures.RepositoryModels, "lstm-direction.manifest.json"))).RootElement;
+        var manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Fixtures.RepositoryModels, "patchtst-direction.manifest.json"))).RootElement;
         var bytes = File.ReadAllBytes(Path.Combine(Fixtures.RepositoryModels, manifest.GetProperty("file").GetString()!));
         var (window, features) = (manifest.GetProperty("window").GetInt32(), manifest.GetProperty("features").GetArrayLength());
         var probe = new AllocationProbe(8);
         using var gate = new ManualResetEventSlim(false);
         var sink = new HoldingSink(4 * rows, gate);
-        var batcher = new ModelBatcher(OnnxSession.Create(bytes, new OnnxSessionSettings(1)), "lstm-direction", window, features,
+        var batcher = new ModelBatcher(OnnxSession.Create(bytes, new OnnxSessionSettings(1)), "patchtst-direction", window, features,
             maxBatchSize: rows, TimeSpan.FromHours(1), queueCapacity: 4 * rows, new ManualTimeProvider(), _metrics, NullLogger.Instance,
             probe.OnBatchDelivered);
         var input = Samples.Flatten(Fixtures.Parity(Path.Combine(Fixtures.RepositoryModels, manifest.GetProperty("parity").GetString()!)).Inputs[0]);
@@ -220,6 +223,64 @@ public sealed class ModelBatcherTests : IDisposable
         Assert.Equal(0, probe.Bytes[5] - probe.Bytes[4]);
         Assert.Equal(0, probe.Bytes[6] - probe.Bytes[5]);
         Assert.Equal(1f, sink.Sum(4 * rows - 1), 1e-4f);
+        await StopAsync(batcher);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(64)]
+    public async Task ASteadyStateRecurrentBatchAllocatesNothingOnTheWorkerThatRunsIt(int rows)
+    {
+        // The bundled lstm-direction (recurrent), four batches of `rows` streams a round: round 1 rebuilds every
+        // stream's chains from its rows, rounds 2 and 3 step them (gather, run, scatter).
+        using var listener = ListenTo(_meters);
+        var manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Fixtures.RepositoryModels, "lstm-direction.manifest.json"))).RootElement;
+        var bytes = File.ReadAllBytes(Path.Combine(Fixtures.RepositoryModels, manifest.GetProperty("file").GetString()!));
+        var spec = manifest.GetProperty("recurrent");
+        var recurrence = new Recurrence(spec.GetProperty("chain").GetInt32(), spec.GetProperty("stateWidth").GetInt32(),
+            spec.GetProperty("stateInput").GetString()!, spec.GetProperty("stateOutput").GetString()!);
+        Assert.True(FeatureCatalog.TryResolve(manifest.GetProperty("features").EnumerateArray().Select(f => f.GetString()!).ToArray(), out var indices, out _));
+        var streams = 4 * rows;
+        var history = FeatureCatalog.WarmupCandles + recurrence.RowsKept;
+        var candles = MarketSimulator.GenerateClosed(Enumerable.Range(0, streams).Select(i => $"S{i:D3}USDT").ToArray(), [Timeframe.OneMinute], history + 3)
+            .GroupBy(c => c.Stream).Select(g => g.ToArray()).ToArray();
+        var features = candles.Select(_ => new StreamFeatureState(recurrence.RowsKept)).ToArray();
+        var chains = candles.Select(_ => new StreamChain(recurrence.StateWidth)).ToArray();
+        for (var s = 0; s < streams; s++)
+        {
+            foreach (var candle in candles[s].AsSpan(0, history))
+            {
+                features[s].Update(candle);
+            }
+        }
+
+        var probe = new AllocationProbe(12);
+        using var gate = new ManualResetEventSlim(false);
+        var sink = new HoldingSink(streams, gate);
+        var batcher = new ModelBatcher(OnnxSession.Create(bytes, new OnnxSessionSettings(1)), "lstm-direction", 1, indices.Length,
+            maxBatchSize: rows, TimeSpan.FromHours(1), queueCapacity: streams, new ManualTimeProvider(), _metrics, NullLogger.Instance,
+            probe.OnBatchDelivered, recurrence: recurrence);
+        for (var round = 0; round < 3; round++)
+        {
+            gate.Reset();
+            sink.HoldAtSlot = 0;
+            for (var s = 0; s < streams; s++)
+            {
+                features[s].Update(candles[s][history + round]);
+                var request = chains[s].Next(features[s], indices, recurrence);
+                Assert.Equal(round == 0, request.Rebuild);
+                Assert.True(batcher.TryEnqueue(in request, sink, s), "four batches fit in the queue");
+            }
+
+            gate.Set();
+            await WaitUntilAsync(() => probe.Count == 4 * (round + 1));
+        }
+
+        Assert.True(probe.Threads[9] == probe.Threads[8] && probe.Threads[10] == probe.Threads[9], "the measured batches ran back to back on one thread");
+        Assert.Equal(0, probe.Bytes[9] - probe.Bytes[8]);
+        Assert.Equal(0, probe.Bytes[10] - probe.Bytes[9]);
+        Assert.Equal(1f, sink.Sum(streams - 1), 1e-4f);
         await StopAsync(batcher);
     }
 

@@ -39,6 +39,20 @@ public sealed class ModelRegistryTests : IDisposable
         Assert.Equal(2, _metrics.LoadedModels);
     }
 
+    [Fact]
+    public async Task ARecurrentModelLoadsWithItsChainAndTheRowsItsStreamsKeep()
+    {
+        _folder.Add("rec", ModelFolder.RecurrentFixture, edit: ModelFolder.Recurrent);
+        await using var registry = _folder.CreateRegistry(_metrics);
+
+        await registry.StartAsync(CancellationToken.None);
+
+        var model = Assert.Single(registry.Current.Models);
+        Assert.Equal(new Recurrence(32, 64, "state", "state_out"), model.Recurrence);
+        Assert.Equal(1, model.Window);
+        Assert.Equal(65, registry.Current.MaxWindow);
+    }
+
     public static TheoryData<string, string> BadModels => new()
     {
         { "missing-file", "does not exist" },
@@ -51,6 +65,13 @@ public sealed class ModelRegistryTests : IDisposable
         { "bad-timeframe", "timeframe '2x'" },
         { "zero-window", "window is 0" },
         { "not-json", "not valid JSON" },
+        { "recurrent-zero-chain", "recurrent.chain is 0" },
+        { "recurrent-odd-state", "recurrent.stateWidth is 62" },
+        { "recurrent-window", "window is 4; a recurrent model steps one row at a time" },
+        { "recurrent-state-name", "the ONNX model has no input named 'hidden'" },
+        { "recurrent-state-width", "'state' has shape [-1, 64] but the manifest says [-1, 128]" },
+        { "recurrent-windowed-graph", "the ONNX model has 1 inputs (features); the engine needs exactly 2 (features, state)" },
+        { "windowed-recurrent-graph", "the ONNX model has 2 inputs (features, state); the engine needs exactly one" },
     };
 
     [Theory]
@@ -159,6 +180,13 @@ public sealed class ModelRegistryTests : IDisposable
         await registry.DisposeAsync();
     }
 
+    private void AddRecurrent(string name, Action<JsonObject> edit) =>
+        _folder.Add(name, ModelFolder.RecurrentFixture, edit: (m, file) =>
+        {
+            ModelFolder.Recurrent(m, file);
+            edit(m);
+        });
+
     private void AddBadModel(string badCase)
     {
         switch (badCase)
@@ -191,6 +219,33 @@ public sealed class ModelRegistryTests : IDisposable
                 break;
             case "zero-window":
                 _folder.Add(badCase, edit: (m, _) => m["window"] = 0);
+                break;
+            case "recurrent-zero-chain":
+                AddRecurrent(badCase, m => m["recurrent"]!["chain"] = 0);
+                break;
+            case "recurrent-odd-state":
+                AddRecurrent(badCase, m => m["recurrent"]!["stateWidth"] = 62);
+                break;
+            case "recurrent-window":
+                _folder.Add(badCase, edit: (m, file) => ModelFolder.Recurrent(m, file));
+                break;
+            case "recurrent-state-name":
+                AddRecurrent(badCase, m => m["recurrent"]!["stateInput"] = "hidden");
+                break;
+            case "recurrent-state-width":
+                AddRecurrent(badCase, m => m["recurrent"]!["stateWidth"] = 128);
+                break;
+            case "recurrent-windowed-graph":
+                // A windowed model's graph (one input) declared recurrent, its window made 1 to pass the manifest's checks.
+                _folder.Add(badCase, edit: (m, file) =>
+                {
+                    ModelFolder.Recurrent(m, file);
+                    m["window"] = 1;
+                    m["input"]!["shape"] = new JsonArray(-1, 1, 2);
+                });
+                break;
+            case "windowed-recurrent-graph":
+                _folder.Add(badCase, ModelFolder.RecurrentFixture);
                 break;
             case "not-json":
                 var path = _folder.Add(badCase);

@@ -19,7 +19,7 @@ public sealed class RecurrentStepTests
     [InlineData("lstm-shadow-2.1.0-r32")]
     public void OneRunOverTheRowsMatchesThePyTorchParityVectors(string model)
     {
-        var parity = StepParity.Read(Fixtures.PathOf(model + ".parity.json"));
+        var parity = RecurrentParity.Read(Fixtures.PathOf(model + ".parity.json"));
         using var session = OnnxSession.Create(Fixtures.Bytes(model + ".onnx"), s_oneThread);
 
         var (probabilities, state) = RecurrentGraph.Run(session, parity.Inputs, parity.State, parity.Samples, parity.Steps, parity.Features, parity.StateWidth);
@@ -35,10 +35,10 @@ public sealed class RecurrentStepTests
     [InlineData("lstm-shadow-2.1.0-r32", "lstm-shadow-2.1.0-r32-step")]
     public void SteppingOneRowAtATimeMatchesThePyTorchParityVectors(string model, string graph)
     {
-        var parity = StepParity.Read(Fixtures.PathOf(model + ".parity.json"));
+        var parity = RecurrentParity.Read(Fixtures.PathOf(model + ".parity.json"));
         using var session = OnnxSession.Create(Fixtures.Bytes(graph + ".onnx"), s_oneThread);
 
-        var (probabilities, state) = StepRowByRow(session, parity.Inputs, parity.State, parity);
+        var (probabilities, state) = RecurrentGraph.StepRowByRow(session, parity.Inputs, parity.State, parity);
 
         AssertClose(parity.Outputs, probabilities, "probabilities");
         AssertClose(parity.StateOut, state, "state_out");
@@ -50,14 +50,14 @@ public sealed class RecurrentStepTests
     public void FromAZeroStateSteppingRowByRowEqualsOneRunOverTheRows(string model)
     {
         // A fresh chain pair (a stream's first rows, or both chains restarted after a hole).
-        var parity = StepParity.Read(Fixtures.PathOf(model + ".parity.json"));
+        var parity = RecurrentParity.Read(Fixtures.PathOf(model + ".parity.json"));
         var zero = new float[parity.Samples * parity.StateWidth];
         using var lstm = OnnxSession.Create(Fixtures.Bytes(model + ".onnx"), s_oneThread);
         using var unrolled = OnnxSession.Create(Fixtures.Bytes(model + "-step.onnx"), s_oneThread);
 
         var (once, onceState) = RecurrentGraph.Run(lstm, parity.Inputs, zero, parity.Samples, parity.Steps, parity.Features, parity.StateWidth);
-        var (lstmStepped, lstmState) = StepRowByRow(lstm, parity.Inputs, zero, parity);
-        var (unrolledStepped, unrolledState) = StepRowByRow(unrolled, parity.Inputs, zero, parity);
+        var (lstmStepped, lstmState) = RecurrentGraph.StepRowByRow(lstm, parity.Inputs, zero, parity);
+        var (unrolledStepped, unrolledState) = RecurrentGraph.StepRowByRow(unrolled, parity.Inputs, zero, parity);
 
         AssertClose(once, lstmStepped, "probabilities, LSTM operator stepped");
         AssertClose(onceState, lstmState, "state_out, LSTM operator stepped");
@@ -66,72 +66,13 @@ public sealed class RecurrentStepTests
         Assert.Contains(once, p => p > 0.34f);   // not a degenerate uniform model
     }
 
-    /// <summary>T steps of one row each, every sample's state carried from one to the next.</summary>
-    private static (float[] Probabilities, float[] State) StepRowByRow(OnnxSession session, float[] inputs, float[] state, StepParity parity)
-    {
-        var probabilities = Array.Empty<float>();
-        var row = new float[parity.Samples * parity.Features];
-        for (var t = 0; t < parity.Steps; t++)
-        {
-            for (var s = 0; s < parity.Samples; s++)
-            {
-                inputs.AsSpan(((s * parity.Steps) + t) * parity.Features, parity.Features).CopyTo(row.AsSpan(s * parity.Features));
-            }
-
-            (probabilities, state) = RecurrentGraph.Run(session, row, state, parity.Samples, 1, parity.Features, parity.StateWidth);
-        }
-
-        return (probabilities, state);
-    }
-
-    private static void AssertClose(float[] expected, float[] actual, string what)
+    internal static void AssertClose(float[] expected, float[] actual, string what)
     {
         Assert.Equal(expected.Length, actual.Length);
         for (var i = 0; i < expected.Length; i++)
         {
             var diff = Math.Abs(expected[i] - actual[i]);
             Assert.True(diff <= Tolerance, $"{what}[{i}]: expected {expected[i]}, got {actual[i]} (|diff| {diff} > {Tolerance})");
-        }
-    }
-
-    /// <summary>
-    /// recurrent.py's parity file: <c>{ "steps": T, "inputs": [[[...]]], "state": [[...]], "outputs": [[...]],
-    /// "stateOut": [[...]] }</c>, flattened row-major.
-    /// </summary>
-    private sealed record StepParity(int Samples, int Steps, int Features, int StateWidth, float[] Inputs, float[] State, float[] Outputs,
-        float[] StateOut)
-    {
-        public static StepParity Read(string path)
-        {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
-            var root = document.RootElement;
-            var inputs = root.GetProperty("inputs");
-            var samples = inputs.GetArrayLength();
-            var features = inputs[0][0].GetArrayLength();
-            return new StepParity(samples, root.GetProperty("steps").GetInt32(), features, root.GetProperty("state")[0].GetArrayLength(),
-                Flatten(inputs), Flatten(root.GetProperty("state")), Flatten(root.GetProperty("outputs")), Flatten(root.GetProperty("stateOut")));
-        }
-
-        private static float[] Flatten(JsonElement element)
-        {
-            var values = new List<float>();
-            Add(element);
-            return [.. values];
-
-            void Add(JsonElement e)
-            {
-                if (e.ValueKind == JsonValueKind.Array)
-                {
-                    foreach (var child in e.EnumerateArray())
-                    {
-                        Add(child);
-                    }
-                }
-                else
-                {
-                    values.Add(e.GetSingle());
-                }
-            }
         }
     }
 }
