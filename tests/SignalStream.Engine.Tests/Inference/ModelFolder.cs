@@ -26,6 +26,7 @@ internal sealed class ModelFolder : IDisposable
         "tiny-lstm" => (6, 3),
         "bench-mlp" => (64, 16),
         RecurrentFixture => (1, 22),
+        "recurrent-sum" => (1, 2),
         _ => throw new ArgumentOutOfRangeException(nameof(fixture)),
     };
 

@@ -1,4 +1,6 @@
+using System.Text.Json.Nodes;
 using SignalStream.Contracts;
+using SignalStream.Engine.Inference;
 using SignalStream.Engine.Features;
 using SignalStream.Engine.Inference.Onnx;
 using SignalStream.Engine.Tests.Inference;
@@ -60,7 +62,86 @@ public sealed class RecurrentModelPipelineTests : IDisposable
 
         var results = harness.Signals.Snapshot();
         Assert.Equal(numbered.Count, results.Length);
+        var (predicted, lost) = CheckAgainstTheDefinition(results, Chain, Expected);
+
+        // Every live candle of the streams with history, and XRP's once it has a whole chain.
+        Assert.Empty(lost);
+        Assert.True(predicted > 900, $"{predicted} predictions checked");
+        Assert.Contains(results, r => r.Update.Candle.Symbol == "XRPUSDT" && r.Predictions.Count > 0);
+    }
+
+    [Fact]
+    public async Task AReloadedVersionRebuildsEveryStreamsChainsFromItsRowsAndPredictsWithoutAGap()
+    {
+        var candles = MarketSimulator.GenerateClosed(["BTCUSDT", "ETHUSDT"], [Timeframe.OneMinute, Timeframe.FiveMinutes], 260).ToList();
+        var n = new Dictionary<StreamKey, int>();
+        var updates = candles.Select(c => new CandleUpdate("simulated", c, true, c.CloseTime, c.CloseTime,
+            (n[c.Stream] = n.GetValueOrDefault(c.Stream) + 1) <= 150 ? CandleOrigin.History : CandleOrigin.Live)).ToList();
+        var half = updates.Count - 160;
+        await using var harness = new PipelineHarness(_models);
+        await harness.StartAsync();
+        foreach (var update in updates.Take(half))
+        {
+            await harness.Channel.WriteClosedAsync(update);
+        }
+
+        await harness.Signals.WhenAsync(r => r.Count == half).WaitAsync(s_timeout);
+        _models.Add("lstm-direction", ModelFolder.RecurrentFixture, ["1m", "5m"], version: "2.0.0", edit: ModelFolder.Recurrent);
+        harness.Registry.Reload();
+        Assert.Equal("2.0.0", Assert.Single(harness.Registry.Current.Models).Version);
+        foreach (var update in updates.Skip(half))
+        {
+            await harness.Channel.WriteClosedAsync(update);
+        }
+
+        await harness.DrainAndStopAsync(s_timeout);
+
+        var results = harness.Signals.Snapshot();
+        var (predicted, lost) = CheckAgainstTheDefinition(results, Chain, Expected);
+        Assert.Empty(lost);
+        Assert.Equal(results.Skip(half).Count(r => r.Predictions.Count > 0), results.Skip(half).Count(r => r.Predictions.Any(p => p.Version == "2.0.0")));
+        Assert.True(results.Skip(half).Count(r => r.Predictions.Count > 0) > 100, $"{predicted} predictions checked");
+    }
+
+    [Fact]
+    public async Task AStreamWhoseBatchFailedIsRebuiltFromItsRowsAndThenPredictsAsIfNothingHadFailed()
+    {
+        // recurrent-sum: each chain sums its rows' first feature (ret_1) and counts them; a run with a ret_1 above 5
+        // fails in ONNX Runtime. One stream's candle jumps 1000x (ret_1 6.9): its batch fails, and so does every
+        // rebuild whose rows still hold it; after that, the chains are rebuilt from the rows and predict as defined.
+        const int chain = 8;
+        using var models = new ModelFolder();
+        models.Add("sum", "recurrent-sum", ["1m"], edit: (m, _) =>
+            m["recurrent"] = new JsonObject { ["chain"] = chain, ["stateWidth"] = 4, ["stateInput"] = "state", ["stateOutput"] = "state_out" });
+        var candles = MarketSimulator.GenerateClosed(["BTCUSDT"], [Timeframe.OneMinute], 270).ToList();
+        const int spike = 190;
+        candles[spike] = candles[spike] with { Close = candles[spike].Close * 1000, High = candles[spike].Close * 1000 };
+        var spikeBar = Timeframe.OneMinute.BarIndex(candles[spike].OpenTime);
+        await using var harness = new PipelineHarness(models);
+        await harness.StartAsync();
+        for (var i = 0; i < candles.Count; i++)
+        {
+            var c = candles[i];
+            await harness.Channel.WriteClosedAsync(new CandleUpdate("simulated", c, true, c.CloseTime, c.CloseTime, i < 150 ? CandleOrigin.History : CandleOrigin.Live));
+        }
+
+        await harness.DrainAndStopAsync(s_timeout);
+
+        var (predicted, lost) = CheckAgainstTheDefinition(harness.Signals.Snapshot(), chain, SumOf);
+        Assert.Contains(spikeBar, lost);
+        Assert.All(lost, bar => Assert.InRange(bar, spikeBar, spikeBar + (2 * chain) + 1));
+        Assert.True(predicted > 50, $"{predicted} predictions checked");
+    }
+
+    /// <summary>
+    /// Checks every result against what a recurrent model's prediction is defined as: none for history or before the
+    /// stream has a whole old chain, otherwise <paramref name="expected"/> over the old chain's rows. Returns how many
+    /// predictions matched, and the bars of the rows that should have had one and did not.
+    /// </summary>
+    private static (int Predicted, List<long> Lost) CheckAgainstTheDefinition(IEnumerable<ClosedCandleResult> results, int chain, Func<float[][], float[]> expected)
+    {
         var predicted = 0;
+        var lost = new List<long>();
         foreach (var stream in results.GroupBy(r => r.Update.Candle.Stream))
         {
             var rows = new ReferenceRows();
@@ -68,29 +149,43 @@ public sealed class RecurrentModelPipelineTests : IDisposable
             {
                 rows.Add(result.Update.Candle);
                 var bar = result.Update.Candle.Timeframe.BarIndex(result.Update.Candle.OpenTime);
-                var complete = rows.FirstWarmBar != StreamFeatureState.NoBar && rows.FirstWarmBar <= ((bar / Chain) - 1) * Chain;
+                var anchor = ((bar / chain) - 1) * chain;
+                var complete = rows.FirstWarmBar != StreamFeatureState.NoBar && rows.FirstWarmBar <= anchor;
                 if (result.Update.Origin == CandleOrigin.History || !complete)
                 {
                     Assert.Empty(result.Predictions);
                     continue;
                 }
 
+                if (result.Predictions.Count == 0)
+                {
+                    lost.Add(bar);
+                    continue;
+                }
+
                 var prediction = Assert.Single(result.Predictions);
-                var expected = Expected(rows.Since(((bar / Chain) - 1) * Chain));
+                var want = expected(rows.Since(anchor));
                 var actual = new[] { prediction.Down, prediction.Flat, prediction.Up };
                 for (var i = 0; i < 3; i++)
                 {
-                    Assert.True(Math.Abs(expected[i] - actual[i]) <= Tolerance,
-                        $"{stream.Key} bar {bar} ({result.Update.Origin}): class {i} expected {expected[i]}, got {actual[i]}");
+                    Assert.True(Math.Abs(want[i] - actual[i]) <= Tolerance,
+                        $"{stream.Key} bar {bar} ({result.Update.Origin}): class {i} expected {want[i]}, got {actual[i]}");
                 }
 
                 predicted++;
             }
         }
 
-        // Every live candle of the streams with history, and XRP's once it has a whole chain.
-        Assert.True(predicted > 900, $"{predicted} predictions checked");
-        Assert.Contains(results, r => r.Update.Candle.Symbol == "XRPUSDT" && r.Predictions.Count > 0);
+        return (predicted, lost);
+    }
+
+    /// <summary>recurrent-sum's definition: softmax of the old chain's sum of ret_1, its row count / 100, and 0.</summary>
+    private static float[] SumOf(float[][] rows)
+    {
+        var logits = new[] { rows.Sum(r => r[0]), rows.Length * 0.01f, 0f };
+        var most = logits.Max();
+        var e = logits.Select(l => MathF.Exp(l - most)).ToArray();
+        return e.Select(v => v / e.Sum()).ToArray();
     }
 
     private float[] Expected(float[][] rows)

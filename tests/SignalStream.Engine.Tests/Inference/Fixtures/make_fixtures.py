@@ -11,6 +11,9 @@ The outputs are committed; the tests never run Python. Models have a dynamic bat
   bench-lstm.onnx  [-1, 64, 16] -> LSTM(hidden 32) -> linear -> softmax (a realistic recurrent direction model)
   bench-mlp-row.onnx [-1, 1, 16] -> the same MLP shape over the newest feature row only (window 1: an MLP needs no
                    history, so the engine copies 16 floats a stream instead of a 64-row window)
+  recurrent-sum.onnx features [-1, 1, 2] and state [-1, 4] -> state_out = state + [x, 1, x, 1] (x: the row's first
+                   feature; each chain's sum and count), probabilities = softmax([old sum, old count / 100, 0]); a run
+                   fails in ONNX Runtime when any row's x exceeds 5 (an out-of-range Gather), for the failed-batch tests
 """
 import json
 import os
@@ -127,3 +130,40 @@ mean_model("tiny-mean-5", 5, 2)
 parity("bench-mlp", mlp_model("bench-mlp", 64, 16, 64), 64, 16, rows=3)
 parity("bench-lstm", lstm_model("bench-lstm", 64, 16, 32), 64, 16, rows=3)
 parity("bench-mlp-row", mlp_model("bench-mlp-row", 1, 16, 64), 1, 16, rows=3)
+
+
+def recurrent_sum_model(name):
+    features = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 1, 2])
+    state = helper.make_tensor_value_info("state", TensorProto.FLOAT, ["batch", 4])
+    probabilities = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 3])
+    state_out = helper.make_tensor_value_info("state_out", TensorProto.FLOAT, ["batch", 4])
+    nodes = [
+        helper.make_node("Reshape", ["features", "flat_shape"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "Spread"], ["spread"]),
+        helper.make_node("Add", ["spread", "Count"], ["step"]),
+        helper.make_node("Add", ["state", "step"], ["state_out"]),
+        helper.make_node("MatMul", ["state_out", "Read"], ["logits"]),
+        # The poison: index 10 of a 2-element tensor when any x > 5, which ONNX Runtime refuses at run time.
+        helper.make_node("MatMul", ["flat", "First"], ["x"]),
+        helper.make_node("ReduceMax", ["x"], ["most"], keepdims=0),
+        helper.make_node("Greater", ["most", "Five"], ["poisoned"]),
+        helper.make_node("Cast", ["poisoned"], ["flag"], to=TensorProto.INT64),
+        helper.make_node("Mul", ["flag", "Ten"], ["index"]),
+        helper.make_node("Gather", ["Zeros", "index"], ["nothing"]),
+        helper.make_node("Add", ["logits", "nothing"], ["checked"]),
+        helper.make_node("Softmax", ["checked"], ["probabilities"], axis=1),
+    ]
+    inits = [numpy_helper.from_array(a, n) for a, n in [
+        (np.array([-1, 2], np.int64), "flat_shape"),
+        (np.array([[1, 0, 1, 0], [0, 0, 0, 0]], np.float32), "Spread"),
+        (np.array([0, 1, 0, 1], np.float32), "Count"),
+        (np.array([[1, 0, 0], [0, 0.01, 0], [0, 0, 0], [0, 0, 0]], np.float32), "Read"),
+        (np.array([[1], [0]], np.float32), "First"),
+        (np.array(5, np.float32), "Five"),
+        (np.array(10, np.int64), "Ten"),
+        (np.zeros(2, np.float32), "Zeros"),
+    ]]
+    save(helper.make_graph(nodes, name, [features, state], [probabilities, state_out], inits), name + ".onnx")
+
+
+recurrent_sum_model("recurrent-sum")
