@@ -48,8 +48,8 @@ internal sealed class LoadTestOptions
     /// <summary>Clients subscribed to every stream's candles in the closing bell.</summary>
     public int BellFanOut { get; set; } = 2;
 
-    /// <summary>Closing bell: <c>bundled</c> (the repository's models) or <c>none</c> (the engine runs without models, to
-    /// separate inference from the rest of the path).</summary>
+    /// <summary>Closing bell: <c>bundled</c> (the repository's models), <c>none</c> (the engine runs without models, to
+    /// separate inference from the rest of the path) or a models folder (another build's models, for a before/after).</summary>
     public string BellModels { get; set; } = "bundled";
 
     /// <summary>Closing bell: measured bells in one run, one after another (each row's figures, and their median p99).</summary>
@@ -137,7 +137,9 @@ internal sealed class LoadTestOptions
                 case "--bell-symbols": options.BellSymbols = Int(value, name, 1, 5000, errors); break;
                 case "--bell-fanout": options.BellFanOut = Int(value, name, 1, 100, errors); break;
                 case "--bell-models":
-                    options.BellModels = value is "bundled" or "none" ? value : Fail(errors, "--bell-models must be 'bundled' or 'none'.", "bundled");
+                    options.BellModels = value is "bundled" or "none" || Directory.Exists(value)
+                        ? value
+                        : Fail(errors, $"--bell-models must be 'bundled', 'none' or a folder of model manifests; '{value}' is none of them.", "bundled");
                     break;
                 case "--bell-repeats": options.BellRepeats = Int(value, name, 1, 20, errors); break;
                 case "--protocol":

@@ -53,9 +53,12 @@ internal sealed class ClosingBellScenario
             ["Ingest:Source"] = "binance",
             ["Ingest:Binance:StreamUrl"] = exchange.StreamUrl,
             ["Ingest:Binance:RestUrl"] = exchange.RestUrl,
-            ["Models:Path"] = _options.BellModels == "none"
-                ? Directory.CreateDirectory(Path.Combine(folder, "no-models")).FullName
-                : Path.Combine(Path.GetDirectoryName(_options.PeerFolder)!, "..", "models"),
+            ["Models:Path"] = _options.BellModels switch
+            {
+                "none" => Directory.CreateDirectory(Path.Combine(folder, "no-models")).FullName,
+                "bundled" => Path.Combine(Path.GetDirectoryName(_options.PeerFolder)!, "..", "models"),
+                var other => Path.GetFullPath(other),
+            },
             // The end-to-end tests' permissive decision settings: the weakly trained bundled models then decide a signal
             // on most closed candles, so the bell carries signals as well as candles.
             ["Signals:MinVoteScore"] = "0.34",

@@ -190,8 +190,7 @@ public sealed class ModelBatcherTests : IDisposable
     {
         // The bundled patchtst-direction model with four batch buffers of `rows` rows, metrics listened to as /metrics does.
         using var listener = ListenTo(_meters);
-        var manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Fixtures.RepositoryModels, "patchtst-direction.manifest.json"))).RootElement;
-        var bytes = File.ReadAllBytes(Path.Combine(Fixtures.RepositoryModels, manifest.GetProperty("file").GetString()!));
+        var (manifest, bytes) = Bundled("patchtst-direction");
         var (window, features) = (manifest.GetProperty("window").GetInt32(), manifest.GetProperty("features").GetArrayLength());
         var probe = new AllocationProbe(8);
         using var gate = new ManualResetEventSlim(false);
@@ -219,9 +218,7 @@ public sealed class ModelBatcherTests : IDisposable
 
         // Between one batch's end and the next's: recycle, dequeue, one ORT run, the metrics and every row's delivery.
         // Round 2's second and third batches are measured (its first was held, its last signals the test).
-        Assert.True(probe.Threads[5] == probe.Threads[4] && probe.Threads[6] == probe.Threads[5], "the measured batches ran back to back on one thread");
-        Assert.Equal(0, probe.Bytes[5] - probe.Bytes[4]);
-        Assert.Equal(0, probe.Bytes[6] - probe.Bytes[5]);
+        probe.AssertNothingAllocatedBy(5, 6);
         Assert.Equal(1f, sink.Sum(4 * rows - 1), 1e-4f);
         await StopAsync(batcher);
     }
@@ -235,8 +232,7 @@ public sealed class ModelBatcherTests : IDisposable
         // The bundled lstm-direction (recurrent), four batches of `rows` streams a round: round 1 rebuilds every
         // stream's chains from its rows, rounds 2 and 3 step them (gather, run, scatter).
         using var listener = ListenTo(_meters);
-        var manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Fixtures.RepositoryModels, "lstm-direction.manifest.json"))).RootElement;
-        var bytes = File.ReadAllBytes(Path.Combine(Fixtures.RepositoryModels, manifest.GetProperty("file").GetString()!));
+        var (manifest, bytes) = Bundled("lstm-direction");
         var spec = manifest.GetProperty("recurrent");
         var recurrence = new Recurrence(spec.GetProperty("chain").GetInt32(), spec.GetProperty("stateWidth").GetInt32(),
             spec.GetProperty("stateInput").GetString()!, spec.GetProperty("stateOutput").GetString()!);
@@ -277,9 +273,7 @@ public sealed class ModelBatcherTests : IDisposable
             await WaitUntilAsync(() => probe.Count == 4 * (round + 1));
         }
 
-        Assert.True(probe.Threads[9] == probe.Threads[8] && probe.Threads[10] == probe.Threads[9], "the measured batches ran back to back on one thread");
-        Assert.Equal(0, probe.Bytes[9] - probe.Bytes[8]);
-        Assert.Equal(0, probe.Bytes[10] - probe.Bytes[9]);
+        probe.AssertNothingAllocatedBy(9, 10);
         Assert.Equal(1f, sink.Sum(streams - 1), 1e-4f);
         await StopAsync(batcher);
     }
@@ -427,9 +421,27 @@ public sealed class ModelBatcherTests : IDisposable
         return listener;
     }
 
+    /// <summary>A bundled model's manifest and the bytes of its graph.</summary>
+    private static (JsonElement Manifest, byte[] Graph) Bundled(string name)
+    {
+        var manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Fixtures.RepositoryModels, name + ".manifest.json"))).RootElement;
+        return (manifest, File.ReadAllBytes(Path.Combine(Fixtures.RepositoryModels, manifest.GetProperty("file").GetString()!)));
+    }
+
     /// <summary>The batcher's after-batch callback: which thread ran each batch and its allocation counter then.</summary>
     private sealed class AllocationProbe(int capacity)
     {
+        /// <summary>Batches <paramref name="first"/> to <paramref name="last"/> ran on the thread of the batch before them,
+        /// back to back, and allocated nothing from the end of that batch to the end of theirs.</summary>
+        public void AssertNothingAllocatedBy(int first, int last)
+        {
+            for (var i = first; i <= last; i++)
+            {
+                Assert.True(Threads[i] == Threads[i - 1], "the measured batches ran back to back on one thread");
+                Assert.Equal(0, Bytes[i] - Bytes[i - 1]);
+            }
+        }
+
         public int[] Threads { get; } = new int[capacity];
 
         public long[] Bytes { get; } = new long[capacity];
