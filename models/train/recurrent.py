@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""A recurrent lstm-direction: the LSTM carries its state per stream instead of re-reading a window every candle
-(issue 18.4; docs/models.md, "A recurrent LSTM"). train.py runs it with --recurrent.
+"""A recurrent LSTM: it carries its state per stream instead of re-reading a window every candle (issue 18.4;
+docs/models.md, "A recurrent LSTM"). train.py runs it for every spec with a `chain` (the bundled LSTMs).
 
 Serving semantics, chosen so a prediction depends only on the stream's rows (deterministic and replayable, whatever
 the engine saw before a restart): bar index k = openTime / timeframe; the prediction at bar k is the LSTM run from a
@@ -137,7 +137,7 @@ def predict_rows(model, xs, chains, rows, batch=512):
 # ------------------------------------------------------------------------------------------------------------ train
 def train_recurrent(spec, names, stream, x, y, meta, args):
     t0 = time.time()
-    length = args.chain
+    length = spec["chain"]
     feature_names = spec["features"] or names
     columns = [names.index(n) for n in feature_names]
     rng = np.random.default_rng(42)
@@ -162,12 +162,12 @@ def train_recurrent(spec, names, stream, x, y, meta, args):
     stream_end = np.r_[np.flatnonzero(stream[1:] != stream[:-1]), len(stream) - 1][np.cumsum(np.r_[0, stream[1:] != stream[:-1]])]
     counts = np.bincount(y[fit_rows], minlength=3)
     loss_fn = nn.NLLLoss(weight=torch.tensor(len(fit_rows) / (3 * np.maximum(counts, 1)), dtype=torch.float32))
-    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr or spec["lr"], weight_decay=1e-4)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=spec["lr"], weight_decay=1e-4)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=0)
-    stopping = train.EarlyStopping(spec["name"], model, plateau, args, t0)
-    # An epoch of --epoch-windows labelled rows, as the windowed LSTM's 30,000 windows: ~940 chains of 32 readouts;
-    # a batch of 8 chains is 256 readouts, the windowed batch.
-    per_epoch = max(1, (args.epoch_windows or spec["epoch"]) // length)
+    stopping = train.EarlyStopping(spec, model, plateau, args, t0)
+    # An epoch of `epoch` labelled rows (240,000 for the bundled LSTMs: 7,500 chains of 32 readouts); a batch of 8
+    # chains is 256 readouts, the windowed batch.
+    per_epoch = max(1, spec["epoch"] // length)
     per_batch = max(1, args.batch // length)
     print(f"  {spec['name']}: {len(chains.anchor)} chains of {length}+{length} rows, {len(train_chains)} with training "
           f"rows ({len(fit_rows)} readouts), {per_epoch} chains an epoch in batches of {per_batch}", flush=True)

@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """Trains the bundled direction models on a dataset written by `export-dataset` and exports them for the server.
 
-For each model: train in PyTorch, export ONNX (opset 17, dynamic batch axis, input "features" float32
+For a windowed model: train in PyTorch, export ONNX (opset 17, dynamic batch axis, input "features" float32
 [batch, window, features] of RAW engine features, output "probabilities" float32 [batch, 3] = P(down), P(flat),
 P(up)), rewrite the graph for ONNX Runtime (optimize_onnx.py), then write models/<name>.manifest.json and models/<name>-<version>.parity.json (inputs with PyTorch's outputs).
+A recurrent LSTM (a spec with a `chain`: the bundled LSTMs) is trained by recurrent.py, which writes the served
+<name>-<version>-step.onnx, its parity and manifest, and beside them the LSTM-operator graph <name>-<version>.onnx and
+the PyTorch checkpoint <name>-<version>.pt, which are not bundled.
 Input normalisation (training-set mean/std, then a clamp to +-5) is part of the graph, so the server feeds raw features.
 
 Usage: /usr/bin/python3 models/train/train.py [--data models/data/dataset.csv] [--out models] [--only NAME] [--epochs N]
        a trial of another size, beside the bundled files: --only NAME --hidden N [--window N] --version V --out DIR
+       a windowed LSTM (the recipe and version the recurrent one replaced): --only NAME --windowed --out DIR
 """
 import argparse
 import datetime
@@ -122,16 +126,22 @@ class PatchTstDirection(nn.Module):
 
 
 # Every model runs on every closing burst, so its ONNX cost per row is part of the design (docs/models.md, "Cost").
-# `lr` is each model's starting learning rate and `epoch` its training windows per epoch (--lr and --epoch-windows
-# override them for all): an LSTM epoch costs ~5x a PatchTST one, so it is smaller to validate as often.
+# Each spec is the recipe of the bundled version: `lr` its starting learning rate, `epoch` its training windows (or, for
+# a recurrent model, labelled readouts) per epoch and `patience` its early stopping (--lr, --epoch-windows and
+# --patience override them). An LSTM with a `chain` is recurrent (recurrent.py: its state carried per stream, served
+# one row a step); its `windowed` recipe is the windowed LSTM it replaced (--windowed, for comparisons: a windowed LSTM
+# epoch costs ~5x a PatchTST one, so it is smaller to validate as often).
 SPECS = [
-    dict(name="lstm-direction", version="1.3.0", family="lstm", status="active", weight=0.6, window=32, lr=2e-3,
-         epoch=30_000, features=None, hidden=16, patch=None, build=lambda m, s, f, w, h, p: LstmDirection(m, s, f, hidden=h, layers=1)),
-    dict(name="patchtst-direction", version="2.0.1", family="patchtst", status="active", weight=0.4, window=32, lr=1e-3,
-         epoch=60_000, features=None, hidden=32, patch=8,
+    dict(name="lstm-direction", version="1.4.0-r32", family="lstm", status="active", weight=0.6, chain=32, lr=2e-3,
+         epoch=240_000, patience=6, features=None, hidden=16, window=None, patch=None,
+         windowed=dict(version="1.3.0", chain=0, window=32, epoch=30_000, patience=3),
+         build=lambda m, s, f, w, h, p: LstmDirection(m, s, f, hidden=h, layers=1)),
+    dict(name="patchtst-direction", version="2.0.1", family="patchtst", status="active", weight=0.4, chain=0, lr=1e-3,
+         epoch=60_000, patience=3, features=None, hidden=32, window=32, patch=8,
          build=lambda m, s, f, w, h, p: PatchTstDirection(m, s, f, w, patch=p, d_model=h, ff=2 * h)),
-    dict(name="lstm-shadow", version="2.0.1", family="lstm", status="shadow", weight=0.6, window=48, lr=2e-3,
-         epoch=30_000, features=SHADOW_FEATURES, hidden=32, patch=None,
+    dict(name="lstm-shadow", version="2.1.0-r32", family="lstm", status="shadow", weight=0.6, chain=32, lr=2e-3,
+         epoch=240_000, patience=6, features=SHADOW_FEATURES, hidden=32, window=None, patch=None,
+         windowed=dict(version="2.0.1", chain=0, window=48, epoch=30_000, patience=3),
          build=lambda m, s, f, w, h, p: LstmDirection(m, s, f, hidden=h, layers=1)),
 ]
 
@@ -215,10 +225,11 @@ def predict(model, inputs, batch=2048):
 # ------------------------------------------------------------------------------------------------------------ train
 class EarlyStopping:
     """What follows each epoch, for every model: the validation report, the best weights so far, the learning-rate
-    plateau, and whether to stop (no better validation loss in --patience epochs, or the --max-minutes budget spent)."""
+    plateau, and whether to stop (no better validation loss in the spec's patience epochs, or the --max-minutes budget
+    spent)."""
 
-    def __init__(self, name, model, plateau, args, t0):
-        self.name, self.model, self.plateau, self.patience, self.t0 = name, model, plateau, args.patience, t0
+    def __init__(self, spec, model, plateau, args, t0):
+        self.name, self.model, self.plateau, self.patience, self.t0 = spec["name"], model, plateau, spec["patience"], t0
         self.budget = args.max_minutes * 60 if args.max_minutes else float("inf")
         self.best, self.best_state, self.best_epoch, self.stale = float("inf"), None, 0, 0  # a --resume sets the first three
 
@@ -277,12 +288,12 @@ def train_one(spec, names, stream, x, y, meta, args):
     val_x, val_y = windows(xs, val_ends, window, slice(None)), y[val_ends]
     counts = np.bincount(y[fit_ends], minlength=3)
     loss_fn = nn.NLLLoss(weight=torch.tensor(len(fit_ends) / (3 * np.maximum(counts, 1)), dtype=torch.float32))
-    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr or spec["lr"], weight_decay=1e-4)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=spec["lr"], weight_decay=1e-4)
     # Early stopping on the time-ordered validation windows: the learning rate halves after an epoch without a better
-    # validation loss, training stops after --patience such epochs or when --max-minutes is spent (checked every
+    # validation loss, training stops after `patience` such epochs or when --max-minutes is spent (checked every
     # batch, so one long epoch cannot overrun the budget), and the best epoch's weights are kept.
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=0)
-    stopping, start = EarlyStopping(spec["name"], model, plateau, args, t0), 0
+    stopping, start = EarlyStopping(spec, model, plateau, args, t0), 0
     # The best weights so far are kept next to the dataset, so a budgeted run can be continued (--resume) with the
     # same normalisation, learning rate and epoch sampling as one longer run.
     checkpoint = os.path.join(os.path.dirname(os.path.abspath(args.data)), f"{spec['name']}-{spec['version']}.checkpoint.pt")
@@ -298,9 +309,9 @@ def train_one(spec, names, stream, x, y, meta, args):
     epoch = start - 1
     for epoch in range(start, args.epochs):
         model.train()
-        # An epoch is a fresh sample of --epoch-windows from the training pool, so validation (and early stopping)
+        # An epoch is a fresh sample of `epoch` windows from the training pool, so validation (and early stopping)
         # comes every few minutes even on a busy machine while the whole pool is still seen over the epochs.
-        order = rng.permutation(fit_ends)[:args.epoch_windows or spec["epoch"]]
+        order = rng.permutation(fit_ends)[:spec["epoch"]]
         total, seen = 0.0, 0
         for i in range(0, len(order), args.batch):
             if stopping.over_budget() and seen:
@@ -428,13 +439,15 @@ def main():
     parser.add_argument("--only", help="train one model by name")
     parser.add_argument("--epochs", type=int, default=30, help="at most this many epochs (early stopping usually ends sooner)")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint a previous run left next to the dataset")
-    parser.add_argument("--patience", type=int, default=3, help="stop after this many epochs without a better validation loss")
+    parser.add_argument("--patience", type=int, default=0, help="stop after this many epochs without a better validation loss "
+                        "(0: each model's own: 6 for a recurrent LSTM, 3 otherwise)")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--lr", type=float, default=0, help="starting learning rate for every model (0: each model's own)")
     parser.add_argument("--max-train", type=int, default=400_000, help="training pool: windows sampled per model")
     parser.add_argument("--max-holdout", type=int, default=40_000)
     parser.add_argument("--max-validation", type=int, default=20_000, help="validation windows (early stopping, temperature)")
-    parser.add_argument("--epoch-windows", type=int, default=0, help="training windows per epoch, sampled afresh from the pool (0: each model's own)")
+    parser.add_argument("--epoch-windows", type=int, default=0, help="training windows (a recurrent LSTM: readouts) per epoch, "
+                        "sampled afresh from the pool (0: each model's own)")
     parser.add_argument("--max-minutes", type=float, default=0, help="training budget per model: stops within a batch of it (0: no limit)")
     parser.add_argument("--hidden", type=int, default=0, help="width of the --only model: LSTM units, or the PatchTST's d_model "
                         "(its feed-forward is twice that) (0: its own; a trial, see docs/models.md \"Cost\")")
@@ -442,18 +455,27 @@ def main():
     parser.add_argument("--window", type=int, default=0, help="window (time steps) of the --only model (0: its own)")
     parser.add_argument("--version", default="", help="version written for the --only model (default: its own)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the build machine is shared)")
-    parser.add_argument("--recurrent", action="store_true", help="train the --only LSTM on chains, to carry its state per "
-                        "stream (recurrent.py; needs --version; writes the serving-step graphs and a manifest naming the -step.onnx)")
-    parser.add_argument("--chain", type=int, default=32, help="chain length L of --recurrent")
-    parser.add_argument("--chain-offsets", action="store_true", help="--recurrent: train on chains shifted by a random "
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--recurrent", action="store_true", help="train the --only LSTM on chains, to carry its state per "
+                      "stream (recurrent.py: the serving-step graphs and a manifest naming the -step.onnx); the bundled "
+                      "LSTMs' default, so it only checks that --only names an LSTM")
+    kind.add_argument("--windowed", action="store_true", help="train the --only LSTM on windows, with the recipe and "
+                      "version of the windowed LSTM it replaced (1.3.0, 2.0.1), for comparisons")
+    parser.add_argument("--chain", type=int, default=0, help="chain length L of a recurrent LSTM (0: its own, 32)")
+    parser.add_argument("--chain-offsets", action="store_true", help="a recurrent LSTM: train on chains shifted by a random "
                         "0..L-1 rows too (augmentation; served and scored chains keep their anchors)")
     args = parser.parse_args()
-    if (args.hidden or args.window or args.patch or args.version) and not args.only:
-        parser.error("--hidden, --window, --patch and --version change one model: name it with --only")
-    if args.patch and next((s["family"] for s in SPECS if s["name"] == args.only), None) != "patchtst":
+    if (args.hidden or args.window or args.patch or args.version or args.recurrent or args.windowed) and not args.only:
+        parser.error("--hidden, --window, --patch, --version, --recurrent and --windowed change one model: name it with --only")
+    family = next((s["family"] for s in SPECS if s["name"] == args.only), None)
+    if args.patch and family != "patchtst":
         parser.error("--patch is a PatchTST's token length: --only must name a PatchTST model")
-    if args.recurrent and (next((s["family"] for s in SPECS if s["name"] == args.only), None) != "lstm" or not args.version):
-        parser.error("--recurrent trains one LSTM (--only) as a new version (--version, for example 1.4.0-r32)")
+    if (args.recurrent or args.windowed) and family != "lstm":
+        parser.error("--recurrent and --windowed choose how an LSTM is trained: --only must name an LSTM")
+    if (args.chain or args.chain_offsets) and (family != "lstm" or args.windowed):
+        parser.error("--chain and --chain-offsets are a recurrent LSTM's: --only must name an LSTM, without --windowed")
+    if args.window and family == "lstm" and not args.windowed:
+        parser.error("--window is a windowed model's: a recurrent LSTM has none (--windowed for a windowed LSTM)")
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     with open(args.data + ".meta.json") as f:
@@ -466,10 +488,14 @@ def main():
     for spec in SPECS:
         if args.only and spec["name"] != args.only:
             continue
+        if args.windowed:
+            spec = dict(spec, **spec["windowed"])
         # A trial of another size is another version, so its files and checkpoint cannot be taken for the bundled one's.
         spec = dict(spec, hidden=args.hidden or spec["hidden"], window=args.window or spec["window"],
-                    patch=args.patch or spec["patch"], version=args.version or spec["version"])
-        if args.recurrent:
+                    patch=args.patch or spec["patch"], version=args.version or spec["version"],
+                    chain=args.chain or spec["chain"], lr=args.lr or spec["lr"],
+                    epoch=args.epoch_windows or spec["epoch"], patience=args.patience or spec["patience"])
+        if spec["chain"]:
             import recurrent   # noqa: E402  (beside this file)
             recurrent.train_recurrent(spec, names, stream, x, y, meta, args)
         else:
