@@ -14,4 +14,5 @@ fi
 mkdir -p "$ROOT/models/data"
 dotnet run --project "$ROOT/src/Tools" -c Release -- export-dataset --out "$ROOT/models/data/dataset.csv" "$@"
 "$PY" "$ROOT/models/train/train.py" --data "$ROOT/models/data/dataset.csv" --out "$ROOT/models" ${TRAIN_ARGS:-}
-echo "models retrained; commit models/*.onnx, *.manifest.json and *.parity.json"
+echo "models retrained; commit each models/*.manifest.json with the graph and .parity.json it names (not the recurrent"
+echo "LSTMs' LSTM-operator <name>-<version>.onnx and .pt: models/train/README.md)"
