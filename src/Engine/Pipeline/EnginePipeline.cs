@@ -43,6 +43,7 @@ internal sealed partial class EnginePipeline : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<EnginePipeline> _logger;
     private readonly Dictionary<StreamKey, PipelineStream> _streams = [];
+    private readonly ChainPrimer _primer = new();
     private readonly Channel<PendingCandle> _decideQueue;
     private readonly Channel<PendingCandle> _finishQueue;
     private readonly AsyncSignal _finished = new();
@@ -123,7 +124,13 @@ internal sealed partial class EnginePipeline : BackgroundService
                     await ProcessAsync(update, _abort.Token).ConfigureAwait(false);
                 }
 
-                // Ingest has nothing more queued: a burst's last partial batch runs now instead of after the delay.
+                // Ingest has nothing more queued: rebuild the chains warm-up history left behind (so the first live
+                // candles only step), and a burst's last partial batch runs now instead of after the delay.
+                if (_primer.Pending > 0)
+                {
+                    await _primer.PrimeAsync(_registry.Current, _abort.Token).ConfigureAwait(false);
+                }
+
                 FlushModels();
             }
         }
@@ -167,9 +174,11 @@ internal sealed partial class EnginePipeline : BackgroundService
         var trace = SignalStreamTracing.IsOn && update.Origin != CandleOrigin.History ? SignalStreamTracing.StartCandle(update) : null;
         var features = trace is null ? null : SignalStreamTracing.StartDetached("features", trace.Context);
         var set = _registry.Current;
+        _primer.Using(set, _streams.Values);
         var stream = StreamOf(update.Candle.Stream, set.MaxWindow);
         var state = stream.Features;
         state.Update(update.Candle);
+        _primer.Processed(stream, update.Origin);
         var models = update.Origin == CandleOrigin.History ? [] : set.For(update.Candle.Timeframe);
         pending.Reset(update, state.Snapshot, models, stream);
         if (trace is not null)
@@ -399,7 +408,7 @@ internal sealed partial class EnginePipeline : BackgroundService
     {
         if (!_streams.TryGetValue(key, out var stream))
         {
-            stream = new PipelineStream(new StreamFeatureState(window));
+            stream = new PipelineStream(key, new StreamFeatureState(window));
             _streams[key] = stream;
         }
         else if (stream.Features.WindowCapacity < window)

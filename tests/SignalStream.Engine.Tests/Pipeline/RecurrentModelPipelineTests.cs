@@ -71,6 +71,44 @@ public sealed class RecurrentModelPipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task AfterWarmUpHistoryTheChainsAreRebuiltWhileTheReaderIsIdleSoTheFirstLiveCandlesOnlyStep()
+    {
+        var candles = MarketSimulator.GenerateClosed(["BTCUSDT", "ETHUSDT"], [Timeframe.OneMinute, Timeframe.FiveMinutes], 220).ToList();
+        var n = new Dictionary<StreamKey, int>();
+        var updates = candles.Select(c => new CandleUpdate("simulated", c, true, c.CloseTime, c.CloseTime,
+            (n[c.Stream] = n.GetValueOrDefault(c.Stream) + 1) <= 160 ? CandleOrigin.History : CandleOrigin.Live))
+            .OrderBy(u => u.Origin == CandleOrigin.Live).ToList(); // every stream's history first, as a start loads it
+        var history = updates.Count(u => u.Origin == CandleOrigin.History);
+        await using var harness = new PipelineHarness(_models);
+        foreach (var update in updates.Take(history))
+        {
+            await harness.Channel.WriteClosedAsync(update);
+        }
+
+        // Queued before the start, so the reader is idle once, after all of it. No live candle yet: the four streams'
+        // chains are rebuilt as soon as the history is processed.
+        await harness.StartAsync();
+        var deadline = DateTime.UtcNow + s_timeout;
+        while (harness.Metrics.ChainRebuilds < 4 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(4, harness.Metrics.ChainRebuilds);
+        foreach (var update in updates.Skip(history))
+        {
+            await harness.Channel.WriteClosedAsync(update);
+        }
+
+        await harness.DrainAndStopAsync(s_timeout);
+
+        var (predicted, lost) = CheckAgainstTheDefinition(harness.Signals.Snapshot(), Chain, Expected);
+        Assert.Empty(lost);
+        Assert.Equal(updates.Count - history, predicted);
+        Assert.Equal(4, harness.Metrics.ChainRebuilds);
+    }
+
+    [Fact]
     public async Task AReloadedVersionRebuildsEveryStreamsChainsFromItsRowsAndPredictsWithoutAGap()
     {
         var candles = MarketSimulator.GenerateClosed(["BTCUSDT", "ETHUSDT"], [Timeframe.OneMinute, Timeframe.FiveMinutes], 260).ToList();

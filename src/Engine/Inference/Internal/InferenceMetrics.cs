@@ -20,6 +20,7 @@ internal sealed class InferenceMetrics
     private long _batchedRows;
     private long _predictionCount;
     private long _closedCount;
+    private long _chainRebuildCount;
 
     [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "The IMeterFactory owns the meters it creates: one cached meter per name, disposed with the container.")]
     public InferenceMetrics(IMeterFactory meterFactory)
@@ -54,6 +55,8 @@ internal sealed class InferenceMetrics
 
     public long CandlesClosed => Interlocked.Read(ref _closedCount);
 
+    public long ChainRebuilds => Interlocked.Read(ref _chainRebuildCount);
+
     public void CandleClosed(string exchange, string timeframe)
     {
         Interlocked.Increment(ref _closedCount);
@@ -74,7 +77,11 @@ internal sealed class InferenceMetrics
         _duration.Record(seconds, new KeyValuePair<string, object?>("model", model));
     }
 
-    public void ChainsRebuilt(string model, int streams) => _chainsRebuilt.Add(streams, new KeyValuePair<string, object?>("model", model));
+    public void ChainsRebuilt(string model, int streams)
+    {
+        Interlocked.Add(ref _chainRebuildCount, streams);
+        _chainsRebuilt.Add(streams, new KeyValuePair<string, object?>("model", model));
+    }
 
     public void BatchFailed(string model) => _failedBatches.Add(1, new KeyValuePair<string, object?>("model", model));
 

@@ -14,6 +14,7 @@ internal sealed class ModelSet
         Infos = entries.Select(e => e.Info).ToArray();
         _byTimeframe = Contracts.Timeframes.All.Select(tf => Models.Where(m => m.Serves(tf)).ToArray()).ToArray();
         MaxWindow = Models.Length == 0 ? 1 : Models.Max(m => m.RowsKept);
+        HasRecurrentModels = Models.Any(m => m.Recurrence is not null);
     }
 
     public static ModelSet Empty { get; } = new([]);
@@ -27,6 +28,9 @@ internal sealed class ModelSet
 
     /// <summary>The most rows any serving model needs kept (its window, or a recurrent model's chains): the feature state's row capacity.</summary>
     public int MaxWindow { get; }
+
+    /// <summary>Whether any serving model carries state per stream.</summary>
+    public bool HasRecurrentModels { get; }
 
     /// <summary>Models that serve <paramref name="timeframe"/> (a cached array: no allocation per candle).</summary>
     public LoadedModel[] For(Timeframe timeframe) => _byTimeframe[(int)timeframe];

@@ -24,6 +24,9 @@ internal sealed class StreamChain(int stateWidth)
     /// expected it): the reader's next row for the stream rebuilds the chains from the rows it holds.</summary>
     public void MustRebuild() => Volatile.Write(ref _mustRebuild, 1);
 
+    /// <summary>Whether the stream's newest row has been queued (the reader's view: the worker may not have stepped it yet).</summary>
+    public bool IsCurrent(StreamFeatureState features) => _queuedThrough == features.BarAgo(0) && Volatile.Read(ref _mustRebuild) == 0;
+
     /// <summary>
     /// How the stream's newest row is queued: stepped from the state the stream's previous row leaves, when that row was
     /// queued; otherwise (the stream's first row for this model, a reload, a row that was not queued or not stepped)

@@ -1,12 +1,15 @@
+using SignalStream.Contracts;
 using SignalStream.Engine.Features;
 using SignalStream.Engine.Inference.Internal;
 
 namespace SignalStream.Engine.Pipeline.Internal;
 
 /// <summary>One stream as the pipeline keeps it: its features (the reader's), its recurrent models' chains, and its place between the two emitters.</summary>
-internal sealed class PipelineStream(StreamFeatureState features)
+internal sealed class PipelineStream(StreamKey key, StreamFeatureState features)
 {
     private (LoadedModel Model, StreamChain Chain)[] _chains = [];
+
+    public StreamKey Key { get; } = key;
 
     public StreamFeatureState Features { get; set; } = features;
 
@@ -16,6 +19,9 @@ internal sealed class PipelineStream(StreamFeatureState features)
     /// the next candle of the stream resolves anything. Touched by the live emitter only.
     /// </summary>
     public long LastShadowTicket { get; set; }
+
+    /// <summary>Whether the stream waits in the <see cref="ChainPrimer"/>'s list (the reader's).</summary>
+    public bool PrimePending { get; set; }
 
     /// <summary>
     /// The stream's chains in the recurrent model <paramref name="model"/>, created on its first row; a model version
