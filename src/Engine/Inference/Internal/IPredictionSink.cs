@@ -6,7 +6,10 @@ internal interface IPredictionSink
     /// <param name="slot">The slot the request was queued with (the model's position in the candle's prediction list).</param>
     void OnPrediction(int slot, float down, float flat, float up);
 
-    /// <summary>The batch holding this request failed in ONNX Runtime; the request has no prediction.</summary>
+    /// <summary>
+    /// The request has no prediction: the batch holding it failed in ONNX Runtime, or (a recurrent model) its stream's
+    /// state could not be stepped or its old chain is not whole yet.
+    /// </summary>
     void OnFailed(int slot);
 }
 
