@@ -31,6 +31,8 @@ internal static class ContractMetrics
     public static readonly string[] OperatorNames =
     [
         "signalstream_hub_slow_consumer_disconnects_total",
+        "signalstream_inference_failed_batches_total",
+        "signalstream_model_chain_rebuilds_total",
     ];
 
     private static readonly KeyValuePair<string, object?> Binance = new("exchange", "binance");
@@ -62,6 +64,8 @@ internal static class ContractMetrics
         outcomes.Add(3, new("model", "lstm"), new("outcome", "win"));
         outcomes.Add(1, new("model", "lstm"), new("outcome", "loss"));
         meter.CreateCounter<long>("signalstream_hub_slow_consumer_disconnects_total").Add(1);
+        meter.CreateCounter<long>("signalstream_inference_failed_batches_total").Add(1, new KeyValuePair<string, object?>("model", "lstm"));
+        meter.CreateCounter<long>("signalstream_model_chain_rebuilds_total").Add(2, new KeyValuePair<string, object?>("model", "lstm"));
         return meter;
     }
 }
