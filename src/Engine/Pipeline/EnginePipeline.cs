@@ -124,8 +124,10 @@ internal sealed partial class EnginePipeline : BackgroundService
                     await ProcessAsync(update, _abort.Token).ConfigureAwait(false);
                 }
 
-                // Ingest has nothing more queued: rebuild the chains warm-up history left behind (so the first live
-                // candles only step), and a burst's last partial batch runs now instead of after the delay.
+                // Ingest has nothing more queued: rebuild the chains warm-up history or a reload left behind (so the
+                // next live candles only step; in-progress updates wake the reader every few seconds, so a reload is
+                // caught up before the next close), and a burst's last partial batch runs now instead of after the delay.
+                _primer.Using(_registry.Current, _streams.Values);
                 if (_primer.Pending > 0)
                 {
                     await _primer.PrimeAsync(_registry.Current, _abort.Token).ConfigureAwait(false);

@@ -109,7 +109,7 @@ public sealed class RecurrentModelPipelineTests : IDisposable
     }
 
     [Fact]
-    public async Task AReloadedVersionRebuildsEveryStreamsChainsFromItsRowsAndPredictsWithoutAGap()
+    public async Task AReloadedVersionRebuildsEveryStreamsChainsWhileTheReaderIsIdleAndPredictsWithoutAGap()
     {
         var candles = MarketSimulator.GenerateClosed(["BTCUSDT", "ETHUSDT"], [Timeframe.OneMinute, Timeframe.FiveMinutes], 260).ToList();
         var n = new Dictionary<StreamKey, int>();
@@ -127,6 +127,19 @@ public sealed class RecurrentModelPipelineTests : IDisposable
         _models.Add("lstm-direction", ModelFolder.RecurrentFixture, ["1m", "5m"], version: "2.0.0", edit: ModelFolder.Recurrent);
         harness.Registry.Reload();
         Assert.Equal("2.0.0", Assert.Single(harness.Registry.Current.Models).Version);
+
+        // An in-progress update wakes the idle reader (Binance sends one every few seconds a stream): it rebuilds the
+        // four streams' chains in the new version then, before their next close.
+        var rebuilt = harness.Metrics.ChainRebuilds;
+        var last = updates[half - 1];
+        harness.Channel.WriteProgress(last with { IsClosed = false, Candle = last.Candle with { OpenTime = last.Candle.Timeframe.NextOpenTime(last.Candle.OpenTime) } });
+        var deadline = DateTime.UtcNow + s_timeout;
+        while (harness.Metrics.ChainRebuilds < rebuilt + 4 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(rebuilt + 4, harness.Metrics.ChainRebuilds);
         foreach (var update in updates.Skip(half))
         {
             await harness.Channel.WriteClosedAsync(update);
@@ -137,6 +150,7 @@ public sealed class RecurrentModelPipelineTests : IDisposable
         var results = harness.Signals.Snapshot();
         var (predicted, lost) = CheckAgainstTheDefinition(results, Chain, Expected);
         Assert.Empty(lost);
+        Assert.Equal(rebuilt + 4, harness.Metrics.ChainRebuilds);
         Assert.Equal(results.Skip(half).Count(r => r.Predictions.Count > 0), results.Skip(half).Count(r => r.Predictions.Any(p => p.Version == "2.0.0")));
         Assert.True(results.Skip(half).Count(r => r.Predictions.Count > 0) > 100, $"{predicted} predictions checked");
     }
