@@ -44,7 +44,7 @@ internal sealed partial class ModelBatcher
         return true;
     }
 
-    private unsafe void RunChained(Batch batch, ChainRows chains)
+    private void RunChained(Batch batch, ChainRows chains)
     {
         var rows = batch.Count;
         var rebuilt = chains.Rebuilding(rows);
