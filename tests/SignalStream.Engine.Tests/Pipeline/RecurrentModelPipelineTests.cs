@@ -88,13 +88,7 @@ public sealed class RecurrentModelPipelineTests : IDisposable
         // Queued before the start, so the reader is idle once, after all of it. No live candle yet: the four streams'
         // chains are rebuilt as soon as the history is processed.
         await harness.StartAsync();
-        var deadline = DateTime.UtcNow + s_timeout;
-        while (harness.Metrics.ChainRebuilds < 4 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.Equal(4, harness.Metrics.ChainRebuilds);
+        await WaitForRebuildsAsync(harness, 4);
         foreach (var update in updates.Skip(history))
         {
             await harness.Channel.WriteClosedAsync(update);
@@ -133,13 +127,7 @@ public sealed class RecurrentModelPipelineTests : IDisposable
         var rebuilt = harness.Metrics.ChainRebuilds;
         var last = updates[half - 1];
         harness.Channel.WriteProgress(last with { IsClosed = false, Candle = last.Candle with { OpenTime = last.Candle.Timeframe.NextOpenTime(last.Candle.OpenTime) } });
-        var deadline = DateTime.UtcNow + s_timeout;
-        while (harness.Metrics.ChainRebuilds < rebuilt + 4 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.Equal(rebuilt + 4, harness.Metrics.ChainRebuilds);
+        await WaitForRebuildsAsync(harness, rebuilt + 4);
         foreach (var update in updates.Skip(half))
         {
             await harness.Channel.WriteClosedAsync(update);
@@ -183,6 +171,18 @@ public sealed class RecurrentModelPipelineTests : IDisposable
         Assert.Contains(spikeBar, lost);
         Assert.All(lost, bar => Assert.InRange(bar, spikeBar, spikeBar + (2 * chain) + 1));
         Assert.True(predicted > 50, $"{predicted} predictions checked");
+    }
+
+    /// <summary>Waits until <paramref name="count"/> streams' chains have been rebuilt in all, then checks no more were.</summary>
+    private static async Task WaitForRebuildsAsync(PipelineHarness harness, long count)
+    {
+        var deadline = DateTime.UtcNow + s_timeout;
+        while (harness.Metrics.ChainRebuilds < count && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(count, harness.Metrics.ChainRebuilds);
     }
 
     /// <summary>
