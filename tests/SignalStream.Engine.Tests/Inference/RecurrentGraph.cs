@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using SignalStream.Engine.Inference.Onnx;
 
@@ -7,29 +6,16 @@ namespace SignalStream.Engine.Tests.Inference;
 /// <summary>Runs a recurrent model's graph (<c>features</c> [B, T, F] and <c>state</c> [B, 4H] in, <c>probabilities</c> and <c>state_out</c> out) outside the engine.</summary>
 internal static class RecurrentGraph
 {
-    /// <summary>One run with both inputs and both outputs bound over native memory, as a batcher would bind them.</summary>
-    public static unsafe (float[] Probabilities, float[] State) Run(OnnxSession session, float[] features, float[] state, int rows,
+    /// <summary>One run of <paramref name="rows"/> samples of <paramref name="steps"/> rows, each from its state.</summary>
+    public static (float[] Probabilities, float[] State) Run(OnnxSession session, float[] features, float[] state, int rows,
         int steps, int featureCount, int stateWidth)
     {
-        var lengths = new[] { rows * steps * featureCount, rows * stateWidth, rows * 3, rows * stateWidth };
-        var memory = lengths.Select(n => (IntPtr)NativeMemory.AlignedAlloc((nuint)n * sizeof(float), 64)).ToArray();
-        try
-        {
-            features.AsSpan(0, lengths[0]).CopyTo(new Span<float>((void*)memory[0], lengths[0]));
-            state.AsSpan(0, lengths[1]).CopyTo(new Span<float>((void*)memory[1], lengths[1]));
-            using var binding = session.Bind(
-                [new OnnxTensorMemory("features", memory[0], [rows, steps, featureCount]), new OnnxTensorMemory("state", memory[1], [rows, stateWidth])],
-                [new OnnxTensorMemory("probabilities", memory[2], [rows, 3]), new OnnxTensorMemory("state_out", memory[3], [rows, stateWidth])]);
-            session.Run(binding);
-            return (new ReadOnlySpan<float>((void*)memory[2], lengths[2]).ToArray(), new ReadOnlySpan<float>((void*)memory[3], lengths[3]).ToArray());
-        }
-        finally
-        {
-            foreach (var pointer in memory)
-            {
-                NativeMemory.AlignedFree((void*)pointer);
-            }
-        }
+        var probabilities = new float[rows * 3];
+        var stateOut = new float[rows * stateWidth];
+        session.Run(
+            [new OnnxTensorData("features", features[..(rows * steps * featureCount)], [rows, steps, featureCount]), new OnnxTensorData("state", state[..(rows * stateWidth)], [rows, stateWidth])],
+            [new OnnxTensorData("probabilities", probabilities, [rows, 3]), new OnnxTensorData("state_out", stateOut, [rows, stateWidth])]);
+        return (probabilities, stateOut);
     }
 
     /// <summary>T steps of one row each, every sample's state carried from one to the next.</summary>

@@ -336,22 +336,15 @@ internal sealed class ModelLoader(
         }
     }
 
-    private static unsafe float[] RunRecurrentOnZeros(ModelManifest m, OnnxSession session, out float[] stateOut)
+    private static float[] RunRecurrentOnZeros(ModelManifest m, OnnxSession session, out float[] stateOut)
     {
         var r = m.Recurrent!;
         var features = m.Features!.Count;
-        var input = new float[2 * features];
-        var state = new float[2 * r.StateWidth];
         var output = new float[6];
         stateOut = new float[2 * r.StateWidth];
-        fixed (float* i = input, s = state, o = output, so = stateOut)
-        {
-            using var binding = session.Bind(
-                [new OnnxTensorMemory(m.Input!.Name!, (IntPtr)i, [2, 1, features]), new OnnxTensorMemory(r.StateInput!, (IntPtr)s, [2, r.StateWidth])],
-                [new OnnxTensorMemory(m.Output!.Name!, (IntPtr)o, [2, 3]), new OnnxTensorMemory(r.StateOutput!, (IntPtr)so, [2, r.StateWidth])]);
-            session.Run(binding);
-        }
-
+        session.Run(
+            [new OnnxTensorData(m.Input!.Name!, new float[2 * features], [2, 1, features]), new OnnxTensorData(r.StateInput!, new float[2 * r.StateWidth], [2, r.StateWidth])],
+            [new OnnxTensorData(m.Output!.Name!, output, [2, 3]), new OnnxTensorData(r.StateOutput!, stateOut, [2, r.StateWidth])]);
         return output;
     }
 

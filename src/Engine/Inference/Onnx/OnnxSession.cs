@@ -16,6 +16,9 @@ internal sealed record OnnxTensorInfo(string Name, OnnxValueType ValueType, Tens
 /// <summary>A float32 tensor over caller-owned native memory, for the model input or output named <paramref name="Name"/>.</summary>
 internal readonly record struct OnnxTensorMemory(string Name, IntPtr Data, long[] Shape);
 
+/// <summary>A float32 tensor in a managed array, for <see cref="OnnxSession.Run(ReadOnlySpan{OnnxTensorData}, ReadOnlySpan{OnnxTensorData})"/>.</summary>
+internal readonly record struct OnnxTensorData(string Name, float[] Data, long[] Shape);
+
 /// <summary>How sessions are created (from <see cref="InferenceOptions"/>).</summary>
 /// <param name="IntraOpThreads">Threads one Run may use; 1 keeps inference on the calling thread.</param>
 /// <param name="IntraOpSpinning">Whether idle intra-op threads spin between runs (only matters above one thread).</param>
@@ -99,24 +102,52 @@ internal sealed class OnnxSession : IDisposable
 
     /// <summary>Runs <paramref name="rows"/> samples of [<paramref name="window"/>][<paramref name="features"/>] and returns [rows][3].
     /// Allocates: for load-time checks and tests, not the serving path.</summary>
-    public unsafe float[] Run(ReadOnlySpan<float> input, int rows, int window, int features, int outputs = 3)
+    public float[] Run(ReadOnlySpan<float> input, int rows, int window, int features, int outputs = 3)
     {
-        var inputLength = checked(rows * window * features);
-        var outputLength = checked(rows * outputs);
-        var inputMemory = (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(inputLength, 1) * sizeof(float), 64);
-        var outputMemory = (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(outputLength, 1) * sizeof(float), 64);
+        var output = new float[checked(rows * outputs)];
+        Run([new OnnxTensorData(Inputs[0].Name, input[..checked(rows * window * features)].ToArray(), [rows, window, features])],
+            [new OnnxTensorData(Outputs[0].Name, output, [rows, outputs])]);
+        return output;
+    }
+
+    /// <summary>
+    /// Runs the model on managed arrays, any number of named inputs and outputs (each output array is filled). Copies
+    /// through native memory bound for the one run. Allocates: for load-time checks and tests, not the serving path.
+    /// </summary>
+    /// <exception cref="OnnxRuntimeException">The run failed (for example a shape the model rejects).</exception>
+    public unsafe void Run(ReadOnlySpan<OnnxTensorData> inputs, ReadOnlySpan<OnnxTensorData> outputs)
+    {
+        var all = new OnnxTensorData[inputs.Length + outputs.Length];
+        inputs.CopyTo(all);
+        outputs.CopyTo(all.AsSpan(inputs.Length));
+        var memory = new IntPtr[all.Length];
         try
         {
-            input[..inputLength].CopyTo(new Span<float>(inputMemory, inputLength));
-            new Span<float>(outputMemory, outputLength).Clear();
-            using var binding = Bind(inputMemory, outputMemory, rows, window, features, outputs);
-            Run(binding);
-            return new ReadOnlySpan<float>(outputMemory, outputLength).ToArray();
+            var tensors = new OnnxTensorMemory[all.Length];
+            for (var i = 0; i < all.Length; i++)
+            {
+                var data = all[i].Data;
+                memory[i] = (IntPtr)NativeMemory.AlignedAlloc((nuint)Math.Max(data.Length, 1) * sizeof(float), 64);
+                data.CopyTo(new Span<float>((void*)memory[i], data.Length));
+                tensors[i] = new OnnxTensorMemory(all[i].Name, memory[i], all[i].Shape);
+            }
+
+            using (var binding = Bind(tensors.AsSpan(0, inputs.Length), tensors.AsSpan(inputs.Length)))
+            {
+                Run(binding);
+            }
+
+            for (var i = inputs.Length; i < all.Length; i++)
+            {
+                new ReadOnlySpan<float>((void*)memory[i], all[i].Data.Length).CopyTo(all[i].Data);
+            }
         }
         finally
         {
-            NativeMemory.AlignedFree(inputMemory);
-            NativeMemory.AlignedFree(outputMemory);
+            foreach (var pointer in memory)
+            {
+                NativeMemory.AlignedFree((void*)pointer);
+            }
         }
     }
 
