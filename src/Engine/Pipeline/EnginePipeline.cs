@@ -203,10 +203,7 @@ internal sealed partial class EnginePipeline : BackgroundService
                 if (model.Recurrence is { } recurrence)
                 {
                     var request = stream.ChainFor(model, set).Next(state, model.FeatureIndices, recurrence);
-                    while (!model.Batcher.TryEnqueue(in request, pending, slot))
-                    {
-                        await model.Batcher.WaitForSpaceAsync(cancellationToken).ConfigureAwait(false);
-                    }
+                    await model.Batcher.EnqueueAsync(request, pending, slot, cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {

@@ -44,6 +44,15 @@ internal sealed partial class ModelBatcher
         return true;
     }
 
+    /// <summary>Queues one recurrent request, waiting for a free batch buffer while the queue is full (back-pressure, never a drop).</summary>
+    public async ValueTask EnqueueAsync(RecurrentRow request, IPredictionSink sink, int slot, CancellationToken cancellationToken)
+    {
+        while (!TryEnqueue(in request, sink, slot))
+        {
+            await WaitForSpaceAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     private void RunChained(Batch batch, ChainRows chains)
     {
         var rows = batch.Count;

@@ -66,10 +66,7 @@ internal sealed class ChainPrimer
                 var request = chain.Next(stream.Features, model.FeatureIndices, recurrence);
                 try
                 {
-                    while (!model.Batcher.TryEnqueue(in request, DroppedPrediction.Instance, 0))
-                    {
-                        await model.Batcher.WaitForSpaceAsync(cancellationToken).ConfigureAwait(false);
-                    }
+                    await model.Batcher.EnqueueAsync(request, DroppedPrediction.Instance, 0, cancellationToken).ConfigureAwait(false);
                 }
                 catch
                 {
