@@ -5,9 +5,55 @@ namespace SignalStream.EventStore.File;
 
 internal sealed partial class FileEventStore
 {
+    /// <remarks>
+    /// Appends that arrive while another one writes or waits for its fsync queue behind the gate; the next holder takes
+    /// every queued group and commits them together, as one record with one fsync. Each group is still checked and
+    /// answered on its own (a wrong expected version refuses that group alone), and none is answered before its record's
+    /// fsync returned. The event writer's lanes otherwise took turns at the disk: 13–25 fsyncs in a row in a closing
+    /// bell (BENCHMARKS.md, "Where a bell signal's time goes").
+    /// </remarks>
     public async ValueTask<AppendResult> AppendAsync(IReadOnlyList<StreamAppend> group, CancellationToken cancellationToken = default)
     {
-        await _appendGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var queued = new QueuedAppend(group);
+        lock (_queued)
+        {
+            _queued.Add(queued);
+        }
+
+        try
+        {
+            await _appendGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Still queued: withdrawn, never written. Otherwise a holder has taken it into the record it is writing: the
+            // outcome is unknown to this caller, as after any lost acknowledgement (a retry with the same ids is safe).
+            lock (_queued)
+            {
+                _queued.Remove(queued);
+            }
+
+            throw;
+        }
+
+        try
+        {
+            if (!queued.IsAnswered)
+            {
+                CommitQueued(queued);
+            }
+        }
+        finally
+        {
+            _appendGate.Release();
+        }
+
+        return queued.Answer();
+    }
+
+    /// <summary>Takes every queued group (<paramref name="own"/> among them) and commits them as one record.</summary>
+    private void CommitQueued(QueuedAppend own)
+    {
         try
         {
             EnsureOpen();
@@ -15,94 +61,123 @@ internal sealed partial class FileEventStore
             {
                 throw new InvalidOperationException($"The event journal '{_options.Path}' was opened read-only: it cannot be appended to.");
             }
-
-            return AppendLocked(group);
         }
-        finally
+        catch
         {
-            _appendGate.Release();
-        }
-    }
-
-    private AppendResult AppendLocked(IReadOnlyList<StreamAppend> group)
-    {
-        // Only the appender changes the index, so it reads it here without the lock.
-        var pending = new Dictionary<string, long>(StringComparer.Ordinal);
-        var groupIds = new HashSet<Guid>();
-        var fresh = 0;
-        foreach (var append in group)
-        {
-            var freshInAppend = 0;
-            foreach (var e in append.Events)
+            // Refused for this caller alone; the others queued meet the same check when they hold the gate.
+            lock (_queued)
             {
-                if (!_recentIds.Contains(e.EventId) && groupIds.Add(e.EventId))
+                _queued.Remove(own);
+            }
+
+            throw;
+        }
+
+        lock (_queued)
+        {
+            _record.AddRange(_queued);
+            _queued.Clear();
+        }
+
+        try
+        {
+            AppendLocked(_record);
+        }
+        catch (Exception ex)
+        {
+            // The record is cut back (or is a torn tail at the next open): none of its groups is stored. The holder's own
+            // append throws this exception; the others get theirs when they hold the gate, and each caller retries its own.
+            foreach (var queued in _record)
+            {
+                if (!queued.IsAnswered && queued != own)
                 {
-                    freshInAppend++;
+                    queued.Fail(ex);
                 }
             }
 
-            if (freshInAppend == 0)
-            {
-                continue;
-            }
+            throw;
+        }
+        finally
+        {
+            _record.Clear();
+        }
+    }
 
-            var actual = pending.TryGetValue(append.StreamId, out var p) ? p
-                : _streams.TryGetValue(append.StreamId, out var s) ? s.Version : 0;
-            if (append.ExpectedVersion != ExpectedVersions.Any && append.ExpectedVersion != actual)
+    /// <summary>
+    /// Checks each group against the index and the groups accepted before it, then writes the accepted ones as one record
+    /// (one checksum, so a torn record is dropped whole) with one fsync, indexes it, and answers each group.
+    /// </summary>
+    private void AppendLocked(List<QueuedAppend> record)
+    {
+        // Only the appender changes the index, so it reads it here without the lock.
+        _recordVersions.Clear();
+        _recordIds.Clear();
+        var fresh = 0;
+        foreach (var queued in record)
+        {
+            if (Check(queued) is { } refusal)
             {
-                return new AppendResult(AppendStatus.WrongExpectedVersion, 0, append.StreamId, actual);
+                queued.Answer(refusal);
             }
-
-            pending[append.StreamId] = actual + freshInAppend;
-            fresh += freshInAppend;
+            else
+            {
+                fresh += queued.Fresh;
+            }
         }
 
         if (fresh == 0)
         {
-            return new AppendResult(AppendStatus.Committed, 0);
+            AnswerCommitted(record);
+            return;
         }
 
-        // Encode the whole group as one record: one checksum, so a torn group is dropped whole at recovery.
-        var entries = new (long Offset, JournalFormat.EntryView Entry)[fresh];
+        // Encode the accepted groups, skipping what the checks skipped: ids already stored or earlier in the record.
+        _entries.Clear();
+        _recordVersions.Clear();
+        _recordIds.Clear();
         JournalFormat.BeginRecord(_buffer, JournalFormat.GroupKind);
         JournalFormat.WriteInt32(_buffer, fresh);
-        groupIds.Clear();
-        pending.Clear();
         var position = _nextPosition;
-        var n = 0;
-        foreach (var append in group)
+        foreach (var queued in record)
         {
-            foreach (var e in append.Events)
+            if (queued.IsAnswered)
             {
-                if (_recentIds.Contains(e.EventId) || !groupIds.Add(e.EventId))
-                {
-                    continue;
-                }
+                continue;
+            }
 
-                var version = (pending.TryGetValue(append.StreamId, out var v) ? v
-                    : _streams.TryGetValue(append.StreamId, out var s) ? s.Version : 0) + 1;
-                pending[append.StreamId] = version;
-                var start = _buffer.WrittenCount;
-                JournalFormat.WriteEntry(_buffer, position, version, append.StreamId, append.StreamType, e);
-                entries[n++] = (start, new JournalFormat.EntryView(
-                    position, version, e.CreatedAt.ToUnixTimeMilliseconds(), e.EventId, e.SchemaVersion,
-                    append.StreamId, append.StreamType, e.Type, 0, e.Data.Length));
-                position++;
+            foreach (var append in queued.Group)
+            {
+                foreach (var e in append.Events)
+                {
+                    if (_recentIds.Contains(e.EventId) || !_recordIds.Add(e.EventId))
+                    {
+                        continue;
+                    }
+
+                    var version = VersionOf(append.StreamId, _recordVersions) + 1;
+                    _recordVersions[append.StreamId] = version;
+                    var start = _buffer.WrittenCount;
+                    JournalFormat.WriteEntry(_buffer, position, version, append.StreamId, append.StreamType, e);
+                    _entries.Add((start, new JournalFormat.EntryView(
+                        position, version, e.CreatedAt.ToUnixTimeMilliseconds(), e.EventId, e.SchemaVersion,
+                        append.StreamId, append.StreamType, e.Type, 0, e.Data.Length)));
+                    position++;
+                }
             }
         }
 
         JournalFormat.EndRecord(_buffer);
-        var record = _buffer.WrittenMemory;
+        var bytes = _buffer.WrittenMemory;
 
         var segment = _segments[^1];
-        if (segment.FirstPosition != 0 && segment.Length + record.Length > Math.Min(_options.SegmentSizeBytes, MaxSegmentBytes))
+        if (segment.FirstPosition != 0 && segment.Length + bytes.Length > Math.Min(_options.SegmentSizeBytes, MaxSegmentBytes))
         {
             segment = RollOver(segment);
         }
 
         try
         {
-            _files.Write(segment.Handle, record.Span, segment.Length);
+            _files.Write(segment.Handle, bytes.Span, segment.Length);
             _files.Flush(segment.Handle);
         }
         catch (IOException)
@@ -114,23 +189,85 @@ internal sealed partial class FileEventStore
         }
 
         var recordOffset = segment.Length;
-        segment.Sidecar?.AddBytes(record.Span);
+        segment.Sidecar?.AddBytes(bytes.Span);
         _indexLock.EnterWriteLock();
         try
         {
-            foreach (var (offset, entry) in entries)
+            foreach (var (offset, entry) in _entries)
             {
                 Index(segment, entry, recordOffset + offset);
             }
 
-            segment.Length += record.Length;
+            segment.Length += bytes.Length;
         }
         finally
         {
             _indexLock.ExitWriteLock();
         }
 
-        return new AppendResult(AppendStatus.Committed, fresh);
+        AnswerCommitted(record);
+    }
+
+    /// <summary>
+    /// One group's checks, as if it were appended alone after the groups this record already accepted: its fresh events
+    /// (ids neither stored nor earlier in the record), and each stream's expected version. Accepted: its ids and versions
+    /// join the record's. Refused: the answer, and the record is as before.
+    /// </summary>
+    private AppendResult? Check(QueuedAppend queued)
+    {
+        _groupVersions.Clear();
+        _groupIds.Clear();
+        var fresh = 0;
+        foreach (var append in queued.Group)
+        {
+            var freshInAppend = 0;
+            foreach (var e in append.Events)
+            {
+                if (!_recentIds.Contains(e.EventId) && !_recordIds.Contains(e.EventId) && _groupIds.Add(e.EventId))
+                {
+                    freshInAppend++;
+                }
+            }
+
+            if (freshInAppend == 0)
+            {
+                continue;
+            }
+
+            var actual = _groupVersions.TryGetValue(append.StreamId, out var v) ? v : VersionOf(append.StreamId, _recordVersions);
+            if (append.ExpectedVersion != ExpectedVersions.Any && append.ExpectedVersion != actual)
+            {
+                return new AppendResult(AppendStatus.WrongExpectedVersion, 0, append.StreamId, actual);
+            }
+
+            _groupVersions[append.StreamId] = actual + freshInAppend;
+            fresh += freshInAppend;
+        }
+
+        _recordIds.UnionWith(_groupIds);
+        foreach (var (stream, version) in _groupVersions)
+        {
+            _recordVersions[stream] = version;
+        }
+
+        queued.Fresh = fresh;
+        return null;
+    }
+
+    /// <summary>A stream's version after the record's events so far (<paramref name="inRecord"/>), else the index's.</summary>
+    private long VersionOf(string streamId, Dictionary<string, long> inRecord) =>
+        inRecord.TryGetValue(streamId, out var v) ? v
+        : _streams.TryGetValue(streamId, out var s) ? s.Version : 0;
+
+    private static void AnswerCommitted(List<QueuedAppend> record)
+    {
+        foreach (var queued in record)
+        {
+            if (!queued.IsAnswered)
+            {
+                queued.Answer(new AppendResult(AppendStatus.Committed, queued.Fresh));
+            }
+        }
     }
 
     private void TryTruncate(Segment segment)
@@ -217,5 +354,36 @@ internal sealed partial class FileEventStore
         _files.Delete(oldest.Path);
         ForgetDamage(oldest.Path);
         Log.SegmentDeleted(_logger, oldest.Path, oldest.LastPosition);
+    }
+
+    /// <summary>One caller's group waiting for the gate, and its answer once a holder has written it (or failed to).</summary>
+    private sealed class QueuedAppend(IReadOnlyList<StreamAppend> group)
+    {
+        private AppendResult _result;
+        private Exception? _sharedFailure;
+
+        public IReadOnlyList<StreamAppend> Group { get; } = group;
+
+        /// <summary>Its events that are neither stored nor earlier in the record (set by the checks).</summary>
+        public int Fresh { get; set; }
+
+        /// <summary>Set under the gate; read by the caller after it has held the gate, which orders the two.</summary>
+        public bool IsAnswered { get; private set; }
+
+        public void Answer(AppendResult result)
+        {
+            _result = result;
+            IsAnswered = true;
+        }
+
+        public void Fail(Exception failure)
+        {
+            _sharedFailure = failure;
+            IsAnswered = true;
+        }
+
+        /// <summary>The result; throws when the record holding this group failed (an exception of its own: callers may throw at once).</summary>
+        public AppendResult Answer() => _sharedFailure is null ? _result
+            : throw new IOException($"The event journal could not store the record this group shared with other appends: {_sharedFailure.Message}", _sharedFailure);
     }
 }

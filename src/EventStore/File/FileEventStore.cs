@@ -41,6 +41,16 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
     private readonly ReaderWriterLockSlim _indexLock = new(LockRecursionPolicy.NoRecursion);
     private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
 
+    // Appends waiting for the gate (guarded by locking the list itself), and, under the gate, the record being committed
+    // and the checks' scratch state (FileEventStore.Append.cs).
+    private readonly List<QueuedAppend> _queued = [];
+    private readonly List<QueuedAppend> _record = [];
+    private readonly Dictionary<string, long> _recordVersions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _groupVersions = new(StringComparer.Ordinal);
+    private readonly HashSet<Guid> _recordIds = [];
+    private readonly HashSet<Guid> _groupIds = [];
+    private readonly List<(long Offset, JournalFormat.EntryView Entry)> _entries = [];
+
     // Guarded by _indexLock (written only while _appendGate is held, so the appender may read without it).
     // The index costs ~8 bytes per retained event: an entry offset in its segment and a position in its stream, 4 bytes
     // each (docs/events.md, "File journal"); the event ids kept are bounded by the de-duplication window.
