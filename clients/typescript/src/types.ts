@@ -196,6 +196,15 @@ export interface ModelInfo {
   holdoutAccuracy?: number | null;
   brierScore?: number | null;
   error?: string | null;
+  /** A recurrent model's chain (one row a step, state kept per stream); absent or null for a windowed one. */
+  recurrence?: ModelRecurrence | null;
+}
+
+/** How a recurrent model reads a stream: a prediction at bar k steps through the rows from chain·(⌊k/chain⌋ − 1) to k. */
+export interface ModelRecurrence {
+  chain: number;
+  /** Floats of state the node keeps per stream for this model. */
+  stateWidth: number;
 }
 
 /** Live journal statistics, as `/api/performance` reports them. */

@@ -36,6 +36,7 @@ public sealed class ModelRegistryTests : IDisposable
         Assert.Empty(set.For(Timeframe.FourHours));
         Assert.Equal(6, set.MaxWindow);
         Assert.All(registry.GetModels(), m => Assert.Equal("active", m.Status));
+        Assert.All(registry.GetModels(), m => Assert.Null(m.Recurrence));
         Assert.Equal(2, _metrics.LoadedModels);
     }
 
@@ -51,6 +52,7 @@ public sealed class ModelRegistryTests : IDisposable
         Assert.Equal(new Recurrence(32, 64, "state", "state_out"), model.Recurrence);
         Assert.Equal(1, model.Window);
         Assert.Equal(65, registry.Current.MaxWindow);
+        Assert.Equal(new ModelRecurrence(32, 64), Assert.Single(registry.GetModels()).Recurrence);
     }
 
     public static TheoryData<string, string> BadModels => new()

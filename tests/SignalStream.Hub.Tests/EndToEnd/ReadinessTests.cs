@@ -68,6 +68,14 @@ public sealed class ReadinessTests
             Assert.Contains("3 serving", swapped.Message, StringComparison.Ordinal);
             var models = await http.GetFromJsonAsync<JsonElement>("/api/models").WaitAsync(Wait);
             Assert.Equal(3, models.EnumerateArray().Count());
+
+            // The bundled LSTMs are recurrent (their chain in the listing), the PatchTST windowed (none).
+            var chains = models.EnumerateArray().ToDictionary(
+                m => m.GetProperty("name").GetString()!,
+                m => m.TryGetProperty("recurrence", out var r) && r.ValueKind == JsonValueKind.Object ? r.GetProperty("chain").GetInt32() : 0);
+            Assert.Equal(32, chains["lstm-direction"]);
+            Assert.Equal(32, chains["lstm-shadow"]);
+            Assert.Equal(0, chains["patchtst-direction"]);
             await starting.WaitAsync(Wait);
         }
         finally

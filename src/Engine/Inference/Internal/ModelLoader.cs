@@ -374,5 +374,6 @@ internal sealed class ModelLoader(
         m?.Sha256 ?? string.Empty,
         m?.Metrics?.HoldoutAccuracy,
         m?.Metrics?.BrierScore,
-        error);
+        error,
+        m?.Recurrent is { } r ? new ModelRecurrence(r.Chain, r.StateWidth) : null);
 }
