@@ -22,6 +22,12 @@ internal static class GcReading
     public static double Collections(MetricsScrape gc, int generation) =>
         gc.Sum("dotnet_gc_collections_total", string.Create(CultureInfo.InvariantCulture, $"\"gen{generation}\""));
 
+    /// <summary>
+    /// Bytes the node has allocated since it started (the runtime's running total, exact to an allocation context's
+    /// few KB): its difference over a window is what the collections in it had to deal with.
+    /// </summary>
+    public static double AllocatedBytes(MetricsScrape gc) => gc.Sum("dotnet_gc_heap_total_allocated_bytes_total");
+
     /// <summary>Seconds the node's collector has paused it since it started.</summary>
     public static double PauseSeconds(MetricsScrape gc) => gc.Sum("dotnet_gc_pause_time_seconds_total");
 }

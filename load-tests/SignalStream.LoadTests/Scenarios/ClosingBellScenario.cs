@@ -399,7 +399,8 @@ internal sealed class ClosingBellScenario
             $"the node's collector during the same window: gen0 {GcReading.Collections(after, 0) - GcReading.Collections(before, 0):0}, " +
             $"gen1 {GcReading.Collections(after, 1) - GcReading.Collections(before, 1):0}, gen2 {GcReading.Collections(after, 2) - GcReading.Collections(before, 2):0} collections, " +
             $"paused {(GcReading.PauseSeconds(after) - GcReading.PauseSeconds(before)) * 1000:0} ms in all; managed heap after the last collection " +
-            $"{after.Sum("dotnet_gc_last_collection_heap_size_bytes") / 1048576:0} MB"));
+            $"{after.Sum("dotnet_gc_last_collection_heap_size_bytes") / 1048576:0} MB; allocated {GcReading.AllocatedBytes(after) - GcReading.AllocatedBytes(before):#,0} bytes " +
+            $"(dotnet_gc_heap_total_allocated_bytes_total between the scrapes around the bell)"));
 
         // A signal is published only after its group commit: the commit wait is the first part of its hub share.
         const string CommitWait = "signalstream_signal_commit_wait_seconds";
