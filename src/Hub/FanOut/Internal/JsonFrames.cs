@@ -23,48 +23,48 @@ internal static class JsonFrames
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_buffer;
 
+    // Reset over the thread's buffer for every record: a new writer per record was ~270 bytes a candle or signal
+    // (~0.6 MB a closing bell of 2,000 streams), for a writer that holds no state between records.
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
     public static OutboundFrame Invocation<T>(string target, T argument, JsonTypeInfo<T> typeInfo)
     {
         var buffer = StartRecord(out var writer);
-        using (writer)
-        {
-            writer.WriteStartObject();
-            writer.WriteNumber(s_type, HubProtocolConstants.InvocationMessageType);
-            writer.WriteString(s_target, target);
-            writer.WriteStartArray(s_arguments);
-            JsonSerializer.Serialize(writer, argument, typeInfo);
-            writer.WriteEndArray();
-            writer.WriteEndObject();
-        }
-
-        return EndRecord(buffer);
+        writer.WriteStartObject();
+        writer.WriteNumber(s_type, HubProtocolConstants.InvocationMessageType);
+        writer.WriteString(s_target, target);
+        writer.WriteStartArray(s_arguments);
+        JsonSerializer.Serialize(writer, argument, typeInfo);
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        return EndRecord(buffer, writer);
     }
 
     public static OutboundFrame Close(string reason, bool allowReconnect)
     {
         var buffer = StartRecord(out var writer);
-        using (writer)
-        {
-            writer.WriteStartObject();
-            writer.WriteNumber(s_type, HubProtocolConstants.CloseMessageType);
-            writer.WriteString(s_error, reason);
-            writer.WriteBoolean(s_allowReconnect, allowReconnect);
-            writer.WriteEndObject();
-        }
-
-        return EndRecord(buffer);
+        writer.WriteStartObject();
+        writer.WriteNumber(s_type, HubProtocolConstants.CloseMessageType);
+        writer.WriteString(s_error, reason);
+        writer.WriteBoolean(s_allowReconnect, allowReconnect);
+        writer.WriteEndObject();
+        return EndRecord(buffer, writer);
     }
 
     private static ArrayBufferWriter<byte> StartRecord(out Utf8JsonWriter writer)
     {
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
         buffer.ResetWrittenCount();
-        writer = new Utf8JsonWriter(buffer);
+        // A record that threw half-way left its state behind: Reset drops it along with anything unflushed.
+        writer = t_writer ??= new Utf8JsonWriter(buffer);
+        writer.Reset(buffer);
         return buffer;
     }
 
-    private static OutboundFrame EndRecord(ArrayBufferWriter<byte> buffer)
+    private static OutboundFrame EndRecord(ArrayBufferWriter<byte> buffer, Utf8JsonWriter writer)
     {
+        writer.Flush();
         buffer.GetSpan(1)[0] = RecordSeparator;
         buffer.Advance(1);
         return new OutboundFrame(WireProtocol.Json, default, buffer.WrittenSpan);

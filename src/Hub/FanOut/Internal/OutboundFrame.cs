@@ -14,6 +14,8 @@ namespace SignalStream.Hub.FanOut.Internal;
 /// </remarks>
 internal sealed class OutboundFrame
 {
+    private SerializedHubMessage? _message;
+
     /// <summary>A record written in two pieces (a MessagePack length prefix, then the message), copied once.</summary>
     public OutboundFrame(WireProtocol protocol, ReadOnlySpan<byte> head, ReadOnlySpan<byte> body)
     {
@@ -34,7 +36,6 @@ internal sealed class OutboundFrame
         Protocol = protocol;
         WebSocketFrame = bytes;
         Record = bytes.AsMemory(headerLength);
-        Message = new SerializedHubMessage([new SerializedMessage(WireProtocols.NameOf(protocol), Record)]);
     }
 
     public WireProtocol Protocol { get; }
@@ -43,7 +44,12 @@ internal sealed class OutboundFrame
     public ReadOnlyMemory<byte> WebSocketFrame { get; }
 
     /// <summary>The record for <see cref="HubConnectionContext.WriteAsync(SerializedHubMessage, CancellationToken)"/>.</summary>
-    public SerializedHubMessage Message { get; }
+    /// <remarks>
+    /// Built on first use: with <c>Hub:DirectSocketSends</c> (the default) no connection writes through SignalR, and
+    /// building it for every frame was two objects a candle or signal that nothing read (~0.7 MB a closing bell of
+    /// 2,000 streams). Two threads racing here build two equal messages over the same bytes; either is right.
+    /// </remarks>
+    public SerializedHubMessage Message => _message ??= new SerializedHubMessage([new SerializedMessage(WireProtocols.NameOf(Protocol), Record)]);
 
     /// <summary>The record alone (what the protocol writes), without the WebSocket header.</summary>
     public ReadOnlyMemory<byte> Record { get; }
