@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using SignalStream.Engine.Events;
@@ -17,7 +18,8 @@ internal sealed partial class EventProjector(
     EventProjections projections,
     CommitSignal commits,
     TimeProvider time,
-    ILogger<EventProjector> logger) : BackgroundService
+    ILogger<EventProjector> logger,
+    EventHandOff? handOff = null) : BackgroundService
 {
     private const int PageSize = 2000;
 
@@ -65,6 +67,7 @@ internal sealed partial class EventProjector(
             {
                 ISignalStreamEvent? @event = null;
                 if (stored.Type is EventSerializer.SignalIssuedType or EventSerializer.ShadowSignalIssuedType or EventSerializer.SignalResolvedType
+                    && !TakeHandedOff(stored, out @event)
                     && !EventSerializer.TryDeserialize(stored, out @event, out var error))
                 {
                     Log.Unreadable(logger, stored.Position, error);
@@ -96,6 +99,13 @@ internal sealed partial class EventProjector(
                 await SettleAsync(stoppingToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>The event as this node's writer committed it, instead of deserializing the bytes it made of it.</summary>
+    private bool TakeHandedOff(StoredEvent stored, [NotNullWhen(true)] out ISignalStreamEvent? @event)
+    {
+        @event = null;
+        return handOff is not null && handOff.TryTake(stored.EventId, out @event);
     }
 
     /// <summary>Waits until no commit has landed for <see cref="Quiet"/>, or <see cref="MaxSettle"/> at most.</summary>

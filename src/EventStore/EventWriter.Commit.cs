@@ -54,6 +54,7 @@ internal sealed partial class EventWriter
         // Current for the commit, so the store client's own spans (Npgsql's instrumentation) fall under it.
         using var span = SignalStreamTracing.IsOn ? SignalStreamTracing.Source.StartActivity("store commit")?.SetTag("signalstream.events", batch.Count) : null;
         var group = BuildGroup(batch, checkVersions: true);
+        StageForProjector(batch);
         var delay = _options.RetryInitialDelay;
         while (true)
         {
@@ -108,6 +109,26 @@ internal sealed partial class EventWriter
             ReleaseBytes(batch);
             await PublishAsync(batch, abort).ConfigureAwait(false);
             return;
+        }
+    }
+
+    /// <summary>
+    /// Before the append, so the projector finds every event of the group here however soon it reads the group back;
+    /// a retried group stages the same ids again, which is harmless.
+    /// </summary>
+    private void StageForProjector(List<PendingEvent> batch)
+    {
+        if (_handOff is null)
+        {
+            return;
+        }
+
+        foreach (var e in batch)
+        {
+            if (e.HandOff is not null)
+            {
+                _handOff.Stage(e.Data.EventId, e.HandOff);
+            }
         }
     }
 

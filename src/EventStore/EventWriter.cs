@@ -36,6 +36,7 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
     private readonly ILogger _logger;
     private readonly string? _namespace;
     private readonly CandleWatermarks _watermarks;
+    private readonly EventHandOff? _handOff;
 
     // One name per (symbol, timeframe), built once instead of concatenated for every closed candle.
     private readonly ConcurrentDictionary<StreamKey, string> _candleStreams = new();
@@ -64,9 +65,11 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
         IMeterFactory meterFactory,
         ILogger<EventWriter> logger,
         CandleWatermarks watermarks,
-        string? streamNamespace = null)
+        string? streamNamespace = null,
+        EventHandOff? handOff = null)
     {
         _namespace = streamNamespace;
+        _handOff = handOff;
         _watermarks = watermarks;
         _store = store;
         _options = options;
@@ -229,7 +232,7 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
     {
         var now = _time.GetUtcNow();
         var data = EventSerializer.Serialize(e, eventId ?? EventIds.NewVersion7(now), now);
-        var pending = new PendingEvent(streamId, streamType, expectedVersion, data, publish);
+        var pending = new PendingEvent(streamId, streamType, expectedVersion, data, publish, _handOff is not null && EventHandOff.Carries(e) ? e : null);
         var lane = _lanes[LaneOf(symbol, _lanes.Length)].Writer;
         if (!TryReserve(data.Data.Length))
         {
@@ -359,8 +362,11 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
         }
     }
 
-    /// <summary>One event on its way to the store; <paramref name="Publish"/> is what to publish once it is committed.</summary>
-    private readonly record struct PendingEvent(string StreamId, string StreamType, long ExpectedVersion, EventData Data, Publication? Publish);
+    /// <summary>
+    /// One event on its way to the store; <paramref name="Publish"/> is what to publish once it is committed, and
+    /// <paramref name="HandOff"/> the event itself when the projector takes it from the <see cref="EventHandOff"/>.
+    /// </summary>
+    private readonly record struct PendingEvent(string StreamId, string StreamType, long ExpectedVersion, EventData Data, Publication? Publish, ISignalStreamEvent? HandOff);
 
     /// <summary>What a committed event is published as, and to whom.</summary>
     private abstract record Publication(IEngineOutput To);

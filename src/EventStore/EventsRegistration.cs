@@ -84,7 +84,8 @@ public static class EventsRegistration
             sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             sp.GetRequiredService<ILogger<EventWriter>>(),
             sp.GetRequiredService<CandleWatermarks>(),
-            streamNamespace));
+            streamNamespace,
+            sp.GetService<EventHandOff>()));
 
         // EngineOutputs takes the durable output by its own type, not by its place among the publishers.
         services.AddSingleton<IDurableEngineOutput>(sp => sp.GetRequiredService<EventWriter>());
@@ -97,6 +98,8 @@ public static class EventsRegistration
         services.AddSingleton<EventProjections>();
         if (streamNamespace is null)
         {
+            // Only beside a projector: nothing else would take what the writer hands off.
+            services.AddSingleton<EventHandOff>();
             services.AddHostedService<EventProjector>();
         }
 

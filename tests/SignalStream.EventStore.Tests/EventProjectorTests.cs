@@ -11,6 +11,7 @@ public sealed class EventProjectorTests : IDisposable
     private readonly string _folder = TestStorage.NewTempFolder();
     private readonly CommitSignal _commits = new();
     private readonly EventProjections _projections = new();
+    private readonly EventHandOff _handOff = new();
     private long _seq;
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
@@ -75,6 +76,51 @@ public sealed class EventProjectorTests : IDisposable
         Assert.InRange(store.SegmentCount, 1, 2);
     }
 
+    [Fact]
+    public async Task AnEventTheWriterHandedOffIsTakenInsteadOfReadBack()
+    {
+        await using var store = await OpenStoreAsync();
+        using var projector = await StartProjectorAsync(store, quiet: TimeSpan.FromMilliseconds(10), maxSettle: TimeSpan.FromMilliseconds(100));
+
+        // The handed-off object differs from the stored bytes only here, to tell which one the projections got.
+        var id = Guid.NewGuid();
+        var stored = Signal("ETHUSDT", 1);
+        _handOff.Stage(id, new SignalIssued(stored with { Seq = 7 }));
+        var data = EventSerializer.Serialize(new SignalIssued(stored), id, DateTimeOffset.UtcNow);
+        await store.AppendAsync([new StreamAppend(EventStreams.Signals("ETHUSDT"), EventStreams.SignalsType, ExpectedVersions.Any, [data])]);
+        _commits.Notify();
+        await WaitForPositionAsync(store.LastPosition);
+
+        Assert.Equal(7, _projections.LatestSignals()[new Contracts.StreamKey("ETHUSDT", stored.Timeframe)].Seq);
+        Assert.Equal(0, _handOff.Count);
+
+        // Not handed off (another writer's, or from before a restart): read back as before.
+        await CommitAsync(store, EventStreams.Signals("ETHUSDT"), EventStreams.SignalsType, new SignalIssued(Signal("ETHUSDT", 8)));
+        Assert.Equal(8, _projections.LatestSignals()[new Contracts.StreamKey("ETHUSDT", stored.Timeframe)].Seq);
+        await projector.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public void AHandOffThatIsNeverTakenIsDroppedAtItsCapacity()
+    {
+        var handOff = new EventHandOff();
+        var first = Guid.NewGuid();
+        handOff.Stage(first, new SignalIssued(Signal("BTCUSDT", 1)));
+        for (var i = 1; i < EventHandOff.Capacity; i++)
+        {
+            handOff.Stage(Guid.NewGuid(), new SignalIssued(Signal("BTCUSDT", 1)));
+        }
+
+        Assert.Equal(EventHandOff.Capacity, handOff.Count);
+        var last = Guid.NewGuid();
+        handOff.Stage(last, new SignalIssued(Signal("BTCUSDT", 2)));
+
+        Assert.Equal(1, handOff.Count);
+        Assert.False(handOff.TryTake(first, out _));
+        Assert.True(handOff.TryTake(last, out var taken));
+        Assert.Equal(2, Assert.IsType<SignalIssued>(taken).Signal.Seq);
+    }
+
     /// <summary>Groups of 100 candles (~30 KB), each read by the projector before the next is committed.</summary>
     private async Task CommitCandlesAsync(FileEventStore store, int groups)
     {
@@ -108,7 +154,7 @@ public sealed class EventProjectorTests : IDisposable
     /// <summary>A running projector that has read the store's first signal and waits for the next commit.</summary>
     private async Task<EventProjector> StartProjectorAsync(FileEventStore store, TimeSpan quiet, TimeSpan maxSettle)
     {
-        var projector = new EventProjector(store, _projections, _commits, TimeProvider.System, NullLogger<EventProjector>.Instance)
+        var projector = new EventProjector(store, _projections, _commits, TimeProvider.System, NullLogger<EventProjector>.Instance, _handOff)
         {
             Quiet = quiet,
             MaxSettle = maxSettle,

@@ -8,6 +8,7 @@ using SignalStream.Engine;
 using SignalStream.Engine.Events;
 using SignalStream.Engine.Signals;
 using SignalStream.EventStore.File;
+using SignalStream.EventStore.Internal;
 using static SignalStream.Testing.TestSignals;
 
 namespace SignalStream.EventStore.Tests;
@@ -311,6 +312,9 @@ public sealed class EventWriterTests : IDisposable
         Assert.Equal(1, counts[EventSerializer.CandleClosedType]);
         Assert.Equal(2, counts[EventSerializer.SignalIssuedType]);
         Assert.Equal(2, counts[EventSerializer.SignalResolvedType]);
+
+        // The projector took the writer's own objects instead of reading them back: nothing is left handed off.
+        Assert.Equal(0, host.Services.GetRequiredService<EventHandOff>().Count);
         await host.StopAsync();
     }
 
