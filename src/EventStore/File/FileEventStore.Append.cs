@@ -145,10 +145,14 @@ internal sealed partial class FileEventStore
                 continue;
             }
 
-            foreach (var append in queued.Group)
+            // Index loops: foreach over the IReadOnlyList interfaces would box an enumerator per stream and commit.
+            var group = queued.Group;
+            for (var a = 0; a < group.Count; a++)
             {
-                foreach (var e in append.Events)
+                var append = group[a];
+                for (var i = 0; i < append.Events.Count; i++)
                 {
+                    var e = append.Events[i];
                     if (_recentIds.Contains(e.EventId) || !_recordIds.Add(e.EventId))
                     {
                         continue;
@@ -218,11 +222,14 @@ internal sealed partial class FileEventStore
         _groupVersions.Clear();
         _groupIds.Clear();
         var fresh = 0;
-        foreach (var append in queued.Group)
+        var group = queued.Group;
+        for (var a = 0; a < group.Count; a++)
         {
+            var append = group[a];
             var freshInAppend = 0;
-            foreach (var e in append.Events)
+            for (var i = 0; i < append.Events.Count; i++)
             {
+                var e = append.Events[i];
                 if (!_recentIds.Contains(e.EventId) && !_recordIds.Contains(e.EventId) && _groupIds.Add(e.EventId))
                 {
                     freshInAppend++;
@@ -244,7 +251,11 @@ internal sealed partial class FileEventStore
             fresh += freshInAppend;
         }
 
-        _recordIds.UnionWith(_groupIds);
+        foreach (var id in _groupIds)
+        {
+            _recordIds.Add(id);
+        }
+
         foreach (var (stream, version) in _groupVersions)
         {
             _recordVersions[stream] = version;
