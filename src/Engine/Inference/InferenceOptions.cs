@@ -31,7 +31,11 @@ public sealed class InferenceOptions
     public int WorkersPerLiveModel { get; set; } = 1;
 
     /// <summary>Requests per ONNX Run at most (Triton's max_batch_size).</summary>
-    public int MaxBatchSize { get; set; } = 512;
+    /// <remarks>
+    /// The default is chosen by measurement (docs/inference.md, "Dynamic batcher"): in a closing bell smaller batches let
+    /// the first decisions, commits and sends overlap the rest of the inference.
+    /// </remarks>
+    public int MaxBatchSize { get; set; } = 128;
 
     /// <summary>How long the oldest request of a partial batch may wait for more (Triton's max_queue_delay_microseconds).</summary>
     /// <remarks>The default is chosen by measurement; see docs/inference.md.</remarks>
@@ -93,7 +97,7 @@ public sealed class InferenceOptions
 
         if (MaxBatchSize is < 1 or > 8192)
         {
-            yield return $"Inference:MaxBatchSize is {MaxBatchSize}; use 1 to 8192 (default 512).";
+            yield return $"Inference:MaxBatchSize is {MaxBatchSize}; use 1 to 8192 (default 128).";
         }
 
         if (MaxQueueDelayMicroseconds is < 0 or > 10_000_000)

@@ -27,7 +27,8 @@ namespace SignalStream.Benchmarks.Engine;
 /// Before/after comparisons run in one process, back to back: <c>SIGNALSTREAM_BENCH_MODELS=before=/tmp/old-models</c>
 /// adds a <see cref="Models"/> value served from that folder beside the bundled <c>models/</c> (a comma-separated list
 /// of <c>name=folder</c>), <c>SIGNALSTREAM_BENCH_INTRAOP=1,2</c> runs each with those <c>Inference:IntraOpThreads</c>,
-/// <c>SIGNALSTREAM_BENCH_WORKERS=1,2</c> with those <c>Inference:WorkersPerLiveModel</c>, and
+/// <c>SIGNALSTREAM_BENCH_WORKERS=1,2</c> with those <c>Inference:WorkersPerLiveModel</c>, <c>SIGNALSTREAM_BENCH_BATCH=128,512</c> with
+/// those <c>Inference:MaxBatchSize</c>, and
 /// <c>SIGNALSTREAM_BENCH_TRACED=false</c> leaves out the traced runs. The cleanup line reports CPU per burst.
 /// </remarks>
 [MemoryDiagnoser]
@@ -91,6 +92,12 @@ public class EngineBurstBenchmark
 
     public static IEnumerable<int> WorkerCounts() => IntegersFrom("SIGNALSTREAM_BENCH_WORKERS", 1);
 
+    /// <summary><c>Inference:MaxBatchSize</c> (from <c>SIGNALSTREAM_BENCH_BATCH</c>; the default otherwise).</summary>
+    [ParamsSource(nameof(BatchSizes))]
+    public int MaxBatchSize { get; set; } = new InferenceOptions().MaxBatchSize;
+
+    public static IEnumerable<int> BatchSizes() => IntegersFrom("SIGNALSTREAM_BENCH_BATCH", new InferenceOptions().MaxBatchSize);
+
     [GlobalSetup]
     public void Setup()
     {
@@ -108,7 +115,7 @@ public class EngineBurstBenchmark
         var options = new InferenceOptions
         {
             ModelsPath = folder, SummarySeconds = 0, IntraOpThreads = IntraOpThreads,
-            MaxQueueDelayMicroseconds = QueueDelayMicroseconds, WorkersPerLiveModel = WorkersPerLiveModel,
+            MaxQueueDelayMicroseconds = QueueDelayMicroseconds, WorkersPerLiveModel = WorkersPerLiveModel, MaxBatchSize = MaxBatchSize,
         };
         var time = TimeProvider.System;
         _metrics = new InferenceMetrics(_meters);
