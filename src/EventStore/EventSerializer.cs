@@ -117,6 +117,70 @@ public static class EventSerializer
         return true;
     }
 
+    /// <summary>
+    /// The timeframe of a stored <see cref="SignalIssued"/> at the current schema version, read without deserializing the
+    /// signal (no allocation): a reader that wants one signal per timeframe skips the rest unparsed. False for any other
+    /// event, version or shape; the caller then deserializes as usual.
+    /// </summary>
+    public static bool TryReadSignalTimeframe(StoredEvent stored, out Contracts.Timeframe timeframe)
+    {
+        timeframe = default;
+        if (stored.Type != SignalIssuedType || stored.SchemaVersion != SignalIssuedVersion)
+        {
+            return false;
+        }
+
+        try
+        {
+            var reader = new Utf8JsonReader(stored.Data.Span);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            // {"signal": {…, "timeframe": "1m", …}}: the event's one property, then the signal's.
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isSignal = reader.CurrentDepth == 1 && reader.ValueTextEquals("signal"u8);
+                if (!reader.Read())
+                {
+                    return false;
+                }
+
+                if (!isSignal || reader.TokenType != JsonTokenType.StartObject)
+                {
+                    reader.Skip();
+                    continue;
+                }
+
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var isTimeframe = reader.ValueTextEquals("timeframe"u8);
+                    if (!reader.Read())
+                    {
+                        return false;
+                    }
+
+                    if (isTimeframe)
+                    {
+                        return reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped
+                            && Contracts.Timeframes.TryParse(reader.ValueSpan, out timeframe);
+                    }
+
+                    reader.Skip();
+                }
+
+                return false;
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON after all: the caller's deserialization names the problem.
+        }
+
+        return false;
+    }
+
     /// <summary>Reads a stored event (see <see cref="TryDeserialize"/>).</summary>
     public static bool TryDeserialize(StoredEvent stored, [NotNullWhen(true)] out ISignalStreamEvent? @event, [NotNullWhen(false)] out string? error) =>
         TryDeserialize(stored.Type, stored.SchemaVersion, stored.Data.Span, out @event, out error);

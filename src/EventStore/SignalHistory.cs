@@ -107,6 +107,13 @@ internal sealed partial class SignalHistory(IEventStore store, EventNamespace ns
         var stored = await store.ReadStreamBackwardAsync(EventStreams.Signals(symbol, ns.Prefix), LatestLookBack, cancellationToken).ConfigureAwait(false);
         foreach (var e in stored)
         {
+            // Newest first: once a timeframe has its signal, its older ones are skipped unparsed. Deserializing all of a
+            // symbol's newest 1000 signals cost a subscribe 220–350 KB, which a reconnect storm multiplies.
+            if (EventSerializer.TryReadSignalTimeframe(e, out var timeframe) && latest.ContainsKey(timeframe))
+            {
+                continue;
+            }
+
             if (TryRead(e, out var signal))
             {
                 latest.TryAdd(signal.Timeframe, signal);

@@ -51,6 +51,50 @@ public sealed class EventSerializerTests
     }
 
     [Fact]
+    public void AStoredSignalsTimeframeIsReadWithoutAllocating()
+    {
+        var stored = Contracts.Timeframes.All
+            .Select(tf => Stored(new SignalIssued(Signal("BTCUSDT", 3) with { Timeframe = tf })))
+            .ToArray();
+        Assert.True(EventSerializer.TryReadSignalTimeframe(stored[0], out _)); // first call: nothing lazily built is counted below
+
+        var read = new Contracts.Timeframe[stored.Length];
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < stored.Length; i++)
+        {
+            Assert.True(EventSerializer.TryReadSignalTimeframe(stored[i], out read[i]));
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(Contracts.Timeframes.All, read);
+    }
+
+    [Fact]
+    public void ATimeframeIsReadOnlyFromACurrentSignalIssuedAndOtherwiseLeftToDeserialization()
+    {
+        var signal = Signal("BTCUSDT", 3);
+        var current = Stored(new SignalIssued(signal));
+        Assert.False(EventSerializer.TryReadSignalTimeframe(Stored(new ShadowSignalIssued(signal)), out _));
+        Assert.False(EventSerializer.TryReadSignalTimeframe(current with { SchemaVersion = 2 }, out _));
+        Assert.False(EventSerializer.TryReadSignalTimeframe(current with { Data = "{\"signal\":{\"seq\":3}}"u8.ToArray() }, out _));
+        Assert.False(EventSerializer.TryReadSignalTimeframe(current with { Data = "{\"signal\":{\"timeframe\":\"7x\"}}"u8.ToArray() }, out _));
+        Assert.False(EventSerializer.TryReadSignalTimeframe(current with { Data = "{\"signal\":"u8.ToArray() }, out _));
+        Assert.False(EventSerializer.TryReadSignalTimeframe(current with { Data = "not json"u8.ToArray() }, out _));
+
+        // The property's place in the object does not matter, nor do other properties before it.
+        Assert.True(EventSerializer.TryReadSignalTimeframe(
+            current with { Data = "{\"other\":[1,{\"timeframe\":\"1d\"}],\"signal\":{\"seq\":3,\"nested\":{\"timeframe\":\"1d\"},\"timeframe\":\"4h\"}}"u8.ToArray() },
+            out var tf));
+        Assert.Equal(Contracts.Timeframe.FourHours, tf);
+    }
+
+    private static StoredEvent Stored(ISignalStreamEvent e)
+    {
+        var data = EventSerializer.Serialize(e, Guid.NewGuid(), DateTimeOffset.UnixEpoch);
+        return new StoredEvent(1, "signals-BTCUSDT", 1, data.EventId, data.Type, data.SchemaVersion, data.Data, data.CreatedAt);
+    }
+
+    [Fact]
     public void ASignalAndAnOutcomeStoredBeforeSourcesExistedReadAsTheEnsembles()
     {
         var signal = EventSerializer.Serialize(new SignalIssued(Signal("BTCUSDT", 3)), Guid.NewGuid(), DateTimeOffset.UnixEpoch);
