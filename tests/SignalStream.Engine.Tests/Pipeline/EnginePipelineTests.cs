@@ -164,6 +164,31 @@ public sealed class EnginePipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task TheFinisherWaitsWhileTheDeciderHasCandlesQueued()
+    {
+        await using var harness = new PipelineHarness(_models);
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        harness.Signals.Hold = hold.Task;
+        harness.Signals.HoldFrom = 1;
+        await harness.StartAsync();
+        var candles = MarketSimulator.GenerateClosed(["BTCUSDT", "ETHUSDT"], [Timeframe.OneMinute], 2).ToArray();
+        foreach (var candle in candles)
+        {
+            await harness.Channel.WriteClosedAsync(new CandleUpdate("simulated", candle, true, candle.CloseTime, candle.CloseTime, CandleOrigin.Live));
+        }
+
+        // The first candle is decided and handed to the finisher; the second decision is held with two more queued
+        // behind it. The finisher leaves the first candle alone meanwhile: the live decisions of a burst go first.
+        await Poll.UntilAsync(() => harness.Signals.CallsSnapshot().Length == 2 && harness.Outputs.Arrived.Count == candles.Length, s_timeout, "two decisions");
+        await Task.Delay(200);
+        Assert.Empty(harness.Outputs.Candles);
+
+        hold.SetResult();
+        await harness.DrainAndStopAsync(s_timeout);
+        Assert.Equal(candles.Select(c => (c.Stream, c.OpenTime)), harness.Outputs.Candles.Select(u => (u.Candle.Stream, u.Candle.OpenTime)));
+    }
+
+    [Fact]
     public async Task ACandlesSignalIsDecidedWithoutWaitingForItsShadowModelAndItsStreamsNextCandleWaitsForTheShadowDecision()
     {
         _models.Add("shadow", "tiny-mean", ["1m"], family: "patchtst", edit: static (m, _) => m["status"] = "shadow");

@@ -77,6 +77,9 @@ internal sealed class RecordingSignalStage : ISignalStage
     /// <summary>When set, every decision waits for it after being recorded (a slow signal stage).</summary>
     public Task? Hold { get; set; }
 
+    /// <summary>Decisions before this many are not held by <see cref="Hold"/>.</summary>
+    public int HoldFrom { get; set; }
+
     /// <summary>When set, every shadow call waits for it after being recorded (a slow journal of shadow signals).</summary>
     public Task? ShadowHold { get; set; }
 
@@ -85,14 +88,16 @@ internal sealed class RecordingSignalStage : ISignalStage
 
     public ValueTask OnClosedCandleAsync(ClosedCandleResult result, CancellationToken cancellationToken)
     {
+        int decisions;
         lock (_lock)
         {
             Calls.Add((false, result.Update.Candle));
             Results.Add(result);
+            decisions = Results.Count;
             Notify();
         }
 
-        return Hold is { } hold ? new ValueTask(hold) : ValueTask.CompletedTask;
+        return Hold is { } hold && decisions > HoldFrom ? new ValueTask(hold) : ValueTask.CompletedTask;
     }
 
     /// <summary>Recorded into the candle's result, so <see cref="Results"/> holds every model's prediction of a candle.</summary>
