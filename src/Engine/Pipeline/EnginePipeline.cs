@@ -52,6 +52,7 @@ internal sealed partial class EnginePipeline : BackgroundService
     // Set whenever the decider has nothing queued or waits for the finisher: the finisher works only then (DecideFirst).
     private readonly AsyncSignal _deciderYields = new();
     private volatile bool _deciderWaitsForFinisher;
+    private volatile bool _deciderStopped;
     private readonly ConcurrentQueue<PendingCandle> _pool = new();
     private readonly CancellationTokenSource _abort = new();
 
@@ -260,6 +261,8 @@ internal sealed partial class EnginePipeline : BackgroundService
         }
         finally
         {
+            // Aborted, it may leave candles queued: the finisher must not wait for them.
+            _deciderStopped = true;
             _finishQueue.Writer.TryComplete();
             _deciderYields.Set();
         }
@@ -288,7 +291,7 @@ internal sealed partial class EnginePipeline : BackgroundService
     /// </summary>
     private async ValueTask DecideFirstAsync()
     {
-        while (_decideQueue.Reader.Count > 0 && !_deciderWaitsForFinisher)
+        while (_decideQueue.Reader.Count > 0 && !_deciderWaitsForFinisher && !_deciderStopped)
         {
             await _deciderYields.WaitAsync().ConfigureAwait(false);
         }

@@ -189,6 +189,31 @@ public sealed class EnginePipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task AnAbortedDeciderLeavingCandlesQueuedDoesNotLeaveTheFinisherWaitingForIt()
+    {
+        await using var harness = new PipelineHarness(_models);
+        harness.Signals.Hold = new TaskCompletionSource().Task; // never released: only the abort ends the second decision
+        harness.Signals.HoldFrom = 1;
+        await harness.StartAsync();
+        var candles = MarketSimulator.GenerateClosed(["BTCUSDT", "ETHUSDT"], [Timeframe.OneMinute], 2).ToArray();
+        foreach (var candle in candles)
+        {
+            await harness.Channel.WriteClosedAsync(new CandleUpdate("simulated", candle, true, candle.CloseTime, candle.CloseTime, CandleOrigin.Live));
+        }
+
+        await Poll.UntilAsync(() => harness.Signals.CallsSnapshot().Length == 2 && harness.Outputs.Arrived.Count == candles.Length, s_timeout, "two decisions");
+        Assert.Empty(harness.Outputs.Candles);
+
+        // The host's stop timeout has passed: the engine aborts, the held decision ends, and two candles stay queued.
+        // The finisher, which was letting the decider go first, still finishes the candle it holds.
+        using var expired = new CancellationTokenSource();
+        await expired.CancelAsync();
+        await harness.Pipeline.StopAsync(expired.Token);
+        await Poll.UntilAsync(() => !harness.Outputs.Candles.IsEmpty, s_timeout, "the first candle finished after the abort");
+        Assert.Equal((candles[0].Stream, candles[0].OpenTime), harness.Outputs.Candles.Select(u => (u.Candle.Stream, u.Candle.OpenTime)).Single());
+    }
+
+    [Fact]
     public async Task ACandlesSignalIsDecidedWithoutWaitingForItsShadowModelAndItsStreamsNextCandleWaitsForTheShadowDecision()
     {
         _models.Add("shadow", "tiny-mean", ["1m"], family: "patchtst", edit: static (m, _) => m["status"] = "shadow");

@@ -74,7 +74,7 @@ internal sealed class RecordingSignalStage : ISignalStage
 
     public List<ClosedCandleResult> Results { get; } = [];
 
-    /// <summary>When set, every decision waits for it after being recorded (a slow signal stage).</summary>
+    /// <summary>When set, every decision waits for it after being recorded (a slow signal stage), or for the engine's abort.</summary>
     public Task? Hold { get; set; }
 
     /// <summary>Decisions before this many are not held by <see cref="Hold"/>.</summary>
@@ -97,7 +97,7 @@ internal sealed class RecordingSignalStage : ISignalStage
             Notify();
         }
 
-        return Hold is { } hold && decisions > HoldFrom ? new ValueTask(hold) : ValueTask.CompletedTask;
+        return Hold is { } hold && decisions > HoldFrom ? new ValueTask(hold.WaitAsync(cancellationToken)) : ValueTask.CompletedTask;
     }
 
     /// <summary>Recorded into the candle's result, so <see cref="Results"/> holds every model's prediction of a candle.</summary>
