@@ -168,18 +168,10 @@ public sealed class EnginePipelineTests : IDisposable
     {
         await using var harness = new PipelineHarness(_models);
         var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        harness.Signals.Hold = hold.Task;
-        harness.Signals.HoldFrom = 1;
-        await harness.StartAsync();
-        var candles = MarketSimulator.GenerateClosed(["BTCUSDT", "ETHUSDT"], [Timeframe.OneMinute], 2).ToArray();
-        foreach (var candle in candles)
-        {
-            await harness.Channel.WriteClosedAsync(new CandleUpdate("simulated", candle, true, candle.CloseTime, candle.CloseTime, CandleOrigin.Live));
-        }
+        var candles = await FourCandlesWithTheSecondDecisionHeldAsync(harness, hold.Task);
 
         // The first candle is decided and handed to the finisher; the second decision is held with two more queued
         // behind it. The finisher leaves the first candle alone meanwhile: the live decisions of a burst go first.
-        await Poll.UntilAsync(() => harness.Signals.CallsSnapshot().Length == 2 && harness.Outputs.Arrived.Count == candles.Length, s_timeout, "two decisions");
         await Task.Delay(200);
         Assert.Empty(harness.Outputs.Candles);
 
@@ -192,16 +184,7 @@ public sealed class EnginePipelineTests : IDisposable
     public async Task AnAbortedDeciderLeavingCandlesQueuedDoesNotLeaveTheFinisherWaitingForIt()
     {
         await using var harness = new PipelineHarness(_models);
-        harness.Signals.Hold = new TaskCompletionSource().Task; // never released: only the abort ends the second decision
-        harness.Signals.HoldFrom = 1;
-        await harness.StartAsync();
-        var candles = MarketSimulator.GenerateClosed(["BTCUSDT", "ETHUSDT"], [Timeframe.OneMinute], 2).ToArray();
-        foreach (var candle in candles)
-        {
-            await harness.Channel.WriteClosedAsync(new CandleUpdate("simulated", candle, true, candle.CloseTime, candle.CloseTime, CandleOrigin.Live));
-        }
-
-        await Poll.UntilAsync(() => harness.Signals.CallsSnapshot().Length == 2 && harness.Outputs.Arrived.Count == candles.Length, s_timeout, "two decisions");
+        var candles = await FourCandlesWithTheSecondDecisionHeldAsync(harness, new TaskCompletionSource().Task); // only the abort ends it
         Assert.Empty(harness.Outputs.Candles);
 
         // The host's stop timeout has passed: the engine aborts, the held decision ends, and two candles stay queued.
@@ -211,6 +194,25 @@ public sealed class EnginePipelineTests : IDisposable
         await harness.Pipeline.StopAsync(expired.Token);
         await Poll.UntilAsync(() => !harness.Outputs.Candles.IsEmpty, s_timeout, "the first candle finished after the abort");
         Assert.Equal((candles[0].Stream, candles[0].OpenTime), harness.Outputs.Candles.Select(u => (u.Candle.Stream, u.Candle.OpenTime)).Single());
+    }
+
+    /// <summary>
+    /// Starts the harness and queues four live candles of two streams; returns once the first is decided, the second's
+    /// decision waits for <paramref name="hold"/> (or the engine's abort), and the other two are queued behind it.
+    /// </summary>
+    private static async Task<Candle[]> FourCandlesWithTheSecondDecisionHeldAsync(PipelineHarness harness, Task hold)
+    {
+        harness.Signals.Hold = hold;
+        harness.Signals.HoldFrom = 1;
+        await harness.StartAsync();
+        var candles = MarketSimulator.GenerateClosed(["BTCUSDT", "ETHUSDT"], [Timeframe.OneMinute], 2).ToArray();
+        foreach (var candle in candles)
+        {
+            await harness.Channel.WriteClosedAsync(new CandleUpdate("simulated", candle, true, candle.CloseTime, candle.CloseTime, CandleOrigin.Live));
+        }
+
+        await Poll.UntilAsync(() => harness.Signals.CallsSnapshot().Length == 2 && harness.Outputs.Arrived.Count == candles.Length, s_timeout, "two decisions");
+        return candles;
     }
 
     [Fact]
