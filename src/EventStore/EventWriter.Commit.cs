@@ -127,7 +127,7 @@ internal sealed partial class EventWriter
         {
             if (e.HandOff is not null)
             {
-                _handOff.Stage(e.Data.EventId, e.HandOff);
+                _handOff.Stage(e.Data.EventId, e.HandOff, e.Data.Data.Length);
             }
         }
     }

@@ -85,7 +85,7 @@ public sealed class EventProjectorTests : IDisposable
         // The handed-off object differs from the stored bytes only here, to tell which one the projections got.
         var id = Guid.NewGuid();
         var stored = Signal("ETHUSDT", 1);
-        _handOff.Stage(id, new SignalIssued(stored with { Seq = 7 }));
+        _handOff.Stage(id, new SignalIssued(stored with { Seq = 7 }), 700);
         var data = EventSerializer.Serialize(new SignalIssued(stored), id, DateTimeOffset.UtcNow);
         await store.AppendAsync([new StreamAppend(EventStreams.Signals("ETHUSDT"), EventStreams.SignalsType, ExpectedVersions.Any, [data])]);
         _commits.Notify();
@@ -105,20 +105,42 @@ public sealed class EventProjectorTests : IDisposable
     {
         var handOff = new EventHandOff();
         var first = Guid.NewGuid();
-        handOff.Stage(first, new SignalIssued(Signal("BTCUSDT", 1)));
+        handOff.Stage(first, new SignalIssued(Signal("BTCUSDT", 1)), 1);
         for (var i = 1; i < EventHandOff.Capacity; i++)
         {
-            handOff.Stage(Guid.NewGuid(), new SignalIssued(Signal("BTCUSDT", 1)));
+            handOff.Stage(Guid.NewGuid(), new SignalIssued(Signal("BTCUSDT", 1)), 1);
         }
 
         Assert.Equal(EventHandOff.Capacity, handOff.Count);
         var last = Guid.NewGuid();
-        handOff.Stage(last, new SignalIssued(Signal("BTCUSDT", 2)));
+        handOff.Stage(last, new SignalIssued(Signal("BTCUSDT", 2)), 1);
 
         Assert.Equal(1, handOff.Count);
         Assert.False(handOff.TryTake(first, out _));
         Assert.True(handOff.TryTake(last, out var taken));
         Assert.Equal(2, Assert.IsType<SignalIssued>(taken).Signal.Seq);
+    }
+
+    [Fact]
+    public void AHandOffIsBoundedByTheBytesOfItsEventsAndTakingOneGivesItsBytesBack()
+    {
+        var handOff = new EventHandOff();
+        var big = (int)(EventHandOff.CapacityBytes / 4);
+        var ids = Enumerable.Range(0, 4).Select(_ => Guid.NewGuid()).ToArray();
+        foreach (var id in ids)
+        {
+            handOff.Stage(id, new SignalIssued(Signal("BTCUSDT", 1)), big);
+        }
+
+        // Full to the byte: one taken makes room for one more, a second one more would not fit.
+        Assert.True(handOff.TryTake(ids[0], out _));
+        handOff.Stage(Guid.NewGuid(), new SignalIssued(Signal("BTCUSDT", 2)), big);
+        Assert.Equal(4, handOff.Count);
+        handOff.Stage(ids[1], new SignalIssued(Signal("BTCUSDT", 1)), big); // restaged (a retry): no more bytes
+        Assert.Equal(4, handOff.Count);
+
+        handOff.Stage(Guid.NewGuid(), new SignalIssued(Signal("BTCUSDT", 3)), 1);
+        Assert.Equal(1, handOff.Count);
     }
 
     /// <summary>Groups of 100 candles (~30 KB), each read by the projector before the next is committed.</summary>

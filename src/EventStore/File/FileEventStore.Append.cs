@@ -48,7 +48,7 @@ internal sealed partial class FileEventStore
             _appendGate.Release();
         }
 
-        return queued.Answer();
+        return queued.Outcome();
     }
 
     /// <summary>Takes every queued group (<paramref name="own"/> among them) and commits them as one record.</summary>
@@ -394,7 +394,7 @@ internal sealed partial class FileEventStore
         }
 
         /// <summary>The result; throws when the record holding this group failed (an exception of its own: callers may throw at once).</summary>
-        public AppendResult Answer() => _sharedFailure is null ? _result
+        public AppendResult Outcome() => _sharedFailure is null ? _result
             : throw new IOException($"The event journal could not store the record this group shared with other appends: {_sharedFailure.Message}", _sharedFailure);
     }
 }
