@@ -32,8 +32,9 @@ public sealed record ClosedCandleResult(
 {
     /// <summary>
     /// The shadow models' predictions of this candle come after, through
-    /// <see cref="ISignalStage.OnShadowPredictionsAsync"/> with this same result: the stage keeps what their decisions
-    /// read (the live predictions and the symbol's fusion views as of this call).
+    /// <see cref="ISignalStage.OnShadowPredictionsAsync"/> with this same result (with none when every shadow model
+    /// failed): the stage keeps what their decisions read (the live predictions and the symbol's fusion views as of this
+    /// call), and resolves the stream's open shadow signals on this candle in that call rather than in this one.
     /// </summary>
     public bool ShadowPredictionsFollow { get; init; }
 }
@@ -45,13 +46,17 @@ public sealed record ClosedCandleResult(
 /// </summary>
 public interface ISignalStage
 {
-    /// <summary>Resolves the stream's open signals on the candle, then decides (and publishes) its signal.</summary>
+    /// <summary>
+    /// Resolves the stream's open signals on the candle (its shadow signals later, when shadow predictions follow), then
+    /// decides (and publishes) its signal.
+    /// </summary>
     ValueTask OnClosedCandleAsync(ClosedCandleResult result, CancellationToken cancellationToken);
 
     /// <summary>
     /// The shadow models' predictions of the candle whose <paramref name="decided"/> result (the one given to
     /// <see cref="OnClosedCandleAsync"/>, which announced them) was the stream's last: each decided against that call's
-    /// live predictions and fusion views, journaled, never published.
+    /// live predictions and fusion views, journaled, never published. When that result said they follow, the stream's
+    /// open shadow signals resolve on the candle first.
     /// </summary>
     ValueTask OnShadowPredictionsAsync(ClosedCandleResult decided, IReadOnlyList<ModelPrediction> shadowPredictions, CancellationToken cancellationToken);
 }

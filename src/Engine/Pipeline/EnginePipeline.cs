@@ -363,18 +363,16 @@ internal sealed partial class EnginePipeline : BackgroundService
         }
     }
 
-    /// <summary>A closed candle's shadow predictions to the signal stage, then the update to the outputs.</summary>
+    /// <summary>A closed candle's shadow predictions (and its shadow signals' outcomes) to the signal stage, then the update to the outputs.</summary>
     private async ValueTask FinishAsync(PendingCandle pending, CancellationToken cancellationToken)
     {
         var update = pending.Update;
         Interlocked.Increment(ref _emitted);
-        if (update.IsClosed && pending.ShadowRequests > 0)
+        if (update.IsClosed && pending.Decided is { ShadowPredictionsFollow: true } decided)
         {
-            var shadows = Collect(pending, shadows: true, out var count);
-            if (pending.Decided is { } decided && count > 0)
-            {
-                await _signals!.OnShadowPredictionsAsync(decided, shadows, cancellationToken).ConfigureAwait(false);
-            }
+            // Even with no prediction (every shadow model failed): the stream's shadow signals resolve in this call.
+            var shadows = Collect(pending, shadows: true, out _);
+            await _signals!.OnShadowPredictionsAsync(decided, shadows, cancellationToken).ConfigureAwait(false);
         }
 
         await _outputs.OnCandleAsync(update, cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using SignalStream.Contracts;
@@ -260,6 +261,33 @@ public sealed class EnginePipelineTests : IDisposable
         }
 
         Assert.All(harness.Signals.Snapshot().Where(r => r.Predictions.Count > 0), r => Assert.Equal(["mean", "shadow"], r.Predictions.Select(p => p.Model).Order()));
+    }
+
+    [Fact]
+    public async Task ACandleWhoseShadowModelFailedStillHasItsShadowCallSoItsStreamsShadowSignalsResolve()
+    {
+        // recurrent-sum fails in ONNX Runtime on a row whose ret_1 is above 5: the spike candle's shadow batch fails.
+        _models.Add("shadow-sum", "recurrent-sum", ["1m"], edit: static (m, _) =>
+        {
+            m["status"] = "shadow";
+            m["recurrent"] = new JsonObject { ["chain"] = 8, ["stateWidth"] = 4, ["stateInput"] = "state", ["stateOutput"] = "state_out" };
+        });
+        var candles = MarketSimulator.GenerateClosed(["BTCUSDT"], [Timeframe.OneMinute], FeatureCatalog.WarmupCandles + 30).ToList();
+        var spike = candles.Count - 5;
+        candles[spike] = candles[spike] with { Close = candles[spike].Close * 1000, High = candles[spike].Close * 1000 };
+        await using var harness = new PipelineHarness(_models);
+        await harness.StartAsync();
+        foreach (var candle in candles)
+        {
+            await harness.Channel.WriteClosedAsync(new CandleUpdate("simulated", candle, true, candle.CloseTime, candle.CloseTime, CandleOrigin.Live));
+        }
+
+        await harness.DrainAndStopAsync(s_timeout);
+
+        var spiked = Assert.Single(harness.Signals.Snapshot(), r => r.Update.Candle.OpenTime == candles[spike].OpenTime);
+        Assert.True(spiked.ShadowPredictionsFollow);
+        Assert.DoesNotContain(spiked.Predictions, p => p.Model == "shadow-sum");
+        Assert.Contains((true, candles[spike]), harness.Signals.CallsSnapshot());
     }
 
     [Fact]

@@ -145,6 +145,28 @@ public class SignalStageTests
     }
 
     [Fact]
+    public async Task WhenShadowPredictionsFollowTheStreamsShadowSignalsResolveInThatCallNotBeforeTheLiveDecision()
+    {
+        using var host = new StageHost();
+        var tf = Timeframe.OneHour;
+        var first = Result(Nth(tf, 1, 100m), 2.0, LongWithShadow[..2]) with { ShadowPredictionsFollow = true };
+        await host.Closed(first);
+        await host.ShadowPredictions(first, LongWithShadow[2..]);
+        var second = Result(Nth(tf, 2, 104m, high: 110m, low: 99m), 2.0, LongWithShadow[..2]) with { ShadowPredictionsFollow = true };
+
+        // The live call resolves the live signal only: no subscriber waits for a shadow outcome.
+        await host.Closed(second);
+        Assert.Equal([(false, OutcomeKind.Win)], host.Sink.Outcomes.Select(o => (o.IsShadow, o.Outcome)));
+
+        // The shadow call resolves the shadow signal, even when every shadow model failed and it brings no prediction.
+        await host.ShadowPredictions(second, []);
+        Assert.Equal(
+            [("BTCUSDT-1h-" + first.Update.Candle.OpenTime, false, OutcomeKind.Win),
+             ("BTCUSDT-1h-" + first.Update.Candle.OpenTime + "-shadow-lstm-next", true, OutcomeKind.Win)],
+            host.Sink.Outcomes.Select(o => (o.SignalId, o.IsShadow, o.Outcome)));
+    }
+
+    [Fact]
     public async Task ShadowPredictionsNoLiveDecisionAnnouncedAreDroppedNotDecidedAgainstAnotherCandle()
     {
         using var host = new StageHost();

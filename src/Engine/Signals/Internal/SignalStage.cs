@@ -83,7 +83,9 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
         {
             return default;
         }
-        var resolved = stream.OpenCount > 0 ? CollectResolved(stream, update.Candle) : null;
+        // When the shadow predictions follow, the shadow signals resolve with them: no subscriber waits for a shadow
+        // outcome, so the live decision does not wait behind them.
+        var resolved = stream.OpenCount > 0 ? CollectResolved(stream, update.Candle, live: true, shadow: !result.ShadowPredictionsFollow) : null;
         if (resolved is not null)
         {
             return ResolveThenDecideAsync(stream, resolved, result, cancellationToken);
@@ -97,7 +99,7 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
         ArgumentNullException.ThrowIfNull(decided);
         ArgumentNullException.ThrowIfNull(shadowPredictions);
         var candle = decided.Update.Candle;
-        if (!decided.Update.IsClosed || shadowPredictions.Count == 0 || !_streams.TryGetValue(candle.Stream, out var stream))
+        if (!decided.Update.IsClosed || !_streams.TryGetValue(candle.Stream, out var stream))
         {
             return default;
         }
@@ -110,8 +112,32 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
             return default;
         }
 
+        // The stream's shadow signals were left open by the live call (OnClosedCandleAsync) for this one.
+        var resolved = decided.ShadowPredictionsFollow && stream.OpenCount > 0 ? CollectResolved(stream, candle, live: false, shadow: true) : null;
+        if (resolved is not null)
+        {
+            return ResolveThenDecideShadowsAsync(stream, resolved, decided, shadowPredictions, cancellationToken);
+        }
+
+        return DecideShadowPredictionsAsync(stream, decided, shadowPredictions, cancellationToken);
+    }
+
+    private ValueTask DecideShadowPredictionsAsync(StreamState stream, ClosedCandleResult decided, IReadOnlyList<ModelPrediction> shadowPredictions, CancellationToken cancellationToken)
+    {
+        if (shadowPredictions.Count == 0)
+        {
+            return default;
+        }
+
         var (_, shadows) = Partition(stream, decided, shadowPredictions, liveAllowed: false);
         return shadows == 0 ? default : DecideShadowsAsync(stream, decided, shadows, cancellationToken);
+    }
+
+    private async ValueTask ResolveThenDecideShadowsAsync(
+        StreamState stream, List<(OpenSignal Open, SignalOutcome Outcome)> resolved, ClosedCandleResult decided, IReadOnlyList<ModelPrediction> shadowPredictions, CancellationToken cancellationToken)
+    {
+        await ResolveAsync(stream, resolved, cancellationToken).ConfigureAwait(false);
+        await DecideShadowPredictionsAsync(stream, decided, shadowPredictions, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Whether the candle has anything to decide: predictions now, or shadow ones to come (which need the live decision kept).</summary>
@@ -170,7 +196,8 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
         Log.Restored(_logger, open, _journal.OpenLiveSignals);
     }
 
-    private List<(OpenSignal Open, SignalOutcome Outcome)>? CollectResolved(StreamState stream, in Candle candle)
+    /// <summary>The stream's open signals (the <paramref name="live"/> ones, the <paramref name="shadow"/> ones, or both) that the candle resolves.</summary>
+    private List<(OpenSignal Open, SignalOutcome Outcome)>? CollectResolved(StreamState stream, in Candle candle, bool live, bool shadow)
     {
         List<(OpenSignal Open, SignalOutcome Outcome)>? resolved = null;
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -178,7 +205,7 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
         {
             foreach (var open in stream.Open)
             {
-                if (OutcomeRules.TryResolve(open.Signal, open.IsShadow, candle, now, open.Exit, out var outcome))
+                if ((open.IsShadow ? shadow : live) && OutcomeRules.TryResolve(open.Signal, open.IsShadow, candle, now, open.Exit, out var outcome))
                 {
                     (resolved ??= []).Add((open, outcome!));
                 }
@@ -190,6 +217,15 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
 
     private async ValueTask ResolveThenDecideAsync(
         StreamState stream, List<(OpenSignal Open, SignalOutcome Outcome)> resolved, ClosedCandleResult result, CancellationToken cancellationToken)
+    {
+        await ResolveAsync(stream, resolved, cancellationToken).ConfigureAwait(false);
+        if (HasDecision(result))
+        {
+            await DecideAsync(stream, result, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask ResolveAsync(StreamState stream, List<(OpenSignal Open, SignalOutcome Outcome)> resolved, CancellationToken cancellationToken)
     {
         foreach (var (open, resolvedOutcome) in resolved)
         {
@@ -208,11 +244,6 @@ internal sealed partial class SignalStage : ISignalStage, ISignalStateRestore, I
             _journal.Apply(outcome);
             _metrics.OutcomeResolved(outcome);
             Log.OutcomeResolved(_logger, outcome.SignalId, outcome.IsShadow, outcome.Outcome, outcome.RMultiple, outcome.Reason);
-        }
-
-        if (HasDecision(result))
-        {
-            await DecideAsync(stream, result, cancellationToken).ConfigureAwait(false);
         }
     }
 
