@@ -138,10 +138,7 @@ public class SignalStageTests
         await host.ShadowPredictions(first, LongWithShadow[2..]);
         await host.Closed(Result(Nth(tf, 2, 104m, high: 110m, low: 99m), 2.0, []));
 
-        Assert.Equal(
-            [("BTCUSDT-1h-" + first.Update.Candle.OpenTime, false, OutcomeKind.Win),
-             ("BTCUSDT-1h-" + first.Update.Candle.OpenTime + "-shadow-lstm-next", true, OutcomeKind.Win)],
-            host.Sink.Outcomes.Select(o => (o.SignalId, o.IsShadow, o.Outcome)));
+        Assert.Equal(LiveAndShadowWins(first), host.Sink.Outcomes.Select(o => (o.SignalId, o.IsShadow, o.Outcome)));
     }
 
     [Fact]
@@ -160,11 +157,15 @@ public class SignalStageTests
 
         // The shadow call resolves the shadow signal, even when every shadow model failed and it brings no prediction.
         await host.ShadowPredictions(second, []);
-        Assert.Equal(
-            [("BTCUSDT-1h-" + first.Update.Candle.OpenTime, false, OutcomeKind.Win),
-             ("BTCUSDT-1h-" + first.Update.Candle.OpenTime + "-shadow-lstm-next", true, OutcomeKind.Win)],
-            host.Sink.Outcomes.Select(o => (o.SignalId, o.IsShadow, o.Outcome)));
+        Assert.Equal(LiveAndShadowWins(first), host.Sink.Outcomes.Select(o => (o.SignalId, o.IsShadow, o.Outcome)));
     }
+
+    /// <summary>The outcomes of a candle's live and lstm-next shadow signal when both hit their targets.</summary>
+    private static (string SignalId, bool IsShadow, OutcomeKind Outcome)[] LiveAndShadowWins(ClosedCandleResult issued) =>
+    [
+        ("BTCUSDT-1h-" + issued.Update.Candle.OpenTime, false, OutcomeKind.Win),
+        ("BTCUSDT-1h-" + issued.Update.Candle.OpenTime + "-shadow-lstm-next", true, OutcomeKind.Win),
+    ];
 
     [Fact]
     public async Task ShadowPredictionsNoLiveDecisionAnnouncedAreDroppedNotDecidedAgainstAnotherCandle()
