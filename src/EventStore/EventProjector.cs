@@ -66,7 +66,7 @@ internal sealed partial class EventProjector(
             foreach (var stored in page)
             {
                 ISignalStreamEvent? @event = null;
-                if (stored.Type is EventSerializer.SignalIssuedType or EventSerializer.ShadowSignalIssuedType or EventSerializer.SignalResolvedType
+                if (ReadsAsObject(stored.Type)
                     && !TakeHandedOff(stored, out @event)
                     && !EventSerializer.TryDeserialize(stored, out @event, out var error))
                 {
@@ -100,6 +100,10 @@ internal sealed partial class EventProjector(
             }
         }
     }
+
+    /// <summary>Whether the projections read events of this stored type as objects (the others they only count).</summary>
+    internal static bool ReadsAsObject(string eventType) =>
+        eventType is EventSerializer.SignalIssuedType or EventSerializer.ShadowSignalIssuedType or EventSerializer.SignalResolvedType;
 
     /// <summary>The event as this node's writer committed it, instead of deserializing the bytes it made of it.</summary>
     private bool TakeHandedOff(StoredEvent stored, [NotNullWhen(true)] out ISignalStreamEvent? @event)

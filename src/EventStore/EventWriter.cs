@@ -232,7 +232,7 @@ internal sealed partial class EventWriter : IDurableEngineOutput, IHostedService
     {
         var now = _time.GetUtcNow();
         var data = EventSerializer.Serialize(e, eventId ?? EventIds.NewVersion7(now), now);
-        var pending = new PendingEvent(streamId, streamType, expectedVersion, data, publish, _handOff is not null && EventHandOff.Carries(e) ? e : null);
+        var pending = new PendingEvent(streamId, streamType, expectedVersion, data, publish, _handOff is not null && EventProjector.ReadsAsObject(data.Type) ? e : null);
         var lane = _lanes[LaneOf(symbol, _lanes.Length)].Writer;
         if (!TryReserve(data.Data.Length))
         {

@@ -44,9 +44,6 @@ internal sealed class EventHandOff
         }
     }
 
-    /// <summary>Whether the projector reads events of this kind as objects (the others it only counts).</summary>
-    public static bool Carries(ISignalStreamEvent e) => e is SignalIssued or ShadowSignalIssued or SignalResolved;
-
     /// <param name="bytes">The size of the event's stored JSON: what the hand-off is bounded by, beside the count.</param>
     public void Stage(Guid eventId, ISignalStreamEvent e, int bytes)
     {
