@@ -119,11 +119,13 @@ internal sealed partial class FileEventStore
                             nextProgress += VerifyProgressEveryBytes;
                         }
 
-                        // Bounded I/O: sleep off whatever is ahead of the budget.
+                        // Bounded I/O: sleep off whatever is ahead of the budget, rounded up to the millisecond:
+                        // Task.Delay truncates to whole milliseconds, so a lead under one would not sleep at all.
                         var ahead = TimeSpan.FromSeconds((double)done / VerifyBytesPerSecond) - _time.GetElapsedTime(started);
                         if (ahead > TimeSpan.Zero)
                         {
-                            await Task.Delay(ahead, _time, cancellationToken).ConfigureAwait(false);
+                            var sleep = TimeSpan.FromMilliseconds(Math.Ceiling(ahead.TotalMilliseconds));
+                            await Task.Delay(sleep, _time, cancellationToken).ConfigureAwait(false);
                         }
                     }
 

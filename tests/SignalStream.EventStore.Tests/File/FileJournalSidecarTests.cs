@@ -141,11 +141,13 @@ public sealed class FileJournalSidecarTests : IDisposable
         bytes[damagedAt] = (byte)'y';                                              // the entry still parses
         await System.IO.File.WriteAllBytesAsync(first, bytes);
 
-        // The background verification sleeps on this clock after its first chunk, before it compares anything.
+        // The background verification sleeps on this clock after its first chunk (the whole first segment, less than a
+        // millisecond of its budget), before it compares anything.
         var time = new ManualTimeProvider();
         await using var store = Open(time: time);
         await store.InitializeAsync();
         Assert.Equal(SealedSegments().Length, store.SegmentsIndexedFromSidecars);
+        await Poll.UntilAsync(() => time.HasArmedTimer, Wait, "the background verification to sleep");
         Assert.Empty(store.DamagedSegments);
 
         // The first read that reaches the segment compares it; the damaged entry is refused, not served as 'y'.
