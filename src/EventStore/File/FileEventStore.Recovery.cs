@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 using SignalStream.EventStore.File.Internal;
@@ -416,13 +417,18 @@ internal sealed partial class FileEventStore
     /// temporary name, then renamed: a segment file is either whole or absent, so a failed roll-over (disk full) leaves
     /// nothing behind that could fail the retry, and the retry succeeds once there is room again.
     /// </summary>
+    // Optimized from its first call: it runs once a segment, too rarely for tiered compilation to promote it, and its
+    // loop over every stream then ran unoptimized code and an on-stack replacement that stalled a roll-over's append
+    // 20-35 ms (BENCHMARKS.md, "File journal: the append that rolls over").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Segment CreateSegment(long index)
     {
         var path = SegmentPath(_options.Path, index);
         var partial = path + PartialSuffix;
 
-        // Its own buffer: a roll-over happens while _buffer holds the group about to be written.
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
+        // Not _buffer: a roll-over happens while it holds the group about to be written.
+        var buffer = _sealing;
+        buffer.ResetWrittenCount();
         JournalFormat.BeginRecord(buffer, JournalFormat.CheckpointKind);
         JournalFormat.WriteInt64(buffer, _nextPosition);
         JournalFormat.WriteInt32(buffer, _streams.Count);

@@ -243,7 +243,8 @@ internal sealed partial class FileEventStore
                         _files.Write(handle, bytes, written);
                         written += bytes.Length;
                     },
-                    _nextPosition);
+                    _nextPosition,
+                    _sealing);
                 _files.Flush(handle);
             }
 

@@ -41,6 +41,12 @@ internal sealed partial class FileEventStore : IEventStore, IAsyncDisposable
     private readonly ReaderWriterLockSlim _indexLock = new(LockRecursionPolicy.NoRecursion);
     private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
 
+    // What a roll-over writes beside the group (the new segment's checkpoint, then the sealed one's sidecar head), both
+    // a few dozen bytes a stream. Kept from one roll-over to the next: allocated anew, they were large objects (a few
+    // thousand streams are enough) grown by doubling, whose churn added full collections to the roll-overs' appends
+    // (BENCHMARKS.md, "File journal: the append that rolls over").
+    private readonly ArrayBufferWriter<byte> _sealing = new(64 * 1024);
+
     // Appends waiting for the gate (guarded by locking the list itself), and, under the gate, the record being committed
     // and the checks' scratch state (FileEventStore.Append.cs).
     private readonly List<QueuedAppend> _queued = [];

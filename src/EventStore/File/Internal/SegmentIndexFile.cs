@@ -263,10 +263,13 @@ internal sealed class SegmentIndexFile
             _count++;
         }
 
-        /// <summary>Writes the sidecar of the segment as it stands; <paramref name="checkpointNextPosition"/> for a segment without events.</summary>
-        public void WriteTo(SpanWriter write, long checkpointNextPosition)
+        /// <summary>
+        /// Writes the sidecar of the segment as it stands; <paramref name="checkpointNextPosition"/> for a segment without
+        /// events. <paramref name="head"/> is scratch for the header and the streams (its contents are replaced).
+        /// </summary>
+        public void WriteTo(SpanWriter write, long checkpointNextPosition, ArrayBufferWriter<byte> head)
         {
-            var head = new ArrayBufferWriter<byte>(HeaderSize + (_streams.Count * 48));
+            head.ResetWrittenCount();
             JournalFormat.WriteInt32(head, Magic);
             JournalFormat.WriteInt32(head, FormatVersion);
             JournalFormat.WriteInt64(head, _bytes);
