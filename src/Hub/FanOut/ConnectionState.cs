@@ -133,6 +133,9 @@ internal sealed class ConnectionState
     /// </summary>
     public bool TryEnqueue(OutboundMessage message) => Output.TryOffer(message.FrameFor(Protocol));
 
+    /// <summary>Offers messages that were ready together, in order (one gathered send when nothing waits); how many of the first were taken.</summary>
+    public int TryEnqueueRun(IReadOnlyList<OutboundMessage> messages) => Output.TryOfferRun(messages, Protocol);
+
     /// <summary>
     /// Since when (a <see cref="TimeProvider.GetTimestamp"/> value) the transport has not taken what waits for it, or 0
     /// when nothing waits: how long this client has made no progress at all.

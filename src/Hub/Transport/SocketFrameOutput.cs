@@ -137,28 +137,10 @@ internal sealed class SocketFrameOutput
     private FrameOffer Offer(ReadOnlyMemory<byte> frame, int limit, bool bounded)
     {
         FrameOffer result;
-        bool startDrain;
+        var startDrain = false;
         lock (_gate)
         {
-            if (_failed || _scanner.SawClose)
-            {
-                return FrameOffer.Closed;
-            }
-
-            if (_offeredWaiting >= limit || (bounded && WouldPassBound(frame.Length)))
-            {
-                return FrameOffer.Full;
-            }
-
-            if (_scanner.InsideMessage)
-            {
-                _held.Enqueue(frame);
-                _offeredWaiting++;
-                Count(frame.Length);
-                return FrameOffer.Queued;
-            }
-
-            result = SendOrQueue(frame, out startDrain);
+            result = OfferLocked(frame, limit, bounded, ref startDrain);
         }
 
         if (startDrain)
@@ -166,6 +148,87 @@ internal sealed class SocketFrameOutput
             _ = DrainAsync();
         }
 
+        return result;
+    }
+
+    /// <summary>
+    /// Offers frames that are ready together (a run a fan-out loop found queued at once), in order. When nothing waits,
+    /// they go in one gathered <c>sendmsg()</c> instead of a <c>send()</c> each, and what the kernel does not take waits
+    /// as usual; otherwise each is offered as by <see cref="Offer(ReadOnlyMemory{byte}, int)"/>. Nothing waits to be
+    /// gathered: the run is what was already there.
+    /// </summary>
+    /// <returns>How many of the first frames were taken (sent or queued); the rest were refused, as the first of them
+    /// says in <paramref name="refused"/>.</returns>
+    public int OfferRun(ReadOnlySpan<ReadOnlyMemory<byte>> frames, int limit, out FrameOffer refused)
+    {
+        refused = FrameOffer.Sent;
+        var taken = 0;
+        var startDrain = false;
+        lock (_gate)
+        {
+            if (frames.Length > 1 && frames.Length <= limit && !_failed && !_scanner.SawClose && !_scanner.InsideMessage && !_draining && _queue.Count == 0)
+            {
+                // Nothing waits, so each frame alone would be sent at once: as one call, they are.
+                foreach (var frame in frames)
+                {
+                    Enqueue(new Chunk(frame, Offered: true));
+                    _offeredWaiting++;
+                }
+
+                if (!SendWhatTheKernelTakes())
+                {
+                    BeginDrain();
+                    startDrain = true;
+                }
+
+                taken = _failed ? 0 : frames.Length;
+                refused = _failed ? FrameOffer.Closed : refused;
+            }
+            else
+            {
+                for (; taken < frames.Length; taken++)
+                {
+                    var result = OfferLocked(frames[taken], limit, bounded: true, ref startDrain);
+                    if (result is not (FrameOffer.Sent or FrameOffer.Queued))
+                    {
+                        refused = result;
+                        break;
+                    }
+                }
+            }
+        }
+
+        if (startDrain)
+        {
+            _ = DrainAsync();
+        }
+
+        return taken;
+    }
+
+    /// <summary>Under <see cref="_gate"/>: one frame offered; true in <paramref name="startDrain"/> when a drain must start.</summary>
+    private FrameOffer OfferLocked(ReadOnlyMemory<byte> frame, int limit, bool bounded, ref bool startDrain)
+    {
+        if (_failed || _scanner.SawClose)
+        {
+            return FrameOffer.Closed;
+        }
+
+        if (_offeredWaiting >= limit || (bounded && WouldPassBound(frame.Length)))
+        {
+            return FrameOffer.Full;
+        }
+
+        if (_scanner.InsideMessage)
+        {
+            _held.Enqueue(frame);
+            _offeredWaiting++;
+            Count(frame.Length);
+            return FrameOffer.Queued;
+        }
+
+        var result = SendOrQueue(frame, out var drain);
+        startDrain |= drain;
         return result;
     }
 

@@ -233,6 +233,47 @@ public sealed class SocketFrameOutputTests
     }
 
     [Fact]
+    public async Task ARunOfFramesOfferedWhileNothingWaitsGoesInOneSendWholeAndInOrder()
+    {
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System);
+        ReadOnlyMemory<byte>[] run = [Numbered(0, size: 20), Numbered(1, size: 200), Numbered(2, size: 20), Numbered(3, size: 20)];
+
+        Assert.Equal(4, output.OfferRun(run, int.MaxValue, out var refused));
+        Assert.Equal(FrameOffer.Sent, refused);
+        await output.WhenIdleAsync().WaitAsync(Wait);
+
+        var frames = await pair.ReadFramesAsync(4).WaitAsync(Wait);
+        Assert.Equal([0, 1, 2, 3], frames.Select(NumberOf));
+        Assert.Equal(1, output.SendCalls); // a send() a frame before
+    }
+
+    [Fact]
+    public async Task ARunOfferedWhileFramesWaitQueuesBehindThemInOrderAndStopsAtTheLimit()
+    {
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System);
+        const int limit = 16;
+        var accepted = 0;
+        while (output.Offer(Numbered(accepted, size: 1_000), limit) != FrameOffer.Full)
+        {
+            accepted++; // the client does not read: the kernel's buffers fill, then the queue up to its limit
+        }
+
+        Assert.Equal(0, output.OfferRun([Numbered(accepted, size: 20), Numbered(accepted + 1, size: 20)], limit, out var full));
+        Assert.Equal(FrameOffer.Full, full);
+
+        var frames = await pair.ReadFramesAsync(accepted).WaitAsync(Wait);
+        await output.WhenIdleAsync().WaitAsync(Wait);
+        Assert.Equal(Enumerable.Range(0, accepted), frames.Select(NumberOf));
+
+        // Once the client has read what waited, a run is taken again.
+        Assert.Equal(2, output.OfferRun([Numbered(accepted, size: 20), Numbered(accepted + 1, size: 20)], limit, out _));
+        var rest = await pair.ReadFramesAsync(2).WaitAsync(Wait);
+        Assert.Equal([accepted, accepted + 1], rest.Select(NumberOf));
+    }
+
+    [Fact]
     public async Task FramesHeldBehindTheWebSocketsFragmentedMessageFollowItInOneSend()
     {
         using var pair = await SocketPair.ConnectAsync();

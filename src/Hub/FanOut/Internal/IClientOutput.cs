@@ -29,6 +29,23 @@ internal interface IClientOutput
     /// (messages or bytes) or the output has ended.</summary>
     bool TryOffer(OutboundFrame frame);
 
+    /// <summary>
+    /// Offers messages that were ready together, in order, in <paramref name="protocol"/>; an output that can send them in
+    /// one call does. How many of the first were taken: it stops at the first one refused, as <see cref="TryOffer"/> would.
+    /// </summary>
+    int TryOfferRun(IReadOnlyList<OutboundMessage> messages, WireProtocol protocol)
+    {
+        for (var i = 0; i < messages.Count; i++)
+        {
+            if (!TryOffer(messages[i].FrameFor(protocol)))
+            {
+                return i;
+            }
+        }
+
+        return messages.Count;
+    }
+
     /// <summary>Sends <paramref name="close"/> after everything queued (nothing offered is lost), then ends the connection;
     /// false when the output had already ended.</summary>
     bool Close(OutboundFrame close);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.AspNetCore.SignalR;
 using SignalStream.Hub.Transport;
 
@@ -57,6 +58,36 @@ internal sealed class SocketClientOutput : IClientOutput
                 return false;
             default:
                 return false;
+        }
+    }
+
+    public int TryOfferRun(IReadOnlyList<OutboundMessage> messages, WireProtocol protocol)
+    {
+        if (HasEnded)
+        {
+            return 0;
+        }
+
+        var frames = ArrayPool<ReadOnlyMemory<byte>>.Shared.Rent(messages.Count);
+        try
+        {
+            for (var i = 0; i < messages.Count; i++)
+            {
+                frames[i] = messages[i].FrameFor(protocol).WebSocketFrame;
+            }
+
+            var taken = _socket.OfferRun(frames.AsSpan(0, messages.Count), _limit, out var refused);
+            if (refused == FrameOffer.Closed)
+            {
+                Abort(); // the socket failed or the WebSocket closed: the connection is over, not slow
+            }
+
+            return taken;
+        }
+        finally
+        {
+            Array.Clear(frames, 0, messages.Count); // the pool must not keep the frames alive
+            ArrayPool<ReadOnlyMemory<byte>>.Shared.Return(frames);
         }
     }
 

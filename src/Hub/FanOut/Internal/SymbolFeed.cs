@@ -116,7 +116,14 @@ internal sealed partial class SymbolFeed
                 await _deliveryLock.WaitAsync(stopping).ConfigureAwait(false);
                 try
                 {
-                    await ProcessAsync(item, stopping).ConfigureAwait(false);
+                    if (item.Candle is { } candle && _inbound.Reader.TryPeek(out var next) && next.Candle is not null)
+                    {
+                        DeliverCandleRun(candle);
+                    }
+                    else
+                    {
+                        await ProcessAsync(item, stopping).ConfigureAwait(false);
+                    }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
