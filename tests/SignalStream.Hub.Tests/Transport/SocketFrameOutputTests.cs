@@ -249,6 +249,28 @@ public sealed class SocketFrameOutputTests
     }
 
     [Fact]
+    public async Task OfferingARunToAClientThatKeepsUpAllocatesNothing()
+    {
+        using var pair = await SocketPair.ConnectAsync();
+        var output = new SocketFrameOutput(pair.Server, TimeProvider.System);
+        ReadOnlyMemory<byte>[] run = [Numbered(0, size: 20), Numbered(1, size: 20), Numbered(2, size: 20), Numbered(3, size: 20)];
+        const int runs = 50;
+        var reading = pair.ReadFramesAsync(count: runs * run.Length);
+        var least = long.MaxValue;
+        for (var i = 0; i < runs; i++)
+        {
+            await output.WhenDeliveredAsync(Wait); // the client has taken the last run: the kernel takes this one at once
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            var taken = output.OfferRun(run, int.MaxValue, out _);
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.Equal(run.Length, taken);
+        }
+
+        Assert.Equal(runs * run.Length, (await reading.WaitAsync(Wait)).Count);
+        Assert.Equal(0, least);
+    }
+
+    [Fact]
     public async Task ARunOfferedWhileFramesWaitQueuesBehindThemInOrderAndStopsAtTheLimit()
     {
         using var pair = await SocketPair.ConnectAsync();
