@@ -22,21 +22,15 @@ public sealed class SymbolFeedFanOutTests
     {
         const int subscribers = (SymbolFeed.SubscribersPerWorker * 3) + 17;
         const int signals = 60;
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        using var stop = new CancellationTokenSource();
-        var options = new SignalHubOptions();
-        var context = new FeedContext(options, history: null, new HubMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
-            TimeProvider.System, NullLogger.Instance, _ => Assert.Fail("no subscriber is slow here"));
-        var feed = new SymbolFeed("BTCUSDT", context, stop.Token);
+        await using var fixture = new FeedFixture();
+        var feed = fixture.Feed;
         var pipes = new List<Pipe>();
         for (var i = 0; i < subscribers; i++)
         {
-            var connection = new PipeHubConnection($"c{i}", new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
-            var state = new ConnectionState(connection.Context, options, TimeProvider.System, _ => { });
             // Every third subscriber wants only 5m signals: the filter must hold in every worker's share.
-            var mask = SignalSubscription.MaskOf(i % 3 == 0 ? [Timeframe.FiveMinutes] : Timeframes.All);
-            await feed.SubscribeAsync(new SignalSubscription(state, "BTCUSDT", mask, 0), null, null, ["1m"], CancellationToken.None);
-            pipes.Add(connection.ToClient);
+            var (state, pipe) = fixture.NewConnection($"c{i}");
+            await feed.SubscribeAsync(new SignalSubscription(state, "BTCUSDT", SignalSubscription.MaskOf(i % 3 == 0 ? [Timeframe.FiveMinutes] : Timeframes.All), 0), null, null, ["1m"], CancellationToken.None);
+            pipes.Add(pipe);
         }
 
         for (var seq = 1; seq <= signals; seq++)
@@ -50,10 +44,8 @@ public sealed class SymbolFeedFanOutTests
         for (var i = 0; i < subscribers; i++)
         {
             var expected = Enumerable.Range(1, signals).Where(s => i % 3 != 0 || s % 2 == 0).Select(s => (long)s);
-            Assert.Equal(expected, await ReadSeqsAsync(pipes[i]));
+            Assert.Equal(expected, (await ReadMessagesAsync(pipes[i])).Select(m => long.Parse(m["signal ".Length..], System.Globalization.CultureInfo.InvariantCulture)));
         }
-
-        await stop.CancelAsync();
     }
 
     [Fact]
@@ -62,18 +54,13 @@ public sealed class SymbolFeedFanOutTests
         // Candles of several timeframes queued behind one another go to each subscriber as one run; a signal between
         // them ends a run. Every subscriber sees its timeframes' candles and the signals, once each, in posted order.
         Timeframe[] timeframes = [Timeframe.OneMinute, Timeframe.FiveMinutes, Timeframe.FifteenMinutes, Timeframe.OneHour];
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        using var stop = new CancellationTokenSource();
-        var options = new SignalHubOptions();
-        var context = new FeedContext(options, history: null, new HubMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
-            TimeProvider.System, NullLogger.Instance, _ => Assert.Fail("no subscriber is slow here"));
-        var feed = new SymbolFeed("BTCUSDT", context, stop.Token);
+        await using var fixture = new FeedFixture();
+        var feed = fixture.Feed;
         var pipes = new List<Pipe>();
         var wants = new List<Timeframe[]>();
         for (var i = 0; i < 6; i++)
         {
-            var connection = new PipeHubConnection($"c{i}", new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
-            var state = new ConnectionState(connection.Context, options, TimeProvider.System, _ => { });
+            var (state, pipe) = fixture.NewConnection($"c{i}");
             await feed.SubscribeAsync(new SignalSubscription(state, "BTCUSDT", SignalSubscription.MaskOf(Timeframes.All), 0), null, null, ["1m"], CancellationToken.None);
             var want = timeframes.Where((_, t) => (i + t) % 3 != 0).ToArray(); // each a different subset of the four
             foreach (var timeframe in want)
@@ -81,7 +68,7 @@ public sealed class SymbolFeedFanOutTests
                 feed.AddCandleSubscriber(timeframe, state);
             }
 
-            pipes.Add(connection.ToClient);
+            pipes.Add(pipe);
             wants.Add(want);
         }
 
@@ -110,8 +97,6 @@ public sealed class SymbolFeedFanOutTests
             var expected = posted.Where(p => p.Timeframe is not { } tf || wants[i].Contains(tf)).Select(p => p.Text);
             Assert.Equal(expected, await ReadMessagesAsync(pipes[i]));
         }
-
-        await stop.CancelAsync();
     }
 
     /// <summary>Every signal and candle invocation written to a connection's pipe so far, as "signal SEQ" or "candle TF BAR".</summary>
@@ -130,15 +115,34 @@ public sealed class SymbolFeedFanOutTests
             .ToList();
     }
 
-    /// <summary>The seq of every signal invocation written to a connection's pipe so far.</summary>
-    private static async Task<List<long>> ReadSeqsAsync(Pipe toClient)
+    /// <summary>One symbol's feed with no store, whose subscribers are never slow here, and its connections' pipes.</summary>
+    private sealed class FeedFixture : IAsyncDisposable
     {
-        await toClient.Writer.CompleteAsync();
-        var result = await toClient.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
-        var text = Encoding.UTF8.GetString(result.Buffer.ToArray());
-        toClient.Reader.AdvanceTo(result.Buffer.End);
-        return text.Split('\u001e', StringSplitOptions.RemoveEmptyEntries)
-            .Select(record => System.Text.Json.JsonDocument.Parse(record).RootElement.GetProperty("arguments")[0].GetProperty("seq").GetInt64())
-            .ToList();
+        private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        private readonly CancellationTokenSource _stop = new();
+        private readonly SignalHubOptions _options = new();
+
+        public FeedFixture()
+        {
+            var context = new FeedContext(_options, history: null, new HubMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
+                TimeProvider.System, NullLogger.Instance, _ => Assert.Fail("no subscriber is slow here"));
+            Feed = new SymbolFeed("BTCUSDT", context, _stop.Token);
+        }
+
+        public SymbolFeed Feed { get; }
+
+        /// <summary>A connection on a pipe, and the pipe its client reads.</summary>
+        public (ConnectionState State, Pipe ToClient) NewConnection(string id)
+        {
+            var connection = new PipeHubConnection(id, new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+            return (new ConnectionState(connection.Context, _options, TimeProvider.System, _ => { }), connection.ToClient);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            _stop.Dispose();
+            await _services.DisposeAsync();
+        }
     }
 }
