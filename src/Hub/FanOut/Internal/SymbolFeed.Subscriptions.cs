@@ -544,7 +544,6 @@ internal sealed partial class SymbolFeed
         }
     }
 
-    /// <summary>Sends a candle update, serialized once, to the stream's subscribers; the feed's loop calls it, in order.</summary>
     /// <summary>
     /// Delivers <paramref name="first"/> and the candles queued right behind it (a closing burst's timeframes of this
     /// symbol, which close together): a subscriber gets its frames of the run in one offer, one gathered send where it
@@ -612,6 +611,7 @@ internal sealed partial class SymbolFeed
         }
     }
 
+    /// <summary>Sends a candle update, serialized once, to the stream's subscribers; the feed's loop calls it, in order.</summary>
     private void DeliverCandle(CandleMessage candle)
     {
         var subscribers = Volatile.Read(ref _candleSubscribers[(int)candle.Timeframe]);
