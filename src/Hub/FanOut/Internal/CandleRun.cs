@@ -14,13 +14,12 @@ internal sealed class CandleRun
     [ThreadStatic]
     private static CandleRun? t_current;
 
-    private readonly Dictionary<ConnectionState, List<OutboundMessage>> _targets = new(ReferenceEqualityComparer.Instance);
     private readonly Stack<List<OutboundMessage>> _spare = new();
 
     public List<CandleMessage> Candles { get; } = new(MaxCandles);
 
     /// <summary>Each subscriber of the run and its messages, in the order the run's candles came.</summary>
-    public Dictionary<ConnectionState, List<OutboundMessage>> Targets => _targets;
+    public Dictionary<ConnectionState, List<OutboundMessage>> Targets { get; } = new(ReferenceEqualityComparer.Instance);
 
     public static CandleRun ForThisThread() => t_current ??= new CandleRun();
 
@@ -29,10 +28,10 @@ internal sealed class CandleRun
     {
         foreach (var connection in subscribers)
         {
-            if (!_targets.TryGetValue(connection, out var messages))
+            if (!Targets.TryGetValue(connection, out var messages))
             {
                 messages = _spare.Count > 0 ? _spare.Pop() : new List<OutboundMessage>(MaxCandles);
-                _targets.Add(connection, messages);
+                Targets.Add(connection, messages);
             }
 
             messages.Add(message);
@@ -42,13 +41,13 @@ internal sealed class CandleRun
     /// <summary>Empties the run; the lists are kept for the next (as many as the most subscribers one run had).</summary>
     public void Clear()
     {
-        foreach (var messages in _targets.Values)
+        foreach (var messages in Targets.Values)
         {
             messages.Clear();
             _spare.Push(messages);
         }
 
-        _targets.Clear();
+        Targets.Clear();
         Candles.Clear();
     }
 }
